@@ -1,0 +1,379 @@
+/* arm.c: the Resource Manager provider: its route table (every URL it
+ * serves is listed here), cloud metadata, subscriptions, tenants, locations,
+ * resource providers, and the azlite admin API (the clock). */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../identity/identity.h"
+#include "internal.h"
+
+static const char *const arm_schema[] = {
+    "CREATE TABLE resource_groups("
+    "  subscription TEXT NOT NULL,"
+    "  name TEXT NOT NULL COLLATE NOCASE,"
+    "  location TEXT NOT NULL,"
+    "  tags TEXT NOT NULL DEFAULT '{}',"
+    "  managed_by TEXT,"
+    "  state TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(subscription, name));"
+    "CREATE TABLE resources("
+    "  id TEXT PRIMARY KEY COLLATE NOCASE,"
+    "  subscription TEXT NOT NULL,"
+    "  resource_group TEXT COLLATE NOCASE,"
+    "  type TEXT NOT NULL COLLATE NOCASE,"
+    "  name TEXT NOT NULL,"
+    "  location TEXT,"
+    "  body TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  changed_ms INTEGER NOT NULL);"
+    "CREATE INDEX resources_group ON resources(subscription, resource_group);"
+    "CREATE TABLE provider_registrations("
+    "  subscription TEXT NOT NULL,"
+    "  namespace TEXT NOT NULL COLLATE NOCASE,"
+    "  state TEXT NOT NULL,"
+    "  PRIMARY KEY(subscription, namespace));"
+    "CREATE TABLE operations("
+    "  id TEXT PRIMARY KEY,"
+    "  status TEXT NOT NULL,"
+    "  error_code TEXT,"
+    "  error_message TEXT,"
+    "  start_time TEXT NOT NULL,"
+    "  end_time TEXT);",
+};
+
+/* ---- locations ---------------------------------------------------------- */
+
+typedef struct region {
+  const char *name, *display, *geo, *lat, *lon, *pair;
+} region;
+
+static const region regions[] = {
+    {"eastus", "East US", "US", "37.3719", "-79.8164", "westus"},
+    {"eastus2", "East US 2", "US", "36.6681", "-78.3889", "centralus"},
+    {"westus", "West US", "US", "37.783", "-122.417", "eastus"},
+    {"westus2", "West US 2", "US", "47.233", "-119.852", "westcentralus"},
+    {"westus3", "West US 3", "US", "33.448376", "-112.074036", "eastus"},
+    {"centralus", "Central US", "US", "41.5908", "-93.6208", "eastus2"},
+    {"northcentralus", "North Central US", "US", "41.8819", "-87.6278", "southcentralus"},
+    {"southcentralus", "South Central US", "US", "29.4167", "-98.5", "northcentralus"},
+    {"westcentralus", "West Central US", "US", "40.89", "-110.234", "westus2"},
+    {"canadacentral", "Canada Central", "Canada", "43.653", "-79.383", "canadaeast"},
+    {"northeurope", "North Europe", "Europe", "53.3478", "-6.2597", "westeurope"},
+    {"westeurope", "West Europe", "Europe", "52.3667", "4.9", "northeurope"},
+    {"uksouth", "UK South", "UK", "50.941", "-0.799", "ukwest"},
+    {"francecentral", "France Central", "Europe", "46.3772", "2.3730", "francesouth"},
+    {"germanywestcentral", "Germany West Central", "Europe", "50.110924", "8.682127",
+     "germanynorth"},
+    {"swedencentral", "Sweden Central", "Europe", "60.67488", "17.14127", "swedensouth"},
+    {"switzerlandnorth", "Switzerland North", "Europe", "47.451542", "8.564572",
+     "switzerlandwest"},
+    {"norwayeast", "Norway East", "Europe", "59.913868", "10.752245", "norwaywest"},
+    {"southeastasia", "Southeast Asia", "Asia Pacific", "1.283", "103.833", "eastasia"},
+    {"eastasia", "East Asia", "Asia Pacific", "22.267", "114.188", "southeastasia"},
+    {"japaneast", "Japan East", "Asia Pacific", "35.68", "139.77", "japanwest"},
+    {"koreacentral", "Korea Central", "Asia Pacific", "37.5665", "126.978", "koreasouth"},
+    {"centralindia", "Central India", "Asia Pacific", "18.5822", "73.9197", "southindia"},
+    {"australiaeast", "Australia East", "Asia Pacific", "-33.86", "151.2094", "australiasoutheast"},
+    {"brazilsouth", "Brazil South", "South America", "-23.55", "-46.633", "southcentralus"},
+    {"southafricanorth", "South Africa North", "Africa", "-25.73134", "28.21837",
+     "southafricawest"},
+    {"uaenorth", "UAE North", "Middle East", "25.266666", "55.316666", "uaecentral"},
+};
+
+int arm_location_normalize(const char *in, char out[32]) {
+  char squashed[64];
+  size_t n = 0;
+  for (const char *p = in; *p && n < sizeof squashed - 1; p++)
+    if (*p != ' ') squashed[n++] = *p;
+  squashed[n] = 0;
+  for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++)
+    if (strcasecmp(squashed, regions[i].name) == 0) {
+      snprintf(out, 32, "%s", regions[i].name);
+      return 1;
+    }
+  return 0;
+}
+
+static void arm_locations(http_req *r) {
+  const char *sub = http_param(r, "sub");
+  if (arm_require_subscription(r, sub) != 0) return;
+  json_t *list = json_array();
+  for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
+    const region *g = &regions[i];
+    json_array_append_new(
+        list,
+        json_pack("{s:o,s:s,s:s,s:s,s:o,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:o}]}}", "id",
+                  json_sprintf("/subscriptions/%s/locations/%s", sub, g->name), "name", g->name,
+                  "type", "Region", "displayName", g->display, "regionalDisplayName",
+                  json_sprintf("(%s) %s", g->geo, g->display), "metadata", "regionType",
+                  "Physical", "regionCategory", i < 12 ? "Recommended" : "Other",
+                  "geographyGroup", g->geo, "longitude", g->lon, "latitude", g->lat,
+                  "physicalLocation", g->display, "geography", g->geo, "pairedRegion", "name",
+                  g->pair, "id",
+                  json_sprintf("/subscriptions/%s/locations/%s", sub, g->pair)));
+  }
+  arm_reply_list(r, list);
+}
+
+/* ---- cloud metadata, subscriptions, tenants ------------------------------ */
+
+static void arm_metadata_endpoints(http_req *r) {
+  srv *s = r->srv;
+  const char *api = http_query_get(r, "api-version");
+  json_t *audiences = json_pack("[o,s]", json_sprintf("%s/", s->mgmt_url), AUD_MGMT);
+  if (api && strcmp(api, "2019-05-01") >= 0) {
+    json_t *c = json_pack(
+        "{s:s,s:o,s:{s:o,s:o,s:s,s:s},s:o,s:o,s:o,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s},s:o}",
+        "name", "azlite", "portal", json_sprintf("%s/portal", s->mgmt_url), "authentication",
+        "loginEndpoint", json_sprintf("%s/adfs", s->mgmt_url), "audiences", audiences, "tenant",
+        "adfs", "identityProvider", "ADFS", "resourceManager", json_sprintf("%s/", s->mgmt_url),
+        "graph", json_sprintf("%s/graph/", s->mgmt_url), "microsoftGraphResourceId",
+        json_sprintf("%s/graph/", s->mgmt_url), "media", "", "suffixes", "storage",
+        "blob.localhost", "keyVaultDns", "vault.localhost", "acrLoginServer", "azurecr.localhost",
+        "sqlServerHostname", "database.localhost", "azureDataLakeStoreFileSystem",
+        "localhost", "azureDataLakeAnalyticsCatalogAndJob", "localhost", "gallery",
+        json_sprintf("%s/gallery/", s->mgmt_url));
+    http_reply_json(r, 200, json_pack("[o]", c));
+    return;
+  }
+  http_reply_json(
+      r, 200,
+      json_pack("{s:o,s:o,s:o,s:{s:o,s:o}}", "galleryEndpoint",
+                json_sprintf("%s/gallery/", s->mgmt_url), "graphEndpoint",
+                json_sprintf("%s/graph/", s->mgmt_url), "portalEndpoint",
+                json_sprintf("%s/portal/", s->mgmt_url), "authentication", "loginEndpoint",
+                json_sprintf("%s/adfs", s->mgmt_url), "audiences", audiences));
+}
+
+static json_t *subscription_json(srv *s) {
+  return json_pack("{s:o,s:s,s:s,s:s,s:s,s:s,s:[],s:{s:s,s:s,s:s}}", "id",
+                   json_sprintf("/subscriptions/%s", s->subscription_id), "authorizationSource",
+                   "RoleBased", "subscriptionId", s->subscription_id, "tenantId", s->tenant_id,
+                   "displayName", "azlite", "state", "Enabled", "managedByTenants",
+                   "subscriptionPolicies", "locationPlacementId", "Public_2014-09-01", "quotaId",
+                   "PayAsYouGo_2014-09-01", "spendingLimit", "Off");
+}
+
+/* Lists the subscriptions the caller holds any role in, as Azure does. */
+static void arm_subscriptions_list(http_req *r) {
+  char scope[80];
+  snprintf(scope, sizeof scope, "/subscriptions/%s", r->srv->subscription_id);
+  json_t *list = json_array();
+  if (r->caller && authz_any_at_or_below(r->srv, r->caller, scope))
+    json_array_append_new(list, subscription_json(r->srv));
+  arm_reply_list(r, list);
+}
+
+static void arm_subscription_get(http_req *r) {
+  if (arm_require_subscription(r, http_param(r, "sub")) != 0) return;
+  http_reply_json(r, 200, subscription_json(r->srv));
+}
+
+static void arm_tenants_list(http_req *r) {
+  srv *s = r->srv;
+  arm_reply_list(r, json_pack("[{s:o,s:s,s:s,s:s,s:s,s:s,s:[s],s:s,s:s}]", "id",
+                              json_sprintf("/tenants/%s", s->tenant_id), "tenantId",
+                              s->tenant_id, "tenantCategory", "Home", "country", "US",
+                              "countryCode", "US", "displayName", "azlite", "domains",
+                              "azlite.onmicrosoft.com", "defaultDomain", "azlite.onmicrosoft.com",
+                              "tenantType", "AAD"));
+}
+
+/* ---- resource providers --------------------------------------------------- */
+
+/* Namespaces azlite knows; those without a provider yet are listed so that
+ * `az provider register` works as in Azure, but they serve no resources. */
+static const char *const namespaces[] = {
+    "Microsoft.Resources",       "Microsoft.Authorization",
+    "Microsoft.Storage",         "Microsoft.Compute",
+    "Microsoft.Network",         "Microsoft.ManagedIdentity",
+    "Microsoft.MachineLearningServices", "Microsoft.ContainerRegistry",
+    "Microsoft.Web",             "Microsoft.Consumption",
+    "Microsoft.CostManagement",  "Microsoft.Insights",
+    "Microsoft.KeyVault",        "Microsoft.OperationalInsights",
+};
+
+static const char *const api_versions[] = {"2023-01-01", "2022-09-01", "2021-04-01",
+                                           "2020-06-01", "2019-10-01"};
+
+static const char *namespace_canonical(const char *ns) {
+  for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
+    if (strcasecmp(ns, namespaces[i]) == 0) return namespaces[i];
+  return NULL;
+}
+
+static const char *registration_state(srv *s, const char *ns) {
+  if (strcasecmp(ns, "Microsoft.Resources") == 0 ||
+      strcasecmp(ns, "Microsoft.Authorization") == 0)
+    return "Registered";
+  sqlite3_stmt *st;
+  const char *state = "NotRegistered";
+  if (sqlite3_prepare_v2(store_db(s),
+                         "SELECT state FROM provider_registrations WHERE subscription=? AND "
+                         "namespace=?",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, s->subscription_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW &&
+        strcmp((const char *)sqlite3_column_text(st, 0), "Registered") == 0)
+      state = "Registered";
+    sqlite3_finalize(st);
+  }
+  return state;
+}
+
+static json_t *provider_json(srv *s, const char *ns) {
+  json_t *types = json_array();
+  json_t *locs = json_array();
+  for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++)
+    json_array_append_new(locs, json_string(regions[i].display));
+  json_t *apis = json_array();
+  for (size_t i = 0; i < sizeof api_versions / sizeof api_versions[0]; i++)
+    json_array_append_new(apis, json_string(api_versions[i]));
+  size_t nl = strlen(ns);
+  for (int i = 0; providers[i]; i++)
+    for (int k = 0; providers[i]->resource_types && providers[i]->resource_types[k]; k++) {
+      const char *t = providers[i]->resource_types[k];
+      if (strncasecmp(t, ns, nl) == 0 && t[nl] == '/')
+        json_array_append_new(types, json_pack("{s:s,s:O,s:O,s:s}", "resourceType", t + nl + 1,
+                                               "locations", locs, "apiVersions", apis,
+                                               "capabilities", "None"));
+    }
+  json_decref(locs);
+  json_decref(apis);
+  return json_pack("{s:o,s:s,s:s,s:s,s:o}", "id",
+                   json_sprintf("/subscriptions/%s/providers/%s", s->subscription_id, ns),
+                   "namespace", ns, "registrationState", registration_state(s, ns),
+                   "registrationPolicy", "RegistrationRequired", "resourceTypes", types);
+}
+
+static void arm_providers_list(http_req *r) {
+  if (http_param(r, "sub") && arm_require_subscription(r, http_param(r, "sub")) != 0) return;
+  json_t *list = json_array();
+  for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
+    json_array_append_new(list, provider_json(r->srv, namespaces[i]));
+  arm_reply_list(r, list);
+}
+
+static const char *namespace_or_fail(http_req *r) {
+  const char *ns = namespace_canonical(http_param(r, "ns"));
+  if (!ns)
+    http_fail(r, 404, "InvalidResourceNamespace", "The resource namespace '%s' is invalid.",
+              http_param(r, "ns"));
+  return ns;
+}
+
+static void arm_provider_get(http_req *r) {
+  if (http_param(r, "sub") && arm_require_subscription(r, http_param(r, "sub")) != 0) return;
+  const char *ns = namespace_or_fail(r);
+  if (ns) http_reply_json(r, 200, provider_json(r->srv, ns));
+}
+
+static void provider_set_state(http_req *r, const char *state) {
+  srv *s = r->srv;
+  if (arm_require_subscription(r, http_param(r, "sub")) != 0) return;
+  const char *ns = namespace_or_fail(r);
+  if (!ns) return;
+  if (store_exec(s,
+                 "INSERT INTO provider_registrations(subscription,namespace,state) "
+                 "VALUES(%Q,%Q,%Q) ON CONFLICT(subscription,namespace) DO UPDATE SET "
+                 "state=excluded.state",
+                 s->subscription_id, ns, state) != 0) {
+    http_fail(r, 500, "InternalServerError", "The registration could not be saved.");
+    return;
+  }
+  http_reply_json(r, 200, provider_json(s, ns));
+}
+
+static void arm_provider_register(http_req *r) {
+  provider_set_state(r, "Registered");
+}
+
+static void arm_provider_unregister(http_req *r) {
+  provider_set_state(r, "NotRegistered");
+}
+
+/* ---- the azlite admin API -------------------------------------------------- */
+
+static json_t *clock_json(srv *s) {
+  char iso[40];
+  int64_t now = clock_now_ms(s);
+  clock_iso8601(now, iso);
+  return json_pack("{s:s,s:I,s:I}", "now", iso, "nowMs", (json_int_t)now, "offsetMs",
+                   (json_int_t)s->clock_offset_ms);
+}
+
+static void admin_clock_get(http_req *r) {
+  http_reply_json(r, 200, clock_json(r->srv));
+}
+
+static void admin_clock_advance(http_req *r) {
+  json_t *body = http_body_json(r);
+  if (!body) return;
+  const char *d = json_string_value(json_object_get(body, "duration"));
+  int64_t ms = d ? clock_parse_duration(d) : -1;
+  if (ms < 0)
+    http_fail(r, 400, "InvalidDuration",
+              "'duration' must be a non-negative duration such as \"30d\", \"12h\", \"90m\", "
+              "\"45s\" or \"1500ms\".");
+  else if (clock_advance(r->srv, ms) != 0)
+    http_fail(r, 500, "InternalServerError", "The clock could not be advanced.");
+  else
+    http_reply_json(r, 200, clock_json(r->srv));
+  json_decref(body);
+}
+
+/* ---- the route table ----------------------------------------------------- */
+
+#define ARM(m, p, f) {LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, NULL}
+/* Tenant-level lists: any signed-in caller; the handler shows what it may see. */
+#define ARM_ANY(m, p, f) {LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, ""}
+#define SUB "/subscriptions/{sub}"
+#define RG SUB "/resourceGroups/{rg}"
+
+static const route arm_routes[] = {
+    {LISTEN_MGMT, "GET", "/metadata/endpoints", arm_metadata_endpoints, AUTH_NONE, HTTP_ERR_ARM,
+     NULL},
+    ARM_ANY("GET", "/subscriptions", arm_subscriptions_list),
+    ARM("GET", SUB, arm_subscription_get),
+    ARM_ANY("GET", "/tenants", arm_tenants_list),
+    ARM("GET", SUB "/locations", arm_locations),
+    ARM_ANY("GET", "/providers", arm_providers_list),
+    ARM_ANY("GET", "/providers/{ns}", arm_provider_get),
+    ARM("GET", SUB "/providers", arm_providers_list),
+    ARM("GET", SUB "/providers/{ns}", arm_provider_get),
+    ARM("POST", SUB "/providers/{ns}/register", arm_provider_register),
+    ARM("POST", SUB "/providers/{ns}/unregister", arm_provider_unregister),
+    ARM("GET", SUB "/resourcegroups", arm_group_list),
+    ARM("PUT", RG, arm_group_put),
+    ARM("GET", RG, arm_group_get),
+    ARM("HEAD", RG, arm_group_head),
+    ARM("PATCH", RG, arm_group_patch),
+    ARM("DELETE", RG, arm_group_delete),
+    ARM("GET", SUB "/resources", arm_resources_list),
+    ARM("GET", RG "/resources", arm_resources_list),
+    ARM("GET", SUB "/providers/Microsoft.Resources/operationStatuses/{id}", arm_operation_status),
+    ARM("GET", SUB "/operationresults/{id}", arm_operation_result),
+    {LISTEN_MGMT, "GET", "/azlite/clock", admin_clock_get, AUTH_ADMIN, HTTP_ERR_ARM, NULL},
+    {LISTEN_MGMT, "POST", "/azlite/clock/advance", admin_clock_advance, AUTH_ADMIN, HTTP_ERR_ARM,
+     NULL},
+};
+
+static int arm_init(srv *s) {
+  arm_lro_recover(s);
+  return 0;
+}
+
+static const char *const arm_types[] = {"Microsoft.Resources/resourceGroups",
+                                        "Microsoft.Resources/deployments", NULL};
+
+const provider arm_provider = {
+    .name = "Microsoft.Resources",
+    .routes = arm_routes,
+    .nroutes = sizeof arm_routes / sizeof arm_routes[0],
+    .schema = {arm_schema, sizeof arm_schema / sizeof arm_schema[0]},
+    .resource_types = arm_types,
+    .init = arm_init,
+};

@@ -1,0 +1,55 @@
+/* arm.h: what other providers use from Resource Manager: the generic resource
+ * table (so /resources, tags and resource-group deletion see every resource),
+ * long-running operations, request helpers, and how requests map to RBAC
+ * actions and scopes. */
+#ifndef AZLITE_ARM_H
+#define AZLITE_ARM_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "../core/core.h"
+
+/* The RBAC action for a request, e.g. PUT /subscriptions/s/resourceGroups/g ->
+ * "Microsoft.Resources/subscriptions/resourceGroups/write", POST .../listKeys ->
+ * "Microsoft.Storage/storageAccounts/listKeys/action". */
+void arm_action_for(const char *method, const char *path, char *out, size_t n);
+/* The scope a request acts on: the resource id the path names (without the
+ * trailing operation segment for POST actions), at most the resource. */
+void arm_scope_for(const char *path, char *out, size_t n);
+
+/* Is the location one azlite knows ("eastus", "East US")?  Writes the
+ * canonical short name into out. */
+int arm_location_normalize(const char *in, char out[32]);
+
+/* Does the resource group exist?  Writes its canonical name into out (may be NULL). */
+int arm_group_exists(srv *s, const char *sub, const char *rg, char *out, size_t n);
+/* Fails r with 404 ResourceGroupNotFound unless the group exists; 0 when it does. */
+int arm_require_group(http_req *r, const char *sub, const char *rg);
+/* Fails r with 404 SubscriptionNotFound unless sub is azlite's subscription. */
+int arm_require_subscription(http_req *r, const char *sub);
+
+/* The generic resource table.  `body` is the resource's full ARM JSON (id,
+ * name, type, location, tags, properties, ...); put stores a copy. */
+int arm_resource_put(srv *s, const char *id, const char *type, json_t *body);
+/* Returns a new reference, or NULL when absent.  Lookup is case-insensitive. */
+json_t *arm_resource_get(srv *s, const char *id);
+int arm_resource_delete(srv *s, const char *id);
+/* Lists resources of a type (NULL: all) under a scope prefix (subscription or group id). */
+json_t *arm_resource_list(srv *s, const char *scope, const char *type);
+
+/* Builds "/subscriptions/{sub}/resourceGroups/{rg}/providers/{type}/{name}" (malloc'd). */
+char *arm_resource_id(const char *sub, const char *rg, const char *type, const char *name);
+
+/* Long-running operations.  The work runs on its own thread; the reply is 202
+ * (or `status`) with Azure-AsyncOperation, Location and Retry-After: 1.  fn
+ * returns 0 on success, or fills err_code/err_msg.  ctx is freed with free_ctx. */
+typedef int (*arm_lro_fn)(srv *s, void *ctx, char *err_code, size_t code_len, char *err_msg,
+                          size_t msg_len);
+void arm_lro_start(http_req *r, int status, json_t *body, arm_lro_fn fn, void *ctx,
+                   void (*free_ctx)(void *));
+
+/* Replies {"value":[...]} (steals list). */
+void arm_reply_list(http_req *r, json_t *list);
+
+#endif

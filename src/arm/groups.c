@@ -1,0 +1,445 @@
+/* groups.c: resource groups, the generic resource table every provider's
+ * resources live in, and resource listing.  Deleting a group deletes what it
+ * contains: each resource's provider is told (resource_deleted) before the
+ * rows go. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+/* Azure: 1-90 characters, letters, digits, '_', '(', ')', '-', '.', Unicode
+ * letters; must not end in '.'. */
+static int group_name_valid(const char *n) {
+  size_t len = strlen(n);
+  if (len < 1 || len > 90 || n[len - 1] == '.') return 0;
+  for (const unsigned char *p = (const unsigned char *)n; *p; p++)
+    if (!(isalnum(*p) || *p == '_' || *p == '(' || *p == ')' || *p == '-' || *p == '.' ||
+          *p >= 0x80))
+      return 0;
+  return 1;
+}
+
+int arm_group_exists(srv *s, const char *sub, const char *rg, char *out, size_t n) {
+  sqlite3_stmt *st;
+  int found = 0;
+  if (sqlite3_prepare_v2(store_db(s),
+                         "SELECT name FROM resource_groups WHERE subscription=? AND name=?", -1,
+                         &st, NULL) != SQLITE_OK)
+    return 0;
+  sqlite3_bind_text(st, 1, sub, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, rg, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    found = 1;
+    if (out) snprintf(out, n, "%s", sqlite3_column_text(st, 0));
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
+int arm_require_subscription(http_req *r, const char *sub) {
+  if (sub && strcasecmp(sub, r->srv->subscription_id) == 0) return 0;
+  http_fail(r, 404, "SubscriptionNotFound", "The subscription '%s' could not be found.",
+            sub ? sub : "");
+  return -1;
+}
+
+int arm_require_group(http_req *r, const char *sub, const char *rg) {
+  if (arm_require_subscription(r, sub) != 0) return -1;
+  if (arm_group_exists(r->srv, sub, rg, NULL, 0)) return 0;
+  http_fail(r, 404, "ResourceGroupNotFound", "Resource group '%s' could not be found.", rg);
+  return -1;
+}
+
+static json_t *group_json(srv *s, sqlite3_stmt *st) {
+  const char *name = (const char *)sqlite3_column_text(st, 0);
+  json_t *tags = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+  json_t *j = json_pack("{s:o,s:s,s:s,s:s,s:o,s:{s:s}}", "id",
+                        json_sprintf("/subscriptions/%s/resourceGroups/%s", s->subscription_id,
+                                     name),
+                        "name", name, "type", "Microsoft.Resources/resourceGroups", "location",
+                        (const char *)sqlite3_column_text(st, 1), "tags",
+                        tags ? tags : json_object(), "properties", "provisioningState",
+                        (const char *)sqlite3_column_text(st, 4));
+  if (sqlite3_column_text(st, 3))
+    json_object_set_new(j, "managedBy", json_string((const char *)sqlite3_column_text(st, 3)));
+  return j;
+}
+
+static json_t *group_load(srv *s, const char *rg) {
+  sqlite3_stmt *st;
+  json_t *j = NULL;
+  if (sqlite3_prepare_v2(store_db(s),
+                         "SELECT name, location, tags, managed_by, state FROM resource_groups "
+                         "WHERE subscription=? AND name=?",
+                         -1, &st, NULL) != SQLITE_OK)
+    return NULL;
+  sqlite3_bind_text(st, 1, s->subscription_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, rg, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) j = group_json(s, st);
+  sqlite3_finalize(st);
+  return j;
+}
+
+/* Tags: at most 50, names up to 512 characters, values up to 256, strings. */
+static int tags_valid(http_req *r, json_t *tags) {
+  if (!tags || json_is_null(tags)) return 1;
+  if (!json_is_object(tags)) {
+    http_fail(r, 400, "InvalidRequestContent",
+              "The request content was invalid and could not be deserialized: 'tags' must be "
+              "an object.");
+    return 0;
+  }
+  if (json_object_size(tags) > 50) {
+    http_fail(r, 400, "InvalidTagCount", "The number of tags exceeds the limit of 50.");
+    return 0;
+  }
+  const char *k;
+  json_t *v;
+  json_object_foreach(tags, k, v) {
+    if (!json_is_string(v) || strlen(k) > 512 || strlen(json_string_value(v)) > 256) {
+      http_fail(r, 400, "InvalidTagNameOrValue",
+                "The tag '%s' has an invalid name or value: names are at most 512 characters, "
+                "values are strings of at most 256.",
+                k);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+void arm_group_put(http_req *r) {
+  srv *s = r->srv;
+  const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
+  if (arm_require_subscription(r, sub) != 0) return;
+  if (!group_name_valid(rg)) {
+    http_fail(r, 400, "InvalidResourceGroupName",
+              "The resource group name '%s' is invalid. It must be 1-90 characters of letters, "
+              "digits, underscores, parentheses, hyphens and periods, and not end in a period.",
+              rg);
+    return;
+  }
+  json_t *body = http_body_json(r);
+  if (!body) return;
+  const char *loc = json_string_value(json_object_get(body, "location"));
+  json_t *tags = json_object_get(body, "tags");
+  char canon[32], existing[128];
+  if (!loc) {
+    http_fail(r, 400, "LocationRequired",
+              "The location property is required for this definition.");
+  } else if (!arm_location_normalize(loc, canon)) {
+    http_fail(r, 400, "LocationNotAvailableForResourceGroup",
+              "The provided location '%s' is not available for resource group. List of "
+              "available regions is 'eastus,eastus2,westus,westus2,westus3,centralus,"
+              "northcentralus,southcentralus,westcentralus,canadacentral,northeurope,"
+              "westeurope,uksouth,francecentral,germanywestcentral,swedencentral,"
+              "switzerlandnorth,norwayeast,southeastasia,eastasia,japaneast,koreacentral,"
+              "centralindia,australiaeast,brazilsouth,southafricanorth,uaenorth'.",
+              loc);
+  } else if (tags_valid(r, tags)) {
+    char *tj = json_dumps(tags && json_is_object(tags) ? tags : json_object(), JSON_COMPACT);
+    const char *managed = json_string_value(json_object_get(body, "managedBy"));
+    int exists = arm_group_exists(s, sub, rg, existing, sizeof existing);
+    int rc;
+    if (exists) {
+      json_t *cur = group_load(s, existing);
+      const char *curloc = json_string_value(json_object_get(cur, "location"));
+      if (curloc && strcasecmp(curloc, canon) != 0) {
+        http_fail(r, 409, "InvalidResourceGroupLocation",
+                  "Invalid resource group location '%s'. The Resource group already exists in "
+                  "location '%s'.",
+                  canon, curloc);
+        json_decref(cur);
+        free(tj);
+        json_decref(body);
+        return;
+      }
+      json_decref(cur);
+      rc = store_exec(s,
+                      "UPDATE resource_groups SET tags=%Q, managed_by=%Q WHERE subscription=%Q "
+                      "AND name=%Q",
+                      tj, managed, sub, existing);
+    } else {
+      rc = store_exec(s,
+                      "INSERT INTO resource_groups(subscription,name,location,tags,managed_by,"
+                      "state,created_ms) VALUES(%Q,%Q,%Q,%Q,%Q,'Succeeded',%lld)",
+                      s->subscription_id, rg, canon, tj, managed, (long long)clock_now_ms(s));
+    }
+    free(tj);
+    if (rc != 0)
+      http_fail(r, 500, "InternalServerError", "The resource group could not be saved.");
+    else
+      http_reply_json(r, exists ? 200 : 201, group_load(s, exists ? existing : rg));
+  }
+  json_decref(body);
+}
+
+void arm_group_get(http_req *r) {
+  const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
+  if (arm_require_group(r, sub, rg) != 0) return;
+  http_reply_json(r, 200, group_load(r->srv, rg));
+}
+
+void arm_group_head(http_req *r) {
+  const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
+  int found = strcasecmp(sub, r->srv->subscription_id) == 0 &&
+              arm_group_exists(r->srv, sub, rg, NULL, 0);
+  http_reply_empty(r, found ? 204 : 404);
+}
+
+void arm_group_patch(http_req *r) {
+  srv *s = r->srv;
+  const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
+  char name[128];
+  if (arm_require_group(r, sub, rg) != 0) return;
+  arm_group_exists(s, sub, rg, name, sizeof name);
+  json_t *body = http_body_json(r);
+  if (!body) return;
+  json_t *tags = json_object_get(body, "tags");
+  if (tags_valid(r, tags)) {
+    if (tags && json_is_object(tags)) {
+      char *tj = json_dumps(tags, JSON_COMPACT);
+      store_exec(s, "UPDATE resource_groups SET tags=%Q WHERE subscription=%Q AND name=%Q", tj,
+                 sub, name);
+      free(tj);
+    }
+    const char *managed = json_string_value(json_object_get(body, "managedBy"));
+    if (managed)
+      store_exec(s, "UPDATE resource_groups SET managed_by=%Q WHERE subscription=%Q AND name=%Q",
+                 managed, sub, name);
+    http_reply_json(r, 200, group_load(s, name));
+  }
+  json_decref(body);
+}
+
+/* Tells the provider that owns `type` (by namespace) that a resource goes. */
+static void notify_deleted(srv *s, const char *id, const char *type) {
+  for (int i = 0; providers[i]; i++) {
+    const provider *p = providers[i];
+    if (!p->resource_deleted) continue;
+    size_t n = strlen(p->name);
+    if ((strncasecmp(type, p->name, n) == 0 && type[n] == '/') ||
+        strcasecmp(type, "Microsoft.Resources/resourceGroups") == 0)
+      p->resource_deleted(s, id, type);
+  }
+}
+
+typedef struct group_delete {
+  char sub[40];
+  char name[128];
+} group_delete;
+
+static int group_delete_run(srv *s, void *ctx, char *code, size_t cl, char *msg, size_t ml) {
+  group_delete *g = ctx;
+  (void)code;
+  (void)cl;
+  (void)msg;
+  (void)ml;
+  char prefix[256];
+  snprintf(prefix, sizeof prefix, "/subscriptions/%s/resourceGroups/%s/", g->sub, g->name);
+  /* Children before parents: longest ids first. */
+  sqlite3_stmt *st;
+  json_t *ids = json_array();
+  if (sqlite3_prepare_v2(store_db(s),
+                         "SELECT id, type FROM resources WHERE subscription=? AND "
+                         "resource_group=? ORDER BY length(id) DESC",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, g->sub, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+      json_array_append_new(ids, json_pack("[s,s]", sqlite3_column_text(st, 0),
+                                           sqlite3_column_text(st, 1)));
+    sqlite3_finalize(st);
+  }
+  size_t i;
+  json_t *e;
+  json_array_foreach(ids, i, e) {
+    const char *id = json_string_value(json_array_get(e, 0));
+    notify_deleted(s, id, json_string_value(json_array_get(e, 1)));
+    arm_resource_delete(s, id);
+  }
+  json_decref(ids);
+  char gid[256];
+  snprintf(gid, sizeof gid, "/subscriptions/%s/resourceGroups/%s", g->sub, g->name);
+  notify_deleted(s, gid, "Microsoft.Resources/resourceGroups");
+  store_exec(s,
+             "DELETE FROM resources WHERE subscription=%Q AND resource_group=%Q;"
+             "DELETE FROM resource_groups WHERE subscription=%Q AND name=%Q",
+             g->sub, g->name, g->sub, g->name);
+  log_info("arm: deleted resource group %s", g->name);
+  return 0;
+}
+
+void arm_group_delete(http_req *r) {
+  srv *s = r->srv;
+  const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
+  if (arm_require_group(r, sub, rg) != 0) return;
+  group_delete *g = calloc(1, sizeof *g);
+  snprintf(g->sub, sizeof g->sub, "%s", s->subscription_id);
+  arm_group_exists(s, sub, rg, g->name, sizeof g->name);
+  store_exec(s, "UPDATE resource_groups SET state='Deleting' WHERE subscription=%Q AND name=%Q",
+             g->sub, g->name);
+  arm_lro_start(r, 202, NULL, group_delete_run, g, free);
+}
+
+void arm_group_list(http_req *r) {
+  srv *s = r->srv;
+  if (arm_require_subscription(r, http_param(r, "sub")) != 0) return;
+  sqlite3_stmt *st;
+  json_t *list = json_array();
+  if (sqlite3_prepare_v2(store_db(s),
+                         "SELECT name, location, tags, managed_by, state FROM resource_groups "
+                         "WHERE subscription=? ORDER BY name COLLATE NOCASE",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, s->subscription_id, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(list, group_json(s, st));
+    sqlite3_finalize(st);
+  }
+  const char *filter = http_query_get(r, "$filter");
+  if (filter && *filter) {
+    /* az uses "tagName eq 'x' and tagValue eq 'y'"; anything else is refused. */
+    char tn[256] = "", tv[256] = "";
+    int n = sscanf(filter, "tagName eq '%255[^']' and tagValue eq '%255[^']'", tn, tv);
+    if (n < 1) {
+      json_decref(list);
+      http_fail(r, 400, "InvalidFilterInQueryString",
+                "The $filter '%s' is not supported; azlite supports \"tagName eq '...'\" and "
+                "\"tagName eq '...' and tagValue eq '...'\".",
+                filter);
+      return;
+    }
+    json_t *kept = json_array();
+    size_t i;
+    json_t *g;
+    json_array_foreach(list, i, g) {
+      json_t *v = json_object_get(json_object_get(g, "tags"), tn);
+      if (v && (n < 2 || strcmp(json_string_value(v), tv) == 0))
+        json_array_append(kept, g);
+    }
+    json_decref(list);
+    list = kept;
+  }
+  arm_reply_list(r, list);
+}
+
+/* ---- the generic resource table ---------------------------------------- */
+
+/* Splits "/subscriptions/{s}/resourceGroups/{g}/providers/..." into parts. */
+static void id_parts(const char *id, char sub[40], char rg[128]) {
+  sub[0] = rg[0] = 0;
+  sscanf(id, "/subscriptions/%39[^/]/resourceGroups/%127[^/]", sub, rg);
+  if (!sub[0]) sscanf(id, "/subscriptions/%39[^/]", sub);
+  if (!rg[0]) sscanf(id, "/subscriptions/%*[^/]/resourcegroups/%127[^/]", rg);
+}
+
+int arm_resource_put(srv *s, const char *id, const char *type, json_t *body) {
+  char sub[40], rg[128];
+  id_parts(id, sub, rg);
+  char *bj = json_dumps(body, JSON_COMPACT);
+  const char *name = json_string_value(json_object_get(body, "name"));
+  const char *loc = json_string_value(json_object_get(body, "location"));
+  int64_t now = clock_now_ms(s);
+  int rc = store_exec(s,
+                      "INSERT INTO resources(id,subscription,resource_group,type,name,location,"
+                      "body,created_ms,changed_ms) VALUES(%Q,%Q,%Q,%Q,%Q,%Q,%Q,%lld,%lld) "
+                      "ON CONFLICT(id) DO UPDATE SET body=excluded.body, "
+                      "location=excluded.location, changed_ms=excluded.changed_ms",
+                      id, sub, rg, type, name ? name : "", loc, bj, (long long)now,
+                      (long long)now);
+  free(bj);
+  return rc;
+}
+
+json_t *arm_resource_get(srv *s, const char *id) {
+  sqlite3_stmt *st;
+  json_t *j = NULL;
+  if (sqlite3_prepare_v2(store_db(s), "SELECT body FROM resources WHERE id=?", -1, &st, NULL) !=
+      SQLITE_OK)
+    return NULL;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW)
+    j = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+  sqlite3_finalize(st);
+  return j;
+}
+
+int arm_resource_delete(srv *s, const char *id) {
+  return store_exec(s, "DELETE FROM resources WHERE id=%Q", id);
+}
+
+json_t *arm_resource_list(srv *s, const char *scope, const char *type) {
+  sqlite3_stmt *st;
+  json_t *list = json_array();
+  char *like = sqlite3_mprintf("%q/%%", scope);
+  if (sqlite3_prepare_v2(store_db(s),
+                         "SELECT body FROM resources WHERE id LIKE ? AND (?2 IS NULL OR "
+                         "type=?2) ORDER BY id",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+    if (type)
+      sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_null(st, 2);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      json_t *j = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+      if (j) json_array_append_new(list, j);
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_free(like);
+  return list;
+}
+
+char *arm_resource_id(const char *sub, const char *rg, const char *type, const char *name) {
+  char *id = NULL;
+  if (asprintf(&id, "/subscriptions/%s/resourceGroups/%s/providers/%s/%s", sub, rg, type, name) <
+      0)
+    abort();
+  return id;
+}
+
+/* GET /subscriptions/{sub}[/resourceGroups/{rg}]/resources: the generic view
+ * (id, name, type, location, tags, kind, sku, identity). */
+void arm_resources_list(http_req *r) {
+  srv *s = r->srv;
+  const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
+  char scope[256];
+  if (rg) {
+    if (arm_require_group(r, sub, rg) != 0) return;
+    char name[128];
+    arm_group_exists(s, sub, rg, name, sizeof name);
+    snprintf(scope, sizeof scope, "/subscriptions/%s/resourceGroups/%s", s->subscription_id,
+             name);
+  } else {
+    if (arm_require_subscription(r, sub) != 0) return;
+    snprintf(scope, sizeof scope, "/subscriptions/%s", s->subscription_id);
+  }
+  const char *filter = http_query_get(r, "$filter");
+  char type[256] = "";
+  if (filter && *filter && sscanf(filter, "resourceType eq '%255[^']'", type) != 1) {
+    http_fail(r, 400, "InvalidFilterInQueryString",
+              "The $filter '%s' is not supported; azlite supports \"resourceType eq '...'\".",
+              filter);
+    return;
+  }
+  json_t *all = arm_resource_list(s, scope, type[0] ? type : NULL), *out = json_array();
+  size_t i;
+  json_t *res;
+  static const char *const keep[] = {"id", "name", "type", "location", "tags",
+                                     "kind", "sku", "identity", "managedBy"};
+  json_array_foreach(all, i, res) {
+    json_t *g = json_object();
+    for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
+      json_t *v = json_object_get(res, keep[k]);
+      if (v) json_object_set(g, keep[k], v);
+    }
+    json_array_append_new(out, g);
+  }
+  json_decref(all);
+  arm_reply_list(r, out);
+}
+
+void arm_reply_list(http_req *r, json_t *list) {
+  http_reply_json(r, 200, json_pack("{s:o}", "value", list));
+}

@@ -1,0 +1,153 @@
+/* az.c: `azlite az ARGS...` runs the real `az` against azlite, like awslocal.
+ *
+ * az keeps its own config dir inside the data dir (<data>/az), so the user's
+ * ~/.azure is never touched.  The first run (and any run after the endpoints
+ * or admin credentials change) registers the cloud (one --cloud-config JSON,
+ * profile 2020-09-01-hybrid, since Debian's az 2.45 crashes on `az vm` under
+ * "latest"), and logs in as the admin service principal.  After that, az's
+ * output and exit status pass through unchanged (exec). */
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Runs az quietly for setup; returns its exit status, printing its output on failure. */
+static int az_quiet(const char *log, char *const args[], int report) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execvp("az", args);
+    _exit(127);
+  }
+  int st = 0;
+  if (pid < 0 || waitpid(pid, &st, 0) < 0) return -1;
+  int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  if (rc != 0 && report) {
+    fprintf(stderr, "azlite az: setup step 'az %s %s' failed (%d):\n", args[1], args[2], rc);
+    FILE *f = fopen(log, "r");
+    char line[1024];
+    while (f && fgets(line, sizeof line, f)) fputs(line, stderr);
+    if (f) fclose(f);
+  }
+  return rc;
+}
+
+static json_t *cloud_config(srv *s) {
+  const char *m = s->mgmt_url;
+  json_t *e = json_object();
+  json_object_set_new(e, "management", json_sprintf("%s/", m));
+  json_object_set_new(e, "resourceManager", json_sprintf("%s/", m));
+  json_object_set_new(e, "activeDirectory", json_sprintf("%s/adfs", m));
+  json_object_set_new(e, "activeDirectoryResourceId", json_sprintf("%s/", m));
+  json_object_set_new(e, "activeDirectoryGraphResourceId", json_sprintf("%s/graph/", m));
+  json_object_set_new(e, "microsoftGraphResourceId", json_sprintf("%s/graph/", m));
+  json_object_set_new(e, "gallery", json_sprintf("%s/gallery/", m));
+  json_object_set_new(e, "sqlManagement", json_sprintf("%s/sql/", m));
+  json_object_set_new(e, "batchResourceId", json_sprintf("%s/batch/", m));
+  json_object_set_new(e, "mediaResourceId", json_sprintf("%s/media/", m));
+  json_object_set_new(e, "logAnalyticsResourceId", json_sprintf("%s/loganalytics", m));
+  json_object_set_new(e, "vmImageAliasDoc", json_sprintf("%s/azlite/vm-image-aliases.json", m));
+  json_t *x = json_object();
+  json_object_set_new(x, "storageEndpoint", json_string("core.windows.net"));
+  json_object_set_new(x, "keyvaultDns", json_string(".vault.azure.net"));
+  json_object_set_new(x, "acrLoginServerEndpoint", json_string(".azurecr.io"));
+  return json_pack("{s:o,s:o}", "endpoints", e, "suffixes", x);
+}
+
+int cmd_az(int argc, char **argv) {
+  srv s = {0};
+  srv_config_defaults(&s.cfg);
+  /* Only azlite's own options before the az arguments are ours. */
+  int ours = 1;
+  while (ours < argc && !strncmp(argv[ours], "--", 2) &&
+         (!strcmp(argv[ours], "--data-dir") || !strcmp(argv[ours], "--mgmt-port")) &&
+         ours + 1 < argc)
+    ours += 2;
+  char **azargs = argv + ours;
+  int naz = argc - ours;
+  char *saved = argv[ours < argc ? ours : argc];
+  argv[ours < argc ? ours : argc] = NULL;
+  cli_common_options(&s.cfg, ours, argv);
+  if (ours < argc) argv[ours] = saved;
+  if (cli_open(&s) != 0) {
+    srv_close(&s);
+    return 1;
+  }
+  char *cfgdir = srv_path(&s, "az"), *ca = srv_path(&s, "pki/ca.pem");
+  mkdir(cfgdir, 0700);
+  setenv("AZURE_CONFIG_DIR", cfgdir, 1);
+  setenv("REQUESTS_CA_BUNDLE", ca, 1);
+  setenv("AZURE_CORE_COLLECT_TELEMETRY", "no", 1);
+  setenv("AZURE_CORE_SURVEY_MESSAGE", "no", 1);
+  setenv("AZURE_CORE_NO_COLOR", "yes", 1);
+  setenv("AZURE_CORE_ONLY_SHOW_ERRORS", "no", 1);
+  unsetenv("AZURE_CLIENT_ID");
+  unsetenv("AZURE_CLIENT_SECRET");
+  unsetenv("AZURE_TENANT_ID");
+  char *secret = store_get(&s, "admin.secret"), *appid = store_get(&s, "admin.appid");
+  char stamp_want[512];
+  snprintf(stamp_want, sizeof stamp_want, "%s %s %s %s\n", s.mgmt_url, appid, secret,
+           s.tenant_id);
+  char *stamp_path = srv_path(&s, "az/azlite-login"), *lock_path = srv_path(&s, "az/.lock");
+  char *log = srv_path(&s, "az/azlite-setup.log"), *cloud_path = srv_path(&s, "az/cloud.json");
+  int lock = open(lock_path, O_RDWR | O_CREAT, 0600);
+  if (lock >= 0) flock(lock, LOCK_EX);
+  char have[512] = "";
+  FILE *f = fopen(stamp_path, "r");
+  if (f) {
+    if (!fgets(have, sizeof have, f)) have[0] = 0;
+    fclose(f);
+  }
+  int rc = 0;
+  if (strcmp(have, stamp_want) != 0) {
+    json_t *cc = cloud_config(&s);
+    json_dump_file(cc, cloud_path, JSON_INDENT(2));
+    json_decref(cc);
+    char cloudarg[4200];
+    snprintf(cloudarg, sizeof cloudarg, "@%s", cloud_path);
+    char *set0[] = {"az", "cloud", "set", "--name", "AzureCloud", NULL};
+    char *unreg[] = {"az", "cloud", "unregister", "--name", "azlite", NULL};
+    char *reg[] = {"az", "cloud", "register", "--name", "azlite", "--cloud-config", cloudarg,
+                   "--profile", "2020-09-01-hybrid", NULL};
+    char *set[] = {"az", "cloud", "set", "--name", "azlite", NULL};
+    char *login[] = {"az", "login", "--service-principal", "--username", appid, "--password",
+                     secret, "--tenant", s.tenant_id, "--output", "none", NULL};
+    az_quiet(log, set0, 0);
+    az_quiet(log, unreg, 0);
+    rc = az_quiet(log, reg, 1);
+    if (rc == 0) rc = az_quiet(log, set, 1);
+    if (rc == 0) rc = az_quiet(log, login, 1);
+    if (rc == 0 && (f = fopen(stamp_path, "w"))) {
+      fputs(stamp_want, f);
+      fclose(f);
+    }
+  }
+  if (lock >= 0) close(lock);
+  free(secret);
+  free(appid);
+  free(stamp_path);
+  free(lock_path);
+  free(log);
+  free(cloud_path);
+  free(cfgdir);
+  free(ca);
+  srv_close(&s);
+  if (rc != 0) return rc > 0 ? rc : 1;
+  char **args = calloc((size_t)naz + 2, sizeof *args);
+  args[0] = "az";
+  for (int i = 0; i < naz; i++) args[i + 1] = azargs[i];
+  execvp("az", args);
+  perror("azlite az: cannot run az (install Debian's azure-cli)");
+  return 127;
+}

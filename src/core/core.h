@@ -1,0 +1,180 @@
+/* core.h: the server context, the provider interface, and the core services
+ * every provider uses: routes, the store, the clock, the scheduler, the log.
+ *
+ * A provider (src/<provider>/) is a `const struct provider` listed once in
+ * src/core/providers.c.  It declares its routes, its schema migrations and its
+ * hooks; it talks to another provider only through that provider's header.
+ */
+#ifndef AZLITE_CORE_H
+#define AZLITE_CORE_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "http.h"
+
+/* ---- configuration -------------------------------------------------- */
+
+typedef struct srv_config {
+  const char *data_dir;  /* --data-dir / AZLITE_DATA_DIR, default ./azlite-data */
+  const char *bind;      /* 127.0.0.1 */
+  int mgmt_port;         /* HTTPS: ARM, AAD, Graph (default 8443) */
+  int blob_port;         /* HTTP blob (default 10000, Azurite's) */
+  int blob_tls_port;     /* HTTPS blob (default 10443) */
+  int log_level;         /* LOG_ERROR..LOG_DEBUG */
+  int threads;           /* HTTP worker threads per listener */
+  uint64_t max_body;     /* largest request body accepted on blob listeners */
+} srv_config;
+
+/* ---- logging ---------------------------------------------------------- */
+
+enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+void log_set_level(int level);
+int log_level_parse(const char *s); /* -1 if unknown */
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* ---- routes ----------------------------------------------------------- */
+
+/* Who may call a route. */
+enum route_auth {
+  AUTH_NONE,      /* anonymous: metadata, token endpoint, openid config */
+  AUTH_ARM,       /* bearer token for the management audience + RBAC action check */
+  AUTH_GRAPH,     /* bearer token for the Graph audience */
+  AUTH_ADMIN,     /* bearer token of the admin principal (azlite admin API) */
+  AUTH_PROVIDER,  /* the handler authenticates itself (blob: shared key, SAS, bearer) */
+};
+
+typedef void (*route_fn)(http_req *r);
+
+/* A pattern is a path of segments: literals match case-insensitively, "{name}"
+ * captures one segment, a final "*" captures the rest (may be empty) as "*".
+ * The most specific match wins (most literal segments); a path that matches
+ * only with another method gets 405. */
+typedef struct route {
+  enum http_listener listener; /* LISTEN_BLOB routes also serve LISTEN_BLOB_TLS */
+  const char *method;          /* "GET", ..., or "*" */
+  const char *pattern;
+  route_fn fn;
+  enum route_auth auth;
+  enum http_err_style style;
+  /* For AUTH_ARM: the RBAC action, e.g. "Microsoft.Resources/subscriptions/resourceGroups/write".
+   * NULL derives it from the path and method (see arm_action_for()); "" means any
+   * authenticated caller, the handler filtering what it shows (tenant-level lists). */
+  const char *action;
+} route;
+
+/* ---- the store -------------------------------------------------------- */
+
+/* Migrations: each provider lists SQL scripts; script i is schema version i+1
+ * of that provider, applied once, in order, in a transaction. */
+typedef struct migrations {
+  const char *const *scripts;
+  int count;
+} migrations;
+
+/* The calling thread's connection (opened on first use, WAL, busy timeout). */
+sqlite3 *store_db(struct srv *s);
+/* Runs a statement with printf-style %Q/%q (sqlite3_mprintf) formatting; 0 on success. */
+int store_exec(struct srv *s, const char *fmt, ...);
+/* Transactions that nest (only the outermost commits). BEGIN IMMEDIATE. */
+int store_begin(struct srv *s);
+int store_commit(struct srv *s);
+void store_rollback(struct srv *s);
+/* Key/value settings (tenant id, subscription id, clock offset, ...). Returned string is malloc'd. */
+char *store_get(struct srv *s, const char *key);
+int store_set(struct srv *s, const char *key, const char *value);
+
+/* ---- the clock -------------------------------------------------------- */
+
+/* Every timestamp comes from here: wall time plus a persisted offset that
+ * `azlite clock advance` grows.  It never goes backwards. */
+int64_t clock_now_ms(struct srv *s);
+/* Advances the clock by ms (>= 0), persists it, and wakes the scheduler. */
+int clock_advance(struct srv *s, int64_t ms);
+/* Parses "30d", "12h", "90m", "45s", "1500ms", "2w"; returns ms or -1. */
+int64_t clock_parse_duration(const char *s);
+/* ISO 8601 UTC, e.g. "2026-11-26T10:00:00.0000000Z" (7 fractional digits, as ARM). */
+void clock_iso8601(int64_t ms, char out[40]);
+/* Parses ISO 8601 (date or date-time, with Z or offset); returns ms or -1. */
+int64_t clock_parse_iso8601(const char *s);
+
+/* ---- the scheduler ---------------------------------------------------- */
+
+/* One background thread calls every provider's tick (about once a second of
+ * wall time, and at once after the clock is advanced).  Ticks must not block
+ * for long; long work (a job's process) runs in its own thread or process. */
+void sched_wake(struct srv *s);
+
+/* ---- the provider interface -------------------------------------------- */
+
+typedef struct provider {
+  const char *name; /* "Microsoft.Storage", or "core" */
+  const route *routes;
+  int nroutes;
+  migrations schema;
+  /* ARM resource types this provider serves, for GET /providers (NULL-terminated). */
+  const char *const *resource_types;
+  /* Runs once after migrations, on the first start and every start. 0 = ok. */
+  int (*init)(struct srv *s);
+  /* Runs on the scheduler thread with the clock's current time. */
+  void (*tick)(struct srv *s, int64_t now_ms);
+  /* A resource (or a resource group, type "Microsoft.Resources/resourceGroups")
+   * is being deleted: remove what the provider keeps for it. */
+  void (*resource_deleted)(struct srv *s, const char *id, const char *type);
+  /* Adds lines to `azlite env` (e.g. AZURE_STORAGE_CONNECTION_STRING). */
+  void (*env)(struct srv *s, FILE *out);
+  /* Frees what init allocated; runs at shutdown. */
+  void (*fini)(struct srv *s);
+} provider;
+
+extern const provider *const providers[]; /* NULL-terminated, src/core/providers.c */
+
+/* ---- the server context ----------------------------------------------- */
+
+typedef struct srv {
+  srv_config cfg;
+  char *db_path;
+  char *data_dir_abs;      /* cfg.data_dir points here once resolved */
+  char *tmp_dir;           /* <data>/tmp: spooled bodies */
+  pthread_key_t db_key;    /* per-thread sqlite3* */
+  pthread_mutex_t clock_mu;
+  int64_t clock_offset_ms; /* added to wall time */
+  int64_t clock_last_ms;   /* monotonic guard */
+  pthread_t sched_thread;
+  pthread_mutex_t sched_mu;
+  pthread_cond_t sched_cv;
+  int sched_wakeups;
+  int stopping;
+  /* 1 in `azlite serve`; 0 when a CLI command opens the store beside a running
+   * server: init hooks must then do no background work, cleanup or GC. */
+  int serving;
+  /* Identity facts loaded at start (identity provider fills them). */
+  char tenant_id[40];
+  char subscription_id[40];
+  char mgmt_url[64];   /* https://127.0.0.1:8443 */
+  char blob_url[64];   /* http://127.0.0.1:10000 */
+  char blob_tls_url[64];
+  void *provider_state[16]; /* indexed by provider position; owned by each provider */
+  void *priv;               /* private to server.c */
+} srv;
+
+/* The state slot of a provider (by its position in providers[]). */
+void **srv_provider_state(srv *s, const provider *p);
+
+/* Loads or creates an RSA key (PEM) at a path under the data dir; caller frees
+ * with EVP_PKEY_free. */
+struct evp_pkey_st *pki_load_or_create_key(struct srv *s, const char *rel);
+
+/* A random (version 4) UUID, lowercase. */
+void uuid_v4(char out[37]);
+
+/* Paths under the data dir; malloc'd. */
+char *srv_path(srv *s, const char *rel);
+
+#endif

@@ -1,0 +1,26 @@
+/* internal.h: what src/core/ and the CLI use to start and stop a server;
+ * providers use core.h only. */
+#ifndef AZLITE_CORE_INTERNAL_H
+#define AZLITE_CORE_INTERNAL_H
+
+#include "core.h"
+
+int store_init(srv *s);
+void store_fini(srv *s);
+int clock_init(srv *s);
+int sched_start(srv *s);
+void sched_stop(srv *s);
+
+/* Fills defaults, then AZLITE_* environment variables. */
+void srv_config_defaults(srv_config *c);
+/* Creates the data dir, opens the store, runs migrations and provider init. */
+int srv_open(srv *s);
+/* Starts the listeners; 0 on success. */
+int srv_listen(srv *s);
+/* Stops listeners and scheduler, runs provider fini, closes the store. */
+void srv_close(srv *s);
+
+/* Creates <data>/pki/{ca.pem,ca.key,server.pem,server.key} if missing. */
+int pki_ensure(srv *s);
+
+#endif

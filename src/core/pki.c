@@ -1,0 +1,118 @@
+/* pki.c: azlite's local certificate authority.  The first start makes a CA and
+ * a server certificate for 127.0.0.1/localhost signed by it, under <data>/pki;
+ * clients trust ca.pem (REQUESTS_CA_BUNDLE, SSL_CERT_FILE, NODE_EXTRA_CA_CERTS).
+ */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static EVP_PKEY *pki_rsa_new(void) {
+  return EVP_RSA_gen(2048);
+}
+
+static int pki_add_ext(X509 *cert, X509 *issuer, int nid, const char *value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+  X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+  if (!ex) return -1;
+  int ok = X509_add_ext(cert, ex, -1);
+  X509_EXTENSION_free(ex);
+  return ok ? 0 : -1;
+}
+
+static X509 *pki_cert_new(EVP_PKEY *key, const char *cn, long days) {
+  X509 *c = X509_new();
+  unsigned char serial[16];
+  RAND_bytes(serial, sizeof serial);
+  serial[0] &= 0x7f;
+  BIGNUM *bn = BN_bin2bn(serial, sizeof serial, NULL);
+  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c));
+  BN_free(bn);
+  X509_set_version(c, 2);
+  X509_gmtime_adj(X509_getm_notBefore(c), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(c), days * 86400L);
+  X509_set_pubkey(c, key);
+  X509_NAME *name = X509_get_subject_name(c);
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"azlite", -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+  return c;
+}
+
+static int pki_write(const char *path, EVP_PKEY *key, X509 *cert) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return -1;
+  int ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)
+               : PEM_write_X509(f, cert);
+  if (fclose(f) != 0 || !ok) return -1;
+  if (key) chmod(tmp, 0600);
+  return rename(tmp, path);
+}
+
+/* Loads or creates an RSA key at `rel` under the data dir; caller frees. */
+EVP_PKEY *pki_load_or_create_key(srv *s, const char *rel) {
+  char *path = srv_path(s, rel);
+  EVP_PKEY *k = NULL;
+  FILE *f = fopen(path, "r");
+  if (f) {
+    k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+  }
+  if (!k) {
+    k = pki_rsa_new();
+    if (k && pki_write(path, k, NULL) != 0) {
+      EVP_PKEY_free(k);
+      k = NULL;
+    }
+  }
+  free(path);
+  return k;
+}
+
+int pki_ensure(srv *s) {
+  char *dir = srv_path(s, "pki");
+  mkdir(dir, 0700);
+  free(dir);
+  char *ca_pem = srv_path(s, "pki/ca.pem"), *srv_pem = srv_path(s, "pki/server.pem");
+  int rc = 0;
+  if (access(ca_pem, R_OK) == 0 && access(srv_pem, R_OK) == 0) goto out;
+  EVP_PKEY *cakey = pki_load_or_create_key(s, "pki/ca.key");
+  EVP_PKEY *skey = pki_load_or_create_key(s, "pki/server.key");
+  rc = -1;
+  if (!cakey || !skey) goto done;
+  X509 *ca = pki_cert_new(cakey, "azlite local CA", 3650);
+  X509_set_issuer_name(ca, X509_get_subject_name(ca));
+  pki_add_ext(ca, ca, NID_basic_constraints, "critical,CA:TRUE");
+  pki_add_ext(ca, ca, NID_key_usage, "critical,keyCertSign,cRLSign");
+  pki_add_ext(ca, ca, NID_subject_key_identifier, "hash");
+  X509_sign(ca, cakey, EVP_sha256());
+  X509 *sc = pki_cert_new(skey, "localhost", 825);
+  X509_set_issuer_name(sc, X509_get_subject_name(ca));
+  pki_add_ext(sc, ca, NID_basic_constraints, "critical,CA:FALSE");
+  pki_add_ext(sc, ca, NID_key_usage, "critical,digitalSignature,keyEncipherment");
+  pki_add_ext(sc, ca, NID_ext_key_usage, "serverAuth");
+  pki_add_ext(sc, ca, NID_subject_alt_name,
+              "IP:127.0.0.1,DNS:localhost,DNS:*.blob.localhost,DNS:*.localhost");
+  pki_add_ext(sc, ca, NID_authority_key_identifier, "keyid:always");
+  X509_sign(sc, cakey, EVP_sha256());
+  if (pki_write(ca_pem, NULL, ca) == 0 && pki_write(srv_pem, NULL, sc) == 0) rc = 0;
+  X509_free(ca);
+  X509_free(sc);
+  if (rc == 0) log_info("pki: created a local CA and a server certificate");
+done:
+  EVP_PKEY_free(cakey);
+  EVP_PKEY_free(skey);
+out:
+  free(ca_pem);
+  free(srv_pem);
+  return rc;
+}

@@ -1,0 +1,12 @@
+/* providers.c: the one list of providers azlite runs, in start order: their
+ * schemas migrate and their init hooks run in this order. */
+#include "core.h"
+
+extern const provider arm_provider;
+extern const provider identity_provider;
+
+const provider *const providers[] = {
+    &arm_provider,
+    &identity_provider,
+    NULL,
+};

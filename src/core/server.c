@@ -1,0 +1,1184 @@
+/* server.c: the HTTP server.  Listeners on libmicrohttpd, the life of one
+ * request (headers, body spooling, routing, authentication, the handler, the
+ * reply, the access log), and the accessors of http.h.
+ *
+ * A request's path through here: on_request() first call creates a req_state
+ * and copies headers and query; later calls spool the body (memory up to
+ * HTTP_BODY_MEM_MAX, then a temp file, never the whole body in memory); the
+ * final call runs dispatch(): route -> authenticate/authorize -> handler ->
+ * render (errors in the route's style, in one place: render_error()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../arm/arm.h"
+#include "../identity/identity.h"
+#include "internal.h"
+
+#define MGMT_MAX_BODY (4u * 1024 * 1024)
+
+/* ---- request-scoped arena -------------------------------------------- */
+
+typedef struct arena_chunk {
+  struct arena_chunk *next;
+  size_t used, cap;
+  char data[];
+} arena_chunk;
+
+typedef struct hdr_list {
+  http_header *v;
+  int n, cap;
+} hdr_list;
+
+enum reply_kind { REPLY_NONE, REPLY_BYTES, REPLY_FD, REPLY_STREAM, REPLY_LENGTH };
+
+typedef struct req_state {
+  http_req r;
+  arena_chunk *arena;
+  struct MHD_Connection *conn;
+  hdr_list headers, query, out_headers;
+  const route *route;
+  /* body spooling */
+  size_t mem_cap;
+  int body_fd;
+  uint64_t max_body;
+  int too_large;
+  /* reply */
+  enum reply_kind kind;
+  int status;
+  char *ctype;
+  char *data;
+  size_t data_len;
+  int fd;
+  uint64_t off, len;
+  http_reader_fn reader;
+  void *reader_cls;
+  void (*reader_free)(void *);
+  /* failure */
+  int failed;
+  enum http_err_style fail_style;
+  int fail_style_set;
+  char *fail_code;
+  char *fail_msg;
+  hdr_list fail_details;
+  struct timeval started;
+} req_state;
+
+static req_state *RS(http_req *r) {
+  return (req_state *)r->priv;
+}
+
+void *http_alloc(http_req *r, size_t n) {
+  req_state *st = RS(r);
+  n = (n + 15) & ~(size_t)15;
+  arena_chunk *c = st->arena;
+  if (!c || c->cap - c->used < n) {
+    size_t cap = n > 8192 ? n : 8192;
+    c = malloc(sizeof *c + cap);
+    if (!c) abort();
+    c->next = st->arena;
+    c->used = 0;
+    c->cap = cap;
+    st->arena = c;
+  }
+  void *p = c->data + c->used;
+  c->used += n;
+  memset(p, 0, n);
+  return p;
+}
+
+char *http_strdup(http_req *r, const char *s) {
+  if (!s) return NULL;
+  size_t n = strlen(s);
+  char *p = http_alloc(r, n + 1);
+  memcpy(p, s, n + 1);
+  return p;
+}
+
+static char *http_vprintf(http_req *r, const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  char *p = http_alloc(r, (size_t)n + 1);
+  vsnprintf(p, (size_t)n + 1, fmt, ap);
+  return p;
+}
+
+char *http_printf(http_req *r, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *p = http_vprintf(r, fmt, ap);
+  va_end(ap);
+  return p;
+}
+
+static void hdr_add(http_req *r, hdr_list *l, const char *name, const char *value) {
+  if (l->n == l->cap) {
+    int cap = l->cap ? l->cap * 2 : 16;
+    http_header *v = http_alloc(r, sizeof *v * (size_t)cap);
+    if (l->n) memcpy(v, l->v, sizeof *v * (size_t)l->n);
+    l->v = v;
+    l->cap = cap;
+  }
+  l->v[l->n].name = http_strdup(r, name);
+  l->v[l->n].value = http_strdup(r, value ? value : "");
+  l->n++;
+}
+
+static const char *hdr_find(const hdr_list *l, const char *name) {
+  for (int i = 0; i < l->n; i++)
+    if (strcasecmp(l->v[i].name, name) == 0) return l->v[i].value;
+  return NULL;
+}
+
+/* ---- small utilities --------------------------------------------------- */
+
+void uuid_v4(char out[37]) {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1) abort();
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+           b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+           b[15]);
+}
+
+char *srv_path(srv *s, const char *rel) {
+  char *p = NULL;
+  if (asprintf(&p, "%s/%s", s->cfg.data_dir, rel) < 0) abort();
+  return p;
+}
+
+void **srv_provider_state(srv *s, const provider *p) {
+  for (int i = 0; providers[i]; i++)
+    if (providers[i] == p) return &s->provider_state[i];
+  abort();
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+char *http_url_decode(const char *s, size_t len) {
+  char *out = malloc(len + 1);
+  if (!out) abort();
+  size_t j = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] == '%' && i + 2 < len && hexval((unsigned char)s[i + 1]) >= 0 &&
+        hexval((unsigned char)s[i + 2]) >= 0) {
+      out[j++] = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+      i += 2;
+    } else {
+      out[j++] = s[i];
+    }
+  }
+  out[j] = 0;
+  return out;
+}
+
+char *http_url_encode(http_req *r, const char *s, int keep_slash) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t n = strlen(s);
+  char *out = http_alloc(r, n * 3 + 1), *o = out;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+        *p == '-' || *p == '_' || *p == '.' || *p == '~' || (keep_slash && *p == '/')) {
+      *o++ = (char)*p;
+    } else {
+      *o++ = '%';
+      *o++ = hex[*p >> 4];
+      *o++ = hex[*p & 15];
+    }
+  }
+  *o = 0;
+  return out;
+}
+
+void http_date(int64_t ms, char out[32]) {
+  static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char *const mons[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+           mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+int64_t http_date_parse(const char *s) {
+  static const char *const mons[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char wd[8], mon[8];
+  struct tm tm = {0};
+  if (!s || sscanf(s, "%7[A-Za-z], %d %7s %d %d:%d:%d", wd, &tm.tm_mday, mon, &tm.tm_year,
+                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 7)
+    return -1;
+  tm.tm_mon = -1;
+  for (int i = 0; i < 12; i++)
+    if (strcasecmp(mon, mons[i]) == 0) tm.tm_mon = i;
+  if (tm.tm_mon < 0) return -1;
+  tm.tm_year -= 1900;
+  return (int64_t)timegm(&tm) * 1000;
+}
+
+/* ---- http.h accessors -------------------------------------------------- */
+
+const char *http_header_get(http_req *r, const char *name) {
+  return hdr_find(&RS(r)->headers, name);
+}
+
+int http_headers_all(http_req *r, const http_header **out) {
+  *out = RS(r)->headers.v;
+  return RS(r)->headers.n;
+}
+
+const char *http_query_get(http_req *r, const char *name) {
+  return hdr_find(&RS(r)->query, name);
+}
+
+int http_query_all(http_req *r, const http_header **out) {
+  *out = RS(r)->query.v;
+  return RS(r)->query.n;
+}
+
+const char *http_param(http_req *r, const char *name) {
+  for (int i = 0; i < r->nparams; i++)
+    if (strcmp(r->param_names[i], name) == 0) return r->param_values[i];
+  return NULL;
+}
+
+char *http_body_read_all(http_req *r, size_t max, size_t *len) {
+  if (r->body_len > max) {
+    http_fail(r, 413, "RequestBodyTooLarge", "The request body is too large (limit %zu bytes).",
+              max);
+    return NULL;
+  }
+  char *buf = malloc(r->body_len + 1);
+  if (!buf) abort();
+  if (r->body_mem) {
+    memcpy(buf, r->body_mem, r->body_len);
+  } else if (r->body_file) {
+    int fd = open(r->body_file, O_RDONLY);
+    size_t got = 0;
+    while (fd >= 0 && got < r->body_len) {
+      ssize_t n = read(fd, buf + got, r->body_len - got);
+      if (n <= 0) break;
+      got += (size_t)n;
+    }
+    if (fd >= 0) close(fd);
+    if (got != r->body_len) {
+      free(buf);
+      http_fail(r, 500, "InternalError", "The request body could not be read.");
+      return NULL;
+    }
+  }
+  buf[r->body_len] = 0;
+  if (len) *len = r->body_len;
+  return buf;
+}
+
+json_t *http_body_json(http_req *r) {
+  size_t len;
+  if (r->body_len == 0) {
+    http_fail_style(r, HTTP_ERR_ARM, 400, "InvalidRequestContent",
+                    "The request content was invalid and could not be deserialized: "
+                    "'The request body is empty.'.");
+    return NULL;
+  }
+  char *buf = http_body_read_all(r, MGMT_MAX_BODY, &len);
+  if (!buf) return NULL;
+  json_error_t e;
+  json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
+  free(buf);
+  if (!j) {
+    http_fail_style(r, HTTP_ERR_ARM, 400, "InvalidRequestContent",
+                    "The request content was invalid and could not be deserialized: '%s, "
+                    "line %d, position %d.'.",
+                    e.text, e.line, e.column);
+  }
+  return j;
+}
+
+char *http_body_take_file(http_req *r) {
+  char *p = r->body_file;
+  r->body_file = NULL;
+  return p;
+}
+
+void http_set_header(http_req *r, const char *name, const char *value) {
+  hdr_list *l = &RS(r)->out_headers;
+  for (int i = 0; i < l->n; i++)
+    if (strcasecmp(l->v[i].name, name) == 0) {
+      l->v[i].value = http_strdup(r, value);
+      return;
+    }
+  hdr_add(r, l, name, value);
+}
+
+void http_set_headerf(http_req *r, const char *name, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *v = http_vprintf(r, fmt, ap);
+  va_end(ap);
+  http_set_header(r, name, v);
+}
+
+static void reply_reset(req_state *st) {
+  if (st->kind == REPLY_BYTES) free(st->data);
+  if (st->kind == REPLY_FD && st->fd >= 0) close(st->fd);
+  if (st->kind == REPLY_STREAM && st->reader_free) st->reader_free(st->reader_cls);
+  st->kind = REPLY_NONE;
+  st->data = NULL;
+  st->fd = -1;
+  st->reader_free = NULL;
+}
+
+void http_reply_owned(http_req *r, int status, const char *content_type, char *data,
+                      size_t len) {
+  req_state *st = RS(r);
+  reply_reset(st);
+  st->kind = REPLY_BYTES;
+  st->status = status;
+  st->ctype = content_type ? http_strdup(r, content_type) : NULL;
+  st->data = data;
+  st->data_len = len;
+}
+
+void http_reply_bytes(http_req *r, int status, const char *content_type, const void *data,
+                      size_t len) {
+  char *copy = malloc(len ? len : 1);
+  if (!copy) abort();
+  if (len) memcpy(copy, data, len);
+  http_reply_owned(r, status, content_type, copy, len);
+}
+
+void http_reply_empty(http_req *r, int status) {
+  http_reply_owned(r, status, NULL, NULL, 0);
+}
+
+void http_reply_json(http_req *r, int status, json_t *j) {
+  if (!j) {
+    http_reply_empty(r, status);
+    return;
+  }
+  char *s = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  http_reply_owned(r, status, "application/json; charset=utf-8", s, strlen(s));
+}
+
+void http_reply_fd(http_req *r, int status, const char *content_type, int fd, uint64_t off,
+                   uint64_t len) {
+  req_state *st = RS(r);
+  reply_reset(st);
+  st->kind = REPLY_FD;
+  st->status = status;
+  st->ctype = content_type ? http_strdup(r, content_type) : NULL;
+  st->fd = fd;
+  st->off = off;
+  st->len = len;
+}
+
+void http_reply_stream(http_req *r, int status, const char *content_type, uint64_t len,
+                       http_reader_fn read, void *cls, void (*free_fn)(void *)) {
+  req_state *st = RS(r);
+  reply_reset(st);
+  st->kind = REPLY_STREAM;
+  st->status = status;
+  st->ctype = content_type ? http_strdup(r, content_type) : NULL;
+  st->len = len;
+  st->reader = read;
+  st->reader_cls = cls;
+  st->reader_free = free_fn;
+}
+
+void http_reply_length_only(http_req *r, int status, const char *content_type, uint64_t len) {
+  req_state *st = RS(r);
+  reply_reset(st);
+  st->kind = REPLY_LENGTH;
+  st->status = status;
+  st->ctype = content_type ? http_strdup(r, content_type) : NULL;
+  st->len = len;
+}
+
+static void fail_v(http_req *r, int style_set, enum http_err_style style, int status,
+                   const char *code, const char *fmt, va_list ap) {
+  req_state *st = RS(r);
+  if (st->failed) return; /* the first failure is the one the client sees */
+  reply_reset(st);
+  st->failed = 1;
+  st->status = status;
+  st->fail_code = http_strdup(r, code);
+  st->fail_msg = http_vprintf(r, fmt, ap);
+  st->fail_style_set = style_set;
+  st->fail_style = style;
+}
+
+void http_fail(http_req *r, int status, const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fail_v(r, 0, HTTP_ERR_ARM, status, code, fmt, ap);
+  va_end(ap);
+}
+
+void http_fail_style(http_req *r, enum http_err_style style, int status, const char *code,
+                     const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fail_v(r, 1, style, status, code, fmt, ap);
+  va_end(ap);
+}
+
+void http_fail_detail(http_req *r, const char *xml_name, const char *value) {
+  hdr_add(r, &RS(r)->fail_details, xml_name, value);
+}
+
+int http_failed(http_req *r) {
+  return RS(r)->failed;
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+typedef struct compiled_route {
+  const route *rt;
+  int nseg;
+  char **seg;
+  int literals;
+  int tail; /* ends in "*" */
+} compiled_route;
+
+typedef struct listener {
+  srv *s;
+  enum http_listener id;
+  struct MHD_Daemon *d;
+} listener;
+
+typedef struct srv_priv {
+  compiled_route *routes;
+  int nroutes;
+  listener listeners[LISTEN_COUNT];
+  char *tls_key, *tls_cert;
+} srv_priv;
+
+static void routes_compile(srv *s) {
+  srv_priv *p = s->priv;
+  int total = 0;
+  for (int i = 0; providers[i]; i++) total += providers[i]->nroutes;
+  p->routes = calloc((size_t)total, sizeof *p->routes);
+  for (int i = 0; providers[i]; i++)
+    for (int k = 0; k < providers[i]->nroutes; k++) {
+      compiled_route *c = &p->routes[p->nroutes++];
+      c->rt = &providers[i]->routes[k];
+      char *dup = strdup(c->rt->pattern), *save = NULL;
+      c->seg = calloc(64, sizeof *c->seg);
+      for (char *t = strtok_r(dup, "/", &save); t && c->nseg < 64; t = strtok_r(NULL, "/", &save)) {
+        if (strcmp(t, "*") == 0) {
+          c->tail = 1;
+          break;
+        }
+        c->seg[c->nseg++] = strdup(t);
+        if (t[0] != '{') c->literals++;
+      }
+      free(dup);
+    }
+}
+
+static void routes_free(srv *s) {
+  srv_priv *p = s->priv;
+  for (int i = 0; i < p->nroutes; i++) {
+    for (int k = 0; k < p->routes[i].nseg; k++) free(p->routes[i].seg[k]);
+    free(p->routes[i].seg);
+  }
+  free(p->routes);
+}
+
+/* Matches the decoded path against one route; fills params on success. */
+static int route_match(http_req *r, const compiled_route *c, char **segs, int nsegs,
+                       const char *path) {
+  if (nsegs < c->nseg || (!c->tail && nsegs != c->nseg)) return 0;
+  for (int i = 0; i < c->nseg; i++)
+    if (c->seg[i][0] != '{' && strcasecmp(c->seg[i], segs[i]) != 0) return 0;
+  r->nparams = 0;
+  for (int i = 0; i < c->nseg && r->nparams < 15; i++)
+    if (c->seg[i][0] == '{') {
+      size_t n = strlen(c->seg[i]);
+      char *name = http_alloc(r, n);
+      memcpy(name, c->seg[i] + 1, n - 2);
+      r->param_names[r->nparams] = name;
+      r->param_values[r->nparams++] = segs[i];
+    }
+  if (c->tail) {
+    /* the rest of the path after nseg segments, without the leading '/' */
+    const char *p = path;
+    for (int i = 0; i < c->nseg; i++) {
+      while (*p == '/') p++;
+      while (*p && *p != '/') p++;
+    }
+    if (*p == '/') p++;
+    r->param_names[r->nparams] = "*";
+    r->param_values[r->nparams++] = p;
+  }
+  return 1;
+}
+
+/* Finds the most specific route; *method_mismatch is set when only the method differs. */
+static const route *route_find(http_req *r, int *method_mismatch) {
+  srv_priv *p = r->srv->priv;
+  enum http_listener want = r->listener == LISTEN_BLOB_TLS ? LISTEN_BLOB : r->listener;
+  char *segs[128];
+  int nsegs = 0;
+  char *dup = http_strdup(r, r->path), *save = NULL;
+  for (char *t = strtok_r(dup, "/", &save); t && nsegs < 128; t = strtok_r(NULL, "/", &save))
+    segs[nsegs++] = t;
+  const compiled_route *best = NULL;
+  int best_score = -1;
+  *method_mismatch = 0;
+  for (int i = 0; i < p->nroutes; i++) {
+    const compiled_route *c = &p->routes[i];
+    if (c->rt->listener != want) continue;
+    if (!route_match(r, c, segs, nsegs, r->path)) continue;
+    if (strcmp(c->rt->method, "*") != 0 && strcasecmp(c->rt->method, r->method) != 0) {
+      *method_mismatch = 1;
+      continue;
+    }
+    int score = c->literals * 4 + (c->tail ? 0 : 2) + (strcmp(c->rt->method, "*") ? 1 : 0);
+    if (score > best_score) {
+      best = c;
+      best_score = score;
+    }
+  }
+  if (best) route_match(r, best, segs, nsegs, r->path);
+  return best ? best->rt : NULL;
+}
+
+/* ---- authentication and authorization of routes ------------------------- */
+
+static void www_authenticate(http_req *r, const char *desc) {
+  http_set_headerf(r, "WWW-Authenticate",
+                   "Bearer authorization_uri=\"%s/adfs\", error=\"invalid_token\", "
+                   "error_description=\"%s\"",
+                   r->srv->mgmt_url, desc);
+}
+
+/* Returns 0 when the request may reach its handler. */
+static int route_authorize(http_req *r, const route *rt) {
+  srv *s = r->srv;
+  if (rt->auth == AUTH_NONE || rt->auth == AUTH_PROVIDER) return 0;
+  const char *authz = http_header_get(r, "Authorization");
+  const char *aud = rt->auth == AUTH_GRAPH ? AUD_GRAPH : AUD_MGMT;
+  principal *p = http_alloc(r, sizeof *p);
+  const char *code = NULL;
+  char msg[512] = "";
+  if (!authz || !*authz) {
+    www_authenticate(r, "The authentication failed because of missing 'Authorization' header.");
+    if (rt->auth == AUTH_GRAPH)
+      http_fail(r, 401, "InvalidAuthenticationToken", "Access token is empty.");
+    else
+      http_fail(r, 401, "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.");
+    return -1;
+  }
+  if (identity_verify_bearer(s, authz, aud, p, &code, msg, sizeof msg) != 0) {
+    www_authenticate(r, "The access token is invalid.");
+    http_fail(r, 401, code ? code : "InvalidAuthenticationToken", "%s",
+              msg[0] ? msg : "The access token is invalid.");
+    return -1;
+  }
+  r->caller = p;
+  if (rt->auth == AUTH_ADMIN) {
+    if (!p->is_admin) {
+      http_fail(r, 403, "AuthorizationFailed",
+                "The client '%s' with object id '%s' is not the azlite administrator.",
+                p->appid, p->oid);
+      return -1;
+    }
+    return 0;
+  }
+  if (rt->auth == AUTH_ARM && !(rt->action && !rt->action[0])) {
+    char scope[1024];
+    const char *action = rt->action;
+    char derived[512];
+    if (!action) {
+      arm_action_for(r->method, r->path, derived, sizeof derived);
+      action = derived;
+    }
+    arm_scope_for(r->path, scope, sizeof scope);
+    if (authz_check(s, p, action, scope, 0) != 0) {
+      http_fail(r, 403, "AuthorizationFailed",
+                "The client '%s' with object id '%s' does not have authorization to perform "
+                "action '%s' over scope '%s' or the scope is invalid. If access was recently "
+                "granted, please refresh your credentials.",
+                p->appid, p->oid, action, scope);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+static void xml_escape_into(FILE *f, const char *s) {
+  for (; *s; s++) {
+    switch (*s) {
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '&': fputs("&amp;", f); break;
+    case '"': fputs("&quot;", f); break;
+    case '\'': fputs("&apos;", f); break;
+    default: fputc(*s, f);
+    }
+  }
+}
+
+/* The one place a failure becomes Azure's error body. */
+static void render_error(http_req *r) {
+  req_state *st = RS(r);
+  enum http_err_style style =
+      st->fail_style_set ? st->fail_style : (st->route ? st->route->style : HTTP_ERR_ARM);
+  if (!st->route && !st->fail_style_set && r->listener != LISTEN_MGMT) style = HTTP_ERR_STORAGE;
+  int status = st->status;
+  const char *code = st->fail_code;
+  const char *msg = st->fail_msg;
+  char *body = NULL;
+  size_t len = 0;
+  const char *ctype = "application/json; charset=utf-8";
+  int64_t now = clock_now_ms(r->srv);
+  char iso[40];
+  clock_iso8601(now, iso);
+  switch (style) {
+  case HTTP_ERR_ARM: {
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    len = strlen(body);
+    http_set_header(r, "x-ms-failure-cause", "gateway");
+    break;
+  }
+  case HTTP_ERR_GRAPH: {
+    json_t *j = json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:s}}}", "error", "code", code, "message", msg,
+                          "innerError", "date", iso, "request-id", r->request_id,
+                          "client-request-id", r->request_id);
+    body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    len = strlen(body);
+    break;
+  }
+  case HTTP_ERR_OAUTH: {
+    int aadsts = 0;
+    sscanf(msg, "AADSTS%d", &aadsts);
+    char desc[1024];
+    snprintf(desc, sizeof desc, "%s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %.19sZ",
+             msg, r->request_id, r->request_id, iso);
+    json_t *j = json_pack("{s:s,s:s,s:[i],s:s,s:s,s:s}", "error", code, "error_description", desc,
+                          "error_codes", aadsts, "timestamp", iso, "trace_id", r->request_id,
+                          "correlation_id", r->request_id);
+    body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    len = strlen(body);
+    break;
+  }
+  case HTTP_ERR_STORAGE: {
+    http_set_header(r, "x-ms-error-code", code);
+    ctype = "application/xml";
+    if (strcasecmp(r->method, "HEAD") == 0) break;
+    FILE *f = open_memstream(&body, &len);
+    fputs("<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>", f);
+    xml_escape_into(f, code);
+    fputs("</Code><Message>", f);
+    xml_escape_into(f, msg);
+    fprintf(f, "\nRequestId:%s\nTime:%s</Message>", r->request_id, iso);
+    for (int i = 0; i < st->fail_details.n; i++) {
+      fprintf(f, "<%s>", st->fail_details.v[i].name);
+      xml_escape_into(f, st->fail_details.v[i].value);
+      fprintf(f, "</%s>", st->fail_details.v[i].name);
+    }
+    fputs("</Error>", f);
+    fclose(f);
+    break;
+  }
+  }
+  st->failed = 0;
+  if (body)
+    http_reply_owned(r, status, ctype, body, len);
+  else
+    http_reply_length_only(r, status, ctype, 0);
+  st->failed = 1;
+}
+
+/* ---- the request lifecycle ---------------------------------------------------- */
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value) {
+  (void)kind;
+  req_state *st = cls;
+  hdr_add(&st->r, &st->headers, key, value);
+  return MHD_YES;
+}
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
+  (void)kind;
+  req_state *st = cls;
+  /* keys and values arrive raw (see unescape_none); decode them here */
+  char *k = http_url_decode(key, strlen(key));
+  char *v = value ? http_url_decode(value, strlen(value)) : NULL;
+  hdr_add(&st->r, &st->query, k, v);
+  free(k);
+  free(v);
+  return MHD_YES;
+}
+
+/* Keep the URL exactly as sent: Shared Key signs the raw path, and names may
+ * hold encoded '/' or '?'.  We decode ourselves. */
+static size_t unescape_none(void *cls, struct MHD_Connection *c, char *uri) {
+  (void)cls;
+  (void)c;
+  return strlen(uri);
+}
+
+static void build_raw_query(req_state *st) {
+  /* MHD splits the query; keep a raw copy for logging and signature checks. */
+  size_t cap = 1;
+  for (int i = 0; i < st->query.n; i++)
+    cap += strlen(st->query.v[i].name) * 3 + strlen(st->query.v[i].value) * 3 + 2;
+  char *q = http_alloc(&st->r, cap), *o = q;
+  for (int i = 0; i < st->query.n; i++) {
+    if (i) *o++ = '&';
+    o = stpcpy(o, http_url_encode(&st->r, st->query.v[i].name, 0));
+    o = stpcpy(o, "=");
+    o = stpcpy(o, http_url_encode(&st->r, st->query.v[i].value, 0));
+  }
+  st->r.raw_query = q;
+}
+
+static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *url,
+                          const char *method) {
+  req_state *st = calloc(1, sizeof *st);
+  if (!st) abort();
+  gettimeofday(&st->started, NULL);
+  st->conn = conn;
+  st->body_fd = -1;
+  st->fd = -1;
+  http_req *r = &st->r;
+  r->priv = st;
+  r->srv = l->s;
+  r->listener = l->id;
+  r->method = http_strdup(r, method);
+  r->raw_path = http_strdup(r, url);
+  char *dec = http_url_decode(url, strlen(url));
+  r->path = http_strdup(r, dec);
+  free(dec);
+  uuid_v4(r->request_id);
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, st);
+  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, st);
+  build_raw_query(st);
+  const char *host = hdr_find(&st->headers, "Host");
+  r->host = host ? host : "";
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  r->client_ip = "127.0.0.1";
+  if (ci && ci->client_addr) {
+    char buf[64] = "";
+    if (ci->client_addr->sa_family == AF_INET)
+      inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, buf, sizeof buf);
+    else if (ci->client_addr->sa_family == AF_INET6)
+      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, buf,
+                sizeof buf);
+    if (buf[0]) r->client_ip = http_strdup(r, buf);
+  }
+  st->max_body = l->id == LISTEN_MGMT ? MGMT_MAX_BODY : l->s->cfg.max_body;
+  return st;
+}
+
+static void req_free(req_state *st) {
+  reply_reset(st);
+  if (st->body_fd >= 0) close(st->body_fd);
+  if (st->r.body_file) {
+    unlink(st->r.body_file);
+    free(st->r.body_file);
+  }
+  free(st->r.body_mem);
+  for (arena_chunk *c = st->arena, *n; c; c = n) {
+    n = c->next;
+    free(c);
+  }
+  free(st);
+}
+
+/* Appends a chunk of body: memory first, then a temp file. */
+static int body_append(req_state *st, const char *data, size_t n) {
+  http_req *r = &st->r;
+  if (r->body_len + n > st->max_body) {
+    st->too_large = 1;
+    return 0;
+  }
+  if (st->body_fd < 0 && r->body_len + n <= HTTP_BODY_MEM_MAX) {
+    if (r->body_len + n + 1 > st->mem_cap) {
+      size_t cap = st->mem_cap ? st->mem_cap : 4096;
+      while (cap < r->body_len + n + 1) cap *= 2;
+      r->body_mem = realloc(r->body_mem, cap);
+      if (!r->body_mem) abort();
+      st->mem_cap = cap;
+    }
+    memcpy(r->body_mem + r->body_len, data, n);
+    r->body_len += n;
+    r->body_mem[r->body_len] = 0;
+    return 0;
+  }
+  if (st->body_fd < 0) {
+    if (asprintf(&r->body_file, "%s/body-XXXXXX", r->srv->tmp_dir) < 0) abort();
+    st->body_fd = mkstemp(r->body_file);
+    if (st->body_fd < 0) {
+      log_error("spool: %s: %s", r->body_file, strerror(errno));
+      return -1;
+    }
+    if (r->body_len && write(st->body_fd, r->body_mem, r->body_len) != (ssize_t)r->body_len)
+      return -1;
+    free(r->body_mem);
+    r->body_mem = NULL;
+  }
+  while (n > 0) {
+    ssize_t w = write(st->body_fd, data, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      log_error("spool: write: %s", strerror(errno));
+      return -1;
+    }
+    data += w;
+    n -= (size_t)w;
+    r->body_len += (uint64_t)w;
+  }
+  return 0;
+}
+
+static void dispatch(req_state *st) {
+  http_req *r = &st->r;
+  if (st->body_fd >= 0) {
+    close(st->body_fd);
+    st->body_fd = -1;
+  }
+  if (st->too_large) {
+    http_fail(r, 413, r->listener == LISTEN_MGMT ? "RequestEntityTooLarge" : "RequestBodyTooLarge",
+              "The request body is too large and exceeds the maximum permissible limit.");
+    return;
+  }
+  const char *api = http_query_get(r, "api-version");
+  (void)api;
+  int mismatch = 0;
+  const route *rt = route_find(r, &mismatch);
+  st->route = rt;
+  if (!rt) {
+    if (r->listener == LISTEN_MGMT) {
+      if (mismatch)
+        http_fail(r, 405, "MethodNotAllowed", "The requested resource does not support http "
+                                              "method '%s'.", r->method);
+      else
+        http_fail(r, 404, "NotFound", "The requested path '%s' was not found.", r->path);
+    } else {
+      http_fail(r, 400, "InvalidUri",
+                "The requested URI does not represent any resource on the server.");
+    }
+    return;
+  }
+  if (rt->auth == AUTH_ARM && !http_query_get(r, "api-version")) {
+    http_fail(r, 400, "MissingApiVersionParameter",
+              "The api-version query parameter (?api-version=) is required for all requests.");
+    return;
+  }
+  if (route_authorize(r, rt) != 0) return;
+  rt->fn(r);
+}
+
+static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max) {
+  req_state *st = cls;
+  ssize_t n = st->reader(st->reader_cls, pos, buf, max);
+  if (n <= 0) return MHD_CONTENT_READER_END_WITH_ERROR;
+  return n;
+}
+
+static void stream_free(void *cls) {
+  req_state *st = cls;
+  if (st->reader_free) st->reader_free(st->reader_cls);
+  st->reader_free = NULL;
+}
+
+static ssize_t no_body_cb(void *cls, uint64_t pos, char *buf, size_t max) {
+  (void)cls;
+  (void)pos;
+  (void)buf;
+  (void)max;
+  return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static enum MHD_Result send_reply(req_state *st) {
+  http_req *r = &st->r;
+  if (st->failed) render_error(r);
+  if (st->kind == REPLY_NONE) {
+    log_error("%s %s: handler produced no reply", r->method, r->path);
+    http_fail(r, 500, "InternalError", "The server encountered an internal error.");
+    render_error(r);
+  }
+  struct MHD_Response *resp = NULL;
+  switch (st->kind) {
+  case REPLY_BYTES:
+    resp = MHD_create_response_from_buffer(st->data_len, st->data, MHD_RESPMEM_MUST_FREE);
+    st->data = NULL;
+    st->kind = REPLY_NONE;
+    break;
+  case REPLY_FD:
+    resp = MHD_create_response_from_fd_at_offset64(st->len, st->fd, st->off);
+    st->fd = -1; /* MHD closes it */
+    st->kind = REPLY_NONE;
+    break;
+  case REPLY_STREAM:
+    resp = MHD_create_response_from_callback(st->len, 256 * 1024, stream_cb, st, stream_free);
+    break;
+  case REPLY_LENGTH:
+    /* A body of len bytes that is never read: MHD sends no body for HEAD. */
+    if (st->len == 0)
+      resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    else
+      resp = MHD_create_response_from_callback(st->len, 4096, no_body_cb, NULL, NULL);
+    break;
+  case REPLY_NONE: break;
+  }
+  if (!resp) return MHD_NO;
+  if (st->ctype) MHD_add_response_header(resp, "Content-Type", st->ctype);
+  for (int i = 0; i < st->out_headers.n; i++)
+    MHD_add_response_header(resp, st->out_headers.v[i].name, st->out_headers.v[i].value);
+  MHD_add_response_header(resp, "x-ms-request-id", r->request_id);
+  const char *crid = http_header_get(r, "x-ms-client-request-id");
+  if (crid) MHD_add_response_header(resp, "x-ms-client-request-id", crid);
+  if (r->listener == LISTEN_MGMT) {
+    MHD_add_response_header(resp, "x-ms-correlation-request-id", r->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+  }
+  MHD_add_response_header(resp, "Server", "azlite");
+  enum MHD_Result ret = MHD_queue_response(st->conn, (unsigned)st->status, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+  (void)version;
+  listener *l = cls;
+  req_state *st = *con_cls;
+  if (!st) {
+    st = req_new(l, conn, url, method);
+    *con_cls = st;
+    const char *cl = hdr_find(&st->headers, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > st->max_body) st->too_large = 1;
+    if (!st->too_large) return MHD_YES;
+    /* Refuse at once, without reading the body. */
+    dispatch(st);
+    return send_reply(st);
+  }
+  if (*upload_data_size) {
+    if (!st->too_large && body_append(st, upload_data, *upload_data_size) != 0) {
+      *upload_data_size = 0;
+      return MHD_NO;
+    }
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  dispatch(st);
+  return send_reply(st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)cls;
+  (void)conn;
+  req_state *st = *con_cls;
+  if (!st) return;
+  struct timeval now;
+  gettimeofday(&now, NULL);
+  double ms = (double)(now.tv_sec - st->started.tv_sec) * 1000.0 +
+              (double)(now.tv_usec - st->started.tv_usec) / 1000.0;
+  log_info("%s %s %s%s%s %d %.1fms %s%s", st->r.client_ip, st->r.method, st->r.raw_path,
+           st->r.raw_query[0] ? "?" : "", st->r.raw_query[0] ? "<query>" : "", st->status, ms,
+           st->r.request_id, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+  req_free(st);
+  *con_cls = NULL;
+}
+
+static void on_thread_exit(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                           enum MHD_ConnectionNotificationCode code) {
+  (void)c;
+  (void)socket_ctx;
+  (void)cls;
+  (void)code;
+}
+
+/* ---- start and stop -------------------------------------------------------- */
+
+void srv_config_defaults(srv_config *c) {
+  memset(c, 0, sizeof *c);
+  const char *d = getenv("AZLITE_DATA_DIR");
+  c->data_dir = d && *d ? d : "azlite-data";
+  c->bind = "127.0.0.1";
+  c->mgmt_port = 8443;
+  c->blob_port = 10000;
+  c->blob_tls_port = 10443;
+  c->log_level = LOG_INFO;
+  c->threads = 4;
+  c->max_body = 5000ull * 1024 * 1024;
+  const char *v;
+  if ((v = getenv("AZLITE_MGMT_PORT"))) c->mgmt_port = atoi(v);
+  if ((v = getenv("AZLITE_BLOB_PORT"))) c->blob_port = atoi(v);
+  if ((v = getenv("AZLITE_BLOB_TLS_PORT"))) c->blob_tls_port = atoi(v);
+  if ((v = getenv("AZLITE_LOG_LEVEL")) && log_level_parse(v) >= 0) c->log_level = log_level_parse(v);
+}
+
+static int mkdir_p(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int srv_open(srv *s) {
+  s->priv = calloc(1, sizeof(srv_priv));
+  pthread_mutex_init(&s->sched_mu, NULL);
+  pthread_cond_init(&s->sched_cv, NULL);
+  log_set_level(s->cfg.log_level);
+  if (mkdir_p(s->cfg.data_dir) != 0) {
+    log_error("cannot create data dir %s: %s", s->cfg.data_dir, strerror(errno));
+    return -1;
+  }
+  /* Absolute, so what we print (env, CA paths) works from any directory. */
+  char *abs = realpath(s->cfg.data_dir, NULL);
+  if (abs) {
+    s->data_dir_abs = abs;
+    s->cfg.data_dir = abs;
+  }
+  s->db_path = srv_path(s, "azlite.db");
+  s->tmp_dir = srv_path(s, "tmp");
+  if (mkdir_p(s->tmp_dir) != 0) return -1;
+  snprintf(s->mgmt_url, sizeof s->mgmt_url, "https://127.0.0.1:%d", s->cfg.mgmt_port);
+  snprintf(s->blob_url, sizeof s->blob_url, "http://127.0.0.1:%d", s->cfg.blob_port);
+  snprintf(s->blob_tls_url, sizeof s->blob_tls_url, "https://127.0.0.1:%d",
+           s->cfg.blob_tls_port);
+  if (store_init(s) != 0 || clock_init(s) != 0) return -1;
+  for (int i = 0; providers[i]; i++)
+    if (providers[i]->init && providers[i]->init(s) != 0) {
+      log_error("provider %s failed to start", providers[i]->name);
+      return -1;
+    }
+  routes_compile(s);
+  return 0;
+}
+
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+  char tmp[4096];
+  size_t n;
+  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) fwrite(tmp, 1, n, m);
+  fclose(f);
+  fclose(m);
+  return buf;
+}
+
+static struct MHD_Daemon *start_one(srv *s, listener *l, int port, int tls) {
+  srv_priv *p = s->priv;
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  inet_pton(AF_INET, s->cfg.bind, &sa.sin_addr);
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  if (tls) flags |= MHD_USE_TLS;
+  struct MHD_OptionItem opts[] = {
+      {MHD_OPTION_SOCK_ADDR, 0, &sa},
+      {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->cfg.threads, NULL},
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+      {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_thread_exit, NULL},
+      {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_none, NULL},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL},
+      {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+      {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, p->tls_key},
+      {MHD_OPTION_HTTPS_MEM_CERT, 0, p->tls_cert},
+      {MHD_OPTION_END, 0, NULL},
+  };
+  l->s = s;
+  return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, l, MHD_OPTION_ARRAY,
+                          opts, MHD_OPTION_END);
+}
+
+int srv_listen(srv *s) {
+  srv_priv *p = s->priv;
+  if (pki_ensure(s) != 0) return -1;
+  char *kp = srv_path(s, "pki/server.key"), *cp = srv_path(s, "pki/server.pem");
+  p->tls_key = read_file(kp);
+  p->tls_cert = read_file(cp);
+  free(kp);
+  free(cp);
+  if (!p->tls_key || !p->tls_cert) {
+    log_error("cannot read the server certificate");
+    return -1;
+  }
+  static const struct {
+    enum http_listener id;
+    int tls;
+  } kinds[LISTEN_COUNT] = {{LISTEN_MGMT, 1}, {LISTEN_BLOB, 0}, {LISTEN_BLOB_TLS, 1}};
+  int ports[LISTEN_COUNT] = {s->cfg.mgmt_port, s->cfg.blob_port, s->cfg.blob_tls_port};
+  for (int i = 0; i < LISTEN_COUNT; i++) {
+    listener *l = &p->listeners[i];
+    l->id = kinds[i].id;
+    l->d = start_one(s, l, ports[i], kinds[i].tls);
+    if (!l->d) {
+      log_error("cannot listen on %s:%d: %s", s->cfg.bind, ports[i], strerror(errno));
+      return -1;
+    }
+  }
+  return sched_start(s);
+}
+
+void srv_close(srv *s) {
+  srv_priv *p = s->priv;
+  if (!p) return;
+  for (int i = 0; i < LISTEN_COUNT; i++)
+    if (p->listeners[i].d) {
+      MHD_stop_daemon(p->listeners[i].d);
+      p->listeners[i].d = NULL;
+    }
+  if (s->sched_thread) sched_stop(s);
+  for (int i = 0; providers[i]; i++)
+    if (providers[i]->fini) providers[i]->fini(s);
+  routes_free(s);
+  free(p->tls_key);
+  free(p->tls_cert);
+  store_fini(s);
+  free(s->db_path);
+  free(s->tmp_dir);
+  free(s->data_dir_abs);
+  free(p);
+  s->priv = NULL;
+}

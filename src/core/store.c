@@ -1,0 +1,177 @@
+/* store.c: the embedded store.  One SQLite database in WAL mode; each thread
+ * gets its own connection (SQLite serializes writers, readers run alongside).
+ * synchronous=NORMAL: in WAL mode a committed transaction survives a process
+ * crash (kill -9); only a power loss may drop the last commits.
+ *
+ * Schema versions are kept per provider in `schema_versions`, so providers
+ * migrate independently and in order.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+/* Per-thread transaction depth: nested store_begin() calls join the outer one. */
+static __thread int tx_depth;
+static __thread int tx_failed;
+
+static void store_close_conn(void *db) {
+  sqlite3_close_v2(db);
+}
+
+static sqlite3 *store_open(srv *s) {
+  sqlite3 *db = NULL;
+  if (sqlite3_open_v2(s->db_path, &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK) {
+    log_error("store: cannot open %s: %s", s->db_path, db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close(db);
+    return NULL;
+  }
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+               "PRAGMA temp_store=MEMORY;",
+               NULL, NULL, NULL);
+  return db;
+}
+
+sqlite3 *store_db(srv *s) {
+  sqlite3 *db = pthread_getspecific(s->db_key);
+  if (db) return db;
+  db = store_open(s);
+  if (db) pthread_setspecific(s->db_key, db);
+  return db;
+}
+
+int store_exec(srv *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *sql = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  if (!sql) return -1;
+  char *err = NULL;
+  int rc = sqlite3_exec(store_db(s), sql, NULL, NULL, &err);
+  if (rc != SQLITE_OK) {
+    log_error("store: %s: %s", err ? err : "?", sql);
+    sqlite3_free(err);
+  }
+  sqlite3_free(sql);
+  return rc == SQLITE_OK ? 0 : -1;
+}
+
+int store_begin(srv *s) {
+  if (tx_depth++ > 0) return 0;
+  tx_failed = 0;
+  if (sqlite3_exec(store_db(s), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    log_error("store: BEGIN: %s", sqlite3_errmsg(store_db(s)));
+    tx_depth = 0;
+    return -1;
+  }
+  return 0;
+}
+
+int store_commit(srv *s) {
+  if (tx_depth <= 0) return -1;
+  if (--tx_depth > 0) return tx_failed ? -1 : 0;
+  if (tx_failed) {
+    sqlite3_exec(store_db(s), "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+  }
+  if (sqlite3_exec(store_db(s), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    log_error("store: COMMIT: %s", sqlite3_errmsg(store_db(s)));
+    sqlite3_exec(store_db(s), "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+void store_rollback(srv *s) {
+  if (tx_depth <= 0) return;
+  if (--tx_depth > 0) {
+    tx_failed = 1; /* the outermost commit turns into a rollback */
+    return;
+  }
+  sqlite3_exec(store_db(s), "ROLLBACK", NULL, NULL, NULL);
+}
+
+char *store_get(srv *s, const char *key) {
+  sqlite3_stmt *st;
+  char *out = NULL;
+  if (sqlite3_prepare_v2(store_db(s), "SELECT value FROM settings WHERE key=?", -1, &st, NULL) !=
+      SQLITE_OK)
+    return NULL;
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    out = strdup((const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  return out;
+}
+
+int store_set(srv *s, const char *key, const char *value) {
+  return store_exec(s, "INSERT INTO settings(key,value) VALUES(%Q,%Q) "
+                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    key, value);
+}
+
+static int store_migrate_one(srv *s, const char *name, const migrations *m) {
+  sqlite3 *db = store_db(s);
+  sqlite3_stmt *st;
+  int have = 0;
+  if (sqlite3_prepare_v2(db, "SELECT version FROM schema_versions WHERE provider=?", -1, &st,
+                         NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) have = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  if (have > m->count) {
+    log_error("store: %s schema is version %d, newer than this azlite (%d)", name, have,
+              m->count);
+    return -1;
+  }
+  for (int v = have; v < m->count; v++) {
+    if (store_begin(s) != 0) return -1;
+    char *err = NULL;
+    if (sqlite3_exec(db, m->scripts[v], NULL, NULL, &err) != SQLITE_OK) {
+      log_error("store: %s migration %d: %s", name, v + 1, err ? err : "?");
+      sqlite3_free(err);
+      store_rollback(s);
+      return -1;
+    }
+    if (store_exec(s,
+                   "INSERT INTO schema_versions(provider,version) VALUES(%Q,%d) "
+                   "ON CONFLICT(provider) DO UPDATE SET version=excluded.version",
+                   name, v + 1) != 0 ||
+        store_commit(s) != 0) {
+      store_rollback(s);
+      return -1;
+    }
+    log_debug("store: %s schema now version %d", name, v + 1);
+  }
+  return 0;
+}
+
+/* Opens the store and brings every provider's schema up to date. */
+int store_init(srv *s) {
+  if (pthread_key_create(&s->db_key, store_close_conn) != 0) return -1;
+  if (!store_db(s)) return -1;
+  if (store_exec(s, "CREATE TABLE IF NOT EXISTS schema_versions("
+                    "provider TEXT PRIMARY KEY, version INTEGER NOT NULL);"
+                    "CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT);") != 0)
+    return -1;
+  for (int i = 0; providers[i]; i++)
+    if (providers[i]->schema.count && store_migrate_one(s, providers[i]->name,
+                                                        &providers[i]->schema) != 0)
+      return -1;
+  return 0;
+}
+
+/* Closes the calling thread's connection (others close when their threads exit). */
+void store_fini(srv *s) {
+  sqlite3 *db = pthread_getspecific(s->db_key);
+  if (db) {
+    sqlite3_close_v2(db);
+    pthread_setspecific(s->db_key, NULL);
+  }
+}
