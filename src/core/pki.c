@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ec.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +15,11 @@
 
 #include "internal.h"
 
-static EVP_PKEY *pki_rsa_new(void) {
-  return EVP_RSA_gen(2048);
+/* RSA for the token signing key (RS256 is what Azure AD signs with); P-256
+ * for the CA and TLS keys, which generate in a millisecond, so a first start
+ * stays fast. */
+static EVP_PKEY *pki_key_new(int rsa) {
+  return rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
 }
 
 static int pki_add_ext(X509 *cert, X509 *issuer, int nid, const char *value) {
@@ -58,8 +63,7 @@ static int pki_write(const char *path, EVP_PKEY *key, X509 *cert) {
   return rename(tmp, path);
 }
 
-/* Loads or creates an RSA key at `rel` under the data dir; caller frees. */
-EVP_PKEY *pki_load_or_create_key(srv *s, const char *rel) {
+static EVP_PKEY *pki_load_or_create(srv *s, const char *rel, int rsa) {
   char *path = srv_path(s, rel);
   EVP_PKEY *k = NULL;
   FILE *f = fopen(path, "r");
@@ -68,7 +72,7 @@ EVP_PKEY *pki_load_or_create_key(srv *s, const char *rel) {
     fclose(f);
   }
   if (!k) {
-    k = pki_rsa_new();
+    k = pki_key_new(rsa);
     if (k && pki_write(path, k, NULL) != 0) {
       EVP_PKEY_free(k);
       k = NULL;
@@ -78,6 +82,10 @@ EVP_PKEY *pki_load_or_create_key(srv *s, const char *rel) {
   return k;
 }
 
+EVP_PKEY *pki_load_or_create_key(srv *s, const char *rel) {
+  return pki_load_or_create(s, rel, 1);
+}
+
 int pki_ensure(srv *s) {
   char *dir = srv_path(s, "pki");
   mkdir(dir, 0700);
@@ -85,8 +93,8 @@ int pki_ensure(srv *s) {
   char *ca_pem = srv_path(s, "pki/ca.pem"), *srv_pem = srv_path(s, "pki/server.pem");
   int rc = 0;
   if (access(ca_pem, R_OK) == 0 && access(srv_pem, R_OK) == 0) goto out;
-  EVP_PKEY *cakey = pki_load_or_create_key(s, "pki/ca.key");
-  EVP_PKEY *skey = pki_load_or_create_key(s, "pki/server.key");
+  EVP_PKEY *cakey = pki_load_or_create(s, "pki/ca.key", 0);
+  EVP_PKEY *skey = pki_load_or_create(s, "pki/server.key", 0);
   rc = -1;
   if (!cakey || !skey) goto done;
   X509 *ca = pki_cert_new(cakey, "azlite local CA", 3650);
@@ -98,7 +106,7 @@ int pki_ensure(srv *s) {
   X509 *sc = pki_cert_new(skey, "localhost", 825);
   X509_set_issuer_name(sc, X509_get_subject_name(ca));
   pki_add_ext(sc, ca, NID_basic_constraints, "critical,CA:FALSE");
-  pki_add_ext(sc, ca, NID_key_usage, "critical,digitalSignature,keyEncipherment");
+  pki_add_ext(sc, ca, NID_key_usage, "critical,digitalSignature");
   pki_add_ext(sc, ca, NID_ext_key_usage, "serverAuth");
   pki_add_ext(sc, ca, NID_subject_alt_name,
               "IP:127.0.0.1,DNS:localhost,DNS:*.blob.localhost,DNS:*.localhost");

@@ -1,0 +1,154 @@
+"""azlite_harness: start a real `azlite serve` for an end-to-end test.
+
+Each test module starts its own server on free loopback ports with a fresh
+data dir, talks to it with real clients (az, Azure SDKs), and stops it.
+
+    from azlite_harness import Azlite
+    srv = Azlite().start()          # waits until it answers
+    srv.env                         # what `azlite env` prints, as a dict
+    srv.az("group", "create", ...)  # `azlite az ...`: CompletedProcess
+    srv.restart(); srv.kill9(); srv.stop()
+"""
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+BIN = os.environ.get("AZLITE_BIN", os.path.join(ROOT, "build", "azlite"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Azlite:
+    def __init__(self, data_dir=None, log_level="info"):
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="azlite-e2e-")
+        self.ports = {"mgmt": free_port(), "blob": free_port(), "blob_tls": free_port()}
+        self.log_level = log_level
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "serve.log")
+        self.env = {}
+
+    # ---- lifecycle ------------------------------------------------------
+    def args(self):
+        return ["--data-dir", self.data_dir, "--mgmt-port", str(self.ports["mgmt"]),
+                "--blob-port", str(self.ports["blob"]),
+                "--blob-tls-port", str(self.ports["blob_tls"])]
+
+    def start(self, timeout=30):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([BIN, "serve", "--log-level", self.log_level] + self.args(),
+                                     stdout=log, stderr=log)
+        deadline = time.time() + timeout
+        ready = os.path.join(self.data_dir, "endpoints.json")
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("azlite exited: " + self.read_log())
+            if os.path.exists(ready):
+                try:
+                    with open(ready) as f:
+                        if json.load(f).get("pid") == self.proc.pid:
+                            break
+                except ValueError:
+                    pass
+            time.sleep(0.02)
+        else:
+            raise RuntimeError("azlite did not start: " + self.read_log())
+        self.env = self.load_env()
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def cleanup(self):
+        self.stop()
+        if not os.environ.get("AZLITE_KEEP_DATA"):
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    # ---- clients --------------------------------------------------------
+    def load_env(self):
+        out = subprocess.run([BIN, "env"] + self.args(), check=True, capture_output=True,
+                             text=True).stdout
+        env = {}
+        for line in out.splitlines():
+            if line.startswith("export ") and "=" in line:
+                k, v = line[len("export "):].split("=", 1)
+                env[k] = shlex.split(v)[0] if v else ""
+        return env
+
+    def client_env(self):
+        """os.environ plus `azlite env`: what a user's shell has after eval."""
+        e = dict(os.environ)
+        e.update(self.env)
+        return e
+
+    @property
+    def mgmt_url(self):
+        return "https://127.0.0.1:%d" % self.ports["mgmt"]
+
+    @property
+    def ca(self):
+        return os.path.join(self.data_dir, "pki", "ca.pem")
+
+    def az(self, *args, check=False):
+        """Runs `azlite az ARGS`; returns CompletedProcess (text)."""
+        env = dict(os.environ)
+        env.pop("AZURE_CONFIG_DIR", None)
+        return subprocess.run([BIN, "az", "--data-dir", self.data_dir, "--mgmt-port",
+                               str(self.ports["mgmt"])] + list(args),
+                              capture_output=True, text=True, env=env, check=check)
+
+    def az_json(self, *args):
+        p = self.az(*args, "--output", "json")
+        if p.returncode != 0:
+            raise AssertionError("az %s failed (%d): %s" % (" ".join(args), p.returncode,
+                                                             p.stderr))
+        return json.loads(p.stdout) if p.stdout.strip() else None
+
+    def cli(self, *args, check=True):
+        """Runs another azlite subcommand against this server's data dir."""
+        return subprocess.run([BIN] + list(args) + self.args(), capture_output=True, text=True,
+                              check=check)
+
+    def token(self, scope=None, client_id=None, secret=None):
+        """A token from azlite's AAD endpoint via the real azure-identity."""
+        from azure.identity import ClientSecretCredential
+        cred = ClientSecretCredential(self.env["AZURE_TENANT_ID"],
+                                      client_id or self.env["AZURE_CLIENT_ID"],
+                                      secret or self.env["AZURE_CLIENT_SECRET"],
+                                      authority=self.env["AZURE_AUTHORITY_HOST"],
+                                      connection_verify=self.ca)
+        return cred.get_token(scope or (self.mgmt_url + "/.default")).token
