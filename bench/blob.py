@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Blob Storage benchmark: azlite (persisting to disk) vs Azurite 3.37 (in
+memory), same machine, same run, same client code; prints ratios.
+
+  1 KiB Put Blob and Get Blob over SAS URLs with wrk, 32 connections
+  one 256 MiB Put Blob and Get Blob
+  256 MiB as 8 MiB blocks + Put Block List
+
+Needs: build/azlite, wrk, node, and `npm install` in bench/ (Azurite).
+Goals (issue): small ops >= 10x, 256 MiB put >= 3x, get >= 2x, blocks >= 10x.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+
+import requests
+from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+ACCOUNT = "devstoreaccount1"
+DURATION = os.environ.get("BENCH_SECONDS", "10")
+BIG = int(os.environ.get("BENCH_BIG_MIB", "256")) * 1024 * 1024
+BLOCK = 8 * 1024 * 1024
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def start_azlite(tmp):
+    port = free_port()
+    p = subprocess.Popen([os.path.join(ROOT, "build", "azlite"), "serve", "--data-dir",
+                          os.path.join(tmp, "azlite"), "--log-level", "warn", "--blob-port",
+                          str(port), "--mgmt-port", str(free_port()), "--blob-tls-port",
+                          str(free_port())], stdout=subprocess.DEVNULL)
+    wait_port(port, p)
+    return p, port
+
+
+def start_azurite(tmp):
+    port = free_port()
+    exe = os.path.join(HERE, "node_modules", ".bin", "azurite-blob")
+    p = subprocess.Popen([exe, "--inMemoryPersistence", "--blobHost", "127.0.0.1", "--blobPort",
+                          str(port), "--silent", "--skipApiVersionCheck", "--location",
+                          os.path.join(tmp, "azurite")], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    wait_port(port, p)
+    return p, port
+
+
+def rss_peak_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def run_target(name, port, pid):
+    base = "http://127.0.0.1:%d/%s" % (port, ACCOUNT)
+    conn = ("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;"
+            % (ACCOUNT, KEY, base))
+    svc = BlobServiceClient.from_connection_string(conn)
+    cname = "bench"
+    svc.create_container(cname)
+    sas = generate_container_sas(ACCOUNT, cname, account_key=KEY,
+                                 permission=ContainerSasPermissions(read=True, write=True,
+                                                                    create=True),
+                                 expiry=datetime.utcnow() + timedelta(hours=2))
+    svc.get_blob_client(cname, "small").upload_blob(b"x" * 1024, overwrite=True)
+    out = {}
+    env = dict(os.environ, BENCH_PATH="/%s/%s" % (ACCOUNT, cname), BENCH_SAS=sas)
+    for op in ("put", "get"):
+        env["BENCH_OP"] = op
+        r = subprocess.run(["wrk", "-t2", "-c32", "-d" + DURATION + "s", "-s",
+                            os.path.join(HERE, "wrk_blob.lua"), "http://127.0.0.1:%d" % port],
+                           env=env, capture_output=True, text=True)
+        m = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
+        errs = re.search(r"Non-2xx or 3xx responses: (\d+)", r.stdout)
+        out["1KiB %s /s" % op] = float(m.group(1)) if m else 0.0
+        if errs:
+            print("  %s %s: %s non-2xx responses" % (name, op, errs.group(1)))
+    sess = requests.Session()
+    url = "%s/%s/big?%s" % (base, cname, sas)
+    data = os.urandom(BIG)
+    t = time.time()
+    r = sess.put(url, data=data, headers={"x-ms-blob-type": "BlockBlob",
+                                          "x-ms-version": "2021-12-02"})
+    out["256MiB put s"] = time.time() - t
+    assert r.status_code == 201, r.text
+    t = time.time()
+    got = 0
+    with sess.get(url, headers={"x-ms-version": "2021-12-02"}, stream=True) as r:
+        for chunk in r.iter_content(1 << 20):
+            got += len(chunk)
+    out["256MiB get s"] = time.time() - t
+    assert got == BIG, got
+    t = time.time()
+    ids = []
+    for i in range(BIG // BLOCK):
+        bid = __import__("base64").b64encode(b"%08d" % i).decode()
+        ids.append(bid)
+        r = sess.put("%s/%s/blocks?comp=block&blockid=%s&%s" % (base, cname,
+                                                                 requests.utils.quote(bid, safe=""),
+                                                                 sas),
+                     data=data[i * BLOCK:(i + 1) * BLOCK], headers={"x-ms-version": "2021-12-02"})
+        assert r.status_code == 201, r.text
+    xml = "<?xml version='1.0' encoding='utf-8'?><BlockList>%s</BlockList>" % "".join(
+        "<Latest>%s</Latest>" % b for b in ids)
+    r = sess.put("%s/%s/blocks?comp=blocklist&%s" % (base, cname, sas), data=xml,
+                 headers={"x-ms-version": "2021-12-02"})
+    assert r.status_code == 201, r.text
+    out["256MiB blocks s"] = time.time() - t
+    out["peak RSS MiB"] = rss_peak_mib(pid)
+    return out
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="azlite-bench-")
+    procs = []
+    try:
+        results = {}
+        for name, start in (("azlite", start_azlite), ("azurite", start_azurite)):
+            p, port = start(tmp)
+            procs.append(p)
+            print("running %s ..." % name, flush=True)
+            results[name] = run_target(name, port, p.pid)
+            p.send_signal(signal.SIGTERM)
+            p.wait(30)
+        a, z = results["azlite"], results["azurite"]
+        print("\n%-18s %12s %12s %8s %6s" % ("", "azlite", "azurite", "ratio", "goal"))
+        goals = {"1KiB put /s": 10, "1KiB get /s": 10, "256MiB put s": 3, "256MiB get s": 2,
+                 "256MiB blocks s": 10}
+        for k in goals:
+            ratio = a[k] / z[k] if k.endswith("/s") else z[k] / max(a[k], 1e-9)
+            print("%-18s %12.2f %12.2f %7.1fx %5dx" % (k, a[k], z[k], ratio, goals[k]))
+        print("%-18s %12.1f %12.1f" % ("peak RSS MiB", a["peak RSS MiB"], z["peak RSS MiB"]))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
