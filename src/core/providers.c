@@ -4,9 +4,11 @@
 
 extern const provider arm_provider;
 extern const provider identity_provider;
+extern const provider storage_provider;
 
 const provider *const providers[] = {
     &arm_provider,
     &identity_provider,
+    &storage_provider,
     NULL,
 };

@@ -1,0 +1,381 @@
+/* blob.h: what the files of the blob data plane share (src/storage/blob_*.c):
+ * the request context, the row type of the operation table, rows of the
+ * store, the data engine (extents and data files), and the pure helpers
+ * (names, ranges, ETags, conditions) that the unit tests exercise.
+ * Nothing outside src/storage/ includes it; other providers use storage.h.
+ */
+#ifndef AZLITE_BLOB_H
+#define AZLITE_BLOB_H
+
+#include <stdint.h>
+
+#include "../core/core.h"
+#include "../core/xml.h"
+#include "sauth.h"
+
+/* The x-ms-version we answer with when the request names none. */
+#define BLOB_DEFAULT_VERSION "2025-01-05"
+/* Put Blob bodies up to this size live inline in SQLite: a row is cheaper
+ * than creating, renaming and later opening a file. */
+#define BLOB_INLINE_MAX (16 * 1024)
+#define BLOB_LIST_MAX 5000
+#define BLOB_MAX_BLOCKS 50000
+#define BLOB_MAX_BLOCK_ID 64   /* bytes, before base64 */
+#define BLOB_MAX_NAME 1024     /* characters */
+#define BLOB_MAX_METADATA 8192 /* bytes of names and values together */
+/* How long an unreferenced data file stays on disk, so that a reader that
+ * looked up its extents just before the file lost its last reference can
+ * still open it (seconds of wall time). */
+#define BLOB_TRASH_GRACE_S 30
+
+/* ---- the operation table -------------------------------------------------- */
+
+enum blob_level {
+  BLOB_LVL_SERVICE,   /* /account */
+  BLOB_LVL_CONTAINER, /* /account/container */
+  BLOB_LVL_BLOB,      /* /account/container/blob */
+  BLOB_LVL_ANY,       /* Get Account Information answers at every level */
+};
+
+/* Public access levels under which an anonymous caller may run an operation. */
+enum blob_anon {
+  BLOB_ANON_NONE = 0,
+  BLOB_ANON_CONTAINER = 1, /* only with x-ms-blob-public-access: container */
+  BLOB_ANON_BLOB = 2,      /* with "blob" or "container" */
+};
+
+typedef struct blob_ctx blob_ctx;
+typedef void (*blob_op_fn)(blob_ctx *c);
+
+/* One row of the operation table: Azure keys an operation by method, level,
+ * restype and comp; NULL restype/comp means the parameter must be absent. */
+typedef struct blob_op {
+  const char *name; /* Azure's operation name */
+  const char *method;
+  enum blob_level level;
+  const char *restype;
+  const char *comp;
+  blob_op_fn fn;      /* NULL: an Azure operation azlite does not serve yet */
+  char sas_perm;      /* SAS permission letter it needs; 0 = any */
+  char sas_rtype;     /* 's' service, 'c' container, 'o' object */
+  int anon;           /* enum blob_anon */
+  const char *action; /* RBAC action for bearer callers */
+  int data_action;    /* 1: action is a dataAction */
+} blob_op;
+
+/* ---- the provider's state ---------------------------------------------- */
+
+typedef struct blob_trash {
+  char *path;
+  int64_t since_mono_ms;
+  struct blob_trash *next;
+} blob_trash;
+
+typedef struct blob_state {
+  char *blobs_dir; /* <data>/blobs */
+  pthread_mutex_t mu;
+  uint64_t etag_seq; /* makes ETags unique within one millisecond */
+  blob_trash *trash; /* data files waiting out BLOB_TRASH_GRACE_S */
+  int64_t last_sweep_ms;
+} blob_state;
+
+blob_state *blob_state_of(srv *s);
+
+/* ---- one request ------------------------------------------------------------ */
+
+struct blob_ctx {
+  http_req *r;
+  srv *s;
+  const blob_op *op;
+  const char *account;
+  const char *container; /* NULL at service level */
+  const char *blob;      /* NULL unless the path names a blob */
+  const char *endpoint;  /* "http://host/account/" as the client addressed us */
+  sauth_result auth;
+  int64_t now_ms;
+  /* The account's settings (storage_accounts.props; an absent one is Azure's
+   * emulator behaviour, permissive). */
+  int allow_public;         /* allowBlobPublicAccess */
+  int allow_shared_key;     /* allowSharedKeyAccess */
+  int https_only;           /* supportsHttpsTrafficOnly */
+  int hns;                  /* isHnsEnabled */
+  const char *tier_default; /* the account's access tier, cached by tier_account_default() */
+};
+
+/* Fails the request with Azure's status, code and message for common cases. */
+void blob_fail_container_not_found(blob_ctx *c);
+void blob_fail_blob_not_found(blob_ctx *c);
+void blob_fail_internal(blob_ctx *c, const char *what);
+void blob_fail_header(blob_ctx *c, const char *header, const char *value);
+void blob_fail_query(blob_ctx *c, const char *param, const char *value);
+
+/* Sets ETag, Last-Modified (and nothing else) on the reply. */
+void blob_set_etag_lm(blob_ctx *c, const char *etag, int64_t last_modified_ms);
+
+/* ---- rows ---------------------------------------------------------------- */
+
+typedef struct blob_lease {
+  const char *id;
+  const char *state;  /* available, leased, expired, breaking, broken */
+  int64_t duration_s; /* -1 infinite, 0 none */
+  int64_t expires_ms;
+  int64_t break_ms;
+} blob_lease;
+
+typedef struct blob_container_row {
+  int64_t id;
+  const char *name;
+  char etag[24];
+  int64_t last_modified_ms, created_ms;
+  const char *metadata;      /* JSON object */
+  const char *public_access; /* "", "blob", "container" */
+  const char *acl;           /* JSON array of {id,start,expiry,permission} */
+  blob_lease lease;
+} blob_container_row;
+
+typedef struct blob_row {
+  int64_t id, container_id;
+  const char *name;
+  const char *snapshot; /* "" for the base blob */
+  const char *type;     /* BlockBlob, AppendBlob, PageBlob */
+  int64_t size;
+  char etag[24];
+  int64_t last_modified_ms, created_ms;
+  const char *content_type, *content_encoding, *content_language, *content_md5,
+      *content_disposition, *cache_control;
+  const char *metadata; /* JSON object */
+  const char *tier;     /* NULL: inferred Hot */
+  int64_t tier_change_ms;
+  /* Set while a rehydration from Archive is pending (tier.c). */
+  const char *archive_status, *rehydrate_priority;
+  int64_t last_access_ms; /* 0: never recorded */
+  blob_lease lease;
+  int64_t seq_number;
+  int64_t committed_blocks;
+  int tag_count;
+  const char *copy_id, *copy_status, *copy_source, *copy_progress, *copy_status_description;
+  int64_t copy_completion_ms;
+} blob_row;
+
+/* Loads a container by name: 1 found, 0 absent, -1 store error.  Strings are request-scoped. */
+int blob_container_load(blob_ctx *c, const char *name, blob_container_row *out);
+/* Loads a blob (snapshot "" for the base): 1 found, 0 absent, -1 store error. */
+int blob_row_load(blob_ctx *c, int64_t container_id, const char *name, const char *snapshot,
+                  blob_row *out);
+/* Adds the response headers every Get Blob / Get Blob Properties carries. */
+void blob_row_headers(blob_ctx *c, const blob_row *b);
+/* Adds x-ms-meta-* headers from a JSON object text. */
+void blob_metadata_headers(blob_ctx *c, const char *metadata_json);
+
+/* ---- read transactions ---------------------------------------------------- */
+
+/* A deferred read transaction, so that several SELECTs see one snapshot. */
+int blob_read_begin(blob_ctx *c);
+void blob_read_end(blob_ctx *c);
+
+/* ---- the data engine (blob_data.c) ------------------------------------------ */
+
+/* A body placed on disk (or held for an inline row), not yet named by any row. */
+typedef struct blob_pending {
+  char *rel;               /* path under blobs/, malloc'd; NULL when inline or empty */
+  const void *inline_data; /* the request's body_mem when stored inline */
+  uint64_t len;
+  unsigned char md5[16];
+  int64_t file_id; /* set by blob_data_register() */
+} blob_pending;
+
+/* Takes the request body: checks its MD5 (Content-MD5; for a whole blob,
+ * x-ms-blob-content-md5 first) and x-ms-content-crc64, and places it as a
+ * complete data file (renamed into place) or, for a small whole blob, keeps it
+ * for an inline row.  Fails the request and returns -1 on error. */
+int blob_data_accept_body(blob_ctx *c, int whole_blob, blob_pending *out);
+/* Inserts the blob_files row for a pending body inside the caller's transaction;
+ * 0 ok (file_id 0 for an empty body), -1 store error. */
+int blob_data_register(blob_ctx *c, blob_pending *p);
+/* The write was not committed: removes the pending file. */
+void blob_data_discard(blob_ctx *c, blob_pending *p);
+
+/* A growable list of data file ids that may have lost their last reference. */
+typedef struct blob_ids {
+  int64_t *v;
+  int n, cap;
+} blob_ids;
+void blob_ids_add(blob_ids *l, int64_t id);
+void blob_ids_free(blob_ids *l);
+/* Appends the data files of a blob's extents / of a blob name's uncommitted blocks. */
+int blob_ids_of_extents(srv *s, int64_t blob_id, blob_ids *out);
+int blob_ids_of_blocks(srv *s, int64_t container_id, const char *name, blob_ids *out);
+/* After the commit that dropped references: deletes the rows of files no longer
+ * referenced and moves their paths to the trash.  Never fails the request. */
+void blob_data_gc(srv *s, const blob_ids *candidates);
+/* Every unreferenced data file and every file under blobs/ no row names (startup). */
+void blob_data_sweep(srv *s);
+/* Unlinks trashed files older than the grace period (all when force). */
+void blob_trash_empty(srv *s, int force);
+
+/* One stretch of a blob's content: len bytes of data file file_id at file_off. */
+typedef struct blob_extent {
+  int64_t pos, len;
+  int64_t file_id, file_off;
+  const char *path; /* absolute; NULL for an inline file */
+} blob_extent;
+
+/* Loads the extents of blob_id overlapping [off, off+len), in order (request-scoped). */
+int blob_extents_load(blob_ctx *c, int64_t blob_id, uint64_t off, uint64_t len, blob_extent **out,
+                      int *n);
+/* Replies with bytes [off, off+len) of a blob made of these extents: one file
+ * goes out zero-copy, anything else is streamed; gaps read as zeros. */
+void blob_data_reply(blob_ctx *c, int status, const char *ctype, const blob_extent *ext, int n,
+                     uint64_t off, uint64_t len);
+/* MD5 of bytes [off, off+len) of the blob; 0 ok. */
+int blob_data_md5(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint64_t len,
+                  unsigned char md5[16]);
+
+/* ---- writing a blob (blob_object.c) ---------------------------------------------- */
+
+/* The HTTP properties a blob stores (NULL = unset). */
+typedef struct blob_http_props {
+  const char *content_type, *content_encoding, *content_language, *content_md5,
+      *content_disposition, *cache_control;
+} blob_http_props;
+
+/* One extent of a blob being written, in order; positions follow from lengths. */
+typedef struct blob_new_extent {
+  int64_t file_id, file_off, len;
+  const char *block_id; /* NULL for Put Blob content */
+} blob_new_extent;
+
+/* Everything a committed write sets on the base blob. */
+typedef struct blob_write {
+  const char *type; /* BlockBlob, … */
+  int64_t size;
+  const char *etag;
+  const blob_http_props *props;
+  const char *metadata; /* JSON object */
+  const char *tier;     /* NULL: inferred */
+  const blob_new_extent *extents;
+  int nextents;
+} blob_write;
+
+/* Creates or replaces the base blob c->blob (old: its current row, or NULL) with
+ * new content, inside the caller's transaction; drops the name's uncommitted
+ * blocks.  Appends the data files that may have lost references to *freed. */
+int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row *old,
+                       const blob_write *w, int64_t *blob_id, blob_ids *freed);
+/* Reads the x-ms-blob-* headers (put_blob: falling back to the plain HTTP ones). */
+void blob_http_props_read(blob_ctx *c, int put_blob, blob_http_props *p);
+/* x-ms-access-tier in Azure's spelling (*out NULL when absent); -1 = failed. */
+int blob_tier_read(blob_ctx *c, const char **out);
+/* The container the URL names, or fail with ContainerNotFound. */
+int blob_need_container(blob_ctx *c, blob_container_row *ct);
+/* The blob the URL names (?snapshot=): 1 found, 0 absent (fails when must_exist), -1 failed. */
+int blob_need_blob(blob_ctx *c, const blob_container_row *ct, blob_row *b, int must_exist);
+/* A write under an active lease must name it; 0 ok, -1 failed. */
+int blob_lease_check_write(blob_ctx *c, const blob_lease *l);
+/* The lease state as of now (a lease past its time reads "expired"/"broken"). */
+const char *blob_lease_state_now(const blob_lease *l, int64_t now);
+
+/* ---- pure helpers (blob_util.c) -------------------------------------------- */
+
+/* 0 when valid, else the Azure error code that rejects it ("InvalidResourceName",
+ * "OutOfRangeInput"). */
+const char *blob_container_name_check(const char *name);
+const char *blob_name_check(const char *name);
+/* Is s a valid metadata name (a C# identifier)? */
+int blob_metadata_name_valid(const char *s);
+
+/* Parses "bytes=a-b" or "bytes=a-" (end -1): 1 parsed, 0 no usable range (Azure then
+ * serves the whole blob), -1 malformed numbers.  */
+int blob_range_parse(const char *hdr, int64_t *start, int64_t *end);
+/* Clamps a parsed range to size: 0 ok (off, len set), -1 unsatisfiable (416). */
+int blob_range_resolve(int64_t size, int64_t start, int64_t end, uint64_t *off, uint64_t *len);
+
+/* An ETag "0x8D…" (16 hex digits, unquoted) from a time and a sequence number. */
+void blob_etag_make(int64_t ms, uint64_t seq, char out[24]);
+/* A fresh ETag for a change at now_ms. */
+void blob_etag_new(srv *s, int64_t now_ms, char out[24]);
+
+/* Conditional headers, as sent (NULL when absent). */
+typedef struct blob_conditions {
+  const char *if_match, *if_none_match;
+  int64_t if_modified_since, if_unmodified_since; /* ms, -1 when absent */
+} blob_conditions;
+/* Reads the four headers; -1 when a date does not parse. */
+int blob_conditions_read(http_req *r, blob_conditions *out);
+/* Is any condition present? */
+int blob_conditions_any(const blob_conditions *cd);
+/* Checks conditions against a resource (exists, etag unquoted, last-modified ms):
+ * 0 pass, 304 (reads only), 412, or 404 for a write whose If-Match names a
+ * resource that does not exist.  is_read selects Azure's read rules. */
+int blob_conditions_eval(const blob_conditions *cd, int exists, const char *etag,
+                         int64_t last_modified_ms, int is_read);
+/* Evaluates and fails the request on a miss; 0 pass, -1 failed. */
+int blob_conditions_check(blob_ctx *c, int exists, const char *etag, int64_t last_modified_ms,
+                          int is_read);
+
+/* Validates a base64 block id: 0 ok, -1 invalid. Sets *raw_len to its decoded length. */
+int blob_block_id_check(const char *id, int *raw_len);
+
+/* A Put Block List body: the ids in order, each from where Azure should look. */
+enum blob_block_from { BLOB_FROM_COMMITTED, BLOB_FROM_UNCOMMITTED, BLOB_FROM_LATEST };
+typedef struct blob_block_ref {
+  char *id;
+  enum blob_block_from from;
+} blob_block_ref;
+/* Parses <BlockList><Latest|Committed|Uncommitted>id</…>…</BlockList>; returns
+ * the number of refs (malloc'd array of malloc'd ids in *out) or -1 when the XML
+ * is malformed or not a block list. */
+int blob_block_list_parse(const char *xml, size_t len, blob_block_ref **out);
+void blob_block_list_free(blob_block_ref *refs, int n);
+
+/* Metadata from x-ms-meta-* headers into a JSON object text (malloc'd); on a bad
+ * name or size fails the request and returns NULL. */
+char *blob_metadata_from_headers(blob_ctx *c);
+
+/* base64 of 16 bytes (24 chars + NUL). */
+void blob_b64_md5(const unsigned char md5[16], char out[25]);
+/* Decodes base64 into out (max bytes); returns length or -1. */
+int blob_b64_decode(const char *in, unsigned char *out, int max);
+
+/* ---- the operations (one function per Azure operation) -------------------- */
+
+void blob_service_list_containers(blob_ctx *c);
+void blob_service_get_properties(blob_ctx *c);
+void blob_service_set_properties(blob_ctx *c);
+void blob_service_get_account_info(blob_ctx *c);
+
+void blob_container_create(blob_ctx *c);
+void blob_container_delete(blob_ctx *c);
+void blob_container_get_properties(blob_ctx *c);
+void blob_container_get_metadata(blob_ctx *c);
+void blob_container_set_metadata(blob_ctx *c);
+void blob_container_get_acl(blob_ctx *c);
+void blob_container_set_acl(blob_ctx *c);
+void blob_list_blobs(blob_ctx *c);
+
+void blob_put_blob(blob_ctx *c);
+void blob_put_block(blob_ctx *c);
+void blob_put_block_list(blob_ctx *c);
+void blob_get_block_list(blob_ctx *c);
+
+void blob_get_blob(blob_ctx *c);
+void blob_get_properties(blob_ctx *c);
+void blob_delete_blob(blob_ctx *c);
+void blob_set_http_headers(blob_ctx *c);
+void blob_get_metadata(blob_ctx *c);
+void blob_set_metadata(blob_ctx *c);
+
+/* Shared by the listings (blob_list.c). */
+/* maxresults: 5000 when absent, capped at 5000; fails the request when not positive. */
+int blob_read_maxresults(blob_ctx *c, int *out);
+/* The least string above every string that starts with prefix (malloc'd); NULL if none. */
+char *blob_prefix_upper(const char *prefix);
+/* <Metadata><k>v</k>…</Metadata> from a JSON object text. */
+void blob_metadata_xml(xmlw *w, const char *metadata_json);
+
+/* The catch-all route of the blob listeners (blob_dispatch.c). */
+void blob_dispatch(http_req *r);
+/* Looks up a stored access policy for SAS si= (sauth_policy_lookup_fn). */
+int blob_policy_lookup(void *cls, const char *container, const char *id, sauth_policy *out);
+
+#endif

@@ -1,0 +1,397 @@
+/* blob_block.c: block blobs assembled from blocks: Put Block (stage bytes
+ * under a block id), Put Block List (commit an ordered list of staged and
+ * committed blocks: rows only, no bytes move), Get Block List.
+ */
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/xml.h"
+#include "blob.h"
+
+#define MAX_UNCOMMITTED 100000
+#define MAX_BLOCK_SIZE (4000LL * 1024 * 1024)
+#define MAX_BLOCK_LIST_XML (8u * 1024 * 1024)
+
+static void fail_invalid_block_list(blob_ctx *c) {
+  http_fail(c->r, 400, "InvalidBlockList", "The specified block list is invalid.");
+}
+
+/* The blob the URL names must be a block blob when it exists. */
+static int check_block_blob(blob_ctx *c, const blob_row *b) {
+  if (strcmp(b->type, "BlockBlob") == 0) return 0;
+  http_fail(c->r, 409, "InvalidBlobType", "The blob type is invalid for this operation.");
+  return -1;
+}
+
+void blob_put_block(blob_ctx *c) {
+  http_req *r = c->r;
+  const char *id = http_query_get(r, "blockid");
+  int id_len;
+  if (!id) {
+    http_fail(r, 400, "MissingRequiredQueryParameter",
+              "A query parameter that's mandatory for this request is not specified.");
+    http_fail_detail(r, "QueryParameterName", "blockid");
+    return;
+  }
+  if (blob_block_id_check(id, &id_len) != 0) {
+    blob_fail_query(c, "blockid", id);
+    return;
+  }
+  if (r->body_len == 0 || (int64_t)r->body_len > MAX_BLOCK_SIZE) {
+    blob_fail_header(c, "Content-Length", http_header_get(r, "Content-Length"));
+    return;
+  }
+  blob_pending body;
+  if (blob_data_accept_body(c, 0, &body) != 0) return;
+  blob_container_row ct;
+  blob_row old;
+  blob_ids freed = {0};
+  sqlite3_stmt *q = NULL;
+  if (store_begin(c->s) != 0) {
+    blob_data_discard(c, &body);
+    blob_fail_internal(c, "starting a transaction");
+    return;
+  }
+  int exists = -1;
+  if (blob_need_container(c, &ct) == 0) exists = blob_row_load(c, ct.id, c->blob, "", &old);
+  if (exists < 0) {
+    if (!http_failed(r)) blob_fail_internal(c, "loading the blob");
+    goto fail;
+  }
+  if (exists && (check_block_blob(c, &old) != 0 || blob_lease_check_write(c, &old.lease) != 0))
+    goto fail;
+  /* Azure wants every block id of a blob to have the same length, and caps the count. */
+  if (sqlite3_prepare_v2(store_db(c->s),
+                         "SELECT count(*), sum(length(block_id) <> ?3),"
+                         " coalesce(max(seq), 0) FROM blob_blocks"
+                         " WHERE container_id=?1 AND blob_name=?2",
+                         -1, &q, NULL) != SQLITE_OK)
+    goto fail_internal;
+  sqlite3_bind_int64(q, 1, ct.id);
+  sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
+  sqlite3_bind_int(q, 3, (int)strlen(id));
+  if (sqlite3_step(q) != SQLITE_ROW) goto fail_internal;
+  int64_t count = sqlite3_column_int64(q, 0), odd = sqlite3_column_int64(q, 1);
+  int64_t seq = sqlite3_column_int64(q, 2) + 1;
+  sqlite3_finalize(q);
+  q = NULL;
+  if (odd > 0) {
+    http_fail(r, 400, "InvalidBlobOrBlock", "The specified blob or block content is invalid.");
+    goto fail;
+  }
+  if (count >= MAX_UNCOMMITTED) {
+    http_fail(r, 409, "BlockCountExceedsLimit",
+              "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.");
+    goto fail;
+  }
+  if (blob_data_register(c, &body) != 0) goto fail_internal;
+  /* Staging an id again replaces the earlier block. */
+  if (sqlite3_prepare_v2(store_db(c->s),
+                         "SELECT file_id FROM blob_blocks WHERE container_id=? AND blob_name=?"
+                         " AND block_id=?",
+                         -1, &q, NULL) != SQLITE_OK)
+    goto fail_internal;
+  sqlite3_bind_int64(q, 1, ct.id);
+  sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
+  while (sqlite3_step(q) == SQLITE_ROW)
+    blob_ids_add(&freed, sqlite3_column_int64(q, 0));
+  sqlite3_finalize(q);
+  q = NULL;
+  if (store_exec(c->s,
+                 "INSERT OR REPLACE INTO blob_blocks(container_id,blob_name,block_id,file_id,"
+                 "file_off,len,created_ms,seq) VALUES(%lld,%Q,%Q,%lld,0,%lld,%lld,%lld)",
+                 (long long)ct.id, c->blob, id, (long long)body.file_id, (long long)body.len,
+                 (long long)c->now_ms, (long long)seq) != 0 ||
+      store_commit(c->s) != 0)
+    goto fail_internal;
+  free(body.rel);
+  blob_data_gc(c->s, &freed);
+  blob_ids_free(&freed);
+  char md5[25];
+  blob_b64_md5(body.md5, md5);
+  http_set_header(r, "Content-MD5", md5);
+  http_set_header(r, "x-ms-request-server-encrypted", "true");
+  http_reply_empty(r, 201);
+  return;
+fail_internal:
+  if (q) sqlite3_finalize(q);
+  blob_fail_internal(c, "staging the block");
+fail:
+  store_rollback(c->s);
+  blob_data_discard(c, &body);
+  blob_ids_free(&freed);
+}
+
+/* A committed block of the current blob, for lookups by id. */
+typedef struct committed_block {
+  const char *id;
+  int64_t file_id, file_off, len;
+} committed_block;
+
+static int committed_cmp(const void *a, const void *b) {
+  return strcmp(((const committed_block *)a)->id, ((const committed_block *)b)->id);
+}
+
+/* Loads the committed blocks of blob_id sorted by id (request-scoped). */
+static int committed_load(blob_ctx *c, int64_t blob_id, committed_block **out, int *n) {
+  sqlite3_stmt *q;
+  *out = NULL;
+  *n = 0;
+  if (sqlite3_prepare_v2(store_db(c->s),
+                         "SELECT block_id, file_id, file_off, len FROM blob_extents"
+                         " WHERE blob_id=? AND block_id IS NOT NULL",
+                         -1, &q, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_int64(q, 1, blob_id);
+  int cap = 0;
+  committed_block *v = NULL;
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 64;
+      committed_block *nv = http_alloc(c->r, sizeof *nv * (size_t)cap);
+      if (*n) memcpy(nv, v, sizeof *nv * (size_t)*n);
+      v = nv;
+    }
+    committed_block *b = &v[(*n)++];
+    b->id = http_strdup(c->r, (const char *)sqlite3_column_text(q, 0));
+    b->file_id = sqlite3_column_int64(q, 1);
+    b->file_off = sqlite3_column_int64(q, 2);
+    b->len = sqlite3_column_int64(q, 3);
+  }
+  sqlite3_finalize(q);
+  if (*n) qsort(v, (size_t)*n, sizeof *v, committed_cmp);
+  *out = v;
+  return 0;
+}
+
+/* Checks Content-MD5 of a small body read into memory. */
+static int check_body_md5(blob_ctx *c, const char *body, size_t len) {
+  const char *want = http_header_get(c->r, "Content-MD5");
+  if (!want) return 0;
+  unsigned char md5[16];
+  char got[25];
+  unsigned int n = 16;
+  EVP_Digest(body, len, md5, &n, EVP_md5(), NULL);
+  blob_b64_md5(md5, got);
+  if (strcmp(got, want) == 0) return 0;
+  http_fail(c->r, 400, "Md5Mismatch",
+            "The MD5 value specified in the request did not match with the MD5 value "
+            "calculated by the server.");
+  http_fail_detail(c->r, "UserSpecifiedMd5", want);
+  http_fail_detail(c->r, "ServerCalculatedMd5", got);
+  return -1;
+}
+
+void blob_put_block_list(blob_ctx *c) {
+  http_req *r = c->r;
+  size_t len = 0;
+  char *xml = http_body_read_all(r, MAX_BLOCK_LIST_XML, &len);
+  if (!xml) return;
+  if (check_body_md5(c, xml, len) != 0) {
+    free(xml);
+    return;
+  }
+  blob_block_ref *refs = NULL;
+  int nrefs = blob_block_list_parse(xml, len, &refs);
+  free(xml);
+  if (nrefs < 0) {
+    http_fail(r, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+    return;
+  }
+  if (nrefs > BLOB_MAX_BLOCKS) {
+    blob_block_list_free(refs, nrefs);
+    http_fail(r, 400, "BlockListTooLong",
+              "The block list may not contain more than 50,000 blocks.");
+    return;
+  }
+  blob_http_props props;
+  blob_http_props_read(c, 0, &props);
+  const char *tier;
+  char *meta = NULL;
+  if (blob_tier_read(c, &tier) != 0 || !(meta = blob_metadata_from_headers(c))) {
+    blob_block_list_free(refs, nrefs);
+    return;
+  }
+  blob_container_row ct;
+  blob_row old;
+  blob_ids freed = {0};
+  sqlite3_stmt *q = NULL;
+  blob_new_extent *ext = NULL;
+  char etag[24];
+  blob_etag_new(c->s, c->now_ms, etag);
+  if (store_begin(c->s) != 0) {
+    blob_fail_internal(c, "starting a transaction");
+    goto out;
+  }
+  int exists = -1;
+  if (blob_need_container(c, &ct) == 0) exists = blob_row_load(c, ct.id, c->blob, "", &old);
+  if (exists < 0) {
+    if (!http_failed(r)) blob_fail_internal(c, "loading the blob");
+    goto fail;
+  }
+  blob_conditions cd;
+  blob_conditions_read(r, &cd);
+  if (exists && cd.if_none_match && strcmp(cd.if_none_match, "*") == 0) {
+    http_fail(r, 409, "BlobAlreadyExists", "The specified blob already exists.");
+    goto fail;
+  }
+  if (blob_conditions_check(c, exists, exists ? old.etag : "", exists ? old.last_modified_ms : 0,
+                            0) != 0)
+    goto fail;
+  if (exists && (check_block_blob(c, &old) != 0 || blob_lease_check_write(c, &old.lease) != 0))
+    goto fail;
+  committed_block *committed = NULL;
+  int ncommitted = 0;
+  if (exists && committed_load(c, old.id, &committed, &ncommitted) != 0) goto fail_internal;
+  if (sqlite3_prepare_v2(store_db(c->s),
+                         "SELECT file_id, file_off, len FROM blob_blocks"
+                         " WHERE container_id=? AND blob_name=? AND block_id=?",
+                         -1, &q, NULL) != SQLITE_OK)
+    goto fail_internal;
+  ext = calloc((size_t)(nrefs ? nrefs : 1), sizeof *ext);
+  if (!ext) abort();
+  int64_t size = 0;
+  for (int i = 0; i < nrefs; i++) {
+    int found = 0;
+    if (refs[i].from != BLOB_FROM_COMMITTED) {
+      sqlite3_reset(q);
+      sqlite3_bind_int64(q, 1, ct.id);
+      sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
+      sqlite3_bind_text(q, 3, refs[i].id, -1, SQLITE_STATIC);
+      if (sqlite3_step(q) == SQLITE_ROW) {
+        ext[i].file_id = sqlite3_column_int64(q, 0);
+        ext[i].file_off = sqlite3_column_int64(q, 1);
+        ext[i].len = sqlite3_column_int64(q, 2);
+        found = 1;
+      }
+    }
+    if (!found && refs[i].from != BLOB_FROM_UNCOMMITTED && ncommitted) {
+      committed_block key = {refs[i].id, 0, 0, 0};
+      committed_block *hit =
+          bsearch(&key, committed, (size_t)ncommitted, sizeof key, committed_cmp);
+      if (hit) {
+        ext[i].file_id = hit->file_id;
+        ext[i].file_off = hit->file_off;
+        ext[i].len = hit->len;
+        found = 1;
+      }
+    }
+    if (!found) {
+      fail_invalid_block_list(c);
+      goto fail;
+    }
+    ext[i].block_id = refs[i].id;
+    size += ext[i].len;
+  }
+  sqlite3_finalize(q);
+  q = NULL;
+  int64_t blob_id;
+  blob_write w = {"BlockBlob", size, etag, &props, meta, tier, ext, nrefs};
+  if (blob_write_content(c, &ct, exists ? &old : NULL, &w, &blob_id, &freed) != 0 ||
+      store_commit(c->s) != 0)
+    goto fail_internal;
+  blob_data_gc(c->s, &freed);
+  blob_set_etag_lm(c, etag, c->now_ms);
+  http_set_header(r, "x-ms-request-server-encrypted", "true");
+  http_reply_empty(r, 201);
+  goto out;
+fail_internal:
+  blob_fail_internal(c, "committing the block list");
+fail:
+  if (q) sqlite3_finalize(q);
+  store_rollback(c->s);
+out:
+  free(ext);
+  blob_ids_free(&freed);
+  free(meta);
+  blob_block_list_free(refs, nrefs);
+}
+
+static void block_elem(xmlw *w, const char *id, int64_t size) {
+  xmlw_open(w, "Block");
+  xmlw_elem(w, "Name", id);
+  xmlw_elemf(w, "Size", "%lld", (long long)size);
+  xmlw_close(w);
+}
+
+void blob_get_block_list(blob_ctx *c) {
+  http_req *r = c->r;
+  const char *type = http_query_get(r, "blocklisttype");
+  if (!type) type = "committed";
+  int want_c = strcasecmp(type, "committed") == 0 || strcasecmp(type, "all") == 0;
+  int want_u = strcasecmp(type, "uncommitted") == 0 || strcasecmp(type, "all") == 0;
+  if (!want_c && !want_u) {
+    blob_fail_query(c, "blocklisttype", type);
+    return;
+  }
+  blob_container_row ct;
+  blob_row b;
+  if (blob_read_begin(c) != 0) {
+    blob_fail_internal(c, "starting a read");
+    return;
+  }
+  int exists = -1;
+  if (blob_need_container(c, &ct) == 0) exists = blob_need_blob(c, &ct, &b, 0);
+  if (exists < 0) {
+    blob_read_end(c);
+    return;
+  }
+  if (exists && (check_block_blob(c, &b) != 0 ||
+                 blob_conditions_check(c, 1, b.etag, b.last_modified_ms, 1) != 0)) {
+    blob_read_end(c);
+    return;
+  }
+  sqlite3_stmt *q;
+  int nblocks = 0;
+  xmlw w_;
+  xmlw_init(&w_);
+  xmlw_prolog(&w_);
+  xmlw *w = &w_;
+  xmlw_open(w, "BlockList");
+  if (want_c) {
+    xmlw_open(w, "CommittedBlocks");
+    if (exists && sqlite3_prepare_v2(store_db(c->s),
+                                     "SELECT block_id, len FROM blob_extents WHERE blob_id=?"
+                                     " AND block_id IS NOT NULL ORDER BY pos",
+                                     -1, &q, NULL) == SQLITE_OK) {
+      sqlite3_bind_int64(q, 1, b.id);
+      while (sqlite3_step(q) == SQLITE_ROW)
+        block_elem(w, (const char *)sqlite3_column_text(q, 0), sqlite3_column_int64(q, 1));
+      sqlite3_finalize(q);
+    }
+    xmlw_close(w);
+  }
+  if (sqlite3_prepare_v2(store_db(c->s),
+                         "SELECT block_id, len FROM blob_blocks WHERE container_id=?"
+                         " AND blob_name=? ORDER BY seq",
+                         -1, &q, NULL) == SQLITE_OK) {
+    sqlite3_bind_int64(q, 1, ct.id);
+    sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
+    if (want_u) xmlw_open(w, "UncommittedBlocks");
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      nblocks++;
+      if (want_u)
+        block_elem(w, (const char *)sqlite3_column_text(q, 0), sqlite3_column_int64(q, 1));
+    }
+    if (want_u) xmlw_close(w);
+    sqlite3_finalize(q);
+  }
+  xmlw_close(w);
+  blob_read_end(c);
+  size_t n;
+  char *xml = xmlw_finish(w, &n);
+  /* A name with only staged blocks is an uncommitted blob: it has a block list. */
+  if (!exists && nblocks == 0) {
+    free(xml);
+    blob_fail_blob_not_found(c);
+    return;
+  }
+  if (exists) {
+    blob_set_etag_lm(c, b.etag, b.last_modified_ms);
+    http_set_headerf(r, "x-ms-blob-content-length", "%lld", (long long)b.size);
+  }
+  http_reply_owned(r, 200, "application/xml", xml, n);
+}

@@ -1,0 +1,505 @@
+/* blob_dispatch.c: the blob data plane's front door.  Every blob request
+ * arrives at blob_dispatch() (the provider's catch-all route); it finds the
+ * account, container and blob in the URL, picks the operation from blob_ops[]
+ * (keyed as Azure keys them: method, level, restype, comp), authenticates the
+ * caller (Shared Key, SAS, bearer token, or anonymous under the container's
+ * public access level), checks what the credential allows, and runs the
+ * operation's function.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../identity/identity.h"
+#include "blob.h"
+#include "mgmt.h"
+
+#define A_BLOB_READ "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"
+#define A_BLOB_WRITE "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write"
+#define A_BLOB_DELETE "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete"
+#define A_BLOB_ADD "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action"
+#define A_TAGS_READ "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags/read"
+#define A_TAGS_WRITE "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/tags/write"
+#define A_CONT_READ "Microsoft.Storage/storageAccounts/blobServices/containers/read"
+#define A_CONT_WRITE "Microsoft.Storage/storageAccounts/blobServices/containers/write"
+#define A_CONT_DELETE "Microsoft.Storage/storageAccounts/blobServices/containers/delete"
+#define A_SVC_READ "Microsoft.Storage/storageAccounts/blobServices/read"
+#define A_SVC_WRITE "Microsoft.Storage/storageAccounts/blobServices/write"
+#define A_UDK "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"
+
+#define S BLOB_LVL_SERVICE
+#define C BLOB_LVL_CONTAINER
+#define B BLOB_LVL_BLOB
+#define ANY BLOB_LVL_ANY
+#define AC BLOB_ANON_CONTAINER
+#define AB (BLOB_ANON_BLOB | BLOB_ANON_CONTAINER)
+
+/* Every operation of the Blob service REST API.  A row without a function is
+ * one azlite does not serve yet: it answers 501 rather than being mistaken for
+ * another operation.  Fields: name, method, level, restype, comp, function,
+ * SAS permission, SAS resource type, anonymous access, RBAC action, dataAction. */
+static const blob_op blob_ops[] = {
+    {"ListContainers", "GET", S, NULL, "list", blob_service_list_containers, 'l', 's', 0,
+     A_CONT_READ, 0},
+    {"GetServiceProperties", "GET", S, "service", "properties", blob_service_get_properties, 'r',
+     's', 0, A_SVC_READ, 0},
+    {"SetServiceProperties", "PUT", S, "service", "properties", blob_service_set_properties, 'w',
+     's', 0, A_SVC_WRITE, 0},
+    {"GetServiceStats", "GET", S, "service", "stats", NULL, 'r', 's', 0, A_SVC_READ, 0},
+    {"GetUserDelegationKey", "POST", S, "service", "userdelegationkey", NULL, 0, 's', 0, A_UDK, 0},
+    {"FindBlobsByTags", "GET", S, NULL, "blobs", NULL, 'f', 's', 0, A_TAGS_READ, 1},
+    {"SubmitBatch", "POST", S, NULL, "batch", NULL, 0, 's', 0, A_BLOB_WRITE, 1},
+    {"GetAccountInformation", "GET", ANY, "account", "properties", blob_service_get_account_info, 0,
+     's', 0, A_SVC_READ, 0},
+    {"GetAccountInformation", "HEAD", ANY, "account", "properties", blob_service_get_account_info,
+     0, 's', 0, A_SVC_READ, 0},
+
+    {"CreateContainer", "PUT", C, "container", NULL, blob_container_create, 'c', 'c', 0,
+     A_CONT_WRITE, 0},
+    {"DeleteContainer", "DELETE", C, "container", NULL, blob_container_delete, 'd', 'c', 0,
+     A_CONT_DELETE, 0},
+    {"GetContainerProperties", "GET", C, "container", NULL, blob_container_get_properties, 'r', 'c',
+     AC, A_CONT_READ, 0},
+    {"GetContainerProperties", "HEAD", C, "container", NULL, blob_container_get_properties, 'r',
+     'c', AC, A_CONT_READ, 0},
+    {"GetContainerMetadata", "GET", C, "container", "metadata", blob_container_get_metadata, 'r',
+     'c', AC, A_CONT_READ, 0},
+    {"GetContainerMetadata", "HEAD", C, "container", "metadata", blob_container_get_metadata, 'r',
+     'c', AC, A_CONT_READ, 0},
+    {"SetContainerMetadata", "PUT", C, "container", "metadata", blob_container_set_metadata, 'w',
+     'c', 0, A_CONT_WRITE, 0},
+    {"GetContainerACL", "GET", C, "container", "acl", blob_container_get_acl, 'r', 'c', 0,
+     A_CONT_READ, 0},
+    {"GetContainerACL", "HEAD", C, "container", "acl", blob_container_get_acl, 'r', 'c', 0,
+     A_CONT_READ, 0},
+    {"SetContainerACL", "PUT", C, "container", "acl", blob_container_set_acl, 'w', 'c', 0,
+     A_CONT_WRITE, 0},
+    {"ListBlobs", "GET", C, "container", "list", blob_list_blobs, 'l', 'c', AC, A_BLOB_READ, 1},
+    {"LeaseContainer", "PUT", C, "container", "lease", NULL, 'w', 'c', 0, A_CONT_WRITE, 0},
+    {"RestoreContainer", "PUT", C, "container", "undelete", NULL, 'w', 'c', 0, A_CONT_WRITE, 0},
+    {"RenameContainer", "PUT", C, "container", "rename", NULL, 'w', 'c', 0, A_CONT_WRITE, 0},
+    {"FindBlobsByTagsInContainer", "GET", C, "container", "blobs", NULL, 'f', 'c', 0, A_TAGS_READ,
+     1},
+    {"SubmitContainerBatch", "POST", C, "container", "batch", NULL, 0, 'c', 0, A_BLOB_WRITE, 1},
+
+    {"PutBlob", "PUT", B, NULL, NULL, blob_put_blob, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"PutBlock", "PUT", B, NULL, "block", blob_put_block, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"PutBlockList", "PUT", B, NULL, "blocklist", blob_put_block_list, 'w', 'o', 0, A_BLOB_WRITE,
+     1},
+    {"GetBlockList", "GET", B, NULL, "blocklist", blob_get_block_list, 'r', 'o', AB, A_BLOB_READ,
+     1},
+    {"GetBlob", "GET", B, NULL, NULL, blob_get_blob, 'r', 'o', AB, A_BLOB_READ, 1},
+    {"GetBlobProperties", "HEAD", B, NULL, NULL, blob_get_properties, 'r', 'o', AB, A_BLOB_READ, 1},
+    {"DeleteBlob", "DELETE", B, NULL, NULL, blob_delete_blob, 'd', 'o', 0, A_BLOB_DELETE, 1},
+    {"SetBlobProperties", "PUT", B, NULL, "properties", blob_set_http_headers, 'w', 'o', 0,
+     A_BLOB_WRITE, 1},
+    {"GetBlobMetadata", "GET", B, NULL, "metadata", blob_get_metadata, 'r', 'o', AB, A_BLOB_READ,
+     1},
+    {"GetBlobMetadata", "HEAD", B, NULL, "metadata", blob_get_metadata, 'r', 'o', AB, A_BLOB_READ,
+     1},
+    {"SetBlobMetadata", "PUT", B, NULL, "metadata", blob_set_metadata, 'w', 'o', 0, A_BLOB_WRITE,
+     1},
+    {"LeaseBlob", "PUT", B, NULL, "lease", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"SnapshotBlob", "PUT", B, NULL, "snapshot", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"CopyBlob", "PUT", B, NULL, "copy", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"SetBlobTier", "PUT", B, NULL, "tier", blob_set_tier, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"UndeleteBlob", "PUT", B, NULL, "undelete", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"SetBlobExpiry", "PUT", B, NULL, "expiry", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"GetBlobTags", "GET", B, NULL, "tags", NULL, 't', 'o', 0, A_TAGS_READ, 1},
+    {"SetBlobTags", "PUT", B, NULL, "tags", NULL, 't', 'o', 0, A_TAGS_WRITE, 1},
+    {"SetImmutabilityPolicy", "PUT", B, NULL, "immutabilityPolicies", NULL, 'i', 'o', 0,
+     A_BLOB_WRITE, 1},
+    {"SetLegalHold", "PUT", B, NULL, "legalhold", NULL, 'l', 'o', 0, A_BLOB_WRITE, 1},
+    {"AppendBlock", "PUT", B, NULL, "appendblock", NULL, 'a', 'o', 0, A_BLOB_ADD, 1},
+    {"SealAppendBlob", "PUT", B, NULL, "seal", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"PutPage", "PUT", B, NULL, "page", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"GetPageRanges", "GET", B, NULL, "pagelist", NULL, 'r', 'o', AB, A_BLOB_READ, 1},
+    {"IncrementalCopy", "PUT", B, NULL, "incrementalcopy", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"QueryBlob", "POST", B, NULL, "query", NULL, 'r', 'o', 0, A_BLOB_READ, 1},
+};
+
+#undef S
+#undef C
+#undef B
+#undef ANY
+#undef AC
+#undef AB
+
+static int param_is(const char *want, const char *got) {
+  if (!want) return got == NULL;
+  return got && strcasecmp(want, got) == 0;
+}
+
+/* Finds the operation; *known is set when the (level, restype, comp) exists
+ * for another method. */
+static const blob_op *find_op(const char *method, enum blob_level lvl, const char *restype,
+                              const char *comp, int *known) {
+  *known = 0;
+  for (size_t i = 0; i < sizeof blob_ops / sizeof blob_ops[0]; i++) {
+    const blob_op *op = &blob_ops[i];
+    if (op->level != BLOB_LVL_ANY && op->level != lvl) continue;
+    if (!param_is(op->restype, restype) || !param_is(op->comp, comp)) continue;
+    if (strcasecmp(op->method, method) == 0) return op;
+    *known = 1;
+  }
+  return NULL;
+}
+
+/* ---- failures shared by the operations ------------------------------------------ */
+
+void blob_fail_container_not_found(blob_ctx *c) {
+  http_fail(c->r, 404, "ContainerNotFound", "The specified container does not exist.");
+}
+
+void blob_fail_blob_not_found(blob_ctx *c) {
+  http_fail(c->r, 404, "BlobNotFound", "The specified blob does not exist.");
+}
+
+void blob_fail_internal(blob_ctx *c, const char *what) {
+  log_error("blob: %s %s: failed %s", c->r->method, c->r->path, what);
+  http_fail(c->r, 500, "InternalError",
+            "Server encountered an internal error. Please try again after some time.");
+}
+
+void blob_fail_header(blob_ctx *c, const char *header, const char *value) {
+  http_fail(c->r, 400, "InvalidHeaderValue",
+            "The value for one of the HTTP headers is not in the correct format.");
+  http_fail_detail(c->r, "HeaderName", header);
+  http_fail_detail(c->r, "HeaderValue", value ? value : "");
+}
+
+void blob_fail_query(blob_ctx *c, const char *param, const char *value) {
+  http_fail(c->r, 400, "InvalidQueryParameterValue",
+            "Value for one of the query parameters specified in the request URI is invalid.");
+  http_fail_detail(c->r, "QueryParameterName", param);
+  http_fail_detail(c->r, "QueryParameterValue", value ? value : "");
+}
+
+void blob_set_etag_lm(blob_ctx *c, const char *etag, int64_t last_modified_ms) {
+  char d[32];
+  http_date(last_modified_ms, d);
+  http_set_headerf(c->r, "ETag", "\"%s\"", etag);
+  http_set_header(c->r, "Last-Modified", d);
+}
+
+int blob_read_begin(blob_ctx *c) {
+  return sqlite3_exec(store_db(c->s), "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+void blob_read_end(blob_ctx *c) {
+  sqlite3_exec(store_db(c->s), "COMMIT", NULL, NULL, NULL);
+}
+
+/* ---- the URL ------------------------------------------------------------------ */
+
+/* "<account>.blob.localhost[:port]" or "<account>.blob.core.windows.net": the
+ * account from the host (request-scoped), else NULL. */
+static const char *account_from_host(http_req *r) {
+  static const char *const suffixes[] = {".blob.localhost", ".blob.core.windows.net"};
+  const char *h = r->host;
+  size_t n = strcspn(h, ":");
+  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    size_t k = strlen(suffixes[i]);
+    if (n > k && strncasecmp(h + n - k, suffixes[i], k) == 0) {
+      char *acct = http_alloc(r, n - k + 1);
+      memcpy(acct, h, n - k);
+      return acct;
+    }
+  }
+  return NULL;
+}
+
+/* Splits the path into account, container and blob.  The blob keeps every
+ * character after the container's '/' (it may hold '/', even leading ones). */
+static int split_path(blob_ctx *c) {
+  http_req *r = c->r;
+  const char *p = r->path;
+  const char *host_account = account_from_host(r);
+  while (*p == '/')
+    p++;
+  if (host_account) {
+    c->account = host_account;
+  } else {
+    size_t n = strcspn(p, "/");
+    if (n == 0) {
+      http_fail(r, 400, "InvalidQueryParameterValue",
+                "Value for one of the query parameters specified in the request URI is "
+                "invalid.");
+      return -1;
+    }
+    char *a = http_alloc(r, n + 1);
+    memcpy(a, p, n);
+    c->account = a;
+    p += n;
+    if (*p == '/') p++;
+  }
+  size_t n = strcspn(p, "/");
+  if (n > 0) {
+    char *ct = http_alloc(r, n + 1);
+    memcpy(ct, p, n);
+    c->container = ct;
+    p += n;
+    if (*p == '/' && p[1]) c->blob = http_strdup(r, p + 1);
+  }
+  const char *scheme = r->listener == LISTEN_BLOB_TLS ? "https" : "http";
+  if (host_account)
+    c->endpoint = http_printf(r, "%s://%s/", scheme, r->host);
+  else
+    c->endpoint = http_printf(r, "%s://%s/%s/", scheme, r->host, c->account);
+  return 0;
+}
+
+/* ---- authentication ------------------------------------------------------------ */
+
+typedef struct account_row {
+  char key1[128], key2[128];
+  char id[512];
+} account_row;
+
+static int account_load(blob_ctx *c, account_row *out) {
+  sqlite3_stmt *q;
+  if (sqlite3_prepare_v2(store_db(c->s),
+                         "SELECT key1, key2, id, props FROM storage_accounts WHERE name=?", -1, &q,
+                         NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(q, 1, c->account, -1, SQLITE_STATIC);
+  int found = 0;
+  if (sqlite3_step(q) == SQLITE_ROW) {
+    found = 1;
+    const char *k1 = (const char *)sqlite3_column_text(q, 0);
+    const char *k2 = (const char *)sqlite3_column_text(q, 1);
+    const char *id = (const char *)sqlite3_column_text(q, 2);
+    snprintf(out->key1, sizeof out->key1, "%s", k1 ? k1 : "");
+    snprintf(out->key2, sizeof out->key2, "%s", k2 ? k2 : "");
+    if (id)
+      snprintf(out->id, sizeof out->id, "%s", id);
+    else
+      snprintf(out->id, sizeof out->id,
+               "/subscriptions/%s/resourceGroups/azlite/providers/Microsoft.Storage/"
+               "storageAccounts/%s",
+               c->s->subscription_id, c->account);
+    json_t *props = json_loads((const char *)sqlite3_column_text(q, 3) ?: "{}", 0, NULL);
+    c->allow_public = !json_is_false(json_object_get(props, "allowBlobPublicAccess"));
+    c->allow_shared_key = !json_is_false(json_object_get(props, "allowSharedKeyAccess"));
+    c->https_only = json_is_true(json_object_get(props, "supportsHttpsTrafficOnly"));
+    c->hns = json_is_true(json_object_get(props, "isHnsEnabled"));
+    json_decref(props);
+  }
+  sqlite3_finalize(q);
+  return found;
+}
+
+int storage_account_keys(srv *s, const char *account, char key1[128], char key2[128]) {
+  sqlite3_stmt *q;
+  if (sqlite3_prepare_v2(store_db(s), "SELECT key1, key2 FROM storage_accounts WHERE name=?", -1,
+                         &q, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+  int rc = -1;
+  if (sqlite3_step(q) == SQLITE_ROW) {
+    snprintf(key1, 128, "%s", (const char *)sqlite3_column_text(q, 0));
+    snprintf(key2, 128, "%s", (const char *)sqlite3_column_text(q, 1));
+    rc = 0;
+  }
+  sqlite3_finalize(q);
+  return rc;
+}
+
+int blob_policy_lookup(void *cls, const char *container, const char *id, sauth_policy *out) {
+  blob_ctx *c = cls;
+  blob_container_row ct;
+  if (!container || blob_container_load(c, container, &ct) != 1) return -1;
+  json_t *acl = json_loads(ct.acl, 0, NULL);
+  size_t i;
+  json_t *e;
+  int rc = -1;
+  json_array_foreach(acl, i, e) {
+    const char *eid = json_string_value(json_object_get(e, "id"));
+    if (!eid || strcmp(eid, id) != 0) continue;
+    const char *perm = json_string_value(json_object_get(e, "permission"));
+    const char *start = json_string_value(json_object_get(e, "start"));
+    const char *expiry = json_string_value(json_object_get(e, "expiry"));
+    snprintf(out->permissions, sizeof out->permissions, "%s", perm ? perm : "");
+    out->start_ms = start && *start ? clock_parse_iso8601(start) : -1;
+    out->expiry_ms = expiry && *expiry ? clock_parse_iso8601(expiry) : -1;
+    rc = 0;
+    break;
+  }
+  json_decref(acl);
+  return rc;
+}
+
+static int authenticate_bearer(blob_ctx *c, const char *authz, const account_row *acct) {
+  http_req *r = c->r;
+  if (r->listener != LISTEN_BLOB_TLS) {
+    http_fail(r, 403, "AuthenticationFailed",
+              "Server failed to authenticate the request. Make sure the value of the "
+              "Authorization header is formed correctly including the signature.");
+    http_fail_detail(r, "AuthenticationErrorDetail",
+                     "Authentication scheme Bearer is not allowed with HTTP.");
+    return -1;
+  }
+  principal *p = http_alloc(r, sizeof *p);
+  const char *why = NULL;
+  char msg[256] = "";
+  if (identity_verify_bearer(c->s, authz, AUD_STORAGE, p, &why, msg, sizeof msg) != 0) {
+    http_set_headerf(r, "WWW-Authenticate",
+                     "Bearer authorization_uri=%s/adfs/oauth2/authorize resource_id=%s",
+                     c->s->mgmt_url, AUD_STORAGE);
+    http_fail(r, 401, "InvalidAuthenticationInfo",
+              "Server failed to authenticate the request. Please refer to the information in "
+              "the www-authenticate header.");
+    http_fail_detail(r, "AuthenticationErrorDetail", msg[0] ? msg : (why ? why : "invalid token"));
+    return -1;
+  }
+  r->caller = p;
+  c->auth.kind = SAUTH_BEARER;
+  char *scope;
+  if (c->container)
+    scope = http_printf(r, "%s/blobServices/default/containers/%s", acct->id, c->container);
+  else
+    scope = http_printf(r, "%s/blobServices/default", acct->id);
+  if (authz_check(c->s, p, c->op->action, scope, c->op->data_action) != 0) {
+    http_fail(r, 403, "AuthorizationPermissionMismatch",
+              "This request is not authorized to perform this operation using this permission.");
+    return -1;
+  }
+  return 0;
+}
+
+/* An anonymous caller may only read what the container's public access opens. */
+static int authorize_anonymous(blob_ctx *c) {
+  http_req *r = c->r;
+  if (c->op->anon && !c->allow_public) {
+    http_fail(r, 409, "PublicAccessNotPermitted",
+              "Public access is not permitted on this storage account.");
+    return -1;
+  }
+  if (c->op->anon && c->container) {
+    blob_container_row ct;
+    if (blob_container_load(c, c->container, &ct) == 1) {
+      /* "container" opens every anonymous read; "blob" only reads of blobs. */
+      if (strcmp(ct.public_access, "container") == 0) return 0;
+      if (strcmp(ct.public_access, "blob") == 0 && (c->op->anon & BLOB_ANON_BLOB)) return 0;
+    }
+  }
+  /* Azure hides private resources from anonymous readers behind a 404. */
+  if (strcasecmp(r->method, "GET") == 0 || strcasecmp(r->method, "HEAD") == 0) {
+    http_fail(r, 404, "ResourceNotFound", "The specified resource does not exist.");
+  } else {
+    http_fail(r, 401, "NoAuthenticationInformation",
+              "Server failed to authenticate the request. Please refer to the information in "
+              "the www-authenticate header.");
+  }
+  return -1;
+}
+
+static int authorize_sas(blob_ctx *c) {
+  const blob_op *op = c->op;
+  if (!op->sas_perm) return 0;
+  if (sauth_sas_allows(&c->auth, op->sas_perm, op->sas_rtype)) return 0;
+  if (c->auth.kind == SAUTH_SAS_ACCOUNT && !strchr(c->auth.resource_types, op->sas_rtype))
+    http_fail(c->r, 403, "AuthorizationResourceTypeMismatch",
+              "This request is not authorized to perform this operation using this resource "
+              "type.");
+  else
+    http_fail(c->r, 403, "AuthorizationPermissionMismatch",
+              "This request is not authorized to perform this operation using this permission.");
+  return -1;
+}
+
+static int authenticate(blob_ctx *c) {
+  http_req *r = c->r;
+  account_row acct;
+  int found = account_load(c, &acct);
+  if (found < 0) {
+    blob_fail_internal(c, "loading the account");
+    return -1;
+  }
+  if (found == 0) {
+    http_fail(r, 404, "ResourceNotFound", "The specified resource does not exist.");
+    http_fail_detail(r, "AccountName", c->account);
+    return -1;
+  }
+  if (c->https_only && r->listener == LISTEN_BLOB) {
+    http_fail(r, 400, "AccountRequiresHttps", "The account being accessed does not support http.");
+    http_fail_detail(r, "AccountName", c->account);
+    return -1;
+  }
+  const char *authz = http_header_get(r, "Authorization");
+  if (authz && strncasecmp(authz, "Bearer ", 7) == 0) return authenticate_bearer(c, authz, &acct);
+  sauth_keys keys = {c->account, acct.key1, acct.key2};
+  if (sauth_authenticate(r, &keys, c->container, c->blob, c->now_ms, blob_policy_lookup, c,
+                         &c->auth) != 0)
+    return -1;
+  if (c->auth.kind == SAUTH_ANONYMOUS) return authorize_anonymous(c);
+  if (!c->allow_shared_key &&
+      (c->auth.kind == SAUTH_SHARED_KEY || c->auth.kind == SAUTH_SAS_ACCOUNT ||
+       c->auth.kind == SAUTH_SAS_SERVICE)) {
+    http_fail(r, 403, "KeyBasedAuthenticationNotPermitted",
+              "Key based authentication is not permitted on this storage account.");
+    return -1;
+  }
+  return authorize_sas(c);
+}
+
+/* ---- the front door ---------------------------------------------------------------- */
+
+void blob_dispatch(http_req *r) {
+  blob_ctx *c = http_alloc(r, sizeof *c);
+  c->r = r;
+  c->s = r->srv;
+  c->now_ms = clock_now_ms(r->srv);
+  const char *ver = http_header_get(r, "x-ms-version");
+  http_set_header(r, "x-ms-version", ver && *ver ? ver : BLOB_DEFAULT_VERSION);
+  char date[32];
+  http_date(c->now_ms, date);
+  http_set_header(r, "Date", date);
+  if (split_path(c) != 0) return;
+
+  enum blob_level lvl = c->blob        ? BLOB_LVL_BLOB
+                        : c->container ? BLOB_LVL_CONTAINER
+                                       : BLOB_LVL_SERVICE;
+  int known = 0;
+  const char *restype = http_query_get(r, "restype"), *comp = http_query_get(r, "comp");
+  c->op = find_op(r->method, lvl, restype, comp, &known);
+  if (!c->op) {
+    if (known)
+      http_fail(r, 405, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.");
+    else if (comp && lvl != BLOB_LVL_SERVICE)
+      blob_fail_query(c, "comp", comp);
+    else
+      http_fail(r, 400, "InvalidUri",
+                "The requested URI does not represent any resource on the server.");
+    return;
+  }
+  if (c->container && c->op->level != BLOB_LVL_ANY) {
+    const char *bad = blob_container_name_check(c->container);
+    if (bad) {
+      http_fail(r, 400, bad,
+                strcmp(bad, "OutOfRangeInput") == 0
+                    ? "The specified resource name length is not within the permissible limits."
+                    : "The specified resource name contains invalid characters.");
+      return;
+    }
+  }
+  if (c->blob) {
+    const char *bad = blob_name_check(c->blob);
+    if (bad) {
+      http_fail(r, 400, bad,
+                strcmp(bad, "OutOfRangeInput") == 0
+                    ? "The specified resource name length is not within the permissible limits."
+                    : "The specified resource name contains invalid characters.");
+      return;
+    }
+  }
+  if (authenticate(c) != 0) return;
+  if (!c->op->fn) {
+    http_fail(r, 501, "NotImplemented", "azlite does not implement the %s operation yet.",
+              c->op->name);
+    return;
+  }
+  log_debug("blob: %s account=%s container=%s blob=%s", c->op->name, c->account,
+            c->container ? c->container : "-", c->blob ? c->blob : "-");
+  c->op->fn(c);
+}

@@ -1,0 +1,261 @@
+/* provider.c: Microsoft.Storage as a provider: its one route table (every URL
+ * the storage provider serves), its schema, and its lifecycle hooks (seeding
+ * the emulator account, sweeping orphaned data files, emptying the trash).
+ *
+ * Blob data-plane requests all reach one catch-all route; blob_dispatch()
+ * then picks the operation from the table in blob_dispatch.c, keyed the way
+ * Azure keys them (method, level, restype, comp).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "blob.h"
+#include "mgmt.h"
+#include "storage.h"
+
+/* Azurite's well-known development account. */
+#define DEV_ACCOUNT "devstoreaccount1"
+#define DEV_KEY                                                                                    \
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+static const route storage_routes[] = {
+    /* Blob data plane: path style /<account>/<container>/<blob>, or host style
+     * <account>.blob.localhost/<container>/<blob>; also served on LISTEN_BLOB_TLS. */
+    {LISTEN_BLOB, "*", "/*", blob_dispatch, AUTH_PROVIDER, HTTP_ERR_STORAGE, NULL},
+
+/* Resource Manager (accounts.c, lifecycle.c). */
+#define ARM(m, p, f)                                                                               \
+  { LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, NULL }
+#define SUB "/subscriptions/{sub}"
+#define ACCT SUB "/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{account}"
+    ARM("POST", SUB "/providers/Microsoft.Storage/checkNameAvailability",
+        storage_check_name_availability),
+    ARM("GET", SUB "/providers/Microsoft.Storage/skus", storage_skus_list),
+    ARM("GET", SUB "/providers/Microsoft.Storage/storageAccounts", storage_account_list),
+    ARM("GET", SUB "/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts",
+        storage_account_list),
+    ARM("PUT", ACCT, storage_account_put),
+    ARM("GET", ACCT, storage_account_get),
+    ARM("PATCH", ACCT, storage_account_patch),
+    ARM("DELETE", ACCT, storage_account_delete),
+    ARM("POST", ACCT "/listKeys", storage_account_list_keys),
+    ARM("POST", ACCT "/regenerateKey", storage_account_regenerate_key),
+    ARM("GET", ACCT "/blobServices", storage_blob_services_list),
+    ARM("GET", ACCT "/blobServices/{service}", storage_blob_services_get),
+    ARM("PUT", ACCT "/blobServices/{service}", storage_blob_services_put),
+    ARM("PATCH", ACCT "/blobServices/{service}", storage_blob_services_put),
+    ARM("PUT", ACCT "/managementPolicies/default", storage_policy_put),
+    ARM("GET", ACCT "/managementPolicies/default", storage_policy_get),
+    ARM("DELETE", ACCT "/managementPolicies/default", storage_policy_delete),
+    /* azlite's own: what lifecycle rules, Set Blob Tier and rehydration did. */
+    ARM("GET", ACCT "/lifecycleActions", storage_lifecycle_actions_list),
+#undef ARM
+#undef SUB
+#undef ACCT
+};
+
+/* Schema, version 1.
+ *
+ * Bytes never live in these tables except small inline bodies: a blob's
+ * content is an ordered list of extents (pos, len) -> (data file, offset), so
+ * Put Block List, snapshots and in-account copies only write rows.  Data files
+ * are plain files under <data>/blobs/ (blob_files.path) or, for small Put Blob
+ * bodies, inline (blob_files.data).  A data file is referenced by extents and
+ * uncommitted blocks; the foreign keys forbid dropping a referenced file, and
+ * the garbage collector drops the unreferenced ones. */
+static const char *const storage_schema[] = {
+    "CREATE TABLE storage_accounts("
+    "  name TEXT PRIMARY KEY, id TEXT, resource_group TEXT, location TEXT, sku TEXT,"
+    "  kind TEXT, key1 TEXT, key2 TEXT, created_ms INTEGER, props TEXT /*json*/);"
+
+    /* Set Service Properties: one JSON document per account. */
+    "CREATE TABLE blob_service_props("
+    "  account TEXT PRIMARY KEY REFERENCES storage_accounts(name) ON DELETE CASCADE,"
+    "  props TEXT NOT NULL /*json*/);"
+
+    "CREATE TABLE blob_containers("
+    "  id INTEGER PRIMARY KEY,"
+    "  account TEXT NOT NULL REFERENCES storage_accounts(name) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+    "  metadata TEXT NOT NULL DEFAULT '{}',"
+    "  public_access TEXT NOT NULL DEFAULT '' /* '', 'blob', 'container' */,"
+    "  acl TEXT NOT NULL DEFAULT '[]' /* [{id,start,expiry,permission}] */,"
+    "  lease_id TEXT, lease_state TEXT NOT NULL DEFAULT 'available',"
+    "  lease_duration_s INTEGER NOT NULL DEFAULT 0, lease_expires_ms INTEGER,"
+    "  lease_break_ms INTEGER,"
+    "  encryption_scope TEXT, deny_encryption_scope_override INTEGER NOT NULL DEFAULT 0,"
+    "  UNIQUE(account, name));"
+
+    "CREATE TABLE blob_files("
+    "  id INTEGER PRIMARY KEY,"
+    "  path TEXT UNIQUE /* under <data>/blobs/; NULL when inline */,"
+    "  size INTEGER NOT NULL,"
+    "  data BLOB /* the bytes, when inline */,"
+    "  created_ms INTEGER NOT NULL);"
+
+    /* One row per blob, snapshot (snapshot <> '') and, later, version. */
+    "CREATE TABLE blobs("
+    "  id INTEGER PRIMARY KEY,"
+    "  container_id INTEGER NOT NULL REFERENCES blob_containers(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  snapshot TEXT NOT NULL DEFAULT '' /* '' = base blob, else its timestamp */,"
+    "  version_id TEXT,"
+    "  type TEXT NOT NULL /* BlockBlob, AppendBlob, PageBlob */,"
+    "  size INTEGER NOT NULL,"
+    "  etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+    "  content_type TEXT, content_encoding TEXT, content_language TEXT, content_md5 TEXT,"
+    "  content_disposition TEXT, cache_control TEXT,"
+    "  metadata TEXT NOT NULL DEFAULT '{}',"
+    "  tier TEXT /* NULL: inferred from the account (Hot) */, tier_change_ms INTEGER,"
+    "  archive_status TEXT, rehydrate_priority TEXT,"
+    "  lease_id TEXT, lease_state TEXT NOT NULL DEFAULT 'available',"
+    "  lease_duration_s INTEGER NOT NULL DEFAULT 0, lease_expires_ms INTEGER,"
+    "  lease_break_ms INTEGER,"
+    "  seq_number INTEGER NOT NULL DEFAULT 0 /* page blobs */,"
+    "  committed_blocks INTEGER NOT NULL DEFAULT 0 /* append blobs */,"
+    "  sealed INTEGER NOT NULL DEFAULT 0,"
+    "  copy_id TEXT, copy_status TEXT, copy_source TEXT, copy_progress TEXT,"
+    "  copy_completion_ms INTEGER, copy_status_description TEXT,"
+    "  expiry_ms INTEGER, last_access_ms INTEGER, encryption_scope TEXT,"
+    "  UNIQUE(container_id, name, snapshot));"
+
+    /* A blob's content.  block_id names the committed block an extent came from
+     * (Get Block List); NULL for content written by Put Blob.  Gaps read as zeros
+     * (page blobs). */
+    "CREATE TABLE blob_extents("
+    "  blob_id INTEGER NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,"
+    "  pos INTEGER NOT NULL, len INTEGER NOT NULL,"
+    "  file_id INTEGER NOT NULL REFERENCES blob_files(id),"
+    "  file_off INTEGER NOT NULL,"
+    "  block_id TEXT,"
+    "  PRIMARY KEY(blob_id, pos)) WITHOUT ROWID;"
+    "CREATE INDEX blob_extents_file ON blob_extents(file_id);"
+
+    /* Uncommitted blocks, keyed by blob name: the blob need not exist yet. */
+    "CREATE TABLE blob_blocks("
+    "  container_id INTEGER NOT NULL REFERENCES blob_containers(id) ON DELETE CASCADE,"
+    "  blob_name TEXT NOT NULL, block_id TEXT NOT NULL,"
+    "  file_id INTEGER NOT NULL REFERENCES blob_files(id),"
+    "  file_off INTEGER NOT NULL, len INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  PRIMARY KEY(container_id, blob_name, block_id));"
+    "CREATE INDEX blob_blocks_file ON blob_blocks(file_id);"
+    "CREATE INDEX blob_blocks_created ON blob_blocks(created_ms);"
+
+    /* Blob index tags (Set Blob Tags, Find Blobs by Tags). */
+    "CREATE TABLE blob_tags("
+    "  blob_id INTEGER NOT NULL REFERENCES blobs(id) ON DELETE CASCADE,"
+    "  key TEXT NOT NULL, value TEXT NOT NULL,"
+    "  PRIMARY KEY(blob_id, key)) WITHOUT ROWID;"
+    "CREATE INDEX blob_tags_kv ON blob_tags(key, value);",
+
+    /* Version 2: the management side (accounts.c, lifecycle.c, tier.c).
+     * A management policy per account; evaluated_ms is when the scheduler last
+     * ran it (0: at the next tick).  The ARM blob service settings (last access
+     * tracking: since when it is on, NULL when off).  The action log keeps
+     * what was done to blobs even after their account is gone, for cost
+     * management.  rehydrate_done_ms: when a pending rehydration completes. */
+    "CREATE TABLE storage_management_policies("
+    "  account TEXT PRIMARY KEY REFERENCES storage_accounts(name) ON DELETE CASCADE,"
+    "  policy TEXT NOT NULL /*json: {rules:[...]}*/,"
+    "  last_modified_ms INTEGER NOT NULL, evaluated_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE storage_blob_services("
+    "  account TEXT PRIMARY KEY REFERENCES storage_accounts(name) ON DELETE CASCADE,"
+    "  props TEXT NOT NULL /*json*/, last_access_since_ms INTEGER);"
+    "CREATE TABLE storage_action_log("
+    "  id INTEGER PRIMARY KEY, account TEXT NOT NULL, time_ms INTEGER NOT NULL,"
+    "  source TEXT NOT NULL /* lifecycle, user, rehydrate */, rule TEXT, action TEXT NOT NULL,"
+    "  container TEXT NOT NULL, blob TEXT NOT NULL, snapshot TEXT NOT NULL DEFAULT '',"
+    "  from_tier TEXT, to_tier TEXT, size INTEGER NOT NULL);"
+    "CREATE INDEX storage_action_log_account ON storage_action_log(account, id);"
+    "ALTER TABLE blobs ADD COLUMN rehydrate_done_ms INTEGER;"
+    "CREATE INDEX blobs_rehydrating ON blobs(rehydrate_done_ms) WHERE archive_status IS NOT NULL;",
+};
+
+static const char *const storage_resource_types[] = {
+    "Microsoft.Storage/storageAccounts",
+    "Microsoft.Storage/storageAccounts/blobServices",
+    "Microsoft.Storage/storageAccounts/managementPolicies",
+    "Microsoft.Storage/checkNameAvailability",
+    NULL,
+};
+
+blob_state *blob_state_of(srv *s) {
+  return *srv_provider_state(s, &storage_provider);
+}
+
+static int storage_init(srv *s) {
+  blob_state *st = calloc(1, sizeof *st);
+  if (!st) return -1;
+  pthread_mutex_init(&st->mu, NULL);
+  st->blobs_dir = srv_path(s, "blobs");
+  *srv_provider_state(s, &storage_provider) = st;
+  if (mkdir(st->blobs_dir, 0700) != 0 && errno != EEXIST) {
+    log_error("storage: cannot create %s", st->blobs_dir);
+    return -1;
+  }
+  if (store_exec(s,
+                 "INSERT INTO storage_accounts(name,location,sku,kind,key1,key2,created_ms,props)"
+                 " VALUES(%Q,'local','Standard_LRS','StorageV2',%Q,%Q,%lld,'{}')"
+                 " ON CONFLICT(name) DO NOTHING",
+                 DEV_ACCOUNT, DEV_KEY, DEV_KEY, (long long)clock_now_ms(s)) != 0)
+    return -1;
+  /* A crash may have left files no row names, or rows nothing references. */
+  blob_data_sweep(s);
+  return 0;
+}
+
+static void storage_tick(srv *s, int64_t now_ms) {
+  blob_trash_empty(s, 0);
+  tier_tick(s, now_ms);
+  lifecycle_tick(s, now_ms);
+  /* Azure drops uncommitted blocks a week after their upload. */
+  blob_state *st = blob_state_of(s);
+  if (now_ms - st->last_sweep_ms < 60 * 1000) return;
+  st->last_sweep_ms = now_ms;
+  blob_ids ids = {0};
+  sqlite3_stmt *q;
+  if (sqlite3_prepare_v2(store_db(s),
+                         "DELETE FROM blob_blocks WHERE created_ms < ? RETURNING file_id", -1, &q,
+                         NULL) != SQLITE_OK)
+    return;
+  sqlite3_bind_int64(q, 1, now_ms - 7LL * 24 * 3600 * 1000);
+  while (sqlite3_step(q) == SQLITE_ROW)
+    blob_ids_add(&ids, sqlite3_column_int64(q, 0));
+  sqlite3_finalize(q);
+  blob_data_gc(s, &ids);
+  blob_ids_free(&ids);
+}
+
+static void storage_env(srv *s, FILE *out) {
+  fprintf(out,
+          "export AZURE_STORAGE_CONNECTION_STRING='DefaultEndpointsProtocol=http;AccountName=%s;"
+          "AccountKey=%s;BlobEndpoint=%s/%s;'\n",
+          DEV_ACCOUNT, DEV_KEY, s->blob_url, DEV_ACCOUNT);
+}
+
+static void storage_fini(srv *s) {
+  blob_state *st = blob_state_of(s);
+  if (!st) return;
+  blob_trash_empty(s, 1);
+  pthread_mutex_destroy(&st->mu);
+  free(st->blobs_dir);
+  free(st);
+  *srv_provider_state(s, &storage_provider) = NULL;
+}
+
+const provider storage_provider = {
+    .name = "Microsoft.Storage",
+    .routes = storage_routes,
+    .nroutes = (int)(sizeof storage_routes / sizeof storage_routes[0]),
+    .schema = {storage_schema, (int)(sizeof storage_schema / sizeof storage_schema[0])},
+    .resource_types = storage_resource_types,
+    .init = storage_init,
+    .tick = storage_tick,
+    .resource_deleted = storage_resource_deleted,
+    .env = storage_env,
+    .fini = storage_fini,
+};
