@@ -26,7 +26,13 @@ build/libazlite.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/azlite: $(CLI_OBJ) build/libazlite.a
+# Statements come from the store's cache (store_prepare/store_finalize); a raw
+# sqlite3_finalize on a cached statement would leave the cache dangling.
+check-sql:
+	@if grep -n 'sqlite3_prepare_v[23]\?(\|sqlite3_finalize(' $$(ls src/*/*.c | grep -v src/core/store.c); then \
+	  echo "use store_prepare()/store_finalize() (src/core/core.h), not sqlite3_prepare*/sqlite3_finalize"; exit 1; fi
+
+build/azlite: $(CLI_OBJ) build/libazlite.a | check-sql
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libazlite.a $(LDLIBS)
 
 build/tests/%: tests/unit/%.c build/libazlite.a tests/unit/unit.h
@@ -45,5 +51,5 @@ clean:
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h) $(UNIT_SRC)
 
-.PHONY: all unit test clean format
+.PHONY: all unit test clean format check-sql
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -80,6 +80,11 @@ typedef struct migrations {
 
 /* The calling thread's connection (opened on first use, WAL, busy timeout). */
 sqlite3 *store_db(struct srv *s);
+/* Drop-in for sqlite3_prepare_v2/sqlite3_finalize on store_db(): statements
+ * are cached per connection, and "finalize" returns them to the cache. Use
+ * these everywhere (a cached statement must never see sqlite3_finalize). */
+int store_prepare(sqlite3 *db, const char *sql, int n, sqlite3_stmt **out, const char **tail);
+int store_finalize(sqlite3_stmt *st);
 /* Runs a statement with printf-style %Q/%q (sqlite3_mprintf) formatting; 0 on success. */
 int store_exec(struct srv *s, const char *fmt, ...);
 /* Transactions that nest (only the outermost commits). BEGIN IMMEDIATE. */

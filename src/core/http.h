@@ -66,6 +66,10 @@ typedef struct http_req {
   uint64_t body_len;
   char *body_mem;
   char *body_file;
+  /* On the blob listeners the core hashes the body while it arrives, so a
+   * large upload is never read twice: body_md5 is valid when body_md5_set. */
+  int body_md5_set;
+  unsigned char body_md5[16];
 
   /* Set by the core after authentication (NULL for anonymous or SAS). */
   struct principal *caller;
@@ -146,5 +150,21 @@ char *http_url_encode(http_req *r, const char *s, int keep_slash);
 void http_date(int64_t ms, char out[32]);
 /* Parses RFC 1123 date; returns unix ms or -1. */
 int64_t http_date_parse(const char *s);
+
+/* Sub-requests: a request made inside another one (a Blob Batch part, the
+ * source URL of a copy).  It has its own method, target ("path?query", raw),
+ * headers, arena and reply; it shares the parent's server, listener, client
+ * address and (without a Host header) host; it lives until the parent ends.
+ * It has no body. */
+http_req *http_subreq_new(http_req *parent, const char *method, const char *target,
+                          const http_header *headers, int nheaders);
+/* Renders a sub-request's reply (failures in its route's style) as an HTTP/1.1
+ * response message: status line, headers, blank line, in-memory body.  malloc'd. */
+char *http_subreq_render(http_req *sub, size_t *len);
+/* The status of the reply or failure set so far (0: none); when it failed,
+ * *code and *message are the failure's, else NULL.  Either may be NULL. */
+int http_reply_status(http_req *r, const char **code, const char **message);
+/* The reply headers set so far; returns the count. */
+int http_reply_headers(http_req *r, const http_header **out);
 
 #endif

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,6 +56,8 @@ typedef struct req_state {
   int body_fd;
   uint64_t max_body;
   int too_large;
+  EVP_MD_CTX *md5; /* blob listeners: the body's MD5, as it arrives */
+  struct body_hasher *hasher;
   /* reply */
   enum reply_kind kind;
   int status;
@@ -74,6 +77,8 @@ typedef struct req_state {
   char *fail_msg;
   hdr_list fail_details;
   struct timeval started;
+  /* Sub-requests made inside this one (http_subreq_new): freed with it. */
+  struct req_state *subs, *sub_next;
 } req_state;
 
 static req_state *RS(http_req *r) {
@@ -618,6 +623,17 @@ static int route_authorize(http_req *r, const route *rt) {
       action = derived;
     }
     arm_scope_for(r->path, scope, sizeof scope);
+    /* A subscription azlite does not have is not found, as in Azure, rather
+     * than forbidden: a typo in a subscription id should say so. */
+    if (strncasecmp(scope, "/subscriptions/", 15) == 0) {
+      const char *sub = scope + 15;
+      size_t n = strcspn(sub, "/");
+      if (n != strlen(s->subscription_id) || strncasecmp(sub, s->subscription_id, n) != 0) {
+        http_fail(r, 404, "SubscriptionNotFound", "The subscription '%.*s' could not be found.",
+                  (int)n, sub);
+        return -1;
+      }
+    }
     if (authz_check(s, p, action, scope, 0) != 0) {
       http_fail(r, 403, "AuthorizationFailed",
                 "The client '%s' with object id '%s' does not have authorization to perform "
@@ -720,6 +736,94 @@ static void render_error(http_req *r) {
   st->failed = 1;
 }
 
+/* ---- sub-requests ------------------------------------------------------------ */
+
+http_req *http_subreq_new(http_req *parent, const char *method, const char *target,
+                          const http_header *headers, int nheaders) {
+  req_state *ps = RS(parent);
+  req_state *st = calloc(1, sizeof *st);
+  if (!st) abort();
+  gettimeofday(&st->started, NULL);
+  st->body_fd = -1;
+  st->fd = -1;
+  st->route = ps->route;
+  st->sub_next = ps->subs;
+  ps->subs = st;
+  http_req *r = &st->r;
+  r->priv = st;
+  r->srv = parent->srv;
+  r->listener = parent->listener;
+  r->client_ip = http_strdup(r, parent->client_ip);
+  r->method = http_strdup(r, method);
+  size_t plen = strcspn(target, "?");
+  char *raw = http_alloc(r, plen + 1);
+  memcpy(raw, target, plen);
+  r->raw_path = raw;
+  char *dec = http_url_decode(raw, plen);
+  r->path = http_strdup(r, dec);
+  free(dec);
+  r->raw_query = http_strdup(r, target[plen] == '?' ? target + plen + 1 : "");
+  for (const char *q = r->raw_query; *q;) {
+    size_t n = strcspn(q, "&");
+    size_t k = strcspn(q, "=");
+    if (n > 0) {
+      char *key = http_url_decode(q, k < n ? k : n);
+      char *val = k < n ? http_url_decode(q + k + 1, n - k - 1) : NULL;
+      hdr_add(r, &st->query, key, val);
+      free(key);
+      free(val);
+    }
+    q += n;
+    if (*q == '&') q++;
+  }
+  for (int i = 0; i < nheaders; i++)
+    hdr_add(r, &st->headers, headers[i].name, headers[i].value);
+  const char *host = hdr_find(&st->headers, "Host");
+  r->host = host ? host : parent->host;
+  uuid_v4(r->request_id);
+  return r;
+}
+
+int http_reply_status(http_req *r, const char **code, const char **message) {
+  req_state *st = RS(r);
+  if (code) *code = st->failed ? st->fail_code : NULL;
+  if (message) *message = st->failed ? st->fail_msg : NULL;
+  return st->status;
+}
+
+int http_reply_headers(http_req *r, const http_header **out) {
+  *out = RS(r)->out_headers.v;
+  return RS(r)->out_headers.n;
+}
+
+char *http_subreq_render(http_req *r, size_t *len) {
+  req_state *st = RS(r);
+  if (st->failed) render_error(r);
+  char *out = NULL;
+  size_t n = 0;
+  FILE *f = open_memstream(&out, &n);
+  const char *reason = MHD_get_reason_phrase_for((unsigned)st->status);
+  fprintf(f, "HTTP/1.1 %d %s\r\n", st->status, reason ? reason : "");
+  for (int i = 0; i < st->out_headers.n; i++)
+    fprintf(f, "%s: %s\r\n", st->out_headers.v[i].name, st->out_headers.v[i].value);
+  fprintf(f, "x-ms-request-id: %s\r\n", r->request_id);
+  const char *crid = http_header_get(r, "x-ms-client-request-id");
+  if (crid) fprintf(f, "x-ms-client-request-id: %s\r\n", crid);
+  /* Only in-memory bodies travel inside a multipart reply. */
+  size_t blen = st->kind == REPLY_BYTES ? st->data_len : 0;
+  if (blen) {
+    if (st->ctype) fprintf(f, "Content-Type: %s\r\n", st->ctype);
+    fprintf(f, "Content-Length: %zu\r\n\r\n", blen);
+    fwrite(st->data, 1, blen, f);
+    fputs("\r\n", f);
+  } else {
+    fputs("\r\n", f);
+  }
+  fclose(f);
+  *len = n;
+  return out;
+}
+
 /* ---- the request lifecycle ---------------------------------------------------- */
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -806,7 +910,12 @@ static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *
 }
 
 static void req_free(req_state *st) {
+  for (req_state *c = st->subs, *n; c; c = n) {
+    n = c->sub_next;
+    req_free(c);
+  }
   reply_reset(st);
+  EVP_MD_CTX_free(st->md5);
   if (st->body_fd >= 0) close(st->body_fd);
   if (st->r.body_file) {
     unlink(st->r.body_file);
@@ -820,12 +929,106 @@ static void req_free(req_state *st) {
   free(st);
 }
 
+/* A large body is hashed on its own thread, reading the spool file just
+ * behind the writer, so receiving and hashing (MD5 runs at about 500 MB/s)
+ * overlap instead of adding up. */
+typedef struct body_hasher {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  EVP_MD_CTX *md5;
+  int fd;
+  uint64_t written, hashed;
+  int done, failed, waiting;
+} body_hasher;
+
+static void *hasher_main(void *arg) {
+  body_hasher *h = arg;
+  char *buf = malloc(4 << 20);
+  if (!buf) abort();
+  for (;;) {
+    pthread_mutex_lock(&h->mu);
+    /* Wait for a few MiB at a time: fewer wake-ups on a busy machine. */
+    while (h->written - h->hashed < (4u << 20) && !h->done) {
+      h->waiting = 1;
+      pthread_cond_wait(&h->cv, &h->mu);
+      h->waiting = 0;
+    }
+    uint64_t avail = h->written - h->hashed;
+    pthread_mutex_unlock(&h->mu);
+    if (avail == 0) break; /* done, and everything hashed */
+    size_t want = avail > (4u << 20) ? (4u << 20) : (size_t)avail;
+    ssize_t n = pread(h->fd, buf, want, (off_t)h->hashed);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      h->failed = 1;
+      break;
+    }
+    EVP_DigestUpdate(h->md5, buf, (size_t)n);
+    pthread_mutex_lock(&h->mu);
+    h->hashed += (uint64_t)n;
+    pthread_mutex_unlock(&h->mu);
+  }
+  free(buf);
+  return NULL;
+}
+
+static void hasher_start(req_state *st, uint64_t already) {
+  body_hasher *h = calloc(1, sizeof *h);
+  if (!h) abort();
+  pthread_mutex_init(&h->mu, NULL);
+  pthread_cond_init(&h->cv, NULL);
+  h->md5 = st->md5;
+  h->written = h->hashed = already;
+  h->fd = open(st->r.body_file, O_RDONLY | O_CLOEXEC);
+  if (h->fd < 0 || pthread_create(&h->thread, NULL, hasher_main, h) != 0) {
+    if (h->fd >= 0) close(h->fd);
+    free(h);
+    return; /* hash inline instead */
+  }
+  st->hasher = h;
+}
+
+static void hasher_wrote(body_hasher *h, uint64_t n) {
+  pthread_mutex_lock(&h->mu);
+  h->written += n;
+  if (h->waiting && h->written - h->hashed >= (4u << 20)) pthread_cond_signal(&h->cv);
+  pthread_mutex_unlock(&h->mu);
+}
+
+/* Waits for the hasher to catch up; returns 0 when the MD5 covers the body. */
+static int hasher_finish(req_state *st) {
+  body_hasher *h = st->hasher;
+  if (!h) return 0;
+  pthread_mutex_lock(&h->mu);
+  h->done = 1;
+  pthread_cond_signal(&h->cv);
+  pthread_mutex_unlock(&h->mu);
+  pthread_join(h->thread, NULL);
+  int rc = h->failed ? -1 : 0;
+  close(h->fd);
+  pthread_mutex_destroy(&h->mu);
+  pthread_cond_destroy(&h->cv);
+  free(h);
+  st->hasher = NULL;
+  return rc;
+}
+
 /* Appends a chunk of body: memory first, then a temp file. */
 static int body_append(req_state *st, const char *data, size_t n) {
   http_req *r = &st->r;
   if (r->body_len + n > st->max_body) {
     st->too_large = 1;
     return 0;
+  }
+  if (r->listener != LISTEN_MGMT && !st->hasher) {
+    if (!st->md5) {
+      st->md5 = EVP_MD_CTX_new();
+      if (!st->md5 || EVP_DigestInit_ex(st->md5, EVP_md5(), NULL) != 1) abort();
+    }
+    /* Once the body spills to a file, the hasher thread takes over. */
+    if (st->body_fd >= 0 || r->body_len + n <= HTTP_BODY_MEM_MAX)
+      EVP_DigestUpdate(st->md5, data, n);
   }
   if (st->body_fd < 0 && r->body_len + n <= HTTP_BODY_MEM_MAX) {
     if (r->body_len + n + 1 > st->mem_cap) {
@@ -851,7 +1054,10 @@ static int body_append(req_state *st, const char *data, size_t n) {
       return -1;
     free(r->body_mem);
     r->body_mem = NULL;
+    if (st->md5) hasher_start(st, r->body_len);
+    if (st->md5 && !st->hasher) EVP_DigestUpdate(st->md5, data, n); /* no thread: inline */
   }
+  uint64_t before = r->body_len;
   while (n > 0) {
     ssize_t w = write(st->body_fd, data, n);
     if (w < 0 && errno == EINTR) continue;
@@ -863,6 +1069,7 @@ static int body_append(req_state *st, const char *data, size_t n) {
     n -= (size_t)w;
     r->body_len += (uint64_t)w;
   }
+  if (st->hasher) hasher_wrote(st->hasher, r->body_len - before);
   return 0;
 }
 
@@ -871,6 +1078,26 @@ static void dispatch(req_state *st) {
   if (st->body_fd >= 0) {
     close(st->body_fd);
     st->body_fd = -1;
+  }
+  if (r->listener != LISTEN_MGMT && !st->too_large) {
+    unsigned int len = 16;
+    if (!st->md5) {
+      st->md5 = EVP_MD_CTX_new();
+      if (!st->md5 || EVP_DigestInit_ex(st->md5, EVP_md5(), NULL) != 1) abort();
+    }
+    struct timeval t0, t1;
+    gettimeofday(&t0, NULL);
+    if (hasher_finish(st) == 0) {
+      EVP_DigestFinal_ex(st->md5, r->body_md5, &len);
+      r->body_md5_set = 1;
+    }
+    gettimeofday(&t1, NULL);
+    if (r->body_len > HTTP_BODY_MEM_MAX)
+      log_debug("%s: body of %llu bytes received in %.1f ms, hashed %.1f ms later",
+                r->request_id, (unsigned long long)r->body_len,
+                (double)(t0.tv_sec - st->started.tv_sec) * 1e3 +
+                    (double)(t0.tv_usec - st->started.tv_usec) / 1e3,
+                (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_usec - t0.tv_usec) / 1e3);
   }
   if (st->too_large) {
     http_fail(r, 413, r->listener == LISTEN_MGMT ? "RequestEntityTooLarge" : "RequestBodyTooLarge",
@@ -987,7 +1214,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     const char *cl = hdr_find(&st->headers, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > st->max_body) st->too_large = 1;
     if (!st->too_large) return MHD_YES;
-    /* Refuse at once, without reading the body. */
+    /* Refuse at once only a client that waits for "100 Continue".  Any other
+     * is still sending: answering now would close the connection under it, so
+     * it would see a reset instead of the 413.  Its body is read and dropped. */
+    const char *expect = hdr_find(&st->headers, "Expect");
+    if (!expect || strcasecmp(expect, "100-continue") != 0) return MHD_YES;
     dispatch(st);
     return send_reply(st);
   }
@@ -1112,6 +1343,9 @@ static struct MHD_Daemon *start_one(srv *s, listener *l, int port, int tls) {
   sa.sin_family = AF_INET;
   sa.sin_port = htons((uint16_t)port);
   inet_pton(AF_INET, s->cfg.bind, &sa.sin_addr);
+  /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, and a second
+   * azlite on the same port would then start and silently share the traffic.
+   * MHD's default (SO_REUSEADDR) still lets a restart rebind at once. */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
   if (tls) flags |= MHD_USE_TLS;
   struct MHD_OptionItem opts[] = {
@@ -1120,9 +1354,10 @@ static struct MHD_Daemon *start_one(srv *s, listener *l, int port, int tls) {
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
       {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_thread_exit, NULL},
       {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_none, NULL},
-      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+      /* Larger buffers on the blob listeners: fewer, bigger reads of uploads. */
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, l->id == LISTEN_MGMT ? 64 * 1024 : 1024 * 1024, NULL},
+      {MHD_OPTION_CONNECTION_MEMORY_INCREMENT, l->id == LISTEN_MGMT ? 1024 : 256 * 1024, NULL},
       {MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL},
-      {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
       {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, p->tls_key},
       {MHD_OPTION_HTTPS_MEM_CERT, 0, p->tls_cert},
       {MHD_OPTION_END, 0, NULL},

@@ -8,6 +8,7 @@
  */
 #include <stdarg.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core.h"
@@ -16,8 +17,36 @@
 static __thread int tx_depth;
 static __thread int tx_failed;
 
-static void store_close_conn(void *db) {
-  sqlite3_close_v2(db);
+/* Prepared statements are cached per connection: parsing SQL was most of the
+ * cost of a small request.  A cached statement is handed to one user at a
+ * time (in_use); a second user of the same SQL at once (nested loops) gets a
+ * fresh statement that store_finalize() really finalizes. */
+#define STMT_CACHE 96
+
+typedef struct stmt_entry {
+  uint64_t hash;
+  char *sql;
+  sqlite3_stmt *st;
+  int in_use;
+} stmt_entry;
+
+typedef struct store_conn {
+  sqlite3 *db;
+  int n;
+  stmt_entry cache[STMT_CACHE];
+} store_conn;
+
+/* The calling thread's connection, for the statement cache. */
+static __thread store_conn *tls_conn;
+
+static void store_close_conn(void *arg) {
+  store_conn *c = arg;
+  for (int i = 0; i < c->n; i++) {
+    sqlite3_finalize(c->cache[i].st);
+    free(c->cache[i].sql);
+  }
+  sqlite3_close_v2(c->db);
+  free(c);
 }
 
 static sqlite3 *store_open(srv *s) {
@@ -37,12 +66,65 @@ static sqlite3 *store_open(srv *s) {
   return db;
 }
 
+static store_conn *store_conn_get(srv *s) {
+  store_conn *c = pthread_getspecific(s->db_key);
+  if (c) return c;
+  sqlite3 *db = store_open(s);
+  if (!db) return NULL;
+  c = calloc(1, sizeof *c);
+  if (!c) abort();
+  c->db = db;
+  pthread_setspecific(s->db_key, c);
+  return c;
+}
+
 sqlite3 *store_db(srv *s) {
-  sqlite3 *db = pthread_getspecific(s->db_key);
-  if (db) return db;
-  db = store_open(s);
-  if (db) pthread_setspecific(s->db_key, db);
-  return db;
+  store_conn *c = store_conn_get(s);
+  tls_conn = c;
+  return c ? c->db : NULL;
+}
+
+static uint64_t sql_hash(const char *sql, int n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (int i = 0; n < 0 ? sql[i] != 0 : i < n; i++) h = (h ^ (unsigned char)sql[i]) * 1099511628211ULL;
+  return h;
+}
+
+int store_prepare(sqlite3 *db, const char *sql, int n, sqlite3_stmt **out, const char **tail) {
+  store_conn *c = tls_conn;
+  if (tail || !c || c->db != db) return sqlite3_prepare_v2(db, sql, n, out, tail);
+  uint64_t h = sql_hash(sql, n);
+  size_t len = n < 0 ? strlen(sql) : (size_t)n;
+  for (int i = 0; i < c->n; i++) {
+    stmt_entry *e = &c->cache[i];
+    if (e->hash == h && !e->in_use && strncmp(e->sql, sql, len) == 0 && e->sql[len] == 0) {
+      e->in_use = 1;
+      *out = e->st;
+      return SQLITE_OK;
+    }
+  }
+  int rc = sqlite3_prepare_v3(db, sql, n, SQLITE_PREPARE_PERSISTENT, out, NULL);
+  if (rc == SQLITE_OK && *out && c->n < STMT_CACHE) {
+    stmt_entry *e = &c->cache[c->n++];
+    e->hash = h;
+    e->sql = strndup(sql, len);
+    e->st = *out;
+    e->in_use = 1;
+  }
+  return rc;
+}
+
+int store_finalize(sqlite3_stmt *st) {
+  store_conn *c = tls_conn;
+  if (!st) return SQLITE_OK;
+  for (int i = 0; c && i < c->n; i++)
+    if (c->cache[i].st == st) {
+      int rc = sqlite3_reset(st);
+      sqlite3_clear_bindings(st);
+      c->cache[i].in_use = 0;
+      return rc;
+    }
+  return sqlite3_finalize(st);
 }
 
 int store_exec(srv *s, const char *fmt, ...) {
@@ -154,6 +236,10 @@ static int store_migrate_one(srv *s, const char *name, const migrations *m) {
 
 /* Opens the store and brings every provider's schema up to date. */
 int store_init(srv *s) {
+  /* Each thread has its own connection: no SQLite-level mutexes needed, and
+   * no global memory statistics (a mutex on every allocation). */
+  sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   if (pthread_key_create(&s->db_key, store_close_conn) != 0) return -1;
   if (!store_db(s)) return -1;
   if (store_exec(s, "CREATE TABLE IF NOT EXISTS schema_versions("
@@ -169,9 +255,10 @@ int store_init(srv *s) {
 
 /* Closes the calling thread's connection (others close when their threads exit). */
 void store_fini(srv *s) {
-  sqlite3 *db = pthread_getspecific(s->db_key);
-  if (db) {
-    sqlite3_close_v2(db);
+  store_conn *c = pthread_getspecific(s->db_key);
+  if (c) {
+    store_close_conn(c);
     pthread_setspecific(s->db_key, NULL);
+    tls_conn = NULL;
   }
 }
