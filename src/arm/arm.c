@@ -210,7 +210,7 @@ static const char *registration_state(srv *s, const char *ns) {
     return "Registered";
   sqlite3_stmt *st;
   const char *state = "NotRegistered";
-  if (sqlite3_prepare_v2(store_db(s),
+  if (store_prepare(store_db(s),
                          "SELECT state FROM provider_registrations WHERE subscription=? AND "
                          "namespace=?",
                          -1, &st, NULL) == SQLITE_OK) {
@@ -219,7 +219,7 @@ static const char *registration_state(srv *s, const char *ns) {
     if (sqlite3_step(st) == SQLITE_ROW &&
         strcmp((const char *)sqlite3_column_text(st, 0), "Registered") == 0)
       state = "Registered";
-    sqlite3_finalize(st);
+    store_finalize(st);
   }
   return state;
 }

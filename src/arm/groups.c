@@ -24,7 +24,7 @@ static int group_name_valid(const char *n) {
 int arm_group_exists(srv *s, const char *sub, const char *rg, char *out, size_t n) {
   sqlite3_stmt *st;
   int found = 0;
-  if (sqlite3_prepare_v2(store_db(s),
+  if (store_prepare(store_db(s),
                          "SELECT name FROM resource_groups WHERE subscription=? AND name=?", -1,
                          &st, NULL) != SQLITE_OK)
     return 0;
@@ -34,7 +34,7 @@ int arm_group_exists(srv *s, const char *sub, const char *rg, char *out, size_t 
     found = 1;
     if (out) snprintf(out, n, "%s", sqlite3_column_text(st, 0));
   }
-  sqlite3_finalize(st);
+  store_finalize(st);
   return found;
 }
 
@@ -70,7 +70,7 @@ static json_t *group_json(srv *s, sqlite3_stmt *st) {
 static json_t *group_load(srv *s, const char *rg) {
   sqlite3_stmt *st;
   json_t *j = NULL;
-  if (sqlite3_prepare_v2(store_db(s),
+  if (store_prepare(store_db(s),
                          "SELECT name, location, tags, managed_by, state FROM resource_groups "
                          "WHERE subscription=? AND name=?",
                          -1, &st, NULL) != SQLITE_OK)
@@ -78,7 +78,7 @@ static json_t *group_load(srv *s, const char *rg) {
   sqlite3_bind_text(st, 1, s->subscription_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, rg, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW) j = group_json(s, st);
-  sqlite3_finalize(st);
+  store_finalize(st);
   return j;
 }
 
@@ -138,7 +138,9 @@ void arm_group_put(http_req *r) {
               "centralindia,australiaeast,brazilsouth,southafricanorth,uaenorth'.",
               loc);
   } else if (tags_valid(r, tags)) {
-    char *tj = json_dumps(tags && json_is_object(tags) ? tags : json_object(), JSON_COMPACT);
+    json_t *none = json_object();
+    char *tj = json_dumps(tags && json_is_object(tags) ? tags : none, JSON_COMPACT);
+    json_decref(none);
     const char *managed = json_string_value(json_object_get(body, "managedBy"));
     int exists = arm_group_exists(s, sub, rg, existing, sizeof existing);
     int rc;
@@ -241,7 +243,7 @@ static int group_delete_run(srv *s, void *ctx, char *code, size_t cl, char *msg,
   /* Children before parents: longest ids first. */
   sqlite3_stmt *st;
   json_t *ids = json_array();
-  if (sqlite3_prepare_v2(store_db(s),
+  if (store_prepare(store_db(s),
                          "SELECT id, type FROM resources WHERE subscription=? AND "
                          "resource_group=? ORDER BY length(id) DESC",
                          -1, &st, NULL) == SQLITE_OK) {
@@ -250,7 +252,7 @@ static int group_delete_run(srv *s, void *ctx, char *code, size_t cl, char *msg,
     while (sqlite3_step(st) == SQLITE_ROW)
       json_array_append_new(ids, json_pack("[s,s]", sqlite3_column_text(st, 0),
                                            sqlite3_column_text(st, 1)));
-    sqlite3_finalize(st);
+    store_finalize(st);
   }
   size_t i;
   json_t *e;
@@ -283,25 +285,57 @@ void arm_group_delete(http_req *r) {
   arm_lro_start(r, 202, NULL, group_delete_run, g, free);
 }
 
+/* Reads "<field> eq '<value>'" at *p and a following "and"; 1 on a match,
+ * advancing *p.  Names and operators are case-insensitive in OData, and az
+ * sends them in lower case ("tagname eq 'env' and tagvalue eq 'dev'"). */
+static int odata_eq(const char **p, const char *field, char *out, size_t n) {
+  const char *s = *p;
+  size_t fl = strlen(field);
+  while (*s == ' ') s++;
+  if (strncasecmp(s, field, fl) != 0 || strncasecmp(s + fl, " eq '", 5) != 0) return 0;
+  s += fl + 5;
+  const char *end = strchr(s, '\'');
+  if (!end || (size_t)(end - s) >= n) return 0;
+  memcpy(out, s, (size_t)(end - s));
+  out[end - s] = 0;
+  for (s = end + 1; *s == ' ';) s++;
+  if (strncasecmp(s, "and ", 4) == 0) s += 4;
+  *p = s;
+  return 1;
+}
+
+/* Tag names are case-insensitive in Azure; values are not. */
+static json_t *tag_get(json_t *tags, const char *name) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(tags, k, v) {
+    if (strcasecmp(k, name) == 0) return v;
+  }
+  return NULL;
+}
+
 void arm_group_list(http_req *r) {
   srv *s = r->srv;
   if (arm_require_subscription(r, http_param(r, "sub")) != 0) return;
   sqlite3_stmt *st;
   json_t *list = json_array();
-  if (sqlite3_prepare_v2(store_db(s),
+  if (store_prepare(store_db(s),
                          "SELECT name, location, tags, managed_by, state FROM resource_groups "
                          "WHERE subscription=? ORDER BY name COLLATE NOCASE",
                          -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, s->subscription_id, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(list, group_json(s, st));
-    sqlite3_finalize(st);
+    store_finalize(st);
   }
   const char *filter = http_query_get(r, "$filter");
   if (filter && *filter) {
     /* az uses "tagName eq 'x' and tagValue eq 'y'"; anything else is refused. */
     char tn[256] = "", tv[256] = "";
-    int n = sscanf(filter, "tagName eq '%255[^']' and tagValue eq '%255[^']'", tn, tv);
-    if (n < 1) {
+    const char *f = filter;
+    int n = 0;
+    if (odata_eq(&f, "tagName", tn, sizeof tn))
+      n = odata_eq(&f, "tagValue", tv, sizeof tv) ? 2 : 1;
+    if (n < 1 || *f) {
       json_decref(list);
       http_fail(r, 400, "InvalidFilterInQueryString",
                 "The $filter '%s' is not supported; azlite supports \"tagName eq '...'\" and "
@@ -313,7 +347,7 @@ void arm_group_list(http_req *r) {
     size_t i;
     json_t *g;
     json_array_foreach(list, i, g) {
-      json_t *v = json_object_get(json_object_get(g, "tags"), tn);
+      json_t *v = tag_get(json_object_get(g, "tags"), tn);
       if (v && (n < 2 || strcmp(json_string_value(v), tv) == 0))
         json_array_append(kept, g);
     }
@@ -354,13 +388,13 @@ int arm_resource_put(srv *s, const char *id, const char *type, json_t *body) {
 json_t *arm_resource_get(srv *s, const char *id) {
   sqlite3_stmt *st;
   json_t *j = NULL;
-  if (sqlite3_prepare_v2(store_db(s), "SELECT body FROM resources WHERE id=?", -1, &st, NULL) !=
+  if (store_prepare(store_db(s), "SELECT body FROM resources WHERE id=?", -1, &st, NULL) !=
       SQLITE_OK)
     return NULL;
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW)
     j = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-  sqlite3_finalize(st);
+  store_finalize(st);
   return j;
 }
 
@@ -372,7 +406,7 @@ json_t *arm_resource_list(srv *s, const char *scope, const char *type) {
   sqlite3_stmt *st;
   json_t *list = json_array();
   char *like = sqlite3_mprintf("%q/%%", scope);
-  if (sqlite3_prepare_v2(store_db(s),
+  if (store_prepare(store_db(s),
                          "SELECT body FROM resources WHERE id LIKE ? AND (?2 IS NULL OR "
                          "type=?2) ORDER BY id",
                          -1, &st, NULL) == SQLITE_OK) {
@@ -385,7 +419,7 @@ json_t *arm_resource_list(srv *s, const char *scope, const char *type) {
       json_t *j = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
       if (j) json_array_append_new(list, j);
     }
-    sqlite3_finalize(st);
+    store_finalize(st);
   }
   sqlite3_free(like);
   return list;
@@ -417,7 +451,8 @@ void arm_resources_list(http_req *r) {
   }
   const char *filter = http_query_get(r, "$filter");
   char type[256] = "";
-  if (filter && *filter && sscanf(filter, "resourceType eq '%255[^']'", type) != 1) {
+  const char *f = filter;
+  if (filter && *filter && (!odata_eq(&f, "resourceType", type, sizeof type) || *f)) {
     http_fail(r, 400, "InvalidFilterInQueryString",
               "The $filter '%s' is not supported; azlite supports \"resourceType eq '...'\".",
               filter);

@@ -86,7 +86,7 @@ void arm_lro_start(http_req *r, int status, json_t *body, arm_lro_fn fn, void *c
 static int lro_load(srv *s, const char *id, char status[16], char code[128], char msg[1024]) {
   sqlite3_stmt *st;
   int rc = -1;
-  if (sqlite3_prepare_v2(store_db(s),
+  if (store_prepare(store_db(s),
                          "SELECT status, error_code, error_message FROM operations WHERE id=?",
                          -1, &st, NULL) != SQLITE_OK)
     return -1;
@@ -97,7 +97,7 @@ static int lro_load(srv *s, const char *id, char status[16], char code[128], cha
     snprintf(msg, 1024, "%s", sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
     rc = 0;
   }
-  sqlite3_finalize(st);
+  store_finalize(st);
   return rc;
 }
 
@@ -111,7 +111,8 @@ void arm_operation_status(http_req *r) {
   json_t *j = json_pack("{s:s,s:s}", "id", r->path, "status", status);
   if (strcmp(status, "Failed") == 0)
     json_object_set_new(j, "error", json_pack("{s:s,s:s}", "code", code, "message", msg));
-  if (strcmp(status, "InProgress") != 0) http_set_header(r, "Retry-After", "1");
+  /* While it runs: without Retry-After azure-core waits 30 s before the next poll. */
+  if (strcmp(status, "InProgress") == 0) http_set_header(r, "Retry-After", "1");
   http_reply_json(r, 200, j);
 }
 
@@ -124,7 +125,6 @@ void arm_operation_result(http_req *r) {
   }
   if (strcmp(status, "InProgress") == 0) {
     http_set_header(r, "Retry-After", "1");
-    http_set_header(r, "Location", r->raw_path);
     http_set_headerf(r, "Location", "%s%s?%s", r->srv->mgmt_url, r->raw_path, r->raw_query);
     http_reply_empty(r, 202);
   } else if (strcmp(status, "Failed") == 0) {

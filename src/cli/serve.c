@@ -66,8 +66,9 @@ int cmd_serve(int argc, char **argv) {
   while (sigwait(&set, &sig) != 0) {
   }
   log_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  srv_close(&s);
+  /* The path before srv_close(): it frees the data dir string srv_path() uses. */
   char *ep = srv_path(&s, "endpoints.json");
+  srv_close(&s);
   unlink(ep);
   free(ep);
   log_info("azlite stopped");

@@ -1,14 +1,25 @@
-/* identity.c: the identity provider: the tenant, principals and their
- * secrets, the token signing key, and the first start (tenant, subscription,
- * admin service principal, Owner assignment).  Tokens: token.c.  Role-based
- * access: rbac.c. */
+/* identity.c: the identity provider: its schema, its one route table (every
+ * URL it serves: Azure AD's token service, Microsoft.Authorization,
+ * Microsoft.ManagedIdentity, the Graph subset, the workload token endpoint),
+ * the tenant and its principals, and the first start (tenant, subscription,
+ * admin service principal and its application, Owner assignment).
+ *
+ * A principal is a row of `principals`: a service principal (kind
+ * ServicePrincipal, its application in `applications`, its secrets in
+ * `secrets`) or a managed identity (kind ManagedIdentity, resource_id naming
+ * the resource it belongs to, or, for a user-assigned one, itself).  Role
+ * assignments name principals by object id (oid). */
+#include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
+#include "../arm/arm.h"
 #include "internal.h"
 #include "jwt.h"
 
@@ -38,24 +49,127 @@ static const char *const identity_schema[] = {
     "  created_ms INTEGER NOT NULL,"
     "  created_by TEXT);"
     "CREATE INDEX role_assignments_principal ON role_assignments(principal_id);",
+
+    /* Version 2: Graph applications, custom roles, assignment details.  A data
+     * dir from version 1 gets its admin's application object here; a new one
+     * gets it at first start (which runs after migrations). */
+    "CREATE TABLE applications("
+    "  id TEXT PRIMARY KEY," /* the application's object id */
+    "  app_id TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  display_name TEXT NOT NULL,"
+    "  props TEXT NOT NULL DEFAULT '{}'," /* the other Graph properties, as set */
+    "  created_ms INTEGER NOT NULL);"
+    "INSERT INTO applications(id, app_id, display_name, created_ms)"
+    "  SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||"
+    "    substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' ||"
+    "    hex(randomblob(6))), appid, display_name, created_ms FROM principals"
+    "  WHERE oid = (SELECT value FROM settings WHERE key = 'admin.oid');"
+    "ALTER TABLE principals ADD COLUMN props TEXT NOT NULL DEFAULT '{}';"
+    "CREATE INDEX principals_resource ON principals(resource_id);"
+    "CREATE TABLE role_definitions(" /* custom roles; built-in ones are in roles.c */
+    "  id TEXT PRIMARY KEY COLLATE NOCASE,"
+    "  role_name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  permissions TEXT NOT NULL," /* [{actions,notActions,dataActions,notDataActions}] */
+    "  assignable_scopes TEXT NOT NULL," /* JSON array of scopes */
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  created_by TEXT,"
+    "  updated_by TEXT);"
+    "ALTER TABLE role_assignments ADD COLUMN description TEXT;"
+    "ALTER TABLE role_assignments ADD COLUMN condition TEXT;"
+    "ALTER TABLE role_assignments ADD COLUMN condition_version TEXT;"
+    "ALTER TABLE role_assignments ADD COLUMN updated_ms INTEGER;"
+    "CREATE INDEX role_assignments_scope ON role_assignments(scope);",
 };
 
+/* ---- the route table ------------------------------------------------------ */
+
+#define AAD(m, p, f) {LISTEN_MGMT, m, p, f, AUTH_NONE, HTTP_ERR_OAUTH, NULL}
+#define ARM(m, p, f) {LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, NULL}
+/* Any signed-in caller; the handler decides what it shows. */
+#define ARM_ANY(m, p, f) {LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, ""}
+#define GRAPH(m, p, f) {LISTEN_MGMT, m, "/graph/v1.0" p, f, AUTH_GRAPH, HTTP_ERR_GRAPH, NULL}
+
+#define SUB "/subscriptions/{sub}"
+#define RG SUB "/resourceGroups/{rg}"
+#define RES1 RG "/providers/{ns}/{t1}/{n1}"
+#define RES2 RES1 "/{t2}/{n2}"
+#define RES3 RES2 "/{t3}/{n3}"
+#define RA AUTHZ_PREFIX "roleAssignments"
+#define RD AUTHZ_PREFIX "roleDefinitions"
+#define UAI RG "/providers/" UAI_TYPE
+
+/* Role assignments and definitions hang off any scope: the root, the
+ * subscription, a group, or a resource up to three type/name levels deep (a
+ * blob container is .../storageAccounts/{a}/blobServices/default/containers/{c}).
+ * The action checked is derived from the path (roleAssignments/write, ...);
+ * anyone signed in may read role definitions, as in Azure. */
+#define AUTHZ_AT(S)                                                                            \
+  ARM("GET", S RA, authz_assignment_list), ARM("GET", S RA "/{name}", authz_assignment_get),   \
+      ARM("PUT", S RA "/{name}", authz_assignment_put),                                        \
+      ARM("DELETE", S RA "/{name}", authz_assignment_delete),                                  \
+      ARM_ANY("GET", S RD, authz_definition_list),                                             \
+      ARM_ANY("GET", S RD "/{name}", authz_definition_get),                                    \
+      ARM("PUT", S RD "/{name}", authz_definition_put),                                        \
+      ARM("DELETE", S RD "/{name}", authz_definition_delete)
+
 static const route identity_routes[] = {
-    {LISTEN_MGMT, "GET", "/adfs/.well-known/openid-configuration", aad_openid_config, AUTH_NONE,
-     HTTP_ERR_OAUTH, NULL},
-    {LISTEN_MGMT, "GET", "/{tenant}/v2.0/.well-known/openid-configuration", aad_openid_config,
-     AUTH_NONE, HTTP_ERR_OAUTH, NULL},
-    {LISTEN_MGMT, "GET", "/{tenant}/.well-known/openid-configuration", aad_openid_config,
-     AUTH_NONE, HTTP_ERR_OAUTH, NULL},
-    {LISTEN_MGMT, "GET", "/adfs/discovery/keys", aad_jwks, AUTH_NONE, HTTP_ERR_OAUTH, NULL},
-    {LISTEN_MGMT, "GET", "/{tenant}/discovery/v2.0/keys", aad_jwks, AUTH_NONE, HTTP_ERR_OAUTH,
+    /* Azure AD: discovery, keys, the token endpoint (token.c) */
+    AAD("GET", "/adfs/.well-known/openid-configuration", aad_openid_config),
+    AAD("GET", "/{tenant}/v2.0/.well-known/openid-configuration", aad_openid_config),
+    AAD("GET", "/{tenant}/.well-known/openid-configuration", aad_openid_config),
+    AAD("GET", "/adfs/discovery/keys", aad_jwks),
+    AAD("GET", "/{tenant}/discovery/v2.0/keys", aad_jwks),
+    AAD("GET", "/{tenant}/discovery/keys", aad_jwks),
+    AAD("POST", "/adfs/oauth2/token", aad_token),
+    AAD("POST", "/{tenant}/oauth2/v2.0/token", aad_token),
+    AAD("POST", "/{tenant}/oauth2/token", aad_token),
+
+    /* Microsoft.Authorization (roles.c, assignments.c) */
+    AUTHZ_AT(""),
+    AUTHZ_AT(SUB),
+    AUTHZ_AT(RG),
+    AUTHZ_AT(RES1),
+    AUTHZ_AT(RES2),
+    AUTHZ_AT(RES3),
+
+    /* Microsoft.ManagedIdentity (msi.c) */
+    ARM_ANY("GET", SUB "/providers/" UAI_TYPE, msi_uai_list),
+    ARM("GET", UAI, msi_uai_list),
+    ARM("PUT", UAI "/{name}", msi_uai_put),
+    ARM("GET", UAI "/{name}", msi_uai_get),
+    ARM("PATCH", UAI "/{name}", msi_uai_patch),
+    ARM("DELETE", UAI "/{name}", msi_uai_delete),
+    /* Workloads' token endpoint: the caller proves itself with IDENTITY_HEADER. */
+    {LISTEN_MGMT, "GET", "/azlite/msi/token", msi_workload_token, AUTH_NONE, HTTP_ERR_OAUTH,
      NULL},
-    {LISTEN_MGMT, "GET", "/{tenant}/discovery/keys", aad_jwks, AUTH_NONE, HTTP_ERR_OAUTH, NULL},
-    {LISTEN_MGMT, "POST", "/adfs/oauth2/token", aad_token, AUTH_NONE, HTTP_ERR_OAUTH, NULL},
-    {LISTEN_MGMT, "POST", "/{tenant}/oauth2/v2.0/token", aad_token, AUTH_NONE, HTTP_ERR_OAUTH,
-     NULL},
-    {LISTEN_MGMT, "POST", "/{tenant}/oauth2/token", aad_token, AUTH_NONE, HTTP_ERR_OAUTH, NULL},
+    {LISTEN_MGMT, "GET", "/azlite/identity/workload-env", msi_workload_env_get, AUTH_ADMIN,
+     HTTP_ERR_ARM, NULL},
+
+    /* Microsoft Graph v1.0 (graph.c) */
+    GRAPH("GET", "/applications", graph_app_list),
+    GRAPH("POST", "/applications", graph_app_create),
+    GRAPH("GET", "/applications/{id}", graph_app_get),
+    GRAPH("PATCH", "/applications/{id}", graph_app_update),
+    GRAPH("DELETE", "/applications/{id}", graph_app_delete),
+    GRAPH("POST", "/applications/{id}/addPassword", graph_app_add_password),
+    GRAPH("POST", "/applications/{id}/removePassword", graph_app_remove_password),
+    GRAPH("GET", "/applications/{id}/owners", graph_empty_list),
+    GRAPH("GET", "/servicePrincipals", graph_sp_list),
+    GRAPH("POST", "/servicePrincipals", graph_sp_create),
+    GRAPH("GET", "/servicePrincipals/{id}", graph_sp_get),
+    GRAPH("PATCH", "/servicePrincipals/{id}", graph_sp_update),
+    GRAPH("DELETE", "/servicePrincipals/{id}", graph_sp_delete),
+    GRAPH("GET", "/servicePrincipals/{id}/owners", graph_empty_list),
+    GRAPH("POST", "/directoryObjects/getByIds", graph_get_by_ids),
+    GRAPH("GET", "/directoryObjects/{id}", graph_directory_object_get),
+    GRAPH("GET", "/users", graph_empty_list),
+    GRAPH("GET", "/groups", graph_empty_list),
+    GRAPH("GET", "/me", graph_me),
 };
+
+/* ---- principals ------------------------------------------------------------ */
 
 identity_state *identity_st(srv *s) {
   return *srv_provider_state(s, &identity_provider);
@@ -76,11 +190,38 @@ void identity_secret_hash(const char *secret, char out[65]) {
   for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) sprintf(out + 2 * i, "%02x", h[i]);
 }
 
+int identity_is_guid(const char *s) {
+  if (!s || strlen(s) != 36) return 0;
+  for (int i = 0; i < 36; i++) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (s[i] != '-') return 0;
+    } else if (!isxdigit((unsigned char)s[i])) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int identity_require_api_version(http_req *r, const char *type, const char *const *versions) {
+  const char *v = http_query_get(r, "api-version");
+  for (int i = 0; v && versions[i]; i++)
+    if (strcmp(v, versions[i]) == 0) return 0;
+  char list[1024] = "";
+  size_t len = 0;
+  for (int i = 0; versions[i] && len < sizeof list; i++)
+    len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", versions[i]);
+  http_fail(r, 400, "NoRegisteredProviderFound",
+            "No registered resource provider found for location 'global' and API version '%s' "
+            "for type '%s'. The supported api-versions are '%s'.",
+            v ? v : "", type, list);
+  return -1;
+}
+
 static int principal_load(srv *s, const char *col, const char *val, principal *p) {
   sqlite3_stmt *st;
   char sql[160];
   snprintf(sql, sizeof sql, "SELECT oid, appid, display_name FROM principals WHERE %s=?", col);
-  if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) return -1;
+  if (store_prepare(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) return -1;
   sqlite3_bind_text(st, 1, val, -1, SQLITE_STATIC);
   int rc = -1;
   if (sqlite3_step(st) == SQLITE_ROW) {
@@ -92,7 +233,7 @@ static int principal_load(srv *s, const char *col, const char *val, principal *p
     p->is_admin = strcmp(p->oid, identity_st(s)->admin_oid) == 0;
     rc = 0;
   }
-  sqlite3_finalize(st);
+  store_finalize(st);
   return rc;
 }
 
@@ -100,13 +241,84 @@ int identity_principal_by_oid(srv *s, const char *oid, principal *p) {
   return principal_load(s, "oid", oid, p);
 }
 
+int identity_principal_get(srv *s, const char *oid, principal *p) {
+  return principal_load(s, "oid", oid, p);
+}
+
 int identity_principal_by_appid(srv *s, const char *appid, principal *p) {
   return principal_load(s, "appid", appid, p);
 }
 
-/* First start: the tenant, the subscription and the admin service principal,
- * Owner of the subscription.  Its secret is kept in settings so `azlite env`
- * and `azlite az` can log in; the data dir is private (0700). */
+int identity_principal_insert(srv *s, const char *oid, const char *appid, const char *name,
+                              const char *kind, const char *resource_id) {
+  return store_exec(s,
+                    "INSERT INTO principals(oid,appid,display_name,kind,resource_id,created_ms) "
+                    "VALUES(lower(%Q),lower(%Q),%Q,%Q,%Q,%lld)",
+                    oid, appid, name, kind, resource_id, (long long)clock_now_ms(s));
+}
+
+int identity_principals_delete_where(srv *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *where = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  if (!where) return -1;
+  /* A deleted principal holds no roles: its assignments go with it. */
+  int rc = store_begin(s);
+  if (rc == 0) {
+    if (store_exec(s,
+                   "DELETE FROM role_assignments WHERE principal_id IN "
+                   "(SELECT oid FROM principals WHERE %s);"
+                   "DELETE FROM principals WHERE %s",
+                   where, where) == 0)
+      rc = store_commit(s);
+    else {
+      store_rollback(s);
+      rc = -1;
+    }
+  }
+  sqlite3_free(where);
+  return rc;
+}
+
+/* ---- system-assigned identities ---------------------------------------------- */
+
+int identity_system_assigned_create(srv *s, const char *resource_id, char principal_id[40]) {
+  sqlite3_stmt *st;
+  int found = 0;
+  if (store_prepare(store_db(s),
+                    "SELECT oid FROM principals WHERE kind='ManagedIdentity' AND "
+                    "resource_id=?",
+                    -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, resource_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      snprintf(principal_id, 40, "%s", sqlite3_column_text(st, 0));
+      found = 1;
+    }
+    store_finalize(st);
+  }
+  if (found) return 0;
+  char oid[37], appid[37];
+  uuid_v4(oid);
+  uuid_v4(appid);
+  const char *name = strrchr(resource_id, '/');
+  name = name ? name + 1 : resource_id;
+  if (identity_principal_insert(s, oid, appid, name, "ManagedIdentity", resource_id) != 0)
+    return -1;
+  snprintf(principal_id, 40, "%s", oid);
+  return 0;
+}
+
+void identity_system_assigned_delete(srv *s, const char *resource_id) {
+  identity_principals_delete_where(s, "kind='ManagedIdentity' AND resource_id=%Q", resource_id);
+}
+
+/* ---- the provider -------------------------------------------------------------- */
+
+/* First start: the tenant, the subscription and the admin service principal
+ * (with its Graph application), Owner of the subscription.  Its secret is kept
+ * in settings so `azlite env` and `azlite az` can log in; the data dir is
+ * private (0700). */
 static int identity_first_start(srv *s) {
   char tenant[37], sub[37], appid[37], oid[37], keyid[37], secret[48], hash[65], assign[37];
   uuid_v4(tenant);
@@ -126,10 +338,8 @@ static int identity_first_start(srv *s) {
   int rc = store_set(s, "tenant_id", tenant) | store_set(s, "subscription_id", sub) |
            store_set(s, "admin.appid", appid) | store_set(s, "admin.oid", oid) |
            store_set(s, "admin.secret", secret) |
-           store_exec(s,
-                      "INSERT INTO principals(oid,appid,display_name,kind,created_ms) "
-                      "VALUES(%Q,%Q,'azlite-admin','ServicePrincipal',%lld)",
-                      oid, appid, (long long)now) |
+           identity_principal_insert(s, oid, appid, "azlite-admin", "ServicePrincipal", NULL) |
+           graph_application_insert(s, appid, "azlite-admin") |
            store_exec(s,
                       "INSERT INTO secrets(appid,key_id,hash,hint,display_name,start_ms,end_ms) "
                       "VALUES(%Q,%Q,%Q,%Q,'azlite',%lld,%lld)",
@@ -137,8 +347,9 @@ static int identity_first_start(srv *s) {
                       (long long)(now + 100LL * 365 * 86400000)) |
            store_exec(s,
                       "INSERT INTO role_assignments(name,scope,role_definition_id,principal_id,"
-                      "principal_type,created_ms) VALUES(%Q,%Q,%Q,%Q,'ServicePrincipal',%lld)",
-                      assign, scope, ROLE_OWNER, oid, (long long)now);
+                      "principal_type,created_ms,updated_ms) "
+                      "VALUES(%Q,%Q,%Q,%Q,'ServicePrincipal',%lld,%lld)",
+                      assign, scope, ROLE_OWNER, oid, (long long)now, (long long)now);
   if (rc != 0) {
     store_rollback(s);
     return -1;
@@ -157,15 +368,18 @@ static int identity_init(srv *s) {
   }
   char *sub = store_get(s, "subscription_id"), *appid = store_get(s, "admin.appid"),
        *oid = store_get(s, "admin.oid");
-  if (!t || !sub || !appid || !oid) return -1;
-  snprintf(s->tenant_id, sizeof s->tenant_id, "%s", t);
-  snprintf(s->subscription_id, sizeof s->subscription_id, "%s", sub);
-  snprintf(st->admin_appid, sizeof st->admin_appid, "%s", appid);
-  snprintf(st->admin_oid, sizeof st->admin_oid, "%s", oid);
+  int ok = t && sub && appid && oid;
+  if (ok) {
+    snprintf(s->tenant_id, sizeof s->tenant_id, "%s", t);
+    snprintf(s->subscription_id, sizeof s->subscription_id, "%s", sub);
+    snprintf(st->admin_appid, sizeof st->admin_appid, "%s", appid);
+    snprintf(st->admin_oid, sizeof st->admin_oid, "%s", oid);
+  }
   free(t);
   free(sub);
   free(appid);
   free(oid);
+  if (!ok || msi_init(s) != 0) return -1;
   char *dir = srv_path(s, "pki");
   mkdir(dir, 0700);
   free(dir);
@@ -179,8 +393,22 @@ static void identity_fini(srv *s) {
   identity_state *st = identity_st(s);
   if (!st) return;
   EVP_PKEY_free(st->signing_key);
+  OPENSSL_cleanse(st->hmac_key, sizeof st->hmac_key);
   free(st);
   *srv_provider_state(s, &identity_provider) = NULL;
+}
+
+/* Only resource groups reach this hook (the provider's name is no resource
+ * namespace): the managed identities of the group's resources, and role
+ * assignments at or below the group, go with it, so a group recreated under
+ * the same name starts with no grants. */
+static void identity_resource_deleted(srv *s, const char *id, const char *type) {
+  if (strcasecmp(type, "Microsoft.Resources/resourceGroups") != 0) return;
+  identity_principals_delete_where(s,
+                                   "kind='ManagedIdentity' AND "
+                                   "lower(substr(resource_id, 1, %d)) = lower(%Q || '/')",
+                                   (int)strlen(id) + 1, id);
+  authz_assignments_scope_deleted(s, id);
 }
 
 static void identity_env(srv *s, FILE *out) {
@@ -207,30 +435,9 @@ static void identity_env(srv *s, FILE *out) {
   free(ca);
 }
 
-int identity_system_assigned_create(srv *s, const char *resource_id, char principal_id[40]) {
-  char oid[37], appid[37];
-  uuid_v4(oid);
-  uuid_v4(appid);
-  const char *name = strrchr(resource_id, '/');
-  name = name ? name + 1 : resource_id;
-  if (store_exec(s,
-                 "INSERT INTO principals(oid,appid,display_name,kind,resource_id,created_ms) "
-                 "VALUES(%Q,%Q,%Q,'ManagedIdentity',%Q,%lld)",
-                 oid, appid, name, resource_id, (long long)clock_now_ms(s)) != 0)
-    return -1;
-  snprintf(principal_id, 40, "%s", oid);
-  return 0;
-}
-
-void identity_system_assigned_delete(srv *s, const char *resource_id) {
-  store_exec(s,
-             "DELETE FROM role_assignments WHERE principal_id IN (SELECT oid FROM principals "
-             "WHERE kind='ManagedIdentity' AND resource_id=%Q);"
-             "DELETE FROM principals WHERE kind='ManagedIdentity' AND resource_id=%Q",
-             resource_id, resource_id);
-}
-
-static const char *const identity_types[] = {NULL};
+static const char *const identity_types[] = {
+    "Microsoft.Authorization/roleAssignments", "Microsoft.Authorization/roleDefinitions",
+    UAI_TYPE, NULL};
 
 const provider identity_provider = {
     .name = "identity",
@@ -239,6 +446,7 @@ const provider identity_provider = {
     .schema = {identity_schema, sizeof identity_schema / sizeof identity_schema[0]},
     .resource_types = identity_types,
     .init = identity_init,
+    .resource_deleted = identity_resource_deleted,
     .env = identity_env,
     .fini = identity_fini,
 };

@@ -35,6 +35,10 @@ typedef struct principal {
 int identity_verify_bearer(srv *s, const char *authorization, const char *audience,
                            principal *p, const char **why_code, char *why_msg, size_t msglen);
 
+/* Loads a principal by object id (a role assignment's principalId, a user
+ * delegation key's skoid); 0 when it exists. */
+int identity_principal_get(srv *s, const char *oid, principal *p);
+
 /* Mints a token for a principal (used by the token endpoints and the CLI).
  * Returns malloc'd JWT. */
 char *identity_mint_token(srv *s, const principal *p, const char *audience, int64_t lifetime_s);
@@ -44,12 +48,52 @@ char *identity_mint_token(srv *s, const principal *p, const char *audience, int6
  * at `scope` (an ARM id)?  data != 0 checks dataActions/notDataActions.  0 = allowed. */
 int authz_check(srv *s, const principal *p, const char *action, const char *scope, int data);
 
+/* The value of a user delegation key: base64 of 32 bytes derived from the
+ * fields Get User Delegation Key returns and a user delegation SAS repeats
+ * (skoid, sktid, skt, ske, sks, skv) with a secret kept in the data dir.
+ * Nothing is stored: the blob service answers Get User Delegation Key with
+ * it, and verifies a SAS by deriving it again from the SAS's fields (then
+ * checks that skoid still exists and holds the data action, as Azure does).
+ * Fills out (NUL-terminated). */
+void identity_user_delegation_key(srv *s, const char *skoid, const char *sktid, const char *skt,
+                                  const char *ske, const char *sks, const char *skv,
+                                  char out[48]);
+
 /* Does the principal hold any role assignment at or below `scope` (or above it)?
  * Listing subscriptions shows those the caller can see anything in. */
 int authz_any_at_or_below(srv *s, const principal *p, const char *scope);
 
-/* Creates a system-assigned identity for a resource; fills principal_id (oid). 0 = ok. */
+/* Managed identities.  A system-assigned identity belongs to one resource and
+ * goes with it; a user-assigned identity is its own resource
+ * (Microsoft.ManagedIdentity/userAssignedIdentities, served here).
+ *
+ * Creates the system-assigned identity of a resource, or returns the one it
+ * has; fills principal_id (what role assignments name).  0 = ok. */
 int identity_system_assigned_create(srv *s, const char *resource_id, char principal_id[40]);
+/* Deletes the resource's system-assigned identity and its role assignments. */
 void identity_system_assigned_delete(srv *s, const char *resource_id);
+/* Looks up a user-assigned identity by its resource id (case-insensitive), for
+ * a resource's identity.userAssignedIdentities map.  0 when it exists. */
+int identity_user_assigned_lookup(srv *s, const char *identity_id, char principal_id[40],
+                                  char client_id[40]);
+
+/* The environment a workload azlite runs for a resource (a VM, a job, a
+ * function) needs to get tokens for that resource's managed identities:
+ * IDENTITY_ENDPOINT and IDENTITY_HEADER (App Service's convention, which
+ * azure-identity's ManagedIdentityCredential and DefaultAzureCredential use),
+ * MSI_ENDPOINT and MSI_SECRET (the older convention), and the CA bundle
+ * (REQUESTS_CA_BUNDLE, SSL_CERT_FILE) that trusts the HTTPS endpoint.
+ *
+ * The header is a secret bound to resource_id: it yields tokens only for the
+ * resource's own system-assigned identity, the user-assigned identities its
+ * ARM body lists under identity.userAssignedIdentities at the time of the
+ * request, or, when resource_id is a user-assigned identity, that identity.
+ * Nothing is stored: identities attached later work with the same variables,
+ * and deleting the resource revokes them.
+ *
+ * Returns a NULL-terminated array of malloc'd "NAME=value" strings; free it
+ * with identity_workload_env_free(). */
+char **identity_workload_env(srv *s, const char *resource_id);
+void identity_workload_env_free(char **env);
 
 #endif

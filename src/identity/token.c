@@ -14,7 +14,6 @@
 #include "internal.h"
 #include "jwt.h"
 
-#define TOKEN_LIFETIME_S 3599
 #define CLOCK_SKEW_S 300
 
 static int64_t wall_s(void) {
@@ -84,6 +83,23 @@ static char *form_get(const char *body, const char *name) {
   return NULL;
 }
 
+/* A service principal with accountEnabled false gets no tokens. */
+static int principal_enabled(srv *s, const char *oid) {
+  sqlite3_stmt *st;
+  int enabled = 1;
+  if (store_prepare(store_db(s), "SELECT props FROM principals WHERE oid=?", -1, &st, NULL) !=
+      SQLITE_OK)
+    return 0;
+  sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    json_t *props = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    enabled = !json_is_false(json_object_get(props, "accountEnabled"));
+    json_decref(props);
+  }
+  store_finalize(st);
+  return enabled;
+}
+
 int identity_client_login(http_req *r, const char *client_id, const char *secret, principal *p) {
   srv *s = r->srv;
   if (identity_principal_by_appid(s, client_id, p) != 0) {
@@ -95,18 +111,23 @@ int identity_client_login(http_req *r, const char *client_id, const char *secret
               client_id, s->tenant_id);
     return -1;
   }
+  if (!principal_enabled(s, p->oid)) {
+    http_fail(r, 400, "unauthorized_client",
+              "AADSTS7000112: Application '%s'(%s) is disabled.", p->appid, p->name);
+    return -1;
+  }
   char hash[65];
   identity_secret_hash(secret, hash);
   sqlite3_stmt *st;
   int ok = 0;
   int64_t now = clock_now_ms(s);
-  if (sqlite3_prepare_v2(store_db(s),
-                         "SELECT end_ms FROM secrets WHERE appid=? AND hash=?", -1, &st,
-                         NULL) == SQLITE_OK) {
+  if (store_prepare(store_db(s),
+                    "SELECT end_ms FROM secrets WHERE appid=? AND hash=?", -1, &st,
+                    NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, p->appid, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) ok = sqlite3_column_int64(st, 0) > now ? 1 : 2;
-    sqlite3_finalize(st);
+    store_finalize(st);
   }
   if (ok == 2) {
     http_fail(r, 401, "invalid_client",
@@ -223,11 +244,14 @@ static int aud_accepted(srv *s, const char *cls, const char *aud) {
     return aud_eq(aud, AUD_GRAPH) || aud_eq(aud, own);
   }
   if (strcmp(cls, AUD_STORAGE) == 0) {
+    /* https://<account>.blob.core.windows.net[/]: the host must end in the suffix. */
+    static const char sfx[] = ".blob.core.windows.net";
     size_t n = strlen(aud);
-    const char *sfx = ".blob.core.windows.net";
+    if (n && aud[n - 1] == '/') n--;
     return aud_eq(aud, AUD_STORAGE) ||
-           (strncmp(aud, "https://", 8) == 0 && n > strlen(sfx) &&
-            (strstr(aud, sfx) != NULL));
+           (strncmp(aud, "https://", 8) == 0 && n > 8 + sizeof sfx - 1 &&
+            memchr(aud + 8, '/', n - 8) == NULL &&
+            strncasecmp(aud + n - (sizeof sfx - 1), sfx, sizeof sfx - 1) == 0);
   }
   return aud_eq(aud, cls);
 }

@@ -22,11 +22,11 @@
 
 #define ACCOUNT_TYPE "Microsoft.Storage/storageAccounts"
 
-static const char *const SKUS[] = {"Standard_LRS",  "Standard_GRS",   "Standard_RAGRS",
-                                   "Standard_ZRS",  "Premium_LRS",    "Premium_ZRS",
+static const char *const SKUS[] = {"Standard_LRS",  "Standard_GRS",    "Standard_RAGRS",
+                                   "Standard_ZRS",  "Premium_LRS",     "Premium_ZRS",
                                    "Standard_GZRS", "Standard_RAGZRS", NULL};
-static const char *const KINDS[] = {"Storage", "StorageV2", "BlobStorage", "FileStorage",
-                                    "BlockBlobStorage", NULL};
+static const char *const KINDS[] = {"Storage",     "StorageV2",        "BlobStorage",
+                                    "FileStorage", "BlockBlobStorage", NULL};
 static const char *const ACCESS_TIERS[] = {"Hot", "Cool", "Premium", NULL};
 
 /* The canonical spelling of s in list (case-insensitive), or NULL. */
@@ -38,7 +38,8 @@ static const char *enum_match(const char *const *list, const char *s) {
 
 static char *enum_join(const char *const *list) {
   size_t n = 1;
-  for (int i = 0; list[i]; i++) n += strlen(list[i]) + 2;
+  for (int i = 0; list[i]; i++)
+    n += strlen(list[i]) + 2;
   char *out = calloc(1, n);
   for (int i = 0; list[i]; i++) {
     if (i) strcat(out, ", ");
@@ -96,9 +97,9 @@ typedef struct account_row {
 /* 1 found (out filled), 0 absent, -1 store error. */
 static int row_load(srv *s, const char *name, account_row *out) {
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(s),
-                         "SELECT id, resource_group, key1, key2 FROM storage_accounts WHERE name=?",
-                         -1, &q, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s),
+                    "SELECT id, resource_group, key1, key2 FROM storage_accounts WHERE name=?", -1,
+                    &q, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
   int rc = sqlite3_step(q);
@@ -110,7 +111,7 @@ static int row_load(srv *s, const char *name, account_row *out) {
     snprintf(out->key1, sizeof out->key1, "%s", sqlite3_column_text(q, 2));
     snprintf(out->key2, sizeof out->key2, "%s", sqlite3_column_text(q, 3));
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -118,9 +119,9 @@ static int row_load(srv *s, const char *name, account_row *out) {
 static char *row_props(json_t *body) {
   json_t *p = json_object_get(body, "properties");
   json_t *keep = json_object();
-  static const char *const names[] = {"accessTier", "allowBlobPublicAccess",
+  static const char *const names[] = {"accessTier",           "allowBlobPublicAccess",
                                       "allowSharedKeyAccess", "supportsHttpsTrafficOnly",
-                                      "isHnsEnabled", "minimumTlsVersion"};
+                                      "isHnsEnabled",         "minimumTlsVersion"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     json_t *v = json_object_get(p, names[i]);
     if (v) json_object_set(keep, names[i], v);
@@ -145,10 +146,10 @@ static json_t *account_render(srv *s, json_t *body) {
    * that refuses plain HTTP gets the HTTPS listener, so the endpoint it
    * publishes (and `az storage account show-connection-string`) always works. */
   int https = json_is_true(json_object_get(props, "supportsHttpsTrafficOnly"));
-  json_object_set_new(props, "primaryEndpoints",
-                      json_pack("{s:o}", "blob",
-                                json_sprintf("%s/%s/", https ? s->blob_tls_url : s->blob_url,
-                                             name)));
+  json_object_set_new(
+      props, "primaryEndpoints",
+      json_pack("{s:o}", "blob",
+                json_sprintf("%s/%s/", https ? s->blob_tls_url : s->blob_url, name)));
   return body;
 }
 
@@ -241,8 +242,8 @@ static int settings_check(http_req *r, json_t *body) {
               "Storage accounts of kind BlobStorage do not support the SKU %s.", skun);
     return -1;
   }
-  json_object_set_new(body, "sku", json_pack("{s:s,s:s}", "name", skun, "tier",
-                                              premium ? "Premium" : "Standard"));
+  json_object_set_new(
+      body, "sku", json_pack("{s:s,s:s}", "name", skun, "tier", premium ? "Premium" : "Standard"));
   json_object_set_new(body, "kind", json_string(kind));
 
   json_t *props = json_object_get(body, "properties");
@@ -266,8 +267,10 @@ static int settings_check(http_req *r, json_t *body) {
   /* Azure gives general-purpose v2 and Blob Storage accounts the Hot tier by default. */
   if (!tier && (!strcmp(kind, "StorageV2") || !strcmp(kind, "BlobStorage")))
     tier = premium ? "Premium" : "Hot";
-  if (tier) json_object_set_new(props, "accessTier", json_string(tier));
-  else json_object_del(props, "accessTier");
+  if (tier)
+    json_object_set_new(props, "accessTier", json_string(tier));
+  else
+    json_object_del(props, "accessTier");
   return 0;
 }
 
@@ -352,8 +355,8 @@ void storage_account_put(http_req *r) {
     goto done;
   }
   if (exists && strcasecmp(row.id, id) != 0) {
-    http_fail(r, 409, "StorageAccountAlreadyTaken", "The storage account named %s is already taken.",
-              name);
+    http_fail(r, 409, "StorageAccountAlreadyTaken",
+              "The storage account named %s is already taken.", name);
     goto done;
   }
   const char *loc_in = json_string_value(json_object_get(in, "location"));
@@ -385,13 +388,13 @@ void storage_account_put(http_req *r) {
   char iso[40];
   clock_iso8601(clock_now_ms(s), iso);
   /* An update keeps what Azure keeps: creation time, keys, identity ids. */
-  body = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", name, "type", ACCOUNT_TYPE,
-                   "location", loc);
+  body =
+      json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", name, "type", ACCOUNT_TYPE, "location", loc);
   json_t *tags = json_object_get(in, "tags");
-  json_object_set_new(body, "tags", tags && json_is_object(tags) ? json_deep_copy(tags)
-                                                                   : json_object());
-  json_object_set(body, "sku", json_object_get(in, "sku") ? json_object_get(in, "sku")
-                                                          : json_object());
+  json_object_set_new(body, "tags",
+                      tags && json_is_object(tags) ? json_deep_copy(tags) : json_object());
+  json_object_set(body, "sku",
+                  json_object_get(in, "sku") ? json_object_get(in, "sku") : json_object());
   json_object_set(body, "kind", json_object_get(in, "kind"));
   json_t *props = cur ? json_deep_copy(json_object_get(cur, "properties")) : json_object();
   if (!props) props = json_object();
@@ -432,8 +435,7 @@ void storage_account_put(http_req *r) {
     json_object_set(body, "identity", json_object_get(cur, "identity"));
   if (!cur) {
     json_object_set_new(props, "creationTime", json_string(iso));
-    json_object_set_new(props, "keyCreationTime",
-                        json_pack("{s:s,s:s}", "key1", iso, "key2", iso));
+    json_object_set_new(props, "keyCreationTime", json_pack("{s:s,s:s}", "key1", iso, "key2", iso));
     json_object_set_new(props, "privateEndpointConnections", json_array());
   }
   json_object_set_new(props, "primaryLocation", json_string(loc));
@@ -464,8 +466,7 @@ void storage_account_put(http_req *r) {
           "created_ms,props) VALUES(%Q,%Q,%Q,%Q,%Q,%Q,%Q,%Q,%lld,%Q)",
           name, id, rg, loc,
           json_string_value(json_object_get(json_object_get(body, "sku"), "name")),
-          json_string_value(json_object_get(body, "kind")), k1, k2, (long long)clock_now_ms(s),
-          rp);
+          json_string_value(json_object_get(body, "kind")), k1, k2, (long long)clock_now_ms(s), rp);
   }
   free(rp);
   if (rc == 0) rc = arm_resource_put(s, id, ACCOUNT_TYPE, body);
@@ -526,8 +527,7 @@ void storage_account_patch(http_req *r) {
   json_t *props = json_object_get(body, "properties");
   props_merge(props, json_object_get(in, "properties"));
   if ((v = json_object_get(in, "identity")))
-    json_object_set_new(body, "identity",
-                        identity_render(s, v, json_object_get(body, "identity")));
+    json_object_set_new(body, "identity", identity_render(s, v, json_object_get(body, "identity")));
   if (settings_check(r, body) != 0) goto done;
   char *rp = row_props(body);
   int rc = store_begin(s);
@@ -557,15 +557,16 @@ static int account_drop(srv *s, const char *name) {
   sqlite3_stmt *q;
   int rc = store_begin(s);
   if (rc != 0) return -1;
-  if (sqlite3_prepare_v2(store_db(s),
-                         "SELECT e.file_id FROM blob_extents e JOIN blobs b ON b.id=e.blob_id"
-                         " JOIN blob_containers c ON c.id=b.container_id WHERE c.account=?1"
-                         " UNION SELECT k.file_id FROM blob_blocks k"
-                         " JOIN blob_containers c ON c.id=k.container_id WHERE c.account=?1",
-                         -1, &q, NULL) == SQLITE_OK) {
+  if (store_prepare(store_db(s),
+                    "SELECT e.file_id FROM blob_extents e JOIN blobs b ON b.id=e.blob_id"
+                    " JOIN blob_containers c ON c.id=b.container_id WHERE c.account=?1"
+                    " UNION SELECT k.file_id FROM blob_blocks k"
+                    " JOIN blob_containers c ON c.id=k.container_id WHERE c.account=?1",
+                    -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-    while (sqlite3_step(q) == SQLITE_ROW) blob_ids_add(&ids, sqlite3_column_int64(q, 0));
-    sqlite3_finalize(q);
+    while (sqlite3_step(q) == SQLITE_ROW)
+      blob_ids_add(&ids, sqlite3_column_int64(q, 0));
+    store_finalize(q);
   } else {
     rc = -1;
   }
@@ -606,8 +607,7 @@ void storage_resource_deleted(srv *s, const char *id, const char *type) {
   const char *slash = strrchr(id, '/');
   if (!slash) return;
   account_row row;
-  if (row_load(s, slash + 1, &row) == 1 && strcasecmp(row.id, id) == 0)
-    account_drop(s, slash + 1);
+  if (row_load(s, slash + 1, &row) == 1 && strcasecmp(row.id, id) == 0) account_drop(s, slash + 1);
 }
 
 void storage_account_list(http_req *r) {
@@ -639,8 +639,8 @@ static json_t *keys_json(srv *s, const char *name, json_t *body) {
   json_t *keys = json_array();
   const char *names[2] = {"key1", "key2"}, *vals[2] = {row.key1, row.key2};
   for (int i = 0; i < 2; i++) {
-    json_t *k = json_pack("{s:s,s:s,s:s}", "keyName", names[i], "value", vals[i], "permissions",
-                          "FULL");
+    json_t *k =
+        json_pack("{s:s,s:s,s:s}", "keyName", names[i], "value", vals[i], "permissions", "FULL");
     json_t *ct = json_object_get(kct, names[i]);
     if (ct) json_object_set(k, "creationTime", ct);
     json_array_append_new(keys, k);
@@ -692,8 +692,7 @@ void storage_account_regenerate_key(http_req *r) {
       rc = store_exec(s, "UPDATE storage_accounts SET %s=%Q WHERE name=%Q",
                       which == 1 ? "key1" : "key2", key, name);
     if (rc == 0)
-      rc = arm_resource_put(s, json_string_value(json_object_get(body, "id")), ACCOUNT_TYPE,
-                            body);
+      rc = arm_resource_put(s, json_string_value(json_object_get(body, "id")), ACCOUNT_TYPE, body);
     if (rc == 0) rc = store_commit(s);
     if (rc != 0) {
       store_rollback(s);
@@ -723,8 +722,7 @@ void storage_check_name_availability(http_req *r) {
   json_t *out;
   account_row row;
   if (!account_name_valid(name)) {
-    out = json_pack("{s:b,s:s,s:o}", "nameAvailable", 0, "reason", "AccountNameInvalid",
-                    "message",
+    out = json_pack("{s:b,s:s,s:o}", "nameAvailable", 0, "reason", "AccountNameInvalid", "message",
                     json_sprintf("%s is not a valid storage account name. Storage account name "
                                  "must be between 3 and 24 characters in length and use numbers "
                                  "and lower-case letters only.",
@@ -748,11 +746,11 @@ void storage_skus_list(http_req *r) {
       int premium_only = !strcmp(KINDS[k], "FileStorage") || !strcmp(KINDS[k], "BlockBlobStorage");
       if (premium_only != premium && !(premium && !strcmp(KINDS[k], "StorageV2"))) continue;
       if (premium && !strcmp(KINDS[k], "Storage")) continue;
-      json_array_append_new(
-          list, json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[],s:[],s:[]}", "resourceType",
-                          "storageAccounts", "name", SKUS[i], "tier",
-                          premium ? "Premium" : "Standard", "kind", KINDS[k], "locations",
-                          "eastus", "capabilities", "restrictions", "locationInfo"));
+      json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:[s],s:[],s:[],s:[]}",
+                                            "resourceType", "storageAccounts", "name", SKUS[i],
+                                            "tier", premium ? "Premium" : "Standard", "kind",
+                                            KINDS[k], "locations", "eastus", "capabilities",
+                                            "restrictions", "locationInfo"));
     }
   }
   arm_reply_list(r, list);
@@ -764,12 +762,12 @@ void storage_skus_list(http_req *r) {
 static json_t *blob_services_load(srv *s, const char *account) {
   sqlite3_stmt *q;
   json_t *p = NULL;
-  if (sqlite3_prepare_v2(store_db(s), "SELECT props FROM storage_blob_services WHERE account=?",
-                         -1, &q, NULL) == SQLITE_OK) {
+  if (store_prepare(store_db(s), "SELECT props FROM storage_blob_services WHERE account=?", -1, &q,
+                    NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW)
       p = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
-    sqlite3_finalize(q);
+    store_finalize(q);
   }
   return p ? p : json_object();
 }
@@ -777,34 +775,33 @@ static json_t *blob_services_load(srv *s, const char *account) {
 int storage_last_access_tracking(srv *s, const char *account, int64_t *since_ms) {
   sqlite3_stmt *q;
   int on = 0;
-  if (sqlite3_prepare_v2(store_db(s),
-                         "SELECT last_access_since_ms FROM storage_blob_services WHERE account=?"
-                         " AND last_access_since_ms IS NOT NULL",
-                         -1, &q, NULL) == SQLITE_OK) {
+  if (store_prepare(store_db(s),
+                    "SELECT last_access_since_ms FROM storage_blob_services WHERE account=?"
+                    " AND last_access_since_ms IS NOT NULL",
+                    -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW) {
       on = 1;
       if (since_ms) *since_ms = sqlite3_column_int64(q, 0);
     }
-    sqlite3_finalize(q);
+    store_finalize(q);
   }
   return on;
 }
 
 static json_t *blob_services_render(json_t *account, json_t *props) {
-  return json_pack("{s:o,s:s,s:s,s:O,s:o}", "id",
-                   json_sprintf("%s/blobServices/default",
-                                json_string_value(json_object_get(account, "id"))),
-                   "name", "default", "type", "Microsoft.Storage/storageAccounts/blobServices",
-                   "sku", json_object_get(account, "sku"), "properties", props);
+  return json_pack(
+      "{s:o,s:s,s:s,s:O,s:o}", "id",
+      json_sprintf("%s/blobServices/default", json_string_value(json_object_get(account, "id"))),
+      "name", "default", "type", "Microsoft.Storage/storageAccounts/blobServices", "sku",
+      json_object_get(account, "sku"), "properties", props);
 }
 
 void storage_blob_services_get(http_req *r) {
   json_t *acct = storage_account_require(r, "ResourceNotFound");
   if (!acct) return;
   if (strcmp(http_param(r, "service"), "default") != 0) {
-    http_fail(r, 400, "InvalidRequestPropertyValue",
-              "The blob service name must be 'default'.");
+    http_fail(r, 400, "InvalidRequestPropertyValue", "The blob service name must be 'default'.");
   } else {
     json_t *p = blob_services_load(r->srv, json_string_value(json_object_get(acct, "name")));
     http_reply_json(r, 200, blob_services_render(acct, p));
@@ -828,8 +825,7 @@ void storage_blob_services_put(http_req *r) {
   json_t *in = NULL, *p = NULL;
   const char *name = json_string_value(json_object_get(acct, "name"));
   if (strcmp(http_param(r, "service"), "default") != 0) {
-    http_fail(r, 400, "InvalidRequestPropertyValue",
-              "The blob service name must be 'default'.");
+    http_fail(r, 400, "InvalidRequestPropertyValue", "The blob service name must be 'default'.");
     goto done;
   }
   in = http_body_json(r);

@@ -153,6 +153,7 @@ typedef struct blob_row {
   int64_t seq_number;
   int64_t committed_blocks;
   int tag_count;
+  int sealed; /* append blobs */
   const char *copy_id, *copy_status, *copy_source, *copy_progress, *copy_status_description;
   int64_t copy_completion_ms;
 } blob_row;
@@ -227,6 +228,11 @@ int blob_extents_load(blob_ctx *c, int64_t blob_id, uint64_t off, uint64_t len, 
  * goes out zero-copy, anything else is streamed; gaps read as zeros. */
 void blob_data_reply(blob_ctx *c, int status, const char *ctype, const blob_extent *ext, int n,
                      uint64_t off, uint64_t len);
+/* Writes bytes [off, off+len) of a blob made of these extents to a new data
+ * file, complete and in place before it returns, as a pending body to register
+ * (for copies that need their own file); 0 ok. */
+int blob_data_materialize(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint64_t len,
+                          blob_pending *out);
 /* MD5 of bytes [off, off+len) of the blob; 0 ok. */
 int blob_data_md5(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint64_t len,
                   unsigned char md5[16]);
@@ -270,10 +276,6 @@ int blob_tier_read(blob_ctx *c, const char **out);
 int blob_need_container(blob_ctx *c, blob_container_row *ct);
 /* The blob the URL names (?snapshot=): 1 found, 0 absent (fails when must_exist), -1 failed. */
 int blob_need_blob(blob_ctx *c, const blob_container_row *ct, blob_row *b, int must_exist);
-/* A write under an active lease must name it; 0 ok, -1 failed. */
-int blob_lease_check_write(blob_ctx *c, const blob_lease *l);
-/* The lease state as of now (a lease past its time reads "expired"/"broken"). */
-const char *blob_lease_state_now(const blob_lease *l, int64_t now);
 
 /* ---- pure helpers (blob_util.c) -------------------------------------------- */
 
@@ -372,6 +374,134 @@ int blob_read_maxresults(blob_ctx *c, int *out);
 char *blob_prefix_upper(const char *prefix);
 /* <Metadata><k>v</k>…</Metadata> from a JSON object text. */
 void blob_metadata_xml(xmlw *w, const char *metadata_json);
+
+/* ---- leases (blob_lease.c) ------------------------------------------------------ */
+
+/* The lease state as of now (a lease past its time reads "expired"/"broken"). */
+const char *blob_lease_state_now(const blob_lease *l, int64_t now);
+/* Is a lease in force at now (leased and not expired, or breaking)? */
+int blob_lease_active(const blob_lease *l, int64_t now);
+/* A write to a blob under a lease must name it; one naming a lease must name
+ * the one in force.  0 ok, -1 failed (412 LeaseIdMissing, ...). */
+int blob_lease_check_write(blob_ctx *c, const blob_lease *l);
+/* A read (or snapshot) that names a lease must name the one in force. */
+int blob_lease_check_read(blob_ctx *c, const blob_lease *l);
+/* The same rules for container operations (…WithContainerOperation codes);
+ * write: a lease in force must be named. */
+int blob_container_lease_check(blob_ctx *c, const blob_lease *l, int write);
+/* x-ms-lease-status, -state, -duration. */
+void blob_lease_headers(blob_ctx *c, const blob_lease *l);
+void blob_lease_blob(blob_ctx *c);
+void blob_lease_container(blob_ctx *c);
+
+/* ---- snapshots (blob_snapshot.c) ------------------------------------------------- */
+
+void blob_snapshot_blob(blob_ctx *c);
+/* A fresh snapshot time for a blob name ("2025-01-01T00:00:00.1234567Z", unique
+ * among its snapshots) into out, inside the caller's transaction. */
+int blob_snapshot_time(blob_ctx *c, int64_t container_id, const char *name, char out[40]);
+
+/* ---- index tags (blob_tags.c) ------------------------------------------------- */
+
+#define BLOB_MAX_TAGS 10
+
+typedef struct blob_tag {
+  const char *key, *value;
+} blob_tag;
+typedef struct blob_tagset {
+  blob_tag v[BLOB_MAX_TAGS];
+  int n;
+} blob_tagset;
+
+/* x-ms-tags ("k=v&k2=v2", URL-encoded) into *out (request-scoped); *present is
+ * whether the header was sent.  Fails the request (400) and returns -1 when invalid. */
+int blob_tags_from_header(blob_ctx *c, blob_tagset *out, int *present);
+/* Replaces the blob's tags inside the caller's transaction; 0 ok. */
+int blob_tags_store(blob_ctx *c, int64_t blob_id, const blob_tagset *t);
+/* Loads the blob's tags (request-scoped). */
+int blob_tags_load(blob_ctx *c, int64_t blob_id, blob_tagset *out);
+/* x-ms-if-tags (or, for copy sources, x-ms-source-if-tags: header) against the
+ * tags of blob_id (0: no blob, no tags).  0 pass; -1 failed (412 ConditionNotMet,
+ * 400 on a malformed expression). */
+int blob_tags_condition_check(blob_ctx *c, const char *header, int64_t blob_id);
+/* <Tags><TagSet><Tag><Key/><Value/></Tag>…</TagSet></Tags> */
+void blob_tags_xml(xmlw *w, const blob_tagset *t);
+void blob_get_tags(blob_ctx *c);
+void blob_set_tags(blob_ctx *c);
+/* Find Blobs by Tags, at the service level or (c->container set) in one container. */
+void blob_find_by_tags(blob_ctx *c);
+
+/* A parsed tag expression: Find Blobs by Tags' where= (condition 0: =, >, >=,
+ * <, <=, AND, @container) or a x-ms-if-tags condition (condition 1: also <>,
+ * OR and parentheses, no @container).  Pure: the unit tests call these. */
+typedef struct blob_tag_expr blob_tag_expr;
+/* NULL on a syntax error, with the reason in err. */
+blob_tag_expr *blob_tag_expr_parse(const char *s, int condition, char *err, size_t errlen);
+/* Does a blob with these tags (in container) satisfy it?  When matched is not
+ * NULL, the tags the expression compared are added to it (Find Blobs' answer). */
+int blob_tag_expr_eval(const blob_tag_expr *e, const blob_tagset *tags, const char *container,
+                       blob_tagset *matched);
+/* The first tag key an expression compares with '=' at its top level of ANDs
+ * (an index to search by), or NULL. */
+const char *blob_tag_expr_key(const blob_tag_expr *e, const char **value);
+void blob_tag_expr_free(blob_tag_expr *e);
+
+/* ---- append and page blobs (blob_append.c, blob_page.c) ----------------------- */
+
+/* Put Blob with x-ms-blob-type AppendBlob / PageBlob. */
+void blob_append_create(blob_ctx *c);
+void blob_page_create(blob_ctx *c);
+void blob_append_block(blob_ctx *c);
+void blob_append_seal(blob_ctx *c);
+void blob_put_page(blob_ctx *c);
+void blob_get_page_ranges(blob_ctx *c);
+/* Set Blob Properties with x-ms-blob-content-length (resize) or
+ * x-ms-sequence-number-action. */
+void blob_page_set_properties(blob_ctx *c);
+
+/* ---- copies (blob_copy.c) ------------------------------------------------------- */
+
+/* Put Blob with x-ms-copy-source: Copy Blob, Copy Blob From URL
+ * (x-ms-requires-sync), Put Blob From URL (x-ms-blob-type). */
+void blob_copy_dispatch(blob_ctx *c);
+/* PUT ?comp=copy&copyid= with x-ms-copy-action: abort. */
+void blob_abort_copy(blob_ctx *c);
+
+/* A blob named by a URL in a request (a copy source), resolved inside azlite. */
+typedef struct blob_source {
+  blob_ctx *ctx; /* addressed at the source: account, container, blob, auth */
+  blob_container_row ct;
+  blob_row b;
+  const char *url;
+} blob_source;
+/* Resolves url to a blob of this azlite and authorizes reading it: with the
+ * URL's SAS, public access, a x-ms-copy-source-authorization bearer token, or
+ * (caller_ok, same account) the caller's own credentials.  Loads the source
+ * inside the caller's transaction.  0 ok; -1 failed (CannotVerifyCopySource
+ * with the source's status, or 400 for a URL that is not azlite's). */
+int blob_source_open(blob_ctx *c, const char *url, int caller_ok, blob_source *out);
+
+/* The part of a source that x-ms-source-range names (the whole blob when
+ * absent); fails with 416 InvalidRange when it lies outside. */
+int blob_source_slice(blob_ctx *c, const blob_source *src, uint64_t *off, uint64_t *len);
+/* Bytes [off, off+len) of a source as extents without gaps, in order (malloc'd
+ * array): the source's own data files when they cover the range (and, when
+ * single, as one extent), else one new data file written from it and
+ * registered in the caller's transaction (*mat: free mat->rel after the
+ * commit, blob_data_discard after a rollback).  0 ok. */
+int blob_source_extents(blob_ctx *c, const blob_source *src, uint64_t off, uint64_t len,
+                        int single, blob_new_extent **ext, int *n, blob_pending *mat);
+/* Put Blob of an empty append blob or of a page blob of size zero bytes with
+ * sequence number seq (blob_append.c); 0 ok, -1 failed. */
+int blob_create_typed(blob_ctx *c, const char *type, int64_t size, int64_t seq);
+
+/* ---- Blob Batch, CORS (blob_batch.c, blob_cors.c) -------------------------------- */
+
+void blob_submit_batch(blob_ctx *c);
+/* OPTIONS: a CORS preflight, answered from the service properties' rules. */
+void blob_cors_preflight(blob_ctx *c);
+/* Adds the CORS response headers to a request that carries Origin. */
+void blob_cors_headers(blob_ctx *c);
 
 /* The catch-all route of the blob listeners (blob_dispatch.c). */
 void blob_dispatch(http_req *r);

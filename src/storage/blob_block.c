@@ -39,12 +39,14 @@ void blob_put_block(blob_ctx *c) {
     blob_fail_query(c, "blockid", id);
     return;
   }
-  if (r->body_len == 0 || (int64_t)r->body_len > MAX_BLOCK_SIZE) {
+  /* Put Block From URL: the block's bytes are a range of another blob. */
+  const char *source = http_header_get(r, "x-ms-copy-source");
+  if (source ? r->body_len != 0 : (r->body_len == 0 || (int64_t)r->body_len > MAX_BLOCK_SIZE)) {
     blob_fail_header(c, "Content-Length", http_header_get(r, "Content-Length"));
     return;
   }
-  blob_pending body;
-  if (blob_data_accept_body(c, 0, &body) != 0) return;
+  blob_pending body = {0};
+  if (!source && blob_data_accept_body(c, 0, &body) != 0) return;
   blob_container_row ct;
   blob_row old;
   blob_ids freed = {0};
@@ -63,7 +65,7 @@ void blob_put_block(blob_ctx *c) {
   if (exists && (check_block_blob(c, &old) != 0 || blob_lease_check_write(c, &old.lease) != 0))
     goto fail;
   /* Azure wants every block id of a blob to have the same length, and caps the count. */
-  if (sqlite3_prepare_v2(store_db(c->s),
+  if (store_prepare(store_db(c->s),
                          "SELECT count(*), sum(length(block_id) <> ?3),"
                          " coalesce(max(seq), 0) FROM blob_blocks"
                          " WHERE container_id=?1 AND blob_name=?2",
@@ -75,7 +77,7 @@ void blob_put_block(blob_ctx *c) {
   if (sqlite3_step(q) != SQLITE_ROW) goto fail_internal;
   int64_t count = sqlite3_column_int64(q, 0), odd = sqlite3_column_int64(q, 1);
   int64_t seq = sqlite3_column_int64(q, 2) + 1;
-  sqlite3_finalize(q);
+  store_finalize(q);
   q = NULL;
   if (odd > 0) {
     http_fail(r, 400, "InvalidBlobOrBlock", "The specified blob or block content is invalid.");
@@ -86,9 +88,30 @@ void blob_put_block(blob_ctx *c) {
               "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.");
     goto fail;
   }
-  if (blob_data_register(c, &body) != 0) goto fail_internal;
+  int64_t file_id, file_off = 0, len;
+  if (source) {
+    blob_source src;
+    uint64_t soff, slen;
+    blob_new_extent *ext = NULL;
+    int n;
+    if (blob_source_open(c, source, 0, &src) != 0 || blob_source_slice(c, &src, &soff, &slen) != 0)
+      goto fail;
+    if (slen == 0 || (int64_t)slen > MAX_BLOCK_SIZE) {
+      blob_fail_header(c, "x-ms-source-range", http_header_get(r, "x-ms-source-range"));
+      goto fail;
+    }
+    if (blob_source_extents(c, &src, soff, slen, 1, &ext, &n, &body) != 0) goto fail;
+    file_id = ext[0].file_id;
+    file_off = ext[0].file_off;
+    len = ext[0].len;
+    free(ext);
+  } else {
+    if (blob_data_register(c, &body) != 0) goto fail_internal;
+    file_id = body.file_id;
+    len = (int64_t)body.len;
+  }
   /* Staging an id again replaces the earlier block. */
-  if (sqlite3_prepare_v2(store_db(c->s),
+  if (store_prepare(store_db(c->s),
                          "SELECT file_id FROM blob_blocks WHERE container_id=? AND blob_name=?"
                          " AND block_id=?",
                          -1, &q, NULL) != SQLITE_OK)
@@ -98,26 +121,28 @@ void blob_put_block(blob_ctx *c) {
   sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
   while (sqlite3_step(q) == SQLITE_ROW)
     blob_ids_add(&freed, sqlite3_column_int64(q, 0));
-  sqlite3_finalize(q);
+  store_finalize(q);
   q = NULL;
   if (store_exec(c->s,
                  "INSERT OR REPLACE INTO blob_blocks(container_id,blob_name,block_id,file_id,"
-                 "file_off,len,created_ms,seq) VALUES(%lld,%Q,%Q,%lld,0,%lld,%lld,%lld)",
-                 (long long)ct.id, c->blob, id, (long long)body.file_id, (long long)body.len,
-                 (long long)c->now_ms, (long long)seq) != 0 ||
+                 "file_off,len,created_ms,seq) VALUES(%lld,%Q,%Q,%lld,%lld,%lld,%lld,%lld)",
+                 (long long)ct.id, c->blob, id, (long long)file_id, (long long)file_off,
+                 (long long)len, (long long)c->now_ms, (long long)seq) != 0 ||
       store_commit(c->s) != 0)
     goto fail_internal;
   free(body.rel);
   blob_data_gc(c->s, &freed);
   blob_ids_free(&freed);
-  char md5[25];
-  blob_b64_md5(body.md5, md5);
-  http_set_header(r, "Content-MD5", md5);
+  if (!source) {
+    char md5[25];
+    blob_b64_md5(body.md5, md5);
+    http_set_header(r, "Content-MD5", md5);
+  }
   http_set_header(r, "x-ms-request-server-encrypted", "true");
   http_reply_empty(r, 201);
   return;
 fail_internal:
-  if (q) sqlite3_finalize(q);
+  if (q) store_finalize(q);
   blob_fail_internal(c, "staging the block");
 fail:
   store_rollback(c->s);
@@ -140,7 +165,7 @@ static int committed_load(blob_ctx *c, int64_t blob_id, committed_block **out, i
   sqlite3_stmt *q;
   *out = NULL;
   *n = 0;
-  if (sqlite3_prepare_v2(store_db(c->s),
+  if (store_prepare(store_db(c->s),
                          "SELECT block_id, file_id, file_off, len FROM blob_extents"
                          " WHERE blob_id=? AND block_id IS NOT NULL",
                          -1, &q, NULL) != SQLITE_OK)
@@ -161,7 +186,7 @@ static int committed_load(blob_ctx *c, int64_t blob_id, committed_block **out, i
     b->file_off = sqlite3_column_int64(q, 2);
     b->len = sqlite3_column_int64(q, 3);
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   if (*n) qsort(v, (size_t)*n, sizeof *v, committed_cmp);
   *out = v;
   return 0;
@@ -211,7 +236,10 @@ void blob_put_block_list(blob_ctx *c) {
   blob_http_props_read(c, 0, &props);
   const char *tier;
   char *meta = NULL;
-  if (blob_tier_read(c, &tier) != 0 || !(meta = blob_metadata_from_headers(c))) {
+  blob_tagset tags;
+  int has_tags;
+  if (blob_tier_read(c, &tier) != 0 || blob_tags_from_header(c, &tags, &has_tags) != 0 ||
+      !(meta = blob_metadata_from_headers(c))) {
     blob_block_list_free(refs, nrefs);
     return;
   }
@@ -241,12 +269,13 @@ void blob_put_block_list(blob_ctx *c) {
   if (blob_conditions_check(c, exists, exists ? old.etag : "", exists ? old.last_modified_ms : 0,
                             0) != 0)
     goto fail;
+  if (blob_tags_condition_check(c, "x-ms-if-tags", exists ? old.id : 0) != 0) goto fail;
   if (exists && (check_block_blob(c, &old) != 0 || blob_lease_check_write(c, &old.lease) != 0))
     goto fail;
   committed_block *committed = NULL;
   int ncommitted = 0;
   if (exists && committed_load(c, old.id, &committed, &ncommitted) != 0) goto fail_internal;
-  if (sqlite3_prepare_v2(store_db(c->s),
+  if (store_prepare(store_db(c->s),
                          "SELECT file_id, file_off, len FROM blob_blocks"
                          " WHERE container_id=? AND blob_name=? AND block_id=?",
                          -1, &q, NULL) != SQLITE_OK)
@@ -286,12 +315,12 @@ void blob_put_block_list(blob_ctx *c) {
     ext[i].block_id = refs[i].id;
     size += ext[i].len;
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   q = NULL;
   int64_t blob_id;
   blob_write w = {"BlockBlob", size, etag, &props, meta, tier, ext, nrefs};
   if (blob_write_content(c, &ct, exists ? &old : NULL, &w, &blob_id, &freed) != 0 ||
-      store_commit(c->s) != 0)
+      (has_tags && blob_tags_store(c, blob_id, &tags) != 0) || store_commit(c->s) != 0)
     goto fail_internal;
   blob_data_gc(c->s, &freed);
   blob_set_etag_lm(c, etag, c->now_ms);
@@ -301,7 +330,7 @@ void blob_put_block_list(blob_ctx *c) {
 fail_internal:
   blob_fail_internal(c, "committing the block list");
 fail:
-  if (q) sqlite3_finalize(q);
+  if (q) store_finalize(q);
   store_rollback(c->s);
 out:
   free(ext);
@@ -353,18 +382,18 @@ void blob_get_block_list(blob_ctx *c) {
   xmlw_open(w, "BlockList");
   if (want_c) {
     xmlw_open(w, "CommittedBlocks");
-    if (exists && sqlite3_prepare_v2(store_db(c->s),
+    if (exists && store_prepare(store_db(c->s),
                                      "SELECT block_id, len FROM blob_extents WHERE blob_id=?"
                                      " AND block_id IS NOT NULL ORDER BY pos",
                                      -1, &q, NULL) == SQLITE_OK) {
       sqlite3_bind_int64(q, 1, b.id);
       while (sqlite3_step(q) == SQLITE_ROW)
         block_elem(w, (const char *)sqlite3_column_text(q, 0), sqlite3_column_int64(q, 1));
-      sqlite3_finalize(q);
+      store_finalize(q);
     }
     xmlw_close(w);
   }
-  if (sqlite3_prepare_v2(store_db(c->s),
+  if (store_prepare(store_db(c->s),
                          "SELECT block_id, len FROM blob_blocks WHERE container_id=?"
                          " AND blob_name=? ORDER BY seq",
                          -1, &q, NULL) == SQLITE_OK) {
@@ -377,7 +406,7 @@ void blob_get_block_list(blob_ctx *c) {
         block_elem(w, (const char *)sqlite3_column_text(q, 0), sqlite3_column_int64(q, 1));
     }
     if (want_u) xmlw_close(w);
-    sqlite3_finalize(q);
+    store_finalize(q);
   }
   xmlw_close(w);
   blob_read_end(c);

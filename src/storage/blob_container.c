@@ -21,7 +21,7 @@ static int64_t col_i64_or(sqlite3_stmt *q, int i, int64_t dflt) {
 
 int blob_container_load(blob_ctx *c, const char *name, blob_container_row *out) {
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(c->s),
+  if (store_prepare(store_db(c->s),
                          "SELECT id, name, etag, last_modified_ms, created_ms, metadata,"
                          " public_access, acl, lease_id, lease_state, lease_duration_s,"
                          " lease_expires_ms, lease_break_ms"
@@ -32,7 +32,7 @@ int blob_container_load(blob_ctx *c, const char *name, blob_container_row *out) 
   sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
   int rc = sqlite3_step(q);
   if (rc != SQLITE_ROW) {
-    sqlite3_finalize(q);
+    store_finalize(q);
     return rc == SQLITE_DONE ? 0 : -1;
   }
   memset(out, 0, sizeof *out);
@@ -49,7 +49,7 @@ int blob_container_load(blob_ctx *c, const char *name, blob_container_row *out) 
   out->lease.duration_s = sqlite3_column_int64(q, 10);
   out->lease.expires_ms = col_i64_or(q, 11, 0);
   out->lease.break_ms = col_i64_or(q, 12, 0);
-  sqlite3_finalize(q);
+  store_finalize(q);
   return 1;
 }
 
@@ -70,17 +70,6 @@ void blob_metadata_headers(blob_ctx *c, const char *metadata_json) {
     http_set_header(c->r, name, json_string_value(v));
   }
   json_decref(m);
-}
-
-static int lease_locked(const blob_lease *l) {
-  return l->state && (strcmp(l->state, "leased") == 0 || strcmp(l->state, "breaking") == 0);
-}
-
-static void lease_headers(blob_ctx *c, const blob_lease *l) {
-  http_set_header(c->r, "x-ms-lease-status", lease_locked(l) ? "locked" : "unlocked");
-  http_set_header(c->r, "x-ms-lease-state", l->state ? l->state : "available");
-  if (l->state && strcmp(l->state, "leased") == 0)
-    http_set_header(c->r, "x-ms-lease-duration", l->duration_s < 0 ? "infinite" : "fixed");
 }
 
 /* x-ms-blob-public-access: absent or "" is private; anything but blob/container is refused. */
@@ -153,20 +142,13 @@ void blob_container_delete(blob_ctx *c) {
     store_rollback(c->s);
     return;
   }
-  if (lease_locked(&ct.lease)) {
-    const char *lid = http_header_get(c->r, "x-ms-lease-id");
-    if (!lid || !ct.lease.id || strcasecmp(lid, ct.lease.id) != 0) {
-      store_rollback(c->s);
-      http_fail(c->r, 412, lid ? "LeaseIdMismatchWithContainerOperation" : "LeaseIdMissing",
-                lid ? "The lease ID specified did not match the lease ID for the container."
-                    : "There is currently a lease on the container and no lease ID was "
-                      "specified in the request.");
-      return;
-    }
+  if (blob_container_lease_check(c, &ct.lease, 1) != 0) {
+    store_rollback(c->s);
+    return;
   }
   /* The files the container's blobs and blocks use: candidates once it is gone. */
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(c->s),
+  if (store_prepare(store_db(c->s),
                          "SELECT DISTINCT e.file_id FROM blob_extents e JOIN blobs b"
                          " ON b.id=e.blob_id WHERE b.container_id=?1"
                          " UNION SELECT file_id FROM blob_blocks WHERE container_id=?1",
@@ -174,7 +156,7 @@ void blob_container_delete(blob_ctx *c) {
     sqlite3_bind_int64(q, 1, ct.id);
     while (sqlite3_step(q) == SQLITE_ROW)
       blob_ids_add(&ids, sqlite3_column_int64(q, 0));
-    sqlite3_finalize(q);
+    store_finalize(q);
   }
   if (store_exec(c->s, "DELETE FROM blob_containers WHERE id=%lld", (long long)ct.id) != 0 ||
       store_commit(c->s) != 0) {
@@ -190,10 +172,10 @@ void blob_container_delete(blob_ctx *c) {
 
 void blob_container_get_properties(blob_ctx *c) {
   blob_container_row ct;
-  if (load_or_fail(c, &ct) != 0) return;
+  if (load_or_fail(c, &ct) != 0 || blob_container_lease_check(c, &ct.lease, 0) != 0) return;
   blob_set_etag_lm(c, ct.etag, ct.last_modified_ms);
   blob_metadata_headers(c, ct.metadata);
-  lease_headers(c, &ct.lease);
+  blob_lease_headers(c, &ct.lease);
   if (ct.public_access[0]) http_set_header(c->r, "x-ms-blob-public-access", ct.public_access);
   http_set_header(c->r, "x-ms-has-immutability-policy", "false");
   http_set_header(c->r, "x-ms-has-legal-hold", "false");
@@ -205,7 +187,7 @@ void blob_container_get_properties(blob_ctx *c) {
 
 void blob_container_get_metadata(blob_ctx *c) {
   blob_container_row ct;
-  if (load_or_fail(c, &ct) != 0) return;
+  if (load_or_fail(c, &ct) != 0 || blob_container_lease_check(c, &ct.lease, 0) != 0) return;
   blob_set_etag_lm(c, ct.etag, ct.last_modified_ms);
   blob_metadata_headers(c, ct.metadata);
   http_reply_empty(c->r, 200);
@@ -218,7 +200,7 @@ static void container_update(blob_ctx *c, const char *set) {
     return;
   }
   blob_container_row ct;
-  if (load_or_fail(c, &ct) != 0 ||
+  if (load_or_fail(c, &ct) != 0 || blob_container_lease_check(c, &ct.lease, 0) != 0 ||
       blob_conditions_check(c, 1, ct.etag, ct.last_modified_ms, 0) != 0) {
     store_rollback(c->s);
     return;
@@ -326,7 +308,7 @@ void blob_container_set_acl(blob_ctx *c) {
 
 void blob_container_get_acl(blob_ctx *c) {
   blob_container_row ct;
-  if (load_or_fail(c, &ct) != 0) return;
+  if (load_or_fail(c, &ct) != 0 || blob_container_lease_check(c, &ct.lease, 0) != 0) return;
   blob_set_etag_lm(c, ct.etag, ct.last_modified_ms);
   if (ct.public_access[0]) http_set_header(c->r, "x-ms-blob-public-access", ct.public_access);
   json_t *acl = json_loads(ct.acl, 0, NULL);

@@ -41,6 +41,12 @@ typedef struct body_digest {
 } body_digest;
 
 static int digest_body(http_req *r, int want_crc, body_digest *d) {
+  if (r->body_md5_set && !want_crc) {
+    /* the core hashed the body as it arrived */
+    memcpy(d->md5, r->body_md5, 16);
+    d->crc64 = 0;
+    return 0;
+  }
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1) {
     EVP_MD_CTX_free(ctx);
@@ -211,7 +217,7 @@ int blob_data_register(blob_ctx *c, blob_pending *p) {
   if (p->len == 0) return 0;
   sqlite3_stmt *q;
   sqlite3 *db = store_db(c->s);
-  if (sqlite3_prepare_v2(db, "INSERT INTO blob_files(path,size,data,created_ms) VALUES(?,?,?,?)",
+  if (store_prepare(db, "INSERT INTO blob_files(path,size,data,created_ms) VALUES(?,?,?,?)",
                          -1, &q, NULL) != SQLITE_OK)
     return -1;
   if (p->rel)
@@ -225,7 +231,7 @@ int blob_data_register(blob_ctx *c, blob_pending *p) {
     sqlite3_bind_null(q, 3);
   sqlite3_bind_int64(q, 4, c->now_ms);
   int rc = sqlite3_step(q);
-  sqlite3_finalize(q);
+  store_finalize(q);
   if (rc != SQLITE_DONE) {
     log_error("blob: registering a data file: %s", sqlite3_errmsg(db));
     return -1;
@@ -263,13 +269,13 @@ void blob_ids_free(blob_ids *l) {
 
 static int ids_query(srv *s, const char *sql, int64_t a, const char *b, blob_ids *out) {
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(s), sql, -1, &q, NULL) != SQLITE_OK) return -1;
+  if (store_prepare(store_db(s), sql, -1, &q, NULL) != SQLITE_OK) return -1;
   if (sqlite3_bind_parameter_count(q) >= 1) sqlite3_bind_int64(q, 1, a);
   if (b) sqlite3_bind_text(q, 2, b, -1, SQLITE_STATIC);
   int rc;
   while ((rc = sqlite3_step(q)) == SQLITE_ROW)
     blob_ids_add(out, sqlite3_column_int64(q, 0));
-  sqlite3_finalize(q);
+  store_finalize(q);
   return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -334,7 +340,7 @@ void blob_data_gc(srv *s, const blob_ids *candidates) {
   sqlite3_stmt *q;
   char **paths = calloc((size_t)candidates->n, sizeof *paths);
   int npaths = 0;
-  if (sqlite3_prepare_v2(store_db(s), gc_sql, -1, &q, NULL) != SQLITE_OK) {
+  if (store_prepare(store_db(s), gc_sql, -1, &q, NULL) != SQLITE_OK) {
     store_rollback(s);
     free(paths);
     return;
@@ -347,7 +353,7 @@ void blob_data_gc(srv *s, const blob_ids *candidates) {
       if (p) paths[npaths++] = abs_path(s, p);
     }
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   if (store_commit(s) != 0) {
     /* The rows stay; the next start's sweep finds them unreferenced. */
     for (int i = 0; i < npaths; i++)
@@ -366,7 +372,7 @@ static void sweep_orphans(srv *s) {
   DIR *top = opendir(st->blobs_dir);
   if (!top) return;
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(s), "SELECT 1 FROM blob_files WHERE path=?", -1, &q, NULL) !=
+  if (store_prepare(store_db(s), "SELECT 1 FROM blob_files WHERE path=?", -1, &q, NULL) !=
       SQLITE_OK) {
     closedir(top);
     return;
@@ -395,7 +401,7 @@ static void sweep_orphans(srv *s) {
     }
     free(dir);
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   closedir(top);
   if (removed) log_info("blob: removed %d orphaned data files", removed);
 }
@@ -422,7 +428,7 @@ int blob_extents_load(blob_ctx *c, int64_t blob_id, uint64_t off, uint64_t len, 
   *n = 0;
   if (len == 0) return 0;
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(
+  if (store_prepare(
           store_db(c->s),
           "SELECT e.pos, e.len, e.file_id, e.file_off, f.path FROM blob_extents e"
           " JOIN blob_files f ON f.id=e.file_id WHERE e.blob_id=?1 AND e.pos < ?3"
@@ -458,7 +464,7 @@ int blob_extents_load(blob_ctx *c, int64_t blob_id, uint64_t off, uint64_t len, 
       free(ap);
     }
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   *out = v;
   return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -466,7 +472,7 @@ int blob_extents_load(blob_ctx *c, int64_t blob_id, uint64_t off, uint64_t len, 
 /* Reads len bytes at file_off of an inline file. */
 static ssize_t inline_read(srv *s, int64_t file_id, int64_t file_off, char *buf, size_t len) {
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(s), "SELECT substr(data, ?2, ?3) FROM blob_files WHERE id=?1", -1,
+  if (store_prepare(store_db(s), "SELECT substr(data, ?2, ?3) FROM blob_files WHERE id=?1", -1,
                          &q, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_int64(q, 1, file_id);
@@ -478,7 +484,7 @@ static ssize_t inline_read(srv *s, int64_t file_id, int64_t file_off, char *buf,
     if ((size_t)got > len) got = (ssize_t)len;
     memcpy(buf, sqlite3_column_blob(q, 0), (size_t)got);
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   return got;
 }
 
@@ -640,4 +646,49 @@ int blob_data_md5(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint
   free(buf);
   reader_free(rd);
   return rc;
+}
+
+int blob_data_materialize(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint64_t len,
+                          blob_pending *out) {
+  memset(out, 0, sizeof *out);
+  out->len = len;
+  char *tmp = NULL;
+  if (asprintf(&tmp, "%s/blob-XXXXXX", c->s->tmp_dir) < 0) abort();
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    log_error("blob: %s: %s", tmp, strerror(errno));
+    free(tmp);
+    return -1;
+  }
+  extent_reader *rd = reader_new(c->s, ext, n, off);
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(md, EVP_md5(), NULL);
+  char *buf = malloc(1 << 20);
+  int rc = buf ? 0 : -1;
+  for (uint64_t pos = 0; rc == 0 && pos < len;) {
+    size_t want = len - pos < (1u << 20) ? (size_t)(len - pos) : (1u << 20);
+    ssize_t got = reader_read(rd, pos, buf, want);
+    if (got <= 0 || write_all(fd, buf, (size_t)got) != 0) {
+      rc = -1;
+      break;
+    }
+    EVP_DigestUpdate(md, buf, (size_t)got);
+    pos += (uint64_t)got;
+  }
+  unsigned int mdlen = 16;
+  EVP_DigestFinal_ex(md, out->md5, &mdlen);
+  EVP_MD_CTX_free(md);
+  free(buf);
+  reader_free(rd);
+  close(fd);
+  char rel[40];
+  random_rel(rel);
+  if (rc != 0 || place_file(c->s, tmp, rel) != 0) {
+    unlink(tmp);
+    free(tmp);
+    return -1;
+  }
+  free(tmp);
+  out->rel = strdup(rel);
+  return 0;
 }

@@ -47,8 +47,8 @@ static const blob_op blob_ops[] = {
      's', 0, A_SVC_WRITE, 0},
     {"GetServiceStats", "GET", S, "service", "stats", NULL, 'r', 's', 0, A_SVC_READ, 0},
     {"GetUserDelegationKey", "POST", S, "service", "userdelegationkey", NULL, 0, 's', 0, A_UDK, 0},
-    {"FindBlobsByTags", "GET", S, NULL, "blobs", NULL, 'f', 's', 0, A_TAGS_READ, 1},
-    {"SubmitBatch", "POST", S, NULL, "batch", NULL, 0, 's', 0, A_BLOB_WRITE, 1},
+    {"FindBlobsByTags", "GET", S, NULL, "blobs", blob_find_by_tags, 'f', 's', 0, A_TAGS_READ, 1},
+    {"SubmitBatch", "POST", S, NULL, "batch", blob_submit_batch, 0, 's', 0, A_BLOB_WRITE, 1},
     {"GetAccountInformation", "GET", ANY, "account", "properties", blob_service_get_account_info, 0,
      's', 0, A_SVC_READ, 0},
     {"GetAccountInformation", "HEAD", ANY, "account", "properties", blob_service_get_account_info,
@@ -75,12 +75,12 @@ static const blob_op blob_ops[] = {
     {"SetContainerACL", "PUT", C, "container", "acl", blob_container_set_acl, 'w', 'c', 0,
      A_CONT_WRITE, 0},
     {"ListBlobs", "GET", C, "container", "list", blob_list_blobs, 'l', 'c', AC, A_BLOB_READ, 1},
-    {"LeaseContainer", "PUT", C, "container", "lease", NULL, 'w', 'c', 0, A_CONT_WRITE, 0},
+    {"LeaseContainer", "PUT", C, "container", "lease", blob_lease_container, 'w', 'c', 0, A_CONT_WRITE, 0},
     {"RestoreContainer", "PUT", C, "container", "undelete", NULL, 'w', 'c', 0, A_CONT_WRITE, 0},
     {"RenameContainer", "PUT", C, "container", "rename", NULL, 'w', 'c', 0, A_CONT_WRITE, 0},
-    {"FindBlobsByTagsInContainer", "GET", C, "container", "blobs", NULL, 'f', 'c', 0, A_TAGS_READ,
+    {"FindBlobsByTagsInContainer", "GET", C, "container", "blobs", blob_find_by_tags, 'f', 'c', 0, A_TAGS_READ,
      1},
-    {"SubmitContainerBatch", "POST", C, "container", "batch", NULL, 0, 'c', 0, A_BLOB_WRITE, 1},
+    {"SubmitContainerBatch", "POST", C, "container", "batch", blob_submit_batch, 0, 'c', 0, A_BLOB_WRITE, 1},
 
     {"PutBlob", "PUT", B, NULL, NULL, blob_put_blob, 'w', 'o', 0, A_BLOB_WRITE, 1},
     {"PutBlock", "PUT", B, NULL, "block", blob_put_block, 'w', 'o', 0, A_BLOB_WRITE, 1},
@@ -99,21 +99,21 @@ static const blob_op blob_ops[] = {
      1},
     {"SetBlobMetadata", "PUT", B, NULL, "metadata", blob_set_metadata, 'w', 'o', 0, A_BLOB_WRITE,
      1},
-    {"LeaseBlob", "PUT", B, NULL, "lease", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
-    {"SnapshotBlob", "PUT", B, NULL, "snapshot", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
-    {"CopyBlob", "PUT", B, NULL, "copy", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"LeaseBlob", "PUT", B, NULL, "lease", blob_lease_blob, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"SnapshotBlob", "PUT", B, NULL, "snapshot", blob_snapshot_blob, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"AbortCopyBlob", "PUT", B, NULL, "copy", blob_abort_copy, 'w', 'o', 0, A_BLOB_WRITE, 1},
     {"SetBlobTier", "PUT", B, NULL, "tier", blob_set_tier, 'w', 'o', 0, A_BLOB_WRITE, 1},
     {"UndeleteBlob", "PUT", B, NULL, "undelete", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
     {"SetBlobExpiry", "PUT", B, NULL, "expiry", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
-    {"GetBlobTags", "GET", B, NULL, "tags", NULL, 't', 'o', 0, A_TAGS_READ, 1},
-    {"SetBlobTags", "PUT", B, NULL, "tags", NULL, 't', 'o', 0, A_TAGS_WRITE, 1},
+    {"GetBlobTags", "GET", B, NULL, "tags", blob_get_tags, 't', 'o', 0, A_TAGS_READ, 1},
+    {"SetBlobTags", "PUT", B, NULL, "tags", blob_set_tags, 't', 'o', 0, A_TAGS_WRITE, 1},
     {"SetImmutabilityPolicy", "PUT", B, NULL, "immutabilityPolicies", NULL, 'i', 'o', 0,
      A_BLOB_WRITE, 1},
     {"SetLegalHold", "PUT", B, NULL, "legalhold", NULL, 'l', 'o', 0, A_BLOB_WRITE, 1},
-    {"AppendBlock", "PUT", B, NULL, "appendblock", NULL, 'a', 'o', 0, A_BLOB_ADD, 1},
-    {"SealAppendBlob", "PUT", B, NULL, "seal", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
-    {"PutPage", "PUT", B, NULL, "page", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
-    {"GetPageRanges", "GET", B, NULL, "pagelist", NULL, 'r', 'o', AB, A_BLOB_READ, 1},
+    {"AppendBlock", "PUT", B, NULL, "appendblock", blob_append_block, 'a', 'o', 0, A_BLOB_ADD, 1},
+    {"SealAppendBlob", "PUT", B, NULL, "seal", blob_append_seal, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"PutPage", "PUT", B, NULL, "page", blob_put_page, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"GetPageRanges", "GET", B, NULL, "pagelist", blob_get_page_ranges, 'r', 'o', AB, A_BLOB_READ, 1},
     {"IncrementalCopy", "PUT", B, NULL, "incrementalcopy", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
     {"QueryBlob", "POST", B, NULL, "query", NULL, 'r', 'o', 0, A_BLOB_READ, 1},
 };
@@ -258,7 +258,7 @@ typedef struct account_row {
 
 static int account_load(blob_ctx *c, account_row *out) {
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(c->s),
+  if (store_prepare(store_db(c->s),
                          "SELECT key1, key2, id, props FROM storage_accounts WHERE name=?", -1, &q,
                          NULL) != SQLITE_OK)
     return -1;
@@ -283,15 +283,17 @@ static int account_load(blob_ctx *c, account_row *out) {
     c->allow_shared_key = !json_is_false(json_object_get(props, "allowSharedKeyAccess"));
     c->https_only = json_is_true(json_object_get(props, "supportsHttpsTrafficOnly"));
     c->hns = json_is_true(json_object_get(props, "isHnsEnabled"));
+    const char *tier = json_string_value(json_object_get(props, "accessTier"));
+    c->tier_default = http_strdup(c->r, tier ? tier : "Hot");
     json_decref(props);
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   return found;
 }
 
 int storage_account_keys(srv *s, const char *account, char key1[128], char key2[128]) {
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(s), "SELECT key1, key2 FROM storage_accounts WHERE name=?", -1,
+  if (store_prepare(store_db(s), "SELECT key1, key2 FROM storage_accounts WHERE name=?", -1,
                          &q, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
@@ -301,7 +303,7 @@ int storage_account_keys(srv *s, const char *account, char key1[128], char key2[
     snprintf(key2, 128, "%s", (const char *)sqlite3_column_text(q, 1));
     rc = 0;
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   return rc;
 }
 
@@ -445,6 +447,8 @@ static int authenticate(blob_ctx *c) {
 
 /* ---- the front door ---------------------------------------------------------------- */
 
+static void dispatch_one(blob_ctx *c);
+
 void blob_dispatch(http_req *r) {
   blob_ctx *c = http_alloc(r, sizeof *c);
   c->r = r;
@@ -456,6 +460,17 @@ void blob_dispatch(http_req *r) {
   http_date(c->now_ms, date);
   http_set_header(r, "Date", date);
   if (split_path(c) != 0) return;
+  /* A CORS preflight carries no credentials: the account's rules answer it. */
+  if (strcasecmp(r->method, "OPTIONS") == 0) {
+    blob_cors_preflight(c);
+    return;
+  }
+  dispatch_one(c);
+  if (http_header_get(r, "Origin")) blob_cors_headers(c);
+}
+
+static void dispatch_one(blob_ctx *c) {
+  http_req *r = c->r;
 
   enum blob_level lvl = c->blob        ? BLOB_LVL_BLOB
                         : c->container ? BLOB_LVL_CONTAINER
@@ -502,4 +517,99 @@ void blob_dispatch(http_req *r) {
   log_debug("blob: %s account=%s container=%s blob=%s", c->op->name, c->account,
             c->container ? c->container : "-", c->blob ? c->blob : "-");
   c->op->fn(c);
+}
+
+/* ---- blobs named by URL (copy sources) ----------------------------------------------- */
+
+/* Is host[:port] (as in a URL, scheme https or not) one of this server's blob endpoints? */
+static int url_is_ours(blob_ctx *c, const char *hostport, int https) {
+  const char *colon = strrchr(hostport, ':');
+  size_t hn = colon ? (size_t)(colon - hostport) : strlen(hostport);
+  int port = colon ? atoi(colon + 1) : (https ? 443 : 80);
+  int want = https ? c->s->cfg.blob_tls_port : c->s->cfg.blob_port;
+  if (port != want) return 0;
+  static const char *const local[] = {"127.0.0.1", "localhost", "[::1]"};
+  for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+    if (strlen(local[i]) == hn && strncasecmp(hostport, local[i], hn) == 0) return 1;
+  const char *sfx = ".blob.localhost";
+  size_t k = strlen(sfx);
+  if (hn > k && strncasecmp(hostport + hn - k, sfx, k) == 0) return 1;
+  return strlen(c->s->cfg.bind) == hn && strncmp(hostport, c->s->cfg.bind, hn) == 0;
+}
+
+static int fail_source(blob_ctx *c, int status, const char *msg) {
+  http_fail(c->r, status, "CannotVerifyCopySource", "%s", msg);
+  return -1;
+}
+
+int blob_source_open(blob_ctx *c, const char *url, int caller_ok, blob_source *out) {
+  http_req *r = c->r;
+  memset(out, 0, sizeof *out);
+  out->url = url;
+  int https = strncasecmp(url, "https://", 8) == 0;
+  if (!https && strncasecmp(url, "http://", 7) != 0) {
+    blob_fail_header(c, "x-ms-copy-source", url);
+    return -1;
+  }
+  const char *hp = url + (https ? 8 : 7);
+  size_t hn = strcspn(hp, "/?#");
+  char *hostport = http_printf(r, "%.*s", (int)hn, hp);
+  if (!url_is_ours(c, hostport, https)) {
+    http_fail(r, 400, "CannotVerifyCopySource",
+              "azlite copies only from blobs it serves itself (%s/<account>/...); %s is not one "
+              "of its endpoints, and azlite has no network access.",
+              https ? c->s->blob_tls_url : c->s->blob_url, hostport);
+    return -1;
+  }
+  const char *target = hp[hn] == '/' ? hp + hn : http_printf(r, "/%s", hp + hn);
+  http_header h[3] = {{"Host", hostport}, {"x-ms-version", BLOB_DEFAULT_VERSION}, {NULL, NULL}};
+  int nh = 2;
+  const char *srcauth = http_header_get(r, "x-ms-copy-source-authorization");
+  if (srcauth) h[nh++] = (http_header){"Authorization", srcauth};
+  http_req *sub = http_subreq_new(r, "GET", target, h, nh);
+  sub->listener = https ? LISTEN_BLOB_TLS : LISTEN_BLOB;
+  blob_ctx *sc = http_alloc(sub, sizeof *sc);
+  sc->r = sub;
+  sc->s = c->s;
+  sc->now_ms = c->now_ms;
+  int known;
+  if (split_path(sc) != 0 || !sc->container || !sc->blob ||
+      !(sc->op = find_op("GET", BLOB_LVL_BLOB, NULL, NULL, &known))) {
+    blob_fail_header(c, "x-ms-copy-source", url);
+    return -1;
+  }
+  out->ctx = sc;
+  /* In its own account, a copy may read the source with the caller's credentials. */
+  int trusted = caller_ok && !srcauth && !http_query_get(sub, "sig") &&
+                strcmp(sc->account, c->account) == 0 && c->auth.kind != SAUTH_ANONYMOUS;
+  if (!trusted && authenticate(sc) != 0) {
+    const char *code, *msg;
+    int status = http_reply_status(sub, &code, &msg);
+    return fail_source(c, status ? status : 403, msg ? msg : "The source could not be read.");
+  }
+  int found = blob_container_load(sc, sc->container, &out->ct);
+  if (found == 0) return fail_source(c, 404, "The specified container does not exist.");
+  if (found == 1) {
+    const char *snap = http_query_get(sub, "snapshot");
+    found = blob_row_load(sc, out->ct.id, sc->blob, snap ? snap : "", &out->b);
+    if (found == 0) return fail_source(c, 404, "The specified blob does not exist.");
+  }
+  if (found < 0) {
+    blob_fail_internal(c, "loading the copy source");
+    return -1;
+  }
+  /* x-ms-source-if-* are the source's conditional headers. */
+  blob_conditions cd = {http_header_get(r, "x-ms-source-if-match"),
+                        http_header_get(r, "x-ms-source-if-none-match"), -1, -1};
+  const char *ims = http_header_get(r, "x-ms-source-if-modified-since");
+  const char *ius = http_header_get(r, "x-ms-source-if-unmodified-since");
+  if (ims) cd.if_modified_since = http_date_parse(ims);
+  if (ius) cd.if_unmodified_since = http_date_parse(ius);
+  if (blob_conditions_eval(&cd, 1, out->b.etag, out->b.last_modified_ms, 0) != 0) {
+    http_fail(r, 412, "SourceConditionNotMet",
+              "The source condition specified using HTTP conditional header(s) is not met.");
+    return -1;
+  }
+  if (blob_tags_condition_check(c, "x-ms-source-if-tags", out->b.id) != 0) return -1;
+  return tier_require_online(c, &out->b);
 }

@@ -176,11 +176,16 @@ static void blob_xml(blob_ctx *c, xmlw *w, const blob_row *b, int include) {
   xmlw_elem(w, "ServerEncrypted", "true");
   if (b->tier) date_elem(w, "AccessTierChangeTime", b->tier_change_ms);
   if (b->tag_count > 0) xmlw_elemf(w, "TagCount", "%d", b->tag_count);
+  if (strcmp(b->type, "AppendBlob") == 0) xmlw_elem(w, "Sealed", b->sealed ? "true" : "false");
   if (b->archive_status && b->rehydrate_priority)
     xmlw_elem(w, "RehydratePriority", b->rehydrate_priority);
   if (b->last_access_ms) date_elem(w, "LastAccessTime", b->last_access_ms);
   xmlw_close(w);
   if (include & INC_METADATA) blob_metadata_xml(w, b->metadata);
+  if ((include & INC_TAGS) && b->tag_count > 0) {
+    blob_tagset tags;
+    if (blob_tags_load(c, b->id, &tags) == 0) blob_tags_xml(w, &tags);
+  }
   xmlw_close(w);
 }
 
@@ -222,7 +227,7 @@ static sqlite3_stmt *page_query(blob_ctx *c, int64_t container_id, const char *c
                             "  AND NOT EXISTS(SELECT 1 FROM blobs WHERE container_id=?1"
                             "   AND name=bb.blob_name AND snapshot='') GROUP BY blob_name"
                           : "");
-  int rc = sqlite3_prepare_v2(store_db(c->s), sql, -1, &q, NULL);
+  int rc = store_prepare(store_db(c->s), sql, -1, &q, NULL);
   sqlite3_free(sql);
   if (rc != SQLITE_OK) return NULL;
   sqlite3_bind_int64(q, 1, container_id);
@@ -348,7 +353,7 @@ void blob_list_blobs(blob_ctx *c) {
       last = strdup(name);
       last_snap = strdup(snap);
     }
-    sqlite3_finalize(q);
+    store_finalize(q);
     if (!jumped && !done && !failed) {
       if (rows < 256) {
         done = 1; /* a short page: the walk reached the end */

@@ -17,7 +17,7 @@ static const char BLOB_COLS[] =
     " lease_expires_ms, lease_break_ms, seq_number, committed_blocks,"
     " (SELECT count(*) FROM blob_tags t WHERE t.blob_id=blobs.id),"
     " copy_id, copy_status, copy_source, copy_progress, copy_status_description,"
-    " copy_completion_ms, archive_status, rehydrate_priority, last_access_ms";
+    " copy_completion_ms, archive_status, rehydrate_priority, last_access_ms, sealed";
 
 static const char *col_text(blob_ctx *c, sqlite3_stmt *q, int i) {
   const char *t = (const char *)sqlite3_column_text(q, i);
@@ -33,7 +33,7 @@ int blob_row_load(blob_ctx *c, int64_t container_id, const char *name, const cha
   sqlite3_stmt *q;
   char *sql = sqlite3_mprintf("SELECT %s FROM blobs WHERE container_id=? AND name=? AND snapshot=?",
                               BLOB_COLS);
-  int rc = sqlite3_prepare_v2(store_db(c->s), sql, -1, &q, NULL);
+  int rc = store_prepare(store_db(c->s), sql, -1, &q, NULL);
   sqlite3_free(sql);
   if (rc != SQLITE_OK) return -1;
   sqlite3_bind_int64(q, 1, container_id);
@@ -41,7 +41,7 @@ int blob_row_load(blob_ctx *c, int64_t container_id, const char *name, const cha
   sqlite3_bind_text(q, 3, snapshot ? snapshot : "", -1, SQLITE_STATIC);
   rc = sqlite3_step(q);
   if (rc != SQLITE_ROW) {
-    sqlite3_finalize(q);
+    store_finalize(q);
     return rc == SQLITE_DONE ? 0 : -1;
   }
   memset(out, 0, sizeof *out);
@@ -81,68 +81,12 @@ int blob_row_load(blob_ctx *c, int64_t container_id, const char *name, const cha
   out->archive_status = col_text(c, q, i++);
   out->rehydrate_priority = col_text(c, q, i++);
   out->last_access_ms = col_i64(q, i++);
-  sqlite3_finalize(q);
+  out->sealed = (int)col_i64(q, i++);
+  store_finalize(q);
   return 1;
 }
 
 /* ---- shared by the operations on one blob ----------------------------------------- */
-
-/* Is a lease in force at now?  Leases expire by the clock, without a write. */
-static int lease_active(const blob_lease *l, int64_t now) {
-  if (!l->state) return 0;
-  if (strcmp(l->state, "leased") == 0) return l->duration_s < 0 || l->expires_ms > now;
-  if (strcmp(l->state, "breaking") == 0) return l->break_ms > now;
-  return 0;
-}
-
-const char *blob_lease_state_now(const blob_lease *l, int64_t now) {
-  if (!l->state) return "available";
-  if (strcmp(l->state, "leased") == 0 && !lease_active(l, now)) return "expired";
-  if (strcmp(l->state, "breaking") == 0 && !lease_active(l, now)) return "broken";
-  return l->state;
-}
-
-/* A write to a blob under a lease must name it; 0 ok, -1 failed. */
-int blob_lease_check_write(blob_ctx *c, const blob_lease *l) {
-  const char *lid = http_header_get(c->r, "x-ms-lease-id");
-  if (lease_active(l, c->now_ms)) {
-    if (!lid) {
-      http_fail(c->r, 412, "LeaseIdMissing",
-                "There is currently a lease on the blob and no lease ID was specified in the "
-                "request.");
-      return -1;
-    }
-    if (!l->id || strcasecmp(lid, l->id) != 0) {
-      http_fail(c->r, 412, "LeaseIdMismatchWithBlobOperation",
-                "The lease ID specified did not match the lease ID for the blob.");
-      return -1;
-    }
-    return 0;
-  }
-  if (lid) {
-    http_fail(c->r, 412, "LeaseNotPresentWithBlobOperation",
-              "There is currently no lease on the blob.");
-    return -1;
-  }
-  return 0;
-}
-
-/* A read naming a lease must name the one in force. */
-static int lease_check_read(blob_ctx *c, const blob_lease *l) {
-  const char *lid = http_header_get(c->r, "x-ms-lease-id");
-  if (!lid) return 0;
-  if (!lease_active(l, c->now_ms)) {
-    http_fail(c->r, 412, "LeaseNotPresentWithBlobOperation",
-              "There is currently no lease on the blob.");
-    return -1;
-  }
-  if (!l->id || strcasecmp(lid, l->id) != 0) {
-    http_fail(c->r, 412, "LeaseIdMismatchWithBlobOperation",
-              "The lease ID specified did not match the lease ID for the blob.");
-    return -1;
-  }
-  return 0;
-}
 
 /* The container named by the URL, inside the caller's transaction; fails when absent. */
 int blob_need_container(blob_ctx *c, blob_container_row *ct) {
@@ -165,6 +109,7 @@ int blob_need_blob(blob_ctx *c, const blob_container_row *ct, blob_row *b, int m
     blob_fail_blob_not_found(c);
     return -1;
   }
+  if (found == 1 && blob_tags_condition_check(c, "x-ms-if-tags", b->id) != 0) return -1;
   return found;
 }
 
@@ -219,7 +164,7 @@ int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row
             "content_encoding,content_language,content_md5,content_disposition,cache_control,"
             "metadata,tier,tier_change_ms,container_id,name,snapshot)"
             " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,'')";
-  if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) return -1;
+  if (store_prepare(db, sql, -1, &q, NULL) != SQLITE_OK) return -1;
   sqlite3_bind_text(q, 1, w->type, -1, SQLITE_STATIC);
   sqlite3_bind_int64(q, 2, w->size);
   sqlite3_bind_text(q, 3, w->etag, -1, SQLITE_STATIC);
@@ -242,7 +187,7 @@ int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row
     sqlite3_bind_text(q, 16, c->blob, -1, SQLITE_STATIC);
   }
   int rc = sqlite3_step(q);
-  sqlite3_finalize(q);
+  store_finalize(q);
   if (rc != SQLITE_DONE) {
     log_error("blob: writing %s: %s", c->blob, sqlite3_errmsg(db));
     return -1;
@@ -257,7 +202,7 @@ int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row
                    (long long)id, (long long)id) != 0)
       return -1;
   }
-  if (sqlite3_prepare_v2(db,
+  if (store_prepare(db,
                          "INSERT INTO blob_extents(blob_id,pos,len,file_id,file_off,block_id)"
                          " VALUES(?,?,?,?,?,?)",
                          -1, &q, NULL) != SQLITE_OK)
@@ -275,12 +220,12 @@ int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row
     sqlite3_bind_text(q, 6, e->block_id, -1, SQLITE_STATIC);
     if (sqlite3_step(q) != SQLITE_DONE) {
       log_error("blob: writing extents of %s: %s", c->blob, sqlite3_errmsg(db));
-      sqlite3_finalize(q);
+      store_finalize(q);
       return -1;
     }
     pos += e->len;
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   /* A committed blob drops the name's uncommitted blocks (Azure discards them). */
   if (blob_ids_of_blocks(s, ct->id, c->blob, freed) != 0 ||
       store_exec(s, "DELETE FROM blob_blocks WHERE container_id=%lld AND blob_name=%Q",
@@ -293,6 +238,10 @@ int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row
 
 void blob_put_blob(blob_ctx *c) {
   http_req *r = c->r;
+  if (http_header_get(r, "x-ms-copy-source")) {
+    blob_copy_dispatch(c);
+    return;
+  }
   const char *type = http_header_get(r, "x-ms-blob-type");
   if (!type) {
     http_fail(r, 400, "MissingRequiredHeader",
@@ -300,8 +249,12 @@ void blob_put_blob(blob_ctx *c) {
     http_fail_detail(r, "HeaderName", "x-ms-blob-type");
     return;
   }
-  if (strcmp(type, "AppendBlob") == 0 || strcmp(type, "PageBlob") == 0) {
-    http_fail(r, 501, "NotImplemented", "azlite does not implement %s yet.", type);
+  if (strcmp(type, "AppendBlob") == 0) {
+    blob_append_create(c);
+    return;
+  }
+  if (strcmp(type, "PageBlob") == 0) {
+    blob_page_create(c);
     return;
   }
   if (strcmp(type, "BlockBlob") != 0) {
@@ -312,6 +265,9 @@ void blob_put_blob(blob_ctx *c) {
   blob_http_props_read(c, 1, &props);
   const char *tier;
   if (blob_tier_read(c, &tier) != 0) return;
+  blob_tagset tags;
+  int has_tags;
+  if (blob_tags_from_header(c, &tags, &has_tags) != 0) return;
   char *meta = blob_metadata_from_headers(c);
   if (!meta) return;
   blob_pending body;
@@ -351,12 +307,14 @@ void blob_put_blob(blob_ctx *c) {
   if (blob_conditions_check(c, exists, exists ? old.etag : "", exists ? old.last_modified_ms : 0,
                             0) != 0)
     goto fail;
+  if (blob_tags_condition_check(c, "x-ms-if-tags", exists ? old.id : 0) != 0) goto fail;
   if (exists && blob_lease_check_write(c, &old.lease) != 0) goto fail;
   if (blob_data_register(c, &body) != 0) goto fail_internal;
   blob_new_extent ext = {body.file_id, 0, (int64_t)body.len, NULL};
   blob_write w = {"BlockBlob", (int64_t)body.len, etag, &props, meta, tier, &ext, 1};
   if (blob_write_content(c, &ct, exists ? &old : NULL, &w, &blob_id, &freed) != 0)
     goto fail_internal;
+  if (has_tags && blob_tags_store(c, blob_id, &tags) != 0) goto fail_internal;
   if (store_commit(c->s) != 0) goto fail_internal;
   free(meta);
   free(body.rel);
@@ -390,19 +348,16 @@ void blob_row_headers(blob_ctx *c, const blob_row *b) {
   if (b->content_language) http_set_header(r, "Content-Language", b->content_language);
   if (b->content_disposition) http_set_header(r, "Content-Disposition", b->content_disposition);
   if (b->cache_control) http_set_header(r, "Cache-Control", b->cache_control);
-  const char *state = blob_lease_state_now(&b->lease, c->now_ms);
-  int locked = strcmp(state, "leased") == 0 || strcmp(state, "breaking") == 0;
-  http_set_header(r, "x-ms-lease-status", locked ? "locked" : "unlocked");
-  http_set_header(r, "x-ms-lease-state", state);
-  if (strcmp(state, "leased") == 0)
-    http_set_header(r, "x-ms-lease-duration", b->lease.duration_s < 0 ? "infinite" : "fixed");
+  blob_lease_headers(c, &b->lease);
   http_set_header(r, "x-ms-server-encrypted", "true");
   http_set_header(r, "Accept-Ranges", "bytes");
   if (b->tag_count > 0) http_set_headerf(r, "x-ms-tag-count", "%d", b->tag_count);
   if (strcmp(b->type, "PageBlob") == 0)
     http_set_headerf(r, "x-ms-blob-sequence-number", "%lld", (long long)b->seq_number);
-  if (strcmp(b->type, "AppendBlob") == 0)
+  if (strcmp(b->type, "AppendBlob") == 0) {
     http_set_headerf(r, "x-ms-blob-committed-block-count", "%lld", (long long)b->committed_blocks);
+    if (b->sealed) http_set_header(r, "x-ms-blob-sealed", "true");
+  }
   if (b->copy_id) {
     http_set_header(r, "x-ms-copy-id", b->copy_id);
     if (b->copy_status) http_set_header(r, "x-ms-copy-status", b->copy_status);
@@ -436,7 +391,7 @@ static int load_for_read(blob_ctx *c, blob_row *b) {
   blob_container_row ct;
   if (blob_need_container(c, &ct) != 0) return -1;
   if (blob_need_blob(c, &ct, b, 1) != 1) return -1;
-  if (lease_check_read(c, &b->lease) != 0) return -1;
+  if (blob_lease_check_read(c, &b->lease) != 0) return -1;
   if (blob_conditions_check(c, 1, b->etag, b->last_modified_ms, 1) != 0) return -1;
   return 0;
 }
@@ -568,13 +523,13 @@ void blob_delete_blob(blob_ctx *c) {
                                                          : "id=?2";
   if (!snap && !ds) {
     int has_snaps = 0;
-    if (sqlite3_prepare_v2(store_db(c->s),
+    if (store_prepare(store_db(c->s),
                            "SELECT 1 FROM blobs WHERE container_id=? AND name=? AND snapshot<>''",
                            -1, &q, NULL) == SQLITE_OK) {
       sqlite3_bind_int64(q, 1, ct.id);
       sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
       has_snaps = sqlite3_step(q) == SQLITE_ROW;
-      sqlite3_finalize(q);
+      store_finalize(q);
     }
     if (has_snaps) {
       http_fail(r, 409, "SnapshotsPresent",
@@ -584,7 +539,7 @@ void blob_delete_blob(blob_ctx *c) {
   }
   /* Collect the data files first: the cascade drops the extents with the rows. */
   char *sql = sqlite3_mprintf("SELECT id FROM blobs WHERE container_id=?1 AND %s", which);
-  int ok = sqlite3_prepare_v2(store_db(c->s), sql, -1, &q, NULL) == SQLITE_OK;
+  int ok = store_prepare(store_db(c->s), sql, -1, &q, NULL) == SQLITE_OK;
   sqlite3_free(sql);
   if (!ok) goto fail_internal;
   sqlite3_bind_int64(q, 1, ct.id);
@@ -592,16 +547,16 @@ void blob_delete_blob(blob_ctx *c) {
   sqlite3_bind_text(q, 3, c->blob, -1, SQLITE_STATIC);
   while (sqlite3_step(q) == SQLITE_ROW)
     blob_ids_of_extents(c->s, sqlite3_column_int64(q, 0), &freed);
-  sqlite3_finalize(q);
+  store_finalize(q);
   sql = sqlite3_mprintf("DELETE FROM blobs WHERE container_id=?1 AND %s", which);
-  ok = sqlite3_prepare_v2(store_db(c->s), sql, -1, &q, NULL) == SQLITE_OK;
+  ok = store_prepare(store_db(c->s), sql, -1, &q, NULL) == SQLITE_OK;
   sqlite3_free(sql);
   if (!ok) goto fail_internal;
   sqlite3_bind_int64(q, 1, ct.id);
   sqlite3_bind_int64(q, 2, b.id);
   sqlite3_bind_text(q, 3, c->blob, -1, SQLITE_STATIC);
   int rc = sqlite3_step(q);
-  sqlite3_finalize(q);
+  store_finalize(q);
   if (rc != SQLITE_DONE) goto fail_internal;
   /* Deleting the base blob also drops the name's uncommitted blocks. */
   if (!snap && !(ds && strcmp(ds, "only") == 0)) {
@@ -658,6 +613,12 @@ static void finish_update(blob_ctx *c, const blob_row *b, const char *set) {
 }
 
 void blob_set_http_headers(blob_ctx *c) {
+  /* Resize and Update Sequence Number share the URL; their headers pick them. */
+  if (http_header_get(c->r, "x-ms-blob-content-length") ||
+      http_header_get(c->r, "x-ms-sequence-number-action")) {
+    blob_page_set_properties(c);
+    return;
+  }
   if (http_query_get(c->r, "snapshot")) {
     blob_fail_query(c, "snapshot", http_query_get(c->r, "snapshot"));
     return;

@@ -44,7 +44,7 @@ void blob_service_list_containers(blob_ctx *c) {
   const char *from = marker && strcmp(marker, pfx) > 0 ? marker : pfx;
   char *upper = blob_prefix_upper(pfx);
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(c->s),
+  if (store_prepare(store_db(c->s),
                          "SELECT name, etag, last_modified_ms, metadata, public_access,"
                          " lease_state, lease_duration_s, lease_expires_ms, lease_break_ms"
                          " FROM blob_containers WHERE account=?1 AND name>=?2"
@@ -106,7 +106,7 @@ void blob_service_list_containers(blob_ctx *c) {
     if (with_meta) blob_metadata_xml(w, (const char *)sqlite3_column_text(q, 3));
     xmlw_close(w);
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   free(upper);
   xmlw_close(w);
   xmlw_elem(w, "NextMarker", next ? next : "");
@@ -179,7 +179,7 @@ static void json_to_xml(xmlw *w, const char *name, json_t *v) {
 static json_t *props_load(blob_ctx *c) {
   json_t *props = json_loads(DEFAULT_PROPS, JSON_PRESERVE_ORDER, NULL);
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(c->s), "SELECT props FROM blob_service_props WHERE account=?", -1,
+  if (store_prepare(store_db(c->s), "SELECT props FROM blob_service_props WHERE account=?", -1,
                          &q, NULL) != SQLITE_OK)
     return props;
   sqlite3_bind_text(q, 1, c->account, -1, SQLITE_STATIC);
@@ -188,7 +188,7 @@ static json_t *props_load(blob_ctx *c) {
     if (stored) json_object_update(props, stored);
     json_decref(stored);
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   return props;
 }
 
@@ -242,12 +242,12 @@ void blob_service_set_properties(blob_ctx *c) {
   }
   json_t *stored = NULL;
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(c->s), "SELECT props FROM blob_service_props WHERE account=?", -1,
+  if (store_prepare(store_db(c->s), "SELECT props FROM blob_service_props WHERE account=?", -1,
                          &q, NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, c->account, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW)
       stored = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
-    sqlite3_finalize(q);
+    store_finalize(q);
   }
   if (!stored) stored = json_object();
   json_object_update(stored, set);
@@ -272,7 +272,7 @@ void blob_service_set_properties(blob_ctx *c) {
 void blob_service_get_account_info(blob_ctx *c) {
   sqlite3_stmt *q;
   const char *sku = "Standard_LRS", *kind = "StorageV2";
-  if (sqlite3_prepare_v2(store_db(c->s), "SELECT sku, kind FROM storage_accounts WHERE name=?", -1,
+  if (store_prepare(store_db(c->s), "SELECT sku, kind FROM storage_accounts WHERE name=?", -1,
                          &q, NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, c->account, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW) {
@@ -281,7 +281,7 @@ void blob_service_get_account_info(blob_ctx *c) {
       if (s1) sku = http_strdup(c->r, s1);
       if (s2) kind = http_strdup(c->r, s2);
     }
-    sqlite3_finalize(q);
+    store_finalize(q);
   }
   http_set_header(c->r, "x-ms-sku-name", sku);
   http_set_header(c->r, "x-ms-account-kind", kind);

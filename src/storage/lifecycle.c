@@ -74,7 +74,8 @@ static void policy_free(lc_policy *p) {
   for (int i = 0; i < p->n; i++) {
     lc_rule *r = &p->rule[i];
     free(r->name);
-    for (int k = 0; k < r->nprefix; k++) free(r->prefix[k]);
+    for (int k = 0; k < r->nprefix; k++)
+      free(r->prefix[k]);
     for (int k = 0; k < r->ntags; k++) {
       free(r->tag_name[k]);
       free(r->tag_value[k]);
@@ -90,8 +91,8 @@ typedef struct lc_err {
   char msg[512];
 } lc_err;
 
-__attribute__((format(printf, 3, 4))) static int bad(lc_err *e, const char *code,
-                                                     const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int bad(lc_err *e, const char *code, const char *fmt,
+                                                     ...) {
   va_list ap;
   va_start(ap, fmt);
   e->code = code;
@@ -127,8 +128,8 @@ static int cond_parse(json_t *j, const char *where, int base_blob, enum lc_actio
     for (int i = 0; i < 3; i++)
       if (strcmp(k, SINCE_NAMES[i]) == 0) which = i;
     if (which < 0 && strcmp(k, TIER_CHANGE_NAME) != 0)
-      return bad(e, "InvalidRequestPropertyValue", "'%s.%s' is not a valid run condition.",
-                 where, k);
+      return bad(e, "InvalidRequestPropertyValue", "'%s.%s' is not a valid run condition.", where,
+                 k);
     if (days_value(v, &days) != 0)
       return bad(e, "InvalidRequestPropertyValue",
                  "'%s.%s' must be a whole number of days, 0 or more.", where, k);
@@ -146,8 +147,7 @@ static int cond_parse(json_t *j, const char *where, int base_blob, enum lc_actio
     c->days = days;
   }
   if (nsince == 0)
-    return bad(e, "InvalidRequestPropertyValue",
-               "'%s' needs a run condition (%s).", where,
+    return bad(e, "InvalidRequestPropertyValue", "'%s' needs a run condition (%s).", where,
                base_blob ? "daysAfterModificationGreaterThan, daysAfterCreationGreaterThan or "
                            "daysAfterLastAccessTimeGreaterThan"
                          : "daysAfterCreationGreaterThan");
@@ -157,17 +157,16 @@ static int cond_parse(json_t *j, const char *where, int base_blob, enum lc_actio
                "daysAfterModificationGreaterThan, daysAfterCreationGreaterThan and "
                "daysAfterLastAccessTimeGreaterThan per action.",
                where);
-  if (c->tier_days >= 0 &&
-      (a != LC_TIER_ARCHIVE || (base_blob && c->since != LC_MODIFIED)))
-    return bad(e, "InvalidRequestPropertyValue",
-               "'%s.%s' is only supported on tierToArchive%s.", where, TIER_CHANGE_NAME,
+  if (c->tier_days >= 0 && (a != LC_TIER_ARCHIVE || (base_blob && c->since != LC_MODIFIED)))
+    return bad(e, "InvalidRequestPropertyValue", "'%s.%s' is only supported on tierToArchive%s.",
+               where, TIER_CHANGE_NAME,
                base_blob ? " together with daysAfterModificationGreaterThan" : "");
   return 0;
 }
 
 /* The actions on base blobs, snapshots or versions. */
-static int actions_parse(json_t *j, const char *where, int base_blob, lc_cond *out,
-                         int *auto_hot, lc_err *e) {
+static int actions_parse(json_t *j, const char *where, int base_blob, lc_cond *out, int *auto_hot,
+                         lc_err *e) {
   if (!json_is_object(j))
     return bad(e, "InvalidRequestPropertyValue", "'%s' must be an object.", where);
   const char *k;
@@ -204,8 +203,8 @@ static int filters_parse(json_t *f, const char *where, lc_rule *r, lc_err *e) {
   json_t *v;
   json_object_foreach(f, k, v) {
     if (strcmp(k, "blobTypes") && strcmp(k, "prefixMatch") && strcmp(k, "blobIndexMatch"))
-      return bad(e, "InvalidRequestPropertyValue", "'%s.filters.%s' is not a valid filter.",
-                 where, k);
+      return bad(e, "InvalidRequestPropertyValue", "'%s.filters.%s' is not a valid filter.", where,
+                 k);
   }
   json_t *types = json_object_get(f, "blobTypes");
   if (!json_is_array(types) || json_array_size(types) == 0)
@@ -246,8 +245,8 @@ static int filters_parse(json_t *f, const char *where, lc_rule *r, lc_err *e) {
   if (tm && !json_is_null(tm)) {
     if (!json_is_array(tm) || json_array_size(tm) > LC_MAX_TAGS)
       return bad(e, "InvalidRequestPropertyValue",
-                 "'%s.filters.blobIndexMatch' must be an array of at most %d tag filters.",
-                 where, LC_MAX_TAGS);
+                 "'%s.filters.blobIndexMatch' must be an array of at most %d tag filters.", where,
+                 LC_MAX_TAGS);
     json_array_foreach(tm, i, v) {
       const char *n = json_string_value(json_object_get(v, "name"));
       const char *op = json_string_value(json_object_get(v, "op"));
@@ -284,8 +283,7 @@ static int rule_parse(json_t *j, int idx, lc_policy *p, lc_err *e) {
                  "The rule name '%s' is used more than once; rule names must be unique.", name);
   const char *type = json_string_value(json_object_get(j, "type"));
   if (!type || strcmp(type, "Lifecycle") != 0)
-    return bad(e, "InvalidRequestPropertyValue",
-               "'%s.type' must be \"Lifecycle\".", where);
+    return bad(e, "InvalidRequestPropertyValue", "'%s.type' must be \"Lifecycle\".", where);
   json_t *en = json_object_get(j, "enabled");
   if (en && !json_is_boolean(en))
     return bad(e, "InvalidRequestPropertyValue", "'%s.enabled' must be true or false.", where);
@@ -316,8 +314,7 @@ static int rule_parse(json_t *j, int idx, lc_policy *p, lc_err *e) {
     n += got;
   }
   if (n == 0 && !r->auto_hot)
-    return bad(e, "InvalidRequestPropertyValue", "'%s.definition.actions' names no action.",
-               where);
+    return bad(e, "InvalidRequestPropertyValue", "'%s.definition.actions' names no action.", where);
   if (r->auto_hot && !(r->base[LC_TIER_COOL].set && r->base[LC_TIER_COOL].since == LC_ACCESSED))
     return bad(e, "InvalidRequestPropertyValue",
                "'%s': enableAutoTierToHotFromCool needs a tierToCool action with "
@@ -366,10 +363,10 @@ typedef struct policy_row {
 static int policy_load(srv *s, const char *account, policy_row *out) {
   sqlite3_stmt *q;
   int found = 0;
-  if (sqlite3_prepare_v2(store_db(s),
-                         "SELECT policy, last_modified_ms FROM storage_management_policies"
-                         " WHERE account=?",
-                         -1, &q, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s),
+                    "SELECT policy, last_modified_ms FROM storage_management_policies"
+                    " WHERE account=?",
+                    -1, &q, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
   if (sqlite3_step(q) == SQLITE_ROW) {
@@ -377,7 +374,7 @@ static int policy_load(srv *s, const char *account, policy_row *out) {
     out->modified_ms = sqlite3_column_int64(q, 1);
     found = out->policy != NULL;
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   return found;
 }
 
@@ -471,8 +468,7 @@ void storage_policy_delete(http_req *r) {
   json_t *acct = policy_account(r);
   if (!acct) return;
   const char *account = json_string_value(json_object_get(acct, "name"));
-  if (store_exec(r->srv, "DELETE FROM storage_management_policies WHERE account=%Q", account) !=
-      0)
+  if (store_exec(r->srv, "DELETE FROM storage_management_policies WHERE account=%Q", account) != 0)
     http_fail(r, 500, "InternalError", "The management policy could not be deleted.");
   else
     http_reply_empty(r, sqlite3_changes(store_db(r->srv)) ? 200 : 204);
@@ -481,9 +477,9 @@ void storage_policy_delete(http_req *r) {
 
 /* ---- the action log -------------------------------------------------------------------------- */
 
-int lifecycle_log(srv *s, const char *account, int64_t now_ms, const char *source,
-                  const char *rule, const char *action, const char *container, const char *blob,
-                  const char *snapshot, const char *from_tier, const char *to_tier, int64_t size) {
+int lifecycle_log(srv *s, const char *account, int64_t now_ms, const char *source, const char *rule,
+                  const char *action, const char *container, const char *blob, const char *snapshot,
+                  const char *from_tier, const char *to_tier, int64_t size) {
   return store_exec(s,
                     "INSERT INTO storage_action_log(account,time_ms,source,rule,action,container,"
                     "blob,snapshot,from_tier,to_tier,size) VALUES(%Q,%lld,%Q,%Q,%Q,%Q,%Q,%Q,%Q,"
@@ -495,11 +491,11 @@ int lifecycle_log(srv *s, const char *account, int64_t now_ms, const char *sourc
 int64_t storage_actions_since(srv *s, int64_t after_id, int limit,
                               void (*fn)(void *cls, const storage_action *a), void *cls) {
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(s),
-                         "SELECT id, account, time_ms, source, rule, action, container, blob,"
-                         " snapshot, from_tier, to_tier, size FROM storage_action_log"
-                         " WHERE id>? ORDER BY id LIMIT ?",
-                         -1, &q, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s),
+                    "SELECT id, account, time_ms, source, rule, action, container, blob,"
+                    " snapshot, from_tier, to_tier, size FROM storage_action_log"
+                    " WHERE id>? ORDER BY id LIMIT ?",
+                    -1, &q, NULL) != SQLITE_OK)
     return after_id;
   sqlite3_bind_int64(q, 1, after_id);
   sqlite3_bind_int(q, 2, limit > 0 ? limit : 1000);
@@ -522,7 +518,7 @@ int64_t storage_actions_since(srv *s, int64_t after_id, int limit,
     fn(cls, &a);
     after_id = a.id;
   }
-  sqlite3_finalize(q);
+  store_finalize(q);
   return after_id;
 }
 
@@ -540,11 +536,11 @@ void storage_lifecycle_actions_list(http_req *r) {
   sqlite3_stmt *q;
   json_t *list = json_array();
   int64_t last = after;
-  if (sqlite3_prepare_v2(store_db(s),
-                         "SELECT id, time_ms, source, rule, action, container, blob, snapshot,"
-                         " from_tier, to_tier, size FROM storage_action_log"
-                         " WHERE account=? AND id>? ORDER BY id LIMIT ?",
-                         -1, &q, NULL) == SQLITE_OK) {
+  if (store_prepare(store_db(s),
+                    "SELECT id, time_ms, source, rule, action, container, blob, snapshot,"
+                    " from_tier, to_tier, size FROM storage_action_log"
+                    " WHERE account=? AND id>? ORDER BY id LIMIT ?",
+                    -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, after);
     sqlite3_bind_int(q, 3, top);
@@ -552,11 +548,11 @@ void storage_lifecycle_actions_list(http_req *r) {
       char iso[40];
       clock_iso8601(sqlite3_column_int64(q, 1), iso);
       last = sqlite3_column_int64(q, 0);
-      json_t *e = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I}", "id", (json_int_t)last, "time", iso,
-                            "source", sqlite3_column_text(q, 2), "action",
-                            sqlite3_column_text(q, 4), "container", sqlite3_column_text(q, 5),
-                            "blob", sqlite3_column_text(q, 6), "contentLength",
-                            (json_int_t)sqlite3_column_int64(q, 10));
+      json_t *e =
+          json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I}", "id", (json_int_t)last, "time", iso, "source",
+                    sqlite3_column_text(q, 2), "action", sqlite3_column_text(q, 4), "container",
+                    sqlite3_column_text(q, 5), "blob", sqlite3_column_text(q, 6), "contentLength",
+                    (json_int_t)sqlite3_column_int64(q, 10));
       const char *snap = (const char *)sqlite3_column_text(q, 7);
       if (sqlite3_column_text(q, 3))
         json_object_set_new(e, "rule", json_string((const char *)sqlite3_column_text(q, 3)));
@@ -567,17 +563,16 @@ void storage_lifecycle_actions_list(http_req *r) {
         json_object_set_new(e, "toTier", json_string((const char *)sqlite3_column_text(q, 9)));
       json_array_append_new(list, e);
     }
-    sqlite3_finalize(q);
+    store_finalize(q);
   }
   json_t *out = json_pack("{s:o}", "value", list);
   if ((int)json_array_size(list) == top)
-    json_object_set_new(out, "nextLink",
-                        json_sprintf("%s%s?api-version=%s&$top=%d&$skiptoken=%lld", s->mgmt_url,
-                                     r->raw_path,
-                                     http_query_get(r, "api-version")
-                                         ? http_query_get(r, "api-version")
-                                         : "2023-01-01",
-                                     top, (long long)last));
+    json_object_set_new(
+        out, "nextLink",
+        json_sprintf("%s%s?api-version=%s&$top=%d&$skiptoken=%lld", s->mgmt_url, r->raw_path,
+                     http_query_get(r, "api-version") ? http_query_get(r, "api-version")
+                                                      : "2023-01-01",
+                     top, (long long)last));
   http_reply_json(r, 200, out);
   json_decref(acct);
 }
@@ -649,9 +644,9 @@ static int tags_match(sqlite3_stmt *tag_q, const lc_rule *r, int64_t blob_id) {
 static int rule_selects(sqlite3_stmt *tag_q, const lc_rule *r, const char *type,
                         const char *container, const char *name, int64_t blob_id) {
   if (!r->enabled) return 0;
-  if (!strcmp(type, "BlockBlob") ? !r->block_blobs
+  if (!strcmp(type, "BlockBlob")    ? !r->block_blobs
       : !strcmp(type, "AppendBlob") ? !r->append_blobs
-                                     : 1)
+                                    : 1)
     return 0;
   if (!prefix_match(r, container, name)) return 0;
   return r->ntags == 0 || tags_match(tag_q, r, blob_id);
@@ -674,7 +669,9 @@ static int cond_met(const lc_pass *ps, const lc_cond *c, const lc_blob *b) {
                   : c->since == LC_CREATED ? b->created_ms
                                            : last_access_of(ps, b);
   if (ps->now - since <= c->days * DAY_MS) return 0;
-  if (c->tier_days >= 0 && ps->now - b->tier_change_ms <= c->tier_days * DAY_MS) return 0;
+  /* Only a tier someone set has a change time; an inferred tier never changed. */
+  if (c->tier_days >= 0 && b->tier && ps->now - b->tier_change_ms <= c->tier_days * DAY_MS)
+    return 0;
   return 1;
 }
 
@@ -743,21 +740,21 @@ static const char *col(sqlite3_stmt *q, int i) {
 static int pass_read(lc_pass *ps) {
   sqlite3 *db = store_db(ps->s);
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT b.id, b.container_id, c.name, b.name, b.snapshot, b.type, b.size,"
-                         " b.etag, b.created_ms, b.last_modified_ms, b.tier,"
-                         " coalesce(b.tier_change_ms, b.created_ms), b.archive_status,"
-                         " coalesce(b.last_access_ms, 0),"
-                         " b.lease_state='leased' AND (b.lease_duration_s<0 OR"
-                         "   coalesce(b.lease_expires_ms,0)>?2)"
-                         " FROM blobs b JOIN blob_containers c ON c.id=b.container_id"
-                         " WHERE c.account=?1 AND c.name NOT IN ('$logs','$web')"
-                         " ORDER BY c.name, b.name, b.snapshot",
-                         -1, &q, NULL) != SQLITE_OK)
+  if (store_prepare(db,
+                    "SELECT b.id, b.container_id, c.name, b.name, b.snapshot, b.type, b.size,"
+                    " b.etag, b.created_ms, b.last_modified_ms, b.tier,"
+                    " coalesce(b.tier_change_ms, b.created_ms), b.archive_status,"
+                    " coalesce(b.last_access_ms, 0),"
+                    " b.lease_state='leased' AND (b.lease_duration_s<0 OR"
+                    "   coalesce(b.lease_expires_ms,0)>?2)"
+                    " FROM blobs b JOIN blob_containers c ON c.id=b.container_id"
+                    " WHERE c.account=?1 AND c.name NOT IN ('$logs','$web')"
+                    " ORDER BY c.name, b.name, b.snapshot",
+                    -1, &q, NULL) != SQLITE_OK)
     return -1;
-  if (sqlite3_prepare_v2(db, "SELECT value FROM blob_tags WHERE blob_id=? AND key=?", -1,
-                         &ps->tag_q, NULL) != SQLITE_OK) {
-    sqlite3_finalize(q);
+  if (store_prepare(db, "SELECT value FROM blob_tags WHERE blob_id=? AND key=?", -1, &ps->tag_q,
+                    NULL) != SQLITE_OK) {
+    store_finalize(q);
     return -1;
   }
   sqlite3_bind_text(q, 1, ps->account, -1, SQLITE_STATIC);
@@ -787,8 +784,8 @@ static int pass_read(lc_pass *ps) {
     }
     decide(ps, &b);
   }
-  sqlite3_finalize(q);
-  sqlite3_finalize(ps->tag_q);
+  store_finalize(q);
+  store_finalize(ps->tag_q);
   ps->tag_q = NULL;
   return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -801,10 +798,10 @@ static int apply_one(lc_pass *ps, const lc_do *d, blob_ids *freed) {
   const char *to = ACTION_TIERS[d->action];
   if (d->action != LC_DELETE) {
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db,
-                           "UPDATE blobs SET tier=?1, tier_change_ms=?2 WHERE id=?3 AND etag=?4"
-                           " AND tier IS ?5 AND archive_status IS NULL",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (store_prepare(db,
+                      "UPDATE blobs SET tier=?1, tier_change_ms=?2 WHERE id=?3 AND etag=?4"
+                      " AND tier IS ?5 AND archive_status IS NULL",
+                      -1, &q, NULL) != SQLITE_OK)
       return -1;
     sqlite3_bind_text(q, 1, to, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, ps->now);
@@ -812,23 +809,23 @@ static int apply_one(lc_pass *ps, const lc_do *d, blob_ids *freed) {
     sqlite3_bind_text(q, 4, d->etag, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 5, d->from_tier, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
-    sqlite3_finalize(q);
+    store_finalize(q);
     if (rc != SQLITE_DONE) return -1;
     if (sqlite3_changes(db) == 0) return 0;
   } else {
     sqlite3_stmt *q;
     /* The blob must be as it was read; a base blob with snapshots stays (Azure's
      * Delete Blob refuses it too), until a snapshot rule removes them. */
-    if (sqlite3_prepare_v2(db,
-                           "SELECT 1 FROM blobs b WHERE id=?1 AND etag=?2 AND (snapshot<>'' OR NOT"
-                           " EXISTS(SELECT 1 FROM blobs s WHERE s.container_id=b.container_id"
-                           " AND s.name=b.name AND s.snapshot<>''))",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (store_prepare(db,
+                      "SELECT 1 FROM blobs b WHERE id=?1 AND etag=?2 AND (snapshot<>'' OR NOT"
+                      " EXISTS(SELECT 1 FROM blobs s WHERE s.container_id=b.container_id"
+                      " AND s.name=b.name AND s.snapshot<>''))",
+                      -1, &q, NULL) != SQLITE_OK)
       return -1;
     sqlite3_bind_int64(q, 1, d->id);
     sqlite3_bind_text(q, 2, d->etag, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
-    sqlite3_finalize(q);
+    store_finalize(q);
     if (rc == SQLITE_DONE) return 0;
     if (rc != SQLITE_ROW) return -1;
     if (blob_ids_of_extents(s, d->id, freed) != 0) return -1;
@@ -874,14 +871,14 @@ static void pass_apply(lc_pass *ps) {
 static char *account_default_tier(srv *s, const char *account) {
   sqlite3_stmt *q;
   char *t = NULL;
-  if (sqlite3_prepare_v2(store_db(s),
-                         "SELECT json_extract(props,'$.accessTier') FROM storage_accounts"
-                         " WHERE name=?",
-                         -1, &q, NULL) == SQLITE_OK) {
+  if (store_prepare(store_db(s),
+                    "SELECT json_extract(props,'$.accessTier') FROM storage_accounts"
+                    " WHERE name=?",
+                    -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
       t = strdup((const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
+    store_finalize(q);
   }
   return t ? t : strdup("Hot");
 }
@@ -902,8 +899,10 @@ static void lifecycle_pass(srv *s, const char *account, const lc_policy *p, int6
     rc = pass_read(&ps);
     sqlite3_exec(store_db(s), "COMMIT", NULL, NULL, NULL);
   }
-  if (rc == 0) pass_apply(&ps);
-  else log_error("storage: lifecycle of %s: reading blobs failed", account);
+  if (rc == 0)
+    pass_apply(&ps);
+  else
+    log_error("storage: lifecycle of %s: reading blobs failed", account);
   for (int i = 0; i < ps.ntodo; i++) {
     lc_do *d = &ps.todo[i];
     free(d->container);
@@ -920,18 +919,18 @@ void lifecycle_tick(srv *s, int64_t now) {
   sqlite3_stmt *q;
   /* Collect first: a pass writes, and must not run under this statement. */
   json_t *due = json_array();
-  if (sqlite3_prepare_v2(store_db(s),
-                         "SELECT account, policy, last_modified_ms FROM storage_management_policies"
-                         " WHERE evaluated_ms <= ?",
-                         -1, &q, NULL) != SQLITE_OK) {
+  if (store_prepare(store_db(s),
+                    "SELECT account, policy, last_modified_ms FROM storage_management_policies"
+                    " WHERE evaluated_ms <= ?",
+                    -1, &q, NULL) != SQLITE_OK) {
     json_decref(due);
     return;
   }
   sqlite3_bind_int64(q, 1, now - LC_PERIOD_MS);
   while (sqlite3_step(q) == SQLITE_ROW)
-    json_array_append_new(due, json_pack("[s,s,I]", col(q, 0), col(q, 1),
-                                         (json_int_t)sqlite3_column_int64(q, 2)));
-  sqlite3_finalize(q);
+    json_array_append_new(
+        due, json_pack("[s,s,I]", col(q, 0), col(q, 1), (json_int_t)sqlite3_column_int64(q, 2)));
+  store_finalize(q);
   size_t i;
   json_t *e;
   json_array_foreach(due, i, e) {
@@ -952,8 +951,8 @@ void lifecycle_tick(srv *s, int64_t now) {
   json_decref(due);
 }
 
-char *lifecycle_auto_hot_rule(srv *s, const char *account, const char *container,
-                              const char *name, const char *type, int64_t blob_id) {
+char *lifecycle_auto_hot_rule(srv *s, const char *account, const char *container, const char *name,
+                              const char *type, int64_t blob_id) {
   policy_row row = {0};
   if (policy_load(s, account, &row) != 1) return NULL;
   lc_err e;
@@ -962,12 +961,12 @@ char *lifecycle_auto_hot_rule(srv *s, const char *account, const char *container
   if (!p) return NULL;
   char *found = NULL;
   sqlite3_stmt *tag_q = NULL;
-  sqlite3_prepare_v2(store_db(s), "SELECT value FROM blob_tags WHERE blob_id=? AND key=?", -1,
-                     &tag_q, NULL);
+  store_prepare(store_db(s), "SELECT value FROM blob_tags WHERE blob_id=? AND key=?", -1, &tag_q,
+                NULL);
   for (int i = 0; i < p->n && !found && tag_q; i++)
     if (p->rule[i].auto_hot && rule_selects(tag_q, &p->rule[i], type, container, name, blob_id))
       found = strdup(p->rule[i].name);
-  sqlite3_finalize(tag_q);
+  store_finalize(tag_q);
   policy_free(p);
   return found;
 }

@@ -59,14 +59,14 @@ void lifecycle_tick(srv *s, int64_t now_ms);
 
 /* The name of the first enabled rule with enableAutoTierToHotFromCool whose
  * filter selects the blob (malloc'd), or NULL. */
-char *lifecycle_auto_hot_rule(srv *s, const char *account, const char *container,
-                              const char *name, const char *type, int64_t blob_id);
+char *lifecycle_auto_hot_rule(srv *s, const char *account, const char *container, const char *name,
+                              const char *type, int64_t blob_id);
 
 /* Appends a row to the account's action log (the caller's transaction, if any).
  * source: "lifecycle", "user" (Set Blob Tier) or "rehydrate". */
-int lifecycle_log(srv *s, const char *account, int64_t now_ms, const char *source,
-                  const char *rule, const char *action, const char *container, const char *blob,
-                  const char *snapshot, const char *from_tier, const char *to_tier, int64_t size);
+int lifecycle_log(srv *s, const char *account, int64_t now_ms, const char *source, const char *rule,
+                  const char *action, const char *container, const char *blob, const char *snapshot,
+                  const char *from_tier, const char *to_tier, int64_t size);
 
 /* ---- access tiers (tier.c) ----------------------------------------------------- */
 

@@ -218,14 +218,14 @@ static void storage_tick(srv *s, int64_t now_ms) {
   st->last_sweep_ms = now_ms;
   blob_ids ids = {0};
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(s),
+  if (store_prepare(store_db(s),
                          "DELETE FROM blob_blocks WHERE created_ms < ? RETURNING file_id", -1, &q,
                          NULL) != SQLITE_OK)
     return;
   sqlite3_bind_int64(q, 1, now_ms - 7LL * 24 * 3600 * 1000);
   while (sqlite3_step(q) == SQLITE_ROW)
     blob_ids_add(&ids, sqlite3_column_int64(q, 0));
-  sqlite3_finalize(q);
+  store_finalize(q);
   blob_data_gc(s, &ids);
   blob_ids_free(&ids);
 }

@@ -19,14 +19,14 @@ const char *tier_account_default(blob_ctx *c) {
   if (c->tier_default) return c->tier_default;
   sqlite3_stmt *q;
   const char *t = NULL;
-  if (sqlite3_prepare_v2(store_db(c->s),
-                         "SELECT json_extract(props,'$.accessTier') FROM storage_accounts"
-                         " WHERE name=?",
-                         -1, &q, NULL) == SQLITE_OK) {
+  if (store_prepare(store_db(c->s),
+                    "SELECT json_extract(props,'$.accessTier') FROM storage_accounts"
+                    " WHERE name=?",
+                    -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, c->account, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
       t = http_strdup(c->r, (const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
+    store_finalize(q);
   }
   c->tier_default = t ? t : "Hot";
   return c->tier_default;
@@ -45,7 +45,8 @@ void tier_headers(blob_ctx *c, const blob_row *b) {
     }
     if (b->archive_status) {
       http_set_header(r, "x-ms-archive-status", b->archive_status);
-      if (b->rehydrate_priority) http_set_header(r, "x-ms-rehydrate-priority", b->rehydrate_priority);
+      if (b->rehydrate_priority)
+        http_set_header(r, "x-ms-rehydrate-priority", b->rehydrate_priority);
     }
   } else if (b->tier) {
     http_set_header(r, "x-ms-access-tier", b->tier); /* premium page blobs */
@@ -86,8 +87,7 @@ void tier_note_access(blob_ctx *c, const blob_row *b) {
     return;
   }
   /* Once a day is enough for rules counted in days (Azure's granularity). */
-  if (b->last_access_ms && c->now_ms - b->last_access_ms < TIER_LAST_ACCESS_GRANULARITY_MS)
-    return;
+  if (b->last_access_ms && c->now_ms - b->last_access_ms < TIER_LAST_ACCESS_GRANULARITY_MS) return;
   store_exec(s, "UPDATE blobs SET last_access_ms=%lld WHERE id=%lld", (long long)c->now_ms,
              (long long)b->id);
 }
@@ -175,7 +175,8 @@ void blob_set_tier(blob_ctx *c) {
       goto fail;
     } else {
       char *lower = http_printf(r, "%s%s", ARCHIVE_PENDING, tier);
-      for (char *p = lower; *p; p++) *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+      for (char *p = lower; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
       rc = store_exec(s,
                       "UPDATE blobs SET archive_status=%Q, rehydrate_priority=%Q,"
                       " rehydrate_done_ms=%lld WHERE id=%lld",
@@ -191,8 +192,8 @@ void blob_set_tier(blob_ctx *c) {
                     (long long)c->now_ms, (long long)b.id);
   }
   if (rc == 0 && action)
-    rc = lifecycle_log(s, c->account, c->now_ms, "user", NULL, action, c->container, c->blob,
-                       snap, cur, tier, b.size);
+    rc = lifecycle_log(s, c->account, c->now_ms, "user", NULL, action, c->container, c->blob, snap,
+                       cur, tier, b.size);
   if (rc != 0 || store_commit(s) != 0) {
     blob_fail_internal(c, "setting the tier");
     goto fail;
@@ -207,24 +208,24 @@ fail:
 
 void tier_tick(srv *s, int64_t now_ms) {
   sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(store_db(s),
-                         "SELECT b.id, c.account, c.name, b.name, b.snapshot, b.archive_status,"
-                         " b.rehydrate_done_ms, b.size"
-                         " FROM blobs b JOIN blob_containers c ON c.id=b.container_id"
-                         " WHERE b.archive_status IS NOT NULL AND b.rehydrate_done_ms<=?"
-                         " LIMIT 1000",
-                         -1, &q, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s),
+                    "SELECT b.id, c.account, c.name, b.name, b.snapshot, b.archive_status,"
+                    " b.rehydrate_done_ms, b.size"
+                    " FROM blobs b JOIN blob_containers c ON c.id=b.container_id"
+                    " WHERE b.archive_status IS NOT NULL AND b.rehydrate_done_ms<=?"
+                    " LIMIT 1000",
+                    -1, &q, NULL) != SQLITE_OK)
     return;
   sqlite3_bind_int64(q, 1, now_ms);
   json_t *due = json_array();
   while (sqlite3_step(q) == SQLITE_ROW)
     json_array_append_new(
-        due, json_pack("[I,s,s,s,s,s,I,I]", (json_int_t)sqlite3_column_int64(q, 0),
-                       sqlite3_column_text(q, 1), sqlite3_column_text(q, 2),
-                       sqlite3_column_text(q, 3), sqlite3_column_text(q, 4),
-                       sqlite3_column_text(q, 5), (json_int_t)sqlite3_column_int64(q, 6),
-                       (json_int_t)sqlite3_column_int64(q, 7)));
-  sqlite3_finalize(q);
+        due,
+        json_pack("[I,s,s,s,s,s,I,I]", (json_int_t)sqlite3_column_int64(q, 0),
+                  sqlite3_column_text(q, 1), sqlite3_column_text(q, 2), sqlite3_column_text(q, 3),
+                  sqlite3_column_text(q, 4), sqlite3_column_text(q, 5),
+                  (json_int_t)sqlite3_column_int64(q, 6), (json_int_t)sqlite3_column_int64(q, 7)));
+  store_finalize(q);
   if (json_array_size(due) == 0 || store_begin(s) != 0) {
     json_decref(due);
     return;
@@ -246,8 +247,7 @@ void tier_tick(srv *s, int64_t now_ms) {
                      " rehydrate_priority=NULL, rehydrate_done_ms=NULL WHERE id=%lld",
                      tier, (long long)done, (long long)id);
     rc |= lifecycle_log(s, json_string_value(json_array_get(e, 1)), done, "rehydrate", NULL,
-                        "rehydrateComplete",
-                        json_string_value(json_array_get(e, 2)),
+                        "rehydrateComplete", json_string_value(json_array_get(e, 2)),
                         json_string_value(json_array_get(e, 3)),
                         json_string_value(json_array_get(e, 4)), "Archive", tier,
                         json_integer_value(json_array_get(e, 7)));

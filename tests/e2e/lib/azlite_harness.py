@@ -7,6 +7,7 @@ data dir, talks to it with real clients (az, Azure SDKs), and stops it.
     srv = Azlite().start()          # waits until it answers
     srv.env                         # what `azlite env` prints, as a dict
     srv.az("group", "create", ...)  # `azlite az ...`: CompletedProcess
+    srv.http("GET", "/subscriptions?api-version=2022-09-01")  # requests, with a token
     srv.restart(); srv.kill9(); srv.stop()
 """
 import json
@@ -37,6 +38,7 @@ class Azlite:
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "serve.log")
         self.env = {}
+        self._mgmt_token = None
 
     # ---- lifecycle ------------------------------------------------------
     def args(self):
@@ -152,3 +154,28 @@ class Azlite:
                                       authority=self.env["AZURE_AUTHORITY_HOST"],
                                       connection_verify=self.ca)
         return cred.get_token(scope or (self.mgmt_url + "/.default")).token
+
+    def http(self, method, path, token=True, headers=None, **kw):
+        """One request to the management endpoint with `requests`.  token=True
+        sends the admin's management token, a string sends that token, None
+        sends no Authorization header.  Returns the requests.Response."""
+        import requests
+        h = dict(headers or {})
+        if token is True:
+            if not self._mgmt_token:
+                self._mgmt_token = self.token()
+            token = self._mgmt_token
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        kw.setdefault("timeout", 30)
+        return requests.request(method, self.mgmt_url + path, headers=h, verify=self.ca, **kw)
+
+    def alive(self):
+        """Does the server still answer (and is the process still running)?"""
+        import requests
+        try:
+            r = requests.get(self.mgmt_url + "/metadata/endpoints?api-version=2019-05-01",
+                             verify=self.ca, timeout=10)
+            return r.status_code == 200 and self.proc is not None and self.proc.poll() is None
+        except requests.RequestException:
+            return False

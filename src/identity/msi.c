@@ -1,0 +1,470 @@
+/* msi.c: managed identities.  User-assigned identities as ARM resources
+ * (Microsoft.ManagedIdentity/userAssignedIdentities, kept in ARM's resource
+ * table so /resources and group deletion see them, each with a principal of
+ * kind ManagedIdentity), and the token endpoint workloads use.
+ *
+ * The workload token endpoint follows App Service's convention, which
+ * azure-identity's ManagedIdentityCredential (and so DefaultAzureCredential)
+ * speaks: GET $IDENTITY_ENDPOINT?api-version=2019-08-01&resource=...
+ * [&client_id=|principal_id=|mi_res_id=...] with the header
+ * X-IDENTITY-HEADER: $IDENTITY_HEADER.  Azure ML's older form ("secret"
+ * header, clientid=) is accepted too.  The header value is
+ * base64url(workload resource id) "." base64url(HMAC-SHA256(key, id)): the
+ * server keeps no table of workloads, the key never leaves the data dir, and
+ * a header names exactly one workload, which may only get tokens for its own
+ * identities.  IMDS (169.254.169.254) is not served: an unauthenticated
+ * endpoint on a shared host would hand any local process any identity. */
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "../arm/arm.h"
+#include "internal.h"
+#include "jwt.h"
+
+static const char *const msi_api_versions[] = {
+    "2015-08-31-preview", "2018-11-30", "2021-09-30-preview", "2022-01-31-preview",
+    "2023-01-31",         "2023-07-31-preview", "2024-11-30", NULL};
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int msi_init(srv *s) {
+  identity_state *st = identity_st(s);
+  unsigned char k[32];
+  char hex[65];
+  if (RAND_bytes(k, sizeof k) != 1) return -1;
+  for (size_t i = 0; i < sizeof k; i++) sprintf(hex + 2 * i, "%02x", k[i]);
+  OPENSSL_cleanse(k, sizeof k);
+  /* INSERT OR IGNORE: a CLI process opening the store beside the server must
+   * not replace the key the server signs with. */
+  if (store_exec(s, "INSERT OR IGNORE INTO settings(key,value) VALUES('identity.hmac_key',%Q)",
+                 hex) != 0)
+    return -1;
+  OPENSSL_cleanse(hex, sizeof hex);
+  char *v = store_get(s, "identity.hmac_key");
+  int ok = v && strlen(v) == 64;
+  for (size_t i = 0; ok && i < sizeof st->hmac_key; i++) {
+    int hi = hexval((unsigned char)v[2 * i]), lo = hexval((unsigned char)v[2 * i + 1]);
+    if (hi < 0 || lo < 0) ok = 0;
+    st->hmac_key[i] = (unsigned char)(hi * 16 + lo);
+  }
+  if (v) OPENSSL_cleanse(v, strlen(v));
+  free(v);
+  return ok ? 0 : -1;
+}
+
+/* ---- workload headers ----------------------------------------------------------- */
+
+static char *workload_mac(srv *s, const char *resource_id) {
+  unsigned char mac[32];
+  unsigned int len = sizeof mac;
+  char *msg = NULL;
+  if (asprintf(&msg, "azlite-workload:%s", resource_id) < 0) abort();
+  HMAC(EVP_sha256(), identity_st(s)->hmac_key, sizeof identity_st(s)->hmac_key,
+       (const unsigned char *)msg, strlen(msg), mac, &len);
+  free(msg);
+  return jwt_b64url_encode(mac, len);
+}
+
+void identity_user_delegation_key(srv *s, const char *skoid, const char *sktid, const char *skt,
+                                  const char *ske, const char *sks, const char *skv,
+                                  char out[48]) {
+  unsigned char mac[32];
+  unsigned int len = sizeof mac;
+  char *msg = NULL;
+  if (asprintf(&msg, "azlite-user-delegation-key\n%s\n%s\n%s\n%s\n%s\n%s", skoid ? skoid : "",
+               sktid ? sktid : "", skt ? skt : "", ske ? ske : "", sks ? sks : "",
+               skv ? skv : "") < 0)
+    abort();
+  HMAC(EVP_sha256(), identity_st(s)->hmac_key, sizeof identity_st(s)->hmac_key,
+       (const unsigned char *)msg, strlen(msg), mac, &len);
+  free(msg);
+  EVP_EncodeBlock((unsigned char *)out, mac, (int)len);
+  OPENSSL_cleanse(mac, sizeof mac);
+}
+
+/* The header for a workload (malloc'd). */
+static char *workload_header(srv *s, const char *resource_id) {
+  char *id = jwt_b64url_encode((const unsigned char *)resource_id, strlen(resource_id));
+  char *mac = workload_mac(s, resource_id), *out = NULL;
+  if (asprintf(&out, "%s.%s", id, mac) < 0) abort();
+  free(id);
+  free(mac);
+  return out;
+}
+
+/* The workload a header names, if its MAC is right (malloc'd), else NULL. */
+static char *workload_from_header(srv *s, const char *hdr) {
+  const char *dot = strchr(hdr, '.');
+  if (!dot) return NULL;
+  size_t n;
+  unsigned char *raw = jwt_b64url_decode(hdr, (size_t)(dot - hdr), &n);
+  if (!raw) return NULL;
+  char *id = strndup((const char *)raw, n);
+  free(raw);
+  char *want = workload_mac(s, id);
+  int ok = strlen(want) == strlen(dot + 1) && CRYPTO_memcmp(want, dot + 1, strlen(want)) == 0 &&
+           strlen(id) == n;
+  free(want);
+  if (!ok) {
+    free(id);
+    return NULL;
+  }
+  return id;
+}
+
+char **identity_workload_env(srv *s, const char *resource_id) {
+  char *hdr = workload_header(s, resource_id), *ca = srv_path(s, "pki/ca.pem");
+  char **env = calloc(7, sizeof *env);
+  if (!env) abort();
+  int n = 0;
+  if (asprintf(&env[n++], "IDENTITY_ENDPOINT=%s/azlite/msi/token", s->mgmt_url) < 0 ||
+      asprintf(&env[n++], "IDENTITY_HEADER=%s", hdr) < 0 ||
+      asprintf(&env[n++], "MSI_ENDPOINT=%s/azlite/msi/token", s->mgmt_url) < 0 ||
+      asprintf(&env[n++], "MSI_SECRET=%s", hdr) < 0 ||
+      asprintf(&env[n++], "REQUESTS_CA_BUNDLE=%s", ca) < 0 ||
+      asprintf(&env[n++], "SSL_CERT_FILE=%s", ca) < 0)
+    abort();
+  free(hdr);
+  free(ca);
+  return env;
+}
+
+void identity_workload_env_free(char **env) {
+  for (int i = 0; env && env[i]; i++) {
+    OPENSSL_cleanse(env[i], strlen(env[i]));
+    free(env[i]);
+  }
+  free(env);
+}
+
+void msi_workload_env_get(http_req *r) {
+  const char *rid = http_query_get(r, "resourceId");
+  if (!rid || rid[0] != '/') {
+    http_fail(r, 400, "InvalidRequest",
+              "The query parameter 'resourceId' must name the workload's resource id.");
+    return;
+  }
+  char **env = identity_workload_env(r->srv, rid);
+  json_t *j = json_object();
+  for (int i = 0; env[i]; i++) {
+    char *eq = strchr(env[i], '=');
+    *eq = 0;
+    json_object_set_new(j, env[i], json_string(eq + 1));
+    *eq = '=';
+  }
+  identity_workload_env_free(env);
+  http_reply_json(r, 200, j);
+}
+
+/* ---- the workload token endpoint ------------------------------------------------- */
+
+typedef struct msi_candidate {
+  char oid[40], appid[40], resource_id[512];
+} msi_candidate;
+
+/* Adds the managed identity whose resource_id is rid (if any) to the list. */
+static int add_candidate(srv *s, const char *rid, msi_candidate *c, int n, int max) {
+  sqlite3_stmt *st;
+  if (n >= max || store_prepare(store_db(s),
+                                "SELECT oid, appid, resource_id FROM principals WHERE "
+                                "kind='ManagedIdentity' AND resource_id=?",
+                                -1, &st, NULL) != SQLITE_OK)
+    return n;
+  sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    snprintf(c[n].oid, sizeof c[n].oid, "%s", sqlite3_column_text(st, 0));
+    snprintf(c[n].appid, sizeof c[n].appid, "%s", sqlite3_column_text(st, 1));
+    snprintf(c[n].resource_id, sizeof c[n].resource_id, "%s", sqlite3_column_text(st, 2));
+    n++;
+  }
+  store_finalize(st);
+  return n;
+}
+
+static const char *query_any(http_req *r, const char *a, const char *b) {
+  const char *v = http_query_get(r, a);
+  return v && *v ? v : (b ? http_query_get(r, b) : NULL);
+}
+
+void msi_workload_token(http_req *r) {
+  srv *s = r->srv;
+  const char *hdr = http_header_get(r, "X-IDENTITY-HEADER");
+  if (!hdr) hdr = http_header_get(r, "secret");
+  char *workload = hdr ? workload_from_header(s, hdr) : NULL;
+  if (!workload) {
+    http_fail(r, 401, "invalid_client",
+              "The X-IDENTITY-HEADER header is missing or does not name a workload of this "
+              "azlite.");
+    return;
+  }
+  const char *resource = http_query_get(r, "resource");
+  msi_candidate c[16];
+  int own = add_candidate(s, workload, c, 0, 16), n = own;
+  json_t *body = arm_resource_get(s, workload);
+  const char *k;
+  json_t *v;
+  json_object_foreach(json_object_get(json_object_get(body, "identity"), "userAssignedIdentities"),
+                      k, v) n = add_candidate(s, k, c, n, 16);
+  const char *by_client = query_any(r, "client_id", "clientid");
+  const char *by_object = query_any(r, "principal_id", "object_id");
+  const char *by_res = query_any(r, "mi_res_id", "msi_res_id");
+  msi_candidate *pick = NULL;
+  if (!own && !body) {
+    http_fail(r, 401, "invalid_client", "The workload '%s' no longer exists.", workload);
+    goto done;
+  }
+  if (!resource || !*resource) {
+    http_fail(r, 400, "invalid_request",
+              "The request must contain the query parameter 'resource'.");
+    goto done;
+  }
+  for (int i = 0; i < n && !pick; i++)
+    if ((by_client && strcasecmp(by_client, c[i].appid) == 0) ||
+        (by_object && strcasecmp(by_object, c[i].oid) == 0) ||
+        (by_res && strcasecmp(by_res, c[i].resource_id) == 0) ||
+        (!by_client && !by_object && !by_res && (own || n == 1)))
+      pick = &c[i];
+  if (!pick) {
+    http_fail(r, 400, "invalid_request",
+              by_client || by_object || by_res
+                  ? "No managed identity matching the requested one is assigned to the "
+                    "workload '%s'."
+                  : "The workload '%s' has no system-assigned identity; name one of its "
+                    "user-assigned identities with client_id, principal_id or mi_res_id.",
+              workload);
+    goto done;
+  }
+  principal p;
+  if (identity_principal_by_oid(s, pick->oid, &p) != 0) {
+    http_fail(r, 400, "invalid_request", "The managed identity no longer exists.");
+    goto done;
+  }
+  char *tok = identity_mint_token(s, &p, resource, TOKEN_LIFETIME_S);
+  http_reply_json(r, 200,
+                  json_pack("{s:s,s:o,s:s,s:s,s:s}", "access_token", tok, "expires_on",
+                            json_sprintf("%lld", (long long)time(NULL) + TOKEN_LIFETIME_S),
+                            "resource", resource, "token_type", "Bearer", "client_id", p.appid));
+  free(tok);
+done:
+  json_decref(body);
+  free(workload);
+}
+
+/* ---- Microsoft.ManagedIdentity/userAssignedIdentities --------------------------- */
+
+/* Azure: 3-128 characters, letters, digits, '-' and '_', starting with a letter or digit. */
+static int uai_name_valid(const char *n) {
+  size_t len = strlen(n);
+  if (len < 3 || len > 128 || !isalnum((unsigned char)n[0])) return 0;
+  for (const char *p = n; *p; p++)
+    if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') return 0;
+  return 1;
+}
+
+/* Canonical group name into rg and the identity's id (malloc'd); NULL after
+ * failing r when the group does not exist. */
+static char *uai_id(http_req *r, char rg[128]) {
+  const char *sub = http_param(r, "sub"), *g = http_param(r, "rg");
+  if (identity_require_api_version(r, "userAssignedIdentities", msi_api_versions) != 0 ||
+      arm_require_group(r, sub, g) != 0)
+    return NULL;
+  arm_group_exists(r->srv, sub, g, rg, 128);
+  return arm_resource_id(r->srv->subscription_id, rg, UAI_TYPE, http_param(r, "name"));
+}
+
+static void uai_not_found(http_req *r, const char *rg) {
+  http_fail(r, 404, "ResourceNotFound",
+            "The Resource '" UAI_TYPE "/%s' under resource group '%s' was not found. For more "
+            "details please go to https://aka.ms/ARMResourceNotFoundFix",
+            http_param(r, "name"), rg);
+}
+
+static int tags_valid(http_req *r, json_t *tags) {
+  if (!tags || json_is_null(tags)) return 1;
+  const char *k;
+  json_t *v;
+  if (json_is_object(tags) && json_object_size(tags) <= 50) {
+    int ok = 1;
+    json_object_foreach(tags, k, v) ok &= json_is_string(v) && strlen(k) <= 512;
+    if (ok) return 1;
+  }
+  http_fail(r, 400, "InvalidTagNameOrValue",
+            "The tags must be an object of at most 50 string values.");
+  return 0;
+}
+
+void msi_uai_get(http_req *r) {
+  char rg[128];
+  char *id = uai_id(r, rg);
+  if (!id) return;
+  json_t *j = arm_resource_get(r->srv, id);
+  if (!j)
+    uai_not_found(r, rg);
+  else
+    http_reply_json(r, 200, j);
+  free(id);
+}
+
+void msi_uai_put(http_req *r) {
+  srv *s = r->srv;
+  char rg[128];
+  const char *name = http_param(r, "name");
+  char *id = uai_id(r, rg);
+  if (!id) return;
+  json_t *in = NULL, *cur = NULL;
+  if (!uai_name_valid(name)) {
+    http_fail(r, 400, "InvalidResourceName",
+              "Resource name '%s' is invalid. The name can contain only letters, numbers, "
+              "underscores and hyphens, must start with a letter or number, and be 3 to 128 "
+              "characters long.",
+              name);
+    goto done;
+  }
+  if (!(in = http_body_json(r))) goto done;
+  const char *loc_in = json_string_value(json_object_get(in, "location"));
+  json_t *tags = json_object_get(in, "tags");
+  char loc[32];
+  if (!loc_in) {
+    http_fail(r, 400, "LocationRequired", "The location property is required for this "
+                                          "definition.");
+    goto done;
+  }
+  if (!arm_location_normalize(loc_in, loc)) {
+    http_fail(r, 400, "LocationNotAvailableForResourceType",
+              "The provided location '%s' is not available for resource type '" UAI_TYPE "'.",
+              loc_in);
+    goto done;
+  }
+  if (!tags_valid(r, tags)) goto done;
+  cur = arm_resource_get(s, id);
+  char oid[40], appid[40];
+  if (cur) {
+    const char *curloc = json_string_value(json_object_get(cur, "location"));
+    if (curloc && strcasecmp(curloc, loc) != 0) {
+      http_fail(r, 400, "InvalidResourceLocation",
+                "The resource '%s' already exists in location '%s' in resource group '%s'. A "
+                "resource with the same name cannot be created in location '%s'. Please select "
+                "a new resource name.",
+                name, curloc, rg, loc);
+      goto done;
+    }
+    json_t *p = json_object_get(cur, "properties");
+    snprintf(oid, sizeof oid, "%s", json_string_value(json_object_get(p, "principalId")));
+    snprintf(appid, sizeof appid, "%s", json_string_value(json_object_get(p, "clientId")));
+    /* The stored name keeps its first spelling; so does the id. */
+    free(id);
+    id = strdup(json_string_value(json_object_get(cur, "id")));
+    name = json_string_value(json_object_get(cur, "name"));
+  } else {
+    uuid_v4(oid);
+    uuid_v4(appid);
+  }
+  /* Tags given replace the old ones; absent, the old ones stay. */
+  json_t *keep = json_is_object(tags) ? tags : json_object_get(cur, "tags");
+  json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:s,s:s}}", "id", id, "name", name,
+                           "type", UAI_TYPE, "location", loc, "tags",
+                           json_is_object(keep) ? json_deep_copy(keep) : json_object(),
+                           "properties", "tenantId", s->tenant_id, "principalId", oid, "clientId",
+                           appid);
+  int rc = store_begin(s);
+  if (rc == 0) {
+    if ((cur ? 0 : identity_principal_insert(s, oid, appid, name, "ManagedIdentity", id)) == 0 &&
+        arm_resource_put(s, id, UAI_TYPE, body) == 0)
+      rc = store_commit(s);
+    else {
+      store_rollback(s);
+      rc = -1;
+    }
+  }
+  if (rc != 0) {
+    json_decref(body);
+    http_fail(r, 500, "InternalServerError", "The identity could not be saved.");
+    goto done;
+  }
+  if (!cur) log_info("identity: user-assigned identity %s (principal %s)", id, oid);
+  http_reply_json(r, cur ? 200 : 201, body);
+done:
+  json_decref(in);
+  json_decref(cur);
+  free(id);
+}
+
+void msi_uai_patch(http_req *r) {
+  char rg[128];
+  char *id = uai_id(r, rg);
+  if (!id) return;
+  json_t *cur = arm_resource_get(r->srv, id), *in = NULL;
+  if (!cur) {
+    uai_not_found(r, rg);
+  } else if ((in = http_body_json(r)) && tags_valid(r, json_object_get(in, "tags"))) {
+    json_t *tags = json_object_get(in, "tags");
+    if (json_is_object(tags)) json_object_set(cur, "tags", tags);
+    if (arm_resource_put(r->srv, json_string_value(json_object_get(cur, "id")), UAI_TYPE, cur) != 0)
+      http_fail(r, 500, "InternalServerError", "The identity could not be saved.");
+    else
+      http_reply_json(r, 200, json_incref(cur));
+  }
+  json_decref(in);
+  json_decref(cur);
+  free(id);
+}
+
+void msi_uai_delete(http_req *r) {
+  srv *s = r->srv;
+  char rg[128];
+  char *id = uai_id(r, rg);
+  if (!id) return;
+  json_t *cur = arm_resource_get(s, id);
+  if (!cur) {
+    http_reply_empty(r, 204);
+  } else {
+    const char *cid = json_string_value(json_object_get(cur, "id"));
+    /* Its principal (and so its tokens and role assignments) goes with it. */
+    if (identity_principals_delete_where(s, "kind='ManagedIdentity' AND resource_id=%Q", cid) !=
+            0 ||
+        arm_resource_delete(s, cid) != 0)
+      http_fail(r, 500, "InternalServerError", "The identity could not be deleted.");
+    else
+      http_reply_empty(r, 200);
+  }
+  json_decref(cur);
+  free(id);
+}
+
+void msi_uai_list(http_req *r) {
+  srv *s = r->srv;
+  const char *sub = http_param(r, "sub"), *g = http_param(r, "rg");
+  char scope[256], rg[128];
+  if (identity_require_api_version(r, "userAssignedIdentities", msi_api_versions) != 0) return;
+  if (g) {
+    if (arm_require_group(r, sub, g) != 0) return;
+    arm_group_exists(s, sub, g, rg, sizeof rg);
+    snprintf(scope, sizeof scope, "/subscriptions/%s/resourceGroups/%s", s->subscription_id, rg);
+  } else {
+    if (arm_require_subscription(r, sub) != 0) return;
+    snprintf(scope, sizeof scope, "/subscriptions/%s", s->subscription_id);
+  }
+  /* A subscription-wide list shows what the caller may read, as ARM does. */
+  json_t *all = arm_resource_list(s, scope, UAI_TYPE), *out = json_array();
+  size_t i;
+  json_t *res;
+  json_array_foreach(all, i, res) {
+    const char *rid = json_string_value(json_object_get(res, "id"));
+    if (g || authz_check(s, r->caller, UAI_TYPE "/read", rid, 0) == 0)
+      json_array_append(out, res);
+  }
+  json_decref(all);
+  arm_reply_list(r, out);
+}
