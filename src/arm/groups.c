@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../identity/identity.h"
 #include "internal.h"
 
 /* Azure: 1-90 characters, letters, digits, '_', '(', ')', '-', '.', Unicode
@@ -314,9 +315,46 @@ static json_t *tag_get(json_t *tags, const char *name) {
   return NULL;
 }
 
+/* Lists show what the caller may read, as Azure filters them; a caller with
+ * no role anywhere under `scope` is refused outright. */
+static int list_allowed(http_req *r, const char *action, const char *scope) {
+  if (r->caller && authz_any_at_or_below(r->srv, r->caller, scope)) return 1;
+  http_fail(r, 403, "AuthorizationFailed",
+            "The client '%s' with object id '%s' does not have authorization to perform action "
+            "'%s' over scope '%s' or the scope is invalid. If access was recently granted, "
+            "please refresh your credentials.",
+            r->caller ? r->caller->appid : "", r->caller ? r->caller->oid : "", action, scope);
+  return 0;
+}
+
+static int item_visible(http_req *r, const char *type, const char *id) {
+  char action[300];
+  snprintf(action, sizeof action, "%s/read",
+           strcasecmp(type, "Microsoft.Resources/resourceGroups") == 0
+               ? "Microsoft.Resources/subscriptions/resourceGroups"
+               : type);
+  return r->caller && authz_check(r->srv, r->caller, action, id, 0) == 0;
+}
+
+static json_t *visible_only(http_req *r, json_t *list) {
+  json_t *kept = json_array();
+  size_t i;
+  json_t *e;
+  json_array_foreach(list, i, e) {
+    const char *type = json_string_value(json_object_get(e, "type"));
+    const char *id = json_string_value(json_object_get(e, "id"));
+    if (type && id && item_visible(r, type, id)) json_array_append(kept, e);
+  }
+  json_decref(list);
+  return kept;
+}
+
 void arm_group_list(http_req *r) {
   srv *s = r->srv;
   if (arm_require_subscription(r, http_param(r, "sub")) != 0) return;
+  char subscope[80];
+  snprintf(subscope, sizeof subscope, "/subscriptions/%s", s->subscription_id);
+  if (!list_allowed(r, "Microsoft.Resources/subscriptions/resourceGroups/read", subscope)) return;
   sqlite3_stmt *st;
   json_t *list = json_array();
   if (store_prepare(store_db(s),
@@ -354,6 +392,7 @@ void arm_group_list(http_req *r) {
     json_decref(list);
     list = kept;
   }
+  list = visible_only(r, list);
   arm_reply_list(r, list);
 }
 
@@ -405,12 +444,13 @@ int arm_resource_delete(srv *s, const char *id) {
 json_t *arm_resource_list(srv *s, const char *scope, const char *type) {
   sqlite3_stmt *st;
   json_t *list = json_array();
-  char *like = sqlite3_mprintf("%q/%%", scope);
+  /* A prefix test, not LIKE: '_' and '%' are legal in resource group names. */
+  char *prefix = sqlite3_mprintf("%s/", scope);
   if (store_prepare(store_db(s),
-                         "SELECT body FROM resources WHERE id LIKE ? AND (?2 IS NULL OR "
-                         "type=?2) ORDER BY id",
+                         "SELECT body FROM resources WHERE substr(id, 1, length(?1)) = ?1 "
+                         "COLLATE NOCASE AND (?2 IS NULL OR type=?2) ORDER BY id",
                          -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
     if (type)
       sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
     else
@@ -421,7 +461,7 @@ json_t *arm_resource_list(srv *s, const char *scope, const char *type) {
     }
     store_finalize(st);
   }
-  sqlite3_free(like);
+  sqlite3_free(prefix);
   return list;
 }
 
@@ -449,16 +489,50 @@ void arm_resources_list(http_req *r) {
     if (arm_require_subscription(r, sub) != 0) return;
     snprintf(scope, sizeof scope, "/subscriptions/%s", s->subscription_id);
   }
-  const char *filter = http_query_get(r, "$filter");
-  char type[256] = "";
-  const char *f = filter;
-  if (filter && *filter && (!odata_eq(&f, "resourceType", type, sizeof type) || *f)) {
-    http_fail(r, 400, "InvalidFilterInQueryString",
-              "The $filter '%s' is not supported; azlite supports \"resourceType eq '...'\".",
-              filter);
-    return;
+  if (!list_allowed(r, "Microsoft.Resources/subscriptions/resources/read", scope)) return;
+  /* The $filter forms az and the SDKs send: "<field> eq '<value>'" joined by
+   * "and", over resourceGroup, resourceType, name, location, tagName, tagValue. */
+  static const char *const fields[] = {"resourceGroup", "resourceType", "name",
+                                       "location",      "tagName",      "tagValue"};
+  char want[6][256] = {{0}};
+  const char *filter = http_query_get(r, "$filter"), *f = filter;
+  while (f && *f) {
+    size_t k = 0;
+    for (; k < 6; k++)
+      if (odata_eq(&f, fields[k], want[k], sizeof want[k])) break;
+    if (k == 6) {
+      http_fail(r, 400, "InvalidFilterInQueryString",
+                "The $filter '%s' is not supported; azlite supports \"<field> eq '<value>'\" "
+                "joined by \"and\", for resourceGroup, resourceType, name, location, tagName "
+                "and tagValue.",
+                filter);
+      return;
+    }
   }
-  json_t *all = arm_resource_list(s, scope, type[0] ? type : NULL), *out = json_array();
+  json_t *all = visible_only(r, arm_resource_list(s, scope, want[1][0] ? want[1] : NULL));
+  if (want[0][0] || want[2][0] || want[3][0] || want[4][0]) {
+    json_t *kept = json_array();
+    size_t i;
+    json_t *e;
+    char rgpre[400];
+    snprintf(rgpre, sizeof rgpre, "/subscriptions/%s/resourceGroups/%s/", s->subscription_id,
+             want[0]);
+    json_array_foreach(all, i, e) {
+      const char *id = json_string_value(json_object_get(e, "id"));
+      const char *nm = json_string_value(json_object_get(e, "name"));
+      const char *loc = json_string_value(json_object_get(e, "location"));
+      json_t *tv = want[4][0] ? tag_get(json_object_get(e, "tags"), want[4]) : NULL;
+      if ((want[0][0] && (!id || strncasecmp(id, rgpre, strlen(rgpre)) != 0)) ||
+          (want[2][0] && (!nm || strcasecmp(nm, want[2]) != 0)) ||
+          (want[3][0] && (!loc || strcasecmp(loc, want[3]) != 0)) ||
+          (want[4][0] && (!tv || (want[5][0] && strcmp(json_string_value(tv), want[5]) != 0))))
+        continue;
+      json_array_append(kept, e);
+    }
+    json_decref(all);
+    all = kept;
+  }
+  json_t *out = json_array();
   size_t i;
   json_t *res;
   static const char *const keep[] = {"id", "name", "type", "location", "tags",

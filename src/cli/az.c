@@ -84,6 +84,15 @@ int cmd_az(int argc, char **argv) {
     srv_close(&s);
     return 1;
   }
+  /* Without a server, az's login would fail with a page of Python traceback. */
+  if (!cli_server_running(&s)) {
+    fprintf(stderr,
+            "azlite az: no azlite server is running with data dir %s; start one with "
+            "`azlite serve --data-dir %s`\n",
+            s.cfg.data_dir, s.cfg.data_dir);
+    srv_close(&s);
+    return 1;
+  }
   char *cfgdir = srv_path(&s, "az"), *ca = srv_path(&s, "pki/ca.pem");
   mkdir(cfgdir, 0700);
   setenv("AZURE_CONFIG_DIR", cfgdir, 1);
@@ -121,8 +130,11 @@ int cmd_az(int argc, char **argv) {
     char *reg[] = {"az", "cloud", "register", "--name", "azlite", "--cloud-config", cloudarg,
                    "--profile", "2020-09-01-hybrid", NULL};
     char *set[] = {"az", "cloud", "set", "--name", "azlite", NULL};
-    char *login[] = {"az", "login", "--service-principal", "--username", appid, "--password",
-                     secret, "--tenant", s.tenant_id, "--output", "none", NULL};
+    /* --password=SECRET: a secret may begin with '-'. */
+    char passarg[128];
+    snprintf(passarg, sizeof passarg, "--password=%s", secret ? secret : "");
+    char *login[] = {"az", "login", "--service-principal", "--username", appid, passarg,
+                     "--tenant", s.tenant_id, "--output", "none", NULL};
     az_quiet(log, set0, 0);
     az_quiet(log, unreg, 0);
     rc = az_quiet(log, reg, 1);
