@@ -437,7 +437,26 @@ json_t *arm_resource_get(srv *s, const char *id) {
   return j;
 }
 
+/* Removing a resource also tells the providers that keep state about other
+ * providers' resources (role assignments at its scope, its managed identity);
+ * the owner deletes its own state before it calls this. */
 int arm_resource_delete(srv *s, const char *id) {
+  char type[256] = "";
+  sqlite3_stmt *st;
+  if (store_prepare(store_db(s), "SELECT type FROM resources WHERE id=?", -1, &st, NULL) ==
+      SQLITE_OK) {
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+      snprintf(type, sizeof type, "%s", sqlite3_column_text(st, 0));
+    store_finalize(st);
+  }
+  if (type[0])
+    for (int i = 0; providers[i]; i++) {
+      const provider *p = providers[i];
+      size_t n = strlen(p->name);
+      if (p->resource_deleted && !(strncasecmp(type, p->name, n) == 0 && type[n] == '/'))
+        p->resource_deleted(s, id, type);
+    }
   return store_exec(s, "DELETE FROM resources WHERE id=%Q", id);
 }
 

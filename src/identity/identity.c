@@ -175,12 +175,14 @@ identity_state *identity_st(srv *s) {
   return *srv_provider_state(s, &identity_provider);
 }
 
+/* The first character is a letter or digit: a secret starting with '-' would
+ * read as an option to `az login -p`. */
 void identity_secret_new(char out[48]) {
   static const char alpha[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789~._-";
   unsigned char b[40];
   RAND_bytes(b, sizeof b);
-  for (int i = 0; i < 40; i++) out[i] = alpha[b[i] % (sizeof alpha - 1)];
+  for (int i = 0; i < 40; i++) out[i] = alpha[b[i] % (i == 0 ? 62 : sizeof alpha - 1)];
   out[40] = 0;
 }
 
@@ -398,16 +400,16 @@ static void identity_fini(srv *s) {
   *srv_provider_state(s, &identity_provider) = NULL;
 }
 
-/* Only resource groups reach this hook (the provider's name is no resource
- * namespace): the managed identities of the group's resources, and role
- * assignments at or below the group, go with it, so a group recreated under
- * the same name starts with no grants. */
+/* Any deleted resource or resource group: the managed identities of what goes
+ * (its own system-assigned one, those of resources under it) and the role
+ * assignments at or below it go with it, so a resource recreated under the
+ * same name starts with no grants. */
 static void identity_resource_deleted(srv *s, const char *id, const char *type) {
-  if (strcasecmp(type, "Microsoft.Resources/resourceGroups") != 0) return;
+  (void)type;
   identity_principals_delete_where(s,
-                                   "kind='ManagedIdentity' AND "
-                                   "lower(substr(resource_id, 1, %d)) = lower(%Q || '/')",
-                                   (int)strlen(id) + 1, id);
+                                   "kind='ManagedIdentity' AND (lower(resource_id) = lower(%Q) "
+                                   "OR lower(substr(resource_id, 1, %d)) = lower(%Q || '/'))",
+                                   id, (int)strlen(id) + 1, id);
   authz_assignments_scope_deleted(s, id);
 }
 
