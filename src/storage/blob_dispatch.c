@@ -46,9 +46,11 @@ static const blob_op blob_ops[] = {
     {"SetServiceProperties", "PUT", S, "service", "properties", blob_service_set_properties, 'w',
      's', 0, A_SVC_WRITE, 0},
     {"GetServiceStats", "GET", S, "service", "stats", NULL, 'r', 's', 0, A_SVC_READ, 0},
-    {"GetUserDelegationKey", "POST", S, "service", "userdelegationkey", NULL, 0, 's', 0, A_UDK, 0},
+    {"GetUserDelegationKey", "POST", S, "service", "userdelegationkey", blob_service_get_udk, 0, 's', 0, A_UDK, 0},
     {"FindBlobsByTags", "GET", S, NULL, "blobs", blob_find_by_tags, 'f', 's', 0, A_TAGS_READ, 1},
     {"SubmitBatch", "POST", S, NULL, "batch", blob_submit_batch, 0, 's', 0, A_BLOB_WRITE, 1},
+    /* The JS SDK's service-level batch adds restype=container; Azure takes it. */
+    {"SubmitBatch", "POST", S, "container", "batch", blob_submit_batch, 0, 's', 0, A_BLOB_WRITE, 1},
     {"GetAccountInformation", "GET", ANY, "account", "properties", blob_service_get_account_info, 0,
      's', 0, A_SVC_READ, 0},
     {"GetAccountInformation", "HEAD", ANY, "account", "properties", blob_service_get_account_info,
@@ -75,12 +77,14 @@ static const blob_op blob_ops[] = {
     {"SetContainerACL", "PUT", C, "container", "acl", blob_container_set_acl, 'w', 'c', 0,
      A_CONT_WRITE, 0},
     {"ListBlobs", "GET", C, "container", "list", blob_list_blobs, 'l', 'c', AC, A_BLOB_READ, 1},
-    {"LeaseContainer", "PUT", C, "container", "lease", blob_lease_container, 'w', 'c', 0, A_CONT_WRITE, 0},
+    {"LeaseContainer", "PUT", C, "container", "lease", blob_lease_container, 'w', 'c', 0,
+     A_CONT_WRITE, 0},
     {"RestoreContainer", "PUT", C, "container", "undelete", NULL, 'w', 'c', 0, A_CONT_WRITE, 0},
     {"RenameContainer", "PUT", C, "container", "rename", NULL, 'w', 'c', 0, A_CONT_WRITE, 0},
-    {"FindBlobsByTagsInContainer", "GET", C, "container", "blobs", blob_find_by_tags, 'f', 'c', 0, A_TAGS_READ,
-     1},
-    {"SubmitContainerBatch", "POST", C, "container", "batch", blob_submit_batch, 0, 'c', 0, A_BLOB_WRITE, 1},
+    {"FindBlobsByTagsInContainer", "GET", C, "container", "blobs", blob_find_by_tags, 'f', 'c', 0,
+     A_TAGS_READ, 1},
+    {"SubmitContainerBatch", "POST", C, "container", "batch", blob_submit_batch, 0, 'c', 0,
+     A_BLOB_WRITE, 1},
 
     {"PutBlob", "PUT", B, NULL, NULL, blob_put_blob, 'w', 'o', 0, A_BLOB_WRITE, 1},
     {"PutBlock", "PUT", B, NULL, "block", blob_put_block, 'w', 'o', 0, A_BLOB_WRITE, 1},
@@ -113,7 +117,8 @@ static const blob_op blob_ops[] = {
     {"AppendBlock", "PUT", B, NULL, "appendblock", blob_append_block, 'a', 'o', 0, A_BLOB_ADD, 1},
     {"SealAppendBlob", "PUT", B, NULL, "seal", blob_append_seal, 'w', 'o', 0, A_BLOB_WRITE, 1},
     {"PutPage", "PUT", B, NULL, "page", blob_put_page, 'w', 'o', 0, A_BLOB_WRITE, 1},
-    {"GetPageRanges", "GET", B, NULL, "pagelist", blob_get_page_ranges, 'r', 'o', AB, A_BLOB_READ, 1},
+    {"GetPageRanges", "GET", B, NULL, "pagelist", blob_get_page_ranges, 'r', 'o', AB, A_BLOB_READ,
+     1},
     {"IncrementalCopy", "PUT", B, NULL, "incrementalcopy", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
     {"QueryBlob", "POST", B, NULL, "query", NULL, 'r', 'o', 0, A_BLOB_READ, 1},
 };
@@ -331,6 +336,12 @@ int blob_policy_lookup(void *cls, const char *container, const char *id, sauth_p
   return rc;
 }
 
+static char *data_scope(blob_ctx *c, const account_row *acct) {
+  if (c->container)
+    return http_printf(c->r, "%s/blobServices/default/containers/%s", acct->id, c->container);
+  return http_printf(c->r, "%s/blobServices/default", acct->id);
+}
+
 static int authenticate_bearer(blob_ctx *c, const char *authz, const account_row *acct) {
   http_req *r = c->r;
   if (r->listener != LISTEN_BLOB_TLS) {
@@ -356,12 +367,7 @@ static int authenticate_bearer(blob_ctx *c, const char *authz, const account_row
   }
   r->caller = p;
   c->auth.kind = SAUTH_BEARER;
-  char *scope;
-  if (c->container)
-    scope = http_printf(r, "%s/blobServices/default/containers/%s", acct->id, c->container);
-  else
-    scope = http_printf(r, "%s/blobServices/default", acct->id);
-  if (authz_check(c->s, p, c->op->action, scope, c->op->data_action) != 0) {
+  if (authz_check(c->s, p, c->op->action, data_scope(c, acct), c->op->data_action) != 0) {
     http_fail(r, 403, "AuthorizationPermissionMismatch",
               "This request is not authorized to perform this operation using this permission.");
     return -1;
@@ -394,6 +400,31 @@ static int authorize_anonymous(blob_ctx *c) {
               "the www-authenticate header.");
   }
   return -1;
+}
+
+static void udk_derive(void *cls, const char *skoid, const char *sktid, const char *skt,
+                       const char *ske, const char *sks, const char *skv, char out[48]) {
+  identity_user_delegation_key(cls, skoid, sktid, skt, ske, sks, skv, out);
+}
+
+/* A user delegation SAS acts for the principal whose key signed it: that
+ * principal must still exist and hold the operation's data action now. */
+static int authorize_delegator(blob_ctx *c, const account_row *acct) {
+  principal *p = http_alloc(c->r, sizeof *p);
+  if (identity_principal_get(c->s, c->auth.skoid, p) != 0) {
+    http_fail(c->r, 403, "AuthenticationFailed",
+              "Server failed to authenticate the request. Make sure the value of Authorization "
+              "header is formed correctly including the signature.");
+    http_fail_detail(c->r, "AuthenticationErrorDetail",
+                     "The principal that signed the user delegation key no longer exists.");
+    return -1;
+  }
+  if (authz_check(c->s, p, c->op->action, data_scope(c, acct), c->op->data_action) != 0) {
+    http_fail(c->r, 403, "AuthorizationPermissionMismatch",
+              "This request is not authorized to perform this operation using this permission.");
+    return -1;
+  }
+  return 0;
 }
 
 static int authorize_sas(blob_ctx *c) {
@@ -430,11 +461,12 @@ static int authenticate(blob_ctx *c) {
   }
   const char *authz = http_header_get(r, "Authorization");
   if (authz && strncasecmp(authz, "Bearer ", 7) == 0) return authenticate_bearer(c, authz, &acct);
-  sauth_keys keys = {c->account, acct.key1, acct.key2};
+  sauth_keys keys = {c->account, acct.key1, acct.key2, udk_derive, c->s};
   if (sauth_authenticate(r, &keys, c->container, c->blob, c->now_ms, blob_policy_lookup, c,
                          &c->auth) != 0)
     return -1;
   if (c->auth.kind == SAUTH_ANONYMOUS) return authorize_anonymous(c);
+  if (c->auth.kind == SAUTH_SAS_USER_DELEGATION && authorize_delegator(c, &acct) != 0) return -1;
   if (!c->allow_shared_key &&
       (c->auth.kind == SAUTH_SHARED_KEY || c->auth.kind == SAUTH_SAS_ACCOUNT ||
        c->auth.kind == SAUTH_SAS_SERVICE)) {
@@ -562,10 +594,21 @@ int blob_source_open(blob_ctx *c, const char *url, int caller_ok, blob_source *o
     return -1;
   }
   const char *target = hp[hn] == '/' ? hp + hn : http_printf(r, "/%s", hp + hn);
+  /* Whose credentials read the source: its URL's SAS, else a bearer token in
+   * x-ms-copy-source-authorization, else (same account) the caller's, else none. */
+  int has_sas = strstr(target, "sig=") != NULL;
+  const char *srcauth = http_header_get(r, "x-ms-copy-source-authorization");
+  int same = 0;
+  if (caller_ok && !has_sas && !srcauth) {
+    size_t al = strlen(c->account);
+    const char *host_acct = strcasestr(hostport, ".blob.");
+    same = host_acct ? (size_t)(host_acct - hostport) == al && !strncmp(hostport, c->account, al)
+                     : !strncmp(target + 1, c->account, al) && target[al + 1] == '/';
+    if (same && c->auth.kind == SAUTH_BEARER) srcauth = http_header_get(r, "Authorization");
+  }
   http_header h[3] = {{"Host", hostport}, {"x-ms-version", BLOB_DEFAULT_VERSION}, {NULL, NULL}};
   int nh = 2;
-  const char *srcauth = http_header_get(r, "x-ms-copy-source-authorization");
-  if (srcauth) h[nh++] = (http_header){"Authorization", srcauth};
+  if (srcauth && !has_sas) h[nh++] = (http_header){"Authorization", srcauth};
   http_req *sub = http_subreq_new(r, "GET", target, h, nh);
   sub->listener = https ? LISTEN_BLOB_TLS : LISTEN_BLOB;
   blob_ctx *sc = http_alloc(sub, sizeof *sc);
@@ -579,9 +622,15 @@ int blob_source_open(blob_ctx *c, const char *url, int caller_ok, blob_source *o
     return -1;
   }
   out->ctx = sc;
-  /* In its own account, a copy may read the source with the caller's credentials. */
-  int trusted = caller_ok && !srcauth && !http_query_get(sub, "sig") &&
-                strcmp(sc->account, c->account) == 0 && c->auth.kind != SAUTH_ANONYMOUS;
+  /* In its own account, a copy reads the source with the caller's credentials:
+   * Shared Key, or a SAS that grants reading it (a bearer token was passed on). */
+  const sauth_result *ca = &c->auth;
+  int trusted = same && strcmp(sc->account, c->account) == 0 &&
+                (ca->kind == SAUTH_SHARED_KEY ||
+                 ((ca->kind == SAUTH_SAS_ACCOUNT || ca->kind == SAUTH_SAS_SERVICE) &&
+                  sauth_sas_allows(ca, 'r', 'o') &&
+                  (ca->kind == SAUTH_SAS_ACCOUNT ||
+                   (!strcmp(ca->resource, "c") && !strcmp(sc->container, c->container)))));
   if (!trusted && authenticate(sc) != 0) {
     const char *code, *msg;
     int status = http_reply_status(sub, &code, &msg);

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "../core/xml.h"
+#include "../identity/identity.h"
 #include "blob.h"
 
 #define MAX_CORS_RULES 5
@@ -287,4 +288,65 @@ void blob_service_get_account_info(blob_ctx *c) {
   http_set_header(c->r, "x-ms-account-kind", kind);
   http_set_header(c->r, "x-ms-is-hns-enabled", c->hns ? "true" : "false");
   http_reply_empty(c->r, 200);
+}
+
+/* Get User Delegation Key: for bearer callers only.  The key is derived from
+ * the fields returned (identity_user_delegation_key), so nothing is stored and
+ * a SAS signed with it is verified by deriving it again.  At most 7 days. */
+void blob_service_get_udk(blob_ctx *c) {
+  http_req *r = c->r;
+  if (c->auth.kind != SAUTH_BEARER || !r->caller) {
+    http_fail(r, 403, "AuthenticationFailed",
+              "Server failed to authenticate the request. Make sure the value of Authorization "
+              "header is formed correctly including the signature.");
+    http_fail_detail(r, "AuthenticationErrorDetail",
+                     "Only authentication scheme Bearer is allowed for this operation.");
+    return;
+  }
+  size_t len = 0;
+  char *body = http_body_read_all(r, 64 * 1024, &len);
+  if (!body) return;
+  char xerr[128];
+  xmlr_node *root = xmlr_parse(body, len, xerr, sizeof xerr);
+  free(body);
+  const char *start = root ? xmlr_child_text(root, "Start") : NULL;
+  const char *expiry = root ? xmlr_child_text(root, "Expiry") : NULL;
+  int64_t st = start && *start ? clock_parse_iso8601(start) : c->now_ms;
+  int64_t ex = expiry ? clock_parse_iso8601(expiry) : -1;
+  if (!root || strcmp(root->name, "KeyInfo") != 0 || !expiry) {
+    http_fail(r, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+  } else if (st < 0 || ex < 0 || ex <= st || ex <= c->now_ms ||
+             ex - c->now_ms > 7LL * 86400000) {
+    http_fail(r, 400, "InvalidHeaderValue",
+              "The value for one of the HTTP headers is not in the correct format: the key's "
+              "expiry must be after its start, in the future, and at most 7 days away.");
+  } else {
+    char skt[40], ske[40], value[48];
+    clock_iso8601(st, skt);
+    clock_iso8601(ex, ske);
+    /* Azure returns whole seconds: "2026-11-26T10:00:00Z". */
+    skt[19] = 'Z', skt[20] = 0;
+    ske[19] = 'Z', ske[20] = 0;
+    const char *skv = http_header_get(r, "x-ms-version");
+    if (!skv || !*skv) skv = BLOB_DEFAULT_VERSION;
+    identity_user_delegation_key(c->s, r->caller->oid, c->s->tenant_id, skt, ske, "b", skv,
+                                 value);
+    xmlw w_;
+    xmlw *w = &w_;
+    xmlw_init(w);
+    xmlw_prolog(w);
+    xmlw_open(w, "UserDelegationKey");
+    xmlw_elem(w, "SignedOid", r->caller->oid);
+    xmlw_elem(w, "SignedTid", c->s->tenant_id);
+    xmlw_elem(w, "SignedStart", skt);
+    xmlw_elem(w, "SignedExpiry", ske);
+    xmlw_elem(w, "SignedService", "b");
+    xmlw_elem(w, "SignedVersion", skv);
+    xmlw_elem(w, "Value", value);
+    xmlw_close(w);
+    size_t n;
+    char *xml = xmlw_finish(w, &n);
+    http_reply_owned(r, 200, "application/xml", xml, n);
+  }
+  xmlr_free(root);
 }

@@ -27,6 +27,11 @@ typedef struct sauth_keys {
   const char *account;
   const char *key1; /* base64 */
   const char *key2; /* base64 */
+  /* Derives the value of a user delegation key from the SAS's sk* fields
+   * (base64 into out); NULL refuses user delegation SAS. */
+  void (*udk)(void *cls, const char *skoid, const char *sktid, const char *skt, const char *ske,
+              const char *sks, const char *skv, char out[48]);
+  void *udk_cls;
 } sauth_keys;
 
 /* A stored access policy (container ACL), for SAS with si=. */
@@ -47,6 +52,7 @@ typedef struct sauth_result {
   char resource[8];       /* sr for service SAS: "c", "b", "bs", "bv"; "" for account SAS */
   char services[8];       /* ss for account SAS */
   char resource_types[8]; /* srt for account SAS: "s", "c", "o" */
+  char skoid[40];         /* user delegation SAS: the principal whose key signed it */
   /* SAS response-header overrides (rscc, rscd, rsce, rscl, rsct); NULL when absent. */
   const char *rscc, *rscd, *rsce, *rscl, *rsct;
 } sauth_result;

@@ -205,7 +205,7 @@ static void fake_from_sas(fake *f, const sas_vector *v) {
 static const char KEY[] =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 static const char OTHER_KEY[] = "YW5vdGhlciBrZXkgb2Ygc29tZSBieXRlcyAxMjM0NTY=";
-static const sauth_keys KEYS = {"devstoreaccount1", KEY, NULL};
+static const sauth_keys KEYS = {"devstoreaccount1", KEY, NULL, NULL, NULL};
 
 /* 2025-06-01T00:00:00Z, inside every vector's validity. */
 static const int64_t NOW = 1748736000000LL;
@@ -663,12 +663,12 @@ static void test_sharedkey_sdk_vectors(void) {
     CHECK(sauth_sas_allows(&res, 'w', 'o') == 1);
 
     /* The same request signed by key2 of an account whose key1 differs. */
-    sauth_keys rotated = {"devstoreaccount1", OTHER_KEY, KEY};
+    sauth_keys rotated = {"devstoreaccount1", OTHER_KEY, KEY, NULL, NULL};
     CHECK(sauth_authenticate(&f.r, &rotated, "mycontainer", NULL, NOW, NULL, NULL, &res) == 0);
     CHECK(f.nfail == 0);
 
     /* A key the request was not signed with: the service's message and detail. */
-    sauth_keys wrong = {"devstoreaccount1", OTHER_KEY, ""};
+    sauth_keys wrong = {"devstoreaccount1", OTHER_KEY, "", NULL, NULL};
     CHECK(sauth_authenticate(&f.r, &wrong, "mycontainer", NULL, NOW, NULL, NULL, &res) == -1);
     const char *sig = strchr(http_header_get(&f.r, "Authorization"), ':') + 1;
     char want[4096];
@@ -1107,7 +1107,7 @@ static void test_sas_user_delegation(void) {
   CHECK(sts && sauth_hmac_b64(UDK_VALUE, sts, strlen(sts), mac) == 0);
   CHECK_STR(mac, http_query_get(&f.r, "sig"));
   free(sts);
-  /* Not accepted until the identity provider's key store is wired in. */
+  /* Without a key deriver (sauth_keys.udk) a user delegation SAS is refused. */
   CHECK(run_sas(&f, &SAS_UDK, NOW, &res, NULL) == -1);
   CHECK(failed_auth(&f, "User delegation SAS is not supported yet by this emulator."));
 
@@ -1431,10 +1431,10 @@ static void test_sas_malformed(void) {
 
   /* Account SAS verified with key2. */
   fake_from_sas(&f, &SAS_ACCOUNT);
-  sauth_keys rotated = {"devstoreaccount1", OTHER_KEY, KEY};
+  sauth_keys rotated = {"devstoreaccount1", OTHER_KEY, KEY, NULL, NULL};
   fake_clear_fail(&f);
   CHECK(sauth_authenticate(&f.r, &rotated, "mycontainer", "b.txt", NOW, NULL, NULL, &res) == 0);
-  sauth_keys nokey = {"devstoreaccount1", NULL, NULL};
+  sauth_keys nokey = {"devstoreaccount1", NULL, NULL, NULL, NULL};
   CHECK(sauth_authenticate(&f.r, &nokey, "mycontainer", "b.txt", NOW, NULL, NULL, &res) == -1);
   CHECK(f.nfail == 1 && starts_with(f.detail, "Signature did not match."));
 }

@@ -100,6 +100,19 @@ def grant(srv, role, scope, principal_id):
     return r.json()
 
 
+def revoke(srv, scope, principal_id):
+    """Deletes every role assignment of the principal at exactly `scope`."""
+    r = srv.http("GET", "%s/providers/Microsoft.Authorization/roleAssignments?%s&$filter=%s" %
+                 (scope, API, "principalId eq '%s'" % principal_id), token=True)
+    if r.status_code != 200:
+        raise AssertionError("list assignments: %d %s" % (r.status_code, r.text))
+    for a in r.json()["value"]:
+        if a["properties"]["scope"].lower() == scope.lower():
+            d = srv.http("DELETE", "%s?%s" % (a["id"], API), token=True)
+            if d.status_code not in (200, 204):
+                raise AssertionError("delete assignment: %d %s" % (d.status_code, d.text))
+
+
 def create_group(srv, name):
     r = srv.http("PUT", "%s/resourcegroups/%s?api-version=2021-04-01" % (sub_scope(srv), name),
                  json={"location": "eastus"})

@@ -17,7 +17,7 @@ from azure.mgmt.resource import ResourceManagementClient
 from azure.storage.blob import BlobServiceClient
 
 from azlite_harness import Azlite
-from idhelp import (AzAs, MSI_API, UAI, claims, create_group, create_identity, create_sp,
+from idhelp import (AzAs, MSI_API, UAI, claims, create_group, create_identity, create_sp, revoke,
                     credential, forge, grant, graph, graph_token, mgmt_kw, mgmt_token,
                     rg_scope, run_workload, signing_key, sub_scope, workload_env)
 
@@ -411,13 +411,9 @@ except HttpResponseError as e:
         grant(srv, "Storage Blob Data Reader", account_id, sp["oid"])
         svc = blob_service(credential(srv, sp))
         now = datetime.datetime.utcnow()
-        try:
-            udk = svc.get_user_delegation_key(now - datetime.timedelta(minutes=5),
-                                              now + datetime.timedelta(hours=1))
-        except HttpResponseError as e:
-            if e.status_code == 501:
-                self.skipTest("the blob service does not serve Get User Delegation Key yet")
-            raise
+        udk = svc.get_user_delegation_key(now - datetime.timedelta(minutes=5),
+                                          now + datetime.timedelta(hours=1))
+        self.assertEqual(udk.signed_oid, sp["oid"])
         sas = generate_blob_sas(ACCOUNT, "shared", "s.txt", user_delegation_key=udk,
                                 permission=BlobSasPermissions(read=True),
                                 expiry=now + datetime.timedelta(hours=1))
@@ -429,6 +425,12 @@ except HttpResponseError as e:
         with self.assertRaises(HttpResponseError) as e:
             b.download_blob().readall()
         self.assertEqual(e.exception.status_code, 403)
+        # The SAS acts for its delegator: once the role goes, so does the access.
+        revoke(srv, account_id, sp["oid"])
+        b = BlobClient.from_blob_url(blob_url("/shared/s.txt?" + sas), connection_verify=srv.ca)
+        with self.assertRaises(HttpResponseError) as e:
+            b.download_blob().readall()
+        self.assertEqual(e.exception.error_code, "AuthorizationPermissionMismatch")
 
 
 if __name__ == "__main__":
