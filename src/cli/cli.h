@@ -12,6 +12,8 @@ int cli_common_options(srv_config *c, int argc, char **argv);
 int cli_open(srv *s);
 /* Reads the endpoints a running server wrote (<data>/endpoints.json) into s. */
 void cli_load_endpoints(srv *s);
+/* Is a server running for s's data dir (endpoints.json names a live process)? */
+int cli_server_running(srv *s);
 
 int cmd_serve(int argc, char **argv);
 int cmd_env(int argc, char **argv);

@@ -1,6 +1,8 @@
 /* common.c: what every subcommand shares: options, opening the store, and
  * finding a running server's endpoints. */
+#include <errno.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,16 @@ void cli_load_endpoints(srv *s) {
   if (b) snprintf(s->blob_url, sizeof s->blob_url, "%s", b);
   if (bt) snprintf(s->blob_tls_url, sizeof s->blob_tls_url, "%s", bt);
   json_decref(j);
+}
+
+int cli_server_running(srv *s) {
+  char *path = srv_path(s, "endpoints.json");
+  json_t *j = json_load_file(path, 0, NULL);
+  free(path);
+  json_int_t pid = j ? json_integer_value(json_object_get(j, "pid")) : 0;
+  json_decref(j);
+  /* A crashed server leaves its file behind: the pid must be alive too. */
+  return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
 int cli_open(srv *s) {

@@ -1131,17 +1131,26 @@ static void dispatch(req_state *st) {
   rt->fn(r);
 }
 
+/* A streamed body belongs to the MHD response, which libmicrohttpd destroys
+ * only after on_completed() has freed the request: the reader must not live
+ * in the request. */
+typedef struct stream_owner {
+  http_reader_fn read;
+  void *cls;
+  void (*free_fn)(void *);
+} stream_owner;
+
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max) {
-  req_state *st = cls;
-  ssize_t n = st->reader(st->reader_cls, pos, buf, max);
+  stream_owner *so = cls;
+  ssize_t n = so->read(so->cls, pos, buf, max);
   if (n <= 0) return MHD_CONTENT_READER_END_WITH_ERROR;
   return n;
 }
 
 static void stream_free(void *cls) {
-  req_state *st = cls;
-  if (st->reader_free) st->reader_free(st->reader_cls);
-  st->reader_free = NULL;
+  stream_owner *so = cls;
+  if (so->free_fn) so->free_fn(so->cls);
+  free(so);
 }
 
 static ssize_t no_body_cb(void *cls, uint64_t pos, char *buf, size_t max) {
@@ -1172,9 +1181,19 @@ static enum MHD_Result send_reply(req_state *st) {
     st->fd = -1; /* MHD closes it */
     st->kind = REPLY_NONE;
     break;
-  case REPLY_STREAM:
-    resp = MHD_create_response_from_callback(st->len, 256 * 1024, stream_cb, st, stream_free);
+  case REPLY_STREAM: {
+    stream_owner *so = malloc(sizeof *so);
+    if (!so) abort();
+    *so = (stream_owner){st->reader, st->reader_cls, st->reader_free};
+    resp = MHD_create_response_from_callback(st->len, 256 * 1024, stream_cb, so, stream_free);
+    if (!resp) {
+      free(so);
+      break;
+    }
+    st->reader_free = NULL; /* the response owns the reader now */
+    st->kind = REPLY_NONE;
     break;
+  }
   case REPLY_LENGTH:
     /* A body of len bytes that is never read: MHD sends no body for HEAD. */
     if (st->len == 0)

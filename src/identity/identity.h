@@ -29,7 +29,8 @@ typedef struct principal {
   int is_admin;     /* the first-start admin service principal */
 } principal;
 
-/* Validates "Bearer <jwt>" for the audience class (AUD_*): signature by azlite's key (RS256 only), iss, nbf/exp against the clock,
+/* Validates "Bearer <jwt>" for the audience class (AUD_*): signature by azlite's
+ * key (RS256 only), iss, aud, nbf/exp against the wall clock, and that the
  * principal still exists.  Returns 0 and fills *p, or -1 and sets a short
  * reason in why (e.g. "InvalidAuthenticationTokenAudience"). */
 int identity_verify_bearer(srv *s, const char *authorization, const char *audience,

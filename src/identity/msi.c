@@ -264,6 +264,26 @@ done:
 
 /* ---- Microsoft.ManagedIdentity/userAssignedIdentities --------------------------- */
 
+int identity_user_assigned_lookup(srv *s, const char *identity_id, char principal_id[40],
+                                  char client_id[40]) {
+  sqlite3_stmt *st;
+  int rc = -1;
+  if (store_prepare(store_db(s),
+                    "SELECT oid, appid FROM principals WHERE kind='ManagedIdentity' AND "
+                    "resource_id=? AND lower(resource_id) LIKE '%/providers/"
+                    "microsoft.managedidentity/userassignedidentities/%'",
+                    -1, &st, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(st, 1, identity_id, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    snprintf(principal_id, 40, "%s", sqlite3_column_text(st, 0));
+    snprintf(client_id, 40, "%s", sqlite3_column_text(st, 1));
+    rc = 0;
+  }
+  store_finalize(st);
+  return rc;
+}
+
 /* Azure: 3-128 characters, letters, digits, '-' and '_', starting with a letter or digit. */
 static int uai_name_valid(const char *n) {
   size_t len = strlen(n);

@@ -54,7 +54,7 @@ int authz_check(srv *s, const principal *p, const char *action, const char *scop
     if (authz_scope_covers(as, scope) && role_grants(s, role, action, data)) allowed = 1;
   }
   store_finalize(st);
-  return allowed ? 0 : 0;
+  return allowed ? 0 : -1;
 }
 
 int authz_any_at_or_below(srv *s, const principal *p, const char *scope) {

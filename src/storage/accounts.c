@@ -625,7 +625,9 @@ void storage_account_list(http_req *r) {
   json_t *all = arm_resource_list(s, scope, ACCOUNT_TYPE), *out = json_array();
   size_t i;
   json_t *a;
-  json_array_foreach(all, i, a) json_array_append_new(out, account_render(s, json_incref(a)));
+  json_array_foreach(all, i, a) {
+    json_array_append_new(out, account_render(s, json_incref(a)));
+  }
   json_decref(all);
   arm_reply_list(r, out);
 }

@@ -368,7 +368,7 @@ void blob_get_block_list(blob_ctx *c) {
     blob_read_end(c);
     return;
   }
-  if (exists && (check_block_blob(c, &b) != 0 ||
+  if (exists && (check_block_blob(c, &b) != 0 || blob_lease_check_read(c, &b.lease) != 0 ||
                  blob_conditions_check(c, 1, b.etag, b.last_modified_ms, 1) != 0)) {
     blob_read_end(c);
     return;

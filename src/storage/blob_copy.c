@@ -37,8 +37,8 @@ int blob_source_slice(blob_ctx *c, const blob_source *src, uint64_t *off, uint64
   return 0;
 }
 
-int blob_source_extents(blob_ctx *c, const blob_source *src, uint64_t off, uint64_t len,
-                        int single, blob_new_extent **ext, int *n, blob_pending *mat) {
+int blob_source_extents(blob_ctx *c, const blob_source *src, uint64_t off, uint64_t len, int single,
+                        blob_new_extent **ext, int *n, blob_pending *mat) {
   memset(mat, 0, sizeof *mat);
   *ext = NULL;
   *n = 0;
@@ -62,9 +62,9 @@ int blob_source_extents(blob_ctx *c, const blob_source *src, uint64_t off, uint6
       uint64_t a = (uint64_t)se[i].pos > off ? (uint64_t)se[i].pos : off;
       uint64_t e = (uint64_t)(se[i].pos + se[i].len);
       if (e > off + len) e = off + len;
-      (*ext)[i] = (blob_new_extent){se[i].file_id,
-                                    se[i].file_off + (int64_t)(a - (uint64_t)se[i].pos),
-                                    (int64_t)(e - a), NULL};
+      (*ext)[i] =
+          (blob_new_extent){se[i].file_id, se[i].file_off + (int64_t)(a - (uint64_t)se[i].pos),
+                            (int64_t)(e - a), NULL};
     }
     *n = sn;
     return 0;
@@ -97,9 +97,9 @@ static int extents_rows(blob_ctx *c, int64_t blob_id, row_extent **out, int *n) 
   *out = NULL;
   *n = 0;
   if (store_prepare(store_db(c->s),
-                         "SELECT pos, len, file_id, file_off, block_id FROM blob_extents"
-                         " WHERE blob_id=? ORDER BY pos",
-                         -1, &q, NULL) != SQLITE_OK)
+                    "SELECT pos, len, file_id, file_off, block_id FROM blob_extents"
+                    " WHERE blob_id=? ORDER BY pos",
+                    -1, &q, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_int64(q, 1, blob_id);
   int cap = 0, rc;
@@ -125,9 +125,9 @@ static int extents_rows(blob_ctx *c, int64_t blob_id, row_extent **out, int *n) 
 static int extents_insert(blob_ctx *c, int64_t blob_id, const row_extent *v, int n) {
   sqlite3_stmt *q;
   if (store_prepare(store_db(c->s),
-                         "INSERT INTO blob_extents(blob_id, pos, len, file_id, file_off, block_id)"
-                         " VALUES(?,?,?,?,?,?)",
-                         -1, &q, NULL) != SQLITE_OK)
+                    "INSERT INTO blob_extents(blob_id, pos, len, file_id, file_off, block_id)"
+                    " VALUES(?,?,?,?,?,?)",
+                    -1, &q, NULL) != SQLITE_OK)
     return -1;
   int rc = SQLITE_DONE;
   for (int i = 0; i < n && rc == SQLITE_DONE; i++) {
@@ -148,7 +148,8 @@ static int extents_insert(blob_ctx *c, int64_t blob_id, const row_extent *v, int
  * (synchronous copies) the source's. */
 static int copy_tags(blob_ctx *c, enum copy_mode mode, const blob_source *src, blob_tagset *t,
                      int *present) {
-  const char *opt = mode == COPY_ASYNC ? NULL : http_header_get(c->r, "x-ms-copy-source-tag-option");
+  const char *opt =
+      mode == COPY_ASYNC ? NULL : http_header_get(c->r, "x-ms-copy-source-tag-option");
   if (opt && strcasecmp(opt, "COPY") != 0 && strcasecmp(opt, "REPLACE") != 0) {
     blob_fail_header(c, "x-ms-copy-source-tag-option", opt);
     return -1;
@@ -255,9 +256,8 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
   if (extents_rows(c, sb->id, &rows, &nrows) != 0) goto fail_internal;
   /* Put Blob From URL takes the request's properties; with
    * x-ms-copy-source-blob-properties (default true) the source's fill the gaps. */
-  blob_http_props props = {sb->content_type,        sb->content_encoding, sb->content_language,
-                           sb->content_md5,         sb->content_disposition,
-                           sb->cache_control};
+  blob_http_props props = {sb->content_type, sb->content_encoding,    sb->content_language,
+                           sb->content_md5,  sb->content_disposition, sb->cache_control};
   if (mode == PUT_FROM_URL) {
     blob_http_props mine;
     blob_http_props_read(c, 1, &mine);

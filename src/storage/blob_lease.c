@@ -35,7 +35,8 @@ const char *blob_lease_state_now(const blob_lease *l, int64_t now) {
 
 void blob_lease_headers(blob_ctx *c, const blob_lease *l) {
   const char *state = blob_lease_state_now(l, c->now_ms);
-  http_set_header(c->r, "x-ms-lease-status", blob_lease_active(l, c->now_ms) ? "locked" : "unlocked");
+  http_set_header(c->r, "x-ms-lease-status",
+                  blob_lease_active(l, c->now_ms) ? "locked" : "unlocked");
   http_set_header(c->r, "x-ms-lease-state", state);
   if (strcmp(state, "leased") == 0)
     http_set_header(c->r, "x-ms-lease-duration", l->duration_s < 0 ? "infinite" : "fixed");
@@ -71,7 +72,8 @@ static int lease_check(blob_ctx *c, const blob_lease *l, int write, int containe
     return -1;
   }
   http_fail(c->r, 412,
-            container ? "LeaseNotPresentWithContainerOperation" : "LeaseNotPresentWithBlobOperation",
+            container ? "LeaseNotPresentWithContainerOperation"
+                      : "LeaseNotPresentWithBlobOperation",
             "There is currently no lease on the %s.", what);
   return -1;
 }
@@ -167,8 +169,7 @@ static int lease_req_read(blob_ctx *c, lease_req *q) {
   }
   switch (q->action) {
   case ACQUIRE:
-    if (!http_header_get(r, "x-ms-lease-duration"))
-      return missing_header(c, "x-ms-lease-duration");
+    if (!http_header_get(r, "x-ms-lease-duration")) return missing_header(c, "x-ms-lease-duration");
     if (read_int_header(c, "x-ms-lease-duration", &q->duration_s) != 0) return -1;
     if (q->duration_s != -1 && (q->duration_s < LEASE_MIN_S || q->duration_s > LEASE_MAX_S)) {
       blob_fail_header(c, "x-ms-lease-duration", http_header_get(r, "x-ms-lease-duration"));

@@ -463,15 +463,6 @@ void blob_get_blob(blob_ctx *c) {
   blob_data_reply(c, status, sas_override(c->auth.rsct, b.content_type), ext, n, off, len);
 }
 
-/* HEAD carries Content-Length without a body; the core never reads from this. */
-static ssize_t no_read(void *cls, uint64_t pos, char *buf, size_t max) {
-  (void)cls;
-  (void)pos;
-  (void)buf;
-  (void)max;
-  return -1;
-}
-
 void blob_get_properties(blob_ctx *c) {
   http_req *r = c->r;
   blob_row b;
@@ -486,8 +477,8 @@ void blob_get_properties(blob_ctx *c) {
   sas_header_overrides(c);
   if (b.content_md5) http_set_header(r, "Content-MD5", b.content_md5);
   tier_headers(c, &b);
-  http_reply_stream(r, 200, sas_override(c->auth.rsct, b.content_type), (uint64_t)b.size, no_read,
-                    NULL, NULL);
+  /* HEAD carries the blob's Content-Length and no body. */
+  http_reply_length_only(r, 200, sas_override(c->auth.rsct, b.content_type), (uint64_t)b.size);
 }
 
 /* ---- Delete Blob --------------------------------------------------------------------- */

@@ -56,9 +56,9 @@ void blob_page_create(blob_ctx *c) {
 static int extents_punch(blob_ctx *c, int64_t blob_id, int64_t a, int64_t e, blob_ids *freed) {
   sqlite3_stmt *q;
   if (store_prepare(store_db(c->s),
-                         "DELETE FROM blob_extents WHERE blob_id=?1 AND pos<?3 AND pos+len>?2"
-                         " RETURNING pos, len, file_id, file_off",
-                         -1, &q, NULL) != SQLITE_OK)
+                    "DELETE FROM blob_extents WHERE blob_id=?1 AND pos<?3 AND pos+len>?2"
+                    " RETURNING pos, len, file_id, file_off",
+                    -1, &q, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_int64(q, 1, blob_id);
   sqlite3_bind_int64(q, 2, a);
@@ -85,12 +85,11 @@ static int extents_punch(blob_ctx *c, int64_t blob_id, int64_t a, int64_t e, blo
   for (int i = 0; i < n && rc == SQLITE_DONE; i++) {
     const blob_extent *x = &cut[i];
     blob_ids_add(freed, x->file_id);
-    if (x->pos < a &&
-        store_exec(c->s,
-                   "INSERT INTO blob_extents(blob_id, pos, len, file_id, file_off)"
-                   " VALUES(%lld, %lld, %lld, %lld, %lld)",
-                   (long long)blob_id, (long long)x->pos, (long long)(a - x->pos),
-                   (long long)x->file_id, (long long)x->file_off) != 0)
+    if (x->pos < a && store_exec(c->s,
+                                 "INSERT INTO blob_extents(blob_id, pos, len, file_id, file_off)"
+                                 " VALUES(%lld, %lld, %lld, %lld, %lld)",
+                                 (long long)blob_id, (long long)x->pos, (long long)(a - x->pos),
+                                 (long long)x->file_id, (long long)x->file_off) != 0)
       rc = SQLITE_ERROR;
     if (x->pos + x->len > e &&
         store_exec(c->s,
@@ -185,7 +184,11 @@ void blob_put_page(blob_ctx *c) {
     blob_fail_header(c, "Content-Length", http_header_get(r, "Content-Length"));
     return;
   }
-  if (len > PUT_PAGE_MAX) return (void)fail_page_range(c);
+  if (update && len > PUT_PAGE_MAX) {
+    http_fail(r, 413, "RequestBodyTooLarge",
+              "The request body is too large and exceeds the maximum permissible limit.");
+    return;
+  }
   blob_pending body = {0}, mat = {0};
   if (update && !source && blob_data_accept_body(c, 0, &body) != 0) return;
   blob_container_row ct;
@@ -365,8 +368,8 @@ void blob_get_page_ranges(blob_ctx *c) {
     }
   }
   if (e > a && (blob_extents_load(c, b.id, (uint64_t)a, (uint64_t)(e - a), &cur, &ncur) != 0 ||
-                (prev_snap &&
-                 blob_extents_load(c, pb.id, (uint64_t)a, (uint64_t)(e - a), &prev, &nprev) != 0))) {
+                (prev_snap && blob_extents_load(c, pb.id, (uint64_t)a, (uint64_t)(e - a), &prev,
+                                                &nprev) != 0))) {
     blob_fail_internal(c, "loading extents");
     goto fail;
   }

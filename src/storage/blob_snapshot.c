@@ -16,9 +16,9 @@ int blob_snapshot_time(blob_ctx *c, int64_t container_id, const char *name, char
    * snapshots in one millisecond take the next free ticks. */
   sqlite3_stmt *q;
   if (store_prepare(store_db(c->s),
-                         "SELECT max(snapshot) FROM blobs WHERE container_id=? AND name=?"
-                         " AND snapshot>=? AND snapshot<?",
-                         -1, &q, NULL) != SQLITE_OK)
+                    "SELECT max(snapshot) FROM blobs WHERE container_id=? AND name=?"
+                    " AND snapshot>=? AND snapshot<?",
+                    -1, &q, NULL) != SQLITE_OK)
     return -1;
   char hi[40];
   memcpy(hi, out, 40);

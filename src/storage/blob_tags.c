@@ -344,12 +344,24 @@ static int node_eval(const tag_node *n, const blob_tagset *tags, const char *con
   int cmp = strcmp(have, n->value);
   int ok = 0;
   switch (n->op) {
-  case OP_EQ: ok = cmp == 0; break;
-  case OP_NE: ok = cmp != 0; break;
-  case OP_GT: ok = cmp > 0; break;
-  case OP_GE: ok = cmp >= 0; break;
-  case OP_LT: ok = cmp < 0; break;
-  case OP_LE: ok = cmp <= 0; break;
+  case OP_EQ:
+    ok = cmp == 0;
+    break;
+  case OP_NE:
+    ok = cmp != 0;
+    break;
+  case OP_GT:
+    ok = cmp > 0;
+    break;
+  case OP_GE:
+    ok = cmp >= 0;
+    break;
+  case OP_LT:
+    ok = cmp < 0;
+    break;
+  case OP_LE:
+    ok = cmp <= 0;
+    break;
   }
   if (ok) {
     for (int i = 0; i < tags->n; i++)
@@ -388,7 +400,8 @@ const char *blob_tag_expr_key(const blob_tag_expr *e, const char **value) {
 /* Checks a whole tag set as Azure does; fails the request on a violation. */
 static int tagset_check(blob_ctx *c, const blob_tagset *t, int overflow) {
   if (overflow) {
-    http_fail(c->r, 400, "TagsTooLarge", "The tags specified exceed the maximum permissible limit.");
+    http_fail(c->r, 400, "TagsTooLarge",
+              "The tags specified exceed the maximum permissible limit.");
     return -1;
   }
   for (int i = 0; i < t->n; i++) {
@@ -401,8 +414,7 @@ static int tagset_check(blob_ctx *c, const blob_tagset *t, int overflow) {
     }
     for (int j = 0; j < i; j++)
       if (strcmp(t->v[j].key, t->v[i].key) == 0) {
-        http_fail(c->r, 400, "DuplicateTagNames",
-                  "The tags specified contain duplicate names.");
+        http_fail(c->r, 400, "DuplicateTagNames", "The tags specified contain duplicate names.");
         return -1;
       }
   }
@@ -458,8 +470,8 @@ int blob_tags_store(blob_ctx *c, int64_t blob_id, const blob_tagset *t) {
 int blob_tags_load(blob_ctx *c, int64_t blob_id, blob_tagset *out) {
   out->n = 0;
   sqlite3_stmt *q;
-  if (store_prepare(store_db(c->s), "SELECT key, value FROM blob_tags WHERE blob_id=?", -1,
-                         &q, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(c->s), "SELECT key, value FROM blob_tags WHERE blob_id=?", -1, &q,
+                    NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_int64(q, 1, blob_id);
   while (sqlite3_step(q) == SQLITE_ROW && out->n < BLOB_MAX_TAGS) {
@@ -566,10 +578,6 @@ static int tags_parse(blob_ctx *c, const char *xml, size_t len, blob_tagset *out
 
 void blob_set_tags(blob_ctx *c) {
   http_req *r = c->r;
-  if (http_query_get(r, "snapshot")) {
-    blob_fail_query(c, "snapshot", http_query_get(r, "snapshot"));
-    return;
-  }
   size_t len = 0;
   char *body = http_body_read_all(r, TAGS_BODY_MAX, &len);
   if (!body) return;

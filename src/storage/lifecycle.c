@@ -846,9 +846,9 @@ static int apply_one(lc_pass *ps, const lc_do *d, blob_ids *freed) {
 static void pass_apply(lc_pass *ps) {
   int done = 0, applied = 0;
   while (done < ps->ntodo) {
-    blob_ids freed = {0};
     int end = done + LC_BATCH < ps->ntodo ? done + LC_BATCH : ps->ntodo, ok = 1, n = 0;
     if (store_begin(ps->s) != 0) break;
+    blob_ids freed = {0};
     for (int i = done; i < end && ok; i++) {
       int rc = apply_one(ps, &ps->todo[i], &freed);
       if (rc < 0) ok = 0;

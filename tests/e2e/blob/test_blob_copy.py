@@ -114,6 +114,28 @@ class CopyBlob(blobtest.BlobCase):
         self.assertAzureError(cm, 412, "SourceConditionNotMet")
         lease.release()
 
+    def test_sas_caller_reads_the_source_only_if_its_sas_covers_it(self):
+        import datetime
+        from azure.storage.blob import (BlobClient, ContainerClient, ContainerSasPermissions,
+                                        generate_container_sas)
+        src = self.container.upload_blob("src", b"in the same container")
+        p = blobtest.conn_parts()
+        expiry = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+        csas = generate_container_sas(p["AccountName"], self.container.container_name,
+                                      account_key=p["AccountKey"], expiry=expiry,
+                                      permission=ContainerSasPermissions(read=True, write=True))
+        cc = ContainerClient.from_container_url(self.container.url + "?" + csas)
+        cc.get_blob_client("dst").start_copy_from_url(src.url)
+        self.assertEqual(self.container.download_blob("dst").readall(), b"in the same container")
+        # A SAS for the destination blob alone does not reach the source.
+        bsas = generate_blob_sas(p["AccountName"], self.container.container_name, "dst2",
+                                 account_key=p["AccountKey"], expiry=expiry,
+                                 permission=BlobSasPermissions(read=True, write=True))
+        dst2 = BlobClient.from_blob_url(self.container.get_blob_client("dst2").url + "?" + bsas)
+        with self.assertRaises(HttpResponseError) as cm:
+            dst2.start_copy_from_url(src.url)
+        self.assertAzureError(cm, 404, "CannotVerifyCopySource")
+
     def test_abort_copy_has_nothing_pending(self):
         src = self.container.upload_blob("src", b"x")
         dst = self.container.get_blob_client("dst")
@@ -229,3 +251,36 @@ class FromUrl(blobtest.BlobCase):
         pb.upload_pages_from_url(url, offset=512, length=1024, source_offset=512)
         got = pb.download_blob().readall()
         self.assertEqual(got, b"\0" * 512 + b"A" * 512 + b"B" * 512 + b"\0" * 512)
+
+
+class CopyWithToken(blobtest.BlobCase):
+    def test_bearer_caller_reads_the_source_with_its_token(self):
+        if not blobtest.srv:
+            self.skipTest("needs azlite's token service")
+        from azure.identity import ClientSecretCredential
+        srv = blobtest.srv
+        cred = ClientSecretCredential(srv.env["AZURE_TENANT_ID"], srv.env["AZURE_CLIENT_ID"],
+                                      srv.env["AZURE_CLIENT_SECRET"],
+                                      authority=srv.env["AZURE_AUTHORITY_HOST"],
+                                      connection_verify=srv.ca)
+        # Owner holds no data actions: the caller needs a blob data role, as in Azure.
+        import base64
+        import json
+        import uuid
+        claims = srv.token("https://storage.azure.com/.default").split(".")[1]
+        oid = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["oid"]
+        sub = "/subscriptions/" + srv.env["AZURE_SUBSCRIPTION_ID"]
+        contributor = sub + ("/providers/Microsoft.Authorization/roleDefinitions/"
+                             "ba92f5b4-2d11-453d-a403-e96b0029c9fe")
+        r = srv.http("PUT", "%s/providers/Microsoft.Authorization/roleAssignments/%s"
+                     "?api-version=2022-04-01" % (sub, uuid.uuid4()),
+                     json={"properties": {"roleDefinitionId": contributor, "principalId": oid}})
+        self.assertEqual(r.status_code, 201, r.text)
+        account = blobtest.conn_parts()["AccountName"]
+        url = "https://127.0.0.1:%d/%s" % (srv.ports["blob_tls"], account)
+        svc = BlobServiceClient(url, credential=cred, connection_verify=srv.ca)
+        c = svc.get_container_client(self.container.container_name)
+        src = c.upload_blob("src", b"read with a token")
+        dst = c.get_blob_client("dst")
+        self.assertEqual(dst.start_copy_from_url(src.url)["copy_status"], "success")
+        self.assertEqual(dst.download_blob().readall(), b"read with a token")

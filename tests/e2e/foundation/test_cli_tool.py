@@ -4,6 +4,7 @@ import datetime
 import os
 import re
 import subprocess
+import time
 import unittest
 
 from azlite_harness import BIN, Azlite
@@ -80,10 +81,9 @@ class Serve(unittest.TestCase):
         rid = r.headers["x-ms-request-id"]
         self.assertRegex(rid, r"^[0-9a-f-]{36}$")
         self.assertEqual(r.headers.get("x-ms-correlation-request-id"), rid)
-        for _ in range(50):
+        for _ in range(100):  # the line is written when the connection reports completion
             if rid in srv.read_log():
                 break
-            import time
             time.sleep(0.05)
         line = [l for l in srv.read_log().splitlines() if rid in l]
         self.assertEqual(len(line), 1, srv.read_log()[-2000:])

@@ -50,6 +50,12 @@ class Persistence(unittest.TestCase):
                    "registrationState", "-o", "tsv")
         self.assertEqual(p.stdout.strip(), "Registered", p.stderr)
 
+    def no_server_says_so(self):
+        p = srv.az("group", "list")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no azlite server is running", p.stderr)
+        self.assertNotIn("Traceback", p.stderr)
+
     def test_restart_and_crash(self):
         srv.az_json("group", "create", "-n", "kept", "-l", "eastus", "--tags", "keep=yes")
         srv.az("provider", "register", "--namespace", "Microsoft.MachineLearningServices",
@@ -63,6 +69,7 @@ class Persistence(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, srv.read_log())
         self.assertFalse(os.path.exists(os.path.join(srv.data_dir, "endpoints.json")))
         self.assertIn("shutting down", srv.read_log())
+        self.no_server_says_so()
         srv.start()
         self.check_after(before, token, {"kept": {"keep": "yes"}})
 
@@ -72,6 +79,9 @@ class Persistence(unittest.TestCase):
                      json={"location": "westus", "tags": {"t": "1"}})
         self.assertEqual(r.status_code, 201, r.text)
         srv.kill9()
+        # The crashed server's endpoints.json is still there, naming a dead process.
+        self.assertTrue(os.path.exists(os.path.join(srv.data_dir, "endpoints.json")))
+        self.no_server_says_so()
         srv.start()
         self.check_after(before, token, {"kept": {"keep": "yes"}, "just-before-crash": {"t": "1"}})
 

@@ -7,7 +7,6 @@ advance` moving 8, 31 and 91 days.
 
 Azure matches prefixMatch against "<container>/<blob>": the seed's "models/"
 selects the container named models, so ml-data/models/... is left alone."""
-import json
 import os
 import tempfile
 import time

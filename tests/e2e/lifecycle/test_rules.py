@@ -3,12 +3,13 @@ precedence between actions, each run condition (modification, creation, last
 access, last tier change), filters (prefix, blob type, blob index tags),
 snapshots, disabled rules; and Set Blob Tier with rehydration.
 
-Policies go in with the management REST API at 2023-01-01 (what the current
-SDKs send): `azlite az` speaks the 2020-09-01-hybrid profile, whose 2019-06-01
-models silently drop newer parts of a policy (tierToCold, baseBlob
-daysAfterCreationGreaterThan, unknown names).  Where az can express a case it
-is used too.  Each test uses its own storage account; the clock only moves
-forward, so every test measures from the time it starts."""
+Policies go in with the management REST API at 2023-01-01, byte for byte:
+az and the SDKs serialize a policy through their models, which silently drop
+names they do not know, so Azure's answer to an unknown action never reaches
+them.  Where az can express a case it is used too.
+
+Each test uses its own storage account; the clock only moves forward, so
+every test measures from the time it starts."""
 import json
 import os
 import tempfile
@@ -16,7 +17,7 @@ import time
 import unittest
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, StandardBlobTier
 
 from azlite_harness import Azlite
 
@@ -466,7 +467,7 @@ class SetBlobTier(unittest.TestCase):
 
         # Upload straight into Archive.
         c = svc.get_blob_client("ctr", "c")
-        c.upload_blob(b"cold storage", standard_blob_tier="Archive")
+        c.upload_blob(b"cold storage", standard_blob_tier=StandardBlobTier.ARCHIVE)
         self.assertEqual(tier(svc, "ctr", "c"), "Archive")
 
     def test_errors(self):
@@ -497,6 +498,60 @@ class SetBlobTier(unittest.TestCase):
                for e in action_log("lctierlog")]
         self.assertEqual(got, [("user", "setTier", "Hot", "Archive"),
                                ("user", "rehydrateHigh", "Archive", "Hot")])
+
+
+class SetBlobTierClients(unittest.TestCase):
+    def test_az_storage_blob_set_tier(self):
+        account("lcaztier")
+        cs = srv.az("storage", "account", "show-connection-string", "-g", RG, "-n", "lcaztier",
+                    "--output", "tsv").stdout.strip()
+
+        def az(*args):
+            return srv.az("storage", *args, "--connection-string", cs)
+
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write("weights")
+        try:
+            self.assertEqual(az("container", "create", "-n", "ctr").returncode, 0)
+            p = az("blob", "upload", "-c", "ctr", "-n", "m.bin", "-f", f.name)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p = az("blob", "set-tier", "-c", "ctr", "-n", "m.bin", "--tier", "Archive")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            show = json.loads(az("blob", "show", "-c", "ctr", "-n", "m.bin").stdout)
+            self.assertEqual(show["properties"]["blobTier"], "Archive")
+            p = az("blob", "download", "-c", "ctr", "-n", "m.bin", "-f", f.name + ".out")
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("BlobArchived", p.stderr)
+            p = az("blob", "set-tier", "-c", "ctr", "-n", "m.bin", "--tier", "Hot",
+                   "--rehydrate-priority", "High")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            show = json.loads(az("blob", "show", "-c", "ctr", "-n", "m.bin").stdout)
+            self.assertEqual(show["properties"]["rehydrationStatus"], "rehydrate-pending-to-hot")
+            advance("61m")
+            wait_for(lambda: json.loads(az("blob", "show", "-c", "ctr", "-n", "m.bin").stdout)
+                     ["properties"]["blobTier"] == "Hot", "rehydrated")
+            p = az("blob", "download", "-c", "ctr", "-n", "m.bin", "-f", f.name + ".out")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(f.name + ".out") as g:
+                self.assertEqual(g.read(), "weights")
+        finally:
+            for n in (f.name, f.name + ".out"):
+                if os.path.exists(n):
+                    os.unlink(n)
+
+    def test_blob_batch_set_tier(self):
+        svc = account("lcbatch")
+        upload(svc, "ctr", "a", "b", "c")
+        cc = svc.get_container_client("ctr")
+        r = cc.set_standard_blob_tier_blobs("Archive", "a", "b", "missing",
+                                            raise_on_any_failure=False)
+        self.assertEqual([x.status_code for x in r], [200, 200, 404])
+        r = cc.set_standard_blob_tier_blobs("Cool", "a", rehydrate_priority="High",
+                                            raise_on_any_failure=False)
+        self.assertEqual([x.status_code for x in r], [202])
+        listed = {b.name: (b.blob_tier, b.archive_status) for b in cc.list_blobs()}
+        self.assertEqual(listed, {"a": ("Archive", "rehydrate-pending-to-cool"),
+                                  "b": ("Archive", None), "c": ("Hot", None)})
 
 
 def action_log(acct):

@@ -4,7 +4,7 @@ what a user checks and changes afterwards (show, list, keys, update, delete),
 and what az prints when Azure says no."""
 import unittest
 
-from azure.core.exceptions import ClientAuthenticationError
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.storage.blob import BlobServiceClient
 
 from azlite_harness import Azlite
@@ -205,8 +205,9 @@ class Delete(unittest.TestCase):
         self.assertIn("ResourceNotFound",
                       az_fail("storage", "account", "show", "-n", "delacct", "-g", RG))
         # Its blob endpoint no longer knows the account.
-        with self.assertRaises(Exception):
+        with self.assertRaises(HttpResponseError) as cm:
             svc.get_container_client("ctr").get_container_properties()
+        self.assertEqual(cm.exception.status_code, 404)
         # Deleting again is not an error (Azure answers 204).
         p = srv.az("storage", "account", "delete", "-n", "delacct", "-g", RG, "--yes")
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -224,8 +225,9 @@ class Delete(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         r = srv.az_json("storage", "account", "check-name", "--name", "grpacct")
         self.assertEqual(r["nameAvailable"], True)
-        with self.assertRaises(Exception):
+        with self.assertRaises(HttpResponseError) as cm:
             svc.get_blob_client("ctr", "b").download_blob().readall()
+        self.assertEqual(cm.exception.status_code, 404)
 
 
 if __name__ == "__main__":
