@@ -2,7 +2,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -pthread
-LDLIBS  := -lmicrohttpd -ljansson -lexpat -lssl -lcrypto -lsqlite3 -lcurl -lyaml -pthread
+LDLIBS  := -lmicrohttpd -ljansson -lexpat -lssl -lcrypto -lsqlite3 -pthread
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/arm/*.c src/identity/*.c src/storage/*.c \
                              src/compute/*.c src/ml/*.c src/web/*.c src/cost/*.c))

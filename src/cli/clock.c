@@ -1,8 +1,9 @@
 /* clock.c: `azlite clock [show]` and `azlite clock advance DURATION`.
  * With a server running, the change goes through its admin API (the server
  * holds the clock); without one, it is written to the store directly. */
-#include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +11,62 @@
 #include "../identity/identity.h"
 #include "cli.h"
 
-static size_t collect(char *p, size_t sz, size_t n, void *cls) {
-  FILE *f = cls;
-  return fwrite(p, sz, n, f);
+/* One HTTPS request to the local server with OpenSSL (verifying azlite's CA),
+ * which the server already links: libcurl would add ~2 MiB of libraries to
+ * every azlite process for this one call.  Returns the HTTP status, 0 when no
+ * server answered; *out is the body (malloc'd). */
+static long https_call(srv *s, const char *method, const char *path, const char *auth,
+                       const char *body, char **out) {
+  *out = NULL;
+  char host[128];
+  int port = 0;
+  if (sscanf(s->mgmt_url, "https://%127[^:]:%d", host, &port) != 2) return 0;
+  char *ca = srv_path(s, "pki/ca.pem");
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  long status = 0;
+  BIO *b = NULL;
+  if (!ctx || SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) goto done;
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+  b = BIO_new_ssl_connect(ctx);
+  SSL *ssl = NULL;
+  BIO_get_ssl(b, &ssl);
+  char hp[160];
+  snprintf(hp, sizeof hp, "%s:%d", host, port);
+  BIO_set_conn_hostname(b, hp);
+  SSL_set1_host(ssl, host);
+  if (BIO_do_connect(b) <= 0 || BIO_do_handshake(b) <= 0) goto done;
+  char *req = NULL;
+  int n = asprintf(&req,
+                   "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                   "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                   "Connection: close\r\n\r\n%s",
+                   method, path, hp, auth, body ? strlen(body) : 0, body ? body : "");
+  if (n < 0 || BIO_write(b, req, n) != n) {
+    free(req);
+    goto done;
+  }
+  free(req);
+  size_t len = 0;
+  FILE *mem = open_memstream(out, &len);
+  char buf[4096];
+  int got;
+  while ((got = BIO_read(b, buf, sizeof buf)) > 0) fwrite(buf, 1, (size_t)got, mem);
+  fclose(mem);
+  char *hdr_end = *out ? strstr(*out, "\r\n\r\n") : NULL;
+  if (!hdr_end || sscanf(*out, "HTTP/1.%*d %ld", &status) != 1) {
+    status = 0;
+  } else {
+    memmove(*out, hdr_end + 4, strlen(hdr_end + 4) + 1);
+  }
+done:
+  if (b) BIO_free_all(b);
+  SSL_CTX_free(ctx);
+  free(ca);
+  return status;
 }
 
-/* Calls the admin API; returns HTTP status, 0 when no server answered. */
+/* Calls the admin API with a token the CLI signs itself (it holds the data
+ * dir, so the admin's key); returns HTTP status, 0 when no server answered. */
 static long admin_call(srv *s, const char *method, const char *path, const char *body,
                        char **out) {
   principal p = {0};
@@ -25,29 +76,8 @@ static long admin_call(srv *s, const char *method, const char *path, const char 
   free(appid);
   free(oid);
   char *tok = identity_mint_token(s, &p, AUD_MGMT, 300);
-  char url[256], auth[4096], *ca = srv_path(s, "pki/ca.pem");
-  snprintf(url, sizeof url, "%s%s", s->mgmt_url, path);
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok ? tok : "");
+  long status = https_call(s, method, path, tok ? tok : "", body, out);
   free(tok);
-  size_t len = 0;
-  FILE *mem = open_memstream(out, &len);
-  CURL *c = curl_easy_init();
-  struct curl_slist *h = curl_slist_append(NULL, auth);
-  h = curl_slist_append(h, "Content-Type: application/json");
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-  if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  long status = 0;
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  fclose(mem);
-  free(ca);
   return status;
 }
 

@@ -10,6 +10,8 @@
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,8 +65,15 @@ static int pki_write(const char *path, EVP_PKEY *key, X509 *cert) {
   return rename(tmp, path);
 }
 
+/* Load-or-create runs under an exclusive lock on <key>.lock: a CLI command
+ * beside a server making its first key must wait for that key, not make
+ * another one. */
 static EVP_PKEY *pki_load_or_create(srv *s, const char *rel, int rsa) {
   char *path = srv_path(s, rel);
+  char lockpath[4200];
+  snprintf(lockpath, sizeof lockpath, "%s.lock", path);
+  int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock >= 0) flock(lock, LOCK_EX);
   EVP_PKEY *k = NULL;
   FILE *f = fopen(path, "r");
   if (f) {
@@ -78,6 +87,7 @@ static EVP_PKEY *pki_load_or_create(srv *s, const char *rel, int rsa) {
       k = NULL;
     }
   }
+  if (lock >= 0) close(lock);
   free(path);
   return k;
 }

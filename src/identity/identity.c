@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <sys/stat.h>
 
@@ -360,6 +361,31 @@ static int identity_first_start(srv *s) {
   return store_commit(s);
 }
 
+/* Loads the signing key, generating it on a first start. */
+static void *keygen_main(void *arg) {
+  srv *s = arg;
+  identity_state *st = identity_st(s);
+  EVP_PKEY *k = pki_load_or_create_key(s, "pki/signing.key");
+  pthread_mutex_lock(&st->key_mu);
+  st->signing_key = k;
+  if (k) jwt_kid(k, st->kid);
+  st->key_state = k ? 1 : -1;
+  pthread_cond_broadcast(&st->key_cv);
+  pthread_mutex_unlock(&st->key_mu);
+  if (!k) log_error("identity: cannot load or create the token signing key");
+  return NULL;
+}
+
+EVP_PKEY *identity_signing_key(srv *s, const char **kid) {
+  identity_state *st = identity_st(s);
+  pthread_mutex_lock(&st->key_mu);
+  while (st->key_state == 0) pthread_cond_wait(&st->key_cv, &st->key_mu);
+  EVP_PKEY *k = st->key_state == 1 ? st->signing_key : NULL;
+  pthread_mutex_unlock(&st->key_mu);
+  if (kid) *kid = st->kid;
+  return k;
+}
+
 static int identity_init(srv *s) {
   identity_state *st = calloc(1, sizeof *st);
   *srv_provider_state(s, &identity_provider) = st;
@@ -385,15 +411,26 @@ static int identity_init(srv *s) {
   char *dir = srv_path(s, "pki");
   mkdir(dir, 0700);
   free(dir);
-  st->signing_key = pki_load_or_create_key(s, "pki/signing.key");
-  if (!st->signing_key) return -1;
-  jwt_kid(st->signing_key, st->kid);
+  pthread_mutex_init(&st->key_mu, NULL);
+  pthread_cond_init(&st->key_cv, NULL);
+  char *kp = srv_path(s, "pki/signing.key");
+  int have = access(kp, R_OK) == 0;
+  free(kp);
+  if (have) {
+    keygen_main(s);
+    return st->key_state == 1 ? 0 : -1;
+  }
+  if (pthread_create(&st->keygen, NULL, keygen_main, s) != 0) return -1;
+  st->keygen_running = 1;
   return 0;
 }
 
 static void identity_fini(srv *s) {
   identity_state *st = identity_st(s);
   if (!st) return;
+  if (st->keygen_running) pthread_join(st->keygen, NULL);
+  pthread_mutex_destroy(&st->key_mu);
+  pthread_cond_destroy(&st->key_cv);
   EVP_PKEY_free(st->signing_key);
   OPENSSL_cleanse(st->hmac_key, sizeof st->hmac_key);
   free(st);

@@ -26,8 +26,16 @@
 #define UAI_TYPE "Microsoft.ManagedIdentity/userAssignedIdentities"
 
 typedef struct identity_state {
+  /* The token signing key.  A first start generates it (RSA-2048, the slow part
+   * of starting) on its own thread, so the server answers at once; whatever
+   * signs or verifies waits in identity_signing_key(). */
   EVP_PKEY *signing_key;
   char kid[44];
+  pthread_mutex_t key_mu;
+  pthread_cond_t key_cv;
+  int key_state; /* 0 being made, 1 ready, -1 failed */
+  pthread_t keygen;
+  int keygen_running;
   char admin_appid[40];
   char admin_oid[40];
   /* HMAC key of workload identity headers and user delegation keys (msi.c). */
@@ -36,6 +44,9 @@ typedef struct identity_state {
 
 extern const provider identity_provider;
 identity_state *identity_st(srv *s);
+/* The signing key and its kid, waiting for a first start's key generation;
+ * NULL if it failed. */
+EVP_PKEY *identity_signing_key(srv *s, const char **kid);
 
 /* ---- identity.c ---------------------------------------------------------- */
 

@@ -55,8 +55,13 @@ void aad_openid_config(http_req *r) {
 }
 
 void aad_jwks(http_req *r) {
-  identity_state *st = identity_st(r->srv);
-  http_reply_json(r, 200, jwt_jwks(st->signing_key, st->kid));
+  const char *kid;
+  EVP_PKEY *k = identity_signing_key(r->srv, &kid);
+  if (!k) {
+    http_fail(r, 500, "server_error", "AADSTS50000: The token signing key is unavailable.");
+    return;
+  }
+  http_reply_json(r, 200, jwt_jwks(k, kid));
 }
 
 /* Decodes one application/x-www-form-urlencoded value ('+' is a space). */
@@ -148,7 +153,6 @@ int identity_client_login(http_req *r, const char *client_id, const char *secret
 }
 
 char *identity_mint_token(srv *s, const principal *p, const char *audience, int64_t lifetime_s) {
-  identity_state *st = identity_st(s);
   int64_t now = wall_s();
   char uti[37];
   uuid_v4(uti);
@@ -158,7 +162,9 @@ char *identity_mint_token(srv *s, const principal *p, const char *audience, int6
                         "sub", p->oid, "appid", p->appid, "azp", p->appid, "appidacr", "1",
                         "idtyp", "app", "uti", uti, "ver", "1.0");
   json_object_set_new(c, "iss", json_sprintf("%s/%s/", s->mgmt_url, s->tenant_id));
-  char *tok = jwt_sign(st->signing_key, st->kid, c);
+  const char *kid;
+  EVP_PKEY *key = identity_signing_key(s, &kid);
+  char *tok = key ? jwt_sign(key, kid, c) : NULL;
   json_decref(c);
   return tok;
 }
@@ -258,7 +264,6 @@ static int aud_accepted(srv *s, const char *cls, const char *aud) {
 
 int identity_verify_bearer(srv *s, const char *authorization, const char *audience,
                            principal *p, const char **why_code, char *why_msg, size_t msglen) {
-  identity_state *st = identity_st(s);
   *why_code = "InvalidAuthenticationToken";
   if (strncasecmp(authorization, "Bearer ", 7) != 0) {
     snprintf(why_msg, msglen,
@@ -269,7 +274,9 @@ int identity_verify_bearer(srv *s, const char *authorization, const char *audien
   const char *tok = authorization + 7;
   while (*tok == ' ') tok++;
   const char *err = NULL;
-  json_t *c = jwt_verify(st->signing_key, tok, &err);
+  EVP_PKEY *key = identity_signing_key(s, NULL);
+  json_t *c = key ? jwt_verify(key, tok, &err) : NULL;
+  if (!key) err = "the token signing key is unavailable";
   if (!c) {
     snprintf(why_msg, msglen, "The access token is invalid: %s.", err);
     return -1;
