@@ -319,16 +319,29 @@ static void props_merge(json_t *props, json_t *in) {
   if (net && !json_object_get(in, "networkAcls")) json_object_set(props, "networkAcls", net);
 }
 
-static json_t *identity_render(srv *s, json_t *in, json_t *cur) {
+/* The account's managed identities, through the identity provider: a
+ * system-assigned identity is a real principal (it gets tokens and roles),
+ * created once and deleted with "None" or with the account. */
+static json_t *identity_render(srv *s, const char *id, json_t *in, json_t *cur) {
+  (void)cur;
   const char *type = json_string_value(json_object_get(in, "type"));
+  if (!type || !strcasecmp(type, "None") || !strcasestr(type, "SystemAssigned"))
+    identity_system_assigned_delete(s, id);
   if (!type || !strcasecmp(type, "None")) return json_pack("{s:s}", "type", "None");
   json_t *out = json_deep_copy(in);
   if (strcasestr(type, "SystemAssigned")) {
-    const char *pid = json_string_value(json_object_get(cur, "principalId"));
-    char uuid[37];
-    if (!pid) uuid_v4(uuid);
-    json_object_set_new(out, "principalId", json_string(pid ? pid : uuid));
+    char pid[40] = "";
+    identity_system_assigned_create(s, id, pid);
+    json_object_set_new(out, "principalId", json_string(pid));
     json_object_set_new(out, "tenantId", json_string(s->tenant_id));
+  }
+  json_t *uai = json_object_get(out, "userAssignedIdentities");
+  const char *k;
+  json_t *v;
+  json_object_foreach(uai, k, v) {
+    char oid[40], cid[40];
+    if (identity_user_assigned_lookup(s, k, oid, cid) == 0)
+      json_object_set_new(uai, k, json_pack("{s:s,s:s}", "principalId", oid, "clientId", cid));
   }
   return out;
 }
@@ -430,7 +443,7 @@ void storage_account_put(http_req *r) {
   json_t *ident = json_object_get(in, "identity");
   if (ident)
     json_object_set_new(body, "identity",
-                        identity_render(s, ident, json_object_get(cur, "identity")));
+                        identity_render(s, id, ident, json_object_get(cur, "identity")));
   else if (json_object_get(cur, "identity"))
     json_object_set(body, "identity", json_object_get(cur, "identity"));
   if (!cur) {
@@ -527,7 +540,9 @@ void storage_account_patch(http_req *r) {
   json_t *props = json_object_get(body, "properties");
   props_merge(props, json_object_get(in, "properties"));
   if ((v = json_object_get(in, "identity")))
-    json_object_set_new(body, "identity", identity_render(s, v, json_object_get(body, "identity")));
+    json_object_set_new(body, "identity",
+                        identity_render(s, json_string_value(json_object_get(body, "id")), v,
+                                        json_object_get(body, "identity")));
   if (settings_check(r, body) != 0) goto done;
   char *rp = row_props(body);
   int rc = store_begin(s);

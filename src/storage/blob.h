@@ -209,7 +209,8 @@ int blob_ids_of_blocks(srv *s, int64_t container_id, const char *name, blob_ids 
 /* After the commit that dropped references: deletes the rows of files no longer
  * referenced and moves their paths to the trash.  Never fails the request. */
 void blob_data_gc(srv *s, const blob_ids *candidates);
-/* Every unreferenced data file and every file under blobs/ no row names (startup). */
+/* Every unreferenced data file, every file under blobs/ no row names, and the
+ * temp files of bodies being placed (startup of the server only). */
 void blob_data_sweep(srv *s);
 /* Unlinks trashed files older than the grace period (all when force). */
 void blob_trash_empty(srv *s, int force);

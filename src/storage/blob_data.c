@@ -406,6 +406,21 @@ static void sweep_orphans(srv *s) {
   if (removed) log_info("blob: removed %d orphaned data files", removed);
 }
 
+/* Removes the temp files of bodies being placed when the last run stopped. */
+static void sweep_tmp(srv *s) {
+  DIR *d = opendir(s->tmp_dir);
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (strncmp(de->d_name, "blob-", 5) != 0) continue;
+    char *p = NULL;
+    if (asprintf(&p, "%s/%s", s->tmp_dir, de->d_name) < 0) abort();
+    unlink(p);
+    free(p);
+  }
+  closedir(d);
+}
+
 void blob_data_sweep(srv *s) {
   blob_ids ids = {0};
   ids_query(s,
@@ -418,6 +433,7 @@ void blob_data_sweep(srv *s) {
   /* Nothing reads yet at startup: no grace period is needed. */
   blob_trash_empty(s, 1);
   sweep_orphans(s);
+  sweep_tmp(s);
 }
 
 /* ---- reading ------------------------------------------------------------------ */

@@ -203,8 +203,10 @@ static int storage_init(srv *s) {
                  " ON CONFLICT(name) DO NOTHING",
                  DEV_ACCOUNT, DEV_KEY, DEV_KEY, (long long)clock_now_ms(s)) != 0)
     return -1;
-  /* A crash may have left files no row names, or rows nothing references. */
-  blob_data_sweep(s);
+  /* A crash may have left files no row names, or rows nothing references.  Only
+   * the server sweeps: a CLI command beside it would take its in-flight uploads
+   * (placed, not yet committed) for orphans. */
+  if (s->serving) blob_data_sweep(s);
   return 0;
 }
 

@@ -213,8 +213,7 @@ class WorkloadTokens(unittest.TestCase):
         r = srv.http("PUT", acct + "?api-version=2022-09-01", json={
             "location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2",
             "identity": {"type": "UserAssigned", "userAssignedIdentities": {ident["id"]: {}}}})
-        if r.status_code not in (200, 201, 202):
-            self.skipTest("storage accounts with identities are not served yet: %s" % r.text)
+        self.assertIn(r.status_code, (200, 201), r.text)
         env = workload_env(srv, acct)
         props = ident["properties"]
         r = token_request(env, client_id=props["clientId"])
@@ -225,6 +224,26 @@ class WorkloadTokens(unittest.TestCase):
         other = create_identity(srv, "mi-b", "not-attached").json()
         r = token_request(env, client_id=other["properties"]["clientId"])
         self.assertEqual(r.status_code, 400)
+
+
+    def test_system_assigned_identity_of_a_storage_account(self):
+        # SystemAssigned makes a real principal: the workload gets its tokens, and
+        # it goes when the identity is removed.
+        acct = rg_scope(srv, "mi-b") + "/providers/Microsoft.Storage/storageAccounts/misystem1"
+        r = srv.http("PUT", acct + "?api-version=2022-09-01", json={
+            "location": "eastus", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2",
+            "identity": {"type": "SystemAssigned"}})
+        self.assertIn(r.status_code, (200, 201), r.text)
+        pid = r.json()["identity"]["principalId"]
+        env = workload_env(srv, acct)
+        tok = token_request(env)
+        self.assertEqual(tok.status_code, 200, tok.text)
+        self.assertEqual(claims(tok.json()["access_token"])["oid"], pid)
+        r = srv.http("PATCH", acct + "?api-version=2022-09-01", json={"identity": {"type": "None"}})
+        self.assertEqual(r.status_code, 200, r.text)
+        r = srv.http("GET", "/subscriptions?api-version=2020-01-01",
+                     token=tok.json()["access_token"])
+        self.assertEqual(r.status_code, 401, r.text)
 
 
 class Persistence(unittest.TestCase):
