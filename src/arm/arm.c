@@ -320,8 +320,13 @@ static void admin_clock_advance(http_req *r) {
               "\"45s\" or \"1500ms\".");
   else if (clock_advance(r->srv, ms) != 0)
     http_fail(r, 500, "InternalServerError", "The clock could not be advanced.");
-  else
+  else {
+    /* Answer once the work the new time calls for (lifecycle rules, rehydration)
+     * has run, so a client that advances and then looks sees its effect. */
+    if (sched_wake_and_wait(r->srv, 60000) != 0)
+      log_warn("clock: the scheduler did not finish a pass within 60 s of an advance");
     http_reply_json(r, 200, clock_json(r->srv));
+  }
   json_decref(body);
 }
 

@@ -54,20 +54,40 @@ int clock_advance(srv *s, int64_t ms) {
   return rc;
 }
 
+/* One or more <number><unit> terms, e.g. "30d", "1.5h", "2d12h"; a bare
+ * number is seconds. */
 int64_t clock_parse_duration(const char *s) {
   static const struct {
     const char *unit;
     int64_t ms;
-  } units[] = {{"ms", 1},          {"s", 1000},        {"m", 60000}, {"h", 3600000},
-               {"d", 86400000LL},  {"w", 604800000LL}, {"", 1000}};
+  } units[] = {{"ms", 1},         {"s", 1000},        {"m", 60000}, {"h", 3600000},
+               {"d", 86400000LL}, {"w", 604800000LL}};
   if (!s || !*s) return -1;
-  errno = 0;
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || errno || v < 0) return -1;
-  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-    if (strcmp(end, units[i].unit) == 0) return (int64_t)(v * (double)units[i].ms);
-  return -1;
+  double total = 0;
+  while (*s) {
+    if (!((*s >= '0' && *s <= '9') || *s == '.')) return -1;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || errno || v < 0) return -1;
+    s = end;
+    if (!*s) {
+      total += v * 1000; /* a bare number: seconds */
+      break;
+    }
+    size_t i = 0, n = sizeof units / sizeof units[0];
+    for (; i < n; i++) {
+      size_t ul = strlen(units[i].unit);
+      /* "m" must not swallow the "m" of "ms" */
+      if (strncmp(s, units[i].unit, ul) == 0 && !(ul == 1 && s[0] == 'm' && s[1] == 's')) {
+        total += v * (double)units[i].ms;
+        s += ul;
+        break;
+      }
+    }
+    if (i == n) return -1;
+  }
+  return total > 9.2e18 ? -1 : (int64_t)total;
 }
 
 void clock_iso8601(int64_t ms, char out[40]) {
@@ -138,14 +158,45 @@ static void *sched_main(void *arg) {
     }
     int stop = s->stopping;
     s->sched_wakeups = 0;
+    uint64_t pass = ++s->sched_passes_started;
     pthread_mutex_unlock(&s->sched_mu);
     if (stop) break;
     int64_t now = clock_now_ms(s);
     for (int i = 0; providers[i]; i++)
       if (providers[i]->tick) providers[i]->tick(s, now);
+    pthread_mutex_lock(&s->sched_mu);
+    s->sched_passes_done = pass;
+    pthread_cond_broadcast(&s->sched_done_cv);
+    pthread_mutex_unlock(&s->sched_mu);
   }
+  pthread_mutex_lock(&s->sched_mu);
+  s->sched_passes_done = UINT64_MAX; /* nobody waits for a stopped scheduler */
+  pthread_cond_broadcast(&s->sched_done_cv);
+  pthread_mutex_unlock(&s->sched_mu);
   store_fini(s);
   return NULL;
+}
+
+int sched_wake_and_wait(srv *s, int timeout_ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += timeout_ms / 1000;
+  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&s->sched_mu);
+  /* The next pass to start sees everything done before this call. */
+  uint64_t target = s->sched_passes_started + 1;
+  s->sched_wakeups++;
+  pthread_cond_signal(&s->sched_cv);
+  int rc = 0;
+  while (s->sched_passes_done < target && rc == 0)
+    rc = pthread_cond_timedwait(&s->sched_done_cv, &s->sched_mu, &until);
+  int ok = s->sched_passes_done >= target;
+  pthread_mutex_unlock(&s->sched_mu);
+  return ok ? 0 : -1;
 }
 
 void sched_wake(srv *s) {

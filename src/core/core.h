@@ -102,7 +102,7 @@ int store_set(struct srv *s, const char *key, const char *value);
 int64_t clock_now_ms(struct srv *s);
 /* Advances the clock by ms (>= 0), persists it, and wakes the scheduler. */
 int clock_advance(struct srv *s, int64_t ms);
-/* Parses "30d", "12h", "90m", "45s", "1500ms", "2w"; returns ms or -1. */
+/* Parses "30d", "12h", "90m", "45s", "1500ms", "2w", and sums like "2d12h"; ms or -1. */
 int64_t clock_parse_duration(const char *s);
 /* ISO 8601 UTC, e.g. "2026-11-26T10:00:00.0000000Z" (7 fractional digits, as ARM). */
 void clock_iso8601(int64_t ms, char out[40]);
@@ -115,6 +115,10 @@ int64_t clock_parse_iso8601(const char *s);
  * wall time, and at once after the clock is advanced).  Ticks must not block
  * for long; long work (a job's process) runs in its own thread or process. */
 void sched_wake(struct srv *s);
+/* Wakes the scheduler and waits (up to timeout_ms) until a whole pass that
+ * started after this call has run: what time-based work the clock now calls
+ * for is done when it returns 0. */
+int sched_wake_and_wait(struct srv *s, int timeout_ms);
 
 /* ---- the provider interface -------------------------------------------- */
 
@@ -154,6 +158,8 @@ typedef struct srv {
   pthread_t sched_thread;
   pthread_mutex_t sched_mu;
   pthread_cond_t sched_cv;
+  pthread_cond_t sched_done_cv;
+  uint64_t sched_passes_started, sched_passes_done;
   int sched_wakeups;
   int stopping;
   /* 1 in `azlite serve`; 0 when a CLI command opens the store beside a running

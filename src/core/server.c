@@ -8,6 +8,7 @@
  * final call runs dispatch(): route -> authenticate/authorize -> handler ->
  * render (errors in the route's style, in one place: render_error()).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
@@ -1310,10 +1311,28 @@ static int mkdir_p(const char *path) {
   return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* Spooled bodies of requests a crash cut short: nothing refers to them.  Only
+ * the serving process sweeps (a CLI command runs beside a live server). */
+static void tmp_sweep(srv *s) {
+  DIR *d = opendir(s->tmp_dir);
+  if (!d) return;
+  struct dirent *e;
+  int n = 0;
+  while ((e = readdir(d)))
+    if (strncmp(e->d_name, "body-", 5) == 0) {
+      char *p = NULL;
+      if (asprintf(&p, "%s/%s", s->tmp_dir, e->d_name) >= 0 && unlink(p) == 0) n++;
+      free(p);
+    }
+  closedir(d);
+  if (n) log_info("removed %d spooled request bodies left by an earlier run", n);
+}
+
 int srv_open(srv *s) {
   s->priv = calloc(1, sizeof(srv_priv));
   pthread_mutex_init(&s->sched_mu, NULL);
   pthread_cond_init(&s->sched_cv, NULL);
+  pthread_cond_init(&s->sched_done_cv, NULL);
   log_set_level(s->cfg.log_level);
   if (mkdir_p(s->cfg.data_dir) != 0) {
     log_error("cannot create data dir %s: %s", s->cfg.data_dir, strerror(errno));
@@ -1332,6 +1351,7 @@ int srv_open(srv *s) {
   snprintf(s->blob_url, sizeof s->blob_url, "http://127.0.0.1:%d", s->cfg.blob_port);
   snprintf(s->blob_tls_url, sizeof s->blob_tls_url, "https://127.0.0.1:%d",
            s->cfg.blob_tls_port);
+  if (s->serving) tmp_sweep(s);
   if (store_init(s) != 0 || clock_init(s) != 0) return -1;
   for (int i = 0; providers[i]; i++)
     if (providers[i]->init && providers[i]->init(s) != 0) {

@@ -23,6 +23,11 @@ static void test_durations(void) {
   CHECK(clock_parse_duration("3 days") == -1);
   CHECK(clock_parse_duration("d") == -1);
   CHECK(clock_parse_duration(NULL) == -1);
+  CHECK(clock_parse_duration("2d12h") == 60LL * 3600000);
+  CHECK(clock_parse_duration("1m30s") == 90000);
+  CHECK(clock_parse_duration("1h5ms") == 3600005);
+  CHECK(clock_parse_duration("1h-5m") == -1);
+  CHECK(clock_parse_duration("1hx") == -1);
 }
 
 static void test_iso8601(void) {
