@@ -35,7 +35,7 @@ check-sql:
 build/azlite: $(CLI_OBJ) build/libazlite.a | check-sql
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) build/libazlite.a $(LDLIBS)
 
-build/tests/%: tests/unit/%.c build/libazlite.a tests/unit/unit.h
+build/tests/%: tests/unit/%.c build/libazlite.a tests/unit/unit.h tests/unit/unit_alloc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< build/libazlite.a $(LDLIBS)
 

@@ -12,46 +12,7 @@
 /* Allocation failure injection, as in test_sauth.c: glibc lets the program replace
  * malloc; under valgrind its allocator wins and nothing is injected.  The replacements
  * are never inlined, so that valgrind redirects the test's own calls too. */
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-
-static long alloc_countdown;
-static long alloc_live;
-static int alloc_injected;
-
-static int alloc_fails(void) {
-  if (alloc_countdown > 0 && --alloc_countdown == 0) {
-    alloc_injected = 1;
-    return 1;
-  }
-  return 0;
-}
-
-__attribute__((noinline)) void *malloc(size_t n) {
-  void *p = alloc_fails() ? NULL : __libc_malloc(n);
-  alloc_live += p != NULL;
-  return p;
-}
-
-__attribute__((noinline)) void *calloc(size_t a, size_t b) {
-  void *p = alloc_fails() ? NULL : __libc_calloc(a, b);
-  alloc_live += p != NULL;
-  return p;
-}
-
-__attribute__((noinline)) void *realloc(void *old, size_t n) {
-  if (alloc_fails()) return NULL;
-  void *p = __libc_realloc(old, n);
-  alloc_live += (old == NULL && p != NULL) - (old != NULL && n == 0);
-  return p;
-}
-
-__attribute__((noinline)) void free(void *p) {
-  alloc_live -= p != NULL;
-  __libc_free(p);
-}
+#include "unit_alloc.h"
 
 static int injection_works(void) {
   void *(*volatile m)(size_t) = malloc;
