@@ -367,8 +367,25 @@ static const route arm_routes[] = {
 };
 
 static int arm_init(srv *s) {
-  arm_lro_recover(s);
+  arm_state *a = calloc(1, sizeof *a);
+  if (!a) return -1;
+  pthread_mutex_init(&a->mu, NULL);
+  pthread_cond_init(&a->cv, NULL);
+  *srv_provider_state(s, &arm_provider) = a;
+  if (s->serving) arm_lro_recover(s);
   return 0;
+}
+
+/* Runs after the listeners stopped: no operation starts any more. */
+static void arm_fini(srv *s) {
+  arm_state *a = *srv_provider_state(s, &arm_provider);
+  if (!a) return;
+  arm_lro_wait_all(s, 60);
+  if (a->lro_running > 0) return; /* leave it to the process exit rather than free it */
+  pthread_mutex_destroy(&a->mu);
+  pthread_cond_destroy(&a->cv);
+  free(a);
+  *srv_provider_state(s, &arm_provider) = NULL;
 }
 
 static const char *const arm_types[] = {"Microsoft.Resources/resourceGroups",
@@ -381,4 +398,5 @@ const provider arm_provider = {
     .schema = {arm_schema, sizeof arm_schema / sizeof arm_schema[0]},
     .resource_types = arm_types,
     .init = arm_init,
+    .fini = arm_fini,
 };

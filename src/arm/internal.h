@@ -4,6 +4,17 @@
 
 #include "arm.h"
 
+/* Resource Manager's state: the long-running operations still running, so
+ * that shutdown waits for them instead of freeing what they use. */
+typedef struct arm_state {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int lro_running;
+} arm_state;
+
+extern const provider arm_provider;
+void arm_lro_wait_all(srv *s, int timeout_s);
+
 void arm_operation_status(http_req *r);
 void arm_operation_result(http_req *r);
 void arm_lro_recover(srv *s);

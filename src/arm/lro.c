@@ -8,6 +8,7 @@
  * An operation still InProgress when azlite stopped is failed at the next start. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "arm.h"
 #include "../core/internal.h"
@@ -30,15 +31,42 @@ static void lro_finish(srv *s, const char *id, int ok, const char *code, const c
              ok ? "Succeeded" : "Failed", ok ? NULL : code, ok ? NULL : msg, iso, id);
 }
 
+static arm_state *arm_st(srv *s) {
+  return *srv_provider_state(s, &arm_provider);
+}
+
+static void lro_count(srv *s, int delta) {
+  arm_state *a = arm_st(s);
+  pthread_mutex_lock(&a->mu);
+  a->lro_running += delta;
+  pthread_cond_broadcast(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+}
+
 static void *lro_thread(void *arg) {
   lro_job *j = arg;
+  srv *s = j->s;
   char code[128] = "InternalServerError", msg[1024] = "The operation failed.";
-  int rc = j->fn(j->s, j->ctx, code, sizeof code, msg, sizeof msg);
-  lro_finish(j->s, j->id, rc == 0, code, msg);
+  int rc = j->fn(s, j->ctx, code, sizeof code, msg, sizeof msg);
+  lro_finish(s, j->id, rc == 0, code, msg);
   if (j->free_ctx) j->free_ctx(j->ctx);
-  store_fini(j->s);
+  store_fini(s);
   free(j);
+  lro_count(s, -1); /* the last touch of s: shutdown may proceed */
   return NULL;
+}
+
+void arm_lro_wait_all(srv *s, int timeout_s) {
+  arm_state *a = arm_st(s);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += timeout_s;
+  pthread_mutex_lock(&a->mu);
+  while (a->lro_running > 0)
+    if (pthread_cond_timedwait(&a->cv, &a->mu, &until) != 0) break;
+  if (a->lro_running > 0)
+    log_warn("arm: %d long-running operations still running at shutdown", a->lro_running);
+  pthread_mutex_unlock(&a->mu);
 }
 
 void arm_lro_start(http_req *r, int status, json_t *body, arm_lro_fn fn, void *ctx,
@@ -73,7 +101,9 @@ void arm_lro_start(http_req *r, int status, json_t *body, arm_lro_fn fn, void *c
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  lro_count(s, 1);
   if (pthread_create(&t, &attr, lro_thread, j) != 0) {
+    lro_count(s, -1);
     lro_finish(s, j->id, 0, "InternalServerError", "The operation could not be started.");
     if (free_ctx) free_ctx(ctx);
     free(j);
