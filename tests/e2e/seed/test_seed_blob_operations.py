@@ -1,0 +1,78 @@
+"""The seed's Part 2 `blob_operations.py`, run unchanged against azlite with
+the connection string from `azlite env` (issue: Blob Storage, "Done when").
+
+blob_operations.py here is the seed's code block byte for byte; when the seed
+is beside the checkout (../shared/seed), the test checks they still agree."""
+import glob
+import os
+import re
+import subprocess
+import tempfile
+import unittest
+import urllib.parse
+
+from azlite_harness import Azlite, ROOT
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(HERE, "blob_operations.py")
+srv = None
+
+
+def setUpModule():
+    global srv
+    srv = Azlite().start()
+
+
+def tearDownModule():
+    srv.cleanup()
+
+
+class SeedBlobOperations(unittest.TestCase):
+    def test_script_is_the_seeds(self):
+        seeds = glob.glob(os.path.join(ROOT, "..", "shared", "seed", "*.txt"))
+        if not seeds:
+            self.skipTest("the seed is not beside this checkout")
+        with open(SCRIPT) as f:
+            ours = f.read()
+        texts = [open(p).read() for p in seeds]
+        self.assertTrue(any(ours in t for t in texts), "blob_operations.py drifted from the seed")
+
+    def test_runs_unchanged(self):
+        from azure.storage.blob import BlobClient, BlobServiceClient
+        conn = srv.env["AZURE_STORAGE_CONNECTION_STRING"]
+        # The seed creates the container with az before running the script.
+        p = srv.az("storage", "container", "create", "--name", "ml-data",
+                   "--connection-string", conn)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        svc = BlobServiceClient.from_connection_string(conn)
+        model = os.urandom(4096)
+        svc.get_blob_client("ml-data", "models/model.pth").upload_blob(model)
+        work = tempfile.mkdtemp(prefix="seed-")
+        os.makedirs(os.path.join(work, "data"))
+        train = b"label,pixels\n" + b"7,0 0 0 255\n" * 5000
+        with open(os.path.join(work, "data", "train.csv"), "wb") as f:
+            f.write(train)
+        env = dict(os.environ, AZURE_STORAGE_CONNECTION_STRING=conn)
+        run = subprocess.run(["/usr/bin/python3", SCRIPT], cwd=work, env=env,
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("Uploaded data/train.csv to ml-data/datasets/mnist/train.csv", run.stdout)
+        self.assertRegex(run.stdout, r"models/model\.pth: 0\.00 MB \(Modified: ")
+        got = svc.get_blob_client("ml-data", "datasets/mnist/train.csv").download_blob().readall()
+        self.assertEqual(got, train)
+        # The SAS URL it prints names Azure's host; its token works against azlite.
+        m = re.search(r"SAS URL \(expires in 24h\): (\S+)", run.stdout)
+        self.assertIsNotNone(m, run.stdout)
+        sas = urllib.parse.urlsplit(m.group(1)).query
+        blob = BlobClient.from_blob_url(
+            "%s/ml-data/models/model.pth?%s" % (svc.url.rstrip("/"), sas))
+        self.assertEqual(blob.download_blob().readall(), model)
+        # Read-only: the same SAS cannot write.
+        from azure.core.exceptions import HttpResponseError
+        with self.assertRaises(HttpResponseError) as e:
+            blob.upload_blob(b"overwrite", overwrite=True)
+        self.assertEqual(e.exception.error_code, "AuthorizationPermissionMismatch")
+
+
+if __name__ == "__main__":
+    unittest.main()
