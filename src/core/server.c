@@ -1393,9 +1393,9 @@ static struct MHD_Daemon *start_one(srv *s, listener *l, int port, int tls) {
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
       {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_thread_exit, NULL},
       {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_none, NULL},
-      /* Larger buffers on the blob listeners: fewer, bigger reads of uploads. */
-      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, l->id == LISTEN_MGMT ? 64 * 1024 : 1024 * 1024, NULL},
-      {MHD_OPTION_CONNECTION_MEMORY_INCREMENT, l->id == LISTEN_MGMT ? 1024 : 256 * 1024, NULL},
+      /* libmicrohttpd zeroes a connection's whole pool between requests, so a
+       * bigger pool costs every small request more than it saves large ones. */
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
       {MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL},
       {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, p->tls_key},
       {MHD_OPTION_HTTPS_MEM_CERT, 0, p->tls_cert},
