@@ -275,6 +275,12 @@ void blob_http_props_read(blob_ctx *c, int put_blob, blob_http_props *p);
 int blob_tier_read(blob_ctx *c, const char **out);
 /* The container the URL names, or fail with ContainerNotFound. */
 int blob_need_container(blob_ctx *c, blob_container_row *ct);
+/* For a write that replaces a whole blob: finds the container and the blob it
+ * replaces, and checks the write may go ahead: If-None-Match: * (409
+ * BlobAlreadyExists), the other conditions, x-ms-if-tags, the blob's lease.
+ * Returns 1 when the blob exists (*old loaded), 0 when not, -1 after failing
+ * the request. */
+int blob_write_target(blob_ctx *c, blob_container_row *ct, blob_row *old);
 /* The blob the URL names (?snapshot=): 1 found, 0 absent (fails when must_exist), -1 failed. */
 int blob_need_blob(blob_ctx *c, const blob_container_row *ct, blob_row *b, int must_exist);
 

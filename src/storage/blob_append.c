@@ -48,23 +48,8 @@ int blob_create_typed(blob_ctx *c, const char *type, int64_t size, int64_t seq) 
     blob_fail_internal(c, "starting a transaction");
     return -1;
   }
-  int exists = -1;
-  if (blob_need_container(c, &ct) == 0) exists = blob_row_load(c, ct.id, c->blob, "", &old);
-  if (exists < 0) {
-    if (!http_failed(r)) blob_fail_internal(c, "loading the blob");
-    goto fail;
-  }
-  blob_conditions cd;
-  blob_conditions_read(r, &cd);
-  if (exists && cd.if_none_match && strcmp(cd.if_none_match, "*") == 0) {
-    http_fail(r, 409, "BlobAlreadyExists", "The specified blob already exists.");
-    goto fail;
-  }
-  if (blob_conditions_check(c, exists, exists ? old.etag : "", exists ? old.last_modified_ms : 0,
-                            0) != 0 ||
-      blob_tags_condition_check(c, "x-ms-if-tags", exists ? old.id : 0) != 0)
-    goto fail;
-  if (exists && blob_lease_check_write(c, &old.lease) != 0) goto fail;
+  int exists = blob_write_target(c, &ct, &old);
+  if (exists < 0) goto fail;
   blob_write w = {type, size, etag, &props, meta, tier, NULL, 0};
   if (blob_write_content(c, &ct, exists ? &old : NULL, &w, &blob_id, &freed) != 0 ||
       (has_tags && blob_tags_store(c, blob_id, &tags) != 0) ||

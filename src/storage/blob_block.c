@@ -254,24 +254,9 @@ void blob_put_block_list(blob_ctx *c) {
     blob_fail_internal(c, "starting a transaction");
     goto out;
   }
-  int exists = -1;
-  if (blob_need_container(c, &ct) == 0) exists = blob_row_load(c, ct.id, c->blob, "", &old);
-  if (exists < 0) {
-    if (!http_failed(r)) blob_fail_internal(c, "loading the blob");
-    goto fail;
-  }
-  blob_conditions cd;
-  blob_conditions_read(r, &cd);
-  if (exists && cd.if_none_match && strcmp(cd.if_none_match, "*") == 0) {
-    http_fail(r, 409, "BlobAlreadyExists", "The specified blob already exists.");
-    goto fail;
-  }
-  if (blob_conditions_check(c, exists, exists ? old.etag : "", exists ? old.last_modified_ms : 0,
-                            0) != 0)
-    goto fail;
-  if (blob_tags_condition_check(c, "x-ms-if-tags", exists ? old.id : 0) != 0) goto fail;
-  if (exists && (check_block_blob(c, &old) != 0 || blob_lease_check_write(c, &old.lease) != 0))
-    goto fail;
+  int exists = blob_write_target(c, &ct, &old);
+  if (exists < 0) goto fail;
+  if (exists && check_block_blob(c, &old) != 0) goto fail;
   committed_block *committed = NULL;
   int ncommitted = 0;
   if (exists && committed_load(c, old.id, &committed, &ncommitted) != 0) goto fail_internal;

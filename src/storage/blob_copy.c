@@ -232,23 +232,8 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
   }
   if (mode == PUT_FROM_URL && check_source_md5(c, &src) != 0) goto fail;
   if (copy_tags(c, mode, &src, &tags, &has_tags) != 0) goto fail;
-  int exists = -1;
-  if (blob_need_container(c, &ct) == 0) exists = blob_row_load(c, ct.id, c->blob, "", &old);
-  if (exists < 0) {
-    if (!http_failed(r)) blob_fail_internal(c, "loading the blob");
-    goto fail;
-  }
-  blob_conditions cd;
-  blob_conditions_read(r, &cd);
-  if (exists && cd.if_none_match && strcmp(cd.if_none_match, "*") == 0) {
-    http_fail(r, 409, "BlobAlreadyExists", "The specified blob already exists.");
-    goto fail;
-  }
-  if (blob_conditions_check(c, exists, exists ? old.etag : "", exists ? old.last_modified_ms : 0,
-                            0) != 0 ||
-      blob_tags_condition_check(c, "x-ms-if-tags", exists ? old.id : 0) != 0)
-    goto fail;
-  if (exists && blob_lease_check_write(c, &old.lease) != 0) goto fail;
+  int exists = blob_write_target(c, &ct, &old);
+  if (exists < 0) goto fail;
   if (exists && mode == COPY_ASYNC && strcmp(old.type, sb->type) != 0) {
     http_fail(r, 409, "InvalidBlobType", "The blob type is invalid for this operation.");
     goto fail;

@@ -292,23 +292,8 @@ void blob_put_blob(blob_ctx *c) {
     blob_fail_internal(c, "starting a transaction");
     return;
   }
-  int exists = -1;
-  if (blob_need_container(c, &ct) == 0) exists = blob_row_load(c, ct.id, c->blob, "", &old);
-  if (exists < 0) {
-    if (!http_failed(r)) blob_fail_internal(c, "loading the blob");
-    goto fail;
-  }
-  blob_conditions cd;
-  blob_conditions_read(r, &cd);
-  if (exists && cd.if_none_match && strcmp(cd.if_none_match, "*") == 0) {
-    http_fail(r, 409, "BlobAlreadyExists", "The specified blob already exists.");
-    goto fail;
-  }
-  if (blob_conditions_check(c, exists, exists ? old.etag : "", exists ? old.last_modified_ms : 0,
-                            0) != 0)
-    goto fail;
-  if (blob_tags_condition_check(c, "x-ms-if-tags", exists ? old.id : 0) != 0) goto fail;
-  if (exists && blob_lease_check_write(c, &old.lease) != 0) goto fail;
+  int exists = blob_write_target(c, &ct, &old);
+  if (exists < 0) goto fail;
   if (blob_data_register(c, &body) != 0) goto fail_internal;
   blob_new_extent ext = {body.file_id, 0, (int64_t)body.len, NULL};
   blob_write w = {"BlockBlob", (int64_t)body.len, etag, &props, meta, tier, &ext, 1};
@@ -660,4 +645,26 @@ void blob_get_metadata(blob_ctx *c) {
   blob_set_etag_lm(c, b.etag, b.last_modified_ms);
   blob_metadata_headers(c, b.metadata);
   http_reply_empty(c->r, 200);
+}
+
+int blob_write_target(blob_ctx *c, blob_container_row *ct, blob_row *old) {
+  http_req *r = c->r;
+  int exists = -1;
+  if (blob_need_container(c, ct) == 0) exists = blob_row_load(c, ct->id, c->blob, "", old);
+  if (exists < 0) {
+    if (!http_failed(r)) blob_fail_internal(c, "loading the blob");
+    return -1;
+  }
+  blob_conditions cd;
+  blob_conditions_read(r, &cd);
+  if (exists && cd.if_none_match && strcmp(cd.if_none_match, "*") == 0) {
+    http_fail(r, 409, "BlobAlreadyExists", "The specified blob already exists.");
+    return -1;
+  }
+  if (blob_conditions_check(c, exists, exists ? old->etag : "",
+                            exists ? old->last_modified_ms : 0, 0) != 0 ||
+      blob_tags_condition_check(c, "x-ms-if-tags", exists ? old->id : 0) != 0 ||
+      (exists && blob_lease_check_write(c, &old->lease) != 0))
+    return -1;
+  return exists;
 }
