@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Build: compiler and the C libraries azlite links.
+# Build: compiler and the C libraries azlite builds on (libcurl and libyaml are the
+# chosen client-side HTTP and YAML libraries; nothing links them yet).
 BUILD_PACKAGES=(build-essential gcc make pkg-config libmicrohttpd-dev libjansson-dev
                 libexpat1-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev)
 # The clients the end-to-end tests drive, and the tools they use.

@@ -1105,8 +1105,6 @@ static void dispatch(req_state *st) {
               "The request body is too large and exceeds the maximum permissible limit.");
     return;
   }
-  const char *api = http_query_get(r, "api-version");
-  (void)api;
   int mismatch = 0;
   const route *rt = route_find(r, &mismatch);
   st->route = rt;
@@ -1271,14 +1269,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   *con_cls = NULL;
 }
 
-static void on_thread_exit(void *cls, struct MHD_Connection *c, void **socket_ctx,
-                           enum MHD_ConnectionNotificationCode code) {
-  (void)c;
-  (void)socket_ctx;
-  (void)cls;
-  (void)code;
-}
-
 /* ---- start and stop -------------------------------------------------------- */
 
 void srv_config_defaults(srv_config *c) {
@@ -1391,7 +1381,6 @@ static struct MHD_Daemon *start_one(srv *s, listener *l, int port, int tls) {
       {MHD_OPTION_SOCK_ADDR, 0, &sa},
       {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->cfg.threads, NULL},
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
-      {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_thread_exit, NULL},
       {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_none, NULL},
       /* libmicrohttpd zeroes a connection's whole pool between requests, so a
        * bigger pool costs every small request more than it saves large ones. */

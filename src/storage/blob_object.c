@@ -381,6 +381,18 @@ static int load_for_read(blob_ctx *c, blob_row *b) {
   return 0;
 }
 
+/* load_for_read in a read transaction of its own, for replies made of the row
+ * alone (properties, metadata). */
+static int load_row_for_read(blob_ctx *c, blob_row *b) {
+  if (blob_read_begin(c) != 0) {
+    blob_fail_internal(c, "starting a read");
+    return -1;
+  }
+  int rc = load_for_read(c, b);
+  blob_read_end(c);
+  return rc;
+}
+
 void blob_get_blob(blob_ctx *c) {
   http_req *r = c->r;
   blob_row b;
@@ -451,13 +463,7 @@ void blob_get_blob(blob_ctx *c) {
 void blob_get_properties(blob_ctx *c) {
   http_req *r = c->r;
   blob_row b;
-  if (blob_read_begin(c) != 0) {
-    blob_fail_internal(c, "starting a read");
-    return;
-  }
-  int rc = load_for_read(c, &b);
-  blob_read_end(c);
-  if (rc != 0) return;
+  if (load_row_for_read(c, &b) != 0) return;
   blob_row_headers(c, &b);
   sas_header_overrides(c);
   if (b.content_md5) http_set_header(r, "Content-MD5", b.content_md5);
@@ -635,13 +641,7 @@ void blob_set_metadata(blob_ctx *c) {
 
 void blob_get_metadata(blob_ctx *c) {
   blob_row b;
-  if (blob_read_begin(c) != 0) {
-    blob_fail_internal(c, "starting a read");
-    return;
-  }
-  int rc = load_for_read(c, &b);
-  blob_read_end(c);
-  if (rc != 0) return;
+  if (load_row_for_read(c, &b) != 0) return;
   blob_set_etag_lm(c, b.etag, b.last_modified_ms);
   blob_metadata_headers(c, b.metadata);
   http_reply_empty(c->r, 200);
