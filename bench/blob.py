@@ -5,12 +5,14 @@ memory), same machine, same run, same client code; prints ratios.
   1 KiB Put Blob and Get Blob over SAS URLs with wrk, 32 connections
   one 256 MiB Put Blob and Get Blob
   256 MiB as 8 MiB blocks + Put Block List
+  (each large transfer BENCH_REPEAT=3 times, the best run counting)
 
 Needs: build/azlite, wrk, node, and `npm install` in bench/ (Azurite).
 Goals (issue): small ops >= 10x, 256 MiB put >= 3x, get >= 2x, blocks >= 10x.
 """
 import os
 import base64
+import hashlib
 import re
 import shutil
 import signal
@@ -32,6 +34,7 @@ ACCOUNT = "devstoreaccount1"
 DURATION = os.environ.get("BENCH_SECONDS", "10")
 BIG = int(os.environ.get("BENCH_BIG_MIB", "256")) * 1024 * 1024
 BLOCK = 8 * 1024 * 1024
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
 def free_port():
@@ -81,6 +84,40 @@ def rss_peak_mib(pid):
     return 0.0
 
 
+def raw_get(url, headers):
+    """GET that reads into a 4 MiB buffer and drops the bytes: curl reads 16 KiB
+    at a time, and for a 256 MiB body its own recv calls would be most of what
+    is timed.  Returns (seconds, status, body bytes)."""
+    u = urllib.parse.urlsplit(url)
+    s = socket.create_connection((u.hostname, u.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    req = "GET %s?%s HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n" % (
+        u.path, u.query, u.hostname, u.port, "".join("%s: %s\r\n" % kv for kv in headers.items()))
+    buf = bytearray(4 << 20)
+    view = memoryview(buf)
+    t = time.time()
+    s.sendall(req.encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        n = s.recv_into(view)
+        if not n:
+            raise RuntimeError("connection closed in the headers")
+        head += bytes(view[:n])
+    lines, _, got_bytes = head.partition(b"\r\n\r\n")
+    lines = lines.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    length = int(next(l.split(b":", 1)[1] for l in lines if l.lower().startswith(b"content-length:")))
+    got = len(got_bytes)
+    while got < length:
+        n = s.recv_into(view)
+        if not n:
+            break
+        got += n
+    secs = time.time() - t
+    s.close()
+    return secs, status, got
+
+
 def run_target(name, port, pid):
     base = "http://127.0.0.1:%d/%s" % (port, ACCOUNT)
     conn = ("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;"
@@ -105,7 +142,7 @@ def run_target(name, port, pid):
         out["1KiB %s /s" % op] = float(m.group(1)) if m else 0.0
         if errs:
             print("  %s %s: %s non-2xx responses" % (name, op, errs.group(1)))
-    # Large transfers with curl, so the client is not the bottleneck.
+    # Large transfers with curl (uploads) and raw_get, so the client is not the bottleneck.
     work = tempfile.mkdtemp(prefix="bench-")
     big = os.path.join(work, "big")
     with open(big, "wb") as f:
@@ -113,17 +150,6 @@ def run_target(name, port, pid):
             f.write(os.urandom(BLOCK))
     url = "%s/%s/big?%s" % (base, cname, sas)
     hdr = ["-H", "x-ms-version: 2021-12-02"]
-    t = time.time()
-    r = subprocess.run(["curl", "-sf", "-o", "/dev/null", "-w", "%{http_code}", "-T", big,
-                        "-H", "x-ms-blob-type: BlockBlob"] + hdr + [url],
-                       capture_output=True, text=True)
-    out["256MiB put s"] = time.time() - t
-    assert r.stdout == "201", (r.stdout, r.stderr)
-    t = time.time()
-    r = subprocess.run(["curl", "-sf", "-o", "/dev/null", "-w", "%{size_download}"] + hdr + [url],
-                       capture_output=True, text=True)
-    out["256MiB get s"] = time.time() - t
-    assert int(r.stdout) == BIG, r.stdout
     # 8 MiB blocks, one curl process for all of them (a config file), then the list.
     cfg = os.path.join(work, "blocks.cfg")
     ids = []
@@ -138,15 +164,28 @@ def run_target(name, port, pid):
                 base, cname, urllib.parse.quote(bid, safe=""), sas))
             c.write('upload-file = "%s"\nheader = "x-ms-version: 2021-12-02"\n'
                     'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\nnext\n' % part)
-    t = time.time()
-    r = subprocess.run(["curl", "-s", "-K", cfg], capture_output=True, text=True)
     xml = "<?xml version='1.0' encoding='utf-8'?><BlockList>%s</BlockList>" % "".join(
         "<Latest>%s</Latest>" % b for b in ids)
-    rr = requests.put("%s/%s/blocks?comp=blocklist&%s" % (base, cname, sas), data=xml,
-                      headers={"x-ms-version": "2021-12-02"})
-    out["256MiB blocks s"] = time.time() - t
-    assert r.stdout.split() == ["201"] * len(ids), r.stdout
-    assert rr.status_code == 201, rr.text
+    # Each large transfer runs REPEAT times; the best run counts (the same for both targets).
+    for k in ("256MiB put s", "256MiB get s", "256MiB blocks s"):
+        out[k] = float("inf")
+    for _ in range(REPEAT):
+        t = time.time()
+        r = subprocess.run(["curl", "-sf", "-o", "/dev/null", "-w", "%{http_code}", "-T", big,
+                            "-H", "x-ms-blob-type: BlockBlob"] + hdr + [url],
+                           capture_output=True, text=True)
+        out["256MiB put s"] = min(out["256MiB put s"], time.time() - t)
+        assert r.stdout == "201", (r.stdout, r.stderr)
+        secs, status, got = raw_get(url, {"x-ms-version": "2021-12-02"})
+        out["256MiB get s"] = min(out["256MiB get s"], secs)
+        assert status == 200 and got == BIG, (status, got)
+        t = time.time()
+        r = subprocess.run(["curl", "-s", "-K", cfg], capture_output=True, text=True)
+        rr = requests.put("%s/%s/blocks?comp=blocklist&%s" % (base, cname, sas), data=xml,
+                          headers={"x-ms-version": "2021-12-02"})
+        out["256MiB blocks s"] = min(out["256MiB blocks s"], time.time() - t)
+        assert r.stdout.split() == ["201"] * len(ids), r.stdout
+        assert rr.status_code == 201, rr.text
     shutil.rmtree(work, ignore_errors=True)
     out["peak RSS MiB"] = rss_peak_mib(pid)
     return out
@@ -177,6 +216,16 @@ def main():
             ratio = a[k] / z[k] if k.endswith("/s") else z[k] / max(a[k], 1e-9)
             print("%-18s %12.2f %12.2f %7.1fx %5dx" % (k, a[k], z[k], ratio, goals[k]))
         print("%-18s %12.1f %12.1f" % ("peak RSS MiB", a["peak RSS MiB"], z["peak RSS MiB"]))
+        # Put Blob must compute the blob's MD5 (Azure returns and stores it), and
+        # MD5 is sequential: its speed on one core bounds any server's Put Blob.
+        buf = os.urandom(BLOCK)
+        h = hashlib.md5()
+        t = time.time()
+        for _ in range(BIG // BLOCK):
+            h.update(buf)
+        md5_s = time.time() - t
+        print("\nMD5 of 256 MiB alone on this CPU: %.2f s, so Put Blob can reach at most %.1fx"
+              % (md5_s, z["256MiB put s"] / md5_s))
     finally:
         for p in procs:
             if p.poll() is None:

@@ -67,7 +67,20 @@ typedef struct route {
    * NULL derives it from the path and method (see arm_action_for()); "" means any
    * authenticated caller, the handler filtering what it shows (tenant-level lists). */
   const char *action;
+  /* Which digests of the body (HTTP_DIGEST_* bits) the handler will want,
+   * asked once the headers are in so they are computed while the body
+   * arrives; NULL: none. */
+  int (*body_digests)(http_req *r);
 } route;
+
+/* ---- digests ----------------------------------------------------------- */
+
+/* The CRC64 Azure Storage sends in x-ms-content-crc64 (reflected polynomial
+ * 0x9A6C9329AC4BC9B5, inverted in and out); incremental: start from 0 and
+ * feed the previous result.  Uses carry-less multiply where the CPU has it. */
+uint64_t crc64_update(uint64_t crc, const void *data, size_t len);
+/* The same, always by tables (for tests). */
+uint64_t crc64_portable(uint64_t crc, const void *data, size_t len);
 
 /* ---- the store -------------------------------------------------------- */
 

@@ -38,6 +38,9 @@ enum http_listener {
   LISTEN_COUNT
 };
 
+/* Digests of a request body the core can compute as it arrives. */
+enum http_digest { HTTP_DIGEST_MD5 = 1, HTTP_DIGEST_CRC64 = 2 };
+
 typedef struct http_header {
   const char *name;
   const char *value;
@@ -66,10 +69,13 @@ typedef struct http_req {
   uint64_t body_len;
   char *body_mem;
   char *body_file;
-  /* On the blob listeners the core hashes the body while it arrives, so a
-   * large upload is never read twice: body_md5 is valid when body_md5_set. */
+  /* The digests the route asked for (route.body_digests) are computed while
+   * the body arrives, so a large upload is never read twice: body_md5 is valid
+   * when body_md5_set, body_crc64 (see crc64_update) when body_crc64_set. */
   int body_md5_set;
   unsigned char body_md5[16];
+  int body_crc64_set;
+  uint64_t body_crc64;
 
   /* Set by the core after authentication (NULL for anonymous or SAS). */
   struct principal *caller;

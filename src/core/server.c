@@ -52,12 +52,15 @@ typedef struct req_state {
   struct MHD_Connection *conn;
   hdr_list headers, query, out_headers;
   const route *route;
+  int route_mismatch; /* no route, but one for another method */
   /* body spooling */
   size_t mem_cap;
   int body_fd;
   uint64_t max_body;
   int too_large;
-  EVP_MD_CTX *md5; /* blob listeners: the body's MD5, as it arrives */
+  int digests;     /* HTTP_DIGEST_* the route asked for */
+  EVP_MD_CTX *md5; /* the body's MD5, as it arrives */
+  uint64_t crc64;  /* the body's CRC64, as it arrives */
   struct body_hasher *hasher;
   /* reply */
   enum reply_kind kind;
@@ -910,12 +913,15 @@ static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *
   return st;
 }
 
+static int hasher_finish(req_state *st);
+
 static void req_free(req_state *st) {
   for (req_state *c = st->subs, *n; c; c = n) {
     n = c->sub_next;
     req_free(c);
   }
   reply_reset(st);
+  hasher_finish(st); /* an upload cut short still has its hasher running */
   EVP_MD_CTX_free(st->md5);
   if (st->body_fd >= 0) close(st->body_fd);
   if (st->r.body_file) {
@@ -1022,15 +1028,12 @@ static int body_append(req_state *st, const char *data, size_t n) {
     st->too_large = 1;
     return 0;
   }
-  if (r->listener != LISTEN_MGMT && !st->hasher) {
-    if (!st->md5) {
-      st->md5 = EVP_MD_CTX_new();
-      if (!st->md5 || EVP_DigestInit_ex(st->md5, EVP_md5(), NULL) != 1) abort();
-    }
-    /* Once the body spills to a file, the hasher thread takes over. */
-    if (st->body_fd >= 0 || r->body_len + n <= HTTP_BODY_MEM_MAX)
-      EVP_DigestUpdate(st->md5, data, n);
-  }
+  /* CRC64 (several GB/s) is computed inline; MD5 (about 500 MB/s) too until
+   * the body spills to a file, then on the hasher thread. */
+  if (st->digests & HTTP_DIGEST_CRC64) st->crc64 = crc64_update(st->crc64, data, n);
+  if ((st->digests & HTTP_DIGEST_MD5) && !st->hasher &&
+      (st->body_fd >= 0 || r->body_len + n <= HTTP_BODY_MEM_MAX))
+    EVP_DigestUpdate(st->md5, data, n);
   if (st->body_fd < 0 && r->body_len + n <= HTTP_BODY_MEM_MAX) {
     if (r->body_len + n + 1 > st->mem_cap) {
       size_t cap = st->mem_cap ? st->mem_cap : 4096;
@@ -1080,12 +1083,12 @@ static void dispatch(req_state *st) {
     close(st->body_fd);
     st->body_fd = -1;
   }
-  if (r->listener != LISTEN_MGMT && !st->too_large) {
+  if ((st->digests & HTTP_DIGEST_CRC64) && !st->too_large) {
+    r->body_crc64 = st->crc64;
+    r->body_crc64_set = 1;
+  }
+  if ((st->digests & HTTP_DIGEST_MD5) && !st->too_large) {
     unsigned int len = 16;
-    if (!st->md5) {
-      st->md5 = EVP_MD_CTX_new();
-      if (!st->md5 || EVP_DigestInit_ex(st->md5, EVP_md5(), NULL) != 1) abort();
-    }
     struct timeval t0, t1;
     gettimeofday(&t0, NULL);
     if (hasher_finish(st) == 0) {
@@ -1105,12 +1108,10 @@ static void dispatch(req_state *st) {
               "The request body is too large and exceeds the maximum permissible limit.");
     return;
   }
-  int mismatch = 0;
-  const route *rt = route_find(r, &mismatch);
-  st->route = rt;
+  const route *rt = st->route;
   if (!rt) {
     if (r->listener == LISTEN_MGMT) {
-      if (mismatch)
+      if (st->route_mismatch)
         http_fail(r, 405, "MethodNotAllowed", "The requested resource does not support http "
                                               "method '%s'.", r->method);
       else
@@ -1229,6 +1230,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   if (!st) {
     st = req_new(l, conn, url, method);
     *con_cls = st;
+    /* Route now: the route says which digests to take while the body arrives. */
+    st->route = route_find(&st->r, &st->route_mismatch);
+    if (st->route && st->route->body_digests) st->digests = st->route->body_digests(&st->r);
+    if (st->digests & HTTP_DIGEST_MD5) {
+      st->md5 = EVP_MD_CTX_new();
+      if (!st->md5 || EVP_DigestInit_ex(st->md5, EVP_md5(), NULL) != 1) abort();
+    }
     const char *cl = hdr_find(&st->headers, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > st->max_body) st->too_large = 1;
     if (!st->too_large) return MHD_YES;

@@ -102,6 +102,10 @@ struct blob_ctx {
   const char *tier_default; /* the account's access tier, cached by tier_account_default() */
 };
 
+/* The service version a request runs under: x-ms-version, else a SAS's sv,
+ * else the newest azlite serves. */
+const char *blob_request_version(http_req *r);
+
 /* Fails the request with Azure's status, code and message for common cases. */
 void blob_fail_container_not_found(blob_ctx *c);
 void blob_fail_blob_not_found(blob_ctx *c);
@@ -181,7 +185,9 @@ typedef struct blob_pending {
   char *rel;               /* path under blobs/, malloc'd; NULL when inline or empty */
   const void *inline_data; /* the request's body_mem when stored inline */
   uint64_t len;
+  int digests; /* HTTP_DIGEST_* computed: md5, crc64 */
   unsigned char md5[16];
+  uint64_t crc64;
   int64_t file_id; /* set by blob_data_register() */
 } blob_pending;
 
@@ -190,6 +196,15 @@ typedef struct blob_pending {
  * complete data file (renamed into place) or, for a small whole blob, keeps it
  * for an inline row.  Fails the request and returns -1 on error. */
 int blob_data_accept_body(blob_ctx *c, int whole_blob, blob_pending *out);
+/* Sets Content-MD5 and/or x-ms-content-crc64 on the reply, as the digests the
+ * body needed (blob_body_digests_for) say. */
+void blob_data_reply_digests(blob_ctx *c, const blob_pending *p);
+/* The digests a body upload needs, Azure's way: a whole blob (Put Blob) its
+ * MD5; a block, append block or page from 2019-02-02 the CRC64 unless the
+ * request sent Content-MD5; x-ms-content-crc64 when sent.  HTTP_DIGEST_* bits. */
+int blob_body_digests_for(http_req *r, int whole_blob);
+/* The blob route's body_digests hook: which uploads want which digests. */
+int blob_body_digests(http_req *r);
 /* Inserts the blob_files row for a pending body inside the caller's transaction;
  * 0 ok (file_id 0 for an empty body), -1 store error. */
 int blob_data_register(blob_ctx *c, blob_pending *p);

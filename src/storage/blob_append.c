@@ -151,9 +151,10 @@ static int append_commit(blob_ctx *c, const blob_row *b, const blob_new_extent *
   return store_commit(c->s);
 }
 
-static void append_reply(blob_ctx *c, const blob_row *b, const char *etag, const char *md5) {
+static void append_reply(blob_ctx *c, const blob_row *b, const char *etag,
+                         const blob_pending *body) {
   blob_set_etag_lm(c, etag, c->now_ms);
-  if (md5) http_set_header(c->r, "Content-MD5", md5);
+  if (body) blob_data_reply_digests(c, body);
   http_set_headerf(c->r, "x-ms-blob-append-offset", "%lld", (long long)b->size);
   http_set_headerf(c->r, "x-ms-blob-committed-block-count", "%lld",
                    (long long)b->committed_blocks + 1);
@@ -232,9 +233,7 @@ void blob_append_block(blob_ctx *c) {
   blob_new_extent ext = {body.file_id, 0, (int64_t)body.len, NULL};
   if (append_commit(c, &b, &ext, 1, (int64_t)body.len, etag) != 0) goto fail_internal;
   free(body.rel);
-  char md5[25];
-  blob_b64_md5(body.md5, md5);
-  append_reply(c, &b, etag, md5);
+  append_reply(c, &b, etag, &body);
   return;
 fail_internal:
   blob_fail_internal(c, "appending");

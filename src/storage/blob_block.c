@@ -133,11 +133,7 @@ void blob_put_block(blob_ctx *c) {
   free(body.rel);
   blob_data_gc(c->s, &freed);
   blob_ids_free(&freed);
-  if (!source) {
-    char md5[25];
-    blob_b64_md5(body.md5, md5);
-    http_set_header(r, "Content-MD5", md5);
-  }
+  if (!source) blob_data_reply_digests(c, &body);
   http_set_header(r, "x-ms-request-server-encrypted", "true");
   http_reply_empty(r, 201);
   return;

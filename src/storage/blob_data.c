@@ -35,28 +35,51 @@ static char *abs_path(srv *s, const char *rel) {
 
 /* ---- digests over the body ----------------------------------------------- */
 
-typedef struct body_digest {
-  unsigned char md5[16];
-  uint64_t crc64;
-} body_digest;
+int blob_body_digests_for(http_req *r, int whole_blob) {
+  const char *md5_hdr = whole_blob ? http_header_get(r, "x-ms-blob-content-md5") : NULL;
+  if (!md5_hdr) md5_hdr = http_header_get(r, "Content-MD5");
+  int d = http_header_get(r, "x-ms-content-crc64") ? HTTP_DIGEST_CRC64 : 0;
+  /* A whole blob stores its MD5.  A block, append block or page reports
+   * Content-MD5 only when the request sent one (from 2019-02-02; always
+   * before), and x-ms-content-crc64 otherwise. */
+  if (whole_blob || md5_hdr || strcmp(blob_request_version(r), "2019-02-02") < 0)
+    d |= HTTP_DIGEST_MD5;
+  else
+    d |= HTTP_DIGEST_CRC64;
+  return d;
+}
 
-static int digest_body(http_req *r, int want_crc, body_digest *d) {
-  if (r->body_md5_set && !want_crc) {
-    /* the core hashed the body as it arrived */
-    memcpy(d->md5, r->body_md5, 16);
-    d->crc64 = 0;
-    return 0;
-  }
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1) {
-    EVP_MD_CTX_free(ctx);
-    return -1;
+int blob_body_digests(http_req *r) {
+  if (strcmp(r->method, "PUT") != 0 || http_header_get(r, "x-ms-copy-source")) return 0;
+  const char *comp = http_query_get(r, "comp");
+  if (!comp) return http_query_get(r, "restype") ? 0 : blob_body_digests_for(r, 1);
+  if (!strcmp(comp, "block") || !strcmp(comp, "appendblock") || !strcmp(comp, "page"))
+    return blob_body_digests_for(r, 0);
+  return 0;
+}
+
+/* Fills what the core did not compute as the body arrived (a sub-request,
+ * or a digest the route did not ask for) by reading the body. */
+static int digest_body(http_req *r, int want, blob_pending *d) {
+  if (r->body_md5_set) memcpy(d->md5, r->body_md5, 16);
+  if (r->body_crc64_set) d->crc64 = r->body_crc64;
+  int need = want & ~((r->body_md5_set ? HTTP_DIGEST_MD5 : 0) |
+                      (r->body_crc64_set ? HTTP_DIGEST_CRC64 : 0));
+  d->digests = want;
+  if (!need) return 0;
+  EVP_MD_CTX *ctx = NULL;
+  if (need & HTTP_DIGEST_MD5) {
+    ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1) {
+      EVP_MD_CTX_free(ctx);
+      return -1;
+    }
   }
   uint64_t crc = 0;
   int rc = 0;
   if (r->body_mem && r->body_len) {
-    EVP_DigestUpdate(ctx, r->body_mem, r->body_len);
-    if (want_crc) crc = sauth_crc64(0, r->body_mem, r->body_len);
+    if (ctx) EVP_DigestUpdate(ctx, r->body_mem, r->body_len);
+    if (need & HTTP_DIGEST_CRC64) crc = crc64_update(0, r->body_mem, r->body_len);
   } else if (r->body_file) {
     int fd = open(r->body_file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) rc = -1;
@@ -69,23 +92,33 @@ static int digest_body(http_req *r, int want_crc, body_digest *d) {
         rc = -1;
         break;
       }
-      EVP_DigestUpdate(ctx, buf, (size_t)n);
-      if (want_crc) crc = sauth_crc64(crc, buf, (size_t)n);
+      if (ctx) EVP_DigestUpdate(ctx, buf, (size_t)n);
+      if (need & HTTP_DIGEST_CRC64) crc = crc64_update(crc, buf, (size_t)n);
       got += (uint64_t)n;
     }
     free(buf);
     if (fd >= 0) close(fd);
   }
-  unsigned int mdlen = 16;
-  EVP_DigestFinal_ex(ctx, d->md5, &mdlen);
-  EVP_MD_CTX_free(ctx);
-  d->crc64 = crc;
+  if (ctx) {
+    unsigned int mdlen = 16;
+    EVP_DigestFinal_ex(ctx, d->md5, &mdlen);
+    EVP_MD_CTX_free(ctx);
+  }
+  if (need & HTTP_DIGEST_CRC64) d->crc64 = crc;
   return rc;
+}
+
+/* Azure sends a CRC64 as 8 little-endian bytes, base64-encoded. */
+static void b64_crc64(uint64_t crc, char out[13]) {
+  unsigned char le[8];
+  for (int i = 0; i < 8; i++)
+    le[i] = (unsigned char)(crc >> (8 * i));
+  EVP_EncodeBlock((unsigned char *)out, le, 8);
 }
 
 /* Checks Content-MD5 (for a whole blob, x-ms-blob-content-md5 first, as Azure
  * does) and x-ms-content-crc64 against the body; 0 ok, -1 failed. */
-static int check_body_digests(blob_ctx *c, int whole_blob, body_digest *d) {
+static int check_body_digests(blob_ctx *c, int whole_blob, blob_pending *d) {
   const char *md5_hdr = whole_blob ? http_header_get(c->r, "x-ms-blob-content-md5") : NULL;
   if (!md5_hdr) md5_hdr = http_header_get(c->r, "Content-MD5");
   const char *crc_hdr = http_header_get(c->r, "x-ms-content-crc64");
@@ -100,7 +133,7 @@ static int check_body_digests(blob_ctx *c, int whole_blob, body_digest *d) {
     blob_fail_header(c, "x-ms-content-crc64", crc_hdr);
     return -1;
   }
-  if (digest_body(c->r, crc_hdr != NULL, d) != 0) {
+  if (digest_body(c->r, blob_body_digests_for(c->r, whole_blob), d) != 0) {
     blob_fail_internal(c, "reading the request body");
     return -1;
   }
@@ -115,7 +148,6 @@ static int check_body_digests(blob_ctx *c, int whole_blob, body_digest *d) {
     return -1;
   }
   if (crc_hdr) {
-    /* Azure sends the CRC as 8 little-endian bytes, base64-encoded. */
     uint64_t want = 0;
     for (int i = 7; i >= 0; i--)
       want = want << 8 | want_crc[i];
@@ -125,9 +157,21 @@ static int check_body_digests(blob_ctx *c, int whole_blob, body_digest *d) {
                 "calculated by the server.");
       return -1;
     }
-    http_set_header(c->r, "x-ms-content-crc64", crc_hdr);
   }
   return 0;
+}
+
+void blob_data_reply_digests(blob_ctx *c, const blob_pending *p) {
+  if (p->digests & HTTP_DIGEST_MD5) {
+    char md5[25];
+    blob_b64_md5(p->md5, md5);
+    http_set_header(c->r, "Content-MD5", md5);
+  }
+  if (p->digests & HTTP_DIGEST_CRC64) {
+    char crc[13];
+    b64_crc64(p->crc64, crc);
+    http_set_header(c->r, "x-ms-content-crc64", crc);
+  }
 }
 
 /* ---- placing a body ---------------------------------------------------------- */
@@ -174,9 +218,7 @@ static int write_all(int fd, const char *p, size_t n) {
 int blob_data_accept_body(blob_ctx *c, int whole_blob, blob_pending *out) {
   http_req *r = c->r;
   memset(out, 0, sizeof *out);
-  body_digest d;
-  if (check_body_digests(c, whole_blob, &d) != 0) return -1;
-  memcpy(out->md5, d.md5, 16);
+  if (check_body_digests(c, whole_blob, out) != 0) return -1;
   out->len = r->body_len;
   if (r->body_len == 0) return 0;
   if (whole_blob && r->body_mem && r->body_len <= BLOB_INLINE_MAX) {

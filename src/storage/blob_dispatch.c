@@ -486,8 +486,7 @@ void blob_dispatch(http_req *r) {
   c->r = r;
   c->s = r->srv;
   c->now_ms = clock_now_ms(r->srv);
-  const char *ver = http_header_get(r, "x-ms-version");
-  http_set_header(r, "x-ms-version", ver && *ver ? ver : BLOB_DEFAULT_VERSION);
+  http_set_header(r, "x-ms-version", blob_request_version(r));
   char date[32];
   http_date(c->now_ms, date);
   http_set_header(r, "Date", date);

@@ -306,7 +306,7 @@ void blob_put_blob(blob_ctx *c) {
   blob_data_gc(c->s, &freed);
   blob_ids_free(&freed);
   blob_set_etag_lm(c, etag, c->now_ms);
-  http_set_header(r, "Content-MD5", md5);
+  blob_data_reply_digests(c, &body);
   http_set_header(r, "x-ms-request-server-encrypted", "true");
   http_reply_empty(r, 201);
   return;

@@ -244,11 +244,7 @@ void blob_put_page(blob_ctx *c) {
   blob_data_gc(c->s, &freed);
   blob_ids_free(&freed);
   blob_set_etag_lm(c, etag, c->now_ms);
-  if (update && !source) {
-    char md5[25];
-    blob_b64_md5(body.md5, md5);
-    http_set_header(r, "Content-MD5", md5);
-  }
+  if (update && !source) blob_data_reply_digests(c, &body);
   http_set_headerf(r, "x-ms-blob-sequence-number", "%lld", (long long)b.seq_number);
   http_set_header(r, "x-ms-request-server-encrypted", "true");
   http_reply_empty(r, 201);

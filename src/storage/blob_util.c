@@ -237,6 +237,12 @@ int blob_b64_decode(const char *in, unsigned char *out, int max) {
   return len;
 }
 
+const char *blob_request_version(http_req *r) {
+  const char *v = http_header_get(r, "x-ms-version");
+  if (!v || !*v) v = http_query_get(r, "sv");
+  return v && *v ? v : BLOB_DEFAULT_VERSION;
+}
+
 void blob_b64_md5(const unsigned char md5[16], char out[25]) {
   static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   int o = 0;

@@ -23,7 +23,8 @@
 static const route storage_routes[] = {
     /* Blob data plane: path style /<account>/<container>/<blob>, or host style
      * <account>.blob.localhost/<container>/<blob>; also served on LISTEN_BLOB_TLS. */
-    {LISTEN_BLOB, "*", "/*", blob_dispatch, AUTH_PROVIDER, HTTP_ERR_STORAGE, NULL},
+    {LISTEN_BLOB, "*", "/*", blob_dispatch, AUTH_PROVIDER, HTTP_ERR_STORAGE, NULL,
+     blob_body_digests},
 
 /* Resource Manager (accounts.c, lifecycle.c). */
 #define ARM(m, p, f)                                                                               \

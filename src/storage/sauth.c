@@ -1,7 +1,6 @@
 /* sauth.c: how Azure Storage authenticates a blob request, reproduced exactly:
  * Shared Key and Shared Key Lite signatures, account SAS and service SAS tokens
- * (with stored access policies, IP ranges and protocol restrictions), and the
- * CRC64 that x-ms-content-crc64 carries.
+ * (with stored access policies, IP ranges and protocol restrictions).
  *
  * Every string-to-sign here follows the field list of the signed version the
  * client sent (sv / x-ms-version), because each SDK signs with the layout of
@@ -13,7 +12,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -992,45 +990,4 @@ int sauth_sas_require(http_req *r, const sauth_result *res, char perm, char rtyp
   http_fail(r, 403, "AuthorizationPermissionMismatch",
             "This request is not authorized to perform this operation using this permission.");
   return -1;
-}
-
-/* ---- CRC64 ------------------------------------------------------------------------- */
-
-/* Slicing-by-8 tables for the reflected polynomial; built once. */
-static uint64_t crc64_table[8][256];
-static pthread_once_t crc64_once = PTHREAD_ONCE_INIT;
-
-static void crc64_init(void) {
-  const uint64_t poly = 0x9A6C9329AC4BC9B5ULL;
-  for (int i = 0; i < 256; i++) {
-    uint64_t c = (uint64_t)i;
-    for (int k = 0; k < 8; k++)
-      c = c & 1 ? (c >> 1) ^ poly : c >> 1;
-    crc64_table[0][i] = c;
-  }
-  for (int i = 0; i < 256; i++)
-    for (int t = 1; t < 8; t++)
-      crc64_table[t][i] =
-          (crc64_table[t - 1][i] >> 8) ^ crc64_table[0][crc64_table[t - 1][i] & 0xff];
-}
-
-uint64_t sauth_crc64(uint64_t crc, const void *data, size_t len) {
-  pthread_once(&crc64_once, crc64_init);
-  const unsigned char *p = data;
-  uint64_t c = ~crc;
-  while (len >= 8) {
-    uint64_t w = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-                 (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
-                 (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-    c ^= w;
-    c = crc64_table[7][c & 0xff] ^ crc64_table[6][(c >> 8) & 0xff] ^
-        crc64_table[5][(c >> 16) & 0xff] ^ crc64_table[4][(c >> 24) & 0xff] ^
-        crc64_table[3][(c >> 32) & 0xff] ^ crc64_table[2][(c >> 40) & 0xff] ^
-        crc64_table[1][(c >> 48) & 0xff] ^ crc64_table[0][c >> 56];
-    p += 8;
-    len -= 8;
-  }
-  while (len--)
-    c = crc64_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
-  return ~c;
 }

@@ -94,8 +94,4 @@ char *sauth_sharedkeylite_string_to_sign(http_req *r, const char *account);
 char *sauth_udk_string_to_sign(http_req *r, const char *account, const char *container,
                                const char *blob);
 
-/* CRC64 as Azure Storage computes it (x-ms-content-crc64): polynomial
- * 0x9A6C9329AC4BC9B5, reflected, init ~0, final ~0. Incremental: pass the previous value. */
-uint64_t sauth_crc64(uint64_t crc, const void *data, size_t len);
-
 #endif

@@ -51,6 +51,29 @@ def fresh_name(prefix="c"):
     return "%s%s" % (prefix, uuid.uuid4().hex[:12])
 
 
+def _crc64_table():
+    poly = 0x9A6C9329AC4BC9B5
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+_CRC64 = _crc64_table()
+
+
+def crc64_le(data):
+    """Azure Storage's CRC64 as x-ms-content-crc64 carries it (8 bytes, little-endian)."""
+    c = 0xFFFFFFFFFFFFFFFF
+    t = _CRC64
+    for byte in data:
+        c = t[(c ^ byte) & 0xFF] ^ (c >> 8)
+    return (c ^ 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little")
+
+
 class BlobTestCase(unittest.TestCase):
     def setUp(self):
         self.svc = service()
@@ -256,6 +279,51 @@ class Uploads(BlobTestCase):
         # The SDK's own validated upload passes.
         b.upload_blob(b"payload", validate_content=True)
         self.assertEqual(b.download_blob(validate_content=True).readall(), b"payload")
+
+    def test_block_digests_follow_the_version(self):
+        """From 2019-02-02 a block, append block or page reports Content-MD5 only
+        when the request sent one, x-ms-content-crc64 otherwise; Put Blob always
+        reports (and stores) the MD5 it computed."""
+        data = os.urandom(1 << 20)  # past the in-memory limit: spooled to a file
+        md5 = hashlib.md5(data).digest()
+        b = self.container.get_blob_client("digests")
+        got = b.stage_block(base64.b64encode(b"b1").decode(), data)
+        self.assertEqual(got.get("content_crc64"), crc64_le(data))
+        self.assertIsNone(got.get("content_md5"))
+        got = b.stage_block(base64.b64encode(b"b2").decode(), data, validate_content=True)
+        self.assertEqual(got.get("content_md5"), md5)
+        self.assertIsNone(got.get("content_crc64"))
+        # An older version always answers with the MD5.  (The SDK base64-encodes
+        # the ids it is given once more; raw requests do the same.)
+        bid = base64.b64encode(base64.b64encode(b"b3")).decode()
+        req = HttpRequest("PUT", b.url + "?comp=block&blockid=" + bid,
+                          headers={"x-ms-version": "2018-11-09", "Content-Length": str(len(data))},
+                          data=data)
+        resp = b._pipeline.run(req).http_response
+        self.assertEqual(resp.status_code, 201, resp.body())
+        self.assertEqual(resp.headers.get("Content-MD5"), base64.b64encode(md5).decode())
+        self.assertNotIn("x-ms-content-crc64", resp.headers)
+        # A wrong CRC64 stores nothing.
+        bad = base64.b64encode(crc64_le(b"other")).decode()
+        bid = base64.b64encode(base64.b64encode(b"b4")).decode()
+        req = HttpRequest("PUT", b.url + "?comp=block&blockid=" + bid,
+                          headers={"x-ms-version": "2021-12-02", "x-ms-content-crc64": bad,
+                                   "Content-Length": str(len(data))}, data=data)
+        resp = b._pipeline.run(req).http_response
+        self.assertEqual(resp.status_code, 400)
+        self.assertEqual(resp.headers["x-ms-error-code"], "Crc64Mismatch")
+        _, uncommitted = b.get_block_list("uncommitted")
+        self.assertEqual(sorted(x.id for x in uncommitted),
+                         sorted(base64.b64encode(x).decode() for x in (b"b1", b"b2", b"b3")))
+        a = self.container.get_blob_client("digests-append")
+        a.create_append_blob()
+        got = a.append_block(data[:4096])
+        self.assertEqual(got.get("content_crc64"), crc64_le(data[:4096]))
+        self.assertIsNone(got.get("content_md5"))
+        got = self.container.get_blob_client("digests-put").upload_blob(data)
+        self.assertEqual(got.get("content_md5"), md5)
+        self.assertEqual(self.container.get_blob_client("digests-put").get_blob_properties()
+                         .content_settings.content_md5, bytearray(md5))
 
     def test_set_properties_metadata_delete(self):
         b = self.container.upload_blob("p", b"abc", metadata={"a": "1"})
