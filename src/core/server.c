@@ -8,6 +8,7 @@
  * final call runs dispatch(): route -> authenticate/authorize -> handler ->
  * render (errors in the route's style, in one place: render_error()).
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,7 @@ typedef struct arena_chunk {
 
 typedef struct hdr_list {
   http_header *v;
+  uint32_t *tag; /* name length and last letter: most lookups skip strcasecmp */
   int n, cap;
 } hdr_list;
 
@@ -134,22 +136,34 @@ char *http_printf(http_req *r, const char *fmt, ...) {
   return p;
 }
 
+static uint32_t hdr_tag(const char *name) {
+  size_t n = strlen(name);
+  return (uint32_t)n << 8 | (n ? (unsigned char)tolower((unsigned char)name[n - 1]) : 0);
+}
+
 static void hdr_add(http_req *r, hdr_list *l, const char *name, const char *value) {
   if (l->n == l->cap) {
     int cap = l->cap ? l->cap * 2 : 16;
     http_header *v = http_alloc(r, sizeof *v * (size_t)cap);
-    if (l->n) memcpy(v, l->v, sizeof *v * (size_t)l->n);
+    uint32_t *tag = http_alloc(r, sizeof *tag * (size_t)cap);
+    if (l->n) {
+      memcpy(v, l->v, sizeof *v * (size_t)l->n);
+      memcpy(tag, l->tag, sizeof *tag * (size_t)l->n);
+    }
     l->v = v;
+    l->tag = tag;
     l->cap = cap;
   }
   l->v[l->n].name = http_strdup(r, name);
   l->v[l->n].value = http_strdup(r, value ? value : "");
+  l->tag[l->n] = hdr_tag(name);
   l->n++;
 }
 
 static const char *hdr_find(const hdr_list *l, const char *name) {
+  uint32_t tag = hdr_tag(name);
   for (int i = 0; i < l->n; i++)
-    if (strcasecmp(l->v[i].name, name) == 0) return l->v[i].value;
+    if (l->tag[i] == tag && strcasecmp(l->v[i].name, name) == 0) return l->v[i].value;
   return NULL;
 }
 
@@ -160,9 +174,14 @@ void uuid_v4(char out[37]) {
   if (RAND_bytes(b, sizeof b) != 1) abort();
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
-  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-           b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-           b[15]);
+  static const char hex[] = "0123456789abcdef";
+  int o = 0;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+    out[o++] = hex[b[i] >> 4];
+    out[o++] = hex[b[i] & 15];
+  }
+  out[o] = 0;
 }
 
 char *srv_path(srv *s, const char *rel) {
@@ -226,8 +245,31 @@ void http_date(int64_t ms, char out[32]) {
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
   gmtime_r(&t, &tm);
-  snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
-           mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  /* Formatted by hand: two of these go out with every blob reply. */
+  int y = tm.tm_year + 1900;
+  if (y < 0 || y > 9999) y = 9999;
+  char *p = out;
+  memcpy(p, days[tm.tm_wday], 3);
+  p += 3;
+  *p++ = ',';
+  *p++ = ' ';
+  *p++ = (char)('0' + tm.tm_mday / 10);
+  *p++ = (char)('0' + tm.tm_mday % 10);
+  *p++ = ' ';
+  memcpy(p, mons[tm.tm_mon], 3);
+  p += 3;
+  *p++ = ' ';
+  *p++ = (char)('0' + y / 1000);
+  *p++ = (char)('0' + y / 100 % 10);
+  *p++ = (char)('0' + y / 10 % 10);
+  *p++ = (char)('0' + y % 10);
+  const int hms[3] = {tm.tm_hour, tm.tm_min, tm.tm_sec};
+  for (int i = 0; i < 3; i++) {
+    *p++ = i ? ':' : ' ';
+    *p++ = (char)('0' + hms[i] / 10);
+    *p++ = (char)('0' + hms[i] % 10);
+  }
+  memcpy(p, " GMT", 5);
 }
 
 int64_t http_date_parse(const char *s) {
@@ -332,8 +374,9 @@ char *http_body_take_file(http_req *r) {
 
 void http_set_header(http_req *r, const char *name, const char *value) {
   hdr_list *l = &RS(r)->out_headers;
+  uint32_t tag = hdr_tag(name);
   for (int i = 0; i < l->n; i++)
-    if (strcasecmp(l->v[i].name, name) == 0) {
+    if (l->tag[i] == tag && strcasecmp(l->v[i].name, name) == 0) {
       l->v[i].value = http_strdup(r, value);
       return;
     }

@@ -21,7 +21,7 @@ static __thread int tx_failed;
  * cost of a small request.  A cached statement is handed to one user at a
  * time (in_use); a second user of the same SQL at once (nested loops) gets a
  * fresh statement that store_finalize() really finalizes. */
-#define STMT_CACHE 96
+#define STMT_CACHE 192
 
 typedef struct stmt_entry {
   uint64_t hash;
@@ -30,10 +30,13 @@ typedef struct stmt_entry {
   int in_use;
 } stmt_entry;
 
+#define STMT_SLOTS 256 /* a power of two, well above STMT_CACHE */
+
 typedef struct store_conn {
   sqlite3 *db;
   int n;
   stmt_entry cache[STMT_CACHE];
+  unsigned char slot[STMT_SLOTS]; /* by hash, open addressing: cache index + 1, 0 free */
 } store_conn;
 
 /* The calling thread's connection, for the statement cache. */
@@ -95,21 +98,24 @@ int store_prepare(sqlite3 *db, const char *sql, int n, sqlite3_stmt **out, const
   if (tail || !c || c->db != db) return sqlite3_prepare_v2(db, sql, n, out, tail);
   uint64_t h = sql_hash(sql, n);
   size_t len = n < 0 ? strlen(sql) : (size_t)n;
-  for (int i = 0; i < c->n; i++) {
-    stmt_entry *e = &c->cache[i];
-    if (e->hash == h && !e->in_use && strncmp(e->sql, sql, len) == 0 && e->sql[len] == 0) {
+  unsigned k = (unsigned)h & (STMT_SLOTS - 1);
+  for (; c->slot[k]; k = (k + 1) & (STMT_SLOTS - 1)) {
+    stmt_entry *e = &c->cache[c->slot[k] - 1];
+    if (e->hash == h && strncmp(e->sql, sql, len) == 0 && e->sql[len] == 0) {
+      if (e->in_use) break; /* held by a caller further up: a fresh one below */
       e->in_use = 1;
       *out = e->st;
       return SQLITE_OK;
     }
   }
   int rc = sqlite3_prepare_v3(db, sql, n, SQLITE_PREPARE_PERSISTENT, out, NULL);
-  if (rc == SQLITE_OK && *out && c->n < STMT_CACHE) {
+  if (rc == SQLITE_OK && *out && !c->slot[k] && c->n < STMT_CACHE) {
     stmt_entry *e = &c->cache[c->n++];
     e->hash = h;
     e->sql = strndup(sql, len);
     e->st = *out;
     e->in_use = 1;
+    c->slot[k] = (unsigned char)c->n;
   }
   return rc;
 }
@@ -143,10 +149,48 @@ int store_exec(srv *s, const char *fmt, ...) {
   return rc == SQLITE_OK ? 0 : -1;
 }
 
+int store_run(srv *s, const char *sql, const char *fmt, ...) {
+  sqlite3 *db = store_db(s);
+  sqlite3_stmt *st;
+  if (!db || store_prepare(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    log_error("store: %s: %s", db ? sqlite3_errmsg(db) : "no connection", sql);
+    return -1;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  for (int i = 0; fmt[i]; i++) {
+    if (fmt[i] == 'i') {
+      sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+    } else {
+      const char *t = va_arg(ap, const char *);
+      if (t)
+        sqlite3_bind_text(st, i + 1, t, -1, SQLITE_TRANSIENT);
+      else
+        sqlite3_bind_null(st, i + 1);
+    }
+  }
+  va_end(ap);
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) log_error("store: %s: %s", sqlite3_errmsg(db), sql);
+  store_finalize(st);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* BEGIN, COMMIT and ROLLBACK come from the statement cache too: parsing them
+ * was a tenth of a small upload's work in SQLite. */
+static int tx_statement(srv *s, const char *sql) {
+  sqlite3 *db = store_db(s);
+  sqlite3_stmt *st;
+  if (!db || store_prepare(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+  int rc = sqlite3_step(st);
+  store_finalize(st);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int store_begin(srv *s) {
   if (tx_depth++ > 0) return 0;
   tx_failed = 0;
-  if (sqlite3_exec(store_db(s), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+  if (tx_statement(s, "BEGIN IMMEDIATE") != 0) {
     log_error("store: BEGIN: %s", sqlite3_errmsg(store_db(s)));
     tx_depth = 0;
     return -1;
@@ -158,12 +202,12 @@ int store_commit(srv *s) {
   if (tx_depth <= 0) return -1;
   if (--tx_depth > 0) return tx_failed ? -1 : 0;
   if (tx_failed) {
-    sqlite3_exec(store_db(s), "ROLLBACK", NULL, NULL, NULL);
+    tx_statement(s, "ROLLBACK");
     return -1;
   }
-  if (sqlite3_exec(store_db(s), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+  if (tx_statement(s, "COMMIT") != 0) {
     log_error("store: COMMIT: %s", sqlite3_errmsg(store_db(s)));
-    sqlite3_exec(store_db(s), "ROLLBACK", NULL, NULL, NULL);
+    tx_statement(s, "ROLLBACK");
     return -1;
   }
   return 0;
@@ -175,7 +219,7 @@ void store_rollback(srv *s) {
     tx_failed = 1; /* the outermost commit turns into a rollback */
     return;
   }
-  sqlite3_exec(store_db(s), "ROLLBACK", NULL, NULL, NULL);
+  tx_statement(s, "ROLLBACK");
 }
 
 char *store_get(srv *s, const char *key) {

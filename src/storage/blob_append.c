@@ -134,19 +134,18 @@ static int append_commit(blob_ctx *c, const blob_row *b, const blob_new_extent *
   int64_t pos = b->size;
   for (int i = 0; i < n; i++) {
     if (ext[i].len == 0) continue;
-    if (store_exec(c->s,
-                   "INSERT INTO blob_extents(blob_id, pos, len, file_id, file_off)"
-                   " VALUES(%lld, %lld, %lld, %lld, %lld)",
-                   (long long)b->id, (long long)pos, (long long)ext[i].len,
-                   (long long)ext[i].file_id, (long long)ext[i].file_off) != 0)
+    if (store_run(c->s,
+                  "INSERT INTO blob_extents(blob_id, pos, len, file_id, file_off)"
+                  " VALUES(?, ?, ?, ?, ?)",
+                  "iiiii", b->id, pos, ext[i].len, ext[i].file_id, ext[i].file_off) != 0)
       return -1;
     pos += ext[i].len;
   }
   blob_etag_new(c->s, c->now_ms, etag);
-  if (store_exec(c->s,
-                 "UPDATE blobs SET size=size+%lld, committed_blocks=committed_blocks+1, etag=%Q,"
-                 " last_modified_ms=%lld WHERE id=%lld",
-                 (long long)len, etag, (long long)c->now_ms, (long long)b->id) != 0)
+  if (store_run(c->s,
+                "UPDATE blobs SET size=size+?, committed_blocks=committed_blocks+1, etag=?,"
+                " last_modified_ms=? WHERE id=?",
+                "itii", len, etag, c->now_ms, b->id) != 0)
     return -1;
   return store_commit(c->s);
 }

@@ -123,11 +123,10 @@ void blob_put_block(blob_ctx *c) {
     blob_ids_add(&freed, sqlite3_column_int64(q, 0));
   store_finalize(q);
   q = NULL;
-  if (store_exec(c->s,
-                 "INSERT OR REPLACE INTO blob_blocks(container_id,blob_name,block_id,file_id,"
-                 "file_off,len,created_ms,seq) VALUES(%lld,%Q,%Q,%lld,%lld,%lld,%lld,%lld)",
-                 (long long)ct.id, c->blob, id, (long long)file_id, (long long)file_off,
-                 (long long)len, (long long)c->now_ms, (long long)seq) != 0 ||
+  if (store_run(c->s,
+                "INSERT OR REPLACE INTO blob_blocks(container_id,blob_name,block_id,file_id,"
+                "file_off,len,created_ms,seq) VALUES(?,?,?,?,?,?,?,?)",
+                "ittiiiii", ct.id, c->blob, id, file_id, file_off, len, c->now_ms, seq) != 0 ||
       store_commit(c->s) != 0)
     goto fail_internal;
   free(body.rel);

@@ -196,10 +196,8 @@ int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row
   *blob_id = id;
   if (old) {
     if (blob_ids_of_extents(s, id, freed) != 0) return -1;
-    if (store_exec(s,
-                   "DELETE FROM blob_extents WHERE blob_id=%lld; DELETE FROM blob_tags WHERE "
-                   "blob_id=%lld",
-                   (long long)id, (long long)id) != 0)
+    if (store_run(s, "DELETE FROM blob_extents WHERE blob_id=?", "i", id) != 0 ||
+        store_run(s, "DELETE FROM blob_tags WHERE blob_id=?", "i", id) != 0)
       return -1;
   }
   if (store_prepare(db,
@@ -228,8 +226,8 @@ int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row
   store_finalize(q);
   /* A committed blob drops the name's uncommitted blocks (Azure discards them). */
   if (blob_ids_of_blocks(s, ct->id, c->blob, freed) != 0 ||
-      store_exec(s, "DELETE FROM blob_blocks WHERE container_id=%lld AND blob_name=%Q",
-                 (long long)ct->id, c->blob) != 0)
+      store_run(s, "DELETE FROM blob_blocks WHERE container_id=? AND blob_name=?", "it", ct->id,
+                c->blob) != 0)
     return -1;
   return 0;
 }
@@ -543,8 +541,8 @@ void blob_delete_blob(blob_ctx *c) {
   /* Deleting the base blob also drops the name's uncommitted blocks. */
   if (!snap && !(ds && strcmp(ds, "only") == 0)) {
     if (blob_ids_of_blocks(c->s, ct.id, c->blob, &freed) != 0 ||
-        store_exec(c->s, "DELETE FROM blob_blocks WHERE container_id=%lld AND blob_name=%Q",
-                   (long long)ct.id, c->blob) != 0)
+        store_run(c->s, "DELETE FROM blob_blocks WHERE container_id=? AND blob_name=?", "it",
+                  ct.id, c->blob) != 0)
       goto fail_internal;
   }
   if (store_commit(c->s) != 0) goto fail_internal;

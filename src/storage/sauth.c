@@ -508,11 +508,12 @@ static void rfc1123(int64_t ms, char out[40]) {
 static int check_time_frame(http_req *r, int64_t start, int64_t expiry, int64_t now) {
   char s[40], e[40];
   if (start < 0) start = now;
+  if (start < expiry && now >= start && now < expiry) return 0;
   rfc1123(start, s);
   rfc1123(expiry, e);
   if (start >= expiry)
     return fail_authf(r, "Signed expiry time [%s] must be after signed start time [%s]", e, s);
-  if (now < start || now >= expiry) {
+  {
     char n[40];
     rfc1123(now, n);
     return fail_authf(r,

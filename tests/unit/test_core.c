@@ -53,6 +53,20 @@ static void test_http_date(void) {
   CHECK(http_date_parse(buf) == 1795686896000LL);
   CHECK(http_date_parse("not a date") == -1);
   CHECK(http_date_parse("Thu, 26 Foo 2026 09:54:56 GMT") == -1);
+  http_date(0, buf);
+  CHECK_STR(buf, "Thu, 01 Jan 1970 00:00:00 GMT");
+  http_date(951868799000LL, buf); /* a leap day */
+  CHECK_STR(buf, "Tue, 29 Feb 2000 23:59:59 GMT");
+}
+
+static void test_uuid(void) {
+  char a[37], b[37];
+  uuid_v4(a);
+  uuid_v4(b);
+  CHECK(strlen(a) == 36 && strcmp(a, b) != 0);
+  CHECK(a[8] == '-' && a[13] == '-' && a[18] == '-' && a[23] == '-');
+  CHECK(a[14] == '4' && strchr("89ab", a[19]) != NULL);
+  CHECK(strspn(a, "0123456789abcdef-") == 36);
 }
 
 static void test_url_decode(void) {
@@ -247,6 +261,7 @@ UNIT_MAIN("core", {
   test_durations();
   test_iso8601();
   test_http_date();
+  test_uuid();
   test_url_decode();
   test_actions();
   test_jwt();
