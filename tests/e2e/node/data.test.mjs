@@ -11,6 +11,21 @@ import { startAzlite } from "./harness.mjs";
 
 let az, svc, container;
 
+// Azure Storage's CRC64 (reflected 0x9A6C9329AC4BC9B5, inverted in and out), as
+// x-ms-content-crc64 carries it: 8 bytes little-endian, here in hex.
+function crc64le(text) {
+  const poly = 0x9a6c9329ac4bc9b5n;
+  let c = 0xffffffffffffffffn;
+  for (const byte of Buffer.from(text)) {
+    c ^= BigInt(byte);
+    for (let k = 0; k < 8; k++) c = c & 1n ? (c >> 1n) ^ poly : c >> 1n;
+  }
+  c ^= 0xffffffffffffffffn;
+  const out = Buffer.alloc(8);
+  out.writeBigUInt64LE(c);
+  return out.toString("hex");
+}
+
 async function expectError(promise, status, code) {
   await assert.rejects(promise, (e) => {
     assert.equal(e.statusCode, status, e.message);
@@ -79,8 +94,14 @@ describe("block blobs", () => {
   test("staged blocks commit in the order given", async () => {
     const b = container.getBlockBlobClient("staged");
     const id = (n) => Buffer.from(`block-${n}`).toString("base64");
-    await b.stageBlock(id(1), "one-", 4);
-    await b.stageBlock(id(2), "two-", 4);
+    // From 2019-02-02 a block reports x-ms-content-crc64, or Content-MD5 when sent one.
+    const r1 = await b.stageBlock(id(1), "one-", 4);
+    assert.equal(Buffer.from(r1.xMsContentCrc64).toString("hex"), crc64le("one-"));
+    assert.equal(r1.contentMD5, undefined);
+    const md5 = crypto.createHash("md5").update("two-").digest();
+    const r2 = await b.stageBlock(id(2), "two-", 4, { transactionalContentMD5: md5 });
+    assert.equal(Buffer.from(r2.contentMD5).toString("hex"), md5.toString("hex"));
+    assert.equal(r2.xMsContentCrc64, undefined);
     await b.stageBlock(id(3), "three", 5);
     const unc = await b.getBlockList("uncommitted");
     assert.equal(unc.uncommittedBlocks.length, 3);
