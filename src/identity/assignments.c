@@ -10,13 +10,7 @@
 #include "../arm/arm.h"
 #include "internal.h"
 
-static const char *const assignment_api_versions[] = {
-    "2014-04-01-preview", "2014-07-01-preview", "2014-10-01-preview", "2015-06-01",
-    "2015-07-01",         "2016-07-01",         "2017-05-01",         "2017-10-01-preview",
-    "2018-01-01-preview", "2018-07-01",         "2018-09-01-preview", "2018-12-01-preview",
-    "2019-04-01-preview", "2020-03-01-preview", "2020-04-01-preview", "2020-08-01-preview",
-    "2020-10-01-preview", "2021-04-01-preview", "2022-01-01-preview", "2022-04-01",
-    NULL};
+static const char *const assignment_api_versions[] = {AUTHZ_API_VERSIONS, NULL};
 
 /* Finds the last case-insensitive occurrence of needle in hay. */
 static const char *last_casestr(const char *hay, const char *needle) {
@@ -25,8 +19,10 @@ static const char *last_casestr(const char *hay, const char *needle) {
   return last;
 }
 
-int authz_request_scope(http_req *r, const char *collection, char *out, size_t n) {
+int authz_request_scope(http_req *r, const char *collection, const char *const *versions,
+                        char *out, size_t n) {
   srv *s = r->srv;
+  if (identity_require_api_version(r, collection, versions) != 0) return -1;
   char marker[96];
   snprintf(marker, sizeof marker, AUTHZ_PREFIX "%s", collection);
   const char *end = last_casestr(r->path, marker);
@@ -83,6 +79,20 @@ int authz_request_scope(http_req *r, const char *collection, char *out, size_t n
     json_decref(res);
   }
   return 0;
+}
+
+int authz_filter_next(const char **f, char *out, size_t n) {
+  if (!*f || !**f) return 0;
+  const char *p = *f;
+  while (*p == ' ') p++;
+  const char *and = strcasestr(p, " and ");
+  size_t len = and ? (size_t)(and - p) : strlen(p);
+  if (len >= n) return -1;
+  memcpy(out, p, len);
+  out[len] = 0;
+  while (len && out[len - 1] == ' ') out[--len] = 0;
+  *f = and ? and + 5 : NULL;
+  return 1;
 }
 
 void authz_assignments_scope_deleted(srv *s, const char *scope) {
@@ -164,24 +174,17 @@ typedef struct assignment_filter {
 } assignment_filter;
 
 static int assignment_filter_parse(const char *f, assignment_filter *out) {
+  char clause[160];
+  int more;
   memset(out, 0, sizeof *out);
-  while (f && *f) {
-    while (*f == ' ') f++;
-    const char *and = strcasestr(f, " and ");
-    size_t len = and ? (size_t)(and - f) : strlen(f);
-    char clause[160];
-    if (len >= sizeof clause) return -1;
-    memcpy(clause, f, len);
-    clause[len] = 0;
-    while (len && clause[len - 1] == ' ') clause[--len] = 0;
+  while ((more = authz_filter_next(&f, clause, sizeof clause)) > 0) {
     if (strcasecmp(clause, "atScope()") == 0)
       out->at_scope = 1;
     else if (sscanf(clause, "principalId eq '%63[^']'", out->principal) != 1 &&
-             sscanf(clause, "assignedTo('%63[^']')", out->principal) != 1 && len)
+             sscanf(clause, "assignedTo('%63[^']')", out->principal) != 1 && *clause)
       return -1;
-    f = and ? and + 5 : NULL;
   }
-  return 0;
+  return more;
 }
 
 /* Lists what applies at a scope: assignments at it and above it (inherited),
@@ -189,8 +192,7 @@ static int assignment_filter_parse(const char *f, assignment_filter *out) {
 void authz_assignment_list(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
-  if (identity_require_api_version(r, "roleAssignments", assignment_api_versions) != 0 ||
-      authz_request_scope(r, "roleAssignments", scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleAssignments", assignment_api_versions, scope, sizeof scope) != 0)
     return;
   assignment_filter f;
   const char *filter = http_query_get(r, "$filter");
@@ -221,8 +223,7 @@ void authz_assignment_list(http_req *r) {
 void authz_assignment_get(http_req *r) {
   char scope[1024];
   const char *name = http_param(r, "name");
-  if (identity_require_api_version(r, "roleAssignments", assignment_api_versions) != 0 ||
-      authz_request_scope(r, "roleAssignments", scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleAssignments", assignment_api_versions, scope, sizeof scope) != 0)
     return;
   json_t *j = assignment_at(r->srv, scope, name);
   if (!j)
@@ -337,8 +338,7 @@ void authz_assignment_put(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
   const char *name = http_param(r, "name");
-  if (identity_require_api_version(r, "roleAssignments", assignment_api_versions) != 0 ||
-      authz_request_scope(r, "roleAssignments", scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleAssignments", assignment_api_versions, scope, sizeof scope) != 0)
     return;
   json_t *body = http_body_json(r);
   if (!body) return;
@@ -411,8 +411,7 @@ void authz_assignment_delete(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
   const char *name = http_param(r, "name");
-  if (identity_require_api_version(r, "roleAssignments", assignment_api_versions) != 0 ||
-      authz_request_scope(r, "roleAssignments", scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleAssignments", assignment_api_versions, scope, sizeof scope) != 0)
     return;
   json_t *j = assignment_at(s, scope, name);
   if (!j) {

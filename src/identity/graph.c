@@ -67,6 +67,12 @@ static const char *const sp_writable[] = {
     "loginUrl", "logoutUrl", "replyUrls", "notificationEmailAddresses",
     "preferredSingleSignOnMode", "displayName", "appDescription", "keyCredentials", "info",
     "samlSingleSignOnSettings", "alternativeNames", "appRoles", "oauth2PermissionScopes", NULL};
+/* Read-only on write: ignored rather than refused, as Graph does. */
+static const char *const app_ignored[] = {"id", "appId", "createdDateTime", "publisherDomain",
+                                          "passwordCredentials", "deletedDateTime", NULL};
+static const char *const sp_ignored[] = {"id", "appId", "createdDateTime", "servicePrincipalNames",
+                                         "servicePrincipalType", "appOwnerOrganizationId",
+                                         "appDisplayName", "passwordCredentials", NULL};
 
 static int in_list(const char *const *l, const char *k) {
   for (int i = 0; l[i]; i++)
@@ -75,6 +81,18 @@ static int in_list(const char *const *l, const char *k) {
 }
 
 /* ---- helpers --------------------------------------------------------------- */
+
+/* What sets a kind of directory object apart; applications and service
+ * principals are otherwise listed, read and updated alike. */
+typedef struct graph_kind {
+  const char *collection;  /* "applications": its URL segment and @odata.context */
+  const char *noun;        /* "application", in messages */
+  const char *table, *key; /* the object's row, by object id */
+  const char *extra;       /* the column graph_write_target copies out */
+  const char *select;      /* the rows render takes: all, or the one whose object id is ?1 */
+  json_t *(*render)(srv *s, sqlite3_stmt *st);
+  const char *const *writable, *const *ignored;
+} graph_kind;
 
 static void graph_context(srv *s, json_t *j, const char *what) {
   json_object_set_new(j, "@odata.context",
@@ -117,12 +135,11 @@ static json_t *graph_body(http_req *r) {
 }
 
 /* Checks that every property of in may be written; fails r otherwise. */
-static int props_writable(http_req *r, json_t *in, const char *const *writable,
-                          const char *const *ignored) {
+static int props_writable(http_req *r, const graph_kind *kind, json_t *in) {
   const char *k;
   json_t *v;
   json_object_foreach(in, k, v) {
-    if (k[0] == '@' || in_list(writable, k) || (ignored && in_list(ignored, k))) continue;
+    if (k[0] == '@' || in_list(kind->writable, k) || in_list(kind->ignored, k)) continue;
     http_fail(r, 400, "Request_BadRequest",
               "Property '%s' does not exist as a declared property or extension property, or "
               "is read-only.",
@@ -130,6 +147,18 @@ static int props_writable(http_req *r, json_t *in, const char *const *writable,
     return -1;
   }
   return 0;
+}
+
+/* The stored part of an object: what was set, minus displayName (a column)
+ * and what is read-only. */
+static char *props_merge(const graph_kind *k, json_t *cur, json_t *in) {
+  json_t *p = cur ? json_deep_copy(cur) : json_object();
+  json_object_update_recursive(p, in);
+  for (int i = 0; k->ignored[i]; i++) json_object_del(p, k->ignored[i]);
+  json_object_del(p, "displayName");
+  char *out = json_dumps(p, JSON_COMPACT);
+  json_decref(p);
+  return out;
 }
 
 static void iso(int64_t ms, char out[40]) {
@@ -292,6 +321,85 @@ static void graph_reply_list(http_req *r, const char *what, json_t *all) {
   http_reply_json(r, 200, j);
 }
 
+/* ---- objects --------------------------------------------------------------------- */
+
+/* Loads objects of a kind: all, or the one with object id `id`; a JSON array. */
+static json_t *graph_load(srv *s, const graph_kind *k, const char *id) {
+  sqlite3_stmt *st;
+  json_t *list = json_array();
+  if (store_prepare(store_db(s), k->select, -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(list, k->render(s, st));
+    store_finalize(st);
+  }
+  return list;
+}
+
+static json_t *graph_by_id(srv *s, const graph_kind *k, const char *id) {
+  json_t *l = graph_load(s, k, id);
+  json_t *j = json_array_size(l) ? json_incref(json_array_get(l, 0)) : NULL;
+  json_decref(l);
+  return j;
+}
+
+static void graph_list(http_req *r, const graph_kind *k) {
+  graph_reply_list(r, k->collection, graph_load(r->srv, k, NULL));
+}
+
+/* Replies the object as an entity of its collection; 404 when there is none. */
+static void graph_reply_object(http_req *r, const graph_kind *k, const char *id, int status) {
+  json_t *j = graph_by_id(r->srv, k, id);
+  if (!j) {
+    graph_not_found(r, id);
+    return;
+  }
+  char what[64];
+  snprintf(what, sizeof what, "%s/$entity", k->collection);
+  graph_context(r->srv, j, what);
+  http_reply_json(r, status, j);
+}
+
+/* The object a write names (the route's {id}): its stored props (when props
+ * is not NULL) and its kind's extra column.  Fails r with 403 unless the
+ * caller may write, 404 unless it exists; 0 = ok. */
+static int graph_write_target(http_req *r, const graph_kind *k, json_t **props, char extra[40]) {
+  const char *id = http_param(r, "id");
+  if (graph_require_writer(r) != 0) return -1;
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT props, %s FROM %s WHERE %s=lower(?)", k->extra, k->table,
+           k->key);
+  sqlite3_stmt *st;
+  int found = 0;
+  if (store_prepare(store_db(r->srv), sql, -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) {
+      if (props) *props = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+      snprintf(extra, 40, "%s", sqlite3_column_text(st, 1));
+    }
+    store_finalize(st);
+  }
+  if (found) return 0;
+  graph_not_found(r, id);
+  return -1;
+}
+
+/* Saves a PATCH of the route's object: in merged into its stored props cur,
+ * and its displayName when in names one.  Replies 204. */
+static void graph_save(http_req *r, const graph_kind *k, json_t *cur, json_t *in) {
+  const char *dn = json_string_value(json_object_get(in, "displayName"));
+  char *props = props_merge(k, cur, in);
+  int rc = store_exec(r->srv,
+                      "UPDATE %s SET props=%Q, display_name=coalesce(%Q, display_name) "
+                      "WHERE %s=lower(%Q)",
+                      k->table, props, dn && *dn ? dn : NULL, k->key, http_param(r, "id"));
+  free(props);
+  if (rc != 0)
+    http_fail(r, 500, "Service_InternalServerError", "The %s could not be saved.", k->noun);
+  else
+    http_reply_empty(r, 204);
+}
+
 /* ---- applications ---------------------------------------------------------------- */
 
 static json_t *password_credentials(srv *s, const char *app_id) {
@@ -343,27 +451,18 @@ static json_t *app_json(srv *s, sqlite3_stmt *st) {
   return j;
 }
 
-/* Loads applications: all, or the one with object id `id`; a JSON array. */
-static json_t *apps_load(srv *s, const char *id) {
-  sqlite3_stmt *st;
-  json_t *list = json_array();
-  if (store_prepare(store_db(s),
-                    "SELECT " APP_COLS " FROM applications WHERE ?1 IS NULL OR id=lower(?1) "
-                    "ORDER BY created_ms",
-                    -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(list, app_json(s, st));
-    store_finalize(st);
-  }
-  return list;
-}
-
-static json_t *app_by_id(srv *s, const char *id) {
-  json_t *l = apps_load(s, id);
-  json_t *j = json_array_size(l) ? json_incref(json_array_get(l, 0)) : NULL;
-  json_decref(l);
-  return j;
-}
+static const graph_kind app_kind = {
+    .collection = "applications",
+    .noun = "application",
+    .table = "applications",
+    .key = "id",
+    .extra = "app_id",
+    .select = "SELECT " APP_COLS " FROM applications WHERE ?1 IS NULL OR id=lower(?1) "
+              "ORDER BY created_ms",
+    .render = app_json,
+    .writable = app_writable,
+    .ignored = app_ignored,
+};
 
 int graph_application_insert(srv *s, const char *app_id, const char *display_name) {
   char id[37];
@@ -375,35 +474,11 @@ int graph_application_insert(srv *s, const char *app_id, const char *display_nam
 }
 
 void graph_app_list(http_req *r) {
-  graph_reply_list(r, "applications", apps_load(r->srv, NULL));
+  graph_list(r, &app_kind);
 }
 
 void graph_app_get(http_req *r) {
-  const char *id = http_param(r, "id");
-  json_t *j = app_by_id(r->srv, id);
-  if (!j) {
-    graph_not_found(r, id);
-    return;
-  }
-  graph_context(r->srv, j, "applications/$entity");
-  http_reply_json(r, 200, j);
-}
-
-/* Read-only on write: ignored rather than refused, as Graph does. */
-static const char *const app_ignored[] = {"id", "appId", "createdDateTime", "publisherDomain",
-                                          "passwordCredentials", "deletedDateTime", NULL};
-
-/* The stored part of an application: what was set, minus the columns. */
-static char *app_props_merge(json_t *cur, json_t *in) {
-  json_t *p = cur ? json_deep_copy(cur) : json_object();
-  json_object_update_recursive(p, in);
-  static const char *const columns[] = {"displayName", "id", "appId", "createdDateTime",
-                                        "publisherDomain", "passwordCredentials",
-                                        "deletedDateTime"};
-  for (size_t i = 0; i < sizeof columns / sizeof columns[0]; i++) json_object_del(p, columns[i]);
-  char *out = json_dumps(p, JSON_COMPACT);
-  json_decref(p);
-  return out;
+  graph_reply_object(r, &app_kind, http_param(r, "id"), 200);
 }
 
 void graph_app_create(http_req *r) {
@@ -412,7 +487,7 @@ void graph_app_create(http_req *r) {
   json_t *in = graph_body(r);
   if (!in) return;
   const char *name = json_string_value(json_object_get(in, "displayName"));
-  if (props_writable(r, in, app_writable, app_ignored) != 0) goto done;
+  if (props_writable(r, &app_kind, in) != 0) goto done;
   if (!name || !*name) {
     http_fail(r, 400, "Request_BadRequest",
               "Property 'displayName' is required and must be a non-empty string.");
@@ -421,7 +496,7 @@ void graph_app_create(http_req *r) {
   char id[37], app_id[37];
   uuid_v4(id);
   uuid_v4(app_id);
-  char *props = app_props_merge(NULL, in);
+  char *props = props_merge(&app_kind, NULL, in);
   int rc = store_exec(s,
                       "INSERT INTO applications(id,app_id,display_name,props,created_ms) "
                       "VALUES(%Q,%Q,%Q,%Q,%lld)",
@@ -432,53 +507,17 @@ void graph_app_create(http_req *r) {
     goto done;
   }
   log_info("identity: application '%s' created (appId %s)", name, app_id);
-  json_t *j = app_by_id(s, id);
-  graph_context(s, j, "applications/$entity");
-  http_reply_json(r, 201, j);
+  graph_reply_object(r, &app_kind, id, 201);
 done:
   json_decref(in);
 }
 
-/* Loads the stored props and app_id of an application; 0 when it exists. */
-static int app_row(srv *s, const char *id, json_t **props, char app_id[40]) {
-  sqlite3_stmt *st;
-  int found = -1;
-  if (store_prepare(store_db(s), "SELECT props, app_id FROM applications WHERE id=lower(?)",
-                    -1, &st, NULL) != SQLITE_OK)
-    return -1;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    if (props) *props = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-    snprintf(app_id, 40, "%s", sqlite3_column_text(st, 1));
-    found = 0;
-  }
-  store_finalize(st);
-  return found;
-}
-
 void graph_app_update(http_req *r) {
-  srv *s = r->srv;
-  const char *id = http_param(r, "id");
-  if (graph_require_writer(r) != 0) return;
   json_t *cur = NULL;
   char app_id[40];
-  if (app_row(s, id, &cur, app_id) != 0) {
-    graph_not_found(r, id);
-    return;
-  }
+  if (graph_write_target(r, &app_kind, &cur, app_id) != 0) return;
   json_t *in = graph_body(r);
-  if (in && props_writable(r, in, app_writable, app_ignored) == 0) {
-    const char *name = json_string_value(json_object_get(in, "displayName"));
-    char *props = app_props_merge(cur, in);
-    int rc = store_exec(s, "UPDATE applications SET props=%Q WHERE id=lower(%Q)", props, id);
-    if (rc == 0 && name && *name)
-      rc = store_exec(s, "UPDATE applications SET display_name=%Q WHERE id=lower(%Q)", name, id);
-    free(props);
-    if (rc != 0)
-      http_fail(r, 500, "Service_InternalServerError", "The application could not be saved.");
-    else
-      http_reply_empty(r, 204);
-  }
+  if (in && props_writable(r, &app_kind, in) == 0) graph_save(r, &app_kind, cur, in);
   json_decref(in);
   json_decref(cur);
 }
@@ -486,12 +525,8 @@ void graph_app_update(http_req *r) {
 void graph_app_delete(http_req *r) {
   srv *s = r->srv;
   const char *id = http_param(r, "id");
-  if (graph_require_writer(r) != 0) return;
   char app_id[40];
-  if (app_row(s, id, NULL, app_id) != 0) {
-    graph_not_found(r, id);
-    return;
-  }
+  if (graph_write_target(r, &app_kind, NULL, app_id) != 0) return;
   if (strcasecmp(app_id, identity_st(s)->admin_appid) == 0) {
     http_fail(r, 403, "Authorization_RequestDenied",
               "The azlite administrator's application cannot be deleted.");
@@ -520,13 +555,8 @@ void graph_app_delete(http_req *r) {
 
 void graph_app_add_password(http_req *r) {
   srv *s = r->srv;
-  const char *id = http_param(r, "id");
-  if (graph_require_writer(r) != 0) return;
   char app_id[40];
-  if (app_row(s, id, NULL, app_id) != 0) {
-    graph_not_found(r, id);
-    return;
-  }
+  if (graph_write_target(r, &app_kind, NULL, app_id) != 0) return;
   json_t *in = r->body_len ? graph_body(r) : json_object();
   if (!in) return;
   json_t *pc = json_object_get(in, "passwordCredential");
@@ -571,12 +601,8 @@ void graph_app_add_password(http_req *r) {
 void graph_app_remove_password(http_req *r) {
   srv *s = r->srv;
   const char *id = http_param(r, "id");
-  if (graph_require_writer(r) != 0) return;
   char app_id[40];
-  if (app_row(s, id, NULL, app_id) != 0) {
-    graph_not_found(r, id);
-    return;
-  }
+  if (graph_write_target(r, &app_kind, NULL, app_id) != 0) return;
   json_t *in = graph_body(r);
   if (!in) return;
   const char *key_id = json_string_value(json_object_get(in, "keyId"));
@@ -656,55 +682,25 @@ static json_t *sp_json(srv *s, sqlite3_stmt *st) {
   return j;
 }
 
-/* Loads service principals: all, or the one with object id `oid`; a JSON array. */
-static json_t *sps_load(srv *s, const char *oid) {
-  sqlite3_stmt *st;
-  json_t *list = json_array();
-  if (store_prepare(store_db(s),
-                    "SELECT " SP_COLS " FROM principals p LEFT JOIN applications a ON "
-                    "a.app_id = p.appid WHERE ?1 IS NULL OR p.oid=lower(?1) ORDER BY p.created_ms",
-                    -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(list, sp_json(s, st));
-    store_finalize(st);
-  }
-  return list;
-}
-
-static json_t *sp_by_id(srv *s, const char *oid) {
-  json_t *l = sps_load(s, oid);
-  json_t *j = json_array_size(l) ? json_incref(json_array_get(l, 0)) : NULL;
-  json_decref(l);
-  return j;
-}
+static const graph_kind sp_kind = {
+    .collection = "servicePrincipals",
+    .noun = "service principal",
+    .table = "principals",
+    .key = "oid",
+    .extra = "kind",
+    .select = "SELECT " SP_COLS " FROM principals p LEFT JOIN applications a ON "
+              "a.app_id = p.appid WHERE ?1 IS NULL OR p.oid=lower(?1) ORDER BY p.created_ms",
+    .render = sp_json,
+    .writable = sp_writable,
+    .ignored = sp_ignored,
+};
 
 void graph_sp_list(http_req *r) {
-  graph_reply_list(r, "servicePrincipals", sps_load(r->srv, NULL));
+  graph_list(r, &sp_kind);
 }
 
 void graph_sp_get(http_req *r) {
-  const char *id = http_param(r, "id");
-  json_t *j = sp_by_id(r->srv, id);
-  if (!j) {
-    graph_not_found(r, id);
-    return;
-  }
-  graph_context(r->srv, j, "servicePrincipals/$entity");
-  http_reply_json(r, 200, j);
-}
-
-static const char *const sp_ignored[] = {"id", "appId", "createdDateTime", "servicePrincipalNames",
-                                         "servicePrincipalType", "appOwnerOrganizationId",
-                                         "appDisplayName", "passwordCredentials", NULL};
-
-static char *sp_props_merge(json_t *cur, json_t *in) {
-  json_t *p = cur ? json_deep_copy(cur) : json_object();
-  json_object_update_recursive(p, in);
-  for (int i = 0; sp_ignored[i]; i++) json_object_del(p, sp_ignored[i]);
-  json_object_del(p, "displayName");
-  char *out = json_dumps(p, JSON_COMPACT);
-  json_decref(p);
-  return out;
+  graph_reply_object(r, &sp_kind, http_param(r, "id"), 200);
 }
 
 void graph_sp_create(http_req *r) {
@@ -716,7 +712,7 @@ void graph_sp_create(http_req *r) {
   principal existing;
   sqlite3_stmt *st;
   char name[256] = "";
-  if (props_writable(r, in, sp_writable, sp_ignored) != 0) goto done;
+  if (props_writable(r, &sp_kind, in) != 0) goto done;
   if (!app_id || !*app_id) {
     http_fail(r, 400, "Request_BadRequest", "Property 'appId' is required.");
     goto done;
@@ -745,7 +741,7 @@ void graph_sp_create(http_req *r) {
   char oid[37];
   uuid_v4(oid);
   const char *dn = json_string_value(json_object_get(in, "displayName"));
-  char *props = sp_props_merge(NULL, in);
+  char *props = props_merge(&sp_kind, NULL, in);
   int rc = identity_principal_insert(s, oid, app_id, dn && *dn ? dn : name, "ServicePrincipal",
                                      NULL);
   if (rc == 0) rc = store_exec(s, "UPDATE principals SET props=%Q WHERE oid=%Q", props, oid);
@@ -755,64 +751,30 @@ void graph_sp_create(http_req *r) {
     goto done;
   }
   log_info("identity: service principal %s created for appId %s", oid, app_id);
-  json_t *j = sp_by_id(s, oid);
-  graph_context(s, j, "servicePrincipals/$entity");
-  http_reply_json(r, 201, j);
+  graph_reply_object(r, &sp_kind, oid, 201);
 done:
   json_decref(in);
 }
 
-/* Loads a service principal's kind and stored props; 0 when it exists. */
-static int sp_row(srv *s, const char *oid, char kind[32], json_t **props) {
-  sqlite3_stmt *st;
-  int found = -1;
-  if (store_prepare(store_db(s), "SELECT kind, props FROM principals WHERE oid=lower(?)",
-                    -1, &st, NULL) != SQLITE_OK)
-    return -1;
-  sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    snprintf(kind, 32, "%s", sqlite3_column_text(st, 0));
-    if (props) *props = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
-    found = 0;
-  }
-  store_finalize(st);
-  return found;
-}
-
 void graph_sp_update(http_req *r) {
-  srv *s = r->srv;
   const char *id = http_param(r, "id");
-  if (graph_require_writer(r) != 0) return;
-  char kind[32];
+  char kind[40];
   json_t *cur = NULL;
-  if (sp_row(s, id, kind, &cur) != 0) {
-    graph_not_found(r, id);
-    return;
-  }
+  if (graph_write_target(r, &sp_kind, &cur, kind) != 0) return;
   json_t *in = graph_body(r);
   if (in && strcmp(kind, "ManagedIdentity") == 0) {
     http_fail(r, 400, "Request_BadRequest",
               "The service principal of a managed identity is managed by its resource and "
               "cannot be updated.");
-  } else if (in && props_writable(r, in, sp_writable, sp_ignored) == 0) {
-    const char *dn = json_string_value(json_object_get(in, "displayName"));
+  } else if (in && props_writable(r, &sp_kind, in) == 0) {
     json_t *ae = json_object_get(in, "accountEnabled");
     if (ae && !json_is_boolean(ae)) {
       http_fail(r, 400, "Request_BadRequest", "Property 'accountEnabled' must be a boolean.");
-    } else if (json_is_false(ae) && strcasecmp(id, identity_st(s)->admin_oid) == 0) {
+    } else if (json_is_false(ae) && strcasecmp(id, identity_st(r->srv)->admin_oid) == 0) {
       http_fail(r, 403, "Authorization_RequestDenied",
                 "The azlite administrator cannot be disabled.");
     } else {
-      char *props = sp_props_merge(cur, in);
-      int rc = store_exec(s, "UPDATE principals SET props=%Q WHERE oid=lower(%Q)", props, id);
-      if (rc == 0 && dn && *dn)
-        rc = store_exec(s, "UPDATE principals SET display_name=%Q WHERE oid=lower(%Q)", dn, id);
-      free(props);
-      if (rc != 0)
-        http_fail(r, 500, "Service_InternalServerError",
-                  "The service principal could not be saved.");
-      else
-        http_reply_empty(r, 204);
+      graph_save(r, &sp_kind, cur, in);
     }
   }
   json_decref(in);
@@ -822,11 +784,9 @@ void graph_sp_update(http_req *r) {
 void graph_sp_delete(http_req *r) {
   srv *s = r->srv;
   const char *id = http_param(r, "id");
-  if (graph_require_writer(r) != 0) return;
-  char kind[32];
-  if (sp_row(s, id, kind, NULL) != 0) {
-    graph_not_found(r, id);
-  } else if (strcmp(kind, "ManagedIdentity") == 0) {
+  char kind[40];
+  if (graph_write_target(r, &sp_kind, NULL, kind) != 0) return;
+  if (strcmp(kind, "ManagedIdentity") == 0) {
     http_fail(r, 400, "Request_BadRequest",
               "The service principal of a managed identity goes with its resource; delete the "
               "resource instead.");
@@ -858,12 +818,12 @@ static json_t *directory_object(srv *s, const char *id, json_t *types) {
       want_app = 1;
     if (!strcasecmp(ts, "directoryObject")) want_sp = want_app = 1;
   }
-  json_t *j = want_sp ? sp_by_id(s, id) : NULL;
+  json_t *j = want_sp ? graph_by_id(s, &sp_kind, id) : NULL;
   if (j) {
     json_object_set_new(j, "@odata.type", json_string("#microsoft.graph.servicePrincipal"));
     return j;
   }
-  j = want_app ? app_by_id(s, id) : NULL;
+  j = want_app ? graph_by_id(s, &app_kind, id) : NULL;
   if (j) json_object_set_new(j, "@odata.type", json_string("#microsoft.graph.application"));
   return j;
 }

@@ -23,6 +23,13 @@
 #define ROLE_READER "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 #define AUTHZ_PREFIX "/providers/Microsoft.Authorization/"
+/* The api-versions roleAssignments and roleDefinitions both take. */
+#define AUTHZ_API_VERSIONS                                                                         \
+  "2014-04-01-preview", "2014-07-01-preview", "2014-10-01-preview", "2015-06-01", "2015-07-01",    \
+      "2016-07-01", "2017-05-01", "2017-10-01-preview", "2018-01-01-preview", "2018-07-01",        \
+      "2018-09-01-preview", "2018-12-01-preview", "2019-04-01-preview", "2020-03-01-preview",      \
+      "2020-04-01-preview", "2020-08-01-preview", "2020-10-01-preview", "2021-04-01-preview",      \
+      "2022-01-01-preview", "2022-04-01"
 #define UAI_TYPE "Microsoft.ManagedIdentity/userAssignedIdentities"
 
 typedef struct identity_state {
@@ -110,9 +117,15 @@ void authz_definition_delete(http_req *r);
 
 /* The scope a Microsoft.Authorization request names: the path before
  * "/providers/Microsoft.Authorization/<collection>", canonical ("/" for the
- * root).  Fails r (404 for a missing subscription or group) and returns -1
- * when the scope does not exist. */
-int authz_request_scope(http_req *r, const char *collection, char *out, size_t n);
+ * root).  Fails r and returns -1 when the api-version is not one of versions
+ * (NULL-terminated) or the scope does not exist (404 for a missing
+ * subscription or group). */
+int authz_request_scope(http_req *r, const char *collection, const char *const *versions, char *out,
+                        size_t n);
+/* Copies the next clause of a $filter (clauses joined with " and ") into
+ * out, trimmed, and moves *f past it: 1 when it did, 0 at the end, -1 for a
+ * clause of n characters or more. */
+int authz_filter_next(const char **f, char *out, size_t n);
 /* Role assignments at or below a scope go with it (a deleted group). */
 void authz_assignments_scope_deleted(srv *s, const char *scope);
 

@@ -150,13 +150,8 @@ static const role_builtin builtin_roles[] = {
 
 #define NBUILTIN (sizeof builtin_roles / sizeof builtin_roles[0])
 
-static const char *const authz_api_versions[] = {
-    "2014-04-01-preview", "2014-07-01-preview", "2014-10-01-preview", "2015-06-01",
-    "2015-07-01",         "2016-07-01",         "2017-05-01",         "2017-10-01-preview",
-    "2018-01-01-preview", "2018-07-01",         "2018-09-01-preview", "2018-12-01-preview",
-    "2019-04-01-preview", "2020-03-01-preview", "2020-04-01-preview", "2020-08-01-preview",
-    "2020-10-01-preview", "2021-04-01-preview", "2022-01-01-preview", "2022-04-01",
-    "2022-05-01-preview", NULL};
+static const char *const definition_api_versions[] = {AUTHZ_API_VERSIONS, "2022-05-01-preview",
+                                                      NULL};
 
 static const role_builtin *builtin_find(const char *id) {
   for (size_t i = 0; i < NBUILTIN; i++)
@@ -344,27 +339,20 @@ typedef struct def_filter {
 } def_filter;
 
 static int def_filter_parse(const char *f, def_filter *out) {
+  char clause[320];
+  int more;
   memset(out, 0, sizeof *out);
-  while (f && *f) {
-    while (*f == ' ') f++;
-    const char *and = strcasestr(f, " and ");
-    size_t len = and ? (size_t)(and - f) : strlen(f);
-    char clause[320];
-    if (len >= sizeof clause) return -1;
-    memcpy(clause, f, len);
-    clause[len] = 0;
-    while (len && clause[len - 1] == ' ') clause[--len] = 0;
+  while ((more = authz_filter_next(&f, clause, sizeof clause)) > 0) {
     if (strcasecmp(clause, "atScopeAndBelow()") == 0) {
       out->below = 1;
     } else if (sscanf(clause, "roleName eq '%255[^']'", out->role_name) == 1 ||
                sscanf(clause, "rolename eq '%255[^']'", out->role_name) == 1) {
     } else if (sscanf(clause, "type eq '%31[^']'", out->type) == 1) {
-    } else if (len) {
+    } else if (*clause) {
       return -1;
     }
-    f = and ? and + 5 : NULL;
   }
-  return 0;
+  return more;
 }
 
 /* A custom role is offered at a scope when one of its assignable scopes is the
@@ -382,8 +370,7 @@ static int custom_visible(json_t *assignable, const char *scope, int below) {
 void authz_definition_list(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
-  if (identity_require_api_version(r, "roleDefinitions", authz_api_versions) != 0 ||
-      authz_request_scope(r, "roleDefinitions", scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleDefinitions", definition_api_versions, scope, sizeof scope) != 0)
     return;
   def_filter f;
   const char *filter = http_query_get(r, "$filter");
@@ -426,8 +413,7 @@ static void definition_not_found(http_req *r, const char *id) {
 void authz_definition_get(http_req *r) {
   char scope[1024];
   const char *id = http_param(r, "name");
-  if (identity_require_api_version(r, "roleDefinitions", authz_api_versions) != 0 ||
-      authz_request_scope(r, "roleDefinitions", scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleDefinitions", definition_api_versions, scope, sizeof scope) != 0)
     return;
   const role_builtin *b = builtin_find(id);
   json_t *j = b ? builtin_json(r->srv, scope, b) : custom_get(r->srv, scope, id);
@@ -543,8 +529,7 @@ void authz_definition_put(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
   const char *id = http_param(r, "name");
-  if (identity_require_api_version(r, "roleDefinitions", authz_api_versions) != 0 ||
-      authz_request_scope(r, "roleDefinitions", scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleDefinitions", definition_api_versions, scope, sizeof scope) != 0)
     return;
   json_t *body = http_body_json(r);
   if (!body) return;
@@ -578,8 +563,7 @@ void authz_definition_delete(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
   const char *id = http_param(r, "name");
-  if (identity_require_api_version(r, "roleDefinitions", authz_api_versions) != 0 ||
-      authz_request_scope(r, "roleDefinitions", scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleDefinitions", definition_api_versions, scope, sizeof scope) != 0)
     return;
   if (builtin_find(id)) {
     http_fail(r, 403, "AuthorizationFailed",

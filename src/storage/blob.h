@@ -253,6 +253,15 @@ int blob_data_materialize(blob_ctx *c, const blob_extent *ext, int n, uint64_t o
 int blob_data_md5(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint64_t len,
                   unsigned char md5[16]);
 
+/* One row of blob_extents as stored, for copying rows or looking up blocks. */
+typedef struct blob_extent_row {
+  int64_t pos, len, file_id, file_off;
+  const char *block_id; /* NULL for content not committed as a block */
+} blob_extent_row;
+
+/* Loads every extent row of blob_id, in order (request-scoped). */
+int blob_extent_rows_load(blob_ctx *c, int64_t blob_id, blob_extent_row **out, int *n);
+
 /* ---- writing a blob (blob_object.c) ---------------------------------------------- */
 
 /* The HTTP properties a blob stores (NULL = unset). */

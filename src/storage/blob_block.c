@@ -145,45 +145,18 @@ fail:
   blob_ids_free(&freed);
 }
 
-/* A committed block of the current blob, for lookups by id. */
-typedef struct committed_block {
-  const char *id;
-  int64_t file_id, file_off, len;
-} committed_block;
-
 static int committed_cmp(const void *a, const void *b) {
-  return strcmp(((const committed_block *)a)->id, ((const committed_block *)b)->id);
+  return strcmp(((const blob_extent_row *)a)->block_id, ((const blob_extent_row *)b)->block_id);
 }
 
-/* Loads the committed blocks of blob_id sorted by id (request-scoped). */
-static int committed_load(blob_ctx *c, int64_t blob_id, committed_block **out, int *n) {
-  sqlite3_stmt *q;
-  *out = NULL;
-  *n = 0;
-  if (store_prepare(store_db(c->s),
-                         "SELECT block_id, file_id, file_off, len FROM blob_extents"
-                         " WHERE blob_id=? AND block_id IS NOT NULL",
-                         -1, &q, NULL) != SQLITE_OK)
-    return -1;
-  sqlite3_bind_int64(q, 1, blob_id);
-  int cap = 0;
-  committed_block *v = NULL;
-  while (sqlite3_step(q) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 64;
-      committed_block *nv = http_alloc(c->r, sizeof *nv * (size_t)cap);
-      if (*n) memcpy(nv, v, sizeof *nv * (size_t)*n);
-      v = nv;
-    }
-    committed_block *b = &v[(*n)++];
-    b->id = http_strdup(c->r, (const char *)sqlite3_column_text(q, 0));
-    b->file_id = sqlite3_column_int64(q, 1);
-    b->file_off = sqlite3_column_int64(q, 2);
-    b->len = sqlite3_column_int64(q, 3);
-  }
-  store_finalize(q);
-  if (*n) qsort(v, (size_t)*n, sizeof *v, committed_cmp);
-  *out = v;
+/* Loads the committed blocks of blob_id sorted by id, for lookups by id (request-scoped). */
+static int committed_load(blob_ctx *c, int64_t blob_id, blob_extent_row **out, int *n) {
+  if (blob_extent_rows_load(c, blob_id, out, n) != 0) return -1;
+  int k = 0;
+  for (int i = 0; i < *n; i++)
+    if ((*out)[i].block_id) (*out)[k++] = (*out)[i];
+  *n = k;
+  if (k) qsort(*out, (size_t)k, sizeof **out, committed_cmp);
   return 0;
 }
 
@@ -252,7 +225,7 @@ void blob_put_block_list(blob_ctx *c) {
   int exists = blob_write_target(c, &ct, &old);
   if (exists < 0) goto fail;
   if (exists && check_block_blob(c, &old) != 0) goto fail;
-  committed_block *committed = NULL;
+  blob_extent_row *committed = NULL;
   int ncommitted = 0;
   if (exists && committed_load(c, old.id, &committed, &ncommitted) != 0) goto fail_internal;
   if (store_prepare(store_db(c->s),
@@ -278,8 +251,8 @@ void blob_put_block_list(blob_ctx *c) {
       }
     }
     if (!found && refs[i].from != BLOB_FROM_UNCOMMITTED && ncommitted) {
-      committed_block key = {refs[i].id, 0, 0, 0};
-      committed_block *hit =
+      blob_extent_row key = {.block_id = refs[i].id};
+      blob_extent_row *hit =
           bsearch(&key, committed, (size_t)ncommitted, sizeof key, committed_cmp);
       if (hit) {
         ext[i].file_id = hit->file_id;

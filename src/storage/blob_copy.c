@@ -86,43 +86,7 @@ int blob_source_extents(blob_ctx *c, const blob_source *src, uint64_t off, uint6
 
 enum copy_mode { COPY_ASYNC, COPY_SYNC, PUT_FROM_URL };
 
-/* The rows of a blob's content, held so that a blob may be copied onto itself. */
-typedef struct row_extent {
-  int64_t pos, len, file_id, file_off;
-  char *block_id;
-} row_extent;
-
-static int extents_rows(blob_ctx *c, int64_t blob_id, row_extent **out, int *n) {
-  sqlite3_stmt *q;
-  *out = NULL;
-  *n = 0;
-  if (store_prepare(store_db(c->s),
-                    "SELECT pos, len, file_id, file_off, block_id FROM blob_extents"
-                    " WHERE blob_id=? ORDER BY pos",
-                    -1, &q, NULL) != SQLITE_OK)
-    return -1;
-  sqlite3_bind_int64(q, 1, blob_id);
-  int cap = 0, rc;
-  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 16;
-      row_extent *v = http_alloc(c->r, sizeof *v * (size_t)cap);
-      if (*n) memcpy(v, *out, sizeof *v * (size_t)*n);
-      *out = v;
-    }
-    row_extent *x = &(*out)[(*n)++];
-    x->pos = sqlite3_column_int64(q, 0);
-    x->len = sqlite3_column_int64(q, 1);
-    x->file_id = sqlite3_column_int64(q, 2);
-    x->file_off = sqlite3_column_int64(q, 3);
-    const char *b = (const char *)sqlite3_column_text(q, 4);
-    x->block_id = b ? http_strdup(c->r, b) : NULL;
-  }
-  store_finalize(q);
-  return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int extents_insert(blob_ctx *c, int64_t blob_id, const row_extent *v, int n) {
+static int extents_insert(blob_ctx *c, int64_t blob_id, const blob_extent_row *v, int n) {
   sqlite3_stmt *q;
   if (store_prepare(store_db(c->s),
                     "INSERT INTO blob_extents(blob_id, pos, len, file_id, file_off, block_id)"
@@ -213,7 +177,8 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
   blob_ids freed = {0};
   blob_tagset tags;
   int has_tags = 0;
-  row_extent *rows;
+  /* The source's rows are held before the write, so a blob may be copied onto itself. */
+  blob_extent_row *rows;
   int nrows;
   int64_t blob_id;
   char etag[24], copy_id[37];
@@ -238,7 +203,7 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
     http_fail(r, 409, "InvalidBlobType", "The blob type is invalid for this operation.");
     goto fail;
   }
-  if (extents_rows(c, sb->id, &rows, &nrows) != 0) goto fail_internal;
+  if (blob_extent_rows_load(c, sb->id, &rows, &nrows) != 0) goto fail_internal;
   /* Put Blob From URL takes the request's properties; with
    * x-ms-copy-source-blob-properties (default true) the source's fill the gaps. */
   blob_http_props props = {sb->content_type, sb->content_encoding,    sb->content_language,

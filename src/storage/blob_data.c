@@ -527,6 +527,36 @@ int blob_extents_load(blob_ctx *c, int64_t blob_id, uint64_t off, uint64_t len, 
   return rc == SQLITE_DONE ? 0 : -1;
 }
 
+int blob_extent_rows_load(blob_ctx *c, int64_t blob_id, blob_extent_row **out, int *n) {
+  sqlite3_stmt *q;
+  *out = NULL;
+  *n = 0;
+  if (store_prepare(store_db(c->s),
+                    "SELECT pos, len, file_id, file_off, block_id FROM blob_extents"
+                    " WHERE blob_id=? ORDER BY pos",
+                    -1, &q, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_int64(q, 1, blob_id);
+  int cap = 0, rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 16;
+      blob_extent_row *v = http_alloc(c->r, sizeof *v * (size_t)cap);
+      if (*n) memcpy(v, *out, sizeof *v * (size_t)*n);
+      *out = v;
+    }
+    blob_extent_row *x = &(*out)[(*n)++];
+    x->pos = sqlite3_column_int64(q, 0);
+    x->len = sqlite3_column_int64(q, 1);
+    x->file_id = sqlite3_column_int64(q, 2);
+    x->file_off = sqlite3_column_int64(q, 3);
+    const char *b = (const char *)sqlite3_column_text(q, 4);
+    x->block_id = b ? http_strdup(c->r, b) : NULL;
+  }
+  store_finalize(q);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Reads len bytes at file_off of an inline file. */
 static ssize_t inline_read(srv *s, int64_t file_id, int64_t file_off, char *buf, size_t len) {
   sqlite3_stmt *q;

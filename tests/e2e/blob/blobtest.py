@@ -95,19 +95,11 @@ class BlobCase(unittest.TestCase):
 
 
 def second_account(name):
-    """Creates another storage account through ARM (once) and returns its
-    connection string; skips against a foreign server."""
+    """Creates another storage account (once) that allows public blob access
+    and returns its connection string; skips against a foreign server."""
     if not srv:
         raise unittest.SkipTest("needs azlite's management endpoint")
     sub = srv.env["AZURE_SUBSCRIPTION_ID"]
-    rg = "/subscriptions/%s/resourceGroups/blobtests" % sub
-    srv.http("PUT", rg + "?api-version=2021-04-01", json={"location": "eastus"})
-    acct = rg + "/providers/Microsoft.Storage/storageAccounts/" + name
-    r = srv.http("PUT", acct + "?api-version=2023-01-01",
-                 json={"location": "eastus", "sku": {"name": "Standard_LRS"},
-                       "kind": "StorageV2", "properties": {"allowBlobPublicAccess": True}})
-    assert r.status_code in (200, 202), r.text
-    keys = srv.http("POST", acct + "/listKeys?api-version=2023-01-01").json()["keys"]
-    endpoint = conn_parts()["BlobEndpoint"].rstrip("/").rsplit("/", 1)[0] + "/" + name
-    return "DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;" % (
-        name, keys[0]["value"], endpoint)
+    srv.http("PUT", "/subscriptions/%s/resourceGroups/blobtests?api-version=2021-04-01" % sub,
+             json={"location": "eastus"})
+    return srv.storage_account(name, "blobtests", "--allow-blob-public-access", "true")

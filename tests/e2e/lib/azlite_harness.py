@@ -7,6 +7,7 @@ data dir, talks to it with real clients (az, Azure SDKs), and stops it.
     srv = Azlite().start()          # waits until it answers
     srv.env                         # what `azlite env` prints, as a dict
     srv.az("group", "create", ...)  # `azlite az ...`: CompletedProcess
+    srv.storage_account("acct", "group")  # its connection string
     srv.http("GET", "/subscriptions?api-version=2022-09-01")  # requests, with a token
     srv.restart(); srv.kill9(); srv.stop()
 """
@@ -139,6 +140,18 @@ class Azlite:
             raise AssertionError("az %s failed (%d): %s" % (" ".join(args), p.returncode,
                                                              p.stderr))
         return json.loads(p.stdout) if p.stdout.strip() else None
+
+    def storage_account(self, name, group, *extra, kind="StorageV2"):
+        """Creates a storage account in an existing group the way a user does,
+        `az storage account create` (extra: more of its options), and returns
+        the connection string `az storage account show-connection-string` prints."""
+        p = self.az("storage", "account", "create", "-n", name, "-g", group, "-l", "eastus",
+                    "--sku", "Standard_LRS", "--kind", kind, *extra)
+        assert p.returncode == 0, p.stderr
+        cs = self.az("storage", "account", "show-connection-string", "-g", group, "-n", name,
+                     "--output", "tsv")
+        assert cs.returncode == 0, cs.stderr
+        return cs.stdout.strip()
 
     def cli(self, *args, check=True):
         """Runs another azlite subcommand against this server's data dir."""

@@ -89,16 +89,6 @@ def advance(duration):
     assert p.returncode == 0, p.stderr
 
 
-def new_account(name):
-    p = srv.az("storage", "account", "create", "--name", name, "-g", RG, "-l", "eastus",
-               "--sku", "Standard_LRS", "--kind", "StorageV2")
-    assert p.returncode == 0, p.stderr
-    cs = srv.az("storage", "account", "show-connection-string", "-g", RG, "-n", name,
-                "--output", "tsv")
-    assert cs.returncode == 0, cs.stderr
-    return cs.stdout.strip()
-
-
 def apply_policy(account, text):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         f.write(text)
@@ -122,7 +112,7 @@ class SeedPolicy(unittest.TestCase):
     """The "Done when" of issue 4."""
 
     def test_seed_policy_over_91_days(self):
-        cs = new_account("mlstorage123")
+        cs = srv.storage_account("mlstorage123", RG)
         p = apply_policy("mlstorage123", SEED_POLICY)
         self.assertEqual(p.returncode, 0, p.stderr)
         shown = srv.az_json("storage", "account", "management-policy", "show", "--account-name",

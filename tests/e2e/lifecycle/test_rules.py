@@ -59,13 +59,7 @@ def advance(duration):
 
 def account(name, kind="StorageV2"):
     """Creates an account; returns a BlobServiceClient on it."""
-    p = srv.az("storage", "account", "create", "-n", name, "-g", RG, "-l", "eastus", "--sku",
-               "Standard_LRS", "--kind", kind)
-    assert p.returncode == 0, p.stderr
-    cs = srv.az("storage", "account", "show-connection-string", "-g", RG, "-n", name,
-                "--output", "tsv")
-    assert cs.returncode == 0, cs.stderr
-    return BlobServiceClient.from_connection_string(cs.stdout.strip())
+    return BlobServiceClient.from_connection_string(srv.storage_account(name, RG, kind=kind))
 
 
 def rule(name, actions, prefix=None, types=("blockBlob",), tags=None, enabled=True):
@@ -502,9 +496,7 @@ class SetBlobTier(unittest.TestCase):
 
 class SetBlobTierClients(unittest.TestCase):
     def test_az_storage_blob_set_tier(self):
-        account("lcaztier")
-        cs = srv.az("storage", "account", "show-connection-string", "-g", RG, "-n", "lcaztier",
-                    "--output", "tsv").stdout.strip()
+        cs = srv.storage_account("lcaztier", RG)
 
         def az(*args):
             return srv.az("storage", *args, "--connection-string", cs)
