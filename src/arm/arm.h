@@ -49,6 +49,15 @@ typedef int (*arm_lro_fn)(srv *s, void *ctx, char *err_code, size_t code_len, ch
 void arm_lro_start(http_req *r, int status, json_t *body, arm_lro_fn fn, void *ctx,
                    void (*free_ctx)(void *));
 
+/* Lists at the subscription or resource group a route names ({sub}, and {rg}
+ * when present), as ARM does for any caller (the route's action ""): writes the
+ * canonical scope; fails r with 404 for an unknown one, 403 when the caller may
+ * do nothing at or below it.  0 when the list may go on. */
+int arm_list_scope(http_req *r, const char *action, char *scope, size_t n);
+/* Keeps the entries (with "id" and "type") the caller may read; steals list,
+ * returns a new one. */
+json_t *arm_visible_only(http_req *r, json_t *list);
+
 /* Replies {"value":[...]} (steals list). */
 void arm_reply_list(http_req *r, json_t *list);
 

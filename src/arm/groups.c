@@ -336,7 +336,7 @@ static int item_visible(http_req *r, const char *type, const char *id) {
   return r->caller && authz_check(r->srv, r->caller, action, id, 0) == 0;
 }
 
-static json_t *visible_only(http_req *r, json_t *list) {
+json_t *arm_visible_only(http_req *r, json_t *list) {
   json_t *kept = json_array();
   size_t i;
   json_t *e;
@@ -392,7 +392,7 @@ void arm_group_list(http_req *r) {
     json_decref(list);
     list = kept;
   }
-  list = visible_only(r, list);
+  list = arm_visible_only(r, list);
   arm_reply_list(r, list);
 }
 
@@ -492,23 +492,28 @@ char *arm_resource_id(const char *sub, const char *rg, const char *type, const c
   return id;
 }
 
+int arm_list_scope(http_req *r, const char *action, char *scope, size_t n) {
+  srv *s = r->srv;
+  const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
+  if (rg) {
+    if (arm_require_group(r, sub, rg) != 0) return -1;
+    char name[128];
+    arm_group_exists(s, sub, rg, name, sizeof name);
+    snprintf(scope, n, "/subscriptions/%s/resourceGroups/%s", s->subscription_id, name);
+  } else {
+    if (arm_require_subscription(r, sub) != 0) return -1;
+    snprintf(scope, n, "/subscriptions/%s", s->subscription_id);
+  }
+  return list_allowed(r, action, scope) ? 0 : -1;
+}
+
 /* GET /subscriptions/{sub}[/resourceGroups/{rg}]/resources: the generic view
  * (id, name, type, location, tags, kind, sku, identity). */
 void arm_resources_list(http_req *r) {
   srv *s = r->srv;
-  const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
   char scope[256];
-  if (rg) {
-    if (arm_require_group(r, sub, rg) != 0) return;
-    char name[128];
-    arm_group_exists(s, sub, rg, name, sizeof name);
-    snprintf(scope, sizeof scope, "/subscriptions/%s/resourceGroups/%s", s->subscription_id,
-             name);
-  } else {
-    if (arm_require_subscription(r, sub) != 0) return;
-    snprintf(scope, sizeof scope, "/subscriptions/%s", s->subscription_id);
-  }
-  if (!list_allowed(r, "Microsoft.Resources/subscriptions/resources/read", scope)) return;
+  if (arm_list_scope(r, "Microsoft.Resources/subscriptions/resources/read", scope, sizeof scope))
+    return;
   /* The $filter forms az and the SDKs send: "<field> eq '<value>'" joined by
    * "and", over resourceGroup, resourceType, name, location, tagName, tagValue. */
   static const char *const fields[] = {"resourceGroup", "resourceType", "name",
@@ -528,7 +533,7 @@ void arm_resources_list(http_req *r) {
       return;
     }
   }
-  json_t *all = visible_only(r, arm_resource_list(s, scope, want[1][0] ? want[1] : NULL));
+  json_t *all = arm_visible_only(r, arm_resource_list(s, scope, want[1][0] ? want[1] : NULL));
   if (want[0][0] || want[2][0] || want[3][0] || want[4][0]) {
     json_t *kept = json_array();
     size_t i;

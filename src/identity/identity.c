@@ -137,7 +137,7 @@ static const route identity_routes[] = {
 
     /* Microsoft.ManagedIdentity (msi.c) */
     ARM_ANY("GET", SUB "/providers/" UAI_TYPE, msi_uai_list),
-    ARM("GET", UAI, msi_uai_list),
+    ARM_ANY("GET", UAI, msi_uai_list),
     ARM("PUT", UAI "/{name}", msi_uai_put),
     ARM("GET", UAI "/{name}", msi_uai_get),
     ARM("PATCH", UAI "/{name}", msi_uai_patch),

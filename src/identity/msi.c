@@ -464,27 +464,10 @@ void msi_uai_delete(http_req *r) {
 }
 
 void msi_uai_list(http_req *r) {
-  srv *s = r->srv;
-  const char *sub = http_param(r, "sub"), *g = http_param(r, "rg");
-  char scope[256], rg[128];
-  if (identity_require_api_version(r, "userAssignedIdentities", msi_api_versions) != 0) return;
-  if (g) {
-    if (arm_require_group(r, sub, g) != 0) return;
-    arm_group_exists(s, sub, g, rg, sizeof rg);
-    snprintf(scope, sizeof scope, "/subscriptions/%s/resourceGroups/%s", s->subscription_id, rg);
-  } else {
-    if (arm_require_subscription(r, sub) != 0) return;
-    snprintf(scope, sizeof scope, "/subscriptions/%s", s->subscription_id);
-  }
-  /* A subscription-wide list shows what the caller may read, as ARM does. */
-  json_t *all = arm_resource_list(s, scope, UAI_TYPE), *out = json_array();
-  size_t i;
-  json_t *res;
-  json_array_foreach(all, i, res) {
-    const char *rid = json_string_value(json_object_get(res, "id"));
-    if (g || authz_check(s, r->caller, UAI_TYPE "/read", rid, 0) == 0)
-      json_array_append(out, res);
-  }
-  json_decref(all);
-  arm_reply_list(r, out);
+  char scope[256];
+  if (identity_require_api_version(r, "userAssignedIdentities", msi_api_versions) != 0 ||
+      arm_list_scope(r, UAI_TYPE "/read", scope, sizeof scope) != 0)
+    return;
+  /* A list shows what the caller may read, as ARM does. */
+  arm_reply_list(r, arm_visible_only(r, arm_resource_list(r->srv, scope, UAI_TYPE)));
 }

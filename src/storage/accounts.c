@@ -627,17 +627,11 @@ void storage_resource_deleted(srv *s, const char *id, const char *type) {
 
 void storage_account_list(http_req *r) {
   srv *s = r->srv;
-  const char *sub = http_param(r, "sub");
   char scope[256];
-  if (http_param(r, "rg")) {
-    char rg[128];
-    if (group_canonical(r, rg) != 0) return;
-    snprintf(scope, sizeof scope, "/subscriptions/%s/resourceGroups/%s", s->subscription_id, rg);
-  } else {
-    if (arm_require_subscription(r, sub) != 0) return;
-    snprintf(scope, sizeof scope, "/subscriptions/%s", s->subscription_id);
-  }
-  json_t *all = arm_resource_list(s, scope, ACCOUNT_TYPE), *out = json_array();
+  if (arm_list_scope(r, ACCOUNT_TYPE "/read", scope, sizeof scope) != 0) return;
+  /* A list shows what the caller may read, as ARM does. */
+  json_t *all = arm_visible_only(r, arm_resource_list(s, scope, ACCOUNT_TYPE));
+  json_t *out = json_array();
   size_t i;
   json_t *a;
   json_array_foreach(all, i, a) {

@@ -102,6 +102,9 @@ struct blob_ctx {
   const char *tier_default; /* the account's access tier, cached by tier_account_default() */
 };
 
+/* Finishes w and replies 200 with it (500 if it could not be rendered). */
+void blob_reply_xml(blob_ctx *c, xmlw *w);
+
 /* The service version a request runs under: x-ms-version, else a SAS's sv,
  * else the newest azlite serves. */
 const char *blob_request_version(http_req *r);
@@ -335,6 +338,10 @@ typedef struct blob_conditions {
 } blob_conditions;
 /* Reads the four headers; -1 when a date does not parse. */
 int blob_conditions_read(http_req *r, blob_conditions *out);
+/* Containers take only the date conditions (Set Container Metadata only
+ * If-Modified-Since): reads them, failing r with 400 UnsupportedHeader (and
+ * its HeaderName) for any other; 0 ok. */
+int blob_container_conditions_read(blob_ctx *c, blob_conditions *cd, int unmodified_ok);
 /* Is any condition present? */
 int blob_conditions_any(const blob_conditions *cd);
 /* Checks conditions against a resource (exists, etag unquoted, last-modified ms):

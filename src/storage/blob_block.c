@@ -363,11 +363,9 @@ void blob_get_block_list(blob_ctx *c) {
   }
   xmlw_close(w);
   blob_read_end(c);
-  size_t n;
-  char *xml = xmlw_finish(w, &n);
   /* A name with only staged blocks is an uncommitted blob: it has a block list. */
   if (!exists && nblocks == 0) {
-    free(xml);
+    xmlw_free(w);
     blob_fail_blob_not_found(c);
     return;
   }
@@ -375,5 +373,5 @@ void blob_get_block_list(blob_ctx *c) {
     blob_set_etag_lm(c, b.etag, b.last_modified_ms);
     http_set_headerf(r, "x-ms-blob-content-length", "%lld", (long long)b.size);
   }
-  http_reply_owned(r, 200, "application/xml", xml, n);
+  blob_reply_xml(c, w);
 }

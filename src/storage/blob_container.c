@@ -122,15 +122,7 @@ void blob_container_create(blob_ctx *c) {
 
 void blob_container_delete(blob_ctx *c) {
   blob_conditions cd;
-  blob_conditions_read(c->r, &cd);
-  if (cd.if_match || cd.if_none_match) {
-    /* Azure accepts only the date conditions on containers. */
-    http_fail(c->r, 400, "UnsupportedHeader",
-              "One of the HTTP headers specified in the request "
-              "is not supported.");
-    http_fail_detail(c->r, "HeaderName", cd.if_match ? "If-Match" : "If-None-Match");
-    return;
-  }
+  if (blob_container_conditions_read(c, &cd, 1) != 0) return;
   if (store_begin(c->s) != 0) {
     blob_fail_internal(c, "starting a transaction");
     return;
@@ -219,14 +211,22 @@ static void container_update(blob_ctx *c, const char *set) {
   http_reply_empty(c->r, 200);
 }
 
+int blob_container_conditions_read(blob_ctx *c, blob_conditions *cd, int unmodified_ok) {
+  blob_conditions_read(c->r, cd);
+  const char *bad = cd->if_match                                  ? "If-Match"
+                    : cd->if_none_match                           ? "If-None-Match"
+                    : !unmodified_ok && cd->if_unmodified_since >= 0 ? "If-Unmodified-Since"
+                                                                  : NULL;
+  if (!bad) return 0;
+  http_fail(c->r, 400, "UnsupportedHeader",
+            "One of the HTTP headers specified in the request is not supported.");
+  http_fail_detail(c->r, "HeaderName", bad);
+  return -1;
+}
+
 void blob_container_set_metadata(blob_ctx *c) {
   blob_conditions cd;
-  blob_conditions_read(c->r, &cd);
-  if (cd.if_match || cd.if_none_match || cd.if_unmodified_since >= 0) {
-    http_fail(c->r, 400, "UnsupportedHeader",
-              "One of the HTTP headers specified in the request is not supported.");
-    return;
-  }
+  if (blob_container_conditions_read(c, &cd, 0) != 0) return;
   char *meta = blob_metadata_from_headers(c);
   if (!meta) return;
   char *set = sqlite3_mprintf("metadata=%Q", meta);
@@ -334,7 +334,5 @@ void blob_container_get_acl(blob_ctx *c) {
   }
   xmlw_close(w);
   json_decref(acl);
-  size_t n;
-  char *xml = xmlw_finish(w, &n);
-  http_reply_owned(c->r, 200, "application/xml", xml, n);
+  blob_reply_xml(c, w);
 }

@@ -379,14 +379,7 @@ void blob_lease_container(blob_ctx *c) {
   lease_req q;
   if (lease_req_read(c, &q) != 0) return;
   blob_conditions cd;
-  blob_conditions_read(c->r, &cd);
-  if (cd.if_match || cd.if_none_match) {
-    /* Lease Container takes only the date conditions. */
-    http_fail(c->r, 400, "UnsupportedHeader",
-              "One of the HTTP headers specified in the request is not supported.");
-    http_fail_detail(c->r, "HeaderName", cd.if_match ? "If-Match" : "If-None-Match");
-    return;
-  }
+  if (blob_container_conditions_read(c, &cd, 1) != 0) return;
   if (store_begin(c->s) != 0) {
     blob_fail_internal(c, "starting a transaction");
     return;

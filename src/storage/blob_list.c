@@ -383,7 +383,5 @@ void blob_list_blobs(blob_ctx *c) {
   xmlw_elem(w, "NextMarker", next_marker ? next_marker : "");
   xmlw_close(w);
   free(next_marker);
-  size_t n;
-  char *xml = xmlw_finish(w, &n);
-  http_reply_owned(r, 200, "application/xml", xml, n);
+  blob_reply_xml(c, w);
 }

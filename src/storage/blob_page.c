@@ -385,11 +385,9 @@ void blob_get_page_ranges(blob_ctx *c) {
   }
   xmlw_close(w);
   free(s.v);
-  size_t n;
-  char *xml = xmlw_finish(w, &n);
   blob_set_etag_lm(c, b.etag, b.last_modified_ms);
   http_set_headerf(r, "x-ms-blob-content-length", "%lld", (long long)b.size);
-  http_reply_owned(r, 200, "application/xml", xml, n);
+  blob_reply_xml(c, w);
   return;
 fail:
   blob_read_end(c);

@@ -113,9 +113,7 @@ void blob_service_list_containers(blob_ctx *c) {
   xmlw_elem(w, "NextMarker", next ? next : "");
   xmlw_close(w);
   free(next);
-  size_t n;
-  char *xml = xmlw_finish(w, &n);
-  http_reply_owned(r, 200, "application/xml", xml, n);
+  blob_reply_xml(c, w);
 }
 
 /* ---- Service properties ------------------------------------------------------------ */
@@ -205,9 +203,7 @@ void blob_service_get_properties(blob_ctx *c) {
   json_object_foreach(props, k, v) json_to_xml(w, k, v);
   xmlw_close(w);
   json_decref(props);
-  size_t n;
-  char *xml = xmlw_finish(w, &n);
-  http_reply_owned(c->r, 200, "application/xml", xml, n);
+  blob_reply_xml(c, w);
 }
 
 void blob_service_set_properties(blob_ctx *c) {
@@ -344,9 +340,7 @@ void blob_service_get_udk(blob_ctx *c) {
     xmlw_elem(w, "SignedVersion", skv);
     xmlw_elem(w, "Value", value);
     xmlw_close(w);
-    size_t n;
-    char *xml = xmlw_finish(w, &n);
-    http_reply_owned(r, 200, "application/xml", xml, n);
+    blob_reply_xml(c, w);
   }
   xmlr_free(root);
 }

@@ -539,9 +539,7 @@ void blob_get_tags(blob_ctx *c) {
   xmlw_init(&w);
   xmlw_prolog(&w);
   blob_tags_xml(&w, &t);
-  size_t n;
-  char *xml = xmlw_finish(&w, &n);
-  http_reply_owned(c->r, 200, "application/xml", xml, n);
+  blob_reply_xml(c, &w);
 }
 
 /* Parses <Tags><TagSet><Tag><Key/><Value/></Tag>…</TagSet></Tags>. */
@@ -729,7 +727,5 @@ void blob_find_by_tags(blob_ctx *c) {
   xmlw_elem(w, "NextMarker", next);
   sqlite3_free(next);
   xmlw_close(w);
-  size_t n;
-  char *xml = xmlw_finish(w, &n);
-  http_reply_owned(r, 200, "application/xml", xml, n);
+  blob_reply_xml(c, w);
 }

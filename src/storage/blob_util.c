@@ -237,6 +237,16 @@ int blob_b64_decode(const char *in, unsigned char *out, int max) {
   return len;
 }
 
+void blob_reply_xml(blob_ctx *c, xmlw *w) {
+  size_t n;
+  char *xml = xmlw_finish(w, &n);
+  if (!xml) {
+    blob_fail_internal(c, "rendering the reply");
+    return;
+  }
+  http_reply_owned(c->r, 200, "application/xml", xml, n);
+}
+
 const char *blob_request_version(http_req *r) {
   const char *v = http_header_get(r, "x-ms-version");
   if (!v || !*v) v = http_query_get(r, "sv");

@@ -29,14 +29,17 @@ static const route storage_routes[] = {
 /* Resource Manager (accounts.c, lifecycle.c). */
 #define ARM(m, p, f)                                                                               \
   { LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, NULL }
+#define ARM_ANY(m, p, f)                                                                           \
+  { LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, "" }
 #define SUB "/subscriptions/{sub}"
 #define ACCT SUB "/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{account}"
     ARM("POST", SUB "/providers/Microsoft.Storage/checkNameAvailability",
         storage_check_name_availability),
     ARM("GET", SUB "/providers/Microsoft.Storage/skus", storage_skus_list),
-    ARM("GET", SUB "/providers/Microsoft.Storage/storageAccounts", storage_account_list),
-    ARM("GET", SUB "/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts",
-        storage_account_list),
+    /* Lists answer any caller with what it may read (arm_list_scope). */
+    ARM_ANY("GET", SUB "/providers/Microsoft.Storage/storageAccounts", storage_account_list),
+    ARM_ANY("GET", SUB "/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts",
+            storage_account_list),
     ARM("PUT", ACCT, storage_account_put),
     ARM("GET", ACCT, storage_account_get),
     ARM("PATCH", ACCT, storage_account_patch),

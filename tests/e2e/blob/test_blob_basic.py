@@ -130,6 +130,29 @@ class Containers(BlobTestCase):
             c.upload_blob("y", b"data")
         self.assertEqual(cm.exception.error_code, "ContainerNotFound")
 
+    def test_containers_take_only_date_conditions(self):
+        """ETag conditions on containers are 400 UnsupportedHeader (Set Container
+        Metadata takes only If-Modified-Since), and change nothing."""
+        c = self.container
+        etag = c.get_container_properties().etag
+        past = "Mon, 01 Jan 2024 00:00:00 GMT"
+        cases = [("DELETE", "?restype=container", {"If-Match": etag}, "If-Match"),
+                 ("PUT", "?restype=container&comp=lease",
+                  {"If-None-Match": '"x"', "x-ms-lease-action": "acquire",
+                   "x-ms-lease-duration": "-1"}, "If-None-Match"),
+                 ("PUT", "?restype=container&comp=metadata",
+                  {"If-Unmodified-Since": past, "x-ms-meta-k": "v"}, "If-Unmodified-Since")]
+        for method, query, headers, name in cases:
+            headers = dict(headers, **{"x-ms-version": "2021-12-02", "Content-Length": "0"})
+            resp = c._pipeline.run(HttpRequest(method, c.url + query, headers=headers)) \
+                .http_response
+            self.assertEqual(resp.status_code, 400, (name, resp.body()))
+            self.assertEqual(resp.headers["x-ms-error-code"], "UnsupportedHeader")
+            self.assertIn(("<HeaderName>%s</HeaderName>" % name).encode(), resp.body())
+        props = c.get_container_properties()
+        self.assertEqual((props.etag, props.metadata, props.lease.state),
+                         (etag, {}, "available"))
+
     def test_list_containers_prefix_paging_metadata(self):
         tag = fresh_name("lc")
         names = sorted("%s-%d" % (tag, i) for i in range(5))

@@ -10,7 +10,9 @@ import unittest
 
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.authorization import AuthorizationManagementClient
+from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.resource import ResourceManagementClient
+from azure.mgmt.storage import StorageManagementClient
 
 from azlite_harness import Azlite
 from idhelp import (API, ROLES, UAI, assign, create_group, create_identity, create_sp,
@@ -391,6 +393,42 @@ class Enforcement(unittest.TestCase):
         grant(srv, "User Access Administrator", rg_scope(srv, "rbac-b"), sp["oid"])
         self.assertEqual(assign(srv, "Reader", rg_scope(srv, "rbac-b"), target["oid"],
                                 token=mgmt_token(srv, sp)).status_code, 201)
+
+    def test_lists_show_what_the_caller_may_read(self):
+        # Reader on one storage account and one identity: the subscription-wide and
+        # group lists show just those, as ARM filters lists; a group where the
+        # caller may read nothing answers 403.
+        for g in ("rbac-lists", "rbac-lists-none"):
+            create_group(srv, g)
+        srv.storage_account("rbacseen", "rbac-lists")
+        srv.storage_account("rbachidden", "rbac-lists")
+        srv.storage_account("rbacother", "rbac-lists-none")
+        for name in ("uai-seen", "uai-hidden"):
+            self.assertEqual(create_identity(srv, "rbac-lists", name).status_code, 201)
+        sp = create_sp(srv, "rbac-list-reader")
+        seen = rg_scope(srv, "rbac-lists") + "/providers/Microsoft.Storage/storageAccounts/rbacseen"
+        grant(srv, "Reader", seen, sp["oid"])
+        grant(srv, "Reader", rg_scope(srv, "rbac-lists") + "/providers/" + UAI + "/uai-seen",
+              sp["oid"])
+        sub = srv.env["AZURE_SUBSCRIPTION_ID"]
+        st = StorageManagementClient(credential(srv, sp), sub, **mgmt_kw(srv))
+        self.assertEqual([a.name for a in st.storage_accounts.list()], ["rbacseen"])
+        self.assertEqual([a.name for a in st.storage_accounts.list_by_resource_group("rbac-lists")],
+                         ["rbacseen"])
+        with self.assertRaises(HttpResponseError) as e:
+            list(st.storage_accounts.list_by_resource_group("rbac-lists-none"))
+        self.assertEqual(e.exception.status_code, 403)
+        self.assertEqual(e.exception.error.code, "AuthorizationFailed")
+        msi = ManagedServiceIdentityClient(credential(srv, sp), sub, **mgmt_kw(srv))
+        self.assertEqual([i.name for i in msi.user_assigned_identities.list_by_subscription()],
+                         ["uai-seen"])
+        self.assertEqual([i.name for i in
+                          msi.user_assigned_identities.list_by_resource_group("rbac-lists")],
+                         ["uai-seen"])
+        # The admin (Owner) sees them all.
+        admin = StorageManagementClient(credential(srv), sub, **mgmt_kw(srv))
+        self.assertTrue({"rbacseen", "rbachidden", "rbacother"} <=
+                        {a.name for a in admin.storage_accounts.list()})
 
     def test_wildcard_roles_match_their_namespace_only(self):
         sp = create_sp(srv, "rbac-ml")
