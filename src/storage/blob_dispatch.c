@@ -519,25 +519,16 @@ static void dispatch_one(blob_ctx *c) {
                 "The requested URI does not represent any resource on the server.");
     return;
   }
-  if (c->container && c->op->level != BLOB_LVL_ANY) {
-    const char *bad = blob_container_name_check(c->container);
-    if (bad) {
-      http_fail(r, 400, bad,
-                strcmp(bad, "OutOfRangeInput") == 0
-                    ? "The specified resource name length is not within the permissible limits."
-                    : "The specified resource name contains invalid characters.");
-      return;
-    }
-  }
-  if (c->blob) {
-    const char *bad = blob_name_check(c->blob);
-    if (bad) {
-      http_fail(r, 400, bad,
-                strcmp(bad, "OutOfRangeInput") == 0
-                    ? "The specified resource name length is not within the permissible limits."
-                    : "The specified resource name contains invalid characters.");
-      return;
-    }
+  const char *bad = c->container && c->op->level != BLOB_LVL_ANY
+                        ? blob_container_name_check(c->container)
+                        : NULL;
+  if (!bad && c->blob) bad = blob_name_check(c->blob);
+  if (bad) {
+    http_fail(r, 400, bad,
+              strcmp(bad, "OutOfRangeInput") == 0
+                  ? "The specified resource name length is not within the permissible limits."
+                  : "The specified resource name contains invalid characters.");
+    return;
   }
   if (authenticate(c) != 0) return;
   if (!c->op->fn) {
