@@ -12,11 +12,12 @@
 
 /* The RBAC action for a request, e.g. PUT /subscriptions/s/resourceGroups/g ->
  * "Microsoft.Resources/subscriptions/resourceGroups/write", POST .../listKeys ->
- * "Microsoft.Storage/storageAccounts/listKeys/action". */
-void arm_action_for(const char *method, const char *path, char *out, size_t n);
+ * "Microsoft.Storage/storageAccounts/listKeys/action".  Whole paths of any
+ * length; malloc'd. */
+char *arm_action_for(const char *method, const char *path);
 /* The scope a request acts on: the resource id the path names (without the
- * trailing operation segment for POST actions), at most the resource. */
-void arm_scope_for(const char *path, char *out, size_t n);
+ * trailing operation segment for POST actions), at most the resource; malloc'd. */
+char *arm_scope_for(const char *path);
 
 /* Is the location one azlite knows ("eastus", "East US")?  Writes the
  * canonical short name into out. */

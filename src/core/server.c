@@ -55,6 +55,10 @@ typedef struct req_state {
   hdr_list headers, query, out_headers;
   const route *route;
   int route_mismatch; /* no route, but one for another method */
+  /* The URL cannot name anything (set at arrival, refused before any handler):
+   * why, and the query parameter at fault (NULL: the path). */
+  const char *bad_uri;
+  const char *bad_query;
   /* body spooling */
   size_t mem_cap;
   int body_fd;
@@ -203,7 +207,9 @@ static int hexval(int c) {
   return -1;
 }
 
-char *http_url_decode(const char *s, size_t len) {
+/* Decodes into a malloc'd NUL-terminated string; *outlen gets the decoded
+ * length, which is larger than strlen() when the input held %00. */
+static char *url_decode_len(const char *s, size_t len, size_t *outlen) {
   char *out = malloc(len + 1);
   if (!out) abort();
   size_t j = 0;
@@ -217,6 +223,58 @@ char *http_url_decode(const char *s, size_t len) {
     }
   }
   out[j] = 0;
+  *outlen = j;
+  return out;
+}
+
+char *http_url_decode(const char *s, size_t len) {
+  size_t n;
+  return url_decode_len(s, len, &n);
+}
+
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF. */
+static int utf8_valid(const unsigned char *s, size_t n) {
+  for (size_t i = 0; i < n;) {
+    unsigned c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t k;
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+      k = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      k = 2;
+      if (c == 0xe0) lo = 0xa0;
+      if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      k = 3;
+      if (c == 0xf0) lo = 0x90;
+      if (c == 0xf4) hi = 0x8f;
+    } else
+      return 0;
+    if (i + k >= n) return 0; /* truncated sequence */
+    for (size_t m = 1; m <= k; m++) {
+      unsigned b = s[i + m];
+      if (b < (m == 1 ? lo : 0x80) || b > (m == 1 ? hi : 0xbf)) return 0;
+    }
+    i += k + 1;
+  }
+  return 1;
+}
+
+/* Decodes a path or query part and says what makes it unusable as a name:
+ * NULL when fine, else why (a NUL would truncate it, invalid UTF-8 would make
+ * different names collide).  The result is malloc'd either way. */
+static char *url_decode_checked(const char *s, size_t len, const char **why) {
+  size_t n;
+  char *out = url_decode_len(s, len, &n);
+  *why = NULL;
+  if (memchr(out, 0, n))
+    *why = "a NUL character (%00)";
+  else if (!utf8_valid((const unsigned char *)out, n))
+    *why = "bytes that are not valid UTF-8";
   return out;
 }
 
@@ -546,6 +604,14 @@ static void routes_compile(srv *s) {
         c->seg[c->nseg++] = strdup(t);
         if (t[0] != '{') c->literals++;
       }
+      /* The table is data: a pattern beyond what matching holds stops startup. */
+      int params = c->tail;
+      for (int k2 = 0; k2 < c->nseg; k2++) params += c->seg[k2][0] == '{';
+      if ((strtok_r(NULL, "/", &save) && !c->tail) || params > 15) {
+        log_error("route %s %s: more than 64 segments or 15 parameters", c->rt->method,
+                  c->rt->pattern);
+        abort();
+      }
       free(dup);
     }
 }
@@ -592,10 +658,11 @@ static int route_match(http_req *r, const compiled_route *c, char **segs, int ns
 static const route *route_find(http_req *r, int *method_mismatch) {
   srv_priv *p = r->srv->priv;
   enum http_listener want = r->listener == LISTEN_BLOB_TLS ? LISTEN_BLOB : r->listener;
-  char *segs[128];
+  /* Every segment, however many: a route matches the whole path or not at all. */
+  char **segs = http_alloc(r, sizeof *segs * (strlen(r->path) / 2 + 1));
   int nsegs = 0;
   char *dup = http_strdup(r, r->path), *save = NULL;
-  for (char *t = strtok_r(dup, "/", &save); t && nsegs < 128; t = strtok_r(NULL, "/", &save))
+  for (char *t = strtok_r(dup, "/", &save); t; t = strtok_r(NULL, "/", &save))
     segs[nsegs++] = t;
   const compiled_route *best = NULL;
   int best_score = -1;
@@ -662,14 +729,15 @@ static int route_authorize(http_req *r, const route *rt) {
     return 0;
   }
   if (rt->auth == AUTH_ARM && !(rt->action && !rt->action[0])) {
-    char scope[1024];
     const char *action = rt->action;
-    char derived[512];
     if (!action) {
-      arm_action_for(r->method, r->path, derived, sizeof derived);
-      action = derived;
+      char *derived = arm_action_for(r->method, r->path);
+      action = http_strdup(r, derived);
+      free(derived);
     }
-    arm_scope_for(r->path, scope, sizeof scope);
+    char *scope_m = arm_scope_for(r->path);
+    const char *scope = http_strdup(r, scope_m);
+    free(scope_m);
     /* A subscription azlite does not have is not found, as in Azure, rather
      * than forbidden: a typo in a subscription id should say so. */
     if (strncasecmp(scope, "/subscriptions/", 15) == 0) {
@@ -785,6 +853,10 @@ static void render_error(http_req *r) {
 
 /* ---- sub-requests ------------------------------------------------------------ */
 
+static void path_set(req_state *st, const char *raw, size_t len);
+static void query_add(req_state *st, hdr_list *l, const char *key, size_t klen,
+                      const char *value, size_t vlen);
+
 http_req *http_subreq_new(http_req *parent, const char *method, const char *target,
                           const http_header *headers, int nheaders) {
   req_state *ps = RS(parent);
@@ -806,20 +878,13 @@ http_req *http_subreq_new(http_req *parent, const char *method, const char *targ
   char *raw = http_alloc(r, plen + 1);
   memcpy(raw, target, plen);
   r->raw_path = raw;
-  char *dec = http_url_decode(raw, plen);
-  r->path = http_strdup(r, dec);
-  free(dec);
+  path_set(st, raw, plen);
   r->raw_query = http_strdup(r, target[plen] == '?' ? target + plen + 1 : "");
   for (const char *q = r->raw_query; *q;) {
     size_t n = strcspn(q, "&");
     size_t k = strcspn(q, "=");
-    if (n > 0) {
-      char *key = http_url_decode(q, k < n ? k : n);
-      char *val = k < n ? http_url_decode(q + k + 1, n - k - 1) : NULL;
-      hdr_add(r, &st->query, key, val);
-      free(key);
-      free(val);
-    }
+    if (n > 0) query_add(st, &st->query, q, k < n ? k : n, k < n ? q + k + 1 : NULL,
+                         k < n ? n - k - 1 : 0);
     q += n;
     if (*q == '&') q++;
   }
@@ -881,17 +946,56 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
   return MHD_YES;
 }
 
+/* Decodes one query parameter into l; a NUL or invalid UTF-8 in its name or
+ * value marks the request's URL bad. */
+static void query_add(req_state *st, hdr_list *l, const char *key, size_t klen,
+                      const char *value, size_t vlen) {
+  const char *why_k, *why_v = NULL;
+  char *k = url_decode_checked(key, klen, &why_k);
+  char *v = value ? url_decode_checked(value, vlen, &why_v) : NULL;
+  if ((why_k || why_v) && !st->bad_uri) {
+    st->bad_uri = why_k ? why_k : why_v;
+    st->bad_query = http_strdup(&st->r, k);
+  }
+  hdr_add(&st->r, l, k, v);
+  free(k);
+  free(v);
+}
+
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *value) {
   (void)kind;
   req_state *st = cls;
   /* keys and values arrive raw (see unescape_none); decode them here */
-  char *k = http_url_decode(key, strlen(key));
-  char *v = value ? http_url_decode(value, strlen(value)) : NULL;
-  hdr_add(&st->r, &st->query, k, v);
-  free(k);
-  free(v);
+  query_add(st, &st->query, key, strlen(key), value, value ? strlen(value) : 0);
   return MHD_YES;
+}
+
+/* Management paths have one form: runs of '/' collapsed, no trailing '/'.
+ * Router, authorization and handlers all see that form, so none of them can
+ * read a padded path differently from another. */
+static void path_collapse(char *p) {
+  char *o = p;
+  for (const char *i = p; *i; i++)
+    if (!(*i == '/' && o > p && o[-1] == '/')) *o++ = *i;
+  if (o > p + 1 && o[-1] == '/') o--;
+  *o = 0;
+}
+
+/* Decodes the path into r->path (collapsed on the management listener). */
+static void path_set(req_state *st, const char *raw, size_t len) {
+  http_req *r = &st->r;
+  const char *why;
+  char *dec = url_decode_checked(raw, len, &why);
+  if (why && !st->bad_uri) st->bad_uri = why;
+  if (r->listener == LISTEN_MGMT) {
+    path_collapse(dec);
+    char *rp = http_strdup(r, r->raw_path);
+    path_collapse(rp);
+    r->raw_path = rp;
+  }
+  r->path = http_strdup(r, dec);
+  free(dec);
 }
 
 /* Keep the URL exactly as sent: Shared Key signs the raw path, and names may
@@ -931,9 +1035,7 @@ static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *
   r->listener = l->id;
   r->method = http_strdup(r, method);
   r->raw_path = http_strdup(r, url);
-  char *dec = http_url_decode(url, strlen(url));
-  r->path = http_strdup(r, dec);
-  free(dec);
+  path_set(st, url, strlen(url));
   uuid_v4(r->request_id);
   MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, st);
   MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, st);
@@ -1149,6 +1251,29 @@ static void dispatch(req_state *st) {
   if (st->too_large) {
     http_fail(r, 413, r->listener == LISTEN_MGMT ? "RequestEntityTooLarge" : "RequestBodyTooLarge",
               "The request body is too large and exceeds the maximum permissible limit.");
+    return;
+  }
+  if (st->bad_uri) {
+    /* Before any handler: a name that a NUL would truncate, or that invalid
+     * UTF-8 would make collide with another, names nothing. */
+    if (r->listener == LISTEN_MGMT) {
+      if (st->bad_query)
+        http_fail_style(r, HTTP_ERR_ARM, 400, "InvalidRequestUri",
+                        "The request URI is not valid: the query parameter '%s' contains %s.",
+                        st->bad_query, st->bad_uri);
+      else
+        http_fail_style(r, HTTP_ERR_ARM, 400, "InvalidRequestUri",
+                        "The request URI is not valid: its path contains %s.", st->bad_uri);
+    } else if (st->bad_query) {
+      http_fail_style(r, HTTP_ERR_STORAGE, 400, "InvalidQueryParameterValue",
+                      "Value for one of the query parameters specified in the request URI is "
+                      "invalid.");
+      http_fail_detail(r, "QueryParameterName", st->bad_query);
+      http_fail_detail(r, "Reason", st->bad_uri);
+    } else {
+      http_fail_style(r, HTTP_ERR_STORAGE, 400, "InvalidUri",
+                      "The requested URI does not represent any resource on the server.");
+    }
     return;
   }
   const route *rt = st->route;

@@ -78,43 +78,83 @@ static void test_url_decode(void) {
   free(s);
 }
 
-static void test_actions(void) {
-  char out[256];
-  arm_action_for("PUT", "/subscriptions/s/resourceGroups/g", out, sizeof out);
-  CHECK_STR(out, "Microsoft.Resources/subscriptions/resourceGroups/write");
-  arm_action_for("GET", "/subscriptions/s/resourcegroups", out, sizeof out);
-  CHECK_STR(out, "Microsoft.Resources/subscriptions/resourcegroups/read");
-  arm_action_for("DELETE", "/subscriptions/s/resourceGroups/g", out, sizeof out);
-  CHECK_STR(out, "Microsoft.Resources/subscriptions/resourceGroups/delete");
-  arm_action_for("POST",
-                 "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/"
-                 "a/listKeys",
-                 out, sizeof out);
-  CHECK_STR(out, "Microsoft.Storage/storageAccounts/listKeys/action");
-  arm_action_for("PUT",
-                 "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/"
-                 "a/managementPolicies/default",
-                 out, sizeof out);
-  CHECK_STR(out, "Microsoft.Storage/storageAccounts/managementPolicies/write");
-  arm_action_for("POST", "/subscriptions/s/providers/Microsoft.Compute/register", out,
-                 sizeof out);
-  CHECK_STR(out, "Microsoft.Compute/register/action");
-  arm_action_for("PUT",
-                 "/subscriptions/s/resourceGroups/g/providers/Microsoft.Authorization/"
-                 "roleAssignments/x",
-                 out, sizeof out);
-  CHECK_STR(out, "Microsoft.Authorization/roleAssignments/write");
+static void check_action(const char *method, const char *path, const char *want) {
+  char *got = arm_action_for(method, path);
+  CHECK_STR(got, want);
+  if (!got || strcmp(got, want) != 0) fprintf(stderr, "  action of %s: %s\n", path, got);
+  free(got);
+}
 
-  arm_scope_for("/subscriptions/s/resourceGroups/g", out, sizeof out);
-  CHECK_STR(out, "/subscriptions/s/resourceGroups/g");
-  arm_scope_for("/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/"
-                "a/listKeys",
-                out, sizeof out);
-  CHECK_STR(out, "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a");
-  arm_scope_for("/subscriptions/s/providers/Microsoft.Compute/register", out, sizeof out);
-  CHECK_STR(out, "/subscriptions/s");
-  arm_scope_for("/subscriptions", out, sizeof out);
-  CHECK_STR(out, "/");
+static void check_scope(const char *path, const char *want) {
+  char *got = arm_scope_for(path);
+  CHECK_STR(got, want);
+  if (!got || strcmp(got, want) != 0) fprintf(stderr, "  scope of %s: %s\n", path, got);
+  free(got);
+}
+
+static void test_actions(void) {
+  check_action("PUT", "/subscriptions/s/resourceGroups/g",
+               "Microsoft.Resources/subscriptions/resourceGroups/write");
+  check_action("GET", "/subscriptions/s/resourcegroups",
+               "Microsoft.Resources/subscriptions/resourcegroups/read");
+  check_action("DELETE", "/subscriptions/s/resourceGroups/g",
+               "Microsoft.Resources/subscriptions/resourceGroups/delete");
+  check_action("POST",
+               "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/"
+               "a/listKeys",
+               "Microsoft.Storage/storageAccounts/listKeys/action");
+  check_action("PUT",
+               "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/"
+               "a/managementPolicies/default",
+               "Microsoft.Storage/storageAccounts/managementPolicies/write");
+  check_action("POST", "/subscriptions/s/providers/Microsoft.Compute/register",
+               "Microsoft.Compute/register/action");
+  check_action("PUT",
+               "/subscriptions/s/resourceGroups/g/providers/Microsoft.Authorization/"
+               "roleAssignments/x",
+               "Microsoft.Authorization/roleAssignments/write");
+
+  check_scope("/subscriptions/s/resourceGroups/g", "/subscriptions/s/resourceGroups/g");
+  check_scope("/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/"
+              "a/listKeys",
+              "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a");
+  check_scope("/subscriptions/s/providers/Microsoft.Compute/register", "/subscriptions/s");
+  check_scope("/subscriptions", "/");
+}
+
+/* Issue 16 item 1: the decision is made on the whole path, however long. */
+static void test_actions_long_paths(void) {
+  /* 1000 '/' of padding: empty segments are skipped, as the router skips them. */
+  char *pad = malloc(1200);
+  memset(pad, '/', 1000);
+  pad[1000] = 0;
+  char *p = NULL;
+  if (asprintf(&p, "/subscriptions/s%s/providers/Microsoft.Authorization/roleAssignments/x",
+               pad) < 0)
+    abort();
+  check_action("PUT", p, "Microsoft.Authorization/roleAssignments/write");
+  check_scope(p, "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/x");
+  free(p);
+  if (asprintf(&p, "/subscriptions/s/resourceGroups/g%s/providers/Microsoft.Authorization/"
+                   "roleAssignments/x",
+               pad) < 0)
+    abort();
+  check_action("DELETE", p, "Microsoft.Authorization/roleAssignments/delete");
+  check_scope(p, "/subscriptions/s/resourceGroups/g/providers/Microsoft.Authorization/"
+                 "roleAssignments/x");
+  free(p);
+  /* More than 64 segments and 1024 bytes of real ones: nothing is cut off. */
+  char *seg = malloc(8192), *o = seg;
+  o += sprintf(o, "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a");
+  for (int i = 0; i < 80; i++) o += sprintf(o, "/child%02d/name%02d", i, i);
+  sprintf(o, "/providers/Microsoft.Authorization/roleAssignments/x");
+  CHECK(strlen(seg) > 1024);
+  check_action("PUT", seg, "Microsoft.Authorization/roleAssignments/write");
+  char *scope = arm_scope_for(seg);
+  CHECK(scope && strlen(scope) > 1024 && strstr(scope, "/child79/name79") != NULL);
+  free(scope);
+  free(seg);
+  free(pad);
 }
 
 static void test_jwt(void) {
@@ -264,6 +304,7 @@ UNIT_MAIN("core", {
   test_uuid();
   test_url_decode();
   test_actions();
+  test_actions_long_paths();
   test_jwt();
   test_crc64();
   test_crc64_paths();
