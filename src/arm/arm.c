@@ -195,8 +195,6 @@ static const char *const namespaces[] = {
     "Microsoft.KeyVault",        "Microsoft.OperationalInsights",
 };
 
-static const char *const api_versions[] = {"2023-01-01", "2022-09-01", "2021-04-01",
-                                           "2020-06-01", "2019-10-01"};
 
 static const char *namespace_canonical(const char *ns) {
   for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
@@ -229,20 +227,19 @@ static json_t *provider_json(srv *s, const char *ns) {
   json_t *locs = json_array();
   for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++)
     json_array_append_new(locs, json_string(regions[i].display));
-  json_t *apis = json_array();
-  for (size_t i = 0; i < sizeof api_versions / sizeof api_versions[0]; i++)
-    json_array_append_new(apis, json_string(api_versions[i]));
   size_t nl = strlen(ns);
   for (int i = 0; providers[i]; i++)
-    for (int k = 0; providers[i]->resource_types && providers[i]->resource_types[k]; k++) {
-      const char *t = providers[i]->resource_types[k];
-      if (strncasecmp(t, ns, nl) == 0 && t[nl] == '/')
-        json_array_append_new(types, json_pack("{s:s,s:O,s:O,s:s}", "resourceType", t + nl + 1,
-                                               "locations", locs, "apiVersions", apis,
-                                               "capabilities", "None"));
+    for (const resource_type *rt = providers[i]->resource_types; rt && rt->type; rt++) {
+      const char *t = rt->type;
+      if (strncasecmp(t, ns, nl) != 0 || t[nl] != '/') continue;
+      json_t *apis = json_array();
+      for (const char *const *v = rt->api_versions; v && *v; v++)
+        json_array_append_new(apis, json_string(*v));
+      json_array_append_new(types, json_pack("{s:s,s:O,s:o,s:s}", "resourceType", t + nl + 1,
+                                             "locations", locs, "apiVersions", apis,
+                                             "capabilities", "None"));
     }
   json_decref(locs);
-  json_decref(apis);
   return json_pack("{s:o,s:s,s:s,s:s,s:o}", "id",
                    json_sprintf("/subscriptions/%s/providers/%s", s->subscription_id, ns),
                    "namespace", ns, "registrationState", registration_state(s, ns),
@@ -388,8 +385,27 @@ static void arm_fini(srv *s) {
   *srv_provider_state(s, &arm_provider) = NULL;
 }
 
-static const char *const arm_types[] = {"Microsoft.Resources/resourceGroups",
-                                        "Microsoft.Resources/deployments", NULL};
+/* The versions Azure's Microsoft.Resources takes (resources and subscriptions
+ * specs), which cover what az 2.45 (latest and 2020-09-01-hybrid profiles) and
+ * the Python SDKs send.  One list for all of ARM's own types. */
+static const char *const arm_api_versions[] = {
+    "2024-11-01", "2024-07-01", "2024-03-01", "2023-07-01", "2022-12-01", "2022-09-01",
+    "2022-06-01", "2022-05-01", "2022-01-01", "2021-05-01", "2021-04-01", "2021-01-01",
+    "2020-10-01", "2020-09-01", "2020-08-01", "2020-07-01", "2020-06-01", "2020-05-01",
+    "2020-01-01", "2019-11-01", "2019-10-01", "2019-09-01", "2019-08-01", "2019-07-01",
+    "2019-06-01", "2019-05-10", "2019-05-01", "2019-03-01", "2018-11-01", "2018-09-01",
+    "2018-08-01", "2018-07-01", "2018-06-01", "2018-05-01", "2018-02-01", "2018-01-01",
+    "2017-12-01", "2017-08-01", "2017-06-01", "2017-05-10", "2017-05-01", "2017-03-01",
+    "2016-09-01", "2016-07-01", "2016-06-01", "2016-02-01", "2015-11-01", "2015-01-01",
+    "2014-04-01-preview", "2014-04-01", "2014-01-01", NULL};
+
+#define ARM_TYPE(t) {.type = "Microsoft.Resources/" t, .api_versions = arm_api_versions}
+static const resource_type arm_types[] = {
+    ARM_TYPE("tenants"),   ARM_TYPE("subscriptions"), ARM_TYPE("locations"),
+    ARM_TYPE("providers"), ARM_TYPE("resourceGroups"), ARM_TYPE("resources"),
+    ARM_TYPE("deployments"), ARM_TYPE("operationresults"), ARM_TYPE("operationStatuses"),
+    {.type = NULL},
+};
 
 const provider arm_provider = {
     .name = "Microsoft.Resources",

@@ -19,6 +19,17 @@ char *arm_action_for(const char *method, const char *path);
  * trailing operation segment for POST actions), at most the resource; malloc'd. */
 char *arm_scope_for(const char *path);
 
+/* Checks the request's api-version against the versions its resource type
+ * declares (provider resource_types: the type, else its nearest declared
+ * parent, else its namespace's); fails r with Azure's 400 and returns -1 when
+ * the version is not one of them.  Namespaces that declare nothing pass. */
+int arm_api_version_check(http_req *r);
+/* Fails r as ARM does (400 InvalidApiVersionParameter for Microsoft.Resources
+ * types and malformed versions, else NoRegisteredProviderFound, naming the
+ * supported versions) unless the api-version is one of versions (NULL-terminated).
+ * type: "Namespace/type", or a type name alone.  0 when it is. */
+int arm_api_version_require(http_req *r, const char *type, const char *const *versions);
+
 /* Is the location one azlite knows ("eastus", "East US")?  Writes the
  * canonical short name into out. */
 int arm_location_normalize(const char *in, char out[32]);

@@ -139,13 +139,21 @@ int sched_wake_and_wait(struct srv *s, int timeout_ms);
 
 /* ---- the provider interface -------------------------------------------- */
 
+/* An ARM resource type a provider serves and the api-versions it takes, as
+ * GET /providers/{namespace} lists them (resourceTypes[].apiVersions) and the
+ * ARM front door checks them before any handler runs. */
+typedef struct resource_type {
+  const char *type;                /* "Microsoft.Storage/storageAccounts" */
+  const char *const *api_versions; /* NULL-terminated, newest first */
+} resource_type;
+
 typedef struct provider {
   const char *name; /* "Microsoft.Storage", or "core" */
   const route *routes;
   int nroutes;
   migrations schema;
-  /* ARM resource types this provider serves, for GET /providers (NULL-terminated). */
-  const char *const *resource_types;
+  /* ARM resource types this provider serves (ends with a row whose type is NULL). */
+  const resource_type *resource_types;
   /* Runs once after migrations, on the first start and every start. 0 = ok. */
   int (*init)(struct srv *s);
   /* Runs on the scheduler thread with the clock's current time. */

@@ -1295,6 +1295,7 @@ static void dispatch(req_state *st) {
               "The api-version query parameter (?api-version=) is required for all requests.");
     return;
   }
+  if (rt->auth == AUTH_ARM && arm_api_version_check(r) != 0) return;
   if (route_authorize(r, rt) != 0) return;
   rt->fn(r);
 }

@@ -10,7 +10,7 @@
 #include "../arm/arm.h"
 #include "internal.h"
 
-static const char *const assignment_api_versions[] = {AUTHZ_API_VERSIONS, NULL};
+const char *const authz_assignment_api_versions[] = {AUTHZ_API_VERSIONS, NULL};
 
 /* Finds the last case-insensitive occurrence of needle in hay. */
 static const char *last_casestr(const char *hay, const char *needle) {
@@ -192,7 +192,7 @@ static int assignment_filter_parse(const char *f, assignment_filter *out) {
 void authz_assignment_list(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
-  if (authz_request_scope(r, "roleAssignments", assignment_api_versions, scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope, sizeof scope) != 0)
     return;
   assignment_filter f;
   const char *filter = http_query_get(r, "$filter");
@@ -223,7 +223,7 @@ void authz_assignment_list(http_req *r) {
 void authz_assignment_get(http_req *r) {
   char scope[1024];
   const char *name = http_param(r, "name");
-  if (authz_request_scope(r, "roleAssignments", assignment_api_versions, scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope, sizeof scope) != 0)
     return;
   json_t *j = assignment_at(r->srv, scope, name);
   if (!j)
@@ -338,7 +338,7 @@ void authz_assignment_put(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
   const char *name = http_param(r, "name");
-  if (authz_request_scope(r, "roleAssignments", assignment_api_versions, scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope, sizeof scope) != 0)
     return;
   json_t *body = http_body_json(r);
   if (!body) return;
@@ -411,7 +411,7 @@ void authz_assignment_delete(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
   const char *name = http_param(r, "name");
-  if (authz_request_scope(r, "roleAssignments", assignment_api_versions, scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope, sizeof scope) != 0)
     return;
   json_t *j = assignment_at(s, scope, name);
   if (!j) {

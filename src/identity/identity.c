@@ -206,18 +206,7 @@ int identity_is_guid(const char *s) {
 }
 
 int identity_require_api_version(http_req *r, const char *type, const char *const *versions) {
-  const char *v = http_query_get(r, "api-version");
-  for (int i = 0; v && versions[i]; i++)
-    if (strcmp(v, versions[i]) == 0) return 0;
-  char list[1024] = "";
-  size_t len = 0;
-  for (int i = 0; versions[i] && len < sizeof list; i++)
-    len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", versions[i]);
-  http_fail(r, 400, "NoRegisteredProviderFound",
-            "No registered resource provider found for location 'global' and API version '%s' "
-            "for type '%s'. The supported api-versions are '%s'.",
-            v ? v : "", type, list);
-  return -1;
+  return arm_api_version_require(r, type, versions);
 }
 
 static int principal_load(srv *s, const char *col, const char *val, principal *p) {
@@ -474,9 +463,14 @@ static void identity_env(srv *s, FILE *out) {
   free(ca);
 }
 
-static const char *const identity_types[] = {
-    "Microsoft.Authorization/roleAssignments", "Microsoft.Authorization/roleDefinitions",
-    UAI_TYPE, NULL};
+static const resource_type identity_types[] = {
+    {.type = "Microsoft.Authorization/roleAssignments",
+     .api_versions = authz_assignment_api_versions},
+    {.type = "Microsoft.Authorization/roleDefinitions",
+     .api_versions = authz_definition_api_versions},
+    {.type = UAI_TYPE, .api_versions = msi_api_versions},
+    {.type = NULL},
+};
 
 const provider identity_provider = {
     .name = "identity",

@@ -31,6 +31,11 @@
       "2020-04-01-preview", "2020-08-01-preview", "2020-10-01-preview", "2021-04-01-preview",      \
       "2022-01-01-preview", "2022-04-01"
 #define UAI_TYPE "Microsoft.ManagedIdentity/userAssignedIdentities"
+/* The api-versions of each type identity serves (NULL-terminated), declared
+ * in its resource_types. */
+extern const char *const authz_assignment_api_versions[];
+extern const char *const authz_definition_api_versions[];
+extern const char *const msi_api_versions[];
 
 typedef struct identity_state {
   /* The token signing key.  A first start generates it (RSA-2048, the slow part

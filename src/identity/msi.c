@@ -28,7 +28,7 @@
 #include "internal.h"
 #include "jwt.h"
 
-static const char *const msi_api_versions[] = {
+const char *const msi_api_versions[] = {
     "2015-08-31-preview", "2018-11-30", "2021-09-30-preview", "2022-01-31-preview",
     "2023-01-31",         "2023-07-31-preview", "2024-11-30", NULL};
 

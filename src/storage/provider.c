@@ -179,12 +179,23 @@ static const char *const storage_schema[] = {
     "CREATE INDEX blobs_rehydrating ON blobs(rehydrate_done_ms) WHERE archive_status IS NOT NULL;",
 };
 
-static const char *const storage_resource_types[] = {
-    "Microsoft.Storage/storageAccounts",
-    "Microsoft.Storage/storageAccounts/blobServices",
-    "Microsoft.Storage/storageAccounts/managementPolicies",
-    "Microsoft.Storage/checkNameAvailability",
-    NULL,
+/* Every version Azure's Microsoft.Storage takes (azure-rest-api-specs), which
+ * covers what az 2.45 and the Python and JS SDKs send. */
+static const char *const storage_api_versions[] = {
+    "2024-01-01", "2023-05-01", "2023-04-01", "2023-01-01", "2022-09-01", "2022-05-01",
+    "2021-09-01", "2021-08-01", "2021-06-01", "2021-05-01", "2021-04-01", "2021-02-01",
+    "2021-01-01", "2020-08-01-preview", "2019-06-01", "2019-04-01", "2018-11-01",
+    "2018-07-01", "2018-03-01-preview", "2018-02-01", "2017-10-01", "2017-06-01",
+    "2016-12-01", "2016-05-01", "2016-01-01", "2015-06-15", "2015-05-01-preview", NULL};
+
+static const resource_type storage_resource_types[] = {
+    {.type = "Microsoft.Storage/storageAccounts", .api_versions = storage_api_versions},
+    {.type = "Microsoft.Storage/storageAccounts/blobServices",
+     .api_versions = storage_api_versions},
+    {.type = "Microsoft.Storage/storageAccounts/managementPolicies",
+     .api_versions = storage_api_versions},
+    {.type = "Microsoft.Storage/checkNameAvailability", .api_versions = storage_api_versions},
+    {.type = NULL},
 };
 
 blob_state *blob_state_of(srv *s) {

@@ -229,10 +229,44 @@ class BadRequests(unittest.TestCase):
         r = srv.http("GET", "/subscriptions/%s/resourcegroups" % srv.env["AZURE_SUBSCRIPTION_ID"])
         self.arm_error(r, 400, "MissingApiVersionParameter")
 
-    def test_any_api_version_is_accepted(self):
-        for v in ("2016-09-01", "2021-04-01", "2022-09-01", "2099-01-01-preview"):
+    def test_known_api_versions_are_accepted(self):
+        for v in ("2016-09-01", "2019-10-01", "2021-04-01", "2022-09-01"):
             r = srv.http("GET", groups_path().replace("2021-04-01", v))
             self.assertEqual(r.status_code, 200, v)
+
+    def test_unknown_api_versions_are_refused(self):
+        # Issue 16 item 13: ARM refuses versions it does not know, naming the known ones.
+        for v in ("2099-01-01", "2099-01-01-preview", "garbage", ""):
+            r = srv.http("GET", groups_path().replace("2021-04-01", v))
+            self.arm_error(r, 400, "InvalidApiVersionParameter")
+            msg = r.json()["error"]["message"]
+            self.assertIn("The api-version '%s' is invalid. The supported versions are '" % v, msg)
+            self.assertIn("2021-04-01,", msg)
+        r = srv.http("PUT", groups_path("from-bad-version").replace("2021-04-01", "2099-01-01"),
+                     json={"location": "eastus"})
+        self.arm_error(r, 400, "InvalidApiVersionParameter")
+        self.assertEqual(srv.http("HEAD", groups_path("from-bad-version")).status_code, 404)
+
+    def test_provider_types_refuse_unknown_versions(self):
+        sub = "/subscriptions/%s" % srv.env["AZURE_SUBSCRIPTION_ID"]
+        path = sub + "/providers/Microsoft.Storage/storageAccounts?api-version="
+        r = srv.http("GET", path + "2099-01-01")
+        self.arm_error(r, 400, "NoRegisteredProviderFound")
+        self.assertIn("API version '2099-01-01' for type 'storageAccounts'. The supported "
+                      "api-versions are '", r.json()["error"]["message"])
+        self.assertIn("2022-09-01, ", r.json()["error"]["message"])
+        self.arm_error(srv.http("GET", path + "garbage"), 400, "InvalidApiVersionParameter")
+        # What GET /providers/{ns} lists is what the check takes, type by type.
+        prov = srv.http("GET", sub + "/providers/Microsoft.Storage?api-version=2021-04-01").json()
+        types = {t["resourceType"]: t["apiVersions"] for t in prov["resourceTypes"]}
+        self.assertIn("2022-09-01", types["storageAccounts"])
+        for v in types["storageAccounts"]:
+            self.assertEqual(srv.http("GET", path + v).status_code, 200, v)
+        for ns in ("Microsoft.Resources", "Microsoft.Authorization",
+                   "Microsoft.ManagedIdentity"):
+            prov = srv.http("GET", sub + "/providers/%s?api-version=2021-04-01" % ns).json()
+            for t in prov["resourceTypes"]:
+                self.assertTrue(t["apiVersions"], (ns, t))
 
     def test_malformed_json(self):
         for body in (b'{"location": "eastus"', b"not json", b"",
