@@ -202,6 +202,41 @@ static const char *namespace_canonical(const char *ns) {
   return NULL;
 }
 
+/* Does some provider declare the type, or a type below it? */
+static int type_declared(const char *type) {
+  size_t n = strlen(type);
+  for (int i = 0; providers[i]; i++)
+    for (const resource_type *t = providers[i]->resource_types; t && t->type; t++)
+      if (strncasecmp(t->type, type, n) == 0 && (t->type[n] == 0 || t->type[n] == '/'))
+        return 1;
+  return 0;
+}
+
+int arm_fail_unimplemented(http_req *r) {
+  char *buf = http_strdup(r, r->path), *save = NULL;
+  const char *seg[3] = {NULL, NULL, NULL}, *ns = NULL, *type = NULL;
+  /* The last providers/{namespace}/{type} of the path. */
+  for (char *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+    seg[0] = seg[1];
+    seg[1] = seg[2];
+    seg[2] = t;
+    if (seg[0] && strcasecmp(seg[0], "providers") == 0) {
+      ns = seg[1];
+      type = seg[2];
+    }
+  }
+  const char *canon = ns ? namespace_canonical(ns) : NULL;
+  if (!canon) return 0;
+  char *full = http_printf(r, "%s/%s", canon, type);
+  if (type_declared(full)) return 0;
+  http_fail(r, 501, "NotImplemented",
+            "azlite does not implement %s yet. It serves Microsoft.Resources, "
+            "Microsoft.Authorization role assignments and definitions, "
+            "Microsoft.ManagedIdentity/userAssignedIdentities and Microsoft.Storage accounts.",
+            full);
+  return 1;
+}
+
 static const char *registration_state(srv *s, const char *ns) {
   if (strcasecmp(ns, "Microsoft.Resources") == 0 ||
       strcasecmp(ns, "Microsoft.Authorization") == 0)

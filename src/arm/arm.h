@@ -30,6 +30,12 @@ int arm_api_version_check(http_req *r);
  * type: "Namespace/type", or a type name alone.  0 when it is. */
 int arm_api_version_require(http_req *r, const char *type, const char *const *versions);
 
+/* For a request no route serves: when it names providers/{namespace}/{type}
+ * of a namespace azlite lists (GET /providers) but a type no provider
+ * declares, fails r with 501 NotImplemented ("azlite does not implement
+ * Microsoft.Compute/virtualMachines yet") and returns 1; else 0. */
+int arm_fail_unimplemented(http_req *r);
+
 /* Is the location one azlite knows ("eastus", "East US")?  Writes the
  * canonical short name into out. */
 int arm_location_normalize(const char *in, char out[32]);

@@ -1282,7 +1282,7 @@ static void dispatch(req_state *st) {
       if (st->route_mismatch)
         http_fail(r, 405, "MethodNotAllowed", "The requested resource does not support http "
                                               "method '%s'.", r->method);
-      else
+      else if (!arm_fail_unimplemented(r))
         http_fail(r, 404, "NotFound", "The requested path '%s' was not found.", r->path);
     } else {
       http_fail(r, 400, "InvalidUri",
