@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -26,6 +27,11 @@ typedef struct srv_config {
   int log_level;         /* LOG_ERROR..LOG_DEBUG */
   int threads;           /* HTTP worker threads per listener */
   uint64_t max_body;     /* largest request body accepted on blob listeners */
+  /* Connection deadlines, in seconds: no byte either way (AZLITE_IDLE_TIMEOUT,
+   * default 30), and request line to complete headers (AZLITE_HEADER_TIMEOUT,
+   * default 20). */
+  int idle_timeout_s;
+  int header_timeout_s;
 } srv_config;
 
 /* ---- logging ---------------------------------------------------------- */
@@ -33,7 +39,10 @@ typedef struct srv_config {
 enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 void log_set_level(int level);
 int log_level_parse(const char *s); /* -1 if unknown */
+/* A line identical to the one before, within a second, is counted instead of
+ * written again. */
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -578,11 +580,32 @@ typedef struct listener {
   struct MHD_Daemon *d;
 } listener;
 
+/* A connection, as the deadline reaper sees it.  Phases: waiting for a
+ * request line (since accept or the last request ended), reading headers
+ * (since the request line), then body and handler (MHD's idle timeout). */
+enum conn_phase { CONN_WAIT_LINE, CONN_HEADERS, CONN_BODY };
+typedef struct conn_track {
+  struct conn_track *prev, *next;
+  int fd;
+  enum conn_phase phase;
+  time_t since; /* CLOCK_MONOTONIC seconds */
+  int reaped;
+} conn_track;
+
 typedef struct srv_priv {
   compiled_route *routes;
   int nroutes;
   listener listeners[LISTEN_COUNT];
   char *tls_key, *tls_cert;
+  /* Every open connection of every listener; conn_mu guards the list and
+   * each entry's phase and since. */
+  pthread_mutex_t conn_mu;
+  conn_track conns; /* list head */
+  pthread_t reaper;
+  int reaper_started;
+  pthread_mutex_t reaper_mu;
+  pthread_cond_t reaper_cv;
+  int reaper_stop;
 } srv_priv;
 
 static void routes_compile(srv *s) {
@@ -1389,6 +1412,107 @@ static enum MHD_Result send_reply(req_state *st) {
   return ret;
 }
 
+/* ---- connection deadlines ------------------------------------------------ */
+
+static time_t mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec;
+}
+
+static void conn_phase_set(listener *l, struct MHD_Connection *conn, enum conn_phase ph) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  conn_track *t = ci ? ci->socket_context : NULL;
+  if (!t) return;
+  srv_priv *p = l->s->priv;
+  pthread_mutex_lock(&p->conn_mu);
+  t->phase = ph;
+  t->since = mono_s();
+  pthread_mutex_unlock(&p->conn_mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  listener *l = cls;
+  srv_priv *p = l->s->priv;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    conn_track *t = calloc(1, sizeof *t);
+    if (!t) abort();
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    t->fd = ci ? ci->connect_fd : -1;
+    t->since = mono_s();
+    pthread_mutex_lock(&p->conn_mu);
+    t->next = p->conns.next;
+    t->prev = &p->conns;
+    p->conns.next->prev = t;
+    p->conns.next = t;
+    pthread_mutex_unlock(&p->conn_mu);
+    *socket_context = t;
+  } else if (*socket_context) {
+    /* MHD closes the socket after this returns: the reaper, which shuts
+     * sockets down under conn_mu, never touches a closed (or reused) fd. */
+    conn_track *t = *socket_context;
+    pthread_mutex_lock(&p->conn_mu);
+    t->prev->next = t->next;
+    t->next->prev = t->prev;
+    pthread_mutex_unlock(&p->conn_mu);
+    free(t);
+    *socket_context = NULL;
+  }
+}
+
+/* The request line has arrived: the header deadline starts. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+  (void)uri;
+  conn_phase_set(cls, conn, CONN_HEADERS);
+  return NULL;
+}
+
+/* Once a second: a connection that sends no request line within the idle
+ * timeout, or no complete headers within the header timeout, however it
+ * trickles, is shut down, so slow clients cannot hold the listeners. */
+static void *reaper_main(void *arg) {
+  srv *s = arg;
+  srv_priv *p = s->priv;
+  pthread_mutex_lock(&p->reaper_mu);
+  while (!p->reaper_stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    pthread_cond_timedwait(&p->reaper_cv, &p->reaper_mu, &until);
+    if (p->reaper_stop) break;
+    time_t now = mono_s();
+    int cut = 0;
+    pthread_mutex_lock(&p->conn_mu);
+    for (conn_track *t = p->conns.next; t != &p->conns; t = t->next) {
+      int limit = t->phase == CONN_WAIT_LINE ? s->cfg.idle_timeout_s
+                  : t->phase == CONN_HEADERS ? s->cfg.header_timeout_s
+                                              : 0;
+      if (!limit || t->reaped || t->fd < 0 || now - t->since < limit) continue;
+      shutdown(t->fd, SHUT_RDWR);
+      t->reaped = 1;
+      cut++;
+    }
+    pthread_mutex_unlock(&p->conn_mu);
+    if (cut) log_info("closed %d connections that sent no complete request in time", cut);
+  }
+  pthread_mutex_unlock(&p->reaper_mu);
+  return NULL;
+}
+
+/* libmicrohttpd's own messages, through the log (whose repeat suppression
+ * keeps a failing accept loop from filling the disk). */
+static void mhd_logger(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char line[1024];
+  vsnprintf(line, sizeof line, fmt, ap);
+  size_t n = strlen(line);
+  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+  log_warn("http: %s", line);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -1397,6 +1521,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   listener *l = cls;
   req_state *st = *con_cls;
   if (!st) {
+    conn_phase_set(l, conn, CONN_BODY); /* headers are in */
     st = req_new(l, conn, url, method);
     *con_cls = st;
     /* Route now: the route says which digests to take while the body arrives. */
@@ -1431,8 +1556,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-  (void)cls;
-  (void)conn;
+  conn_phase_set(cls, conn, CONN_WAIT_LINE); /* a keep-alive connection waits again */
   req_state *st = *con_cls;
   if (!st) return;
   struct timeval now;
@@ -1459,10 +1583,14 @@ void srv_config_defaults(srv_config *c) {
   c->log_level = LOG_INFO;
   c->threads = 4;
   c->max_body = 5000ull * 1024 * 1024;
+  c->idle_timeout_s = 30;
+  c->header_timeout_s = 20;
   const char *v;
   if ((v = getenv("AZLITE_MGMT_PORT"))) c->mgmt_port = atoi(v);
   if ((v = getenv("AZLITE_BLOB_PORT"))) c->blob_port = atoi(v);
   if ((v = getenv("AZLITE_BLOB_TLS_PORT"))) c->blob_tls_port = atoi(v);
+  if ((v = getenv("AZLITE_IDLE_TIMEOUT")) && atoi(v) > 0) c->idle_timeout_s = atoi(v);
+  if ((v = getenv("AZLITE_HEADER_TIMEOUT")) && atoi(v) > 0) c->header_timeout_s = atoi(v);
   if ((v = getenv("AZLITE_LOG_LEVEL")) && log_level_parse(v) >= 0) c->log_level = log_level_parse(v);
 }
 
@@ -1543,6 +1671,20 @@ static char *read_file(const char *path) {
   return buf;
 }
 
+/* How many connections each listener takes: what the descriptor limit
+ * allows after a reserve for files, the store and the threads, most of it
+ * for the blob listeners.  Beyond it MHD closes new connections at once. */
+static unsigned conn_limit(srv *s, enum http_listener id) {
+  (void)s;
+  struct rlimit rl;
+  rlim_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+  if (fds == RLIM_INFINITY || fds > 65536) fds = 65536;
+  rlim_t usable = fds > 1024 ? fds - 512 : fds / 2;
+  rlim_t n = id == LISTEN_MGMT ? usable / 8 : usable * 7 / 16;
+  if (n > 16384) n = 16384;
+  return n < 16 ? 16 : (unsigned)n;
+}
+
 static struct MHD_Daemon *start_one(srv *s, listener *l, int port, int tls) {
   srv_priv *p = s->priv;
   struct sockaddr_in sa = {0};
@@ -1554,20 +1696,30 @@ static struct MHD_Daemon *start_one(srv *s, listener *l, int port, int tls) {
    * MHD's default (SO_REUSEADDR) still lets a restart rebind at once. */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
   if (tls) flags |= MHD_USE_TLS;
+  /* epoll and a pool of workers: a slow client costs a descriptor, not a
+   * thread.  No per-IP limit: every client of a local emulator is 127.0.0.1. */
   struct MHD_OptionItem opts[] = {
       {MHD_OPTION_SOCK_ADDR, 0, &sa},
       {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->cfg.threads, NULL},
-      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+      {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)conn_limit(s, l->id), NULL},
+      {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL},
+      {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, l},
+      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, l},
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, l},
       {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_none, NULL},
       /* libmicrohttpd zeroes a connection's whole pool between requests, so a
        * bigger pool costs every small request more than it saves large ones. */
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
-      {MHD_OPTION_CONNECTION_TIMEOUT, 300, NULL},
+      /* No byte either way for this long (a stalled upload, an idle
+       * keep-alive) closes the connection; its request is then freed. */
+      {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->cfg.idle_timeout_s, NULL},
       {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, p->tls_key},
       {MHD_OPTION_HTTPS_MEM_CERT, 0, p->tls_cert},
       {MHD_OPTION_END, 0, NULL},
   };
   l->s = s;
+  /* MHD_OPTION_ARRAY ends at the first MHD_OPTION_END, which plain HTTP
+   * puts where the TLS key would be. */
   return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, l, MHD_OPTION_ARRAY,
                           opts, MHD_OPTION_END);
 }
@@ -1584,6 +1736,16 @@ int srv_listen(srv *s) {
     log_error("cannot read the server certificate");
     return -1;
   }
+  /* Room for many connections: the soft descriptor limit up to the hard one. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) log_warn("cannot raise the descriptor limit");
+  }
+  pthread_mutex_init(&p->conn_mu, NULL);
+  p->conns.next = p->conns.prev = &p->conns;
+  pthread_mutex_init(&p->reaper_mu, NULL);
+  pthread_cond_init(&p->reaper_cv, NULL);
   static const struct {
     enum http_listener id;
     int tls;
@@ -1598,12 +1760,22 @@ int srv_listen(srv *s) {
       return -1;
     }
   }
+  if (pthread_create(&p->reaper, NULL, reaper_main, s) != 0) return -1;
+  p->reaper_started = 1;
   return sched_start(s);
 }
 
 void srv_close(srv *s) {
   srv_priv *p = s->priv;
   if (!p) return;
+  if (p->reaper_started) {
+    pthread_mutex_lock(&p->reaper_mu);
+    p->reaper_stop = 1;
+    pthread_cond_signal(&p->reaper_cv);
+    pthread_mutex_unlock(&p->reaper_mu);
+    pthread_join(p->reaper, NULL);
+    p->reaper_started = 0;
+  }
   for (int i = 0; i < LISTEN_COUNT; i++)
     if (p->listeners[i].d) {
       MHD_stop_daemon(p->listeners[i].d);
