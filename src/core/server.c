@@ -1332,10 +1332,16 @@ typedef struct stream_owner {
   void (*free_fn)(void *);
 } stream_owner;
 
+/* A reader that cannot deliver aborts the connection: the client sees a cut
+ * reply, never a complete-looking one shorter than its Content-Length. */
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max) {
   stream_owner *so = cls;
   ssize_t n = so->read(so->cls, pos, buf, max);
-  if (n <= 0) return MHD_CONTENT_READER_END_WITH_ERROR;
+  if (n <= 0 || (size_t)n > max) {
+    log_error("a streamed reply failed at byte %llu: the connection is aborted",
+              (unsigned long long)pos);
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+  }
   return n;
 }
 
@@ -1355,6 +1361,17 @@ static ssize_t no_body_cb(void *cls, uint64_t pos, char *buf, size_t max) {
 
 static enum MHD_Result send_reply(req_state *st) {
   http_req *r = &st->r;
+  if (!st->failed && st->kind == REPLY_FD) {
+    /* A file shorter than the reply would end it early: a 500 now, while
+     * the status line is still ours to choose. */
+    struct stat sb;
+    if (fstat(st->fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        (uint64_t)sb.st_size < st->off + st->len) {
+      log_error("%s %s: the reply's file holds less than %llu bytes at %llu", r->method,
+                r->path, (unsigned long long)st->len, (unsigned long long)st->off);
+      http_fail(r, 500, "InternalError", "The server encountered an internal error.");
+    }
+  }
   if (st->failed) render_error(r);
   if (st->kind == REPLY_NONE) {
     log_error("%s %s: handler produced no reply", r->method, r->path);

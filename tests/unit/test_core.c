@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "arm/arm.h"
 #include "core/core.h"
@@ -157,6 +158,30 @@ static void test_actions_long_paths(void) {
   free(pad);
 }
 
+/* Issue 16 item 11: a line repeated in a loop is written once, then counted. */
+static void test_log_repeats(void) {
+  char path[] = "/tmp/azlite-log-XXXXXX";
+  int fd = mkstemp(path);
+  int saved = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  for (int i = 0; i < 1000; i++) log_error("accept: Too many open files");
+  log_error("something else");
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  char buf[4096] = "";
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  close(fd);
+  unlink(path);
+  if (n < 0) n = 0;
+  buf[n] = 0;
+  int lines = 0;
+  for (char *c = buf; *c; c++) lines += *c == '\n';
+  CHECK(lines == 3);
+  CHECK(strstr(buf, "Too many open files") != NULL);
+  CHECK(strstr(buf, "repeated 999 more times") != NULL);
+  CHECK(strstr(buf, "something else") != NULL);
+}
+
 static void test_jwt(void) {
   EVP_PKEY *k = EVP_RSA_gen(2048), *other = EVP_RSA_gen(2048);
   char kid[44];
@@ -305,6 +330,7 @@ UNIT_MAIN("core", {
   test_url_decode();
   test_actions();
   test_actions_long_paths();
+  test_log_repeats();
   test_jwt();
   test_crc64();
   test_crc64_paths();
