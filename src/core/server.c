@@ -33,6 +33,11 @@
 #include "internal.h"
 
 #define MGMT_MAX_BODY (4u * 1024 * 1024)
+/* Request line and headers: beyond this, 400 in the listener's style.  The
+ * connection's memory (CONN_MEMORY) must hold them with room to spare, or
+ * libmicrohttpd answers 431 itself, without Azure's body. */
+#define HEADERS_MAX (64u * 1024)
+#define CONN_MEMORY (128 * 1024)
 
 /* ---- request-scoped arena -------------------------------------------- */
 
@@ -61,6 +66,7 @@ typedef struct req_state {
    * why, and the query parameter at fault (NULL: the path). */
   const char *bad_uri;
   const char *bad_query;
+  int headers_too_large;
   /* body spooling */
   size_t mem_cap;
   int body_fd;
@@ -1271,6 +1277,14 @@ static void dispatch(req_state *st) {
                     (double)(t0.tv_usec - st->started.tv_usec) / 1e3,
                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_usec - t0.tv_usec) / 1e3);
   }
+  if (st->headers_too_large) {
+    /* Azure's front end refuses such a request with 400 before the service
+     * sees it; here with the listener's error body. */
+    http_fail_style(r, r->listener == LISTEN_MGMT ? HTTP_ERR_ARM : HTTP_ERR_STORAGE, 400,
+                    "RequestHeaderTooLarge",
+                    "The size of the request headers is too long (limit %u bytes).", HEADERS_MAX);
+    return;
+  }
   if (st->too_large) {
     http_fail(r, 413, r->listener == LISTEN_MGMT ? "RequestEntityTooLarge" : "RequestBodyTooLarge",
               "The request body is too large and exceeds the maximum permissible limit.");
@@ -1548,6 +1562,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
       st->md5 = EVP_MD_CTX_new();
       if (!st->md5 || EVP_DigestInit_ex(st->md5, EVP_md5(), NULL) != 1) abort();
     }
+    size_t hbytes = strlen(url) + strlen(method) + 12;
+    for (int i = 0; i < st->headers.n; i++)
+      hbytes += strlen(st->headers.v[i].name) + strlen(st->headers.v[i].value) + 4;
+    if (hbytes > HEADERS_MAX) st->headers_too_large = st->too_large = 1;
     const char *cl = hdr_find(&st->headers, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > st->max_body) st->too_large = 1;
     if (!st->too_large) return MHD_YES;
@@ -1725,8 +1743,9 @@ static struct MHD_Daemon *start_one(srv *s, listener *l, int port, int tls) {
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, l},
       {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_none, NULL},
       /* libmicrohttpd zeroes a connection's whole pool between requests, so a
-       * bigger pool costs every small request more than it saves large ones. */
-      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+       * bigger pool costs every small request: this one holds HEADERS_MAX
+       * and the read buffer, no more. */
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY, NULL},
       /* No byte either way for this long (a stalled upload, an idle
        * keep-alive) closes the connection; its request is then freed. */
       {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->cfg.idle_timeout_s, NULL},
