@@ -129,7 +129,8 @@ int arm_api_version_require(http_req *r, const char *type, const char *const *ve
   size_t len = 0;
   FILE *f = open_memstream(&list, &len);
   if (!f) abort();
-  for (int i = 0; versions[i]; i++) fprintf(f, "%s%s", i ? (resources ? "," : ", ") : "", versions[i]);
+  for (int i = 0; versions[i]; i++)
+    fprintf(f, "%s%s", i ? (resources ? "," : ", ") : "", versions[i]);
   fclose(f);
   if (resources || !v || !api_version_well_formed(v))
     http_fail(r, 400, "InvalidApiVersionParameter",

@@ -192,7 +192,8 @@ static int assignment_filter_parse(const char *f, assignment_filter *out) {
 void authz_assignment_list(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
-  if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope,
+                          sizeof scope) != 0)
     return;
   assignment_filter f;
   const char *filter = http_query_get(r, "$filter");
@@ -223,7 +224,8 @@ void authz_assignment_list(http_req *r) {
 void authz_assignment_get(http_req *r) {
   char scope[1024];
   const char *name = http_param(r, "name");
-  if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope,
+                          sizeof scope) != 0)
     return;
   json_t *j = assignment_at(r->srv, scope, name);
   if (!j)
@@ -338,7 +340,8 @@ void authz_assignment_put(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
   const char *name = http_param(r, "name");
-  if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope,
+                          sizeof scope) != 0)
     return;
   json_t *body = http_body_json(r);
   if (!body) return;
@@ -411,7 +414,8 @@ void authz_assignment_delete(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
   const char *name = http_param(r, "name");
-  if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope,
+                          sizeof scope) != 0)
     return;
   json_t *j = assignment_at(s, scope, name);
   if (!j) {

@@ -370,7 +370,8 @@ static int custom_visible(json_t *assignable, const char *scope, int below) {
 void authz_definition_list(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
-  if (authz_request_scope(r, "roleDefinitions", authz_definition_api_versions, scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleDefinitions", authz_definition_api_versions, scope,
+                          sizeof scope) != 0)
     return;
   def_filter f;
   const char *filter = http_query_get(r, "$filter");
@@ -413,7 +414,8 @@ static void definition_not_found(http_req *r, const char *id) {
 void authz_definition_get(http_req *r) {
   char scope[1024];
   const char *id = http_param(r, "name");
-  if (authz_request_scope(r, "roleDefinitions", authz_definition_api_versions, scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleDefinitions", authz_definition_api_versions, scope,
+                          sizeof scope) != 0)
     return;
   const role_builtin *b = builtin_find(id);
   json_t *j = b ? builtin_json(r->srv, scope, b) : custom_get(r->srv, scope, id);
@@ -529,7 +531,8 @@ void authz_definition_put(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
   const char *id = http_param(r, "name");
-  if (authz_request_scope(r, "roleDefinitions", authz_definition_api_versions, scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleDefinitions", authz_definition_api_versions, scope,
+                          sizeof scope) != 0)
     return;
   json_t *body = http_body_json(r);
   if (!body) return;
@@ -563,7 +566,8 @@ void authz_definition_delete(http_req *r) {
   srv *s = r->srv;
   char scope[1024];
   const char *id = http_param(r, "name");
-  if (authz_request_scope(r, "roleDefinitions", authz_definition_api_versions, scope, sizeof scope) != 0)
+  if (authz_request_scope(r, "roleDefinitions", authz_definition_api_versions, scope,
+                          sizeof scope) != 0)
     return;
   if (builtin_find(id)) {
     http_fail(r, 403, "AuthorizationFailed",
