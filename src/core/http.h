@@ -158,7 +158,9 @@ void http_date(int64_t ms, char out[32]);
 int64_t http_date_parse(const char *s);
 
 /* Sub-requests: a request made inside another one (a Blob Batch part, the
- * source URL of a copy).  It has its own method, target ("path?query", raw),
+ * source URL of a copy).  A target whose path or query holds a NUL or invalid
+ * UTF-8 comes back already failed (400): check http_failed() before running
+ * a handler on it.  It has its own method, target ("path?query", raw),
  * headers, arena and reply; it shares the parent's server, listener, client
  * address and (without a Host header) host; it lives until the parent ends.
  * It has no body. */

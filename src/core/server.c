@@ -886,6 +886,30 @@ static void path_set(req_state *st, const char *raw, size_t len);
 static void query_add(req_state *st, hdr_list *l, const char *key, size_t klen,
                       const char *value, size_t vlen);
 
+/* Before any handler: a name that a NUL would truncate, or that invalid
+ * UTF-8 would make collide with another, names nothing. */
+static void refuse_bad_uri(req_state *st) {
+  http_req *r = &st->r;
+  if (r->listener == LISTEN_MGMT) {
+    if (st->bad_query)
+      http_fail_style(r, HTTP_ERR_ARM, 400, "InvalidRequestUri",
+                      "The request URI is not valid: the query parameter '%s' contains %s.",
+                      st->bad_query, st->bad_uri);
+    else
+      http_fail_style(r, HTTP_ERR_ARM, 400, "InvalidRequestUri",
+                      "The request URI is not valid: its path contains %s.", st->bad_uri);
+  } else if (st->bad_query) {
+    http_fail_style(r, HTTP_ERR_STORAGE, 400, "InvalidQueryParameterValue",
+                    "Value for one of the query parameters specified in the request URI is "
+                    "invalid.");
+    http_fail_detail(r, "QueryParameterName", st->bad_query);
+    http_fail_detail(r, "Reason", st->bad_uri);
+  } else {
+    http_fail_style(r, HTTP_ERR_STORAGE, 400, "InvalidUri",
+                    "The requested URI does not represent any resource on the server.");
+  }
+}
+
 http_req *http_subreq_new(http_req *parent, const char *method, const char *target,
                           const http_header *headers, int nheaders) {
   req_state *ps = RS(parent);
@@ -922,6 +946,7 @@ http_req *http_subreq_new(http_req *parent, const char *method, const char *targ
   const char *host = hdr_find(&st->headers, "Host");
   r->host = host ? host : parent->host;
   uuid_v4(r->request_id);
+  if (st->bad_uri) refuse_bad_uri(st);
   return r;
 }
 
@@ -1291,26 +1316,7 @@ static void dispatch(req_state *st) {
     return;
   }
   if (st->bad_uri) {
-    /* Before any handler: a name that a NUL would truncate, or that invalid
-     * UTF-8 would make collide with another, names nothing. */
-    if (r->listener == LISTEN_MGMT) {
-      if (st->bad_query)
-        http_fail_style(r, HTTP_ERR_ARM, 400, "InvalidRequestUri",
-                        "The request URI is not valid: the query parameter '%s' contains %s.",
-                        st->bad_query, st->bad_uri);
-      else
-        http_fail_style(r, HTTP_ERR_ARM, 400, "InvalidRequestUri",
-                        "The request URI is not valid: its path contains %s.", st->bad_uri);
-    } else if (st->bad_query) {
-      http_fail_style(r, HTTP_ERR_STORAGE, 400, "InvalidQueryParameterValue",
-                      "Value for one of the query parameters specified in the request URI is "
-                      "invalid.");
-      http_fail_detail(r, "QueryParameterName", st->bad_query);
-      http_fail_detail(r, "Reason", st->bad_uri);
-    } else {
-      http_fail_style(r, HTTP_ERR_STORAGE, 400, "InvalidUri",
-                      "The requested URI does not represent any resource on the server.");
-    }
+    refuse_bad_uri(st);
     return;
   }
   const route *rt = st->route;

@@ -215,7 +215,7 @@ void blob_submit_batch(blob_ctx *c) {
     if (h == bp->nheaders && bp->nheaders < 64) bp->nheaders++;
     bp->headers[h < 64 ? h : 63] = (http_header){"Host", host};
     http_req *sub = http_subreq_new(r, bp->method, target, bp->headers, bp->nheaders);
-    blob_dispatch(sub);
+    if (!http_failed(sub)) blob_dispatch(sub);
     size_t sl;
     char *reply = http_subreq_render(sub, &sl);
     fprintf(f, "--batchresponse_%s\r\nContent-Type: application/http\r\n", bid);

@@ -606,7 +606,7 @@ int blob_source_open(blob_ctx *c, const char *url, int caller_ok, blob_source *o
   sc->s = c->s;
   sc->now_ms = c->now_ms;
   int known;
-  if (split_path(sc) != 0 || !sc->container || !sc->blob ||
+  if (http_failed(sub) || split_path(sc) != 0 || !sc->container || !sc->blob ||
       !(sc->op = find_op("GET", BLOB_LVL_BLOB, NULL, NULL, &known))) {
     blob_fail_header(c, "x-ms-copy-source", url);
     return -1;

@@ -73,6 +73,19 @@ class BlobNames(unittest.TestCase):
         self.assertEqual(r.status_code, 201, r.text)
         svc.get_blob_client("cnt", "\u00e9t\u00e9").delete_blob()
 
+    def test_batch_and_copy_parts(self):
+        # Sub-requests (Blob Batch parts, copy sources) are refused the same way.
+        cc = svc.get_container_client("cnt")
+        for part in cc.delete_blobs("report.csv\x00.tmp", raise_on_any_failure=False):
+            self.assertEqual(part.status_code, 400)
+        src = blob_url("/cnt/report.csv%00.tmp?" + SAS)
+        r = requests.put(blob_url("/cnt/copy?" + SAS), headers={"x-ms-copy-source": src},
+                         timeout=30)
+        self.assertEqual(r.status_code, 400, r.text)
+        self.assertEqual(svc.get_blob_client("cnt", "report.csv").download_blob().readall(),
+                         b"the real report")
+        self.assertEqual([b.name for b in cc.list_blobs()], ["report.csv"])
+
     def test_query_parameters(self):
         for q in ("comp=list%00x", "comp%00=list", "prefix=%ff%fe", "prefix=%c0%af"):
             r = requests.get(blob_url("/cnt?restype=container&" + q + "&" + SAS), timeout=30)
