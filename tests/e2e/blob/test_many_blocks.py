@@ -1,5 +1,5 @@
 """A blob committed from many blocks downloads with O(1) file descriptors
-(issue 16, item 11): azlite runs under RLIMIT_NOFILE 256, a blob of 1200
+(issue 16, item 11): azlite runs under RLIMIT_NOFILE 256, a blob of 1000
 blocks (Put Block + Put Block List through azure-storage-blob) downloads
 whole and ranged byte for byte, and many stalled downloads of it at once do
 not stop another client's request."""
@@ -17,7 +17,7 @@ from azure.storage.blob import BlobBlock, BlobServiceClient
 from azlite_harness import BIN, Azlite
 
 NOFILE = 256
-BLOCKS = 1200
+BLOCKS = 1000
 BLOCK = 3 * 1024 + 7  # not a multiple of anything the server might align to
 
 
