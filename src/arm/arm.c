@@ -41,6 +41,9 @@ static const char *const arm_schema[] = {
     "  error_message TEXT,"
     "  start_time TEXT NOT NULL,"
     "  end_time TEXT);",
+    /* Version 2: what an interrupted operation resumes at the next start (the
+     * id of the resource group it deletes); NULL: it fails instead. */
+    "ALTER TABLE operations ADD COLUMN resume TEXT;",
 };
 
 /* ---- locations ---------------------------------------------------------- */
@@ -449,5 +452,6 @@ const provider arm_provider = {
     .schema = {arm_schema, sizeof arm_schema / sizeof arm_schema[0]},
     .resource_types = arm_types,
     .init = arm_init,
+    .tick = arm_lro_tick,
     .fini = arm_fini,
 };

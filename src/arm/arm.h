@@ -44,11 +44,25 @@ int arm_location_normalize(const char *in, char out[32]);
 int arm_group_exists(srv *s, const char *sub, const char *rg, char *out, size_t n);
 /* Fails r with 404 ResourceGroupNotFound unless the group exists; 0 when it does. */
 int arm_require_group(http_req *r, const char *sub, const char *rg);
+/* Fails r unless resources may be created or changed in the group: 404
+ * ResourceGroupNotFound when it is gone, 409 ResourceGroupBeingDeleted while
+ * it is being deleted; 0 when writable.  Every create calls it inside the
+ * transaction that writes, so a group delete either sees the new resource or
+ * refuses it (arm_resource_put refuses too, as a backstop). */
+int arm_group_writable(http_req *r, const char *sub, const char *rg);
+/* The same for any scope or resource id: checks its group, if it names one. */
+int arm_scope_writable(http_req *r, const char *scope);
+/* Test only: sleeps AZLITE_TEST_DELAY_DELETE_MS milliseconds (unset: not at
+ * all) between the steps of a delete, so tests can kill azlite mid-way. */
+void arm_test_delete_delay(void);
 /* Fails r with 404 SubscriptionNotFound unless sub is azlite's subscription. */
 int arm_require_subscription(http_req *r, const char *sub);
 
 /* The generic resource table.  `body` is the resource's full ARM JSON (id,
- * name, type, location, tags, properties, ...); put stores a copy. */
+ * name, type, location, tags, properties, ...); put stores a copy, and fails
+ * (-1) when the resource's group is gone or being deleted.  Delete tells
+ * the other providers (identities, role assignments) inside the caller's
+ * transaction: a delete is one transaction with all that goes with it. */
 int arm_resource_put(srv *s, const char *id, const char *type, json_t *body);
 /* Returns a new reference, or NULL when absent.  Lookup is case-insensitive. */
 json_t *arm_resource_get(srv *s, const char *id);

@@ -1,11 +1,14 @@
 /* groups.c: resource groups, the generic resource table every provider's
  * resources live in, and resource listing.  Deleting a group deletes what it
  * contains: each resource's provider is told (resource_deleted) before the
- * rows go. */
+ * rows go, all in one transaction, so a crash leaves the group whole (and
+ * `Deleting`: the next start resumes the deletion).  While it is Deleting,
+ * nothing may be created in it (409 ResourceGroupBeingDeleted). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "../identity/identity.h"
 #include "internal.h"
@@ -37,6 +40,59 @@ int arm_group_exists(srv *s, const char *sub, const char *rg, char *out, size_t 
   }
   store_finalize(st);
   return found;
+}
+
+/* 1 the group exists and is usable, 0 it is being deleted, -1 absent. */
+static int group_state(srv *s, const char *sub, const char *rg) {
+  sqlite3_stmt *st;
+  int state = -1;
+  if (store_prepare(store_db(s),
+                    "SELECT state FROM resource_groups WHERE subscription=? AND name=?", -1, &st,
+                    NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(st, 1, sub, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, rg, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW)
+    state = strcmp((const char *)sqlite3_column_text(st, 0), "Deleting") != 0;
+  store_finalize(st);
+  return state;
+}
+
+int arm_group_writable(http_req *r, const char *sub, const char *rg) {
+  if (arm_require_subscription(r, sub) != 0) return -1;
+  int state = group_state(r->srv, r->srv->subscription_id, rg);
+  if (state == 1) return 0;
+  if (state == 0)
+    http_fail(r, 409, "ResourceGroupBeingDeleted",
+              "The resource group '%s' is in deprovisioning state and cannot perform this "
+              "operation.",
+              rg);
+  else
+    http_fail(r, 404, "ResourceGroupNotFound", "Resource group '%s' could not be found.", rg);
+  return -1;
+}
+
+/* Splits "/subscriptions/{s}/resourceGroups/{g}/..." (any case) into parts. */
+static void id_parts(const char *id, char sub[40], char rg[128]) {
+  sub[0] = rg[0] = 0;
+  sscanf(id, "/subscriptions/%39[^/]", sub);
+  const char *p = strchr(id + (id[0] == '/'), '/');
+  p = p ? strchr(p + 1, '/') : NULL; /* after the subscription id */
+  if (p && strncasecmp(p, "/resourceGroups/", 16) == 0) sscanf(p + 16, "%127[^/]", rg);
+}
+
+int arm_scope_writable(http_req *r, const char *scope) {
+  char sub[40], rg[128];
+  id_parts(scope, sub, rg);
+  return rg[0] ? arm_group_writable(r, sub, rg) : 0;
+}
+
+void arm_test_delete_delay(void) {
+  const char *v = getenv("AZLITE_TEST_DELAY_DELETE_MS");
+  long ms = v ? strtol(v, NULL, 10) : 0;
+  if (ms <= 0) return;
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
 }
 
 int arm_require_subscription(http_req *r, const char *sub) {
@@ -145,6 +201,11 @@ void arm_group_put(http_req *r) {
     const char *managed = json_string_value(json_object_get(body, "managedBy"));
     int exists = arm_group_exists(s, sub, rg, existing, sizeof existing);
     int rc;
+    if (exists && arm_group_writable(r, sub, existing) != 0) {
+      free(tj);
+      json_decref(body);
+      return;
+    }
     if (exists) {
       json_t *cur = group_load(s, existing);
       const char *curloc = json_string_value(json_object_get(cur, "location"));
@@ -197,6 +258,7 @@ void arm_group_patch(http_req *r) {
   char name[128];
   if (arm_require_group(r, sub, rg) != 0) return;
   arm_group_exists(s, sub, rg, name, sizeof name);
+  if (arm_group_writable(r, sub, name) != 0) return;
   json_t *body = http_body_json(r);
   if (!body) return;
   json_t *tags = json_object_get(body, "tags");
@@ -233,43 +295,62 @@ typedef struct group_delete {
   char name[128];
 } group_delete;
 
+/* Deletes the group and everything in it in one transaction.  On failure the
+ * group is usable again (Azure rolls its provisioning state back too). */
 static int group_delete_run(srv *s, void *ctx, char *code, size_t cl, char *msg, size_t ml) {
   group_delete *g = ctx;
-  (void)code;
-  (void)cl;
-  (void)msg;
-  (void)ml;
-  char prefix[256];
-  snprintf(prefix, sizeof prefix, "/subscriptions/%s/resourceGroups/%s/", g->sub, g->name);
+  char gid[256];
+  snprintf(gid, sizeof gid, "/subscriptions/%s/resourceGroups/%s", g->sub, g->name);
+  int rc = store_begin(s);
   /* Children before parents: longest ids first. */
   sqlite3_stmt *st;
   json_t *ids = json_array();
-  if (store_prepare(store_db(s),
-                         "SELECT id, type FROM resources WHERE subscription=? AND "
-                         "resource_group=? ORDER BY length(id) DESC",
-                         -1, &st, NULL) == SQLITE_OK) {
+  if (rc == 0 && store_prepare(store_db(s),
+                               "SELECT id, type FROM resources WHERE subscription=? AND "
+                               "resource_group=? ORDER BY length(id) DESC",
+                               -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, g->sub, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW)
       json_array_append_new(ids, json_pack("[s,s]", sqlite3_column_text(st, 0),
                                            sqlite3_column_text(st, 1)));
     store_finalize(st);
+  } else if (rc == 0) {
+    rc = -1;
   }
   size_t i;
   json_t *e;
   json_array_foreach(ids, i, e) {
+    if (rc != 0) break;
     const char *id = json_string_value(json_array_get(e, 0));
     notify_deleted(s, id, json_string_value(json_array_get(e, 1)));
-    arm_resource_delete(s, id);
+    rc = arm_resource_delete(s, id);
+    arm_test_delete_delay();
   }
   json_decref(ids);
-  char gid[256];
-  snprintf(gid, sizeof gid, "/subscriptions/%s/resourceGroups/%s", g->sub, g->name);
-  notify_deleted(s, gid, "Microsoft.Resources/resourceGroups");
-  store_exec(s,
-             "DELETE FROM resources WHERE subscription=%Q AND resource_group=%Q;"
-             "DELETE FROM resource_groups WHERE subscription=%Q AND name=%Q",
-             g->sub, g->name, g->sub, g->name);
+  if (rc == 0) {
+    notify_deleted(s, gid, "Microsoft.Resources/resourceGroups");
+    rc = store_exec(s,
+                    "DELETE FROM resources WHERE subscription=%Q AND resource_group=%Q;"
+                    "DELETE FROM resource_groups WHERE subscription=%Q AND name=%Q",
+                    g->sub, g->name, g->sub, g->name);
+  }
+  if (rc == 0)
+    rc = store_commit(s);
+  else
+    store_rollback(s);
+  if (rc != 0) {
+    store_exec(s,
+               "UPDATE resource_groups SET state='Succeeded' WHERE subscription=%Q AND name=%Q",
+               g->sub, g->name);
+    snprintf(code, cl, "ResourceGroupDeletionBlocked");
+    snprintf(msg, ml,
+             "Deletion of resource group '%s' failed: azlite could not commit it. The "
+             "provisioning state of the resource group has been rolled back.",
+             g->name);
+    log_error("arm: deleting resource group %s failed", g->name);
+    return -1;
+  }
   log_info("arm: deleted resource group %s", g->name);
   return 0;
 }
@@ -281,9 +362,52 @@ void arm_group_delete(http_req *r) {
   group_delete *g = calloc(1, sizeof *g);
   snprintf(g->sub, sizeof g->sub, "%s", s->subscription_id);
   arm_group_exists(s, sub, rg, g->name, sizeof g->name);
+  char gid[256];
+  snprintf(gid, sizeof gid, "/subscriptions/%s/resourceGroups/%s", g->sub, g->name);
   store_exec(s, "UPDATE resource_groups SET state='Deleting' WHERE subscription=%Q AND name=%Q",
              g->sub, g->name);
-  arm_lro_start(r, 202, NULL, group_delete_run, g, free);
+  arm_lro_start_resumable(r, 202, NULL, gid, group_delete_run, g, free);
+}
+
+void arm_group_delete_resume(srv *s) {
+  sqlite3_stmt *st;
+  json_t *names = json_array();
+  if (store_prepare(store_db(s),
+                    "SELECT name FROM resource_groups WHERE subscription=? AND state='Deleting'",
+                    -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, s->subscription_id, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+      json_array_append_new(names, json_string((const char *)sqlite3_column_text(st, 0)));
+    store_finalize(st);
+  }
+  size_t i;
+  json_t *n;
+  json_array_foreach(names, i, n) {
+    group_delete *g = calloc(1, sizeof *g);
+    if (!g) abort();
+    snprintf(g->sub, sizeof g->sub, "%s", s->subscription_id);
+    snprintf(g->name, sizeof g->name, "%s", json_string_value(n));
+    char gid[256];
+    snprintf(gid, sizeof gid, "/subscriptions/%s/resourceGroups/%s", g->sub, g->name);
+    arm_lro_resume(s, gid, group_delete_run, g, free);
+  }
+  json_decref(names);
+  /* Deletions that committed but stopped before recording it: done. */
+  if (store_prepare(store_db(s),
+                    "SELECT resume FROM operations WHERE status='InProgress' AND resume IS NOT "
+                    "NULL",
+                    -1, &st, NULL) == SQLITE_OK) {
+    json_t *done = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+      json_array_append_new(done, json_string((const char *)sqlite3_column_text(st, 0)));
+    store_finalize(st);
+    json_array_foreach(done, i, n) {
+      char sub[40], rg[128];
+      id_parts(json_string_value(n), sub, rg);
+      if (group_state(s, sub, rg) == -1) arm_lro_finish_resumable(s, json_string_value(n));
+    }
+    json_decref(done);
+  }
 }
 
 /* Reads "<field> eq '<value>'" at *p and a following "and"; 1 on a match,
@@ -398,14 +522,6 @@ void arm_group_list(http_req *r) {
 
 /* ---- the generic resource table ---------------------------------------- */
 
-/* Splits "/subscriptions/{s}/resourceGroups/{g}/providers/..." into parts. */
-static void id_parts(const char *id, char sub[40], char rg[128]) {
-  sub[0] = rg[0] = 0;
-  sscanf(id, "/subscriptions/%39[^/]/resourceGroups/%127[^/]", sub, rg);
-  if (!sub[0]) sscanf(id, "/subscriptions/%39[^/]", sub);
-  if (!rg[0]) sscanf(id, "/subscriptions/%*[^/]/resourcegroups/%127[^/]", rg);
-}
-
 int arm_resource_put(srv *s, const char *id, const char *type, json_t *body) {
   char sub[40], rg[128];
   id_parts(id, sub, rg);
@@ -413,13 +529,25 @@ int arm_resource_put(srv *s, const char *id, const char *type, json_t *body) {
   const char *name = json_string_value(json_object_get(body, "name"));
   const char *loc = json_string_value(json_object_get(body, "location"));
   int64_t now = clock_now_ms(s);
-  int rc = store_exec(s,
-                      "INSERT INTO resources(id,subscription,resource_group,type,name,location,"
-                      "body,created_ms,changed_ms) VALUES(%Q,%Q,%Q,%Q,%Q,%Q,%Q,%lld,%lld) "
-                      "ON CONFLICT(id) DO UPDATE SET body=excluded.body, "
-                      "location=excluded.location, changed_ms=excluded.changed_ms",
-                      id, sub, rg, type, name ? name : "", loc, bj, (long long)now,
-                      (long long)now);
+  /* The group check and the write in one transaction: a group delete that
+   * starts meanwhile sees this resource, or this sees the group Deleting. */
+  int rc = store_begin(s);
+  if (rc == 0 && rg[0] && group_state(s, sub, rg) != 1) {
+    log_warn("arm: refused to write %s: its resource group is gone or being deleted", id);
+    rc = -1;
+  }
+  if (rc == 0)
+    rc = store_exec(s,
+                    "INSERT INTO resources(id,subscription,resource_group,type,name,location,"
+                    "body,created_ms,changed_ms) VALUES(%Q,%Q,%Q,%Q,%Q,%Q,%Q,%lld,%lld) "
+                    "ON CONFLICT(id) DO UPDATE SET body=excluded.body, "
+                    "location=excluded.location, changed_ms=excluded.changed_ms",
+                    id, sub, rg, type, name ? name : "", loc, bj, (long long)now,
+                    (long long)now);
+  if (rc == 0)
+    rc = store_commit(s);
+  else
+    store_rollback(s);
   free(bj);
   return rc;
 }
@@ -443,6 +571,7 @@ json_t *arm_resource_get(srv *s, const char *id) {
 int arm_resource_delete(srv *s, const char *id) {
   char type[256] = "";
   sqlite3_stmt *st;
+  if (store_begin(s) != 0) return -1;
   if (store_prepare(store_db(s), "SELECT type FROM resources WHERE id=?", -1, &st, NULL) ==
       SQLITE_OK) {
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -457,7 +586,11 @@ int arm_resource_delete(srv *s, const char *id) {
       if (p->resource_deleted && !(strncasecmp(type, p->name, n) == 0 && type[n] == '/'))
         p->resource_deleted(s, id, type);
     }
-  return store_exec(s, "DELETE FROM resources WHERE id=%Q", id);
+  if (store_exec(s, "DELETE FROM resources WHERE id=%Q", id) != 0) {
+    store_rollback(s);
+    return -1;
+  }
+  return store_commit(s);
 }
 
 json_t *arm_resource_list(srv *s, const char *scope, const char *type) {

@@ -10,6 +10,7 @@ typedef struct arm_state {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int lro_running;
+  int resume_pending; /* interrupted operations to resume on the first tick (scheduler only) */
 } arm_state;
 
 extern const provider arm_provider;
@@ -18,6 +19,19 @@ void arm_lro_wait_all(srv *s, int timeout_s);
 void arm_operation_status(http_req *r);
 void arm_operation_result(http_req *r);
 void arm_lro_recover(srv *s);
+void arm_lro_tick(srv *s, int64_t now_ms);
+/* An operation the next start resumes if azlite stops while it runs: `resume`
+ * names what it works on (a resource group's id for its deletion). */
+void arm_lro_start_resumable(http_req *r, int status, json_t *body, const char *resume,
+                             arm_lro_fn fn, void *ctx, void (*free_ctx)(void *));
+/* Runs fn again under the interrupted operation for `resume` (a new one when
+ * none is recorded); 0 when it started. */
+int arm_lro_resume(srv *s, const char *resume, arm_lro_fn fn, void *ctx,
+                   void (*free_ctx)(void *));
+/* Marks the interrupted operations for `resume` succeeded: their work is done. */
+void arm_lro_finish_resumable(srv *s, const char *resume);
+/* Resumes the deletion of every group left Deleting (scheduler, first pass). */
+void arm_group_delete_resume(srv *s);
 
 void arm_group_put(http_req *r);
 void arm_group_get(http_req *r);

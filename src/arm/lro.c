@@ -5,7 +5,9 @@
  *       -> 200 {"status":"InProgress|Succeeded|Failed", "error":{...}}
  *   Location: .../operationresults/{id} -> 202 while running, then 200.
  * Retry-After: 1 keeps azure-core from sleeping 30 s between polls.
- * An operation still InProgress when azlite stopped is failed at the next start. */
+ * An operation still InProgress when azlite stopped is failed at the next start,
+ * unless it is resumable (a resource group's deletion: operations.resume names
+ * the group), which then runs again from the start on the scheduler's first pass. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,22 +71,43 @@ void arm_lro_wait_all(srv *s, int timeout_s) {
   pthread_mutex_unlock(&a->mu);
 }
 
-void arm_lro_start(http_req *r, int status, json_t *body, arm_lro_fn fn, void *ctx,
-                   void (*free_ctx)(void *)) {
-  srv *s = r->srv;
+/* Runs fn on a detached thread for operation id; 0 when it started (fn then
+ * owns ctx), -1 when not (ctx freed, the operation failed). */
+static int lro_spawn(srv *s, const char *id, arm_lro_fn fn, void *ctx, void (*free_ctx)(void *)) {
   lro_job *j = calloc(1, sizeof *j);
+  if (!j) abort();
   j->s = s;
-  uuid_v4(j->id);
+  snprintf(j->id, sizeof j->id, "%s", id);
   j->fn = fn;
   j->ctx = ctx;
   j->free_ctx = free_ctx;
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  lro_count(s, 1);
+  int rc = pthread_create(&t, &attr, lro_thread, j);
+  pthread_attr_destroy(&attr);
+  if (rc == 0) return 0;
+  lro_count(s, -1);
+  lro_finish(s, id, 0, "InternalServerError", "The operation could not be started.");
+  if (free_ctx) free_ctx(ctx);
+  free(j);
+  return -1;
+}
+
+void arm_lro_start_resumable(http_req *r, int status, json_t *body, const char *resume,
+                             arm_lro_fn fn, void *ctx, void (*free_ctx)(void *)) {
+  srv *s = r->srv;
+  char id[37];
+  uuid_v4(id);
   char iso[40];
   clock_iso8601(clock_now_ms(s), iso);
   if (store_exec(s,
-                 "INSERT INTO operations(id,status,start_time) VALUES(%Q,'InProgress',%Q)",
-                 j->id, iso) != 0) {
+                 "INSERT INTO operations(id,status,start_time,resume) "
+                 "VALUES(%Q,'InProgress',%Q,%Q)",
+                 id, iso, resume) != 0) {
     if (free_ctx) free_ctx(ctx);
-    free(j);
     json_decref(body);
     http_fail(r, 500, "InternalServerError", "The operation could not be started.");
     return;
@@ -93,23 +116,54 @@ void arm_lro_start(http_req *r, int status, json_t *body, arm_lro_fn fn, void *c
   http_set_headerf(r, "Azure-AsyncOperation",
                    "%s/subscriptions/%s/providers/Microsoft.Resources/operationStatuses/%s"
                    "?api-version=%s",
-                   s->mgmt_url, s->subscription_id, j->id, api ? api : "2022-09-01");
+                   s->mgmt_url, s->subscription_id, id, api ? api : "2022-09-01");
   http_set_headerf(r, "Location", "%s/subscriptions/%s/operationresults/%s?api-version=%s",
-                   s->mgmt_url, s->subscription_id, j->id, api ? api : "2022-09-01");
+                   s->mgmt_url, s->subscription_id, id, api ? api : "2022-09-01");
   http_set_header(r, "Retry-After", "1");
-  pthread_t t;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  lro_count(s, 1);
-  if (pthread_create(&t, &attr, lro_thread, j) != 0) {
-    lro_count(s, -1);
-    lro_finish(s, j->id, 0, "InternalServerError", "The operation could not be started.");
-    if (free_ctx) free_ctx(ctx);
-    free(j);
-  }
-  pthread_attr_destroy(&attr);
+  lro_spawn(s, id, fn, ctx, free_ctx);
   http_reply_json(r, status, body);
+}
+
+void arm_lro_start(http_req *r, int status, json_t *body, arm_lro_fn fn, void *ctx,
+                   void (*free_ctx)(void *)) {
+  arm_lro_start_resumable(r, status, body, NULL, fn, ctx, free_ctx);
+}
+
+int arm_lro_resume(srv *s, const char *resume, arm_lro_fn fn, void *ctx,
+                   void (*free_ctx)(void *)) {
+  char id[37] = "";
+  sqlite3_stmt *st;
+  if (store_prepare(store_db(s),
+                    "SELECT id FROM operations WHERE status='InProgress' AND resume=? LIMIT 1", -1,
+                    &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, resume, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) snprintf(id, sizeof id, "%s", sqlite3_column_text(st, 0));
+    store_finalize(st);
+  }
+  if (!id[0]) {
+    /* Interrupted before operations were resumable: a new one, that no client polls. */
+    char iso[40];
+    clock_iso8601(clock_now_ms(s), iso);
+    uuid_v4(id);
+    if (store_exec(s,
+                   "INSERT INTO operations(id,status,start_time,resume) "
+                   "VALUES(%Q,'InProgress',%Q,%Q)",
+                   id, iso, resume) != 0) {
+      if (free_ctx) free_ctx(ctx);
+      return -1;
+    }
+  }
+  log_info("arm: resuming interrupted operation %s (%s)", id, resume);
+  return lro_spawn(s, id, fn, ctx, free_ctx);
+}
+
+void arm_lro_finish_resumable(srv *s, const char *resume) {
+  char iso[40];
+  clock_iso8601(clock_now_ms(s), iso);
+  store_exec(s,
+             "UPDATE operations SET status='Succeeded', end_time=%Q WHERE status='InProgress' "
+             "AND resume=%Q",
+             iso, resume);
 }
 
 /* Returns 0 and fills status/code/message when the operation exists. */
@@ -170,6 +224,15 @@ void arm_lro_recover(srv *s) {
   store_exec(s,
              "UPDATE operations SET status='Failed', error_code='OperationInterrupted', "
              "error_message='azlite stopped while the operation ran; run it again.', "
-             "end_time=%Q WHERE status='InProgress'",
+             "end_time=%Q WHERE status='InProgress' AND resume IS NULL",
              iso);
+  arm_st(s)->resume_pending = 1;
+}
+
+void arm_lro_tick(srv *s, int64_t now_ms) {
+  (void)now_ms;
+  arm_state *a = arm_st(s);
+  if (!a->resume_pending) return;
+  a->resume_pending = 0; /* the scheduler's first pass: every provider is up */
+  arm_group_delete_resume(s);
 }

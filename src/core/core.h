@@ -117,6 +117,12 @@ int store_run(struct srv *s, const char *sql, const char *fmt, ...);
 int store_begin(struct srv *s);
 int store_commit(struct srv *s);
 void store_rollback(struct srv *s);
+/* Runs fn(s, arg, committed) when the calling thread's outermost transaction
+ * ends (committed 1 after COMMIT, 0 after a rollback), or at once (1) outside
+ * one: for work that must follow the commit, such as unlinking the files the
+ * deleted rows named.  fn owns arg. */
+void store_after_commit(struct srv *s, void (*fn)(struct srv *s, void *arg, int committed),
+                        void *arg);
 /* Key/value settings (tenant id, subscription id, clock offset, ...). Returned string is malloc'd. */
 char *store_get(struct srv *s, const char *key);
 int store_set(struct srv *s, const char *key, const char *value);

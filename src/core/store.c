@@ -17,6 +17,40 @@
 static __thread int tx_depth;
 static __thread int tx_failed;
 
+/* What the outermost transaction runs when it ends (store_after_commit), in order. */
+typedef struct tx_hook {
+  void (*fn)(srv *s, void *arg, int committed);
+  void *arg;
+  struct tx_hook *next;
+} tx_hook;
+static __thread tx_hook *tx_hooks, **tx_hooks_tail;
+
+static void tx_hooks_run(srv *s, int committed) {
+  tx_hook *h = tx_hooks;
+  tx_hooks = NULL;
+  tx_hooks_tail = NULL;
+  while (h) {
+    tx_hook *n = h->next;
+    h->fn(s, h->arg, committed);
+    free(h);
+    h = n;
+  }
+}
+
+void store_after_commit(srv *s, void (*fn)(srv *s, void *arg, int committed), void *arg) {
+  if (tx_depth <= 0) {
+    fn(s, arg, 1);
+    return;
+  }
+  tx_hook *h = calloc(1, sizeof *h);
+  if (!h) abort();
+  h->fn = fn;
+  h->arg = arg;
+  if (!tx_hooks_tail) tx_hooks_tail = &tx_hooks;
+  *tx_hooks_tail = h;
+  tx_hooks_tail = &h->next;
+}
+
 /* Prepared statements are cached per connection: parsing SQL was most of the
  * cost of a small request.  A cached statement is handed to one user at a
  * time (in_use); a second user of the same SQL at once (nested loops) gets a
@@ -203,13 +237,16 @@ int store_commit(srv *s) {
   if (--tx_depth > 0) return tx_failed ? -1 : 0;
   if (tx_failed) {
     tx_statement(s, "ROLLBACK");
+    tx_hooks_run(s, 0);
     return -1;
   }
   if (tx_statement(s, "COMMIT") != 0) {
     log_error("store: COMMIT: %s", sqlite3_errmsg(store_db(s)));
     tx_statement(s, "ROLLBACK");
+    tx_hooks_run(s, 0);
     return -1;
   }
+  tx_hooks_run(s, 1);
   return 0;
 }
 
@@ -220,6 +257,7 @@ void store_rollback(srv *s) {
     return;
   }
   tx_statement(s, "ROLLBACK");
+  tx_hooks_run(s, 0);
 }
 
 char *store_get(srv *s, const char *key) {

@@ -388,6 +388,16 @@ void authz_assignment_put(http_req *r) {
     goto done;
   }
   int64_t now = clock_now_ms(s);
+  /* Not into a group being deleted: the assignment would outlive it, and
+   * apply again to a group later created under the same name. */
+  if (store_begin(s) != 0) {
+    http_fail(r, 500, "InternalServerError", "The role assignment could not be saved.");
+    goto done;
+  }
+  if (arm_scope_writable(r, scope) != 0) {
+    store_rollback(s);
+    goto done;
+  }
   if (store_exec(s,
                  "INSERT INTO role_assignments(name,scope,role_definition_id,principal_id,"
                  "principal_type,created_ms,updated_ms,created_by,description,condition,"
@@ -395,7 +405,9 @@ void authz_assignment_put(http_req *r) {
                  "%lld,%lld,%Q,%Q,%Q,%Q)",
                  name, scope, in.role, target.oid, (long long)now, (long long)now,
                  r->caller ? r->caller->oid : NULL, in.description, in.condition,
-                 in.condition_version) != 0) {
+                 in.condition_version) != 0 ||
+      store_commit(s) != 0) {
+    store_rollback(s);
     http_fail(r, 500, "InternalServerError", "The role assignment could not be saved.");
     goto done;
   }

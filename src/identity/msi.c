@@ -399,6 +399,12 @@ void msi_uai_put(http_req *r) {
                            "properties", "tenantId", s->tenant_id, "principalId", oid, "clientId",
                            appid);
   int rc = store_begin(s);
+  if (rc == 0 && arm_scope_writable(r, id) != 0) {
+    /* The group is being deleted (checked inside the transaction that writes). */
+    store_rollback(s);
+    json_decref(body);
+    goto done;
+  }
   if (rc == 0) {
     if ((cur ? 0 : identity_principal_insert(s, oid, appid, name, "ManagedIdentity", id)) == 0 &&
         arm_resource_put(s, id, UAI_TYPE, body) == 0)
@@ -431,7 +437,10 @@ void msi_uai_patch(http_req *r) {
   } else if ((in = http_body_json(r)) && tags_valid(r, json_object_get(in, "tags"))) {
     json_t *tags = json_object_get(in, "tags");
     if (json_is_object(tags)) json_object_set(cur, "tags", tags);
-    if (arm_resource_put(r->srv, json_string_value(json_object_get(cur, "id")), UAI_TYPE, cur) != 0)
+    if (arm_scope_writable(r, id) != 0)
+      ; /* refused: the group is being deleted */
+    else if (arm_resource_put(r->srv, json_string_value(json_object_get(cur, "id")), UAI_TYPE,
+                              cur) != 0)
       http_fail(r, 500, "InternalServerError", "The identity could not be saved.");
     else
       http_reply_json(r, 200, json_incref(cur));
@@ -451,10 +460,19 @@ void msi_uai_delete(http_req *r) {
     http_reply_empty(r, 204);
   } else {
     const char *cid = json_string_value(json_object_get(cur, "id"));
-    /* Its principal (and so its tokens and role assignments) goes with it. */
-    if (identity_principals_delete_where(s, "kind='ManagedIdentity' AND resource_id=%Q", cid) !=
-            0 ||
-        arm_resource_delete(s, cid) != 0)
+    /* Its principal (and so its tokens and role assignments) goes with it, in
+     * the one transaction that removes the resource. */
+    int rc = store_begin(s);
+    if (rc == 0) {
+      rc = identity_principals_delete_where(s, "kind='ManagedIdentity' AND resource_id=%Q", cid);
+      arm_test_delete_delay();
+      if (rc == 0) rc = arm_resource_delete(s, cid);
+      if (rc == 0)
+        rc = store_commit(s);
+      else
+        store_rollback(s);
+    }
+    if (rc != 0)
       http_fail(r, 500, "InternalServerError", "The identity could not be deleted.");
     else
       http_reply_empty(r, 200);

@@ -352,7 +352,7 @@ void storage_account_put(http_req *r) {
   srv *s = r->srv;
   const char *name = http_param(r, "account");
   char rg[128];
-  if (group_canonical(r, rg) != 0) return;
+  if (group_canonical(r, rg) != 0 || arm_group_writable(r, http_param(r, "sub"), rg) != 0) return;
   if (!account_name_valid(name)) {
     fail_name_invalid(r, name);
     return;
@@ -463,6 +463,12 @@ void storage_account_put(http_req *r) {
     http_fail(r, 500, "InternalError", "The storage account could not be saved.");
     goto done;
   }
+  /* Again inside the transaction: a group delete may have started meanwhile. */
+  if (arm_group_writable(r, http_param(r, "sub"), rg) != 0) {
+    store_rollback(s);
+    free(rp);
+    goto done;
+  }
   if (exists) {
     rc = store_exec(s,
                     "UPDATE storage_accounts SET location=%Q, sku=%Q, kind=%Q, props=%Q "
@@ -546,6 +552,11 @@ void storage_account_patch(http_req *r) {
   if (settings_check(r, body) != 0) goto done;
   char *rp = row_props(body);
   int rc = store_begin(s);
+  if (rc == 0 && arm_scope_writable(r, json_string_value(json_object_get(body, "id"))) != 0) {
+    store_rollback(s);
+    free(rp);
+    goto done;
+  }
   if (rc == 0)
     rc = store_exec(s, "UPDATE storage_accounts SET sku=%Q, kind=%Q, props=%Q WHERE name=%Q",
                     json_string_value(json_object_get(json_object_get(body, "sku"), "name")),
@@ -566,7 +577,9 @@ done:
   json_decref(in);
 }
 
-/* Drops the account's rows (the blob tables cascade) and then its data files. */
+/* Drops the account's rows (the blob tables cascade); its data files go after
+ * the outermost transaction commits (blob_data_gc waits for it), so a delete
+ * nested in a larger one (a resource group's) never loses files to a rollback. */
 static int account_drop(srv *s, const char *name) {
   blob_ids ids = {0};
   sqlite3_stmt *q;
@@ -586,42 +599,61 @@ static int account_drop(srv *s, const char *name) {
     rc = -1;
   }
   if (rc == 0) rc = store_exec(s, "DELETE FROM storage_accounts WHERE name=%Q", name);
+  if (rc == 0) blob_data_gc(s, &ids);
+  blob_ids_free(&ids);
   if (rc == 0) rc = store_commit(s);
   if (rc != 0) {
     store_rollback(s);
-    blob_ids_free(&ids);
     return -1;
   }
-  blob_data_gc(s, &ids);
-  blob_ids_free(&ids);
   log_info("storage: deleted account %s", name);
   return 0;
 }
 
+/* One transaction: the account's rows, its blobs' rows, its ARM resource and
+ * what the other providers keep for it (role assignments at its scope, its
+ * system-assigned identity).  An ARM resource left without its row by an
+ * older azlite that crashed mid-delete is removed too. */
 void storage_account_delete(http_req *r) {
+  srv *s = r->srv;
   char rg[128];
   if (group_canonical(r, rg) != 0) return;
   const char *name = http_param(r, "account");
   char *id = account_id(r, rg, name);
-  account_row row;
-  int found = row_load(r->srv, name, &row);
-  if (found == 1 && strcasecmp(row.id, id) == 0) {
-    if (account_drop(r->srv, name) != 0 || arm_resource_delete(r->srv, id) != 0)
-      http_fail(r, 500, "InternalError", "The storage account could not be deleted.");
-    else
-      http_reply_empty(r, 200);
-  } else {
-    /* Azure: 204 when the account does not exist. */
-    http_reply_empty(r, 204);
+  if (store_begin(s) != 0) {
+    http_fail(r, 500, "InternalError", "The storage account could not be deleted.");
+    free(id);
+    return;
   }
+  account_row row;
+  int found = row_load(s, name, &row);
+  int mine = found == 1 && strcasecmp(row.id, id) == 0;
+  json_t *res = arm_resource_get(s, id);
+  int rc = found < 0 ? -1 : 0;
+  if (rc == 0 && mine) rc = account_drop(s, name);
+  arm_test_delete_delay();
+  if (rc == 0 && res) rc = arm_resource_delete(s, id);
+  if (rc == 0 && (mine || res)) {
+    rc = store_commit(s);
+  } else {
+    store_rollback(s);
+  }
+  if (rc != 0)
+    http_fail(r, 500, "InternalError", "The storage account could not be deleted.");
+  else
+    /* Azure: 204 when the account does not exist. */
+    http_reply_empty(r, mine || res ? 200 : 204);
+  json_decref(res);
   free(id);
 }
 
+/* The resource_deleted hook, inside the deleting transaction (a resource group's). */
 void storage_resource_deleted(srv *s, const char *id, const char *type) {
   if (strcasecmp(type, ACCOUNT_TYPE) != 0) return;
   const char *slash = strrchr(id, '/');
   if (!slash) return;
   account_row row;
+  /* A failure rolls its nested transaction back, which fails the whole deletion. */
   if (row_load(s, slash + 1, &row) == 1 && strcasecmp(row.id, id) == 0) account_drop(s, slash + 1);
 }
 
@@ -699,6 +731,12 @@ void storage_account_regenerate_key(http_req *r) {
     /* The data plane reads keys from the row on every request: the old key
      * stops working when this commits. */
     int rc = store_begin(s);
+    if (rc == 0 && arm_scope_writable(r, json_string_value(json_object_get(body, "id"))) != 0) {
+      store_rollback(s);
+      json_decref(in);
+      json_decref(body);
+      return;
+    }
     if (rc == 0)
       rc = store_exec(s, "UPDATE storage_accounts SET %s=%Q WHERE name=%Q",
                       which == 1 ? "key1" : "key2", key, name);

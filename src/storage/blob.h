@@ -71,11 +71,16 @@ typedef struct blob_trash {
   struct blob_trash *next;
 } blob_trash;
 
+struct blob_reader;
+
 typedef struct blob_state {
   char *blobs_dir; /* <data>/blobs */
   pthread_mutex_t mu;
   uint64_t etag_seq; /* makes ETags unique within one millisecond */
-  blob_trash *trash; /* data files waiting out BLOB_TRASH_GRACE_S */
+  blob_trash *trash; /* data files waiting out BLOB_TRASH_GRACE_S (mu) */
+  /* Downloads in progress (mu): the trash keeps the files they will still
+   * open, since they open each file only when they reach it. */
+  struct blob_reader *readers;
   int64_t last_sweep_ms;
 } blob_state;
 
@@ -225,7 +230,10 @@ void blob_ids_free(blob_ids *l);
 int blob_ids_of_extents(srv *s, int64_t blob_id, blob_ids *out);
 int blob_ids_of_blocks(srv *s, int64_t container_id, const char *name, blob_ids *out);
 /* After the commit that dropped references: deletes the rows of files no longer
- * referenced and moves their paths to the trash.  Never fails the request. */
+ * referenced and moves their paths to the trash.  Never fails the request.
+ * Inside a transaction it waits for the outermost commit (and does nothing
+ * after a rollback), so a delete nested in a larger one never trashes files
+ * the rolled-back rows still name. */
 void blob_data_gc(srv *s, const blob_ids *candidates);
 /* Every unreferenced data file, every file under blobs/ no row names, and the
  * temp files of bodies being placed (startup of the server only). */

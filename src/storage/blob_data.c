@@ -344,6 +344,20 @@ static void trash_add(srv *s, char *abs) {
   pthread_mutex_unlock(&st->mu);
 }
 
+static int readers_pin(const struct blob_reader *readers, uint64_t h);
+
+static uint64_t path_hash(const char *p) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *p; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+  return h;
+}
+
+/* Is the file one a download in progress will still open?  Under st->mu. */
+static int trash_pinned(blob_state *st, const char *path) {
+  return st->readers && readers_pin(st->readers, path_hash(path));
+}
+
 void blob_trash_empty(srv *s, int force) {
   blob_state *st = blob_state_of(s);
   if (!st) return;
@@ -352,7 +366,7 @@ void blob_trash_empty(srv *s, int force) {
   pthread_mutex_lock(&st->mu);
   for (blob_trash **pp = &st->trash; *pp;) {
     blob_trash *t = *pp;
-    if (force || t->since_mono_ms <= cutoff) {
+    if (force || (t->since_mono_ms <= cutoff && !trash_pinned(st, t->path))) {
       *pp = t->next;
       t->next = due;
       due = t;
@@ -376,8 +390,7 @@ static const char gc_sql[] = "DELETE FROM blob_files WHERE id=?1"
                              " AND NOT EXISTS(SELECT 1 FROM blob_blocks WHERE file_id=?1)"
                              " RETURNING path";
 
-void blob_data_gc(srv *s, const blob_ids *candidates) {
-  if (candidates->n == 0) return;
+static void gc_now(srv *s, const blob_ids *candidates) {
   if (store_begin(s) != 0) return;
   sqlite3_stmt *q;
   char **paths = calloc((size_t)candidates->n, sizeof *paths);
@@ -406,6 +419,22 @@ void blob_data_gc(srv *s, const blob_ids *candidates) {
   for (int i = 0; i < npaths; i++)
     trash_add(s, paths[i]);
   free(paths);
+}
+
+static void gc_after_commit(srv *s, void *arg, int committed) {
+  blob_ids *ids = arg;
+  if (committed) gc_now(s, ids);
+  blob_ids_free(ids);
+  free(ids);
+}
+
+void blob_data_gc(srv *s, const blob_ids *candidates) {
+  if (candidates->n == 0) return;
+  blob_ids *copy = calloc(1, sizeof *copy);
+  if (!copy) abort();
+  for (int i = 0; i < candidates->n; i++)
+    blob_ids_add(copy, candidates->v[i]);
+  store_after_commit(s, gc_after_commit, copy);
 }
 
 /* Unlinks the files under blobs/ that no blob_files row names. */
@@ -576,20 +605,36 @@ static ssize_t inline_read(srv *s, int64_t file_id, int64_t file_off, char *buf,
   return got;
 }
 
-/* A reader over a list of extents, for streaming and for digests.  Up to
- * READER_PREOPEN files are opened at once, so that a download in progress
- * keeps reading a consistent blob even if it is overwritten meanwhile and its
- * old files leave the trash; beyond that files open as the reader reaches them. */
-#define READER_PREOPEN 1024
-
-typedef struct extent_reader {
+/* A reader over a list of extents, for streaming and for digests.  It opens
+ * each data file only when it reaches it and closes it when it moves on, so a
+ * download holds one descriptor whatever the number of blocks.  A download in
+ * progress still reads a consistent blob if the blob is overwritten meanwhile:
+ * the reader registers the files it names (as hashes, sorted) with the
+ * provider, and the trash keeps those until the reader is done.  The grace
+ * period covers the moment between loading the extents and registering. */
+typedef struct blob_reader {
   srv *s;
   blob_extent *ext; /* malloc'd copy, paths malloc'd */
-  int *fds;         /* per extent, -1 when not open */
   int n;
-  uint64_t off; /* blob offset of reply position 0 */
-  int lazy;     /* index of the lazily opened file, -1 none */
+  uint64_t off;      /* blob offset of reply position 0 */
+  int cur;           /* index of the extent whose file is open, -1 none */
+  int fd;            /* its descriptor */
+  uint64_t *pins;    /* path hashes of ext, sorted */
+  int npins;
+  struct blob_reader *next, *prev; /* in blob_state.readers, under its mu */
 } extent_reader;
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Does any of these readers name the file of path hash h? */
+static int readers_pin(const struct blob_reader *rd, uint64_t h) {
+  for (; rd; rd = rd->next)
+    if (rd->npins && bsearch(&h, rd->pins, (size_t)rd->npins, sizeof h, cmp_u64)) return 1;
+  return 0;
+}
 
 static extent_reader *reader_new(srv *s, const blob_extent *ext, int n, uint64_t off) {
   extent_reader *rd = calloc(1, sizeof *rd);
@@ -597,48 +642,60 @@ static extent_reader *reader_new(srv *s, const blob_extent *ext, int n, uint64_t
   rd->s = s;
   rd->n = n;
   rd->off = off;
-  rd->lazy = -1;
+  rd->cur = -1;
+  rd->fd = -1;
   rd->ext = calloc((size_t)(n ? n : 1), sizeof *rd->ext);
-  rd->fds = calloc((size_t)(n ? n : 1), sizeof *rd->fds);
-  if (!rd->ext || !rd->fds) abort();
+  rd->pins = calloc((size_t)(n ? n : 1), sizeof *rd->pins);
+  if (!rd->ext || !rd->pins) abort();
   for (int i = 0; i < n; i++) {
     rd->ext[i] = ext[i];
     rd->ext[i].path = ext[i].path ? strdup(ext[i].path) : NULL;
-    rd->fds[i] = -1;
-    if (ext[i].path && n <= READER_PREOPEN) rd->fds[i] = open(ext[i].path, O_RDONLY | O_CLOEXEC);
+    if (ext[i].path) rd->pins[rd->npins++] = path_hash(ext[i].path);
+  }
+  qsort(rd->pins, (size_t)rd->npins, sizeof *rd->pins, cmp_u64);
+  if (rd->npins) {
+    blob_state *st = blob_state_of(s);
+    pthread_mutex_lock(&st->mu);
+    rd->next = st->readers;
+    if (st->readers) st->readers->prev = rd;
+    st->readers = rd;
+    pthread_mutex_unlock(&st->mu);
   }
   return rd;
 }
 
 static void reader_free(void *cls) {
   extent_reader *rd = cls;
-  for (int i = 0; i < rd->n; i++) {
-    if (rd->fds[i] >= 0) close(rd->fds[i]);
-    free((char *)rd->ext[i].path);
+  if (rd->npins) {
+    blob_state *st = blob_state_of(rd->s);
+    pthread_mutex_lock(&st->mu);
+    if (rd->prev)
+      rd->prev->next = rd->next;
+    else
+      st->readers = rd->next;
+    if (rd->next) rd->next->prev = rd->prev;
+    pthread_mutex_unlock(&st->mu);
   }
-  free(rd->fds);
+  if (rd->fd >= 0) close(rd->fd);
+  for (int i = 0; i < rd->n; i++)
+    free((char *)rd->ext[i].path);
+  free(rd->pins);
   free(rd->ext);
   free(rd);
 }
 
-/* The open file of extent i (opening it when the reader is lazy); -1 on error. */
+/* The open file of extent i, closing the one before; -1 on error. */
 static int reader_fd(extent_reader *rd, int i) {
-  if (rd->fds[i] >= 0) return rd->fds[i];
-  if (rd->n <= READER_PREOPEN) {
-    log_error("blob: open %s failed", rd->ext[i].path);
-    return -1;
-  }
-  if (rd->lazy >= 0) {
-    close(rd->fds[rd->lazy]);
-    rd->fds[rd->lazy] = -1;
-  }
-  rd->fds[i] = open(rd->ext[i].path, O_RDONLY | O_CLOEXEC);
-  if (rd->fds[i] < 0) {
+  if (rd->cur == i) return rd->fd;
+  if (rd->fd >= 0) close(rd->fd);
+  rd->cur = -1;
+  rd->fd = open(rd->ext[i].path, O_RDONLY | O_CLOEXEC);
+  if (rd->fd < 0) {
     log_error("blob: open %s: %s", rd->ext[i].path, strerror(errno));
     return -1;
   }
-  rd->lazy = i;
-  return rd->fds[i];
+  rd->cur = i;
+  return rd->fd;
 }
 
 /* Index of the first extent ending after abs (extents are sorted and disjoint). */
@@ -654,6 +711,8 @@ static int reader_find(extent_reader *rd, uint64_t abs) {
   return lo;
 }
 
+/* Reads at reply position pos; -1 on any failure, never 0, so that the core
+ * aborts the reply instead of ending it short. */
 static ssize_t reader_read(void *cls, uint64_t pos, char *buf, size_t max) {
   extent_reader *rd = cls;
   uint64_t abs = rd->off + pos;
@@ -668,13 +727,23 @@ static ssize_t reader_read(void *cls, uint64_t pos, char *buf, size_t max) {
   const blob_extent *e = &rd->ext[i];
   uint64_t in = abs - (uint64_t)e->pos;
   size_t k = (uint64_t)e->len - in < max ? (size_t)((uint64_t)e->len - in) : max;
-  if (!e->path) return inline_read(rd->s, e->file_id, e->file_off + (int64_t)in, buf, k);
+  if (!e->path) {
+    ssize_t got = inline_read(rd->s, e->file_id, e->file_off + (int64_t)in, buf, k);
+    return got > 0 ? got : -1;
+  }
   int fd = reader_fd(rd, i);
   if (fd < 0) return -1;
   ssize_t got;
   do {
     got = pread(fd, buf, k, (off_t)(e->file_off + (int64_t)in));
   } while (got < 0 && errno == EINTR);
+  if (got <= 0) log_error("blob: reading %s: %s", e->path, got < 0 ? strerror(errno) : "short file");
+  /* The last byte of this extent read: its file is not needed any more. */
+  if (got > 0 && in + (uint64_t)got >= (uint64_t)e->len) {
+    close(rd->fd);
+    rd->fd = -1;
+    rd->cur = -1;
+  }
   return got > 0 ? got : -1;
 }
 

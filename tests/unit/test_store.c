@@ -26,6 +26,37 @@ static void *writer(void *arg) {
   return (void *)failures;
 }
 
+static int hook_calls[4];
+
+static void hook(srv *s, void *arg, int committed) {
+  (void)s;
+  hook_calls[(long)arg] = committed ? 1 : -1;
+}
+
+/* store_after_commit: after the outermost COMMIT, never after a rollback
+ * (nested or not), at once outside a transaction. */
+static void test_after_commit(void) {
+  store_after_commit(&S, hook, (void *)0);
+  CHECK(hook_calls[0] == 1);
+  CHECK(store_begin(&S) == 0);
+  CHECK(store_begin(&S) == 0);
+  store_after_commit(&S, hook, (void *)1);
+  CHECK(store_commit(&S) == 0);
+  CHECK(hook_calls[1] == 0); /* not yet: the outer one is open */
+  CHECK(store_commit(&S) == 0);
+  CHECK(hook_calls[1] == 1);
+  CHECK(store_begin(&S) == 0);
+  CHECK(store_begin(&S) == 0);
+  store_after_commit(&S, hook, (void *)2);
+  store_rollback(&S);
+  CHECK(store_commit(&S) == -1);
+  CHECK(hook_calls[2] == -1);
+  CHECK(store_begin(&S) == 0);
+  store_after_commit(&S, hook, (void *)3);
+  store_rollback(&S);
+  CHECK(hook_calls[3] == -1);
+}
+
 static void test_writers_and_transactions(void) {
   char dir[] = "/tmp/azlite-store-XXXXXX";
   CHECK(mkdtemp(dir) != NULL);
@@ -73,6 +104,7 @@ static void test_writers_and_transactions(void) {
   CHECK(c == a);
   CHECK(sqlite3_step(c) == SQLITE_DONE); /* bindings were cleared: key=NULL matches none */
   store_finalize(c);
+  test_after_commit();
 
   store_fini(&S);
   char cmd[300];
