@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -332,7 +333,7 @@ static int identity_first_start(srv *s) {
   uuid_v4(assign);
   identity_secret_new(secret);
   identity_secret_hash(secret, hash);
-  int64_t now = clock_now_ms(s);
+  int64_t now = clock_now_ms(s), wall = (int64_t)time(NULL) * 1000;
   char hint[4];
   snprintf(hint, sizeof hint, "%.3s", secret);
   char scope[80];
@@ -346,8 +347,8 @@ static int identity_first_start(srv *s) {
            store_exec(s,
                       "INSERT INTO secrets(appid,key_id,hash,hint,display_name,start_ms,end_ms) "
                       "VALUES(%Q,%Q,%Q,%Q,'azlite',%lld,%lld)",
-                      appid, keyid, hash, hint, (long long)now,
-                      (long long)(now + 100LL * 365 * 86400000)) |
+                      appid, keyid, hash, hint, (long long)wall,
+                      (long long)(wall + 100LL * 365 * 86400000)) |
            store_exec(s,
                       "INSERT INTO role_assignments(name,scope,role_definition_id,principal_id,"
                       "principal_type,created_ms,updated_ms) "

@@ -2,10 +2,10 @@
  * (ADFS-style and v2), JWKS, the client_credentials grant, and verification
  * of the tokens it signed.
  *
- * Token times (iat/nbf/exp) follow the wall clock, not azlite's advanceable
- * clock: clients cache tokens by their own wall clock, and a token that
- * expired because a test advanced azlite's clock 30 days would break every
- * client mid-run. */
+ * Credential validity follows the wall clock, not azlite's advanceable clock:
+ * token times (iat/nbf/exp), because clients cache tokens by their own wall
+ * clock, and client secrets' start/end, because `azlite clock advance` must
+ * not expire the admin's secret (and every secret a test runs on). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -125,7 +125,7 @@ int identity_client_login(http_req *r, const char *client_id, const char *secret
   identity_secret_hash(secret, hash);
   sqlite3_stmt *st;
   int ok = 0;
-  int64_t now = clock_now_ms(s);
+  int64_t now = wall_s() * 1000;
   if (store_prepare(store_db(s),
                     "SELECT end_ms FROM secrets WHERE appid=? AND hash=?", -1, &st,
                     NULL) == SQLITE_OK) {
