@@ -182,6 +182,20 @@ static char *audience_from(const char *scope, const char *resource) {
   return strndup(scope, n);
 }
 
+/* az login without --service-principal asks for a device code (or opens the
+ * authorize page): azlite has no users, so say what works instead. */
+void aad_interactive(http_req *r) {
+  srv *s = r->srv;
+  http_fail(r, 400, "invalid_request",
+            "AADSTS70002: azlite signs in service principals only (the client_credentials "
+            "grant): it has no users, so interactive and device-code sign-in are not "
+            "available. Run az through `azlite az ...`, which signs in as the admin service "
+            "principal, or run `az login --service-principal --username <appId> --password "
+            "<secret> --tenant %s` (`azlite env` prints the admin's AZURE_CLIENT_ID and "
+            "AZURE_CLIENT_SECRET).",
+            s->tenant_id);
+}
+
 void aad_token(http_req *r) {
   char *body = http_body_read_all(r, 64 * 1024, NULL);
   if (!body) return;
@@ -196,7 +210,8 @@ void aad_token(http_req *r) {
   } else if (strcmp(grant, "client_credentials") != 0) {
     http_fail(r, 400, "unsupported_grant_type",
               "AADSTS70003: The app requested an unsupported grant type '%s'. azlite supports "
-              "the client_credentials grant.",
+              "the client_credentials grant: sign in as a service principal (`azlite az ...`, "
+              "or `az login --service-principal`).",
               grant);
   } else if (!cid || !*cid) {
     http_fail(r, 400, "invalid_request",
