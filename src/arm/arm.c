@@ -353,7 +353,11 @@ static void admin_clock_advance(http_req *r) {
     http_fail(r, 400, "InvalidDuration",
               "'duration' must be a non-negative duration such as \"30d\", \"12h\", \"90m\", "
               "\"45s\" or \"1500ms\".");
-  else if (clock_advance(r->srv, ms) != 0)
+  else if ((ms = clock_advance(r->srv, ms)) == -2)
+    http_fail(r, 400, "InvalidDuration",
+              "'%s' would move the clock past 9999-12-31T23:59:59Z, the last time azlite "
+              "can represent.", d);
+  else if (ms != 0)
     http_fail(r, 500, "InternalServerError", "The clock could not be advanced.");
   else {
     /* Answer once the work the new time calls for (lifecycle rules, rehydration)

@@ -6,6 +6,7 @@
  * profile 2020-09-01-hybrid, since Debian's az 2.45 crashes on `az vm` under
  * "latest"), and logs in as the admin service principal.  After that, az's
  * output and exit status pass through unchanged (exec). */
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -34,7 +35,8 @@ static int az_quiet(const char *log, char *const args[], int report) {
   if (pid < 0 || waitpid(pid, &st, 0) < 0) return -1;
   int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   if (rc != 0 && report) {
-    fprintf(stderr, "azlite az: setup step 'az %s %s' failed (%d):\n", args[1], args[2], rc);
+    fprintf(stderr, "%s az: setup step 'az %s %s' failed (%d):\n", cli_prog, args[1], args[2],
+            rc);
     FILE *f = fopen(log, "r");
     char line[1024];
     while (f && fgets(line, sizeof line, f)) fputs(line, stderr);
@@ -80,16 +82,11 @@ int cmd_az(int argc, char **argv) {
   argv[ours < argc ? ours : argc] = NULL;
   cli_common_options(&s.cfg, ours, argv);
   if (ours < argc) argv[ours] = saved;
-  if (cli_open(&s) != 0) {
-    srv_close(&s);
-    return 1;
-  }
   /* Without a server, az's login would fail with a page of Python traceback. */
-  if (!cli_server_running(&s)) {
-    fprintf(stderr,
-            "azlite az: no azlite server is running with data dir %s; start one with "
-            "`azlite serve --data-dir %s`\n",
-            s.cfg.data_dir, s.cfg.data_dir);
+  char what[256];
+  snprintf(what, sizeof what, "%s az", cli_prog);
+  if (cli_require_server(&s, what) != 0) return 1;
+  if (cli_open(&s) != 0) {
     srv_close(&s);
     return 1;
   }
@@ -160,6 +157,7 @@ int cmd_az(int argc, char **argv) {
   args[0] = "az";
   for (int i = 0; i < naz; i++) args[i + 1] = azargs[i];
   execvp("az", args);
-  perror("azlite az: cannot run az (install Debian's azure-cli)");
+  fprintf(stderr, "%s az: cannot run az (install Debian's azure-cli): %s\n", cli_prog,
+          strerror(errno));
   return 127;
 }

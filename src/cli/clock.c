@@ -87,12 +87,22 @@ int cmd_clock(int argc, char **argv) {
   argc = cli_common_options(&s.cfg, argc, argv);
   int advance = argc == 3 && !strcmp(argv[1], "advance");
   if (!(argc == 1 || (argc == 2 && !strcmp(argv[1], "show")) || advance)) {
-    fprintf(stderr, "usage: azlite clock [show] | azlite clock advance DURATION (e.g. 30d, 12h)\n");
+    fprintf(stderr, "usage: %s clock [show] | %s clock advance DURATION (e.g. 30d, 12h)\n",
+            cli_prog, cli_prog);
     return 2;
   }
   if (advance && clock_parse_duration(argv[2]) < 0) {
-    fprintf(stderr, "azlite clock: '%s' is not a duration (e.g. 30d, 12h, 90m, 45s)\n", argv[2]);
+    fprintf(stderr, "%s clock: '%s' is not a duration (e.g. 30d, 12h, 90m, 45s)\n", cli_prog,
+            argv[2]);
     return 2;
+  }
+  /* A server holds the clock while it runs (one starting is waited for). */
+  int served = cli_find_server(&s);
+  if (served < 0) {
+    fprintf(stderr, "%s clock: the azlite server (pid %d) for data dir %s did not become ready "
+                    "within 30 s\n",
+            cli_prog, (int)cli_server_pid(s.cfg.data_dir), s.cfg.data_dir);
+    return 1;
   }
   if (cli_open(&s) != 0) {
     srv_close(&s);
@@ -100,8 +110,14 @@ int cmd_clock(int argc, char **argv) {
   }
   char *out = NULL, body[128];
   snprintf(body, sizeof body, "{\"duration\":\"%s\"}", advance ? argv[2] : "");
-  long st = advance ? admin_call(&s, "POST", "/azlite/clock/advance", body, &out)
-                    : admin_call(&s, "GET", "/azlite/clock", NULL, &out);
+  long st = !served ? 0
+            : advance ? admin_call(&s, "POST", "/azlite/clock/advance", body, &out)
+                      : admin_call(&s, "GET", "/azlite/clock", NULL, &out);
+  if (served && st == 0) {
+    fprintf(stderr, "%s clock: the azlite server at %s did not answer\n", cli_prog, s.mgmt_url);
+    srv_close(&s);
+    return 1;
+  }
   int rc = 0;
   if (st == 200) {
     json_t *j = json_loads(out, 0, NULL);
@@ -109,13 +125,23 @@ int cmd_clock(int argc, char **argv) {
     json_decref(j);
   } else if (st == 0) {
     /* No server: the store is the clock. */
-    if (advance && clock_advance(&s, clock_parse_duration(argv[2])) != 0) rc = 1;
+    int adv = advance ? clock_advance(&s, clock_parse_duration(argv[2])) : 0;
+    if (adv == -2)
+      fprintf(stderr, "%s clock: '%s' would move the clock past 9999-12-31T23:59:59Z, the "
+                      "last time azlite can represent\n", cli_prog, argv[2]);
+    if (adv != 0) rc = adv == -2 ? 2 : 1;
     char iso[40];
     clock_iso8601(clock_now_ms(&s), iso);
     if (!rc) printf("%s\n", iso);
   } else {
-    fprintf(stderr, "azlite clock: the server answered %ld: %s\n", st, out ? out : "");
-    rc = 1;
+    json_t *j = json_loads(out ? out : "", 0, NULL);
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    if (msg)
+      fprintf(stderr, "%s clock: %s\n", cli_prog, msg);
+    else
+      fprintf(stderr, "%s clock: the server answered %ld: %s\n", cli_prog, st, out ? out : "");
+    json_decref(j);
+    rc = st == 400 ? 2 : 1;
   }
   free(out);
   srv_close(&s);

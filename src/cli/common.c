@@ -1,11 +1,16 @@
 /* common.c: what every subcommand shares: options, opening the store, and
  * finding a running server's endpoints. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -22,7 +27,7 @@ int cli_common_options(srv_config *c, int argc, char **argv) {
       c->data_dir = v;
     } else if (!strcmp(a, "--log-level") && v) {
       if (log_level_parse(v) < 0) {
-        fprintf(stderr, "azlite: unknown log level '%s' (error|warn|info|debug)\n", v);
+        fprintf(stderr, "%s: unknown log level '%s' (error|warn|info|debug)\n", cli_prog, v);
         return -1;
       }
       c->log_level = log_level_parse(v);
@@ -58,21 +63,134 @@ void cli_load_endpoints(srv *s) {
   json_decref(j);
 }
 
-int cli_server_running(srv *s) {
-  char *path = srv_path(s, "endpoints.json");
-  json_t *j = json_load_file(path, 0, NULL);
+/* ---- the data dir's locks ----------------------------------------------------
+ * serve.lock: a POSIX record lock (fcntl) the one server holds while it runs.
+ * F_GETLK reports the holder's pid without taking the lock, so a probe never
+ * makes a starting server fail, and the kernel drops it when the server dies.
+ * init.lock: an flock every process holds around srv_open (migrations and the
+ * first start's tenant, admin and keys), so they happen once, whoever is first. */
+
+static char *dir_file(const char *dir, const char *name) {
+  char *p = NULL;
+  if (asprintf(&p, "%s/%s", dir, name) < 0) abort();
+  return p;
+}
+
+static int mkdir_parents(const char *dir) {
+  char *p = strdup(dir);
+  for (char *q = p + 1; *q; q++)
+    if (*q == '/') {
+      *q = 0;
+      mkdir(p, 0700);
+      *q = '/';
+    }
+  int rc = mkdir(p, 0700) == 0 || errno == EEXIST ? 0 : -1;
+  free(p);
+  return rc;
+}
+
+pid_t cli_server_pid(const char *data_dir) {
+  char *path = dir_file(data_dir, "serve.lock");
+  int fd = open(path, O_RDWR | O_CLOEXEC);
   free(path);
-  json_int_t pid = j ? json_integer_value(json_object_get(j, "pid")) : 0;
-  json_decref(j);
-  /* A crashed server leaves its file behind: the pid must be alive too. */
-  return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+  if (fd < 0) return 0;
+  struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  pid_t pid = fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK ? l.l_pid : 0;
+  close(fd);
+  return pid;
+}
+
+int cli_serve_lock(const char *data_dir, const char *prog) {
+  if (mkdir_parents(data_dir) != 0) {
+    fprintf(stderr, "%s serve: cannot create data dir %s: %s\n", prog, data_dir,
+            strerror(errno));
+    return -1;
+  }
+  char *path = dir_file(data_dir, "serve.lock");
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  free(path);
+  struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  if (fd >= 0 && fcntl(fd, F_SETLK, &l) == 0) {
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || write(fd, buf, (size_t)n) != n) {
+      /* the pid in the file is informative; the lock is what counts */
+    }
+    return fd;
+  }
+  pid_t other = cli_server_pid(data_dir);
+  if (other > 0)
+    fprintf(stderr,
+            "%s serve: data dir %s is already being served by azlite (pid %d); stop that "
+            "server or choose another --data-dir\n",
+            prog, data_dir, (int)other);
+  else
+    fprintf(stderr, "%s serve: cannot lock data dir %s: %s\n", prog, data_dir,
+            strerror(errno));
+  if (fd >= 0) close(fd);
+  return -1;
+}
+
+int cli_open_store(srv *s) {
+  if (mkdir_parents(s->cfg.data_dir) != 0) {
+    fprintf(stderr, "%s: cannot create data dir %s: %s\n", cli_prog, s->cfg.data_dir,
+            strerror(errno));
+    return -1;
+  }
+  char *path = dir_file(s->cfg.data_dir, "init.lock");
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  free(path);
+  if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+    fprintf(stderr, "%s: cannot lock %s/init.lock: %s\n", cli_prog, s->cfg.data_dir,
+            strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  int rc = srv_open(s);
+  close(fd);
+  return rc;
+}
+
+int cli_find_server(srv *s) {
+  struct timespec nap = {0, 20 * 1000000L};
+  for (int i = 0; i < 30 * 50; i++) {
+    pid_t pid = cli_server_pid(s->cfg.data_dir);
+    if (pid <= 0) return 0;
+    char *path = srv_path(s, "endpoints.json");
+    json_t *j = json_load_file(path, 0, NULL);
+    free(path);
+    json_int_t epid = j ? json_integer_value(json_object_get(j, "pid")) : 0;
+    json_decref(j);
+    /* The server writes its endpoints once it listens; until then it is starting. */
+    if (epid == pid) {
+      cli_load_endpoints(s);
+      return 1;
+    }
+    nanosleep(&nap, NULL);
+  }
+  return -1;
+}
+
+int cli_require_server(srv *s, const char *what) {
+  int found = cli_find_server(s);
+  if (found == 1) return 0;
+  if (found == 0)
+    fprintf(stderr,
+            "%s: no azlite server is running with data dir %s; start one with "
+            "`%s serve --data-dir %s`\n",
+            what, s->cfg.data_dir, cli_prog, s->cfg.data_dir);
+  else
+    fprintf(stderr, "%s: the azlite server (pid %d) for data dir %s did not become ready "
+                    "within 30 s\n",
+            what, (int)cli_server_pid(s->cfg.data_dir), s->cfg.data_dir);
+  return -1;
 }
 
 int cli_open(srv *s) {
   s->serving = 0;
   log_set_level(LOG_WARN);
   s->cfg.log_level = LOG_WARN;
-  if (srv_open(s) != 0) return -1;
+  if (cli_open_store(s) != 0) return -1;
   cli_load_endpoints(s);
   return 0;
 }

@@ -31,9 +31,13 @@ int cmd_serve(int argc, char **argv) {
   argc = cli_common_options(&s.cfg, argc, argv);
   if (argc < 0) return 2;
   if (argc > 1) {
-    fprintf(stderr, "azlite serve: unexpected argument '%s'\n", argv[1]);
+    fprintf(stderr, "%s serve: unexpected argument '%s' (see '%s serve --help')\n", cli_prog,
+            argv[1], cli_prog);
     return 2;
   }
+  /* One server per data dir, taken before anything there is touched (the
+   * tmp sweep, endpoints.json): held until the process exits. */
+  if (cli_serve_lock(s.cfg.data_dir, cli_prog) < 0) return 1;
   /* Block the stop signals before any thread starts, so only sigwait sees them. */
   sigset_t set;
   sigemptyset(&set);
@@ -42,7 +46,7 @@ int cmd_serve(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
   s.serving = 1;
-  if (srv_open(&s) != 0 || srv_listen(&s) != 0 || write_endpoints(&s) != 0) {
+  if (cli_open_store(&s) != 0 || srv_listen(&s) != 0 || write_endpoints(&s) != 0) {
     log_error("azlite could not start");
     srv_close(&s);
     return 1;
@@ -56,10 +60,10 @@ int cmd_serve(int argc, char **argv) {
          "  tenant          %s\n"
          "  subscription    %s\n"
          "  CA certificate  %s\n"
-         "  credentials     eval \"$(azlite env --data-dir %s)\"; or run `azlite az ...`\n",
+         "  credentials     eval \"$(%s env --data-dir %s)\"; or run `%s az ...`\n",
          (double)(t1.tv_sec - t0.tv_sec) * 1000.0 + (double)(t1.tv_usec - t0.tv_usec) / 1000.0,
          s.cfg.data_dir, s.mgmt_url, s.mgmt_url, s.mgmt_url, s.blob_url, s.blob_tls_url,
-         s.tenant_id, s.subscription_id, ca, s.cfg.data_dir);
+         s.tenant_id, s.subscription_id, ca, cli_prog, s.cfg.data_dir, cli_prog);
   fflush(stdout);
   free(ca);
   int sig = 0;

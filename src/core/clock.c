@@ -42,6 +42,11 @@ int clock_advance(srv *s, int64_t ms) {
   if (ms < 0) return -1;
   char buf[32];
   pthread_mutex_lock(&s->clock_mu);
+  /* Past year 9999 no ISO 8601 time (four-digit years) can say what time it is. */
+  if (ms > CLOCK_MAX_MS - wall_ms() - s->clock_offset_ms) {
+    pthread_mutex_unlock(&s->clock_mu);
+    return -2;
+  }
   int64_t next = s->clock_offset_ms + ms;
   snprintf(buf, sizeof buf, "%lld", (long long)next);
   int rc = store_set(s, "clock.offset_ms", buf);

@@ -132,8 +132,10 @@ int store_set(struct srv *s, const char *key, const char *value);
 /* Every timestamp comes from here: wall time plus a persisted offset that
  * `azlite clock advance` grows.  It never goes backwards. */
 int64_t clock_now_ms(struct srv *s);
-/* Advances the clock by ms (>= 0), persists it, and wakes the scheduler. */
+/* Advances the clock by ms (>= 0), persists it, and wakes the scheduler.
+ * -2 (and no change) when it would pass CLOCK_MAX_MS, -1 on other errors. */
 int clock_advance(struct srv *s, int64_t ms);
+#define CLOCK_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
 /* Parses "30d", "12h", "90m", "45s", "1500ms", "2w", and sums like "2d12h"; ms or -1. */
 int64_t clock_parse_duration(const char *s);
 /* ISO 8601 UTC, e.g. "2026-11-26T10:00:00.0000000Z" (7 fractional digits, as ARM). */

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include "internal.h"
@@ -402,15 +403,21 @@ static void graph_save(http_req *r, const graph_kind *k, json_t *cur, json_t *in
 
 /* ---- applications ---------------------------------------------------------------- */
 
-static json_t *password_credentials(srv *s, const char *app_id) {
+/* An application's and its service principal's password credentials are two
+ * collections (secrets.owner), as in Graph; either signs the app id in. */
+#define OWNER_APP "application"
+#define OWNER_SP "servicePrincipal"
+
+static json_t *password_credentials(srv *s, const char *app_id, const char *owner) {
   sqlite3_stmt *st;
   json_t *list = json_array();
   if (store_prepare(store_db(s),
                     "SELECT key_id, hint, display_name, start_ms, end_ms FROM secrets WHERE "
-                    "appid=? ORDER BY start_ms",
+                    "appid=? AND owner=? ORDER BY start_ms",
                     -1, &st, NULL) != SQLITE_OK)
     return list;
   sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
   while (sqlite3_step(st) == SQLITE_ROW) {
     char start[40], end[40];
     iso(sqlite3_column_int64(st, 3), start);
@@ -441,7 +448,7 @@ static json_t *app_json(srv *s, sqlite3_stmt *st) {
   json_object_set_new(j, "appId", json_string(app_id));
   json_object_set_new(j, "displayName", json_string((const char *)sqlite3_column_text(st, 2)));
   json_object_set_new(j, "createdDateTime", json_string(created));
-  json_object_set_new(j, "passwordCredentials", password_credentials(s, app_id));
+  json_object_set_new(j, "passwordCredentials", password_credentials(s, app_id, OWNER_APP));
   /* Key material is never read back. */
   size_t i;
   json_t *k;
@@ -553,17 +560,46 @@ void graph_app_delete(http_req *r) {
   http_reply_empty(r, 204);
 }
 
-void graph_app_add_password(http_req *r) {
+static const graph_kind sp_kind;
+
+/* The app id whose credentials the route's object holds (an application, or a
+ * service principal that is not a managed identity's); -1 after failing r. */
+static int password_target(http_req *r, const char *owner, char app_id[40]) {
+  if (strcmp(owner, OWNER_APP) == 0) return graph_write_target(r, &app_kind, NULL, app_id);
+  char kind[40];
+  if (graph_write_target(r, &sp_kind, NULL, kind) != 0) return -1;
+  if (strcmp(kind, "ServicePrincipal") != 0) {
+    http_fail(r, 400, "Request_BadRequest",
+              "The credentials of a managed identity's service principal are managed by Azure "
+              "and cannot be changed.");
+    return -1;
+  }
+  sqlite3_stmt *st;
+  int found = 0;
+  if (store_prepare(store_db(r->srv), "SELECT appid FROM principals WHERE oid=lower(?)", -1, &st,
+                    NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, http_param(r, "id"), -1, SQLITE_STATIC);
+    if ((found = sqlite3_step(st) == SQLITE_ROW))
+      snprintf(app_id, 40, "%s", sqlite3_column_text(st, 0));
+    store_finalize(st);
+  }
+  if (found) return 0;
+  http_fail(r, 500, "Service_InternalServerError", "The service principal could not be read.");
+  return -1;
+}
+
+static void password_add(http_req *r, const char *owner) {
   srv *s = r->srv;
   char app_id[40];
-  if (graph_write_target(r, &app_kind, NULL, app_id) != 0) return;
+  if (password_target(r, owner, app_id) != 0) return;
   json_t *in = r->body_len ? graph_body(r) : json_object();
   if (!in) return;
   json_t *pc = json_object_get(in, "passwordCredential");
   const char *dn = json_string_value(json_object_get(pc, "displayName"));
   const char *sd = json_string_value(json_object_get(pc, "startDateTime"));
   const char *ed = json_string_value(json_object_get(pc, "endDateTime"));
-  int64_t now = clock_now_ms(s);
+  /* Secrets live on the wall clock, as token.c judges them. */
+  int64_t now = (int64_t)time(NULL) * 1000;
   int64_t start = sd ? clock_parse_iso8601(sd) : now;
   int64_t end = ed ? clock_parse_iso8601(ed) : start + 2LL * 365 * 86400000;
   if (start < 0 || end < 0 || end <= start) {
@@ -579,9 +615,9 @@ void graph_app_add_password(http_req *r) {
   uuid_v4(key_id);
   snprintf(hint, sizeof hint, "%.3s", secret);
   if (store_exec(s,
-                 "INSERT INTO secrets(appid,key_id,hash,hint,display_name,start_ms,end_ms) "
-                 "VALUES(%Q,%Q,%Q,%Q,%Q,%lld,%lld)",
-                 app_id, key_id, hash, hint, dn, (long long)start, (long long)end) != 0) {
+                 "INSERT INTO secrets(appid,key_id,hash,hint,display_name,start_ms,end_ms,"
+                 "owner) VALUES(%Q,%Q,%Q,%Q,%Q,%lld,%lld,%Q)",
+                 app_id, key_id, hash, hint, dn, (long long)start, (long long)end, owner) != 0) {
     http_fail(r, 500, "Service_InternalServerError", "The password could not be saved.");
     json_decref(in);
     return;
@@ -598,11 +634,11 @@ void graph_app_add_password(http_req *r) {
   json_decref(in);
 }
 
-void graph_app_remove_password(http_req *r) {
+static void password_remove(http_req *r, const char *owner) {
   srv *s = r->srv;
   const char *id = http_param(r, "id");
   char app_id[40];
-  if (graph_write_target(r, &app_kind, NULL, app_id) != 0) return;
+  if (password_target(r, owner, app_id) != 0) return;
   json_t *in = graph_body(r);
   if (!in) return;
   const char *key_id = json_string_value(json_object_get(in, "keyId"));
@@ -610,10 +646,12 @@ void graph_app_remove_password(http_req *r) {
   char hash[65] = "";
   int found = 0;
   if (key_id && store_prepare(store_db(s),
-                              "SELECT hash FROM secrets WHERE appid=? AND key_id=lower(?)",
+                              "SELECT hash FROM secrets WHERE appid=? AND key_id=lower(?) "
+                              "AND owner=?",
                               -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
       snprintf(hash, sizeof hash, "%s", sqlite3_column_text(st, 0));
       found = 1;
@@ -626,16 +664,33 @@ void graph_app_remove_password(http_req *r) {
   free(admin_secret);
   if (!found) {
     http_fail(r, 400, "Request_BadRequest",
-              "No password credential found with keyId '%s' on application '%s'.",
-              key_id ? key_id : "", id);
+              "No password credential found with keyId '%s' on %s '%s'.", key_id ? key_id : "",
+              strcmp(owner, OWNER_APP) == 0 ? "application" : "service principal", id);
   } else if (strcmp(hash, admin_hash) == 0) {
     http_fail(r, 403, "Authorization_RequestDenied",
               "The azlite administrator's own credential cannot be removed.");
   } else {
-    store_exec(s, "DELETE FROM secrets WHERE appid=%Q AND key_id=lower(%Q)", app_id, key_id);
+    store_exec(s, "DELETE FROM secrets WHERE appid=%Q AND key_id=lower(%Q) AND owner=%Q", app_id,
+               key_id, owner);
     http_reply_empty(r, 204);
   }
   json_decref(in);
+}
+
+void graph_app_add_password(http_req *r) {
+  password_add(r, OWNER_APP);
+}
+
+void graph_app_remove_password(http_req *r) {
+  password_remove(r, OWNER_APP);
+}
+
+void graph_sp_add_password(http_req *r) {
+  password_add(r, OWNER_SP);
+}
+
+void graph_sp_remove_password(http_req *r) {
+  password_remove(r, OWNER_SP);
 }
 
 /* ---- service principals --------------------------------------------------------- */
@@ -679,6 +734,7 @@ static json_t *sp_json(srv *s, sqlite3_stmt *st) {
   json_object_set_new(j, "displayName", json_string((const char *)sqlite3_column_text(st, 2)));
   json_object_set_new(j, "createdDateTime", json_string(created));
   json_object_set_new(j, "servicePrincipalNames", names);
+  json_object_set_new(j, "passwordCredentials", password_credentials(s, appid, OWNER_SP));
   return j;
 }
 

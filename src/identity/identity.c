@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -82,6 +83,10 @@ static const char *const identity_schema[] = {
     "ALTER TABLE role_assignments ADD COLUMN condition_version TEXT;"
     "ALTER TABLE role_assignments ADD COLUMN updated_ms INTEGER;"
     "CREATE INDEX role_assignments_scope ON role_assignments(scope);",
+
+    /* Version 3: a service principal's own password credentials, apart from its
+     * application's (Graph's servicePrincipals/{id}/addPassword). */
+    "ALTER TABLE secrets ADD COLUMN owner TEXT NOT NULL DEFAULT 'application';",
 };
 
 /* ---- the route table ------------------------------------------------------ */
@@ -126,6 +131,12 @@ static const route identity_routes[] = {
     AAD("POST", "/adfs/oauth2/token", aad_token),
     AAD("POST", "/{tenant}/oauth2/v2.0/token", aad_token),
     AAD("POST", "/{tenant}/oauth2/token", aad_token),
+    AAD("POST", "/adfs/oauth2/devicecode", aad_interactive),
+    AAD("POST", "/{tenant}/oauth2/v2.0/devicecode", aad_interactive),
+    AAD("POST", "/{tenant}/oauth2/devicecode", aad_interactive),
+    AAD("GET", "/adfs/oauth2/authorize", aad_interactive),
+    AAD("GET", "/{tenant}/oauth2/v2.0/authorize", aad_interactive),
+    AAD("GET", "/{tenant}/oauth2/authorize", aad_interactive),
 
     /* Microsoft.Authorization (roles.c, assignments.c) */
     AUTHZ_AT(""),
@@ -163,6 +174,8 @@ static const route identity_routes[] = {
     GRAPH("PATCH", "/servicePrincipals/{id}", graph_sp_update),
     GRAPH("DELETE", "/servicePrincipals/{id}", graph_sp_delete),
     GRAPH("GET", "/servicePrincipals/{id}/owners", graph_empty_list),
+    GRAPH("POST", "/servicePrincipals/{id}/addPassword", graph_sp_add_password),
+    GRAPH("POST", "/servicePrincipals/{id}/removePassword", graph_sp_remove_password),
     GRAPH("POST", "/directoryObjects/getByIds", graph_get_by_ids),
     GRAPH("GET", "/directoryObjects/{id}", graph_directory_object_get),
     GRAPH("GET", "/users", graph_empty_list),
@@ -321,7 +334,7 @@ static int identity_first_start(srv *s) {
   uuid_v4(assign);
   identity_secret_new(secret);
   identity_secret_hash(secret, hash);
-  int64_t now = clock_now_ms(s);
+  int64_t now = clock_now_ms(s), wall = (int64_t)time(NULL) * 1000;
   char hint[4];
   snprintf(hint, sizeof hint, "%.3s", secret);
   char scope[80];
@@ -335,8 +348,8 @@ static int identity_first_start(srv *s) {
            store_exec(s,
                       "INSERT INTO secrets(appid,key_id,hash,hint,display_name,start_ms,end_ms) "
                       "VALUES(%Q,%Q,%Q,%Q,'azlite',%lld,%lld)",
-                      appid, keyid, hash, hint, (long long)now,
-                      (long long)(now + 100LL * 365 * 86400000)) |
+                      appid, keyid, hash, hint, (long long)wall,
+                      (long long)(wall + 100LL * 365 * 86400000)) |
            store_exec(s,
                       "INSERT INTO role_assignments(name,scope,role_definition_id,principal_id,"
                       "principal_type,created_ms,updated_ms) "

@@ -78,6 +78,16 @@ void identity_system_assigned_delete(srv *s, const char *resource_id);
 int identity_user_assigned_lookup(srv *s, const char *identity_id, char principal_id[40],
                                   char client_id[40]);
 
+/* The linked access check every resource taking identities runs before it
+ * saves: each user-assigned identity the request's `identity` object names
+ * (identity.userAssignedIdentities keys whose value is not null) must exist,
+ * and the caller must hold Microsoft.ManagedIdentity/userAssignedIdentities/
+ * assign/action on it, beyond `write_action` on `resource_id`.  Fails r
+ * (403 LinkedAuthorizationFailed, 400 FailedIdentityOperation) and returns
+ * -1, else 0. */
+int identity_check_linked_identities(http_req *r, const char *write_action,
+                                     const char *resource_id, json_t *identity);
+
 /* The environment a workload azlite runs for a resource (a VM, a job, a
  * function) needs to get tokens for that resource's managed identities:
  * IDENTITY_ENDPOINT and IDENTITY_HEADER (App Service's convention, which

@@ -86,6 +86,7 @@ int identity_require_api_version(http_req *r, const char *type, const char *cons
 void aad_openid_config(http_req *r);
 void aad_jwks(http_req *r);
 void aad_token(http_req *r);
+void aad_interactive(http_req *r);
 /* Verifies client credentials; fills *p.  Returns 0, or -1 after failing the
  * request with the OAuth error Azure AD sends. */
 int identity_client_login(http_req *r, const char *client_id, const char *secret, principal *p);
@@ -152,6 +153,8 @@ void graph_app_update(http_req *r);
 void graph_app_delete(http_req *r);
 void graph_app_add_password(http_req *r);
 void graph_app_remove_password(http_req *r);
+void graph_sp_add_password(http_req *r);
+void graph_sp_remove_password(http_req *r);
 void graph_sp_list(http_req *r);
 void graph_sp_create(http_req *r);
 void graph_sp_get(http_req *r);

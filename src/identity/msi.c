@@ -284,6 +284,57 @@ int identity_user_assigned_lookup(srv *s, const char *identity_id, char principa
   return rc;
 }
 
+/* ARM's linked access check: attaching a user-assigned identity to a resource
+ * lends the resource that identity's roles, so it takes the assign action on
+ * each identity named, beyond the write on the resource itself. */
+#define UAI_ASSIGN UAI_TYPE "/assign/action"
+
+int identity_check_linked_identities(http_req *r, const char *write_action,
+                                     const char *resource_id, json_t *identity) {
+  srv *s = r->srv;
+  json_t *uai = json_object_get(identity, "userAssignedIdentities");
+  if (!uai) return 0;
+  if (!json_is_object(uai)) {
+    http_fail(r, 400, "InvalidIdentityValues",
+              "The value of 'identity.userAssignedIdentities' must be an object whose keys are "
+              "user-assigned identity resource ids.");
+    return -1;
+  }
+  char *denied = NULL, *missing = NULL;
+  size_t dlen = 0, mlen = 0;
+  FILE *d = open_memstream(&denied, &dlen), *m = open_memstream(&missing, &mlen);
+  const char *k;
+  json_t *v;
+  json_object_foreach(uai, k, v) {
+    if (json_is_null(v)) continue; /* removal (PATCH) needs no right on the identity */
+    char oid[40], cid[40];
+    if (r->caller && authz_check(s, r->caller, UAI_ASSIGN, k, 0) != 0)
+      fprintf(d, "%s%s", ftell(d) ? "," : "", k);
+    else if (identity_user_assigned_lookup(s, k, oid, cid) != 0)
+      fprintf(m, "%s%s", ftell(m) ? "," : "", k);
+  }
+  fclose(d);
+  fclose(m);
+  int rc = 0;
+  if (*denied) {
+    http_fail(r, 403, "LinkedAuthorizationFailed",
+              "The client '%s' with object id '%s' has permission to perform action '%s' on "
+              "scope '%s'; however, it does not have permission to perform action '" UAI_ASSIGN
+              "' on the linked scope(s) '%s' or the linked scope(s) are invalid.",
+              r->caller->appid, r->caller->oid, write_action, resource_id, denied);
+    rc = -1;
+  } else if (*missing) {
+    http_fail(r, 400, "FailedIdentityOperation",
+              "Identity operation for resource '%s' failed: the user-assigned identity '%s' "
+              "does not exist.",
+              resource_id, missing);
+    rc = -1;
+  }
+  free(denied);
+  free(missing);
+  return rc;
+}
+
 /* Azure: 3-128 characters, letters, digits, '-' and '_', starting with a letter or digit. */
 static int uai_name_valid(const char *n) {
   size_t len = strlen(n);

@@ -19,6 +19,11 @@
 
 int authz_action_match(const char *pat, const char *act) {
   for (; *pat; pat++, act++) {
+    /* A "*" segment also stands for no segment, as in Azure: Managed Identity
+     * Operator's "userAssignedIdentities/STAR/assign/action" grants ".../assign/action". */
+    if (pat[0] == '/' && pat[1] == '*' && pat[2] == '/' && *act == '/' &&
+        authz_action_match(pat + 2, act))
+      return 1;
     if (*pat == '*') {
       while (pat[1] == '*') pat++;
       for (const char *a = act;; a++) {

@@ -434,6 +434,25 @@ static int string_list_valid(json_t *v) {
   return 1;
 }
 
+/* Does the caller lack `action` over one of the scopes (a JSON list)?  Fails r
+ * with 403 naming the first such scope, as Azure does. */
+static int definition_denied(http_req *r, const char *action, json_t *scopes) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(scopes, i, v) {
+    const char *a = json_string_value(v);
+    if (a && r->caller && authz_check(r->srv, r->caller, action, a, 0) != 0) {
+      http_fail(r, 403, "AuthorizationFailed",
+                "The client '%s' with object id '%s' does not have authorization to perform "
+                "action '%s' over scope '%s' or the scope is invalid. If access was recently "
+                "granted, please refresh your credentials.",
+                r->caller->appid, r->caller->oid, action, a);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* Checks the body of a custom role; fails r and returns -1 when it is not valid. */
 static int definition_validate(http_req *r, const char *id, json_t *props, json_t *perms,
                                json_t *assignable) {
@@ -488,6 +507,11 @@ static int definition_validate(http_req *r, const char *id, json_t *props, json_
   json_t *v;
   char sub[80];
   snprintf(sub, sizeof sub, "/subscriptions/%s", s->subscription_id);
+  /* Rewriting a role changes what it grants wherever it is assignable now. */
+  json_t *before = custom_load_column(s, id, "assignable_scopes");
+  int denied = definition_denied(r, "Microsoft.Authorization/roleDefinitions/write", before);
+  json_decref(before);
+  if (denied) return -1;
   json_array_foreach(assignable, i, v) {
     const char *a = json_string_value(v);
     if (!authz_scope_covers(sub, a)) {
@@ -497,17 +521,10 @@ static int definition_validate(http_req *r, const char *id, json_t *props, json_
                 a, sub);
       return -1;
     }
-    /* Defining a role usable at a scope takes the right to define roles there. */
-    if (authz_check(s, r->caller, "Microsoft.Authorization/roleDefinitions/write", a, 0) != 0) {
-      http_fail(r, 403, "AuthorizationFailed",
-                "The client '%s' with object id '%s' does not have authorization to perform "
-                "action 'Microsoft.Authorization/roleDefinitions/write' over scope '%s' or the "
-                "scope is invalid. If access was recently granted, please refresh your "
-                "credentials.",
-                r->caller->appid, r->caller->oid, a);
-      return -1;
-    }
   }
+  /* Defining a role usable at a scope takes the right to define roles there. */
+  if (definition_denied(r, "Microsoft.Authorization/roleDefinitions/write", assignable))
+    return -1;
   for (size_t k = 0; k < NBUILTIN; k++)
     if (strcasecmp(builtin_roles[k].name, name) == 0) goto same_name;
   sqlite3_stmt *st;
@@ -577,6 +594,12 @@ void authz_definition_delete(http_req *r) {
   json_t *j = custom_get(s, scope, id);
   if (!j) {
     http_reply_empty(r, 204);
+    return;
+  }
+  /* A role is removed from everywhere it is assignable, not only from this path. */
+  if (definition_denied(r, "Microsoft.Authorization/roleDefinitions/delete",
+                        json_object_get(json_object_get(j, "properties"), "assignableScopes"))) {
+    json_decref(j);
     return;
   }
   sqlite3_stmt *st;

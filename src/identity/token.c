@@ -2,10 +2,10 @@
  * (ADFS-style and v2), JWKS, the client_credentials grant, and verification
  * of the tokens it signed.
  *
- * Token times (iat/nbf/exp) follow the wall clock, not azlite's advanceable
- * clock: clients cache tokens by their own wall clock, and a token that
- * expired because a test advanced azlite's clock 30 days would break every
- * client mid-run. */
+ * Credential validity follows the wall clock, not azlite's advanceable clock:
+ * token times (iat/nbf/exp), because clients cache tokens by their own wall
+ * clock, and client secrets' start/end, because `azlite clock advance` must
+ * not expire the admin's secret (and every secret a test runs on). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -125,7 +125,7 @@ int identity_client_login(http_req *r, const char *client_id, const char *secret
   identity_secret_hash(secret, hash);
   sqlite3_stmt *st;
   int ok = 0;
-  int64_t now = clock_now_ms(s);
+  int64_t now = wall_s() * 1000;
   if (store_prepare(store_db(s),
                     "SELECT end_ms FROM secrets WHERE appid=? AND hash=?", -1, &st,
                     NULL) == SQLITE_OK) {
@@ -182,6 +182,20 @@ static char *audience_from(const char *scope, const char *resource) {
   return strndup(scope, n);
 }
 
+/* az login without --service-principal asks for a device code (or opens the
+ * authorize page): azlite has no users, so say what works instead. */
+void aad_interactive(http_req *r) {
+  srv *s = r->srv;
+  http_fail(r, 400, "invalid_request",
+            "AADSTS70002: azlite signs in service principals only (the client_credentials "
+            "grant): it has no users, so interactive and device-code sign-in are not "
+            "available. Run az through `azlite az ...`, which signs in as the admin service "
+            "principal, or run `az login --service-principal --username <appId> --password "
+            "<secret> --tenant %s` (`azlite env` prints the admin's AZURE_CLIENT_ID and "
+            "AZURE_CLIENT_SECRET).",
+            s->tenant_id);
+}
+
 void aad_token(http_req *r) {
   char *body = http_body_read_all(r, 64 * 1024, NULL);
   if (!body) return;
@@ -196,7 +210,8 @@ void aad_token(http_req *r) {
   } else if (strcmp(grant, "client_credentials") != 0) {
     http_fail(r, 400, "unsupported_grant_type",
               "AADSTS70003: The app requested an unsupported grant type '%s'. azlite supports "
-              "the client_credentials grant.",
+              "the client_credentials grant: sign in as a service principal (`azlite az ...`, "
+              "or `az login --service-principal`).",
               grant);
   } else if (!cid || !*cid) {
     http_fail(r, 400, "invalid_request",

@@ -441,6 +441,10 @@ void storage_account_put(http_req *r) {
     goto done;
   }
   json_t *ident = json_object_get(in, "identity");
+  if (identity_check_linked_identities(r, ACCOUNT_TYPE "/write", id, ident) != 0) {
+    json_decref(cur);
+    goto done;
+  }
   if (ident)
     json_object_set_new(body, "identity",
                         identity_render(s, id, ident, json_object_get(cur, "identity")));
@@ -545,6 +549,10 @@ void storage_account_patch(http_req *r) {
   }
   json_t *props = json_object_get(body, "properties");
   props_merge(props, json_object_get(in, "properties"));
+  if (identity_check_linked_identities(r, ACCOUNT_TYPE "/write",
+                                       json_string_value(json_object_get(body, "id")),
+                                       json_object_get(in, "identity")) != 0)
+    goto done;
   if ((v = json_object_get(in, "identity")))
     json_object_set_new(body, "identity",
                         identity_render(s, json_string_value(json_object_get(body, "id")), v,

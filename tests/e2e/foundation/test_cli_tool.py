@@ -1,13 +1,17 @@
 """The `azlite` tool itself: `serve`'s banner and access log, `env`, the data
-dir option and variable, `clock`, and usage errors."""
+dir option and variable, `clock`, usage and `--help`, and the data dir's
+locks (one server, one first start)."""
 import datetime
+import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 import unittest
 
-from azlite_harness import BIN, Azlite
+from azlite_harness import BIN, Azlite, free_port
 
 srv = None
 
@@ -149,6 +153,159 @@ class Usage(unittest.TestCase):
         self.assertEqual(self.run_bin("serve", "--log-level", "loud").returncode, 2)
         self.assertEqual(self.run_bin("serve", "extra").returncode, 2)
 
+    def test_every_command_has_help(self):
+        want = {"serve": ("--data-dir", "AZLITE_DATA_DIR", "--mgmt-port", "8443",
+                          "AZLITE_MGMT_PORT", "10000", "AZLITE_BLOB_PORT", "10443",
+                          "AZLITE_BLOB_TLS_PORT", "--log-level", "AZLITE_LOG_LEVEL"),
+                "env": ("--data-dir", "AZLITE_DATA_DIR", "./azlite-data"),
+                "az": ("--data-dir", "AZLITE_DATA_DIR"),
+                "clock": ("advance", "DURATION", "--data-dir", "AZLITE_DATA_DIR", "9999")}
+        for cmd, words in want.items():
+            for flag in ("--help", "-h"):
+                p = self.run_bin(cmd, flag)
+                self.assertEqual(p.returncode, 0, (cmd, flag, p.stderr))
+                self.assertTrue(p.stdout.startswith("usage: %s %s" % (BIN, cmd)), p.stdout)
+                for w in words:
+                    self.assertIn(w, p.stdout, (cmd, w))
+        # --help after other options, and nothing is started or created.
+        d = tempfile.mkdtemp(prefix="azlite-help-")
+        shutil.rmtree(d)
+        p = self.run_bin("serve", "--data-dir", d, "--help")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(os.path.exists(d))
+        # az's own help stays az's.
+        p = self.run_bin("--help")
+        self.assertIn(BIN + " <command> --help", p.stdout)
+
+    def test_messages_name_the_binary_as_invoked(self):
+        self.assertIn('eval "$(%s env --data-dir' % BIN, srv.read_log())
+        p = self.run_bin("frobnicate")
+        self.assertIn("See '%s --help'" % BIN, p.stderr)
+        p = self.run_bin("clock", "advance", "soon")
+        self.assertTrue(p.stderr.startswith(BIN + " clock:"), p.stderr)
+
+
+def data_dir_gone():
+    d = tempfile.mkdtemp(prefix="azlite-e2e-")
+    shutil.rmtree(d)
+    return d
+
+
+def tenant_of(env_out):
+    m = re.search(r"^export AZLITE_TENANT_ID=(\S+)$", env_out, re.M)
+    return m and m.group(1)
+
+
+class DataDirLocks(unittest.TestCase):
+    def test_env_without_a_server_fails_and_creates_nothing(self):
+        d = data_dir_gone()
+        p = subprocess.run([BIN, "env", "--data-dir", d], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertEqual(p.stdout, "")
+        self.assertIn("no azlite server is running with data dir " + d, p.stderr)
+        self.assertIn("`%s serve --data-dir %s`" % (BIN, d), p.stderr)
+        self.assertFalse(os.path.exists(d), "env created the data dir")
+        # A data dir once served, its server gone: the same.
+        other = Azlite().start()
+        try:
+            other.stop()
+            p = other.cli("env", check=False)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("no azlite server is running", p.stderr)
+        finally:
+            other.cleanup()
+
+    def test_second_server_on_a_data_dir_is_refused(self):
+        ep = os.path.join(srv.data_dir, "endpoints.json")
+        with open(ep) as f:
+            before = json.load(f)
+        ports = [str(free_port()) for _ in range(3)]
+        p = subprocess.run([BIN, "serve", "--data-dir", srv.data_dir, "--mgmt-port", ports[0],
+                            "--blob-port", ports[1], "--blob-tls-port", ports[2]],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("already being served by azlite (pid %d)" % srv.proc.pid, p.stderr)
+        self.assertNotIn("azlite is ready", p.stdout)
+        with open(ep) as f:
+            self.assertEqual(json.load(f), before, "the second server touched endpoints.json")
+        self.assertTrue(srv.alive())
+        self.assertEqual(srv.cli("env").returncode, 0)
+
+    def test_first_start_races(self):
+        """25 `env` and 5 `clock` run while a first `serve` initializes a new
+        data dir: every one succeeds and every env names the server's tenant."""
+        for round_ in range(3):
+            a = Azlite(data_dir=data_dir_gone())
+            log = tempfile.TemporaryFile()
+            proc = subprocess.Popen([BIN, "serve", "--log-level", "info"] + a.args(),
+                                    stdout=log, stderr=subprocess.STDOUT)
+            try:
+                deadline = time.time() + 20
+                while not any(os.path.exists(os.path.join(a.data_dir, f))
+                               for f in ("serve.lock", "azlite.db")):
+                    self.assertLess(time.time(), deadline, "serve never created its data dir")
+                    self.assertIsNone(proc.poll(), "serve exited")
+                    time.sleep(0.001)
+                racers = [subprocess.Popen([BIN, "env", "--data-dir", a.data_dir],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           text=True) for _ in range(25)]
+                racers += [subprocess.Popen([BIN, "clock", "--data-dir", a.data_dir],
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                            text=True) for _ in range(5)]
+                outs = []
+                for r in racers:
+                    out, err = r.communicate(timeout=90)
+                    outs.append((r.returncode, out, err))
+                failures = [o for o in outs if o[0] != 0]
+                self.assertEqual(failures, [], "round %d" % round_)
+                tenants = {tenant_of(o[1]) for o in outs[:25]}
+                self.assertEqual(len(tenants), 1, tenants)
+                a.env = a.load_env()
+                self.assertEqual(tenants, {a.env["AZLITE_TENANT_ID"]})
+            finally:
+                proc.terminate()
+                proc.wait(20)
+                log.close()
+                shutil.rmtree(a.data_dir, ignore_errors=True)
+
+
+    def test_first_start_races_without_waiting(self):
+        """20 `clock` (which needs no server) started with a first `serve` on a
+        new data dir: no migration runs twice, one tenant is created, and the
+        server's banner and `env` name it."""
+        for round_ in range(6):
+            a = Azlite(data_dir=data_dir_gone())
+            log = tempfile.TemporaryFile()
+            proc = subprocess.Popen([BIN, "serve", "--log-level", "info"] + a.args(),
+                                    stdout=log, stderr=subprocess.STDOUT)
+            try:
+                racers = [subprocess.Popen([BIN, "clock", "--data-dir", a.data_dir],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           text=True) for _ in range(20)]
+                outs = [(r.communicate(timeout=90), r.returncode) for r in racers]
+                failures = [o for o in outs if o[1] != 0]
+                self.assertEqual(failures, [], "round %d" % round_)
+                deadline = time.time() + 30
+                ep = os.path.join(a.data_dir, "endpoints.json")
+                while True:
+                    self.assertIsNone(proc.poll(), "serve exited")
+                    self.assertLess(time.time(), deadline, "serve never became ready")
+                    try:
+                        with open(ep) as f:
+                            if json.load(f).get("pid") == proc.pid:
+                                break
+                    except (OSError, ValueError):
+                        pass
+                    time.sleep(0.02)
+                log.seek(0)
+                banner = re.search(r"^  tenant +(\S+)$", log.read().decode(), re.M).group(1)
+                self.assertEqual(a.load_env()["AZLITE_TENANT_ID"], banner, "round %d" % round_)
+            finally:
+                proc.terminate()
+                proc.wait(20)
+                log.close()
+                shutil.rmtree(a.data_dir, ignore_errors=True)
 
 class Clock(unittest.TestCase):
     def now(self):
@@ -203,6 +360,65 @@ class Clock(unittest.TestCase):
         finally:
             srv.start()
         self.assertGreaterEqual(self.now(), moved + datetime.timedelta(days=2))
+
+
+class ClockCannotLockTheAdminOut(unittest.TestCase):
+    """`clock advance 1000000d` once expired the admin's secret, and `azlite
+    az` and `env` failed from then on (issue 16 item 10)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Azlite().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def test_a_huge_advance_keeps_credentials_working(self):
+        s = self.srv
+        p = s.cli("clock", "advance", "1000000d", check=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertGreater(iso(p.stdout).year, 4700)
+        # A fresh login with the admin's secret (no token cache), as az and SDKs do.
+        s._mgmt_token = None
+        self.assertTrue(s.token())
+        r = s.http("GET", "/subscriptions?api-version=2022-09-01")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(s.cli("env").returncode, 0)
+        stamp = os.path.join(s.data_dir, "az", "azlite-login")
+        if os.path.exists(stamp):
+            os.unlink(stamp)  # `azlite az` logs in again
+        p = s.az("group", "list")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # A secret added after the advance works too, and says when it was made.
+        app = s.http("GET", "/graph/v1.0/applications?$filter=appId eq '%s'" %
+                     s.env["AZURE_CLIENT_ID"],
+                     token=s.token(s.mgmt_url + "/graph/.default")).json()["value"][0]
+        r = s.http("POST", "/graph/v1.0/applications/%s/addPassword" % app["id"],
+                   token=s.token(s.mgmt_url + "/graph/.default"),
+                   json={"passwordCredential": {"displayName": "after-advance"}})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertLess(int(r.json()["startDateTime"][:4]), 3000, r.json())
+        self.assertTrue(s.token(client_id=s.env["AZURE_CLIENT_ID"],
+                                secret=r.json()["secretText"]))
+
+    def test_advances_past_year_9999_are_refused(self):
+        s = self.srv
+        before = iso(s.cli("clock").stdout)
+        p = s.cli("clock", "advance", "100000000d", check=False)
+        self.assertEqual(p.returncode, 2, p.stdout)
+        self.assertIn("9999-12-31", p.stderr)
+        r = s.http("POST", "/azlite/clock/advance", json={"duration": "100000000d"})
+        self.assertEqual((r.status_code, r.json()["error"]["code"]), (400, "InvalidDuration"))
+        self.assertLess((iso(s.cli("clock").stdout) - before).total_seconds(), 60)
+        # Without a server the store refuses it the same way.
+        s.stop()
+        try:
+            p = s.cli("clock", "advance", "100000000d", check=False)
+            self.assertEqual(p.returncode, 2, p.stdout)
+            self.assertIn("9999-12-31", p.stderr)
+        finally:
+            s.start()
 
 
 if __name__ == "__main__":
