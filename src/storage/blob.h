@@ -61,6 +61,9 @@ typedef struct blob_op {
   int anon;           /* enum blob_anon */
   const char *action; /* RBAC action for bearer callers */
   int data_action;    /* 1: action is a dataAction */
+  /* A second SAS letter that also grants it; 'c' (create) only while the target blob
+   * does not exist, as Azure reads "write a new blob". 0 = none. */
+  char sas_alt;
 } blob_op;
 
 /* ---- the provider's state ---------------------------------------------- */
