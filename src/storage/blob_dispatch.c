@@ -455,8 +455,11 @@ static int authorize_sas(blob_ctx *c) {
   if (!op->sas_perm) return 0;
   if (sauth_sas_allows(&c->auth, op->sas_perm, op->sas_rtype)) return 0;
   if (op->sas_alt && sauth_sas_allows(&c->auth, op->sas_alt, op->sas_rtype)) {
-    /* Create (c) writes a new blob only; an existing one needs write (w). */
-    if (op->sas_alt != 'c' || op->level != BLOB_LVL_BLOB) return 0;
+    /* Create (c) writes a new blob only; an existing one needs write (w).  A snapshot
+     * is new by nature. */
+    if (op->sas_alt != 'c' || op->level != BLOB_LVL_BLOB ||
+        (op->comp && strcmp(op->comp, "snapshot") == 0))
+      return 0;
     int exists = target_blob_exists(c);
     if (exists < 0) return -1;
     return exists ? fail_permission(c) : 0;
