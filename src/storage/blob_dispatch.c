@@ -460,6 +460,7 @@ static int authorize_sas(blob_ctx *c) {
     if (op->sas_alt != 'c' || op->level != BLOB_LVL_BLOB ||
         (op->comp && strcmp(op->comp, "snapshot") == 0))
       return 0;
+    c->sas_create_only = 1;
     int exists = target_blob_exists(c);
     if (exists < 0) return -1;
     return exists ? fail_permission(c) : 0;

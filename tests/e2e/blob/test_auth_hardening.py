@@ -297,7 +297,8 @@ class ServiceVersions(unittest.TestCase):
     def test_client_versions_are_accepted(self):
         # python3-azure-storage, az's vendored SDKs (multiapi storagev2), the JS SDK, old ones.
         for v in ("2021-12-02", "2019-07-07", "2021-06-08", "2021-08-06", "2026-10-06",
-                  "2025-01-05", "2015-04-05", "2009-09-19"):
+                  "2025-01-05", "2015-04-05", "2017-04-17", "2017-11-09", "2018-03-28",
+                  "2018-11-09", "2009-09-19"):
             with self.subTest(version=v):
                 self.assertEqual(self.get(v).status_code, 200)
 
@@ -345,6 +346,29 @@ class CreatePermission(unittest.TestCase):
         self.assertEqual(self.read("new.txt"), b"first")
         self.assert_denied(lambda: c.upload_blob("new.txt", b"second", overwrite=True))
         self.assertEqual(self.read("new.txt"), b"first")
+
+    def test_racing_creates_leave_one_winner(self):
+        """Create-only writers racing for one name: one wins, the others are refused, and
+        the blob holds the winner's bytes (the check is inside the write)."""
+        from concurrent.futures import ThreadPoolExecutor
+        c = self.container_client("c")
+        name = fresh("race")
+
+        def put(i):
+            try:
+                c.upload_blob(name, b"writer %d" % i)
+                return i
+            except HttpResponseError as e:
+                return (e.status_code, e.error_code)
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(put, range(8)))
+        winners = [r for r in results if isinstance(r, int)]
+        self.assertEqual(len(winners), 1, results)
+        for r in results:
+            if not isinstance(r, int):
+                self.assertEqual(r, (403, "AuthorizationPermissionMismatch"))
+        self.assertEqual(self.read(name), b"writer %d" % winners[0])
 
     def test_create_commits_a_new_block_list(self):
         c = self.container_client("c")
