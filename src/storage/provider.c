@@ -331,6 +331,23 @@ static void storage_env(srv *s, FILE *out) {
           "export AZURE_STORAGE_CONNECTION_STRING='DefaultEndpointsProtocol=http;AccountName=%s;"
           "AccountKey=%s;BlobEndpoint=%s/%s;'\n",
           DEV_ACCOUNT, key1, s->blob_url, DEV_ACCOUNT);
+  /* The other data-plane accounts (AZURITE_ACCOUNTS), as comments an eval skips. */
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(s),
+                    "SELECT name, key1 FROM storage_accounts WHERE id IS NULL AND name != ?"
+                    " ORDER BY name",
+                    -1, &q, NULL) != SQLITE_OK)
+    return;
+  sqlite3_bind_text(q, 1, DEV_ACCOUNT, -1, SQLITE_STATIC);
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(q, 0);
+    const char *key = (const char *)sqlite3_column_text(q, 1);
+    fprintf(out,
+            "# AZURITE_ACCOUNTS %s: DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;"
+            "BlobEndpoint=%s/%s;\n",
+            name, name, key ? key : "", s->blob_url, name);
+  }
+  store_finalize(q);
 }
 
 static void storage_fini(srv *s) {

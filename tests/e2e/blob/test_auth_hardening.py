@@ -485,6 +485,16 @@ class AzuriteAccounts(unittest.TestCase):
         names1 = {c.name for c in service(self.s).list_containers()}
         self.assertFalse(names1 & names2)
 
+    def test_env_prints_their_connection_strings(self):
+        out = self.s.cli("env").stdout
+        lines = [l for l in out.splitlines() if l.startswith("# AZURITE_ACCOUNTS ")]
+        self.assertEqual([l.split()[2] for l in lines], ["account2:", "account3:"], out)
+        conn = lines[0].split(": ", 1)[1]
+        self.assertIn("AccountKey=%s;" % KEY2, conn)
+        svc = BlobServiceClient.from_connection_string(conn, connection_timeout=TIMEOUT,
+                                                       read_timeout=TIMEOUT)
+        list(svc.list_containers())
+
     def test_wrong_key_is_refused(self):
         with self.assertRaises(HttpResponseError) as cm:
             list(service(self.s, "account2", KEY3A).list_containers())
