@@ -197,11 +197,12 @@ static int env_account_name_ok(const char *name) {
   return n >= 3 && n <= 24 && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789") == n;
 }
 
-/* A non-empty base64 key (what HMAC will decode). */
+/* A non-empty base64 key (what HMAC will decode) that the blob front door's 128-byte key
+ * buffers hold whole. */
 static int env_key_ok(const char *k) {
   static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   size_t n = strlen(k), body = strspn(k, b64);
-  return n > 0 && n % 4 == 0 && n <= 340 && body + strspn(k + body, "=") == n && n - body <= 2;
+  return n > 0 && n % 4 == 0 && n <= 124 && body + strspn(k + body, "=") == n && n - body <= 2;
 }
 
 /* Is `name` an ARM storage account (not one of the data-plane-only emulator accounts)? */

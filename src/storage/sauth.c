@@ -550,7 +550,7 @@ static int parse_rfc1123_ms(const char *s, int64_t *ms) {
  * `azlite clock advance` moves: a SAS is a stored credential whose lapse a user tests by
  * advancing time.  When that clock runs ahead of the wall clock the detail says so, since
  * a SAS minted from the wall clock then lapses early. */
-static void sb_clock_note(char *out, size_t n, int64_t now, int64_t wall) {
+static void clock_note(char *out, size_t n, int64_t now, int64_t wall) {
   int64_t ahead = now - wall;
   out[0] = '\0';
   if (ahead < 60 * 1000) return;
@@ -566,7 +566,7 @@ static int check_time_frame(http_req *r, int64_t start, int64_t expiry, int64_t 
   if (start >= 0 ? (start < expiry && now >= start && now < expiry) : now < expiry) return 0;
   rfc1123(expiry, e);
   rfc1123(now, n);
-  sb_clock_note(note, sizeof note, now, wall);
+  clock_note(note, sizeof note, now, wall);
   if (start < 0)
     return fail_authf(r,
                       "Signature not valid in the specified time frame: Expiry [%s] - "
