@@ -533,7 +533,10 @@ void blob_dispatch(http_req *r) {
     blob_fail_header(c, "x-ms-version", ver);
     return;
   }
-  http_set_header(r, "x-ms-version", blob_request_version(r));
+  /* A SAS's sv stands in for x-ms-version, but only a real version is echoed. */
+  const char *effective = blob_request_version(r);
+  http_set_header(r, "x-ms-version",
+                  sauth_version_known(effective) ? effective : BLOB_DEFAULT_VERSION);
   char date[32];
   http_date(c->now_ms, date);
   http_set_header(r, "Date", date);

@@ -288,6 +288,7 @@ class ServiceVersions(unittest.TestCase):
                 self.assertEqual(error_code(r), "InvalidHeaderValue")
                 self.assertEqual(error_detail(r, "HeaderName"), "x-ms-version")
                 self.assertEqual(error_detail(r, "HeaderValue") or "", v)
+                self.assertEqual(r.headers["x-ms-version"], "2025-01-05")
         # Anonymous too: the version is checked before anything reads it.
         r = requests.get("%s/%s/x/y" % (blob_url(srv), ACCOUNT),
                          headers={"x-ms-version": "2099-01-01"}, timeout=TIMEOUT)
@@ -310,6 +311,7 @@ class ServiceVersions(unittest.TestCase):
                          timeout=TIMEOUT)
         self.assertEqual(r.status_code, 403, r.text)
         self.assertEqual(error_code(r), "AuthenticationFailed")
+        self.assertEqual(r.headers["x-ms-version"], "2025-01-05")
 
 
 class CreatePermission(unittest.TestCase):
