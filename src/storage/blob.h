@@ -61,6 +61,9 @@ typedef struct blob_op {
   int anon;           /* enum blob_anon */
   const char *action; /* RBAC action for bearer callers */
   int data_action;    /* 1: action is a dataAction */
+  /* A second SAS letter that also grants it; 'c' (create) only while the target blob
+   * does not exist, as Azure reads "write a new blob". 0 = none. */
+  char sas_alt;
 } blob_op;
 
 /* ---- the provider's state ---------------------------------------------- */
@@ -105,6 +108,9 @@ struct blob_ctx {
   int https_only;           /* supportsHttpsTrafficOnly */
   int hns;                  /* isHnsEnabled */
   const char *tier_default; /* the account's access tier, cached by tier_account_default() */
+  /* A SAS grants this write only through create (c): no blob may stand at the name
+   * (checked again inside the write's transaction, blob_write_target). */
+  int sas_create_only;
 };
 
 /* Finishes w and replies 200 with it (500 if it could not be rendered). */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "../identity/identity.h"
 #include "blob.h"
@@ -46,7 +47,8 @@ static const blob_op blob_ops[] = {
     {"SetServiceProperties", "PUT", S, "service", "properties", blob_service_set_properties, 'w',
      's', 0, A_SVC_WRITE, 0},
     {"GetServiceStats", "GET", S, "service", "stats", NULL, 'r', 's', 0, A_SVC_READ, 0},
-    {"GetUserDelegationKey", "POST", S, "service", "userdelegationkey", blob_service_get_udk, 0, 's', 0, A_UDK, 0},
+    {"GetUserDelegationKey", "POST", S, "service", "userdelegationkey", blob_service_get_udk, 0,
+     's', 0, A_UDK, 0},
     {"FindBlobsByTags", "GET", S, NULL, "blobs", blob_find_by_tags, 'f', 's', 0, A_TAGS_READ, 1},
     {"SubmitBatch", "POST", S, NULL, "batch", blob_submit_batch, 0, 's', 0, A_BLOB_WRITE, 1},
     /* The JS SDK's service-level batch adds restype=container; Azure takes it. */
@@ -56,8 +58,9 @@ static const blob_op blob_ops[] = {
     {"GetAccountInformation", "HEAD", ANY, "account", "properties", blob_service_get_account_info,
      0, 's', 0, A_SVC_READ, 0},
 
-    {"CreateContainer", "PUT", C, "container", NULL, blob_container_create, 'c', 'c', 0,
-     A_CONT_WRITE, 0},
+    /* Account SAS: write or create (the SDKs' "create container" SAS has either). */
+    {"CreateContainer", "PUT", C, "container", NULL, blob_container_create, 'w', 'c', 0,
+     A_CONT_WRITE, 0, 'c'},
     {"DeleteContainer", "DELETE", C, "container", NULL, blob_container_delete, 'd', 'c', 0,
      A_CONT_DELETE, 0},
     {"GetContainerProperties", "GET", C, "container", NULL, blob_container_get_properties, 'r', 'c',
@@ -86,10 +89,12 @@ static const blob_op blob_ops[] = {
     {"SubmitContainerBatch", "POST", C, "container", "batch", blob_submit_batch, 0, 'c', 0,
      A_BLOB_WRITE, 1},
 
-    {"PutBlob", "PUT", B, NULL, NULL, blob_put_blob, 'w', 'o', 0, A_BLOB_WRITE, 1},
-    {"PutBlock", "PUT", B, NULL, "block", blob_put_block, 'w', 'o', 0, A_BLOB_WRITE, 1},
-    {"PutBlockList", "PUT", B, NULL, "blocklist", blob_put_block_list, 'w', 'o', 0, A_BLOB_WRITE,
-     1},
+    /* Also Copy Blob, Copy Blob From URL, Put Blob From URL, page and append blob creation:
+     * 'c' writes them only where no blob exists yet. */
+    {"PutBlob", "PUT", B, NULL, NULL, blob_put_blob, 'w', 'o', 0, A_BLOB_WRITE, 1, 'c'},
+    {"PutBlock", "PUT", B, NULL, "block", blob_put_block, 'w', 'o', 0, A_BLOB_WRITE, 1, 'c'},
+    {"PutBlockList", "PUT", B, NULL, "blocklist", blob_put_block_list, 'w', 'o', 0, A_BLOB_WRITE, 1,
+     'c'},
     {"GetBlockList", "GET", B, NULL, "blocklist", blob_get_block_list, 'r', 'o', AB, A_BLOB_READ,
      1},
     {"GetBlob", "GET", B, NULL, NULL, blob_get_blob, 'r', 'o', AB, A_BLOB_READ, 1},
@@ -104,7 +109,8 @@ static const blob_op blob_ops[] = {
     {"SetBlobMetadata", "PUT", B, NULL, "metadata", blob_set_metadata, 'w', 'o', 0, A_BLOB_WRITE,
      1},
     {"LeaseBlob", "PUT", B, NULL, "lease", blob_lease_blob, 'w', 'o', 0, A_BLOB_WRITE, 1},
-    {"SnapshotBlob", "PUT", B, NULL, "snapshot", blob_snapshot_blob, 'w', 'o', 0, A_BLOB_WRITE, 1},
+    {"SnapshotBlob", "PUT", B, NULL, "snapshot", blob_snapshot_blob, 'w', 'o', 0, A_BLOB_WRITE, 1,
+     'c'},
     {"AbortCopyBlob", "PUT", B, NULL, "copy", blob_abort_copy, 'w', 'o', 0, A_BLOB_WRITE, 1},
     {"SetBlobTier", "PUT", B, NULL, "tier", blob_set_tier, 'w', 'o', 0, A_BLOB_WRITE, 1},
     {"UndeleteBlob", "PUT", B, NULL, "undelete", NULL, 'w', 'o', 0, A_BLOB_WRITE, 1},
@@ -114,7 +120,8 @@ static const blob_op blob_ops[] = {
     {"SetImmutabilityPolicy", "PUT", B, NULL, "immutabilityPolicies", NULL, 'i', 'o', 0,
      A_BLOB_WRITE, 1},
     {"SetLegalHold", "PUT", B, NULL, "legalhold", NULL, 'l', 'o', 0, A_BLOB_WRITE, 1},
-    {"AppendBlock", "PUT", B, NULL, "appendblock", blob_append_block, 'a', 'o', 0, A_BLOB_ADD, 1},
+    {"AppendBlock", "PUT", B, NULL, "appendblock", blob_append_block, 'a', 'o', 0, A_BLOB_ADD, 1,
+     'w'},
     {"SealAppendBlob", "PUT", B, NULL, "seal", blob_append_seal, 'w', 'o', 0, A_BLOB_WRITE, 1},
     {"PutPage", "PUT", B, NULL, "page", blob_put_page, 'w', 'o', 0, A_BLOB_WRITE, 1},
     {"GetPageRanges", "GET", B, NULL, "pagelist", blob_get_page_ranges, 'r', 'o', AB, A_BLOB_READ,
@@ -427,18 +434,51 @@ static int authorize_delegator(blob_ctx *c, const account_row *acct) {
   return 0;
 }
 
+/* Does a blob stand at the request's name?  1 yes, 0 no, -1 failed (request failed). */
+static int target_blob_exists(blob_ctx *c) {
+  blob_container_row ct;
+  blob_row b;
+  int found = blob_container_load(c, c->container, &ct);
+  if (found == 1) found = blob_row_load(c, ct.id, c->blob, "", &b);
+  if (found < 0) blob_fail_internal(c, "loading the blob");
+  return found;
+}
+
+static int fail_permission(blob_ctx *c) {
+  http_fail(c->r, 403, "AuthorizationPermissionMismatch",
+            "This request is not authorized to perform this operation using this permission.");
+  return -1;
+}
+
 static int authorize_sas(blob_ctx *c) {
   const blob_op *op = c->op;
   if (!op->sas_perm) return 0;
   if (sauth_sas_allows(&c->auth, op->sas_perm, op->sas_rtype)) return 0;
+  if (op->sas_alt && sauth_sas_allows(&c->auth, op->sas_alt, op->sas_rtype)) {
+    /* Create (c) writes a new blob only; an existing one needs write (w).  A snapshot
+     * is new by nature. */
+    if (op->sas_alt != 'c' || op->level != BLOB_LVL_BLOB ||
+        (op->comp && strcmp(op->comp, "snapshot") == 0))
+      return 0;
+    c->sas_create_only = 1;
+    int exists = target_blob_exists(c);
+    if (exists < 0) return -1;
+    return exists ? fail_permission(c) : 0;
+  }
   if (c->auth.kind == SAUTH_SAS_ACCOUNT && !strchr(c->auth.resource_types, op->sas_rtype))
     http_fail(c->r, 403, "AuthorizationResourceTypeMismatch",
               "This request is not authorized to perform this operation using this resource "
               "type.");
   else
-    http_fail(c->r, 403, "AuthorizationPermissionMismatch",
-              "This request is not authorized to perform this operation using this permission.");
+    fail_permission(c);
   return -1;
+}
+
+/* The wall clock, which Shared Key dates are checked against (sauth.h). */
+static int64_t wall_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int authenticate(blob_ctx *c) {
@@ -462,8 +502,8 @@ static int authenticate(blob_ctx *c) {
   const char *authz = http_header_get(r, "Authorization");
   if (authz && strncasecmp(authz, "Bearer ", 7) == 0) return authenticate_bearer(c, authz, &acct);
   sauth_keys keys = {c->account, acct.key1, acct.key2, udk_derive, c->s};
-  if (sauth_authenticate(r, &keys, c->container, c->blob, c->now_ms, blob_policy_lookup, c,
-                         &c->auth) != 0)
+  if (sauth_authenticate(r, &keys, c->container, c->blob, c->now_ms, wall_now_ms(),
+                         blob_policy_lookup, c, &c->auth) != 0)
     return -1;
   if (c->auth.kind == SAUTH_ANONYMOUS) return authorize_anonymous(c);
   if (c->auth.kind == SAUTH_SAS_USER_DELEGATION && authorize_delegator(c, &acct) != 0) return -1;
@@ -486,7 +526,17 @@ void blob_dispatch(http_req *r) {
   c->r = r;
   c->s = r->srv;
   c->now_ms = clock_now_ms(r->srv);
-  http_set_header(r, "x-ms-version", blob_request_version(r));
+  /* A version the service does not know is refused before anything reads it. */
+  const char *ver = http_header_get(r, "x-ms-version");
+  if (ver && !sauth_version_known(ver)) {
+    http_set_header(r, "x-ms-version", BLOB_DEFAULT_VERSION);
+    blob_fail_header(c, "x-ms-version", ver);
+    return;
+  }
+  /* A SAS's sv stands in for x-ms-version, but only a real version is echoed. */
+  const char *effective = blob_request_version(r);
+  http_set_header(r, "x-ms-version",
+                  sauth_version_known(effective) ? effective : BLOB_DEFAULT_VERSION);
   char date[32];
   http_date(c->now_ms, date);
   http_set_header(r, "Date", date);

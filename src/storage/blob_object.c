@@ -653,6 +653,11 @@ int blob_write_target(blob_ctx *c, blob_container_row *ct, blob_row *old) {
     if (!http_failed(r)) blob_fail_internal(c, "loading the blob");
     return -1;
   }
+  if (exists && c->sas_create_only) {
+    http_fail(r, 403, "AuthorizationPermissionMismatch",
+              "This request is not authorized to perform this operation using this permission.");
+    return -1;
+  }
   blob_conditions cd;
   blob_conditions_read(r, &cd);
   if (exists && cd.if_none_match && strcmp(cd.if_none_match, "*") == 0) {

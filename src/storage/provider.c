@@ -202,6 +202,90 @@ blob_state *blob_state_of(srv *s) {
   return *srv_provider_state(s, &storage_provider);
 }
 
+/* Is `name` a storage account name (3-24 lowercase letters and digits)? */
+static int env_account_name_ok(const char *name) {
+  size_t n = strlen(name);
+  return n >= 3 && n <= 24 && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789") == n;
+}
+
+/* A non-empty base64 key (what HMAC will decode) that the blob front door's 128-byte key
+ * buffers hold whole. */
+static int env_key_ok(const char *k) {
+  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t n = strlen(k), body = strspn(k, b64);
+  return n > 0 && n % 4 == 0 && n <= 124 && body + strspn(k + body, "=") == n && n - body <= 2;
+}
+
+/* Is `name` an ARM storage account (not one of the data-plane-only emulator accounts)? */
+static int env_account_is_arm(srv *s, const char *name) {
+  sqlite3_stmt *q;
+  int arm = 0;
+  if (store_prepare(store_db(s), "SELECT 1 FROM storage_accounts WHERE name=? AND id IS NOT NULL",
+                    -1, &q, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+  arm = sqlite3_step(q) == SQLITE_ROW;
+  store_finalize(q);
+  return arm;
+}
+
+/* Upserts one AZURITE_ACCOUNTS entry "name:key1[:key2]" (edited in place); -1 refused. */
+static int env_account_seed(srv *s, char *entry) {
+  char *parts[4] = {entry, NULL, NULL, NULL};
+  int n = 1;
+  for (char *p = entry; *p && n < 4; p++)
+    if (*p == ':') {
+      *p = '\0';
+      parts[n++] = p + 1;
+    }
+  if (n < 2 || n > 3 || !env_account_name_ok(parts[0]) || !env_key_ok(parts[1]) ||
+      (n == 3 && !env_key_ok(parts[2]))) {
+    log_error("storage: AZURITE_ACCOUNTS: '%s' is not name:key1[:key2] (a 3-24 character "
+              "lowercase account name, base64 keys)",
+              parts[0]);
+    return -1;
+  }
+  int arm = env_account_is_arm(s, parts[0]);
+  if (arm != 0) {
+    if (arm > 0)
+      log_error("storage: AZURITE_ACCOUNTS names %s, which is an ARM storage account; its keys "
+                "come from listKeys/regenerateKey",
+                parts[0]);
+    return -1;
+  }
+  return store_exec(
+      s,
+      "INSERT INTO storage_accounts(name,location,sku,kind,key1,key2,created_ms,props)"
+      " VALUES(%Q,'local','Standard_LRS','StorageV2',%Q,%Q,%lld,'{}')"
+      " ON CONFLICT(name) DO UPDATE SET key1=excluded.key1, key2=excluded.key2",
+      parts[0], parts[1], n == 3 ? parts[2] : "", (long long)clock_now_ms(s));
+}
+
+/* Azurite's multi-account variable, AZURITE_ACCOUNTS="name:key1[:key2];name2:key1": each
+ * account exists for the blob data plane with those keys, as devstoreaccount1 does (no ARM
+ * resource, so not listed or managed by az storage account).  devstoreaccount1 keeps its
+ * well-known key unless the variable names it.  A malformed entry stops the server. */
+static int seed_env_accounts(srv *s) {
+  if (store_exec(s, "UPDATE storage_accounts SET key1=%Q, key2=%Q WHERE name=%Q", DEV_KEY, DEV_KEY,
+                 DEV_ACCOUNT) != 0)
+    return -1;
+  const char *env = getenv("AZURITE_ACCOUNTS");
+  if (!env || !*env) return 0;
+  char *copy = strdup(env), *save = NULL;
+  if (!copy) return -1;
+  int rc = 0;
+  for (char *e = strtok_r(copy, ";", &save); e && rc == 0; e = strtok_r(NULL, ";", &save)) {
+    while (*e == ' ' || *e == '\t' || *e == '\n')
+      e++;
+    size_t n = strlen(e);
+    while (n > 0 && (e[n - 1] == ' ' || e[n - 1] == '\t' || e[n - 1] == '\n'))
+      e[--n] = '\0';
+    if (*e) rc = env_account_seed(s, e);
+  }
+  free(copy);
+  return rc;
+}
+
 static int storage_init(srv *s) {
   blob_state *st = calloc(1, sizeof *st);
   if (!st) return -1;
@@ -222,6 +306,9 @@ static int storage_init(srv *s) {
    * the server sweeps: a CLI command beside it would take its in-flight uploads
    * (placed, not yet committed) for orphans. */
   if (s->serving) blob_data_sweep(s);
+  /* Only the server reads AZURITE_ACCOUNTS: a CLI command run from another shell must not
+   * rewrite the keys the server serves with. */
+  if (s->serving && seed_env_accounts(s) != 0) return -1;
   return 0;
 }
 
@@ -248,10 +335,31 @@ static void storage_tick(srv *s, int64_t now_ms) {
 }
 
 static void storage_env(srv *s, FILE *out) {
+  /* The key the server serves devstoreaccount1 with (AZURITE_ACCOUNTS may set it). */
+  char key1[128], key2[128];
+  if (storage_account_keys(s, DEV_ACCOUNT, key1, key2) != 0 || !key1[0])
+    snprintf(key1, sizeof key1, "%s", DEV_KEY);
   fprintf(out,
           "export AZURE_STORAGE_CONNECTION_STRING='DefaultEndpointsProtocol=http;AccountName=%s;"
           "AccountKey=%s;BlobEndpoint=%s/%s;'\n",
-          DEV_ACCOUNT, DEV_KEY, s->blob_url, DEV_ACCOUNT);
+          DEV_ACCOUNT, key1, s->blob_url, DEV_ACCOUNT);
+  /* The other data-plane accounts (AZURITE_ACCOUNTS), as comments an eval skips. */
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(s),
+                    "SELECT name, key1 FROM storage_accounts WHERE id IS NULL AND name != ?"
+                    " ORDER BY name",
+                    -1, &q, NULL) != SQLITE_OK)
+    return;
+  sqlite3_bind_text(q, 1, DEV_ACCOUNT, -1, SQLITE_STATIC);
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(q, 0);
+    const char *key = (const char *)sqlite3_column_text(q, 1);
+    fprintf(out,
+            "# AZURITE_ACCOUNTS %s: DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;"
+            "BlobEndpoint=%s/%s;\n",
+            name, name, key ? key : "", s->blob_url, name);
+  }
+  store_finalize(q);
 }
 
 static void storage_fini(srv *s) {

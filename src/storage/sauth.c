@@ -367,8 +367,28 @@ char *sauth_sharedkeylite_string_to_sign(http_req *r, const char *account) {
   return sharedkeylite_sts(r, account, 0);
 }
 
+static int parse_rfc1123_ms(const char *s, int64_t *ms);
+
+/* A Shared Key request is valid for 15 minutes either side of its date (x-ms-date, else
+ * Date), on the wall clock: the client stamps its own wall clock, and the window only
+ * bounds replays, so azlite's advanceable clock has no say here. */
+#define SAUTH_DATE_SKEW_MS (15 * 60 * 1000LL)
+
+static int check_request_date(http_req *r, int64_t wall_ms) {
+  const char *d = http_header_get(r, "x-ms-date");
+  if (!d) d = http_header_get(r, "Date");
+  int64_t t;
+  if (!d || parse_rfc1123_ms(d, &t) < 0)
+    return fail_auth(r, "The Date header in the request is incorrect.");
+  if (t < wall_ms - SAUTH_DATE_SKEW_MS)
+    return fail_authf(r, "Request date header too old: '%s'", d);
+  if (t > wall_ms + SAUTH_DATE_SKEW_MS)
+    return fail_authf(r, "Request date header too new: '%s'", d);
+  return 0;
+}
+
 static int authenticate_sharedkey(http_req *r, const sauth_keys *keys, const char *auth,
-                                  sauth_result *out) {
+                                  int64_t wall_ms, sauth_result *out) {
   int lite;
   const char *p;
   if (strncmp(auth, "SharedKeyLite ", 14) == 0) {
@@ -394,6 +414,7 @@ static int authenticate_sharedkey(http_req *r, const sauth_keys *keys, const cha
                       "account %.*s.",
                       (int)alen, p);
   const char *sig = colon + 1;
+  if (check_request_date(r, wall_ms) < 0) return -1;
   /* Clients that send both Date and x-ms-date sign either way; try the service's
    * reading first, the Date header second. */
   int variants = http_header_get(r, "x-ms-date") && http_header_get(r, "Date") ? 2 : 1;
@@ -504,24 +525,60 @@ static void rfc1123(int64_t ms, char out[40]) {
            mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* A missing start means "from now", as the service reads it. */
-static int check_time_frame(http_req *r, int64_t start, int64_t expiry, int64_t now) {
-  char s[40], e[40];
-  if (start < 0) start = now;
-  if (start < expiry && now >= start && now < expiry) return 0;
-  rfc1123(start, s);
+/* "Sun, 06 Nov 1994 08:49:37 GMT", the one form the service accepts in Date and x-ms-date:
+ * 0 and unix ms, or -1. */
+static int parse_rfc1123_ms(const char *s, int64_t *ms) {
+  static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  int d, y, h, mi, sec, m = -1, w = -1;
+  if (strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
+      s[16] != ' ' || s[19] != ':' || s[22] != ':' || strcmp(s + 25, " GMT") != 0 ||
+      digits(s + 5, 2, &d) || digits(s + 12, 4, &y) || digits(s + 17, 2, &h) ||
+      digits(s + 20, 2, &mi) || digits(s + 23, 2, &sec))
+    return -1;
+  for (int i = 0; i < 12; i++)
+    if (strncmp(s + 8, mon[i], 3) == 0) m = i + 1;
+  for (int i = 0; i < 7; i++)
+    if (strncmp(s, wd[i], 3) == 0) w = i;
+  if (m < 0 || w < 0 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59) return -1;
+  *ms = (days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000;
+  return 0;
+}
+
+/* SAS start and expiry (and user delegation key expiry) follow azlite's clock, the one
+ * `azlite clock advance` moves: a SAS is a stored credential whose lapse a user tests by
+ * advancing time.  When that clock runs ahead of the wall clock the detail says so, since
+ * a SAS minted from the wall clock then lapses early. */
+static void clock_note(char *out, size_t n, int64_t now, int64_t wall) {
+  int64_t ahead = now - wall;
+  out[0] = '\0';
+  if (ahead < 60 * 1000) return;
+  snprintf(out, n,
+           " (azlite's clock, which SAS times follow, is %lldh%02lldm ahead of the wall clock "
+           "after `azlite clock advance`)",
+           (long long)(ahead / 3600000), (long long)(ahead / 60000 % 60));
+}
+
+/* A missing start means "from now"; the detail then names no start time. */
+static int check_time_frame(http_req *r, int64_t start, int64_t expiry, int64_t now, int64_t wall) {
+  char s[40], e[40], n[40], note[160];
+  if (start >= 0 ? (start < expiry && now >= start && now < expiry) : now < expiry) return 0;
   rfc1123(expiry, e);
+  rfc1123(now, n);
+  clock_note(note, sizeof note, now, wall);
+  if (start < 0)
+    return fail_authf(r,
+                      "Signature not valid in the specified time frame: Expiry [%s] - "
+                      "Current [%s]%s",
+                      e, n, note);
+  rfc1123(start, s);
   if (start >= expiry)
     return fail_authf(r, "Signed expiry time [%s] must be after signed start time [%s]", e, s);
-  {
-    char n[40];
-    rfc1123(now, n);
-    return fail_authf(r,
-                      "Signature not valid in the specified time frame: Start [%s] - Expiry "
-                      "[%s] - Current [%s]",
-                      s, e, n);
-  }
-  return 0;
+  return fail_authf(r,
+                    "Signature not valid in the specified time frame: Start [%s] - Expiry "
+                    "[%s] - Current [%s]%s",
+                    s, e, n, note);
 }
 
 static int parse_ipv4(const char *s, size_t n, uint32_t *out) {
@@ -618,11 +675,29 @@ static int only_chars(const char *s, const char *allowed) {
   return *s && strspn(s, allowed) == strlen(s);
 }
 
-/* Signed versions are dates, so they compare as strings. */
+/* Every version of the Blob service REST API, newest first (Azure's list, as Azurite keeps
+ * it, plus 2026-10-06, which @azure/storage-blob 12.34 sends). */
+static const char *const KNOWN_VERSIONS[] = {
+    "2026-10-06", "2026-06-06", "2026-04-06", "2026-02-06", "2025-11-05", "2025-07-05",
+    "2025-05-05", "2025-01-05", "2024-11-04", "2024-08-04", "2024-05-04", "2024-02-04",
+    "2023-11-03", "2023-08-03", "2023-01-03", "2022-11-02", "2021-12-02", "2021-10-04",
+    "2021-08-06", "2021-06-08", "2021-04-10", "2021-02-12", "2020-12-06", "2020-10-02",
+    "2020-08-04", "2020-06-12", "2020-04-08", "2020-02-10", "2019-12-12", "2019-10-10",
+    "2019-07-07", "2019-02-02", "2018-11-09", "2018-03-28", "2017-11-09", "2017-07-29",
+    "2017-04-17", "2016-05-31", "2015-12-11", "2015-07-08", "2015-04-05", "2015-02-21",
+    "2014-02-14", "2013-08-15", "2012-02-12", "2011-08-18", "2009-09-19", "2009-07-17",
+    "2009-04-14",
+};
+
+int sauth_version_known(const char *v) {
+  for (size_t i = 0; v && i < sizeof KNOWN_VERSIONS / sizeof KNOWN_VERSIONS[0]; i++)
+    if (strcmp(v, KNOWN_VERSIONS[i]) == 0) return 1;
+  return 0;
+}
+
+/* Signed versions are dates, so they compare as strings; only real ones have a layout. */
 static int version_ok(const char *sv) {
-  int y, m, d;
-  return strlen(sv) == 10 && !digits(sv, 4, &y) && sv[4] == '-' && !digits(sv + 5, 2, &m) &&
-         sv[7] == '-' && !digits(sv + 8, 2, &d);
+  return sauth_version_known(sv);
 }
 
 static char *account_sas_sts(http_req *r, const char *account) {
@@ -791,7 +866,7 @@ static int copy_field(char *dst, size_t n, const char *src) {
   return 0;
 }
 
-static int authenticate_account_sas(http_req *r, const sauth_keys *keys, int64_t now,
+static int authenticate_account_sas(http_req *r, const sauth_keys *keys, int64_t now, int64_t wall,
                                     const char *sig, sauth_result *out) {
   const char *sv, *ss, *srt, *sp, *se;
   if (!(sv = require_field(r, "sv")) || !(ss = require_field(r, "ss")) ||
@@ -814,7 +889,7 @@ static int authenticate_account_sas(http_req *r, const sauth_keys *keys, int64_t
       copy_field(out->services, sizeof(out->services), ss) ||
       copy_field(out->resource_types, sizeof(out->resource_types), srt))
     return fail_auth(r, DETAIL_NOT_WELL_FORMED);
-  if (check_time_frame(r, start, expiry, now) < 0 ||
+  if (check_time_frame(r, start, expiry, now, wall) < 0 ||
       check_sip_spr(r, http_query_get(r, "sip"), http_query_get(r, "spr")) < 0)
     return -1;
   if (!strchr(ss, 'b')) {
@@ -865,8 +940,9 @@ static int apply_policy(http_req *r, const char *container, const char *si,
 }
 
 static int authenticate_service_sas(http_req *r, const sauth_keys *keys, const char *container,
-                                    const char *blob, int64_t now, sauth_policy_lookup_fn lookup,
-                                    void *lookup_cls, const char *sig, sauth_result *out) {
+                                    const char *blob, int64_t now, int64_t wall,
+                                    sauth_policy_lookup_fn lookup, void *lookup_cls,
+                                    const char *sig, sauth_result *out) {
   const char *si = http_query_get(r, "si"), *sr, *sv, *sp, *se;
   if (!(sr = require_field(r, "sr")) || !(sv = require_field(r, "sv"))) return -1;
   /* With a stored policy, permissions and expiry may come from the policy instead. */
@@ -929,28 +1005,32 @@ static int authenticate_service_sas(http_req *r, const sauth_keys *keys, const c
     return fail_auth(r, DETAIL_NOT_WELL_FORMED);
   /* sip and spr exist (and are signed) from 2015-04-05. */
   int ranged = strcmp(sv, "2015-04-05") >= 0;
-  if (check_time_frame(r, start, expiry, now) < 0 ||
+  if (check_time_frame(r, start, expiry, now, wall) < 0 ||
       check_sip_spr(r, ranged ? http_query_get(r, "sip") : NULL,
                     ranged ? http_query_get(r, "spr") : NULL) < 0)
     return -1;
-  out->rscc = http_query_get(r, "rscc");
-  out->rscd = http_query_get(r, "rscd");
-  out->rsce = http_query_get(r, "rsce");
-  out->rscl = http_query_get(r, "rscl");
-  out->rsct = http_query_get(r, "rsct");
+  /* The overrides are signed from 2013-08-15; before that they are not part of the SAS,
+   * and an unsigned override would let anyone holding the URL restyle the reply. */
+  if (strcmp(sv, "2013-08-15") >= 0) {
+    out->rscc = http_query_get(r, "rscc");
+    out->rscd = http_query_get(r, "rscd");
+    out->rsce = http_query_get(r, "rsce");
+    out->rscl = http_query_get(r, "rscl");
+    out->rsct = http_query_get(r, "rsct");
+  }
   out->kind = udk ? SAUTH_SAS_USER_DELEGATION : SAUTH_SAS_SERVICE;
   return 0;
 }
 
 int sauth_authenticate(http_req *r, const sauth_keys *keys, const char *container, const char *blob,
-                       int64_t now_ms, sauth_policy_lookup_fn lookup, void *lookup_cls,
-                       sauth_result *out) {
+                       int64_t now_ms, int64_t wall_ms, sauth_policy_lookup_fn lookup,
+                       void *lookup_cls, sauth_result *out) {
   memset(out, 0, sizeof(*out));
   out->kind = SAUTH_ANONYMOUS;
   const char *auth = http_header_get(r, "Authorization");
   if (auth) {
     if (strncmp(auth, "SharedKey ", 10) == 0 || strncmp(auth, "SharedKeyLite ", 14) == 0)
-      return authenticate_sharedkey(r, keys, auth, out);
+      return authenticate_sharedkey(r, keys, auth, wall_ms, out);
     if (strncasecmp(auth, "Bearer ", 7) == 0 && r->listener == LISTEN_BLOB)
       return fail_auth(r, "Bearer token authentication is not permitted for non-TLS "
                           "protected (non-https) URLs.");
@@ -963,8 +1043,9 @@ int sauth_authenticate(http_req *r, const sauth_keys *keys, const char *containe
   if (!sig) return 0;
   /* An account SAS names services and resource types; a service SAS names a resource. */
   if (!http_query_get(r, "sr") && (http_query_get(r, "ss") || http_query_get(r, "srt")))
-    return authenticate_account_sas(r, keys, now_ms, sig, out);
-  return authenticate_service_sas(r, keys, container, blob, now_ms, lookup, lookup_cls, sig, out);
+    return authenticate_account_sas(r, keys, now_ms, wall_ms, sig, out);
+  return authenticate_service_sas(r, keys, container, blob, now_ms, wall_ms, lookup, lookup_cls,
+                                  sig, out);
 }
 
 /* ---- what a SAS allows --------------------------------------------------------------- */

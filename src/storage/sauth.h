@@ -57,15 +57,17 @@ typedef struct sauth_result {
   const char *rscc, *rscd, *rsce, *rscl, *rsct;
 } sauth_result;
 
-/* Authenticates a blob request against the account's keys, the clock (`now_ms`) and the
- * container's stored policies.  On failure it calls http_fail() with Azure's status and
+/* Authenticates a blob request against the account's keys, the clocks and the container's
+ * stored policies.  `now_ms` is azlite's clock (SAS start/expiry, user delegation key
+ * expiry); `wall_ms` the wall clock, which a Shared Key request's date must be within
+ * 15 minutes of.  On failure it calls http_fail() with Azure's status and
  * code (403 AuthenticationFailed with an AuthenticationErrorDetail, 403
  * AuthorizationSourceIPMismatch, 403 AuthorizationProtocolMismatch, ...) and returns -1.
  * `container` is NULL for service-level requests; `blob` is NULL unless the path names one.
  * Bearer tokens are not handled here (the caller checks them first). */
 int sauth_authenticate(http_req *r, const sauth_keys *keys, const char *container, const char *blob,
-                       int64_t now_ms, sauth_policy_lookup_fn lookup, void *lookup_cls,
-                       sauth_result *out);
+                       int64_t now_ms, int64_t wall_ms, sauth_policy_lookup_fn lookup,
+                       void *lookup_cls, sauth_result *out);
 
 /* Does the SAS in `res` allow an operation needing permission letter `perm` ('r','a','c',
  * 'w','d','x','l','t','f','m','e','i','y','p') on resource type `rtype` ('s' service,
@@ -93,5 +95,8 @@ char *sauth_sharedkeylite_string_to_sign(http_req *r, const char *account);
  * provider's delegation key store, which will HMAC this string with the key. */
 char *sauth_udk_string_to_sign(http_req *r, const char *account, const char *container,
                                const char *blob);
+
+/* Is `v` a version of the Blob service REST API (x-ms-version, sv)? */
+int sauth_version_known(const char *v);
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "storage/sauth.h"
 #include "unit.h"
@@ -173,6 +174,16 @@ static const int64_t NOW = 1748736000000LL;
 static const int64_t Y2019 = 1546300800000LL;
 static const int64_t Y2030 = 1893456000000LL;
 static const int64_t Y2031 = 1924992000000LL;
+
+/* The wall clock a test request is checked at: its own date, so that recorded vectors
+ * stay inside the 15-minute window (the window itself is tested on its own). */
+static int64_t wall_of(fake *f) {
+  const char *d = http_header_get(&f->r, "x-ms-date");
+  if (!d) d = http_header_get(&f->r, "Date");
+  struct tm tm = {0};
+  if (d && strptime(d, "%a, %d %b %Y %H:%M:%S GMT", &tm)) return (int64_t)timegm(&tm) * 1000;
+  return NOW;
+}
 
 static const char MSG_AUTH[] = "Server failed to authenticate the request. Make sure the value of "
                                "Authorization header is formed correctly including the "
@@ -599,7 +610,8 @@ static void test_sharedkey_sdk_vectors(void) {
 
     sauth_result res;
     memset(&res, 0x5a, sizeof(res));
-    CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res) == 0);
+    CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL,
+                             &res) == 0);
     CHECK(f.nfail == 0);
     CHECK(res.kind == SAUTH_SHARED_KEY);
     CHECK(res.permissions[0] == '\0' && res.rscc == NULL);
@@ -607,12 +619,14 @@ static void test_sharedkey_sdk_vectors(void) {
 
     /* The same request signed by key2 of an account whose key1 differs. */
     sauth_keys rotated = {"devstoreaccount1", OTHER_KEY, KEY, NULL, NULL};
-    CHECK(sauth_authenticate(&f.r, &rotated, "mycontainer", NULL, NOW, NULL, NULL, &res) == 0);
+    CHECK(sauth_authenticate(&f.r, &rotated, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL,
+                             &res) == 0);
     CHECK(f.nfail == 0);
 
     /* A key the request was not signed with: the service's message and detail. */
     sauth_keys wrong = {"devstoreaccount1", OTHER_KEY, "", NULL, NULL};
-    CHECK(sauth_authenticate(&f.r, &wrong, "mycontainer", NULL, NOW, NULL, NULL, &res) == -1);
+    CHECK(sauth_authenticate(&f.r, &wrong, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL,
+                             &res) == -1);
     const char *sig = strchr(http_header_get(&f.r, "Authorization"), ':') + 1;
     char want[4096];
     snprintf(want, sizeof(want),
@@ -631,26 +645,31 @@ static void test_sharedkey_tampering(void) {
   /* Any signed part changed breaks the signature. */
   fake_from_sk(&f, v);
   set_header(&f, "x-ms-meta-Color", "red");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
   CHECK(f.nfail == 1 && strcmp(f.code, "AuthenticationFailed") == 0);
   CHECK(starts_with(f.detail, "The MAC signature found in the HTTP request '"));
 
   fake_from_sk(&f, v);
   set_header(&f, "Content-Length", "12");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
 
   fake_from_sk(&f, v);
   f.r.method = "POST";
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
 
   /* The decoded path is not what is signed. */
   fake_from_sk(&f, v);
   f.r.raw_path = "/devstoreaccount1/mycontainer/dir/h\303\251llo w\303\266rld+%.txt";
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
 
   fake_from_sk(&f, &SK_VECTORS[1]);
   set_query(&f, "prefix", "a b/c");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
 
   /* Extra spaces after the scheme are tolerated. */
   fake_from_sk(&f, v);
@@ -658,13 +677,15 @@ static void test_sharedkey_tampering(void) {
   snprintf(spaced, sizeof(spaced), "SharedKey   %s",
            strchr(http_header_get(&f.r, "Authorization"), ' ') + 1);
   set_header(&f, "Authorization", spaced);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, NULL, NULL, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, wall_of(&f), NULL, NULL, &res) ==
+        0);
 
   /* Headers outside the signed set may change freely. */
   fake_from_sk(&f, v);
   set_header(&f, "User-Agent", "curl/8");
   set_header(&f, "Accept", "*/*");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, NULL, NULL, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, wall_of(&f), NULL, NULL, &res) ==
+        0);
 
   /* Header names match case-insensitively; Authorization's scheme does not. */
   fake_from_sk(&f, v);
@@ -672,7 +693,8 @@ static void test_sharedkey_tampering(void) {
   snprintf(auth, sizeof(auth), "sharedkey %s",
            strchr(http_header_get(&f.r, "Authorization"), ' ') + 1);
   set_header(&f, "Authorization", auth);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
   CHECK(failed_with(&f, 400, "InvalidAuthenticationInfo"));
   CHECK_STR(f.message, "Authentication information is not given in the correct format. Check "
                        "the value of Authorization header.");
@@ -690,7 +712,8 @@ static void test_sharedkey_malformed(void) {
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     fake_from_sk(&f, &SK_VECTORS[0]);
     set_header(&f, "Authorization", bad[i]);
-    CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res) == -1);
+    CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL,
+                             &res) == -1);
     CHECK(failed_with(&f, 400, "InvalidAuthenticationInfo"));
   }
 
@@ -698,13 +721,15 @@ static void test_sharedkey_malformed(void) {
   fake_from_sk(&f, &SK_VECTORS[0]);
   set_header(&f, "Authorization",
              "SharedKey otheraccount:MljABjZclfCodlyMSRYfRVUxB9Qz/E3bo5IuF7NIdZI=");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
   CHECK(failed_auth(&f, "Cannot find the claimed account when trying to GetProperties for the "
                         "account otheraccount."));
   fake_from_sk(&f, &SK_VECTORS[0]);
   set_header(&f, "Authorization",
              "SharedKey devstoreaccount:MljABjZclfCodlyMSRYfRVUxB9Qz/E3bo5IuF7NIdZI=");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
   CHECK(f.nfail == 1 && starts_with(f.detail, "Cannot find the claimed account"));
 
   /* A signature of the wrong length or with junk never matches. */
@@ -712,19 +737,22 @@ static void test_sharedkey_malformed(void) {
   set_header(&f, "Authorization",
              "SharedKey devstoreaccount1:MljABjZclfCodlyMSRYfRVUxB9Qz/E3bo5IuF7NIdZI=AAAAAAAAAAAAAA"
              "AAAAAAAAAAAAAAAAAAAAAAAAAAA");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
   CHECK(f.nfail == 1 && starts_with(f.detail, "The MAC signature found"));
 
   /* Bearer over plain HTTP is refused as the service refuses it; elsewhere it is the
    * caller's to check, and reaching here is a malformed header. */
   fake_from_sk(&f, &SK_VECTORS[0]);
   set_header(&f, "Authorization", "Bearer eyJ0eXAiOiJKV1QifQ.e30.sig");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
   CHECK(failed_auth(&f, "Bearer token authentication is not permitted for non-TLS protected "
                         "(non-https) URLs."));
   f.r.listener = LISTEN_BLOB_TLS;
   fake_clear_fail(&f);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
   CHECK(failed_with(&f, 400, "InvalidAuthenticationInfo"));
 }
 
@@ -823,7 +851,7 @@ static void test_sharedkey_canonicalization(void) {
   add_header(&f, "Date", "Fri, 26 Jun 2015 23:39:12 GMT");
   add_header(&f, "x-ms-date", "Fri, 26 Jun 2015 23:39:13 GMT");
   sign_sharedkey(&f, auth, sizeof(auth));
-  CHECK(sauth_authenticate(&f.r, &KEYS, "c", NULL, NOW, NULL, NULL, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", NULL, NOW, wall_of(&f), NULL, NULL, &res) == 0);
   CHECK(f.nfail == 0);
   const char *with_date = "GET\n\n\n\n\n\nFri, 26 Jun 2015 23:39:12 GMT\n\n\n\n\n\n"
                           "x-ms-date:Fri, 26 Jun 2015 23:39:13 GMT\n"
@@ -832,10 +860,10 @@ static void test_sharedkey_canonicalization(void) {
   CHECK(sauth_hmac_b64(KEY, with_date, strlen(with_date), mac) == 0);
   snprintf(auth, sizeof(auth), "SharedKey devstoreaccount1:%s", mac);
   set_header(&f, "Authorization", auth);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "c", NULL, NOW, NULL, NULL, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", NULL, NOW, wall_of(&f), NULL, NULL, &res) == 0);
   CHECK(f.nfail == 0);
   set_header(&f, "Date", "Fri, 26 Jun 2015 23:39:14 GMT");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "c", NULL, NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", NULL, NOW, wall_of(&f), NULL, NULL, &res) == -1);
   /* The detail reports the service's reading. */
   CHECK(strstr(f.detail, "'GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:") != NULL);
 }
@@ -847,14 +875,17 @@ static void test_sharedkeylite(void) {
   char *sts = sauth_sharedkeylite_string_to_sign(&f.r, "devstoreaccount1");
   CHECK_STR(sts, SKLITE_VECTOR.sts);
   free(sts);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL, &res) ==
+        0);
   CHECK(f.nfail == 0 && res.kind == SAUTH_SHARED_KEY);
   /* Only comp is signed. */
   set_query(&f, "restype", "other");
   add_query(&f, "timeout", "30");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL, &res) ==
+        0);
   set_query(&f, "comp", "acl");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
   CHECK(f.nfail == 1 &&
         strstr(f.detail, "/devstoreaccount1/devstoreaccount1/mycontainer?comp=acl'.") != NULL);
   /* Without comp, nothing of the query. */
@@ -871,7 +902,7 @@ static void test_anonymous(void) {
   fake_init(&f, "GET", "/devstoreaccount1/c/b");
   add_query(&f, "comp", "list");
   memset(&res, 0x5a, sizeof(res));
-  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NULL, NULL, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, wall_of(&f), NULL, NULL, &res) == 0);
   CHECK(f.nfail == 0);
   CHECK(res.kind == SAUTH_ANONYMOUS);
   CHECK(res.permissions[0] == '\0' && res.resource[0] == '\0' && res.rsct == NULL);
@@ -899,8 +930,8 @@ static int lookup_policy(void *cls, const char *container, const char *id, sauth
 static int run_sas(fake *f, const sas_vector *v, int64_t now, sauth_result *res,
                    policy_store *store) {
   fake_clear_fail(f);
-  return sauth_authenticate(&f->r, &KEYS, v->container, v->blob, now, store ? lookup_policy : NULL,
-                            store, res);
+  return sauth_authenticate(&f->r, &KEYS, v->container, v->blob, now, now,
+                            store ? lookup_policy : NULL, store, res);
 }
 
 /* The signature check reports the string it signed: equal to the SDK's. */
@@ -951,9 +982,11 @@ static void test_sas_sdk_vectors(void) {
   fake_from_sas(&f, &SAS_CONTAINER);
   f.r.raw_path = "/devstoreaccount1/mycontainer/x/y.txt";
   fake_clear_fail(&f);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "x/y.txt", NOW, NULL, NULL, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "x/y.txt", NOW, wall_of(&f), NULL, NULL,
+                           &res) == 0);
   /* ...but not another container. */
-  CHECK(sauth_authenticate(&f.r, &KEYS, "other", "x/y.txt", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "other", "x/y.txt", NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
   CHECK(f.nfail == 1 && starts_with(f.detail, "Signature did not match. String to sign used was "
                                               "racwdl\n2020-01-01T00:00:00Z\n2030-01-01T00:00:00Z\n"
                                               "/blob/devstoreaccount1/other\n"));
@@ -978,8 +1011,8 @@ static void test_sas_sdk_vectors(void) {
   check_sts(&SAS_BLOB);
   /* Bound to its blob. */
   fake_clear_fail(&f);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "dir/other.txt", NOW, NULL, NULL, &res) ==
-        -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "dir/other.txt", NOW, wall_of(&f), NULL,
+                           NULL, &res) == -1);
   CHECK(f.nfail == 1 && strcmp(f.code, "AuthenticationFailed") == 0);
 
   fake_from_sas(&f, &SAS_SNAPSHOT);
@@ -1024,19 +1057,24 @@ static void test_sas_older_versions(void) {
   /* A directory SAS covers blobs below its directory, nothing beside it. */
   fake_from_sas(&f, &SAS_DIRECTORY);
   fake_clear_fail(&f);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "d1/d2/e/f.txt", NOW, NULL, NULL, &res) ==
-        0);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "d1/d2", NOW, NULL, NULL, &res) == 0);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "d1/d3/f.txt", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "d1/d2/e/f.txt", NOW, wall_of(&f), NULL,
+                           NULL, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "d1/d2", NOW, wall_of(&f), NULL, NULL,
+                           &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "d1/d3/f.txt", NOW, wall_of(&f), NULL, NULL,
+                           &res) == -1);
   fake_clear_fail(&f);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "d1", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "d1", NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
   fake_clear_fail(&f);
   set_query(&f, "sdd", "x");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "d1/d2/f.txt", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "d1/d2/f.txt", NOW, wall_of(&f), NULL, NULL,
+                           &res) == -1);
   CHECK(failed_auth(&f, "Signature fields not well formed."));
   fake_clear_fail(&f);
   set_query(&f, "sdd", NULL);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "d1/d2/f.txt", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "d1/d2/f.txt", NOW, wall_of(&f), NULL, NULL,
+                           &res) == -1);
   CHECK(failed_auth(&f, "sdd is mandatory. Cannot be empty"));
 }
 
@@ -1095,7 +1133,7 @@ static void resign(fake *f, const char *container, const char *blob, char sig[64
   sauth_result res;
   set_query(f, "sig", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
   fake_clear_fail(f);
-  CHECK(sauth_authenticate(&f->r, &KEYS, container, blob, NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f->r, &KEYS, container, blob, NOW, wall_of(f), NULL, NULL, &res) == -1);
   const char *p = strstr(f->detail, "String to sign used was ");
   CHECK(p != NULL);
   if (!p) return;
@@ -1140,17 +1178,26 @@ static void test_sas_time(void) {
   CHECK(run_sas(&f, &SAS_ACCOUNT, Y2030, &res, NULL) == -1);
   CHECK(run_sas(&f, &SAS_ACCOUNT, Y2030 - 1, &res, NULL) == 0);
 
-  /* Without st the start is "now", so an expired SAS reads as expiry before start. */
+  /* Without st the detail names no start time (none was signed). */
   fake_from_sas(&f, &SAS_BLOB);
   CHECK(run_sas(&f, &SAS_BLOB, Y2031 + 1500, &res, NULL) == -1);
-  CHECK(failed_auth(&f, "Signed expiry time [Tue, 01 Jan 2030 00:00:00 GMT] must be after signed "
-                        "start time [Wed, 01 Jan 2031 00:00:01 GMT]"));
+  CHECK(failed_auth(&f, "Signature not valid in the specified time frame: Expiry [Tue, 01 Jan "
+                        "2030 00:00:00 GMT] - Current [Wed, 01 Jan 2031 00:00:01 GMT]"));
+  /* SAS times follow azlite's clock; when it runs ahead of the wall clock, the detail
+   * says by how much. */
+  fake_clear_fail(&f);
+  CHECK(sauth_authenticate(&f.r, &KEYS, SAS_BLOB.container, SAS_BLOB.blob, Y2031,
+                           Y2031 - (26 * 3600 + 5 * 60) * 1000LL, NULL, NULL, &res) == -1);
+  CHECK(failed_auth(&f, "Signature not valid in the specified time frame: Expiry [Tue, 01 Jan "
+                        "2030 00:00:00 GMT] - Current [Wed, 01 Jan 2031 00:00:00 GMT] (azlite's "
+                        "clock, which SAS times follow, is 26h05m ahead of the wall clock after "
+                        "`azlite clock advance`)"));
 
   /* st after se. */
   account_fake(&f);
   add_query(&f, "st", "2030-06-01T00:00:00Z");
   resign(&f, "c", "b", sig);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, wall_of(&f), NULL, NULL, &res) == -1);
   CHECK(failed_auth(&f, "Signed expiry time [Tue, 01 Jan 2030 00:00:00 GMT] must be after signed "
                         "start time [Sat, 01 Jun 2030 00:00:00 GMT]"));
 
@@ -1173,8 +1220,8 @@ static void test_sas_time(void) {
     add_query(&f, "st", forms[i].st);
     resign(&f, "c", "b", sig);
     /* Valid now; just before its start it names the start it read. */
-    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", Y2030 - 1, NULL, NULL, &res) == 0);
-    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", Y2019, NULL, NULL, &res) == -1);
+    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", Y2030 - 1, wall_of(&f), NULL, NULL, &res) == 0);
+    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", Y2019, wall_of(&f), NULL, NULL, &res) == -1);
     char want[300];
     snprintf(want, sizeof(want),
              "Signature not valid in the specified time frame: Start [%s] - Expiry [Tue, 01 Jan "
@@ -1203,12 +1250,12 @@ static void test_sas_time(void) {
     account_fake(&f);
     add_query(&f, "st", bad[i]);
     resign(&f, "c", "b", sig);
-    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NULL, NULL, &res) == -1);
+    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, wall_of(&f), NULL, NULL, &res) == -1);
     CHECK(failed_auth(&f, "Signature fields not well formed."));
     service_fake(&f);
     set_query(&f, "se", bad[i]);
     resign(&f, "c", "b", sig);
-    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NULL, NULL, &res) == -1);
+    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, wall_of(&f), NULL, NULL, &res) == -1);
     CHECK(failed_auth(&f, "Signature fields not well formed."));
   }
 }
@@ -1253,7 +1300,7 @@ static void test_sas_ip_protocol(void) {
     account_fake(&f);
     add_query(&f, "sip", bad_sip[i]);
     resign(&f, "c", "b", sig);
-    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NULL, NULL, &res) == -1);
+    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, wall_of(&f), NULL, NULL, &res) == -1);
     CHECK(failed_auth(&f, "Signature fields not well formed."));
   }
 
@@ -1261,27 +1308,27 @@ static void test_sas_ip_protocol(void) {
   service_fake(&f);
   add_query(&f, "spr", "https");
   resign(&f, "c", "b", sig);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, wall_of(&f), NULL, NULL, &res) == -1);
   CHECK(failed_with(&f, 403, "AuthorizationProtocolMismatch"));
   CHECK_STR(f.message, "This request is not authorized to perform this operation using this "
                        "protocol.");
   f.r.listener = LISTEN_BLOB_TLS;
   fake_clear_fail(&f);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NULL, NULL, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, wall_of(&f), NULL, NULL, &res) == 0);
 
   static const char *const spr_ok[] = {"https,http", "http,https"};
   for (size_t i = 0; i < 2; i++) {
     account_fake(&f);
     add_query(&f, "spr", spr_ok[i]);
     resign(&f, "c", "b", sig);
-    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NULL, NULL, &res) == 0);
+    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, wall_of(&f), NULL, NULL, &res) == 0);
   }
   static const char *const spr_bad[] = {"http", "ftp", "HTTPS", "https, http"};
   for (size_t i = 0; i < sizeof(spr_bad) / sizeof(spr_bad[0]); i++) {
     account_fake(&f);
     add_query(&f, "spr", spr_bad[i]);
     resign(&f, "c", "b", sig);
-    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NULL, NULL, &res) == -1);
+    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, wall_of(&f), NULL, NULL, &res) == -1);
     CHECK(failed_auth(&f, "Signature fields not well formed."));
   }
 
@@ -1349,25 +1396,26 @@ static void test_sas_malformed(void) {
     if (strcmp(bad[i].name, "sp") == 0 || strcmp(bad[i].name, "ss") == 0 ||
         strcmp(bad[i].name, "srt") == 0)
       resign(&f, "c", "b", sig);
-    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NULL, NULL, &res) == -1);
+    CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, wall_of(&f), NULL, NULL, &res) == -1);
     CHECK(failed_auth(&f, "Signature fields not well formed."));
   }
 
   /* A service SAS names a container (and a blob for blob resources). */
   fake_from_sas(&f, &SAS_BLOB);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f), NULL, NULL, &res) ==
+        -1);
   CHECK(failed_with(&f, 403, "AuthorizationResourceTypeMismatch"));
   CHECK_STR(f.message, "This request is not authorized to perform this operation using this "
                        "resource type.");
   fake_from_sas(&f, &SAS_CONTAINER);
-  CHECK(sauth_authenticate(&f.r, &KEYS, NULL, NULL, NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, NULL, NULL, NOW, wall_of(&f), NULL, NULL, &res) == -1);
   CHECK(failed_with(&f, 403, "AuthorizationResourceTypeMismatch"));
 
   /* An account SAS without the blob service. */
   account_fake(&f);
   set_query(&f, "ss", "qt");
   resign(&f, "c", "b", sig);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, wall_of(&f), NULL, NULL, &res) == -1);
   CHECK(failed_with(&f, 403, "AuthorizationServiceMismatch"));
   CHECK_STR(f.message, "This request is not authorized to perform this operation using this "
                        "service.");
@@ -1376,9 +1424,11 @@ static void test_sas_malformed(void) {
   fake_from_sas(&f, &SAS_ACCOUNT);
   sauth_keys rotated = {"devstoreaccount1", OTHER_KEY, KEY, NULL, NULL};
   fake_clear_fail(&f);
-  CHECK(sauth_authenticate(&f.r, &rotated, "mycontainer", "b.txt", NOW, NULL, NULL, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &rotated, "mycontainer", "b.txt", NOW, wall_of(&f), NULL, NULL,
+                           &res) == 0);
   sauth_keys nokey = {"devstoreaccount1", NULL, NULL, NULL, NULL};
-  CHECK(sauth_authenticate(&f.r, &nokey, "mycontainer", "b.txt", NOW, NULL, NULL, &res) == -1);
+  CHECK(sauth_authenticate(&f.r, &nokey, "mycontainer", "b.txt", NOW, wall_of(&f), NULL, NULL,
+                           &res) == -1);
   CHECK(f.nfail == 1 && starts_with(f.detail, "Signature did not match."));
 }
 
@@ -1403,7 +1453,8 @@ static void test_sas_policy(void) {
   store.policy.expiry_ms = Y2019;
   CHECK(run_sas(&f, &SAS_CONTAINER_POLICY, NOW, &res, &store) == -1);
   CHECK(f.nfail == 1 &&
-        starts_with(f.detail, "Signed expiry time [Tue, 01 Jan 2019 00:00:00 GMT]"));
+        starts_with(f.detail, "Signature not valid in the specified time frame: Expiry [Tue, 01 "
+                              "Jan 2019 00:00:00 GMT]"));
   store.policy.expiry_ms = Y2030;
   store.policy.start_ms = Y2030 - 1000;
   CHECK(run_sas(&f, &SAS_CONTAINER_POLICY, NOW, &res, &store) == -1);
@@ -1427,32 +1478,34 @@ static void test_sas_policy(void) {
   add_query(&f, "si", "pol1");
   add_query(&f, "sp", "rw");
   resign(&f, "mycontainer", "b", sig);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, lookup_policy, &store, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, wall_of(&f), lookup_policy, &store,
+                           &res) == 0);
   CHECK_STR(res.permissions, "rw");
   /* ...never from both. */
   strcpy(store.policy.permissions, "r");
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, lookup_policy, &store, &res) ==
-        -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, wall_of(&f), lookup_policy, &store,
+                           &res) == -1);
   CHECK(failed_auth(&f, "Access policy fields can be associated with signature or SAS identifier "
                         "but not both"));
   store.policy.permissions[0] = '\0';
   add_query(&f, "se", "2029-01-01");
   resign(&f, "mycontainer", "b", sig);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, lookup_policy, &store, &res) ==
-        -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, wall_of(&f), lookup_policy, &store,
+                           &res) == -1);
   CHECK(failed_auth(&f, "Access policy fields can be associated with signature or SAS identifier "
                         "but not both"));
   set_query(&f, "se", NULL);
   add_query(&f, "st", "2020-01-01");
   store.policy.start_ms = 0;
   resign(&f, "mycontainer", "b", sig);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, lookup_policy, &store, &res) ==
-        -1);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, wall_of(&f), lookup_policy, &store,
+                           &res) == -1);
   CHECK(failed_auth(&f, "Access policy fields can be associated with signature or SAS identifier "
                         "but not both"));
   store.policy.start_ms = -1;
   fake_clear_fail(&f);
-  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, lookup_policy, &store, &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", "b", NOW, wall_of(&f), lookup_policy, &store,
+                           &res) == 0);
 }
 
 static void test_sas_allows(void) {
@@ -1547,22 +1600,23 @@ static void oom_loop(const char *what, int (*run)(fake *f), fake *f) {
 
 static int run_sharedkey(fake *f) {
   sauth_result res;
-  return sauth_authenticate(&f->r, &KEYS, "mycontainer", "b", NOW, NULL, NULL, &res);
+  return sauth_authenticate(&f->r, &KEYS, "mycontainer", "b", NOW, wall_of(f), NULL, NULL, &res);
 }
 
 static int run_sas_container(fake *f) {
   sauth_result res;
-  return sauth_authenticate(&f->r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res);
+  return sauth_authenticate(&f->r, &KEYS, "mycontainer", NULL, NOW, wall_of(f), NULL, NULL, &res);
 }
 
 static int run_sas_account(fake *f) {
   sauth_result res;
-  return sauth_authenticate(&f->r, &KEYS, "mycontainer", "b.txt", NOW, NULL, NULL, &res);
+  return sauth_authenticate(&f->r, &KEYS, "mycontainer", "b.txt", NOW, wall_of(f), NULL, NULL,
+                            &res);
 }
 
 static int run_lite(fake *f) {
   sauth_result res;
-  return sauth_authenticate(&f->r, &KEYS, "mycontainer", NULL, NOW, NULL, NULL, &res);
+  return sauth_authenticate(&f->r, &KEYS, "mycontainer", NULL, NOW, wall_of(f), NULL, NULL, &res);
 }
 
 static int run_udk_sts(fake *f) {
@@ -1599,6 +1653,122 @@ static void test_out_of_memory(void) {
   oom_loop("udk sts", run_udk_sts, &f);
 }
 
+/* Shared Key requests are valid 15 minutes either side of their date, on the wall clock;
+ * without a readable date they are refused (issue 16, item 3: replays). */
+static void test_sharedkey_date_window(void) {
+  fake f;
+  sauth_result res;
+  char auth[200];
+  const int64_t MIN = 60 * 1000;
+  fake_from_sk(&f, &SK_VECTORS[0]);
+  int64_t sent = wall_of(&f);
+  const char *d = http_header_get(&f.r, "x-ms-date");
+  char want[200];
+  CHECK(d != NULL && sent != NOW);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, sent + 14 * MIN, NULL, NULL,
+                           &res) == 0);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, sent - 14 * MIN, NULL, NULL,
+                           &res) == 0);
+  fake_clear_fail(&f);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, sent + 16 * MIN, NULL, NULL,
+                           &res) == -1);
+  snprintf(want, sizeof want, "Request date header too old: '%s'", d);
+  CHECK(failed_auth(&f, want));
+  /* Two hours and 400 days old: the replays of the issue. */
+  fake_clear_fail(&f);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, sent + 120 * MIN, NULL, NULL,
+                           &res) == -1);
+  CHECK(failed_auth(&f, want));
+  fake_clear_fail(&f);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, sent + 400LL * 1440 * MIN, NULL,
+                           NULL, &res) == -1);
+  CHECK(failed_auth(&f, want));
+  fake_clear_fail(&f);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, sent - 16 * MIN, NULL, NULL,
+                           &res) == -1);
+  snprintf(want, sizeof want, "Request date header too new: '%s'", d);
+  CHECK(failed_auth(&f, want));
+
+  /* No date at all, or one the service cannot read: refused before the signature. */
+  const char *bad[] = {NULL,
+                       "",
+                       "yesterday",
+                       "2026-11-26T11:10:29Z",
+                       "Thu, 26 Nov 2026 11:10:29",
+                       "Thu, 26 Xyz 2026 11:10:29 GMT",
+                       "Thu, 26 Nov 2026 25:10:29 GMT"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    fake_init(&f, "GET", "/devstoreaccount1/c");
+    if (bad[i]) add_header(&f, "x-ms-date", bad[i]);
+    sign_sharedkey(&f, auth, sizeof auth);
+    fake_clear_fail(&f);
+    CHECK(sauth_authenticate(&f.r, &KEYS, "c", NULL, NOW, NOW, NULL, NULL, &res) == -1);
+    CHECK(failed_auth(&f, "The Date header in the request is incorrect."));
+  }
+  /* Date stands in for a missing x-ms-date; x-ms-date, when sent, is the one checked. */
+  fake_init(&f, "GET", "/devstoreaccount1/c");
+  add_header(&f, "Date", "Fri, 26 Jun 2015 23:39:12 GMT");
+  sign_sharedkey(&f, auth, sizeof auth);
+  int64_t d2015 = wall_of(&f);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", NULL, NOW, d2015, NULL, NULL, &res) == 0);
+  fake_clear_fail(&f);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", NULL, NOW, NOW, NULL, NULL, &res) == -1);
+  CHECK(failed_auth(&f, "Request date header too old: 'Fri, 26 Jun 2015 23:39:12 GMT'"));
+  add_header(&f, "x-ms-date", "Mon, 02 Jun 2025 00:00:00 GMT");
+  sign_sharedkey(&f, auth, sizeof auth);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", NULL, NOW, NOW + 1440 * MIN, NULL, NULL, &res) == 0);
+  /* Shared Key Lite alike. */
+  fake_from_sk(&f, &SKLITE_VECTOR);
+  fake_clear_fail(&f);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "mycontainer", NULL, NOW, wall_of(&f) + 60 * MIN, NULL,
+                           NULL, &res) == -1);
+  CHECK(f.nfail == 1 && starts_with(f.detail, "Request date header too old: '"));
+}
+
+/* Response overrides count only where the SAS signs them (from 2013-08-15). */
+static void test_sas_unsigned_overrides(void) {
+  fake f;
+  sauth_result res;
+  char sig[64];
+  fake_init(&f, "GET", "/devstoreaccount1/c/b");
+  add_query(&f, "sv", "2012-02-12");
+  add_query(&f, "sr", "b");
+  add_query(&f, "sp", "r");
+  add_query(&f, "se", "2030-01-01T00:00:00Z");
+  resign(&f, "c", "b", sig);
+  add_query(&f, "rsct", "text/html");
+  add_query(&f, "rscd", "inline");
+  add_query(&f, "rscc", "x");
+  add_query(&f, "rsce", "x");
+  add_query(&f, "rscl", "x");
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NOW, NULL, NULL, &res) == 0);
+  CHECK(res.rsct == NULL && res.rscd == NULL && res.rscc == NULL && res.rsce == NULL &&
+        res.rscl == NULL);
+  /* From 2013-08-15 they are signed, and apply. */
+  set_query(&f, "sv", "2013-08-15");
+  resign(&f, "c", "b", sig);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NOW, NULL, NULL, &res) == 0);
+  CHECK(res.rsct && strcmp(res.rsct, "text/html") == 0 && res.rscd &&
+        strcmp(res.rscd, "inline") == 0);
+}
+
+/* Only versions the service knows have a layout. */
+static void test_versions(void) {
+  CHECK(sauth_version_known("2021-12-02") && sauth_version_known("2026-10-06") &&
+        sauth_version_known("2009-09-19") && sauth_version_known("2025-01-05"));
+  CHECK(!sauth_version_known("2099-01-01") && !sauth_version_known("garbage") &&
+        !sauth_version_known("") && !sauth_version_known(NULL) &&
+        !sauth_version_known("2021-12-02 ") && !sauth_version_known("2021-12-03"));
+  fake f;
+  sauth_result res;
+  service_fake(&f);
+  set_query(&f, "sv", "2099-01-01");
+  set_query(&f, "sig", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+  fake_clear_fail(&f);
+  CHECK(sauth_authenticate(&f.r, &KEYS, "c", "b", NOW, NOW, NULL, NULL, &res) == -1);
+  CHECK(failed_auth(&f, "Signature fields not well formed."));
+}
+
 UNIT_MAIN("sauth", {
   test_hmac();
   test_sharedkey_sdk_vectors();
@@ -1606,6 +1776,9 @@ UNIT_MAIN("sauth", {
   test_sharedkey_malformed();
   test_sharedkey_canonicalization();
   test_sharedkeylite();
+  test_sharedkey_date_window();
+  test_sas_unsigned_overrides();
+  test_versions();
   test_anonymous();
   test_sas_sdk_vectors();
   test_sas_older_versions();
