@@ -296,6 +296,9 @@ typedef struct blob_write {
  * blocks.  Appends the data files that may have lost references to *freed. */
 int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row *old,
                        const blob_write *w, int64_t *blob_id, blob_ids *freed);
+/* An upload may name one transactional digest, MD5 or CRC64, not both (also for
+ * a from-URL source): fails with 400 and returns -1 when it names both. */
+int blob_digest_headers_check(blob_ctx *c);
 /* Reads the x-ms-blob-* headers (put_blob: falling back to the plain HTTP ones). */
 void blob_http_props_read(blob_ctx *c, int put_blob, blob_http_props *p);
 /* x-ms-access-tier in Azure's spelling (*out NULL when absent); -1 = failed. */

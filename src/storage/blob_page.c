@@ -190,6 +190,7 @@ void blob_put_page(blob_ctx *c) {
     return;
   }
   blob_pending body = {0}, mat = {0};
+  if (blob_digest_headers_check(c) != 0) return;
   if (update && !source && blob_data_accept_body(c, 0, &body) != 0) return;
   blob_container_row ct;
   blob_row b;

@@ -1,0 +1,89 @@
+"""Blob behaviours an outside black-box suite found departing from Azure
+(issue 16): each through azure-storage-blob where the SDK can say it, raw
+`requests` with an account SAS where it checks arguments itself."""
+import base64
+import hashlib
+import uuid
+
+import requests
+from azure.core.exceptions import HttpResponseError
+
+import blobtest
+
+
+def setUpModule():
+    blobtest.start()
+
+
+def tearDownModule():
+    blobtest.stop()
+
+
+def raw(method, url, headers=None, query="", data=b"", version="2021-12-02"):
+    """One request to a blob URL, authorized with an account SAS."""
+    sep = "&" if "?" in url else "?"
+    full = "%s%s%s%s" % (url, sep, (query + "&") if query else "", blobtest.account_sas())
+    h = {"x-ms-version": version}
+    h.update(headers or {})
+    return requests.request(method, full, headers=h, data=data, timeout=30)
+
+
+def error_code(r):
+    return r.headers.get("x-ms-error-code")
+
+
+def md5_b64(data):
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+class Digests(blobtest.BlobCase):
+    """Content-MD5 and x-ms-content-crc64 together are refused (400), on every
+    upload that takes a transactional digest; either one alone is checked."""
+
+    def test_md5_and_crc64_together(self):
+        data = b"x" * 512
+        blk = self.container.get_blob_client("blk")
+        # The right CRC64 of data, as the server reports it for a block sent without digests.
+        r = raw("PUT", blk.url, {}, "comp=block&blockid=" + base64.b64encode(b"b0").decode(), data)
+        self.assertEqual(r.status_code, 201, r.text)
+        both = {"Content-MD5": md5_b64(data), "x-ms-content-crc64": r.headers["x-ms-content-crc64"]}
+        app = self.container.get_blob_client("app")
+        app.create_append_blob()
+        pg = self.container.get_blob_client("pg")
+        pg.create_page_blob(1024)
+        calls = [
+            ("PUT", blk.url, "", {"x-ms-blob-type": "BlockBlob"}),
+            ("PUT", blk.url, "comp=block&blockid=" + base64.b64encode(b"b1").decode(), {}),
+            ("PUT", app.url, "comp=appendblock", {}),
+            ("PUT", pg.url, "comp=page", {"x-ms-page-write": "update",
+                                          "x-ms-range": "bytes=0-511"}),
+        ]
+        for method, url, q, extra in calls:
+            h = dict(both, **extra)
+            r = raw(method, url, h, q, data)
+            self.assertEqual((r.status_code, error_code(r)), (400, "InvalidHeaderValue"),
+                             (q, r.text))
+            self.assertIn("x-ms-content-crc64", r.text)
+            # Either one alone is fine.
+            r = raw(method, url, dict(extra, **{"Content-MD5": md5_b64(data)}), q, data)
+            self.assertIn(r.status_code, (201,), (q, r.text))
+        self.assertEqual(app.get_blob_properties().size, 512)
+        self.assertEqual(blk.download_blob().readall(), data)
+
+
+class Sealed(blobtest.BlobCase):
+    def test_unsealed_append_blob_says_so(self):
+        b = self.container.get_blob_client("log")
+        b.create_append_blob()
+        self.assertIs(b.get_blob_properties().is_append_blob_sealed, False)
+        self.assertIs(b.download_blob().properties.is_append_blob_sealed, False)
+        listed = [x for x in self.container.list_blobs() if x.name == "log"]
+        self.assertIs(listed[0].is_append_blob_sealed, False)
+        b.seal_append_blob()
+        self.assertIs(b.get_blob_properties().is_append_blob_sealed, True)
+        # Not an append blob: no header.
+        blk = self.container.upload_blob("blk", b"x")
+        self.assertIsNone(blk.get_blob_properties().is_append_blob_sealed)
+        # Versions before 2019-12-12 know no sealing.
+        r = raw("HEAD", b.url, version="2019-07-07")
+        self.assertNotIn("x-ms-blob-sealed", r.headers)
