@@ -87,3 +87,33 @@ class Sealed(blobtest.BlobCase):
         # Versions before 2019-12-12 know no sealing.
         r = raw("HEAD", b.url, version="2019-07-07")
         self.assertNotIn("x-ms-blob-sealed", r.headers)
+
+
+class ConditionLists(blobtest.BlobCase):
+    """If-Match / If-None-Match are HTTP lists: an element with junk in it
+    names no ETag, while the list's well-formed elements still count."""
+
+    def test_etag_with_junk(self):
+        b = self.container.upload_blob("c.txt", b"v1")
+        etag = b.get_blob_properties().etag  # quoted
+        for bad in (etag + "junk", etag + " junk", etag[:-1], etag[1:], "x" + etag,
+                    etag + etag):
+            r = raw("GET", b.url, {"If-Match": bad})
+            self.assertEqual((r.status_code, error_code(r)), (412, "ConditionNotMet"), bad)
+            r = raw("PUT", b.url, {"If-Match": bad, "x-ms-blob-type": "BlockBlob"}, data=b"v2")
+            self.assertEqual(r.status_code, 412, bad)
+            r = raw("GET", b.url, {"If-None-Match": bad})
+            self.assertEqual(r.status_code, 200, bad)
+            r = raw("HEAD", b.url, {"If-None-Match": bad})
+            self.assertEqual(r.status_code, 200, bad)
+        for good in (etag, etag.strip('"'), etag + ", junk", "junk, " + etag,
+                     '"other", ' + etag, "%s ," % etag):
+            r = raw("GET", b.url, {"If-Match": good})
+            self.assertEqual(r.status_code, 200, good)
+            r = raw("GET", b.url, {"If-None-Match": good})
+            self.assertEqual(r.status_code, 304, good)
+        self.assertEqual(b.download_blob().readall(), b"v1")
+        # The copy source's conditions read lists the same way.
+        dst = self.container.get_blob_client("copy.txt")
+        r = raw("PUT", dst.url, {"x-ms-copy-source": b.url, "x-ms-source-if-match": etag + "junk"})
+        self.assertEqual((r.status_code, error_code(r)), (412, "SourceConditionNotMet"))
