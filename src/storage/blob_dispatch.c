@@ -218,7 +218,12 @@ static const char *account_from_host(http_req *r) {
  * character after the container's '/' (it may hold '/', even leading ones). */
 static int split_path(blob_ctx *c) {
   http_req *r = c->r;
-  const char *p = r->path;
+  /* Azure reads a backslash in the path as a slash (a\b names a/b), for every
+   * operation; the request's own path, which credentials sign, stays as sent. */
+  char *path = http_strdup(r, r->path);
+  for (char *q = path; *q; q++)
+    if (*q == '\\') *q = '/';
+  const char *p = path;
   const char *host_account = account_from_host(r);
   while (*p == '/')
     p++;

@@ -117,3 +117,44 @@ class ConditionLists(blobtest.BlobCase):
         dst = self.container.get_blob_client("copy.txt")
         r = raw("PUT", dst.url, {"x-ms-copy-source": b.url, "x-ms-source-if-match": etag + "junk"})
         self.assertEqual((r.status_code, error_code(r)), (412, "SourceConditionNotMet"))
+
+
+class Backslashes(blobtest.BlobCase):
+    """Azure reads a backslash in a blob's path as a slash, in every operation."""
+
+    def test_backslash_is_a_slash(self):
+        # The SDK (Shared Key) sends the backslash percent-encoded.
+        b = self.container.upload_blob("dir\\sub\\file.txt", b"data")
+        self.assertEqual([x.name for x in self.container.list_blobs()], ["dir/sub/file.txt"])
+        fwd = self.container.get_blob_client("dir/sub/file.txt")
+        self.assertEqual(fwd.download_blob().readall(), b"data")
+        self.assertEqual(b.download_blob().readall(), b"data")
+        self.assertEqual(self.container.get_blob_client("dir\\sub/file.txt")
+                         .get_blob_properties().size, 4)
+        walk = [x.name for x in self.container.walk_blobs(name_starts_with="dir/")]
+        self.assertEqual(walk, ["dir/sub/"])
+        # Metadata, tags, leases, snapshots and copies name the same blob.
+        b.set_blob_metadata({"k": "v"})
+        self.assertEqual(fwd.get_blob_properties().metadata, {"k": "v"})
+        b.set_blob_tags({"t": "1"})
+        self.assertEqual(fwd.get_blob_tags(), {"t": "1"})
+        lease = b.acquire_lease(lease_duration=15)
+        self.assertEqual(fwd.get_blob_properties().lease.state, "leased")
+        lease.release()
+        b.create_snapshot()
+        dst = self.container.get_blob_client("copy\\of.txt")
+        dst.start_copy_from_url(b.url)
+        self.assertEqual(self.container.get_blob_client("copy/of.txt").download_blob().readall(),
+                         b"data")
+        # A raw request with a literal backslash in its path (SAS).
+        r = raw("GET", self.container.url + "/dir\\sub\\file.txt")
+        self.assertEqual((r.status_code, r.content), (200, b"data"))
+        # Blocks staged under one spelling are committed under the other.
+        blk = self.container.get_blob_client("blocks\\x")
+        blk.stage_block("YQ==", b"abc")
+        self.container.get_blob_client("blocks/x").commit_block_list(["YQ=="])
+        self.assertEqual(blk.download_blob().readall(), b"abc")
+        b.delete_blob(delete_snapshots="include")
+        self.assertFalse(fwd.exists())
+        self.assertEqual(sorted(x.name for x in self.container.list_blobs()),
+                         ["blocks/x", "copy/of.txt"])
