@@ -386,6 +386,7 @@ void blob_service_list_containers(blob_ctx *c);
 void blob_service_get_properties(blob_ctx *c);
 void blob_service_set_properties(blob_ctx *c);
 void blob_service_get_account_info(blob_ctx *c);
+void blob_service_get_stats(blob_ctx *c);
 void blob_service_get_udk(blob_ctx *c);
 
 void blob_container_create(blob_ctx *c);

@@ -158,3 +158,15 @@ class Backslashes(blobtest.BlobCase):
         self.assertFalse(fwd.exists())
         self.assertEqual(sorted(x.name for x in self.container.list_blobs()),
                          ["blocks/x", "copy/of.txt"])
+
+
+class ServiceStats(blobtest.BlobCase):
+    def test_stats_only_on_the_secondary(self):
+        """Get Blob Service Stats is served on an RA-GRS secondary only: the
+        primary refuses it with 400 InvalidQueryParameterValue, not a 501."""
+        # (The SDK sends it to the secondary's host, which a local azlite has not.)
+        r = raw("GET", self.svc.url, query="restype=service&comp=stats")
+        self.assertEqual((r.status_code, error_code(r)), (400, "InvalidQueryParameterValue"),
+                         r.text)
+        self.assertIn("<QueryParameterName>comp</QueryParameterName>", r.text)
+        self.assertIn("secondary", r.text)
