@@ -170,3 +170,20 @@ class ServiceStats(blobtest.BlobCase):
                          r.text)
         self.assertIn("<QueryParameterName>comp</QueryParameterName>", r.text)
         self.assertIn("secondary", r.text)
+
+
+class PageRanges(blobtest.BlobCase):
+    def test_range_past_the_end(self):
+        b = self.container.get_blob_client("disk")
+        b.create_page_blob(2048)
+        b.upload_page(b"\x01" * 512, offset=512, length=512)
+        # Ending past the end: cut at the end.
+        self.assertEqual(b.get_page_ranges(offset=0, length=8192)[0],
+                         [{"start": 512, "end": 1023}])
+        # Starting at or past the end: 416, as Get Blob answers.
+        for off in (2048, 4096):
+            with self.assertRaises(HttpResponseError) as cm:
+                b.get_page_ranges(offset=off, length=512)
+            self.assertAzureError(cm, 416, "InvalidRange")
+        r = raw("GET", b.url, {"x-ms-range": "bytes=4096-"}, "comp=pagelist")
+        self.assertEqual((r.status_code, error_code(r)), (416, "InvalidRange"))
