@@ -187,3 +187,60 @@ class PageRanges(blobtest.BlobCase):
             self.assertAzureError(cm, 416, "InvalidRange")
         r = raw("GET", b.url, {"x-ms-range": "bytes=4096-"}, "comp=pagelist")
         self.assertEqual((r.status_code, error_code(r)), (416, "InvalidRange"))
+
+
+class BlockIds(blobtest.BlobCase):
+    def test_one_length_per_blob(self):
+        """Every block id of a blob has one length: a block of another length
+        than those staged or committed is refused, as is such a list."""
+        b = self.container.get_blob_client("blocks")
+        b.stage_block("aaaa", b"1")  # 3 bytes
+        with self.assertRaises(HttpResponseError) as cm:
+            b.stage_block("aaaaaaaa", b"2")  # 6 bytes, beside an uncommitted 3
+        self.assertAzureError(cm, 400, "InvalidBlobOrBlock")
+        b.commit_block_list(["aaaa"])
+        # Against the committed block too.
+        with self.assertRaises(HttpResponseError) as cm:
+            b.stage_block("bbbbbbbb", b"2")
+        self.assertAzureError(cm, 400, "InvalidBlobOrBlock")
+        b.stage_block("bbbb", b"2")
+        b.commit_block_list(["aaaa", "bbbb"])
+        self.assertEqual(b.download_blob().readall(), b"12")
+        # A list that mixes lengths is refused whatever it names.
+        c = self.container.get_blob_client("list")
+        c.stage_block("cccc", b"3")
+        with self.assertRaises(HttpResponseError) as cm:
+            c.commit_block_list(["cccc", "dddddddd"])
+        self.assertAzureError(cm, 400, "InvalidBlobOrBlock")
+        # Put Blob replaces the blocks: ids of another length are then fine.
+        b.upload_blob(b"whole", overwrite=True)
+        b.stage_block("eeeeeeee", b"4")
+        b.commit_block_list(["eeeeeeee"])
+        self.assertEqual(b.download_blob().readall(), b"4")
+
+
+class MetadataSize(blobtest.BlobCase):
+    def test_more_than_8_kib(self):
+        """Metadata over 8 KiB (names and values) is 400 MetadataTooLarge on
+        every operation that takes it, blobs and containers alike."""
+        big = {"k%02d" % i: "v" * 997 for i in range(9)}  # 9 * 1000 bytes
+        fits = {"k%02d" % i: "v" * 1021 for i in range(8)}  # 8 * 1024 bytes
+        b = self.container.upload_blob("m", b"x", metadata=fits)
+        self.assertEqual(b.get_blob_properties().metadata, fits)
+        calls = [
+            lambda: self.container.upload_blob("m2", b"x", metadata=big),
+            lambda: b.set_blob_metadata(big),
+            lambda: b.create_snapshot(metadata=big),
+            lambda: self.container.get_blob_client("c").start_copy_from_url(b.url, metadata=big),
+            lambda: self.container.get_blob_client("a").create_append_blob(metadata=big),
+            lambda: self.container.get_blob_client("p").create_page_blob(512, metadata=big),
+            lambda: self.svc.create_container(blobtest.fresh_name(), metadata=big),
+            lambda: self.container.set_container_metadata(big),
+        ]
+        b.stage_block("YQ==", b"a")
+        calls.append(lambda: b.commit_block_list(["YQ=="], metadata=big))
+        for i, call in enumerate(calls):
+            with self.assertRaises(HttpResponseError) as cm:
+                call()
+            self.assertAzureError(cm, 400, "MetadataTooLarge")
+        self.assertEqual(b.get_blob_properties().metadata, fits)
