@@ -131,7 +131,7 @@ static int copy_tags(blob_ctx *c, enum copy_mode mode, const blob_source *src, b
   return 0;
 }
 
-/* x-ms-source-content-md5 must match the source's bytes (Put Blob From URL). */
+/* x-ms-source-content-md5 must match the source's bytes (the synchronous copies). */
 static int check_source_md5(blob_ctx *c, const blob_source *src) {
   const char *want = http_header_get(c->r, "x-ms-source-content-md5");
   if (!want) return 0;
@@ -195,7 +195,7 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
     http_fail(r, 409, "CannotVerifyCopySource", "The source blob must be a block blob.");
     goto fail;
   }
-  if (mode == PUT_FROM_URL && check_source_md5(c, &src) != 0) goto fail;
+  if (mode != COPY_ASYNC && check_source_md5(c, &src) != 0) goto fail;
   if (copy_tags(c, mode, &src, &tags, &has_tags) != 0) goto fail;
   int exists = blob_write_target(c, &ct, &old);
   if (exists < 0) goto fail;
@@ -256,7 +256,9 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
   }
   http_set_header(r, "x-ms-copy-id", copy_id);
   http_set_header(r, "x-ms-copy-status", "success");
-  if (mode == COPY_SYNC && sb->content_md5) http_set_header(r, "Content-MD5", sb->content_md5);
+  /* Copy Blob From URL names an MD5 only when the request had one checked. */
+  const char *src_md5 = http_header_get(r, "x-ms-source-content-md5");
+  if (mode == COPY_SYNC && src_md5) http_set_header(r, "Content-MD5", src_md5);
   http_reply_empty(r, 202);
   return;
 fail_internal:
@@ -270,6 +272,7 @@ fail:
 void blob_copy_dispatch(blob_ctx *c) {
   const char *type = http_header_get(c->r, "x-ms-blob-type");
   const char *sync = http_header_get(c->r, "x-ms-requires-sync");
+  if (blob_digest_headers_check(c) != 0) return;
   if (type) {
     if (strcmp(type, "BlockBlob") != 0) {
       blob_fail_header(c, "x-ms-blob-type", type);

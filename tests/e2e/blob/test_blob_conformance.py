@@ -244,3 +244,27 @@ class MetadataSize(blobtest.BlobCase):
                 call()
             self.assertAzureError(cm, 400, "MetadataTooLarge")
         self.assertEqual(b.get_blob_properties().metadata, fits)
+
+
+class CopyFromUrl(blobtest.BlobCase):
+    def test_content_md5_only_when_sent(self):
+        """Copy Blob From URL answers Content-MD5 only when the request sent
+        x-ms-source-content-md5, which the source's bytes must then match."""
+        data = b"copied bytes"
+        src = self.container.upload_blob("src", data)
+        dst = self.container.get_blob_client("dst")
+        sync = {"x-ms-copy-source": src.url + "?" + blobtest.account_sas(),
+                "x-ms-requires-sync": "true"}
+        r = raw("PUT", dst.url, sync)
+        self.assertEqual((r.status_code, r.headers.get("x-ms-copy-status")), (202, "success"),
+                         r.text)
+        self.assertNotIn("Content-MD5", r.headers)
+        r = raw("PUT", dst.url, dict(sync, **{"x-ms-source-content-md5": md5_b64(data)}))
+        self.assertEqual(r.status_code, 202, r.text)
+        self.assertEqual(r.headers.get("Content-MD5"), md5_b64(data))
+        r = raw("PUT", dst.url, dict(sync, **{"x-ms-source-content-md5": md5_b64(b"other")}))
+        self.assertEqual((r.status_code, error_code(r)), (400, "Md5Mismatch"))
+        self.assertEqual(dst.download_blob().readall(), data)
+        # The stored MD5 still travels with the blob.
+        self.assertEqual(base64.b64encode(dst.get_blob_properties().content_settings.content_md5)
+                         .decode(), md5_b64(data))
