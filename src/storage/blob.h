@@ -519,10 +519,14 @@ typedef struct blob_source {
 } blob_source;
 /* Resolves url to a blob of this azlite and authorizes reading it: with the
  * URL's SAS, public access, a x-ms-copy-source-authorization bearer token, or
- * (caller_ok, same account) the caller's own credentials.  Loads the source
- * inside the caller's transaction.  0 ok; -1 failed (CannotVerifyCopySource
- * with the source's status, or 400 for a URL that is not azlite's). */
-int blob_source_open(blob_ctx *c, const char *url, int caller_ok, blob_source *out);
+ * (BLOB_SOURCE_CALLER_OK, same account) the caller's own credentials.  Loads
+ * the source inside the caller's transaction; an archived one fails with 409
+ * BlobArchived unless BLOB_SOURCE_ARCHIVED_OK.  0 ok; -1 failed
+ * (CannotVerifyCopySource with the source's status, or 400 for a URL that is
+ * not azlite's). */
+#define BLOB_SOURCE_CALLER_OK 1
+#define BLOB_SOURCE_ARCHIVED_OK 2
+int blob_source_open(blob_ctx *c, const char *url, int flags, blob_source *out);
 
 /* The part of a source that x-ms-source-range names (the whole blob when
  * absent); fails with 416 InvalidRange when it lies outside. */

@@ -570,8 +570,9 @@ static int fail_source(blob_ctx *c, int status, const char *msg) {
   return -1;
 }
 
-int blob_source_open(blob_ctx *c, const char *url, int caller_ok, blob_source *out) {
+int blob_source_open(blob_ctx *c, const char *url, int flags, blob_source *out) {
   http_req *r = c->r;
+  int caller_ok = (flags & BLOB_SOURCE_CALLER_OK) != 0;
   memset(out, 0, sizeof *out);
   out->url = url;
   int https = strncasecmp(url, "https://", 8) == 0;
@@ -656,5 +657,5 @@ int blob_source_open(blob_ctx *c, const char *url, int caller_ok, blob_source *o
     return -1;
   }
   if (blob_tags_condition_check(c, "x-ms-source-if-tags", out->b.id) != 0) return -1;
-  return tier_require_online(c, &out->b);
+  return flags & BLOB_SOURCE_ARCHIVED_OK ? 0 : tier_require_online(c, &out->b);
 }
