@@ -273,6 +273,75 @@ class Precedence(unittest.TestCase):
         wait_for(lambda: tier(svc, "stairs", "a") is None, "deleted at day 5")
 
 
+class TierActions(unittest.TestCase):
+    """tierToCold as an action of its own, and the tier actions on snapshots,
+    run by `azlite clock advance`, each logged with its rule."""
+
+    def test_tier_to_cold(self):
+        svc = account("lccold")
+        put_policy("lccold", rule("to-cold", {"baseBlob": {
+            "tierToCold": {"daysAfterModificationGreaterThan": 2},
+            "tierToArchive": {"daysAfterModificationGreaterThan": 10}}}, prefix=["data/"]))
+        upload(svc, "data", "a")
+        upload(svc, "other", "b")
+        advance("1d")
+        settle()
+        self.assertEqual(tier(svc, "data", "a"), "Hot")
+        advance("2d")
+        wait_for(lambda: tier(svc, "data", "a") == "Cold", "tiered to cold")
+        p = svc.get_blob_client("data", "a").get_blob_properties()
+        self.assertFalse(p.blob_tier_inferred)
+        self.assertEqual(svc.get_blob_client("data", "a").download_blob().readall(), b"data:a")
+        self.assertEqual(tier(svc, "other", "b"), "Hot")
+        # Cold stays until Archive is due.
+        advance("8d")
+        wait_for(lambda: tier(svc, "data", "a") == "Archive", "archived at day 10")
+        got = [(e["action"], e["rule"], e["fromTier"], e["toTier"])
+               for e in action_log("lccold") if e["source"] == "lifecycle"]
+        self.assertEqual(got, [("tierToCold", "to-cold", "Hot", "Cold"),
+                               ("tierToArchive", "to-cold", "Cold", "Archive")])
+
+    def test_snapshot_tier_actions(self):
+        svc = account("lcsnaptier")
+        put_policy("lcsnaptier", rule("old-snapshots", {"snapshot": {
+            "tierToCool": {"daysAfterCreationGreaterThan": 1},
+            "tierToCold": {"daysAfterCreationGreaterThan": 4},
+            "tierToArchive": {"daysAfterCreationGreaterThan": 8}}}))
+        upload(svc, "ctr", "a")
+        b = svc.get_blob_client("ctr", "a")
+        s1 = b.create_snapshot()["snapshot"]
+        advance("2d")
+        s2 = b.create_snapshot()["snapshot"]
+
+        def snap_tier(snap):
+            return svc.get_blob_client("ctr", "a", snapshot=snap).get_blob_properties().blob_tier
+
+        wait_for(lambda: snap_tier(s1) == "Cool", "first snapshot cool")
+        self.assertEqual(snap_tier(s2), "Hot")
+        advance("3d")  # s1 is 5 days old, s2 3
+        wait_for(lambda: snap_tier(s1) == "Cold" and snap_tier(s2) == "Cool", "cold and cool")
+        advance("4d")  # s1 9, s2 7
+        wait_for(lambda: snap_tier(s1) == "Archive" and snap_tier(s2) == "Cold",
+                 "archive and cold")
+        # The base blob is no snapshot: untouched, and readable.
+        self.assertEqual(tier(svc, "ctr", "a"), "Hot")
+        self.assertEqual(b.download_blob().readall(), b"data:a")
+        # An archived snapshot is offline; a cold one still reads.
+        with self.assertRaises(HttpResponseError) as cm:
+            svc.get_blob_client("ctr", "a", snapshot=s1).download_blob().readall()
+        self.assertEqual(cm.exception.error_code, "BlobArchived")
+        self.assertEqual(svc.get_blob_client("ctr", "a", snapshot=s2).download_blob().readall(),
+                         b"data:a")
+        listed = {x.snapshot: x.blob_tier for x in
+                  svc.get_container_client("ctr").list_blobs(include=["snapshots"])}
+        self.assertEqual(listed, {s1: "Archive", s2: "Cold", None: "Hot"})
+        log = [(e["action"], e.get("snapshot"), e["toTier"]) for e in action_log("lcsnaptier")
+               if e["source"] == "lifecycle"]
+        self.assertEqual(sorted(log), sorted([
+            ("tierToCool", s1, "Cool"), ("tierToCold", s1, "Cold"), ("tierToCool", s2, "Cool"),
+            ("tierToArchive", s1, "Archive"), ("tierToCold", s2, "Cold")]))
+
+
 class Conditions(unittest.TestCase):
     def test_creation_versus_modification(self):
         svc = account("lccreate")
