@@ -310,6 +310,9 @@ typedef struct blob_write {
  * blocks.  Appends the data files that may have lost references to *freed. */
 int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row *old,
                        const blob_write *w, int64_t *blob_id, blob_ids *freed);
+/* An upload may name one transactional digest, MD5 or CRC64, not both (also for
+ * a from-URL source): fails with 400 and returns -1 when it names both. */
+int blob_digest_headers_check(blob_ctx *c);
 /* Reads the x-ms-blob-* headers (put_blob: falling back to the plain HTTP ones). */
 void blob_http_props_read(blob_ctx *c, int put_blob, blob_http_props *p);
 /* x-ms-access-tier in Azure's spelling (*out NULL when absent); -1 = failed. */
@@ -397,6 +400,7 @@ void blob_service_list_containers(blob_ctx *c);
 void blob_service_get_properties(blob_ctx *c);
 void blob_service_set_properties(blob_ctx *c);
 void blob_service_get_account_info(blob_ctx *c);
+void blob_service_get_stats(blob_ctx *c);
 void blob_service_get_udk(blob_ctx *c);
 
 void blob_container_create(blob_ctx *c);
@@ -529,10 +533,14 @@ typedef struct blob_source {
 } blob_source;
 /* Resolves url to a blob of this azlite and authorizes reading it: with the
  * URL's SAS, public access, a x-ms-copy-source-authorization bearer token, or
- * (caller_ok, same account) the caller's own credentials.  Loads the source
- * inside the caller's transaction.  0 ok; -1 failed (CannotVerifyCopySource
- * with the source's status, or 400 for a URL that is not azlite's). */
-int blob_source_open(blob_ctx *c, const char *url, int caller_ok, blob_source *out);
+ * (BLOB_SOURCE_CALLER_OK, same account) the caller's own credentials.  Loads
+ * the source inside the caller's transaction; an archived one fails with 409
+ * BlobArchived unless BLOB_SOURCE_ARCHIVED_OK.  0 ok; -1 failed
+ * (CannotVerifyCopySource with the source's status, or 400 for a URL that is
+ * not azlite's). */
+#define BLOB_SOURCE_CALLER_OK 1
+#define BLOB_SOURCE_ARCHIVED_OK 2
+int blob_source_open(blob_ctx *c, const char *url, int flags, blob_source *out);
 
 /* The part of a source that x-ms-source-range names (the whole blob when
  * absent); fails with 416 InvalidRange when it lies outside. */

@@ -204,6 +204,7 @@ fail:
 
 void blob_append_block(blob_ctx *c) {
   http_req *r = c->r;
+  if (blob_digest_headers_check(c) != 0) return;
   if (http_header_get(r, "x-ms-copy-source")) {
     append_from_url(c);
     return;

@@ -27,8 +27,31 @@ typedef struct batch_part {
   int nheaders;
 } batch_part;
 
+/* A body Azure cannot split into parts it runs is still a batch: 202, with
+ * one part (no Content-ID) that carries the error.  Only what the request's
+ * own headers get wrong (its Content-Type) is refused outright. */
+static void reply_body_error(blob_ctx *c, int status, const char *code, const char *msg) {
+  http_req *r = c->r;
+  http_req *er = http_subreq_new(r, r->method, r->raw_path, NULL, 0);
+  http_fail(er, status, code, "%s", msg);
+  size_t sl;
+  char *reply = http_subreq_render(er, &sl);
+  char bid[37];
+  uuid_v4(bid);
+  char *out = NULL;
+  size_t outlen = 0;
+  FILE *f = open_memstream(&out, &outlen);
+  fprintf(f, "--batchresponse_%s\r\nContent-Type: application/http\r\n\r\n", bid);
+  fwrite(reply, 1, sl, f);
+  fprintf(f, "--batchresponse_%s--\r\n", bid);
+  fclose(f);
+  free(reply);
+  http_reply_owned(r, 202, http_printf(r, "multipart/mixed; boundary=batchresponse_%s", bid),
+                   out, outlen);
+}
+
 static void fail_input(blob_ctx *c) {
-  http_fail(c->r, 400, "InvalidInput", "One of the request inputs is not valid.");
+  reply_body_error(c, 400, "InvalidInput", "One of the request inputs is not valid.");
 }
 
 /* The boundary of Content-Type: multipart/mixed; boundary=... (request-scoped). */
@@ -159,8 +182,8 @@ void blob_submit_batch(blob_ctx *c) {
     return;
   }
   if (n > BATCH_MAX_PARTS) {
-    http_fail(r, 400, "ExceedsMaxBatchRequestCount",
-              "The batch operation exceeds maximum number of allowed subrequests.");
+    reply_body_error(c, 400, "ExceedsMaxBatchRequestCount",
+                     "The batch operation exceeds maximum number of allowed subrequests.");
     return;
   }
   /* A path-style batch URL keeps the account in its path; so may its parts. */
@@ -176,8 +199,8 @@ void blob_submit_batch(blob_ctx *c) {
       return;
     }
     if (kind && k != kind) {
-      http_fail(r, 400, "AllBatchSubRequestsShouldBeSameApi",
-                "All batch subrequests should be the same api.");
+      reply_body_error(c, 400, "AllBatchSubRequestsShouldBeSameApi",
+                       "All batch subrequests should be the same api.");
       return;
     }
     kind = k;

@@ -46,6 +46,7 @@ void blob_put_block(blob_ctx *c) {
     return;
   }
   blob_pending body = {0};
+  if (blob_digest_headers_check(c) != 0) return;
   if (!source && blob_data_accept_body(c, 0, &body) != 0) return;
   blob_container_row ct;
   blob_row old;
@@ -79,6 +80,20 @@ void blob_put_block(blob_ctx *c) {
   int64_t seq = sqlite3_column_int64(q, 2) + 1;
   store_finalize(q);
   q = NULL;
+  /* The blob's committed blocks count too. */
+  if (odd == 0 && exists) {
+    if (store_prepare(store_db(c->s),
+                      "SELECT count(*) FROM blob_extents WHERE blob_id=? AND block_id IS NOT NULL"
+                      " AND length(block_id)<>?",
+                      -1, &q, NULL) != SQLITE_OK)
+      goto fail_internal;
+    sqlite3_bind_int64(q, 1, old.id);
+    sqlite3_bind_int(q, 2, (int)strlen(id));
+    if (sqlite3_step(q) != SQLITE_ROW) goto fail_internal;
+    odd = sqlite3_column_int64(q, 0);
+    store_finalize(q);
+    q = NULL;
+  }
   if (odd > 0) {
     http_fail(r, 400, "InvalidBlobOrBlock", "The specified blob or block content is invalid.");
     goto fail;
@@ -200,6 +215,13 @@ void blob_put_block_list(blob_ctx *c) {
               "The block list may not contain more than 50,000 blocks.");
     return;
   }
+  /* Every block of a blob has an id of one length. */
+  for (int i = 1; i < nrefs; i++)
+    if (strlen(refs[i].id) != strlen(refs[0].id)) {
+      blob_block_list_free(refs, nrefs);
+      http_fail(r, 400, "InvalidBlobOrBlock", "The specified blob or block content is invalid.");
+      return;
+    }
   blob_http_props props;
   blob_http_props_read(c, 0, &props);
   const char *tier;

@@ -131,7 +131,7 @@ static int copy_tags(blob_ctx *c, enum copy_mode mode, const blob_source *src, b
   return 0;
 }
 
-/* x-ms-source-content-md5 must match the source's bytes (Put Blob From URL). */
+/* x-ms-source-content-md5 must match the source's bytes (the synchronous copies). */
 static int check_source_md5(blob_ctx *c, const blob_source *src) {
   const char *want = http_header_get(c->r, "x-ms-source-content-md5");
   if (!want) return 0;
@@ -151,6 +151,19 @@ static int check_source_md5(blob_ctx *c, const blob_source *src) {
             "by the server.");
   http_fail_detail(c->r, "UserSpecifiedMd5", want);
   http_fail_detail(c->r, "ServerCalculatedMd5", got);
+  return -1;
+}
+
+/* x-ms-rehydrate-priority of a copy that rehydrates: Standard unless High. */
+static int copy_rehydrate_priority(blob_ctx *c, const char **prio) {
+  const char *h = http_header_get(c->r, "x-ms-rehydrate-priority");
+  *prio = "Standard";
+  if (!h || !strcasecmp(h, "Standard")) return 0;
+  if (!strcasecmp(h, "High")) {
+    *prio = "High";
+    return 0;
+  }
+  blob_fail_header(c, "x-ms-rehydrate-priority", h);
   return -1;
 }
 
@@ -189,13 +202,40 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
     blob_fail_internal(c, "starting a transaction");
     return;
   }
-  if (blob_source_open(c, url, mode == COPY_ASYNC, &src) != 0) goto fail;
+  if (blob_source_open(c, url,
+                       mode == COPY_ASYNC ? BLOB_SOURCE_CALLER_OK | BLOB_SOURCE_ARCHIVED_OK : 0,
+                       &src) != 0)
+    goto fail;
   const blob_row *sb = &src.b;
+  /* Copy Blob of an archived blob: to Archive it copies at once; to an online
+   * tier it rehydrates, the destination pending on azlite's clock (tier.c). */
+  const char *rehydrate_to = NULL, *prio = "Standard";
+  if (sb->tier && !strcmp(sb->tier, "Archive")) {
+    if (!tier || strcmp(src.ctx->account, c->account) != 0) {
+      http_fail(r, 409, "BlobArchived",
+                !tier ? "This operation is not permitted on an archived blob: copying it needs "
+                        "x-ms-access-tier."
+                      : "An archived blob can be copied only within its storage account.");
+      goto fail;
+    }
+    if (!(sb->snapshot && sb->snapshot[0]) && !strcmp(src.ctx->container, c->container) &&
+        !strcmp(src.ctx->blob, c->blob)) {
+      http_fail(r, 409, "BlobArchived",
+                "An archived blob cannot be copied onto itself; use Set Blob Tier to "
+                "rehydrate it.");
+      goto fail;
+    }
+    if (strcmp(tier, "Archive") != 0) {
+      rehydrate_to = tier;
+      tier = "Archive";
+      if (copy_rehydrate_priority(c, &prio) != 0) goto fail;
+    }
+  }
   if (mode == COPY_SYNC && strcmp(sb->type, "BlockBlob") != 0) {
     http_fail(r, 409, "CannotVerifyCopySource", "The source blob must be a block blob.");
     goto fail;
   }
-  if (mode == PUT_FROM_URL && check_source_md5(c, &src) != 0) goto fail;
+  if (mode != COPY_ASYNC && check_source_md5(c, &src) != 0) goto fail;
   if (copy_tags(c, mode, &src, &tags, &has_tags) != 0) goto fail;
   int exists = blob_write_target(c, &ct, &old);
   if (exists < 0) goto fail;
@@ -236,13 +276,28 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
                  (long long)sb->seq_number, (long long)sb->committed_blocks,
                  (long long)blob_id) != 0)
     goto fail_internal;
-  if (mode != PUT_FROM_URL &&
+  if (mode != PUT_FROM_URL && !rehydrate_to &&
       store_exec(c->s,
                  "UPDATE blobs SET copy_id=%Q, copy_status='success', copy_source=%Q,"
                  " copy_progress='%lld/%lld', copy_completion_ms=%lld WHERE id=%lld",
                  copy_id, url, (long long)sb->size, (long long)sb->size, (long long)c->now_ms,
                  (long long)blob_id) != 0)
     goto fail_internal;
+  if (rehydrate_to) {
+    char *status = http_printf(r, "rehydrate-pending-to-%s", rehydrate_to);
+    for (char *p = status; *p; p++)
+      *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    if (store_exec(c->s,
+                   "UPDATE blobs SET copy_id=%Q, copy_status='pending', copy_source=%Q,"
+                   " copy_progress='0/%lld', archive_status=%Q, rehydrate_priority=%Q,"
+                   " rehydrate_done_ms=%lld WHERE id=%lld",
+                   copy_id, url, (long long)sb->size, status, prio,
+                   (long long)(c->now_ms + tier_rehydrate_ms(prio)), (long long)blob_id) != 0 ||
+        lifecycle_log(c->s, c->account, c->now_ms, "user", NULL,
+                      !strcmp(prio, "High") ? "rehydrateHigh" : "rehydrateStandard",
+                      c->container, c->blob, NULL, "Archive", rehydrate_to, sb->size) != 0)
+      goto fail_internal;
+  }
   if (store_commit(c->s) != 0) goto fail_internal;
   free(meta);
   blob_data_gc(c->s, &freed);
@@ -255,8 +310,10 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
     return;
   }
   http_set_header(r, "x-ms-copy-id", copy_id);
-  http_set_header(r, "x-ms-copy-status", "success");
-  if (mode == COPY_SYNC && sb->content_md5) http_set_header(r, "Content-MD5", sb->content_md5);
+  http_set_header(r, "x-ms-copy-status", rehydrate_to ? "pending" : "success");
+  /* Copy Blob From URL names an MD5 only when the request had one checked. */
+  const char *src_md5 = http_header_get(r, "x-ms-source-content-md5");
+  if (mode == COPY_SYNC && src_md5) http_set_header(r, "Content-MD5", src_md5);
   http_reply_empty(r, 202);
   return;
 fail_internal:
@@ -270,6 +327,7 @@ fail:
 void blob_copy_dispatch(blob_ctx *c) {
   const char *type = http_header_get(c->r, "x-ms-blob-type");
   const char *sync = http_header_get(c->r, "x-ms-requires-sync");
+  if (blob_digest_headers_check(c) != 0) return;
   if (type) {
     if (strcmp(type, "BlockBlob") != 0) {
       blob_fail_header(c, "x-ms-blob-type", type);
@@ -307,18 +365,42 @@ void blob_abort_copy(blob_ctx *c) {
   }
   blob_container_row ct;
   blob_row b;
-  if (blob_read_begin(c) != 0) {
-    blob_fail_internal(c, "starting a read");
+  blob_ids freed = {0};
+  if (store_begin(c->s) != 0) {
+    blob_fail_internal(c, "starting a transaction");
     return;
   }
   int ok = blob_need_container(c, &ct) == 0 && blob_need_blob(c, &ct, &b, 1) == 1 &&
            blob_lease_check_write(c, &b.lease) == 0;
-  blob_read_end(c);
-  if (!ok) return;
-  /* azlite's copies finish before Copy Blob answers: none is ever pending. */
-  if (!b.copy_id || strcasecmp(b.copy_id, id) != 0)
+  if (!ok) goto fail;
+  /* Only a copy that rehydrates from Archive is ever pending: the others
+   * finish before Copy Blob answers. */
+  if (!b.copy_id || strcasecmp(b.copy_id, id) != 0) {
     http_fail(r, 409, "CopyIdMismatch",
               "The specified copy ID did not match the copy ID for the pending copy operation.");
-  else
+    goto fail;
+  }
+  if (!b.copy_status || strcmp(b.copy_status, "pending") != 0) {
     http_fail(r, 409, "NoPendingCopyOperation", "There is currently no pending copy operation.");
+    goto fail;
+  }
+  /* An aborted copy leaves its destination empty, with its metadata. */
+  if (blob_ids_of_extents(c->s, b.id, &freed) != 0 ||
+      store_run(c->s, "DELETE FROM blob_extents WHERE blob_id=?", "i", b.id) != 0 ||
+      store_exec(c->s,
+                 "UPDATE blobs SET size=0, copy_status='aborted', copy_status_description=%Q,"
+                 " copy_completion_ms=%lld, archive_status=NULL, rehydrate_priority=NULL,"
+                 " rehydrate_done_ms=NULL, tier=NULL WHERE id=%lld",
+                 "Copy aborted by Abort Copy Blob.", (long long)c->now_ms, (long long)b.id) != 0 ||
+      store_commit(c->s) != 0) {
+    blob_fail_internal(c, "aborting the copy");
+    goto fail;
+  }
+  blob_data_gc(c->s, &freed);
+  blob_ids_free(&freed);
+  http_reply_empty(r, 204);
+  return;
+fail:
+  store_rollback(c->s);
+  blob_ids_free(&freed);
 }

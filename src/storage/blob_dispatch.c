@@ -46,7 +46,8 @@ static const blob_op blob_ops[] = {
      's', 0, A_SVC_READ, 0},
     {"SetServiceProperties", "PUT", S, "service", "properties", blob_service_set_properties, 'w',
      's', 0, A_SVC_WRITE, 0},
-    {"GetServiceStats", "GET", S, "service", "stats", NULL, 'r', 's', 0, A_SVC_READ, 0},
+    {"GetServiceStats", "GET", S, "service", "stats", blob_service_get_stats, 'r', 's', 0,
+     A_SVC_READ, 0},
     {"GetUserDelegationKey", "POST", S, "service", "userdelegationkey", blob_service_get_udk, 0,
      's', 0, A_UDK, 0},
     {"FindBlobsByTags", "GET", S, NULL, "blobs", blob_find_by_tags, 'f', 's', 0, A_TAGS_READ, 1},
@@ -225,7 +226,12 @@ static const char *account_from_host(http_req *r) {
  * character after the container's '/' (it may hold '/', even leading ones). */
 static int split_path(blob_ctx *c) {
   http_req *r = c->r;
-  const char *p = r->path;
+  /* Azure reads a backslash in the path as a slash (a\b names a/b), for every
+   * operation; the request's own path, which credentials sign, stays as sent. */
+  char *path = http_strdup(r, r->path);
+  for (char *q = path; *q; q++)
+    if (*q == '\\') *q = '/';
+  const char *p = path;
   const char *host_account = account_from_host(r);
   while (*p == '/')
     p++;
@@ -614,8 +620,9 @@ static int fail_source(blob_ctx *c, int status, const char *msg) {
   return -1;
 }
 
-int blob_source_open(blob_ctx *c, const char *url, int caller_ok, blob_source *out) {
+int blob_source_open(blob_ctx *c, const char *url, int flags, blob_source *out) {
   http_req *r = c->r;
+  int caller_ok = (flags & BLOB_SOURCE_CALLER_OK) != 0;
   memset(out, 0, sizeof *out);
   out->url = url;
   int https = strncasecmp(url, "https://", 8) == 0;
@@ -700,5 +707,5 @@ int blob_source_open(blob_ctx *c, const char *url, int caller_ok, blob_source *o
     return -1;
   }
   if (blob_tags_condition_check(c, "x-ms-source-if-tags", out->b.id) != 0) return -1;
-  return tier_require_online(c, &out->b);
+  return flags & BLOB_SOURCE_ARCHIVED_OK ? 0 : tier_require_online(c, &out->b);
 }

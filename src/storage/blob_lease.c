@@ -42,6 +42,53 @@ void blob_lease_headers(blob_ctx *c, const blob_lease *l) {
     http_set_header(c->r, "x-ms-lease-duration", l->duration_s < 0 ? "infinite" : "fixed");
 }
 
+static int hexval(char ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+/* Azure takes a lease ID in the Guid constructor's common formats: 32 hex
+ * digits (N), 8-4-4-4-12 (D), D in braces (B) or parentheses (P); an ID is
+ * then compared as a GUID, whatever its spelling.  Returns 1 and the 16 bytes
+ * when s is one. */
+static int guid_parse(const char *s, unsigned char out[16]) {
+  size_t n = strlen(s);
+  if (n == 38 && ((s[0] == '{' && s[37] == '}') || (s[0] == '(' && s[37] == ')'))) {
+    s++;
+    n = 36;
+  }
+  if (n != 36 && n != 32) return 0;
+  int k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (n == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
+      if (s[i] != '-') return 0;
+      continue;
+    }
+    int d = hexval(s[i]);
+    if (d < 0) return 0;
+    if (k % 2 == 0)
+      out[k / 2] = (unsigned char)(d << 4);
+    else
+      out[k / 2] |= (unsigned char)d;
+    k++;
+  }
+  return k == 32;
+}
+
+static int guid_valid(const char *s) {
+  unsigned char g[16];
+  return guid_parse(s, g);
+}
+
+static int same_id(const char *a, const char *b) {
+  unsigned char ga[16], gb[16];
+  if (!a || !b) return 0;
+  if (guid_parse(a, ga) && guid_parse(b, gb)) return memcmp(ga, gb, 16) == 0;
+  return strcasecmp(a, b) == 0;
+}
+
 /* The codes differ between blobs and containers only in their last word. */
 static int lease_check(blob_ctx *c, const blob_lease *l, int write, int container) {
   const char *lid = http_header_get(c->r, "x-ms-lease-id");
@@ -55,7 +102,7 @@ static int lease_check(blob_ctx *c, const blob_lease *l, int write, int containe
                 what);
       return -1;
     }
-    if (!l->id || strcasecmp(lid, l->id) != 0) {
+    if (!same_id(lid, l->id)) {
       http_fail(c->r, 412,
                 container ? "LeaseIdMismatchWithContainerOperation"
                           : "LeaseIdMismatchWithBlobOperation",
@@ -101,25 +148,6 @@ typedef struct lease_req {
   int64_t duration_s;   /* acquire: -1 or 15..60 */
   int64_t break_s;      /* break: -1 when absent */
 } lease_req;
-
-/* Azure takes any of the Guid constructor's formats; azlite takes the common
- * one (8-4-4-4-12 hex digits, braces optional). */
-static int guid_valid(const char *s) {
-  size_t n = strlen(s);
-  if (n == 38 && s[0] == '{' && s[37] == '}') {
-    s++;
-    n = 36;
-  }
-  if (n != 36) return 0;
-  for (size_t i = 0; i < 36; i++) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (s[i] != '-') return 0;
-    } else if (!isxdigit((unsigned char)s[i])) {
-      return 0;
-    }
-  }
-  return 1;
-}
 
 static int missing_header(blob_ctx *c, const char *name) {
   http_fail(c->r, 400, "MissingRequiredHeader",
@@ -211,10 +239,6 @@ static int mismatch(blob_ctx *c) {
 static int not_present(blob_ctx *c) {
   return fail409(c, "LeaseNotPresentWithLeaseOperation",
                  "There is currently no lease on the blob.");
-}
-
-static int same_id(const char *a, const char *b) {
-  return a && b && strcasecmp(a, b) == 0;
 }
 
 /* Applies q to the lease `cur` as of now: the new lease in *out (strings

@@ -234,6 +234,20 @@ int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row
 
 /* ---- Put Blob ------------------------------------------------------------------------ */
 
+int blob_digest_headers_check(blob_ctx *c) {
+  static const char *const pairs[][2] = {{"Content-MD5", "x-ms-content-crc64"},
+                                         {"x-ms-source-content-md5", "x-ms-source-content-crc64"}};
+  for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+    if (http_header_get(c->r, pairs[i][0]) && http_header_get(c->r, pairs[i][1])) {
+      http_fail(c->r, 400, "InvalidHeaderValue", "Both %s header and %s header are present.",
+                pairs[i][1], pairs[i][0]);
+      http_fail_detail(c->r, "HeaderName", pairs[i][1]);
+      return -1;
+    }
+  return 0;
+}
+
+
 void blob_put_blob(blob_ctx *c) {
   http_req *r = c->r;
   if (http_header_get(r, "x-ms-copy-source")) {
@@ -269,7 +283,7 @@ void blob_put_blob(blob_ctx *c) {
   char *meta = blob_metadata_from_headers(c);
   if (!meta) return;
   blob_pending body;
-  if (blob_data_accept_body(c, 1, &body) != 0) {
+  if (blob_digest_headers_check(c) != 0 || blob_data_accept_body(c, 1, &body) != 0) {
     free(meta);
     return;
   }
@@ -339,7 +353,9 @@ void blob_row_headers(blob_ctx *c, const blob_row *b) {
     http_set_headerf(r, "x-ms-blob-sequence-number", "%lld", (long long)b->seq_number);
   if (strcmp(b->type, "AppendBlob") == 0) {
     http_set_headerf(r, "x-ms-blob-committed-block-count", "%lld", (long long)b->committed_blocks);
-    if (b->sealed) http_set_header(r, "x-ms-blob-sealed", "true");
+    /* Sent for every append blob (from 2019-12-12), as listings do with <Sealed>. */
+    if (strcmp(blob_request_version(r), "2019-12-12") >= 0)
+      http_set_header(r, "x-ms-blob-sealed", b->sealed ? "true" : "false");
   }
   if (b->copy_id) {
     http_set_header(r, "x-ms-copy-id", b->copy_id);

@@ -190,6 +190,7 @@ void blob_put_page(blob_ctx *c) {
     return;
   }
   blob_pending body = {0}, mat = {0};
+  if (blob_digest_headers_check(c) != 0) return;
   if (update && !source && blob_data_accept_body(c, 0, &body) != 0) return;
   blob_container_row ct;
   blob_row b;
@@ -353,6 +354,13 @@ void blob_get_page_ranges(blob_ctx *c) {
   if (blob_lease_check_read(c, &b.lease) != 0 ||
       blob_conditions_check(c, 1, b.etag, b.last_modified_ms, 1) != 0)
     goto fail;
+  /* A range that starts past the end is refused, as Get Blob refuses it; one
+   * that ends past it is cut at the end. */
+  if (ranged && rs >= b.size) {
+    http_fail(r, 416, "InvalidRange",
+              "The range specified is invalid for the current size of the resource.");
+    goto fail;
+  }
   int64_t a = ranged ? rs : 0, e = ranged && re >= 0 ? re + 1 : b.size;
   if (e > b.size) e = b.size;
   if (a > e) a = e;

@@ -266,6 +266,13 @@ void blob_service_set_properties(blob_ctx *c) {
 
 /* ---- Get Account Information ---------------------------------------------------- */
 
+/* Get Blob Service Stats answers only on an RA-GRS account's secondary
+ * endpoint; azlite serves primaries only, where Azure refuses it so. */
+void blob_service_get_stats(blob_ctx *c) {
+  blob_fail_query(c, "comp", "stats");
+  http_fail_detail(c->r, "Reason", "This operation is only supported on the secondary endpoint.");
+}
+
 void blob_service_get_account_info(blob_ctx *c) {
   sqlite3_stmt *q;
   const char *sku = "Standard_LRS", *kind = "StorageV2";

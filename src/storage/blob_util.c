@@ -132,29 +132,43 @@ int blob_conditions_any(const blob_conditions *cd) {
          cd->if_unmodified_since >= 0;
 }
 
-/* Does an If-Match / If-None-Match list ("*", or quoted ETags separated by
- * commas, weak or not) name etag? */
+/* Does an If-Match / If-None-Match list name etag?  The list is HTTP's:
+ * elements separated by commas and optional spaces, each "*", a quoted ETag
+ * (weak or not) or, as Azure also takes, a bare one.  An element with
+ * anything else in it ("0x8D…"junk, a stray quote) names nothing. */
 static int etag_list_has(const char *list, const char *etag) {
   const char *p = list;
   size_t elen = strlen(etag);
   while (*p) {
-    while (*p == ' ' || *p == ',')
+    while (*p == ' ' || *p == '\t' || *p == ',')
       p++;
     if (!*p) break;
-    if (*p == '*') return 1;
-    if (p[0] == 'W' && p[1] == '/') p += 2;
-    const char *start = p, *stop;
+    const char *start, *stop;
+    int ok = 1, quoted = 0;
+    if (p[0] == 'W' && p[1] == '/' && p[2] == '"') p += 2;
     if (*p == '"') {
+      quoted = 1;
       start = ++p;
       while (*p && *p != '"')
         p++;
       stop = p;
       if (*p) p++;
+      else ok = 0; /* unterminated */
     } else {
-      while (*p && *p != ',' && *p != ' ')
+      start = p;
+      while (*p && *p != ',' && *p != ' ' && *p != '\t' && *p != '"')
         p++;
       stop = p;
     }
+    while (*p == ' ' || *p == '\t')
+      p++;
+    if (*p && *p != ',') {
+      ok = 0; /* junk after the element: skip the rest of it */
+      while (*p && *p != ',')
+        p++;
+    }
+    if (!ok) continue;
+    if (!quoted && stop - start == 1 && *start == '*') return 1;
     if ((size_t)(stop - start) == elen && strncmp(start, etag, elen) == 0) return 1;
   }
   return 0;

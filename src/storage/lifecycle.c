@@ -522,6 +522,20 @@ int64_t storage_actions_since(srv *s, int64_t after_id, int limit,
   return after_id;
 }
 
+/* A decimal of digits only, at most max: 0 ok, -1 otherwise (sign, space,
+ * junk, overflow). */
+static int lc_parse_count(const char *s, int64_t max, int64_t *out) {
+  int64_t v = 0;
+  if (!*s) return -1;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9') return -1;
+    if (v > (max - (*s - '0')) / 10) return -1;
+    v = v * 10 + (*s - '0');
+  }
+  *out = v;
+  return 0;
+}
+
 /* GET .../storageAccounts/{a}/lifecycleActions[?$skiptoken=ID][&$top=N]: the
  * account's log, oldest first, paged with nextLink. */
 void storage_lifecycle_actions_list(http_req *r) {
@@ -530,9 +544,24 @@ void storage_lifecycle_actions_list(http_req *r) {
   if (!acct) return;
   const char *account = json_string_value(json_object_get(acct, "name"));
   const char *skip = http_query_get(r, "$skiptoken"), *top_s = http_query_get(r, "$top");
-  int64_t after = skip ? strtoll(skip, NULL, 10) : 0;
-  int top = top_s ? atoi(top_s) : 1000;
-  if (top < 1 || top > 5000) top = 1000;
+  /* The token is the id of the last entry of the page before: a decimal the
+   * nextLink wrote, never anything else. */
+  int64_t after = 0, top = 1000;
+  if (skip && lc_parse_count(skip, INT64_MAX, &after) != 0) {
+    http_fail(r, 400, "InvalidParameter",
+              "The value '%s' of query parameter '$skiptoken' is not a valid continuation token.",
+              skip);
+    json_decref(acct);
+    return;
+  }
+  if (top_s && (lc_parse_count(top_s, 5000, &top) != 0 || top < 1)) {
+    http_fail(r, 400, "InvalidParameter",
+              "The value '%s' of query parameter '$top' is not valid: it must be an integer "
+              "from 1 to 5000.",
+              top_s);
+    json_decref(acct);
+    return;
+  }
   sqlite3_stmt *q;
   json_t *list = json_array();
   int64_t last = after;
@@ -543,7 +572,7 @@ void storage_lifecycle_actions_list(http_req *r) {
                     -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, after);
-    sqlite3_bind_int(q, 3, top);
+    sqlite3_bind_int64(q, 3, top);
     while (sqlite3_step(q) == SQLITE_ROW) {
       char iso[40];
       clock_iso8601(sqlite3_column_int64(q, 1), iso);
@@ -566,13 +595,13 @@ void storage_lifecycle_actions_list(http_req *r) {
     store_finalize(q);
   }
   json_t *out = json_pack("{s:o}", "value", list);
-  if ((int)json_array_size(list) == top)
+  if ((int64_t)json_array_size(list) == top)
     json_object_set_new(
         out, "nextLink",
-        json_sprintf("%s%s?api-version=%s&$top=%d&$skiptoken=%lld", s->mgmt_url, r->raw_path,
+        json_sprintf("%s%s?api-version=%s&$top=%lld&$skiptoken=%lld", s->mgmt_url, r->raw_path,
                      http_query_get(r, "api-version") ? http_query_get(r, "api-version")
                                                       : "2023-01-01",
-                     top, (long long)last));
+                     (long long)top, (long long)last));
   http_reply_json(r, 200, out);
   json_decref(acct);
 }

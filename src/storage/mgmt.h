@@ -87,7 +87,11 @@ int tier_require_online(blob_ctx *c, const blob_row *b);
  * tracks it (at most once per TIER_LAST_ACCESS_GRANULARITY_MS). */
 void tier_note_access(blob_ctx *c, const blob_row *b);
 
-/* Completes rehydrations that are due (scheduler thread). */
+/* How long a rehydration at this priority ("High", "Standard") takes. */
+int64_t tier_rehydrate_ms(const char *prio);
+
+/* Completes rehydrations that are due, by Set Blob Tier or by a Copy Blob
+ * whose destination is pending (scheduler thread). */
 void tier_tick(srv *s, int64_t now_ms);
 
 #endif

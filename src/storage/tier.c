@@ -98,7 +98,7 @@ static int is_online_standard(const char *t) {
   return !strcmp(t, "Hot") || !strcmp(t, "Cool") || !strcmp(t, "Cold");
 }
 
-static int64_t rehydrate_ms(const char *prio) {
+int64_t tier_rehydrate_ms(const char *prio) {
   return strcmp(prio, "High") == 0 ? TIER_REHYDRATE_HIGH_MS : TIER_REHYDRATE_STANDARD_MS;
 }
 
@@ -180,7 +180,7 @@ void blob_set_tier(blob_ctx *c) {
       rc = store_exec(s,
                       "UPDATE blobs SET archive_status=%Q, rehydrate_priority=%Q,"
                       " rehydrate_done_ms=%lld WHERE id=%lld",
-                      lower, prio, (long long)(c->now_ms + rehydrate_ms(prio)), (long long)b.id);
+                      lower, prio, (long long)(c->now_ms + tier_rehydrate_ms(prio)), (long long)b.id);
       status = 202;
       action = !strcmp(prio, "High") ? "rehydrateHigh" : "rehydrateStandard";
     }
@@ -242,10 +242,16 @@ void tier_tick(srv *s, int64_t now_ms) {
     snprintf(tier, sizeof tier, "%s", to);
     tier[0] = (char)(tier[0] >= 'a' && tier[0] <= 'z' ? tier[0] - 32 : tier[0]);
     /* The tier changed when the rehydration finished, not when the scheduler noticed. */
+    /* A copy that rehydrates succeeds when its destination is online. */
     rc |= store_exec(s,
                      "UPDATE blobs SET tier=%Q, tier_change_ms=%lld, archive_status=NULL,"
-                     " rehydrate_priority=NULL, rehydrate_done_ms=NULL WHERE id=%lld",
-                     tier, (long long)done, (long long)id);
+                     " rehydrate_priority=NULL, rehydrate_done_ms=NULL,"
+                     " copy_status=CASE WHEN copy_status='pending' THEN 'success' ELSE copy_status END,"
+                     " copy_progress=CASE WHEN copy_status='pending' THEN size || '/' || size"
+                     " ELSE copy_progress END,"
+                     " copy_completion_ms=CASE WHEN copy_status='pending' THEN %lld"
+                     " ELSE copy_completion_ms END WHERE id=%lld",
+                     tier, (long long)done, (long long)done, (long long)id);
     rc |= lifecycle_log(s, json_string_value(json_array_get(e, 1)), done, "rehydrate", NULL,
                         "rehydrateComplete", json_string_value(json_array_get(e, 2)),
                         json_string_value(json_array_get(e, 3)),

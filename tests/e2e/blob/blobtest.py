@@ -64,6 +64,16 @@ def advance_clock(duration):
     srv.cli("clock", "advance", duration)
 
 
+def wait_for(pred, what, timeout=10.0):
+    """The scheduler acts on its own thread after a clock advance: poll briefly."""
+    import time
+    deadline = time.time() + timeout
+    while not pred():
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
 def break_leases(container):
     """Frees a container and its blobs of leases, so that it can be deleted."""
     from azure.storage.blob import BlobLeaseClient

@@ -1,6 +1,8 @@
 """Blob Batch (delete and set tier, with Shared Key and with SAS, partial
 failures) and CORS (preflight OPTIONS answered from the service properties'
 rules, 403 CorsPreflightFailure, CORS headers on actual requests)."""
+import re
+
 import requests
 from azure.storage.blob._shared.response_handlers import PartialBatchErrorException
 from azure.storage.blob import (ContainerClient, ContainerSasPermissions, CorsRule,
@@ -69,23 +71,56 @@ class Batch(blobtest.BlobCase):
         self.assertEqual(list(self.container.list_blobs()), [])
 
     def test_malformed_batches(self):
+        """A body that is no batch Azure runs is still answered 202, with one
+        part that carries the error; only a bad Content-Type is a 400."""
         url = "%s?restype=container&comp=batch&%s" % (self.container.url, blobtest.account_sas())
-        r = requests.post(url, data=b"junk", headers={"x-ms-version": "2021-12-02",
-                                                     "Content-Type": "multipart/mixed; boundary=b1"})
-        self.assertEqual((r.status_code, r.headers.get("x-ms-error-code")), (400, "InvalidInput"))
+        ct = {"x-ms-version": "2021-12-02", "Content-Type": "multipart/mixed; boundary=b1"}
+        name = self.container.container_name
+
+        def parts(r):
+            """(status, x-ms-error-code) of each part of a 202 batch answer."""
+            self.assertEqual(r.status_code, 202, r.text)
+            self.assertTrue(r.headers["Content-Type"].startswith("multipart/mixed; boundary="))
+            out = []
+            for chunk in r.text.split("--batchresponse")[1:]:
+                m = re.search(r"HTTP/1.1 (\d+)", chunk)
+                if m:
+                    e = re.search(r"x-ms-error-code: (\S+)", chunk)
+                    out.append((int(m.group(1)), e.group(1) if e else None))
+            return out
+
+        def part(method, target, cid, extra=""):
+            return ("--b1\r\nContent-Type: application/http\r\nContent-ID: %d\r\n\r\n"
+                    "%s %s HTTP/1.1\r\n%s\r\n" % (cid, method, target, extra))
+
+        r = requests.post(url, data=b"junk", headers=ct, timeout=30)
+        self.assertEqual(parts(r), [(400, "InvalidInput")])
+        self.assertNotIn("Content-ID", r.text)
         r = requests.post(url, data=b"", headers={"x-ms-version": "2021-12-02",
-                                                 "Content-Type": "text/plain"})
+                                                 "Content-Type": "text/plain"}, timeout=30)
         self.assertEqual((r.status_code, r.headers.get("x-ms-error-code")),
                          (400, "InvalidHeaderValue"))
-        body = ("--b1\r\nContent-Type: application/http\r\nContent-ID: 0\r\n\r\n"
-                "DELETE /%s/x HTTP/1.1\r\n\r\n"
-                "--b1\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\n"
-                "PUT /%s/y?comp=tier HTTP/1.1\r\nx-ms-access-tier: Cool\r\n\r\n--b1--\r\n") % (
-                    self.container.container_name, self.container.container_name)
-        r = requests.post(url, data=body.encode(), headers={
-            "x-ms-version": "2021-12-02", "Content-Type": "multipart/mixed; boundary=b1"})
-        self.assertEqual((r.status_code, r.headers.get("x-ms-error-code")),
-                         (400, "AllBatchSubRequestsShouldBeSameApi"))
+        self.container.upload_blob("x", b"x")
+        cases = [
+            (part("DELETE", "/%s/x" % name, 0) +
+             part("PUT", "/%s/y?comp=tier" % name, 1, "x-ms-access-tier: Cool\r\n"),
+             "AllBatchSubRequestsShouldBeSameApi"),
+            (part("GET", "/%s/x" % name, 0), "InvalidInput"),
+            (part("DELETE", "/othercontainer/x", 0), "InvalidInput"),
+            ("".join(part("DELETE", "/%s/b%d" % (name, i), i) for i in range(257)),
+             "ExceedsMaxBatchRequestCount"),
+        ]
+        for body, code in cases:
+            r = requests.post(url, data=(body + "--b1--\r\n").encode(), headers=ct, timeout=30)
+            self.assertEqual(parts(r), [(400, code)], code)
+        # Nothing ran: x is still there.
+        self.assertTrue(self.container.get_blob_client("x").exists())
+        # A part's own failure is that part's answer.
+        sas = blobtest.account_sas()
+        body = (part("DELETE", "/%s/x?%s" % (name, sas), 0) +
+                part("DELETE", "/%s/missing?%s" % (name, sas), 1))
+        r = requests.post(url, data=(body + "--b1--\r\n").encode(), headers=ct, timeout=30)
+        self.assertEqual(parts(r), [(202, None), (404, "BlobNotFound")])
 
 
 class Cors(blobtest.BlobCase):

@@ -131,6 +131,31 @@ class BlobLeases(blobtest.BlobCase):
         self.assertEqual(BlobLeaseClient(self.blob).break_lease(lease_break_period=0), 0)
         self.assertEqual(self.blob.get_blob_properties().lease.state, "broken")
 
+    def test_guid_formats(self):
+        """A lease ID is a GUID in any of the Guid formats (32 digits, hyphens,
+        braces, parentheses), compared as a GUID whatever its spelling."""
+        g = uuid.uuid4()
+        lease = self.blob.acquire_lease(lease_duration=-1, lease_id=g.hex)
+        self.assertEqual(lease.id, g.hex)
+        # The same GUID spelled otherwise names the same lease.
+        self.blob.set_blob_metadata({"k": "v"}, lease=str(g).upper())
+        BlobLeaseClient(self.blob, lease_id="{%s}" % g).renew()
+        # Change to a braced and then a parenthesized GUID, and back to 32 digits.
+        for new in ("{%s}" % uuid.uuid4(), "(%s)" % uuid.uuid4(), uuid.uuid4().hex):
+            lease.change(new)
+            self.assertEqual(lease.id, new)
+            self.blob.set_blob_metadata({"k": "v"}, lease=new)
+        lease.release()
+        # The same forms on a container lease.
+        cl = self.container.acquire_lease(lease_duration=15, lease_id=uuid.uuid4().hex)
+        cl.change(uuid.uuid4().hex)
+        cl.release()
+        for bad in (g.hex[:31], g.hex + "0", "{%s" % g, "(%s}" % g, "%s-" % g.hex[:31],
+                    "g" + g.hex[1:]):
+            with self.assertRaises(HttpResponseError) as cm:
+                self.blob.acquire_lease(lease_duration=15, lease_id=bad)
+            self.assertAzureError(cm, 400, "InvalidHeaderValue")
+
     def test_bad_requests(self):
         with self.assertRaises(HttpResponseError) as cm:
             self.blob.acquire_lease(lease_duration=10)

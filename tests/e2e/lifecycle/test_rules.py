@@ -116,17 +116,6 @@ def tier(svc, container, name):
     return p.blob_tier if not p.archive_status else p.blob_tier + "/" + p.archive_status
 
 
-def supported(call):
-    """Runs a data-plane call the blob service may not serve yet (501)."""
-    try:
-        call()
-        return True
-    except HttpResponseError as e:
-        if e.status_code == 501:
-            return False
-        raise
-
-
 class Validation(unittest.TestCase):
     """A bad policy is refused with Azure's error, and nothing is stored."""
 
@@ -284,6 +273,75 @@ class Precedence(unittest.TestCase):
         wait_for(lambda: tier(svc, "stairs", "a") is None, "deleted at day 5")
 
 
+class TierActions(unittest.TestCase):
+    """tierToCold as an action of its own, and the tier actions on snapshots,
+    run by `azlite clock advance`, each logged with its rule."""
+
+    def test_tier_to_cold(self):
+        svc = account("lccold")
+        put_policy("lccold", rule("to-cold", {"baseBlob": {
+            "tierToCold": {"daysAfterModificationGreaterThan": 2},
+            "tierToArchive": {"daysAfterModificationGreaterThan": 10}}}, prefix=["data/"]))
+        upload(svc, "data", "a")
+        upload(svc, "other", "b")
+        advance("1d")
+        settle()
+        self.assertEqual(tier(svc, "data", "a"), "Hot")
+        advance("2d")
+        wait_for(lambda: tier(svc, "data", "a") == "Cold", "tiered to cold")
+        p = svc.get_blob_client("data", "a").get_blob_properties()
+        self.assertFalse(p.blob_tier_inferred)
+        self.assertEqual(svc.get_blob_client("data", "a").download_blob().readall(), b"data:a")
+        self.assertEqual(tier(svc, "other", "b"), "Hot")
+        # Cold stays until Archive is due.
+        advance("8d")
+        wait_for(lambda: tier(svc, "data", "a") == "Archive", "archived at day 10")
+        got = [(e["action"], e["rule"], e["fromTier"], e["toTier"])
+               for e in action_log("lccold") if e["source"] == "lifecycle"]
+        self.assertEqual(got, [("tierToCold", "to-cold", "Hot", "Cold"),
+                               ("tierToArchive", "to-cold", "Cold", "Archive")])
+
+    def test_snapshot_tier_actions(self):
+        svc = account("lcsnaptier")
+        put_policy("lcsnaptier", rule("old-snapshots", {"snapshot": {
+            "tierToCool": {"daysAfterCreationGreaterThan": 1},
+            "tierToCold": {"daysAfterCreationGreaterThan": 4},
+            "tierToArchive": {"daysAfterCreationGreaterThan": 8}}}))
+        upload(svc, "ctr", "a")
+        b = svc.get_blob_client("ctr", "a")
+        s1 = b.create_snapshot()["snapshot"]
+        advance("2d")
+        s2 = b.create_snapshot()["snapshot"]
+
+        def snap_tier(snap):
+            return svc.get_blob_client("ctr", "a", snapshot=snap).get_blob_properties().blob_tier
+
+        wait_for(lambda: snap_tier(s1) == "Cool", "first snapshot cool")
+        self.assertEqual(snap_tier(s2), "Hot")
+        advance("3d")  # s1 is 5 days old, s2 3
+        wait_for(lambda: snap_tier(s1) == "Cold" and snap_tier(s2) == "Cool", "cold and cool")
+        advance("4d")  # s1 9, s2 7
+        wait_for(lambda: snap_tier(s1) == "Archive" and snap_tier(s2) == "Cold",
+                 "archive and cold")
+        # The base blob is no snapshot: untouched, and readable.
+        self.assertEqual(tier(svc, "ctr", "a"), "Hot")
+        self.assertEqual(b.download_blob().readall(), b"data:a")
+        # An archived snapshot is offline; a cold one still reads.
+        with self.assertRaises(HttpResponseError) as cm:
+            svc.get_blob_client("ctr", "a", snapshot=s1).download_blob().readall()
+        self.assertEqual(cm.exception.error_code, "BlobArchived")
+        self.assertEqual(svc.get_blob_client("ctr", "a", snapshot=s2).download_blob().readall(),
+                         b"data:a")
+        listed = {x.snapshot: x.blob_tier for x in
+                  svc.get_container_client("ctr").list_blobs(include=["snapshots"])}
+        self.assertEqual(listed, {s1: "Archive", s2: "Cold", None: "Hot"})
+        log = [(e["action"], e.get("snapshot"), e["toTier"]) for e in action_log("lcsnaptier")
+               if e["source"] == "lifecycle"]
+        self.assertEqual(sorted(log), sorted([
+            ("tierToCool", s1, "Cool"), ("tierToCold", s1, "Cold"), ("tierToCool", s2, "Cool"),
+            ("tierToArchive", s1, "Archive"), ("tierToCold", s2, "Cold")]))
+
+
 class Conditions(unittest.TestCase):
     def test_creation_versus_modification(self):
         svc = account("lccreate")
@@ -370,8 +428,7 @@ class Filters(unittest.TestCase):
             "daysAfterModificationGreaterThan": 1}}}))
         upload(svc, "ctr", "block")
         cc = svc.get_container_client("ctr")
-        if not supported(lambda: cc.get_blob_client("append").create_append_blob()):
-            self.skipTest("append blobs are not served yet")
+        cc.get_blob_client("append").create_append_blob()
         advance("2d")
         wait_for(lambda: tier(svc, "ctr", "block") is None, "block blob deleted")
         self.assertTrue(cc.get_blob_client("append").exists())
@@ -382,8 +439,7 @@ class Filters(unittest.TestCase):
             "daysAfterModificationGreaterThan": 1}}}, tags={"stage": "done"}))
         upload(svc, "ctr", "done", "wip", "untagged")
         cc = svc.get_container_client("ctr")
-        if not supported(lambda: cc.get_blob_client("done").set_blob_tags({"stage": "done"})):
-            self.skipTest("blob index tags are not served yet")
+        cc.get_blob_client("done").set_blob_tags({"stage": "done"})
         cc.get_blob_client("wip").set_blob_tags({"stage": "wip"})
         advance("2d")
         wait_for(lambda: tier(svc, "ctr", "done") == "Cool", "tagged blob cool")
@@ -396,9 +452,7 @@ class Filters(unittest.TestCase):
             "daysAfterCreationGreaterThan": 2}}}))
         upload(svc, "ctr", "a")
         b = svc.get_blob_client("ctr", "a")
-        snap = {}
-        if not supported(lambda: snap.update(b.create_snapshot())):
-            self.skipTest("snapshots are not served yet")
+        b.create_snapshot()
         advance("3d")
         cc = svc.get_container_client("ctr")
         wait_for(lambda: [x for x in cc.list_blobs(include=["snapshots"])] and
@@ -492,6 +546,29 @@ class SetBlobTier(unittest.TestCase):
                for e in action_log("lctierlog")]
         self.assertEqual(got, [("user", "setTier", "Hot", "Archive"),
                                ("user", "rehydrateHigh", "Archive", "Hot")])
+
+    def test_action_log_paging(self):
+        svc = account("lclogpage")
+        upload(svc, "ctr", "a")
+        a = svc.get_blob_client("ctr", "a")
+        for t in ("Cool", "Cold", "Hot"):
+            a.set_standard_blob_tier(t)
+        sub = srv.env["AZURE_SUBSCRIPTION_ID"]
+        path = ("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/"
+                "storageAccounts/lclogpage/lifecycleActions?api-version=2023-01-01" % (sub, RG))
+        r = srv.http("GET", path + "&$top=2")
+        self.assertEqual(r.status_code, 200, r.text)
+        page = r.json()
+        self.assertEqual([e["toTier"] for e in page["value"]], ["Cool", "Cold"])
+        r = srv.http("GET", page["nextLink"][len(srv.mgmt_url):])
+        self.assertEqual([e["toTier"] for e in r.json()["value"]], ["Hot"])
+        # Counts and tokens that no page could have written are refused, not read as defaults.
+        for q in ("$top=-1", "$top=0", "$top=5001", "$top=2x", "$top=", "$skiptoken=garbage",
+                  "$skiptoken=-5", "$skiptoken=1e3", "$skiptoken=99999999999999999999"):
+            r = srv.http("GET", path + "&" + q)
+            self.assertEqual(r.status_code, 400, (q, r.text))
+            self.assertEqual(r.json()["error"]["code"], "InvalidParameter", q)
+            self.assertIn(q.split("=")[0], r.json()["error"]["message"])
 
 
 class SetBlobTierClients(unittest.TestCase):
