@@ -2,11 +2,13 @@
 test fails.  Each case plants a few deliberately failing, hanging, cancelling
 or crashing test files in a temporary directory, points run.sh at it with
 AZLITE_E2E_DIR, and checks its exit status and summary line."""
+import http.server
 import os
 import shutil
 import subprocess
 import tempfile
 import textwrap
+import threading
 import time
 import unittest
 
@@ -15,7 +17,9 @@ from azlite_harness import ROOT
 RUN = os.path.join(ROOT, "tests", "e2e", "run.sh")
 
 
-class Runner(unittest.TestCase):
+class RunnerCase(unittest.TestCase):
+    """Plants test files in a temporary directory and runs run.sh on them."""
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="azlite-runner-")
 
@@ -47,6 +51,8 @@ class Runner(unittest.TestCase):
         if summary:
             self.assertEqual(self.summary(p), summary, p.stdout[-3000:])
 
+
+class Runner(RunnerCase):
     # ---- green, and what it counts --------------------------------------
     def test_green_run_counts_passes_and_names_skips(self):
         self.plant("a/test_ok.py", """
@@ -222,6 +228,108 @@ class Runner(unittest.TestCase):
         p = self.run_sh(**bogus)
         self.assertEqual(p.returncode, 0, p.stdout[-3000:])
         self.assertEqual(self.summary(p), "e2e: 2 passed, 0 failed, 0 skipped")
+
+
+
+class Decoy(http.server.BaseHTTPRequestHandler):
+    """Another server a leaked environment could name: it counts what reaches it."""
+    hits = []
+
+    def answer(self):
+        Decoy.hits.append("%s %s" % (self.command, self.path))
+        self.send_response(500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_OPTIONS = answer
+
+    def log_message(self, *a):
+        pass
+
+
+class TheServerItStarted(RunnerCase):
+    """With a shell's `azlite env` of some other server exported, the blob
+    tests' machinery (blobtest.py, harness.mjs) still drives the azlite it
+    started, and the other server sees nothing."""
+
+    def setUp(self):
+        super().setUp()
+        Decoy.hits = []
+        self.decoy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Decoy)
+        threading.Thread(target=self.decoy.serve_forever, daemon=True).start()
+        port = self.decoy.server_address[1]
+        url = "http://127.0.0.1:%d" % port
+        self.bogus = {
+            "AZURE_STORAGE_CONNECTION_STRING":
+                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;"
+                "BlobEndpoint=%s/devstoreaccount1;" % ("eA==" * 16, url),
+            "AZURE_STORAGE_ACCOUNT": "devstoreaccount1", "AZURE_STORAGE_KEY": "eA==",
+            "AZURE_TENANT_ID": "adfs", "AZURE_CLIENT_ID": "decoy", "AZURE_CLIENT_SECRET": "x",
+            "AZURE_AUTHORITY_HOST": url, "AZURE_RESOURCE_MANAGER_ENDPOINT": url + "/",
+            "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
+            "AZLITE_DATA_DIR": self.dir, "AZLITE_BLOB_PORT": str(port),
+            "AZLITE_MGMT_PORT": str(port), "AZURITE_ACCOUNTS": "decoy:eA==",
+        }
+        blob_dir = os.path.join(ROOT, "tests", "e2e", "blob")
+        self.plant("blob/test_which_server.py", """
+            import sys, unittest
+            sys.path.insert(0, %r)
+            import blobtest
+            def setUpModule(): blobtest.start()
+            def tearDownModule(): blobtest.stop()
+            class T(blobtest.BlobCase):
+                def test_round_trip_on_the_started_server(self):
+                    ep = blobtest.conn_parts()["BlobEndpoint"]
+                    self.assertIn(":%%d/" %% blobtest.srv.ports["blob"], ep)
+                    self.container.upload_blob("b", b"started")
+                    self.assertEqual(self.container.download_blob("b").readall(), b"started")
+        """ % blob_dir)
+        harness = os.path.join(ROOT, "tests", "e2e", "node", "harness.mjs")
+        self.plant("node/which.test.mjs", """
+            import { after, before, test } from "node:test";
+            import assert from "node:assert/strict";
+            import { BlobServiceClient } from "@azure/storage-blob";
+            import { startAzlite } from %r;
+            let az;
+            before(async () => { az = await startAzlite(); });
+            after(async () => { await az.stop(); });
+            test("round trip on the started server", async () => {
+              assert.ok(az.blobUrl.includes(`:${az.ports.blob}/`), az.blobUrl);
+              const svc = BlobServiceClient.fromConnectionString(az.connectionString);
+              const c = svc.getContainerClient("which");
+              await c.create();
+              await c.getBlockBlobClient("b").upload("started", 7);
+              const got = await c.getBlobClient("b").downloadToBuffer();
+              assert.equal(got.toString(), "started");
+              assert.equal(process.env.AZURE_STORAGE_CONNECTION_STRING, undefined);
+            });
+        """ % harness)
+        os.symlink(os.path.join(ROOT, "tests", "e2e", "node", "node_modules"),
+                   os.path.join(self.dir, "node", "node_modules"))
+
+    def tearDown(self):
+        self.decoy.shutdown()
+        self.decoy.server_close()
+        super().tearDown()
+
+    def test_through_run_sh(self):
+        p = self.run_sh(limit=240, AZLITE_TEST_TIMEOUT="120", **self.bogus)
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:])
+        self.assertEqual(self.summary(p), "e2e: 2 passed, 0 failed, 0 skipped")
+        self.assertEqual(Decoy.hits, [])
+
+    def test_without_run_sh(self):
+        # Run directly, not through run.sh: the harness itself drops what it inherited.
+        e = dict(os.environ, AZLITE_E2E_DIR=self.dir, **self.bogus)
+        p = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tests", "e2e", "run_py.py")],
+                           capture_output=True, text=True, env=e, timeout=240)
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
+        self.assertIn("python: 1 passed, 0 failed", p.stdout)
+        p = subprocess.run(["node", "--test", "--test-timeout=120000", "which.test.mjs"],
+                           cwd=os.path.join(self.dir, "node"), capture_output=True, text=True,
+                           env=e, timeout=240)
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
+        self.assertEqual(Decoy.hits, [])
 
 
 if __name__ == "__main__":
