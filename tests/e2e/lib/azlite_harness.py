@@ -76,10 +76,12 @@ def free_port():
 
 
 class Azlite:
-    def __init__(self, data_dir=None, log_level="info"):
+    def __init__(self, data_dir=None, log_level="info", server_env=None):
+        """server_env: variables for the server process only (test hooks)."""
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="azlite-e2e-")
         self.ports = {"mgmt": free_port(), "blob": free_port(), "blob_tls": free_port()}
         self.log_level = log_level
+        self.server_env = dict(server_env or {})
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "serve.log")
         self.env = {}
@@ -94,7 +96,8 @@ class Azlite:
     def start(self, timeout=30):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve", "--log-level", self.log_level] + self.args(),
-                                     stdout=log, stderr=log, env=clean_environ())
+                                     stdout=log, stderr=log,
+                                     env=dict(clean_environ(), **self.server_env))
         deadline = time.time() + timeout
         ready = os.path.join(self.data_dir, "endpoints.json")
         while time.time() < deadline:
