@@ -1,5 +1,5 @@
 """blobtest: what the blob end-to-end tests share: one azlite per test module
-(or the server named by AZURE_STORAGE_CONNECTION_STRING), SDK clients on it, a
+(always the one it starts, whatever the environment names), SDK clients on it, a
 fresh container per test, raw requests signed with SAS, and azlite's clock.
 
     import blobtest
@@ -8,7 +8,6 @@ fresh container per test, raw requests signed with SAS, and azlite's clock.
     class T(blobtest.BlobCase): ...        # self.svc, self.container
 """
 import datetime
-import os
 import unittest
 import uuid
 
@@ -22,11 +21,9 @@ conn = None
 
 def start():
     global srv, conn
-    conn = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
-    if not conn:
-        from azlite_harness import Azlite
-        srv = Azlite().start()
-        conn = srv.env["AZURE_STORAGE_CONNECTION_STRING"]
+    from azlite_harness import Azlite
+    srv = Azlite().start()
+    conn = srv.env["AZURE_STORAGE_CONNECTION_STRING"]
 
 
 def stop():
@@ -58,9 +55,7 @@ def account_sas(permission="racwdlt", hours=1, **kw):
 
 
 def advance_clock(duration):
-    """Moves azlite's clock (leases, rehydration); skips against a foreign server."""
-    if not srv:
-        raise unittest.SkipTest("needs azlite's clock")
+    """Moves azlite's clock (leases, rehydration)."""
     srv.cli("clock", "advance", duration)
 
 
@@ -106,9 +101,7 @@ class BlobCase(unittest.TestCase):
 
 def second_account(name):
     """Creates another storage account (once) that allows public blob access
-    and returns its connection string; skips against a foreign server."""
-    if not srv:
-        raise unittest.SkipTest("needs azlite's management endpoint")
+    and returns its connection string."""
     sub = srv.env["AZURE_SUBSCRIPTION_ID"]
     srv.http("PUT", "/subscriptions/%s/resourceGroups/blobtests?api-version=2021-04-01" % sub,
              json={"location": "eastus"})

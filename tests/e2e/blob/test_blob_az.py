@@ -16,12 +16,10 @@ TMP = None
 def setUpModule():
     global srv, ENV, TMP
     TMP = tempfile.mkdtemp(prefix="azlite-az-blob-")
-    conn = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
-    if not conn:
-        from azlite_harness import Azlite
-        srv = Azlite().start()
-        conn = srv.env["AZURE_STORAGE_CONNECTION_STRING"]
-    ENV = dict(os.environ)
+    from azlite_harness import Azlite, clean_environ
+    srv = Azlite().start()
+    conn = srv.env["AZURE_STORAGE_CONNECTION_STRING"]
+    ENV = clean_environ()
     ENV["AZURE_STORAGE_CONNECTION_STRING"] = conn
     ENV["AZURE_CONFIG_DIR"] = os.path.join(TMP, "azconfig")
     ENV["AZURE_CORE_COLLECT_TELEMETRY"] = "false"

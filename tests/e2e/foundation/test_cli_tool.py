@@ -54,18 +54,18 @@ class Env(unittest.TestCase):
     def test_env_is_shell_syntax(self):
         out = srv.cli("env").stdout
         p = subprocess.run(["bash", "-c", 'eval "$1"; echo "$AZURE_CLIENT_ID|$AZURE_SUBSCRIPTION_ID"',
-                            "-", out], capture_output=True, text=True)
+                            "-", out], capture_output=True, text=True, timeout=60)
         self.assertEqual(p.stdout.strip(),
                          srv.env["AZURE_CLIENT_ID"] + "|" + srv.env["AZURE_SUBSCRIPTION_ID"])
 
     def test_data_dir_variable(self):
         env = dict(os.environ, AZLITE_DATA_DIR=srv.data_dir)
-        p = subprocess.run([BIN, "env"], capture_output=True, text=True, env=env)
+        p = subprocess.run([BIN, "env"], capture_output=True, text=True, env=env, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("AZURE_CLIENT_SECRET=" + srv.env["AZURE_CLIENT_SECRET"], p.stdout)
         # The running server's ports come from its endpoints file, not from defaults.
         self.assertIn("AZURE_AUTHORITY_HOST=" + srv.mgmt_url, p.stdout)
-        p = subprocess.run([BIN, "clock"], capture_output=True, text=True, env=env)
+        p = subprocess.run([BIN, "clock"], capture_output=True, text=True, env=env, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         iso(p.stdout)
 
@@ -124,19 +124,19 @@ class Serve(unittest.TestCase):
     def test_certificate(self):
         p = subprocess.run(["openssl", "x509", "-in", os.path.join(srv.data_dir, "pki",
                                                                    "server.pem"),
-                            "-noout", "-ext", "subjectAltName"], capture_output=True, text=True)
+                            "-noout", "-ext", "subjectAltName"], capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("IP Address:127.0.0.1", p.stdout)
         self.assertIn("DNS:localhost", p.stdout)
         p = subprocess.run(["openssl", "verify", "-CAfile", srv.ca,
                             os.path.join(srv.data_dir, "pki", "server.pem")],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
 
 class Usage(unittest.TestCase):
     def run_bin(self, *args):
-        return subprocess.run([BIN] + list(args), capture_output=True, text=True)
+        return subprocess.run([BIN] + list(args), capture_output=True, text=True, timeout=60)
 
     def test_unknown_command(self):
         p = self.run_bin("frobnicate")

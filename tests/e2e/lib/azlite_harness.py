@@ -23,6 +23,50 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BIN = os.environ.get("AZLITE_BIN", os.path.join(ROOT, "build", "azlite"))
+# How long one client call (az, an azlite subcommand, a request) may take.
+CALL_TIMEOUT = 300
+
+# What a shell that ran `eval "$(azlite env)"`, an Azure login or Azurite hands
+# down, and what would point a test's clients at some other server: the tests
+# only ever talk to the server they start, so none of it is inherited.
+INHERITED_PREFIXES = ("AZURE_", "AZLITE_", "AZURITE_", "IDENTITY_", "MSI_", "MSAL_", "ARM_")
+INHERITED_NAMES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+# The runner's own settings, which name no server.
+RUNNER_NAMES = ("AZLITE_BIN", "AZLITE_KEEP_DATA", "AZLITE_TEST_TIMEOUT", "AZLITE_E2E_DIR",
+                "AZLITE_E2E_TIMEOUT")
+
+
+def clean_environ(base=None):
+    """base (os.environ) without anything that could redirect a client."""
+    return {k: v for k, v in (os.environ if base is None else base).items()
+            if k in RUNNER_NAMES or not (k.startswith(INHERITED_PREFIXES)
+                                         or k in INHERITED_NAMES)}
+
+
+# This process too: SDK credentials and requests read these implicitly.
+for _k in set(os.environ) - set(clean_environ()):
+    del os.environ[_k]
+
+
+def _bound_requests():
+    """Every `requests` call without a timeout gets one, so no test waits forever."""
+    try:
+        import requests
+    except ImportError:
+        return
+    orig = requests.Session.request
+    if getattr(orig, "azlite_bounded", False):
+        return
+
+    def request(self, method, url, **kw):
+        if kw.get("timeout") is None:
+            kw["timeout"] = CALL_TIMEOUT
+        return orig(self, method, url, **kw)
+    request.azlite_bounded = True
+    requests.Session.request = request
+
+
+_bound_requests()
 
 
 def free_port():
@@ -32,10 +76,12 @@ def free_port():
 
 
 class Azlite:
-    def __init__(self, data_dir=None, log_level="info"):
+    def __init__(self, data_dir=None, log_level="info", server_env=None):
+        """server_env: variables for the server process only (test hooks)."""
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="azlite-e2e-")
         self.ports = {"mgmt": free_port(), "blob": free_port(), "blob_tls": free_port()}
         self.log_level = log_level
+        self.server_env = dict(server_env or {})
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "serve.log")
         self.env = {}
@@ -50,7 +96,8 @@ class Azlite:
     def start(self, timeout=30):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve", "--log-level", self.log_level] + self.args(),
-                                     stdout=log, stderr=log)
+                                     stdout=log, stderr=log,
+                                     env=dict(clean_environ(), **self.server_env))
         deadline = time.time() + timeout
         ready = os.path.join(self.data_dir, "endpoints.json")
         while time.time() < deadline:
@@ -104,7 +151,7 @@ class Azlite:
     # ---- clients --------------------------------------------------------
     def load_env(self):
         out = subprocess.run([BIN, "env"] + self.args(), check=True, capture_output=True,
-                             text=True).stdout
+                             text=True, env=clean_environ(), timeout=60).stdout
         env = {}
         for line in out.splitlines():
             if line.startswith("export ") and "=" in line:
@@ -113,8 +160,9 @@ class Azlite:
         return env
 
     def client_env(self):
-        """os.environ plus `azlite env`: what a user's shell has after eval."""
-        e = dict(os.environ)
+        """What a user's shell has after `eval "$(azlite env)"` for this server:
+        the environment without inherited Azure settings, plus `azlite env`."""
+        e = clean_environ()
         e.update(self.env)
         return e
 
@@ -126,13 +174,12 @@ class Azlite:
     def ca(self):
         return os.path.join(self.data_dir, "pki", "ca.pem")
 
-    def az(self, *args, check=False):
+    def az(self, *args, check=False, timeout=CALL_TIMEOUT):
         """Runs `azlite az ARGS`; returns CompletedProcess (text)."""
-        env = dict(os.environ)
-        env.pop("AZURE_CONFIG_DIR", None)
         return subprocess.run([BIN, "az", "--data-dir", self.data_dir, "--mgmt-port",
                                str(self.ports["mgmt"])] + list(args),
-                              capture_output=True, text=True, env=env, check=check)
+                              capture_output=True, text=True, env=clean_environ(), check=check,
+                              timeout=timeout)
 
     def az_json(self, *args):
         p = self.az(*args, "--output", "json")
@@ -153,10 +200,10 @@ class Azlite:
         assert cs.returncode == 0, cs.stderr
         return cs.stdout.strip()
 
-    def cli(self, *args, check=True):
+    def cli(self, *args, check=True, timeout=60):
         """Runs another azlite subcommand against this server's data dir."""
         return subprocess.run([BIN] + list(args) + self.args(), capture_output=True, text=True,
-                              check=check)
+                              check=check, env=clean_environ(), timeout=timeout)
 
     def token(self, scope=None, client_id=None, secret=None):
         """A token from azlite's AAD endpoint via the real azure-identity."""

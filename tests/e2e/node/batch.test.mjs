@@ -11,7 +11,7 @@ import {
   generateAccountSASQueryParameters,
 } from "@azure/storage-blob";
 
-import { startAzlite } from "./harness.mjs";
+import { fetchBounded, startAzlite } from "./harness.mjs";
 
 let az, svc, cred, container;
 
@@ -80,7 +80,7 @@ describe("cors", () => {
   test("preflight and actual requests follow the rules", async () => {
     const blob = container.getBlockBlobClient("cors.txt");
     await blob.upload("x", 1, { metadata: { color: "red" } });
-    const opts = (origin, method) => fetch(blob.url, {
+    const opts = (origin, method) => fetchBounded(blob.url, {
       method: "OPTIONS",
       headers: { Origin: origin, "Access-Control-Request-Method": method },
     });
@@ -108,7 +108,7 @@ describe("cors", () => {
       resourceTypes: "sco",
       services: "b",
     }, cred).toString();
-    r = await fetch(`${blob.url}?${sas}`, { headers: { Origin: "http://web.example" } });
+    r = await fetchBounded(`${blob.url}?${sas}`, { headers: { Origin: "http://web.example" } });
     assert.equal(r.status, 200);
     assert.equal(r.headers.get("access-control-allow-origin"), "http://web.example");
     assert.match(r.headers.get("access-control-expose-headers"), /x-ms-meta-color/);

@@ -15,6 +15,27 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const BIN = process.env.AZLITE_BIN || path.join(ROOT, "build", "azlite");
+// How long one client call (an azlite subcommand, a request) may take.
+export const CALL_TIMEOUT_MS = 120000;
+
+// The tests only talk to the server they start: nothing inherited from a shell
+// that ran `eval "$(azlite env)"` (or an Azure login, or Azurite) may point a
+// client elsewhere.  Dropped from this process too, as SDKs read it implicitly.
+const RUNNER_NAMES = ["AZLITE_BIN", "AZLITE_KEEP_DATA", "AZLITE_TEST_TIMEOUT", "AZLITE_E2E_DIR",
+  "AZLITE_E2E_TIMEOUT"];
+const INHERITED = /^(AZURE_|AZLITE_|AZURITE_|IDENTITY_|MSI_|MSAL_|ARM_)|^(REQUESTS_CA_BUNDLE|SSL_CERT_FILE|CURL_CA_BUNDLE|NODE_EXTRA_CA_CERTS)$/;
+export function cleanEnv() {
+  return Object.fromEntries(Object.entries(process.env)
+    .filter(([k]) => RUNNER_NAMES.includes(k) || !INHERITED.test(k)));
+}
+for (const k of Object.keys(process.env)) {
+  if (!RUNNER_NAMES.includes(k) && INHERITED.test(k)) delete process.env[k];
+}
+
+// fetch, bounded in time unless the caller brings its own signal.
+export function fetchBounded(url, opts = {}) {
+  return fetch(url, { signal: AbortSignal.timeout(CALL_TIMEOUT_MS), ...opts });
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -49,7 +70,7 @@ export class Azlite {
     }
     const log = fs.openSync(this.logPath, "a");
     this.proc = spawn(BIN, ["serve", "--log-level", "info", ...this.args()],
-      { stdio: ["ignore", log, log] });
+      { stdio: ["ignore", log, log], env: cleanEnv() });
     fs.closeSync(log);
     let exited = null;
     this.proc.on("exit", (code) => { exited = code; });
@@ -73,7 +94,8 @@ export class Azlite {
   }
 
   loadEnv() {
-    const out = execFileSync(BIN, ["env", ...this.args()], { encoding: "utf8" });
+    const out = execFileSync(BIN, ["env", ...this.args()],
+      { encoding: "utf8", env: cleanEnv(), timeout: 60000 });
     const env = {};
     for (const line of out.split("\n")) {
       const m = /^export ([A-Za-z_0-9]+)=(.*)$/.exec(line);
@@ -96,14 +118,18 @@ export class Azlite {
 
   // Runs another azlite subcommand against this server (e.g. clock advance 20s).
   cli(...args) {
-    return execFileSync(BIN, [...args, ...this.args()], { encoding: "utf8" });
+    return execFileSync(BIN, [...args, ...this.args()],
+      { encoding: "utf8", env: cleanEnv(), timeout: 60000 });
   }
 
   async stop() {
     if (this.proc && this.proc.exitCode === null) {
       const done = new Promise((r) => this.proc.once("exit", r));
       this.proc.kill("SIGTERM");
+      // Bounded: a server that ignores SIGTERM is killed, not waited for forever.
+      const timer = setTimeout(() => this.proc && this.proc.kill("SIGKILL"), 20000);
       await done;
+      clearTimeout(timer);
     }
     this.proc = null;
     if (!process.env.AZLITE_KEEP_DATA) fs.rmSync(this.dataDir, { recursive: true, force: true });
