@@ -104,7 +104,7 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libazlite.a
 fuzz-bins: $(FUZZ_BIN)
 
 fuzz:
-	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS='-O1 -g' \
+	CFLAGS='-O1 -g' $(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) \
 	  SAN=fuzzer-no-link,address,undefined fuzz-bins
 
 # Each target for FUZZ_SMOKE_TIME seconds (about a minute and a half in all);
