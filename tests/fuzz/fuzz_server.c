@@ -237,7 +237,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   body_len = size - (size_t)(body - (const char *)data);
   char *body_exp = NULL;
   if (!memchr(body, 0, body_len)) {
-    body_exp = expand(body);
+    body_exp = expand(in + (body - (const char *)data)); /* in: NUL-terminated */
     body = body_exp;
     body_len = strlen(body_exp);
   }
