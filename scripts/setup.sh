@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 # chosen client-side HTTP and YAML libraries; nothing links them yet).
 BUILD_PACKAGES=(build-essential gcc make pkg-config libmicrohttpd-dev libjansson-dev
                 libexpat1-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev)
+# The sanitizer and fuzzing builds (make asan, make fuzz): clang with its libFuzzer
+# and sanitizer runtimes (gcc's libasan/libubsan come with build-essential).
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # The clients the end-to-end tests drive, and the tools they use.
 CLIENT_PACKAGES=(azure-cli python3-azure python3-azure-storage python3-cryptography
                  python3-requests nodejs npm)
@@ -32,7 +35,7 @@ present() {
 }
 
 missing=()
-for p in "${BUILD_PACKAGES[@]}" "${CLIENT_PACKAGES[@]}" "${TOOL_PACKAGES[@]}"; do
+for p in "${BUILD_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}" "${CLIENT_PACKAGES[@]}" "${TOOL_PACKAGES[@]}"; do
   present "$p" || missing+=("$p")
 done
 

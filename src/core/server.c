@@ -350,6 +350,11 @@ int64_t http_date_parse(const char *s) {
   for (int i = 0; i < 12; i++)
     if (strcasecmp(mon, mons[i]) == 0) tm.tm_mon = i;
   if (tm.tm_mon < 0) return -1;
+  /* Bounded fields: a year like 2602026020 would overflow the milliseconds. */
+  if (tm.tm_year < 0 || tm.tm_year > 9999 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+      tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
+      tm.tm_sec > 60)
+    return -1;
   tm.tm_year -= 1900;
   return (int64_t)timegm(&tm) * 1000;
 }
