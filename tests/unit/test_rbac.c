@@ -24,8 +24,12 @@ static void action_patterns(void) {
                            "Microsoft.MachineLearningServices/workspaces/computes/x/write"));
   CHECK(authz_action_match("Microsoft.MachineLearningServices/workspaces/*/write",
                            "Microsoft.MachineLearningServices/workspaces/jobs/write"));
+  /* ...or none: Managed Identity Operator's "userAssignedIdentities/ * /assign/action"
+   * grants userAssignedIdentities/assign/action, the action Azure checks. */
+  CHECK(authz_action_match("Microsoft.MachineLearningServices/workspaces/*/write",
+                           "Microsoft.MachineLearningServices/workspaces/write"));
   CHECK(!authz_action_match("Microsoft.MachineLearningServices/workspaces/*/write",
-                            "Microsoft.MachineLearningServices/workspaces/write"));
+                            "Microsoft.MachineLearningServices/workspacesx/write"));
   CHECK(authz_action_match("a**b", "ab"));
   CHECK(authz_action_match("a*b*c", "a-b-b-c"));
   CHECK(!authz_action_match("a*b*c", "a-b-b-d"));
