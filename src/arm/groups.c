@@ -429,6 +429,61 @@ static int odata_eq(const char **p, const char *field, char *out, size_t n) {
   return 1;
 }
 
+/* Consumes what follows a filter term: spaces and one "and". */
+static const char *odata_next(const char *s) {
+  while (*s == ' ') s++;
+  if (strncasecmp(s, "and ", 4) == 0) s += 4;
+  return s;
+}
+
+/* Reads "'<value>'" at s into out; the end of the quote, or NULL. */
+static const char *odata_quoted(const char *s, char *out, size_t n) {
+  if (*s != '\'') return NULL;
+  const char *end = strchr(++s, '\'');
+  if (!end || (size_t)(end - s) >= n) return NULL;
+  memcpy(out, s, (size_t)(end - s));
+  out[end - s] = 0;
+  return end + 1;
+}
+
+/* "substringof('<value>', <field>)" (value first) or "startswith(<field>, '<value>')"
+ * (field first), the two functions Resources_List documents. */
+static int odata_call(const char **p, const char *fn, const char *field, char *dst, size_t n) {
+  const char *s = *p;
+  char out[256]; /* dst is written only on a match */
+  if (n > sizeof out) n = sizeof out;
+  size_t fnl = strlen(fn), fl = strlen(field);
+  while (*s == ' ') s++;
+  if (strncasecmp(s, fn, fnl) != 0 || s[fnl] != '(') return 0;
+  s += fnl + 1;
+  while (*s == ' ') s++;
+  int value_first = strcasecmp(fn, "substringof") == 0;
+  if (value_first) {
+    if (!(s = odata_quoted(s, out, n))) return 0;
+    while (*s == ' ') s++;
+    if (*s++ != ',') return 0;
+    while (*s == ' ') s++;
+    if (strncasecmp(s, field, fl) != 0) return 0;
+    s += fl;
+  } else {
+    if (strncasecmp(s, field, fl) != 0) return 0;
+    s += fl;
+    while (*s == ' ') s++;
+    if (*s++ != ',') return 0;
+    while (*s == ' ') s++;
+    if (!(s = odata_quoted(s, out, n))) return 0;
+  }
+  while (*s == ' ') s++;
+  if (*s++ != ')') return 0;
+  memcpy(dst, out, strlen(out) + 1);
+  *p = odata_next(s);
+  return 1;
+}
+
+static int has_substr_nocase(const char *hay, const char *needle) {
+  return hay && strcasestr(hay, needle) != NULL;
+}
+
 /* Tag names are case-insensitive in Azure; values are not. */
 static json_t *tag_get(json_t *tags, const char *name) {
   const char *k;
@@ -647,42 +702,74 @@ void arm_resources_list(http_req *r) {
   char scope[256];
   if (arm_list_scope(r, "Microsoft.Resources/subscriptions/resources/read", scope, sizeof scope))
     return;
-  /* The $filter forms az and the SDKs send: "<field> eq '<value>'" joined by
-   * "and", over resourceGroup, resourceType, name, location, tagName, tagValue. */
+  /* The $filter forms az and the SDKs send: "<field> eq '<value>'" over
+   * resourceGroup, resourceType, name, location, tagName, tagValue;
+   * substringof('<value>', name|resourceGroup); startswith(tagName, '<prefix>');
+   * joined by "and". */
+  enum { F_GROUP, F_TYPE, F_NAME, F_LOC, F_TAG, F_TAGVAL, F_SUB_NAME, F_SUB_GROUP, F_TAG_PRE, NF };
   static const char *const fields[] = {"resourceGroup", "resourceType", "name",
                                        "location",      "tagName",      "tagValue"};
-  char want[6][256] = {{0}};
+  char want[NF][256] = {{0}};
   const char *filter = http_query_get(r, "$filter"), *f = filter;
   while (f && *f) {
     size_t k = 0;
     for (; k < 6; k++)
       if (odata_eq(&f, fields[k], want[k], sizeof want[k])) break;
-    if (k == 6) {
-      http_fail(r, 400, "InvalidFilterInQueryString",
-                "The $filter '%s' is not supported; azlite supports \"<field> eq '<value>'\" "
-                "joined by \"and\", for resourceGroup, resourceType, name, location, tagName "
-                "and tagValue.",
-                filter);
-      return;
-    }
+    if (k < 6) continue;
+    if (odata_call(&f, "substringof", "name", want[F_SUB_NAME], sizeof want[0]) ||
+        odata_call(&f, "substringof", "resourceGroup", want[F_SUB_GROUP], sizeof want[0]) ||
+        odata_call(&f, "startswith", "tagName", want[F_TAG_PRE], sizeof want[0]))
+      continue;
+    http_fail(r, 400, "InvalidFilterInQueryString",
+              "The $filter '%s' is not supported; azlite supports \"<field> eq '<value>'\" "
+              "for resourceGroup, resourceType, name, location, tagName and tagValue, "
+              "substringof('<value>', name|resourceGroup) and startswith(tagName, '<prefix>'), "
+              "joined by \"and\".",
+              filter);
+    return;
   }
-  json_t *all = arm_visible_only(r, arm_resource_list(s, scope, want[1][0] ? want[1] : NULL));
-  if (want[0][0] || want[2][0] || want[3][0] || want[4][0]) {
+  json_t *all =
+      arm_visible_only(r, arm_resource_list(s, scope, want[F_TYPE][0] ? want[F_TYPE] : NULL));
+  int filtered = 0;
+  for (int k = 0; k < NF; k++)
+    if (k != F_TYPE && want[k][0]) filtered = 1;
+  if (filtered) {
     json_t *kept = json_array();
     size_t i;
     json_t *e;
     char rgpre[400];
     snprintf(rgpre, sizeof rgpre, "/subscriptions/%s/resourceGroups/%s/", s->subscription_id,
-             want[0]);
+             want[F_GROUP]);
+    size_t gpl = strlen("/subscriptions//resourceGroups/") + strlen(s->subscription_id);
     json_array_foreach(all, i, e) {
       const char *id = json_string_value(json_object_get(e, "id"));
       const char *nm = json_string_value(json_object_get(e, "name"));
       const char *loc = json_string_value(json_object_get(e, "location"));
-      json_t *tv = want[4][0] ? tag_get(json_object_get(e, "tags"), want[4]) : NULL;
-      if ((want[0][0] && (!id || strncasecmp(id, rgpre, strlen(rgpre)) != 0)) ||
-          (want[2][0] && (!nm || strcasecmp(nm, want[2]) != 0)) ||
-          (want[3][0] && (!loc || strcasecmp(loc, want[3]) != 0)) ||
-          (want[4][0] && (!tv || (want[5][0] && strcmp(json_string_value(tv), want[5]) != 0))))
+      json_t *tags = json_object_get(e, "tags");
+      json_t *tv = want[F_TAG][0] ? tag_get(tags, want[F_TAG]) : NULL;
+      /* The group is the id's segment after resourceGroups/. */
+      char grp[256] = "";
+      if (id && strlen(id) > gpl) {
+        const char *g = id + gpl, *end = strchr(g, '/');
+        size_t gl = end ? (size_t)(end - g) : strlen(g);
+        if (gl < sizeof grp) memcpy(grp, g, gl), grp[gl] = 0;
+      }
+      int tag_pre_ok = 1;
+      if (want[F_TAG_PRE][0]) {
+        tag_pre_ok = 0;
+        const char *tk;
+        json_t *tval;
+        json_object_foreach(tags, tk, tval) {
+          if (strncasecmp(tk, want[F_TAG_PRE], strlen(want[F_TAG_PRE])) == 0) tag_pre_ok = 1;
+        }
+      }
+      if ((want[F_GROUP][0] && (!id || strncasecmp(id, rgpre, strlen(rgpre)) != 0)) ||
+          (want[F_NAME][0] && (!nm || strcasecmp(nm, want[F_NAME]) != 0)) ||
+          (want[F_LOC][0] && (!loc || strcasecmp(loc, want[F_LOC]) != 0)) ||
+          (want[F_TAG][0] &&
+           (!tv || (want[F_TAGVAL][0] && strcmp(json_string_value(tv), want[F_TAGVAL]) != 0))) ||
+          (want[F_SUB_NAME][0] && !has_substr_nocase(nm, want[F_SUB_NAME])) ||
+          (want[F_SUB_GROUP][0] && !has_substr_nocase(grp, want[F_SUB_GROUP])) || !tag_pre_ok)
         continue;
       json_array_append(kept, e);
     }

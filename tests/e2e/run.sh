@@ -8,6 +8,7 @@
 # cancelled or timed-out test, a runner that exits non-zero, or one that prints
 # no summary is a failure.  Bounds: AZLITE_TEST_TIMEOUT seconds per test
 # (default 300), AZLITE_E2E_TIMEOUT seconds per runner (default 3600).
+# AZLITE_BIN tests another binary (make asan: the sanitizer build).
 # AZLITE_E2E_DIR runs the tests of another directory (the runner's self-test).
 set -u
 cd "$(dirname "$0")/../.."
@@ -16,13 +17,13 @@ cd "$(dirname "$0")/../.."
 # that ran `eval "$(azlite env)"` (or an Azure login) would hand them.
 for v in $(compgen -e); do
   case "$v" in
-    AZLITE_E2E_DIR | AZLITE_TEST_TIMEOUT | AZLITE_E2E_TIMEOUT | AZLITE_KEEP_DATA) ;;
+    AZLITE_BIN | AZLITE_E2E_DIR | AZLITE_TEST_TIMEOUT | AZLITE_E2E_TIMEOUT | AZLITE_KEEP_DATA) ;;
     AZURE_* | AZLITE_* | AZURITE_* | IDENTITY_* | MSI_* | MSAL_* | ARM_* | \
       REQUESTS_CA_BUNDLE | SSL_CERT_FILE | CURL_CA_BUNDLE | NODE_EXTRA_CA_CERTS)
       unset "$v" ;;
   esac
 done
-export AZLITE_BIN="$PWD/build/azlite"
+export AZLITE_BIN="${AZLITE_BIN:-$PWD/build/azlite}"
 export AZLITE_TEST_TIMEOUT="${AZLITE_TEST_TIMEOUT:-300}"
 run_limit="${AZLITE_E2E_TIMEOUT:-3600}"
 tests_dir="${AZLITE_E2E_DIR:-tests/e2e}"

@@ -459,15 +459,8 @@ class AzuriteAccounts(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        old = os.environ.get("AZURITE_ACCOUNTS")
-        os.environ["AZURITE_ACCOUNTS"] = "account2:%s; account3:%s:%s;" % (KEY2, KEY3A, KEY3B)
-        try:
-            cls.s = Azlite().start()
-        finally:
-            if old is None:
-                del os.environ["AZURITE_ACCOUNTS"]
-            else:
-                os.environ["AZURITE_ACCOUNTS"] = old
+        cls.s = Azlite(server_env={
+            "AZURITE_ACCOUNTS": "account2:%s; account3:%s:%s;" % (KEY2, KEY3A, KEY3B)}).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -527,14 +520,12 @@ class AzuriteAccounts(unittest.TestCase):
     def test_malformed_variable_stops_the_server(self):
         for bad in ("justaname", "account4:not base64!", "UPPER:%s" % KEY2, "a:b:c:d"):
             with self.subTest(value=bad):
-                os.environ["AZURITE_ACCOUNTS"] = bad
-                s = Azlite()
+                s = Azlite(server_env={"AZURITE_ACCOUNTS": bad})
                 try:
                     with self.assertRaises(RuntimeError) as cm:
                         s.start(timeout=20)
                     self.assertIn("AZURITE_ACCOUNTS", str(cm.exception))
                 finally:
-                    del os.environ["AZURITE_ACCOUNTS"]
                     s.cleanup()
 
 
@@ -585,11 +576,7 @@ class HostStyle(unittest.TestCase):
         self.assertEqual(cm.exception.status_code, 404)
 
     def test_second_account_host_style(self):
-        os.environ["AZURITE_ACCOUNTS"] = "hostacct:%s" % KEY2
-        try:
-            s = Azlite().start()
-        finally:
-            del os.environ["AZURITE_ACCOUNTS"]
+        s = Azlite(server_env={"AZURITE_ACCOUNTS": "hostacct:%s" % KEY2}).start()
         try:
             url = "http://hostacct.blob.localhost:%d" % s.ports["blob"]
             svc = BlobServiceClient(url, credential={"account_name": "hostacct",

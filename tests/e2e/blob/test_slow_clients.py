@@ -24,13 +24,10 @@ def setUpModule():
     # shell has it; the test's own thousand sockets then need more.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
-    os.environ["AZLITE_HEADER_TIMEOUT"] = str(HEADER_TIMEOUT)
-    os.environ["AZLITE_IDLE_TIMEOUT"] = str(IDLE_TIMEOUT)
     try:
-        srv = Azlite().start()
+        srv = Azlite(server_env={"AZLITE_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
+                                 "AZLITE_IDLE_TIMEOUT": str(IDLE_TIMEOUT)}).start()
     finally:
-        del os.environ["AZLITE_HEADER_TIMEOUT"]
-        del os.environ["AZLITE_IDLE_TIMEOUT"]
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(4096, hard)), hard))
 
 

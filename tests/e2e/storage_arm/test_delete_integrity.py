@@ -31,25 +31,7 @@ class Server(Azlite):
     """The harness's server, started with extra environment variables."""
 
     def __init__(self, extra_env=None, **kw):
-        super().__init__(**kw)
-        self.extra_env = dict(extra_env or {})
-
-    def start(self, timeout=30):
-        saved = subprocess.Popen
-        extra = self.extra_env
-
-        def popen(args, **kw):
-            if args and args[0] == BIN and len(args) > 1 and args[1] == "serve":
-                env = dict(os.environ)
-                env.update(extra)
-                kw["env"] = env
-            return saved(args, **kw)
-
-        subprocess.Popen = popen
-        try:
-            return super().start(timeout)
-        finally:
-            subprocess.Popen = saved
+        super().__init__(server_env=extra_env, **kw)
 
 
 def data_files(srv):
