@@ -7,8 +7,14 @@ memory), same machine, same run, same client code; prints ratios.
   256 MiB as 8 MiB blocks + Put Block List
   (each large transfer BENCH_REPEAT=3 times, the best run counting)
 
-Needs: build/azlite, wrk, node, and `npm install` in bench/ (Azurite).
-Goals (issue): small ops >= 10x, 256 MiB put >= 3x, get >= 2x, blocks >= 10x.
+The physical reference: nginx serving the same 1 KiB as a static file, read by
+the same wrk script (nginx ignores the SAS query): a GET can hardly be cheaper.
+
+Needs: build/azlite, wrk, node, and `npm install` in bench/ (Azurite); nginx (Debian's
+package; not installed by setup.sh, whose CI must not start a web server) for the
+reference, skipped when absent.
+Goals (issue): small ops >= 10x Azurite, 1 KiB get >= 0.5x nginx, 256 MiB put >= 3x,
+get >= 2x, blocks >= 10x.
 """
 import os
 import base64
@@ -74,6 +80,38 @@ def start_azurite(tmp):
                          stderr=subprocess.DEVNULL)
     wait_port(port, p)
     return p, port
+
+
+def nginx_get_rate(tmp):
+    """GET/s of nginx serving the 1 KiB blob's bytes as a static file, same wrk script,
+    same connections; nginx with as many workers as azlite has cores."""
+    root = os.path.join(tmp, "nginx")
+    os.makedirs(os.path.join(root, "www", ACCOUNT, "bench"), exist_ok=True)
+    with open(os.path.join(root, "www", ACCOUNT, "bench", "small"), "wb") as f:
+        f.write(b"x" * 1024)
+    port = free_port()
+    conf = os.path.join(root, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""daemon off; worker_processes auto; pid %(r)s/nginx.pid;
+error_log %(r)s/error.log; events { worker_connections 1024; }
+http { access_log off; client_body_temp_path %(r)s/body; proxy_temp_path %(r)s/proxy;
+  fastcgi_temp_path %(r)s/fcgi; uwsgi_temp_path %(r)s/uwsgi; scgi_temp_path %(r)s/scgi;
+  server { listen 127.0.0.1:%(p)d; root %(r)s/www; location / { } } }
+""" % {"r": root, "p": port})
+    p = subprocess.Popen(["nginx", "-c", conf, "-p", root], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, p)
+        env = dict(os.environ, BENCH_PATH="/%s/bench" % ACCOUNT, BENCH_SAS="sv=x",
+                   BENCH_OP="get")
+        r = subprocess.run(["wrk", "-t2", "-c32", "-d" + DURATION + "s", "-s",
+                            os.path.join(HERE, "wrk_blob.lua"), "http://127.0.0.1:%d" % port],
+                           env=env, capture_output=True, text=True)
+        m = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
+        return float(m.group(1)) if m else 0.0
+    finally:
+        p.kill()
+        p.wait()
 
 
 def rss_peak_mib(pid):
@@ -209,6 +247,9 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        if shutil.which("nginx"):
+            print("running nginx (static file) ...", flush=True)
+            results["nginx"] = nginx_get_rate(tmp)
         a, z = results["azlite"], results["azurite"]
         print("\n%-18s %12s %12s %8s %6s" % ("", "azlite", "azurite", "ratio", "goal"))
         goals = {"1KiB put /s": 10, "1KiB get /s": 10, "256MiB put s": 3, "256MiB get s": 2,
@@ -216,6 +257,10 @@ def main():
         for k in goals:
             ratio = a[k] / z[k] if k.endswith("/s") else z[k] / max(a[k], 1e-9)
             print("%-18s %12.3f %12.3f %7.1fx %5dx" % (k, a[k], z[k], ratio, goals[k]))
+        if "nginx" in results:
+            n = results["nginx"]
+            print("%-18s %12.3f %12.3f %7.2fx %5.1fx   (nginx, the same bytes as a static file)"
+                  % ("1KiB get /s", a["1KiB get /s"], n, a["1KiB get /s"] / max(n, 1e-9), 0.5))
         print("%-18s %12.1f %12.1f" % ("peak RSS MiB", a["peak RSS MiB"], z["peak RSS MiB"]))
         # Put Blob must compute the blob's MD5 (Azure returns and stores it), and
         # MD5 is sequential: its speed on one core bounds any server's Put Blob.
