@@ -811,14 +811,38 @@ static void xml_escape_into(FILE *f, const char *s) {
 }
 
 /* The one place a failure becomes Azure's error body. */
+/* s with each byte that starts no valid UTF-8 sequence replaced by '?': an error
+ * message may quote request bytes, and JSON and XML bodies must be UTF-8. */
+static const char *utf8_scrub(http_req *r, const char *s) {
+  if (!s) return "";
+  size_t n = strlen(s);
+  if (utf8_valid((const unsigned char *)s, n)) return s;
+  char *out = http_alloc(r, n + 1);
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    unsigned c = (unsigned char)s[i];
+    size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    if (i + len <= n && utf8_valid((const unsigned char *)s + i, len)) {
+      memcpy(out + o, s + i, len);
+      o += len;
+      i += len;
+    } else {
+      out[o++] = '?';
+      i++;
+    }
+  }
+  out[o] = 0;
+  return out;
+}
+
 static void render_error(http_req *r) {
   req_state *st = RS(r);
   enum http_err_style style =
       st->fail_style_set ? st->fail_style : (st->route ? st->route->style : HTTP_ERR_ARM);
   if (!st->route && !st->fail_style_set && r->listener != LISTEN_MGMT) style = HTTP_ERR_STORAGE;
   int status = st->status;
-  const char *code = st->fail_code;
-  const char *msg = st->fail_msg;
+  const char *code = utf8_scrub(r, st->fail_code);
+  const char *msg = utf8_scrub(r, st->fail_msg);
   char *body = NULL;
   size_t len = 0;
   const char *ctype = "application/json; charset=utf-8";
@@ -830,7 +854,7 @@ static void render_error(http_req *r) {
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
     body = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    len = strlen(body);
+    len = body ? strlen(body) : 0;
     http_set_header(r, "x-ms-failure-cause", "gateway");
     break;
   }
@@ -840,7 +864,7 @@ static void render_error(http_req *r) {
                           "client-request-id", r->request_id);
     body = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    len = strlen(body);
+    len = body ? strlen(body) : 0;
     break;
   }
   case HTTP_ERR_OAUTH: {
@@ -854,7 +878,7 @@ static void render_error(http_req *r) {
                           "correlation_id", r->request_id);
     body = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    len = strlen(body);
+    len = body ? strlen(body) : 0;
     break;
   }
   case HTTP_ERR_STORAGE: {
@@ -869,7 +893,7 @@ static void render_error(http_req *r) {
     fprintf(f, "\nRequestId:%s\nTime:%s</Message>", r->request_id, iso);
     for (int i = 0; i < st->fail_details.n; i++) {
       fprintf(f, "<%s>", st->fail_details.v[i].name);
-      xml_escape_into(f, st->fail_details.v[i].value);
+      xml_escape_into(f, utf8_scrub(r, st->fail_details.v[i].value));
       fprintf(f, "</%s>", st->fail_details.v[i].name);
     }
     fputs("</Error>", f);

@@ -467,7 +467,9 @@ void msi_uai_put(http_req *r) {
   }
   if (rc != 0) {
     json_decref(body);
-    http_fail(r, 500, "InternalServerError", "The identity could not be saved.");
+    /* The store stayed locked: a resource group's delete holds it that long. */
+    if (arm_scope_writable(r, id) == 0)
+      http_fail(r, 500, "InternalServerError", "The identity could not be saved.");
     goto done;
   }
   if (!cur) log_info("identity: user-assigned identity %s (principal %s)", id, oid);

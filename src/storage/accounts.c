@@ -464,7 +464,9 @@ void storage_account_put(http_req *r) {
   int rc;
   if (store_begin(s) != 0) {
     free(rp);
-    http_fail(r, 500, "InternalError", "The storage account could not be saved.");
+    /* The store stayed locked: a resource group's delete holds it that long. */
+    if (arm_group_writable(r, http_param(r, "sub"), rg) == 0)
+      http_fail(r, 500, "InternalError", "The storage account could not be saved.");
     goto done;
   }
   /* Again inside the transaction: a group delete may have started meanwhile. */

@@ -118,6 +118,15 @@ class ArmNames(unittest.TestCase):
                   "api-version=2021-04-01&$filter=%ff%fe"):
             self.arm_error(srv.http("GET", sub() + "/resourcegroups?" + q))
 
+    def test_unrouted_invalid_utf8_path_is_answered(self):
+        """Found by fuzz_server: an error message quoting a raw 0x94 byte made the JSON
+        error body fail to render and the server crash."""
+        r = srv.http("POST", sub() + "/resourceGroups/rg1/provide%94s/Microsoft.Storage/"
+                     "storageAccounts/x/listKeys?api-version=2022-09-01")
+        self.assertEqual(r.status_code, 400, r.text)
+        r.json()  # a well-formed JSON body
+        self.assertTrue(srv.alive())
+
     def test_token_endpoint(self):
         # Every listener and route style, anonymous ones included.
         r = requests.get(srv.mgmt_url + "/adfs%00/.well-known/openid-configuration",
