@@ -55,6 +55,8 @@ int arm_scope_writable(http_req *r, const char *scope);
 /* Test only: sleeps AZLITE_TEST_DELAY_DELETE_MS milliseconds (unset: not at
  * all) between the steps of a delete, so tests can kill azlite mid-way. */
 void arm_test_delete_delay(void);
+/* Test-only: sleeps the milliseconds the environment variable var names, if any. */
+void arm_test_delay(const char *var);
 /* Fails r with 404 SubscriptionNotFound unless sub is azlite's subscription. */
 int arm_require_subscription(http_req *r, const char *sub);
 

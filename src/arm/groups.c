@@ -88,7 +88,11 @@ int arm_scope_writable(http_req *r, const char *scope) {
 }
 
 void arm_test_delete_delay(void) {
-  const char *v = getenv("AZLITE_TEST_DELAY_DELETE_MS");
+  arm_test_delay("AZLITE_TEST_DELAY_DELETE_MS");
+}
+
+void arm_test_delay(const char *var) {
+  const char *v = getenv(var);
   long ms = v ? strtol(v, NULL, 10) : 0;
   if (ms <= 0) return;
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

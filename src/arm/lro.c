@@ -45,21 +45,12 @@ static void lro_count(srv *s, int delta) {
   pthread_mutex_unlock(&a->mu);
 }
 
-/* Test-only: AZLITE_TEST_LRO_DELAY_MS holds each operation that long before its
- * work starts, so tests see it InProgress on every run, not by luck. */
-static void lro_test_delay(void) {
-  const char *v = getenv("AZLITE_TEST_LRO_DELAY_MS");
-  long ms = v ? strtol(v, NULL, 10) : 0;
-  if (ms <= 0) return;
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
 static void *lro_thread(void *arg) {
   lro_job *j = arg;
   srv *s = j->s;
   char code[128] = "InternalServerError", msg[1024] = "The operation failed.";
-  lro_test_delay();
+  /* Test-only: holds each operation so tests see it InProgress on every run. */
+  arm_test_delay("AZLITE_TEST_LRO_DELAY_MS");
   int rc = j->fn(s, j->ctx, code, sizeof code, msg, sizeof msg);
   lro_finish(s, j->id, rc == 0, code, msg);
   if (j->free_ctx) j->free_ctx(j->ctx);
