@@ -9,6 +9,7 @@
 # no summary is a failure.  Bounds: AZLITE_TEST_TIMEOUT seconds per test
 # (default 300), AZLITE_E2E_TIMEOUT seconds per runner (default 3600).
 # AZLITE_BIN tests another binary (make asan: the sanitizer build).
+# AZLITE_E2E_EXCLUDE: words; Python test files whose path holds one are left out.
 # AZLITE_E2E_DIR runs the tests of another directory (the runner's self-test).
 set -u
 cd "$(dirname "$0")/../.."
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/../.."
 # that ran `eval "$(azlite env)"` (or an Azure login) would hand them.
 for v in $(compgen -e); do
   case "$v" in
-    AZLITE_BIN | AZLITE_E2E_DIR | AZLITE_TEST_TIMEOUT | AZLITE_E2E_TIMEOUT | AZLITE_KEEP_DATA) ;;
+    AZLITE_BIN | AZLITE_E2E_EXCLUDE | AZLITE_E2E_DIR | AZLITE_TEST_TIMEOUT | AZLITE_E2E_TIMEOUT | AZLITE_KEEP_DATA) ;;
     AZURE_* | AZLITE_* | AZURITE_* | IDENTITY_* | MSI_* | MSAL_* | ARM_* | \
       REQUESTS_CA_BUNDLE | SSL_CERT_FILE | CURL_CA_BUNDLE | NODE_EXTRA_CA_CERTS)
       unset "$v" ;;
