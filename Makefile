@@ -93,7 +93,7 @@ asan: asan-build
 FUZZ_BUILD := build-fuzz
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 600
-FUZZ_SMOKE_TIME ?= 12
+FUZZ_SMOKE_TIME ?= 10
 FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 
 # Targets link the instrumented library with libFuzzer's main; the library itself
