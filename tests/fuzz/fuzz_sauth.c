@@ -166,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sauth_keys keys = {.account = "devstoreaccount1", .key1 = KEY1, .key2 = KEY1, .udk = udk};
   sauth_result res;
   memset(&res, 0, sizeof res);
-  int rc = sauth_authenticate(&f->r, &keys, container, blob, NOW, policy, NULL, &res);
+  int rc = sauth_authenticate(&f->r, &keys, container, blob, NOW, NOW, policy, NULL, &res);
   /* Failing is answering exactly once; succeeding is not answering. */
   FUZZ_ASSERT(rc == 0 ? f->nfail == 0 : (rc == -1 && f->nfail == 1));
   if (rc == 0) {
