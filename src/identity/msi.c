@@ -111,7 +111,11 @@ static char *workload_from_header(srv *s, const char *hdr) {
   size_t n;
   unsigned char *raw = jwt_b64url_decode(hdr, (size_t)(dot - hdr), &n);
   if (!raw) return NULL;
-  char *id = strndup((const char *)raw, n);
+  /* raw is not NUL-terminated: copy exactly n bytes (a NUL inside fails below). */
+  char *id = malloc(n + 1);
+  if (!id) abort();
+  memcpy(id, raw, n);
+  id[n] = 0;
   free(raw);
   char *want = workload_mac(s, id);
   int ok = strlen(want) == strlen(dot + 1) && CRYPTO_memcmp(want, dot + 1, strlen(want)) == 0 &&
