@@ -143,31 +143,8 @@ static json_t *group_load(srv *s, const char *rg) {
   return j;
 }
 
-/* Tags: at most 50, names up to 512 characters, values up to 256, strings. */
 static int tags_valid(http_req *r, json_t *tags) {
-  if (!tags || json_is_null(tags)) return 1;
-  if (!json_is_object(tags)) {
-    http_fail(r, 400, "InvalidRequestContent",
-              "The request content was invalid and could not be deserialized: 'tags' must be "
-              "an object.");
-    return 0;
-  }
-  if (json_object_size(tags) > 50) {
-    http_fail(r, 400, "InvalidTagCount", "The number of tags exceeds the limit of 50.");
-    return 0;
-  }
-  const char *k;
-  json_t *v;
-  json_object_foreach(tags, k, v) {
-    if (!json_is_string(v) || strlen(k) > 512 || strlen(json_string_value(v)) > 256) {
-      http_fail(r, 400, "InvalidTagNameOrValue",
-                "The tag '%s' has an invalid name or value: names are at most 512 characters, "
-                "values are strings of at most 256.",
-                k);
-      return 0;
-    }
-  }
-  return 1;
+  return arm_tags_check(r, tags) == 0;
 }
 
 void arm_group_put(http_req *r) {
@@ -624,28 +601,36 @@ json_t *arm_resource_get(srv *s, const char *id) {
   return j;
 }
 
-/* Removing a resource also tells the providers that keep state about other
- * providers' resources (role assignments at its scope, its managed identity);
- * the owner deletes its own state before it calls this. */
+/* Removing a resource: the generic layer's type removes its own state
+ * (remove hook), then the providers that keep state about other providers'
+ * resources (role assignments at its scope, its managed identity) are told. */
 int arm_resource_delete(srv *s, const char *id) {
   char type[256] = "";
+  json_t *body = NULL;
   sqlite3_stmt *st;
   if (store_begin(s) != 0) return -1;
-  if (store_prepare(store_db(s), "SELECT type FROM resources WHERE id=?", -1, &st, NULL) ==
+  if (store_prepare(store_db(s), "SELECT type, body FROM resources WHERE id=?", -1, &st, NULL) ==
       SQLITE_OK) {
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_step(st) == SQLITE_ROW) {
       snprintf(type, sizeof type, "%s", sqlite3_column_text(st, 0));
+      body = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
+    }
     store_finalize(st);
   }
-  if (type[0])
+  int rc = 0;
+  const arm_type *t = type[0] ? arm_type_find(type) : NULL;
+  if (t && t->remove) rc = t->remove(s, id, body);
+  json_decref(body);
+  if (rc == 0 && type[0])
     for (int i = 0; providers[i]; i++) {
       const provider *p = providers[i];
       size_t n = strlen(p->name);
       if (p->resource_deleted && !(strncasecmp(type, p->name, n) == 0 && type[n] == '/'))
         p->resource_deleted(s, id, type);
     }
-  if (store_exec(s, "DELETE FROM resources WHERE id=%Q", id) != 0) {
+  arm_test_delete_delay();
+  if (rc != 0 || store_exec(s, "DELETE FROM resources WHERE id=%Q", id) != 0) {
     store_rollback(s);
     return -1;
   }

@@ -80,6 +80,9 @@ typedef struct route {
    * asked once the headers are in so they are computed while the body
    * arrives; NULL: none. */
   int (*body_digests)(http_req *r);
+  /* Handed to the handler (http_route_data()): e.g. the resource type
+   * descriptor a generic handler of the ARM resource layer serves. */
+  const void *data;
 } route;
 
 /* ---- digests ----------------------------------------------------------- */
@@ -159,9 +162,13 @@ int sched_wake_and_wait(struct srv *s, int timeout_ms);
 /* An ARM resource type a provider serves and the api-versions it takes, as
  * GET /providers/{namespace} lists them (resourceTypes[].apiVersions) and the
  * ARM front door checks them before any handler runs. */
+struct arm_type;
 typedef struct resource_type {
   const char *type;                /* "Microsoft.Storage/storageAccounts" */
   const char *const *api_versions; /* NULL-terminated, newest first */
+  /* The descriptor when the generic ARM resource layer serves the type
+   * (src/arm/resource.h); opaque here. */
+  const struct arm_type *generic;
 } resource_type;
 
 typedef struct provider {

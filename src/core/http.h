@@ -94,6 +94,8 @@ const char *http_query_get(http_req *r, const char *name);
 int http_query_all(http_req *r, const http_header **out);
 /* Path parameter by name; NULL when absent. */
 const char *http_param(http_req *r, const char *name);
+/* The `data` of the route that serves the request (NULL when none). */
+const void *http_route_data(http_req *r);
 
 /* Parses the body as JSON.  On failure fails the request (400 InvalidRequestContent
  * in ARM style) and returns NULL.  Caller owns the reference. */

@@ -385,6 +385,11 @@ const char *http_param(http_req *r, const char *name) {
   return NULL;
 }
 
+const void *http_route_data(http_req *r) {
+  const route *rt = RS(r)->route;
+  return rt ? rt->data : NULL;
+}
+
 char *http_body_read_all(http_req *r, size_t max, size_t *len) {
   if (r->body_len > max) {
     http_fail(r, 413, "RequestBodyTooLarge", "The request body is too large (limit %zu bytes).",

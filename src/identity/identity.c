@@ -147,12 +147,7 @@ static const route identity_routes[] = {
     AUTHZ_AT(RES3),
 
     /* Microsoft.ManagedIdentity (msi.c) */
-    ARM_ANY("GET", SUB "/providers/" UAI_TYPE, msi_uai_list),
-    ARM_ANY("GET", UAI, msi_uai_list),
-    ARM("PUT", UAI "/{name}", msi_uai_put),
-    ARM("GET", UAI "/{name}", msi_uai_get),
-    ARM("PATCH", UAI "/{name}", msi_uai_patch),
-    ARM("DELETE", UAI "/{name}", msi_uai_delete),
+    ARM_TRACKED_ROUTES(UAI_TYPE, &msi_uai_type),
     /* Workloads' token endpoint: the caller proves itself with IDENTITY_HEADER. */
     {LISTEN_MGMT, "GET", "/azlite/msi/token", msi_workload_token, AUTH_NONE, HTTP_ERR_OAUTH,
      NULL},
@@ -410,6 +405,7 @@ static int identity_init(srv *s) {
   free(appid);
   free(oid);
   if (!ok || msi_init(s) != 0) return -1;
+  msi_register_hooks();
   char *dir = srv_path(s, "pki");
   mkdir(dir, 0700);
   free(dir);
@@ -481,7 +477,7 @@ static const resource_type identity_types[] = {
      .api_versions = authz_assignment_api_versions},
     {.type = "Microsoft.Authorization/roleDefinitions",
      .api_versions = authz_definition_api_versions},
-    {.type = UAI_TYPE, .api_versions = msi_api_versions},
+    {.type = UAI_TYPE, .api_versions = msi_api_versions, .generic = &msi_uai_type},
     {.type = NULL},
 };
 

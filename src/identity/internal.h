@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "../arm/arm.h"
 #include "identity.h"
 
 /* Well-known ids of built-in roles (Azure's real GUIDs). */
@@ -170,11 +171,10 @@ void graph_me(http_req *r);
 /* Loads the workload key (creating it on the first start); 0 = ok. */
 int msi_init(srv *s);
 
-void msi_uai_list(http_req *r);
-void msi_uai_get(http_req *r);
-void msi_uai_put(http_req *r);
-void msi_uai_patch(http_req *r);
-void msi_uai_delete(http_req *r);
+/* User-assigned identities, served by the generic ARM resource layer. */
+extern const arm_type msi_uai_type;
+/* Registers what the resource layer asks of identity (resource identities). */
+void msi_register_hooks(void);
 void msi_workload_token(http_req *r);
 void msi_workload_env_get(http_req *r);
 

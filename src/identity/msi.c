@@ -339,6 +339,48 @@ int identity_check_linked_identities(http_req *r, const char *write_action,
   return rc;
 }
 
+/* The identities of a resource as the request's `identity` asks, inside the
+ * layer's saving transaction: a system-assigned identity is a real principal
+ * (it gets tokens and roles), created once and deleted with "None" or with
+ * the resource; user-assigned ones are looked up for their ids. */
+static json_t *resource_identity_apply(http_req *r, const char *id, json_t *in) {
+  srv *s = r->srv;
+  const char *type = json_string_value(json_object_get(in, "type"));
+  int system = type && strcasestr(type, "SystemAssigned") != NULL;
+  if (!system) identity_system_assigned_delete(s, id);
+  if (!type || !strcasecmp(type, "None")) return json_pack("{s:s}", "type", "None");
+  json_t *out = json_deep_copy(in);
+  if (system) {
+    char pid[40] = "";
+    if (identity_system_assigned_create(s, id, pid) != 0) {
+      json_decref(out);
+      return NULL;
+    }
+    json_object_set_new(out, "principalId", json_string(pid));
+    json_object_set_new(out, "tenantId", json_string(s->tenant_id));
+  }
+  json_t *uai = json_object_get(out, "userAssignedIdentities");
+  const char *k;
+  json_t *v;
+  json_object_foreach(uai, k, v) {
+    char oid[40], cid[40];
+    if (identity_user_assigned_lookup(s, k, oid, cid) == 0)
+      json_object_set_new(uai, k, json_pack("{s:s,s:s}", "principalId", oid, "clientId", cid));
+  }
+  return out;
+}
+
+static const arm_identity_hooks resource_identity_hooks = {
+    .check_linked = identity_check_linked_identities,
+    .apply = resource_identity_apply,
+};
+
+void msi_register_hooks(void) {
+  arm_identity_hooks_set(&resource_identity_hooks);
+}
+
+/* ---- user-assigned identities: a resource type of the generic layer ---- */
+
 /* Azure: 3-128 characters, letters, digits, '-' and '_', starting with a letter or digit. */
 static int uai_name_valid(const char *n) {
   size_t len = strlen(n);
@@ -348,201 +390,55 @@ static int uai_name_valid(const char *n) {
   return 1;
 }
 
-/* Canonical group name into rg and the identity's id (malloc'd); NULL after
- * failing r when the group does not exist. */
-static char *uai_id(http_req *r, char rg[128]) {
-  const char *sub = http_param(r, "sub"), *g = http_param(r, "rg");
-  if (identity_require_api_version(r, "userAssignedIdentities", msi_api_versions) != 0 ||
-      arm_require_group(r, sub, g) != 0)
-    return NULL;
-  arm_group_exists(r->srv, sub, g, rg, 128);
-  return arm_resource_id(r->srv->subscription_id, rg, UAI_TYPE, http_param(r, "name"));
-}
-
-static void uai_not_found(http_req *r, const char *rg) {
-  http_fail(r, 404, "ResourceNotFound",
-            "The Resource '" UAI_TYPE "/%s' under resource group '%s' was not found. For more "
-            "details please go to https://aka.ms/ARMResourceNotFoundFix",
-            http_param(r, "name"), rg);
-}
-
-static int tags_valid(http_req *r, json_t *tags) {
-  if (!tags || json_is_null(tags)) return 1;
-  const char *k;
-  json_t *v;
-  if (json_is_object(tags) && json_object_size(tags) <= 50) {
-    int ok = 1;
-    json_object_foreach(tags, k, v) ok &= json_is_string(v) && strlen(k) <= 512;
-    if (ok) return 1;
-  }
-  http_fail(r, 400, "InvalidTagNameOrValue",
-            "The tags must be an object of at most 50 string values.");
-  return 0;
-}
-
-void msi_uai_get(http_req *r) {
-  char rg[128];
-  char *id = uai_id(r, rg);
-  if (!id) return;
-  json_t *j = arm_resource_get(r->srv, id);
-  if (!j)
-    uai_not_found(r, rg);
-  else
-    http_reply_json(r, 200, j);
-  free(id);
-}
-
-void msi_uai_put(http_req *r) {
-  srv *s = r->srv;
-  char rg[128];
-  const char *name = http_param(r, "name");
-  char *id = uai_id(r, rg);
-  if (!id) return;
-  json_t *in = NULL, *cur = NULL;
-  if (!uai_name_valid(name)) {
-    http_fail(r, 400, "InvalidResourceName",
-              "Resource name '%s' is invalid. The name can contain only letters, numbers, "
-              "underscores and hyphens, must start with a letter or number, and be 3 to 128 "
-              "characters long.",
-              name);
-    goto done;
-  }
-  if (!(in = http_body_json(r))) goto done;
-  const char *loc_in = json_string_value(json_object_get(in, "location"));
-  json_t *tags = json_object_get(in, "tags");
-  char loc[32];
-  if (!loc_in) {
-    http_fail(r, 400, "LocationRequired", "The location property is required for this "
-                                          "definition.");
-    goto done;
-  }
-  if (!arm_location_normalize(loc_in, loc)) {
-    http_fail(r, 400, "LocationNotAvailableForResourceType",
-              "The provided location '%s' is not available for resource type '" UAI_TYPE "'.",
-              loc_in);
-    goto done;
-  }
-  if (!tags_valid(r, tags)) goto done;
-  cur = arm_resource_get(s, id);
+/* Its principal: new ids on create; an update (PUT or PATCH) keeps them. */
+static int uai_build(arm_op *op) {
+  if (op->patch) return 0;
+  json_t *p = json_object_get(op->cur, "properties");
   char oid[40], appid[40];
-  if (cur) {
-    const char *curloc = json_string_value(json_object_get(cur, "location"));
-    if (curloc && strcasecmp(curloc, loc) != 0) {
-      http_fail(r, 400, "InvalidResourceLocation",
-                "The resource '%s' already exists in location '%s' in resource group '%s'. A "
-                "resource with the same name cannot be created in location '%s'. Please select "
-                "a new resource name.",
-                name, curloc, rg, loc);
-      goto done;
-    }
-    json_t *p = json_object_get(cur, "properties");
+  if (op->cur) {
     snprintf(oid, sizeof oid, "%s", json_string_value(json_object_get(p, "principalId")));
     snprintf(appid, sizeof appid, "%s", json_string_value(json_object_get(p, "clientId")));
-    /* The stored name keeps its first spelling; so does the id. */
-    free(id);
-    id = strdup(json_string_value(json_object_get(cur, "id")));
-    name = json_string_value(json_object_get(cur, "name"));
   } else {
     uuid_v4(oid);
     uuid_v4(appid);
   }
-  /* Tags given replace the old ones; absent, the old ones stay. */
-  json_t *keep = json_is_object(tags) ? tags : json_object_get(cur, "tags");
-  json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:s,s:s}}", "id", id, "name", name,
-                           "type", UAI_TYPE, "location", loc, "tags",
-                           json_is_object(keep) ? json_deep_copy(keep) : json_object(),
-                           "properties", "tenantId", s->tenant_id, "principalId", oid, "clientId",
-                           appid);
-  int rc = store_begin(s);
-  if (rc == 0 && arm_scope_writable(r, id) != 0) {
-    /* The group is being deleted (checked inside the transaction that writes). */
-    store_rollback(s);
-    json_decref(body);
-    goto done;
-  }
-  if (rc == 0) {
-    if ((cur ? 0 : identity_principal_insert(s, oid, appid, name, "ManagedIdentity", id)) == 0 &&
-        arm_resource_put(s, id, UAI_TYPE, body) == 0)
-      rc = store_commit(s);
-    else {
-      store_rollback(s);
-      rc = -1;
-    }
-  }
-  if (rc != 0) {
-    json_decref(body);
-    /* The store stayed locked: a resource group's delete holds it that long. */
-    if (arm_scope_writable(r, id) == 0)
-      http_fail(r, 500, "InternalServerError", "The identity could not be saved.");
-    goto done;
-  }
-  if (!cur) log_info("identity: user-assigned identity %s (principal %s)", id, oid);
-  http_reply_json(r, cur ? 200 : 201, body);
-done:
-  json_decref(in);
-  json_decref(cur);
-  free(id);
+  json_object_set_new(op->body, "properties",
+                      json_pack("{s:s,s:s,s:s}", "tenantId", op->s->tenant_id, "principalId",
+                                oid, "clientId", appid));
+  return 0;
 }
 
-void msi_uai_patch(http_req *r) {
-  char rg[128];
-  char *id = uai_id(r, rg);
-  if (!id) return;
-  json_t *cur = arm_resource_get(r->srv, id), *in = NULL;
-  if (!cur) {
-    uai_not_found(r, rg);
-  } else if ((in = http_body_json(r)) && tags_valid(r, json_object_get(in, "tags"))) {
-    json_t *tags = json_object_get(in, "tags");
-    if (json_is_object(tags)) json_object_set(cur, "tags", tags);
-    if (arm_scope_writable(r, id) != 0)
-      ; /* refused: the group is being deleted */
-    else if (arm_resource_put(r->srv, json_string_value(json_object_get(cur, "id")), UAI_TYPE,
-                              cur) != 0)
-      http_fail(r, 500, "InternalServerError", "The identity could not be saved.");
-    else
-      http_reply_json(r, 200, json_incref(cur));
-  }
-  json_decref(in);
-  json_decref(cur);
-  free(id);
+static int uai_apply(arm_op *op) {
+  if (!op->created) return 0;
+  json_t *p = json_object_get(op->body, "properties");
+  const char *oid = json_string_value(json_object_get(p, "principalId"));
+  if (identity_principal_insert(op->s, oid, json_string_value(json_object_get(p, "clientId")),
+                                op->name, "ManagedIdentity", op->id) != 0)
+    return -1;
+  log_info("identity: user-assigned identity %s (principal %s)", op->id, oid);
+  return 0;
 }
 
-void msi_uai_delete(http_req *r) {
-  srv *s = r->srv;
-  char rg[128];
-  char *id = uai_id(r, rg);
-  if (!id) return;
-  json_t *cur = arm_resource_get(s, id);
-  if (!cur) {
-    http_reply_empty(r, 204);
-  } else {
-    const char *cid = json_string_value(json_object_get(cur, "id"));
-    /* Its principal (and so its tokens and role assignments) goes with it, in
-     * the one transaction that removes the resource. */
-    int rc = store_begin(s);
-    if (rc == 0) {
-      rc = identity_principals_delete_where(s, "kind='ManagedIdentity' AND resource_id=%Q", cid);
-      arm_test_delete_delay();
-      if (rc == 0) rc = arm_resource_delete(s, cid);
-      if (rc == 0)
-        rc = store_commit(s);
-      else
-        store_rollback(s);
-    }
-    if (rc != 0)
-      http_fail(r, 500, "InternalServerError", "The identity could not be deleted.");
-    else
-      http_reply_empty(r, 200);
-  }
-  json_decref(cur);
-  free(id);
+/* Its principal (and so its tokens and role assignments) goes with it, in
+ * the one transaction that removes the resource. */
+static int uai_remove(srv *s, const char *id, json_t *body) {
+  (void)body;
+  return identity_principals_delete_where(s, "kind='ManagedIdentity' AND resource_id=%Q", id);
 }
 
-void msi_uai_list(http_req *r) {
-  char scope[256];
-  if (identity_require_api_version(r, "userAssignedIdentities", msi_api_versions) != 0 ||
-      arm_list_scope(r, UAI_TYPE "/read", scope, sizeof scope) != 0)
-    return;
-  /* A list shows what the caller may read, as ARM does. */
-  arm_reply_list(r, arm_visible_only(r, arm_resource_list(r->srv, scope, UAI_TYPE)));
-}
+const arm_type msi_uai_type = {
+    .type = UAI_TYPE,
+    .display = "user-assigned identity",
+    .name_valid = uai_name_valid,
+    .name_code = "InvalidResourceName",
+    .name_message = "Resource name '%s' is invalid. The name can contain only letters, numbers, "
+                    "underscores and hyphens, must start with a letter or number, and be 3 to "
+                    "128 characters long.",
+    .create_status = 201,
+    .build = uai_build,
+    .apply = uai_apply,
+    .remove = uai_remove,
+    .example_name = "contract-id",
+    .example_bad_name = "-bad",
+    .example_body = "{\"location\":\"eastus\"}",
+};

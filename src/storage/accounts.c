@@ -65,13 +65,6 @@ static int account_name_valid(const char *n) {
   return 1;
 }
 
-static void fail_name_invalid(http_req *r, const char *name) {
-  http_fail(r, 400, "AccountNameInvalid",
-            "%s is not a valid storage account name. Storage account name must be between 3 and "
-            "24 characters in length and use numbers and lower-case letters only.",
-            name);
-}
-
 /* 64 random bytes, base64: the shape of an Azure storage key. */
 static int key_new(char out[128]) {
   unsigned char raw[64];
@@ -153,57 +146,9 @@ static json_t *account_render(srv *s, json_t *body) {
   return body;
 }
 
-static char *account_id(http_req *r, const char *rg, const char *name) {
-  return arm_resource_id(r->srv->subscription_id, rg, ACCOUNT_TYPE, name);
-}
-
-/* The group's canonical name, or fails r (404) and returns -1. */
-static int group_canonical(http_req *r, char out[128]) {
-  const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
-  if (arm_require_group(r, sub, rg) != 0) return -1;
-  arm_group_exists(r->srv, sub, rg, out, 128);
-  return 0;
-}
-
 json_t *storage_account_require(http_req *r, const char *not_found_code) {
-  char rg[128];
-  if (group_canonical(r, rg) != 0) return NULL;
-  const char *name = http_param(r, "account");
-  char *id = account_id(r, rg, name);
-  json_t *body = arm_resource_get(r->srv, id);
-  free(id);
-  if (!body) {
-    if (not_found_code && strcmp(not_found_code, "ResourceNotFound") != 0)
-      http_fail(r, 404, not_found_code, "The storage account %s was not found.", name);
-    else
-      http_fail(r, 404, "ResourceNotFound",
-                "The Resource '%s/%s' under resource group '%s' was not found. For more details "
-                "please go to https://aka.ms/ARMResourceNotFoundFix",
-                ACCOUNT_TYPE, name, http_param(r, "rg"));
-  }
-  return body;
-}
-
-/* Tags: an object of at most 50 string values. */
-static int tags_check(http_req *r, json_t *tags) {
-  if (!tags || json_is_null(tags)) return 0;
-  if (!json_is_object(tags) || json_object_size(tags) > 50) {
-    http_fail(r, 400, "InvalidTagCount",
-              "Tags must be an object with at most 50 name/value pairs.");
-    return -1;
-  }
-  const char *k;
-  json_t *v;
-  json_object_foreach(tags, k, v) {
-    if (!json_is_string(v) || strlen(k) > 512 || strlen(json_string_value(v)) > 256) {
-      http_fail(r, 400, "InvalidTagNameOrValue",
-                "The tag '%s' has an invalid name or value: names are at most 512 characters, "
-                "values are strings of at most 256.",
-                k);
-      return -1;
-    }
-  }
-  return 0;
+  return arm_res_require(r, &storage_account_type, http_param(r, "rg"), http_param(r, "account"),
+                         not_found_code);
 }
 
 /* Checks sku, kind and accessTier together (as they end up after a PUT or PATCH)
@@ -319,278 +264,124 @@ static void props_merge(json_t *props, json_t *in) {
   if (net && !json_object_get(in, "networkAcls")) json_object_set(props, "networkAcls", net);
 }
 
-/* The account's managed identities, through the identity provider: a
- * system-assigned identity is a real principal (it gets tokens and roles),
- * created once and deleted with "None" or with the account. */
-static json_t *identity_render(srv *s, const char *id, json_t *in, json_t *cur) {
-  (void)cur;
-  const char *type = json_string_value(json_object_get(in, "type"));
-  if (!type || !strcasecmp(type, "None") || !strcasestr(type, "SystemAssigned"))
-    identity_system_assigned_delete(s, id);
-  if (!type || !strcasecmp(type, "None")) return json_pack("{s:s}", "type", "None");
-  json_t *out = json_deep_copy(in);
-  if (strcasestr(type, "SystemAssigned")) {
-    char pid[40] = "";
-    identity_system_assigned_create(s, id, pid);
-    json_object_set_new(out, "principalId", json_string(pid));
-    json_object_set_new(out, "tenantId", json_string(s->tenant_id));
-  }
-  json_t *uai = json_object_get(out, "userAssignedIdentities");
-  const char *k;
-  json_t *v;
-  json_object_foreach(uai, k, v) {
-    char oid[40], cid[40];
-    if (identity_user_assigned_lookup(s, k, oid, cid) == 0)
-      json_object_set_new(uai, k, json_pack("{s:s,s:s}", "principalId", oid, "clientId", cid));
-  }
-  return out;
+/* ---- the resource type: the generic layer does the ARM part ------------------------- */
+
+/* A new account's properties as Azure gives them (with HTTP allowed: azlite's
+ * primary blob endpoint is plain HTTP, as Azurite's is). */
+static json_t *props_new(void) {
+  return json_pack("{s:b,s:s,s:b,s:{s:s,s:[],s:[],s:s}}", "supportsHttpsTrafficOnly", 0,
+                   "minimumTlsVersion", "TLS1_0", "allowBlobPublicAccess", 0, "networkAcls",
+                   "bypass", "AzureServices", "virtualNetworkRules", "ipRules", "defaultAction",
+                   "Allow");
 }
 
-/* ---- PUT (create or update) --------------------------------------------------------- */
-
-void storage_account_put(http_req *r) {
-  srv *s = r->srv;
-  const char *name = http_param(r, "account");
-  char rg[128];
-  if (group_canonical(r, rg) != 0 || arm_group_writable(r, http_param(r, "sub"), rg) != 0) return;
-  if (!account_name_valid(name)) {
-    fail_name_invalid(r, name);
-    return;
-  }
-  json_t *in = http_body_json(r);
-  if (!in) return;
-  json_t *body = NULL;
-  char *id = account_id(r, rg, name);
+/* PUT: sku, kind and the writable properties from the request over what the
+ * account keeps (creation time, key times); PATCH: only what the request
+ * names, and kind only upgrades to StorageV2. */
+static int account_build(arm_op *op) {
+  http_req *r = op->r;
+  json_t *in = op->in, *body = op->body;
   account_row row;
-  int exists = row_load(s, name, &row);
+  int exists = row_load(op->s, op->name, &row);
   if (exists < 0) {
-    http_fail(r, 500, "InternalError", "The storage account could not be read.");
-    goto done;
+    http_fail(r, 500, "InternalServerError", "The storage account could not be read.");
+    return -1;
   }
-  if (exists && strcasecmp(row.id, id) != 0) {
+  if (exists && strcasecmp(row.id, op->id) != 0) {
     http_fail(r, 409, "StorageAccountAlreadyTaken",
-              "The storage account named %s is already taken.", name);
-    goto done;
-  }
-  const char *loc_in = json_string_value(json_object_get(in, "location"));
-  char loc[32];
-  if (!loc_in) {
-    http_fail(r, 400, "LocationRequired", "The location property is required for this definition.");
-    goto done;
-  }
-  if (!arm_location_normalize(loc_in, loc)) {
-    http_fail(r, 400, "LocationNotAvailableForResourceType",
-              "The provided location '%s' is not available for resource type '%s'.", loc_in,
-              ACCOUNT_TYPE);
-    goto done;
-  }
-  if (tags_check(r, json_object_get(in, "tags")) != 0) goto done;
-  json_t *cur = exists ? arm_resource_get(s, id) : NULL;
-  if (cur) {
-    const char *curloc = json_string_value(json_object_get(cur, "location"));
-    if (curloc && strcmp(curloc, loc) != 0) {
-      http_fail(r, 409, "InvalidResourceLocation",
-                "The resource '%s' already exists in location '%s' in resource group '%s'. A "
-                "resource with the same name cannot be created in location '%s'. Please select "
-                "a new resource name.",
-                name, curloc, rg, loc);
-      json_decref(cur);
-      goto done;
-    }
+              "The storage account named %s is already taken.", op->name);
+    return -1;
   }
   char iso[40];
-  clock_iso8601(clock_now_ms(s), iso);
-  /* An update keeps what Azure keeps: creation time, keys, identity ids. */
-  body =
-      json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", name, "type", ACCOUNT_TYPE, "location", loc);
-  json_t *tags = json_object_get(in, "tags");
-  json_object_set_new(body, "tags",
-                      tags && json_is_object(tags) ? json_deep_copy(tags) : json_object());
-  json_object_set(body, "sku",
-                  json_object_get(in, "sku") ? json_object_get(in, "sku") : json_object());
+  clock_iso8601(clock_now_ms(op->s), iso);
+  json_t *props;
+  if (op->patch) {
+    json_t *v = json_object_get(in, "sku");
+    if (json_is_object(v)) json_object_set(body, "sku", v);
+    const char *kind = json_string_value(json_object_get(in, "kind"));
+    const char *old_kind = json_string_value(json_object_get(body, "kind"));
+    if (kind && old_kind && strcasecmp(kind, old_kind) != 0) {
+      /* Azure only upgrades to general-purpose v2. */
+      if (strcasecmp(kind, "StorageV2") != 0 ||
+          (strcmp(old_kind, "Storage") != 0 && strcmp(old_kind, "BlobStorage") != 0)) {
+        http_fail(r, 400, "InvalidRequestPropertyValue",
+                  "The account kind cannot be changed from %s to %s; only Storage and "
+                  "BlobStorage accounts can be upgraded, to StorageV2.",
+                  old_kind, kind);
+        return -1;
+      }
+      json_object_set_new(body, "kind", json_string("StorageV2"));
+    }
+    props = json_object_get(body, "properties");
+    props_merge(props, json_object_get(in, "properties"));
+    return settings_check(r, body);
+  }
+  json_object_set(body, "sku", json_object_get(in, "sku") ? json_object_get(in, "sku")
+                                                          : json_object());
   json_object_set(body, "kind", json_object_get(in, "kind"));
-  json_t *props = cur ? json_deep_copy(json_object_get(cur, "properties")) : json_object();
-  if (!props) props = json_object();
+  props = op->cur ? json_deep_copy(json_object_get(op->cur, "properties")) : NULL;
+  if (!props) props = props_new();
   json_object_set_new(body, "properties", props);
-  if (!cur) {
-    /* Defaults a new account gets in Azure, but for HTTPS only: azlite's
-     * primary blob endpoint is plain HTTP, as Azurite's is. */
-    json_object_set_new(props, "supportsHttpsTrafficOnly", json_false());
-    json_object_set_new(props, "minimumTlsVersion", json_string("TLS1_0"));
-    json_object_set_new(props, "allowBlobPublicAccess", json_false());
-    json_object_set_new(props, "networkAcls",
-                        json_pack("{s:s,s:[],s:[],s:s}", "bypass", "AzureServices",
-                                  "virtualNetworkRules", "ipRules", "defaultAction", "Allow"));
-  }
   props_merge(props, json_object_get(in, "properties"));
-  if (json_object_get(props, "encryption") && !cur) {
-    /* Azure fills in which services are encrypted and since when. */
-    json_t *enc = json_object_get(props, "encryption");
-    if (!json_object_get(enc, "keySource"))
-      json_object_set_new(enc, "keySource", json_string("Microsoft.Storage"));
-  }
-  if (!json_object_get(props, "encryption"))
+  json_t *enc = json_object_get(props, "encryption");
+  if (enc && !op->cur && !json_object_get(enc, "keySource"))
+    json_object_set_new(enc, "keySource", json_string("Microsoft.Storage"));
+  if (!enc)
     json_object_set_new(props, "encryption",
                         json_pack("{s:{s:{s:b,s:s,s:s},s:{s:b,s:s,s:s}},s:s,s:b}", "services",
                                   "blob", "enabled", 1, "keyType", "Account", "lastEnabledTime",
                                   iso, "file", "enabled", 1, "keyType", "Account",
                                   "lastEnabledTime", iso, "keySource", "Microsoft.Storage",
                                   "requireInfrastructureEncryption", 0));
-  if (settings_check(r, body) != 0) {
-    json_decref(cur);
-    goto done;
-  }
-  json_t *ident = json_object_get(in, "identity");
-  if (identity_check_linked_identities(r, ACCOUNT_TYPE "/write", id, ident) != 0) {
-    json_decref(cur);
-    goto done;
-  }
-  if (ident)
-    json_object_set_new(body, "identity",
-                        identity_render(s, id, ident, json_object_get(cur, "identity")));
-  else if (json_object_get(cur, "identity"))
-    json_object_set(body, "identity", json_object_get(cur, "identity"));
-  if (!cur) {
+  if (settings_check(r, body) != 0) return -1;
+  if (!op->cur) {
     json_object_set_new(props, "creationTime", json_string(iso));
     json_object_set_new(props, "keyCreationTime", json_pack("{s:s,s:s}", "key1", iso, "key2", iso));
     json_object_set_new(props, "privateEndpointConnections", json_array());
   }
-  json_object_set_new(props, "primaryLocation", json_string(loc));
+  json_object_set_new(props, "primaryLocation", json_string(op->location));
   json_object_set_new(props, "statusOfPrimary", json_string("available"));
-  json_object_set_new(props, "provisioningState", json_string("Succeeded"));
-  json_decref(cur);
+  return 0;
+}
 
+/* The storage_accounts row the data plane reads (keys, settings), in the
+ * layer's transaction. */
+static int account_apply(arm_op *op) {
+  srv *s = op->s;
+  json_t *body = op->body;
+  const char *sku = json_string_value(json_object_get(json_object_get(body, "sku"), "name"));
+  const char *kind = json_string_value(json_object_get(body, "kind"));
   char *rp = row_props(body);
   int rc;
-  if (store_begin(s) != 0) {
-    free(rp);
-    /* The store stayed locked: a resource group's delete holds it that long. */
-    if (arm_group_writable(r, http_param(r, "sub"), rg) == 0)
-      http_fail(r, 500, "InternalError", "The storage account could not be saved.");
-    goto done;
-  }
-  /* Again inside the transaction: a group delete may have started meanwhile. */
-  if (arm_group_writable(r, http_param(r, "sub"), rg) != 0) {
-    store_rollback(s);
-    free(rp);
-    goto done;
-  }
-  if (exists) {
+  if (!op->created) {
     rc = store_exec(s,
                     "UPDATE storage_accounts SET location=%Q, sku=%Q, kind=%Q, props=%Q "
                     "WHERE name=%Q",
-                    loc, json_string_value(json_object_get(json_object_get(body, "sku"), "name")),
-                    json_string_value(json_object_get(body, "kind")), rp, name);
+                    op->location, sku, kind, rp, op->name);
   } else {
     char k1[128], k2[128];
     rc = key_new(k1) | key_new(k2);
     if (rc == 0)
-      rc = store_exec(
-          s,
-          "INSERT INTO storage_accounts(name,id,resource_group,location,sku,kind,key1,key2,"
-          "created_ms,props) VALUES(%Q,%Q,%Q,%Q,%Q,%Q,%Q,%Q,%lld,%Q)",
-          name, id, rg, loc,
-          json_string_value(json_object_get(json_object_get(body, "sku"), "name")),
-          json_string_value(json_object_get(body, "kind")), k1, k2, (long long)clock_now_ms(s), rp);
+      rc = store_exec(s,
+                      "INSERT INTO storage_accounts(name,id,resource_group,location,sku,kind,key1,"
+                      "key2,created_ms,props) VALUES(%Q,%Q,%Q,%Q,%Q,%Q,%Q,%Q,%lld,%Q)",
+                      op->name, op->id, op->group, op->location, sku, kind, k1, k2,
+                      (long long)clock_now_ms(s), rp);
   }
   free(rp);
-  if (rc == 0) rc = arm_resource_put(s, id, ACCOUNT_TYPE, body);
-  if (rc == 0) rc = store_commit(s);
-  if (rc != 0) {
-    store_rollback(s);
-    http_fail(r, 500, "InternalError", "The storage account could not be saved.");
-    goto done;
-  }
-  if (!exists) log_info("storage: created account %s in %s", name, rg);
-  /* Azure answers 202 and finishes later; creation is immediate here, and the
-   * SDKs accept a 200 with the account as the final answer. */
-  http_reply_json(r, 200, account_render(s, body));
-  body = NULL;
-done:
-  json_decref(body);
-  json_decref(in);
-  free(id);
-}
-
-/* ---- GET, PATCH, DELETE, lists ------------------------------------------------------------ */
-
-void storage_account_get(http_req *r) {
-  json_t *body = storage_account_require(r, "ResourceNotFound");
-  if (body) http_reply_json(r, 200, account_render(r->srv, body));
-}
-
-void storage_account_patch(http_req *r) {
-  srv *s = r->srv;
-  json_t *body = storage_account_require(r, "ResourceNotFound");
-  if (!body) return;
-  json_t *in = http_body_json(r);
-  if (!in) {
-    json_decref(body);
-    return;
-  }
-  const char *name = json_string_value(json_object_get(body, "name"));
-  const char *old_kind = json_string_value(json_object_get(body, "kind"));
-  json_t *v;
-  if ((v = json_object_get(in, "tags"))) {
-    if (tags_check(r, v) != 0) goto done;
-    json_object_set_new(body, "tags", json_is_object(v) ? json_deep_copy(v) : json_object());
-  }
-  if ((v = json_object_get(in, "sku")) && json_is_object(v)) json_object_set(body, "sku", v);
-  const char *kind = json_string_value(json_object_get(in, "kind"));
-  if (kind && old_kind && strcasecmp(kind, old_kind) != 0) {
-    /* Azure only upgrades to general-purpose v2. */
-    if (strcasecmp(kind, "StorageV2") != 0 ||
-        (strcmp(old_kind, "Storage") != 0 && strcmp(old_kind, "BlobStorage") != 0)) {
-      http_fail(r, 400, "InvalidRequestPropertyValue",
-                "The account kind cannot be changed from %s to %s; only Storage and BlobStorage "
-                "accounts can be upgraded, to StorageV2.",
-                old_kind, kind);
-      goto done;
-    }
-    json_object_set_new(body, "kind", json_string("StorageV2"));
-  }
-  json_t *props = json_object_get(body, "properties");
-  props_merge(props, json_object_get(in, "properties"));
-  if (identity_check_linked_identities(r, ACCOUNT_TYPE "/write",
-                                       json_string_value(json_object_get(body, "id")),
-                                       json_object_get(in, "identity")) != 0)
-    goto done;
-  if ((v = json_object_get(in, "identity")))
-    json_object_set_new(body, "identity",
-                        identity_render(s, json_string_value(json_object_get(body, "id")), v,
-                                        json_object_get(body, "identity")));
-  if (settings_check(r, body) != 0) goto done;
-  char *rp = row_props(body);
-  int rc = store_begin(s);
-  if (rc == 0 && arm_scope_writable(r, json_string_value(json_object_get(body, "id"))) != 0) {
-    store_rollback(s);
-    free(rp);
-    goto done;
-  }
-  if (rc == 0)
-    rc = store_exec(s, "UPDATE storage_accounts SET sku=%Q, kind=%Q, props=%Q WHERE name=%Q",
-                    json_string_value(json_object_get(json_object_get(body, "sku"), "name")),
-                    json_string_value(json_object_get(body, "kind")), rp, name);
-  if (rc == 0)
-    rc = arm_resource_put(s, json_string_value(json_object_get(body, "id")), ACCOUNT_TYPE, body);
-  if (rc == 0) rc = store_commit(s);
-  free(rp);
-  if (rc != 0) {
-    store_rollback(s);
-    http_fail(r, 500, "InternalError", "The storage account could not be saved.");
-    goto done;
-  }
-  http_reply_json(r, 200, account_render(s, body));
-  body = NULL;
-done:
-  json_decref(body);
-  json_decref(in);
+  return rc;
 }
 
 /* Drops the account's rows (the blob tables cascade); its data files go after
  * the outermost transaction commits (blob_data_gc waits for it), so a delete
  * nested in a larger one (a resource group's) never loses files to a rollback. */
-static int account_drop(srv *s, const char *name) {
+static int account_remove(srv *s, const char *id, json_t *body) {
+  (void)body;
+  const char *name = strrchr(id, '/') + 1;
+  account_row row;
+  int found = row_load(s, name, &row);
+  if (found < 0) return -1;
+  if (found == 0 || strcasecmp(row.id, id) != 0) return 0;
   blob_ids ids = {0};
   sqlite3_stmt *q;
   int rc = store_begin(s);
@@ -620,68 +411,27 @@ static int account_drop(srv *s, const char *name) {
   return 0;
 }
 
-/* One transaction: the account's rows, its blobs' rows, its ARM resource and
- * what the other providers keep for it (role assignments at its scope, its
- * system-assigned identity).  An ARM resource left without its row by an
- * older azlite that crashed mid-delete is removed too. */
-void storage_account_delete(http_req *r) {
-  srv *s = r->srv;
-  char rg[128];
-  if (group_canonical(r, rg) != 0) return;
-  const char *name = http_param(r, "account");
-  char *id = account_id(r, rg, name);
-  if (store_begin(s) != 0) {
-    http_fail(r, 500, "InternalError", "The storage account could not be deleted.");
-    free(id);
-    return;
-  }
-  account_row row;
-  int found = row_load(s, name, &row);
-  int mine = found == 1 && strcasecmp(row.id, id) == 0;
-  json_t *res = arm_resource_get(s, id);
-  int rc = found < 0 ? -1 : 0;
-  if (rc == 0 && mine) rc = account_drop(s, name);
-  arm_test_delete_delay();
-  if (rc == 0 && res) rc = arm_resource_delete(s, id);
-  if (rc == 0 && (mine || res)) {
-    rc = store_commit(s);
-  } else {
-    store_rollback(s);
-  }
-  if (rc != 0)
-    http_fail(r, 500, "InternalError", "The storage account could not be deleted.");
-  else
-    /* Azure: 204 when the account does not exist. */
-    http_reply_empty(r, mine || res ? 200 : 204);
-  json_decref(res);
-  free(id);
-}
-
-/* The resource_deleted hook, inside the deleting transaction (a resource group's). */
-void storage_resource_deleted(srv *s, const char *id, const char *type) {
-  if (strcasecmp(type, ACCOUNT_TYPE) != 0) return;
-  const char *slash = strrchr(id, '/');
-  if (!slash) return;
-  account_row row;
-  /* A failure rolls its nested transaction back, which fails the whole deletion. */
-  if (row_load(s, slash + 1, &row) == 1 && strcasecmp(row.id, id) == 0) account_drop(s, slash + 1);
-}
-
-void storage_account_list(http_req *r) {
-  srv *s = r->srv;
-  char scope[256];
-  if (arm_list_scope(r, ACCOUNT_TYPE "/read", scope, sizeof scope) != 0) return;
-  /* A list shows what the caller may read, as ARM does. */
-  json_t *all = arm_visible_only(r, arm_resource_list(s, scope, ACCOUNT_TYPE));
-  json_t *out = json_array();
-  size_t i;
-  json_t *a;
-  json_array_foreach(all, i, a) {
-    json_array_append_new(out, account_render(s, json_incref(a)));
-  }
-  json_decref(all);
-  arm_reply_list(r, out);
-}
+const arm_type storage_account_type = {
+    .type = ACCOUNT_TYPE,
+    .display = "storage account",
+    .name_valid = account_name_valid,
+    .name_code = "AccountNameInvalid",
+    .name_message = "%s is not a valid storage account name. Storage account name must be "
+                    "between 3 and 24 characters in length and use numbers and lower-case "
+                    "letters only.",
+    .identity = 1,
+    /* Azure answers 202 and finishes later; creation is immediate here, and
+     * the SDKs accept a 200 with the account as the final answer. */
+    .create_status = 200,
+    .build = account_build,
+    .apply = account_apply,
+    .remove = account_remove,
+    .render = account_render,
+    .example_name = "contract1",
+    .example_bad_name = "Not_Valid",
+    .example_body = "{\"location\":\"eastus\",\"sku\":{\"name\":\"Standard_LRS\"},"
+                    "\"kind\":\"StorageV2\"}",
+};
 
 /* ---- keys ----------------------------------------------------------------------------- */
 

@@ -8,6 +8,7 @@
 #ifndef AZLITE_STORAGE_MGMT_H
 #define AZLITE_STORAGE_MGMT_H
 
+#include "../arm/arm.h"
 #include "blob.h"
 
 /* Rehydration from Archive takes this long on azlite's clock.  The documented
@@ -21,11 +22,8 @@
 
 /* ---- ARM: storage accounts (accounts.c) --------------------------------------- */
 
-void storage_account_put(http_req *r);
-void storage_account_get(http_req *r);
-void storage_account_patch(http_req *r);
-void storage_account_delete(http_req *r);
-void storage_account_list(http_req *r);
+/* Storage accounts as the generic ARM resource layer serves them. */
+extern const arm_type storage_account_type;
 void storage_account_list_keys(http_req *r);
 void storage_account_regenerate_key(http_req *r);
 void storage_check_name_availability(http_req *r);
@@ -43,9 +41,6 @@ json_t *storage_account_require(http_req *r, const char *not_found_code);
  * turned on (may be NULL). */
 int storage_last_access_tracking(srv *s, const char *account, int64_t *since_ms);
 
-/* The provider's resource_deleted hook: drops an account (or every account of
- * a resource group) with its containers, blobs and policies. */
-void storage_resource_deleted(srv *s, const char *id, const char *type);
 
 /* ---- ARM: management policies and the lifecycle (lifecycle.c) --------------------- */
 

@@ -36,14 +36,8 @@ static const route storage_routes[] = {
     ARM("POST", SUB "/providers/Microsoft.Storage/checkNameAvailability",
         storage_check_name_availability),
     ARM("GET", SUB "/providers/Microsoft.Storage/skus", storage_skus_list),
-    /* Lists answer any caller with what it may read (arm_list_scope). */
-    ARM_ANY("GET", SUB "/providers/Microsoft.Storage/storageAccounts", storage_account_list),
-    ARM_ANY("GET", SUB "/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts",
-            storage_account_list),
-    ARM("PUT", ACCT, storage_account_put),
-    ARM("GET", ACCT, storage_account_get),
-    ARM("PATCH", ACCT, storage_account_patch),
-    ARM("DELETE", ACCT, storage_account_delete),
+    /* Create, read, update, delete and list: the generic ARM resource layer. */
+    ARM_TRACKED_ROUTES("Microsoft.Storage/storageAccounts", &storage_account_type),
     ARM("POST", ACCT "/listKeys", storage_account_list_keys),
     ARM("POST", ACCT "/regenerateKey", storage_account_regenerate_key),
     ARM("GET", ACCT "/blobServices", storage_blob_services_list),
@@ -189,7 +183,8 @@ static const char *const storage_api_versions[] = {
     "2016-12-01", "2016-05-01", "2016-01-01", "2015-06-15", "2015-05-01-preview", NULL};
 
 static const resource_type storage_resource_types[] = {
-    {.type = "Microsoft.Storage/storageAccounts", .api_versions = storage_api_versions},
+    {.type = "Microsoft.Storage/storageAccounts", .api_versions = storage_api_versions,
+     .generic = &storage_account_type},
     {.type = "Microsoft.Storage/storageAccounts/blobServices",
      .api_versions = storage_api_versions},
     {.type = "Microsoft.Storage/storageAccounts/managementPolicies",
@@ -380,7 +375,6 @@ const provider storage_provider = {
     .resource_types = storage_resource_types,
     .init = storage_init,
     .tick = storage_tick,
-    .resource_deleted = storage_resource_deleted,
     .env = storage_env,
     .fini = storage_fini,
 };

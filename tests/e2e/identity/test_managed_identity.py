@@ -99,7 +99,8 @@ class UserAssignedIdentities(unittest.TestCase):
             (create_identity(srv, "mi-a", "x"), 400, "InvalidResourceName"),
             (create_identity(srv, "no-such-group", "fine-name"), 404, "ResourceGroupNotFound"),
             (srv.http("PUT", path, json={"tags": {}}), 400, "LocationRequired"),
-            (srv.http("PUT", path, json={"location": "westeurope"}), 400,
+            # 409, as storage accounts and every type of the generic layer answer.
+            (srv.http("PUT", path, json={"location": "westeurope"}), 409,
              "InvalidResourceLocation"),
             (srv.http("GET", ident["id"] + "?api-version=1999-01-01"), 400,
              "NoRegisteredProviderFound"),
