@@ -369,6 +369,27 @@ static void admin_clock_advance(http_req *r) {
   json_decref(body);
 }
 
+/* The types the generic resource layer serves, with what the ARM contract
+ * test (tests/e2e/arm/test_contract.py) needs to drive each one: declaring a
+ * type puts it under that test. */
+static void admin_resource_types(http_req *r) {
+  json_t *list = json_array();
+  for (int i = 0; providers[i]; i++)
+    for (const resource_type *rt = providers[i]->resource_types; rt && rt->type; rt++) {
+      const arm_type *t = rt->generic;
+      if (!t) continue;
+      json_t *example = t->example_body ? json_loads(t->example_body, 0, NULL) : NULL;
+      json_array_append_new(
+          list, json_pack("{s:s,s:s,s:i,s:s,s:s*,s:s*,s:o,s:b}", "type", rt->type, "apiVersion",
+                          rt->api_versions[0], "createStatus",
+                          t->create_status ? t->create_status : 201, "nameCode",
+                          t->name_code ? t->name_code : "InvalidResourceName", "exampleName",
+                          t->example_name, "exampleBadName", t->example_bad_name, "example",
+                          example ? example : json_null(), "identity", t->identity));
+    }
+  arm_reply_list(r, list);
+}
+
 /* ---- the route table ----------------------------------------------------- */
 
 #define ARM(m, p, f) {LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, NULL}
@@ -401,6 +422,8 @@ static const route arm_routes[] = {
     ARM("GET", SUB "/providers/Microsoft.Resources/operationStatuses/{id}", arm_operation_status),
     ARM("GET", SUB "/operationresults/{id}", arm_operation_result),
     {LISTEN_MGMT, "GET", "/azlite/clock", admin_clock_get, AUTH_ADMIN, HTTP_ERR_ARM, NULL},
+    {LISTEN_MGMT, "GET", "/azlite/resourceTypes", admin_resource_types, AUTH_ADMIN, HTTP_ERR_ARM,
+     NULL},
     {LISTEN_MGMT, "POST", "/azlite/clock/advance", admin_clock_advance, AUTH_ADMIN, HTTP_ERR_ARM,
      NULL},
 };
