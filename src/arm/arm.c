@@ -449,6 +449,18 @@ static const resource_type arm_types[] = {
     {.type = NULL},
 };
 
+/* ARM's front door, before authentication (as in Azure, a request without a
+ * usable api-version is refused whoever sends it). */
+static int arm_access(http_req *r, const route *rt) {
+  if (rt->auth != AUTH_ARM) return 0;
+  if (!http_query_get(r, "api-version")) {
+    http_fail(r, 400, "MissingApiVersionParameter",
+              "The api-version query parameter (?api-version=) is required for all requests.");
+    return -1;
+  }
+  return arm_api_version_check(r);
+}
+
 const provider arm_provider = {
     .name = "Microsoft.Resources",
     .routes = arm_routes,
@@ -458,4 +470,6 @@ const provider arm_provider = {
     .init = arm_init,
     .tick = arm_lro_tick,
     .fini = arm_fini,
+    .access = arm_access,
+    .unrouted = arm_fail_unimplemented,
 };

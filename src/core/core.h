@@ -164,6 +164,18 @@ typedef struct resource_type {
   const char *const *api_versions; /* NULL-terminated, newest first */
 } resource_type;
 
+/* The authorization questions other providers ask about a request's caller
+ * (lists filtered by what the caller may read), answered by the provider that
+ * authenticates callers (identity) through provider.access_ops. */
+typedef struct access_ops {
+  /* 1 when the caller may perform action at scope (data: a data action). */
+  int (*allowed)(http_req *r, const char *action, const char *scope, int data);
+  /* 1 when the caller holds a role at, below or above scope. */
+  int (*any_at_or_below)(http_req *r, const char *scope);
+  /* Fails r with 403 AuthorizationFailed, naming the caller, action and scope. */
+  void (*fail_denied)(http_req *r, const char *action, const char *scope);
+} access_ops;
+
 typedef struct provider {
   const char *name; /* "Microsoft.Storage", or "core" */
   const route *routes;
@@ -182,9 +194,31 @@ typedef struct provider {
   void (*env)(struct srv *s, FILE *out);
   /* Frees what init allocated; runs at shutdown. */
   void (*fini)(struct srv *s);
+  /* The access phase: runs for every routed request before its handler, for
+   * each provider that sets it, in providers[] order; returns nonzero after
+   * failing r (the handler then does not run). */
+  int (*access)(http_req *r, const route *rt);
+  /* A management request no route serves (for any method): returns 1 after
+   * failing r, else 0 (the next provider is asked; none: 404). */
+  int (*unrouted)(http_req *r);
+  /* The answers to access_allowed() and friends; the first provider that sets
+   * it answers. */
+  const access_ops *access_ops;
 } provider;
 
 extern const provider *const providers[]; /* NULL-terminated, src/core/providers.c */
+
+/* ---- access ----------------------------------------------------------------- */
+
+/* What a handler asks about its request's caller, answered by the provider that
+ * registers access_ops; with none, every question is answered no.
+ * access_allowed: 1 when the caller may perform action (data: a data action)
+ * at scope.  access_any_at_or_below: 1 when the caller holds a role at, below
+ * or above scope (lists show what it can see).  access_fail_denied: fails r with
+ * 403 AuthorizationFailed naming the caller, the action and the scope. */
+int access_allowed(http_req *r, const char *action, const char *scope, int data);
+int access_any_at_or_below(http_req *r, const char *scope);
+void access_fail_denied(http_req *r, const char *action, const char *scope);
 
 /* ---- the server context ----------------------------------------------- */
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
+#include <assert.h>
 #include <microhttpd.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -28,8 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../arm/arm.h"
-#include "../identity/identity.h"
 #include "internal.h"
 
 #define MGMT_MAX_BODY (4u * 1024 * 1024)
@@ -719,79 +718,30 @@ static const route *route_find(http_req *r, int *method_mismatch) {
   return best ? best->rt : NULL;
 }
 
-/* ---- authentication and authorization of routes ------------------------- */
+/* ---- the access phase -------------------------------------------------------- */
 
-static void www_authenticate(http_req *r, const char *desc) {
-  http_set_headerf(r, "WWW-Authenticate",
-                   "Bearer authorization_uri=\"%s/adfs\", error=\"invalid_token\", "
-                   "error_description=\"%s\"",
-                   r->srv->mgmt_url, desc);
+/* Runs the providers' access hooks (api-version checks, authentication, RBAC)
+ * in providers[] order; 0 when the request may reach its handler.  A route
+ * that needs a caller never reaches its handler without one, even when no
+ * provider authenticates: core fails closed. */
+static int route_access(http_req *r, const route *rt) {
+  for (int i = 0; providers[i]; i++)
+    if (providers[i]->access && providers[i]->access(r, rt) != 0) {
+      assert(http_failed(r));
+      return -1;
+    }
+  if (rt->auth != AUTH_NONE && rt->auth != AUTH_PROVIDER && !r->caller) {
+    http_fail(r, 401, "AuthenticationFailed", "Authentication failed: no caller was authenticated.");
+    return -1;
+  }
+  return 0;
 }
 
-/* Returns 0 when the request may reach its handler. */
-static int route_authorize(http_req *r, const route *rt) {
-  srv *s = r->srv;
-  if (rt->auth == AUTH_NONE || rt->auth == AUTH_PROVIDER) return 0;
-  const char *authz = http_header_get(r, "Authorization");
-  const char *aud = rt->auth == AUTH_GRAPH ? AUD_GRAPH : AUD_MGMT;
-  principal *p = http_alloc(r, sizeof *p);
-  const char *code = NULL;
-  char msg[512] = "";
-  if (!authz || !*authz) {
-    www_authenticate(r, "The authentication failed because of missing 'Authorization' header.");
-    if (rt->auth == AUTH_GRAPH)
-      http_fail(r, 401, "InvalidAuthenticationToken", "Access token is empty.");
-    else
-      http_fail(r, 401, "AuthenticationFailed",
-                "Authentication failed. The 'Authorization' header is missing.");
-    return -1;
-  }
-  if (identity_verify_bearer(s, authz, aud, p, &code, msg, sizeof msg) != 0) {
-    www_authenticate(r, "The access token is invalid.");
-    http_fail(r, 401, code ? code : "InvalidAuthenticationToken", "%s",
-              msg[0] ? msg : "The access token is invalid.");
-    return -1;
-  }
-  r->caller = p;
-  if (rt->auth == AUTH_ADMIN) {
-    if (!p->is_admin) {
-      http_fail(r, 403, "AuthorizationFailed",
-                "The client '%s' with object id '%s' is not the azlite administrator.",
-                p->appid, p->oid);
-      return -1;
-    }
-    return 0;
-  }
-  if (rt->auth == AUTH_ARM && !(rt->action && !rt->action[0])) {
-    const char *action = rt->action;
-    if (!action) {
-      char *derived = arm_action_for(r->method, r->path);
-      action = http_strdup(r, derived);
-      free(derived);
-    }
-    char *scope_m = arm_scope_for(r->path);
-    const char *scope = http_strdup(r, scope_m);
-    free(scope_m);
-    /* A subscription azlite does not have is not found, as in Azure, rather
-     * than forbidden: a typo in a subscription id should say so. */
-    if (strncasecmp(scope, "/subscriptions/", 15) == 0) {
-      const char *sub = scope + 15;
-      size_t n = strcspn(sub, "/");
-      if (n != strlen(s->subscription_id) || strncasecmp(sub, s->subscription_id, n) != 0) {
-        http_fail(r, 404, "SubscriptionNotFound", "The subscription '%.*s' could not be found.",
-                  (int)n, sub);
-        return -1;
-      }
-    }
-    if (authz_check(s, p, action, scope, 0) != 0) {
-      http_fail(r, 403, "AuthorizationFailed",
-                "The client '%s' with object id '%s' does not have authorization to perform "
-                "action '%s' over scope '%s' or the scope is invalid. If access was recently "
-                "granted, please refresh your credentials.",
-                p->appid, p->oid, action, scope);
-      return -1;
-    }
-  }
+/* A management request no route serves: a provider may explain it (ARM: a
+ * type azlite does not implement); 0 when none did. */
+static int route_unrouted(http_req *r) {
+  for (int i = 0; providers[i]; i++)
+    if (providers[i]->unrouted && providers[i]->unrouted(r)) return 1;
   return 0;
 }
 
@@ -1354,7 +1304,7 @@ static void dispatch(req_state *st) {
       if (st->route_mismatch)
         http_fail(r, 405, "MethodNotAllowed", "The requested resource does not support http "
                                               "method '%s'.", r->method);
-      else if (!arm_fail_unimplemented(r))
+      else if (!route_unrouted(r))
         http_fail(r, 404, "NotFound", "The requested path '%s' was not found.", r->path);
     } else {
       http_fail(r, 400, "InvalidUri",
@@ -1362,13 +1312,7 @@ static void dispatch(req_state *st) {
     }
     return;
   }
-  if (rt->auth == AUTH_ARM && !http_query_get(r, "api-version")) {
-    http_fail(r, 400, "MissingApiVersionParameter",
-              "The api-version query parameter (?api-version=) is required for all requests.");
-    return;
-  }
-  if (rt->auth == AUTH_ARM && arm_api_version_check(r) != 0) return;
-  if (route_authorize(r, rt) != 0) return;
+  if (route_access(r, rt) != 0) return;
   rt->fn(r);
 }
 
