@@ -48,11 +48,14 @@ check-sql:
 	  echo "use store_prepare()/store_finalize() (src/core/core.h), not sqlite3_prepare*/sqlite3_finalize"; exit 1; fi
 
 # Core depends on no provider: providers plug into it through struct provider
-# (routes, hooks, access_ops in src/core/core.h), never the reverse.
+# (routes, hooks, access_ops in src/core/core.h), never the reverse.  Resource
+# Manager sits below identity and storage: it asks the core's access_*() calls.
 INCLUDE_UP := ^[[:space:]]*\#[[:space:]]*include[[:space:]]*"\.\./
 check-layers:
 	@if grep -nE '$(INCLUDE_UP)' src/core/*.c src/core/*.h; then \
 	  echo "src/core must include no provider's header: plug the provider in through struct provider's hooks (src/core/core.h)"; exit 1; fi
+	@if grep -nE '$(INCLUDE_UP)(identity|storage)/' src/arm/*.c src/arm/*.h; then \
+	  echo "src/arm must include nothing from src/identity or src/storage: ask the core (access_allowed() etc. in src/core/core.h)"; exit 1; fi
 
 $(BUILD)/azlite: $(CLI_OBJ) $(BUILD)/libazlite.a | check-sql check-layers
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libazlite.a $(LDLIBS)

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../identity/identity.h"
 #include "internal.h"
 
 static const char *const arm_schema[] = {
@@ -125,7 +124,9 @@ static void arm_locations(http_req *r) {
 static void arm_metadata_endpoints(http_req *r) {
   srv *s = r->srv;
   const char *api = http_query_get(r, "api-version");
-  json_t *audiences = json_pack("[o,s]", json_sprintf("%s/", s->mgmt_url), AUD_MGMT);
+  /* Azure's public management audience (identity.h's AUD_MGMT): tokens for it work too. */
+  json_t *audiences =
+      json_pack("[o,s]", json_sprintf("%s/", s->mgmt_url), "https://management.azure.com/");
   if (api && strcmp(api, "2019-05-01") >= 0) {
     json_t *c = json_pack(
         "{s:s,s:o,s:{s:o,s:o,s:s,s:s},s:o,s:o,s:o,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s},s:o}",
@@ -164,7 +165,7 @@ static void arm_subscriptions_list(http_req *r) {
   char scope[80];
   snprintf(scope, sizeof scope, "/subscriptions/%s", r->srv->subscription_id);
   json_t *list = json_array();
-  if (r->caller && authz_any_at_or_below(r->srv, r->caller, scope))
+  if (access_any_at_or_below(r, scope))
     json_array_append_new(list, subscription_json(r->srv));
   arm_reply_list(r, list);
 }

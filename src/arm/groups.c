@@ -10,7 +10,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include "../identity/identity.h"
 #include "internal.h"
 
 /* Azure: 1-90 characters, letters, digits, '_', '(', ')', '-', '.', Unicode
@@ -501,12 +500,8 @@ static json_t *tag_get(json_t *tags, const char *name) {
 /* Lists show what the caller may read, as Azure filters them; a caller with
  * no role anywhere under `scope` is refused outright. */
 static int list_allowed(http_req *r, const char *action, const char *scope) {
-  if (r->caller && authz_any_at_or_below(r->srv, r->caller, scope)) return 1;
-  http_fail(r, 403, "AuthorizationFailed",
-            "The client '%s' with object id '%s' does not have authorization to perform action "
-            "'%s' over scope '%s' or the scope is invalid. If access was recently granted, "
-            "please refresh your credentials.",
-            r->caller ? r->caller->appid : "", r->caller ? r->caller->oid : "", action, scope);
+  if (access_any_at_or_below(r, scope)) return 1;
+  access_fail_denied(r, action, scope);
   return 0;
 }
 
@@ -516,7 +511,7 @@ static int item_visible(http_req *r, const char *type, const char *id) {
            strcasecmp(type, "Microsoft.Resources/resourceGroups") == 0
                ? "Microsoft.Resources/subscriptions/resourceGroups"
                : type);
-  return r->caller && authz_check(r->srv, r->caller, action, id, 0) == 0;
+  return access_allowed(r, action, id, 0);
 }
 
 json_t *arm_visible_only(http_req *r, json_t *list) {
