@@ -127,6 +127,30 @@ void store_after_commit(struct srv *s, void (*fn)(struct srv *s, void *arg, int 
 char *store_get(struct srv *s, const char *key);
 int store_set(struct srv *s, const char *key, const char *value);
 
+/* ---- usage ------------------------------------------------------------ */
+
+/* Usage that cost management prices: every provider records what it meters
+ * here, one call per event, and readers pull the events in order.  A record
+ * is written inside the caller's transaction when there is one (a rollback
+ * drops it), with the clock's time.  meter names what was used
+ * ("Microsoft.Storage/blobs/tierToCool"), quantity how much of unit ("Bytes").
+ * 0 on success. */
+int usage_record(struct srv *s, const char *resource_id, const char *meter, double quantity,
+                 const char *unit);
+
+typedef struct usage_event {
+  int64_t id, time_ms;
+  const char *resource_id, *meter, *unit;
+  double quantity;
+} usage_event;
+
+/* Calls fn for up to `limit` events (<= 0: 1000) with id > after_id, oldest
+ * first; returns the last id passed to fn (after_id if none), the cursor of the
+ * next call.  Ids grow in commit order, so a reader misses nothing.  The
+ * strings live until fn returns. */
+int64_t usage_since(struct srv *s, int64_t after_id, int limit,
+                    void (*fn)(void *cls, const usage_event *e), void *cls);
+
 /* ---- the clock -------------------------------------------------------- */
 
 /* Every timestamp comes from here: wall time plus a persisted offset that
