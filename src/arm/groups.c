@@ -180,7 +180,7 @@ void arm_group_put(http_req *r) {
               rg);
     return;
   }
-  json_t *body = http_body_json(r);
+  json_t *body = http_json_own(r, http_body_json(r));
   if (!body) return;
   const char *loc = json_string_value(json_object_get(body, "location"));
   json_t *tags = json_object_get(body, "tags");
@@ -198,31 +198,23 @@ void arm_group_put(http_req *r) {
               "centralindia,australiaeast,brazilsouth,southafricanorth,uaenorth'.",
               loc);
   } else if (tags_valid(r, tags)) {
-    json_t *none = json_object();
+    json_t *none = http_json_own(r, json_object());
     char *tj = json_dumps(tags && json_is_object(tags) ? tags : none, JSON_COMPACT);
-    json_decref(none);
+    http_defer(r, free, tj);
     const char *managed = json_string_value(json_object_get(body, "managedBy"));
     int exists = arm_group_exists(s, sub, rg, existing, sizeof existing);
     int rc;
-    if (exists && arm_group_writable(r, sub, existing) != 0) {
-      free(tj);
-      json_decref(body);
-      return;
-    }
+    if (exists && arm_group_writable(r, sub, existing) != 0) return;
     if (exists) {
-      json_t *cur = group_load(s, existing);
+      json_t *cur = http_json_own(r, group_load(s, existing));
       const char *curloc = json_string_value(json_object_get(cur, "location"));
       if (curloc && strcasecmp(curloc, canon) != 0) {
         http_fail(r, 409, "InvalidResourceGroupLocation",
                   "Invalid resource group location '%s'. The Resource group already exists in "
                   "location '%s'.",
                   canon, curloc);
-        json_decref(cur);
-        free(tj);
-        json_decref(body);
         return;
       }
-      json_decref(cur);
       rc = store_exec(s,
                       "UPDATE resource_groups SET tags=%Q, managed_by=%Q WHERE subscription=%Q "
                       "AND name=%Q",
@@ -233,13 +225,11 @@ void arm_group_put(http_req *r) {
                       "state,created_ms) VALUES(%Q,%Q,%Q,%Q,%Q,'Succeeded',%lld)",
                       s->subscription_id, rg, canon, tj, managed, (long long)clock_now_ms(s));
     }
-    free(tj);
     if (rc != 0)
       http_fail(r, 500, "InternalServerError", "The resource group could not be saved.");
     else
       http_reply_json(r, exists ? 200 : 201, group_load(s, exists ? existing : rg));
   }
-  json_decref(body);
 }
 
 void arm_group_get(http_req *r) {

@@ -52,6 +52,13 @@ typedef struct hdr_list {
   int n, cap;
 } hdr_list;
 
+/* A cleanup registered with http_defer (in the request's arena). */
+typedef struct deferred {
+  void (*fn)(void *);
+  void *p;
+  struct deferred *next;
+} deferred;
+
 enum reply_kind { REPLY_NONE, REPLY_BYTES, REPLY_FD, REPLY_STREAM, REPLY_LENGTH };
 
 typedef struct req_state {
@@ -96,6 +103,7 @@ typedef struct req_state {
   struct timeval started;
   /* Sub-requests made inside this one (http_subreq_new): freed with it. */
   struct req_state *subs, *sub_next;
+  deferred *defers; /* http_defer: newest first, run by req_free */
 } req_state;
 
 static req_state *RS(http_req *r) {
@@ -145,6 +153,24 @@ char *http_printf(http_req *r, const char *fmt, ...) {
   char *p = http_vprintf(r, fmt, ap);
   va_end(ap);
   return p;
+}
+
+void http_defer(http_req *r, void (*fn)(void *), void *p) {
+  req_state *st = RS(r);
+  deferred *d = http_alloc(r, sizeof *d);
+  d->fn = fn;
+  d->p = p;
+  d->next = st->defers;
+  st->defers = d;
+}
+
+static void deferred_json_decref(void *j) {
+  json_decref(j);
+}
+
+json_t *http_json_own(http_req *r, json_t *j) {
+  if (j) http_defer(r, deferred_json_decref, j);
+  return j;
 }
 
 static uint32_t hdr_tag(const char *name) {
@@ -889,22 +915,53 @@ static void refuse_bad_uri(req_state *st) {
   }
 }
 
-http_req *http_subreq_new(http_req *parent, const char *method, const char *target,
-                          const http_header *headers, int nheaders) {
-  req_state *ps = RS(parent);
+/* A request with no connection behind it: a sub-request's or a detached
+ * request's state before its target is set (target_set). */
+static req_state *req_bare(srv *s, enum http_listener listener, const char *client_ip) {
   req_state *st = calloc(1, sizeof *st);
   if (!st) abort();
   gettimeofday(&st->started, NULL);
   st->body_fd = -1;
   st->fd = -1;
+  http_req *r = &st->r;
+  r->priv = st;
+  r->srv = s;
+  r->listener = listener;
+  r->client_ip = http_strdup(r, client_ip);
+  return st;
+}
+
+static void target_set(req_state *st, const char *method, const char *target,
+                       const http_header *headers, int nheaders, const char *host);
+
+http_req *http_subreq_new(http_req *parent, const char *method, const char *target,
+                          const http_header *headers, int nheaders) {
+  req_state *ps = RS(parent);
+  req_state *st = req_bare(parent->srv, parent->listener, parent->client_ip);
   st->route = ps->route;
   st->sub_next = ps->subs;
   ps->subs = st;
+  target_set(st, method, target, headers, nheaders, parent->host);
+  return &st->r;
+}
+
+http_req *http_req_detached(srv *s, enum http_listener listener, const char *method,
+                            const char *target) {
+  req_state *st = req_bare(s, listener, "127.0.0.1");
+  target_set(st, method, target, NULL, 0, "");
+  return &st->r;
+}
+
+static void req_free(req_state *st);
+
+void http_req_free(http_req *r) {
+  req_free(RS(r));
+}
+
+/* Method, target ("path?query", raw), headers and Host (default_host without one). */
+static void target_set(req_state *st, const char *method, const char *target,
+                       const http_header *headers, int nheaders, const char *default_host) {
   http_req *r = &st->r;
-  r->priv = st;
-  r->srv = parent->srv;
-  r->listener = parent->listener;
-  r->client_ip = http_strdup(r, parent->client_ip);
   r->method = http_strdup(r, method);
   size_t plen = strcspn(target, "?");
   char *raw = http_alloc(r, plen + 1);
@@ -923,10 +980,9 @@ http_req *http_subreq_new(http_req *parent, const char *method, const char *targ
   for (int i = 0; i < nheaders; i++)
     hdr_add(r, &st->headers, headers[i].name, headers[i].value);
   const char *host = hdr_find(&st->headers, "Host");
-  r->host = host ? host : parent->host;
+  r->host = host ? host : default_host;
   uuid_v4(r->request_id);
   if (st->bad_uri) refuse_bad_uri(st);
-  return r;
 }
 
 int http_reply_status(http_req *r, const char **code, const char **message) {
@@ -1098,6 +1154,11 @@ static void req_free(req_state *st) {
     n = c->sub_next;
     req_free(c);
   }
+  /* Before the arena goes: the records live in it, and what they release
+   * may still be named by strings in it. */
+  deferred *d = st->defers;
+  st->defers = NULL;
+  for (; d; d = d->next) d->fn(d->p);
   reply_reset(st);
   hasher_finish(st); /* an upload cut short still has its hasher running */
   EVP_MD_CTX_free(st->md5);
