@@ -757,7 +757,8 @@ static int route_access(http_req *r, const route *rt) {
       return -1;
     }
   if (rt->auth != AUTH_NONE && rt->auth != AUTH_PROVIDER && !r->caller) {
-    http_fail(r, 401, "AuthenticationFailed", "Authentication failed: no caller was authenticated.");
+    http_fail(r, 401, "AuthenticationFailed",
+              "Authentication failed: no caller was authenticated.");
     return -1;
   }
   return 0;

@@ -36,8 +36,8 @@ int identity_route_access(http_req *r, const route *rt) {
   const char *code = NULL;
   char msg[512] = "";
   if (!authz || !*authz) {
-    access_www_authenticate(
-        r, "The authentication failed because of missing 'Authorization' header.");
+    access_www_authenticate(r,
+                            "The authentication failed because of missing 'Authorization' header.");
     if (rt->auth == AUTH_GRAPH)
       http_fail(r, 401, "InvalidAuthenticationToken", "Access token is empty.");
     else
@@ -55,8 +55,8 @@ int identity_route_access(http_req *r, const route *rt) {
   if (rt->auth == AUTH_ADMIN) {
     if (!p->is_admin) {
       http_fail(r, 403, "AuthorizationFailed",
-                "The client '%s' with object id '%s' is not the azlite administrator.",
-                p->appid, p->oid);
+                "The client '%s' with object id '%s' is not the azlite administrator.", p->appid,
+                p->oid);
       return -1;
     }
     return 0;
