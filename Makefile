@@ -47,7 +47,17 @@ check-sql:
 	@if grep -n 'sqlite3_prepare_v[23]\?(\|sqlite3_finalize(' $$(ls src/*/*.c | grep -v src/core/store.c); then \
 	  echo "use store_prepare()/store_finalize() (src/core/core.h), not sqlite3_prepare*/sqlite3_finalize"; exit 1; fi
 
-$(BUILD)/azlite: $(CLI_OBJ) $(BUILD)/libazlite.a | check-sql
+# Core depends on no provider: providers plug into it through struct provider
+# (routes, hooks, access_ops in src/core/core.h), never the reverse.  Resource
+# Manager sits below identity and storage: it asks the core's access_*() calls.
+INCLUDE_UP := ^[[:space:]]*\#[[:space:]]*include[[:space:]]*"\.\./
+check-layers:
+	@if grep -nE '$(INCLUDE_UP)' src/core/*.c src/core/*.h; then \
+	  echo "src/core must include no provider's header: plug the provider in through struct provider's hooks (src/core/core.h)"; exit 1; fi
+	@if grep -nE '$(INCLUDE_UP)(identity|storage)/' src/arm/*.c src/arm/*.h; then \
+	  echo "src/arm must include nothing from src/identity or src/storage: ask the core (access_allowed() etc. in src/core/core.h)"; exit 1; fi
+
+$(BUILD)/azlite: $(CLI_OBJ) $(BUILD)/libazlite.a | check-sql check-layers
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libazlite.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libazlite.a tests/unit/unit.h tests/unit/unit_alloc.h
@@ -122,5 +132,5 @@ clean:
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h) $(UNIT_SRC) $(FUZZ_SRC)
 
-.PHONY: all unit unit-bins test clean format check-sql asan asan-build fuzz fuzz-bins fuzz-smoke fuzz-long
+.PHONY: all unit unit-bins test clean format check-sql check-layers asan asan-build fuzz fuzz-bins fuzz-smoke fuzz-long
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../identity/identity.h"
 #include "internal.h"
 
 static const char *const arm_schema[] = {
@@ -125,7 +124,9 @@ static void arm_locations(http_req *r) {
 static void arm_metadata_endpoints(http_req *r) {
   srv *s = r->srv;
   const char *api = http_query_get(r, "api-version");
-  json_t *audiences = json_pack("[o,s]", json_sprintf("%s/", s->mgmt_url), AUD_MGMT);
+  /* Azure's public management audience (identity.h's AUD_MGMT): tokens for it work too. */
+  json_t *audiences =
+      json_pack("[o,s]", json_sprintf("%s/", s->mgmt_url), "https://management.azure.com/");
   if (api && strcmp(api, "2019-05-01") >= 0) {
     json_t *c = json_pack(
         "{s:s,s:o,s:{s:o,s:o,s:s,s:s},s:o,s:o,s:o,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s},s:o}",
@@ -164,7 +165,7 @@ static void arm_subscriptions_list(http_req *r) {
   char scope[80];
   snprintf(scope, sizeof scope, "/subscriptions/%s", r->srv->subscription_id);
   json_t *list = json_array();
-  if (r->caller && authz_any_at_or_below(r->srv, r->caller, scope))
+  if (access_any_at_or_below(r, scope))
     json_array_append_new(list, subscription_json(r->srv));
   arm_reply_list(r, list);
 }
@@ -472,6 +473,18 @@ static const resource_type arm_types[] = {
     {.type = NULL},
 };
 
+/* ARM's front door, before authentication (as in Azure, a request without a
+ * usable api-version is refused whoever sends it). */
+static int arm_access(http_req *r, const route *rt) {
+  if (rt->auth != AUTH_ARM) return 0;
+  if (!http_query_get(r, "api-version")) {
+    http_fail(r, 400, "MissingApiVersionParameter",
+              "The api-version query parameter (?api-version=) is required for all requests.");
+    return -1;
+  }
+  return arm_api_version_check(r);
+}
+
 const provider arm_provider = {
     .name = "Microsoft.Resources",
     .routes = arm_routes,
@@ -481,4 +494,6 @@ const provider arm_provider = {
     .init = arm_init,
     .tick = arm_lro_tick,
     .fini = arm_fini,
+    .access = arm_access,
+    .unrouted = arm_fail_unimplemented,
 };

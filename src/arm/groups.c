@@ -10,7 +10,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include "../identity/identity.h"
 #include "internal.h"
 
 /* Azure: 1-90 characters, letters, digits, '_', '(', ')', '-', '.', Unicode
@@ -158,7 +157,7 @@ void arm_group_put(http_req *r) {
               rg);
     return;
   }
-  json_t *body = http_body_json(r);
+  json_t *body = http_json_own(r, http_body_json(r));
   if (!body) return;
   const char *loc = json_string_value(json_object_get(body, "location"));
   json_t *tags = json_object_get(body, "tags");
@@ -176,31 +175,23 @@ void arm_group_put(http_req *r) {
               "centralindia,australiaeast,brazilsouth,southafricanorth,uaenorth'.",
               loc);
   } else if (tags_valid(r, tags)) {
-    json_t *none = json_object();
+    json_t *none = http_json_own(r, json_object());
     char *tj = json_dumps(tags && json_is_object(tags) ? tags : none, JSON_COMPACT);
-    json_decref(none);
+    http_defer(r, free, tj);
     const char *managed = json_string_value(json_object_get(body, "managedBy"));
     int exists = arm_group_exists(s, sub, rg, existing, sizeof existing);
     int rc;
-    if (exists && arm_group_writable(r, sub, existing) != 0) {
-      free(tj);
-      json_decref(body);
-      return;
-    }
+    if (exists && arm_group_writable(r, sub, existing) != 0) return;
     if (exists) {
-      json_t *cur = group_load(s, existing);
+      json_t *cur = http_json_own(r, group_load(s, existing));
       const char *curloc = json_string_value(json_object_get(cur, "location"));
       if (curloc && strcasecmp(curloc, canon) != 0) {
         http_fail(r, 409, "InvalidResourceGroupLocation",
                   "Invalid resource group location '%s'. The Resource group already exists in "
                   "location '%s'.",
                   canon, curloc);
-        json_decref(cur);
-        free(tj);
-        json_decref(body);
         return;
       }
-      json_decref(cur);
       rc = store_exec(s,
                       "UPDATE resource_groups SET tags=%Q, managed_by=%Q WHERE subscription=%Q "
                       "AND name=%Q",
@@ -211,13 +202,11 @@ void arm_group_put(http_req *r) {
                       "state,created_ms) VALUES(%Q,%Q,%Q,%Q,%Q,'Succeeded',%lld)",
                       s->subscription_id, rg, canon, tj, managed, (long long)clock_now_ms(s));
     }
-    free(tj);
     if (rc != 0)
       http_fail(r, 500, "InternalServerError", "The resource group could not be saved.");
     else
       http_reply_json(r, exists ? 200 : 201, group_load(s, exists ? existing : rg));
   }
-  json_decref(body);
 }
 
 void arm_group_get(http_req *r) {
@@ -478,12 +467,8 @@ static json_t *tag_get(json_t *tags, const char *name) {
 /* Lists show what the caller may read, as Azure filters them; a caller with
  * no role anywhere under `scope` is refused outright. */
 static int list_allowed(http_req *r, const char *action, const char *scope) {
-  if (r->caller && authz_any_at_or_below(r->srv, r->caller, scope)) return 1;
-  http_fail(r, 403, "AuthorizationFailed",
-            "The client '%s' with object id '%s' does not have authorization to perform action "
-            "'%s' over scope '%s' or the scope is invalid. If access was recently granted, "
-            "please refresh your credentials.",
-            r->caller ? r->caller->appid : "", r->caller ? r->caller->oid : "", action, scope);
+  if (access_any_at_or_below(r, scope)) return 1;
+  access_fail_denied(r, action, scope);
   return 0;
 }
 
@@ -493,7 +478,7 @@ static int item_visible(http_req *r, const char *type, const char *id) {
            strcasecmp(type, "Microsoft.Resources/resourceGroups") == 0
                ? "Microsoft.Resources/subscriptions/resourceGroups"
                : type);
-  return r->caller && authz_check(r->srv, r->caller, action, id, 0) == 0;
+  return access_allowed(r, action, id, 0);
 }
 
 json_t *arm_visible_only(http_req *r, json_t *list) {

@@ -130,6 +130,30 @@ void store_after_commit(struct srv *s, void (*fn)(struct srv *s, void *arg, int 
 char *store_get(struct srv *s, const char *key);
 int store_set(struct srv *s, const char *key, const char *value);
 
+/* ---- usage ------------------------------------------------------------ */
+
+/* Usage that cost management prices: every provider records what it meters
+ * here, one call per event, and readers pull the events in order.  A record
+ * is written inside the caller's transaction when there is one (a rollback
+ * drops it), with the clock's time.  meter names what was used
+ * ("Microsoft.Storage/blobs/tierToCool"), quantity how much of unit ("Bytes").
+ * 0 on success. */
+int usage_record(struct srv *s, const char *resource_id, const char *meter, double quantity,
+                 const char *unit);
+
+typedef struct usage_event {
+  int64_t id, time_ms;
+  const char *resource_id, *meter, *unit;
+  double quantity;
+} usage_event;
+
+/* Calls fn for up to `limit` events (<= 0: 1000) with id > after_id, oldest
+ * first; returns the last id passed to fn (after_id if none), the cursor of the
+ * next call.  Ids grow in commit order, so a reader misses nothing.  The
+ * strings live until fn returns. */
+int64_t usage_since(struct srv *s, int64_t after_id, int limit,
+                    void (*fn)(void *cls, const usage_event *e), void *cls);
+
 /* ---- the clock -------------------------------------------------------- */
 
 /* Every timestamp comes from here: wall time plus a persisted offset that
@@ -171,6 +195,18 @@ typedef struct resource_type {
   const struct arm_type *generic;
 } resource_type;
 
+/* The authorization questions other providers ask about a request's caller
+ * (lists filtered by what the caller may read), answered by the provider that
+ * authenticates callers (identity) through provider.access_ops. */
+typedef struct access_ops {
+  /* 1 when the caller may perform action at scope (data: a data action). */
+  int (*allowed)(http_req *r, const char *action, const char *scope, int data);
+  /* 1 when the caller holds a role at, below or above scope. */
+  int (*any_at_or_below)(http_req *r, const char *scope);
+  /* Fails r with 403 AuthorizationFailed, naming the caller, action and scope. */
+  void (*fail_denied)(http_req *r, const char *action, const char *scope);
+} access_ops;
+
 typedef struct provider {
   const char *name; /* "Microsoft.Storage", or "core" */
   const route *routes;
@@ -189,9 +225,31 @@ typedef struct provider {
   void (*env)(struct srv *s, FILE *out);
   /* Frees what init allocated; runs at shutdown. */
   void (*fini)(struct srv *s);
+  /* The access phase: runs for every routed request before its handler, for
+   * each provider that sets it, in providers[] order; returns nonzero after
+   * failing r (the handler then does not run). */
+  int (*access)(http_req *r, const route *rt);
+  /* A management request no route serves (for any method): returns 1 after
+   * failing r, else 0 (the next provider is asked; none: 404). */
+  int (*unrouted)(http_req *r);
+  /* The answers to access_allowed() and friends; the first provider that sets
+   * it answers. */
+  const access_ops *access_ops;
 } provider;
 
 extern const provider *const providers[]; /* NULL-terminated, src/core/providers.c */
+
+/* ---- access ----------------------------------------------------------------- */
+
+/* What a handler asks about its request's caller, answered by the provider that
+ * registers access_ops; with none, every question is answered no.
+ * access_allowed: 1 when the caller may perform action (data: a data action)
+ * at scope.  access_any_at_or_below: 1 when the caller holds a role at, below
+ * or above scope (lists show what it can see).  access_fail_denied: fails r with
+ * 403 AuthorizationFailed naming the caller, the action and the scope. */
+int access_allowed(http_req *r, const char *action, const char *scope, int data);
+int access_any_at_or_below(http_req *r, const char *scope);
+void access_fail_denied(http_req *r, const char *action, const char *scope);
 
 /* ---- the server context ----------------------------------------------- */
 

@@ -2,7 +2,8 @@
  *
  * The core (server.c) owns the request: it reads the headers, spools the body
  * (memory up to HTTP_BODY_MEM_MAX, a temp file in <data>/tmp beyond), routes,
- * authenticates, and renders errors in the route's style.  A handler reads the
+ * runs the providers' access phase (authentication: core.h's provider.access),
+ * and renders errors in the route's style.  A handler reads the
  * request, then either sets a reply (http_reply_*) or fails (http_fail); it
  * never writes to the socket itself.  All strings a request hands out live
  * until the request ends.
@@ -77,7 +78,8 @@ typedef struct http_req {
   int body_crc64_set;
   uint64_t body_crc64;
 
-  /* Set by the core after authentication (NULL for anonymous or SAS). */
+  /* Set by the provider that authenticated the request (NULL for anonymous or
+   * SAS); opaque to core: struct principal is identity's (identity.h). */
   struct principal *caller;
 
   /* Private to the core. */
@@ -111,6 +113,16 @@ char *http_body_read_all(http_req *r, size_t max, size_t *len);
 void *http_alloc(http_req *r, size_t n);
 char *http_strdup(http_req *r, const char *s);
 char *http_printf(http_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Request-scoped cleanup: fn(p) runs when the request ends (after its reply
+ * is built and sent; a sub-request's with its parent's), the last registered
+ * first.  For what a handler must release on every path (json_t, malloc'd
+ * buffers) instead of freeing it before each return.  A streamed reply's
+ * reader must not use what a deferred fn releases. */
+void http_defer(http_req *r, void (*fn)(void *), void *p);
+/* Defers json_decref(j) (j may be NULL); returns j.  Never hand a reference
+ * owned this way to a call that steals it (http_reply_json): json_incref it. */
+json_t *http_json_own(http_req *r, json_t *j);
 
 /* Reply headers; values are copied. Setting a name twice replaces it. */
 void http_set_header(http_req *r, const char *name, const char *value);

@@ -20,6 +20,12 @@ int srv_listen(srv *s);
 /* Stops listeners and scheduler, runs provider fini, closes the store. */
 void srv_close(srv *s);
 
+/* A request made outside any connection (for tests): its own arena, no
+ * body, no route.  http_req_free ends it (its deferred cleanups run then). */
+http_req *http_req_detached(srv *s, enum http_listener listener, const char *method,
+                            const char *target);
+void http_req_free(http_req *r);
+
 /* Creates <data>/pki/{ca.pem,ca.key,server.pem,server.key} if missing. */
 int pki_ensure(srv *s);
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
+#include <assert.h>
 #include <microhttpd.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -28,8 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../arm/arm.h"
-#include "../identity/identity.h"
 #include "internal.h"
 
 #define MGMT_MAX_BODY (4u * 1024 * 1024)
@@ -52,6 +51,13 @@ typedef struct hdr_list {
   uint32_t *tag; /* name length and last letter: most lookups skip strcasecmp */
   int n, cap;
 } hdr_list;
+
+/* A cleanup registered with http_defer (in the request's arena). */
+typedef struct deferred {
+  void (*fn)(void *);
+  void *p;
+  struct deferred *next;
+} deferred;
 
 enum reply_kind { REPLY_NONE, REPLY_BYTES, REPLY_FD, REPLY_STREAM, REPLY_LENGTH };
 
@@ -97,6 +103,7 @@ typedef struct req_state {
   struct timeval started;
   /* Sub-requests made inside this one (http_subreq_new): freed with it. */
   struct req_state *subs, *sub_next;
+  deferred *defers; /* http_defer: newest first, run by req_free */
 } req_state;
 
 static req_state *RS(http_req *r) {
@@ -146,6 +153,24 @@ char *http_printf(http_req *r, const char *fmt, ...) {
   char *p = http_vprintf(r, fmt, ap);
   va_end(ap);
   return p;
+}
+
+void http_defer(http_req *r, void (*fn)(void *), void *p) {
+  req_state *st = RS(r);
+  deferred *d = http_alloc(r, sizeof *d);
+  d->fn = fn;
+  d->p = p;
+  d->next = st->defers;
+  st->defers = d;
+}
+
+static void deferred_json_decref(void *j) {
+  json_decref(j);
+}
+
+json_t *http_json_own(http_req *r, json_t *j) {
+  if (j) http_defer(r, deferred_json_decref, j);
+  return j;
 }
 
 static uint32_t hdr_tag(const char *name) {
@@ -724,79 +749,31 @@ static const route *route_find(http_req *r, int *method_mismatch) {
   return best ? best->rt : NULL;
 }
 
-/* ---- authentication and authorization of routes ------------------------- */
+/* ---- the access phase -------------------------------------------------------- */
 
-static void www_authenticate(http_req *r, const char *desc) {
-  http_set_headerf(r, "WWW-Authenticate",
-                   "Bearer authorization_uri=\"%s/adfs\", error=\"invalid_token\", "
-                   "error_description=\"%s\"",
-                   r->srv->mgmt_url, desc);
+/* Runs the providers' access hooks (api-version checks, authentication, RBAC)
+ * in providers[] order; 0 when the request may reach its handler.  A route
+ * that needs a caller never reaches its handler without one, even when no
+ * provider authenticates: core fails closed. */
+static int route_access(http_req *r, const route *rt) {
+  for (int i = 0; providers[i]; i++)
+    if (providers[i]->access && providers[i]->access(r, rt) != 0) {
+      assert(http_failed(r));
+      return -1;
+    }
+  if (rt->auth != AUTH_NONE && rt->auth != AUTH_PROVIDER && !r->caller) {
+    http_fail(r, 401, "AuthenticationFailed",
+              "Authentication failed: no caller was authenticated.");
+    return -1;
+  }
+  return 0;
 }
 
-/* Returns 0 when the request may reach its handler. */
-static int route_authorize(http_req *r, const route *rt) {
-  srv *s = r->srv;
-  if (rt->auth == AUTH_NONE || rt->auth == AUTH_PROVIDER) return 0;
-  const char *authz = http_header_get(r, "Authorization");
-  const char *aud = rt->auth == AUTH_GRAPH ? AUD_GRAPH : AUD_MGMT;
-  principal *p = http_alloc(r, sizeof *p);
-  const char *code = NULL;
-  char msg[512] = "";
-  if (!authz || !*authz) {
-    www_authenticate(r, "The authentication failed because of missing 'Authorization' header.");
-    if (rt->auth == AUTH_GRAPH)
-      http_fail(r, 401, "InvalidAuthenticationToken", "Access token is empty.");
-    else
-      http_fail(r, 401, "AuthenticationFailed",
-                "Authentication failed. The 'Authorization' header is missing.");
-    return -1;
-  }
-  if (identity_verify_bearer(s, authz, aud, p, &code, msg, sizeof msg) != 0) {
-    www_authenticate(r, "The access token is invalid.");
-    http_fail(r, 401, code ? code : "InvalidAuthenticationToken", "%s",
-              msg[0] ? msg : "The access token is invalid.");
-    return -1;
-  }
-  r->caller = p;
-  if (rt->auth == AUTH_ADMIN) {
-    if (!p->is_admin) {
-      http_fail(r, 403, "AuthorizationFailed",
-                "The client '%s' with object id '%s' is not the azlite administrator.",
-                p->appid, p->oid);
-      return -1;
-    }
-    return 0;
-  }
-  if (rt->auth == AUTH_ARM && !(rt->action && !rt->action[0])) {
-    const char *action = rt->action;
-    if (!action) {
-      char *derived = arm_action_for(r->method, r->path);
-      action = http_strdup(r, derived);
-      free(derived);
-    }
-    char *scope_m = arm_scope_for(r->path);
-    const char *scope = http_strdup(r, scope_m);
-    free(scope_m);
-    /* A subscription azlite does not have is not found, as in Azure, rather
-     * than forbidden: a typo in a subscription id should say so. */
-    if (strncasecmp(scope, "/subscriptions/", 15) == 0) {
-      const char *sub = scope + 15;
-      size_t n = strcspn(sub, "/");
-      if (n != strlen(s->subscription_id) || strncasecmp(sub, s->subscription_id, n) != 0) {
-        http_fail(r, 404, "SubscriptionNotFound", "The subscription '%.*s' could not be found.",
-                  (int)n, sub);
-        return -1;
-      }
-    }
-    if (authz_check(s, p, action, scope, 0) != 0) {
-      http_fail(r, 403, "AuthorizationFailed",
-                "The client '%s' with object id '%s' does not have authorization to perform "
-                "action '%s' over scope '%s' or the scope is invalid. If access was recently "
-                "granted, please refresh your credentials.",
-                p->appid, p->oid, action, scope);
-      return -1;
-    }
-  }
+/* A management request no route serves: a provider may explain it (ARM: a
+ * type azlite does not implement); 0 when none did. */
+static int route_unrouted(http_req *r) {
+  for (int i = 0; providers[i]; i++)
+    if (providers[i]->unrouted && providers[i]->unrouted(r)) return 1;
   return 0;
 }
 
@@ -944,22 +921,53 @@ static void refuse_bad_uri(req_state *st) {
   }
 }
 
-http_req *http_subreq_new(http_req *parent, const char *method, const char *target,
-                          const http_header *headers, int nheaders) {
-  req_state *ps = RS(parent);
+/* A request with no connection behind it: a sub-request's or a detached
+ * request's state before its target is set (target_set). */
+static req_state *req_bare(srv *s, enum http_listener listener, const char *client_ip) {
   req_state *st = calloc(1, sizeof *st);
   if (!st) abort();
   gettimeofday(&st->started, NULL);
   st->body_fd = -1;
   st->fd = -1;
+  http_req *r = &st->r;
+  r->priv = st;
+  r->srv = s;
+  r->listener = listener;
+  r->client_ip = http_strdup(r, client_ip);
+  return st;
+}
+
+static void target_set(req_state *st, const char *method, const char *target,
+                       const http_header *headers, int nheaders, const char *host);
+
+http_req *http_subreq_new(http_req *parent, const char *method, const char *target,
+                          const http_header *headers, int nheaders) {
+  req_state *ps = RS(parent);
+  req_state *st = req_bare(parent->srv, parent->listener, parent->client_ip);
   st->route = ps->route;
   st->sub_next = ps->subs;
   ps->subs = st;
+  target_set(st, method, target, headers, nheaders, parent->host);
+  return &st->r;
+}
+
+http_req *http_req_detached(srv *s, enum http_listener listener, const char *method,
+                            const char *target) {
+  req_state *st = req_bare(s, listener, "127.0.0.1");
+  target_set(st, method, target, NULL, 0, "");
+  return &st->r;
+}
+
+static void req_free(req_state *st);
+
+void http_req_free(http_req *r) {
+  req_free(RS(r));
+}
+
+/* Method, target ("path?query", raw), headers and Host (default_host without one). */
+static void target_set(req_state *st, const char *method, const char *target,
+                       const http_header *headers, int nheaders, const char *default_host) {
   http_req *r = &st->r;
-  r->priv = st;
-  r->srv = parent->srv;
-  r->listener = parent->listener;
-  r->client_ip = http_strdup(r, parent->client_ip);
   r->method = http_strdup(r, method);
   size_t plen = strcspn(target, "?");
   char *raw = http_alloc(r, plen + 1);
@@ -978,10 +986,9 @@ http_req *http_subreq_new(http_req *parent, const char *method, const char *targ
   for (int i = 0; i < nheaders; i++)
     hdr_add(r, &st->headers, headers[i].name, headers[i].value);
   const char *host = hdr_find(&st->headers, "Host");
-  r->host = host ? host : parent->host;
+  r->host = host ? host : default_host;
   uuid_v4(r->request_id);
   if (st->bad_uri) refuse_bad_uri(st);
-  return r;
 }
 
 int http_reply_status(http_req *r, const char **code, const char **message) {
@@ -1153,6 +1160,11 @@ static void req_free(req_state *st) {
     n = c->sub_next;
     req_free(c);
   }
+  /* Before the arena goes: the records live in it, and what they release
+   * may still be named by strings in it. */
+  deferred *d = st->defers;
+  st->defers = NULL;
+  for (; d; d = d->next) d->fn(d->p);
   reply_reset(st);
   hasher_finish(st); /* an upload cut short still has its hasher running */
   EVP_MD_CTX_free(st->md5);
@@ -1359,7 +1371,7 @@ static void dispatch(req_state *st) {
       if (st->route_mismatch)
         http_fail(r, 405, "MethodNotAllowed", "The requested resource does not support http "
                                               "method '%s'.", r->method);
-      else if (!arm_fail_unimplemented(r))
+      else if (!route_unrouted(r))
         http_fail(r, 404, "NotFound", "The requested path '%s' was not found.", r->path);
     } else {
       http_fail(r, 400, "InvalidUri",
@@ -1367,13 +1379,7 @@ static void dispatch(req_state *st) {
     }
     return;
   }
-  if (rt->auth == AUTH_ARM && !http_query_get(r, "api-version")) {
-    http_fail(r, 400, "MissingApiVersionParameter",
-              "The api-version query parameter (?api-version=) is required for all requests.");
-    return;
-  }
-  if (rt->auth == AUTH_ARM && arm_api_version_check(r) != 0) return;
-  if (route_authorize(r, rt) != 0) return;
+  if (route_access(r, rt) != 0) return;
   rt->fn(r);
 }
 

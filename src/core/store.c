@@ -316,7 +316,17 @@ static int store_migrate_one(srv *s, const char *name, const migrations *m) {
   return 0;
 }
 
-/* Opens the store and brings every provider's schema up to date. */
+/* Core's own tables beyond schema_versions and settings, migrated like a
+ * provider's (as "core", before every provider). */
+static const char *const core_schema[] = {
+    /* usage.c: usage events.  id is the readers' cursor: rows are only ever
+     * appended, and one writer at a time makes ids grow in commit order. */
+    "CREATE TABLE usage_events("
+    "  id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, resource_id TEXT NOT NULL,"
+    "  meter TEXT NOT NULL, quantity REAL NOT NULL, unit TEXT NOT NULL);",
+};
+
+/* Opens the store and brings core's and every provider's schema up to date. */
 int store_init(srv *s) {
   /* Each thread has its own connection: no SQLite-level mutexes needed, and
    * no global memory statistics (a mutex on every allocation). */
@@ -328,6 +338,8 @@ int store_init(srv *s) {
                     "provider TEXT PRIMARY KEY, version INTEGER NOT NULL);"
                     "CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT);") != 0)
     return -1;
+  const migrations core = {core_schema, sizeof core_schema / sizeof core_schema[0]};
+  if (store_migrate_one(s, "core", &core) != 0) return -1;
   for (int i = 0; providers[i]; i++)
     if (providers[i]->schema.count && store_migrate_one(s, providers[i]->name,
                                                         &providers[i]->schema) != 0)

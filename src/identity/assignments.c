@@ -343,7 +343,7 @@ void authz_assignment_put(http_req *r) {
   if (authz_request_scope(r, "roleAssignments", authz_assignment_api_versions, scope,
                           sizeof scope) != 0)
     return;
-  json_t *body = http_body_json(r);
+  json_t *body = http_json_own(r, http_body_json(r));
   if (!body) return;
   json_t *props = json_object_get(body, "properties");
   if (!json_is_object(props)) props = body;
@@ -358,8 +358,8 @@ void authz_assignment_put(http_req *r) {
   in.role = role_guid_of(in.role_def);
   principal target;
   char other[40];
-  if (assignment_validate(r, scope, name, &in, &target) != 0) goto done;
-  json_t *cur = assignment_load(s, name);
+  if (assignment_validate(r, scope, name, &in, &target) != 0) return;
+  json_t *cur = http_json_own(r, assignment_load(s, name));
   if (cur) {
     /* Same name: only the description and condition may change. */
     json_t *cp = json_object_get(cur, "properties");
@@ -368,12 +368,11 @@ void authz_assignment_put(http_req *r) {
     const char *cur_role = role_guid_of(json_string_value(json_object_get(cp, "roleDefinitionId")));
     int same = strcasecmp(cur_scope, scope) == 0 && strcasecmp(cur_pid, target.oid) == 0 &&
                strcasecmp(cur_role, in.role) == 0;
-    json_decref(cur);
     if (!same) {
       http_fail(r, 400, "RoleAssignmentUpdateNotPermitted",
                 "Tenant ID, application ID, principal ID, and scope are not allowed to be "
                 "updated.");
-      goto done;
+      return;
     }
     store_exec(s,
                "UPDATE role_assignments SET description=%Q, condition=%Q, condition_version=%Q, "
@@ -381,22 +380,22 @@ void authz_assignment_put(http_req *r) {
                in.description, in.condition, in.condition_version, (long long)clock_now_ms(s),
                name);
     http_reply_json(r, 201, assignment_load(s, name));
-    goto done;
+    return;
   }
   if (assignment_duplicate(s, scope, name, in.role, target.oid, other)) {
     http_fail(r, 409, "RoleAssignmentExists", "The role assignment already exists.");
-    goto done;
+    return;
   }
   int64_t now = clock_now_ms(s);
   /* Not into a group being deleted: the assignment would outlive it, and
    * apply again to a group later created under the same name. */
   if (store_begin(s) != 0) {
     http_fail(r, 500, "InternalServerError", "The role assignment could not be saved.");
-    goto done;
+    return;
   }
   if (arm_scope_writable(r, scope) != 0) {
     store_rollback(s);
-    goto done;
+    return;
   }
   if (store_exec(s,
                  "INSERT INTO role_assignments(name,scope,role_definition_id,principal_id,"
@@ -409,15 +408,13 @@ void authz_assignment_put(http_req *r) {
       store_commit(s) != 0) {
     store_rollback(s);
     http_fail(r, 500, "InternalServerError", "The role assignment could not be saved.");
-    goto done;
+    return;
   }
   char rn[128];
   role_name(s, in.role, rn, sizeof rn);
   log_info("identity: %s granted '%s' to %s at %s", r->caller ? r->caller->appid : "?", rn,
            target.oid, scope);
   http_reply_json(r, 201, assignment_load(s, name));
-done:
-  json_decref(body);
 }
 
 /* ---- delete -------------------------------------------------------------------------- */

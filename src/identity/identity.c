@@ -491,4 +491,6 @@ const provider identity_provider = {
     .resource_deleted = identity_resource_deleted,
     .env = identity_env,
     .fini = identity_fini,
+    .access = identity_route_access,
+    .access_ops = &identity_access_ops,
 };

@@ -4,6 +4,7 @@
  *   token.c        Azure AD's token service and bearer-token verification
  *   jwt.c          RS256 JWTs
  *   rbac.c         authz_check(): the one authorization decision
+ *   access.c       the access phase (bearer token, RBAC) and the core's access_ops
  *   roles.c        the role catalogue and Microsoft.Authorization/roleDefinitions
  *   assignments.c  Microsoft.Authorization/roleAssignments
  *   graph.c        the Microsoft Graph subset (applications, service principals)
@@ -56,6 +57,9 @@ typedef struct identity_state {
 } identity_state;
 
 extern const provider identity_provider;
+/* access.c: the provider's access hook and its answers to access_allowed(). */
+int identity_route_access(http_req *r, const route *rt);
+extern const access_ops identity_access_ops;
 identity_state *identity_st(srv *s);
 /* The signing key and its kid, waiting for a first start's key generation;
  * NULL if it failed. */

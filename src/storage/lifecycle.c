@@ -477,49 +477,42 @@ void storage_policy_delete(http_req *r) {
 
 /* ---- the action log -------------------------------------------------------------------------- */
 
+/* Each logged action is also a usage event of the account, for cost management:
+ * meter Microsoft.Storage/blobs/<action> (setTier/<tier> for Set Blob Tier),
+ * the blob's size in bytes.  The resource is the account's ARM id, or its name
+ * for an account of the data plane only (devstoreaccount1, AZURITE_ACCOUNTS). */
+static int lifecycle_usage(srv *s, const char *account, const char *action, const char *to_tier,
+                           int64_t size) {
+  sqlite3_stmt *q;
+  char *id = NULL;
+  if (store_prepare(store_db(s), "SELECT id FROM storage_accounts WHERE name=?", -1, &q, NULL) !=
+      SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+  if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+    id = strdup((const char *)sqlite3_column_text(q, 0));
+  store_finalize(q);
+  char meter[128];
+  if (!strcmp(action, "setTier") && to_tier)
+    snprintf(meter, sizeof meter, "Microsoft.Storage/blobs/setTier/%s", to_tier);
+  else
+    snprintf(meter, sizeof meter, "Microsoft.Storage/blobs/%s", action);
+  int rc = usage_record(s, id ? id : account, meter, (double)size, "Bytes");
+  free(id);
+  return rc;
+}
+
 int lifecycle_log(srv *s, const char *account, int64_t now_ms, const char *source, const char *rule,
                   const char *action, const char *container, const char *blob, const char *snapshot,
                   const char *from_tier, const char *to_tier, int64_t size) {
-  return store_exec(s,
-                    "INSERT INTO storage_action_log(account,time_ms,source,rule,action,container,"
-                    "blob,snapshot,from_tier,to_tier,size) VALUES(%Q,%lld,%Q,%Q,%Q,%Q,%Q,%Q,%Q,"
-                    "%Q,%lld)",
-                    account, (long long)now_ms, source, rule, action, container, blob,
-                    snapshot ? snapshot : "", from_tier, to_tier, (long long)size);
-}
-
-int64_t storage_actions_since(srv *s, int64_t after_id, int limit,
-                              void (*fn)(void *cls, const storage_action *a), void *cls) {
-  sqlite3_stmt *q;
-  if (store_prepare(store_db(s),
-                    "SELECT id, account, time_ms, source, rule, action, container, blob,"
-                    " snapshot, from_tier, to_tier, size FROM storage_action_log"
-                    " WHERE id>? ORDER BY id LIMIT ?",
-                    -1, &q, NULL) != SQLITE_OK)
-    return after_id;
-  sqlite3_bind_int64(q, 1, after_id);
-  sqlite3_bind_int(q, 2, limit > 0 ? limit : 1000);
-  while (sqlite3_step(q) == SQLITE_ROW) {
-    storage_action a;
-#define T(i) ((const char *)sqlite3_column_text(q, i))
-    a.id = sqlite3_column_int64(q, 0);
-    a.account = T(1);
-    a.time_ms = sqlite3_column_int64(q, 2);
-    a.source = T(3);
-    a.rule = T(4);
-    a.action = T(5);
-    a.container = T(6);
-    a.blob = T(7);
-    a.snapshot = T(8);
-    a.from_tier = T(9);
-    a.to_tier = T(10);
-    a.size = sqlite3_column_int64(q, 11);
-#undef T
-    fn(cls, &a);
-    after_id = a.id;
-  }
-  store_finalize(q);
-  return after_id;
+  if (store_exec(s,
+                 "INSERT INTO storage_action_log(account,time_ms,source,rule,action,container,"
+                 "blob,snapshot,from_tier,to_tier,size) VALUES(%Q,%lld,%Q,%Q,%Q,%Q,%Q,%Q,%Q,"
+                 "%Q,%lld)",
+                 account, (long long)now_ms, source, rule, action, container, blob,
+                 snapshot ? snapshot : "", from_tier, to_tier, (long long)size) != 0)
+    return -1;
+  return lifecycle_usage(s, account, action, to_tier, size);
 }
 
 /* A decimal of digits only, at most max: 0 ok, -1 otherwise (sign, space,

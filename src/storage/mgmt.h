@@ -57,7 +57,8 @@ void lifecycle_tick(srv *s, int64_t now_ms);
 char *lifecycle_auto_hot_rule(srv *s, const char *account, const char *container, const char *name,
                               const char *type, int64_t blob_id);
 
-/* Appends a row to the account's action log (the caller's transaction, if any).
+/* Appends a row to the account's action log and records it as the account's
+ * usage (usage_record), in the caller's transaction, if any.
  * source: "lifecycle", "user" (Set Blob Tier) or "rehydrate". */
 int lifecycle_log(srv *s, const char *account, int64_t now_ms, const char *source, const char *rule,
                   const char *action, const char *container, const char *blob, const char *snapshot,

@@ -11,19 +11,7 @@ extern const provider storage_provider;
  * account exists, -1 otherwise. */
 int storage_account_keys(srv *s, const char *account, char key1[128], char key2[128]);
 
-/* One entry of the storage action log: a tier change or deletion made by a
- * lifecycle rule ("lifecycle"), by Set Blob Tier ("user"), or a completed
- * rehydration ("rehydrate").  Cost management prices these. */
-typedef struct storage_action {
-  int64_t id, time_ms, size;
-  const char *account, *source, *rule, *action, *container, *blob, *snapshot;
-  const char *from_tier, *to_tier; /* to_tier NULL for a deletion */
-} storage_action;
-
-/* Calls fn for up to `limit` logged actions (of every account) with id >
- * after_id, oldest first; returns the last id passed to fn (after_id if none).
- * The strings live until fn returns. */
-int64_t storage_actions_since(srv *s, int64_t after_id, int limit,
-                              void (*fn)(void *cls, const storage_action *a), void *cls);
+/* What storage does to blobs (tier changes, deletions by lifecycle rules,
+ * rehydrations) is reported as usage events (usage_since() in core.h). */
 
 #endif

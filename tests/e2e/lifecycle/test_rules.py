@@ -12,6 +12,7 @@ Each test uses its own storage account; the clock only moves forward, so
 every test measures from the time it starts."""
 import json
 import os
+import sqlite3
 import tempfile
 import time
 import unittest
@@ -547,6 +548,21 @@ class SetBlobTier(unittest.TestCase):
         self.assertEqual(got, [("user", "setTier", "Hot", "Archive"),
                                ("user", "rehydrateHigh", "Archive", "Hot")])
 
+    def test_tier_changes_are_usage_events(self):
+        # Cost management will price what storage does to blobs: each action is a usage
+        # event of the account (core's usage_events), metered by action, sized in bytes.
+        svc = account("lctierusage")
+        upload(svc, "ctr", "a")
+        a = svc.get_blob_client("ctr", "a")
+        size = a.get_blob_properties().size
+        a.set_standard_blob_tier("Cool")
+        a.set_standard_blob_tier("Archive")
+        a.set_standard_blob_tier("Hot", rehydrate_priority="Standard")
+        got = [(m, q, u) for rid, m, q, u in usage_events(acct_path("lctierusage"))]
+        self.assertEqual(got, [("Microsoft.Storage/blobs/setTier/Cool", size, "Bytes"),
+                               ("Microsoft.Storage/blobs/setTier/Archive", size, "Bytes"),
+                               ("Microsoft.Storage/blobs/rehydrateStandard", size, "Bytes")])
+
     def test_action_log_paging(self):
         svc = account("lclogpage")
         upload(svc, "ctr", "a")
@@ -621,6 +637,17 @@ class SetBlobTierClients(unittest.TestCase):
         listed = {b.name: (b.blob_tier, b.archive_status) for b in cc.list_blobs()}
         self.assertEqual(listed, {"a": ("Archive", "rehydrate-pending-to-cool"),
                                   "b": ("Archive", None), "c": ("Hot", None)})
+
+
+def usage_events(resource_id):
+    """The usage events of a resource, oldest first, read from the store beside the server."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(srv.data_dir, "azlite.db"), uri=True)
+    try:
+        return db.execute("SELECT resource_id, meter, quantity, unit FROM usage_events"
+                          " WHERE resource_id=? COLLATE NOCASE ORDER BY id",
+                          (resource_id,)).fetchall()
+    finally:
+        db.close()
 
 
 def action_log(acct):
