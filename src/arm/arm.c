@@ -393,15 +393,27 @@ static void admin_resource_types(http_req *r) {
 
 /* ---- the route table ----------------------------------------------------- */
 
-#define ARM(m, p, f) {LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, NULL}
+#define ARM(m, p, f)                                                                               \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM                                                                          \
+  }
 /* Tenant-level lists: any signed-in caller; the handler shows what it may see. */
-#define ARM_ANY(m, p, f) {LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, ""}
+#define ARM_ANY(m, p, f)                                                                           \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM, .action = ""                                                            \
+  }
 #define SUB "/subscriptions/{sub}"
 #define RG SUB "/resourceGroups/{rg}"
 
 static const route arm_routes[] = {
-    {LISTEN_MGMT, "GET", "/metadata/endpoints", arm_metadata_endpoints, AUTH_NONE, HTTP_ERR_ARM,
-     NULL},
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/metadata/endpoints",
+     .fn = arm_metadata_endpoints,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_ARM},
     ARM_ANY("GET", "/subscriptions", arm_subscriptions_list),
     ARM("GET", SUB, arm_subscription_get),
     ARM_ANY("GET", "/tenants", arm_tenants_list),
@@ -422,11 +434,24 @@ static const route arm_routes[] = {
     ARM_ANY("GET", RG "/resources", arm_resources_list),
     ARM("GET", SUB "/providers/Microsoft.Resources/operationStatuses/{id}", arm_operation_status),
     ARM("GET", SUB "/operationresults/{id}", arm_operation_result),
-    {LISTEN_MGMT, "GET", "/azlite/clock", admin_clock_get, AUTH_ADMIN, HTTP_ERR_ARM, NULL},
-    {LISTEN_MGMT, "GET", "/azlite/resourceTypes", admin_resource_types, AUTH_ADMIN, HTTP_ERR_ARM,
-     NULL},
-    {LISTEN_MGMT, "POST", "/azlite/clock/advance", admin_clock_advance, AUTH_ADMIN, HTTP_ERR_ARM,
-     NULL},
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/azlite/clock",
+     .fn = admin_clock_get,
+     .auth = AUTH_ADMIN,
+     .style = HTTP_ERR_ARM},
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/azlite/resourceTypes",
+     .fn = admin_resource_types,
+     .auth = AUTH_ADMIN,
+     .style = HTTP_ERR_ARM},
+    {.listener = LISTEN_MGMT,
+     .method = "POST",
+     .pattern = "/azlite/clock/advance",
+     .fn = admin_clock_advance,
+     .auth = AUTH_ADMIN,
+     .style = HTTP_ERR_ARM},
 };
 
 static int arm_init(srv *s) {

@@ -91,11 +91,27 @@ static const char *const identity_schema[] = {
 
 /* ---- the route table ------------------------------------------------------ */
 
-#define AAD(m, p, f) {LISTEN_MGMT, m, p, f, AUTH_NONE, HTTP_ERR_OAUTH, NULL}
-#define ARM(m, p, f) {LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, NULL}
+#define AAD(m, p, f)                                                                               \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_NONE,                \
+    .style = HTTP_ERR_OAUTH                                                                        \
+  }
+#define ARM(m, p, f)                                                                               \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM                                                                          \
+  }
 /* Any signed-in caller; the handler decides what it shows. */
-#define ARM_ANY(m, p, f) {LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, ""}
-#define GRAPH(m, p, f) {LISTEN_MGMT, m, "/graph/v1.0" p, f, AUTH_GRAPH, HTTP_ERR_GRAPH, NULL}
+#define ARM_ANY(m, p, f)                                                                           \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM, .action = ""                                                            \
+  }
+#define GRAPH(m, p, f)                                                                             \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = "/graph/v1.0" p, .fn = f, .auth = AUTH_GRAPH, \
+    .style = HTTP_ERR_GRAPH                                                                        \
+  }
 
 #define SUB "/subscriptions/{sub}"
 #define RG SUB "/resourceGroups/{rg}"
@@ -149,10 +165,18 @@ static const route identity_routes[] = {
     /* Microsoft.ManagedIdentity (msi.c) */
     ARM_TRACKED_ROUTES(UAI_TYPE, &msi_uai_type),
     /* Workloads' token endpoint: the caller proves itself with IDENTITY_HEADER. */
-    {LISTEN_MGMT, "GET", "/azlite/msi/token", msi_workload_token, AUTH_NONE, HTTP_ERR_OAUTH,
-     NULL},
-    {LISTEN_MGMT, "GET", "/azlite/identity/workload-env", msi_workload_env_get, AUTH_ADMIN,
-     HTTP_ERR_ARM, NULL},
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/azlite/msi/token",
+     .fn = msi_workload_token,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_OAUTH},
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/azlite/identity/workload-env",
+     .fn = msi_workload_env_get,
+     .auth = AUTH_ADMIN,
+     .style = HTTP_ERR_ARM},
 
     /* Microsoft Graph v1.0 (graph.c) */
     GRAPH("GET", "/applications", graph_app_list),

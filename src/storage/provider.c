@@ -23,14 +23,25 @@
 static const route storage_routes[] = {
     /* Blob data plane: path style /<account>/<container>/<blob>, or host style
      * <account>.blob.localhost/<container>/<blob>; also served on LISTEN_BLOB_TLS. */
-    {LISTEN_BLOB, "*", "/*", blob_dispatch, AUTH_PROVIDER, HTTP_ERR_STORAGE, NULL,
-     blob_body_digests},
+    {.listener = LISTEN_BLOB,
+     .method = "*",
+     .pattern = "/*",
+     .fn = blob_dispatch,
+     .auth = AUTH_PROVIDER,
+     .style = HTTP_ERR_STORAGE,
+     .body_digests = blob_body_digests},
 
 /* Resource Manager (accounts.c, lifecycle.c). */
 #define ARM(m, p, f)                                                                               \
-  { LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, NULL }
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM                                                                          \
+  }
 #define ARM_ANY(m, p, f)                                                                           \
-  { LISTEN_MGMT, m, p, f, AUTH_ARM, HTTP_ERR_ARM, "" }
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM, .action = ""                                                            \
+  }
 #define SUB "/subscriptions/{sub}"
 #define ACCT SUB "/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{account}"
     ARM("POST", SUB "/providers/Microsoft.Storage/checkNameAvailability",
