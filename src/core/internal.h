@@ -3,6 +3,8 @@
 #ifndef AZLITE_CORE_INTERNAL_H
 #define AZLITE_CORE_INTERNAL_H
 
+#include <assert.h>
+
 #include "core.h"
 
 int store_init(srv *s);
@@ -25,6 +27,12 @@ void srv_close(srv *s);
 http_req *http_req_detached(srv *s, enum http_listener listener, const char *method,
                             const char *target);
 void http_req_free(http_req *r);
+
+/* Checks that no two routes of the providers' tables (NULL-terminated) match
+ * some request equally well (the same listener and method, the same measure
+ * of specificity, and a path both match): the router would then pick by table
+ * order.  -1 and a message naming both routes in err. */
+int routes_check(const provider *const *list, char *err, size_t errlen);
 
 /* Creates <data>/pki/{ca.pem,ca.key,server.pem,server.key} if missing. */
 int pki_ensure(srv *s);

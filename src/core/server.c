@@ -229,7 +229,12 @@ char *srv_path(srv *s, const char *rel) {
 
 void **srv_provider_state(srv *s, const provider *p) {
   for (int i = 0; providers[i]; i++)
-    if (providers[i] == p) return &s->provider_state[i];
+    if (providers[i] == p) {
+      /* One slot a provider: providers.c must not list more than srv holds. */
+      assert(i < (int)(sizeof s->provider_state / sizeof s->provider_state[0]));
+      return &s->provider_state[i];
+    }
+  assert(!"srv_provider_state: a provider that providers[] does not list");
   abort();
 }
 
@@ -696,8 +701,10 @@ static int route_match(http_req *r, const compiled_route *c, char **segs, int ns
   for (int i = 0; i < c->nseg; i++)
     if (c->seg[i][0] != '{' && strcasecmp(c->seg[i], segs[i]) != 0) return 0;
   r->nparams = 0;
-  for (int i = 0; i < c->nseg && r->nparams < 15; i++)
+  /* routes_compile refused patterns with more than 15 parameters. */
+  for (int i = 0; i < c->nseg; i++)
     if (c->seg[i][0] == '{') {
+      assert(r->nparams < 15);
       size_t n = strlen(c->seg[i]);
       char *name = http_alloc(r, n);
       memcpy(name, c->seg[i] + 1, n - 2);
@@ -712,6 +719,7 @@ static int route_match(http_req *r, const compiled_route *c, char **segs, int ns
       while (*p && *p != '/') p++;
     }
     if (*p == '/') p++;
+    assert(r->nparams < 16);
     r->param_names[r->nparams] = "*";
     r->param_values[r->nparams++] = p;
   }
@@ -1734,6 +1742,11 @@ int srv_open(srv *s) {
       log_error("provider %s failed to start", providers[i]->name);
       return -1;
     }
+  char conflict[1024];
+  if (routes_check(providers, conflict, sizeof conflict) != 0) {
+    log_error("%s; azlite does not start with an ambiguous route table", conflict);
+    return -1;
+  }
   routes_compile(s);
   return 0;
 }

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <assert.h>
+
 #include "core.h"
 
 /* Per-thread transaction depth: nested store_begin() calls join the outer one. */
@@ -233,6 +235,9 @@ int store_begin(srv *s) {
 }
 
 int store_commit(srv *s) {
+  /* A commit without its begin is a bug in the caller (a rollback is not:
+   * error paths may roll back a begin that failed). */
+  assert(tx_depth > 0);
   if (tx_depth <= 0) return -1;
   if (--tx_depth > 0) return tx_failed ? -1 : 0;
   if (tx_failed) {
