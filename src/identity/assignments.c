@@ -118,7 +118,7 @@ static json_t *assignment_json(srv *s, sqlite3_stmt *st) {
   char created[40], updated[40];
   clock_iso8601(sqlite3_column_int64(st, 5), created);
   clock_iso8601(sqlite3_column_int64(st, 6), updated);
-  char *role = role_definition_id(s, scope, (const char *)sqlite3_column_text(st, 2));
+  char *role = identity_role_definition_id(s, scope, (const char *)sqlite3_column_text(st, 2));
   const char *base = strcmp(scope, "/") == 0 ? "" : scope;
   json_t *j = json_pack(
       "{s:o,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:o,s:o,s:n,s:o}}", "id",
@@ -271,7 +271,7 @@ static int assignment_validate(http_req *r, const char *scope, const char *name,
     return -1;
   }
   json_t *assignable = NULL;
-  if (!identity_is_guid(in->role) || !role_exists(s, in->role, &assignable)) {
+  if (!identity_is_guid(in->role) || !identity_role_exists(s, in->role, &assignable)) {
     http_fail(r, 400, "RoleDefinitionDoesNotExist",
               "The specified role definition with ID '%s' does not exist.", in->role);
     return -1;
@@ -411,7 +411,7 @@ void authz_assignment_put(http_req *r) {
     return;
   }
   char rn[128];
-  role_name(s, in.role, rn, sizeof rn);
+  identity_role_name(s, in.role, rn, sizeof rn);
   log_info("identity: %s granted '%s' to %s at %s", r->caller ? r->caller->appid : "?", rn,
            target.oid, scope);
   http_reply_json(r, 201, assignment_load(s, name));

@@ -88,10 +88,10 @@ int identity_require_api_version(http_req *r, const char *type, const char *cons
 
 /* ---- token.c --------------------------------------------------------------- */
 
-void aad_openid_config(http_req *r);
-void aad_jwks(http_req *r);
-void aad_token(http_req *r);
-void aad_interactive(http_req *r);
+void identity_aad_openid_config(http_req *r);
+void identity_aad_jwks(http_req *r);
+void identity_aad_token(http_req *r);
+void identity_aad_interactive(http_req *r);
 /* Verifies client credentials; fills *p.  Returns 0, or -1 after failing the
  * request with the OAuth error Azure AD sends. */
 int identity_client_login(http_req *r, const char *client_id, const char *secret, principal *p);
@@ -109,15 +109,15 @@ int authz_action_match(const char *pattern, const char *action);
 
 /* Does the role (built-in or custom, by GUID) grant the action?  data != 0
  * checks dataActions/notDataActions.  1 = granted. */
-int role_grants(srv *s, const char *role_id, const char *action, int data);
+int identity_role_grants(srv *s, const char *role_id, const char *action, int data);
 /* Does the role exist?  For a custom role, *assignable (if not NULL) gets its
  * assignable scopes (new reference); built-in roles leave it NULL (all scopes). */
-int role_exists(srv *s, const char *role_id, json_t **assignable);
+int identity_role_exists(srv *s, const char *role_id, json_t **assignable);
 /* The role's name ("Owner"), copied into out; "" when unknown. */
-void role_name(srv *s, const char *role_id, char *out, size_t n);
+void identity_role_name(srv *s, const char *role_id, char *out, size_t n);
 /* "/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{id}"
  * for a scope under the subscription, "/providers/..." for the root (malloc'd). */
-char *role_definition_id(srv *s, const char *scope, const char *role_id);
+char *identity_role_definition_id(srv *s, const char *scope, const char *role_id);
 
 void authz_definition_list(http_req *r);
 void authz_definition_get(http_req *r);

@@ -56,7 +56,7 @@ int authz_check(srv *s, const principal *p, const char *action, const char *scop
   while (!allowed && sqlite3_step(st) == SQLITE_ROW) {
     const char *as = (const char *)sqlite3_column_text(st, 0);
     const char *role = (const char *)sqlite3_column_text(st, 1);
-    if (authz_scope_covers(as, scope) && role_grants(s, role, action, data)) allowed = 1;
+    if (authz_scope_covers(as, scope) && identity_role_grants(s, role, action, data)) allowed = 1;
   }
   store_finalize(st);
   return allowed ? 0 : -1;

@@ -186,7 +186,7 @@ static json_t *custom_load_column(srv *s, const char *id, const char *col) {
   return j;
 }
 
-int role_grants(srv *s, const char *role_id, const char *action, int data) {
+int identity_role_grants(srv *s, const char *role_id, const char *action, int data) {
   const role_builtin *b = builtin_find(role_id);
   if (b)
     return data ? list_matches(b->data_actions, action) &&
@@ -205,7 +205,7 @@ int role_grants(srv *s, const char *role_id, const char *action, int data) {
   return ok;
 }
 
-int role_exists(srv *s, const char *role_id, json_t **assignable) {
+int identity_role_exists(srv *s, const char *role_id, json_t **assignable) {
   if (assignable) *assignable = NULL;
   if (builtin_find(role_id)) return 1;
   json_t *a = custom_load_column(s, role_id, "assignable_scopes");
@@ -217,7 +217,7 @@ int role_exists(srv *s, const char *role_id, json_t **assignable) {
   return 1;
 }
 
-void role_name(srv *s, const char *role_id, char *out, size_t n) {
+void identity_role_name(srv *s, const char *role_id, char *out, size_t n) {
   const role_builtin *b = builtin_find(role_id);
   out[0] = 0;
   if (b) {
@@ -233,7 +233,7 @@ void role_name(srv *s, const char *role_id, char *out, size_t n) {
   store_finalize(st);
 }
 
-char *role_definition_id(srv *s, const char *scope, const char *role_id) {
+char *identity_role_definition_id(srv *s, const char *scope, const char *role_id) {
   char *out = NULL;
   if (strncasecmp(scope, "/subscriptions/", 15) == 0) {
     if (asprintf(&out, "/subscriptions/%s" AUTHZ_PREFIX "roleDefinitions/%s", s->subscription_id,
@@ -257,7 +257,7 @@ static json_t *definition_json(srv *s, const char *scope, const char *id, const 
                                const char *type, const char *desc, json_t *perms,
                                json_t *assignable, const char *created, const char *updated,
                                const char *created_by, const char *updated_by) {
-  char *rid = role_definition_id(s, scope, id);
+  char *rid = identity_role_definition_id(s, scope, id);
   json_t *j = json_pack(
       "{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:o,s:o}}", "id", rid, "type",
       "Microsoft.Authorization/roleDefinitions", "name", id, "properties", "roleName", name, "type",

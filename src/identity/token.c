@@ -25,7 +25,7 @@ static const char *tenant_of(http_req *r) {
   return t ? t : "adfs";
 }
 
-void aad_openid_config(http_req *r) {
+void identity_aad_openid_config(http_req *r) {
   srv *s = r->srv;
   const char *t = tenant_of(r);
   int adfs = strcasecmp(t, "adfs") == 0;
@@ -54,7 +54,7 @@ void aad_openid_config(http_req *r) {
   http_reply_json(r, 200, j);
 }
 
-void aad_jwks(http_req *r) {
+void identity_aad_jwks(http_req *r) {
   const char *kid;
   EVP_PKEY *k = identity_signing_key(r->srv, &kid);
   if (!k) {
@@ -184,7 +184,7 @@ static char *audience_from(const char *scope, const char *resource) {
 
 /* az login without --service-principal asks for a device code (or opens the
  * authorize page): azlite has no users, so say what works instead. */
-void aad_interactive(http_req *r) {
+void identity_aad_interactive(http_req *r) {
   srv *s = r->srv;
   http_fail(r, 400, "invalid_request",
             "AADSTS70002: azlite signs in service principals only (the client_credentials "
@@ -196,7 +196,7 @@ void aad_interactive(http_req *r) {
             s->tenant_id);
 }
 
-void aad_token(http_req *r) {
+void identity_aad_token(http_req *r) {
   char *body = http_body_read_all(r, 64 * 1024, NULL);
   if (!body) return;
   char *grant = form_get(body, "grant_type"), *cid = form_get(body, "client_id"),

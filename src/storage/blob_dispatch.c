@@ -1098,5 +1098,5 @@ int blob_source_open(blob_ctx *c, const char *url, int flags, blob_source *out) 
     return -1;
   }
   if (blob_tags_condition_check(c, "x-ms-source-if-tags", out->b.id) != 0) return -1;
-  return flags & BLOB_SOURCE_ARCHIVED_OK ? 0 : tier_require_online(c, &out->b);
+  return flags & BLOB_SOURCE_ARCHIVED_OK ? 0 : storage_tier_require_online(c, &out->b);
 }

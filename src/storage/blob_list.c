@@ -154,7 +154,7 @@ static void blob_xml(blob_ctx *c, xmlw *w, const blob_row *b, int include) {
     xmlw_elemf(w, "x-ms-blob-sequence-number", "%lld", (long long)b->seq_number);
   xmlw_elem(w, "BlobType", b->type);
   if (strcmp(b->type, "BlockBlob") == 0 || b->tier) {
-    xmlw_elem(w, "AccessTier", b->tier ? b->tier : tier_account_default(c));
+    xmlw_elem(w, "AccessTier", b->tier ? b->tier : storage_tier_account_default(c));
     if (!b->tier) xmlw_elem(w, "AccessTierInferred", "true");
     if (b->archive_status) xmlw_elem(w, "ArchiveStatus", b->archive_status);
   }

@@ -429,7 +429,7 @@ void blob_get_blob(blob_ctx *c) {
     blob_fail_internal(c, "starting a read");
     return;
   }
-  if (load_for_read(c, &b) != 0 || tier_require_online(c, &b) != 0) {
+  if (load_for_read(c, &b) != 0 || storage_tier_require_online(c, &b) != 0) {
     blob_read_end(c);
     return;
   }
@@ -449,7 +449,7 @@ void blob_get_blob(blob_ctx *c) {
     blob_fail_internal(c, "loading extents");
     return;
   }
-  tier_note_access(c, &b);
+  storage_tier_note_access(c, &b);
   blob_row_headers(c, &b);
   sas_header_overrides(c);
   int status = 200;
@@ -481,7 +481,7 @@ void blob_get_properties(blob_ctx *c) {
   blob_row_headers(c, &b);
   sas_header_overrides(c);
   if (b.content_md5) http_set_header(r, "Content-MD5", b.content_md5);
-  tier_headers(c, &b);
+  storage_tier_headers(c, &b);
   /* HEAD carries the blob's Content-Length and no body. */
   http_reply_length_only(r, 200, sas_override(c->auth.rsct, b.content_type), (uint64_t)b.size);
 }
@@ -585,7 +585,7 @@ static int begin_update(blob_ctx *c, blob_container_row *ct, blob_row *b) {
   }
   if (blob_need_container(c, ct) != 0 || blob_need_blob(c, ct, b, 1) != 1 ||
       blob_conditions_check(c, 1, b->etag, b->last_modified_ms, 0) != 0 ||
-      blob_lease_check_write(c, &b->lease) != 0 || tier_require_online(c, b) != 0) {
+      blob_lease_check_write(c, &b->lease) != 0 || storage_tier_require_online(c, b) != 0) {
     store_rollback(c->s);
     return -1;
   }

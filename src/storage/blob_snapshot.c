@@ -68,7 +68,7 @@ void blob_snapshot_blob(blob_ctx *c) {
   }
   if (blob_need_container(c, &ct) != 0 || blob_need_blob(c, &ct, &b, 1) != 1 ||
       blob_conditions_check(c, 1, b.etag, b.last_modified_ms, 0) != 0 ||
-      blob_lease_check_read(c, &b.lease) != 0 || tier_require_online(c, &b) != 0)
+      blob_lease_check_read(c, &b.lease) != 0 || storage_tier_require_online(c, &b) != 0)
     goto fail;
   if (blob_snapshot_time(c, ct.id, c->blob, snap) != 0) goto fail_internal;
   if (store_exec(c->s,

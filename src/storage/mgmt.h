@@ -70,24 +70,24 @@ int lifecycle_log(srv *s, const char *account, int64_t now_ms, const char *sourc
 void blob_set_tier(blob_ctx *c);
 
 /* The tier a blob without an explicit one has: the account's access tier. */
-const char *tier_account_default(blob_ctx *c);
+const char *storage_tier_account_default(blob_ctx *c);
 
 /* Adds x-ms-access-tier, -inferred, -change-time, x-ms-archive-status,
  * x-ms-rehydrate-priority and x-ms-last-access-time for a blob. */
-void tier_headers(blob_ctx *c, const blob_row *b);
+void storage_tier_headers(blob_ctx *c, const blob_row *b);
 
 /* Fails with 409 BlobArchived when the blob's content is offline; 0 when it may be read. */
-int tier_require_online(blob_ctx *c, const blob_row *b);
+int storage_tier_require_online(blob_ctx *c, const blob_row *b);
 
 /* A read of the blob happened: moves its last access time when the account
  * tracks it (at most once per TIER_LAST_ACCESS_GRANULARITY_MS). */
-void tier_note_access(blob_ctx *c, const blob_row *b);
+void storage_tier_note_access(blob_ctx *c, const blob_row *b);
 
 /* How long a rehydration at this priority ("High", "Standard") takes. */
-int64_t tier_rehydrate_ms(const char *prio);
+int64_t storage_tier_rehydrate_ms(const char *prio);
 
 /* Completes rehydrations that are due, by Set Blob Tier or by a Copy Blob
  * whose destination is pending (scheduler thread). */
-void tier_tick(srv *s, int64_t now_ms);
+void storage_tier_tick(srv *s, int64_t now_ms);
 
 #endif

@@ -320,7 +320,7 @@ static int storage_init(srv *s) {
 
 static void storage_tick(srv *s, int64_t now_ms) {
   blob_trash_empty(s, 0);
-  tier_tick(s, now_ms);
+  storage_tier_tick(s, now_ms);
   lifecycle_tick(s, now_ms);
   /* Azure drops uncommitted blocks a week after their upload. */
   blob_state *st = blob_state_of(s);

@@ -15,7 +15,7 @@
 
 #define ARCHIVE_PENDING "rehydrate-pending-to-"
 
-const char *tier_account_default(blob_ctx *c) {
+const char *storage_tier_account_default(blob_ctx *c) {
   if (c->tier_default) return c->tier_default;
   sqlite3_stmt *q;
   const char *t = NULL;
@@ -32,11 +32,11 @@ const char *tier_account_default(blob_ctx *c) {
   return c->tier_default;
 }
 
-void tier_headers(blob_ctx *c, const blob_row *b) {
+void storage_tier_headers(blob_ctx *c, const blob_row *b) {
   http_req *r = c->r;
   char d[32];
   if (strcmp(b->type, "BlockBlob") == 0) {
-    http_set_header(r, "x-ms-access-tier", b->tier ? b->tier : tier_account_default(c));
+    http_set_header(r, "x-ms-access-tier", b->tier ? b->tier : storage_tier_account_default(c));
     if (!b->tier) {
       http_set_header(r, "x-ms-access-tier-inferred", "true");
     } else {
@@ -57,13 +57,13 @@ void tier_headers(blob_ctx *c, const blob_row *b) {
   }
 }
 
-int tier_require_online(blob_ctx *c, const blob_row *b) {
+int storage_tier_require_online(blob_ctx *c, const blob_row *b) {
   if (!b->tier || strcmp(b->tier, "Archive") != 0) return 0;
   http_fail(c->r, 409, "BlobArchived", "This operation is not permitted on an archived blob.");
   return -1;
 }
 
-void tier_note_access(blob_ctx *c, const blob_row *b) {
+void storage_tier_note_access(blob_ctx *c, const blob_row *b) {
   int64_t since;
   if (!storage_last_access_tracking(c->s, c->account, &since)) return;
   srv *s = c->s;
@@ -98,7 +98,7 @@ static int is_online_standard(const char *t) {
   return !strcmp(t, "Hot") || !strcmp(t, "Cool") || !strcmp(t, "Cold");
 }
 
-int64_t tier_rehydrate_ms(const char *prio) {
+int64_t storage_tier_rehydrate_ms(const char *prio) {
   return strcmp(prio, "High") == 0 ? TIER_REHYDRATE_HIGH_MS : TIER_REHYDRATE_STANDARD_MS;
 }
 
@@ -146,7 +146,7 @@ void blob_set_tier(blob_ctx *c) {
     goto fail;
   }
   const char *snap = b.snapshot && b.snapshot[0] ? b.snapshot : NULL;
-  const char *cur = b.tier ? b.tier : tier_account_default(c);
+  const char *cur = b.tier ? b.tier : storage_tier_account_default(c);
   int status = 200, rc = 0;
   const char *action = "setTier";
   if (b.archive_status) {
@@ -180,7 +180,7 @@ void blob_set_tier(blob_ctx *c) {
       rc = store_exec(s,
                       "UPDATE blobs SET archive_status=%Q, rehydrate_priority=%Q,"
                       " rehydrate_done_ms=%lld WHERE id=%lld",
-                      lower, prio, (long long)(c->now_ms + tier_rehydrate_ms(prio)), (long long)b.id);
+                      lower, prio, (long long)(c->now_ms + storage_tier_rehydrate_ms(prio)), (long long)b.id);
       status = 202;
       action = !strcmp(prio, "High") ? "rehydrateHigh" : "rehydrateStandard";
     }
@@ -206,7 +206,7 @@ fail:
 
 /* ---- rehydration ------------------------------------------------------------------------- */
 
-void tier_tick(srv *s, int64_t now_ms) {
+void storage_tier_tick(srv *s, int64_t now_ms) {
   sqlite3_stmt *q;
   if (store_prepare(store_db(s),
                     "SELECT b.id, c.account, c.name, b.name, b.snapshot, b.archive_status,"
