@@ -107,7 +107,8 @@ struct blob_ctx {
   int allow_shared_key;     /* allowSharedKeyAccess */
   int https_only;           /* supportsHttpsTrafficOnly */
   int hns;                  /* isHnsEnabled */
-  const char *tier_default; /* the account's access tier, cached by storage_tier_account_default() */
+  const char
+      *tier_default; /* the account's access tier, cached by storage_tier_account_default() */
   /* A SAS grants this write only through create (c): no blob may stand at the name
    * (checked again inside the write's transaction, blob_write_target). */
   int sas_create_only;

@@ -292,10 +292,11 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
                    " copy_progress='0/%lld', archive_status=%Q, rehydrate_priority=%Q,"
                    " rehydrate_done_ms=%lld WHERE id=%lld",
                    copy_id, url, (long long)sb->size, status, prio,
-                   (long long)(c->now_ms + storage_tier_rehydrate_ms(prio)), (long long)blob_id) != 0 ||
+                   (long long)(c->now_ms + storage_tier_rehydrate_ms(prio)),
+                   (long long)blob_id) != 0 ||
         lifecycle_log(c->s, c->account, c->now_ms, "user", NULL,
-                      !strcmp(prio, "High") ? "rehydrateHigh" : "rehydrateStandard",
-                      c->container, c->blob, NULL, "Archive", rehydrate_to, sb->size) != 0)
+                      !strcmp(prio, "High") ? "rehydrateHigh" : "rehydrateStandard", c->container,
+                      c->blob, NULL, "Archive", rehydrate_to, sb->size) != 0)
       goto fail_internal;
   }
   if (store_commit(c->s) != 0) goto fail_internal;

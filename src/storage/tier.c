@@ -180,7 +180,8 @@ void blob_set_tier(blob_ctx *c) {
       rc = store_exec(s,
                       "UPDATE blobs SET archive_status=%Q, rehydrate_priority=%Q,"
                       " rehydrate_done_ms=%lld WHERE id=%lld",
-                      lower, prio, (long long)(c->now_ms + storage_tier_rehydrate_ms(prio)), (long long)b.id);
+                      lower, prio, (long long)(c->now_ms + storage_tier_rehydrate_ms(prio)),
+                      (long long)b.id);
       status = 202;
       action = !strcmp(prio, "High") ? "rehydrateHigh" : "rehydrateStandard";
     }
