@@ -189,22 +189,25 @@ static void put_or_patch(http_req *r, int patch) {
               t->name_message ? t->name_message : "The resource name '%s' is invalid.", name);
     return;
   }
-  json_t *in = http_body_json(r);
+  /* Everything below lives until the request ends (http_defer): no frees on
+   * the error paths. */
+  json_t *in = http_json_own(r, http_body_json(r));
   if (!in) return;
   char *id = arm_resource_id(s->subscription_id, group, t->type, name);
+  http_defer(r, free, id);
   arm_op op = {.r = r, .s = s, .type = t, .id = id, .name = name, .group = group, .in = in,
                .patch = patch};
   if (!json_is_object(in)) {
     http_fail(r, 400, "InvalidRequestContent",
               "The request content was invalid and could not be deserialized: the body must be "
               "a JSON object.");
-    goto done;
+    return;
   }
-  op.cur = arm_resource_get(s, id);
+  op.cur = http_json_own(r, arm_resource_get(s, id));
   op.created = op.cur == NULL;
   if (patch && !op.cur) {
     fail_not_found(r, t, http_param(r, "rg"), name, NULL);
-    goto done;
+    return;
   }
   if (op.cur) {
     /* An update keeps the first spelling of the name, and so of the id. */
@@ -212,32 +215,27 @@ static void put_or_patch(http_req *r, int patch) {
     op.name = json_string_value(json_object_get(op.cur, "name"));
   }
   if (location_check(&op, loc) != 0 || arm_tags_check(r, json_object_get(in, "tags")) != 0)
-    goto done;
+    return;
   op.location = loc;
   json_t *identity_in = t->identity ? json_object_get(in, "identity") : NULL;
   if (identity_in && identity_hooks &&
       identity_hooks->check_linked(r, http_printf(r, "%s/write", t->type), op.id, identity_in) !=
           0)
-    goto done;
-  op.body = body_start(&op);
+    return;
+  op.body = http_json_own(r, body_start(&op));
   if (!patch && op.cur && json_object_get(op.cur, "identity") && !identity_in)
     json_object_set(op.body, "identity", json_object_get(op.cur, "identity"));
-  if (t->build && t->build(&op) != 0) goto done;
+  if (t->build && t->build(&op) != 0) return;
   json_t *props = json_object_get(op.body, "properties");
   if (!json_is_object(props)) {
     props = json_object();
     json_object_set_new(op.body, "properties", props);
   }
   json_object_set_new(props, "provisioningState", json_string("Succeeded"));
-  if (save(&op, identity_in) != 0) goto done;
+  if (save(&op, identity_in) != 0) return;
   if (op.created) log_info("arm: created %s", op.id);
   http_reply_json(r, op.created && !patch ? (t->create_status ? t->create_status : 201) : 200,
                   render(s, t, json_incref(op.body)));
-done:
-  json_decref(op.body);
-  json_decref(op.cur);
-  json_decref(in);
-  free(id);
 }
 
 void arm_res_put(http_req *r) {
