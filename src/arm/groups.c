@@ -294,8 +294,7 @@ static int group_delete_run(srv *s, void *ctx, char *code, size_t cl, char *msg,
     if (rc != 0) break;
     const char *id = json_string_value(json_array_get(e, 0));
     notify_deleted(s, id, json_string_value(json_array_get(e, 1)));
-    rc = arm_resource_delete(s, id);
-    arm_test_delete_delay();
+    rc = arm_resource_delete(s, id); /* holds the test delay between resources */
   }
   json_decref(ids);
   if (rc == 0) {
