@@ -57,7 +57,13 @@ check-layers:
 	@if grep -nE '$(INCLUDE_UP)(identity|storage)/' src/arm/*.c src/arm/*.h; then \
 	  echo "src/arm must include nothing from src/identity or src/storage: ask the core (access_allowed() etc. in src/core/core.h)"; exit 1; fi
 
-$(BUILD)/azlite: $(CLI_OBJ) $(BUILD)/libazlite.a | check-sql check-layers
+# Error codes come from each provider's catalog (src/*/errors.h): a failure
+# written as a status literal and a code literal bypasses it.
+check-errors:
+	@if perl -0ne 'while (/http_fail(?:_style)?\((?:[^,;()]|\([^()]*\))+?,\s*(?:[^,;()"]+?,\s*)?\d{3},\s*"/g) { print "$$ARGV: $$&\n"; $$bad = 1 } END { exit !$$bad }' src/*/*.c; then \
+	  echo "take status and code from the provider's catalog (src/<provider>/errors.h), e.g. http_fail(r, ARM_ERR_RESOURCE_NOT_FOUND, ...)"; exit 1; fi
+
+$(BUILD)/azlite: $(CLI_OBJ) $(BUILD)/libazlite.a | check-sql check-layers check-errors
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libazlite.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libazlite.a tests/unit/unit.h tests/unit/unit_alloc.h
@@ -132,5 +138,5 @@ clean:
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h) $(UNIT_SRC) $(FUZZ_SRC)
 
-.PHONY: all unit unit-bins test clean format check-sql check-layers asan asan-build fuzz fuzz-bins fuzz-smoke fuzz-long
+.PHONY: all unit unit-bins test clean format check-sql check-layers check-errors asan asan-build fuzz fuzz-bins fuzz-smoke fuzz-long
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -133,11 +133,11 @@ int arm_api_version_require(http_req *r, const char *type, const char *const *ve
     fprintf(f, "%s%s", i ? (resources ? "," : ", ") : "", versions[i]);
   fclose(f);
   if (resources || !v || !api_version_well_formed(v))
-    http_fail(r, 400, "InvalidApiVersionParameter",
+    http_fail(r, ARM_ERR_INVALID_API_VERSION_PARAMETER,
               "The api-version '%s' is invalid. The supported versions are '%s'.", v ? v : "",
               list);
   else
-    http_fail(r, 400, "NoRegisteredProviderFound",
+    http_fail(r, ARM_ERR_NO_REGISTERED_PROVIDER_FOUND,
               "No registered resource provider found for location 'global' and API version '%s' "
               "for type '%s'. The supported api-versions are '%s'.",
               v, slash ? slash + 1 : type, list);

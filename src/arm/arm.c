@@ -233,7 +233,7 @@ int arm_fail_unimplemented(http_req *r) {
   if (!canon) return 0;
   char *full = http_printf(r, "%s/%s", canon, type);
   if (type_declared(full)) return 0;
-  http_fail(r, 501, "NotImplemented",
+  http_fail(r, ARM_ERR_NOT_IMPLEMENTED,
             "azlite does not implement %s yet. It serves Microsoft.Resources, "
             "Microsoft.Authorization role assignments and definitions, "
             "Microsoft.ManagedIdentity/userAssignedIdentities and Microsoft.Storage accounts.",
@@ -296,7 +296,7 @@ static void arm_providers_list(http_req *r) {
 static const char *namespace_or_fail(http_req *r) {
   const char *ns = namespace_canonical(http_param(r, "ns"));
   if (!ns)
-    http_fail(r, 404, "InvalidResourceNamespace", "The resource namespace '%s' is invalid.",
+    http_fail(r, ARM_ERR_INVALID_RESOURCE_NAMESPACE, "The resource namespace '%s' is invalid.",
               http_param(r, "ns"));
   return ns;
 }
@@ -317,7 +317,7 @@ static void provider_set_state(http_req *r, const char *state) {
                  "VALUES(%Q,%Q,%Q) ON CONFLICT(subscription,namespace) DO UPDATE SET "
                  "state=excluded.state",
                  s->subscription_id, ns, state) != 0) {
-    http_fail(r, 500, "InternalServerError", "The registration could not be saved.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The registration could not be saved.");
     return;
   }
   http_reply_json(r, 200, provider_json(s, ns));
@@ -351,15 +351,16 @@ static void admin_clock_advance(http_req *r) {
   const char *d = json_string_value(json_object_get(body, "duration"));
   int64_t ms = d ? clock_parse_duration(d) : -1;
   if (ms < 0)
-    http_fail(r, 400, "InvalidDuration",
+    http_fail(r, ARM_ERR_INVALID_DURATION,
               "'duration' must be a non-negative duration such as \"30d\", \"12h\", \"90m\", "
               "\"45s\" or \"1500ms\".");
   else if ((ms = clock_advance(r->srv, ms)) == -2)
-    http_fail(r, 400, "InvalidDuration",
+    http_fail(r, ARM_ERR_INVALID_DURATION,
               "'%s' would move the clock past 9999-12-31T23:59:59Z, the last time azlite "
-              "can represent.", d);
+              "can represent.",
+              d);
   else if (ms != 0)
-    http_fail(r, 500, "InternalServerError", "The clock could not be advanced.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The clock could not be advanced.");
   else {
     /* Answer once the work the new time calls for (lifecycle rules, rehydration)
      * has run, so a client that advances and then looks sees its effect. */
@@ -503,7 +504,7 @@ static const resource_type arm_types[] = {
 static int arm_access(http_req *r, const route *rt) {
   if (rt->auth != AUTH_ARM) return 0;
   if (!http_query_get(r, "api-version")) {
-    http_fail(r, 400, "MissingApiVersionParameter",
+    http_fail(r, ARM_ERR_MISSING_API_VERSION_PARAMETER,
               "The api-version query parameter (?api-version=) is required for all requests.");
     return -1;
   }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "../core/core.h"
+#include "errors.h"
 #include "resource.h"
 
 /* The RBAC action for a request, e.g. PUT /subscriptions/s/resourceGroups/g ->

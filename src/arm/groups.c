@@ -62,12 +62,12 @@ int arm_group_writable(http_req *r, const char *sub, const char *rg) {
   int state = group_state(r->srv, r->srv->subscription_id, rg);
   if (state == 1) return 0;
   if (state == 0)
-    http_fail(r, 409, "ResourceGroupBeingDeleted",
+    http_fail(r, ARM_ERR_RESOURCE_GROUP_BEING_DELETED,
               "The resource group '%s' is in deprovisioning state and cannot perform this "
               "operation.",
               rg);
   else
-    http_fail(r, 404, "ResourceGroupNotFound", "Resource group '%s' could not be found.", rg);
+    http_fail(r, ARM_ERR_RESOURCE_GROUP_NOT_FOUND, "Resource group '%s' could not be found.", rg);
   return -1;
 }
 
@@ -100,7 +100,7 @@ void arm_test_delay(const char *var) {
 
 int arm_require_subscription(http_req *r, const char *sub) {
   if (sub && strcasecmp(sub, r->srv->subscription_id) == 0) return 0;
-  http_fail(r, 404, "SubscriptionNotFound", "The subscription '%s' could not be found.",
+  http_fail(r, ARM_ERR_SUBSCRIPTION_NOT_FOUND, "The subscription '%s' could not be found.",
             sub ? sub : "");
   return -1;
 }
@@ -108,7 +108,7 @@ int arm_require_subscription(http_req *r, const char *sub) {
 int arm_require_group(http_req *r, const char *sub, const char *rg) {
   if (arm_require_subscription(r, sub) != 0) return -1;
   if (arm_group_exists(r->srv, sub, rg, NULL, 0)) return 0;
-  http_fail(r, 404, "ResourceGroupNotFound", "Resource group '%s' could not be found.", rg);
+  http_fail(r, ARM_ERR_RESOURCE_GROUP_NOT_FOUND, "Resource group '%s' could not be found.", rg);
   return -1;
 }
 
@@ -151,7 +151,7 @@ void arm_group_put(http_req *r) {
   const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
   if (arm_require_subscription(r, sub) != 0) return;
   if (!group_name_valid(rg)) {
-    http_fail(r, 400, "InvalidResourceGroupName",
+    http_fail(r, ARM_ERR_INVALID_RESOURCE_GROUP_NAME,
               "The resource group name '%s' is invalid. It must be 1-90 characters of letters, "
               "digits, underscores, parentheses, hyphens and periods, and not end in a period.",
               rg);
@@ -163,10 +163,10 @@ void arm_group_put(http_req *r) {
   json_t *tags = json_object_get(body, "tags");
   char canon[32], existing[128];
   if (!loc) {
-    http_fail(r, 400, "LocationRequired",
+    http_fail(r, ARM_ERR_LOCATION_REQUIRED,
               "The location property is required for this definition.");
   } else if (!arm_location_normalize(loc, canon)) {
-    http_fail(r, 400, "LocationNotAvailableForResourceGroup",
+    http_fail(r, ARM_ERR_LOCATION_NOT_AVAILABLE_FOR_RESOURCE_GROUP,
               "The provided location '%s' is not available for resource group. List of "
               "available regions is 'eastus,eastus2,westus,westus2,westus3,centralus,"
               "northcentralus,southcentralus,westcentralus,canadacentral,northeurope,"
@@ -186,7 +186,7 @@ void arm_group_put(http_req *r) {
       json_t *cur = http_json_own(r, group_load(s, existing));
       const char *curloc = json_string_value(json_object_get(cur, "location"));
       if (curloc && strcasecmp(curloc, canon) != 0) {
-        http_fail(r, 409, "InvalidResourceGroupLocation",
+        http_fail(r, ARM_ERR_INVALID_RESOURCE_GROUP_LOCATION,
                   "Invalid resource group location '%s'. The Resource group already exists in "
                   "location '%s'.",
                   canon, curloc);
@@ -203,7 +203,7 @@ void arm_group_put(http_req *r) {
                       s->subscription_id, rg, canon, tj, managed, (long long)clock_now_ms(s));
     }
     if (rc != 0)
-      http_fail(r, 500, "InternalServerError", "The resource group could not be saved.");
+      http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The resource group could not be saved.");
     else
       http_reply_json(r, exists ? 200 : 201, group_load(s, exists ? existing : rg));
   }
@@ -519,7 +519,7 @@ void arm_group_list(http_req *r) {
       n = odata_eq(&f, "tagValue", tv, sizeof tv) ? 2 : 1;
     if (n < 1 || *f) {
       json_decref(list);
-      http_fail(r, 400, "InvalidFilterInQueryString",
+      http_fail(r, ARM_ERR_INVALID_FILTER_IN_QUERY_STRING,
                 "The $filter '%s' is not supported; azlite supports \"tagName eq '...'\" and "
                 "\"tagName eq '...' and tagValue eq '...'\".",
                 filter);
@@ -693,7 +693,7 @@ void arm_resources_list(http_req *r) {
         odata_call(&f, "substringof", "resourceGroup", want[F_SUB_GROUP], sizeof want[0]) ||
         odata_call(&f, "startswith", "tagName", want[F_TAG_PRE], sizeof want[0]))
       continue;
-    http_fail(r, 400, "InvalidFilterInQueryString",
+    http_fail(r, ARM_ERR_INVALID_FILTER_IN_QUERY_STRING,
               "The $filter '%s' is not supported; azlite supports \"<field> eq '<value>'\" "
               "for resourceGroup, resourceType, name, location, tagName and tagValue, "
               "substringof('<value>', name|resourceGroup) and startswith(tagName, '<prefix>'), "

@@ -111,7 +111,7 @@ void arm_lro_start_resumable(http_req *r, int status, json_t *body, const char *
                  id, iso, resume) != 0) {
     if (free_ctx) free_ctx(ctx);
     json_decref(body);
-    http_fail(r, 500, "InternalServerError", "The operation could not be started.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The operation could not be started.");
     return;
   }
   const char *api = http_query_get(r, "api-version");
@@ -191,7 +191,7 @@ void arm_operation_status(http_req *r) {
   char status[16], code[128], msg[1024];
   const char *id = http_param(r, "id");
   if (lro_load(r->srv, id, status, code, msg) != 0) {
-    http_fail(r, 404, "OperationNotFound", "The operation '%s' could not be found.", id);
+    http_fail(r, ARM_ERR_OPERATION_NOT_FOUND, "The operation '%s' could not be found.", id);
     return;
   }
   json_t *j = json_pack("{s:s,s:s}", "id", r->path, "status", status);
@@ -206,7 +206,7 @@ void arm_operation_result(http_req *r) {
   char status[16], code[128], msg[1024];
   const char *id = http_param(r, "id");
   if (lro_load(r->srv, id, status, code, msg) != 0) {
-    http_fail(r, 404, "OperationNotFound", "The operation '%s' could not be found.", id);
+    http_fail(r, ARM_ERR_OPERATION_NOT_FOUND, "The operation '%s' could not be found.", id);
     return;
   }
   if (strcmp(status, "InProgress") == 0) {

@@ -31,20 +31,20 @@ static const arm_type *route_type(http_req *r) {
 int arm_tags_check(http_req *r, json_t *tags) {
   if (!tags || json_is_null(tags)) return 0;
   if (!json_is_object(tags)) {
-    http_fail(r, 400, "InvalidRequestContent",
+    http_fail(r, ARM_ERR_INVALID_REQUEST_CONTENT,
               "The request content was invalid and could not be deserialized: 'tags' must be "
               "an object.");
     return -1;
   }
   if (json_object_size(tags) > 50) {
-    http_fail(r, 400, "InvalidTagCount", "The number of tags exceeds the limit of 50.");
+    http_fail(r, ARM_ERR_INVALID_TAG_COUNT, "The number of tags exceeds the limit of 50.");
     return -1;
   }
   const char *k;
   json_t *v;
   json_object_foreach(tags, k, v) {
     if (!json_is_string(v) || strlen(k) > 512 || strlen(json_string_value(v)) > 256) {
-      http_fail(r, 400, "InvalidTagNameOrValue",
+      http_fail(r, ARM_ERR_INVALID_TAG_NAME_OR_VALUE,
                 "The tag '%s' has an invalid name or value: names are at most 512 characters, "
                 "values are strings of at most 256.",
                 k);
@@ -65,7 +65,7 @@ static void fail_not_found(http_req *r, const arm_type *t, const char *rg, const
     http_fail(r, 404, code, "The %s %s was not found.", what, name);
     return;
   }
-  http_fail(r, 404, "ResourceNotFound",
+  http_fail(r, ARM_ERR_RESOURCE_NOT_FOUND,
             "The Resource '%s/%s' under resource group '%s' was not found. For more details "
             "please go to https://aka.ms/ARMResourceNotFoundFix",
             t->type, name, rg);
@@ -107,18 +107,19 @@ static int location_check(arm_op *op, char loc[32]) {
     return 0;
   }
   if (!in) {
-    http_fail(r, 400, "LocationRequired", "The location property is required for this definition.");
+    http_fail(r, ARM_ERR_LOCATION_REQUIRED,
+              "The location property is required for this definition.");
     return -1;
   }
   if (!arm_location_normalize(in, loc)) {
-    http_fail(r, 400, "LocationNotAvailableForResourceType",
+    http_fail(r, ARM_ERR_LOCATION_NOT_AVAILABLE_FOR_RESOURCE_TYPE,
               "The provided location '%s' is not available for resource type '%s'.", in,
               op->type->type);
     return -1;
   }
   const char *curloc = json_string_value(json_object_get(op->cur, "location"));
   if (curloc && strcasecmp(curloc, loc) != 0) {
-    http_fail(r, 409, "InvalidResourceLocation",
+    http_fail(r, ARM_ERR_INVALID_RESOURCE_LOCATION,
               "The resource '%s' already exists in location '%s' in resource group '%s'. A "
               "resource with the same name cannot be created in location '%s'. Please select a "
               "new resource name.",
@@ -155,7 +156,7 @@ static int save(arm_op *op, json_t *identity_in) {
   if (store_begin(s) != 0) {
     /* The store stayed locked: a resource group's delete holds it that long. */
     if (arm_group_writable(r, sub, op->group) == 0)
-      http_fail(r, 500, "InternalServerError", "The resource could not be saved.");
+      http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The resource could not be saved.");
     return -1;
   }
   if (arm_group_writable(r, sub, op->group) != 0) goto fail;
@@ -163,7 +164,7 @@ static int save(arm_op *op, json_t *identity_in) {
     json_t *ident = identity_hooks ? identity_hooks->apply(r, op->id, identity_in) : NULL;
     if (!ident) {
       if (!http_failed(r))
-        http_fail(r, 500, "InternalServerError", "The resource's identity could not be saved.");
+        http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The resource's identity could not be saved.");
       goto fail;
     }
     json_object_set_new(op->body, "identity", ident);
@@ -173,7 +174,8 @@ static int save(arm_op *op, json_t *identity_in) {
   return 0;
 fail:
   store_rollback(s);
-  if (!http_failed(r)) http_fail(r, 500, "InternalServerError", "The resource could not be saved.");
+  if (!http_failed(r))
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The resource could not be saved.");
   return -1;
 }
 
@@ -198,7 +200,7 @@ static void put_or_patch(http_req *r, int patch) {
   arm_op op = {.r = r, .s = s, .type = t, .id = id, .name = name, .group = group, .in = in,
                .patch = patch};
   if (!json_is_object(in)) {
-    http_fail(r, 400, "InvalidRequestContent",
+    http_fail(r, ARM_ERR_INVALID_REQUEST_CONTENT,
               "The request content was invalid and could not be deserialized: the body must be "
               "a JSON object.");
     return;
@@ -271,7 +273,7 @@ void arm_res_delete(http_req *r) {
   else
     store_rollback(s);
   if (rc != 0)
-    http_fail(r, 500, "InternalServerError", "The resource could not be deleted.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The resource could not be deleted.");
   else
     http_reply_empty(r, 200);
 done:
@@ -299,7 +301,7 @@ void arm_res_list(http_req *r) {
   if (arm_list_scope(r, http_printf(r, "%s/read", t->type), scope, sizeof scope) != 0) return;
   const char *top = http_query_get(r, "$top");
   if (top && (strspn(top, "0123456789") != strlen(top) || !*top || atol(top) < 1)) {
-    http_fail(r, 400, "InvalidParameter", "The value '%s' of $top is not a positive integer.",
+    http_fail(r, ARM_ERR_INVALID_PARAMETER, "The value '%s' of $top is not a positive integer.",
               top);
     return;
   }

@@ -25,7 +25,7 @@ void access_fail_denied(http_req *r, const char *action, const char *scope) {
     ops->fail_denied(r, action, scope);
     return;
   }
-  http_fail(r, 403, "AuthorizationFailed",
+  http_fail(r, CORE_ERR_AUTHORIZATION_FAILED,
             "The client does not have authorization to perform action '%s' over scope '%s'.",
             action, scope);
 }

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "errors.h"
 #include "http.h"
 
 /* ---- configuration -------------------------------------------------- */

@@ -422,8 +422,8 @@ const void *http_route_data(http_req *r) {
 
 char *http_body_read_all(http_req *r, size_t max, size_t *len) {
   if (r->body_len > max) {
-    http_fail(r, 413, "RequestBodyTooLarge", "The request body is too large (limit %zu bytes).",
-              max);
+    http_fail(r, CORE_ERR_REQUEST_BODY_TOO_LARGE,
+              "The request body is too large (limit %zu bytes).", max);
     return NULL;
   }
   char *buf = malloc(r->body_len + 1);
@@ -441,7 +441,7 @@ char *http_body_read_all(http_req *r, size_t max, size_t *len) {
     if (fd >= 0) close(fd);
     if (got != r->body_len) {
       free(buf);
-      http_fail(r, 500, "InternalError", "The request body could not be read.");
+      http_fail(r, CORE_ERR_INTERNAL_ERROR, "The request body could not be read.");
       return NULL;
     }
   }
@@ -453,7 +453,7 @@ char *http_body_read_all(http_req *r, size_t max, size_t *len) {
 json_t *http_body_json(http_req *r) {
   size_t len;
   if (r->body_len == 0) {
-    http_fail_style(r, HTTP_ERR_ARM, 400, "InvalidRequestContent",
+    http_fail_style(r, HTTP_ERR_ARM, CORE_ERR_INVALID_REQUEST_CONTENT,
                     "The request content was invalid and could not be deserialized: "
                     "'The request body is empty.'.");
     return NULL;
@@ -464,7 +464,7 @@ json_t *http_body_json(http_req *r) {
   json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
   free(buf);
   if (!j) {
-    http_fail_style(r, HTTP_ERR_ARM, 400, "InvalidRequestContent",
+    http_fail_style(r, HTTP_ERR_ARM, CORE_ERR_INVALID_REQUEST_CONTENT,
                     "The request content was invalid and could not be deserialized: '%s, "
                     "line %d, position %d.'.",
                     e.text, e.line, e.column);
@@ -770,7 +770,7 @@ static int route_access(http_req *r, const route *rt) {
       return -1;
     }
   if (rt->auth != AUTH_NONE && rt->auth != AUTH_PROVIDER && !r->caller) {
-    http_fail(r, 401, "AuthenticationFailed",
+    http_fail(r, CORE_ERR_AUTHENTICATION_FAILED,
               "Authentication failed: no caller was authenticated.");
     return -1;
   }
@@ -911,20 +911,20 @@ static void refuse_bad_uri(req_state *st) {
   http_req *r = &st->r;
   if (r->listener == LISTEN_MGMT) {
     if (st->bad_query)
-      http_fail_style(r, HTTP_ERR_ARM, 400, "InvalidRequestUri",
+      http_fail_style(r, HTTP_ERR_ARM, CORE_ERR_INVALID_REQUEST_URI,
                       "The request URI is not valid: the query parameter '%s' contains %s.",
                       st->bad_query, st->bad_uri);
     else
-      http_fail_style(r, HTTP_ERR_ARM, 400, "InvalidRequestUri",
+      http_fail_style(r, HTTP_ERR_ARM, CORE_ERR_INVALID_REQUEST_URI,
                       "The request URI is not valid: its path contains %s.", st->bad_uri);
   } else if (st->bad_query) {
-    http_fail_style(r, HTTP_ERR_STORAGE, 400, "InvalidQueryParameterValue",
+    http_fail_style(r, HTTP_ERR_STORAGE, CORE_ERR_INVALID_QUERY_PARAMETER_VALUE,
                     "Value for one of the query parameters specified in the request URI is "
                     "invalid.");
     http_fail_detail(r, "QueryParameterName", st->bad_query);
     http_fail_detail(r, "Reason", st->bad_uri);
   } else {
-    http_fail_style(r, HTTP_ERR_STORAGE, 400, "InvalidUri",
+    http_fail_style(r, HTTP_ERR_STORAGE, CORE_ERR_INVALID_URI,
                     "The requested URI does not represent any resource on the server.");
   }
 }
@@ -1359,14 +1359,17 @@ static void dispatch(req_state *st) {
   if (st->headers_too_large) {
     /* Azure's front end refuses such a request with 400 before the service
      * sees it; here with the listener's error body. */
-    http_fail_style(r, r->listener == LISTEN_MGMT ? HTTP_ERR_ARM : HTTP_ERR_STORAGE, 400,
-                    "RequestHeaderTooLarge",
+    http_fail_style(r, r->listener == LISTEN_MGMT ? HTTP_ERR_ARM : HTTP_ERR_STORAGE,
+                    CORE_ERR_REQUEST_HEADER_TOO_LARGE,
                     "The size of the request headers is too long (limit %u bytes).", HEADERS_MAX);
     return;
   }
   if (st->too_large) {
-    http_fail(r, 413, r->listener == LISTEN_MGMT ? "RequestEntityTooLarge" : "RequestBodyTooLarge",
-              "The request body is too large and exceeds the maximum permissible limit.");
+    const char *msg = "The request body is too large and exceeds the maximum permissible limit.";
+    if (r->listener == LISTEN_MGMT)
+      http_fail(r, CORE_ERR_REQUEST_ENTITY_TOO_LARGE, "%s", msg);
+    else
+      http_fail(r, CORE_ERR_REQUEST_BODY_TOO_LARGE, "%s", msg);
     return;
   }
   if (st->bad_uri) {
@@ -1377,12 +1380,14 @@ static void dispatch(req_state *st) {
   if (!rt) {
     if (r->listener == LISTEN_MGMT) {
       if (st->route_mismatch)
-        http_fail(r, 405, "MethodNotAllowed", "The requested resource does not support http "
-                                              "method '%s'.", r->method);
+        http_fail(r, CORE_ERR_METHOD_NOT_ALLOWED,
+                  "The requested resource does not support http "
+                  "method '%s'.",
+                  r->method);
       else if (!route_unrouted(r))
-        http_fail(r, 404, "NotFound", "The requested path '%s' was not found.", r->path);
+        http_fail(r, CORE_ERR_NOT_FOUND, "The requested path '%s' was not found.", r->path);
     } else {
-      http_fail(r, 400, "InvalidUri",
+      http_fail(r, CORE_ERR_INVALID_URI,
                 "The requested URI does not represent any resource on the server.");
     }
     return;
@@ -1437,13 +1442,13 @@ static enum MHD_Result send_reply(req_state *st) {
         (uint64_t)sb.st_size < st->off + st->len) {
       log_error("%s %s: the reply's file holds less than %llu bytes at %llu", r->method,
                 r->path, (unsigned long long)st->len, (unsigned long long)st->off);
-      http_fail(r, 500, "InternalError", "The server encountered an internal error.");
+      http_fail(r, CORE_ERR_INTERNAL_ERROR, "The server encountered an internal error.");
     }
   }
   if (st->failed) render_error(r);
   if (st->kind == REPLY_NONE) {
     log_error("%s %s: handler produced no reply", r->method, r->path);
-    http_fail(r, 500, "InternalError", "The server encountered an internal error.");
+    http_fail(r, CORE_ERR_INTERNAL_ERROR, "The server encountered an internal error.");
     render_error(r);
   }
   struct MHD_Response *resp = NULL;

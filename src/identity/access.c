@@ -19,7 +19,7 @@ static void access_www_authenticate(http_req *r, const char *desc) {
 
 static void access_fail_forbidden(http_req *r, const char *action, const char *scope) {
   const principal *p = r->caller;
-  http_fail(r, 403, "AuthorizationFailed",
+  http_fail(r, IDENTITY_ERR_AUTHORIZATION_FAILED,
             "The client '%s' with object id '%s' does not have authorization to perform "
             "action '%s' over scope '%s' or the scope is invalid. If access was recently "
             "granted, please refresh your credentials.",
@@ -39,9 +39,9 @@ int identity_route_access(http_req *r, const route *rt) {
     access_www_authenticate(r,
                             "The authentication failed because of missing 'Authorization' header.");
     if (rt->auth == AUTH_GRAPH)
-      http_fail(r, 401, "InvalidAuthenticationToken", "Access token is empty.");
+      http_fail(r, IDENTITY_ERR_INVALID_AUTHENTICATION_TOKEN, "Access token is empty.");
     else
-      http_fail(r, 401, "AuthenticationFailed",
+      http_fail(r, IDENTITY_ERR_AUTHENTICATION_FAILED,
                 "Authentication failed. The 'Authorization' header is missing.");
     return -1;
   }
@@ -54,7 +54,7 @@ int identity_route_access(http_req *r, const route *rt) {
   r->caller = p;
   if (rt->auth == AUTH_ADMIN) {
     if (!p->is_admin) {
-      http_fail(r, 403, "AuthorizationFailed",
+      http_fail(r, IDENTITY_ERR_AUTHORIZATION_FAILED,
                 "The client '%s' with object id '%s' is not the azlite administrator.", p->appid,
                 p->oid);
       return -1;
@@ -77,8 +77,8 @@ int identity_route_access(http_req *r, const route *rt) {
       const char *sub = scope + 15;
       size_t n = strcspn(sub, "/");
       if (n != strlen(s->subscription_id) || strncasecmp(sub, s->subscription_id, n) != 0) {
-        http_fail(r, 404, "SubscriptionNotFound", "The subscription '%.*s' could not be found.",
-                  (int)n, sub);
+        http_fail(r, IDENTITY_ERR_SUBSCRIPTION_NOT_FOUND,
+                  "The subscription '%.*s' could not be found.", (int)n, sub);
         return -1;
       }
     }

@@ -39,7 +39,7 @@ int authz_request_scope(http_req *r, const char *collection, const char *const *
     return 0;
   }
   if (strcasecmp(seg[0], "subscriptions") != 0 || ns < 2 || ns == 3) {
-    http_fail(r, 400, "InvalidScope",
+    http_fail(r, IDENTITY_ERR_INVALID_SCOPE,
               "The scope '/%s' is not valid: azlite serves the root '/', its subscription, "
               "resource groups and resources.",
               buf);
@@ -50,8 +50,9 @@ int authz_request_scope(http_req *r, const char *collection, const char *const *
   if (ns == 2) return 0;
   char rg[128];
   if (strcasecmp(seg[2], "resourceGroups") != 0) {
-    http_fail(r, 400, "InvalidScope", "The scope is not valid: expected 'resourceGroups' after "
-                                      "the subscription.");
+    http_fail(r, IDENTITY_ERR_INVALID_SCOPE,
+              "The scope is not valid: expected 'resourceGroups' after "
+              "the subscription.");
     return -1;
   }
   if (arm_require_group(r, seg[1], seg[3]) != 0) return -1;
@@ -60,7 +61,7 @@ int authz_request_scope(http_req *r, const char *collection, const char *const *
   for (int i = 4; i < ns; i++)
     len += (size_t)snprintf(out + len, len < n ? n - len : 0, "/%s", seg[i]);
   if (len >= n) {
-    http_fail(r, 400, "InvalidScope", "The scope is too long.");
+    http_fail(r, IDENTITY_ERR_INVALID_SCOPE, "The scope is too long.");
     return -1;
   }
   if (ns >= 8) {
@@ -70,7 +71,7 @@ int authz_request_scope(http_req *r, const char *collection, const char *const *
                             s->subscription_id, rg, seg[5], seg[6], seg[7]);
     json_t *res = arm_resource_get(s, rid);
     if (!res) {
-      http_fail(r, 404, "ResourceNotFound",
+      http_fail(r, ARM_ERR_RESOURCE_NOT_FOUND,
                 "The Resource '%s/%s/%s' under resource group '%s' was not found. For more "
                 "details please go to https://aka.ms/ARMResourceNotFoundFix",
                 seg[5], seg[6], seg[7], rg);
@@ -161,7 +162,8 @@ static json_t *assignment_at(srv *s, const char *scope, const char *name) {
 }
 
 static void assignment_not_found(http_req *r, const char *name) {
-  http_fail(r, 404, "RoleAssignmentNotFound", "The role assignment '%s' is not found.", name);
+  http_fail(r, IDENTITY_ERR_ROLE_ASSIGNMENT_NOT_FOUND, "The role assignment '%s' is not found.",
+            name);
 }
 
 /* ---- list --------------------------------------------------------------------------- */
@@ -198,7 +200,7 @@ void authz_assignment_list(http_req *r) {
   assignment_filter f;
   const char *filter = http_query_get(r, "$filter");
   if (assignment_filter_parse(filter, &f) != 0) {
-    http_fail(r, 400, "InvalidFilterInQueryString",
+    http_fail(r, ARM_ERR_INVALID_FILTER_IN_QUERY_STRING,
               "The $filter '%s' is not supported; azlite supports \"atScope()\", "
               "\"principalId eq '...'\" and \"assignedTo('...')\".",
               filter);
@@ -259,20 +261,20 @@ static int assignment_validate(http_req *r, const char *scope, const char *name,
                                assignment_in *in, principal *target) {
   srv *s = r->srv;
   if (!identity_is_guid(name)) {
-    http_fail(r, 400, "InvalidRoleAssignmentId",
+    http_fail(r, IDENTITY_ERR_INVALID_ROLE_ASSIGNMENT_ID,
               "The role assignment ID '%s' is not valid. The role assignment ID must be a GUID.",
               name);
     return -1;
   }
   if (!in->role_def || !in->principal) {
-    http_fail(r, 400, "InvalidRequestContent",
+    http_fail(r, ARM_ERR_INVALID_REQUEST_CONTENT,
               "The request content was invalid: 'properties.roleDefinitionId' and "
               "'properties.principalId' are required.");
     return -1;
   }
   json_t *assignable = NULL;
   if (!identity_is_guid(in->role) || !identity_role_exists(s, in->role, &assignable)) {
-    http_fail(r, 400, "RoleDefinitionDoesNotExist",
+    http_fail(r, IDENTITY_ERR_ROLE_DEFINITION_DOES_NOT_EXIST_400,
               "The specified role definition with ID '%s' does not exist.", in->role);
     return -1;
   }
@@ -288,7 +290,7 @@ static int assignment_validate(http_req *r, const char *scope, const char *name,
     json_decref(assignable);
   }
   if (!assignable_here) {
-    http_fail(r, 400, "InvalidCreateRoleAssignmentRequest",
+    http_fail(r, IDENTITY_ERR_INVALID_CREATE_ROLE_ASSIGNMENT_REQUEST,
               "The request to create role assignment '%s' is not valid. Role definition '%s' "
               "is not assignable at scope '%s': it is not among or below the role's "
               "assignable scopes.",
@@ -296,14 +298,14 @@ static int assignment_validate(http_req *r, const char *scope, const char *name,
     return -1;
   }
   if (identity_principal_by_oid(s, in->principal, target) != 0) {
-    http_fail(r, 400, "PrincipalNotFound",
+    http_fail(r, IDENTITY_ERR_PRINCIPAL_NOT_FOUND,
               "Principal %s does not exist in the directory %s. Check that you have the "
               "correct principal ID.",
               in->principal, s->tenant_id);
     return -1;
   }
   if (in->principal_type && strcasecmp(in->principal_type, "ServicePrincipal") != 0) {
-    http_fail(r, 400, "UnmatchedPrincipalType",
+    http_fail(r, IDENTITY_ERR_UNMATCHED_PRINCIPAL_TYPE,
               "The PrincipalId '%s' has type 'ServicePrincipal', which is different from "
               "specified PrincipalType '%s'.",
               in->principal, in->principal_type);
@@ -369,7 +371,7 @@ void authz_assignment_put(http_req *r) {
     int same = strcasecmp(cur_scope, scope) == 0 && strcasecmp(cur_pid, target.oid) == 0 &&
                strcasecmp(cur_role, in.role) == 0;
     if (!same) {
-      http_fail(r, 400, "RoleAssignmentUpdateNotPermitted",
+      http_fail(r, IDENTITY_ERR_ROLE_ASSIGNMENT_UPDATE_NOT_PERMITTED,
                 "Tenant ID, application ID, principal ID, and scope are not allowed to be "
                 "updated.");
       return;
@@ -383,14 +385,14 @@ void authz_assignment_put(http_req *r) {
     return;
   }
   if (assignment_duplicate(s, scope, name, in.role, target.oid, other)) {
-    http_fail(r, 409, "RoleAssignmentExists", "The role assignment already exists.");
+    http_fail(r, IDENTITY_ERR_ROLE_ASSIGNMENT_EXISTS, "The role assignment already exists.");
     return;
   }
   int64_t now = clock_now_ms(s);
   /* Not into a group being deleted: the assignment would outlive it, and
    * apply again to a group later created under the same name. */
   if (store_begin(s) != 0) {
-    http_fail(r, 500, "InternalServerError", "The role assignment could not be saved.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The role assignment could not be saved.");
     return;
   }
   if (arm_scope_writable(r, scope) != 0) {
@@ -407,7 +409,7 @@ void authz_assignment_put(http_req *r) {
                  in.condition_version) != 0 ||
       store_commit(s) != 0) {
     store_rollback(s);
-    http_fail(r, 500, "InternalServerError", "The role assignment could not be saved.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The role assignment could not be saved.");
     return;
   }
   char rn[128];
@@ -440,7 +442,7 @@ void authz_assignment_delete(http_req *r) {
   if (strcmp(pid, identity_st(s)->admin_oid) == 0 && strcasecmp(role, ROLE_OWNER) == 0 &&
       strcasecmp(scope, sub) == 0) {
     json_decref(j);
-    http_fail(r, 409, "RoleAssignmentDeleteNotAllowed",
+    http_fail(r, IDENTITY_ERR_ROLE_ASSIGNMENT_DELETE_NOT_ALLOWED,
               "The azlite administrator's Owner assignment on the subscription cannot be "
               "removed.");
     return;

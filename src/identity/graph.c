@@ -101,7 +101,7 @@ static void graph_context(srv *s, json_t *j, const char *what) {
 }
 
 static void graph_not_found(http_req *r, const char *id) {
-  http_fail(r, 404, "Request_ResourceNotFound",
+  http_fail(r, IDENTITY_ERR_REQUEST_RESOURCE_NOT_FOUND,
             "Resource '%s' does not exist or one of its queried reference-property objects are "
             "not present.",
             id);
@@ -114,7 +114,7 @@ static int graph_require_writer(http_req *r) {
                     authz_check(r->srv, r->caller, "Microsoft.Authorization/roleAssignments/write",
                                 sub, 0) == 0))
     return 0;
-  http_fail(r, 403, "Authorization_RequestDenied",
+  http_fail(r, IDENTITY_ERR_AUTHORIZATION_REQUEST_DENIED,
             "Insufficient privileges to complete the operation.");
   return -1;
 }
@@ -127,9 +127,10 @@ static json_t *graph_body(http_req *r) {
   free(buf);
   if (!json_is_object(j)) {
     json_decref(j);
-    http_fail(r, 400, "BadRequest", "Unable to read JSON request payload. Please ensure "
-                                    "Content-Type header is set and payload is of valid JSON "
-                                    "format.");
+    http_fail(r, IDENTITY_ERR_BAD_REQUEST,
+              "Unable to read JSON request payload. Please ensure "
+              "Content-Type header is set and payload is of valid JSON "
+              "format.");
     return NULL;
   }
   return j;
@@ -141,7 +142,7 @@ static int props_writable(http_req *r, const graph_kind *kind, json_t *in) {
   json_t *v;
   json_object_foreach(in, k, v) {
     if (k[0] == '@' || in_list(kind->writable, k) || in_list(kind->ignored, k)) continue;
-    http_fail(r, 400, "Request_BadRequest",
+    http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST,
               "Property '%s' does not exist as a declared property or extension property, or "
               "is read-only.",
               k);
@@ -302,7 +303,7 @@ static void graph_reply_list(http_req *r, const char *what, json_t *all) {
   int ncl = 0;
   if (filter && *filter && (ncl = graph_filter_parse(filter, cl, 8)) < 0) {
     json_decref(all);
-    http_fail(r, 400, "Request_UnsupportedQuery",
+    http_fail(r, IDENTITY_ERR_REQUEST_UNSUPPORTED_QUERY,
               "Unsupported or invalid query filter clause specified: '%s'.", filter);
     return;
   }
@@ -396,7 +397,7 @@ static void graph_save(http_req *r, const graph_kind *k, json_t *cur, json_t *in
                       k->table, props, dn && *dn ? dn : NULL, k->key, http_param(r, "id"));
   free(props);
   if (rc != 0)
-    http_fail(r, 500, "Service_InternalServerError", "The %s could not be saved.", k->noun);
+    http_fail(r, IDENTITY_ERR_SERVICE_INTERNAL_SERVER_ERROR, "The %s could not be saved.", k->noun);
   else
     http_reply_empty(r, 204);
 }
@@ -496,7 +497,7 @@ void graph_app_create(http_req *r) {
   const char *name = json_string_value(json_object_get(in, "displayName"));
   if (props_writable(r, &app_kind, in) != 0) goto done;
   if (!name || !*name) {
-    http_fail(r, 400, "Request_BadRequest",
+    http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST,
               "Property 'displayName' is required and must be a non-empty string.");
     goto done;
   }
@@ -510,7 +511,7 @@ void graph_app_create(http_req *r) {
                       id, app_id, name, props, (long long)clock_now_ms(s));
   free(props);
   if (rc != 0) {
-    http_fail(r, 500, "Service_InternalServerError", "The application could not be saved.");
+    http_fail(r, IDENTITY_ERR_SERVICE_INTERNAL_SERVER_ERROR, "The application could not be saved.");
     goto done;
   }
   log_info("identity: application '%s' created (appId %s)", name, app_id);
@@ -535,7 +536,7 @@ void graph_app_delete(http_req *r) {
   char app_id[40];
   if (graph_write_target(r, &app_kind, NULL, app_id) != 0) return;
   if (strcasecmp(app_id, identity_st(s)->admin_appid) == 0) {
-    http_fail(r, 403, "Authorization_RequestDenied",
+    http_fail(r, IDENTITY_ERR_AUTHORIZATION_REQUEST_DENIED,
               "The azlite administrator's application cannot be deleted.");
     return;
   }
@@ -553,7 +554,8 @@ void graph_app_delete(http_req *r) {
     }
   }
   if (rc != 0) {
-    http_fail(r, 500, "Service_InternalServerError", "The application could not be deleted.");
+    http_fail(r, IDENTITY_ERR_SERVICE_INTERNAL_SERVER_ERROR,
+              "The application could not be deleted.");
     return;
   }
   log_info("identity: application %s deleted", app_id);
@@ -569,7 +571,7 @@ static int password_target(http_req *r, const char *owner, char app_id[40]) {
   char kind[40];
   if (graph_write_target(r, &sp_kind, NULL, kind) != 0) return -1;
   if (strcmp(kind, "ServicePrincipal") != 0) {
-    http_fail(r, 400, "Request_BadRequest",
+    http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST,
               "The credentials of a managed identity's service principal are managed by Azure "
               "and cannot be changed.");
     return -1;
@@ -584,7 +586,8 @@ static int password_target(http_req *r, const char *owner, char app_id[40]) {
     store_finalize(st);
   }
   if (found) return 0;
-  http_fail(r, 500, "Service_InternalServerError", "The service principal could not be read.");
+  http_fail(r, IDENTITY_ERR_SERVICE_INTERNAL_SERVER_ERROR,
+            "The service principal could not be read.");
   return -1;
 }
 
@@ -603,7 +606,7 @@ static void password_add(http_req *r, const char *owner) {
   int64_t start = sd ? clock_parse_iso8601(sd) : now;
   int64_t end = ed ? clock_parse_iso8601(ed) : start + 2LL * 365 * 86400000;
   if (start < 0 || end < 0 || end <= start) {
-    http_fail(r, 400, "Request_BadRequest",
+    http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST,
               "The passwordCredential's startDateTime and endDateTime must be ISO 8601 times, "
               "endDateTime after startDateTime.");
     json_decref(in);
@@ -618,7 +621,7 @@ static void password_add(http_req *r, const char *owner) {
                  "INSERT INTO secrets(appid,key_id,hash,hint,display_name,start_ms,end_ms,"
                  "owner) VALUES(%Q,%Q,%Q,%Q,%Q,%lld,%lld,%Q)",
                  app_id, key_id, hash, hint, dn, (long long)start, (long long)end, owner) != 0) {
-    http_fail(r, 500, "Service_InternalServerError", "The password could not be saved.");
+    http_fail(r, IDENTITY_ERR_SERVICE_INTERNAL_SERVER_ERROR, "The password could not be saved.");
     json_decref(in);
     return;
   }
@@ -663,11 +666,11 @@ static void password_remove(http_req *r, const char *owner) {
   if (admin_secret) identity_secret_hash(admin_secret, admin_hash);
   free(admin_secret);
   if (!found) {
-    http_fail(r, 400, "Request_BadRequest",
+    http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST,
               "No password credential found with keyId '%s' on %s '%s'.", key_id ? key_id : "",
               strcmp(owner, OWNER_APP) == 0 ? "application" : "service principal", id);
   } else if (strcmp(hash, admin_hash) == 0) {
-    http_fail(r, 403, "Authorization_RequestDenied",
+    http_fail(r, IDENTITY_ERR_AUTHORIZATION_REQUEST_DENIED,
               "The azlite administrator's own credential cannot be removed.");
   } else {
     store_exec(s, "DELETE FROM secrets WHERE appid=%Q AND key_id=lower(%Q) AND owner=%Q", app_id,
@@ -770,7 +773,7 @@ void graph_sp_create(http_req *r) {
   char name[256] = "";
   if (props_writable(r, &sp_kind, in) != 0) goto done;
   if (!app_id || !*app_id) {
-    http_fail(r, 400, "Request_BadRequest", "Property 'appId' is required.");
+    http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST, "Property 'appId' is required.");
     goto done;
   }
   if (store_prepare(store_db(s), "SELECT display_name FROM applications WHERE app_id=?", -1,
@@ -781,14 +784,14 @@ void graph_sp_create(http_req *r) {
     store_finalize(st);
   }
   if (!name[0]) {
-    http_fail(r, 400, "Request_BadRequest",
+    http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST,
               "The appId '%s' of the service principal does not reference a valid application "
               "object.",
               app_id);
     goto done;
   }
   if (identity_principal_by_appid(s, app_id, &existing) == 0) {
-    http_fail(r, 409, "Request_MultipleObjectsWithSameKeyValue",
+    http_fail(r, IDENTITY_ERR_REQUEST_MULTIPLE_OBJECTS_WITH_SAME_KEY_VALUE,
               "The service principal cannot be created, updated, or restored because the "
               "service principal name %s is already in use.",
               app_id);
@@ -803,7 +806,8 @@ void graph_sp_create(http_req *r) {
   if (rc == 0) rc = store_exec(s, "UPDATE principals SET props=%Q WHERE oid=%Q", props, oid);
   free(props);
   if (rc != 0) {
-    http_fail(r, 500, "Service_InternalServerError", "The service principal could not be saved.");
+    http_fail(r, IDENTITY_ERR_SERVICE_INTERNAL_SERVER_ERROR,
+              "The service principal could not be saved.");
     goto done;
   }
   log_info("identity: service principal %s created for appId %s", oid, app_id);
@@ -819,15 +823,16 @@ void graph_sp_update(http_req *r) {
   if (graph_write_target(r, &sp_kind, &cur, kind) != 0) return;
   json_t *in = graph_body(r);
   if (in && strcmp(kind, "ManagedIdentity") == 0) {
-    http_fail(r, 400, "Request_BadRequest",
+    http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST,
               "The service principal of a managed identity is managed by its resource and "
               "cannot be updated.");
   } else if (in && props_writable(r, &sp_kind, in) == 0) {
     json_t *ae = json_object_get(in, "accountEnabled");
     if (ae && !json_is_boolean(ae)) {
-      http_fail(r, 400, "Request_BadRequest", "Property 'accountEnabled' must be a boolean.");
+      http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST,
+                "Property 'accountEnabled' must be a boolean.");
     } else if (json_is_false(ae) && strcasecmp(id, identity_st(r->srv)->admin_oid) == 0) {
-      http_fail(r, 403, "Authorization_RequestDenied",
+      http_fail(r, IDENTITY_ERR_AUTHORIZATION_REQUEST_DENIED,
                 "The azlite administrator cannot be disabled.");
     } else {
       graph_save(r, &sp_kind, cur, in);
@@ -843,14 +848,14 @@ void graph_sp_delete(http_req *r) {
   char kind[40];
   if (graph_write_target(r, &sp_kind, NULL, kind) != 0) return;
   if (strcmp(kind, "ManagedIdentity") == 0) {
-    http_fail(r, 400, "Request_BadRequest",
+    http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST,
               "The service principal of a managed identity goes with its resource; delete the "
               "resource instead.");
   } else if (strcasecmp(id, identity_st(s)->admin_oid) == 0) {
-    http_fail(r, 403, "Authorization_RequestDenied",
+    http_fail(r, IDENTITY_ERR_AUTHORIZATION_REQUEST_DENIED,
               "The azlite administrator's service principal cannot be deleted.");
   } else if (identity_principals_delete_where(s, "oid=lower(%Q)", id) != 0) {
-    http_fail(r, 500, "Service_InternalServerError",
+    http_fail(r, IDENTITY_ERR_SERVICE_INTERNAL_SERVER_ERROR,
               "The service principal could not be deleted.");
   } else {
     log_info("identity: service principal %s deleted", id);
@@ -890,13 +895,13 @@ void graph_get_by_ids(http_req *r) {
   json_t *ids = json_object_get(in, "ids");
   json_t *types = json_object_get(in, "types");
   if (!json_is_array(ids) || (types && !json_is_array(types))) {
-    http_fail(r, 400, "Request_BadRequest",
+    http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST,
               "'ids' must be a list of object ids and 'types', if given, a list of types.");
     json_decref(in);
     return;
   }
   if (json_array_size(ids) > 1000) {
-    http_fail(r, 400, "Request_BadRequest", "At most 1000 ids may be requested at once.");
+    http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST, "At most 1000 ids may be requested at once.");
     json_decref(in);
     return;
   }
@@ -932,5 +937,6 @@ void graph_empty_list(http_req *r) {
 }
 
 void graph_me(http_req *r) {
-  http_fail(r, 400, "BadRequest", "/me request is only valid with delegated authentication flow.");
+  http_fail(r, IDENTITY_ERR_BAD_REQUEST,
+            "/me request is only valid with delegated authentication flow.");
 }

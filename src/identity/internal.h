@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "../arm/arm.h"
+#include "errors.h"
 #include "identity.h"
 
 /* Well-known ids of built-in roles (Azure's real GUIDs). */

@@ -156,7 +156,7 @@ void identity_workload_env_free(char **env) {
 void msi_workload_env_get(http_req *r) {
   const char *rid = http_query_get(r, "resourceId");
   if (!rid || rid[0] != '/') {
-    http_fail(r, 400, "InvalidRequest",
+    http_fail(r, IDENTITY_ERR_INVALID_REQUEST,
               "The query parameter 'resourceId' must name the workload's resource id.");
     return;
   }
@@ -208,7 +208,7 @@ void msi_workload_token(http_req *r) {
   if (!hdr) hdr = http_header_get(r, "secret");
   char *workload = hdr ? workload_from_header(s, hdr) : NULL;
   if (!workload) {
-    http_fail(r, 401, "invalid_client",
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_CLIENT,
               "The X-IDENTITY-HEADER header is missing or does not name a workload of this "
               "azlite.");
     return;
@@ -226,11 +226,12 @@ void msi_workload_token(http_req *r) {
   const char *by_res = query_any(r, "mi_res_id", "msi_res_id");
   msi_candidate *pick = NULL;
   if (!own && !body) {
-    http_fail(r, 401, "invalid_client", "The workload '%s' no longer exists.", workload);
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_CLIENT, "The workload '%s' no longer exists.",
+              workload);
     goto done;
   }
   if (!resource || !*resource) {
-    http_fail(r, 400, "invalid_request",
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_REQUEST,
               "The request must contain the query parameter 'resource'.");
     goto done;
   }
@@ -241,7 +242,7 @@ void msi_workload_token(http_req *r) {
         (!by_client && !by_object && !by_res && (own || n == 1)))
       pick = &c[i];
   if (!pick) {
-    http_fail(r, 400, "invalid_request",
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_REQUEST,
               by_client || by_object || by_res
                   ? "No managed identity matching the requested one is assigned to the "
                     "workload '%s'."
@@ -252,7 +253,7 @@ void msi_workload_token(http_req *r) {
   }
   principal p;
   if (identity_principal_by_oid(s, pick->oid, &p) != 0) {
-    http_fail(r, 400, "invalid_request", "The managed identity no longer exists.");
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_REQUEST, "The managed identity no longer exists.");
     goto done;
   }
   char *tok = identity_mint_token(s, &p, resource, TOKEN_LIFETIME_S);
@@ -299,7 +300,7 @@ int identity_check_linked_identities(http_req *r, const char *write_action,
   json_t *uai = json_object_get(identity, "userAssignedIdentities");
   if (!uai) return 0;
   if (!json_is_object(uai)) {
-    http_fail(r, 400, "InvalidIdentityValues",
+    http_fail(r, IDENTITY_ERR_INVALID_IDENTITY_VALUES,
               "The value of 'identity.userAssignedIdentities' must be an object whose keys are "
               "user-assigned identity resource ids.");
     return -1;
@@ -321,14 +322,14 @@ int identity_check_linked_identities(http_req *r, const char *write_action,
   fclose(m);
   int rc = 0;
   if (*denied) {
-    http_fail(r, 403, "LinkedAuthorizationFailed",
+    http_fail(r, IDENTITY_ERR_LINKED_AUTHORIZATION_FAILED,
               "The client '%s' with object id '%s' has permission to perform action '%s' on "
               "scope '%s'; however, it does not have permission to perform action '" UAI_ASSIGN
               "' on the linked scope(s) '%s' or the linked scope(s) are invalid.",
               r->caller->appid, r->caller->oid, write_action, resource_id, denied);
     rc = -1;
   } else if (*missing) {
-    http_fail(r, 400, "FailedIdentityOperation",
+    http_fail(r, IDENTITY_ERR_FAILED_IDENTITY_OPERATION,
               "Identity operation for resource '%s' failed: the user-assigned identity '%s' "
               "does not exist.",
               resource_id, missing);

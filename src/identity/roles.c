@@ -376,7 +376,7 @@ void authz_definition_list(http_req *r) {
   def_filter f;
   const char *filter = http_query_get(r, "$filter");
   if (def_filter_parse(filter, &f) != 0) {
-    http_fail(r, 400, "InvalidFilterInQueryString",
+    http_fail(r, ARM_ERR_INVALID_FILTER_IN_QUERY_STRING,
               "The $filter '%s' is not supported; azlite supports \"roleName eq '...'\", "
               "\"type eq '...'\" and \"atScopeAndBelow()\".",
               filter);
@@ -407,7 +407,7 @@ void authz_definition_list(http_req *r) {
 }
 
 static void definition_not_found(http_req *r, const char *id) {
-  http_fail(r, 404, "RoleDefinitionDoesNotExist",
+  http_fail(r, IDENTITY_ERR_ROLE_DEFINITION_DOES_NOT_EXIST_404,
             "The specified role definition with ID '%s' does not exist.", id);
 }
 
@@ -442,7 +442,7 @@ static int definition_denied(http_req *r, const char *action, json_t *scopes) {
   json_array_foreach(scopes, i, v) {
     const char *a = json_string_value(v);
     if (a && r->caller && authz_check(r->srv, r->caller, action, a, 0) != 0) {
-      http_fail(r, 403, "AuthorizationFailed",
+      http_fail(r, IDENTITY_ERR_AUTHORIZATION_FAILED,
                 "The client '%s' with object id '%s' does not have authorization to perform "
                 "action '%s' over scope '%s' or the scope is invalid. If access was recently "
                 "granted, please refresh your credentials.",
@@ -460,29 +460,29 @@ static int definition_validate(http_req *r, const char *id, json_t *props, json_
   const char *name = json_string_value(json_object_get(props, "roleName"));
   const char *type = json_string_value(json_object_get(props, "type"));
   if (!identity_is_guid(id)) {
-    http_fail(r, 400, "InvalidRoleDefinitionId",
+    http_fail(r, IDENTITY_ERR_INVALID_ROLE_DEFINITION_ID,
               "The role definition ID '%s' is not valid. The role definition ID must be a GUID.",
               id);
     return -1;
   }
   if (builtin_find(id)) {
-    http_fail(r, 403, "AuthorizationFailed",
+    http_fail(r, IDENTITY_ERR_AUTHORIZATION_FAILED,
               "The built-in role definition '%s' cannot be modified.", id);
     return -1;
   }
   if (!name || !*name) {
-    http_fail(r, 400, "RoleDefinitionNameNullOrEmpty",
+    http_fail(r, IDENTITY_ERR_ROLE_DEFINITION_NAME_NULL_OR_EMPTY,
               "The role definition name cannot be null or empty.");
     return -1;
   }
   if (type && strcasecmp(type, "CustomRole") != 0) {
-    http_fail(r, 400, "InvalidRoleDefinitionType",
+    http_fail(r, IDENTITY_ERR_INVALID_ROLE_DEFINITION_TYPE,
               "The role definition type '%s' is not valid; custom roles have type 'CustomRole'.",
               type);
     return -1;
   }
   if (!json_is_array(perms) || json_array_size(perms) == 0) {
-    http_fail(r, 400, "RoleDefinitionPermissionsNullOrEmpty",
+    http_fail(r, IDENTITY_ERR_ROLE_DEFINITION_PERMISSIONS_NULL_OR_EMPTY,
               "The role definition permissions cannot be null or empty.");
     return -1;
   }
@@ -492,7 +492,7 @@ static int definition_validate(http_req *r, const char *id, json_t *props, json_
     static const char *const keys[] = {"actions", "notActions", "dataActions", "notDataActions"};
     for (int k = 0; k < 4; k++)
       if (!json_is_object(blk) || !string_list_valid(json_object_get(blk, keys[k]))) {
-        http_fail(r, 400, "InvalidRoleDefinitionPermissions",
+        http_fail(r, IDENTITY_ERR_INVALID_ROLE_DEFINITION_PERMISSIONS,
                   "Each permission must be an object whose 'actions', 'notActions', "
                   "'dataActions' and 'notDataActions' are lists of strings.");
         return -1;
@@ -500,7 +500,7 @@ static int definition_validate(http_req *r, const char *id, json_t *props, json_
   }
   if (!json_is_array(assignable) || json_array_size(assignable) == 0 ||
       !string_list_valid(assignable)) {
-    http_fail(r, 400, "AssignableScopesNullOrEmpty",
+    http_fail(r, IDENTITY_ERR_ASSIGNABLE_SCOPES_NULL_OR_EMPTY,
               "The role definition assignable scopes cannot be null or empty.");
     return -1;
   }
@@ -515,7 +515,7 @@ static int definition_validate(http_req *r, const char *id, json_t *props, json_
   json_array_foreach(assignable, i, v) {
     const char *a = json_string_value(v);
     if (!authz_scope_covers(sub, a)) {
-      http_fail(r, 400, "InvalidAssignableScope",
+      http_fail(r, IDENTITY_ERR_INVALID_ASSIGNABLE_SCOPE,
                 "The assignable scope '%s' is not valid: custom roles are assignable at the "
                 "subscription '%s' or below it.",
                 a, sub);
@@ -538,7 +538,7 @@ static int definition_validate(http_req *r, const char *id, json_t *props, json_
   }
   if (!clash) return 0;
 same_name:
-  http_fail(r, 409, "RoleDefinitionWithSameNameExists",
+  http_fail(r, IDENTITY_ERR_ROLE_DEFINITION_WITH_SAME_NAME_EXISTS,
             "A custom role with the same name already exists in this directory. Use a "
             "different name.");
   return -1;
@@ -570,7 +570,7 @@ void authz_definition_put(http_req *r) {
                    " updated_ms=excluded.updated_ms, updated_by=excluded.updated_by",
                    id, json_string_value(json_object_get(props, "roleName")), desc ? desc : "",
                    pj, aj, (long long)now, (long long)now, r->caller->oid, r->caller->oid) != 0)
-      http_fail(r, 500, "InternalServerError", "The role definition could not be saved.");
+      http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The role definition could not be saved.");
     else
       http_reply_json(r, 201, custom_get(s, scope, id));
     free(pj);
@@ -587,7 +587,7 @@ void authz_definition_delete(http_req *r) {
                           sizeof scope) != 0)
     return;
   if (builtin_find(id)) {
-    http_fail(r, 403, "AuthorizationFailed",
+    http_fail(r, IDENTITY_ERR_AUTHORIZATION_FAILED,
               "The built-in role definition '%s' cannot be deleted.", id);
     return;
   }
@@ -614,7 +614,7 @@ void authz_definition_delete(http_req *r) {
   }
   if (used) {
     json_decref(j);
-    http_fail(r, 400, "RoleDefinitionHasAssignments",
+    http_fail(r, IDENTITY_ERR_ROLE_DEFINITION_HAS_ASSIGNMENTS,
               "There are existing role assignments referencing role (code: "
               "RoleDefinitionHasAssignments). Remove them before deleting the role definition "
               "'%s'.",

@@ -58,7 +58,8 @@ void identity_aad_jwks(http_req *r) {
   const char *kid;
   EVP_PKEY *k = identity_signing_key(r->srv, &kid);
   if (!k) {
-    http_fail(r, 500, "server_error", "AADSTS50000: The token signing key is unavailable.");
+    http_fail(r, IDENTITY_ERR_OAUTH_SERVER_ERROR,
+              "AADSTS50000: The token signing key is unavailable.");
     return;
   }
   http_reply_json(r, 200, jwt_jwks(k, kid));
@@ -108,7 +109,7 @@ static int principal_enabled(srv *s, const char *oid) {
 int identity_client_login(http_req *r, const char *client_id, const char *secret, principal *p) {
   srv *s = r->srv;
   if (identity_principal_by_appid(s, client_id, p) != 0) {
-    http_fail(r, 400, "unauthorized_client",
+    http_fail(r, IDENTITY_ERR_OAUTH_UNAUTHORIZED_CLIENT,
               "AADSTS700016: Application with identifier '%s' was not found in the directory "
               "'%s'. This can happen if the application has not been installed by the "
               "administrator of the tenant or consented to by any user in the tenant. You may "
@@ -117,7 +118,7 @@ int identity_client_login(http_req *r, const char *client_id, const char *secret
     return -1;
   }
   if (!principal_enabled(s, p->oid)) {
-    http_fail(r, 400, "unauthorized_client",
+    http_fail(r, IDENTITY_ERR_OAUTH_UNAUTHORIZED_CLIENT,
               "AADSTS7000112: Application '%s'(%s) is disabled.", p->appid, p->name);
     return -1;
   }
@@ -135,14 +136,14 @@ int identity_client_login(http_req *r, const char *client_id, const char *secret
     store_finalize(st);
   }
   if (ok == 2) {
-    http_fail(r, 401, "invalid_client",
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_CLIENT,
               "AADSTS7000222: The provided client secret keys for app '%s' are expired. Visit "
               "the Azure portal to create new keys for your app.",
               p->appid);
     return -1;
   }
   if (!ok) {
-    http_fail(r, 401, "invalid_client",
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_CLIENT,
               "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in "
               "the request is the client secret value, not the client secret ID, for a secret "
               "added to app '%s'.",
@@ -186,7 +187,7 @@ static char *audience_from(const char *scope, const char *resource) {
  * authorize page): azlite has no users, so say what works instead. */
 void identity_aad_interactive(http_req *r) {
   srv *s = r->srv;
-  http_fail(r, 400, "invalid_request",
+  http_fail(r, IDENTITY_ERR_OAUTH_INVALID_REQUEST,
             "AADSTS70002: azlite signs in service principals only (the client_credentials "
             "grant): it has no users, so interactive and device-code sign-in are not "
             "available. Run az through `azlite az ...`, which signs in as the admin service "
@@ -204,25 +205,25 @@ void identity_aad_token(http_req *r) {
        *resource = form_get(body, "resource"), *aud = NULL;
   principal p;
   if (!grant) {
-    http_fail(r, 400, "invalid_request",
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_REQUEST,
               "AADSTS900144: The request body must contain the following parameter: "
               "'grant_type'.");
   } else if (strcmp(grant, "client_credentials") != 0) {
-    http_fail(r, 400, "unsupported_grant_type",
+    http_fail(r, IDENTITY_ERR_OAUTH_UNSUPPORTED_GRANT_TYPE,
               "AADSTS70003: The app requested an unsupported grant type '%s'. azlite supports "
               "the client_credentials grant: sign in as a service principal (`azlite az ...`, "
               "or `az login --service-principal`).",
               grant);
   } else if (!cid || !*cid) {
-    http_fail(r, 400, "invalid_request",
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_REQUEST,
               "AADSTS900144: The request body must contain the following parameter: "
               "'client_id'.");
   } else if (!secret || !*secret) {
-    http_fail(r, 401, "invalid_client",
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_CLIENT,
               "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for "
               "the 'client_credentials' grant type.");
   } else if (!(aud = audience_from(scope, resource)) || !*aud) {
-    http_fail(r, 400, "invalid_request",
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_REQUEST,
               "AADSTS900144: The request body must contain the following parameter: 'scope'.");
   } else if (identity_client_login(r, cid, secret, &p) == 0) {
     char *tok = identity_mint_token(r->srv, &p, aud, TOKEN_LIFETIME_S);

@@ -50,7 +50,7 @@ static char *enum_join(const char *const *list) {
 
 static void fail_enum(http_req *r, const char *prop, const char *value, const char *const *list) {
   char *allowed = enum_join(list);
-  http_fail(r, 400, "InvalidRequestPropertyValue",
+  http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
             "The value '%s' is not valid for property '%s'. Allowed values: %s.",
             value ? value : "", prop, allowed);
   free(allowed);
@@ -157,7 +157,7 @@ static int settings_check(http_req *r, json_t *body) {
   json_t *sku = json_object_get(body, "sku");
   const char *sku_in = json_string_value(json_object_get(sku, "name"));
   if (!sku_in) {
-    http_fail(r, 400, "MissingRequiredProperty", "The property 'sku.name' is required.");
+    http_fail(r, STORAGE_ERR_MISSING_REQUIRED_PROPERTY, "The property 'sku.name' is required.");
     return -1;
   }
   const char *skun = enum_match(SKUS, sku_in);
@@ -167,7 +167,7 @@ static int settings_check(http_req *r, json_t *body) {
   }
   const char *kind_in = json_string_value(json_object_get(body, "kind"));
   if (!kind_in) {
-    http_fail(r, 400, "MissingRequiredProperty", "The property 'kind' is required.");
+    http_fail(r, STORAGE_ERR_MISSING_REQUIRED_PROPERTY, "The property 'kind' is required.");
     return -1;
   }
   const char *kind = enum_match(KINDS, kind_in);
@@ -177,13 +177,13 @@ static int settings_check(http_req *r, json_t *body) {
   }
   int premium = strncmp(skun, "Premium", 7) == 0;
   if ((!strcmp(kind, "FileStorage") || !strcmp(kind, "BlockBlobStorage")) && !premium) {
-    http_fail(r, 400, "InvalidRequestPropertyValue",
+    http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
               "Storage accounts of kind %s require a Premium SKU (Premium_LRS or Premium_ZRS).",
               kind);
     return -1;
   }
   if (!strcmp(kind, "BlobStorage") && premium) {
-    http_fail(r, 400, "InvalidRequestPropertyValue",
+    http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
               "Storage accounts of kind BlobStorage do not support the SKU %s.", skun);
     return -1;
   }
@@ -199,12 +199,12 @@ static int settings_check(http_req *r, json_t *body) {
     return -1;
   }
   if (tier && (strcmp(tier, "Premium") == 0) != premium) {
-    http_fail(r, 400, "InvalidRequestPropertyValue",
+    http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
               "The access tier %s is not supported for the SKU %s.", tier, skun);
     return -1;
   }
   if (!tier && !strcmp(kind, "BlobStorage")) {
-    http_fail(r, 400, "InvalidRequestPropertyValue",
+    http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
               "The property 'properties.accessTier' is required for storage accounts of kind "
               "BlobStorage.");
     return -1;
@@ -284,11 +284,11 @@ static int account_build(arm_op *op) {
   account_row row;
   int exists = row_load(op->s, op->name, &row);
   if (exists < 0) {
-    http_fail(r, 500, "InternalServerError", "The storage account could not be read.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The storage account could not be read.");
     return -1;
   }
   if (exists && strcasecmp(row.id, op->id) != 0) {
-    http_fail(r, 409, "StorageAccountAlreadyTaken",
+    http_fail(r, STORAGE_ERR_STORAGE_ACCOUNT_ALREADY_TAKEN,
               "The storage account named %s is already taken.", op->name);
     return -1;
   }
@@ -304,7 +304,7 @@ static int account_build(arm_op *op) {
       /* Azure only upgrades to general-purpose v2. */
       if (strcasecmp(kind, "StorageV2") != 0 ||
           (strcmp(old_kind, "Storage") != 0 && strcmp(old_kind, "BlobStorage") != 0)) {
-        http_fail(r, 400, "InvalidRequestPropertyValue",
+        http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
                   "The account kind cannot be changed from %s to %s; only Storage and "
                   "BlobStorage accounts can be upgraded, to StorageV2.",
                   old_kind, kind);
@@ -457,7 +457,7 @@ void storage_account_list_keys(http_req *r) {
   json_t *k = keys_json(r->srv, json_string_value(json_object_get(body, "name")), body);
   json_decref(body);
   if (!k)
-    http_fail(r, 500, "InternalError", "The keys could not be read.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The keys could not be read.");
   else
     http_reply_json(r, 200, k);
 }
@@ -476,11 +476,11 @@ void storage_account_regenerate_key(http_req *r) {
   int which = kn && !strcasecmp(kn, "key1") ? 1 : kn && !strcasecmp(kn, "key2") ? 2 : 0;
   char key[128];
   if (!which) {
-    http_fail(r, 400, "InvalidRequestPropertyValue",
+    http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
               "The value '%s' is not valid for property 'keyName'. Allowed values: key1, key2.",
               kn ? kn : "");
   } else if (key_new(key) != 0) {
-    http_fail(r, 500, "InternalError", "A key could not be generated.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "A key could not be generated.");
   } else {
     json_t *kct = json_object_get(json_object_get(body, "properties"), "keyCreationTime");
     if (!kct) {
@@ -505,7 +505,7 @@ void storage_account_regenerate_key(http_req *r) {
     if (rc == 0) rc = store_commit(s);
     if (rc != 0) {
       store_rollback(s);
-      http_fail(r, 500, "InternalError", "The key could not be saved.");
+      http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The key could not be saved.");
     } else {
       http_reply_json(r, 200, keys_json(s, name, body));
     }
@@ -523,7 +523,7 @@ void storage_check_name_availability(http_req *r) {
   const char *name = json_string_value(json_object_get(in, "name"));
   const char *type = json_string_value(json_object_get(in, "type"));
   if (!name || !type || strcasecmp(type, ACCOUNT_TYPE) != 0) {
-    http_fail(r, 400, "InvalidRequestPropertyValue",
+    http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
               "The request needs 'name' and 'type' set to '%s'.", ACCOUNT_TYPE);
     json_decref(in);
     return;
@@ -610,7 +610,8 @@ void storage_blob_services_get(http_req *r) {
   json_t *acct = storage_account_require(r, "ResourceNotFound");
   if (!acct) return;
   if (strcmp(http_param(r, "service"), "default") != 0) {
-    http_fail(r, 400, "InvalidRequestPropertyValue", "The blob service name must be 'default'.");
+    http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
+              "The blob service name must be 'default'.");
   } else {
     json_t *p = blob_services_load(r->srv, json_string_value(json_object_get(acct, "name")));
     http_reply_json(r, 200, blob_services_render(acct, p));
@@ -634,7 +635,8 @@ void storage_blob_services_put(http_req *r) {
   json_t *in = NULL, *p = NULL;
   const char *name = json_string_value(json_object_get(acct, "name"));
   if (strcmp(http_param(r, "service"), "default") != 0) {
-    http_fail(r, 400, "InvalidRequestPropertyValue", "The blob service name must be 'default'.");
+    http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
+              "The blob service name must be 'default'.");
     goto done;
   }
   in = http_body_json(r);
@@ -655,14 +657,14 @@ void storage_blob_services_put(http_req *r) {
     const char *ln = json_string_value(json_object_get(lat, "name"));
     json_t *gran = json_object_get(lat, "trackingGranularityInDays");
     if (ln && strcmp(ln, "AccessTimeTracking") != 0) {
-      http_fail(r, 400, "InvalidRequestPropertyValue",
+      http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
                 "The value '%s' is not valid for property "
                 "'lastAccessTimeTrackingPolicy.name'. Allowed values: AccessTimeTracking.",
                 ln);
       goto done;
     }
     if (gran && json_integer_value(gran) != 1) {
-      http_fail(r, 400, "InvalidRequestPropertyValue",
+      http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
                 "'lastAccessTimeTrackingPolicy.trackingGranularityInDays' must be 1.");
       goto done;
     }
@@ -684,7 +686,7 @@ void storage_blob_services_put(http_req *r) {
                       name, pj, enable, (long long)clock_now_ms(s), enable);
   free(pj);
   if (rc != 0) {
-    http_fail(r, 500, "InternalError", "The blob service properties could not be saved.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The blob service properties could not be saved.");
     goto done;
   }
   http_reply_json(r, 200, blob_services_render(acct, p));

@@ -28,7 +28,7 @@ int blob_create_typed(blob_ctx *c, const char *type, int64_t size, int64_t seq) 
   const char *tier;
   if (blob_tier_read(c, &tier) != 0) return -1;
   if (tier && strcmp(type, "AppendBlob") == 0) {
-    http_fail(r, 400, "AccessTierNotSupportedForBlobType",
+    http_fail(r, STORAGE_ERR_ACCESS_TIER_NOT_SUPPORTED_FOR_BLOB_TYPE,
               "The access tier is not supported for this blob type.");
     return -1;
   }
@@ -99,29 +99,29 @@ static int append_target(blob_ctx *c, blob_container_row *ct, blob_row *b, int64
   if (maxsize == -2 || appendpos == -2) return -1;
   if (blob_need_container(c, ct) != 0 || blob_need_blob(c, ct, b, 1) != 1) return -1;
   if (strcmp(b->type, "AppendBlob") != 0) {
-    http_fail(c->r, 409, "InvalidBlobType", "The blob type is invalid for this operation.");
+    http_fail(c->r, STORAGE_ERR_INVALID_BLOB_TYPE, "The blob type is invalid for this operation.");
     return -1;
   }
   if (blob_conditions_check(c, 1, b->etag, b->last_modified_ms, 0) != 0 ||
       blob_lease_check_write(c, &b->lease) != 0)
     return -1;
   if (b->sealed) {
-    http_fail(c->r, 409, "BlobIsSealed",
+    http_fail(c->r, STORAGE_ERR_BLOB_IS_SEALED,
               "The specified blob is sealed and its contents can't be modified.");
     return -1;
   }
   if (appendpos >= 0 && appendpos != b->size) {
-    http_fail(c->r, 412, "AppendPositionConditionNotMet",
+    http_fail(c->r, STORAGE_ERR_APPEND_POSITION_CONDITION_NOT_MET,
               "The append position condition specified was not met.");
     return -1;
   }
   if (maxsize >= 0 && b->size + len > maxsize) {
-    http_fail(c->r, 412, "MaxBlobSizeConditionNotMet",
+    http_fail(c->r, STORAGE_ERR_MAX_BLOB_SIZE_CONDITION_NOT_MET,
               "The max blob size condition specified was not met.");
     return -1;
   }
   if (b->committed_blocks >= APPEND_MAX_BLOCKS) {
-    http_fail(c->r, 409, "BlockCountExceedsLimit",
+    http_fail(c->r, STORAGE_ERR_BLOCK_COUNT_EXCEEDS_LIMIT,
               "The committed block count cannot exceed the maximum limit of 50,000 blocks.");
     return -1;
   }
@@ -183,7 +183,8 @@ static void append_from_url(blob_ctx *c) {
       blob_source_slice(c, &src, &off, &len) != 0)
     goto fail;
   if (len == 0 || (int64_t)len > APPEND_MAX_BLOCK) {
-    http_fail(r, 400, "InvalidSourceBlobType", "The source range is not valid for an append.");
+    http_fail(r, STORAGE_ERR_INVALID_SOURCE_BLOB_TYPE,
+              "The source range is not valid for an append.");
     goto fail;
   }
   if (append_target(c, &ct, &b, (int64_t)len) != 0 ||
@@ -214,7 +215,7 @@ void blob_append_block(blob_ctx *c) {
     return;
   }
   if ((int64_t)r->body_len > APPEND_MAX_BLOCK) {
-    http_fail(r, 413, "RequestBodyTooLarge",
+    http_fail(r, STORAGE_ERR_REQUEST_BODY_TOO_LARGE,
               "The request body is too large and exceeds the maximum permissible limit.");
     return;
   }
@@ -253,14 +254,14 @@ void blob_append_seal(blob_ctx *c) {
   if (appendpos == -2 || blob_need_container(c, &ct) != 0 || blob_need_blob(c, &ct, &b, 1) != 1)
     goto fail;
   if (strcmp(b.type, "AppendBlob") != 0) {
-    http_fail(c->r, 409, "InvalidBlobType", "The blob type is invalid for this operation.");
+    http_fail(c->r, STORAGE_ERR_INVALID_BLOB_TYPE, "The blob type is invalid for this operation.");
     goto fail;
   }
   if (blob_conditions_check(c, 1, b.etag, b.last_modified_ms, 0) != 0 ||
       blob_lease_check_write(c, &b.lease) != 0)
     goto fail;
   if (appendpos >= 0 && appendpos != b.size) {
-    http_fail(c->r, 412, "AppendPositionConditionNotMet",
+    http_fail(c->r, STORAGE_ERR_APPEND_POSITION_CONDITION_NOT_MET,
               "The append position condition specified was not met.");
     goto fail;
   }

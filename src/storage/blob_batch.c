@@ -58,7 +58,7 @@ static void fail_input(blob_ctx *c) {
 static const char *batch_boundary(blob_ctx *c) {
   const char *ct = http_header_get(c->r, "Content-Type");
   if (!ct) {
-    http_fail(c->r, 400, "MissingRequiredHeader",
+    http_fail(c->r, STORAGE_ERR_MISSING_REQUIRED_HEADER,
               "An HTTP header that's mandatory for this request is not specified.");
     http_fail_detail(c->r, "HeaderName", "Content-Type");
     return NULL;

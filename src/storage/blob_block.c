@@ -15,13 +15,13 @@
 #define MAX_BLOCK_LIST_XML (8u * 1024 * 1024)
 
 static void fail_invalid_block_list(blob_ctx *c) {
-  http_fail(c->r, 400, "InvalidBlockList", "The specified block list is invalid.");
+  http_fail(c->r, STORAGE_ERR_INVALID_BLOCK_LIST, "The specified block list is invalid.");
 }
 
 /* The blob the URL names must be a block blob when it exists. */
 static int check_block_blob(blob_ctx *c, const blob_row *b) {
   if (strcmp(b->type, "BlockBlob") == 0) return 0;
-  http_fail(c->r, 409, "InvalidBlobType", "The blob type is invalid for this operation.");
+  http_fail(c->r, STORAGE_ERR_INVALID_BLOB_TYPE, "The blob type is invalid for this operation.");
   return -1;
 }
 
@@ -30,7 +30,7 @@ void blob_put_block(blob_ctx *c) {
   const char *id = http_query_get(r, "blockid");
   int id_len;
   if (!id) {
-    http_fail(r, 400, "MissingRequiredQueryParameter",
+    http_fail(r, STORAGE_ERR_MISSING_REQUIRED_QUERY_PARAMETER,
               "A query parameter that's mandatory for this request is not specified.");
     http_fail_detail(r, "QueryParameterName", "blockid");
     return;
@@ -95,11 +95,12 @@ void blob_put_block(blob_ctx *c) {
     q = NULL;
   }
   if (odd > 0) {
-    http_fail(r, 400, "InvalidBlobOrBlock", "The specified blob or block content is invalid.");
+    http_fail(r, STORAGE_ERR_INVALID_BLOB_OR_BLOCK,
+              "The specified blob or block content is invalid.");
     goto fail;
   }
   if (count >= MAX_UNCOMMITTED) {
-    http_fail(r, 409, "BlockCountExceedsLimit",
+    http_fail(r, STORAGE_ERR_BLOCK_COUNT_EXCEEDS_LIMIT,
               "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.");
     goto fail;
   }
@@ -185,7 +186,7 @@ static int check_body_md5(blob_ctx *c, const char *body, size_t len) {
   EVP_Digest(body, len, md5, &n, EVP_md5(), NULL);
   blob_b64_md5(md5, got);
   if (strcmp(got, want) == 0) return 0;
-  http_fail(c->r, 400, "Md5Mismatch",
+  http_fail(c->r, STORAGE_ERR_MD5_MISMATCH,
             "The MD5 value specified in the request did not match with the MD5 value "
             "calculated by the server.");
   http_fail_detail(c->r, "UserSpecifiedMd5", want);
@@ -206,12 +207,12 @@ void blob_put_block_list(blob_ctx *c) {
   int nrefs = blob_block_list_parse(xml, len, &refs);
   free(xml);
   if (nrefs < 0) {
-    http_fail(r, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+    http_fail(r, STORAGE_ERR_INVALID_XML_DOCUMENT, "XML specified is not syntactically valid.");
     return;
   }
   if (nrefs > BLOB_MAX_BLOCKS) {
     blob_block_list_free(refs, nrefs);
-    http_fail(r, 400, "BlockListTooLong",
+    http_fail(r, STORAGE_ERR_BLOCK_LIST_TOO_LONG,
               "The block list may not contain more than 50,000 blocks.");
     return;
   }
@@ -219,7 +220,8 @@ void blob_put_block_list(blob_ctx *c) {
   for (int i = 1; i < nrefs; i++)
     if (strlen(refs[i].id) != strlen(refs[0].id)) {
       blob_block_list_free(refs, nrefs);
-      http_fail(r, 400, "InvalidBlobOrBlock", "The specified blob or block content is invalid.");
+      http_fail(r, STORAGE_ERR_INVALID_BLOB_OR_BLOCK,
+                "The specified blob or block content is invalid.");
       return;
     }
   blob_http_props props;

@@ -84,7 +84,7 @@ static int read_public_access(blob_ctx *c, const char **out) {
     return -1;
   }
   if (!c->allow_public) {
-    http_fail(c->r, 409, "PublicAccessNotPermitted",
+    http_fail(c->r, STORAGE_ERR_PUBLIC_ACCESS_NOT_PERMITTED,
               "Public access is not permitted on this storage account.");
     return -1;
   }
@@ -113,7 +113,8 @@ void blob_container_create(blob_ctx *c) {
     return;
   }
   if (sqlite3_changes(store_db(c->s)) == 0) {
-    http_fail(c->r, 409, "ContainerAlreadyExists", "The specified container already exists.");
+    http_fail(c->r, STORAGE_ERR_CONTAINER_ALREADY_EXISTS,
+              "The specified container already exists.");
     return;
   }
   blob_set_etag_lm(c, etag, c->now_ms);
@@ -218,7 +219,7 @@ int blob_container_conditions_read(blob_ctx *c, blob_conditions *cd, int unmodif
                     : !unmodified_ok && cd->if_unmodified_since >= 0 ? "If-Unmodified-Since"
                                                                   : NULL;
   if (!bad) return 0;
-  http_fail(c->r, 400, "UnsupportedHeader",
+  http_fail(c->r, STORAGE_ERR_UNSUPPORTED_HEADER,
             "One of the HTTP headers specified in the request is not supported.");
   http_fail_detail(c->r, "HeaderName", bad);
   return -1;
@@ -256,7 +257,7 @@ static json_t *acl_parse(blob_ctx *c, const char *xml, size_t len) {
   if (!root || strcmp(root->name, "SignedIdentifiers") != 0) {
     xmlr_free(root);
     json_decref(arr);
-    http_fail(c->r, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+    http_fail(c->r, STORAGE_ERR_INVALID_XML_DOCUMENT, "XML specified is not syntactically valid.");
     return NULL;
   }
   for (const xmlr_node *si = xmlr_child(root, "SignedIdentifier"); si;
@@ -271,7 +272,7 @@ static json_t *acl_parse(blob_ctx *c, const char *xml, size_t len) {
       free(expiry);
       xmlr_free(root);
       json_decref(arr);
-      http_fail(c->r, 400, "InvalidXmlNodeValue",
+      http_fail(c->r, STORAGE_ERR_INVALID_XML_NODE_VALUE,
                 "The value for one of the XML nodes is not in the correct format.");
       return NULL;
     }
@@ -283,7 +284,7 @@ static json_t *acl_parse(blob_ctx *c, const char *xml, size_t len) {
   xmlr_free(root);
   if (json_array_size(arr) > MAX_POLICIES) {
     json_decref(arr);
-    http_fail(c->r, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+    http_fail(c->r, STORAGE_ERR_INVALID_XML_DOCUMENT, "XML specified is not syntactically valid.");
     return NULL;
   }
   return arr;

@@ -30,7 +30,7 @@ int blob_source_slice(blob_ctx *c, const blob_source *src, uint64_t *off, uint64
   if (rc == 0) return 0;
   if (blob_range_resolve(src->b.size, start, end, off, len) != 0 ||
       (end >= 0 && end >= src->b.size)) {
-    http_fail(c->r, 416, "InvalidRange",
+    http_fail(c->r, STORAGE_ERR_INVALID_RANGE,
               "The range specified is invalid for the current size of the resource.");
     return -1;
   }
@@ -121,7 +121,7 @@ static int copy_tags(blob_ctx *c, enum copy_mode mode, const blob_source *src, b
   if (blob_tags_from_header(c, t, present) != 0) return -1;
   if (opt && strcasecmp(opt, "COPY") == 0) {
     if (*present) {
-      http_fail(c->r, 400, "BothUserTagsAndSourceTagsCopyPresentException",
+      http_fail(c->r, STORAGE_ERR_BOTH_USER_TAGS_AND_SOURCE_TAGS_COPY_PRESENT_EXCEPTION,
                 "x-ms-tags header must not be present with x-ms-copy-source-tag-option as COPY.");
       return -1;
     }
@@ -146,7 +146,7 @@ static int check_source_md5(blob_ctx *c, const blob_source *src) {
   }
   blob_b64_md5(md5, got);
   if (strcmp(got, want) == 0) return 0;
-  http_fail(c->r, 400, "Md5Mismatch",
+  http_fail(c->r, STORAGE_ERR_MD5_MISMATCH,
             "The MD5 value specified in the request did not match with the MD5 value calculated "
             "by the server.");
   http_fail_detail(c->r, "UserSpecifiedMd5", want);
@@ -212,7 +212,7 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
   const char *rehydrate_to = NULL, *prio = "Standard";
   if (sb->tier && !strcmp(sb->tier, "Archive")) {
     if (!tier || strcmp(src.ctx->account, c->account) != 0) {
-      http_fail(r, 409, "BlobArchived",
+      http_fail(r, STORAGE_ERR_BLOB_ARCHIVED,
                 !tier ? "This operation is not permitted on an archived blob: copying it needs "
                         "x-ms-access-tier."
                       : "An archived blob can be copied only within its storage account.");
@@ -220,7 +220,7 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
     }
     if (!(sb->snapshot && sb->snapshot[0]) && !strcmp(src.ctx->container, c->container) &&
         !strcmp(src.ctx->blob, c->blob)) {
-      http_fail(r, 409, "BlobArchived",
+      http_fail(r, STORAGE_ERR_BLOB_ARCHIVED,
                 "An archived blob cannot be copied onto itself; use Set Blob Tier to "
                 "rehydrate it.");
       goto fail;
@@ -232,7 +232,8 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
     }
   }
   if (mode == COPY_SYNC && strcmp(sb->type, "BlockBlob") != 0) {
-    http_fail(r, 409, "CannotVerifyCopySource", "The source blob must be a block blob.");
+    http_fail(r, STORAGE_ERR_CANNOT_VERIFY_COPY_SOURCE_409,
+              "The source blob must be a block blob.");
     goto fail;
   }
   if (mode != COPY_ASYNC && check_source_md5(c, &src) != 0) goto fail;
@@ -240,7 +241,7 @@ static void copy_into(blob_ctx *c, enum copy_mode mode) {
   int exists = blob_write_target(c, &ct, &old);
   if (exists < 0) goto fail;
   if (exists && mode == COPY_ASYNC && strcmp(old.type, sb->type) != 0) {
-    http_fail(r, 409, "InvalidBlobType", "The blob type is invalid for this operation.");
+    http_fail(r, STORAGE_ERR_INVALID_BLOB_TYPE, "The blob type is invalid for this operation.");
     goto fail;
   }
   if (blob_extent_rows_load(c, sb->id, &rows, &nrows) != 0) goto fail_internal;
@@ -349,7 +350,7 @@ void blob_abort_copy(blob_ctx *c) {
   const char *action = http_header_get(r, "x-ms-copy-action");
   const char *id = http_query_get(r, "copyid");
   if (!action) {
-    http_fail(r, 400, "MissingRequiredHeader",
+    http_fail(r, STORAGE_ERR_MISSING_REQUIRED_HEADER,
               "An HTTP header that's mandatory for this request is not specified.");
     http_fail_detail(r, "HeaderName", "x-ms-copy-action");
     return;
@@ -359,7 +360,7 @@ void blob_abort_copy(blob_ctx *c) {
     return;
   }
   if (!id) {
-    http_fail(r, 400, "MissingRequiredQueryParameter",
+    http_fail(r, STORAGE_ERR_MISSING_REQUIRED_QUERY_PARAMETER,
               "A query parameter that's mandatory for this request is not specified.");
     http_fail_detail(r, "QueryParameterName", "copyid");
     return;
@@ -377,12 +378,13 @@ void blob_abort_copy(blob_ctx *c) {
   /* Only a copy that rehydrates from Archive is ever pending: the others
    * finish before Copy Blob answers. */
   if (!b.copy_id || strcasecmp(b.copy_id, id) != 0) {
-    http_fail(r, 409, "CopyIdMismatch",
+    http_fail(r, STORAGE_ERR_COPY_ID_MISMATCH,
               "The specified copy ID did not match the copy ID for the pending copy operation.");
     goto fail;
   }
   if (!b.copy_status || strcmp(b.copy_status, "pending") != 0) {
-    http_fail(r, 409, "NoPendingCopyOperation", "There is currently no pending copy operation.");
+    http_fail(r, STORAGE_ERR_NO_PENDING_COPY_OPERATION,
+              "There is currently no pending copy operation.");
     goto fail;
   }
   /* An aborted copy leaves its destination empty, with its metadata. */

@@ -99,7 +99,7 @@ void blob_cors_preflight(blob_ctx *c) {
   const char *method = http_header_get(r, "Access-Control-Request-Method");
   const char *req_headers = http_header_get(r, "Access-Control-Request-Headers");
   if (!origin || !method) {
-    http_fail(r, 400, "InvalidHeaderValue", "A required CORS header is not present.");
+    http_fail(r, STORAGE_ERR_INVALID_HEADER_VALUE, "A required CORS header is not present.");
     http_fail_detail(r, "HeaderName", origin ? "Access-Control-Request-Method" : "Origin");
     return;
   }
@@ -120,7 +120,7 @@ void blob_cors_preflight(blob_ctx *c) {
     return;
   }
   json_decref(rules);
-  http_fail(r, 403, "CorsPreflightFailure",
+  http_fail(r, STORAGE_ERR_CORS_PREFLIGHT_FAILURE,
             "CORS not enabled or no matching rule found for this request.");
 }
 

@@ -124,7 +124,7 @@ static int check_body_digests(blob_ctx *c, int whole_blob, blob_pending *d) {
   const char *crc_hdr = http_header_get(c->r, "x-ms-content-crc64");
   unsigned char want_md5[16], want_crc[8];
   if (md5_hdr && blob_b64_decode(md5_hdr, want_md5, sizeof want_md5) != 16) {
-    http_fail(c->r, 400, "InvalidMd5",
+    http_fail(c->r, STORAGE_ERR_INVALID_MD5,
               "The MD5 value specified in the request is invalid. The MD5 value must be 128 "
               "bits and Base64-encoded.");
     return -1;
@@ -140,7 +140,7 @@ static int check_body_digests(blob_ctx *c, int whole_blob, blob_pending *d) {
   if (md5_hdr && memcmp(want_md5, d->md5, 16) != 0) {
     char got[25];
     blob_b64_md5(d->md5, got);
-    http_fail(c->r, 400, "Md5Mismatch",
+    http_fail(c->r, STORAGE_ERR_MD5_MISMATCH,
               "The MD5 value specified in the request did not match with the MD5 value "
               "calculated by the server.");
     http_fail_detail(c->r, "UserSpecifiedMd5", md5_hdr);
@@ -152,7 +152,7 @@ static int check_body_digests(blob_ctx *c, int whole_blob, blob_pending *d) {
     for (int i = 7; i >= 0; i--)
       want = want << 8 | want_crc[i];
     if (want != d->crc64) {
-      http_fail(c->r, 400, "Crc64Mismatch",
+      http_fail(c->r, STORAGE_ERR_CRC64_MISMATCH,
                 "The CRC64 value specified in the request did not match with the CRC64 value "
                 "calculated by the server.");
       return -1;

@@ -552,28 +552,28 @@ static const blob_op *find_op(const char *method, enum blob_level lvl, const cha
 /* ---- failures shared by the operations ------------------------------------------ */
 
 void blob_fail_container_not_found(blob_ctx *c) {
-  http_fail(c->r, 404, "ContainerNotFound", "The specified container does not exist.");
+  http_fail(c->r, STORAGE_ERR_CONTAINER_NOT_FOUND, "The specified container does not exist.");
 }
 
 void blob_fail_blob_not_found(blob_ctx *c) {
-  http_fail(c->r, 404, "BlobNotFound", "The specified blob does not exist.");
+  http_fail(c->r, STORAGE_ERR_BLOB_NOT_FOUND, "The specified blob does not exist.");
 }
 
 void blob_fail_internal(blob_ctx *c, const char *what) {
   log_error("blob: %s %s: failed %s", c->r->method, c->r->path, what);
-  http_fail(c->r, 500, "InternalError",
+  http_fail(c->r, STORAGE_ERR_INTERNAL_ERROR,
             "Server encountered an internal error. Please try again after some time.");
 }
 
 void blob_fail_header(blob_ctx *c, const char *header, const char *value) {
-  http_fail(c->r, 400, "InvalidHeaderValue",
+  http_fail(c->r, STORAGE_ERR_INVALID_HEADER_VALUE,
             "The value for one of the HTTP headers is not in the correct format.");
   http_fail_detail(c->r, "HeaderName", header);
   http_fail_detail(c->r, "HeaderValue", value ? value : "");
 }
 
 void blob_fail_query(blob_ctx *c, const char *param, const char *value) {
-  http_fail(c->r, 400, "InvalidQueryParameterValue",
+  http_fail(c->r, STORAGE_ERR_INVALID_QUERY_PARAMETER_VALUE,
             "Value for one of the query parameters specified in the request URI is invalid.");
   http_fail_detail(c->r, "QueryParameterName", param);
   http_fail_detail(c->r, "QueryParameterValue", value ? value : "");
@@ -631,7 +631,7 @@ static int split_path(blob_ctx *c) {
   } else {
     size_t n = strcspn(p, "/");
     if (n == 0) {
-      http_fail(r, 400, "InvalidQueryParameterValue",
+      http_fail(r, STORAGE_ERR_INVALID_QUERY_PARAMETER_VALUE,
                 "Value for one of the query parameters specified in the request URI is "
                 "invalid.");
       return -1;
@@ -749,7 +749,7 @@ static char *data_scope(blob_ctx *c, const account_row *acct) {
 static int authenticate_bearer(blob_ctx *c, const char *authz, const account_row *acct) {
   http_req *r = c->r;
   if (r->listener != LISTEN_BLOB_TLS) {
-    http_fail(r, 403, "AuthenticationFailed",
+    http_fail(r, STORAGE_ERR_AUTHENTICATION_FAILED,
               "Server failed to authenticate the request. Make sure the value of the "
               "Authorization header is formed correctly including the signature.");
     http_fail_detail(r, "AuthenticationErrorDetail",
@@ -763,7 +763,7 @@ static int authenticate_bearer(blob_ctx *c, const char *authz, const account_row
     http_set_headerf(r, "WWW-Authenticate",
                      "Bearer authorization_uri=%s/adfs/oauth2/authorize resource_id=%s",
                      c->s->mgmt_url, AUD_STORAGE);
-    http_fail(r, 401, "InvalidAuthenticationInfo",
+    http_fail(r, STORAGE_ERR_INVALID_AUTHENTICATION_INFO_401,
               "Server failed to authenticate the request. Please refer to the information in "
               "the www-authenticate header.");
     http_fail_detail(r, "AuthenticationErrorDetail", msg[0] ? msg : (why ? why : "invalid token"));
@@ -772,7 +772,7 @@ static int authenticate_bearer(blob_ctx *c, const char *authz, const account_row
   r->caller = p;
   c->auth.kind = SAUTH_BEARER;
   if (authz_check(c->s, p, c->op->action, data_scope(c, acct), c->op->data_action) != 0) {
-    http_fail(r, 403, "AuthorizationPermissionMismatch",
+    http_fail(r, STORAGE_ERR_AUTHORIZATION_PERMISSION_MISMATCH,
               "This request is not authorized to perform this operation using this permission.");
     return -1;
   }
@@ -783,7 +783,7 @@ static int authenticate_bearer(blob_ctx *c, const char *authz, const account_row
 static int authorize_anonymous(blob_ctx *c) {
   http_req *r = c->r;
   if (c->op->anon && !c->allow_public) {
-    http_fail(r, 409, "PublicAccessNotPermitted",
+    http_fail(r, STORAGE_ERR_PUBLIC_ACCESS_NOT_PERMITTED,
               "Public access is not permitted on this storage account.");
     return -1;
   }
@@ -797,9 +797,9 @@ static int authorize_anonymous(blob_ctx *c) {
   }
   /* Azure hides private resources from anonymous readers behind a 404. */
   if (strcasecmp(r->method, "GET") == 0 || strcasecmp(r->method, "HEAD") == 0) {
-    http_fail(r, 404, "ResourceNotFound", "The specified resource does not exist.");
+    http_fail(r, STORAGE_ERR_RESOURCE_NOT_FOUND, "The specified resource does not exist.");
   } else {
-    http_fail(r, 401, "NoAuthenticationInformation",
+    http_fail(r, STORAGE_ERR_NO_AUTHENTICATION_INFORMATION,
               "Server failed to authenticate the request. Please refer to the information in "
               "the www-authenticate header.");
   }
@@ -816,7 +816,7 @@ static void udk_derive(void *cls, const char *skoid, const char *sktid, const ch
 static int authorize_delegator(blob_ctx *c, const account_row *acct) {
   principal *p = http_alloc(c->r, sizeof *p);
   if (identity_principal_get(c->s, c->auth.skoid, p) != 0) {
-    http_fail(c->r, 403, "AuthenticationFailed",
+    http_fail(c->r, STORAGE_ERR_AUTHENTICATION_FAILED,
               "Server failed to authenticate the request. Make sure the value of Authorization "
               "header is formed correctly including the signature.");
     http_fail_detail(c->r, "AuthenticationErrorDetail",
@@ -824,7 +824,7 @@ static int authorize_delegator(blob_ctx *c, const account_row *acct) {
     return -1;
   }
   if (authz_check(c->s, p, c->op->action, data_scope(c, acct), c->op->data_action) != 0) {
-    http_fail(c->r, 403, "AuthorizationPermissionMismatch",
+    http_fail(c->r, STORAGE_ERR_AUTHORIZATION_PERMISSION_MISMATCH,
               "This request is not authorized to perform this operation using this permission.");
     return -1;
   }
@@ -842,7 +842,7 @@ static int target_blob_exists(blob_ctx *c) {
 }
 
 static int fail_permission(blob_ctx *c) {
-  http_fail(c->r, 403, "AuthorizationPermissionMismatch",
+  http_fail(c->r, STORAGE_ERR_AUTHORIZATION_PERMISSION_MISMATCH,
             "This request is not authorized to perform this operation using this permission.");
   return -1;
 }
@@ -863,7 +863,7 @@ static int authorize_sas(blob_ctx *c) {
     return exists ? fail_permission(c) : 0;
   }
   if (c->auth.kind == SAUTH_SAS_ACCOUNT && !strchr(c->auth.resource_types, op->sas_rtype))
-    http_fail(c->r, 403, "AuthorizationResourceTypeMismatch",
+    http_fail(c->r, STORAGE_ERR_AUTHORIZATION_RESOURCE_TYPE_MISMATCH,
               "This request is not authorized to perform this operation using this resource "
               "type.");
   else
@@ -887,12 +887,13 @@ static int authenticate(blob_ctx *c) {
     return -1;
   }
   if (found == 0) {
-    http_fail(r, 404, "ResourceNotFound", "The specified resource does not exist.");
+    http_fail(r, STORAGE_ERR_RESOURCE_NOT_FOUND, "The specified resource does not exist.");
     http_fail_detail(r, "AccountName", c->account);
     return -1;
   }
   if (c->https_only && r->listener == LISTEN_BLOB) {
-    http_fail(r, 400, "AccountRequiresHttps", "The account being accessed does not support http.");
+    http_fail(r, STORAGE_ERR_ACCOUNT_REQUIRES_HTTPS,
+              "The account being accessed does not support http.");
     http_fail_detail(r, "AccountName", c->account);
     return -1;
   }
@@ -907,7 +908,7 @@ static int authenticate(blob_ctx *c) {
   if (!c->allow_shared_key &&
       (c->auth.kind == SAUTH_SHARED_KEY || c->auth.kind == SAUTH_SAS_ACCOUNT ||
        c->auth.kind == SAUTH_SAS_SERVICE)) {
-    http_fail(r, 403, "KeyBasedAuthenticationNotPermitted",
+    http_fail(r, STORAGE_ERR_KEY_BASED_AUTHENTICATION_NOT_PERMITTED,
               "Key based authentication is not permitted on this storage account.");
     return -1;
   }
@@ -958,11 +959,12 @@ static void dispatch_one(blob_ctx *c) {
   c->op = find_op(r->method, lvl, restype, comp, &known);
   if (!c->op) {
     if (known)
-      http_fail(r, 405, "UnsupportedHttpVerb", "The resource doesn't support specified Http Verb.");
+      http_fail(r, STORAGE_ERR_UNSUPPORTED_HTTP_VERB,
+                "The resource doesn't support specified Http Verb.");
     else if (comp && lvl != BLOB_LVL_SERVICE)
       blob_fail_query(c, "comp", comp);
     else
-      http_fail(r, 400, "InvalidUri",
+      http_fail(r, STORAGE_ERR_INVALID_URI,
                 "The requested URI does not represent any resource on the server.");
     return;
   }
@@ -979,7 +981,7 @@ static void dispatch_one(blob_ctx *c) {
   }
   if (authenticate(c) != 0) return;
   if (!c->op->fn) {
-    http_fail(r, 501, "NotImplemented", "azlite does not implement the %s operation yet.",
+    http_fail(r, STORAGE_ERR_NOT_IMPLEMENTED, "azlite does not implement the %s operation yet.",
               c->op->name);
     return;
   }
@@ -1025,7 +1027,7 @@ int blob_source_open(blob_ctx *c, const char *url, int flags, blob_source *out) 
   size_t hn = strcspn(hp, "/?#");
   char *hostport = http_printf(r, "%.*s", (int)hn, hp);
   if (!url_is_ours(c, hostport, https)) {
-    http_fail(r, 400, "CannotVerifyCopySource",
+    http_fail(r, STORAGE_ERR_CANNOT_VERIFY_COPY_SOURCE_400,
               "azlite copies only from blobs it serves itself (%s/<account>/...); %s is not one "
               "of its endpoints, and azlite has no network access.",
               https ? c->s->blob_tls_url : c->s->blob_url, hostport);
@@ -1093,7 +1095,7 @@ int blob_source_open(blob_ctx *c, const char *url, int flags, blob_source *out) 
   if (ims) cd.if_modified_since = http_date_parse(ims);
   if (ius) cd.if_unmodified_since = http_date_parse(ius);
   if (blob_conditions_eval(&cd, 1, out->b.etag, out->b.last_modified_ms, 0) != 0) {
-    http_fail(r, 412, "SourceConditionNotMet",
+    http_fail(r, STORAGE_ERR_SOURCE_CONDITION_NOT_MET,
               "The source condition specified using HTTP conditional header(s) is not met.");
     return -1;
   }

@@ -96,17 +96,18 @@ static int lease_check(blob_ctx *c, const blob_lease *l, int write, int containe
   if (blob_lease_active(l, c->now_ms)) {
     if (!lid) {
       if (!write) return 0;
-      http_fail(c->r, 412, "LeaseIdMissing",
+      http_fail(c->r, STORAGE_ERR_LEASE_ID_MISSING,
                 "There is currently a lease on the %s and no lease ID was specified in the "
                 "request.",
                 what);
       return -1;
     }
     if (!same_id(lid, l->id)) {
-      http_fail(c->r, 412,
-                container ? "LeaseIdMismatchWithContainerOperation"
-                          : "LeaseIdMismatchWithBlobOperation",
-                "The lease ID specified did not match the lease ID for the %s.", what);
+      const char *msg = "The lease ID specified did not match the lease ID for the %s.";
+      if (container)
+        http_fail(c->r, STORAGE_ERR_LEASE_ID_MISMATCH_WITH_CONTAINER_OPERATION, msg, what);
+      else
+        http_fail(c->r, STORAGE_ERR_LEASE_ID_MISMATCH_WITH_BLOB_OPERATION, msg, what);
       return -1;
     }
     return 0;
@@ -114,14 +115,16 @@ static int lease_check(blob_ctx *c, const blob_lease *l, int write, int containe
   if (!lid) return 0;
   const char *state = blob_lease_state_now(l, c->now_ms);
   if (strcmp(state, "expired") == 0 || strcmp(state, "broken") == 0) {
-    http_fail(c->r, 412, "LeaseLost",
+    http_fail(c->r, STORAGE_ERR_LEASE_LOST,
               "A lease ID was specified, but the lease for the %s has expired.", what);
     return -1;
   }
-  http_fail(c->r, 412,
-            container ? "LeaseNotPresentWithContainerOperation"
-                      : "LeaseNotPresentWithBlobOperation",
-            "There is currently no lease on the %s.", what);
+  if (container)
+    http_fail(c->r, STORAGE_ERR_LEASE_NOT_PRESENT_WITH_CONTAINER_OPERATION,
+              "There is currently no lease on the %s.", what);
+  else
+    http_fail(c->r, STORAGE_ERR_LEASE_NOT_PRESENT_WITH_BLOB_OPERATION,
+              "There is currently no lease on the %s.", what);
   return -1;
 }
 
@@ -150,7 +153,7 @@ typedef struct lease_req {
 } lease_req;
 
 static int missing_header(blob_ctx *c, const char *name) {
-  http_fail(c->r, 400, "MissingRequiredHeader",
+  http_fail(c->r, STORAGE_ERR_MISSING_REQUIRED_HEADER,
             "An HTTP header that's mandatory for this request is not specified.");
   http_fail_detail(c->r, "HeaderName", name);
   return -1;

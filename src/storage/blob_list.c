@@ -70,7 +70,7 @@ int blob_read_maxresults(blob_ctx *c, int *out) {
     return -1;
   }
   if (v <= 0) {
-    http_fail(c->r, 400, "OutOfRangeQueryParameterValue",
+    http_fail(c->r, STORAGE_ERR_OUT_OF_RANGE_QUERY_PARAMETER_VALUE,
               "One of the query parameters specified in the request URI is outside the "
               "permissible range.");
     http_fail_detail(c->r, "QueryParameterName", "maxresults");

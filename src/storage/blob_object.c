@@ -239,7 +239,7 @@ int blob_digest_headers_check(blob_ctx *c) {
                                          {"x-ms-source-content-md5", "x-ms-source-content-crc64"}};
   for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
     if (http_header_get(c->r, pairs[i][0]) && http_header_get(c->r, pairs[i][1])) {
-      http_fail(c->r, 400, "InvalidHeaderValue", "Both %s header and %s header are present.",
+      http_fail(c->r, STORAGE_ERR_INVALID_HEADER_VALUE, "Both %s header and %s header are present.",
                 pairs[i][1], pairs[i][0]);
       http_fail_detail(c->r, "HeaderName", pairs[i][1]);
       return -1;
@@ -256,7 +256,7 @@ void blob_put_blob(blob_ctx *c) {
   }
   const char *type = http_header_get(r, "x-ms-blob-type");
   if (!type) {
-    http_fail(r, 400, "MissingRequiredHeader",
+    http_fail(r, STORAGE_ERR_MISSING_REQUIRED_HEADER,
               "An HTTP header that's mandatory for this request is not specified.");
     http_fail_detail(r, "HeaderName", "x-ms-blob-type");
     return;
@@ -422,7 +422,7 @@ void blob_get_blob(blob_ctx *c) {
   const char *want_md5 = http_header_get(r, "x-ms-range-get-content-md5");
   int range_md5 = want_md5 && strcasecmp(want_md5, "true") == 0;
   if (range_md5 && (!ranged || (end >= 0 && end - start + 1 > 4 * 1024 * 1024) || end < 0)) {
-    http_fail(r, 400, "OutOfRangeInput", "One of the request inputs is out of range.");
+    http_fail(r, STORAGE_ERR_OUT_OF_RANGE_INPUT, "One of the request inputs is out of range.");
     return;
   }
   if (blob_read_begin(c) != 0) {
@@ -437,7 +437,7 @@ void blob_get_blob(blob_ctx *c) {
   if (ranged && blob_range_resolve(b.size, start, end, &off, &len) != 0) {
     blob_read_end(c);
     http_set_headerf(r, "Content-Range", "bytes */%lld", (long long)b.size);
-    http_fail(r, 416, "InvalidRange",
+    http_fail(r, STORAGE_ERR_INVALID_RANGE,
               "The range specified is invalid for the current size of the resource.");
     return;
   }
@@ -497,7 +497,7 @@ void blob_delete_blob(blob_ctx *c) {
     return;
   }
   if (ds && snap) {
-    http_fail(r, 400, "InvalidQueryParameterValue",
+    http_fail(r, STORAGE_ERR_INVALID_QUERY_PARAMETER_VALUE,
               "Value for one of the query parameters specified in the request URI is invalid.");
     return;
   }
@@ -528,7 +528,7 @@ void blob_delete_blob(blob_ctx *c) {
       store_finalize(q);
     }
     if (has_snaps) {
-      http_fail(r, 409, "SnapshotsPresent",
+      http_fail(r, STORAGE_ERR_SNAPSHOTS_PRESENT,
                 "This operation is not permitted because the blob has snapshots.");
       goto fail;
     }
@@ -670,14 +670,14 @@ int blob_write_target(blob_ctx *c, blob_container_row *ct, blob_row *old) {
     return -1;
   }
   if (exists && c->sas_create_only) {
-    http_fail(r, 403, "AuthorizationPermissionMismatch",
+    http_fail(r, STORAGE_ERR_AUTHORIZATION_PERMISSION_MISMATCH,
               "This request is not authorized to perform this operation using this permission.");
     return -1;
   }
   blob_conditions cd;
   blob_conditions_read(r, &cd);
   if (exists && cd.if_none_match && strcmp(cd.if_none_match, "*") == 0) {
-    http_fail(r, 409, "BlobAlreadyExists", "The specified blob already exists.");
+    http_fail(r, STORAGE_ERR_BLOB_ALREADY_EXISTS, "The specified blob already exists.");
     return -1;
   }
   if (blob_conditions_check(c, exists, exists ? old->etag : "",

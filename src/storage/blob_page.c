@@ -35,7 +35,7 @@ void blob_page_create(blob_ctx *c) {
   int bad = 0;
   const char *len_hdr = http_header_get(c->r, "x-ms-blob-content-length");
   if (!len_hdr) {
-    http_fail(c->r, 400, "MissingRequiredHeader",
+    http_fail(c->r, STORAGE_ERR_MISSING_REQUIRED_HEADER,
               "An HTTP header that's mandatory for this request is not specified.");
     http_fail_detail(c->r, "HeaderName", "x-ms-blob-content-length");
     return;
@@ -111,7 +111,7 @@ static int seq_conditions(blob_ctx *c, int64_t seq) {
   int64_t eq = header_int(c, "x-ms-if-sequence-number-eq", &bad);
   if (bad) return -1;
   if ((le >= 0 && seq > le) || (lt >= 0 && seq >= lt) || (eq >= 0 && seq != eq)) {
-    http_fail(c->r, 412, "SequenceNumberConditionNotMet",
+    http_fail(c->r, STORAGE_ERR_SEQUENCE_NUMBER_CONDITION_NOT_MET,
               "The sequence number condition specified was not met.");
     return -1;
   }
@@ -119,7 +119,7 @@ static int seq_conditions(blob_ctx *c, int64_t seq) {
 }
 
 static int fail_page_range(blob_ctx *c) {
-  http_fail(c->r, 416, "InvalidPageRange", "The page range specified is invalid.");
+  http_fail(c->r, STORAGE_ERR_INVALID_PAGE_RANGE, "The page range specified is invalid.");
   return -1;
 }
 
@@ -128,7 +128,7 @@ static int page_range(blob_ctx *c, int64_t *start, int64_t *end) {
   const char *xr = http_header_get(c->r, "x-ms-range");
   const char *h = xr ? xr : http_header_get(c->r, "Range");
   if (!h) {
-    http_fail(c->r, 400, "MissingRequiredHeader",
+    http_fail(c->r, STORAGE_ERR_MISSING_REQUIRED_HEADER,
               "An HTTP header that's mandatory for this request is not specified.");
     http_fail_detail(c->r, "HeaderName", "Range");
     return -1;
@@ -143,7 +143,7 @@ static int page_range(blob_ctx *c, int64_t *start, int64_t *end) {
 static int page_target(blob_ctx *c, blob_container_row *ct, blob_row *b) {
   if (blob_need_container(c, ct) != 0 || blob_need_blob(c, ct, b, 1) != 1) return -1;
   if (strcmp(b->type, "PageBlob") != 0) {
-    http_fail(c->r, 409, "InvalidBlobType", "The blob type is invalid for this operation.");
+    http_fail(c->r, STORAGE_ERR_INVALID_BLOB_TYPE, "The blob type is invalid for this operation.");
     return -1;
   }
   if (blob_conditions_check(c, 1, b->etag, b->last_modified_ms, 0) != 0 ||
@@ -162,7 +162,7 @@ void blob_put_page(blob_ctx *c) {
   http_req *r = c->r;
   const char *mode = http_header_get(r, "x-ms-page-write");
   if (!mode) {
-    http_fail(r, 400, "MissingRequiredHeader",
+    http_fail(r, STORAGE_ERR_MISSING_REQUIRED_HEADER,
               "An HTTP header that's mandatory for this request is not specified.");
     http_fail_detail(r, "HeaderName", "x-ms-page-write");
     return;
@@ -185,7 +185,7 @@ void blob_put_page(blob_ctx *c) {
     return;
   }
   if (update && len > PUT_PAGE_MAX) {
-    http_fail(r, 413, "RequestBodyTooLarge",
+    http_fail(r, STORAGE_ERR_REQUEST_BODY_TOO_LARGE,
               "The request body is too large and exceeds the maximum permissible limit.");
     return;
   }
@@ -214,7 +214,7 @@ void blob_put_page(blob_ctx *c) {
     if (blob_source_open(c, source, 0, &src) != 0 || blob_source_slice(c, &src, &soff, &slen) != 0)
       goto fail;
     if ((int64_t)slen != len) {
-      http_fail(r, 400, "InvalidHeaderValue",
+      http_fail(r, STORAGE_ERR_INVALID_HEADER_VALUE,
                 "The source range and the destination range must have the same length.");
       goto fail;
     }
@@ -348,7 +348,7 @@ void blob_get_page_ranges(blob_ctx *c) {
   }
   if (blob_need_container(c, &ct) != 0 || blob_need_blob(c, &ct, &b, 1) != 1) goto fail;
   if (strcmp(b.type, "PageBlob") != 0) {
-    http_fail(r, 409, "InvalidBlobType", "The blob type is invalid for this operation.");
+    http_fail(r, STORAGE_ERR_INVALID_BLOB_TYPE, "The blob type is invalid for this operation.");
     goto fail;
   }
   if (blob_lease_check_read(c, &b.lease) != 0 ||
@@ -357,7 +357,7 @@ void blob_get_page_ranges(blob_ctx *c) {
   /* A range that starts past the end is refused, as Get Blob refuses it; one
    * that ends past it is cut at the end. */
   if (ranged && rs >= b.size) {
-    http_fail(r, 416, "InvalidRange",
+    http_fail(r, STORAGE_ERR_INVALID_RANGE,
               "The range specified is invalid for the current size of the resource.");
     goto fail;
   }
@@ -367,7 +367,7 @@ void blob_get_page_ranges(blob_ctx *c) {
   if (prev_snap) {
     int found = blob_row_load(c, ct.id, c->blob, prev_snap, &pb);
     if (found != 1 || !prev_snap[0]) {
-      http_fail(r, 409, "PreviousSnapshotNotFound", "The previous snapshot is not found.");
+      http_fail(r, STORAGE_ERR_PREVIOUS_SNAPSHOT_NOT_FOUND, "The previous snapshot is not found.");
       goto fail;
     }
   }
@@ -427,7 +427,7 @@ void blob_page_set_properties(blob_ctx *c) {
         blob_fail_header(c, "x-ms-blob-sequence-number",
                          http_header_get(r, "x-ms-blob-sequence-number"));
       } else {
-        http_fail(r, 400, "MissingRequiredHeader",
+        http_fail(r, STORAGE_ERR_MISSING_REQUIRED_HEADER,
                   "An HTTP header that's mandatory for this request is not specified.");
         http_fail_detail(r, "HeaderName", "x-ms-blob-sequence-number");
       }

@@ -215,7 +215,7 @@ void blob_service_set_properties(blob_ctx *c) {
   free(body);
   if (!root || strcmp(root->name, "StorageServiceProperties") != 0) {
     xmlr_free(root);
-    http_fail(c->r, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+    http_fail(c->r, STORAGE_ERR_INVALID_XML_DOCUMENT, "XML specified is not syntactically valid.");
     return;
   }
   json_t *set = xml_to_json(root);
@@ -227,7 +227,7 @@ void blob_service_set_properties(blob_ctx *c) {
   json_t *rules = json_object_get(json_object_get(set, "Cors"), "CorsRule");
   if (json_is_array(rules) && json_array_size(rules) > MAX_CORS_RULES) {
     json_decref(set);
-    http_fail(c->r, 400, "InvalidXmlNodeValue",
+    http_fail(c->r, STORAGE_ERR_INVALID_XML_NODE_VALUE,
               "The value for one of the XML nodes is not in the correct format.");
     return;
   }
@@ -299,7 +299,7 @@ void blob_service_get_account_info(blob_ctx *c) {
 void blob_service_get_udk(blob_ctx *c) {
   http_req *r = c->r;
   if (c->auth.kind != SAUTH_BEARER || !r->caller) {
-    http_fail(r, 403, "AuthenticationFailed",
+    http_fail(r, STORAGE_ERR_AUTHENTICATION_FAILED,
               "Server failed to authenticate the request. Make sure the value of Authorization "
               "header is formed correctly including the signature.");
     http_fail_detail(r, "AuthenticationErrorDetail",
@@ -317,10 +317,10 @@ void blob_service_get_udk(blob_ctx *c) {
   int64_t st = start && *start ? clock_parse_iso8601(start) : c->now_ms;
   int64_t ex = expiry ? clock_parse_iso8601(expiry) : -1;
   if (!root || strcmp(root->name, "KeyInfo") != 0 || !expiry) {
-    http_fail(r, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+    http_fail(r, STORAGE_ERR_INVALID_XML_DOCUMENT, "XML specified is not syntactically valid.");
   } else if (st < 0 || ex < 0 || ex <= st || ex <= c->now_ms ||
              ex - c->now_ms > 7LL * 86400000) {
-    http_fail(r, 400, "InvalidHeaderValue",
+    http_fail(r, STORAGE_ERR_INVALID_HEADER_VALUE,
               "The value for one of the HTTP headers is not in the correct format: the key's "
               "expiry must be after its start, in the future, and at most 7 days away.");
   } else {

@@ -400,7 +400,7 @@ const char *blob_tag_expr_key(const blob_tag_expr *e, const char **value) {
 /* Checks a whole tag set as Azure does; fails the request on a violation. */
 static int tagset_check(blob_ctx *c, const blob_tagset *t, int overflow) {
   if (overflow) {
-    http_fail(c->r, 400, "TagsTooLarge",
+    http_fail(c->r, STORAGE_ERR_TAGS_TOO_LARGE,
               "The tags specified exceed the maximum permissible limit.");
     return -1;
   }
@@ -408,13 +408,14 @@ static int tagset_check(blob_ctx *c, const blob_tagset *t, int overflow) {
     size_t kl = strlen(t->v[i].key), vl = strlen(t->v[i].value);
     if (kl == 0 || kl > TAG_KEY_MAX || vl > TAG_VALUE_MAX || !tag_text_ok(t->v[i].key) ||
         !tag_text_ok(t->v[i].value)) {
-      http_fail(c->r, 400, "InvalidTag",
+      http_fail(c->r, STORAGE_ERR_INVALID_TAG,
                 "The tags specified are invalid. It contains characters that are not permitted.");
       return -1;
     }
     for (int j = 0; j < i; j++)
       if (strcmp(t->v[j].key, t->v[i].key) == 0) {
-        http_fail(c->r, 400, "DuplicateTagNames", "The tags specified contain duplicate names.");
+        http_fail(c->r, STORAGE_ERR_DUPLICATE_TAG_NAMES,
+                  "The tags specified contain duplicate names.");
         return -1;
       }
   }
@@ -501,7 +502,7 @@ int blob_tags_condition_check(blob_ctx *c, const char *header, int64_t blob_id) 
   int ok = blob_tag_expr_eval(e, &tags, NULL, NULL);
   blob_tag_expr_free(e);
   if (ok) return 0;
-  http_fail(c->r, 412, "ConditionNotMet",
+  http_fail(c->r, STORAGE_ERR_CONDITION_NOT_MET,
             "The condition specified using HTTP conditional header(s) is not met.");
   return -1;
 }
@@ -550,7 +551,7 @@ static int tags_parse(blob_ctx *c, const char *xml, size_t len, blob_tagset *out
   xmlr_node *root = xmlr_parse(xml, len, xerr, sizeof xerr);
   if (!root || strcmp(root->name, "Tags") != 0) {
     xmlr_free(root);
-    http_fail(c->r, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+    http_fail(c->r, STORAGE_ERR_INVALID_XML_DOCUMENT, "XML specified is not syntactically valid.");
     return -1;
   }
   int overflow = 0;
@@ -559,7 +560,8 @@ static int tags_parse(blob_ctx *c, const char *xml, size_t len, blob_tagset *out
     const char *k = xmlr_child_text(t, "Key"), *v = xmlr_child_text(t, "Value");
     if (!k) {
       xmlr_free(root);
-      http_fail(c->r, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+      http_fail(c->r, STORAGE_ERR_INVALID_XML_DOCUMENT,
+                "XML specified is not syntactically valid.");
       return -1;
     }
     if (out->n == BLOB_MAX_TAGS) {
@@ -588,7 +590,7 @@ void blob_set_tags(blob_ctx *c) {
     blob_b64_md5(md5, got);
     if (strcmp(got, want) != 0) {
       free(body);
-      http_fail(r, 400, "Md5Mismatch",
+      http_fail(r, STORAGE_ERR_MD5_MISMATCH,
                 "The MD5 value specified in the request did not match with the MD5 value "
                 "calculated by the server.");
       return;
@@ -625,7 +627,7 @@ void blob_find_by_tags(blob_ctx *c) {
   const char *marker = http_query_get(r, "marker");
   int max;
   if (!where) {
-    http_fail(r, 400, "MissingRequiredQueryParameter",
+    http_fail(r, STORAGE_ERR_MISSING_REQUIRED_QUERY_PARAMETER,
               "A query parameter that's mandatory for this request is not specified.");
     http_fail_detail(r, "QueryParameterName", "where");
     return;
@@ -634,7 +636,7 @@ void blob_find_by_tags(blob_ctx *c) {
   char err[256];
   blob_tag_expr *e = blob_tag_expr_parse(where, 0, err, sizeof err);
   if (!e) {
-    http_fail(r, 400, "InvalidQueryParameterValue", "%s", err);
+    http_fail(r, STORAGE_ERR_INVALID_QUERY_PARAMETER_VALUE, "%s", err);
     http_fail_detail(r, "QueryParameterName", "where");
     http_fail_detail(r, "QueryParameterValue", where);
     return;

@@ -209,7 +209,7 @@ int blob_conditions_check(blob_ctx *c, int exists, const char *etag, int64_t las
     http_reply_empty(c->r, 304);
     return -1;
   }
-  http_fail(c->r, 412, "ConditionNotMet",
+  http_fail(c->r, STORAGE_ERR_CONDITION_NOT_MET,
             "The condition specified using HTTP conditional header(s) is not met.");
   return -1;
 }
@@ -352,13 +352,13 @@ char *blob_metadata_from_headers(blob_ctx *c) {
     const char *key = h[i].name + 10;
     if (!key[0]) {
       json_decref(meta);
-      http_fail(c->r, 400, "EmptyMetadataKey",
+      http_fail(c->r, STORAGE_ERR_EMPTY_METADATA_KEY,
                 "The key for one of the metadata key-value pairs is empty.");
       return NULL;
     }
     if (!blob_metadata_name_valid(key)) {
       json_decref(meta);
-      http_fail(c->r, 400, "InvalidMetadata",
+      http_fail(c->r, STORAGE_ERR_INVALID_METADATA,
                 "The metadata specified is invalid. It has characters that are not permitted.");
       return NULL;
     }
@@ -373,7 +373,7 @@ char *blob_metadata_from_headers(blob_ctx *c) {
     json_t *val = json_string(h[i].value);
     if (!val) {
       json_decref(meta);
-      http_fail(c->r, 400, "InvalidMetadata",
+      http_fail(c->r, STORAGE_ERR_INVALID_METADATA,
                 "The metadata specified is invalid. It has characters that are not permitted.");
       return NULL;
     }
@@ -381,7 +381,7 @@ char *blob_metadata_from_headers(blob_ctx *c) {
   }
   if (total > BLOB_MAX_METADATA) {
     json_decref(meta);
-    http_fail(c->r, 400, "MetadataTooLarge",
+    http_fail(c->r, STORAGE_ERR_METADATA_TOO_LARGE,
               "The size of the specified metadata exceeds the maximum size permitted.");
     return NULL;
   }

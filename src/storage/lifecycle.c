@@ -395,7 +395,7 @@ static json_t *policy_account(http_req *r) {
   if (!acct) return NULL;
   const char *kind = json_string_value(json_object_get(acct, "kind"));
   if (kind && (!strcmp(kind, "Storage") || !strcmp(kind, "FileStorage"))) {
-    http_fail(r, 400, "OperationNotAllowedOnKind",
+    http_fail(r, STORAGE_ERR_OPERATION_NOT_ALLOWED_ON_KIND,
               "The operation is not allowed on account kind %s.", kind);
     json_decref(acct);
     return NULL;
@@ -419,7 +419,7 @@ void storage_policy_put(http_req *r) {
     goto done;
   }
   if (p->uses_last_access && !storage_last_access_tracking(s, account, NULL)) {
-    http_fail(r, 400, "MissingLastAccessTimeBasedTrackingPolicy",
+    http_fail(r, STORAGE_ERR_MISSING_LAST_ACCESS_TIME_BASED_TRACKING_POLICY,
               "Last access time based tracking policy must be enabled before using its specific "
               "actions in object lifecycle management policy");
     goto done;
@@ -435,7 +435,7 @@ void storage_policy_put(http_req *r) {
                       account, pj, (long long)now);
   free(pj);
   if (rc != 0) {
-    http_fail(r, 500, "InternalError", "The management policy could not be saved.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The management policy could not be saved.");
     goto done;
   }
   sched_wake(s);
@@ -456,10 +456,10 @@ void storage_policy_get(http_req *r) {
   if (found == 1)
     http_reply_json(r, 200, policy_render(acct, row.policy, row.modified_ms));
   else if (found == 0)
-    http_fail(r, 404, "ManagementPolicyNotFound", "No ManagementPolicy found for account %s",
-              account);
+    http_fail(r, STORAGE_ERR_MANAGEMENT_POLICY_NOT_FOUND,
+              "No ManagementPolicy found for account %s", account);
   else
-    http_fail(r, 500, "InternalError", "The management policy could not be read.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The management policy could not be read.");
   json_decref(row.policy);
   json_decref(acct);
 }
@@ -469,7 +469,7 @@ void storage_policy_delete(http_req *r) {
   if (!acct) return;
   const char *account = json_string_value(json_object_get(acct, "name"));
   if (store_exec(r->srv, "DELETE FROM storage_management_policies WHERE account=%Q", account) != 0)
-    http_fail(r, 500, "InternalError", "The management policy could not be deleted.");
+    http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The management policy could not be deleted.");
   else
     http_reply_empty(r, sqlite3_changes(store_db(r->srv)) ? 200 : 204);
   json_decref(acct);
@@ -541,14 +541,14 @@ void storage_lifecycle_actions_list(http_req *r) {
    * nextLink wrote, never anything else. */
   int64_t after = 0, top = 1000;
   if (skip && lc_parse_count(skip, INT64_MAX, &after) != 0) {
-    http_fail(r, 400, "InvalidParameter",
+    http_fail(r, ARM_ERR_INVALID_PARAMETER,
               "The value '%s' of query parameter '$skiptoken' is not a valid continuation token.",
               skip);
     json_decref(acct);
     return;
   }
   if (top_s && (lc_parse_count(top_s, 5000, &top) != 0 || top < 1)) {
-    http_fail(r, 400, "InvalidParameter",
+    http_fail(r, ARM_ERR_INVALID_PARAMETER,
               "The value '%s' of query parameter '$top' is not valid: it must be an integer "
               "from 1 to 5000.",
               top_s);

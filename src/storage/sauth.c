@@ -127,7 +127,7 @@ static int keys_verify(const sauth_keys *keys, const char *sts, const char *sig)
 /* ---- failures ---------------------------------------------------------------------- */
 
 static int fail_auth(http_req *r, const char *detail) {
-  http_fail(r, 403, "AuthenticationFailed", "%s", MSG_AUTH_FAILED);
+  http_fail(r, STORAGE_ERR_AUTHENTICATION_FAILED, "%s", MSG_AUTH_FAILED);
   http_fail_detail(r, "AuthenticationErrorDetail", detail);
   return -1;
 }
@@ -145,7 +145,7 @@ static int fail_authf(http_req *r, const char *fmt, ...) {
 }
 
 static int fail_oom(http_req *r) {
-  http_fail(r, 500, "InternalError",
+  http_fail(r, STORAGE_ERR_INTERNAL_ERROR,
             "Server encountered an internal error. Please try again after some time.");
   return -1;
 }
@@ -402,7 +402,7 @@ static int authenticate_sharedkey(http_req *r, const sauth_keys *keys, const cha
     p++;
   const char *colon = strchr(p, ':');
   if (!colon || colon == p || !colon[1]) {
-    http_fail(r, 400, "InvalidAuthenticationInfo",
+    http_fail(r, STORAGE_ERR_INVALID_AUTHENTICATION_INFO_400,
               "Authentication information is not given in the correct format. Check the "
               "value of Authorization header.");
     return -1;
@@ -628,7 +628,7 @@ static int check_sip_spr(http_req *r, const char *sip, const char *spr) {
     int ok = sip_allows(sip, r->client_ip);
     if (ok < 0) return fail_auth(r, DETAIL_NOT_WELL_FORMED);
     if (!ok) {
-      http_fail(r, 403, "AuthorizationSourceIPMismatch",
+      http_fail(r, STORAGE_ERR_AUTHORIZATION_SOURCE_IP_MISMATCH,
                 "This request is not authorized to perform this operation using this source "
                 "IP %s.",
                 r->client_ip ? r->client_ip : "");
@@ -644,7 +644,7 @@ static int check_sip_spr(http_req *r, const char *sip, const char *spr) {
     else
       return fail_auth(r, DETAIL_NOT_WELL_FORMED);
     if (https_only && r->listener == LISTEN_BLOB) {
-      http_fail(r, 403, "AuthorizationProtocolMismatch",
+      http_fail(r, STORAGE_ERR_AUTHORIZATION_PROTOCOL_MISMATCH,
                 "This request is not authorized to perform this operation using this "
                 "protocol.");
       return -1;
@@ -893,7 +893,7 @@ static int authenticate_account_sas(http_req *r, const sauth_keys *keys, int64_t
       check_sip_spr(r, http_query_get(r, "sip"), http_query_get(r, "spr")) < 0)
     return -1;
   if (!strchr(ss, 'b')) {
-    http_fail(r, 403, "AuthorizationServiceMismatch",
+    http_fail(r, STORAGE_ERR_AUTHORIZATION_SERVICE_MISMATCH,
               "This request is not authorized to perform this operation using this service.");
     return -1;
   }
@@ -909,7 +909,7 @@ static int is_user_delegation(http_req *r) {
 }
 
 static int fail_resource_type(http_req *r) {
-  http_fail(r, 403, "AuthorizationResourceTypeMismatch",
+  http_fail(r, STORAGE_ERR_AUTHORIZATION_RESOURCE_TYPE_MISMATCH,
             "This request is not authorized to perform this operation using this resource "
             "type.");
   return -1;
@@ -1034,7 +1034,7 @@ int sauth_authenticate(http_req *r, const sauth_keys *keys, const char *containe
     if (strncasecmp(auth, "Bearer ", 7) == 0 && r->listener == LISTEN_BLOB)
       return fail_auth(r, "Bearer token authentication is not permitted for non-TLS "
                           "protected (non-https) URLs.");
-    http_fail(r, 400, "InvalidAuthenticationInfo",
+    http_fail(r, STORAGE_ERR_INVALID_AUTHENTICATION_INFO_400,
               "Authentication information is not given in the correct format. Check the "
               "value of Authorization header.");
     return -1;
@@ -1069,7 +1069,7 @@ int sauth_sas_allows(const sauth_result *res, char perm, char rtype) {
 int sauth_sas_require(http_req *r, const sauth_result *res, char perm, char rtype) {
   if (sauth_sas_allows(res, perm, rtype)) return 0;
   if (!sas_resource_ok(res, rtype)) return fail_resource_type(r);
-  http_fail(r, 403, "AuthorizationPermissionMismatch",
+  http_fail(r, STORAGE_ERR_AUTHORIZATION_PERMISSION_MISMATCH,
             "This request is not authorized to perform this operation using this permission.");
   return -1;
 }

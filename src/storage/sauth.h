@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "../core/http.h"
+#include "errors.h"
 
 enum sauth_kind {
   SAUTH_ANONYMOUS,

@@ -59,7 +59,8 @@ void storage_tier_headers(blob_ctx *c, const blob_row *b) {
 
 int storage_tier_require_online(blob_ctx *c, const blob_row *b) {
   if (!b->tier || strcmp(b->tier, "Archive") != 0) return 0;
-  http_fail(c->r, 409, "BlobArchived", "This operation is not permitted on an archived blob.");
+  http_fail(c->r, STORAGE_ERR_BLOB_ARCHIVED,
+            "This operation is not permitted on an archived blob.");
   return -1;
 }
 
@@ -108,7 +109,7 @@ void blob_set_tier(blob_ctx *c) {
   const char *tier;
   if (blob_tier_read(c, &tier) != 0) return;
   if (!tier) {
-    http_fail(r, 400, "MissingRequiredHeader",
+    http_fail(r, STORAGE_ERR_MISSING_REQUIRED_HEADER,
               "An HTTP header that's mandatory for this request is not specified.");
     http_fail_detail(r, "HeaderName", "x-ms-access-tier");
     return;
@@ -136,13 +137,13 @@ void blob_set_tier(blob_ctx *c) {
   if (http_header_get(r, "x-ms-lease-id") && blob_lease_check_write(c, &b.lease) != 0) goto fail;
   if (strcmp(b.type, "BlockBlob") != 0) {
     if (strcmp(b.type, "PageBlob") == 0)
-      http_fail(r, 400, "InvalidBlobTier", "The specified blob tier is invalid.");
+      http_fail(r, STORAGE_ERR_INVALID_BLOB_TIER, "The specified blob tier is invalid.");
     else
-      http_fail(r, 409, "InvalidBlobType", "The blob type is invalid for this operation.");
+      http_fail(r, STORAGE_ERR_INVALID_BLOB_TYPE, "The blob type is invalid for this operation.");
     goto fail;
   }
   if (!is_online_standard(tier) && strcmp(tier, "Archive") != 0) {
-    http_fail(r, 400, "InvalidBlobTier", "The specified blob tier is invalid.");
+    http_fail(r, STORAGE_ERR_INVALID_BLOB_TIER, "The specified blob tier is invalid.");
     goto fail;
   }
   const char *snap = b.snapshot && b.snapshot[0] ? b.snapshot : NULL;
@@ -153,7 +154,7 @@ void blob_set_tier(blob_ctx *c) {
     /* A pending rehydration: only its own target (perhaps faster) is accepted. */
     const char *to = b.archive_status + strlen(ARCHIVE_PENDING);
     if (strcasecmp(to, tier) != 0) {
-      http_fail(r, 409, "BlobBeingRehydrated",
+      http_fail(r, STORAGE_ERR_BLOB_BEING_REHYDRATED,
                 "This operation is not permitted because the blob is being rehydrated.");
       goto fail;
     }
@@ -171,7 +172,8 @@ void blob_set_tier(blob_ctx *c) {
       action = NULL;
     } else if (snap) {
       /* Azure cannot rehydrate snapshots or versions in place; copy them instead. */
-      http_fail(r, 409, "BlobArchived", "This operation is not permitted on an archived blob.");
+      http_fail(r, STORAGE_ERR_BLOB_ARCHIVED,
+                "This operation is not permitted on an archived blob.");
       goto fail;
     } else {
       char *lower = http_printf(r, "%s%s", ARCHIVE_PENDING, tier);
