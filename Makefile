@@ -17,8 +17,8 @@ ifneq ($(SAN),)
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/arm/*.c src/identity/*.c src/storage/*.c \
-                             src/compute/*.c src/ml/*.c src/web/*.c src/cost/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/arm/*.c src/identity/*.c src/storage/*.c src/runtime/*.c \
+                             src/network/*.c src/compute/*.c src/ml/*.c src/web/*.c src/cost/*.c))
 # `make EXCLUDE='src/storage/%'` builds without a provider that is mid-change.
 EXCLUDE ?=
 LIB_SRC := $(filter-out $(EXCLUDE),$(LIB_SRC))
