@@ -3,8 +3,9 @@
  * az keeps its own config dir inside the data dir (<data>/az), so the user's
  * ~/.azure is never touched.  The first run (and any run after the endpoints
  * or admin credentials change) registers the cloud (one --cloud-config JSON,
- * profile 2020-09-01-hybrid, since Debian's az 2.45 crashes on `az vm` under
- * "latest"), and logs in as the admin service principal.  After that, az's
+ * with profile 2020-09-01-hybrid inside it: --cloud-config replaces the
+ * --profile flag, and Debian's az 2.45 crashes on `az vm` under "latest",
+ * whose compute SDK it lacks), and logs in as the admin service principal.  After that, az's
  * output and exit status pass through unchanged (exec). */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,10 @@ static int az_quiet(const char *log, char *const args[], int report) {
   return rc;
 }
 
+/* The API profile az uses for this cloud; in the stamp too, so a data dir
+ * registered under another profile registers again. */
+#define AZ_PROFILE "2020-09-01-hybrid"
+
 static json_t *cloud_config(srv *s) {
   const char *m = s->mgmt_url;
   json_t *e = json_object();
@@ -64,7 +69,7 @@ static json_t *cloud_config(srv *s) {
   json_object_set_new(x, "storageEndpoint", json_string("core.windows.net"));
   json_object_set_new(x, "keyvaultDns", json_string(".vault.azure.net"));
   json_object_set_new(x, "acrLoginServerEndpoint", json_string(".azurecr.io"));
-  return json_pack("{s:o,s:o}", "endpoints", e, "suffixes", x);
+  return json_pack("{s:o,s:o,s:s}", "endpoints", e, "suffixes", x, "profile", AZ_PROFILE);
 }
 
 int cmd_az(int argc, char **argv) {
@@ -103,8 +108,8 @@ int cmd_az(int argc, char **argv) {
   unsetenv("AZURE_TENANT_ID");
   char *secret = store_get(&s, "admin.secret"), *appid = store_get(&s, "admin.appid");
   char stamp_want[512];
-  snprintf(stamp_want, sizeof stamp_want, "%s %s %s %s\n", s.mgmt_url, appid, secret,
-           s.tenant_id);
+  snprintf(stamp_want, sizeof stamp_want, "%s %s %s %s %s\n", s.mgmt_url, appid, secret,
+           s.tenant_id, AZ_PROFILE);
   char *stamp_path = srv_path(&s, "az/azlite-login"), *lock_path = srv_path(&s, "az/.lock");
   char *log = srv_path(&s, "az/azlite-setup.log"), *cloud_path = srv_path(&s, "az/cloud.json");
   int lock = open(lock_path, O_RDWR | O_CREAT, 0600);
@@ -125,7 +130,7 @@ int cmd_az(int argc, char **argv) {
     char *set0[] = {"az", "cloud", "set", "--name", "AzureCloud", NULL};
     char *unreg[] = {"az", "cloud", "unregister", "--name", "azlite", NULL};
     char *reg[] = {"az", "cloud", "register", "--name", "azlite", "--cloud-config", cloudarg,
-                   "--profile", "2020-09-01-hybrid", NULL};
+                   NULL};
     char *set[] = {"az", "cloud", "set", "--name", "azlite", NULL};
     /* --password=SECRET: a secret may begin with '-'. */
     char passarg[128];

@@ -5,10 +5,12 @@
 extern const provider arm_provider;
 extern const provider identity_provider;
 extern const provider storage_provider;
+extern const provider compute_provider;
 
 const provider *const providers[] = {
     &arm_provider,
     &identity_provider,
     &storage_provider,
+    &compute_provider,
     NULL,
 };

@@ -1,0 +1,12 @@
+/* errors.h: every error code Microsoft.Compute answers with, with its HTTP
+ * status.  Each entry expands to the two arguments http_fail takes,
+ * `status, "Code"`:  http_fail(r, COMPUTE_ERR_EXAMPLE, "message %s", arg);
+ * The build refuses an http_fail with a status literal (make check-errors). */
+#ifndef AZLITE_COMPUTE_ERRORS_H
+#define AZLITE_COMPUTE_ERRORS_H
+
+#define COMPUTE_ERR_INVALID_PARAMETER 400, "InvalidParameter"
+#define COMPUTE_ERR_NOT_FOUND 404, "NotFound"
+#define COMPUTE_ERR_QUOTA_EXCEEDED 409, "QuotaExceeded"
+
+#endif
