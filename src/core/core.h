@@ -182,6 +182,15 @@ void sched_wake(struct srv *s);
  * for is done when it returns 0. */
 int sched_wake_and_wait(struct srv *s, int timeout_ms);
 
+/* ---- connections from sandboxes ------------------------------------------ */
+
+/* Serves an accepted connection (fd, which the server owns from now on) on a
+ * listener as if it had arrived on the listener's socket; client_ip (IPv4
+ * text) is the client address handlers see (http_req.client_ip): for
+ * LISTEN_IMDS, the key of the sandbox the connection comes from.  0, or -1
+ * (fd closed) when the server is not listening or the address is bad. */
+int srv_add_connection(struct srv *s, enum http_listener l, int fd, const char *client_ip);
+
 /* ---- the provider interface -------------------------------------------- */
 
 /* An ARM resource type a provider serves and the api-versions it takes, as

@@ -829,7 +829,9 @@ static void render_error(http_req *r) {
   req_state *st = RS(r);
   enum http_err_style style =
       st->fail_style_set ? st->fail_style : (st->route ? st->route->style : HTTP_ERR_ARM);
-  if (!st->route && !st->fail_style_set && r->listener != LISTEN_MGMT) style = HTTP_ERR_STORAGE;
+  if (!st->route && !st->fail_style_set && r->listener != LISTEN_MGMT &&
+      r->listener != LISTEN_IMDS)
+    style = HTTP_ERR_STORAGE;
   int status = st->status;
   const char *code = utf8_scrub(r, st->fail_code);
   const char *msg = utf8_scrub(r, st->fail_msg);
@@ -1378,13 +1380,13 @@ static void dispatch(req_state *st) {
   }
   const route *rt = st->route;
   if (!rt) {
-    if (r->listener == LISTEN_MGMT) {
+    if (r->listener == LISTEN_MGMT || r->listener == LISTEN_IMDS) {
       if (st->route_mismatch)
         http_fail(r, CORE_ERR_METHOD_NOT_ALLOWED,
                   "The requested resource does not support http "
                   "method '%s'.",
                   r->method);
-      else if (!route_unrouted(r))
+      else if (r->listener == LISTEN_IMDS || !route_unrouted(r))
         http_fail(r, CORE_ERR_NOT_FOUND, "The requested path '%s' was not found.", r->path);
     } else {
       http_fail(r, CORE_ERR_INVALID_URI,
@@ -1795,6 +1797,9 @@ static struct MHD_Daemon *start_one(srv *s, listener *l, int port, int tls) {
    * MHD's default (SO_REUSEADDR) still lets a restart rebind at once. */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
   if (tls) flags |= MHD_USE_TLS;
+  /* Port 0: no socket of its own; connections come from srv_add_connection
+   * (which MHD_USE_ITC lets wake the daemon's threads). */
+  if (port == 0) flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
   /* epoll and a pool of workers: a slow client costs a descriptor, not a
    * thread.  No per-IP limit: every client of a local emulator is 127.0.0.1. */
   struct MHD_OptionItem opts[] = {
@@ -1849,8 +1854,9 @@ int srv_listen(srv *s) {
   static const struct {
     enum http_listener id;
     int tls;
-  } kinds[LISTEN_COUNT] = {{LISTEN_MGMT, 1}, {LISTEN_BLOB, 0}, {LISTEN_BLOB_TLS, 1}};
-  int ports[LISTEN_COUNT] = {s->cfg.mgmt_port, s->cfg.blob_port, s->cfg.blob_tls_port};
+  } kinds[LISTEN_COUNT] = {
+      {LISTEN_MGMT, 1}, {LISTEN_BLOB, 0}, {LISTEN_BLOB_TLS, 1}, {LISTEN_IMDS, 0}};
+  int ports[LISTEN_COUNT] = {s->cfg.mgmt_port, s->cfg.blob_port, s->cfg.blob_tls_port, 0};
   for (int i = 0; i < LISTEN_COUNT; i++) {
     listener *l = &p->listeners[i];
     l->id = kinds[i].id;
@@ -1863,6 +1869,24 @@ int srv_listen(srv *s) {
   if (pthread_create(&p->reaper, NULL, reaper_main, s) != 0) return -1;
   p->reaper_started = 1;
   return sched_start(s);
+}
+
+int srv_add_connection(srv *s, enum http_listener l, int fd, const char *client_ip) {
+  srv_priv *p = s->priv;
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  if (!p || l < 0 || l >= LISTEN_COUNT || !p->listeners[l].d ||
+      inet_pton(AF_INET, client_ip, &sa.sin_addr) != 1) {
+    close(fd);
+    return -1;
+  }
+  /* MHD closes fd itself when it cannot take it. */
+  if (MHD_add_connection(p->listeners[l].d, fd, (const struct sockaddr *)&sa, sizeof sa) !=
+      MHD_YES) {
+    log_warn("a connection handed to listener %d was refused: %s", (int)l, strerror(errno));
+    return -1;
+  }
+  return 0;
 }
 
 void srv_close(srv *s) {

@@ -107,4 +107,13 @@ int identity_check_linked_identities(http_req *r, const char *write_action,
 char **identity_workload_env(srv *s, const char *resource_id);
 void identity_workload_env_free(char **env);
 
+/* Answers r with a token for one of workload's managed identities (the
+ * resource id of a VM, job, function; the same rules as the header of
+ * identity_workload_env): query `resource` (the audience), and to pick a
+ * user-assigned one client_id, principal_id/object_id or mi_res_id/msi_res_id.
+ * For a caller that knows the workload by other means than the header: the
+ * IMDS a VM reaches from inside (compute knows which VM the connection comes
+ * from).  Fails r (OAuth style) when it cannot. */
+void identity_workload_token(http_req *r, const char *workload);
+
 #endif

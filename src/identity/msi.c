@@ -203,16 +203,21 @@ static const char *query_any(http_req *r, const char *a, const char *b) {
 }
 
 void msi_workload_token(http_req *r) {
-  srv *s = r->srv;
   const char *hdr = http_header_get(r, "X-IDENTITY-HEADER");
   if (!hdr) hdr = http_header_get(r, "secret");
-  char *workload = hdr ? workload_from_header(s, hdr) : NULL;
+  char *workload = hdr ? workload_from_header(r->srv, hdr) : NULL;
   if (!workload) {
     http_fail(r, IDENTITY_ERR_OAUTH_INVALID_CLIENT,
               "The X-IDENTITY-HEADER header is missing or does not name a workload of this "
               "azlite.");
     return;
   }
+  identity_workload_token(r, workload);
+  free(workload);
+}
+
+void identity_workload_token(http_req *r, const char *workload) {
+  srv *s = r->srv;
   const char *resource = http_query_get(r, "resource");
   msi_candidate c[16];
   int own = add_candidate(s, workload, c, 0, 16), n = own;
@@ -257,14 +262,19 @@ void msi_workload_token(http_req *r) {
     goto done;
   }
   char *tok = identity_mint_token(s, &p, resource, TOKEN_LIFETIME_S);
-  http_reply_json(r, 200,
-                  json_pack("{s:s,s:o,s:s,s:s,s:s}", "access_token", tok, "expires_on",
-                            json_sprintf("%lld", (long long)time(NULL) + TOKEN_LIFETIME_S),
-                            "resource", resource, "token_type", "Bearer", "client_id", p.appid));
+  long long now = (long long)time(NULL);
+  /* App Service's fields and IMDS's (expires_in, ext_expires_in, not_before,
+   * all strings there too): each client reads what its convention has. */
+  http_reply_json(
+      r, 200,
+      json_pack("{s:s,s:o,s:o,s:o,s:o,s:s,s:s,s:s}", "access_token", tok, "expires_on",
+                json_sprintf("%lld", now + TOKEN_LIFETIME_S), "expires_in",
+                json_sprintf("%d", TOKEN_LIFETIME_S), "ext_expires_in",
+                json_sprintf("%d", TOKEN_LIFETIME_S), "not_before", json_sprintf("%lld", now),
+                "resource", resource, "token_type", "Bearer", "client_id", p.appid));
   free(tok);
 done:
   json_decref(body);
-  free(workload);
 }
 
 /* ---- Microsoft.ManagedIdentity/userAssignedIdentities --------------------------- */
