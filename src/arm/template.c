@@ -108,16 +108,16 @@ static void report(tpl_ctx *c, tpl_error *err) {
   snprintf(err->code, sizeof err->code, "InvalidTemplate");
   if (c->plain)
     set_msg(err->message, sizeof err->message, "Deployment template validation failed: '%s'.",
-             c->emsg);
+            c->emsg);
   else if (c->phase == PH_BODY)
     set_msg(err->message, sizeof err->message,
-             "Unable to process template language expressions for resource '%s' at '%s'. '%s'",
-             c->body_id ? c->body_id : "", c->path, c->emsg);
+            "Unable to process template language expressions for resource '%s' at '%s'. '%s'",
+            c->body_id ? c->body_id : "", c->path, c->emsg);
   else
     set_msg(err->message, sizeof err->message,
-             "Deployment template validation failed: 'The template %s at '%s' is not valid: %s. "
-             "Please see https://aka.ms/arm-template-expressions for usage details.'.",
-             c->what, c->path, c->emsg);
+            "Deployment template validation failed: 'The template %s at '%s' is not valid: %s. "
+            "Please see https://aka.ms/arm-template-expressions for usage details.'.",
+            c->what, c->path, c->emsg);
 }
 
 static void path_key(tpl_ctx *c, const char *k) {
@@ -131,14 +131,21 @@ static void path_idx(tpl_ctx *c, size_t i) {
 
 static const char *type_name(const json_t *v) {
   switch (json_typeof(v)) {
-  case JSON_STRING: return "String";
-  case JSON_INTEGER: return "Integer";
-  case JSON_REAL: return "Float";
+  case JSON_STRING:
+    return "String";
+  case JSON_INTEGER:
+    return "Integer";
+  case JSON_REAL:
+    return "Float";
   case JSON_TRUE:
-  case JSON_FALSE: return "Boolean";
-  case JSON_OBJECT: return "Object";
-  case JSON_ARRAY: return "Array";
-  default: return "Null";
+  case JSON_FALSE:
+    return "Boolean";
+  case JSON_OBJECT:
+    return "Object";
+  case JSON_ARRAY:
+    return "Array";
+  default:
+    return "Null";
   }
 }
 
@@ -154,13 +161,22 @@ static json_t *obj_get_ci(const json_t *o, const char *k) {
 static char *to_text(const json_t *v) {
   char buf[64];
   switch (json_typeof(v)) {
-  case JSON_STRING: return strdup(json_string_value(v));
-  case JSON_INTEGER: snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v)); break;
-  case JSON_REAL: snprintf(buf, sizeof buf, "%.17g", json_real_value(v)); break;
-  case JSON_TRUE: return strdup("True");
-  case JSON_FALSE: return strdup("False");
-  case JSON_NULL: return strdup("");
-  default: return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  case JSON_STRING:
+    return strdup(json_string_value(v));
+  case JSON_INTEGER:
+    snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+    break;
+  case JSON_REAL:
+    snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+    break;
+  case JSON_TRUE:
+    return strdup("True");
+  case JSON_FALSE:
+    return strdup("False");
+  case JSON_NULL:
+    return strdup("");
+  default:
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
   }
   return strdup(buf);
 }
@@ -199,7 +215,8 @@ typedef struct parser {
 static void node_free(tnode *n) {
   if (!n) return;
   free(n->str);
-  for (int i = 0; i < n->nargs; i++) node_free(n->args[i]);
+  for (int i = 0; i < n->nargs; i++)
+    node_free(n->args[i]);
   free(n->args);
   node_free(n->base);
   node_free(n->index);
@@ -207,7 +224,8 @@ static void node_free(tnode *n) {
 }
 
 static void skip_ws(parser *p) {
-  while (p->i < p->n && isspace((unsigned char)p->s[p->i])) p->i++;
+  while (p->i < p->n && isspace((unsigned char)p->s[p->i]))
+    p->i++;
 }
 
 static tnode *perr(parser *p, const char *what) {
@@ -300,7 +318,8 @@ static tnode *parse_expr(parser *p) {
   }
   if (isdigit((unsigned char)ch) || ch == '-' || ch == '+') {
     size_t st = p->i++;
-    while (p->i < p->n && isdigit((unsigned char)p->s[p->i])) p->i++;
+    while (p->i < p->n && isdigit((unsigned char)p->s[p->i]))
+      p->i++;
     if (p->i < p->n && p->s[p->i] == '.') return perr(p, "an integer (no floating point)");
     char tmp[32];
     size_t len = p->i - st;
@@ -314,8 +333,8 @@ static tnode *parse_expr(parser *p) {
   }
   if (isalpha((unsigned char)ch) || ch == '_') {
     size_t st = p->i;
-    while (p->i < p->n && (isalnum((unsigned char)p->s[p->i]) || p->s[p->i] == '_' ||
-                           p->s[p->i] == '.'))
+    while (p->i < p->n &&
+           (isalnum((unsigned char)p->s[p->i]) || p->s[p->i] == '_' || p->s[p->i] == '.'))
       p->i++;
     tnode *n = new_node(T_CALL);
     n->str = strndup(p->s + st, p->i - st);
@@ -387,17 +406,17 @@ typedef struct tfunc {
 
 static int want(tpl_ctx *c, const char *fn, json_t *v, json_type t, int i) {
   if (json_typeof(v) == t || (t == JSON_TRUE && json_is_boolean(v))) return 1;
-  static const char *names[] = {"Object", "Array", "String", "Integer", "Float", "Boolean",
-                                "Boolean", "Null"};
+  static const char *names[] = {"Object", "Array",   "String",  "Integer",
+                                "Float",  "Boolean", "Boolean", "Null"};
   fail(c,
        "The template language function '%s' expects its parameter '%d' to be of type '%s'. "
        "The provided value is of type '%s'",
        fn, i + 1, names[t], type_name(v));
   return 0;
 }
-#define WANT(i, t)                                                                           \
-  do {                                                                                       \
-    if (!want(c, fn, a[i], t, i)) return NULL;                                               \
+#define WANT(i, t)                                                                                 \
+  do {                                                                                             \
+    if (!want(c, fn, a[i], t, i)) return NULL;                                                     \
   } while (0)
 
 static json_t *f_parameters(tpl_ctx *c, const char *fn, json_t **a, int n) {
@@ -454,14 +473,16 @@ static json_t *f_format(tpl_ctx *c, const char *fn, json_t **a, int n) {
       if (*end == ',') align = strtol(end + 1, &end, 10);
       if (*end == ':') {
         size_t k = 0;
-        for (end++; *end && *end != '}' && k < sizeof spec - 1;) spec[k++] = *end++;
+        for (end++; *end && *end != '}' && k < sizeof spec - 1;)
+          spec[k++] = *end++;
         spec[k] = 0;
       }
       if (*end != '}') goto bad;
       if (idx < 0 || idx + 1 >= n) {
         free(b.p);
-        return fail(c, "The template language function 'format': the index '%ld' is out of the "
-                       "range of the arguments",
+        return fail(c,
+                    "The template language function 'format': the index '%ld' is out of the "
+                    "range of the arguments",
                     idx);
       }
       char *t;
@@ -478,9 +499,11 @@ static json_t *f_format(tpl_ctx *c, const char *fn, json_t **a, int n) {
       } else
         t = to_text(v);
       long pad = labs(align) - (long)strlen(t);
-      for (long k = 0; align > 0 && k < pad; k++) sb_add(&b, " ");
+      for (long k = 0; align > 0 && k < pad; k++)
+        sb_add(&b, " ");
       sb_add(&b, t);
-      for (long k = 0; align < 0 && k < pad; k++) sb_add(&b, " ");
+      for (long k = 0; align < 0 && k < pad; k++)
+        sb_add(&b, " ");
       free(t);
       s = end + 1;
     } else
@@ -552,7 +575,8 @@ static json_t *id_json(tpl_ctx *c, const char *fn, const char *prefix, const cha
 /* resourceId([subscriptionId], [resourceGroupName], type, name1, ...): the
  * type is the first argument holding a '/'. */
 static json_t *f_resourceid(tpl_ctx *c, const char *fn, json_t **a, int n) {
-  for (int i = 0; i < n; i++) WANT(i, JSON_STRING);
+  for (int i = 0; i < n; i++)
+    WANT(i, JSON_STRING);
   int t = -1;
   for (int i = 0; i < n && i < 3; i++)
     if (strchr(json_string_value(a[i]), '/')) {
@@ -560,12 +584,17 @@ static json_t *f_resourceid(tpl_ctx *c, const char *fn, json_t **a, int n) {
       break;
     }
   if (t < 0)
-    return fail(c, "Unable to evaluate template language function '%s': no resource type "
-                   "argument (namespace/type) was given",
+    return fail(c,
+                "Unable to evaluate template language function '%s': no resource type "
+                "argument (namespace/type) was given",
                 fn);
   const char *sub = c->env->subscription_id, *rg = c->env->resource_group;
   if (!strcasecmp(fn, "subscriptionResourceId")) {
-    if (t > 1) return fail(c, "The template language function '%s' takes at most one subscription id before the type", fn);
+    if (t > 1)
+      return fail(
+          c,
+          "The template language function '%s' takes at most one subscription id before the type",
+          fn);
     if (t == 1) sub = json_string_value(a[0]);
     rg = NULL;
   } else if (t == 2) {
@@ -592,12 +621,14 @@ static json_t *f_resourceid(tpl_ctx *c, const char *fn, json_t **a, int n) {
 }
 
 static json_t *f_tenantresourceid(tpl_ctx *c, const char *fn, json_t **a, int n) {
-  for (int i = 0; i < n; i++) WANT(i, JSON_STRING);
+  for (int i = 0; i < n; i++)
+    WANT(i, JSON_STRING);
   return id_json(c, fn, "", json_string_value(a[0]), a + 1, n - 1);
 }
 
 static json_t *f_extensionresourceid(tpl_ctx *c, const char *fn, json_t **a, int n) {
-  for (int i = 0; i < n; i++) WANT(i, JSON_STRING);
+  for (int i = 0; i < n; i++)
+    WANT(i, JSON_STRING);
   return id_json(c, fn, json_string_value(a[0]), json_string_value(a[1]), a + 2, n - 2);
 }
 
@@ -605,8 +636,9 @@ static json_t *f_resourcegroup(tpl_ctx *c, const char *fn, json_t **a, int n) {
   (void)a, (void)n;
   const tpl_env *e = c->env;
   if (!e->resource_group)
-    return fail(c, "The template function '%s' is not expected at this location (a subscription "
-                   "scope deployment has no resource group)",
+    return fail(c,
+                "The template function '%s' is not expected at this location (a subscription "
+                "scope deployment has no resource group)",
                 fn);
   char id[512];
   snprintf(id, sizeof id, "/subscriptions/%s/resourceGroups/%s", e->subscription_id,
@@ -630,15 +662,16 @@ static json_t *f_subscription(tpl_ctx *c, const char *fn, json_t **a, int n) {
 static json_t *f_deployment(tpl_ctx *c, const char *fn, json_t **a, int n) {
   (void)fn, (void)a, (void)n;
   return json_pack("{s:s, s:{s:O, s:O, s:s, s:s}}", "name",
-                   c->env->deployment_name ? c->env->deployment_name : "", "properties",
-                   "template", c->tpl, "parameters", c->given ? c->given : json_null(), "mode",
-                   "Incremental", "provisioningState", "Accepted");
+                   c->env->deployment_name ? c->env->deployment_name : "", "properties", "template",
+                   c->tpl, "parameters", c->given ? c->given : json_null(), "mode", "Incremental",
+                   "provisioningState", "Accepted");
 }
 
 static int world_allowed(tpl_ctx *c, const char *fn) {
   if (c->phase == PH_BODY || c->phase == PH_OUTPUT) return 1;
-  fail(c, "The template function '%s' is not expected at this location. Please see "
-          "https://aka.ms/arm-functions for usage details",
+  fail(c,
+       "The template function '%s' is not expected at this location. Please see "
+       "https://aka.ms/arm-functions for usage details",
        fn);
   return 0;
 }
@@ -653,8 +686,9 @@ static char *to_resource_id(tpl_ctx *c, const char *s, const char **api) {
   } else if (s[0] == '/')
     r = strdup(s);
   else
-    fail(c, "The template reference '%s' is not valid: could not find template resource or "
-            "resource copy with this name",
+    fail(c,
+         "The template reference '%s' is not valid: could not find template resource or "
+         "resource copy with this name",
          s);
   free(ix);
   return r;
@@ -687,7 +721,8 @@ static json_t *f_reference(tpl_ctx *c, const char *fn, json_t **a, int n) {
 }
 
 static json_t *f_list(tpl_ctx *c, const char *fn, json_t **a, int n) {
-  if (n < 2) return fail(c, "The template language function '%s' must have at least 2 parameters", fn);
+  if (n < 2)
+    return fail(c, "The template language function '%s' must have at least 2 parameters", fn);
   WANT(0, JSON_STRING);
   WANT(1, JSON_STRING);
   if (!world_allowed(c, fn)) return NULL;
@@ -737,7 +772,8 @@ static uint32_t fmix32(uint32_t h) {
 }
 static uint32_t le32(const unsigned char *p, size_t n) {
   uint32_t v = 0;
-  for (size_t i = 0; i < n && i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+  for (size_t i = 0; i < n && i < 4; i++)
+    v |= (uint32_t)p[i] << (8 * i);
   return v;
 }
 static uint64_t azure_murmur64(const unsigned char *p, size_t len) {
@@ -778,30 +814,32 @@ static char *join_strings(json_t **a, int n) {
 }
 
 static json_t *f_uniquestring(tpl_ctx *c, const char *fn, json_t **a, int n) {
-  for (int i = 0; i < n; i++) WANT(i, JSON_STRING);
+  for (int i = 0; i < n; i++)
+    WANT(i, JSON_STRING);
   char *s = join_strings(a, n);
   uint64_t h = azure_murmur64((const unsigned char *)s, strlen(s));
   free(s);
   static const char alpha[] = "abcdefghijklmnopqrstuvwxyz234567";
   char out[14];
-  for (int i = 0; i < 13; i++, h <<= 5) out[i] = alpha[(h >> 59) & 31];
+  for (int i = 0; i < 13; i++, h <<= 5)
+    out[i] = alpha[(h >> 59) & 31];
   out[13] = 0;
   return json_string(out);
 }
 
 static json_t *uuid_json(unsigned char *u) {
   char out[40];
-  snprintf(out, sizeof out,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
-           u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
-           u[15]);
+  snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+           u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+           u[14], u[15]);
   return json_string(out);
 }
 
 /* guid(): RFC 4122 version 5 in ARM's namespace
  * 11fb06fb-712d-4ddd-98c7-e71bbd588830 over the arguments joined by '-'. */
 static json_t *f_guid(tpl_ctx *c, const char *fn, json_t **a, int n) {
-  for (int i = 0; i < n; i++) WANT(i, JSON_STRING);
+  for (int i = 0; i < n; i++)
+    WANT(i, JSON_STRING);
   static const unsigned char ns[16] = {0x11, 0xfb, 0x06, 0xfb, 0x71, 0x2d, 0x4d, 0xdd,
                                        0x98, 0xc7, 0xe7, 0x1b, 0xbd, 0x58, 0x88, 0x30};
   char *s = join_strings(a, n);
@@ -819,8 +857,9 @@ static json_t *f_guid(tpl_ctx *c, const char *fn, json_t **a, int n) {
 
 static int in_param_default(tpl_ctx *c, const char *fn) {
   if (c->phase == PH_PARAM) return 1;
-  fail(c, "The template function '%s' is not expected at this location. It can only be used "
-          "in the default value of a parameter",
+  fail(c,
+       "The template function '%s' is not expected at this location. It can only be used "
+       "in the default value of a parameter",
        fn);
   return 0;
 }
@@ -849,13 +888,20 @@ static json_t *f_utcnow(tpl_ctx *c, const char *fn, json_t **a, int n) {
   sbuf b = {0};
   char tmp[16];
   while (*f) {
-    if (!strncmp(f, "yyyy", 4)) snprintf(tmp, sizeof tmp, "%04d", tm.tm_year + 1900), f += 4;
-    else if (!strncmp(f, "MM", 2)) snprintf(tmp, sizeof tmp, "%02d", tm.tm_mon + 1), f += 2;
-    else if (!strncmp(f, "dd", 2)) snprintf(tmp, sizeof tmp, "%02d", tm.tm_mday), f += 2;
-    else if (!strncmp(f, "HH", 2)) snprintf(tmp, sizeof tmp, "%02d", tm.tm_hour), f += 2;
-    else if (!strncmp(f, "mm", 2)) snprintf(tmp, sizeof tmp, "%02d", tm.tm_min), f += 2;
-    else if (!strncmp(f, "ss", 2)) snprintf(tmp, sizeof tmp, "%02d", tm.tm_sec), f += 2;
-    else snprintf(tmp, sizeof tmp, "%c", *f++);
+    if (!strncmp(f, "yyyy", 4))
+      snprintf(tmp, sizeof tmp, "%04d", tm.tm_year + 1900), f += 4;
+    else if (!strncmp(f, "MM", 2))
+      snprintf(tmp, sizeof tmp, "%02d", tm.tm_mon + 1), f += 2;
+    else if (!strncmp(f, "dd", 2))
+      snprintf(tmp, sizeof tmp, "%02d", tm.tm_mday), f += 2;
+    else if (!strncmp(f, "HH", 2))
+      snprintf(tmp, sizeof tmp, "%02d", tm.tm_hour), f += 2;
+    else if (!strncmp(f, "mm", 2))
+      snprintf(tmp, sizeof tmp, "%02d", tm.tm_min), f += 2;
+    else if (!strncmp(f, "ss", 2))
+      snprintf(tmp, sizeof tmp, "%02d", tm.tm_sec), f += 2;
+    else
+      snprintf(tmp, sizeof tmp, "%c", *f++);
     sb_add(&b, tmp);
   }
   return sb_json(&b);
@@ -877,9 +923,13 @@ static json_t *f_copyindex(tpl_ctx *c, const char *fn, json_t **a, int n) {
     if (loop ? (f->name && !strcasecmp(f->name, loop)) : f->kind != FR_PROPERTY)
       return json_integer(f->index + off);
   }
-  if (loop) return fail(c, "The template function 'copyIndex' refers to the copy loop '%s', which is not found", loop);
-  return fail(c, "The template function '%s' is not expected at this location: it is only valid "
-                 "inside a copy loop",
+  if (loop)
+    return fail(
+        c, "The template function 'copyIndex' refers to the copy loop '%s', which is not found",
+        loop);
+  return fail(c,
+              "The template function '%s' is not expected at this location: it is only valid "
+              "inside a copy loop",
               fn);
 }
 
@@ -932,18 +982,19 @@ static json_t *compare(tpl_ctx *c, const char *fn, json_t **a, int *cmp) {
     *cmp = strcmp(json_string_value(a[0]), json_string_value(a[1]));
     return json_null();
   }
-  return fail(c, "The template language function '%s' expects two integers or two strings; got "
-                 "'%s' and '%s'",
+  return fail(c,
+              "The template language function '%s' expects two integers or two strings; got "
+              "'%s' and '%s'",
               fn, type_name(a[0]), type_name(a[1]));
 }
-#define CMPFN(name, test)                                                                    \
-  static json_t *name(tpl_ctx *c, const char *fn, json_t **a, int n) {                      \
-    (void)n;                                                                                 \
-    int cmp;                                                                                 \
-    json_t *ok = compare(c, fn, a, &cmp);                                                    \
-    if (!ok) return NULL;                                                                    \
-    json_decref(ok);                                                                         \
-    return json_boolean(test);                                                               \
+#define CMPFN(name, test)                                                                          \
+  static json_t *name(tpl_ctx *c, const char *fn, json_t **a, int n) {                             \
+    (void)n;                                                                                       \
+    int cmp;                                                                                       \
+    json_t *ok = compare(c, fn, a, &cmp);                                                          \
+    if (!ok) return NULL;                                                                          \
+    json_decref(ok);                                                                               \
+    return json_boolean(test);                                                                     \
   }
 CMPFN(f_less, cmp < 0)
 CMPFN(f_lesseq, cmp <= 0)
@@ -970,8 +1021,9 @@ static json_t *f_contains(tpl_ctx *c, const char *fn, json_t **a, int n) {
     free(t);
     return json_boolean(r);
   }
-  return fail(c, "The template language function '%s' expects a string, an array or an object; "
-                 "got '%s'",
+  return fail(c,
+              "The template language function '%s' expects a string, an array or an object; "
+              "got '%s'",
               fn, type_name(a[0]));
 }
 
@@ -988,8 +1040,9 @@ static json_t *f_length(tpl_ctx *c, const char *fn, json_t **a, int n) {
   if (json_is_string(a[0])) return json_integer(json_string_length(a[0]));
   if (json_is_array(a[0])) return json_integer(json_array_size(a[0]));
   if (json_is_object(a[0])) return json_integer(json_object_size(a[0]));
-  return fail(c, "The template language function '%s' expects a string, an array or an object; "
-                 "got '%s'",
+  return fail(c,
+              "The template language function '%s' expects a string, an array or an object; "
+              "got '%s'",
               fn, type_name(a[0]));
 }
 
@@ -1130,7 +1183,8 @@ static json_t *f_case(tpl_ctx *c, const char *fn, json_t **a, int n) {
   WANT(0, JSON_STRING);
   char *s = strdup(json_string_value(a[0]));
   int up = !strcasecmp(fn, "toUpper");
-  for (char *p = s; *p; p++) *p = up ? toupper((unsigned char)*p) : tolower((unsigned char)*p);
+  for (char *p = s; *p; p++)
+    *p = up ? toupper((unsigned char)*p) : tolower((unsigned char)*p);
   json_t *r = json_string(s);
   free(s);
   return r;
@@ -1146,16 +1200,18 @@ static json_t *f_substring(tpl_ctx *c, const char *fn, json_t **a, int n) {
     cnt = json_integer_value(a[2]);
   }
   if (st < 0 || st > len || cnt < 0 || st + cnt > len)
-    return fail(c, "The template language function '%s': the index and length parameters must "
-                   "refer to a location within the string. The index parameter: '%lld', the "
-                   "length parameter: '%lld', the length of the string parameter: '%lld'",
+    return fail(c,
+                "The template language function '%s': the index and length parameters must "
+                "refer to a location within the string. The index parameter: '%lld', the "
+                "length parameter: '%lld', the length of the string parameter: '%lld'",
                 fn, st, cnt, len);
   return json_stringn(json_string_value(a[0]) + st, cnt);
 }
 
 static json_t *f_replace(tpl_ctx *c, const char *fn, json_t **a, int n) {
   (void)n;
-  for (int i = 0; i < 3; i++) WANT(i, JSON_STRING);
+  for (int i = 0; i < 3; i++)
+    WANT(i, JSON_STRING);
   const char *s = json_string_value(a[0]), *from = json_string_value(a[1]),
              *to = json_string_value(a[2]);
   size_t fl = strlen(from);
@@ -1174,8 +1230,10 @@ static json_t *f_trim(tpl_ctx *c, const char *fn, json_t **a, int n) {
   (void)n;
   WANT(0, JSON_STRING);
   const char *s = json_string_value(a[0]), *e = s + strlen(s);
-  while (*s && isspace((unsigned char)*s)) s++;
-  while (e > s && isspace((unsigned char)e[-1])) e--;
+  while (*s && isspace((unsigned char)*s))
+    s++;
+  while (e > s && isspace((unsigned char)e[-1]))
+    e--;
   return json_stringn(s, e - s);
 }
 
@@ -1210,7 +1268,8 @@ static json_t *f_padleft(tpl_ctx *c, const char *fn, json_t **a, int n) {
   long long want_len = json_integer_value(a[1]), len = (long long)strlen(t);
   sbuf b = {0};
   sb_add(&b, "");
-  for (long long i = len; i < want_len; i++) sb_addn(&b, &pad, 1);
+  for (long long i = len; i < want_len; i++)
+    sb_addn(&b, &pad, 1);
   sb_add(&b, t);
   free(t);
   return sb_json(&b);
@@ -1233,8 +1292,9 @@ static json_t *f_int(tpl_ctx *c, const char *fn, json_t **a, int n) {
   const char *s = json_string_value(a[0]);
   long long v = strtoll(s, &end, 10);
   if (!*s || *end)
-    return fail(c, "The template language function '%s': the value '%s' cannot be converted to "
-                   "an integer",
+    return fail(c,
+                "The template language function '%s': the value '%s' cannot be converted to "
+                "an integer",
                 fn, s);
   return json_integer(v);
 }
@@ -1247,8 +1307,9 @@ static json_t *f_bool(tpl_ctx *c, const char *fn, json_t **a, int n) {
   const char *s = json_string_value(a[0]);
   if (!strcasecmp(s, "true") || !strcmp(s, "1")) return json_true();
   if (!strcasecmp(s, "false") || !strcmp(s, "0")) return json_false();
-  return fail(c, "The template language function '%s': the value '%s' cannot be converted to a "
-                 "boolean",
+  return fail(c,
+              "The template language function '%s': the value '%s' cannot be converted to a "
+              "boolean",
               fn, s);
 }
 
@@ -1266,7 +1327,8 @@ static json_t *f_json(tpl_ctx *c, const char *fn, json_t **a, int n) {
 static json_t *f_createarray(tpl_ctx *c, const char *fn, json_t **a, int n) {
   (void)c, (void)fn;
   json_t *r = json_array();
-  for (int i = 0; i < n; i++) json_array_append(r, a[i]);
+  for (int i = 0; i < n; i++)
+    json_array_append(r, a[i]);
   return r;
 }
 
@@ -1297,13 +1359,15 @@ static json_t *f_arith(tpl_ctx *c, const char *fn, json_t **a, int n) {
   WANT(1, JSON_INTEGER);
   long long x = json_integer_value(a[0]), y = json_integer_value(a[1]);
   switch (tolower((unsigned char)fn[0]) == 'm' ? tolower((unsigned char)fn[1]) : fn[0] | 32) {
-  case 'a': return json_integer(x + y);
-  case 's': return json_integer(x - y);
-  case 'u': return json_integer(x * y);
+  case 'a':
+    return json_integer(x + y);
+  case 's':
+    return json_integer(x - y);
+  case 'u':
+    return json_integer(x * y);
   case 'd':
   case 'o':
-    if (!y)
-      return fail(c, "The template language function '%s' cannot divide by zero", fn);
+    if (!y) return fail(c, "The template language function '%s' cannot divide by zero", fn);
     return json_integer(fn[0] == 'd' || fn[0] == 'D' ? x / y : x % y);
   }
   return NULL;
@@ -1345,7 +1409,8 @@ static json_t *f_range(tpl_ctx *c, const char *fn, json_t **a, int n) {
     return fail(c, "The template language function '%s': the count must be between 0 and 10000",
                 fn);
   json_t *r = json_array();
-  for (long long i = 0; i < cnt; i++) json_array_append_new(r, json_integer(st + i));
+  for (long long i = 0; i < cnt; i++)
+    json_array_append_new(r, json_integer(st + i));
   return r;
 }
 
@@ -1454,7 +1519,8 @@ static json_t *f_uri(tpl_ctx *c, const char *fn, json_t **a, int n) {
   WANT(1, JSON_STRING);
   const char *base = json_string_value(a[0]), *rel = json_string_value(a[1]);
   const char *scheme = strstr(base, "://");
-  if (!scheme) return fail(c, "The template language function '%s': '%s' is not an absolute URI", fn, base);
+  if (!scheme)
+    return fail(c, "The template language function '%s': '%s' is not an absolute URI", fn, base);
   if (strstr(rel, "://")) return json_string(rel);
   sbuf b = {0};
   if (rel[0] == '/') {
@@ -1560,8 +1626,10 @@ static const tfunc list_func = {"list*", 2, 3, f_list};
 
 static json_t *eval_node(tpl_ctx *c, tnode *t) {
   switch (t->kind) {
-  case T_STR: return json_string(t->str);
-  case T_INT: return json_integer(t->num);
+  case T_STR:
+    return json_string(t->str);
+  case T_INT:
+    return json_integer(t->num);
   case T_MEMBER:
   case T_INDEX: {
     json_t *b = eval_node(c, t->base);
@@ -1569,8 +1637,9 @@ static json_t *eval_node(tpl_ctx *c, tnode *t) {
     json_t *r = NULL;
     if (t->kind == T_MEMBER) {
       if (!json_is_object(b))
-        fail(c, "The language expression property '%s' can't be evaluated, the value is of type "
-                "'%s'",
+        fail(c,
+             "The language expression property '%s' can't be evaluated, the value is of type "
+             "'%s'",
              t->str, type_name(b));
       else if (!(r = obj_get_ci(b, t->str))) {
         sbuf ks = {0};
@@ -1581,8 +1650,9 @@ static json_t *eval_node(tpl_ctx *c, tnode *t) {
           if (ks.n) sb_add(&ks, ", ");
           sb_add(&ks, k);
         }
-        fail(c, "The language expression property '%s' doesn't exist, available properties are "
-                "'%s'",
+        fail(c,
+             "The language expression property '%s' doesn't exist, available properties are "
+             "'%s'",
              t->str, ks.p);
         free(ks.p);
       }
@@ -1596,11 +1666,11 @@ static json_t *eval_node(tpl_ctx *c, tnode *t) {
           r = json_array_get(b, i);
       } else if (ix && json_is_object(b) && json_is_string(ix)) {
         if (!(r = obj_get_ci(b, json_string_value(ix))))
-          fail(c, "The language expression property '%s' doesn't exist",
-               json_string_value(ix));
+          fail(c, "The language expression property '%s' doesn't exist", json_string_value(ix));
       } else if (ix)
-        fail(c, "The language expression can't index a value of type '%s' with a value of type "
-                "'%s'",
+        fail(c,
+             "The language expression can't index a value of type '%s' with a value of type "
+             "'%s'",
              type_name(b), type_name(ix));
       json_decref(ix);
     }
@@ -1608,20 +1678,23 @@ static json_t *eval_node(tpl_ctx *c, tnode *t) {
     json_decref(b);
     return r;
   }
-  case T_CALL: break;
+  case T_CALL:
+    break;
   }
   const char *fn = t->str;
   /* if() evaluates only the branch it takes. */
   if (!strcasecmp(fn, "if")) {
     if (t->nargs != 3)
-      return fail(c, "Unable to evaluate template language function 'if'. The function expects "
-                     "'3' parameters, but '%d' were provided",
+      return fail(c,
+                  "Unable to evaluate template language function 'if'. The function expects "
+                  "'3' parameters, but '%d' were provided",
                   t->nargs);
     json_t *cond = eval_node(c, t->args[0]);
     if (!cond) return NULL;
     if (!json_is_boolean(cond)) {
-      fail(c, "The template language function 'if' expects its first parameter to be of type "
-              "'Boolean'. The provided value is of type '%s'",
+      fail(c,
+           "The template language function 'if' expects its first parameter to be of type "
+           "'Boolean'. The provided value is of type '%s'",
            type_name(cond));
       json_decref(cond);
       return NULL;
@@ -1635,20 +1708,24 @@ static json_t *eval_node(tpl_ctx *c, tnode *t) {
     if (!strcasecmp(funcs[i].name, fn)) f = &funcs[i];
   if (!f && !strncasecmp(fn, "list", 4) && !strchr(fn, '.')) f = &list_func;
   if (!f)
-    return fail(c, "The template function '%s' is not valid. Please see "
-                   "https://aka.ms/arm-functions for usage details",
+    return fail(c,
+                "The template function '%s' is not valid. Please see "
+                "https://aka.ms/arm-functions for usage details",
                 fn);
   if (t->nargs < f->min || (f->max >= 0 && t->nargs > f->max)) {
     if (f->max == f->min)
-      return fail(c, "Unable to evaluate template language function '%s'. The function expects "
-                     "'%d' parameter(s), but '%d' were provided",
+      return fail(c,
+                  "Unable to evaluate template language function '%s'. The function expects "
+                  "'%d' parameter(s), but '%d' were provided",
                   fn, f->min, t->nargs);
     if (f->max < 0)
-      return fail(c, "Unable to evaluate template language function '%s'. The function expects "
-                     "at least '%d' parameter(s), but '%d' were provided",
+      return fail(c,
+                  "Unable to evaluate template language function '%s'. The function expects "
+                  "at least '%d' parameter(s), but '%d' were provided",
                   fn, f->min, t->nargs);
-    return fail(c, "Unable to evaluate template language function '%s'. The function expects "
-                   "between '%d' and '%d' parameters, but '%d' were provided",
+    return fail(c,
+                "Unable to evaluate template language function '%s'. The function expects "
+                "between '%d' and '%d' parameters, but '%d' were provided",
                 fn, f->min, f->max, t->nargs);
   }
   json_t **a = calloc(t->nargs + 1, sizeof *a);
@@ -1657,7 +1734,8 @@ static json_t *eval_node(tpl_ctx *c, tnode *t) {
   for (i = 0; i < t->nargs; i++)
     if (!(a[i] = eval_node(c, t->args[i]))) break;
   if (i == t->nargs) r = f->fn(c, fn, a, t->nargs);
-  for (int k = 0; k < t->nargs; k++) json_decref(a[k]);
+  for (int k = 0; k < t->nargs; k++)
+    json_decref(a[k]);
   free(a);
   return r;
 }
@@ -1683,8 +1761,7 @@ static int eval_count(tpl_ctx *c, json_t *v, long long *out) {
   if (!ok) fail(c, "The copy count must be an integer, not '%s'", type_name(r));
   json_decref(r);
   if (ok && (*out < 0 || *out > TPL_MAX_COPY)) {
-    fail(c, "The copy count '%lld' is not valid: it must be between 0 and %d", *out,
-         TPL_MAX_COPY);
+    fail(c, "The copy count '%lld' is not valid: it must be between 0 and %d", *out, TPL_MAX_COPY);
     return -1;
   }
   return ok ? 0 : -1;
@@ -1748,11 +1825,11 @@ static json_t *eval_value(tpl_ctx *c, json_t *v) {
     json_array_foreach(v, i, e) {
       path_idx(c, i);
       json_t *x = eval_value(c, e);
-      c->path[plen] = 0;
       if (!x) {
         json_decref(r);
         return NULL;
       }
+      c->path[plen] = 0;
       json_array_append_new(r, x);
     }
     return r;
@@ -1764,11 +1841,11 @@ static json_t *eval_value(tpl_ctx *c, json_t *v) {
       if (!strcmp(k, "copy") && json_is_array(e)) continue;
       path_key(c, k);
       json_t *x = eval_value(c, e);
-      c->path[plen] = 0;
       if (!x) {
         json_decref(r);
         return NULL;
       }
+      c->path[plen] = 0;
       json_object_set_new(r, k, x);
     }
     json_t *copies = json_object_get(v, "copy");
@@ -1810,9 +1887,8 @@ static void leave(tpl_ctx *c, saved *s) {
 }
 
 static const char *const param_types[][2] = {
-    {"string", "String"}, {"securestring", "SecureString"}, {"int", "Int"},
-    {"bool", "Bool"},     {"object", "Object"},             {"secureobject", "SecureObject"},
-    {"array", "Array"},
+    {"string", "String"}, {"securestring", "SecureString"}, {"int", "Int"},     {"bool", "Bool"},
+    {"object", "Object"}, {"secureobject", "SecureObject"}, {"array", "Array"},
 };
 static const char *type_display(const char *t) {
   for (size_t i = 0; t && i < sizeof param_types / sizeof *param_types; i++)
@@ -1911,8 +1987,9 @@ static json_t *param_check(tpl_ctx *c, const char *name, json_t *def, json_t *v)
 static json_t *param_get(tpl_ctx *c, const char *name) {
   json_t *defs = json_object_get(c->tpl, "parameters"), *def = obj_get_ci(defs, name);
   if (!json_is_object(def))
-    return fail(c, "The template parameter '%s' is not found. Please see "
-                   "https://aka.ms/arm-template/#parameters for usage details",
+    return fail(c,
+                "The template parameter '%s' is not found. Please see "
+                "https://aka.ms/arm-template/#parameters for usage details",
                 name);
   /* Use the template's spelling as the key. */
   const char *k;
@@ -1921,18 +1998,23 @@ static json_t *param_get(tpl_ctx *c, const char *name) {
   json_t *v = json_object_get(c->params, name);
   if (v) return v;
   if (json_object_get(c->param_busy, name))
-    return fail_plain(c, "The template parameter '%s' at 'parameters.%s' refers to itself through "
-                         "its default value",
+    return fail_plain(c,
+                      "The template parameter '%s' at 'parameters.%s' refers to itself through "
+                      "its default value",
                       name, name);
+  if (!type_display(json_string_value(obj_get_ci(def, "type"))))
+    return param_check(c, name, def, json_null());
   json_t *given = obj_get_ci(c->given, name), *val = NULL;
   if (given) {
     if (!json_is_object(given) || !json_object_get(given, "value")) {
       if (json_is_object(given) && json_object_get(given, "reference"))
-        return fail_plain(c, "The template parameter '%s' is a Key Vault reference, which is not "
-                             "supported",
+        return fail_plain(c,
+                          "The template parameter '%s' is a Key Vault reference, which is not "
+                          "supported",
                           name);
-      return fail_plain(c, "The value of the template parameter '%s' must be an object with a "
-                           "'value' property",
+      return fail_plain(c,
+                        "The value of the template parameter '%s' must be an object with a "
+                        "'value' property",
                         name);
     }
     val = json_incref(json_object_get(given, "value"));
@@ -1981,8 +2063,9 @@ static json_t *var_get(tpl_ctx *c, const char *name) {
     }
   }
   if (!def && !copy)
-    return fail(c, "The template variable '%s' is not found. Please see "
-                   "https://aka.ms/arm-template/#variables for usage details",
+    return fail(c,
+                "The template variable '%s' is not found. Please see "
+                "https://aka.ms/arm-template/#variables for usage details",
                 name);
   if (json_object_get(c->var_busy, name))
     return fail(c, "The template variable '%s' refers to itself", name);
@@ -2038,7 +2121,8 @@ static int add_dep(res *r, int d) {
 /* The "type/name" form of an id: what follows its last "/providers/". */
 static const char *type_name_form(const char *id) {
   const char *p = NULL, *q = id;
-  while ((q = strcasestr(q, "/providers/"))) p = q += 1;
+  while ((q = strcasestr(q, "/providers/")))
+    p = q += 1;
   if (p) return p + strlen("providers/");
   q = strcasestr(id, "/resourceGroups/");
   return q ? id : id;
@@ -2075,7 +2159,8 @@ static int resolve_name(tpl_ctx *c, const char *s, int **out) {
 static char *eval_header(tpl_ctx *c, json_t *def, const char *key, int required) {
   json_t *v = obj_get_ci(def, key);
   if (!v) {
-    if (required) fail_plain(c, "Required property '%s' not found in JSON. Path '%s'", key, c->path);
+    if (required)
+      fail_plain(c, "Required property '%s' not found in JSON. Path '%s'", key, c->path);
     return NULL;
   }
   size_t plen = strlen(c->path);
@@ -2129,7 +2214,8 @@ static int expand_one(tpl_ctx *c, json_t *def, int parent, const char *loop) {
     name = n;
   }
   /* Where it lives: the resource's own subscriptionId / resourceGroup. */
-  char *sub = eval_header(c, def, "subscriptionId", 0), *rg = eval_header(c, def, "resourceGroup", 0);
+  char *sub = eval_header(c, def, "subscriptionId", 0),
+       *rg = eval_header(c, def, "resourceGroup", 0);
   if (c->failed) {
     free(name), free(type), free(api), free(sub), free(rg);
     return -1;
@@ -2176,9 +2262,10 @@ static int expand_one(tpl_ctx *c, json_t *def, int parent, const char *loop) {
   r->name = name;
   r->api = api;
   r->loop = loop ? strdup(loop) : NULL;
-  r->symbol = strdup(loop                                             ? loop
-                     : json_string_value(obj_get_ci(def, "name")) ? json_string_value(obj_get_ci(def, "name"))
-                                                                      : name);
+  r->symbol = strdup(loop ? loop
+                     : json_string_value(obj_get_ci(def, "name"))
+                         ? json_string_value(obj_get_ci(def, "name"))
+                         : name);
   r->parent = parent;
   r->included = included;
   r->nframes = c->nframes;
@@ -2250,7 +2337,8 @@ static void scan_refs(tpl_ctx *c, tnode *t, res *r) {
     c->failed = 0;
     c->passthrough = 0;
   }
-  for (int i = 0; i < t->nargs; i++) scan_refs(c, t->args[i], r);
+  for (int i = 0; i < t->nargs; i++)
+    scan_refs(c, t->args[i], r);
   scan_refs(c, t->base, r);
   scan_refs(c, t->index, r);
 }
@@ -2271,7 +2359,8 @@ static void scan_value(tpl_ctx *c, json_t *v, res *r) {
   } else if (json_is_object(v)) {
     const char *k;
     json_t *e;
-    json_object_foreach(v, k, e) if (strcmp(k, "resources") && strcmp(k, "dependsOn")) scan_value(c, e, r);
+    json_object_foreach(v, k, e) if (strcmp(k, "resources") && strcmp(k, "dependsOn"))
+        scan_value(c, e, r);
   }
 }
 
@@ -2300,8 +2389,9 @@ static int resolve_deps(tpl_ctx *c) {
       }
       int *ix, n = resolve_name(c, json_string_value(v), &ix);
       if (!n) {
-        fail_plain(c, "The resource '%s' is not defined in the template. Please see "
-                      "https://aka.ms/arm-syntax for usage details",
+        fail_plain(c,
+                   "The resource '%s' is not defined in the template. Please see "
+                   "https://aka.ms/arm-syntax for usage details",
                    json_string_value(v));
         json_decref(v);
         return -1;
@@ -2315,8 +2405,8 @@ static int resolve_deps(tpl_ctx *c) {
     const char *key;
     json_t *e;
     json_object_foreach(r->def, key, e) if (strcasecmp(key, "resources") &&
-                                            strcasecmp(key, "dependsOn") &&
-                                            strcasecmp(key, "copy")) scan_value(c, e, r);
+                                            strcasecmp(key, "dependsOn") && strcasecmp(key, "copy"))
+        scan_value(c, e, r);
   }
   return 0;
 }
@@ -2332,14 +2422,15 @@ static int publish(tpl_ctx *c) {
     if (!r->included) continue;
     for (int j = 0; j < c->npub; j++)
       if (!strcasecmp(c->pub[j].id, r->id)) {
-        fail_plain(c, "The resource '%s' at '%s' is defined multiple times in a template. Please "
-                      "see https://aka.ms/arm-template/#resources for usage details",
+        fail_plain(c,
+                   "The resource '%s' at '%s' is defined multiple times in a template. Please "
+                   "see https://aka.ms/arm-template/#resources for usage details",
                    r->id, r->path);
         return -1;
       }
     r->pub = c->npub;
-    c->pub[c->npub++] = (tpl_resource){.id = r->id, .type = r->type, .name = r->name,
-                                       .api_version = r->api, .symbol = r->symbol};
+    c->pub[c->npub++] = (tpl_resource){
+        .id = r->id, .type = r->type, .name = r->name, .api_version = r->api, .symbol = r->symbol};
   }
   for (int i = 0; i < c->nres; i++) {
     res *r = &c->res[i];
@@ -2364,10 +2455,12 @@ static int publish(tpl_ctx *c) {
     }
     if (pick < 0) {
       int i = 0;
-      while (placed[i]) i++;
+      while (placed[i])
+        i++;
       free(placed);
-      fail_plain(c, "Circular dependency detected on resource: '%s'. Please see "
-                    "https://aka.ms/arm-template/#resources for usage details",
+      fail_plain(c,
+                 "Circular dependency detected on resource: '%s'. Please see "
+                 "https://aka.ms/arm-template/#resources for usage details",
                  c->pub[i].id);
       return -1;
     }
@@ -2454,7 +2547,8 @@ void tpl_free(tpl_ctx *c) {
     free(r->path), free(r->id), free(r->type), free(r->name), free(r->api);
     free(r->symbol), free(r->loop), free(r->deps);
   }
-  for (int i = 0; i < c->npub; i++) free((void *)c->pub[i].depends_on);
+  for (int i = 0; i < c->npub; i++)
+    free((void *)c->pub[i].depends_on);
   free(c->res);
   free(c->pub);
   free(c->order);
@@ -2488,9 +2582,9 @@ static void reset(tpl_ctx *c, int phase) {
   c->body_id = NULL;
 }
 
-static const char *const header_keys[] = {"name",      "type",     "apiVersion", "dependsOn",
-                                          "copy",      "condition", "comments",  "resources",
-                                          "subscriptionId", "resourceGroup"};
+static const char *const header_keys[] = {
+    "name",      "type",     "apiVersion", "dependsOn",      "copy",
+    "condition", "comments", "resources",  "subscriptionId", "resourceGroup"};
 
 json_t *tpl_resource_body(tpl_ctx *c, int i, tpl_error *err) {
   res *r = NULL;

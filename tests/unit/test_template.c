@@ -27,8 +27,8 @@ static json_t *w_reference(void *cls, const char *id, const char *api, int full,
   }
   json_t *props = json_pack("{s:s, s:s}", "provisioningState", "Succeeded", "customerId", "cust-1");
   if (!full) return props;
-  return json_pack("{s:s, s:o, s:{s:s}}", "id", id, "properties", props, "identity",
-                   "principalId", "pid-1");
+  return json_pack("{s:s, s:o, s:{s:s}}", "id", id, "properties", props, "identity", "principalId",
+                   "pid-1");
 }
 
 static json_t *w_list(void *cls, const char *id, const char *action, const char *api,
@@ -99,19 +99,20 @@ static const char *ev(tpl_ctx *c, const char *expr) {
   return OUT;
 }
 #define EV(expr, want) CHECK_STR(ev(c, expr), want)
-#define EV_ERR(expr, part) CHECK(strncmp(ev(c, expr), "ERR:InvalidTemplate:", 20) == 0 && strstr(OUT, part))
+#define EV_ERR(expr, part)                                                                         \
+  CHECK(strncmp(ev(c, expr), "ERR:InvalidTemplate:", 20) == 0 && strstr(OUT, part))
 
 static void test_expressions(void) {
   tpl_error err;
-  tpl_ctx *c = load("{\"parameters\": {\"p\": {\"type\": \"string\", \"defaultValue\": \"pv\"},"
-                    " \"n\": {\"type\": \"int\", \"defaultValue\": 3},"
-                    " \"o\": {\"type\": \"object\", \"defaultValue\": {\"a\": {\"b\": [1, 2]}}}},"
-                    " \"variables\": {\"v\": \"[concat(parameters('p'), '-x')]\", \"w\": \"[variables('v')]\","
-                    " \"arr\": [\"a\", \"b\"]}}",
-                    NULL, &err);
+  tpl_ctx *c = load(
+      "{\"parameters\": {\"p\": {\"type\": \"string\", \"defaultValue\": \"pv\"},"
+      " \"n\": {\"type\": \"int\", \"defaultValue\": 3},"
+      " \"o\": {\"type\": \"object\", \"defaultValue\": {\"a\": {\"b\": [1, 2]}}}},"
+      " \"variables\": {\"v\": \"[concat(parameters('p'), '-x')]\", \"w\": \"[variables('v')]\","
+      " \"arr\": [\"a\", \"b\"]}}",
+      NULL, &err);
   CHECK(c != NULL);
   if (!c) {
-    fprintf(stderr, "%s\n", err.message);
     return;
   }
   EV("plain", "plain");
@@ -248,4 +249,374 @@ static void test_expressions(void) {
   tpl_free(c);
 }
 
-UNIT_MAIN("test_template", { test_expressions(); })
+static int idx_of(tpl_ctx *c, const char *name) {
+  for (int i = 0; i < tpl_resource_count(c); i++)
+    if (!strcmp(tpl_resource_at(c, i)->name, name)) return i;
+  return -1;
+}
+/* Position of resource `name` in tpl_order. */
+static int pos_of(tpl_ctx *c, const char *name) {
+  int i = idx_of(c, name);
+  for (int k = 0; k < tpl_resource_count(c); k++)
+    if (tpl_order(c)[k] == i) return k;
+  return -1;
+}
+static int depends(tpl_ctx *c, const char *a, const char *b) {
+  const tpl_resource *r = tpl_resource_at(c, idx_of(c, a));
+  for (int k = 0; r && k < r->ndepends; k++)
+    if (r->depends_on[k] == idx_of(c, b)) return 1;
+  return 0;
+}
+#define LOAD_FAILS(tpl, params, part)                                                              \
+  do {                                                                                             \
+    tpl_error e_;                                                                                  \
+    tpl_ctx *x_ = load(tpl, params, &e_);                                                          \
+    CHECK(x_ == NULL);                                                                             \
+    CHECK_STR(e_.code, "InvalidTemplate");                                                         \
+    CHECK(strstr(e_.message, part) != NULL);                                                       \
+    if (!strstr(e_.message, part)) fprintf(stderr, "  got: %s\n", e_.message);                     \
+    tpl_free(x_);                                                                                  \
+  } while (0)
+
+static void test_parameters(void) {
+  tpl_error err;
+  const char *T =
+      "{\"parameters\": {"
+      "\"name\": {\"type\": \"string\", \"minLength\": 3, \"maxLength\": 5},"
+      "\"size\": {\"type\": \"String\", \"defaultValue\": \"S\", \"allowedValues\": [\"S\", "
+      "\"M\"]},"
+      "\"count\": {\"type\": \"int\", \"defaultValue\": 2, \"minValue\": 1, \"maxValue\": 4},"
+      "\"flag\": {\"type\": \"bool\", \"defaultValue\": false},"
+      "\"pw\": {\"type\": \"securestring\", \"defaultValue\": \"\"},"
+      "\"tags\": {\"type\": \"object\", \"defaultValue\": {}},"
+      "\"list\": {\"type\": \"array\", \"defaultValue\": [1], \"maxLength\": 2},"
+      "\"derived\": {\"type\": \"string\", \"defaultValue\": \"[concat(parameters('name'), '-', "
+      "resourceGroup().location)]\"},"
+      "\"g\": {\"type\": \"string\", \"defaultValue\": \"[newGuid()]\"},"
+      "\"t\": {\"type\": \"string\", \"defaultValue\": \"[utcNow('yyyy')]\"}}}";
+  tpl_ctx *c = load(T, "{\"name\": {\"value\": \"abcd\"}}", &err);
+  CHECK(c != NULL);
+  if (c) {
+    EV("[parameters('derived')]", "abcd-westus");
+    EV("[parameters('count')]", "2");
+    EV("[parameters('flag')]", "false");
+    CHECK(strlen(ev(c, "[parameters('g')]")) == 36 && OUT[14] == '4');
+    CHECK(strlen(ev(c, "[parameters('t')]")) == 4 && OUT[0] == '2');
+    tpl_free(c);
+  }
+  LOAD_FAILS(T, NULL,
+             "The value for the template parameter 'name' at 'parameters.name' is not provided");
+  LOAD_FAILS(T, "{\"name\": {\"value\": 5}}", "Expected 'String'. Actual 'Integer'");
+  LOAD_FAILS(T, "{\"name\": {\"value\": \"ab\"}}", "less than the minimum length '3'");
+  LOAD_FAILS(T, "{\"name\": {\"value\": \"abcdef\"}}", "greater than the maximum length '5'");
+  LOAD_FAILS(T, "{\"name\": {\"value\": \"abc\"}, \"size\": {\"value\": \"L\"}}",
+             "The value 'L' is not part of the allowed value(s): '[\"S\",\"M\"]'");
+  LOAD_FAILS(T, "{\"name\": {\"value\": \"abc\"}, \"count\": {\"value\": 0}}",
+             "must be greater than or equal to '1'");
+  LOAD_FAILS(T, "{\"name\": {\"value\": \"abc\"}, \"count\": {\"value\": 9}}",
+             "must be less than or equal to '4'");
+  LOAD_FAILS(T, "{\"name\": {\"value\": \"abc\"}, \"flag\": {\"value\": \"yes\"}}",
+             "Expected 'Bool'. Actual 'String'");
+  LOAD_FAILS(T, "{\"name\": {\"value\": \"abc\"}, \"list\": {\"value\": [1, 2, 3]}}",
+             "greater than the maximum length '2'");
+  LOAD_FAILS(T, "{\"name\": {\"value\": \"abc\"}, \"nope\": {\"value\": 1}}",
+             "The template parameters 'nope' in the parameters file are not valid");
+  LOAD_FAILS("{\"parameters\": {\"x\": {\"type\": \"float\"}}}", NULL,
+             "has type 'float', which is not valid");
+  LOAD_FAILS("{\"variables\": {\"v\": \"[bogus()]\"}}", NULL,
+             "The template variable 'v' at 'variables.v' is not valid: The template function "
+             "'bogus' is not valid");
+  LOAD_FAILS("{\"variables\": {\"v\": \"[reference('x')]\"}}", NULL,
+             "The template function 'reference' is not expected at this location");
+  LOAD_FAILS("{\"variables\": {\"a\": \"[variables('b')]\", \"b\": \"[variables('a')]\"}}", NULL,
+             "refers to itself");
+}
+
+static void test_variables_copy(void) {
+  tpl_error err;
+  tpl_ctx *c =
+      load("{\"variables\": {\"base\": \"disk\", \"copy\": [{\"name\": \"disks\", \"count\": 3,"
+           " \"input\": {\"name\": \"[concat(variables('base'), copyIndex('disks', 1))]\","
+           " \"lun\": \"[copyIndex('disks')]\"}}],"
+           " \"nested\": {\"copy\": [{\"name\": \"items\", \"count\": 2, \"input\": "
+           "\"[copyIndex('items')]\"}]}}}",
+           NULL, &err);
+  CHECK(c != NULL);
+  if (!c) return;
+  EV("[variables('disks')]", "[{\"lun\":0,\"name\":\"disk1\"},{\"lun\":1,\"name\":\"disk2\"},{"
+                             "\"lun\":2,\"name\":\"disk3\"}]");
+  EV("[variables('nested')]", "{\"items\":[0,1]}");
+  tpl_free(c);
+}
+
+static void test_resources(void) {
+  tpl_error err;
+  const char *T =
+      "{\"$schema\": "
+      "\"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#\","
+      " \"contentVersion\": \"1.0.0.0\","
+      " \"parameters\": {\"n\": {\"type\": \"int\", \"defaultValue\": 2}, \"withLock\": {\"type\": "
+      "\"bool\", \"defaultValue\": false}},"
+      " \"resources\": ["
+      "  {\"type\": \"Microsoft.Network/networkInterfaces\", \"apiVersion\": \"2022-01-01\","
+      "   \"name\": \"[concat('nic', copyIndex())]\", \"location\": \"[resourceGroup().location]\","
+      "   \"dependsOn\": [\"[resourceId('Microsoft.Network/virtualNetworks', 'vnet1')]\"],"
+      "   \"copy\": {\"name\": \"nicLoop\", \"count\": \"[parameters('n')]\", \"mode\": "
+      "\"Serial\", \"batchSize\": 1},"
+      "   \"properties\": {\"idx\": \"[copyIndex(10)]\"}},"
+      "  {\"type\": \"Microsoft.Network/virtualNetworks\", \"apiVersion\": \"2022-01-01\", "
+      "\"name\": \"vnet1\","
+      "   \"comments\": \"a comment\", \"location\": \"westus\","
+      "   \"properties\": {\"addressSpace\": {\"addressPrefixes\": [\"10.0.0.0/16\"]},"
+      "    \"copy\": [{\"name\": \"subnets\", \"count\": 2, \"input\": {\"name\": \"[concat('s', "
+      "copyIndex('subnets'))]\","
+      "      \"properties\": {\"addressPrefix\": \"[format('10.0.{0}.0/24', "
+      "copyIndex('subnets'))]\"}}}]},"
+      "   \"resources\": [{\"type\": \"subnets\", \"apiVersion\": \"2022-01-01\", \"name\": "
+      "\"extra\","
+      "      \"properties\": {\"addressPrefix\": \"10.0.9.0/24\"}}]},"
+      "  {\"type\": \"Microsoft.Compute/availabilitySets\", \"apiVersion\": \"2022-08-01\", "
+      "\"name\": \"avset\","
+      "   \"dependsOn\": [\"nicLoop\"]},"
+      "  {\"type\": \"Microsoft.Authorization/locks\", \"apiVersion\": \"2016-09-01\", \"name\": "
+      "\"lock\","
+      "   \"condition\": \"[parameters('withLock')]\", \"properties\": {\"level\": "
+      "\"CanNotDelete\"}},"
+      "  {\"type\": \"Microsoft.Storage/storageAccounts\", \"apiVersion\": \"2022-09-01\", "
+      "\"name\": \"sa1\","
+      "   \"dependsOn\": [\"lock\", \"Microsoft.Compute/availabilitySets/avset\"],"
+      "   \"properties\": {\"nicState\": \"[reference('nic1').provisioningState]\"}}],"
+      " \"outputs\": {\"ids\": {\"type\": \"array\", \"copy\": {\"count\": 2, \"input\": "
+      "\"[resourceId('Microsoft.Network/networkInterfaces', concat('nic', copyIndex()))]\"}},"
+      "   \"hidden\": {\"type\": \"string\", \"condition\": \"[parameters('withLock')]\", "
+      "\"value\": \"x\"},"
+      "   \"sa\": {\"type\": \"object\", \"value\": \"[reference('sa1')]\"},"
+      "   \"pw\": {\"type\": \"securestring\", \"value\": \"secret\"},"
+      "   \"n\": {\"type\": \"int\", \"value\": \"[parameters('n')]\"}}}";
+  tpl_ctx *c = load(T, NULL, &err);
+  CHECK(c != NULL);
+  if (!c) {
+    return;
+  }
+  /* The lock's condition is false: left out, and sa1's dependency on it drops. */
+  CHECK(tpl_resource_count(c) == 6);
+  CHECK(idx_of(c, "lock") < 0);
+  const tpl_resource *nic0 = tpl_resource_at(c, idx_of(c, "nic0"));
+  CHECK(nic0 && !strcmp(nic0->id, RGID "/providers/Microsoft.Network/networkInterfaces/nic0"));
+  CHECK(nic0 && !strcmp(nic0->symbol, "nicLoop") && !strcmp(nic0->api_version, "2022-01-01"));
+  const tpl_resource *sub = tpl_resource_at(c, idx_of(c, "vnet1/extra"));
+  CHECK(sub && !strcmp(sub->type, "Microsoft.Network/virtualNetworks/subnets"));
+  CHECK(sub &&
+        !strcmp(sub->id, RGID "/providers/Microsoft.Network/virtualNetworks/vnet1/subnets/extra"));
+  CHECK(depends(c, "vnet1/extra", "vnet1"));
+  CHECK(depends(c, "nic0", "vnet1") && depends(c, "nic1", "vnet1"));
+  CHECK(depends(c, "avset", "nic0") && depends(c, "avset", "nic1"));
+  CHECK(depends(c, "sa1", "avset"));
+  CHECK(depends(c, "sa1", "nic1")); /* implicit, through reference('nic1') */
+  CHECK(pos_of(c, "vnet1") == 0);
+  CHECK(pos_of(c, "vnet1") < pos_of(c, "nic0") && pos_of(c, "nic0") < pos_of(c, "nic1"));
+  CHECK(pos_of(c, "nic1") < pos_of(c, "avset") && pos_of(c, "avset") < pos_of(c, "sa1"));
+
+  json_t *b = tpl_resource_body(c, idx_of(c, "nic1"), &err);
+  CHECK(b && json_integer_value(json_object_get(json_object_get(b, "properties"), "idx")) == 11);
+  CHECK(b && !strcmp(json_string_value(json_object_get(b, "location")), "westus"));
+  CHECK(b && !json_object_get(b, "name") && !json_object_get(b, "copy") &&
+        !json_object_get(b, "dependsOn") && !json_object_get(b, "type"));
+  json_decref(b);
+  b = tpl_resource_body(c, idx_of(c, "vnet1"), &err);
+  json_t *subnets = json_object_get(json_object_get(b, "properties"), "subnets");
+  CHECK(json_array_size(subnets) == 2);
+  CHECK_STR(json_string_value(json_object_get(
+                json_object_get(json_array_get(subnets, 1), "properties"), "addressPrefix")),
+            "10.0.1.0/24");
+  CHECK(b && !json_object_get(b, "comments") && !json_object_get(b, "resources") &&
+        !json_object_get(json_object_get(b, "properties"), "copy"));
+  json_decref(b);
+  W.refs = 0;
+  b = tpl_resource_body(c, idx_of(c, "sa1"), &err);
+  CHECK(W.refs == 1 &&
+        !strcmp(W.last_id, RGID "/providers/Microsoft.Network/networkInterfaces/nic1"));
+  CHECK_STR(W.last_api, "2022-01-01"); /* the template resource's apiVersion */
+  CHECK_STR(json_string_value(json_object_get(json_object_get(b, "properties"), "nicState")),
+            "Succeeded");
+  json_decref(b);
+
+  json_t *o = tpl_outputs(c, &err);
+  CHECK(o != NULL);
+  CHECK_STR(json_string_value(json_object_get(json_object_get(o, "ids"), "type")), "Array");
+  CHECK_STR(
+      json_string_value(json_array_get(json_object_get(json_object_get(o, "ids"), "value"), 1)),
+      RGID "/providers/Microsoft.Network/networkInterfaces/nic1");
+  CHECK(!json_object_get(o, "hidden"));
+  CHECK_STR(json_string_value(json_object_get(json_object_get(json_object_get(o, "sa"), "value"),
+                                              "provisioningState")),
+            "Succeeded");
+  CHECK(json_object_get(o, "pw") && !json_object_get(json_object_get(o, "pw"), "value"));
+  CHECK(json_integer_value(json_object_get(json_object_get(o, "n"), "value")) == 2);
+  json_decref(o);
+  tpl_free(c);
+
+  /* With the lock: it is deployed before sa1. */
+  c = load(T, "{\"withLock\": {\"value\": true}}", &err);
+  CHECK(c && tpl_resource_count(c) == 7 && depends(c, "sa1", "lock"));
+  tpl_free(c);
+}
+
+static void test_resource_errors(void) {
+  LOAD_FAILS("{\"resources\": [{\"type\": \"A.B/c\", \"apiVersion\": \"1\", \"name\": \"x\", "
+             "\"dependsOn\": [\"y\"]},"
+             " {\"type\": \"A.B/c\", \"apiVersion\": \"1\", \"name\": \"y\", \"dependsOn\": "
+             "[\"[resourceId('A.B/c', 'x')]\"]}]}",
+             NULL, "Circular dependency detected on resource: '" RGID "/providers/A.B/c/x'");
+  LOAD_FAILS("{\"resources\": [{\"type\": \"A.B/c\", \"apiVersion\": \"1\", \"name\": \"x\", "
+             "\"dependsOn\": [\"nothere\"]}]}",
+             NULL, "The resource 'nothere' is not defined in the template");
+  LOAD_FAILS("{\"resources\": [{\"type\": \"A.B/c\", \"apiVersion\": \"1\", \"name\": \"x/y\"}]}",
+             NULL, "has incorrect segment lengths");
+  LOAD_FAILS("{\"resources\": [{\"type\": \"A.B/c\", \"name\": \"x\"}]}", NULL,
+             "Required property 'apiVersion' not found in JSON. Path 'resources[0]'");
+  LOAD_FAILS("{\"resources\": [{\"type\": \"A.B/c\", \"apiVersion\": \"1\", \"name\": \"x\"},"
+             " {\"type\": \"A.B/c\", \"apiVersion\": \"1\", \"name\": \"X\"}]}",
+             NULL, "is defined multiple times");
+  LOAD_FAILS("{\"resources\": [{\"type\": \"A.B/c\", \"apiVersion\": \"1\", \"name\": \"x\","
+             " \"copy\": {\"name\": \"l\", \"count\": 801}}]}",
+             NULL, "The copy count '801' is not valid");
+  LOAD_FAILS(
+      "{\"resources\": [{\"type\": \"A.B/c\", \"apiVersion\": \"1\", \"name\": \"[toLower(1)]\"}]}",
+      NULL, "The template resource '[toLower(1)]' at 'resources[0].name' is not valid");
+  tpl_error err;
+  tpl_ctx *c = load("{\"resources\": [{\"type\": \"A.B/c\", \"apiVersion\": \"1\", \"name\": \"x\","
+                    " \"properties\": {\"a\": {\"b\": \"[nosuch()]\"}}}]}",
+                    NULL, &err);
+  CHECK(c != NULL);
+  if (c) {
+    CHECK(tpl_resource_body(c, 0, &err) == NULL);
+    CHECK_STR(err.code, "InvalidTemplate");
+    CHECK(strstr(err.message, "resources[0].properties.a.b") && strstr(err.message, "'nosuch'"));
+    tpl_free(c);
+  }
+}
+
+static void test_subscription_scope(void) {
+  tpl_env env = ENV;
+  env.resource_group = NULL;
+  json_t *t =
+      J("{\"resources\": [{\"type\": \"Microsoft.Resources/resourceGroups\", \"apiVersion\": "
+        "\"2021-04-01\","
+        " \"name\": \"rgA\", \"location\": \"eastus\"},"
+        " {\"type\": \"Microsoft.Authorization/roleDefinitions\", \"apiVersion\": \"2022-04-01\","
+        " \"name\": \"[guid('role')]\", \"dependsOn\": "
+        "[\"[subscriptionResourceId('Microsoft.Resources/resourceGroups', 'rgA')]\"]}]}");
+  tpl_error err = {0};
+  tpl_ctx *c = tpl_load(t, NULL, &env, &err);
+  json_decref(t);
+  CHECK(c != NULL);
+  if (!c) {
+    return;
+  }
+  CHECK_STR(tpl_resource_at(c, 0)->id, "/subscriptions/" SUB "/resourceGroups/rgA");
+  CHECK(!strncmp(tpl_resource_at(c, 1)->id,
+                 "/subscriptions/" SUB "/providers/Microsoft.Authorization/roleDefinitions/", 80));
+  CHECK(tpl_resource_at(c, 1)->ndepends == 1);
+  EV_ERR("[resourceGroup()]", "'resourceGroup' is not expected at this location");
+  tpl_free(c);
+}
+
+static tpl_ctx *load_file(const char *path, const char *params) {
+  json_error_t je;
+  json_t *t = json_load_file(path, 0, &je), *p = params ? J(params) : NULL;
+  if (!t) fprintf(stderr, "%s: %s\n", path, je.text);
+  tpl_error err = {0};
+  tpl_ctx *c = t ? tpl_load(t, p, &ENV, &err) : NULL;
+  if (!c) fprintf(stderr, "%s: %s\n", path, err.message);
+  json_decref(t);
+  json_decref(p);
+  return c;
+}
+
+/* The template `az vm create` sends (azure-cli 2.45 _template_builder.py):
+ * dependsOn as "type/name", full ids in properties, a role assignment
+ * named by guid() that reads the VM's identity through reference(). */
+static void test_az_vm_create(void) {
+  tpl_ctx *c = load_file("tests/unit/templates/az_vm_create.json",
+                         "{\"adminPassword\": {\"value\": \"Secret123!\"}}");
+  CHECK(c != NULL);
+  if (!c) return;
+  CHECK(tpl_resource_count(c) == 6);
+  CHECK(depends(c, "vm1VMNic", "vm1VNET") && depends(c, "vm1VMNic", "vm1NSG") &&
+        depends(c, "vm1VMNic", "vm1PublicIP") && depends(c, "vm1", "vm1VMNic"));
+  CHECK(pos_of(c, "vm1VNET") == 0 && pos_of(c, "vm1NSG") == 1 && pos_of(c, "vm1PublicIP") == 2);
+  CHECK(pos_of(c, "vm1VMNic") == 3 && pos_of(c, "vm1") == 4);
+  json_t *g = tpl_eval(c, "[guid(resourceGroup().id, 'vm1')]", NULL);
+  int ra = idx_of(c, json_string_value(g));
+  CHECK(ra >= 0 && pos_of(c, json_string_value(g)) == 5 && depends(c, json_string_value(g), "vm1"));
+  json_decref(g);
+  tpl_error err;
+  json_t *b = tpl_resource_body(c, idx_of(c, "vm1"), &err);
+  CHECK_STR(json_string_value(json_object_get(
+                json_object_get(json_object_get(b, "properties"), "osProfile"), "adminPassword")),
+            "Secret123!");
+  CHECK(json_object_get(b, "identity") && json_object_get(b, "location"));
+  json_decref(b);
+  b = tpl_resource_body(c, ra, &err);
+  CHECK_STR(W.last_id, RGID "/providers/Microsoft.Compute/virtualMachines/vm1");
+  CHECK_STR(json_string_value(json_object_get(json_object_get(b, "properties"), "principalId")),
+            "pid-1");
+  json_decref(b);
+  json_t *o = tpl_outputs(c, &err);
+  CHECK(o && json_object_size(o) == 0);
+  json_decref(o);
+  tpl_free(c);
+}
+
+/* `az vmss create` with a storage-account pool: dependsOn a copy loop's
+ * name, variables indexed by copyIndex(), an output through providers(). */
+static void test_az_vmss_create(void) {
+  tpl_ctx *c = load_file("tests/unit/templates/az_vmss_create.json",
+                         "{\"adminPassword\": {\"value\": \"pw\"}}");
+  CHECK(c != NULL);
+  if (!c) return;
+  CHECK(tpl_resource_count(c) == 7);
+  CHECK(idx_of(c, "ss1a1b2c3d42") >= 0);
+  CHECK(depends(c, "ss1", "ss1a1b2c3d40") && depends(c, "ss1", "ss1a1b2c3d42") &&
+        depends(c, "ss1", "ss1LB"));
+  CHECK(depends(c, "ss1LB", "ss1LBPublicIP"));
+  CHECK(pos_of(c, "ss1") == 6 && pos_of(c, "ss1LBPublicIP") < pos_of(c, "ss1LB"));
+  CHECK_STR(tpl_resource_at(c, idx_of(c, "ss1a1b2c3d41"))->symbol, "storageLoop");
+  tpl_error err;
+  json_t *b = tpl_resource_body(c, idx_of(c, "ss1"), &err);
+  json_t *vmp = json_object_get(json_object_get(b, "properties"), "virtualMachineProfile");
+  CHECK_STR(json_string_value(json_array_get(
+                json_object_get(json_object_get(json_object_get(vmp, "storageProfile"), "osDisk"),
+                                "vhdContainers"),
+                2)),
+            "https://ss1a1b2c3d42.blob.core.windows.net/vhds");
+  json_decref(b);
+  b = tpl_resource_body(c, idx_of(c, "ss1LB"), &err);
+  json_t *nat =
+      json_array_get(json_object_get(json_object_get(b, "properties"), "inboundNatPools"), 0);
+  CHECK_STR(
+      json_string_value(json_object_get(
+          json_object_get(json_object_get(nat, "properties"), "frontendIPConfiguration"), "id")),
+      RGID "/providers/Microsoft.Network/loadBalancers/ss1LB/frontendIPConfigurations/"
+           "loadBalancerFrontEnd");
+  json_decref(b);
+  json_t *o = tpl_outputs(c, &err);
+  CHECK(o != NULL);
+  CHECK_STR(W.last_id, RGID "/providers/Microsoft.Compute/virtualMachineScaleSets/ss1");
+  CHECK_STR(W.last_api, "2022-08-01");
+  CHECK_STR(json_string_value(json_object_get(json_object_get(o, "VMSS"), "type")), "Object");
+  json_decref(o);
+  tpl_free(c);
+}
+
+UNIT_MAIN("test_template", {
+  test_expressions();
+  test_parameters();
+  test_variables_copy();
+  test_resources();
+  test_resource_errors();
+  test_subscription_scope();
+  test_az_vm_create();
+  test_az_vmss_create();
+})
