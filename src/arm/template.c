@@ -1549,7 +1549,41 @@ static json_t *f_datauri(tpl_ctx *c, const char *fn, json_t **a, int n) {
   return sb_json(&b);
 }
 
+static json_t *f_objectkeys(tpl_ctx *c, const char *fn, json_t **a, int n) {
+  (void)n;
+  WANT(0, JSON_OBJECT);
+  json_t *r = json_array(), *v;
+  const char *k;
+  json_object_foreach(a[0], k, v) json_array_append_new(r, json_string(k));
+  return r;
+}
+
+static json_t *f_items(tpl_ctx *c, const char *fn, json_t **a, int n) {
+  (void)n;
+  WANT(0, JSON_OBJECT);
+  json_t *r = json_array(), *v;
+  const char *k;
+  json_object_foreach(a[0], k, v)
+      json_array_append_new(r, json_pack("{s:s, s:O}", "key", k, "value", v));
+  return r;
+}
+
+/* environment(): the public cloud's names, as templates build endpoints
+ * from them (environment().suffixes.storage). */
+static json_t *f_environment(tpl_ctx *c, const char *fn, json_t **a, int n) {
+  (void)c, (void)fn, (void)a, (void)n;
+  return json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s}}", "name", "AzureCloud",
+                   "resourceManager", "https://management.azure.com/", "portal",
+                   "https://portal.azure.com", "authentication", "loginEndpoint",
+                   "https://login.microsoftonline.com/", "tenant", "common", "suffixes", "storage",
+                   "core.windows.net", "keyvaultDns", ".vault.azure.net", "acrLoginServer",
+                   ".azurecr.io");
+}
+
 static const tfunc funcs[] = {
+    {"objectKeys", 1, 1, f_objectkeys},
+    {"items", 1, 1, f_items},
+    {"environment", 0, 0, f_environment},
     {"parameters", 1, 1, f_parameters},
     {"variables", 1, 1, f_variables},
     {"concat", 1, -1, f_concat},
@@ -2309,11 +2343,34 @@ static int expand_list(tpl_ctx *c, json_t *arr, int parent) {
     path_key(c, "count");
     if (eval_count(c, obj_get_ci(copy, "count"), &n)) return -1;
     c->path[rlen] = 0;
+    /* Serial mode: each batch of batchSize copies waits for the one before
+     * (as dependencies, so tpl_order and depends_on carry it). */
+    long long batch = 0;
+    const char *mode = json_string_value(obj_get_ci(copy, "mode"));
+    if (mode && !strcasecmp(mode, "serial")) {
+      json_t *bs = obj_get_ci(copy, "batchSize");
+      batch = 1;
+      if (bs) {
+        path_key(c, "batchSize");
+        if (eval_count(c, bs, &batch)) return -1;
+        c->path[rlen] = 0;
+        if (batch < 1) batch = 1;
+      }
+    }
     if (push_frame(c, loop, FR_RESOURCE)) return -1;
+    int *copies = calloc(n + 1, sizeof *copies);
     for (long long k = 0; k < n; k++) {
       c->frames[c->nframes - 1].index = (int)k;
-      if (expand_one(c, def, parent, loop)) return -1;
+      copies[k] = c->nres;
+      if (expand_one(c, def, parent, loop)) {
+        free(copies);
+        return -1;
+      }
+      if (batch && k >= batch)
+        for (long long j = (k / batch - 1) * batch; j < (k / batch) * batch; j++)
+          add_dep(&c->res[copies[k]], copies[j]);
     }
+    free(copies);
     c->nframes--;
   }
   c->path[plen] = 0;

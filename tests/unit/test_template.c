@@ -188,6 +188,9 @@ static void test_expressions(void) {
   EV("[uri('http://a.com/x/y', '/z')]", "http://a.com/z");
   EV("[uriComponent('a b/c')]", "a%20b%2Fc");
   EV("[uriComponentToString('a%20b')]", "a b");
+  EV("[objectKeys(parameters('o'))]", "[\"a\"]");
+  EV("[items(createObject('k', 1))[0].value]", "1");
+  EV("[environment().suffixes.storage]", "core.windows.net");
   EV("[dataUri('hi')]", "data:text/plain;charset=utf8;base64,aGk=");
   EV("[resourceGroup().name]", "rg1");
   EV("[resourceGroup().id]", RGID);
@@ -610,6 +613,47 @@ static void test_az_vmss_create(void) {
   tpl_free(c);
 }
 
+/* A storage-account copy loop in serial mode, batches of two. */
+static void test_storage_copy(void) {
+  tpl_ctx *c =
+      load_file("tests/unit/templates/storage_copy.json", "{\"storageCount\": {\"value\": 5}}");
+  CHECK(c != NULL);
+  if (!c) return;
+  json_t *u = tpl_eval(c, "[uniqueString(resourceGroup().id)]", NULL);
+  char n[5][64];
+  for (int i = 0; i < 5; i++)
+    snprintf(n[i], sizeof n[i], "%dst%s", i, json_string_value(u));
+  json_decref(u);
+  CHECK(tpl_resource_count(c) == 5 && idx_of(c, n[4]) == 4);
+  /* Batch {2,3} waits for {0,1}; batch {4} for {2,3}. */
+  CHECK(!depends(c, n[1], n[0]) && depends(c, n[2], n[0]) && depends(c, n[2], n[1]));
+  CHECK(depends(c, n[3], n[1]) && depends(c, n[4], n[3]) && !depends(c, n[4], n[1]));
+  tpl_error err;
+  json_t *b = tpl_resource_body(c, 3, &err);
+  CHECK_STR(json_string_value(json_object_get(b, "location")), "westus");
+  CHECK_STR(json_string_value(json_object_get(json_object_get(b, "sku"), "name")), "Standard_LRS");
+  CHECK_STR(json_string_value(json_object_get(b, "kind")), "StorageV2");
+  json_decref(b);
+  json_t *o = tpl_outputs(c, &err);
+  CHECK(json_array_size(json_object_get(json_object_get(o, "names"), "value")) == 5);
+  CHECK_STR(
+      json_string_value(json_array_get(json_object_get(json_object_get(o, "names"), "value"), 4)),
+      n[4]);
+  CHECK_STR(json_string_value(json_object_get(json_object_get(o, "key0"), "value")), "secret1");
+  CHECK(!strcmp(W.last_action, "listKeys") && strstr(W.last_id, n[0]));
+  char ep[128];
+  snprintf(ep, sizeof ep, "https://%s.blob.core.windows.net/", n[1]);
+  CHECK_STR(json_string_value(json_object_get(json_object_get(o, "endpoint"), "value")), ep);
+  json_decref(o);
+  /* The same inputs give the same names. */
+  tpl_ctx *c2 = load_file("tests/unit/templates/storage_copy.json", NULL);
+  CHECK(c2 && !strcmp(tpl_resource_at(c2, 0)->name, n[0]));
+  tpl_free(c2);
+  tpl_free(c);
+  LOAD_FAILS("{\"parameters\": {\"n\": {\"type\": \"int\", \"maxValue\": 10}}, \"resources\": []}",
+             "{\"n\": {\"value\": 11}}", "less than or equal to '10'");
+}
+
 UNIT_MAIN("test_template", {
   test_expressions();
   test_parameters();
@@ -619,4 +663,5 @@ UNIT_MAIN("test_template", {
   test_subscription_scope();
   test_az_vm_create();
   test_az_vmss_create();
+  test_storage_copy();
 })
