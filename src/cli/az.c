@@ -46,11 +46,29 @@ static int az_quiet(const char *log, char *const args[], int report) {
   return rc;
 }
 
-/* The API profile az uses for this cloud; in the stamp too, so a data dir
- * registered under another profile registers again. */
-#define AZ_PROFILE "2020-09-01-hybrid"
+/* The command groups that need the hybrid profile. */
+static const char *const az_hybrid_groups[] = {"vm", "vmss", "network", "image", "sig", "ppg",
+                                               "capacity", "restore-point", NULL};
 
-static json_t *cloud_config(srv *s) {
+/* The profile for `az GROUP ...`: the config dir's name and the profile. */
+static void az_profile_for(const char *group, const char **dir, const char **profile) {
+  *dir = "az";
+  *profile = "latest";
+  for (int i = 0; group && az_hybrid_groups[i]; i++)
+    if (!strcmp(group, az_hybrid_groups[i])) {
+      *dir = "az-hybrid";
+      *profile = "2020-09-01-hybrid";
+    }
+}
+
+/* <data>/DIR/NAME, malloc'd. */
+static char *az_path(srv *s, const char *dir, const char *name) {
+  char rel[256];
+  snprintf(rel, sizeof rel, "%s/%s", dir, name);
+  return srv_path(s, rel);
+}
+
+static json_t *cloud_config(srv *s, const char *profile) {
   const char *m = s->mgmt_url;
   json_t *e = json_object();
   json_object_set_new(e, "management", json_sprintf("%s/", m));
@@ -69,7 +87,7 @@ static json_t *cloud_config(srv *s) {
   json_object_set_new(x, "storageEndpoint", json_string("core.windows.net"));
   json_object_set_new(x, "keyvaultDns", json_string(".vault.azure.net"));
   json_object_set_new(x, "acrLoginServerEndpoint", json_string(".azurecr.io"));
-  return json_pack("{s:o,s:o,s:s}", "endpoints", e, "suffixes", x, "profile", AZ_PROFILE);
+  return json_pack("{s:o,s:o,s:s}", "endpoints", e, "suffixes", x, "profile", profile);
 }
 
 int cmd_az(int argc, char **argv) {
@@ -95,7 +113,11 @@ int cmd_az(int argc, char **argv) {
     srv_close(&s);
     return 1;
   }
-  char *cfgdir = srv_path(&s, "az"), *ca = srv_path(&s, "pki/ca.pem");
+  const char *dirname, *profile;
+  int g = 0;
+  while (g < naz && azargs[g][0] == '-') g++;
+  az_profile_for(g < naz ? azargs[g] : NULL, &dirname, &profile);
+  char *cfgdir = srv_path(&s, dirname), *ca = srv_path(&s, "pki/ca.pem");
   mkdir(cfgdir, 0700);
   setenv("AZURE_CONFIG_DIR", cfgdir, 1);
   setenv("REQUESTS_CA_BUNDLE", ca, 1);
@@ -107,11 +129,14 @@ int cmd_az(int argc, char **argv) {
   unsetenv("AZURE_CLIENT_SECRET");
   unsetenv("AZURE_TENANT_ID");
   char *secret = store_get(&s, "admin.secret"), *appid = store_get(&s, "admin.appid");
+  /* The profile is in the stamp too, so a dir registered under another one registers again. */
   char stamp_want[512];
   snprintf(stamp_want, sizeof stamp_want, "%s %s %s %s %s\n", s.mgmt_url, appid, secret,
-           s.tenant_id, AZ_PROFILE);
-  char *stamp_path = srv_path(&s, "az/azlite-login"), *lock_path = srv_path(&s, "az/.lock");
-  char *log = srv_path(&s, "az/azlite-setup.log"), *cloud_path = srv_path(&s, "az/cloud.json");
+           s.tenant_id, profile);
+  char *stamp_path = az_path(&s, dirname, "azlite-login");
+  char *lock_path = az_path(&s, dirname, ".lock");
+  char *log = az_path(&s, dirname, "azlite-setup.log");
+  char *cloud_path = az_path(&s, dirname, "cloud.json");
   int lock = open(lock_path, O_RDWR | O_CREAT, 0600);
   if (lock >= 0) flock(lock, LOCK_EX);
   char have[512] = "";
@@ -122,7 +147,7 @@ int cmd_az(int argc, char **argv) {
   }
   int rc = 0;
   if (strcmp(have, stamp_want) != 0) {
-    json_t *cc = cloud_config(&s);
+    json_t *cc = cloud_config(&s, profile);
     json_dump_file(cc, cloud_path, JSON_INDENT(2));
     json_decref(cc);
     char cloudarg[4200];

@@ -144,9 +144,7 @@ class Account(unittest.TestCase):
         a = srv.az_json("account", "show")
         self.assertEqual(a["id"], srv.env["AZURE_SUBSCRIPTION_ID"])
         self.assertEqual(a["tenantId"], srv.env["AZLITE_TENANT_ID"])
-        # The 2020-09-01-hybrid profile's subscriptions API (2016-06-01) has
-        # no homeTenantId; az then leaves it out.
-        self.assertEqual(a.get("homeTenantId", a["tenantId"]), srv.env["AZLITE_TENANT_ID"])
+        self.assertEqual(a["homeTenantId"], srv.env["AZLITE_TENANT_ID"])
         self.assertEqual(a["state"], "Enabled")
         self.assertTrue(a["isDefault"])
         self.assertEqual(a["user"], {"name": srv.env["AZURE_CLIENT_ID"],

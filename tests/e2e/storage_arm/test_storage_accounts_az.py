@@ -98,10 +98,8 @@ class Keys(unittest.TestCase):
         old_cs = conn_string("keysacct")
         old = BlobServiceClient.from_connection_string(old_cs)
         old.create_container("ctr")
-        # Under az's 2020-09-01-hybrid profile (Azure Stack's) the key is
-        # named primary/secondary; az sends keyName key1.
         renewed = srv.az_json("storage", "account", "keys", "renew", "-n", "keysacct", "-g", RG,
-                              "--key", "primary")
+                              "--key", "key1")
         self.assertNotEqual(renewed[0]["value"], keys[0]["value"])
         self.assertEqual(renewed[1]["value"], keys[1]["value"])
         # The old key stops working at once; the new one works.
