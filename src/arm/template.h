@@ -32,6 +32,7 @@ typedef struct tpl_env {
   const char *resource_group;  /* resourceGroup().name; NULL at subscription scope */
   const char *rg_location;     /* resourceGroup().location */
   const char *deployment_name; /* deployment().name */
+  const char *subscription_name; /* subscription().displayName; NULL: the id */
   void *cls;
   /* reference(idOrName, apiVersion, 'Full'): the resource's properties, or
    * with full its whole body; NULL with err filled when it cannot.  New
