@@ -422,24 +422,23 @@ static void admin_resource_types(http_req *r) {
 #define RG SUB "/resourceGroups/{rg}"
 /* Template deployments at a scope (deployments.c). */
 #define DEPLOYMENTS(scope)                                                                         \
-  ARM("GET", scope "/providers/Microsoft.Resources/deployments", arm_deployment_list),            \
-      ARM("PUT", scope "/providers/Microsoft.Resources/deployments/{name}", arm_deployment_put),  \
-      ARM("GET", scope "/providers/Microsoft.Resources/deployments/{name}", arm_deployment_get),  \
-      ARM("HEAD", scope "/providers/Microsoft.Resources/deployments/{name}",                      \
-          arm_deployment_head),                                                                    \
-      ARM("DELETE", scope "/providers/Microsoft.Resources/deployments/{name}",                    \
+  ARM("GET", scope "/providers/Microsoft.Resources/deployments", arm_deployment_list),             \
+      ARM("PUT", scope "/providers/Microsoft.Resources/deployments/{name}", arm_deployment_put),   \
+      ARM("GET", scope "/providers/Microsoft.Resources/deployments/{name}", arm_deployment_get),   \
+      ARM("HEAD", scope "/providers/Microsoft.Resources/deployments/{name}", arm_deployment_head), \
+      ARM("DELETE", scope "/providers/Microsoft.Resources/deployments/{name}",                     \
           arm_deployment_delete),                                                                  \
-      ARM("POST", scope "/providers/Microsoft.Resources/deployments/{name}/cancel",               \
+      ARM("POST", scope "/providers/Microsoft.Resources/deployments/{name}/cancel",                \
           arm_deployment_cancel),                                                                  \
-      ARM("POST", scope "/providers/Microsoft.Resources/deployments/{name}/validate",             \
+      ARM("POST", scope "/providers/Microsoft.Resources/deployments/{name}/validate",              \
           arm_deployment_validate),                                                                \
-      ARM("POST", scope "/providers/Microsoft.Resources/deployments/{name}/whatIf",               \
+      ARM("POST", scope "/providers/Microsoft.Resources/deployments/{name}/whatIf",                \
           arm_deployment_what_if),                                                                 \
-      ARM("POST", scope "/providers/Microsoft.Resources/deployments/{name}/exportTemplate",       \
+      ARM("POST", scope "/providers/Microsoft.Resources/deployments/{name}/exportTemplate",        \
           arm_deployment_export),                                                                  \
-      ARM("GET", scope "/providers/Microsoft.Resources/deployments/{name}/operations",            \
+      ARM("GET", scope "/providers/Microsoft.Resources/deployments/{name}/operations",             \
           arm_deployment_operations),                                                              \
-      ARM("GET", scope "/providers/Microsoft.Resources/deployments/{name}/operations/{op}",       \
+      ARM("GET", scope "/providers/Microsoft.Resources/deployments/{name}/operations/{op}",        \
           arm_deployment_operation_get),                                                           \
       ARM("GET", scope "/providers/Microsoft.Resources/deployments/{name}/operationStatuses/{id}", \
           arm_operation_status)

@@ -195,8 +195,8 @@ int http_reply_headers(http_req *r, const http_header **out);
  * thread.  target is "path?query", raw; body is copied.  The finished request
  * (a failure already rendered into its body) is the caller's: http_req_free. */
 http_req *http_run_internal(struct srv *s, enum http_listener l, const char *method,
-                           const char *target, const http_header *h, int nh, const char *body,
-                           size_t len);
+                            const char *target, const http_header *h, int nh, const char *body,
+                            size_t len);
 /* The in-memory reply body set so far ("" with *len 0 when none). */
 const char *http_reply_body(http_req *r, size_t *len);
 void http_req_free(http_req *r);

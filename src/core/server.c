@@ -1396,9 +1396,8 @@ static void dispatch(req_state *st) {
   rt->fn(r);
 }
 
-http_req *http_run_internal(srv *s, enum http_listener l, const char *method,
-                           const char *target, const http_header *h, int nh, const char *body,
-                           size_t len) {
+http_req *http_run_internal(srv *s, enum http_listener l, const char *method, const char *target,
+                            const http_header *h, int nh, const char *body, size_t len) {
   req_state *st = req_bare(s, l, "127.0.0.1");
   target_set(st, method, target, h, nh, "");
   http_req *r = &st->r;
