@@ -620,6 +620,29 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
+/* Adds loc to the type's locations in the deployment's providers. */
+static void dep_note_location(dep_job *j, const char *type, const char *loc) {
+  char canon[32];
+  if (!arm_location_normalize(loc, canon)) return;
+  const char *slash = strchr(type, '/');
+  if (!slash) return;
+  json_t *p, *t;
+  size_t i, k;
+  json_array_foreach(json_object_get(json_object_get(j->body, "properties"), "providers"), i, p) {
+    const char *ns = json_string_value(json_object_get(p, "namespace"));
+    if (!ns || strncasecmp(ns, type, (size_t)(slash - type)) != 0 || ns[slash - type]) continue;
+    json_array_foreach(json_object_get(p, "resourceTypes"), k, t) {
+      if (strcasecmp(json_string_value(json_object_get(t, "resourceType")) ?: "", slash + 1))
+        continue;
+      json_t *locs = json_object_get(t, "locations"), *l;
+      size_t m;
+      json_array_foreach(locs, m, l) if (strcmp(json_string_value(l), canon) == 0) return;
+      json_array_append_new(locs, json_string(canon));
+      return;
+    }
+  }
+}
+
 /* Creates resource i: PUT, then its GET until its provisioning state is
  * terminal.  0 on success; else err filled and *status the HTTP status. */
 static int dep_resource(dep_job *j, int i, int *status, tpl_error *err) {
@@ -630,6 +653,8 @@ static int dep_resource(dep_job *j, int i, int *status, tpl_error *err) {
     if (!err->code[0]) snprintf(err->code, sizeof err->code, "InvalidTemplate");
     return -1;
   }
+  const char *loc = json_string_value(json_object_get(body, "location"));
+  if (loc) dep_note_location(j, x->type, loc);
   char *target;
   if (asprintf(&target, "%s?api-version=%s", x->id, x->api_version) < 0) abort();
   http_req *q = dep_call(j, "PUT", target, body);

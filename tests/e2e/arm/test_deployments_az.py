@@ -90,6 +90,11 @@ class GroupDeployments(unittest.TestCase):
         self.assertEqual(props["parameters"]["n"], {"type": "Int", "value": 3})
         self.assertNotIn("value", props["parameters"]["secret"])
         self.assertTrue(props["duration"].startswith("PT"))
+        # az prints the Provider model, with its other fields null.
+        self.assertEqual([(p["namespace"], [(t["resourceType"], t["locations"])
+                                            for t in p["resourceTypes"]])
+                          for p in props["providers"]],
+                         [("Microsoft.Storage", [("storageAccounts", ["eastus"])])])
         shown = srv.az_json("deployment", "group", "show", "-g", "dep1", "-n", "copy")
         self.assertEqual(shown["properties"]["provisioningState"], "Succeeded")
         listed = srv.az_json("deployment", "group", "list", "-g", "dep1")
