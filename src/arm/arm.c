@@ -43,6 +43,19 @@ static const char *const arm_schema[] = {
     /* Version 2: what an interrupted operation resumes at the next start (the
      * id of the resource group it deletes); NULL: it fails instead. */
     "ALTER TABLE operations ADD COLUMN resume TEXT;",
+    /* Version 3: template deployments (deployments.c): the deployment's ARM
+     * JSON, its template, its operations (one per resource) and whether a
+     * cancel was asked. */
+    "CREATE TABLE deployments("
+    "  scope TEXT NOT NULL COLLATE NOCASE,"
+    "  name TEXT NOT NULL COLLATE NOCASE,"
+    "  state TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  template TEXT NOT NULL,"
+    "  operations TEXT NOT NULL DEFAULT '[]',"
+    "  cancel INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(scope, name));",
 };
 
 /* ---- locations ---------------------------------------------------------- */
@@ -407,6 +420,28 @@ static void admin_resource_types(http_req *r) {
   }
 #define SUB "/subscriptions/{sub}"
 #define RG SUB "/resourceGroups/{rg}"
+/* Template deployments at a scope (deployments.c). */
+#define DEPLOYMENTS(scope)                                                                         \
+  ARM("GET", scope "/providers/Microsoft.Resources/deployments", arm_deployment_list),             \
+      ARM("PUT", scope "/providers/Microsoft.Resources/deployments/{name}", arm_deployment_put),   \
+      ARM("GET", scope "/providers/Microsoft.Resources/deployments/{name}", arm_deployment_get),   \
+      ARM("HEAD", scope "/providers/Microsoft.Resources/deployments/{name}", arm_deployment_head), \
+      ARM("DELETE", scope "/providers/Microsoft.Resources/deployments/{name}",                     \
+          arm_deployment_delete),                                                                  \
+      ARM("POST", scope "/providers/Microsoft.Resources/deployments/{name}/cancel",                \
+          arm_deployment_cancel),                                                                  \
+      ARM("POST", scope "/providers/Microsoft.Resources/deployments/{name}/validate",              \
+          arm_deployment_validate),                                                                \
+      ARM("POST", scope "/providers/Microsoft.Resources/deployments/{name}/whatIf",                \
+          arm_deployment_what_if),                                                                 \
+      ARM("POST", scope "/providers/Microsoft.Resources/deployments/{name}/exportTemplate",        \
+          arm_deployment_export),                                                                  \
+      ARM("GET", scope "/providers/Microsoft.Resources/deployments/{name}/operations",             \
+          arm_deployment_operations),                                                              \
+      ARM("GET", scope "/providers/Microsoft.Resources/deployments/{name}/operations/{op}",        \
+          arm_deployment_operation_get),                                                           \
+      ARM("GET", scope "/providers/Microsoft.Resources/deployments/{name}/operationStatuses/{id}", \
+          arm_operation_status)
 
 static const route arm_routes[] = {
     {.listener = LISTEN_MGMT,
@@ -435,6 +470,12 @@ static const route arm_routes[] = {
     ARM_ANY("GET", RG "/resources", arm_resources_list),
     ARM("GET", SUB "/providers/Microsoft.Resources/operationStatuses/{id}", arm_operation_status),
     ARM("GET", SUB "/operationresults/{id}", arm_operation_result),
+    DEPLOYMENTS(RG),
+    DEPLOYMENTS(SUB),
+    /* The group's deployment operations have a path of their own (without
+     * providers/Microsoft.Resources), as in Azure's spec. */
+    ARM("GET", RG "/deployments/{name}/operations", arm_deployment_operations),
+    ARM("GET", RG "/deployments/{name}/operations/{op}", arm_deployment_operation_get),
     {.listener = LISTEN_MGMT,
      .method = "GET",
      .pattern = "/azlite/clock",
@@ -461,7 +502,10 @@ static int arm_init(srv *s) {
   pthread_mutex_init(&a->mu, NULL);
   pthread_cond_init(&a->cv, NULL);
   *srv_provider_state(s, &arm_provider) = a;
-  if (s->serving) arm_lro_recover(s);
+  if (s->serving) {
+    arm_lro_recover(s);
+    arm_deployments_recover(s);
+  }
   return 0;
 }
 
@@ -522,4 +566,5 @@ const provider arm_provider = {
     .fini = arm_fini,
     .access = arm_access,
     .unrouted = arm_fail_unimplemented,
+    .resource_deleted = arm_deployments_resource_deleted,
 };

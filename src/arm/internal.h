@@ -43,4 +43,21 @@ void arm_resources_list(http_req *r);
 void arm_tags_get(http_req *r);
 void arm_tags_put(http_req *r);
 
+/* Deployments (deployments.c): the handlers arm.c's route table lists. */
+void arm_deployment_list(http_req *r);
+void arm_deployment_put(http_req *r);
+void arm_deployment_get(http_req *r);
+void arm_deployment_head(http_req *r);
+void arm_deployment_delete(http_req *r);
+void arm_deployment_cancel(http_req *r);
+void arm_deployment_validate(http_req *r);
+void arm_deployment_what_if(http_req *r);
+void arm_deployment_export(http_req *r);
+void arm_deployment_operations(http_req *r);
+void arm_deployment_operation_get(http_req *r);
+/* At start: deployments left Accepted or Running end Failed. */
+void arm_deployments_recover(srv *s);
+/* A resource group's deployments go with it. */
+void arm_deployments_resource_deleted(srv *s, const char *id, const char *type);
+
 #endif

@@ -193,4 +193,16 @@ int http_reply_status(http_req *r, const char **code, const char **message);
 /* The reply headers set so far; returns the count. */
 int http_reply_headers(http_req *r, const http_header **out);
 
+/* Runs a request made inside azlite (a template deployment's resource PUTs
+ * and GETs) through the same routing, access phase (authentication and RBAC
+ * from the Authorization header in h) and handler as a client's, on any
+ * thread.  target is "path?query", raw; body is copied.  The finished request
+ * (a failure already rendered into its body) is the caller's: http_req_free. */
+http_req *http_run_internal(struct srv *s, enum http_listener l, const char *method,
+                            const char *target, const http_header *h, int nh, const char *body,
+                            size_t len);
+/* The in-memory reply body set so far ("" with *len 0 when none). */
+const char *http_reply_body(http_req *r, size_t *len);
+void http_req_free(http_req *r);
+
 #endif

@@ -1398,6 +1398,38 @@ static void dispatch(req_state *st) {
   rt->fn(r);
 }
 
+http_req *http_run_internal(srv *s, enum http_listener l, const char *method, const char *target,
+                            const http_header *h, int nh, const char *body, size_t len) {
+  req_state *st = req_bare(s, l, "127.0.0.1");
+  target_set(st, method, target, h, nh, "");
+  http_req *r = &st->r;
+  if (body && len) {
+    r->body_mem = malloc(len + 1);
+    if (!r->body_mem) abort();
+    memcpy(r->body_mem, body, len);
+    r->body_mem[len] = 0;
+    r->body_len = len;
+    st->mem_cap = len + 1;
+  }
+  if (!st->bad_uri) {
+    st->route = route_find(r, &st->route_mismatch);
+    dispatch(st);
+  }
+  /* The caller reads the failure as the client would: the rendered body. */
+  if (st->failed) render_error(r);
+  return r;
+}
+
+const char *http_reply_body(http_req *r, size_t *len) {
+  req_state *st = RS(r);
+  if (st->kind != REPLY_BYTES || !st->data) {
+    if (len) *len = 0;
+    return "";
+  }
+  if (len) *len = st->data_len;
+  return st->data;
+}
+
 /* A streamed body belongs to the MHD response, which libmicrohttpd destroys
  * only after on_completed() has freed the request: the reader must not live
  * in the request. */
