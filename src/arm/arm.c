@@ -111,6 +111,10 @@ int arm_location_normalize(const char *in, char out[32]) {
   return 0;
 }
 
+const char *arm_location_at(int i) {
+  return i >= 0 && (size_t)i < sizeof regions / sizeof regions[0] ? regions[i].name : NULL;
+}
+
 static void arm_locations(http_req *r) {
   const char *sub = http_param(r, "sub");
   if (arm_require_subscription(r, sub) != 0) return;

@@ -41,6 +41,9 @@ int arm_fail_unimplemented(http_req *r);
 /* Is the location one azlite knows ("eastus", "East US")?  Writes the
  * canonical short name into out. */
 int arm_location_normalize(const char *in, char out[32]);
+/* The canonical short name of the i-th location azlite knows (i from 0), NULL
+ * past the last: for catalogs offered in every location (compute SKUs). */
+const char *arm_location_at(int i);
 
 /* Does the resource group exist?  Writes its canonical name into out (may be NULL). */
 int arm_group_exists(srv *s, const char *sub, const char *rg, char *out, size_t n);

@@ -8,5 +8,7 @@
 #define COMPUTE_ERR_INVALID_PARAMETER 400, "InvalidParameter"
 #define COMPUTE_ERR_NOT_FOUND 404, "NotFound"
 #define COMPUTE_ERR_QUOTA_EXCEEDED 409, "QuotaExceeded"
+/* What Compute answers for a create or resize past a vCPU quota. */
+#define COMPUTE_ERR_OPERATION_NOT_ALLOWED 409, "OperationNotAllowed"
 
 #endif
