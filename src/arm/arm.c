@@ -251,9 +251,10 @@ int arm_fail_unimplemented(http_req *r) {
   char *full = http_printf(r, "%s/%s", canon, type);
   if (type_declared(full)) return 0;
   http_fail(r, ARM_ERR_NOT_IMPLEMENTED,
-            "azlite does not implement %s yet. It serves Microsoft.Resources, "
-            "Microsoft.Authorization role assignments and definitions, "
-            "Microsoft.ManagedIdentity/userAssignedIdentities and Microsoft.Storage accounts.",
+            "azlite does not implement %s yet. It serves Microsoft.Resources (groups and "
+            "template deployments), Microsoft.Authorization role assignments and definitions, "
+            "Microsoft.ManagedIdentity/userAssignedIdentities, Microsoft.Storage accounts and "
+            "Microsoft.Compute's catalog (sizes, SKUs, images, usages).",
             full);
   return 1;
 }
