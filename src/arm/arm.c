@@ -235,7 +235,8 @@ static int type_declared(const char *type) {
 
 int arm_fail_unimplemented(http_req *r) {
   char *buf = http_strdup(r, r->path), *save = NULL;
-  const char *seg[3] = {NULL, NULL, NULL}, *ns = NULL, *type = NULL;
+  const char *seg[3] = {NULL, NULL, NULL}, *ns = NULL, *type = NULL, *sub = NULL;
+  int after = 0; /* segments after the type */
   /* The last providers/{namespace}/{type} of the path. */
   for (char *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
     seg[0] = seg[1];
@@ -244,11 +245,18 @@ int arm_fail_unimplemented(http_req *r) {
     if (seg[0] && strcasecmp(seg[0], "providers") == 0) {
       ns = seg[1];
       type = seg[2];
+      after = 0;
+    } else if (type && ++after == 2) {
+      sub = t;
     }
   }
   const char *canon = ns ? namespace_canonical(ns) : NULL;
   if (!canon) return 0;
-  char *full = http_printf(r, "%s/%s", canon, type);
+  /* locations/{location}/{what} is its own type (Microsoft.Compute/locations/runCommands):
+   * a namespace that serves some location paths does not serve them all. */
+  char *full = sub && strcasecmp(type, "locations") == 0
+                   ? http_printf(r, "%s/%s/%s", canon, type, sub)
+                   : http_printf(r, "%s/%s", canon, type);
   if (type_declared(full)) return 0;
   http_fail(r, ARM_ERR_NOT_IMPLEMENTED,
             "azlite does not implement %s yet. It serves Microsoft.Resources (groups and "

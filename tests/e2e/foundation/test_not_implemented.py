@@ -37,6 +37,12 @@ class NotImplemented(unittest.TestCase):
                      "virtualMachines/vm1?api-version=2023-03-01", json={"location": "eastus"}),
             "Microsoft.Compute/virtualMachines")
 
+    def test_unimplemented_location_path(self):
+        # Microsoft.Compute serves locations/{l}/vmSizes, not every location path.
+        self.not_implemented(
+            srv.http("GET", sub() + "/providers/Microsoft.Compute/locations/eastus/runCommands"
+                     "?api-version=2020-06-01"), "Microsoft.Compute/locations/runCommands")
+
     def test_unimplemented_type_of_an_implemented_namespace(self):
         self.not_implemented(
             srv.http("GET", sub() + "/providers/Microsoft.Storage/deletedAccounts"
