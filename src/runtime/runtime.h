@@ -52,6 +52,10 @@ typedef struct rt_spec {
   const char *const *env;
 } rt_spec;
 
+/* A host directory no sandbox may see (the data dir: its signing key); a
+ * tmpfs covers it inside when an overlaid directory holds it. */
+void rt_set_hidden_dir(const char *dir);
+
 /* Can this host make sandboxes?  1, or 0 with why (what is missing: "not
  * root and no user namespaces", "overlayfs not supported", ...). */
 int rt_available(char *why, size_t n);
@@ -90,8 +94,8 @@ typedef struct rt_result {
   char *out, *err; /* malloc'd, NUL-terminated */
   size_t out_len, err_len;
 } rt_result;
-int rt_exec(rt_sandbox *sb, const char *script, const char *user, int timeout_ms,
-            size_t max_output, rt_result *res);
+int rt_exec(rt_sandbox *sb, const char *script, const char *user, int timeout_ms, size_t max_output,
+            rt_result *res);
 void rt_result_free(rt_result *res);
 
 /* Starts a long-running process inside (`/bin/sh -c script` as user, cwd dir
@@ -109,8 +113,8 @@ int rt_kill(rt_sandbox *sb, int64_t id, int sig);
  * (e.g. "127.0.0.1":8443, "169.254.169.254":80; the address is added to the
  * sandbox's loopback when it is not there); each accepted connection's fd is
  * handed to on_conn, which owns it.  Closed by rt_stop.  0 on success. */
-int rt_listen_inside(rt_sandbox *sb, const char *addr, int port,
-                     void (*on_conn)(void *cls, int fd), void *cls);
+int rt_listen_inside(rt_sandbox *sb, const char *addr, int port, void (*on_conn)(void *cls, int fd),
+                     void *cls);
 
 /* Forwards connections to host_addr:host_port (e.g. "127.3.0.7":22, on the
  * host) to 127.0.0.1:inside_port inside the sandbox, bytes both ways.  Closed
