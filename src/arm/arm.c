@@ -56,6 +56,9 @@ static const char *const arm_schema[] = {
     "  cancel INTEGER NOT NULL DEFAULT 0,"
     "  created_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(scope, name));",
+    /* Version 4: what an operation with a result answers (a VM's run
+     * command: its output), JSON; NULL: none. */
+    "ALTER TABLE operations ADD COLUMN result TEXT;",
 };
 
 /* ---- locations ---------------------------------------------------------- */

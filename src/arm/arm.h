@@ -87,6 +87,10 @@ typedef int (*arm_lro_fn)(srv *s, void *ctx, char *err_code, size_t code_len, ch
                           size_t msg_len);
 void arm_lro_start(http_req *r, int status, json_t *body, arm_lro_fn fn, void *ctx,
                    void (*free_ctx)(void *));
+/* From inside an operation's fn: what the operation answers when it is done
+ * (its status document's properties.output, and operationresults' 200 body).
+ * Borrows result.  0, or -1 outside an operation. */
+int arm_lro_set_result(srv *s, json_t *result);
 
 /* Lists at the subscription or resource group a route names ({sub}, and {rg}
  * when present), as ARM does for any caller (the route's action ""): writes the

@@ -45,14 +45,27 @@ static void lro_count(srv *s, int delta) {
   pthread_mutex_unlock(&a->mu);
 }
 
+/* The operation the calling thread runs (arm_lro_set_result). */
+static __thread const char *lro_current;
+
+int arm_lro_set_result(srv *s, json_t *result) {
+  if (!lro_current) return -1;
+  char *txt = json_dumps(result, JSON_COMPACT);
+  int rc = txt ? store_exec(s, "UPDATE operations SET result=%Q WHERE id=%Q", txt, lro_current) : -1;
+  free(txt);
+  return rc;
+}
+
 static void *lro_thread(void *arg) {
   lro_job *j = arg;
+  lro_current = j->id;
   srv *s = j->s;
   char code[128] = "InternalServerError", msg[1024] = "The operation failed.";
   /* Test-only: holds each operation so tests see it InProgress on every run. */
   arm_test_delay("AZLITE_TEST_LRO_DELAY_MS");
   int rc = j->fn(s, j->ctx, code, sizeof code, msg, sizeof msg);
   lro_finish(s, j->id, rc == 0, code, msg);
+  lro_current = NULL;
   if (j->free_ctx) j->free_ctx(j->ctx);
   store_fini(s);
   free(j);
@@ -169,11 +182,13 @@ void arm_lro_finish_resumable(srv *s, const char *resume) {
 }
 
 /* Returns 0 and fills status/code/message when the operation exists. */
-static int lro_load(srv *s, const char *id, char status[16], char code[128], char msg[1024]) {
+static int lro_load(srv *s, const char *id, char status[16], char code[128], char msg[1024],
+                    json_t **result) {
   sqlite3_stmt *st;
   int rc = -1;
+  if (result) *result = NULL;
   if (store_prepare(store_db(s),
-                         "SELECT status, error_code, error_message FROM operations WHERE id=?",
+                         "SELECT status, error_code, error_message, result FROM operations WHERE id=?",
                          -1, &st, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -181,6 +196,8 @@ static int lro_load(srv *s, const char *id, char status[16], char code[128], cha
     snprintf(status, 16, "%s", sqlite3_column_text(st, 0));
     snprintf(code, 128, "%s", sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "");
     snprintf(msg, 1024, "%s", sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
+    const char *res = (const char *)sqlite3_column_text(st, 3);
+    if (res && result) *result = json_loads(res, 0, NULL);
     rc = 0;
   }
   store_finalize(st);
@@ -190,11 +207,19 @@ static int lro_load(srv *s, const char *id, char status[16], char code[128], cha
 void arm_operation_status(http_req *r) {
   char status[16], code[128], msg[1024];
   const char *id = http_param(r, "id");
-  if (lro_load(r->srv, id, status, code, msg) != 0) {
+  json_t *result = NULL;
+  if (lro_load(r->srv, id, status, code, msg, &result) != 0) {
     http_fail(r, ARM_ERR_OPERATION_NOT_FOUND, "The operation '%s' could not be found.", id);
     return;
   }
   json_t *j = json_pack("{s:s,s:s}", "id", r->path, "status", status);
+  if (result) {
+    /* Azure puts an operation's result at properties.output; the Python SDK
+     * deserializes the status document itself (final-state-via
+     * azure-async-operation on a POST), so its fields are at the top too. */
+    if (json_is_object(result)) json_object_update_missing(j, result);
+    json_object_set_new(j, "properties", json_pack("{s:o}", "output", result));
+  }
   if (strcmp(status, "Failed") == 0)
     json_object_set_new(j, "error", json_pack("{s:s,s:s}", "code", code, "message", msg));
   /* While it runs: without Retry-After azure-core waits 30 s before the next poll. */
@@ -205,10 +230,16 @@ void arm_operation_status(http_req *r) {
 void arm_operation_result(http_req *r) {
   char status[16], code[128], msg[1024];
   const char *id = http_param(r, "id");
-  if (lro_load(r->srv, id, status, code, msg) != 0) {
+  json_t *result = NULL;
+  if (lro_load(r->srv, id, status, code, msg, &result) != 0) {
     http_fail(r, ARM_ERR_OPERATION_NOT_FOUND, "The operation '%s' could not be found.", id);
     return;
   }
+  if (result && strcmp(status, "Succeeded") == 0) {
+    http_reply_json(r, 200, result);
+    return;
+  }
+  json_decref(result);
   if (strcmp(status, "InProgress") == 0) {
     http_set_header(r, "Retry-After", "1");
     http_set_headerf(r, "Location", "%s%s?%s", r->srv->mgmt_url, r->raw_path, r->raw_query);

@@ -93,7 +93,47 @@ json_t *arm_res_require(http_req *r, const arm_type *t, const char *rg, const ch
 void arm_res_get(http_req *r) {
   const arm_type *t = route_type(r);
   json_t *body = arm_res_require(r, t, http_param(r, "rg"), http_param(r, "name"), NULL);
-  if (body) http_reply_json(r, 200, render(r->srv, t, body));
+  if (!body) return;
+  body = render(r->srv, t, body);
+  const char *what = http_query_get(r, "$expand");
+  if (what && t->expand && !(body = t->expand(r, body, what))) return;
+  http_reply_json(r, 200, body);
+}
+
+int arm_resource_set_state(srv *s, const char *id, const char *state) {
+  if (store_begin(s) != 0) return -1;
+  json_t *body = arm_resource_get(s, id);
+  int rc = -1;
+  if (body) {
+    json_t *props = json_object_get(body, "properties");
+    if (!json_is_object(props)) {
+      props = json_object();
+      json_object_set_new(body, "properties", props);
+    }
+    json_object_set_new(props, "provisioningState", json_string(state));
+    rc = arm_resource_put(s, json_string_value(json_object_get(body, "id")),
+                          json_string_value(json_object_get(body, "type")), body);
+    json_decref(body);
+  }
+  if (rc == 0) rc = store_commit(s);
+  else store_rollback(s);
+  return rc;
+}
+
+typedef struct res_finish_ctx {
+  const arm_type *t;
+  char *id;
+} res_finish_ctx;
+
+static int res_finish(srv *s, void *ctx, char *code, size_t cn, char *msg, size_t mn) {
+  res_finish_ctx *c = ctx;
+  return c->t->finish(s, c->id, code, cn, msg, mn);
+}
+
+static void res_finish_free(void *ctx) {
+  res_finish_ctx *c = ctx;
+  free(c->id);
+  free(c);
 }
 
 /* ---- PUT and PATCH ------------------------------------------------------ */
@@ -233,9 +273,20 @@ static void put_or_patch(http_req *r, int patch) {
     props = json_object();
     json_object_set_new(op.body, "properties", props);
   }
-  json_object_set_new(props, "provisioningState", json_string("Succeeded"));
+  int lro = op.created && !patch && t->finish;
+  json_object_set_new(props, "provisioningState",
+                      json_string(lro && t->create_state ? t->create_state : "Succeeded"));
   if (save(&op, identity_in) != 0) return;
   if (op.created) log_info("arm: created %s", op.id);
+  if (lro) {
+    res_finish_ctx *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->t = t;
+    c->id = strdup(op.id);
+    arm_lro_start(r, t->create_status ? t->create_status : 201, render(s, t, json_incref(op.body)),
+                  res_finish, c, res_finish_free);
+    return;
+  }
   http_reply_json(r, op.created && !patch ? (t->create_status ? t->create_status : 201) : 200,
                   render(s, t, json_incref(op.body)));
 }

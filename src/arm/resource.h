@@ -63,6 +63,17 @@ struct arm_type {
   /* What GET and lists answer: the stored body plus what is computed now
    * (endpoints).  Takes the reference.  NULL: the stored body. */
   json_t *(*render)(srv *s, json_t *body);
+  /* Long-running creates (a VM boots): a PUT that creates stores
+   * provisioningState create_state ("Creating") and answers 201 with
+   * Azure-AsyncOperation; after the commit, finish(s, id, ...) runs on the
+   * operation's thread, does the work and sets the state itself
+   * (arm_resource_set_state); its failure fails the operation (code, msg).
+   * NULL: creates are synchronous ("Succeeded"). */
+  const char *create_state;
+  int (*finish)(srv *s, const char *id, char *code, size_t code_len, char *msg, size_t msg_len);
+  /* GET with $expand=<what> (instanceView): the answer with what is added.
+   * Takes the reference; NULL fails r.  NULL hook: $expand is ignored. */
+  json_t *(*expand)(http_req *r, json_t *body, const char *what);
   /* For the contract test: a valid name, an invalid one, and a create body
    * (JSON) that needs nothing else to exist. */
   const char *example_name, *example_bad_name, *example_body;
@@ -105,6 +116,10 @@ const arm_type *arm_type_find(const char *type);
  * provider's own actions on a resource (listKeys). */
 json_t *arm_res_require(http_req *r, const arm_type *t, const char *rg, const char *name,
                         const char *not_found_code);
+
+/* Sets a stored resource's properties.provisioningState (its own
+ * transaction).  0, or -1 when it is gone. */
+int arm_resource_set_state(srv *s, const char *id, const char *state);
 
 /* Tags as ARM takes them: an object of at most 50 string values, names up to
  * 512 characters, values up to 256.  Fails r (400) and returns -1. */

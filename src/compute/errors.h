@@ -11,4 +11,11 @@
 /* What Compute answers for a create or resize past a vCPU quota. */
 #define COMPUTE_ERR_OPERATION_NOT_ALLOWED 409, "OperationNotAllowed"
 
+#define COMPUTE_ERR_SKU_NOT_AVAILABLE 409, "SkuNotAvailable"
+#define COMPUTE_ERR_PLATFORM_IMAGE_NOT_FOUND 404, "PlatformImageNotFound"
+#define COMPUTE_ERR_NIC_IN_USE 400, "NicInUse"
+/* IMDS (OAuth-style bodies). */
+#define COMPUTE_ERR_IMDS_BAD_REQUEST 400, "invalid_request"
+#define COMPUTE_ERR_IMDS_NOT_FOUND 404, "not_found"
+
 #endif

@@ -4,6 +4,8 @@
 #ifndef AZLITE_COMPUTE_INTERNAL_H
 #define AZLITE_COMPUTE_INTERNAL_H
 
+#include <pthread.h>
+
 #include "../arm/arm.h"
 #include "../core/core.h"
 #include "errors.h"
@@ -76,12 +78,53 @@ void compute_image_version_get(http_req *r);
 void compute_image_alias_doc(http_req *r);
 void compute_quota_put(http_req *r);
 
+/* ---- virtual machines (vm.c) and what runs inside them (imds.c) -------- */
+
+/* Where a sandbox finds azlite's CA (copied in at every boot). */
+#define COMPUTE_CA_INSIDE "/etc/azlite/ca.pem"
+
+struct vm_live;
+/* The provider's state (srv_provider_state). */
+typedef struct compute_state {
+  pthread_mutex_t mu;   /* guards vms and keys */
+  struct vm_live *vms;  /* every VM booted since start, never freed before fini */
+  char *files[3];       /* COMPUTE_CA_INSIDE and the host's CA, for rt_spec.files */
+  struct imds_key *keys; /* the address naming each sandbox to IMDS */
+  int next_key;
+} compute_state;
+
+extern const struct arm_type compute_vm_type;
+json_t *compute_vm_instance_view(srv *s, json_t *body);
+void compute_vm_get_instance_view(http_req *r);
+void compute_vm_start(http_req *r);
+void compute_vm_power_off(http_req *r);
+void compute_vm_deallocate(http_req *r);
+void compute_vm_restart(http_req *r);
+void compute_vm_redeploy(http_req *r);
+void compute_vm_run_command(http_req *r);
+void compute_vm_simulate_eviction(http_req *r);
+void compute_vm_evict(srv *s, const char *id);
+void compute_imds_tick(srv *s, int64_t now_ms);
+void compute_vm_recover(srv *s);
+void compute_vm_stop_all(srv *s);
+char **compute_sandbox_env(srv *s, const char *id);
+const char *const *compute_sandbox_files(srv *s);
+
 struct rt_sandbox;
 /* imds.c: what a running VM or scale-set instance reaches of azlite, served
  * on listening sockets inside its sandbox: the Instance Metadata Service at
  * 169.254.169.254:80 for *that* VM (vm_id: its resource id; its tokens are its
  * own managed identities'), and azlite's own endpoints at the same URLs as on
  * the host (127.0.0.1 on the management and blob ports).  0 on success. */
-int compute_imds_serve(srv *s, struct rt_sandbox *sb, const char *vm_id);
+int compute_vm_serve_inside(srv *s, struct rt_sandbox *sb, const char *vm_id);
+/* The VM's sandbox stopped: IMDS no longer answers for its address. */
+void compute_imds_forget(srv *s, const char *vm_id);
+/* IMDS's routes (LISTEN_IMDS). */
+void compute_imds_token(http_req *r);
+void compute_imds_instance(http_req *r);
+void compute_imds_scheduled_events(http_req *r);
+/* Spot eviction notices (a Preempt event) IMDS shows for a VM: adds one that
+ * ends at not_before_ms (azlite's clock); the tick evicts it then. */
+void compute_imds_add_preempt(srv *s, const char *vm_id, int64_t not_before_ms);
 
 #endif

@@ -2,6 +2,11 @@
  * schema and its resource types.  The catalog (sizes, SKUs, images, usages)
  * is in catalog.c and sizes.c; virtual machines in vm.c; scale sets in
  * vmss.c; they run on the sandbox runtime (src/runtime/runtime.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../arm/resource.h"
+#include "../runtime/runtime.h"
 #include "internal.h"
 
 /* Route rows on the management listener, ARM-authorized. */
@@ -9,6 +14,12 @@
   {.listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,          \
    .style = HTTP_ERR_ARM}
 
+#define IMDS_ROW_(p, f)                                                                    \
+  {.listener = LISTEN_IMDS, .method = "GET", .pattern = p, .fn = f, .auth = AUTH_NONE,          \
+   .style = HTTP_ERR_OAUTH}
+
+#define COMPUTE_VM                                                                               \
+  "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
 #define COMPUTE_LOC "/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}"
 #define COMPUTE_IMG COMPUTE_LOC "/publishers/{publisher}/artifacttypes/vmimage"
 
@@ -38,6 +49,20 @@ static const route compute_routes[] = {
      .auth = AUTH_ADMIN,
      .style = HTTP_ERR_ARM},
     /* ---- virtual machines (vm.c) ---- */
+    ARM_TRACKED_ROUTES("Microsoft.Compute/virtualMachines", &compute_vm_type),
+    COMPUTE_ROW_("GET", COMPUTE_VM "/instanceView", compute_vm_get_instance_view),
+    COMPUTE_ROW_("POST", COMPUTE_VM "/start", compute_vm_start),
+    COMPUTE_ROW_("POST", COMPUTE_VM "/powerOff", compute_vm_power_off),
+    COMPUTE_ROW_("POST", COMPUTE_VM "/deallocate", compute_vm_deallocate),
+    COMPUTE_ROW_("POST", COMPUTE_VM "/restart", compute_vm_restart),
+    COMPUTE_ROW_("POST", COMPUTE_VM "/redeploy", compute_vm_redeploy),
+    COMPUTE_ROW_("POST", COMPUTE_VM "/runCommand", compute_vm_run_command),
+    COMPUTE_ROW_("POST", COMPUTE_VM "/simulateEviction", compute_vm_simulate_eviction),
+    /* ---- the Instance Metadata Service, from inside a VM (imds.c) ---- */
+    IMDS_ROW_("/metadata/identity/oauth2/token", compute_imds_token),
+    IMDS_ROW_("/metadata/instance", compute_imds_instance),
+    IMDS_ROW_("/metadata/instance/compute", compute_imds_instance),
+    IMDS_ROW_("/metadata/scheduledevents", compute_imds_scheduled_events),
     /* ---- scale sets (vmss.c) ---- */
     {.pattern = NULL},
 };
@@ -49,6 +74,13 @@ static const char *const compute_schema_scripts[] = {
      * without a row has its default. */
     "CREATE TABLE compute_quotas(location TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE,"
     " lim INTEGER NOT NULL, PRIMARY KEY(location, name));",
+    /* Version 3: each VM's power state and disk (vm.c), and its running
+     * intervals for cost management (end_ms NULL: running). */
+    "CREATE TABLE compute_vms(id TEXT PRIMARY KEY COLLATE NOCASE, power TEXT NOT NULL,"
+    " disk TEXT NOT NULL);"
+    "CREATE TABLE compute_vm_meter(id TEXT NOT NULL COLLATE NOCASE, size TEXT NOT NULL,"
+    " priority TEXT NOT NULL, location TEXT, start_ms INTEGER NOT NULL, end_ms INTEGER);"
+    "CREATE INDEX compute_vm_meter_id ON compute_vm_meter(id);",
 };
 
 /* What az 2.45's 2020-09-01-hybrid profile sends (2020-06-01, SKUs
@@ -62,10 +94,43 @@ const char *const compute_api_versions[] = {
 static const resource_type compute_resource_types[] = {
     {.type = "Microsoft.Compute/locations", .api_versions = compute_api_versions},
     {.type = "Microsoft.Compute/skus", .api_versions = compute_api_versions},
+    {.type = "Microsoft.Compute/virtualMachines",
+     .api_versions = compute_api_versions,
+     .generic = &compute_vm_type},
     {.type = NULL},
 };
 
+static int compute_init(srv *s) {
+  compute_state *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  pthread_mutex_init(&c->mu, NULL);
+  c->files[0] = strdup(COMPUTE_CA_INSIDE);
+  c->files[1] = srv_path(s, "pki/ca.pem");
+  *srv_provider_state(s, &compute_provider) = c;
+  char why[256];
+  rt_set_hidden_dir(s->data_dir_abs);
+  if (s->serving) {
+    if (!rt_available(why, sizeof why)) log_warn("compute: VMs cannot run on this host: %s", why);
+    compute_vm_recover(s);
+  }
+  return 0;
+}
+
+static void compute_tick(srv *s, int64_t now_ms) { compute_imds_tick(s, now_ms); }
+
+static void compute_fini(srv *s) {
+  compute_state *c = *srv_provider_state(s, &compute_provider);
+  if (!c) return;
+  compute_vm_stop_all(s);
+  free(c->files[0]);
+  free(c->files[1]);
+  /* The live entries stay: a thread of a finished operation may still hold one. */
+}
+
 const provider compute_provider = {
+    .init = compute_init,
+    .tick = compute_tick,
+    .fini = compute_fini,
     .name = "Microsoft.Compute",
     .routes = compute_routes,
     .nroutes = (int)(sizeof compute_routes / sizeof compute_routes[0]) - 1,

@@ -118,6 +118,8 @@ int store_exec(struct srv *s, const char *fmt, ...);
  * to store_exec on hot paths: no formatting, no parsing.  0 on success. */
 int store_run(struct srv *s, const char *sql, const char *fmt, ...);
 /* Transactions that nest (only the outermost commits). BEGIN IMMEDIATE. */
+/* A thread of its own that used the store closes its connection as it ends. */
+void store_fini(struct srv *s);
 int store_begin(struct srv *s);
 int store_commit(struct srv *s);
 void store_rollback(struct srv *s);

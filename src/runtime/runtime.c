@@ -601,7 +601,8 @@ static void plan_build(rt_plan *p, rt_sandbox *sb, const rt_spec *spec) {
 
 /* The first boot's disk: upper and work dirs, the sandbox's own dirs, its
  * hostname and hosts files. */
-static int disk_prepare(rt_sandbox *sb, const char *hostname, char *err, size_t n) {
+static int disk_prepare(rt_sandbox *sb, const char *hostname, const char *const *files, char *err,
+                        size_t n) {
   char p[4096];
   int rc = mkdir_p(sb->root_dir, 0755);
   for (size_t i = 0; rc == 0 && i < sizeof rt_overlaid / sizeof rt_overlaid[0]; i++) {
@@ -617,6 +618,30 @@ static int disk_prepare(rt_sandbox *sb, const char *hostname, char *err, size_t 
   if (rc != 0) {
     snprintf(err, n, "cannot make the sandbox's disk %s: %s", sb->disk, strerror(errno));
     return -1;
+  }
+  for (int i = 0; files && files[i] && files[i + 1]; i += 2) {
+    const char *in = files[i];
+    size_t len = 0;
+    char *data = NULL;
+    FILE *f = fopen(files[i + 1], "re");
+    if (f) {
+      data = malloc(1 << 20);
+      len = data ? fread(data, 1, 1 << 20, f) : 0;
+      fclose(f);
+    }
+    snprintf(p, sizeof p, "%s/upper%s", sb->disk, in);
+    char *slash = strrchr(p, '/');
+    if (data && in[0] == '/' && !strstr(in, "..") && slash) {
+      *slash = 0;
+      mkdir_p(p, 0755);
+      *slash = '/';
+      FILE *o = fopen(p, "we");
+      if (o) {
+        fwrite(data, 1, len, o);
+        fclose(o);
+      }
+    }
+    free(data);
   }
   char text[512];
   snprintf(p, sizeof p, "%s/upper/etc/hostname", sb->disk);
@@ -694,7 +719,7 @@ rt_sandbox *rt_boot(const rt_spec *spec, char *err, size_t n) {
     sb->env[sb->nenv++] = strdup(spec->env[i]);
   const char *hostname = spec->hostname ? spec->hostname : spec->name;
   if (!sb->name || !sb->disk || !sb->root_dir || !sb->env ||
-      disk_prepare(sb, hostname, err, n) != 0) {
+      disk_prepare(sb, hostname, spec->files, err, n) != 0) {
     if (!err[0]) snprintf(err, n, "out of memory");
     sandbox_free(sb);
     return NULL;

@@ -50,6 +50,9 @@ typedef struct rt_spec {
   int sshd;
   /* Extra environment for every process started inside ("K=V", NULL-ended). */
   const char *const *env;
+  /* Host files copied in at every boot: pairs of (path inside, under /etc,
+   * /usr, /var, /opt or /srv; host path), NULL-ended.  A CA bundle, say. */
+  const char *const *files;
 } rt_spec;
 
 /* A host directory no sandbox may see (the data dir: its signing key); a
