@@ -137,20 +137,20 @@ static int nsg_build(arm_op *op) {
       const char *dn = json_string_value(json_object_get(d, "name"));
       const char *rn = json_string_value(json_object_get(rule, "name"));
       if (!strcasecmp(dn, rn)) {
-        json_decref(rule);
         http_fail(r, NETWORK_ERR_DUPLICATE_RESOURCE_NAME,
                   "Resource %s has two security rules with the same name (%s).", op->id, rn);
+        json_decref(rule);
         return -1;
       }
       if (json_integer_value(json_object_get(dp, "priority")) ==
               json_integer_value(json_object_get(rp, "priority")) &&
           !strcmp(json_string_value(json_object_get(dp, "direction")),
                   json_string_value(json_object_get(rp, "direction")))) {
-        json_decref(rule);
         http_fail(r, NETWORK_ERR_SECURITY_RULE_CONFLICT,
                   "Security rule %s conflicts with rule %s. Rules cannot have the same Priority "
                   "and Direction. To learn more, see aka.ms/nsgrules.",
                   rn, dn);
+        json_decref(rule);
         return -1;
       }
     }
