@@ -318,6 +318,10 @@ void arm_res_delete(http_req *r) {
     http_reply_empty(r, 204);
     goto done;
   }
+  if (rc == 0 && t->delete_check && t->delete_check(r, cur) != 0) {
+    store_rollback(s);
+    goto done;
+  }
   if (rc == 0) rc = arm_resource_delete(s, json_string_value(json_object_get(cur, "id")));
   if (rc == 0)
     rc = store_commit(s);

@@ -74,9 +74,15 @@ struct arm_type {
   /* GET with $expand=<what> (instanceView): the answer with what is added.
    * Takes the reference; NULL fails r.  NULL hook: $expand is ignored. */
   json_t *(*expand)(http_req *r, json_t *body, const char *what);
+  /* Before a DELETE request removes the resource, inside its transaction:
+   * fails r and returns -1 to refuse (a resource still in use).  A resource
+   * group's deletion takes everything and does not ask.  NULL: never refuses. */
+  int (*delete_check)(http_req *r, json_t *body);
   /* For the contract test: a valid name, an invalid one, and a create body
-   * (JSON) that needs nothing else to exist. */
-  const char *example_name, *example_bad_name, *example_body;
+   * (JSON).  example_setup (may be NULL): what the body needs to exist, a
+   * JSON array of [path, body] the test PUTs first; "{sub}" in it and in
+   * example_body stands for the subscription id. */
+  const char *example_name, *example_bad_name, *example_body, *example_setup;
 };
 
 /* The route rows of a tracked top-level type T (a string literal such as

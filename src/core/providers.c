@@ -5,12 +5,15 @@
 extern const provider arm_provider;
 extern const provider identity_provider;
 extern const provider storage_provider;
+extern const provider network_provider;
 extern const provider compute_provider;
 
 const provider *const providers[] = {
     &arm_provider,
     &identity_provider,
     &storage_provider,
+    /* Before compute: VMs attach its interfaces (network.h). */
+    &network_provider,
     &compute_provider,
     NULL,
 };

@@ -27,6 +27,17 @@ def setUpModule():
     r = srv.http("GET", "/azlite/resourceTypes")
     assert r.status_code == 200, r.text
     TYPES = r.json()["value"]
+    # What a type's example needs to exist (a network interface: its subnet),
+    # made once; "{sub}" in it and in the example is the subscription id.
+    import json
+    for t in TYPES:
+        for path, body in t["exampleSetup"]:
+            path = path.replace("{sub}", SUB)
+            if "/resourceGroups/" in path:
+                group(path.split("/resourceGroups/")[1].split("/")[0])
+            r = srv.http("PUT", path, json=json.loads(json.dumps(body).replace("{sub}", SUB)))
+            assert r.status_code in (200, 201), r.text
+        t["example"] = json.loads(json.dumps(t["example"]).replace("{sub}", SUB))
 
 
 def tearDownModule():
