@@ -18,6 +18,9 @@ FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # The clients the end-to-end tests drive, and the tools they use.
 CLIENT_PACKAGES=(azure-cli python3-azure python3-azure-storage python3-cryptography
                  python3-requests nodejs npm)
+# Inside VM sandboxes: sshd (the host's binary runs in each VM; the host's own
+# ssh service is not started by this install, see policy-rc.d below).
+SANDBOX_PACKAGES=(openssh-server openssh-client)
 # Benchmarks and the tests' helpers.
 TOOL_PACKAGES=(wrk curl openssl ca-certificates)
 
@@ -35,7 +38,8 @@ present() {
 }
 
 missing=()
-for p in "${BUILD_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}" "${CLIENT_PACKAGES[@]}" "${TOOL_PACKAGES[@]}"; do
+for p in "${BUILD_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}" "${CLIENT_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" \
+         "${SANDBOX_PACKAGES[@]}"; do
   present "$p" || missing+=("$p")
 done
 
@@ -51,7 +55,18 @@ if ((${#missing[@]})); then
   fi
   log "installing ${missing[*]}"
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" </dev/null
+  # A host sshd on 0.0.0.0:22 would take the port each VM's public address
+  # forwards: the package's service is not started (Debian's policy-rc.d).
+  policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+  fi
+  rc=0
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" </dev/null || rc=$?
+  [ -z "$policy" ] || "${sudo[@]}" rm -f "$policy"
+  [ "$rc" -eq 0 ] || exit "$rc"
 else
   log "Debian packages: all present"
 fi

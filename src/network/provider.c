@@ -62,13 +62,17 @@ static const char *const network_schema_scripts[] = {
 
 /* Newest first (the contract test uses the first): what Debian's
  * azure-mgmt-network defaults to (2022-07-01) down to what az 2.45's
- * 2020-09-01-hybrid profile sends (2018-11-01). */
+ * 2020-09-01-hybrid profile sends (2018-11-01) and az vm create's template
+ * (2015-06-15). */
 const char *const network_api_versions[] = {
     "2022-07-01", "2022-05-01", "2022-01-01", "2021-08-01", "2021-05-01", "2021-03-01",
     "2021-02-01", "2020-11-01", "2020-08-01", "2020-07-01", "2020-06-01", "2020-05-01",
     "2020-04-01", "2020-03-01", "2019-12-01", "2019-11-01", "2019-09-01", "2019-08-01",
     "2019-07-01", "2019-06-01", "2019-04-01", "2019-02-01", "2018-12-01", "2018-11-01",
-    NULL};
+    /* az vm create's template (vm_deploy) names 2015-06-15 for what it makes. */
+    "2018-10-01", "2018-08-01", "2018-07-01", "2018-06-01", "2018-04-01", "2018-02-01",
+    "2018-01-01", "2017-11-01", "2017-10-01", "2017-09-01", "2017-08-01", "2017-06-01",
+    "2017-03-01", "2016-12-01", "2016-09-01", "2016-06-01", "2016-03-30", "2015-06-15", NULL};
 
 static const resource_type network_resource_types[] = {
     {.type = NETWORK_VNET_TYPE, .api_versions = network_api_versions, .generic = &network_vnet_type},

@@ -181,6 +181,7 @@ static void child_init_loop(void) {
 static int child_main(rt_plan *p) {
   int fd = p->ready_fd;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(fd, 999, errno);
+  prctl(PR_SET_NAME, "azlite-sandbox");
   for (int i = 0; i < p->nops; i++) {
     rt_op *o = &p->ops[i];
     int rc = 0;
@@ -1230,21 +1231,15 @@ static int sandbox_setup_inside(rt_sandbox *sb, const rt_spec *spec, char *err, 
   if (sshd) {
     if (rt_spawn(sb, "exec /usr/sbin/sshd -D -e -o ListenAddress=127.0.0.1 -o UseDNS=no", NULL, "/",
                  NULL, NULL, NULL, NULL) > 0) {
-      /* Returns once it listens. */
-      for (int i = 0; i < 100; i++) {
-        rt_result r2;
-        if (exec_env(sb,
-                     "exec 3<>/dev/tcp/127.0.0.1/22 2>/dev/null || "
-                     "grep -q ':0016 ' /proc/net/tcp",
-                     NULL, NULL, 2000, 1024, &r2) == 0) {
-          int ok = r2.exit_code == 0;
-          rt_result_free(&r2);
-          if (ok) {
-            sb->info.sshd = 1;
-            break;
-          }
-        }
-        usleep(20000);
+      /* Returns once it listens on 127.0.0.1:22 (0100007F:0016, state 0A)
+       * in the sandbox's network namespace, as init's /proc/net/tcp shows. */
+      char tcp[64];
+      snprintf(tcp, sizeof tcp, "/proc/%d/net/tcp", (int)sb->init_pid);
+      for (int i = 0; i < 250 && !sb->info.sshd; i++) {
+        char *t = read_text(tcp, 1 << 20);
+        if (t && strstr(t, "0100007F:0016 00000000:0000 0A")) sb->info.sshd = 1;
+        free(t);
+        if (!sb->info.sshd) usleep(20000);
       }
     }
     if (!sb->info.sshd)
