@@ -105,6 +105,12 @@ void compute_vm_run_command(http_req *r);
 void compute_vm_simulate_eviction(http_req *r);
 void compute_vm_evict(srv *s, const char *id);
 void compute_imds_tick(srv *s, int64_t now_ms);
+/* spot.c: spot prices (they move on azlite's clock) and price evictions. */
+int64_t compute_spot_notice_ms(void);
+double compute_spot_price(srv *s, const char *loc, const compute_size *z);
+void compute_spot_price_get(http_req *r);
+void compute_spot_price_put(http_req *r);
+void compute_spot_tick(srv *s, int64_t now_ms);
 void compute_vm_recover(srv *s);
 void compute_vm_stop_all(srv *s);
 char **compute_sandbox_env(srv *s, const char *id);

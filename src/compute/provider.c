@@ -48,6 +48,19 @@ static const route compute_routes[] = {
      .fn = compute_quota_put,
      .auth = AUTH_ADMIN,
      .style = HTTP_ERR_ARM},
+    /* Admin: a size's spot price in a location (spot.c). */
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/azlite/compute/spotPrices/{location}/{size}",
+     .fn = compute_spot_price_get,
+     .auth = AUTH_ADMIN,
+     .style = HTTP_ERR_ARM},
+    {.listener = LISTEN_MGMT,
+     .method = "PUT",
+     .pattern = "/azlite/compute/spotPrices/{location}/{size}",
+     .fn = compute_spot_price_put,
+     .auth = AUTH_ADMIN,
+     .style = HTTP_ERR_ARM},
     /* ---- virtual machines (vm.c) ---- */
     ARM_TRACKED_ROUTES("Microsoft.Compute/virtualMachines", &compute_vm_type),
     COMPUTE_ROW_("GET", COMPUTE_VM "/instanceView", compute_vm_get_instance_view),
@@ -81,6 +94,9 @@ static const char *const compute_schema_scripts[] = {
     "CREATE TABLE compute_vm_meter(id TEXT NOT NULL COLLATE NOCASE, size TEXT NOT NULL,"
     " priority TEXT NOT NULL, location TEXT, start_ms INTEGER NOT NULL, end_ms INTEGER);"
     "CREATE INDEX compute_vm_meter_id ON compute_vm_meter(id);",
+    /* Version 4: spot prices pinned through the admin API (spot.c). */
+    "CREATE TABLE compute_spot_prices(location TEXT NOT NULL, size TEXT NOT NULL COLLATE NOCASE,"
+    " price REAL NOT NULL, PRIMARY KEY(location, size));",
 };
 
 /* What az 2.45's 2020-09-01-hybrid profile sends (2020-06-01, SKUs
@@ -116,7 +132,10 @@ static int compute_init(srv *s) {
   return 0;
 }
 
-static void compute_tick(srv *s, int64_t now_ms) { compute_imds_tick(s, now_ms); }
+static void compute_tick(srv *s, int64_t now_ms) {
+  compute_spot_tick(s, now_ms);
+  compute_imds_tick(s, now_ms);
+}
 
 static void compute_fini(srv *s) {
   compute_state *c = *srv_provider_state(s, &compute_provider);

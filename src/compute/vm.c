@@ -868,7 +868,7 @@ void compute_vm_run_command(http_req *r) {
 /* ---- spot eviction ------------------------------------------------------ */
 
 /* Seconds of azlite's clock between a Preempt event and the eviction. */
-static int64_t spot_notice_ms(void) {
+int64_t compute_spot_notice_ms(void) {
   const char *e = getenv("AZLITE_SPOT_NOTICE_S");
   long v = e ? strtol(e, NULL, 10) : 30;
   return (v < 0 ? 0 : v) * 1000;
@@ -895,7 +895,7 @@ void compute_vm_simulate_eviction(http_req *r) {
               json_string_value(json_object_get(body, "name")));
     return;
   }
-  compute_imds_add_preempt(r->srv, id, clock_now_ms(r->srv) + spot_notice_ms());
+  compute_imds_add_preempt(r->srv, id, clock_now_ms(r->srv) + compute_spot_notice_ms());
   sched_wake(r->srv);
   http_reply_empty(r, 204);
 }
