@@ -313,7 +313,7 @@ int network_nic_attach(srv *s, const char *nic_id, const char *vm_id) {
   const char *had = network_ref_id(props, "virtualMachine");
   int rc = -1;
   if (!had || !strcasecmp(had, vm_id)) {
-    json_object_set_new(props, "virtualMachine", json_pack("{s:s}", "id", vm_id));
+    if (!had) json_object_set_new(props, "virtualMachine", json_pack("{s:s}", "id", vm_id));
     json_object_set_new(props, "primary", json_true());
     if (!json_object_get(props, "macAddress")) {
       json_t *mac = new_mac();
