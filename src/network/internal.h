@@ -127,7 +127,7 @@ typedef struct network_child {
   const char *prop;    /* the parent's array property: "subnets" */
   const char *display; /* "subnet" */
 } network_child;
-extern const network_child network_subnet_child, network_rule_child;
+extern const network_child network_subnet_child, network_rule_child, network_nat_rule_child;
 void network_child_put(http_req *r);
 void network_child_get(http_req *r);
 void network_child_delete(http_req *r);

@@ -50,12 +50,18 @@ static int int_prop(http_req *r, json_t *p, const char *key, long lo, long hi, l
     json_object_set_new(out, key, json_integer(dflt));
     return 0;
   }
-  if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+  /* ARM reads "50000" as 50000 (az's templates send port ranges as strings). */
+  const char *str = json_string_value(v);
+  long n = json_is_integer(v) ? (long)json_integer_value(v)
+           : str && *str && strlen(str) < 12 && strspn(str, "0123456789") == strlen(str)
+               ? atol(str)
+               : lo - 1;
+  if (n < lo || n > hi) {
     http_fail(r, NETWORK_ERR_INVALID_REQUEST_FORMAT,
               "Resource %s: property %s must be an integer from %ld to %ld.", id, key, lo, hi);
     return -1;
   }
-  json_object_set(out, key, v);
+  json_object_set_new(out, key, json_integer(n));
   return 0;
 }
 
@@ -179,11 +185,19 @@ static json_t *nat_rule_build(http_req *r, const char *id, json_t *p, json_t *pr
     return NULL;
   }
   json_object_set_new(out, "protocol", json_string(proto));
+  /* A rule for one frontend port, or (a "v2" rule, as az vmss create makes for
+   * a Standard balancer) for a range over a backend pool. */
+  int ranged = json_object_get(p, "frontendPortRangeStart") != NULL;
   if (local_ref(r, props, "frontendIPConfigurations", p, "frontendIPConfiguration", id, 1, out) ||
-      int_prop(r, p, "frontendPort", 1, 65534, -1, id, out) ||
+      local_ref(r, props, "backendAddressPools", p, "backendAddressPool", id, 0, out) ||
+      (ranged ? int_prop(r, p, "frontendPortRangeStart", 1, 65534, -1, id, out) ||
+                    int_prop(r, p, "frontendPortRangeEnd", 1, 65535, -1, id, out)
+              : int_prop(r, p, "frontendPort", 1, 65534, -1, id, out)) ||
       int_prop(r, p, "backendPort", 1, 65535, -1, id, out) ||
       int_prop(r, p, "idleTimeoutInMinutes", 4, 30, 4, id, out))
     return NULL;
+  json_object_set_new(out, "enableFloatingIP",
+                      json_boolean(json_is_true(json_object_get(p, "enableFloatingIP"))));
   return json_incref(out);
 }
 
@@ -347,4 +361,11 @@ const arm_type network_lb_type = {
     .example_body = "{\"location\":\"eastus\",\"properties\":{\"backendAddressPools\":[{\"name\":"
                     "\"pool\"}],\"probes\":[{\"name\":\"p\",\"properties\":{\"protocol\":\"Tcp\","
                     "\"port\":22}}]}}",
+};
+
+const network_child network_nat_rule_child = {
+    .parent = &network_lb_type,
+    .param = "lb",
+    .prop = "inboundNatRules",
+    .display = "inbound NAT rule",
 };
