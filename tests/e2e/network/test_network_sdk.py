@@ -143,6 +143,22 @@ class SecurityGroups(unittest.TestCase):
                 "source_port_range": "*", "destination_port_range": "1",
                 "source_address_prefix": "*", "destination_address_prefix": "*"}).result()
         self.assertEqual(code(c), "SecurityRuleInvalidPriority")
+        # A subnet that names the group: shown on the group, which cannot go.
+        vnet("v-nsg", subnets=(("a", "10.0.0.0/24"),))
+        s = net.subnets.begin_create_or_update(RG, "v-nsg", "a", {
+            "address_prefix": "10.0.0.0/24", "network_security_group": {"id": g.id}}).result()
+        self.assertEqual(s.network_security_group.id.lower(), g.id.lower())
+        self.assertEqual([x.id.lower() for x in net.network_security_groups.get(RG, "nsg-sdk").subnets],
+                         [s.id.lower()])
+        with self.assertRaises(HttpResponseError) as c:
+            net.network_security_groups.begin_delete(RG, "nsg-sdk").result()
+        self.assertEqual(code(c), "InUseNetworkSecurityGroupCannotBeDeleted")
+        with self.assertRaises(HttpResponseError) as c:
+            net.subnets.begin_create_or_update(RG, "v-nsg", "b", {
+                "address_prefix": "10.0.1.0/24",
+                "network_security_group": {"id": g.id.replace("nsg-sdk", "nsg-none")}}).result()
+        self.assertEqual(code(c), "InvalidResourceReference")
+        net.virtual_networks.begin_delete(RG, "v-nsg").result()
         net.security_rules.begin_delete(RG, "nsg-sdk", "http").result()
         self.assertEqual(sorted(r.name for r in net.security_rules.list(RG, "nsg-sdk")),
                          ["out", "ssh"])
