@@ -6,9 +6,11 @@
  * compute uses is network.h. */
 #include "internal.h"
 
-#define NETWORK_CHILD_ROW_(m, p, f, d)                                                    \
-  {.listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,          \
-   .style = HTTP_ERR_ARM, .data = d}
+#define NETWORK_CHILD_ROW_(m, p, f, d)                                                             \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM, .data = d                                                               \
+  }
 
 #define NETWORK_RG "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network"
 #define NETWORK_VNET NETWORK_RG "/virtualNetworks/{vnet}"
@@ -86,7 +88,9 @@ const char *const network_api_versions[] = {
     "2016-06-01", "2016-03-30", "2015-06-15", NULL};
 
 static const resource_type network_resource_types[] = {
-    {.type = NETWORK_VNET_TYPE, .api_versions = network_api_versions, .generic = &network_vnet_type},
+    {.type = NETWORK_VNET_TYPE,
+     .api_versions = network_api_versions,
+     .generic = &network_vnet_type},
     {.type = NETWORK_NSG_TYPE, .api_versions = network_api_versions, .generic = &network_nsg_type},
     {.type = NETWORK_PIP_TYPE, .api_versions = network_api_versions, .generic = &network_pip_type},
     {.type = NETWORK_NIC_TYPE, .api_versions = network_api_versions, .generic = &network_nic_type},

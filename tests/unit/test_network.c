@@ -24,7 +24,8 @@ static void test_rules(void) {
   CHECK(network_cidr_parse("+1.0.0.0/8", &c) == -1 && network_cidr_parse("1.0.0.0/+8", &c) == -1);
   network_cidr a = {0x0a000000u, 16}, b = {0x0a000100u, 24}, d = {0x0a010000u, 24};
   CHECK(network_cidr_contains(&a, &b) && !network_cidr_contains(&b, &a));
-  CHECK(network_cidr_overlap(&a, &b) && network_cidr_overlap(&b, &a) && !network_cidr_overlap(&b, &d));
+  CHECK(network_cidr_overlap(&a, &b) && network_cidr_overlap(&b, &a) &&
+        !network_cidr_overlap(&b, &d));
   CHECK(network_cidr_last(&b) == 0x0a0001ffu);
   CHECK(network_name_valid("a") && network_name_valid("my-vnet.1_") && network_name_valid("A_b"));
   CHECK(!network_name_valid("") && !network_name_valid("-a") && !network_name_valid("a-"));
@@ -39,8 +40,8 @@ static void test_rules(void) {
 
 static char *put(const char *type, const char *name, json_t *props) {
   char *id = arm_resource_id(S.subscription_id, "g", type, name);
-  json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", id, "name", name, "type", type,
-                        "location", "eastus", "properties", props);
+  json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", id, "name", name, "type", type, "location",
+                        "eastus", "properties", props);
   CHECK(arm_resource_put(&S, id, type, b) == 0);
   json_decref(b);
   return id;
@@ -53,7 +54,8 @@ static void test_subnet_addresses(void) {
   char sid[700], upper[700], ip[64];
   snprintf(sid, sizeof sid, "%s/subnets/s", vnet);
   snprintf(upper, sizeof upper, "%s/SUBNETS/S", vnet);
-  for (char *p = upper; *p; p++) *p = (char)toupper((unsigned char)*p);
+  for (char *p = upper; *p; p++)
+    *p = (char)toupper((unsigned char)*p);
   CHECK(network_subnet_ip_allocate(&S, sid, "vmss/0", ip) == 0);
   CHECK_STR(ip, "10.0.0.4");
   CHECK(network_subnet_ip_allocate(&S, upper, "vmss/0", ip) == 0);
