@@ -61,6 +61,50 @@ static void az_profile_for(const char *group, const char **dir, const char **pro
     }
 }
 
+/* Debian's azure-mgmt-network ships the operations of one api-version only
+ * (azure.mgmt.network.operations, the classes take the version from the
+ * client) beside per-version models; under the hybrid profile az imports
+ * azure.mgmt.network.v2018_11_01.operations for its plain SDK commands (`nic
+ * show/delete`, `public-ip show/delete`, `nsg rule show`) and crashes.  A
+ * sitecustomize on PYTHONPATH answers those imports with the one module. */
+static const char az_network_shim[] =
+    "# Written by azlite az (src/cli/az.c): azure.mgmt.network.vX.operations -> .operations\n"
+    "import importlib, importlib.abc, importlib.util, re, sys\n"
+    "class _AzliteNetworkOps(importlib.abc.MetaPathFinder, importlib.abc.Loader):\n"
+    "    pat = re.compile(r'^azure\\.mgmt\\.network\\.v\\d{4}_\\d{2}_\\d{2}(_preview)?\\.operations$')\n"
+    "    def find_spec(self, name, path, target=None):\n"
+    "        return importlib.util.spec_from_loader(name, self) if self.pat.match(name) else None\n"
+    "    def create_module(self, spec):\n"
+    "        return importlib.import_module('azure.mgmt.network.operations')\n"
+    "    def exec_module(self, module):\n"
+    "        pass\n"
+    "sys.meta_path.append(_AzliteNetworkOps())\n";
+
+/* Writes the shim into <cfgdir>/python (when it differs) and puts it on PYTHONPATH. */
+static void az_network_shim_install(const char *cfgdir) {
+  char dir[4096], path[4200], tmp[4300];
+  snprintf(dir, sizeof dir, "%s/python", cfgdir);
+  snprintf(path, sizeof path, "%s/sitecustomize.py", dir);
+  snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
+  mkdir(dir, 0700);
+  char have[sizeof az_network_shim + 1] = "";
+  FILE *f = fopen(path, "r");
+  if (f) {
+    have[fread(have, 1, sizeof have - 1, f)] = 0;
+    fclose(f);
+  }
+  f = strcmp(have, az_network_shim) != 0 ? fopen(tmp, "w") : NULL;
+  if (f) {
+    fputs(az_network_shim, f);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) unlink(tmp);
+  }
+  const char *old = getenv("PYTHONPATH");
+  char *val = NULL;
+  if (asprintf(&val, "%s%s%s", dir, old && *old ? ":" : "", old ? old : "") < 0) return;
+  setenv("PYTHONPATH", val, 1);
+  free(val);
+}
+
 /* <data>/DIR/NAME, malloc'd. */
 static char *az_path(srv *s, const char *dir, const char *name) {
   char rel[256];
@@ -124,6 +168,7 @@ int cmd_az(int argc, char **argv) {
   setenv("AZURE_CORE_COLLECT_TELEMETRY", "no", 1);
   setenv("AZURE_CORE_SURVEY_MESSAGE", "no", 1);
   setenv("AZURE_CORE_NO_COLOR", "yes", 1);
+  if (strcmp(profile, "latest") != 0) az_network_shim_install(cfgdir);
   setenv("AZURE_CORE_ONLY_SHOW_ERRORS", "no", 1);
   unsetenv("AZURE_CLIENT_ID");
   unsetenv("AZURE_CLIENT_SECRET");

@@ -130,11 +130,10 @@ void network_child_put(http_req *r) {
     }
     int at = child_index(arr, name);
     created = at < 0;
-    json_t *child = json_pack("{s:s,s:o}", "name",
-                              at < 0 ? name
-                                     : json_string_value(json_object_get(
-                                           json_array_get(arr, (size_t)at), "name")),
-                              "properties", props ? json_incref(props) : json_object());
+    json_t *child = json_pack(
+        "{s:s,s:o}", "name",
+        at < 0 ? name : json_string_value(json_object_get(json_array_get(arr, (size_t)at), "name")),
+        "properties", props ? json_incref(props) : json_object());
     if (at < 0)
       json_array_append_new(arr, child);
     else

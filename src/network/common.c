@@ -46,8 +46,8 @@ static uint32_t cidr_mask(int len) {
 
 int network_cidr_parse(const char *s, network_cidr *out) {
   const char *slash = s ? strchr(s, '/') : NULL;
-  if (!slash || slash - s > 15 || !slash[1] || strspn(slash + 1, "0123456789") != strlen(slash + 1) ||
-      strlen(slash + 1) > 2)
+  if (!slash || slash - s > 15 || !slash[1] ||
+      strspn(slash + 1, "0123456789") != strlen(slash + 1) || strlen(slash + 1) > 2)
     return -1;
   char ip[16];
   memcpy(ip, s, (size_t)(slash - s));
@@ -107,16 +107,16 @@ const char *network_enum(const char *const *list, const char *v) {
   return NULL;
 }
 
-const char *network_enum_prop(http_req *r, json_t *obj, const char *prop,
-                              const char *const *list, const char *dflt) {
+const char *network_enum_prop(http_req *r, json_t *obj, const char *prop, const char *const *list,
+                              const char *dflt) {
   json_t *v = json_object_get(obj, prop);
   if (!v || json_is_null(v)) return dflt;
   const char *got = network_enum(list, json_string_value(v));
   if (!got) {
     char allowed[256] = "";
     for (int i = 0; list[i]; i++)
-      snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s",
-               i ? ", " : "", list[i]);
+      snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s", i ? ", " : "",
+               list[i]);
     http_fail(r, NETWORK_ERR_INVALID_REQUEST_FORMAT,
               "Cannot parse the request: the value of property '%s' must be one of %s.", prop,
               allowed);
@@ -179,8 +179,7 @@ json_t *network_ref_users(srv *s, const char *dst, const char *kind) {
   sqlite3_bind_text(st, 1, dst, -1, SQLITE_STATIC);
   while (sqlite3_step(st) == SQLITE_ROW) {
     const char *src = (const char *)sqlite3_column_text(st, 0);
-    if (!kind || strcasestr(src, kind))
-      json_array_append_new(out, json_pack("{s:s}", "id", src));
+    if (!kind || strcasestr(src, kind)) json_array_append_new(out, json_pack("{s:s}", "id", src));
   }
   store_finalize(st);
   return out;

@@ -26,7 +26,8 @@
 /* Security groups. */
 #define NETWORK_ERR_SECURITY_RULE_CONFLICT 400, "SecurityRuleConflict"
 #define NETWORK_ERR_SECURITY_RULE_INVALID_PRIORITY 400, "SecurityRuleInvalidPriority"
-#define NETWORK_ERR_SECURITY_RULE_INVALID_PARAMETER 400, "SecurityRuleParameterContainsUnsupportedValue"
+#define NETWORK_ERR_SECURITY_RULE_INVALID_PARAMETER                                                \
+  400, "SecurityRuleParameterContainsUnsupportedValue"
 #define NETWORK_ERR_NSG_IN_USE 400, "InUseNetworkSecurityGroupCannotBeDeleted"
 /* Public addresses, interfaces. */
 #define NETWORK_ERR_PUBLIC_IP_IN_USE 400, "PublicIPAddressInUse"

@@ -34,9 +34,9 @@ extern const arm_type network_vnet_type, network_nsg_type, network_pip_type, net
  * word characters, '.', '-', '_', starting with a word character and ending
  * with one or '_'. */
 int network_name_valid(const char *name);
-#define NETWORK_NAME_MESSAGE                                                                      \
-  "Resource name %s is invalid. The name can be up to 80 characters long. It must begin with a " \
-  "word character, and it must end with a word character or with '_'. The name may contain "    \
+#define NETWORK_NAME_MESSAGE                                                                       \
+  "Resource name %s is invalid. The name can be up to 80 characters long. It must begin with a "   \
+  "word character, and it must end with a word character or with '_'. The name may contain "       \
   "word characters or '.', '-', '_'."
 
 typedef struct network_cidr {
@@ -63,8 +63,8 @@ json_t *network_etag(void);
 const char *network_enum(const char *const *list, const char *v);
 /* A property that must be one of list: the canonical spelling, dflt when
  * absent, or NULL after failing r with InvalidRequestFormat. */
-const char *network_enum_prop(http_req *r, json_t *obj, const char *prop,
-                              const char *const *list, const char *dflt);
+const char *network_enum_prop(http_req *r, json_t *obj, const char *prop, const char *const *list,
+                              const char *dflt);
 /* {"id": ...} of obj[key] as a string, or NULL. */
 const char *network_ref_id(json_t *obj, const char *key);
 /* The stored body of a resource a request refers to (of type, and in
@@ -123,11 +123,10 @@ int network_ip_claim_fail(http_req *r, int rc, const network_subnet *sn, const c
  * parent type's build and apply, so every check the parent makes holds. */
 typedef struct network_child {
   const arm_type *parent;
-  const char *param;   /* the route parameter naming the parent: "vnet" */
-  const char *prop;    /* the parent's array property: "subnets" */
-  const char *display; /* "subnet" */
+  const char *param; /* the route parameter naming the parent: "vnet" */
+  const char *prop;  /* the parent's array property: "subnets" */
 } network_child;
-extern const network_child network_subnet_child, network_rule_child;
+extern const network_child network_subnet_child, network_rule_child, network_nat_rule_child;
 void network_child_put(http_req *r);
 void network_child_get(http_req *r);
 void network_child_delete(http_req *r);

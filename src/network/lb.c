@@ -50,12 +50,17 @@ static int int_prop(http_req *r, json_t *p, const char *key, long lo, long hi, l
     json_object_set_new(out, key, json_integer(dflt));
     return 0;
   }
-  if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+  /* ARM reads "50000" as 50000 (az's templates send port ranges as strings). */
+  const char *str = json_string_value(v);
+  long n = json_is_integer(v) ? (long)json_integer_value(v)
+           : str && *str && strlen(str) < 12 && strspn(str, "0123456789") == strlen(str) ? atol(str)
+                                                                                         : lo - 1;
+  if (n < lo || n > hi) {
     http_fail(r, NETWORK_ERR_INVALID_REQUEST_FORMAT,
               "Resource %s: property %s must be an integer from %ld to %ld.", id, key, lo, hi);
     return -1;
   }
-  json_object_set(out, key, v);
+  json_object_set_new(out, key, json_integer(n));
   return 0;
 }
 
@@ -126,8 +131,8 @@ static json_t *probe_build(http_req *r, const char *id, json_t *p, json_t *props
 static json_t *rule_build(http_req *r, const char *id, json_t *p, json_t *props) {
   json_t *out = http_json_own(r, json_pack("{s:s}", "provisioningState", "Succeeded"));
   const char *proto = network_enum_prop(r, p, "protocol", PROTOCOLS, NULL);
-  const char *dist = proto ? network_enum_prop(r, p, "loadDistribution", DISTRIBUTIONS, "Default")
-                           : NULL;
+  const char *dist =
+      proto ? network_enum_prop(r, p, "loadDistribution", DISTRIBUTIONS, "Default") : NULL;
   if (!dist) {
     if (!http_failed(r))
       http_fail(r, NETWORK_ERR_INVALID_REQUEST_FORMAT, "Rule %s must have a protocol.", id);
@@ -135,7 +140,8 @@ static json_t *rule_build(http_req *r, const char *id, json_t *p, json_t *props)
   }
   json_object_set_new(out, "protocol", json_string(proto));
   json_object_set_new(out, "loadDistribution", json_string(dist));
-  json_object_set_new(out, "enableFloatingIP", json_boolean(json_is_true(json_object_get(p, "enableFloatingIP"))));
+  json_object_set_new(out, "enableFloatingIP",
+                      json_boolean(json_is_true(json_object_get(p, "enableFloatingIP"))));
   if (local_ref(r, props, "frontendIPConfigurations", p, "frontendIPConfiguration", id, 1, out) ||
       local_ref(r, props, "backendAddressPools", p, "backendAddressPool", id, 0, out) ||
       local_ref(r, props, "probes", p, "probe", id, 0, out) ||
@@ -179,11 +185,19 @@ static json_t *nat_rule_build(http_req *r, const char *id, json_t *p, json_t *pr
     return NULL;
   }
   json_object_set_new(out, "protocol", json_string(proto));
+  /* A rule for one frontend port, or (a "v2" rule, as az vmss create makes for
+   * a Standard balancer) for a range over a backend pool. */
+  int ranged = json_object_get(p, "frontendPortRangeStart") != NULL;
   if (local_ref(r, props, "frontendIPConfigurations", p, "frontendIPConfiguration", id, 1, out) ||
-      int_prop(r, p, "frontendPort", 1, 65534, -1, id, out) ||
+      local_ref(r, props, "backendAddressPools", p, "backendAddressPool", id, 0, out) ||
+      (ranged ? int_prop(r, p, "frontendPortRangeStart", 1, 65534, -1, id, out) ||
+                    int_prop(r, p, "frontendPortRangeEnd", 1, 65535, -1, id, out)
+              : int_prop(r, p, "frontendPort", 1, 65534, -1, id, out)) ||
       int_prop(r, p, "backendPort", 1, 65535, -1, id, out) ||
       int_prop(r, p, "idleTimeoutInMinutes", 4, 30, 4, id, out))
     return NULL;
+  json_object_set_new(out, "enableFloatingIP",
+                      json_boolean(json_is_true(json_object_get(p, "enableFloatingIP"))));
   return json_incref(out);
 }
 
@@ -212,7 +226,8 @@ static int lb_build(arm_op *op) {
   const char *sku = network_enum_prop(r, json_object_get(op->in, "sku"), "name", SKUS, "Basic");
   if (!sku) return -1;
   if (json_array_size(json_object_get(in, "outboundRules"))) {
-    http_fail(r, NETWORK_ERR_NOT_SUPPORTED, "azlite does not support load balancers' outboundRules.");
+    http_fail(r, NETWORK_ERR_NOT_SUPPORTED,
+              "azlite does not support load balancers' outboundRules.");
     return -1;
   }
   json_t *props = http_json_own(r, json_object());
@@ -233,10 +248,10 @@ static int lb_build(arm_op *op) {
         return -1;
       }
       json_t *d;
-      json_array_foreach(out, j, d) if (!strcasecmp(json_string_value(json_object_get(d, "name")),
-                                                    name)) {
-        http_fail(r, NETWORK_ERR_DUPLICATE_RESOURCE_NAME,
-                  "Load balancer %s has two %s named %s.", op->id, KINDS[k].kind, name);
+      json_array_foreach(out, j,
+                         d) if (!strcasecmp(json_string_value(json_object_get(d, "name")), name)) {
+        http_fail(r, NETWORK_ERR_DUPLICATE_RESOURCE_NAME, "Load balancer %s has two %s named %s.",
+                  op->id, KINDS[k].kind, name);
         return -1;
       }
       const char *id = network_sub_id(r, op->id, KINDS[k].kind, name);
@@ -246,8 +261,8 @@ static int lb_build(arm_op *op) {
                                            KINDS[k].type, "etag", network_etag(), "properties", p));
     }
   }
-  const char *guid = json_string_value(
-      json_object_get(json_object_get(op->cur, "properties"), "resourceGuid"));
+  const char *guid =
+      json_string_value(json_object_get(json_object_get(op->cur, "properties"), "resourceGuid"));
   char u[37];
   if (!guid) uuid_v4(u);
   json_object_set_new(props, "resourceGuid", json_string(guid ? guid : u));
@@ -267,9 +282,8 @@ static int lb_apply(arm_op *op) {
   int rc = network_refs_clear(s, op->id) || network_ips_release_prefix(s, op->id) ? -1 : 0;
   size_t i;
   json_t *fe;
-  json_array_foreach(json_object_get(json_object_get(op->body, "properties"),
-                                     "frontendIPConfigurations"),
-                     i, fe) {
+  json_array_foreach(
+      json_object_get(json_object_get(op->body, "properties"), "frontendIPConfigurations"), i, fe) {
     if (rc != 0) break;
     const char *fid = json_string_value(json_object_get(fe, "id"));
     json_t *p = json_object_get(fe, "properties");
@@ -347,4 +361,10 @@ const arm_type network_lb_type = {
     .example_body = "{\"location\":\"eastus\",\"properties\":{\"backendAddressPools\":[{\"name\":"
                     "\"pool\"}],\"probes\":[{\"name\":\"p\",\"properties\":{\"protocol\":\"Tcp\","
                     "\"port\":22}}]}}",
+};
+
+const network_child network_nat_rule_child = {
+    .parent = &network_lb_type,
+    .param = "lb",
+    .prop = "inboundNatRules",
 };

@@ -25,8 +25,8 @@ static json_t *ipconfig_build(http_req *r, const char *nic_id, json_t *e, json_t
   }
   size_t i;
   json_t *d;
-  json_array_foreach(done, i, d) if (!strcasecmp(json_string_value(json_object_get(d, "name")),
-                                                 name)) {
+  json_array_foreach(done, i,
+                     d) if (!strcasecmp(json_string_value(json_object_get(d, "name")), name)) {
     http_fail(r, NETWORK_ERR_DUPLICATE_RESOURCE_NAME,
               "Network interface %s has two IP configurations named %s.", nic_id, name);
     return NULL;
@@ -40,8 +40,8 @@ static json_t *ipconfig_build(http_req *r, const char *nic_id, json_t *e, json_t
     return NULL;
   }
   const char *addr = json_string_value(json_object_get(p, "privateIPAddress"));
-  const char *method = network_enum_prop(r, p, "privateIPAllocationMethod", METHODS,
-                                         addr ? "Static" : "Dynamic");
+  const char *method =
+      network_enum_prop(r, p, "privateIPAllocationMethod", METHODS, addr ? "Static" : "Dynamic");
   const char *version =
       method ? network_enum_prop(r, p, "privateIPAddressVersion", VERSIONS, "IPv4") : NULL;
   if (!version) return NULL;
@@ -49,10 +49,10 @@ static json_t *ipconfig_build(http_req *r, const char *nic_id, json_t *e, json_t
     http_fail(r, NETWORK_ERR_NOT_SUPPORTED, "azlite does not support IPv6 IP configurations.");
     return NULL;
   }
-  json_t *out = json_pack("{s:s,s:s,s:{s:s},s:b,s:s}", "privateIPAllocationMethod", method,
-                          "privateIPAddressVersion", version, "subnet", "id", subnet, "primary",
-                          json_is_true(json_object_get(p, "primary")), "provisioningState",
-                          "Succeeded");
+  json_t *out =
+      json_pack("{s:s,s:s,s:{s:s},s:b,s:s}", "privateIPAllocationMethod", method,
+                "privateIPAddressVersion", version, "subnet", "id", subnet, "primary",
+                json_is_true(json_object_get(p, "primary")), "provisioningState", "Succeeded");
   uint32_t a;
   if (!strcmp(method, "Static")) {
     if (!addr || network_ip_parse(addr, &a) != 0) {
@@ -110,16 +110,17 @@ static int nic_build(arm_op *op) {
   json_t *props = json_pack(
       "{s:O,s:{s:o,s:[]},s:b,s:b,s:s,s:[],s:[],s:s}", "ipConfigurations", cfgs, "dnsSettings",
       "dnsServers", json_is_array(dns) ? json_deep_copy(dns) : json_array(), "appliedDnsServers",
-      "enableAcceleratedNetworking", json_is_true(json_object_get(in, "enableAcceleratedNetworking")),
-      "enableIPForwarding", json_is_true(json_object_get(in, "enableIPForwarding")),
-      "resourceGuid", guid ? guid : u, "hostedWorkloads", "tapConfigurations", "nicType",
-      "Standard");
+      "enableAcceleratedNetworking",
+      json_is_true(json_object_get(in, "enableAcceleratedNetworking")), "enableIPForwarding",
+      json_is_true(json_object_get(in, "enableIPForwarding")), "resourceGuid", guid ? guid : u,
+      "hostedWorkloads", "tapConfigurations", "nicType", "Standard");
   const char *nsg = network_ref_id(in, "networkSecurityGroup");
   if (nsg) json_object_set_new(props, "networkSecurityGroup", json_pack("{s:s}", "id", nsg));
   /* What compute set (network_nic_attach) stays: a PUT cannot change it. */
   static const char *const kept[] = {"virtualMachine", "macAddress", "primary", NULL};
   for (int k = 0; kept[k]; k++)
-    if (json_object_get(cur, kept[k])) json_object_set(props, kept[k], json_object_get(cur, kept[k]));
+    if (json_object_get(cur, kept[k]))
+      json_object_set(props, kept[k], json_object_get(cur, kept[k]));
   json_object_set_new(op->body, "properties", props);
   json_object_set_new(op->body, "etag", network_etag());
   return 0;
@@ -162,7 +163,8 @@ static int ipconfig_apply(arm_op *op, json_t *cfg, json_t *held) {
   }
   char got[16], taken_by[640] = "";
   int rc = network_ip_claim(s, &sn, cid, want, got, taken_by, sizeof taken_by);
-  if (rc == NETWORK_IP_TAKEN && !stat) rc = network_ip_claim(s, &sn, cid, 0, got, taken_by, sizeof taken_by);
+  if (rc == NETWORK_IP_TAKEN && !stat)
+    rc = network_ip_claim(s, &sn, cid, 0, got, taken_by, sizeof taken_by);
   if (rc != 0) {
     network_ip_claim_fail(r, rc, &sn, cid, want_s, taken_by);
     network_subnet_done(&sn);
@@ -178,8 +180,8 @@ static int ipconfig_apply(arm_op *op, json_t *cfg, json_t *held) {
   char *user = network_ref_user(s, canon, op->id);
   if (user) {
     http_fail(r, NETWORK_ERR_PUBLIC_IP_IN_USE,
-              "Public IP address %s is already in use by %s and cannot be used by %s.", canon,
-              user, cid);
+              "Public IP address %s is already in use by %s and cannot be used by %s.", canon, user,
+              cid);
     free(user);
     json_decref(pip);
     return -1;
@@ -274,8 +276,8 @@ int network_nic_info_get(srv *s, const char *nic_id, network_nic_info *out) {
   json_t *props = json_object_get(b, "properties");
   json_t *cfgs = json_object_get(props, "ipConfigurations"), *cfg = json_array_get(cfgs, 0), *e;
   size_t i;
-  json_array_foreach(cfgs, i, e) if (json_is_true(json_object_get(json_object_get(e, "properties"),
-                                                                  "primary"))) {
+  json_array_foreach(
+      cfgs, i, e) if (json_is_true(json_object_get(json_object_get(e, "properties"), "primary"))) {
     cfg = e;
     break;
   }
@@ -313,7 +315,7 @@ int network_nic_attach(srv *s, const char *nic_id, const char *vm_id) {
   const char *had = network_ref_id(props, "virtualMachine");
   int rc = -1;
   if (!had || !strcasecmp(had, vm_id)) {
-    json_object_set_new(props, "virtualMachine", json_pack("{s:s}", "id", vm_id));
+    if (!had) json_object_set_new(props, "virtualMachine", json_pack("{s:s}", "id", vm_id));
     json_object_set_new(props, "primary", json_true());
     if (!json_object_get(props, "macAddress")) {
       json_t *mac = new_mac();

@@ -40,16 +40,17 @@ static json_t *default_rules(const char *nsg_id) {
   for (size_t i = 0; i < sizeof DEFAULT_RULES / sizeof DEFAULT_RULES[0]; i++) {
     const struct default_rule *d = &DEFAULT_RULES[i];
     json_array_append_new(
-        out, json_pack("{s:o,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:[],s:[],s:[],"
-                       "s:[],s:s}}",
-                       "id", json_sprintf("%s/defaultSecurityRules/%s", nsg_id, d->name), "name",
-                       d->name, "type", DEFAULT_RULE_TYPE, "etag", "W/\"00000000-0000-0000-0000-000000000000\"",
-                       "properties", "description", d->description, "protocol", "*",
-                       "sourcePortRange", "*", "destinationPortRange", "*", "sourceAddressPrefix",
-                       d->source, "destinationAddressPrefix", d->destination, "access", d->access,
-                       "priority", d->priority, "direction", d->direction, "sourcePortRanges",
-                       "destinationPortRanges", "sourceAddressPrefixes",
-                       "destinationAddressPrefixes", "provisioningState", "Succeeded"));
+        out,
+        json_pack("{s:o,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:[],s:[],s:[],"
+                  "s:[],s:s}}",
+                  "id", json_sprintf("%s/defaultSecurityRules/%s", nsg_id, d->name), "name",
+                  d->name, "type", DEFAULT_RULE_TYPE, "etag",
+                  "W/\"00000000-0000-0000-0000-000000000000\"", "properties", "description",
+                  d->description, "protocol", "*", "sourcePortRange", "*", "destinationPortRange",
+                  "*", "sourceAddressPrefix", d->source, "destinationAddressPrefix", d->destination,
+                  "access", d->access, "priority", d->priority, "direction", d->direction,
+                  "sourcePortRanges", "destinationPortRanges", "sourceAddressPrefixes",
+                  "destinationAddressPrefixes", "provisioningState", "Succeeded"));
   }
   return out;
 }
@@ -59,7 +60,8 @@ static json_t *default_rules(const char *nsg_id) {
 static int copy_pair(http_req *r, json_t *in, json_t *out, const char *one, const char *many,
                      const char *rule) {
   json_t *a = json_object_get(in, one), *b = json_object_get(in, many);
-  if ((a && !json_is_null(a) && !json_is_string(a)) || (b && !json_is_null(b) && !json_is_array(b))) {
+  if ((a && !json_is_null(a) && !json_is_string(a)) ||
+      (b && !json_is_null(b) && !json_is_array(b))) {
     http_fail(r, NETWORK_ERR_INVALID_REQUEST_FORMAT,
               "Cannot parse the request: security rule %s has an invalid %s or %s.", rule, one,
               many);
@@ -156,8 +158,8 @@ static int nsg_build(arm_op *op) {
     }
     json_array_append_new(rules, rule);
   }
-  const char *guid = json_string_value(
-      json_object_get(json_object_get(op->cur, "properties"), "resourceGuid"));
+  const char *guid =
+      json_string_value(json_object_get(json_object_get(op->cur, "properties"), "resourceGuid"));
   char u[37];
   if (!guid) uuid_v4(u);
   json_object_set_new(op->body, "properties",
@@ -191,8 +193,7 @@ static json_t *nsg_render(srv *s, json_t *body) {
   const char *id = json_string_value(json_object_get(body, "id"));
   json_t *nics = network_ref_users(s, id, "/networkInterfaces/");
   json_t *subnets = network_ref_users(s, id, "/subnets/");
-  if (json_array_size(nics))
-    json_object_set(p, "networkInterfaces", nics);
+  if (json_array_size(nics)) json_object_set(p, "networkInterfaces", nics);
   if (json_array_size(subnets)) json_object_set(p, "subnets", subnets);
   json_decref(nics);
   json_decref(subnets);
@@ -223,5 +224,4 @@ const network_child network_rule_child = {
     .parent = &network_nsg_type,
     .param = "nsg",
     .prop = "securityRules",
-    .display = "security rule",
 };

@@ -6,13 +6,16 @@
  * compute uses is network.h. */
 #include "internal.h"
 
-#define NETWORK_CHILD_ROW_(m, p, f, d)                                                    \
-  {.listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,          \
-   .style = HTTP_ERR_ARM, .data = d}
+#define NETWORK_CHILD_ROW_(m, p, f, d)                                                             \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM, .data = d                                                               \
+  }
 
 #define NETWORK_RG "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network"
 #define NETWORK_VNET NETWORK_RG "/virtualNetworks/{vnet}"
 #define NETWORK_NSG NETWORK_RG "/networkSecurityGroups/{nsg}"
+#define NETWORK_LB NETWORK_RG "/loadBalancers/{lb}"
 
 static const route network_routes[] = {
     /* ---- virtual networks and their subnets (vnet.c, child.c) ---- */
@@ -34,10 +37,19 @@ static const route network_routes[] = {
                        &network_rule_child),
     NETWORK_CHILD_ROW_("DELETE", NETWORK_NSG "/securityRules/{name}", network_child_delete,
                        &network_rule_child),
-    /* ---- public addresses, interfaces, load balancers ---- */
+    /* ---- public addresses, interfaces ---- */
     ARM_TRACKED_ROUTES(NETWORK_PIP_TYPE, &network_pip_type),
     ARM_TRACKED_ROUTES(NETWORK_NIC_TYPE, &network_nic_type),
+    /* ---- load balancers and their inbound NAT rules (lb.c, child.c) ---- */
     ARM_TRACKED_ROUTES(NETWORK_LB_TYPE, &network_lb_type),
+    NETWORK_CHILD_ROW_("GET", NETWORK_LB "/inboundNatRules", network_child_list,
+                       &network_nat_rule_child),
+    NETWORK_CHILD_ROW_("PUT", NETWORK_LB "/inboundNatRules/{name}", network_child_put,
+                       &network_nat_rule_child),
+    NETWORK_CHILD_ROW_("GET", NETWORK_LB "/inboundNatRules/{name}", network_child_get,
+                       &network_nat_rule_child),
+    NETWORK_CHILD_ROW_("DELETE", NETWORK_LB "/inboundNatRules/{name}", network_child_delete,
+                       &network_nat_rule_child),
     {.pattern = NULL},
 };
 
@@ -61,21 +73,24 @@ static const char *const network_schema_scripts[] = {
 };
 
 /* Newest first (the contract test uses the first): what Debian's
- * azure-mgmt-network defaults to (2022-07-01) down to what az 2.45's
- * 2020-09-01-hybrid profile sends (2018-11-01) and az vm create's template
- * (2015-06-15). */
+ * azure-mgmt-network defaults to (2022-07-01), what az 2.45's
+ * 2020-09-01-hybrid profile sends (2018-11-01), and down to what the
+ * templates of `az vm create` / `az vmss create` still name (2015-06-15 for
+ * their networks, security groups and interfaces). */
 const char *const network_api_versions[] = {
     "2022-07-01", "2022-05-01", "2022-01-01", "2021-08-01", "2021-05-01", "2021-03-01",
     "2021-02-01", "2020-11-01", "2020-08-01", "2020-07-01", "2020-06-01", "2020-05-01",
     "2020-04-01", "2020-03-01", "2019-12-01", "2019-11-01", "2019-09-01", "2019-08-01",
     "2019-07-01", "2019-06-01", "2019-04-01", "2019-02-01", "2018-12-01", "2018-11-01",
-    /* az vm create's template (vm_deploy) names 2015-06-15 for what it makes. */
     "2018-10-01", "2018-08-01", "2018-07-01", "2018-06-01", "2018-04-01", "2018-02-01",
     "2018-01-01", "2017-11-01", "2017-10-01", "2017-09-01", "2017-08-01", "2017-06-01",
-    "2017-03-01", "2016-12-01", "2016-09-01", "2016-06-01", "2016-03-30", "2015-06-15", NULL};
+    "2017-04-01", "2017-03-01", "2016-12-01", "2016-11-01", "2016-10-01", "2016-09-01",
+    "2016-06-01", "2016-03-30", "2015-06-15", NULL};
 
 static const resource_type network_resource_types[] = {
-    {.type = NETWORK_VNET_TYPE, .api_versions = network_api_versions, .generic = &network_vnet_type},
+    {.type = NETWORK_VNET_TYPE,
+     .api_versions = network_api_versions,
+     .generic = &network_vnet_type},
     {.type = NETWORK_NSG_TYPE, .api_versions = network_api_versions, .generic = &network_nsg_type},
     {.type = NETWORK_PIP_TYPE, .api_versions = network_api_versions, .generic = &network_pip_type},
     {.type = NETWORK_NIC_TYPE, .api_versions = network_api_versions, .generic = &network_nic_type},

@@ -34,8 +34,8 @@ static int held(srv *s, const char *owner, char out[64]) {
 static int taken(srv *s, const char *addr) {
   sqlite3_stmt *st;
   int t = 1;
-  if (store_prepare(store_db(s), "SELECT 1 FROM network_host_addrs WHERE addr=?", -1, &st,
-                    NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s), "SELECT 1 FROM network_host_addrs WHERE addr=?", -1, &st, NULL) !=
+      SQLITE_OK)
     return 1;
   sqlite3_bind_text(st, 1, addr, -1, SQLITE_STATIC);
   t = sqlite3_step(st) == SQLITE_ROW;
@@ -79,9 +79,8 @@ static int pip_build(arm_op *op) {
   if (!sku) return -1;
   const char *method = network_enum_prop(r, in, "publicIPAllocationMethod", METHODS,
                                          strcmp(sku, "Standard") ? "Dynamic" : "Static");
-  const char *version = method ? network_enum_prop(r, in, "publicIPAddressVersion", VERSIONS,
-                                                   "IPv4")
-                               : NULL;
+  const char *version =
+      method ? network_enum_prop(r, in, "publicIPAddressVersion", VERSIONS, "IPv4") : NULL;
   if (!version) return -1;
   if (!strcmp(version, "IPv6")) {
     http_fail(r, NETWORK_ERR_NOT_SUPPORTED, "azlite does not support IPv6 public IP addresses.");

@@ -62,8 +62,8 @@ void network_subnet_done(network_subnet *sn) {
 static uint32_t held_in(srv *s, const network_subnet *sn, const char *owner) {
   sqlite3_stmt *st;
   uint32_t a = 0;
-  if (store_prepare(store_db(s), "SELECT addr FROM network_ips WHERE subnet=? AND owner=?", -1,
-                    &st, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s), "SELECT addr FROM network_ips WHERE subnet=? AND owner=?", -1, &st,
+                    NULL) != SQLITE_OK)
     return 0;
   sqlite3_bind_text(st, 1, sn->id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
@@ -80,8 +80,8 @@ int network_ip_claim(srv *s, const network_subnet *sn, const char *owner, uint32
     network_cidr one = {.addr = want, .len = 32};
     if (!network_cidr_contains(&sn->cidr, &one)) return NETWORK_IP_OUTSIDE;
     if (want < first || want > last) return NETWORK_IP_RESERVED;
-    if (store_prepare(store_db(s), "SELECT owner FROM network_ips WHERE vnet=? AND addr=?", -1,
-                      &st, NULL) != SQLITE_OK)
+    if (store_prepare(store_db(s), "SELECT owner FROM network_ips WHERE vnet=? AND addr=?", -1, &st,
+                      NULL) != SQLITE_OK)
       return -1;
     sqlite3_bind_text(st, 1, sn->vnet_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, want);
@@ -128,8 +128,8 @@ int network_ip_claim(srv *s, const network_subnet *sn, const char *owner, uint32
 
 int network_ip_claim_fail(http_req *r, int rc, const network_subnet *sn, const char *owner,
                           const char *want, const char *taken_by) {
-  const char *prefix =
-      json_string_value(json_object_get(json_object_get(sn->subnet, "properties"), "addressPrefix"));
+  const char *prefix = json_string_value(
+      json_object_get(json_object_get(sn->subnet, "properties"), "addressPrefix"));
   switch (rc) {
   case 0:
     return 0;
@@ -246,8 +246,8 @@ static json_t *subnet_build(http_req *r, const char *vnet_id, const char *vnet_n
   }
   size_t i;
   json_t *d;
-  json_array_foreach(done, i, d) if (!strcasecmp(json_string_value(json_object_get(d, "name")),
-                                                 name)) {
+  json_array_foreach(done, i,
+                     d) if (!strcasecmp(json_string_value(json_object_get(d, "name")), name)) {
     http_fail(r, NETWORK_ERR_DUPLICATE_RESOURCE_NAME,
               "Resource %s has two child resources with the same name (%s).", vnet_id, name);
     return NULL;
@@ -272,7 +272,8 @@ static json_t *subnet_build(http_req *r, const char *vnet_id, const char *vnet_n
     return NULL;
   }
   int inside = 0;
-  for (int k = 0; k < nsp && !inside; k++) inside = network_cidr_contains(&spaces[k], &c);
+  for (int k = 0; k < nsp && !inside; k++)
+    inside = network_cidr_contains(&spaces[k], &c);
   if (!inside) {
     http_fail(r, NETWORK_ERR_SUBNET_OUTSIDE_VNET,
               "Subnet '%s' is not valid because its IP address range is outside the IP address "
@@ -290,8 +291,9 @@ static json_t *subnet_build(http_req *r, const char *vnet_id, const char *vnet_n
       return NULL;
     }
   sc[nsc] = c;
-  static const char *const unsupported[] = {"routeTable", "natGateway", "delegations",
-                                            "serviceEndpoints", "serviceEndpointPolicies", NULL};
+  static const char *const unsupported[] = {
+      "routeTable", "natGateway", "delegations", "serviceEndpoints", "serviceEndpointPolicies",
+      NULL};
   for (int k = 0; unsupported[k]; k++) {
     json_t *v = json_object_get(p, unsupported[k]);
     if (v && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0)) {
@@ -300,9 +302,9 @@ static json_t *subnet_build(http_req *r, const char *vnet_id, const char *vnet_n
       return NULL;
     }
   }
-  json_t *props = json_pack("{s:s,s:s,s:s}", "addressPrefix", prefix,
-                            "privateEndpointNetworkPolicies", "Enabled",
-                            "privateLinkServiceNetworkPolicies", "Enabled");
+  json_t *props =
+      json_pack("{s:s,s:s,s:s}", "addressPrefix", prefix, "privateEndpointNetworkPolicies",
+                "Enabled", "privateLinkServiceNetworkPolicies", "Enabled");
   const char *nsg = network_ref_id(p, "networkSecurityGroup");
   if (nsg) json_object_set_new(props, "networkSecurityGroup", json_pack("{s:s}", "id", nsg));
   json_object_set_new(props, "provisioningState", json_string("Succeeded"));
@@ -352,10 +354,10 @@ static int vnet_build(arm_op *op) {
   const char *guid = json_string_value(json_object_get(cur, "resourceGuid"));
   char u[37];
   if (!guid) uuid_v4(u);
-  json_t *props = json_pack("{s:{s:O},s:O,s:[],s:b,s:b,s:s}", "addressSpace", "addressPrefixes",
-                            space, "subnets", subs, "virtualNetworkPeerings",
-                            "enableDdosProtection", 0, "enableVmProtection", 0, "resourceGuid",
-                            guid ? guid : u);
+  json_t *props =
+      json_pack("{s:{s:O},s:O,s:[],s:b,s:b,s:s}", "addressSpace", "addressPrefixes", space,
+                "subnets", subs, "virtualNetworkPeerings", "enableDdosProtection", 0,
+                "enableVmProtection", 0, "resourceGuid", guid ? guid : u);
   json_t *dhcp = json_object_get(in, "dhcpOptions");
   if (json_is_object(dhcp)) json_object_set(props, "dhcpOptions", dhcp);
   json_object_set_new(op->body, "properties", props);
@@ -479,5 +481,4 @@ const network_child network_subnet_child = {
     .parent = &network_vnet_type,
     .param = "vnet",
     .prop = "subnets",
-    .display = "subnet",
 };

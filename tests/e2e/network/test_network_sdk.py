@@ -143,6 +143,22 @@ class SecurityGroups(unittest.TestCase):
                 "source_port_range": "*", "destination_port_range": "1",
                 "source_address_prefix": "*", "destination_address_prefix": "*"}).result()
         self.assertEqual(code(c), "SecurityRuleInvalidPriority")
+        # A subnet that names the group: shown on the group, which cannot go.
+        vnet("v-nsg", subnets=(("a", "10.0.0.0/24"),))
+        s = net.subnets.begin_create_or_update(RG, "v-nsg", "a", {
+            "address_prefix": "10.0.0.0/24", "network_security_group": {"id": g.id}}).result()
+        self.assertEqual(s.network_security_group.id.lower(), g.id.lower())
+        self.assertEqual([x.id.lower() for x in net.network_security_groups.get(RG, "nsg-sdk").subnets],
+                         [s.id.lower()])
+        with self.assertRaises(HttpResponseError) as c:
+            net.network_security_groups.begin_delete(RG, "nsg-sdk").result()
+        self.assertEqual(code(c), "InUseNetworkSecurityGroupCannotBeDeleted")
+        with self.assertRaises(HttpResponseError) as c:
+            net.subnets.begin_create_or_update(RG, "v-nsg", "b", {
+                "address_prefix": "10.0.1.0/24",
+                "network_security_group": {"id": g.id.replace("nsg-sdk", "nsg-none")}}).result()
+        self.assertEqual(code(c), "InvalidResourceReference")
+        net.virtual_networks.begin_delete(RG, "v-nsg").result()
         net.security_rules.begin_delete(RG, "nsg-sdk", "http").result()
         self.assertEqual(sorted(r.name for r in net.security_rules.list(RG, "nsg-sdk")),
                          ["out", "ssh"])
@@ -287,6 +303,103 @@ class LoadBalancers(unittest.TestCase):
         self.assertEqual(code(c), "InvalidResourceReference")
         net.load_balancers.begin_delete(RG, "lb1").result()
         net.public_ip_addresses.begin_delete(RG, "pip-lb").result()
+
+
+class Templates(unittest.TestCase):
+    """The network resources `az vm create` and `az vmss create` put in their
+    templates (their api-versions, 2015-06-15 to 2018-11-01; ports as
+    strings; a NAT rule as a child of the balancer) deploy."""
+
+    def test_vm_and_vmss_shaped_template(self):
+        lb = "[resourceId('Microsoft.Network/loadBalancers', 'vmssLB')]"
+        blb = "[resourceId('Microsoft.Network/loadBalancers', 'basicLB')]"
+        subnet = "[concat(resourceId('Microsoft.Network/virtualNetworks', 'vmssVNET'), '/subnets/vmssSubnet')]"
+        template = {
+            "$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#",
+            "contentVersion": "1.0.0.0",
+            "resources": [
+                {"type": "Microsoft.Network/virtualNetworks", "name": "vmssVNET",
+                 "apiVersion": "2015-06-15", "location": "eastus",
+                 "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                                "subnets": [{"name": "vmssSubnet",
+                                             "properties": {"addressPrefix": "10.0.0.0/24"}}]}},
+                {"type": "Microsoft.Network/networkSecurityGroups", "name": "vmssNSG",
+                 "apiVersion": "2015-06-15", "location": "eastus",
+                 "properties": {"securityRules": [{"name": "default-allow-ssh", "properties": {
+                     "protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": "22",
+                     "sourceAddressPrefix": "*", "destinationAddressPrefix": "*",
+                     "access": "Allow", "priority": 1000, "direction": "Inbound"}}]}},
+                {"type": "Microsoft.Network/publicIPAddresses", "name": "vmssLBPublicIP",
+                 "apiVersion": "2018-11-01", "location": "eastus", "sku": {"name": "Standard"},
+                 "properties": {"publicIPAllocationMethod": "Static"}},
+                {"type": "Microsoft.Network/loadBalancers", "name": "vmssLB",
+                 "apiVersion": "2018-11-01", "location": "eastus", "sku": {"name": "Standard"},
+                 "dependsOn": ["Microsoft.Network/publicIPAddresses/vmssLBPublicIP"],
+                 "properties": {
+                     "backendAddressPools": [{"name": "vmssLBBEPool"}],
+                     "frontendIPConfigurations": [{"name": "loadBalancerFrontEnd", "properties": {
+                         "publicIPAddress": {"id": "[resourceId('Microsoft.Network/publicIPAddresses', 'vmssLBPublicIP')]"}}}],
+                     "loadBalancingRules": [{"name": "LBRule", "properties": {
+                         "frontendIPConfiguration": {"id": "[concat(%s, '/frontendIPConfigurations/', 'loadBalancerFrontEnd')]" % lb[1:-1]},
+                         "backendAddressPool": {"id": "[concat(%s, '/backendAddressPools/', 'vmssLBBEPool')]" % lb[1:-1]},
+                         "protocol": "tcp", "frontendPort": 80, "backendPort": 80,
+                         "enableFloatingIP": False, "idleTimeoutInMinutes": 5}}]}},
+                {"type": "Microsoft.Network/loadBalancers/inboundNatRules", "name": "vmssLB/NatRule",
+                 "apiVersion": "2018-11-01", "location": "eastus",
+                 "dependsOn": ["[concat('Microsoft.Network/loadBalancers/', 'vmssLB')]"],
+                 "properties": {
+                     "frontendIPConfiguration": {"id": "[concat(%s, '/frontendIPConfigurations/', 'loadBalancerFrontEnd')]" % lb[1:-1]},
+                     "backendAddressPool": {"id": "[concat(%s, '/backendAddressPools/', 'vmssLBBEPool')]" % lb[1:-1]},
+                     "backendPort": 22, "frontendPortRangeStart": "50000",
+                     "frontendPortRangeEnd": "50119", "protocol": "tcp",
+                     "idleTimeoutInMinutes": 5}},
+                {"type": "Microsoft.Network/publicIPAddresses", "name": "basicIP",
+                 "apiVersion": "2018-11-01", "location": "eastus",
+                 "properties": {"publicIPAllocationMethod": "Dynamic"}},
+                {"type": "Microsoft.Network/loadBalancers", "name": "basicLB",
+                 "apiVersion": "2018-11-01", "location": "eastus",
+                 "dependsOn": ["Microsoft.Network/publicIPAddresses/basicIP"],
+                 "properties": {
+                     "backendAddressPools": [{"name": "pool"}],
+                     "frontendIPConfigurations": [{"name": "loadBalancerFrontEnd", "properties": {
+                         "publicIPAddress": {"id": "[resourceId('Microsoft.Network/publicIPAddresses', 'basicIP')]"}}}],
+                     "inboundNatPools": [{"name": "basicLBNatPool", "properties": {
+                         "frontendIPConfiguration": {"id": "[concat(%s, '/frontendIPConfigurations/', 'loadBalancerFrontEnd')]" % blb[1:-1]},
+                         "protocol": "tcp", "frontendPortRangeStart": "50000",
+                         "frontendPortRangeEnd": "50119", "backendPort": 22}}]}},
+                {"type": "Microsoft.Network/networkInterfaces", "name": "vmNic",
+                 "apiVersion": "2015-06-15", "location": "eastus",
+                 "dependsOn": ["Microsoft.Network/virtualNetworks/vmssVNET",
+                               "Microsoft.Network/networkSecurityGroups/vmssNSG"],
+                 "properties": {
+                     "ipConfigurations": [{"name": "ipconfigvm", "properties": {
+                         "privateIPAllocationMethod": "Dynamic", "subnet": {"id": subnet}}}],
+                     "networkSecurityGroup": {"id": "[resourceId('Microsoft.Network/networkSecurityGroups', 'vmssNSG')]"}}},
+            ],
+        }
+        path = ("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Resources/deployments/"
+                "netdeploy?api-version=2021-04-01" % (SUB, RG))
+        r = srv.http("PUT", path, json={"properties": {"mode": "Incremental", "template": template}})
+        self.assertIn(r.status_code, (200, 201), r.text)
+        import time
+        deadline, state = time.time() + 60, None
+        while time.time() < deadline:
+            state = srv.http("GET", path).json()["properties"]["provisioningState"]
+            if state not in ("Accepted", "Running"):
+                break
+            time.sleep(0.2)
+        if state != "Succeeded":
+            ops = srv.http("GET", path.replace("?", "/operations?")).text
+            self.fail("deployment %s: %s" % (state, ops))
+        got = net.load_balancers.get(RG, "vmssLB")
+        self.assertEqual(got.sku.name, "Standard")
+        self.assertEqual([n.name for n in got.inbound_nat_rules], ["NatRule"])
+        self.assertEqual(got.inbound_nat_rules[0].frontend_port_range_end, 50119)
+        self.assertEqual(net.inbound_nat_rules.get(RG, "vmssLB", "NatRule").backend_port, 22)
+        basic = net.load_balancers.get(RG, "basicLB")
+        self.assertEqual(basic.inbound_nat_pools[0].frontend_port_range_start, 50000)
+        self.assertEqual(net.network_interfaces.get(RG, "vmNic").ip_configurations[0]
+                         .private_ip_address, "10.0.0.4")
 
 
 if __name__ == "__main__":
