@@ -1831,7 +1831,10 @@ static struct MHD_Daemon *start_one(srv *s, listener *l, int port, int tls) {
   if (tls) flags |= MHD_USE_TLS;
   /* Port 0: no socket of its own; connections come from srv_add_connection
    * (which MHD_USE_ITC lets wake the daemon's threads). */
-  if (port == 0) flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+  if (port == 0) flags |= MHD_USE_NO_LISTEN_SOCKET;
+  /* Every listener takes connections from sandboxes too (azlite's endpoints
+   * inside a VM), which only the inter-thread channel wakes it for. */
+  flags |= MHD_USE_ITC;
   /* epoll and a pool of workers: a slow client costs a descriptor, not a
    * thread.  No per-IP limit: every client of a local emulator is 127.0.0.1. */
   struct MHD_OptionItem opts[] = {

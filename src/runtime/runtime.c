@@ -232,34 +232,38 @@ static int child_main(rt_plan *p) {
 
 /* ---- the runtime thread that parents every init ------------------------- */
 
+/* One request to clone an init; it lives on the requester's stack. */
+typedef struct rt_clone_req {
+  rt_plan *plan;
+  pid_t pid; /* the result, once done */
+  int done;
+} rt_clone_req;
+
 static pthread_mutex_t rt_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rt_cv = PTHREAD_COND_INITIALIZER;
-static rt_plan *rt_req;  /* guarded by rt_mu: the plan to clone, NULL when none */
-static pid_t rt_req_pid; /* guarded by rt_mu: its result */
-static int rt_req_done;  /* guarded by rt_mu */
-static int rt_thread_up; /* guarded by rt_mu */
+static rt_clone_req *rt_req; /* guarded by rt_mu: the request to serve, NULL when none */
+static int rt_thread_up;     /* guarded by rt_mu */
 
 static void *rt_parent_thread(void *arg) {
   (void)arg;
   pthread_mutex_lock(&rt_mu);
   for (;;) {
-    while (!rt_req)
-      pthread_cond_wait(&rt_cv, &rt_mu);
-    rt_plan *p = rt_req;
-    pid_t pid = (pid_t)syscall(SYS_clone,
-                               CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-                                   CLONE_NEWPID | SIGCHLD,
+    while (!rt_req) pthread_cond_wait(&rt_cv, &rt_mu);
+    rt_clone_req *q = rt_req;
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+                                              CLONE_NEWPID | SIGCHLD,
                                NULL, NULL, NULL, NULL);
-    if (pid == 0) _exit(child_main(p));
-    rt_req_pid = pid;
+    if (pid == 0) _exit(child_main(q->plan));
+    q->pid = pid;
+    q->done = 1;
     rt_req = NULL;
-    rt_req_done = 1;
     pthread_cond_broadcast(&rt_cv);
   }
   return NULL;
 }
 
 static pid_t rt_clone_init(rt_plan *p) {
+  rt_clone_req q = {.plan = p};
   pthread_mutex_lock(&rt_mu);
   if (!rt_thread_up) {
     pthread_t t;
@@ -274,18 +278,12 @@ static pid_t rt_clone_init(rt_plan *p) {
     pthread_attr_destroy(&at);
     rt_thread_up = 1;
   }
-  while (rt_req)
-    pthread_cond_wait(&rt_cv, &rt_mu);
-  rt_req = p;
-  rt_req_done = 0;
+  while (rt_req) pthread_cond_wait(&rt_cv, &rt_mu);
+  rt_req = &q;
   pthread_cond_broadcast(&rt_cv);
-  while (!rt_req_done || rt_req == p)
-    pthread_cond_wait(&rt_cv, &rt_mu);
-  pid_t pid = rt_req_pid;
-  rt_req_done = 0;
-  pthread_cond_broadcast(&rt_cv);
+  while (!q.done) pthread_cond_wait(&rt_cv, &rt_mu);
   pthread_mutex_unlock(&rt_mu);
-  return pid;
+  return q.pid;
 }
 
 /* ---- small host-side helpers -------------------------------------------- */
@@ -583,8 +581,12 @@ static void plan_build(rt_plan *p, rt_sandbox *sb, const rt_spec *spec) {
     for (size_t i = 0; i < sizeof rt_overlaid / sizeof rt_overlaid[0]; i++) {
       size_t n = strlen(rt_overlaid[i]);
       if (hidden[0] == '/' && strncmp(hidden + 1, rt_overlaid[i], n) == 0 && hidden[n + 1] == '/')
+      {
+        /* Optional: a path that is not there has nothing to hide. */
         plan_mount(p, "azlite-hidden", plan_str(p, "%s%s", root, hidden), "tmpfs", MS_RDONLY,
                    "size=4k,mode=000");
+        p->ops[p->nops - 1].optional = 1;
+      }
     }
   }
   rt_op *o = plan_op(p, OP_PIVOT);

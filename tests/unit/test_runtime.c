@@ -226,4 +226,51 @@ static void test_sandbox(void) {
   CHECK(strstr(err, "disk") != NULL);
 }
 
-UNIT_MAIN("test_runtime", test_sandbox())
+/* Sandboxes booted from several threads at once each get their own init. */
+typedef struct boot_arg {
+  char disk[256], name[32];
+  rt_sandbox *sb;
+  char err[256];
+} boot_arg;
+
+static void *boot_thread(void *p) {
+  boot_arg *a = p;
+  rt_spec spec = {.name = a->name, .disk_dir = a->disk, .hostname = a->name};
+  a->sb = rt_boot(&spec, a->err, sizeof a->err);
+  return NULL;
+}
+
+static void test_concurrent_boots(void) {
+  char why[256];
+  if (!rt_available(why, sizeof why)) return;
+  char tmpl[] = "/tmp/azlite-rtc-XXXXXX";
+  char *base = mkdtemp(tmpl);
+  CHECK(base != NULL);
+  if (!base) return;
+  enum { N = 6 };
+  boot_arg a[N];
+  pthread_t t[N];
+  memset(a, 0, sizeof a);
+  for (int i = 0; i < N; i++) {
+    snprintf(a[i].disk, sizeof a[i].disk, "%s/d%d", base, i);
+    snprintf(a[i].name, sizeof a[i].name, "unit-rtc-%d", i);
+    CHECK(pthread_create(&t[i], NULL, boot_thread, &a[i]) == 0);
+  }
+  for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < N; i++) {
+    if (!a[i].sb) fprintf(stderr, "boot %d: %s\n", i, a[i].err);
+    CHECK(a[i].sb != NULL);
+    if (!a[i].sb) continue;
+    char *out = NULL;
+    CHECK(exec_ok(a[i].sb, "hostname", NULL, &out) == 0);
+    char want[40];
+    snprintf(want, sizeof want, "%s\n", a[i].name);
+    CHECK_STR(out, want);
+    free(out);
+  }
+  for (int i = 0; i < N; i++)
+    if (a[i].sb) rt_stop(a[i].sb, 0);
+  rt_disk_remove(base);
+}
+
+UNIT_MAIN("test_runtime", test_sandbox(); test_concurrent_boots())
