@@ -91,7 +91,7 @@ class SeedPart1(unittest.TestCase):
         self.assertEqual(show["provisioningState"], "Succeeded")
         self.assertEqual(show["hardwareProfile"]["vmSize"], "Standard_NC6s_v3")
         self.assertEqual(show["osProfile"]["adminUsername"], "azureuser")
-        self.assertNotIn("adminPassword", show["osProfile"])
+        self.assertIsNone(show["osProfile"].get("adminPassword"))
 
     def test_run_command(self):
         v = run("gpu-vm", "hostname; id azureuser; cat /etc/os-release")
@@ -222,15 +222,21 @@ EOF''' % url
         after = run("id-vm", script)["message"]
         self.assertIn("blob hello from blob", after)
 
-    def test_no_token_without_metadata_header_or_for_host(self):
+    def test_imds_answers_for_the_calling_vm_only(self):
         create_vm("id-vm2")
         v = run("id-vm2", "curl -s -o /dev/null -w '%{http_code}' "
                 "'http://169.254.169.254/metadata/identity/oauth2/token?resource=https://management.azure.com/'")
-        self.assertIn("[stdout]\n400", v["message"])
-        # The host has no IMDS: nothing answers 169.254.169.254 here.
-        p = subprocess.run(["curl", "-s", "-m", "2", "-H", "Metadata: true",
-                            "http://169.254.169.254/metadata/instance"], capture_output=True)
-        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("[stdout]\n400", v["message"])  # no Metadata: true header
+        # Its instance document is its own, and it has no identity to get a token for.
+        v = run("id-vm2", "curl -s -H Metadata:true "
+                "http://169.254.169.254/metadata/instance/compute?api-version=2021-02-01")
+        doc = json.loads(v["message"].split("[stdout]\n", 1)[1].split("\n[stderr]", 1)[0])
+        self.assertEqual(doc["name"], "id-vm2")
+        self.assertEqual(doc["vmSize"], "Standard_B2s")
+        v = run("id-vm2", "curl -s -H Metadata:true 'http://169.254.169.254/metadata/identity/"
+                "oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/'")
+        self.assertNotIn("access_token", v["message"])
+        self.assertIn("error", v["message"])
 
 
 class Spot(unittest.TestCase):
