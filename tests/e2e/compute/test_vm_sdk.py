@@ -129,6 +129,11 @@ class Vm(unittest.TestCase):
 
 
 class Errors(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.owner_nic = nic("owner-nic")
+        cmp.virtual_machines.begin_create_or_update(RG, "owner-vm", vm_body(cls.owner_nic.id)).result()
+
     def code(self, fn):
         with self.assertRaises(HttpResponseError) as e:
             fn()
@@ -155,7 +160,7 @@ class Errors(unittest.TestCase):
             RG, "err-vm2", body).result()), "OperationNotAllowed")
 
     def test_nic_in_use_and_missing(self):
-        used = net.network_interfaces.get(RG, "sdk-nic") if True else None
+        used = self.owner_nic
         self.assertEqual(self.code(lambda: cmp.virtual_machines.begin_create_or_update(
             RG, "err-vm3", vm_body(used.id)).result()), "NicInUse")
         missing = used.id.rsplit("/", 1)[0] + "/no-such-nic"
@@ -171,7 +176,7 @@ class Errors(unittest.TestCase):
 
     def test_run_command_unknown_id(self):
         self.assertEqual(self.code(lambda: cmp.virtual_machines.begin_run_command(
-            RG, "sdk-vm", {"command_id": "RunPowerShellScript"}).result()), "InvalidParameter")
+            RG, "owner-vm", {"command_id": "RunPowerShellScript"}).result()), "InvalidParameter")
 
 
 if __name__ == "__main__":
