@@ -20,6 +20,10 @@
 
 #define COMPUTE_VM                                                                               \
   "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
+#define COMPUTE_VMSS                                                                            \
+  "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/"                      \
+  "virtualMachineScaleSets/{name}"
+#define COMPUTE_VMSS_VM COMPUTE_VMSS "/virtualMachines/{instanceId}"
 #define COMPUTE_LOC "/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}"
 #define COMPUTE_IMG COMPUTE_LOC "/publishers/{publisher}/artifacttypes/vmimage"
 
@@ -64,6 +68,25 @@ static const route compute_routes[] = {
     IMDS_ROW_("/metadata/instance/compute", compute_imds_instance),
     IMDS_ROW_("/metadata/scheduledevents", compute_imds_scheduled_events),
     /* ---- scale sets (vmss.c) ---- */
+    ARM_TRACKED_ROUTES("Microsoft.Compute/virtualMachineScaleSets", &compute_vmss_type),
+    COMPUTE_ROW_("GET", COMPUTE_VMSS "/instanceView", compute_vmss_instance_view),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS "/start", compute_vmss_start),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS "/powerOff", compute_vmss_power_off),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS "/deallocate", compute_vmss_deallocate),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS "/restart", compute_vmss_restart),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS "/delete", compute_vmss_delete_instances),
+    COMPUTE_ROW_("GET", COMPUTE_VMSS "/virtualMachines", compute_vmss_vm_list),
+    COMPUTE_ROW_("GET", COMPUTE_VMSS_VM, compute_vmss_vm_get),
+    COMPUTE_ROW_("DELETE", COMPUTE_VMSS_VM, compute_vmss_vm_delete),
+    COMPUTE_ROW_("GET", COMPUTE_VMSS_VM "/instanceView", compute_vmss_vm_instance_view),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS_VM "/start", compute_vmss_vm_start),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS_VM "/powerOff", compute_vmss_vm_power_off),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS_VM "/deallocate", compute_vmss_vm_deallocate),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS_VM "/restart", compute_vmss_vm_restart),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS_VM "/runCommand", compute_vmss_vm_run_command),
+    /* Microsoft.Network's view of the instances' interfaces (its api-versions). */
+    COMPUTE_ROW_("GET", COMPUTE_VMSS "/networkInterfaces", compute_vmss_nics),
+    COMPUTE_ROW_("GET", COMPUTE_VMSS_VM "/networkInterfaces", compute_vmss_vm_nics),
     {.pattern = NULL},
 };
 
@@ -81,6 +104,15 @@ static const char *const compute_schema_scripts[] = {
     "CREATE TABLE compute_vm_meter(id TEXT NOT NULL COLLATE NOCASE, size TEXT NOT NULL,"
     " priority TEXT NOT NULL, location TEXT, start_ms INTEGER NOT NULL, end_ms INTEGER);"
     "CREATE INDEX compute_vm_meter_id ON compute_vm_meter(id);",
+    /* Version 4: scale sets (vmss.c): the next instance number (never
+     * reused), and each instance's identity and addresses; its power state
+     * and disk are a compute_vms row like a VM's. */
+    "CREATE TABLE compute_vmss(ss_id TEXT PRIMARY KEY COLLATE NOCASE,"
+    " next_instance INTEGER NOT NULL);"
+    "CREATE TABLE compute_vmss_vms(ss_id TEXT NOT NULL COLLATE NOCASE, instance INTEGER NOT NULL,"
+    " vm_uuid TEXT NOT NULL, computer_name TEXT NOT NULL, private_ip TEXT NOT NULL,"
+    " subnet_id TEXT NOT NULL, host_ip TEXT NOT NULL, created TEXT NOT NULL,"
+    " PRIMARY KEY(ss_id, instance));",
 };
 
 /* What az 2.45's 2020-09-01-hybrid profile sends (2020-06-01, SKUs
@@ -97,6 +129,9 @@ static const resource_type compute_resource_types[] = {
     {.type = "Microsoft.Compute/virtualMachines",
      .api_versions = compute_api_versions,
      .generic = &compute_vm_type},
+    {.type = "Microsoft.Compute/virtualMachineScaleSets",
+     .api_versions = compute_api_versions,
+     .generic = &compute_vmss_type},
     {.type = NULL},
 };
 

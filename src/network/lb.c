@@ -50,12 +50,19 @@ static int int_prop(http_req *r, json_t *p, const char *key, long lo, long hi, l
     json_object_set_new(out, key, json_integer(dflt));
     return 0;
   }
-  if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+  /* A number in a string ("50000", as az vmss create's template has it)
+   * converts, as ARM's deserializer does. */
+  const char *t = json_string_value(v);
+  json_t *num = t && *t && strspn(t, "0123456789") == strlen(t) && strlen(t) < 10
+                    ? json_integer(strtol(t, NULL, 10))
+                    : json_incref(v);
+  if (!json_is_integer(num) || json_integer_value(num) < lo || json_integer_value(num) > hi) {
+    json_decref(num);
     http_fail(r, NETWORK_ERR_INVALID_REQUEST_FORMAT,
               "Resource %s: property %s must be an integer from %ld to %ld.", id, key, lo, hi);
     return -1;
   }
-  json_object_set(out, key, v);
+  json_object_set_new(out, key, num);
   return 0;
 }
 
