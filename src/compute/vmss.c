@@ -835,8 +835,11 @@ static json_t *instance_ids(http_req *r, json_t *ss, int all_when_absent) {
   const char *ss_id = json_string_value(json_object_get(ss, "id"));
   json_t *ids = json_object_get(in, "instanceIds");
   json_t *out = http_json_own(r, json_array());
-  if (!json_is_array(ids) || json_array_size(ids) == 0) {
-    if (!all_when_absent) {
+  /* "*": every instance (az sends it for "all"). */
+  int star = json_array_size(ids) == 1 && json_string_value(json_array_get(ids, 0)) &&
+             strcmp(json_string_value(json_array_get(ids, 0)), "*") == 0;
+  if (!json_is_array(ids) || json_array_size(ids) == 0 || star) {
+    if (!all_when_absent && !star) {
       http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
                 "Required parameter 'instanceIds' is missing (null).");
       return NULL;
