@@ -123,6 +123,19 @@ const char *const compute_api_versions[] = {
     "2020-06-01", "2019-12-01", "2019-07-01", "2019-04-01", "2019-03-01", "2018-10-01",
     "2018-06-01", "2018-04-01", "2017-12-01", "2017-03-30", NULL};
 
+/* A scale set's network interfaces are Microsoft.Network's API under
+ * Microsoft.Compute's path: they take its api-versions (az's hybrid profile
+ * sends 2016-03-30). */
+static const char *const compute_vmss_nic_api_versions[] = {
+    "2023-09-01", "2023-05-01", "2022-11-01", "2022-07-01", "2022-05-01", "2022-01-01",
+    "2021-08-01", "2021-05-01", "2021-03-01", "2021-02-01", "2020-11-01", "2020-08-01",
+    "2020-07-01", "2020-06-01", "2020-05-01", "2020-04-01", "2020-03-01", "2019-12-01",
+    "2019-11-01", "2019-09-01", "2019-08-01", "2019-07-01", "2019-06-01", "2019-04-01",
+    "2019-02-01", "2018-12-01", "2018-11-01", "2018-10-01", "2018-08-01", "2018-07-01",
+    "2018-06-01", "2018-04-01", "2018-02-01", "2018-01-01", "2017-11-01", "2017-10-01",
+    "2017-09-01", "2017-08-01", "2017-06-01", "2017-03-30", "2017-03-01", "2016-12-01",
+    "2016-09-01", "2016-06-01", "2016-03-30", "2015-06-15", NULL};
+
 static const resource_type compute_resource_types[] = {
     {.type = "Microsoft.Compute/locations", .api_versions = compute_api_versions},
     {.type = "Microsoft.Compute/skus", .api_versions = compute_api_versions},
@@ -132,6 +145,12 @@ static const resource_type compute_resource_types[] = {
     {.type = "Microsoft.Compute/virtualMachineScaleSets",
      .api_versions = compute_api_versions,
      .generic = &compute_vmss_type},
+    {.type = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+     .api_versions = compute_api_versions},
+    {.type = "Microsoft.Compute/virtualMachineScaleSets/networkInterfaces",
+     .api_versions = compute_vmss_nic_api_versions},
+    {.type = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/networkInterfaces",
+     .api_versions = compute_vmss_nic_api_versions},
     {.type = NULL},
 };
 
