@@ -349,8 +349,6 @@ static int vmss_build(arm_op *op) {
     json_t *cp = json_object_get(op->cur, "properties");
     props = json_deep_copy(cp);
     json_object_set_new(op->body, "properties", props);
-    if (!op->patch && !json_object_get(op->in, "tags"))
-      json_object_set(op->body, "tags", json_object_get(op->cur, "tags"));
     for (int i = 0; vmss_updatable[i]; i++)
       if (json_object_get(inprops, vmss_updatable[i]))
         json_object_set(props, vmss_updatable[i], json_object_get(inprops, vmss_updatable[i]));
