@@ -222,6 +222,11 @@ class Refusals(unittest.TestCase):
             before = sandboxes()
             create("small", 2, group="other")
             self.assertEqual(wait_sandboxes(before + 2), before + 2)
+            # What the first uses counts against the second.
+            err = az_fail("vmss", "create", "-g", "other", "-n", "second", "--image", "UbuntuLTS",
+                          "--instance-count", "2", "--vm-sku", "Standard_B1s",
+                          "--admin-username", "azureuser", "--ssh-key-values", KEY + ".pub")
+            self.assertIn("OperationNotAllowed", err)
             # Scaling past the quota is refused; the two keep running.
             err = az_fail("vmss", "scale", "-g", "other", "-n", "small", "--new-capacity", "4")
             self.assertIn("OperationNotAllowed", err)
