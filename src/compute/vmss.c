@@ -140,13 +140,13 @@ static json_t *primary_ip_config(json_t *body, const char **nic_name) {
                                  "networkInterfaceConfigurations");
   json_t *nic = json_array_get(cfgs, 0), *c;
   size_t i;
-  json_array_foreach(cfgs, i, c) if (json_is_true(
-      json_object_get(json_object_get(c, "properties"), "primary"))) nic = c;
+  json_array_foreach(cfgs, i, c) if (json_is_true(json_object_get(json_object_get(c, "properties"),
+                                                                  "primary"))) nic = c;
   if (nic_name) *nic_name = json_string_value(json_object_get(nic, "name"));
   json_t *ips = json_object_get(json_object_get(nic, "properties"), "ipConfigurations");
   json_t *ip = json_array_get(ips, 0);
-  json_array_foreach(ips, i, c) if (json_is_true(
-      json_object_get(json_object_get(c, "properties"), "primary"))) ip = c;
+  json_array_foreach(ips, i, c) if (json_is_true(json_object_get(json_object_get(c, "properties"),
+                                                                 "primary"))) ip = c;
   return ip;
 }
 
@@ -188,8 +188,8 @@ static void bool_normalize(json_t *o, const char *key) {
 }
 
 static int network_profile_check(http_req *r, json_t *vmp) {
-  json_t *cfgs = json_object_get(json_object_get(vmp, "networkProfile"),
-                                 "networkInterfaceConfigurations");
+  json_t *cfgs =
+      json_object_get(json_object_get(vmp, "networkProfile"), "networkInterfaceConfigurations");
   if (json_array_size(cfgs) == 0) {
     http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
               "Required parameter 'virtualMachineProfile.networkProfile."
@@ -229,7 +229,8 @@ static int network_profile_check(http_req *r, json_t *vmp) {
       if (json_array_size(ips) == 1)
         json_object_set_new(obj_at(ip, "properties"), "primary", json_true());
     }
-    if (json_array_size(cfgs) == 1) json_object_set_new(obj_at(c, "properties"), "primary", json_true());
+    if (json_array_size(cfgs) == 1)
+      json_object_set_new(obj_at(c, "properties"), "primary", json_true());
   }
   return 0;
 }
@@ -244,7 +245,8 @@ static int vm_profile_build(arm_op *op, json_t *vmp, const compute_size *z) {
   }
   json_t *os = json_object_get(vmp, "osProfile");
   if (!json_is_object(os)) {
-    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER, "Required parameter 'osProfile' is missing (null).");
+    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+              "Required parameter 'osProfile' is missing (null).");
     return -1;
   }
   const char *prefix = json_string_value(json_object_get(os, "computerNamePrefix"));
@@ -281,7 +283,8 @@ static int vm_profile_build(arm_op *op, json_t *vmp, const compute_size *z) {
   if (compute_image_check(r, sp) != 0) return -1;
   json_t *od = obj_at(sp, "osDisk");
   json_object_set_new(od, "osType", json_string("Linux"));
-  if (!json_object_get(od, "createOption")) json_object_set_new(od, "createOption", json_string("FromImage"));
+  if (!json_object_get(od, "createOption"))
+    json_object_set_new(od, "createOption", json_string("FromImage"));
   if (!json_string_value(json_object_get(od, "caching")))
     json_object_set_new(od, "caching", json_string("ReadWrite"));
   if (!json_object_get(od, "diskSizeGB")) json_object_set_new(od, "diskSizeGB", json_integer(30));
@@ -300,8 +303,10 @@ static int vm_profile_build(arm_op *op, json_t *vmp, const compute_size *z) {
 
 /* Properties an update may change; the rest (the instances' model) stays. */
 static const char *const vmss_updatable[] = {
-    "upgradePolicy", "overprovision", "singlePlacementGroup", "doNotRunExtensionsOnOverprovisionedVMs",
-    "automaticRepairsPolicy", "scaleInPolicy", "additionalCapabilities", NULL};
+    "upgradePolicy",          "overprovision",
+    "singlePlacementGroup",   "doNotRunExtensionsOnOverprovisionedVMs",
+    "automaticRepairsPolicy", "scaleInPolicy",
+    "additionalCapabilities", NULL};
 
 static int vmss_build(arm_op *op) {
   http_req *r = op->r;
@@ -387,7 +392,8 @@ static int vmss_build(arm_op *op) {
   if (!json_string_value(json_object_get(sku, "tier")))
     json_object_set_new(sku, "tier", json_string("Standard"));
   json_t *cap = json_object_get(sku, "capacity");
-  if (!cap) json_object_set_new(sku, "capacity", json_integer(0));
+  if (!cap)
+    json_object_set_new(sku, "capacity", json_integer(0));
   else if (!json_is_integer(cap) || json_integer_value(cap) < 0 ||
            json_integer_value(cap) > VMSS_MAX_CAPACITY) {
     http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
@@ -399,11 +405,13 @@ static int vmss_build(arm_op *op) {
   /* The upgrade policy is recorded: every instance runs the one model. */
   json_t *up = obj_at(props, "upgradePolicy");
   const char *um = json_string_value(json_object_get(up, "mode"));
-  if (!um) json_object_set_new(up, "mode", json_string("Manual"));
+  if (!um)
+    json_object_set_new(up, "mode", json_string("Manual"));
   else {
     static const char *const modes[] = {"Manual", "Automatic", "Rolling", NULL};
     int k = 0;
-    while (modes[k] && strcasecmp(um, modes[k])) k++;
+    while (modes[k] && strcasecmp(um, modes[k]))
+      k++;
     if (!modes[k]) {
       http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
                 "The value '%s' of parameter 'upgradePolicy.mode' is not allowed. Allowed values "
@@ -454,8 +462,8 @@ static int instance_add(http_req *r, srv *s, const char *ss_id, json_t *body) {
     return -1;
   }
   if (network_host_address_allocate(s, id, host) != 0) host[0] = 0;
-  computer_name(json_string_value(json_object_get(
-                    json_object_get(vm_profile(body), "osProfile"), "computerNamePrefix")),
+  computer_name(json_string_value(json_object_get(json_object_get(vm_profile(body), "osProfile"),
+                                                  "computerNamePrefix")),
                 n, cn);
   uuid_v4(uid);
   clock_iso8601(clock_now_ms(s), iso);
@@ -488,9 +496,11 @@ static int instances_reconcile(http_req *r, srv *s, const char *ss_id, json_t *b
   int count;
   vmss_vm_row *rows = rows_all(s, ss_id, &count);
   int rc = 0;
-  for (int i = count - 1; rc == 0 && i >= 0 && i >= want; i--) rc = instance_remove(s, ss_id, &rows[i]);
+  for (int i = count - 1; rc == 0 && i >= 0 && i >= want; i--)
+    rc = instance_remove(s, ss_id, &rows[i]);
   free(rows);
-  for (long k = count; rc == 0 && k < want; k++) rc = instance_add(r, s, ss_id, body);
+  for (long k = count; rc == 0 && k < want; k++)
+    rc = instance_add(r, s, ss_id, body);
   return rc;
 }
 
@@ -498,10 +508,11 @@ static int vmss_apply(arm_op *op) {
   long cap = sku_capacity(op->body);
   json_t *vmp = vm_profile(op->body);
   if (op->created || cap > sku_capacity(op->cur)) {
-    if (compute_quota_check(op->r, op->location,
-                            json_string_value(json_object_get(json_object_get(op->body, "sku"), "name")),
-                            (int)cap, compute_is_spot(json_string_value(json_object_get(vmp, "priority"))),
-                            op->created ? NULL : op->id) != 0)
+    if (compute_quota_check(
+            op->r, op->location,
+            json_string_value(json_object_get(json_object_get(op->body, "sku"), "name")), (int)cap,
+            compute_is_spot(json_string_value(json_object_get(vmp, "priority"))),
+            op->created ? NULL : op->id) != 0)
       return -1;
   }
   if (op->created &&
@@ -516,7 +527,8 @@ static int vmss_remove(srv *s, const char *id, json_t *body) {
   int count;
   vmss_vm_row *rows = rows_all(s, id, &count);
   int rc = 0;
-  for (int i = 0; rc == 0 && i < count; i++) rc = instance_remove(s, id, &rows[i]);
+  for (int i = 0; rc == 0 && i < count; i++)
+    rc = instance_remove(s, id, &rows[i]);
   free(rows);
   if (rc == 0) rc = store_exec(s, "DELETE FROM compute_vmss WHERE ss_id=%Q", id);
   return rc;
@@ -555,8 +567,8 @@ int compute_vmss_instance_spec(srv *s, const char *id, compute_instance_spec *ou
   if (!body) return -1;
   json_t *vmp = vm_profile(body);
   json_t *os = json_object_get(vmp, "osProfile");
-  json_t *keys = json_object_get(
-      json_object_get(json_object_get(os, "linuxConfiguration"), "ssh"), "publicKeys");
+  json_t *keys = json_object_get(json_object_get(json_object_get(os, "linuxConfiguration"), "ssh"),
+                                 "publicKeys");
   const char *key = json_string_value(json_object_get(json_array_get(keys, 0), "keyData"));
   const char *prio = json_string_value(json_object_get(vmp, "priority"));
   snprintf(out->sandbox, sizeof out->sandbox, "vm-%s", row.vm_uuid);
@@ -570,7 +582,8 @@ int compute_vmss_instance_spec(srv *s, const char *id, compute_instance_spec *ou
            json_string_value(json_object_get(os, "adminUsername")) ?: "");
   snprintf(out->ssh_key, sizeof out->ssh_key, "%s", key ? key : "");
   snprintf(out->identity_id, sizeof out->identity_id, "%s", ss);
-  if (row.host_ip[0]) snprintf(out->forward_ip[out->nforward++], sizeof out->forward_ip[0], "%s", row.host_ip);
+  if (row.host_ip[0])
+    snprintf(out->forward_ip[out->nforward++], sizeof out->forward_ip[0], "%s", row.host_ip);
   json_decref(body);
   return 0;
 }
@@ -589,26 +602,30 @@ static json_t *instance_nic(json_t *ss, const char *iid, const vmss_vm_row *row)
                           row->subnet_id, "primary", 1, "privateIPAddressVersion", "IPv4");
   json_t *nid = json_sprintf("%s/networkInterfaces/%s", iid, nic_name ? nic_name : "nic");
   const char *nic_id = json_string_value(nid);
-  json_object_set_new(cfg, "id", json_sprintf("%s/ipConfigurations/%s", nic_id,
-                                               json_string_value(json_object_get(cfg, "name"))));
-  static const char *const pools[] = {"loadBalancerBackendAddressPools", "loadBalancerInboundNatPools",
+  json_object_set_new(cfg, "id",
+                      json_sprintf("%s/ipConfigurations/%s", nic_id,
+                                   json_string_value(json_object_get(cfg, "name"))));
+  static const char *const pools[] = {"loadBalancerBackendAddressPools",
+                                      "loadBalancerInboundNatPools",
                                       "applicationGatewayBackendAddressPools", NULL};
   for (int i = 0; pools[i]; i++)
     if (json_object_get(ipp, pools[i]))
       json_object_set(json_object_get(cfg, "properties"), pools[i], json_object_get(ipp, pools[i]));
-  json_t *nic = json_pack("{s:o,s:s,s:{s:s,s:b,s:[o],s:{s:s}}}", "id", nid, "name",
-                          nic_name ? nic_name : "nic", "properties", "provisioningState",
-                          "Succeeded", "primary", 1, "ipConfigurations", cfg, "virtualMachine",
-                          "id", iid);
+  json_t *nic =
+      json_pack("{s:o,s:s,s:{s:s,s:b,s:[o],s:{s:s}}}", "id", nid, "name",
+                nic_name ? nic_name : "nic", "properties", "provisioningState", "Succeeded",
+                "primary", 1, "ipConfigurations", cfg, "virtualMachine", "id", iid);
   return nic;
 }
 
-static json_t *instance_body(http_req *r, srv *s, json_t *ss, const vmss_vm_row *row) {
+static json_t *instance_body(srv *s, json_t *ss, const vmss_vm_row *row) {
   const char *ss_id = json_string_value(json_object_get(ss, "id"));
   const char *ss_name = json_string_value(json_object_get(ss, "name"));
   json_t *vmp = vm_profile(ss);
-  char iid[600], power[24] = "";
+  char iid[600], power[24] = "", nic_id[700], name[128], num[16];
   snprintf(iid, sizeof iid, "%s/virtualMachines/%ld", ss_id, row->instance);
+  snprintf(name, sizeof name, "%s_%ld", ss_name, row->instance);
+  snprintf(num, sizeof num, "%ld", row->instance);
   compute_vm_row(s, iid, power, NULL);
   json_t *os = json_deep_copy(json_object_get(vmp, "osProfile"));
   json_object_del(os, "computerNamePrefix");
@@ -620,31 +637,28 @@ static json_t *instance_body(http_req *r, srv *s, json_t *ss, const vmss_vm_row 
   for (int i = 0; row->vm_uuid[i] && j < 32; i++)
     if (row->vm_uuid[i] != '-') hex[j++] = row->vm_uuid[i];
   hex[j] = 0;
-  json_object_set_new(od, "name", json_sprintf("%s_%s_%ld_OsDisk_1_%s", ss_name, ss_name,
-                                               row->instance, hex));
+  json_object_set_new(od, "name",
+                      json_sprintf("%s_%s_%ld_OsDisk_1_%s", ss_name, ss_name, row->instance, hex));
   const char *nic_name = NULL;
   primary_ip_config(ss, &nic_name);
+  snprintf(nic_id, sizeof nic_id, "%s/networkInterfaces/%s", iid, nic_name ? nic_name : "nic");
   json_t *props = json_pack(
-      "{s:b,s:s,s:s,s:o,s:o,s:{s:[{s:s,s:{s:b}}]},s:{s:O},s:s,s:{}}", "latestModelApplied", 1,
+      "{s:b,s:s,s:s,s:o,s:o,s:{s:[{s:s,s:{s:b}}]},s:{s:O},s:s}", "latestModelApplied", 1,
       "modelDefinitionApplied", "VirtualMachineScaleSet", "vmId", row->vm_uuid, "storageProfile",
-      sp, "osProfile", os, "networkProfile", "networkInterfaces", "id",
-      r ? http_printf(r, "%s/networkInterfaces/%s", iid, nic_name ? nic_name : "nic") : "",
-      "properties", "primary", 1, "networkProfileConfiguration",
-      "networkInterfaceConfigurations",
+      sp, "osProfile", os, "networkProfile", "networkInterfaces", "id", nic_id, "properties",
+      "primary", 1, "networkProfileConfiguration", "networkInterfaceConfigurations",
       json_object_get(json_object_get(vmp, "networkProfile"), "networkInterfaceConfigurations"),
-      "provisioningState", strcmp(power, "starting") == 0 ? "Creating" : "Succeeded",
-      "hardwareProfile");
+      "provisioningState", strcmp(power, "starting") == 0 ? "Creating" : "Succeeded");
   json_object_set_new(props, "timeCreated", json_string(row->created));
   static const char *const copy[] = {"priority", "evictionPolicy", "billingProfile", NULL};
   for (int i = 0; copy[i]; i++)
-    if (json_object_get(vmp, copy[i])) json_object_set(props, copy[i], json_object_get(vmp, copy[i]));
+    if (json_object_get(vmp, copy[i]))
+      json_object_set(props, copy[i], json_object_get(vmp, copy[i]));
   json_t *sku = json_pack("{s:O,s:O}", "name", json_object_get(json_object_get(ss, "sku"), "name"),
                           "tier", json_object_get(json_object_get(ss, "sku"), "tier"));
-  return json_pack("{s:s,s:s,s:s,s:O,s:O,s:s,s:o,s:o}", "id", iid, "name",
-                   r ? http_printf(r, "%s_%ld", ss_name, row->instance) : "", "type", VMSS_VM_TYPE,
-                   "location", json_object_get(ss, "location"), "tags", json_object_get(ss, "tags"),
-                   "instanceId", r ? http_printf(r, "%ld", row->instance) : "", "sku", sku,
-                   "properties", props);
+  return json_pack("{s:s,s:s,s:s,s:O,s:O,s:s,s:o,s:o}", "id", iid, "name", name, "type",
+                   VMSS_VM_TYPE, "location", json_object_get(ss, "location"), "tags",
+                   json_object_get(ss, "tags"), "instanceId", num, "sku", sku, "properties", props);
 }
 
 static json_t *instance_view(srv *s, json_t *vm) {
@@ -661,7 +675,7 @@ static json_t *instance_view(srv *s, json_t *vm) {
   return iv;
 }
 
-/* A request-less render for IMDS: the same body with names filled. */
+/* For IMDS: the instance with its size, as a VM's body has it. */
 json_t *compute_vmss_vm_body(srv *s, const char *id) {
   char ss[512];
   long n;
@@ -669,13 +683,10 @@ json_t *compute_vmss_vm_body(srv *s, const char *id) {
   if (instance_split(id, ss, &n) != 0 || row_get(s, ss, n, &row) != 0) return NULL;
   json_t *body = arm_resource_get(s, ss);
   if (!body) return NULL;
-  json_t *vm = instance_body(NULL, s, body, &row);
-  const char *ss_name = json_string_value(json_object_get(body, "name"));
-  json_object_set_new(vm, "name", json_sprintf("%s_%ld", ss_name, n));
-  json_object_set_new(vm, "instanceId", json_sprintf("%ld", n));
-  json_t *pf = json_object_get(vm, "properties");
-  json_object_set_new(pf, "hardwareProfile",
-                      json_pack("{s:O}", "vmSize", json_object_get(json_object_get(body, "sku"), "name")));
+  json_t *vm = instance_body(s, body, &row);
+  json_object_set_new(
+      json_object_get(vm, "properties"), "hardwareProfile",
+      json_pack("{s:O}", "vmSize", json_object_get(json_object_get(body, "sku"), "name")));
   json_decref(body);
   return vm;
 }
@@ -683,8 +694,8 @@ json_t *compute_vmss_vm_body(srv *s, const char *id) {
 /* ---- the instance routes ------------------------------------------------- */
 
 static json_t *ss_require(http_req *r) {
-  return http_json_own(r, arm_res_require(r, &compute_vmss_type, http_param(r, "rg"),
-                                          http_param(r, "name"), NULL));
+  return http_json_own(
+      r, arm_res_require(r, &compute_vmss_type, http_param(r, "rg"), http_param(r, "name"), NULL));
 }
 
 static int instance_number(const char *s, long *n) {
@@ -708,7 +719,7 @@ static json_t *vm_require(http_req *r, json_t **ss_out, vmss_vm_row *row) {
     return NULL;
   }
   if (ss_out) *ss_out = ss;
-  return http_json_own(r, instance_body(r, r->srv, ss, row));
+  return http_json_own(r, instance_body(r->srv, ss, row));
 }
 
 static json_t *with_expand(http_req *r, json_t *vm) {
@@ -740,8 +751,10 @@ void compute_vmss_vm_list(http_req *r) {
   vmss_vm_row *rows = rows_all(r->srv, json_string_value(json_object_get(ss, "id")), &count);
   json_t *out = json_array();
   for (int i = 0; i < count; i++) {
-    json_t *vm = instance_body(r, r->srv, ss, &rows[i]);
-    if (what) json_object_set_new(json_object_get(vm, "properties"), "instanceView", instance_view(r->srv, vm));
+    json_t *vm = instance_body(r->srv, ss, &rows[i]);
+    if (what)
+      json_object_set_new(json_object_get(vm, "properties"), "instanceView",
+                          instance_view(r->srv, vm));
     json_array_append_new(out, vm);
   }
   free(rows);
@@ -770,10 +783,18 @@ static void instance_power(http_req *r, enum compute_power_op op) {
                            json_string_value(json_object_get(vm, "name")), op);
 }
 
-void compute_vmss_vm_start(http_req *r) { instance_power(r, COMPUTE_START); }
-void compute_vmss_vm_power_off(http_req *r) { instance_power(r, COMPUTE_POWER_OFF); }
-void compute_vmss_vm_deallocate(http_req *r) { instance_power(r, COMPUTE_DEALLOCATE); }
-void compute_vmss_vm_restart(http_req *r) { instance_power(r, COMPUTE_RESTART); }
+void compute_vmss_vm_start(http_req *r) {
+  instance_power(r, COMPUTE_START);
+}
+void compute_vmss_vm_power_off(http_req *r) {
+  instance_power(r, COMPUTE_POWER_OFF);
+}
+void compute_vmss_vm_deallocate(http_req *r) {
+  instance_power(r, COMPUTE_DEALLOCATE);
+}
+void compute_vmss_vm_restart(http_req *r) {
+  instance_power(r, COMPUTE_RESTART);
+}
 
 void compute_vmss_vm_run_command(http_req *r) {
   vmss_vm_row row;
@@ -788,8 +809,9 @@ void compute_vmss_vm_nics(http_req *r) {
   json_t *ss = NULL;
   json_t *vm = vm_require(r, &ss, &row);
   if (!vm) return;
-  http_reply_json(r, 200, json_pack("{s:[o]}", "value",
-                                    instance_nic(ss, json_string_value(json_object_get(vm, "id")), &row)));
+  http_reply_json(r, 200,
+                  json_pack("{s:[o]}", "value",
+                            instance_nic(ss, json_string_value(json_object_get(vm, "id")), &row)));
 }
 
 void compute_vmss_nics(http_req *r) {
@@ -844,7 +866,8 @@ static json_t *instance_ids(http_req *r, json_t *ss, int all_when_absent) {
     }
     int count;
     vmss_vm_row *rows = rows_all(r->srv, ss_id, &count);
-    for (int i = 0; i < count; i++) json_array_append_new(out, json_integer(rows[i].instance));
+    for (int i = 0; i < count; i++)
+      json_array_append_new(out, json_integer(rows[i].instance));
     free(rows);
     return out;
   }
@@ -903,10 +926,18 @@ static void vmss_power(http_req *r, enum compute_power_op op) {
   arm_lro_start(r, 202, NULL, vmss_power_run, c, free);
 }
 
-void compute_vmss_start(http_req *r) { vmss_power(r, COMPUTE_START); }
-void compute_vmss_power_off(http_req *r) { vmss_power(r, COMPUTE_POWER_OFF); }
-void compute_vmss_deallocate(http_req *r) { vmss_power(r, COMPUTE_DEALLOCATE); }
-void compute_vmss_restart(http_req *r) { vmss_power(r, COMPUTE_RESTART); }
+void compute_vmss_start(http_req *r) {
+  vmss_power(r, COMPUTE_START);
+}
+void compute_vmss_power_off(http_req *r) {
+  vmss_power(r, COMPUTE_POWER_OFF);
+}
+void compute_vmss_deallocate(http_req *r) {
+  vmss_power(r, COMPUTE_DEALLOCATE);
+}
+void compute_vmss_restart(http_req *r) {
+  vmss_power(r, COMPUTE_RESTART);
+}
 
 /* Removes the instances (numbers in ids) and lowers sku.capacity by as many,
  * in one transaction; answers 202. */
@@ -934,8 +965,10 @@ static void instances_delete(http_req *r, json_t *ss, json_t *ids) {
     json_object_set_new(obj_at(cur, "sku"), "capacity", json_integer(cap < 0 ? 0 : cap));
     rc = arm_resource_put(s, ss_id, VMSS_TYPE, cur);
   }
-  if (rc == 0) rc = store_commit(s);
-  else store_rollback(s);
+  if (rc == 0)
+    rc = store_commit(s);
+  else
+    store_rollback(s);
   if (rc != 0) {
     http_fail(r, COMPUTE_ERR_INTERNAL, "The instances could not be deleted.");
     return;
@@ -977,15 +1010,18 @@ void compute_vmss_instance_view(http_req *r) {
     char power[24] = "stopped", code[48];
     compute_vm_row(r->srv, instance_id(r, ss_id, rows[i].instance), power, NULL);
     snprintf(code, sizeof code, "PowerState/%s", power);
-    json_object_set_new(counts, code, json_integer(json_integer_value(json_object_get(counts, code)) + 1));
+    json_object_set_new(counts, code,
+                        json_integer(json_integer_value(json_object_get(counts, code)) + 1));
   }
   free(rows);
   json_t *summary = json_array();
   const char *k;
   json_t *v;
-  json_object_foreach(counts, k, v) json_array_append_new(summary, json_pack("{s:s,s:O}", "code", k, "count", v));
+  json_object_foreach(counts, k, v)
+      json_array_append_new(summary, json_pack("{s:s,s:O}", "code", k, "count", v));
   json_decref(counts);
-  const char *ps = json_string_value(json_object_get(json_object_get(ss, "properties"), "provisioningState"));
+  const char *ps =
+      json_string_value(json_object_get(json_object_get(ss, "properties"), "provisioningState"));
   char iso[40];
   clock_iso8601(clock_now_ms(r->srv), iso);
   http_reply_json(
@@ -1016,7 +1052,9 @@ const arm_type compute_vmss_type = {
     .example_bad_name = "-bad-",
     .example_setup =
         "[[\"/subscriptions/{sub}/resourceGroups/contract-setup/providers/Microsoft.Network/"
-        "virtualNetworks/contract-vmss-vnet?api-version=2022-07-01\",{\"location\":\"eastus\",\"properties\":{\"addressSpace\":{"
+        "virtualNetworks/"
+        "contract-vmss-vnet?api-version=2022-07-01\",{\"location\":\"eastus\",\"properties\":{"
+        "\"addressSpace\":{"
         "\"addressPrefixes\":[\"10.8.0.0/16\"]},\"subnets\":[{\"name\":\"default\","
         "\"properties\":{\"addressPrefix\":\"10.8.0.0/24\"}}]}}]]",
     .example_body =

@@ -113,6 +113,12 @@ class ScaleSet(unittest.TestCase):
             msg = run_shell("ss", i, "hostname; whoami")
             self.assertIn("Enable succeeded", msg)
             self.assertIn(prefix + "00000" + i, msg)
+        # IMDS inside answers for that instance.
+        msg = run_shell("ss", "1", "curl -s -H Metadata:true "
+                        "'http://169.254.169.254/metadata/instance/compute?api-version=2021-02-01'")
+        self.assertIn('"name":"ss_1"', msg)
+        self.assertIn('"vmSize":"Standard_B1s"', msg)
+        self.assertIn('"computerName":"%s000001"' % prefix, msg)
         # Each has its own private address in the subnet.
         ips = set()
         for i in ("0", "1"):
