@@ -199,5 +199,7 @@ void compute_vmss_deallocate(http_req *r);
 void compute_vmss_restart(http_req *r);
 void compute_vmss_delete_instances(http_req *r);
 void compute_vmss_instance_view(http_req *r);
+void compute_vmss_manual_upgrade(http_req *r);
+void compute_vmss_recover(srv *s);
 
 #endif

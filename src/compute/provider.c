@@ -75,6 +75,7 @@ static const route compute_routes[] = {
     COMPUTE_ROW_("POST", COMPUTE_VMSS "/deallocate", compute_vmss_deallocate),
     COMPUTE_ROW_("POST", COMPUTE_VMSS "/restart", compute_vmss_restart),
     COMPUTE_ROW_("POST", COMPUTE_VMSS "/delete", compute_vmss_delete_instances),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS "/manualupgrade", compute_vmss_manual_upgrade),
     COMPUTE_ROW_("GET", COMPUTE_VMSS "/virtualMachines", compute_vmss_vm_list),
     COMPUTE_ROW_("GET", COMPUTE_VMSS_VM, compute_vmss_vm_get),
     COMPUTE_ROW_("DELETE", COMPUTE_VMSS_VM, compute_vmss_vm_delete),
@@ -166,6 +167,7 @@ static int compute_init(srv *s) {
   if (s->serving) {
     if (!rt_available(why, sizeof why)) log_warn("compute: VMs cannot run on this host: %s", why);
     compute_vm_recover(s);
+    compute_vmss_recover(s);
   }
   return 0;
 }

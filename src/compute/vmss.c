@@ -301,6 +301,29 @@ static int vm_profile_build(arm_op *op, json_t *vmp, const compute_size *z) {
   return compute_priority_build(r, vmp, z);
 }
 
+/* Whether an update's virtualMachineProfile (NULL: none) names another
+ * image, admin or computer name prefix than the stored one. */
+static int vm_profile_changed(json_t *in, json_t *cur) {
+  if (!json_is_object(in)) return 0;
+  static const char *const img[] = {"publisher", "offer", "sku", NULL};
+  json_t *a = json_object_get(json_object_get(in, "storageProfile"), "imageReference");
+  json_t *b = json_object_get(json_object_get(cur, "storageProfile"), "imageReference");
+  for (int i = 0; a && img[i]; i++) {
+    const char *x = json_string_value(json_object_get(a, img[i]));
+    const char *y = json_string_value(json_object_get(b, img[i]));
+    if (x && (!y || strcasecmp(x, y))) return 1;
+  }
+  static const char *const os[] = {"adminUsername", "computerNamePrefix", NULL};
+  a = json_object_get(in, "osProfile");
+  b = json_object_get(cur, "osProfile");
+  for (int i = 0; a && os[i]; i++) {
+    const char *x = json_string_value(json_object_get(a, os[i]));
+    const char *y = json_string_value(json_object_get(b, os[i]));
+    if (x && (!y || strcmp(x, y))) return 1;
+  }
+  return 0;
+}
+
 /* Properties an update may change; the rest (the instances' model) stays. */
 static const char *const vmss_updatable[] = {
     "upgradePolicy",          "overprovision",
@@ -357,6 +380,13 @@ static int vmss_build(arm_op *op) {
     for (int i = 0; vmss_updatable[i]; i++)
       if (json_object_get(inprops, vmss_updatable[i]))
         json_object_set(props, vmss_updatable[i], json_object_get(inprops, vmss_updatable[i]));
+    if (vm_profile_changed(json_object_get(inprops, "virtualMachineProfile"),
+                           vm_profile(op->cur))) {
+      http_fail(r, COMPUTE_ERR_OPERATION_NOT_ALLOWED,
+                "azlite does not change a scale set's virtualMachineProfile (image, OS profile) "
+                "yet: every instance runs the model it was created with.");
+      return -1;
+    }
     sku = json_deep_copy(json_object_get(op->cur, "sku"));
     json_object_set_new(op->body, "sku", sku);
     const char *k;
@@ -926,6 +956,15 @@ static void vmss_power(http_req *r, enum compute_power_op op) {
   arm_lro_start(r, 202, NULL, vmss_power_run, c, free);
 }
 
+/* POST .../manualupgrade: every instance already runs the scale set's one
+ * model (latestModelApplied), so there is nothing to do but check the ids. */
+void compute_vmss_manual_upgrade(http_req *r) {
+  json_t *ss = ss_require(r);
+  if (!ss) return;
+  if (!instance_ids(r, ss, 0)) return;
+  arm_lro_start(r, 202, NULL, lro_done, NULL, NULL);
+}
+
 void compute_vmss_start(http_req *r) {
   vmss_power(r, COMPUTE_START);
 }
@@ -1070,3 +1109,20 @@ const arm_type compute_vmss_type = {
         "\"/subscriptions/{sub}/resourceGroups/contract-setup/providers/Microsoft.Network/"
         "virtualNetworks/contract-vmss-vnet/subnets/default\"}}}]}}]}}}}",
 };
+
+/* At start: a create or scale that azlite's stop cut short is done, its
+ * instances booting again with the VMs (compute_vm_recover). */
+void compute_vmss_recover(srv *s) {
+  char scope[80];
+  snprintf(scope, sizeof scope, "/subscriptions/%s", s->subscription_id);
+  json_t *list = arm_resource_list(s, scope, VMSS_TYPE);
+  size_t i;
+  json_t *e;
+  json_array_foreach(list, i, e) {
+    const char *ps =
+        json_string_value(json_object_get(json_object_get(e, "properties"), "provisioningState"));
+    if (ps && (!strcmp(ps, "Creating") || !strcmp(ps, "Updating")))
+      arm_resource_set_state(s, json_string_value(json_object_get(e, "id")), "Succeeded");
+  }
+  json_decref(list);
+}

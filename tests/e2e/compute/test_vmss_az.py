@@ -131,6 +131,17 @@ class ScaleSet(unittest.TestCase):
         view = srv.az_json("vmss", "get-instance-view", "-g", "rg", "-n", "ss", "--instance-id", "1")
         self.assertIn("PowerState/running", [s["code"] for s in view["statuses"]])
 
+        # An update (GET then PUT of the whole model) changes the upgrade
+        # policy and keeps the instances; a model change is refused plainly.
+        up = srv.az_json("vmss", "update", "-g", "rg", "-n", "ss", "--set",
+                         "upgradePolicy.mode=Automatic")
+        self.assertEqual((up["upgradePolicy"]["mode"], up["sku"]["capacity"]), ("Automatic", 2))
+        err = az_fail("vmss", "update", "-g", "rg", "-n", "ss", "--set",
+                      "virtualMachineProfile.osProfile.computerNamePrefix=other")
+        self.assertIn("OperationNotAllowed", err)
+        az_ok("vmss", "update-instances", "-g", "rg", "-n", "ss", "--instance-ids", "*")
+        self.assertEqual(wait_sandboxes(2), 2)
+
         # Scale out: two more instances, numbered on, running.
         az_ok("vmss", "scale", "-g", "rg", "-n", "ss", "--new-capacity", "4")
         insts = srv.az_json("vmss", "list-instances", "-g", "rg", "-n", "ss")
