@@ -210,6 +210,13 @@ int arm_api_version_check(http_req *r) {
   int rc = 0;
   const resource_type *row = NULL;
   char *t = http_strdup(r, type);
+  /* An operation's status URLs carry the api-version of the request that
+   * started it (any provider's: Azure serves them under that provider). */
+  if (!strcasecmp(t, "Microsoft.Resources/operationStatuses") ||
+      !strcasecmp(t, "Microsoft.Resources/operationresults")) {
+    free(type);
+    return 0;
+  }
   for (char *cut; !(row = type_row(t)) && (cut = strrchr(t, '/')) && strchr(t, '/') != cut;)
     *cut = 0;
   if (row) {

@@ -274,8 +274,12 @@ static void put_or_patch(http_req *r, int patch) {
     json_object_set_new(op.body, "properties", props);
   }
   int lro = op.created && !patch && t->finish;
-  json_object_set_new(props, "provisioningState",
-                      json_string(lro && t->create_state ? t->create_state : "Succeeded"));
+  const char *state = lro && t->create_state ? t->create_state : "Succeeded";
+  if (!op.created && op.lro_state && t->finish) {
+    lro = 1;
+    state = op.lro_state;
+  }
+  json_object_set_new(props, "provisioningState", json_string(state));
   if (save(&op, identity_in) != 0) return;
   if (op.created) log_info("arm: created %s", op.id);
   if (lro) {
@@ -283,8 +287,8 @@ static void put_or_patch(http_req *r, int patch) {
     if (!c) abort();
     c->t = t;
     c->id = strdup(op.id);
-    arm_lro_start(r, t->create_status ? t->create_status : 201, render(s, t, json_incref(op.body)),
-                  res_finish, c, res_finish_free);
+    arm_lro_start(r, !op.created ? 200 : t->create_status ? t->create_status : 201,
+                  render(s, t, json_incref(op.body)), res_finish, c, res_finish_free);
     return;
   }
   http_reply_json(r, op.created && !patch ? (t->create_status ? t->create_status : 201) : 200,

@@ -35,6 +35,11 @@ typedef struct arm_op {
   json_t *body;
   int patch;            /* 1 for PATCH */
   int created;          /* 1 when the resource does not exist yet */
+  /* build may set it on an update that has work to do after the commit (a
+   * scale set's capacity): the provisioningState stored ("Updating"); the
+   * type's finish then runs as for a create, and the answer is 200 with
+   * Azure-AsyncOperation. */
+  const char *lro_state;
 } arm_op;
 
 struct arm_type {

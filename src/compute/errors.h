@@ -14,6 +14,8 @@
 #define COMPUTE_ERR_SKU_NOT_AVAILABLE 409, "SkuNotAvailable"
 #define COMPUTE_ERR_PLATFORM_IMAGE_NOT_FOUND 404, "PlatformImageNotFound"
 #define COMPUTE_ERR_NIC_IN_USE 400, "NicInUse"
+#define COMPUTE_ERR_INVALID_REQUEST_CONTENT 400, "InvalidRequestContent"
+#define COMPUTE_ERR_INTERNAL 500, "InternalServerError"
 /* IMDS (OAuth-style bodies). */
 #define COMPUTE_ERR_IMDS_BAD_REQUEST 400, "invalid_request"
 #define COMPUTE_ERR_IMDS_NOT_FOUND 404, "not_found"

@@ -139,7 +139,8 @@ void compute_imds_token(http_req *r) {
 void compute_imds_instance(http_req *r) {
   char vm[512];
   if (imds_caller(r, vm) != 0) return;
-  json_t *body = http_json_own(r, arm_resource_get(r->srv, vm));
+  json_t *body = http_json_own(r, compute_vmss_is_instance(vm) ? compute_vmss_vm_body(r->srv, vm)
+                                                               : arm_resource_get(r->srv, vm));
   if (!body) {
     http_fail(r, COMPUTE_ERR_IMDS_NOT_FOUND, "The VM no longer exists.");
     return;

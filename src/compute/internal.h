@@ -93,6 +93,51 @@ typedef struct compute_state {
   int next_key;
 } compute_state;
 
+/* What a VM or a scale-set instance boots from, keyed by its id (vm.c reads
+ * a VM's body, vmss.c an instance's scale set). */
+#define COMPUTE_MAX_FORWARDS 4
+typedef struct compute_instance_spec {
+  char sandbox[64];       /* the sandbox's name: "vm-<vmId>" */
+  char hostname[80];      /* its computer name */
+  char size[64];          /* "Standard_B1s" */
+  char priority[16];      /* "Regular", "Spot", "Low" */
+  char location[32];
+  char admin_user[80];    /* "" : none */
+  char ssh_key[16384];    /* the admin's key, "" : none */
+  char identity_id[512];  /* whose managed identities its processes get */
+  char forward_ip[COMPUTE_MAX_FORWARDS][64]; /* host addresses whose port 22 reaches it */
+  int nforward;
+} compute_instance_spec;
+
+/* VMs and scale-set instances share compute_vms (keyed by their resource id,
+ * an instance's ".../virtualMachineScaleSets/ss/virtualMachines/3"), the
+ * live sandboxes and the meters; these run either. */
+int compute_vm_row(srv *s, const char *id, char power[24], char disk[512]);
+void compute_vm_set_power(srv *s, const char *id, const char *power);
+/* Inside the caller's transaction: a compute_vms row, power "starting", its
+ * disk <data>/compute/vms/<vm_uuid>. */
+int compute_vm_row_add(srv *s, const char *id, const char *vm_uuid);
+/* Inside the caller's transaction: the row and open meter go; once it
+ * commits, the sandbox stops and its disk is removed.  0 or -1. */
+int compute_vm_forget(srv *s, const char *id);
+enum compute_power_op { COMPUTE_START, COMPUTE_POWER_OFF, COMPUTE_DEALLOCATE, COMPUTE_RESTART,
+                        COMPUTE_REDEPLOY };
+/* Does op now (the calling thread waits); 0, or -1 with why in err. */
+int compute_vm_power_do(srv *s, const char *id, enum compute_power_op op, char *err, size_t n);
+/* Answers r: a long-running op on the VM (name: for messages). */
+void compute_vm_power_request(http_req *r, const char *id, const char *name,
+                              enum compute_power_op op);
+/* Answers r: runCommand (its body) inside the VM. */
+void compute_vm_run_command_on(http_req *r, const char *id, const char *name);
+json_t *compute_instance_view(srv *s, const char *id, const char *provisioning_state,
+                              const char *computer_name, const char *size, const char *disk_name);
+/* vm_build's checks, shared with scale sets' virtualMachineProfile. */
+int compute_is_spot(const char *priority);
+int compute_computer_name_valid(const char *name);
+int compute_admin_name_check(http_req *r, const char *user);
+int compute_image_check(http_req *r, json_t *storage_profile);
+int compute_priority_build(http_req *r, json_t *props, const compute_size *z);
+
 extern const struct arm_type compute_vm_type;
 json_t *compute_vm_instance_view(srv *s, json_t *body);
 void compute_vm_get_instance_view(http_req *r);
@@ -132,5 +177,35 @@ void compute_imds_scheduled_events(http_req *r);
 /* Spot eviction notices (a Preempt event) IMDS shows for a VM: adds one that
  * ends at not_before_ms (azlite's clock); the tick evicts it then. */
 void compute_imds_add_preempt(srv *s, const char *vm_id, int64_t not_before_ms);
+
+/* ---- scale sets (vmss.c) --------------------------------------------- */
+
+extern const struct arm_type compute_vmss_type;
+/* 1 when id names a scale-set instance (".../virtualMachines/<n>" under a
+ * scale set). */
+int compute_vmss_is_instance(const char *id);
+/* The instance's boot spec; 0, or -1 when it is gone. */
+int compute_vmss_instance_spec(srv *s, const char *id, compute_instance_spec *out);
+/* The instance as GET answers it (new reference), or NULL when gone. */
+json_t *compute_vmss_vm_body(srv *s, const char *id);
+void compute_vmss_vm_list(http_req *r);
+void compute_vmss_vm_get(http_req *r);
+void compute_vmss_vm_instance_view(http_req *r);
+void compute_vmss_vm_delete(http_req *r);
+void compute_vmss_vm_start(http_req *r);
+void compute_vmss_vm_power_off(http_req *r);
+void compute_vmss_vm_deallocate(http_req *r);
+void compute_vmss_vm_restart(http_req *r);
+void compute_vmss_vm_run_command(http_req *r);
+void compute_vmss_vm_nics(http_req *r);
+void compute_vmss_nics(http_req *r);
+void compute_vmss_start(http_req *r);
+void compute_vmss_power_off(http_req *r);
+void compute_vmss_deallocate(http_req *r);
+void compute_vmss_restart(http_req *r);
+void compute_vmss_delete_instances(http_req *r);
+void compute_vmss_instance_view(http_req *r);
+void compute_vmss_manual_upgrade(http_req *r);
+void compute_vmss_recover(srv *s);
 
 #endif

@@ -20,6 +20,10 @@
 
 #define COMPUTE_VM                                                                               \
   "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
+#define COMPUTE_VMSS                                                                            \
+  "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/"                      \
+  "virtualMachineScaleSets/{name}"
+#define COMPUTE_VMSS_VM COMPUTE_VMSS "/virtualMachines/{instanceId}"
 #define COMPUTE_LOC "/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}"
 #define COMPUTE_IMG COMPUTE_LOC "/publishers/{publisher}/artifacttypes/vmimage"
 
@@ -77,6 +81,26 @@ static const route compute_routes[] = {
     IMDS_ROW_("/metadata/instance/compute", compute_imds_instance),
     IMDS_ROW_("/metadata/scheduledevents", compute_imds_scheduled_events),
     /* ---- scale sets (vmss.c) ---- */
+    ARM_TRACKED_ROUTES("Microsoft.Compute/virtualMachineScaleSets", &compute_vmss_type),
+    COMPUTE_ROW_("GET", COMPUTE_VMSS "/instanceView", compute_vmss_instance_view),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS "/start", compute_vmss_start),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS "/powerOff", compute_vmss_power_off),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS "/deallocate", compute_vmss_deallocate),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS "/restart", compute_vmss_restart),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS "/delete", compute_vmss_delete_instances),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS "/manualupgrade", compute_vmss_manual_upgrade),
+    COMPUTE_ROW_("GET", COMPUTE_VMSS "/virtualMachines", compute_vmss_vm_list),
+    COMPUTE_ROW_("GET", COMPUTE_VMSS_VM, compute_vmss_vm_get),
+    COMPUTE_ROW_("DELETE", COMPUTE_VMSS_VM, compute_vmss_vm_delete),
+    COMPUTE_ROW_("GET", COMPUTE_VMSS_VM "/instanceView", compute_vmss_vm_instance_view),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS_VM "/start", compute_vmss_vm_start),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS_VM "/powerOff", compute_vmss_vm_power_off),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS_VM "/deallocate", compute_vmss_vm_deallocate),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS_VM "/restart", compute_vmss_vm_restart),
+    COMPUTE_ROW_("POST", COMPUTE_VMSS_VM "/runCommand", compute_vmss_vm_run_command),
+    /* Microsoft.Network's view of the instances' interfaces (its api-versions). */
+    COMPUTE_ROW_("GET", COMPUTE_VMSS "/networkInterfaces", compute_vmss_nics),
+    COMPUTE_ROW_("GET", COMPUTE_VMSS_VM "/networkInterfaces", compute_vmss_vm_nics),
     {.pattern = NULL},
 };
 
@@ -97,6 +121,15 @@ static const char *const compute_schema_scripts[] = {
     /* Version 4: spot prices pinned through the admin API (spot.c). */
     "CREATE TABLE compute_spot_prices(location TEXT NOT NULL, size TEXT NOT NULL COLLATE NOCASE,"
     " price REAL NOT NULL, PRIMARY KEY(location, size));",
+    /* Version 5: scale sets (vmss.c): the next instance number (never
+     * reused), and each instance's identity and addresses; its power state
+     * and disk are a compute_vms row like a VM's. */
+    "CREATE TABLE compute_vmss(ss_id TEXT PRIMARY KEY COLLATE NOCASE,"
+    " next_instance INTEGER NOT NULL);"
+    "CREATE TABLE compute_vmss_vms(ss_id TEXT NOT NULL COLLATE NOCASE, instance INTEGER NOT NULL,"
+    " vm_uuid TEXT NOT NULL, computer_name TEXT NOT NULL, private_ip TEXT NOT NULL,"
+    " subnet_id TEXT NOT NULL, host_ip TEXT NOT NULL, created TEXT NOT NULL,"
+    " PRIMARY KEY(ss_id, instance));",
 };
 
 /* What az 2.45's 2020-09-01-hybrid profile sends (2020-06-01, SKUs
@@ -107,12 +140,34 @@ const char *const compute_api_versions[] = {
     "2020-06-01", "2019-12-01", "2019-07-01", "2019-04-01", "2019-03-01", "2018-10-01",
     "2018-06-01", "2018-04-01", "2017-12-01", "2017-03-30", NULL};
 
+/* A scale set's network interfaces are Microsoft.Network's API under
+ * Microsoft.Compute's path: they take its api-versions (az's hybrid profile
+ * sends 2016-03-30). */
+static const char *const compute_vmss_nic_api_versions[] = {
+    "2023-09-01", "2023-05-01", "2022-11-01", "2022-07-01", "2022-05-01", "2022-01-01",
+    "2021-08-01", "2021-05-01", "2021-03-01", "2021-02-01", "2020-11-01", "2020-08-01",
+    "2020-07-01", "2020-06-01", "2020-05-01", "2020-04-01", "2020-03-01", "2019-12-01",
+    "2019-11-01", "2019-09-01", "2019-08-01", "2019-07-01", "2019-06-01", "2019-04-01",
+    "2019-02-01", "2018-12-01", "2018-11-01", "2018-10-01", "2018-08-01", "2018-07-01",
+    "2018-06-01", "2018-04-01", "2018-02-01", "2018-01-01", "2017-11-01", "2017-10-01",
+    "2017-09-01", "2017-08-01", "2017-06-01", "2017-03-30", "2017-03-01", "2016-12-01",
+    "2016-09-01", "2016-06-01", "2016-03-30", "2015-06-15", NULL};
+
 static const resource_type compute_resource_types[] = {
     {.type = "Microsoft.Compute/locations", .api_versions = compute_api_versions},
     {.type = "Microsoft.Compute/skus", .api_versions = compute_api_versions},
     {.type = "Microsoft.Compute/virtualMachines",
      .api_versions = compute_api_versions,
      .generic = &compute_vm_type},
+    {.type = "Microsoft.Compute/virtualMachineScaleSets",
+     .api_versions = compute_api_versions,
+     .generic = &compute_vmss_type},
+    {.type = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+     .api_versions = compute_api_versions},
+    {.type = "Microsoft.Compute/virtualMachineScaleSets/networkInterfaces",
+     .api_versions = compute_vmss_nic_api_versions},
+    {.type = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/networkInterfaces",
+     .api_versions = compute_vmss_nic_api_versions},
     {.type = NULL},
 };
 
@@ -128,6 +183,7 @@ static int compute_init(srv *s) {
   if (s->serving) {
     if (!rt_available(why, sizeof why)) log_warn("compute: VMs cannot run on this host: %s", why);
     compute_vm_recover(s);
+    compute_vmss_recover(s);
   }
   return 0;
 }

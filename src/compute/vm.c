@@ -70,7 +70,7 @@ static vm_live *live_get(srv *s, const char *id) {
 
 /* ---- the compute_vms row ------------------------------------------------ */
 
-static int vm_row(srv *s, const char *id, char power[24], char disk[512]) {
+int compute_vm_row(srv *s, const char *id, char power[24], char disk[512]) {
   sqlite3_stmt *st;
   int rc = -1;
   if (store_prepare(store_db(s), "SELECT power, disk FROM compute_vms WHERE id=?", -1, &st, NULL) !=
@@ -86,20 +86,17 @@ static int vm_row(srv *s, const char *id, char power[24], char disk[512]) {
   return rc;
 }
 
-static void vm_set_power(srv *s, const char *id, const char *power) {
+void compute_vm_set_power(srv *s, const char *id, const char *power) {
   store_exec(s, "UPDATE compute_vms SET power=%Q WHERE id=%Q", power, id);
 }
 
 /* Meters: an interval opens when a VM boots and closes when it stops. */
-static void meter_open(srv *s, const char *id, json_t *body) {
-  json_t *p = json_object_get(body, "properties");
-  const char *size = json_string_value(json_object_get(json_object_get(p, "hardwareProfile"), "vmSize"));
-  const char *prio = json_string_value(json_object_get(p, "priority"));
+static void meter_open(srv *s, const char *id, const compute_instance_spec *sp) {
   store_exec(s,
              "INSERT INTO compute_vm_meter(id, size, priority, location, start_ms) "
              "VALUES(%Q, %Q, %Q, %Q, %lld)",
-             id, size ? size : "", prio ? prio : "Regular",
-             json_string_value(json_object_get(body, "location")), (long long)clock_now_ms(s));
+             id, sp->size, sp->priority[0] ? sp->priority : "Regular", sp->location,
+             (long long)clock_now_ms(s));
 }
 
 static void meter_close(srv *s, const char *id) {
@@ -118,7 +115,7 @@ static int vm_name_valid(const char *n) {
 }
 
 /* Linux computer names: 1-64 of letters, digits, '-' and '.', not all digits. */
-static int computer_name_valid(const char *n) {
+int compute_computer_name_valid(const char *n) {
   size_t len = strlen(n);
   int digits = 1;
   if (len < 1 || len > 64 || n[0] == '-' || n[0] == '.') return 0;
@@ -137,7 +134,7 @@ static const char *const reserved_admins[] = {
     "sql",           "support", "support_388945a0", "sys", "test2", "test3", "user4",
     "user5",         NULL};
 
-static int admin_name_check(http_req *r, const char *u) {
+int compute_admin_name_check(http_req *r, const char *u) {
   if (!u || !*u) {
     http_fail(r, COMPUTE_ERR_INVALID_PARAMETER, "Required parameter 'adminUsername' is missing (null).");
     return -1;
@@ -169,8 +166,90 @@ static json_t *obj_at(json_t *o, const char *k) {
   return v;
 }
 
-static int is_spot(const char *prio) {
+int compute_is_spot(const char *prio) {
   return prio && (strcasecmp(prio, "Spot") == 0 || strcasecmp(prio, "Low") == 0);
+}
+
+/* Resolves storageProfile.imageReference to a Linux platform image (its
+ * exactVersion set), or fails r. */
+int compute_image_check(http_req *r, json_t *sp) {
+  json_t *img = json_object_get(sp, "imageReference");
+  const char *pub = json_string_value(json_object_get(img, "publisher")),
+             *offer = json_string_value(json_object_get(img, "offer")),
+             *sku = json_string_value(json_object_get(img, "sku")),
+             *ver = json_string_value(json_object_get(img, "version"));
+  char exact[64];
+  if (!pub || !offer || !sku) {
+    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+              "Required parameter 'imageReference' (publisher, offer, sku) is missing: azlite "
+              "makes VMs from platform images only.");
+    return -1;
+  }
+  if (compute_image_resolve(pub, offer, sku, ver ? ver : "latest", exact, sizeof exact) != 0) {
+    http_fail(r, COMPUTE_ERR_PLATFORM_IMAGE_NOT_FOUND,
+              "The platform image '%s:%s:%s:%s' is not available. Verify that all fields in the "
+              "storage profile are correct. For more details about storage profile "
+              "information, please refer to https://aka.ms/storageprofile",
+              pub, offer, sku, ver ? ver : "latest");
+    return -1;
+  }
+  if (!compute_image_is_linux(pub, offer, sku)) {
+    http_fail(r, COMPUTE_ERR_OPERATION_NOT_ALLOWED,
+              "The image '%s:%s:%s' is a Windows image: azlite runs Linux VMs only.", pub, offer,
+              sku);
+    return -1;
+  }
+  if (!ver) json_object_set_new(img, "version", json_string("latest"));
+  json_object_set_new(img, "exactVersion", json_string(exact));
+  return 0;
+}
+
+/* Checks and completes priority, evictionPolicy and billingProfile in props
+ * (a VM's properties or a scale set's virtualMachineProfile). */
+int compute_priority_build(http_req *r, json_t *props, const compute_size *z) {
+  const char *prio = json_string_value(json_object_get(props, "priority"));
+  if (prio && strcasecmp(prio, "Regular") && !compute_is_spot(prio)) {
+    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+              "The value '%s' of parameter 'priority' is not allowed. Allowed values are "
+              "'Regular', 'Low' and 'Spot'.",
+              prio);
+    return -1;
+  }
+  const char *evict = json_string_value(json_object_get(props, "evictionPolicy"));
+  json_t *billing = json_object_get(props, "billingProfile");
+  if (!compute_is_spot(prio)) {
+    if (evict || json_is_object(billing)) {
+      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+                "'%s' can only be set for a VM whose priority is Spot or Low.",
+                evict ? "evictionPolicy" : "billingProfile");
+      return -1;
+    }
+  } else {
+    if (!z->low_priority_capable) {
+      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+                "The VM size '%s' is not supported for Spot or low priority VMs.", z->name);
+      return -1;
+    }
+    if (evict && strcasecmp(evict, "Deallocate") && strcasecmp(evict, "Delete")) {
+      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+                "The value '%s' of parameter 'evictionPolicy' is not allowed. Allowed values "
+                "are 'Deallocate' and 'Delete'.",
+                evict);
+      return -1;
+    }
+    if (!evict) json_object_set_new(props, "evictionPolicy", json_string("Deallocate"));
+    json_t *mp = json_object_get(billing, "maxPrice");
+    double max = mp ? json_number_value(mp) : -1;
+    if (mp && !json_is_number(mp)) max = 0;
+    if (max != -1 && max <= 0) {
+      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+                "The value of parameter 'billingProfile.maxPrice' is invalid: it must be -1 or "
+                "greater than 0.");
+      return -1;
+    }
+    json_object_set_new(props, "billingProfile", json_pack("{s:f}", "maxPrice", max));
+  }
+  return 0;
 }
 
 /* Checks and completes the VM's properties.  On an update, what cannot
@@ -223,49 +302,8 @@ static int vm_build(arm_op *op) {
               op->id, op->location, op->s->subscription_id);
     return -1;
   }
-  /* Priority, eviction, max price. */
+  if (compute_priority_build(r, props, z) != 0) return -1;
   const char *prio = json_string_value(json_object_get(props, "priority"));
-  if (prio && strcasecmp(prio, "Regular") && !is_spot(prio)) {
-    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
-              "The value '%s' of parameter 'priority' is not allowed. Allowed values are "
-              "'Regular', 'Low' and 'Spot'.",
-              prio);
-    return -1;
-  }
-  const char *evict = json_string_value(json_object_get(props, "evictionPolicy"));
-  json_t *billing = json_object_get(props, "billingProfile");
-  if (!is_spot(prio)) {
-    if (evict || json_is_object(billing)) {
-      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
-                "'%s' can only be set for a VM whose priority is Spot or Low.",
-                evict ? "evictionPolicy" : "billingProfile");
-      return -1;
-    }
-  } else {
-    if (!z->low_priority_capable) {
-      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
-                "The VM size '%s' is not supported for Spot or low priority VMs.", z->name);
-      return -1;
-    }
-    if (evict && strcasecmp(evict, "Deallocate") && strcasecmp(evict, "Delete")) {
-      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
-                "The value '%s' of parameter 'evictionPolicy' is not allowed. Allowed values "
-                "are 'Deallocate' and 'Delete'.",
-                evict);
-      return -1;
-    }
-    if (!evict) json_object_set_new(props, "evictionPolicy", json_string("Deallocate"));
-    json_t *mp = json_object_get(billing, "maxPrice");
-    double max = mp ? json_number_value(mp) : -1;
-    if (mp && !json_is_number(mp)) max = 0;
-    if (max != -1 && max <= 0) {
-      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
-                "The value of parameter 'billingProfile.maxPrice' is invalid: it must be -1 or "
-                "greater than 0.");
-      return -1;
-    }
-    json_object_set_new(props, "billingProfile", json_pack("{s:f}", "maxPrice", max));
-  }
   if (!op->created) {
     /* What an update cannot change. */
     json_t *cp = json_object_get(op->cur, "properties");
@@ -276,42 +314,14 @@ static int vm_build(arm_op *op) {
     if (!json_object_get(props, "networkProfile"))
       json_object_set(props, "networkProfile", json_object_get(cp, "networkProfile"));
     const char *old = json_string_value(json_object_get(json_object_get(cp, "priority") ? cp : props, "priority"));
-    if ((is_spot(old) ? 1 : 0) != (is_spot(prio) ? 1 : 0)) {
+    if ((compute_is_spot(old) ? 1 : 0) != (compute_is_spot(prio) ? 1 : 0)) {
       http_fail(r, COMPUTE_ERR_OPERATION_NOT_ALLOWED,
                 "Changing property 'priority' is not allowed.");
       return -1;
     }
   } else {
-    /* Image. */
     json_t *sp = obj_at(props, "storageProfile");
-    json_t *img = json_object_get(sp, "imageReference");
-    const char *pub = json_string_value(json_object_get(img, "publisher")),
-               *offer = json_string_value(json_object_get(img, "offer")),
-               *sku = json_string_value(json_object_get(img, "sku")),
-               *ver = json_string_value(json_object_get(img, "version"));
-    char exact[64];
-    if (!pub || !offer || !sku) {
-      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
-                "Required parameter 'imageReference' (publisher, offer, sku) is missing: azlite "
-                "makes VMs from platform images only.");
-      return -1;
-    }
-    if (compute_image_resolve(pub, offer, sku, ver ? ver : "latest", exact, sizeof exact) != 0) {
-      http_fail(r, COMPUTE_ERR_PLATFORM_IMAGE_NOT_FOUND,
-                "The platform image '%s:%s:%s:%s' is not available. Verify that all fields in the "
-                "storage profile are correct. For more details about storage profile "
-                "information, please refer to https://aka.ms/storageprofile",
-                pub, offer, sku, ver ? ver : "latest");
-      return -1;
-    }
-    if (!compute_image_is_linux(pub, offer, sku)) {
-      http_fail(r, COMPUTE_ERR_OPERATION_NOT_ALLOWED,
-                "The image '%s:%s:%s' is a Windows image: azlite runs Linux VMs only.", pub, offer,
-                sku);
-      return -1;
-    }
-    if (!ver) json_object_set_new(img, "version", json_string("latest"));
-    json_object_set_new(img, "exactVersion", json_string(exact));
+    if (compute_image_check(r, sp) != 0) return -1;
     json_t *od = obj_at(sp, "osDisk");
     char vmid[37];
     uuid_v4(vmid);
@@ -339,19 +349,19 @@ static int vm_build(arm_op *op) {
     }
     const char *cn = json_string_value(json_object_get(os, "computerName"));
     if (!cn) json_object_set_new(os, "computerName", json_string(op->name));
-    else if (!computer_name_valid(cn)) {
+    else if (!compute_computer_name_valid(cn)) {
       http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
                 "Linux host name cannot exceed 64 characters in length or contain the following "
                 "characters: ` ~ ! @ # $ %% ^ & * ( ) = + _ [ ] { } \\ | ; : ' \" , < > / ?.");
       return -1;
     }
     if (!json_object_get(os, "computerName") ||
-        !computer_name_valid(json_string_value(json_object_get(os, "computerName")))) {
+        !compute_computer_name_valid(json_string_value(json_object_get(os, "computerName")))) {
       http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
                 "The computer name '%s' is not valid: give osProfile.computerName.", op->name);
       return -1;
     }
-    if (admin_name_check(r, json_string_value(json_object_get(os, "adminUsername"))) != 0)
+    if (compute_admin_name_check(r, json_string_value(json_object_get(os, "adminUsername"))) != 0)
       return -1;
     json_t *lc = obj_at(os, "linuxConfiguration");
     json_t *keys = json_object_get(json_object_get(lc, "ssh"), "publicKeys");
@@ -407,7 +417,7 @@ static int vm_apply(arm_op *op) {
   json_t *props = json_object_get(op->body, "properties");
   const char *size = json_string_value(json_object_get(json_object_get(props, "hardwareProfile"), "vmSize"));
   const char *prio = json_string_value(json_object_get(props, "priority"));
-  if (compute_quota_check(op->r, op->location, size, 1, is_spot(prio), op->created ? NULL : op->id) != 0)
+  if (compute_quota_check(op->r, op->location, size, 1, compute_is_spot(prio), op->created ? NULL : op->id) != 0)
     return -1;
   json_t *nics = json_object_get(json_object_get(props, "networkProfile"), "networkInterfaces");
   size_t i;
@@ -420,73 +430,88 @@ static int vm_apply(arm_op *op) {
     }
   }
   if (!op->created) return 0;
-  char *disk = srv_path(op->s, "compute/vms");
-  char *dir = http_printf(op->r, "%s/%s", disk, json_string_value(json_object_get(props, "vmId")));
-  free(disk);
-  return store_exec(op->s, "INSERT OR REPLACE INTO compute_vms(id, power, disk) VALUES(%Q, 'starting', %Q)",
-                    op->id, dir);
+  return compute_vm_row_add(op->s, op->id, json_string_value(json_object_get(props, "vmId")));
 }
 
 /* ---- booting and stopping --------------------------------------------------- */
 
-static void vm_forward_ssh(srv *s, rt_sandbox *sb, json_t *body) {
-  json_t *nics = json_object_get(json_object_get(json_object_get(body, "properties"), "networkProfile"),
-                                 "networkInterfaces");
+/* What the VM id boots from: its body, or its scale set's model for an
+ * instance (vmss.c).  0, or -1 when it is gone. */
+static int instance_spec(srv *s, const char *id, compute_instance_spec *out) {
+  memset(out, 0, sizeof *out);
+  if (compute_vmss_is_instance(id)) return compute_vmss_instance_spec(s, id, out);
+  json_t *body = arm_resource_get(s, id);
+  if (!body) return -1;
+  json_t *p = json_object_get(body, "properties");
+  json_t *os = json_object_get(p, "osProfile");
+  json_t *keys = json_object_get(
+      json_object_get(json_object_get(os, "linuxConfiguration"), "ssh"), "publicKeys");
+  const char *key = json_string_value(json_object_get(json_array_get(keys, 0), "keyData"));
+  const char *prio = json_string_value(json_object_get(p, "priority"));
+  /* cgroup and log names: the vmId is unique and safe. */
+  snprintf(out->sandbox, sizeof out->sandbox, "vm-%s", json_string_value(json_object_get(p, "vmId")));
+  snprintf(out->hostname, sizeof out->hostname, "%s",
+           json_string_value(json_object_get(os, "computerName")) ?: "");
+  snprintf(out->size, sizeof out->size, "%s",
+           json_string_value(json_object_get(json_object_get(p, "hardwareProfile"), "vmSize")) ?: "");
+  snprintf(out->priority, sizeof out->priority, "%s", prio ? prio : "Regular");
+  snprintf(out->location, sizeof out->location, "%s",
+           json_string_value(json_object_get(body, "location")) ?: "");
+  snprintf(out->admin_user, sizeof out->admin_user, "%s",
+           json_string_value(json_object_get(os, "adminUsername")) ?: "");
+  snprintf(out->ssh_key, sizeof out->ssh_key, "%s", key ? key : "");
+  snprintf(out->identity_id, sizeof out->identity_id, "%s", id);
+  json_t *nics = json_object_get(json_object_get(p, "networkProfile"), "networkInterfaces");
   size_t i;
   json_t *n;
   json_array_foreach(nics, i, n) {
     network_nic_info ni;
-    if (network_nic_info_get(s, json_string_value(json_object_get(n, "id")), &ni) == 0 &&
+    if (out->nforward < COMPUTE_MAX_FORWARDS &&
+        network_nic_info_get(s, json_string_value(json_object_get(n, "id")), &ni) == 0 &&
         ni.public_ip[0])
-      rt_forward_to(sb, ni.public_ip, 22, 22);
+      snprintf(out->forward_ip[out->nforward++], sizeof out->forward_ip[0], "%s", ni.public_ip);
   }
+  json_decref(body);
+  return 0;
 }
 
 /* Boots the VM's sandbox (v->op_mu held).  0, or -1 with why in err. */
 static int vm_boot_locked(srv *s, vm_live *v, char *err, size_t n) {
   if (v->sb) return 0;
-  json_t *body = arm_resource_get(s, v->id);
+  compute_instance_spec *sp = malloc(sizeof *sp);
+  if (!sp) abort();
   char power[24], disk[512];
-  if (!body || vm_row(s, v->id, power, disk) != 0) {
-    json_decref(body);
+  if (instance_spec(s, v->id, sp) != 0 || compute_vm_row(s, v->id, power, disk) != 0) {
+    free(sp);
     snprintf(err, n, "the VM is gone");
     return -1;
   }
-  json_t *p = json_object_get(body, "properties");
-  json_t *os = json_object_get(p, "osProfile");
-  const compute_size *z = compute_size_find(
-      json_string_value(json_object_get(json_object_get(p, "hardwareProfile"), "vmSize")));
-  json_t *keys = json_object_get(
-      json_object_get(json_object_get(os, "linuxConfiguration"), "ssh"), "publicKeys");
-  const char *key = json_string_value(json_object_get(json_array_get(keys, 0), "keyData"));
-  char name[64];
-  /* cgroup and log names: the vmId is unique and safe. */
-  snprintf(name, sizeof name, "vm-%s", json_string_value(json_object_get(p, "vmId")));
-  char **env = compute_sandbox_env(s, v->id);
-  rt_spec spec = {.name = name,
+  const compute_size *z = compute_size_find(sp->size);
+  char **env = compute_sandbox_env(s, sp->identity_id);
+  rt_spec spec = {.name = sp->sandbox,
                   .disk_dir = disk,
-                  .hostname = json_string_value(json_object_get(os, "computerName")),
+                  .hostname = sp->hostname,
                   .vcpus = z ? z->vcpus : 0,
                   .memory_mb = z ? z->memory_mb : 0,
-                  .admin_user = json_string_value(json_object_get(os, "adminUsername")),
-                  .ssh_public_key = key,
+                  .admin_user = sp->admin_user[0] ? sp->admin_user : NULL,
+                  .ssh_public_key = sp->ssh_key[0] ? sp->ssh_key : NULL,
                   .gpus = z && z->gpu_model ? z->gpus : 0,
                   .sshd = 1,
                   .env = (const char *const *)env,
                   .files = compute_sandbox_files(s)};
-  vm_set_power(s, v->id, "starting");
+  compute_vm_set_power(s, v->id, "starting");
   v->sb = rt_boot(&spec, err, n);
   identity_workload_env_free(env);
   if (!v->sb) {
-    vm_set_power(s, v->id, "stopped");
-    json_decref(body);
+    compute_vm_set_power(s, v->id, "stopped");
+    free(sp);
     return -1;
   }
   compute_vm_serve_inside(s, v->sb, v->id);
-  vm_forward_ssh(s, v->sb, body);
-  vm_set_power(s, v->id, "running");
-  meter_open(s, v->id, body);
-  json_decref(body);
+  for (int i = 0; i < sp->nforward; i++) rt_forward_to(v->sb, sp->forward_ip[i], 22, 22);
+  compute_vm_set_power(s, v->id, "running");
+  meter_open(s, v->id, sp);
+  free(sp);
   log_info("compute: %s is running", v->id);
   return 0;
 }
@@ -497,7 +522,7 @@ static void vm_stop_locked(srv *s, vm_live *v, const char *power) {
     v->sb = NULL;
     meter_close(s, v->id);
   }
-  vm_set_power(s, v->id, power);
+  compute_vm_set_power(s, v->id, power);
 }
 
 /* The create's operation: boot, then "Succeeded" (or "Failed" and why). */
@@ -539,17 +564,29 @@ static void vm_after_delete(srv *s, void *arg, int committed) {
   free(g);
 }
 
-static int vm_remove(srv *s, const char *id, json_t *body) {
+int compute_vm_forget(srv *s, const char *id) {
   char disk[512];
-  if (vm_row(s, id, NULL, disk) == 0) {
-    meter_close(s, id);
-    if (store_exec(s, "DELETE FROM compute_vms WHERE id=%Q", id) != 0) return -1;
-    vm_gone *g = calloc(1, sizeof *g);
-    if (!g) abort();
-    g->id = strdup(id);
-    g->disk = strdup(disk);
-    store_after_commit(s, vm_after_delete, g);
-  }
+  if (compute_vm_row(s, id, NULL, disk) != 0) return 0;
+  meter_close(s, id);
+  if (store_exec(s, "DELETE FROM compute_vms WHERE id=%Q", id) != 0) return -1;
+  vm_gone *g = calloc(1, sizeof *g);
+  if (!g) abort();
+  g->id = strdup(id);
+  g->disk = strdup(disk);
+  store_after_commit(s, vm_after_delete, g);
+  return 0;
+}
+
+int compute_vm_row_add(srv *s, const char *id, const char *vm_uuid) {
+  char *base = srv_path(s, "compute/vms");
+  int rc = store_exec(s, "INSERT OR REPLACE INTO compute_vms(id, power, disk) VALUES(%Q, 'starting', '%q/%q')",
+                      id, base, vm_uuid);
+  free(base);
+  return rc;
+}
+
+static int vm_remove(srv *s, const char *id, json_t *body) {
+  if (compute_vm_forget(s, id) != 0) return -1;
   json_t *nics = json_object_get(json_object_get(json_object_get(body, "properties"), "networkProfile"),
                                  "networkInterfaces");
   size_t i;
@@ -580,12 +617,10 @@ static json_t *status_entry(const char *code, const char *level, const char *dis
 
 /* What GET .../instanceView answers: the power state, the OS as it really is
  * inside, and what the VM lacks on this host (a GPU, sshd), said plainly. */
-json_t *compute_vm_instance_view(srv *s, json_t *body) {
-  const char *id = json_string_value(json_object_get(body, "id"));
-  json_t *p = json_object_get(body, "properties");
+json_t *compute_instance_view(srv *s, const char *id, const char *ps, const char *computer_name,
+                              const char *size, const char *disk_name) {
   char power[24] = "stopped";
-  vm_row(s, id, power, NULL);
-  const char *ps = json_string_value(json_object_get(p, "provisioningState"));
+  compute_vm_row(s, id, power, NULL);
   vm_live *v = live_get(s, id);
   rt_info info;
   memset(&info, 0, sizeof info);
@@ -610,17 +645,14 @@ json_t *compute_vm_instance_view(srv *s, json_t *body) {
   snprintf(pcode, sizeof pcode, "PowerState/%s", power);
   json_array_append_new(st, status_entry(pcode, "Info",
                                          power_display(power), NULL, NULL));
-  json_t *os = json_object_get(p, "osProfile");
-  const compute_size *z = compute_size_find(
-      json_string_value(json_object_get(json_object_get(p, "hardwareProfile"), "vmSize")));
+  const compute_size *z = size ? compute_size_find(size) : NULL;
   if (running && z && z->gpu_model && info.gpus == 0)
     json_array_append_new(st, status_entry("GPU/unavailable", "Warning", "No GPU", info.why_no_gpu, NULL));
   if (running && !info.sshd)
     json_array_append_new(st, status_entry("SSH/unavailable", "Warning", "No SSH",
                                            info.why_no_sshd[0] ? info.why_no_sshd : "sshd does not run", NULL));
-  json_t *iv = json_pack("{s:o,s:s,s:o}", "computerName",
-                         json_incref(json_object_get(os, "computerName")), "hyperVGeneration", "V1",
-                         "statuses", st);
+  json_t *iv = json_pack("{s:s,s:s,s:o}", "computerName", computer_name ? computer_name : "",
+                         "hyperVGeneration", "V1", "statuses", st);
   if (running) {
     json_object_set_new(iv, "osName", json_string(info.os_name));
     json_object_set_new(iv, "osVersion", json_string(info.os_version));
@@ -629,13 +661,22 @@ json_t *compute_vm_instance_view(srv *s, json_t *body) {
                                   status_entry("ProvisioningState/succeeded", "Info", "Ready",
                                                "azlite runs the VM's commands directly", iso)));
   }
-  const char *dname = json_string_value(
-      json_object_get(json_object_get(json_object_get(p, "storageProfile"), "osDisk"), "name"));
   json_object_set_new(iv, "disks",
-                      json_pack("[{s:s,s:[o]}]", "name", dname ? dname : "osdisk", "statuses",
+                      json_pack("[{s:s,s:[o]}]", "name", disk_name ? disk_name : "osdisk", "statuses",
                                 status_entry("ProvisioningState/succeeded", "Info",
                                              "Provisioning succeeded", NULL, iso)));
   return iv;
+}
+
+json_t *compute_vm_instance_view(srv *s, json_t *body) {
+  json_t *p = json_object_get(body, "properties");
+  return compute_instance_view(
+      s, json_string_value(json_object_get(body, "id")),
+      json_string_value(json_object_get(p, "provisioningState")),
+      json_string_value(json_object_get(json_object_get(p, "osProfile"), "computerName")),
+      json_string_value(json_object_get(json_object_get(p, "hardwareProfile"), "vmSize")),
+      json_string_value(json_object_get(
+          json_object_get(json_object_get(p, "storageProfile"), "osDisk"), "name")));
 }
 
 static json_t *vm_expand(http_req *r, json_t *body, const char *what) {
@@ -666,37 +707,40 @@ void compute_vm_get_instance_view(http_req *r) {
 
 /* ---- power operations ------------------------------------------------------ */
 
-enum vm_op { VM_START, VM_POWER_OFF, VM_DEALLOCATE, VM_RESTART, VM_REDEPLOY };
-
 typedef struct vm_op_ctx {
   char id[512];
-  enum vm_op op;
+  enum compute_power_op op;
   int skip_shutdown;
 } vm_op_ctx;
 
-static int vm_op_run(srv *s, void *ctx, char *code, size_t cn, char *msg, size_t mn) {
-  vm_op_ctx *c = ctx;
-  vm_live *v = live_get(s, c->id);
+int compute_vm_power_do(srv *s, const char *id, enum compute_power_op op, char *err, size_t n) {
+  vm_live *v = live_get(s, id);
   pthread_mutex_lock(&v->op_mu);
-  char err[512] = "";
   int rc = 0;
-  switch (c->op) {
-  case VM_START: rc = vm_boot_locked(s, v, err, sizeof err); break;
-  case VM_POWER_OFF:
-    vm_set_power(s, c->id, "stopping");
+  switch (op) {
+  case COMPUTE_START: rc = vm_boot_locked(s, v, err, n); break;
+  case COMPUTE_POWER_OFF:
+    compute_vm_set_power(s, id, "stopping");
     vm_stop_locked(s, v, "stopped");
     break;
-  case VM_DEALLOCATE:
-    vm_set_power(s, c->id, "deallocating");
+  case COMPUTE_DEALLOCATE:
+    compute_vm_set_power(s, id, "deallocating");
     vm_stop_locked(s, v, "deallocated");
     break;
-  case VM_RESTART:
-  case VM_REDEPLOY:
+  case COMPUTE_RESTART:
+  case COMPUTE_REDEPLOY:
     vm_stop_locked(s, v, "stopped");
-    rc = vm_boot_locked(s, v, err, sizeof err);
+    rc = vm_boot_locked(s, v, err, n);
     break;
   }
   pthread_mutex_unlock(&v->op_mu);
+  return rc;
+}
+
+static int vm_op_run(srv *s, void *ctx, char *code, size_t cn, char *msg, size_t mn) {
+  vm_op_ctx *c = ctx;
+  char err[512] = "";
+  int rc = compute_vm_power_do(s, c->id, c->op, err, sizeof err);
   if (rc != 0) {
     snprintf(code, cn, "VMStartFailed");
     snprintf(msg, mn, "The VM could not be started: %s", err);
@@ -704,33 +748,36 @@ static int vm_op_run(srv *s, void *ctx, char *code, size_t cn, char *msg, size_t
   return rc;
 }
 
-static void vm_power(http_req *r, enum vm_op op) {
-  json_t *body = vm_require(r);
-  if (!body) return;
-  const char *id = json_string_value(json_object_get(body, "id"));
+void compute_vm_power_request(http_req *r, const char *id, const char *name,
+                              enum compute_power_op op) {
   char power[24] = "";
-  vm_row(r->srv, id, power, NULL);
-  if (op == VM_RESTART && strcmp(power, "running") != 0) {
+  compute_vm_row(r->srv, id, power, NULL);
+  if (op == COMPUTE_RESTART && strcmp(power, "running") != 0) {
     http_fail(r, COMPUTE_ERR_OPERATION_NOT_ALLOWED,
-              "Operation 'restart' is not allowed on VM '%s' since the VM is %s.",
-              json_string_value(json_object_get(body, "name")),
+              "Operation 'restart' is not allowed on VM '%s' since the VM is %s.", name,
               strcmp(power, "deallocated") == 0 ? "deallocated" : "not running");
-    json_decref(body);
     return;
   }
   vm_op_ctx *c = calloc(1, sizeof *c);
   if (!c) abort();
   snprintf(c->id, sizeof c->id, "%s", id);
   c->op = op;
-  json_decref(body);
   arm_lro_start(r, 202, NULL, vm_op_run, c, free);
 }
 
-void compute_vm_start(http_req *r) { vm_power(r, VM_START); }
-void compute_vm_power_off(http_req *r) { vm_power(r, VM_POWER_OFF); }
-void compute_vm_deallocate(http_req *r) { vm_power(r, VM_DEALLOCATE); }
-void compute_vm_restart(http_req *r) { vm_power(r, VM_RESTART); }
-void compute_vm_redeploy(http_req *r) { vm_power(r, VM_REDEPLOY); }
+static void vm_power(http_req *r, enum compute_power_op op) {
+  json_t *body = vm_require(r);
+  if (!body) return;
+  http_json_own(r, body);
+  compute_vm_power_request(r, json_string_value(json_object_get(body, "id")),
+                           json_string_value(json_object_get(body, "name")), op);
+}
+
+void compute_vm_start(http_req *r) { vm_power(r, COMPUTE_START); }
+void compute_vm_power_off(http_req *r) { vm_power(r, COMPUTE_POWER_OFF); }
+void compute_vm_deallocate(http_req *r) { vm_power(r, COMPUTE_DEALLOCATE); }
+void compute_vm_restart(http_req *r) { vm_power(r, COMPUTE_RESTART); }
+void compute_vm_redeploy(http_req *r) { vm_power(r, COMPUTE_REDEPLOY); }
 
 /* ---- run command ------------------------------------------------------------- */
 
@@ -816,6 +863,11 @@ void compute_vm_run_command(http_req *r) {
   json_t *body = vm_require(r);
   if (!body) return;
   http_json_own(r, body);
+  compute_vm_run_command_on(r, json_string_value(json_object_get(body, "id")),
+                            json_string_value(json_object_get(body, "name")));
+}
+
+void compute_vm_run_command_on(http_req *r, const char *id, const char *name) {
   json_t *in = http_json_own(r, http_body_json(r));
   if (!in) return;
   const char *cmd = json_string_value(json_object_get(in, "commandId"));
@@ -826,13 +878,12 @@ void compute_vm_run_command(http_req *r) {
               cmd ? cmd : "(null)");
     return;
   }
-  const char *id = json_string_value(json_object_get(body, "id"));
   char power[24] = "";
-  vm_row(r->srv, id, power, NULL);
+  compute_vm_row(r->srv, id, power, NULL);
   if (strcmp(power, "running") != 0) {
     http_fail(r, COMPUTE_ERR_OPERATION_NOT_ALLOWED,
-              "Cannot run the command on VM '%s' because it is %s.",
-              json_string_value(json_object_get(body, "name")), power_display(power) + 3);
+              "Cannot run the command on VM '%s' because it is %s.", name,
+              power[0] ? power_display(power) + 3 : "gone");
     return;
   }
   size_t len = 1;
@@ -883,8 +934,8 @@ void compute_vm_simulate_eviction(http_req *r) {
   json_t *p = json_object_get(body, "properties");
   const char *id = json_string_value(json_object_get(body, "id"));
   char power[24] = "";
-  vm_row(r->srv, id, power, NULL);
-  if (!is_spot(json_string_value(json_object_get(p, "priority")))) {
+  compute_vm_row(r->srv, id, power, NULL);
+  if (!compute_is_spot(json_string_value(json_object_get(p, "priority")))) {
     http_fail(r, COMPUTE_ERR_OPERATION_NOT_ALLOWED,
               "Operation 'simulateEviction' is allowed only on Spot or low priority VMs.");
     return;
