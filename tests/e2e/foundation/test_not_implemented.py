@@ -28,14 +28,15 @@ class NotImplemented(unittest.TestCase):
         self.assertEqual(err["code"], "NotImplemented")
         self.assertIn("azlite does not implement %s yet" % what, err["message"])
 
-    def test_compute_virtual_machines(self):
+    def test_compute_disks(self):
+        # Microsoft.Compute serves VMs and scale sets, not managed disks.
         self.not_implemented(
-            srv.http("GET", sub() + "/providers/Microsoft.Compute/virtualMachines"
-                     "?api-version=2023-03-01"), "Microsoft.Compute/virtualMachines")
+            srv.http("GET", sub() + "/providers/Microsoft.Compute/disks"
+                     "?api-version=2023-03-01"), "Microsoft.Compute/disks")
         self.not_implemented(
             srv.http("PUT", sub() + "/resourceGroups/g/providers/microsoft.compute/"
-                     "virtualMachines/vm1?api-version=2023-03-01", json={"location": "eastus"}),
-            "Microsoft.Compute/virtualMachines")
+                     "disks/d1?api-version=2023-03-01", json={"location": "eastus"}),
+            "Microsoft.Compute/disks")
 
     def test_unimplemented_location_path(self):
         # Microsoft.Compute serves locations/{l}/vmSizes, not every location path.
@@ -49,11 +50,11 @@ class NotImplemented(unittest.TestCase):
                      "?api-version=2022-09-01"), "Microsoft.Storage/deletedAccounts")
 
     def test_az_names_it(self):
-        # (Debian's az 2.45 cannot run `az vm list` itself: its compute SDK lacks the group.)
         p = srv.az("rest", "--method", "get", "--url", srv.mgmt_url + sub() +
-                   "/providers/Microsoft.Compute/virtualMachines?api-version=2023-03-01")
+                   "/providers/Microsoft.MachineLearningServices/workspaces?api-version=2023-04-01")
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("azlite does not implement Microsoft.Compute/virtualMachines yet", p.stderr)
+        self.assertIn("azlite does not implement Microsoft.MachineLearningServices/workspaces yet",
+                      p.stderr)
 
     def test_unknown_namespace_stays_404(self):
         r = srv.http("GET", sub() + "/providers/Contoso.Widgets/widgets?api-version=2023-03-01")
