@@ -83,7 +83,7 @@ class Server:
         self.s.headers["Authorization"] = "Bearer " + tok.json()["access_token"]
 
     def req(self, method, path, **kw):
-        r = self.s.request(method, self.url + path, **kw)
+        r = self.s.request(method, self.url + path, verify=self.ca, **kw)
         if r.status_code >= 400:
             raise RuntimeError("%s %s: %d %s" % (method, path, r.status_code, r.text[:300]))
         return r

@@ -1196,7 +1196,11 @@ static const char rt_setup_script[] =
     "  fi\n"
     "fi\n"
     "if [ -n \"$AZLITE_SSHD\" ]; then\n"
-    "  ssh-keygen -A >/dev/null\n"
+    /* ed25519 and ecdsa host keys only: an RSA one takes most of a boot. */
+    "  for t in ed25519 ecdsa; do\n"
+    "    [ -e /etc/ssh/ssh_host_${t}_key ] ||"
+    " ssh-keygen -q -t $t -N '' -f /etc/ssh/ssh_host_${t}_key\n"
+    "  done\n"
     "  mkdir -p /run/sshd; chmod 755 /run/sshd\n"
     "fi\n";
 
@@ -1231,7 +1235,10 @@ static int sandbox_setup_inside(rt_sandbox *sb, const rt_spec *spec, char *err, 
   }
   rt_result_free(&res);
   if (sshd) {
-    if (rt_spawn(sb, "exec /usr/sbin/sshd -D -e -o ListenAddress=127.0.0.1 -o UseDNS=no", NULL, "/",
+    if (rt_spawn(sb,
+                 "exec /usr/sbin/sshd -D -e -o ListenAddress=127.0.0.1 -o UseDNS=no"
+                 " -o HostKey=/etc/ssh/ssh_host_ed25519_key -o HostKey=/etc/ssh/ssh_host_ecdsa_key",
+                 NULL, "/",
                  NULL, NULL, NULL, NULL) > 0) {
       /* Returns once it listens on 127.0.0.1:22 (0100007F:0016, state 0A)
        * in the sandbox's network namespace, as init's /proc/net/tcp shows. */
