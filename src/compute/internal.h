@@ -136,6 +136,10 @@ int compute_is_spot(const char *priority);
 int compute_computer_name_valid(const char *name);
 int compute_admin_name_check(http_req *r, const char *user);
 int compute_image_check(http_req *r, json_t *storage_profile);
+/* An osProfile's admin and Linux configuration (ssh keys or a password, which
+ * is dropped: Azure never answers it back), completed with Azure's defaults.
+ * Fails r and returns -1. */
+int compute_linux_profile_check(http_req *r, json_t *os_profile);
 int compute_priority_build(http_req *r, json_t *props, const compute_size *z);
 
 extern const struct arm_type compute_vm_type;

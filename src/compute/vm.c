@@ -172,6 +172,29 @@ int compute_is_spot(const char *prio) {
 
 /* Resolves storageProfile.imageReference to a Linux platform image (its
  * exactVersion set), or fails r. */
+int compute_linux_profile_check(http_req *r, json_t *os) {
+  if (compute_admin_name_check(r, json_string_value(json_object_get(os, "adminUsername"))) != 0)
+    return -1;
+  json_t *lc = obj_at(os, "linuxConfiguration");
+  json_t *keys = json_object_get(json_object_get(lc, "ssh"), "publicKeys");
+  int has_pw = json_string_value(json_object_get(os, "adminPassword")) != NULL;
+  if (json_array_size(keys) == 0 && !has_pw) {
+    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+              "Authentication using either SSH or by user name and password must be enabled in "
+              "Linux profile.");
+    return -1;
+  }
+  /* The password is never answered back (Azure does not). */
+  json_object_del(os, "adminPassword");
+  if (!json_object_get(lc, "disablePasswordAuthentication"))
+    json_object_set_new(lc, "disablePasswordAuthentication", json_boolean(!has_pw));
+  json_object_set_new(lc, "provisionVMAgent", json_true());
+  if (!json_object_get(os, "secrets")) json_object_set_new(os, "secrets", json_array());
+  json_object_set_new(os, "allowExtensionOperations", json_true());
+  json_object_set_new(os, "requireGuestProvisionSignal", json_true());
+  return 0;
+}
+
 int compute_image_check(http_req *r, json_t *sp) {
   json_t *img = json_object_get(sp, "imageReference");
   const char *pub = json_string_value(json_object_get(img, "publisher")),
@@ -361,25 +384,7 @@ static int vm_build(arm_op *op) {
                 "The computer name '%s' is not valid: give osProfile.computerName.", op->name);
       return -1;
     }
-    if (compute_admin_name_check(r, json_string_value(json_object_get(os, "adminUsername"))) != 0)
-      return -1;
-    json_t *lc = obj_at(os, "linuxConfiguration");
-    json_t *keys = json_object_get(json_object_get(lc, "ssh"), "publicKeys");
-    int has_pw = json_string_value(json_object_get(os, "adminPassword")) != NULL;
-    if (json_array_size(keys) == 0 && !has_pw) {
-      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
-                "Authentication using either SSH or by user name and password must be enabled in "
-                "Linux profile.");
-      return -1;
-    }
-    /* The password is never answered back (Azure does not). */
-    json_object_del(os, "adminPassword");
-    if (!json_object_get(lc, "disablePasswordAuthentication"))
-      json_object_set_new(lc, "disablePasswordAuthentication", json_boolean(!has_pw));
-    json_object_set_new(lc, "provisionVMAgent", json_true());
-    if (!json_object_get(os, "secrets")) json_object_set_new(os, "secrets", json_array());
-    json_object_set_new(os, "allowExtensionOperations", json_true());
-    json_object_set_new(os, "requireGuestProvisionSignal", json_true());
+    if (compute_linux_profile_check(r, os) != 0) return -1;
     json_object_set_new(props, "vmId", json_string(vmid));
     char iso[40];
     clock_iso8601(clock_now_ms(op->s), iso);

@@ -261,24 +261,7 @@ static int vm_profile_build(arm_op *op, json_t *vmp, const compute_size *z) {
               prefix);
     return -1;
   }
-  if (compute_admin_name_check(r, json_string_value(json_object_get(os, "adminUsername"))) != 0)
-    return -1;
-  json_t *lc = obj_at(os, "linuxConfiguration");
-  json_t *keys = json_object_get(json_object_get(lc, "ssh"), "publicKeys");
-  int has_pw = json_string_value(json_object_get(os, "adminPassword")) != NULL;
-  if (json_array_size(keys) == 0 && !has_pw) {
-    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
-              "Authentication using either SSH or by user name and password must be enabled in "
-              "Linux profile.");
-    return -1;
-  }
-  json_object_del(os, "adminPassword");
-  if (!json_object_get(lc, "disablePasswordAuthentication"))
-    json_object_set_new(lc, "disablePasswordAuthentication", json_boolean(!has_pw));
-  json_object_set_new(lc, "provisionVMAgent", json_true());
-  if (!json_object_get(os, "secrets")) json_object_set_new(os, "secrets", json_array());
-  json_object_set_new(os, "allowExtensionOperations", json_true());
-  json_object_set_new(os, "requireGuestProvisionSignal", json_true());
+  if (compute_linux_profile_check(r, os) != 0) return -1;
   json_t *sp = obj_at(vmp, "storageProfile");
   if (compute_image_check(r, sp) != 0) return -1;
   json_t *od = obj_at(sp, "osDisk");
