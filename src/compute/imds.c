@@ -22,8 +22,17 @@
 #include "../runtime/runtime.h"
 #include "internal.h"
 
+typedef struct inside_conn {
+  srv *s;
+  enum http_listener l;
+  char ip[20];
+} inside_conn;
+
 typedef struct imds_key {
   struct imds_key *next;
+  /* What the listeners inside hand connections to: IMDS, ARM, blob, blob
+   * TLS (kept with the key, so that every boot of the VM reuses them). */
+  inside_conn conns[4];
   char vm_id[512];
   char ip[20];
   /* Scheduled events: one Preempt at most. */
@@ -40,12 +49,6 @@ static imds_key *key_find(compute_state *c, const char *vm_id, const char *ip) {
     if ((vm_id && strcasecmp(k->vm_id, vm_id) == 0) || (ip && strcmp(k->ip, ip) == 0)) return k;
   return NULL;
 }
-
-typedef struct inside_conn {
-  srv *s;
-  enum http_listener l;
-  char ip[20];
-} inside_conn;
 
 static void on_inside_conn(void *cls, int fd) {
   inside_conn *ic = cls;
@@ -70,16 +73,14 @@ int compute_vm_serve_inside(srv *s, rt_sandbox *sb, const char *vm_id) {
     k->next = c->keys;
     c->keys = k;
   }
-  /* Lives as long as the sandbox's listeners (freed never: a few bytes a boot). */
-  inside_conn *imds = calloc(1, sizeof *imds), *mgmt = calloc(1, sizeof *mgmt),
-              *blob = calloc(1, sizeof *blob), *blobs = calloc(1, sizeof *blobs);
-  if (!imds || !mgmt || !blob || !blobs) abort();
+  inside_conn *imds = &k->conns[0], *mgmt = &k->conns[1], *blob = &k->conns[2],
+              *blobs = &k->conns[3];
   *imds = (inside_conn){s, LISTEN_IMDS, ""};
   snprintf(imds->ip, sizeof imds->ip, "%s", k->ip);
-  pthread_mutex_unlock(&c->mu);
   *mgmt = (inside_conn){s, LISTEN_MGMT, "127.0.0.1"};
   *blob = (inside_conn){s, LISTEN_BLOB, "127.0.0.1"};
   *blobs = (inside_conn){s, LISTEN_BLOB_TLS, "127.0.0.1"};
+  pthread_mutex_unlock(&c->mu);
   int rc = rt_listen_inside(sb, "169.254.169.254", 80, on_inside_conn, imds);
   if (rc == 0) rc = rt_listen_inside(sb, "127.0.0.1", port_of(s->mgmt_url), on_inside_conn, mgmt);
   if (rc == 0 && port_of(s->blob_url))
@@ -249,5 +250,16 @@ void compute_imds_tick(srv *s, int64_t now_ms) {
     pthread_mutex_unlock(&c->mu);
     if (!id[0]) return;
     compute_vm_evict(s, id);
+  }
+}
+
+void compute_imds_free_all(srv *s) {
+  compute_state *c = cst(s);
+  imds_key *k = c->keys;
+  c->keys = NULL;
+  while (k) {
+    imds_key *next = k->next;
+    free(k);
+    k = next;
   }
 }

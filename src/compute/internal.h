@@ -91,6 +91,9 @@ typedef struct compute_state {
   char *files[3];       /* COMPUTE_CA_INSIDE and the host's CA, for rt_spec.files */
   struct imds_key *keys; /* the address naming each sandbox to IMDS */
   int next_key;
+  pthread_cond_t cv;     /* signalled when recovering drops to 0 */
+  int recovering;        /* 1 while the start's boots run (compute_vm_recover) */
+  int stopping;          /* set by compute_vm_stop_all */
 } compute_state;
 
 /* What a VM or a scale-set instance boots from, keyed by its id (vm.c reads
@@ -162,6 +165,8 @@ void compute_spot_price_put(http_req *r);
 void compute_spot_tick(srv *s, int64_t now_ms);
 void compute_vm_recover(srv *s);
 void compute_vm_stop_all(srv *s);
+void compute_vm_free_all(srv *s);
+void compute_imds_free_all(srv *s);
 char **compute_sandbox_env(srv *s, const char *id);
 const char *const *compute_sandbox_files(srv *s);
 

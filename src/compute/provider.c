@@ -175,6 +175,7 @@ static int compute_init(srv *s) {
   compute_state *c = calloc(1, sizeof *c);
   if (!c) return -1;
   pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
   c->files[0] = strdup(COMPUTE_CA_INSIDE);
   c->files[1] = srv_path(s, "pki/ca.pem");
   *srv_provider_state(s, &compute_provider) = c;
@@ -196,10 +197,16 @@ static void compute_tick(srv *s, int64_t now_ms) {
 static void compute_fini(srv *s) {
   compute_state *c = *srv_provider_state(s, &compute_provider);
   if (!c) return;
+  /* ARM's fini, before this one, waited for every long-running operation. */
   compute_vm_stop_all(s);
+  compute_vm_free_all(s);
+  compute_imds_free_all(s);
   free(c->files[0]);
   free(c->files[1]);
-  /* The live entries stay: a thread of a finished operation may still hold one. */
+  pthread_cond_destroy(&c->cv);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+  *srv_provider_state(s, &compute_provider) = NULL;
 }
 
 const provider compute_provider = {

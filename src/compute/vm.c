@@ -981,17 +981,37 @@ void compute_vm_evict(srv *s, const char *id) {
 
 /* ---- start and stop of azlite --------------------------------------------- */
 
-static void *vm_boot_thread(void *arg) {
-  vm_op_ctx *c = arg;
-  srv *s = c->id[0] ? *(srv **)(c + 1) : NULL;
-  char code[64], msg[512];
-  vm_live *v = live_get(s, c->id);
-  pthread_mutex_lock(&v->op_mu);
-  if (vm_boot_locked(s, v, msg, sizeof msg) != 0) log_warn("compute: %s did not come back: %s", c->id, msg);
-  pthread_mutex_unlock(&v->op_mu);
-  (void)code;
+typedef struct vm_recover_ctx {
+  srv *s;
+  json_t *ids; /* the VMs and instances to boot again */
+} vm_recover_ctx;
+
+/* Boots them one after the other; compute_vm_stop_all waits for it. */
+static void *vm_recover_thread(void *arg) {
+  vm_recover_ctx *rc = arg;
+  srv *s = rc->s;
+  compute_state *c = cst(s);
+  size_t i;
+  json_t *id;
+  json_array_foreach(rc->ids, i, id) {
+    pthread_mutex_lock(&c->mu);
+    int stopping = c->stopping;
+    pthread_mutex_unlock(&c->mu);
+    if (stopping) break;
+    char msg[512];
+    vm_live *v = live_get(s, json_string_value(id));
+    pthread_mutex_lock(&v->op_mu);
+    if (vm_boot_locked(s, v, msg, sizeof msg) != 0)
+      log_warn("compute: %s did not come back: %s", v->id, msg);
+    pthread_mutex_unlock(&v->op_mu);
+  }
+  json_decref(rc->ids);
+  free(rc);
   store_fini(s);
-  free(c);
+  pthread_mutex_lock(&c->mu);
+  c->recovering = 0;
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
   return NULL;
 }
 
@@ -1003,23 +1023,42 @@ void compute_vm_recover(srv *s) {
                     "SELECT id FROM compute_vms WHERE power IN ('starting','running')", -1, &st,
                     NULL) != SQLITE_OK)
     return;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    vm_op_ctx *c = calloc(1, sizeof *c + sizeof(srv *));
-    if (!c) abort();
-    snprintf(c->id, sizeof c->id, "%s", sqlite3_column_text(st, 0));
-    *(srv **)(c + 1) = s;
-    pthread_t t;
-    if (pthread_create(&t, NULL, vm_boot_thread, c) == 0) pthread_detach(t);
-    else free(c);
-  }
+  json_t *ids = json_array();
+  while (sqlite3_step(st) == SQLITE_ROW)
+    json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
   store_finalize(st);
+  if (json_array_size(ids) == 0) {
+    json_decref(ids);
+    return;
+  }
+  vm_recover_ctx *rc = calloc(1, sizeof *rc);
+  if (!rc) abort();
+  rc->s = s;
+  rc->ids = ids;
+  compute_state *c = cst(s);
+  c->recovering = 1;
+  pthread_t t;
+  if (pthread_create(&t, NULL, vm_recover_thread, rc) == 0) {
+    pthread_detach(t);
+  } else {
+    c->recovering = 0;
+    json_decref(ids);
+    free(rc);
+  }
 }
 
-/* At shutdown: every sandbox stops (their power state stays: they come back). */
+/* At shutdown: every sandbox stops (their power state stays: they come back),
+ * once the boots of the start are over. */
 void compute_vm_stop_all(srv *s) {
   compute_state *c = cst(s);
   pthread_mutex_lock(&c->mu);
-  for (vm_live *v = c->vms; v; v = v->next) {
+  c->stopping = 1;
+  while (c->recovering) pthread_cond_wait(&c->cv, &c->mu);
+  vm_live *all = c->vms;
+  pthread_mutex_unlock(&c->mu);
+  /* Entries are never freed before fini, and none is added in front of all
+   * that matters here: a boot takes c->mu while holding op_mu. */
+  for (vm_live *v = all; v; v = v->next) {
     pthread_mutex_lock(&v->op_mu);
     if (v->sb) {
       rt_stop(v->sb, 0);
@@ -1027,7 +1066,19 @@ void compute_vm_stop_all(srv *s) {
     }
     pthread_mutex_unlock(&v->op_mu);
   }
-  pthread_mutex_unlock(&c->mu);
+}
+
+/* Frees every entry (fini, after compute_vm_stop_all). */
+void compute_vm_free_all(srv *s) {
+  compute_state *c = cst(s);
+  vm_live *v = c->vms;
+  c->vms = NULL;
+  while (v) {
+    vm_live *next = v->next;
+    pthread_mutex_destroy(&v->op_mu);
+    free(v);
+    v = next;
+  }
 }
 
 /* The environment of a VM's processes: its identity's token endpoint (the
