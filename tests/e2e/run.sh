@@ -10,6 +10,7 @@
 # (default 300), AZLITE_E2E_TIMEOUT seconds per runner (default 3600).
 # AZLITE_BIN tests another binary (make asan: the sanitizer build).
 # AZLITE_E2E_EXCLUDE: words; Python test files whose path holds one are left out.
+# AZLITE_E2E_JOBS: how many Python runners share the files (default 2).
 # AZLITE_E2E_DIR runs the tests of another directory (the runner's self-test).
 set -u
 cd "$(dirname "$0")/../.."
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/../.."
 # that ran `eval "$(azlite env)"` (or an Azure login) would hand them.
 for v in $(compgen -e); do
   case "$v" in
-    AZLITE_BIN | AZLITE_E2E_EXCLUDE | AZLITE_E2E_DIR | AZLITE_TEST_TIMEOUT | AZLITE_E2E_TIMEOUT | AZLITE_KEEP_DATA) ;;
+    AZLITE_BIN | AZLITE_E2E_EXCLUDE | AZLITE_E2E_JOBS | AZLITE_E2E_DIR | AZLITE_TEST_TIMEOUT | AZLITE_E2E_TIMEOUT | AZLITE_KEEP_DATA) ;;
     AZURE_* | AZLITE_* | AZURITE_* | IDENTITY_* | MSI_* | MSAL_* | ARM_* | \
       REQUESTS_CA_BUNDLE | SSL_CERT_FILE | CURL_CA_BUNDLE | NODE_EXTRA_CA_CERTS)
       unset "$v" ;;
@@ -45,22 +46,37 @@ runner_status() { # name rc counted-failures
   fi
 }
 
-py_out=$(mktemp)
-timeout -k 30 "$run_limit" /usr/bin/python3 tests/e2e/run_py.py "$@" 2>&1 | tee "$py_out"
-py_rc=${PIPESTATUS[0]}
-line=$(grep -E '^python: [0-9]+ passed' "$py_out" | tail -1)
-if [ -n "$line" ]; then
-  set -- $line
-  passed=$((passed + $2)); failed=$((failed + $4)); skipped=$((skipped + ${6:-0}))
-  runner_status python "$py_rc" "$4"
-else
-  echo "python: no summary line (exit status $py_rc)"
-  runner_status python "$py_rc" 0
-  [ "$py_rc" -eq 0 ] && failed=$((failed + 1))
-fi
-while IFS= read -r l; do skips+=("python ${l#skipped: }"); done \
-  < <(grep -E '^skipped: ' "$py_out")
-rm -f "$py_out"
+# The Python files run in AZLITE_E2E_JOBS shards side by side (default 2: most
+# of a test's time is waiting on a client or a long-running operation); each
+# shard's output is printed when it ends, whole.
+jobs="${AZLITE_E2E_JOBS:-2}"
+py_outs=() py_pids=()
+for ((k = 0; k < jobs; k++)); do
+  py_outs+=("$(mktemp)")
+  AZLITE_E2E_SHARD="$k/$jobs" timeout -k 30 "$run_limit" /usr/bin/python3 tests/e2e/run_py.py \
+    "$@" >"${py_outs[k]}" 2>&1 &
+  py_pids+=($!)
+done
+for ((k = 0; k < jobs; k++)); do
+  wait "${py_pids[k]}"
+  py_rc=$?
+  py_out="${py_outs[k]}"
+  echo "---- python shard $((k + 1))/$jobs ----"
+  cat "$py_out"
+  line=$(grep -E '^python: [0-9]+ passed' "$py_out" | tail -1)
+  if [ -n "$line" ]; then
+    set -- $line
+    passed=$((passed + $2)); failed=$((failed + $4)); skipped=$((skipped + ${6:-0}))
+    runner_status "python shard $((k + 1))" "$py_rc" "$4"
+  else
+    echo "python shard $((k + 1)): no summary line (exit status $py_rc)"
+    runner_status python "$py_rc" 0
+    [ "$py_rc" -eq 0 ] && failed=$((failed + 1))
+  fi
+  while IFS= read -r l; do skips+=("python ${l#skipped: }"); done \
+    < <(grep -E '^skipped: ' "$py_out")
+  rm -f "$py_out"
+done
 
 # The node test files; arguments select them as they select the Python ones.
 node_dir="$tests_dir/node"

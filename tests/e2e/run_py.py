@@ -103,6 +103,9 @@ def load(path):
 
 # AZLITE_E2E_EXCLUDE: substrings of test paths to leave out (CI's sanitizer run).
 EXCLUDE = os.environ.get("AZLITE_E2E_EXCLUDE", "").split()
+# AZLITE_E2E_SHARD "k/n": only the selected files whose place in the sorted
+# list is k modulo n (run.sh runs n shards side by side).
+SHARD = tuple(int(x) for x in os.environ.get("AZLITE_E2E_SHARD", "0/1").split("/"))
 
 
 def main():
@@ -110,6 +113,7 @@ def main():
     suite = unittest.TestSuite()
     loader = unittest.TestLoader()
     signal.signal(signal.SIGALRM, on_alarm)
+    selected = 0
     for root, dirs, files in os.walk(TESTS):
         dirs[:] = sorted(d for d in dirs if d not in ("node_modules", "__pycache__"))
         for f in sorted(files):
@@ -120,6 +124,9 @@ def main():
                 if picks and not any(p in rel for p in picks):
                     continue
                 if any(x in rel for x in EXCLUDE):
+                    continue
+                selected += 1
+                if (selected - 1) % SHARD[1] != SHARD[0]:
                     continue
                 try:
                     suite.addTests(loader.loadTestsFromModule(load(path)))
