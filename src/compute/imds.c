@@ -154,7 +154,7 @@ void compute_imds_instance(http_req *r) {
   json_t *img = json_object_get(json_object_get(p, "storageProfile"), "imageReference");
   json_t *os = json_object_get(p, "osProfile");
   json_t *compute = json_pack(
-      "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "azEnvironment", "AzurePublicCloud",
+      "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "azEnvironment", "AzurePublicCloud",
       "location", json_string_value(json_object_get(body, "location")), "name",
       json_string_value(json_object_get(body, "name")), "computerName",
       json_string_value(json_object_get(os, "computerName")), "osType", "Linux", "offer",
