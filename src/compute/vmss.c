@@ -281,6 +281,14 @@ static int vm_profile_build(arm_op *op, json_t *vmp, const compute_size *z) {
   }
   json_object_set_new(sp, "dataDisks", json_array());
   if (network_profile_check(r, vmp) != 0) return -1;
+  /* Spot evictions (spot.c) follow single VMs only: a Spot scale set would
+   * never be evicted, so it is refused rather than silently kept. */
+  if (compute_is_spot(json_string_value(json_object_get(vmp, "priority")))) {
+    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+              "azlite does not evict Spot or low priority scale-set instances yet: use priority "
+              "Regular for scale sets (single Spot VMs are evicted as on Azure).");
+    return -1;
+  }
   return compute_priority_build(r, vmp, z);
 }
 

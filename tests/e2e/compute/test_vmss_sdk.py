@@ -143,6 +143,18 @@ class Refusals(unittest.TestCase):
         self.assertEqual(ctx.exception.error.code, "InvalidParameter")
         self.assertIn("Uniform", ctx.exception.message)
 
+    def test_spot_scale_set(self):
+        # Spot evictions follow single VMs only: refused, not kept and never evicted.
+        body = model(1)
+        body["virtual_machine_profile"]["priority"] = "Spot"
+        body["sku"]["name"] = "Standard_D2s_v3"
+        with self.assertRaises(HttpResponseError) as ctx:
+            compute.virtual_machine_scale_sets.begin_create_or_update(RG, "spotss", body).result()
+        self.assertEqual(ctx.exception.error.code, "InvalidParameter")
+        self.assertIn("Spot", ctx.exception.message)
+        with self.assertRaises(ResourceNotFoundError):
+            compute.virtual_machine_scale_sets.get(RG, "spotss")
+
     def test_bad_capacity(self):
         with self.assertRaises(HttpResponseError) as ctx:
             compute.virtual_machine_scale_sets.begin_create_or_update(RG, "neg", model(-1)).result()
