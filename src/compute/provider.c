@@ -183,6 +183,7 @@ static int compute_init(srv *s) {
   rt_set_hidden_dir(s->data_dir_abs);
   if (s->serving) {
     if (!rt_available(why, sizeof why)) log_warn("compute: VMs cannot run on this host: %s", why);
+    else rt_cleanup_stale();
     compute_vm_recover(s);
     compute_vmss_recover(s);
   }

@@ -445,6 +445,22 @@ static void cg_setup(rt_sandbox *sb, const rt_spec *spec) {
   }
 }
 
+void rt_cleanup_stale(void) {
+  for (int i = 0; i < RT_CGROUPS; i++) {
+    char dir[256];
+    snprintf(dir, sizeof dir, "/sys/fs/cgroup/%s/azlite", cg_controllers[i]);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+      if (e->d_name[0] == '.' || e->d_type != DT_DIR) continue;
+      char sub[600];
+      snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+      rmdir(sub); /* EBUSY while a sandbox (of any azlite) runs in it */
+    }
+    if (d) closedir(d);
+  }
+}
+
 static void cg_remove(rt_sandbox *sb) {
   for (int i = 0; i < RT_CGROUPS; i++)
     if (sb->cg_dirs[i][0]) rmdir(sb->cg_dirs[i]);

@@ -59,6 +59,10 @@ typedef struct rt_spec {
  * tmpfs covers it inside when an overlaid directory holds it. */
 void rt_set_hidden_dir(const char *dir);
 
+/* Removes the cgroups of sandboxes that no longer run (a kill -9 of azlite
+ * leaves them behind); those in use stay. */
+void rt_cleanup_stale(void);
+
 /* Can this host make sandboxes?  1, or 0 with why (what is missing: "not
  * root and no user namespaces", "overlayfs not supported", ...). */
 int rt_available(char *why, size_t n);

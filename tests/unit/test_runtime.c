@@ -112,6 +112,13 @@ static void test_sandbox(void) {
   CHECK(exec_ok(sb, script, NULL, &out) == 0);
   CHECK_STR(out, "0\nusr\n");
   free(out);
+  /* The devices cgroup, where the host has one: no new block device nodes. */
+  if (access("/sys/fs/cgroup/devices", F_OK) == 0) {
+    rt_result d;
+    CHECK(rt_exec(sb, "mknod /tmp/disk b 254 0 && head -c1 /tmp/disk", NULL, 5000, 0, &d) == 0);
+    CHECK(d.exit_code != 0);
+    rt_result_free(&d);
+  }
   /* A write inside stays inside. */
   CHECK(exec_ok(sb, "echo installed > /usr/local/azlite-rt-test && cat /usr/local/azlite-rt-test",
                 NULL, &out) == 0);
