@@ -788,15 +788,24 @@ rt_sandbox *rt_boot(const rt_spec *spec, char *err, size_t n) {
     return NULL;
   }
   free(p);
-  for (int i = 0; i < RT_CGROUPS; i++) {
-    if (!sb->cg_procs[i][0]) continue;
-    char v[32];
-    snprintf(v, sizeof v, "%d", (int)pid);
-    int fd = open(sb->cg_procs[i], O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      if (write(fd, v, strlen(v)) < 0) sb->cg_procs[i][0] = 0;
+  /* Another azlite's rt_cleanup_stale may remove an empty cgroup between
+   * cg_setup and this: then it is made (and limited) again, once. */
+  for (int tries = 0; tries < 2; tries++) {
+    int missing = 0;
+    for (int i = 0; i < RT_CGROUPS; i++) {
+      if (!sb->cg_procs[i][0]) continue;
+      char v[32];
+      snprintf(v, sizeof v, "%d", (int)pid);
+      int fd = open(sb->cg_procs[i], O_WRONLY | O_CLOEXEC);
+      if (fd < 0) {
+        missing = 1;
+        continue;
+      }
+      if (write(fd, v, strlen(v)) < 0) missing = 1;
       close(fd);
     }
+    if (!missing) break;
+    if (tries == 0) cg_setup(sb, spec);
   }
   for (int i = 0; i < NS_COUNT; i++) {
     char path[64];
