@@ -1,0 +1,143 @@
+"""Transparent mode: `azlite exec -- COMMAND` runs code written for Azure,
+unchanged (default endpoints, default authority), against azlite: the
+preloaded library answers Azure's host names with azlite and refuses the
+Azure names azlite does not serve."""
+import os
+import subprocess
+import tempfile
+import textwrap
+import time
+import unittest
+
+from azlite_harness import BIN, Azlite, clean_environ
+
+PY = "/usr/bin/python3"
+srv = None
+
+
+def setUpModule():
+    global srv
+    srv = Azlite().start()
+
+
+def tearDownModule():
+    srv.cleanup()
+
+
+def run_exec(*cmd, timeout=120, env=None):
+    return subprocess.run([BIN, "exec", "--data-dir", srv.data_dir, "--"] + list(cmd),
+                          capture_output=True, text=True, timeout=timeout,
+                          env=env or clean_environ())
+
+
+def run_script(source, *args):
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(textwrap.dedent(source))
+    try:
+        return run_exec(PY, f.name, *args)
+    finally:
+        os.unlink(f.name)
+
+
+class Exec(unittest.TestCase):
+    def test_sdk_default_credential_and_endpoint(self):
+        p = run_script("""
+            import os
+            from azure.identity import DefaultAzureCredential
+            from azure.mgmt.resource import ResourceManagementClient
+            cred = DefaultAzureCredential()
+            c = ResourceManagementClient(cred, os.environ["AZURE_SUBSCRIPTION_ID"])
+            c.resource_groups.create_or_update("exec-rg", {"location": "eastus"})
+            print(",".join(sorted(g.name for g in c.resource_groups.list())))
+        """)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("exec-rg", p.stdout.strip().split(","))
+        self.assertEqual(srv.az_json("group", "show", "-n", "exec-rg")["name"], "exec-rg")
+
+    def test_environment(self):
+        p = run_exec("sh", "-c", "echo $AZURE_TENANT_ID; echo ${AZURE_AUTHORITY_HOST-unset}; "
+                     "echo $REQUESTS_CA_BUNDLE; echo $LD_PRELOAD")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        tenant, authority, bundle, preload = p.stdout.split("\n")[:4]
+        self.assertEqual(tenant, srv.env["AZLITE_TENANT_ID"])
+        self.assertEqual(authority, "unset")
+        self.assertEqual(bundle, os.path.join(srv.data_dir, "pki", "exec-ca-bundle.pem"))
+        with open(bundle) as f, open(srv.ca) as g:
+            text = f.read()
+            self.assertIn(g.read().strip(), text)
+        self.assertGreater(text.count("BEGIN CERTIFICATE"), 1)  # the system's CAs too
+        self.assertTrue(preload.endswith("libazlite_preload.so"), preload)
+        # An existing LD_PRELOAD is kept, ours appended.
+        env = dict(clean_environ(), LD_PRELOAD="libm.so.6")
+        p = run_exec("sh", "-c", "echo $LD_PRELOAD", env=env)
+        self.assertTrue(p.stdout.startswith("libm.so.6 "), p.stdout)
+
+    def test_curl_management_with_token(self):
+        p = run_exec("sh", "-c", textwrap.dedent("""\
+            token=$(%s -c 'from azure.identity import DefaultAzureCredential as D
+            print(D().get_token("https://management.azure.com/.default").token)') || exit 3
+            curl -sS -w '\\n%%{http_code}' -H "Authorization: Bearer $token" \\
+              'https://management.azure.com/subscriptions?api-version=2020-01-01'
+            """ % PY))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        body, code = p.stdout.rsplit("\n", 1)
+        self.assertEqual(code, "200", p.stdout + p.stderr)
+        self.assertIn(srv.env["AZURE_SUBSCRIPTION_ID"], body)
+
+    def test_blob_on_azure_host_name(self):
+        self.assertEqual(srv.az("group", "create", "-n", "exec-st", "-l", "eastus").returncode, 0)
+        cs = srv.storage_account("execacct1", "exec-st")
+        key = dict(kv.split("=", 1) for kv in cs.split(";") if "=" in kv)["AccountKey"]
+        p = run_script("""
+            import sys
+            from azure.storage.blob import BlobServiceClient
+            svc = BlobServiceClient("https://execacct1.blob.core.windows.net",
+                                    credential={"account_name": "execacct1",
+                                                "account_key": sys.argv[1]})
+            svc.create_container("cont1")
+            svc.get_blob_client("cont1", "hello.txt").upload_blob(b"hello azure host")
+            print(svc.get_blob_client("cont1", "hello.txt").download_blob().readall().decode())
+            print(svc.primary_hostname)
+        """, key)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.split("\n")[:2],
+                         ["hello azure host", "execacct1.blob.core.windows.net"])
+
+    def test_unserved_azure_name_fails_fast(self):
+        t = time.time()
+        p = run_exec(PY, "-c", "import socket; socket.getaddrinfo('myvault.vault.azure.net', 443)")
+        self.assertLess(time.time() - t, 10)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("gaierror", p.stderr)
+        self.assertIn("azlite exec: myvault.vault.azure.net is an Azure host name that azlite "
+                      "does not serve", p.stderr)
+        # Other Azure suffixes, and names one label too deep for a served pattern.
+        for host in ("foo.azure.com", "x.queue.core.windows.net", "a.b.blob.core.windows.net",
+                     "login.windows.net", "MANAGEMENT.AZURE.NET"):
+            p = run_exec(PY, "-c", "import socket; socket.getaddrinfo(%r, 443)" % host)
+            self.assertIn("%s is an Azure host name" % host, p.stderr, host)
+
+    def test_other_names_unchanged(self):
+        code = ("import socket\ntry:\n print(sorted(set(a[4][0] for a in "
+                "socket.getaddrinfo('example.org', 443))))\nexcept OSError as e:\n print(e)\n"
+                "print(socket.getaddrinfo('127.0.0.1', 80)[0][4])\n")
+        plain = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60,
+                               env=clean_environ())
+        p = run_exec(PY, "-c", code)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, plain.stdout)
+        self.assertNotIn("azlite exec", p.stderr)
+
+    def test_imds_refused_and_usage(self):
+        p = run_exec(PY, "-c", "import socket; socket.create_connection(('169.254.169.254', 80), 5)")
+        self.assertIn("ConnectionRefusedError", p.stderr)
+        p = subprocess.run([BIN, "exec", "--data-dir", srv.data_dir], capture_output=True,
+                           text=True, env=clean_environ(), timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("usage:", p.stderr)
+        p = run_exec("/nonexistent/prog")
+        self.assertEqual(p.returncode, 127)
+
+
+if __name__ == "__main__":
+    unittest.main()
