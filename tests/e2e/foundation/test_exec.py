@@ -139,5 +139,47 @@ class Exec(unittest.TestCase):
         self.assertEqual(p.returncode, 127)
 
 
+class OldDataDir(unittest.TestCase):
+    def test_server_certificate_renewed_from_same_ca(self):
+        """A data dir whose server certificate predates Azure's names gets a new
+        one at start, signed by the same CA (clients' trust stays valid)."""
+        s = Azlite().start()
+        try:
+            pki = os.path.join(s.data_dir, "pki")
+            with open(os.path.join(pki, "ca.pem")) as f:
+                ca_before = f.read()
+            s.stop()
+            csr = os.path.join(pki, "old.csr")
+            ext = os.path.join(pki, "old.ext")
+            with open(ext, "w") as f:
+                f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+            subprocess.run(["openssl", "req", "-new", "-key", os.path.join(pki, "server.key"),
+                            "-subj", "/CN=localhost", "-out", csr], check=True,
+                           capture_output=True)
+            subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA",
+                            os.path.join(pki, "ca.pem"), "-CAkey", os.path.join(pki, "ca.key"),
+                            "-days", "30", "-extfile", ext, "-out",
+                            os.path.join(pki, "server.pem")], check=True, capture_output=True)
+            s.start()
+            san = subprocess.run(["openssl", "x509", "-in", os.path.join(pki, "server.pem"),
+                                  "-noout", "-ext", "subjectAltName"], capture_output=True,
+                                 text=True, check=True).stdout
+            for name in ("management.azure.com", "login.microsoftonline.com",
+                         "graph.microsoft.com", "*.blob.core.windows.net",
+                         "*.azurewebsites.net", "*.scm.azurewebsites.net", "*.api.azureml.ms",
+                         "*.inference.ml.azure.com", "localhost", "127.0.0.1"):
+                self.assertIn(name, san)
+            with open(os.path.join(pki, "ca.pem")) as f:
+                self.assertEqual(f.read(), ca_before)
+            v = subprocess.run(["openssl", "verify", "-CAfile", os.path.join(pki, "ca.pem"),
+                                os.path.join(pki, "server.pem")], capture_output=True, text=True)
+            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+            self.assertIn("renewed the server certificate", s.read_log())
+            self.assertEqual(s.http("GET", "/subscriptions?api-version=2020-01-01").status_code,
+                             200)
+        finally:
+            s.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
