@@ -2,7 +2,7 @@
  * the command it runs, so that code written for Azure reaches azlite unchanged.
  *
  * It interposes the C library's resolver (getaddrinfo, gethostbyname,
- * gethostbyname2) and connect():
+ * gethostbyname2 and their _r forms) and connect():
  *   - a host name azlite serves (AZLITE_EXEC_HOSTS, a comma-separated list of
  *     names and "*.suffix" patterns; the built-in default below) resolves to
  *     AZLITE_EXEC_ADDR, a reserved loopback address (127.77.77.77);
@@ -17,7 +17,7 @@
  *     in (the environment can add served names, never remove a refusal);
  *   - every other name goes to the real resolver (dlsym(RTLD_NEXT)).
  * Programs linked statically, or that resolve names without the C library
- * (their own DNS client), are not covered.
+ * (their own DNS client, or res_query), are not covered.
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #define DEFAULT_ADDR "127.77.77.77"
@@ -173,6 +174,77 @@ struct hostent *gethostbyname2(const char *name, int af) {
     return NULL;
   }
   return fake_hostent(name);
+}
+
+/* The reentrant forms (CPython's gethostbyname_ex, many C programs): the
+ * hostent lives in the caller's buffer. */
+static int fill_hostent_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
+                          struct hostent **result, int *h_errnop) {
+  size_t nlen = strlen(name) + 1, need = 3 * sizeof(char *) + sizeof(struct in_addr) + nlen;
+  *result = NULL;
+  if (buflen < need + sizeof(char *)) {
+    *h_errnop = NETDB_INTERNAL;
+    return ERANGE;
+  }
+  /* pointers first, aligned */
+  size_t pad = (size_t)(-(uintptr_t)buf) % sizeof(char *);
+  char **ptrs = (char **)(void *)(buf + pad);
+  struct in_addr *a = (struct in_addr *)(void *)(ptrs + 3);
+  char *hname = (char *)(a + 1);
+  if (pad + need > buflen || inet_pton(AF_INET, exec_addr(), a) != 1) {
+    *h_errnop = NETDB_INTERNAL;
+    return ERANGE;
+  }
+  memcpy(hname, name, nlen);
+  ptrs[0] = (char *)a;
+  ptrs[1] = NULL; /* end of h_addr_list */
+  ptrs[2] = NULL; /* h_aliases: empty */
+  ret->h_name = hname;
+  ret->h_aliases = ptrs + 2;
+  ret->h_addrtype = AF_INET;
+  ret->h_length = sizeof *a;
+  ret->h_addr_list = ptrs;
+  *result = ret;
+  return 0;
+}
+
+typedef int (*ghbnr_fn)(const char *, struct hostent *, char *, size_t, struct hostent **, int *);
+typedef int (*ghbn2r_fn)(const char *, int, struct hostent *, char *, size_t, struct hostent **,
+                         int *);
+
+int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
+                    struct hostent **result, int *h_errnop) {
+  static ghbnr_fn real;
+  if (!real) real = (ghbnr_fn)dlsym(RTLD_NEXT, "gethostbyname_r");
+  int c = classify(name);
+  if (c < 0) {
+    refuse_msg(name);
+    *result = NULL;
+    *h_errnop = HOST_NOT_FOUND;
+    return 0;
+  }
+  if (c == 0) return real(name, ret, buf, buflen, result, h_errnop);
+  return fill_hostent_r(name, ret, buf, buflen, result, h_errnop);
+}
+
+int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
+                     struct hostent **result, int *h_errnop) {
+  static ghbn2r_fn real;
+  if (!real) real = (ghbn2r_fn)dlsym(RTLD_NEXT, "gethostbyname2_r");
+  int c = classify(name);
+  if (c < 0) {
+    refuse_msg(name);
+    *result = NULL;
+    *h_errnop = HOST_NOT_FOUND;
+    return 0;
+  }
+  if (c == 0) return real(name, af, ret, buf, buflen, result, h_errnop);
+  if (af != AF_INET) {
+    *result = NULL;
+    *h_errnop = NO_ADDRESS;
+    return 0;
+  }
+  return fill_hostent_r(name, ret, buf, buflen, result, h_errnop);
 }
 
 int connect(int fd, const struct sockaddr *sa, socklen_t len) {

@@ -111,6 +111,14 @@ class Exec(unittest.TestCase):
         self.assertIn("gaierror", p.stderr)
         self.assertIn("azlite exec: myvault.vault.azure.net is an Azure host name that azlite "
                       "does not serve", p.stderr)
+        # The other resolver entry points refuse it too; served names answer there.
+        p = run_exec(PY, "-c", "import socket\n"
+                     "print(socket.gethostbyname_ex('management.azure.com')[2])\n"
+                     "print(socket.gethostbyname('a.blob.core.windows.net'))\n"
+                     "socket.gethostbyname_ex('myvault.vault.azure.net')")
+        self.assertEqual(p.stdout.split("\n")[:2], ["['127.77.77.77']", "127.77.77.77"])
+        self.assertIn("myvault.vault.azure.net is an Azure host name", p.stderr)
+        self.assertIn("gaierror", p.stderr)
         # Other Azure suffixes, and names one label too deep for a served pattern.
         for host in ("foo.azure.com", "x.queue.core.windows.net", "a.b.blob.core.windows.net",
                      "login.windows.net", "MANAGEMENT.AZURE.NET"):
