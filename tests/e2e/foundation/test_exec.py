@@ -136,6 +136,16 @@ class Exec(unittest.TestCase):
         self.assertEqual(p.stdout, plain.stdout)
         self.assertNotIn("azlite exec", p.stderr)
 
+    def test_static_program_warned(self):
+        static = "/sbin/ldconfig"  # Debian's is static-pie
+        if not os.path.exists(static):
+            self.skipTest("no statically linked program here")
+        p = run_exec(static, "--version")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr.count("is statically linked; azlite exec does not cover it"), 1)
+        p = run_exec(PY, "-c", "pass")
+        self.assertEqual(p.stderr, "")
+
     def test_imds_refused_and_usage(self):
         p = run_exec(PY, "-c", "import socket; socket.create_connection(('169.254.169.254', 80), 5)")
         self.assertIn("ConnectionRefusedError", p.stderr)
