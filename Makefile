@@ -31,7 +31,14 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/%)
 
-all: $(BUILD)/azlite
+all: $(BUILD)/azlite $(BUILD)/libazlite_preload.so
+
+# `azlite exec`'s preloaded library (src/preload/), installed beside the binary.
+# Built without the sanitizers: it is loaded into other programs.
+PRELOAD_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -shared
+$(BUILD)/libazlite_preload.so: src/preload/azlite_preload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PRELOAD_CFLAGS) -o $@ $< -ldl
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -136,7 +143,7 @@ clean:
 	rm -rf build $(ASAN_BUILD) $(FUZZ_BUILD)
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/*/*.h) $(UNIT_SRC) $(FUZZ_SRC)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) src/preload/*.c $(wildcard src/*/*.h) $(UNIT_SRC) $(FUZZ_SRC)
 
 .PHONY: all unit unit-bins test clean format check-sql check-layers check-errors asan asan-build fuzz fuzz-bins fuzz-smoke fuzz-long
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -36,5 +36,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_env(int argc, char **argv);
 int cmd_az(int argc, char **argv);
 int cmd_clock(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
 
 #endif

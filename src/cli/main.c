@@ -49,6 +49,17 @@ static const struct {
      "options (before the az arguments):\n" OPT_DATA_DIR
      "  --mgmt-port N         accepted for symmetry; the port comes from the running\n"
      "                        server's DIR/endpoints.json\n"},
+    {"exec", cmd_exec, "run a command written for Azure, unchanged, against azlite",
+     "usage: %1$s exec [--data-dir DIR] [--] COMMAND [ARGS...]\n\n"
+     "Runs COMMAND with Azure's host names (management.azure.com,\n"
+     "login.microsoftonline.com, graph.microsoft.com, <account>.blob.core.windows.net,\n"
+     "...) answered by the server running on the data dir, through a preloaded\n"
+     "library (libazlite_preload.so beside %1$s), with the environment of\n"
+     "`%1$s env` (the real tenant id, the default authority) and a CA bundle of the\n"
+     "system's CAs plus azlite's.  Azure names azlite does not serve fail at once\n"
+     "(never the internet); other names resolve as usual.  Statically linked\n"
+     "programs are not covered.\n\n"
+     "options:\n" OPT_DATA_DIR},
     {"clock", cmd_clock, "show or advance azlite's clock: `azlite clock advance 30d`",
      "usage: %1$s clock [show] [--data-dir DIR]\n"
      "       %1$s clock advance DURATION [--data-dir DIR]\n\n"

@@ -1,5 +1,6 @@
 /* pki.c: azlite's local certificate authority.  The first start makes a CA and
- * a server certificate for 127.0.0.1/localhost signed by it, under <data>/pki;
+ * a server certificate for 127.0.0.1/localhost (and Azure's host names, for
+ * `azlite exec`) signed by it, under <data>/pki;
  * clients trust ca.pem (REQUESTS_CA_BUNDLE, SSL_CERT_FILE, NODE_EXTRA_CA_CERTS).
  */
 #include <openssl/evp.h>
@@ -96,13 +97,77 @@ EVP_PKEY *pki_load_or_create_key(srv *s, const char *rel) {
   return pki_load_or_create(s, rel, 1);
 }
 
+/* The server certificate's names: loopback and localhost, and the Azure host
+ * names that `azlite exec` (src/cli/exec.c) sends here.  A wildcard covers one
+ * label only, so <endpoint>.<region>.inference.ml.azure.com is not covered
+ * (*.inference.ml.azure.com covers <endpoint>.inference.ml.azure.com). */
+#define PKI_SERVER_SAN                                                                        \
+  "IP:127.0.0.1,DNS:localhost,DNS:*.blob.localhost,DNS:*.localhost,"                          \
+  "DNS:management.azure.com,DNS:login.microsoftonline.com,DNS:graph.microsoft.com,"           \
+  "DNS:*.blob.core.windows.net,DNS:*.azurewebsites.net,DNS:*.scm.azurewebsites.net,"          \
+  "DNS:*.api.azureml.ms,DNS:*.inference.ml.azure.com"
+
+/* Names a data dir's server certificate must cover; one made before they were
+ * added is replaced at start (same CA, so clients' trust stays valid). */
+static const char *const pki_required_hosts[] = {
+    "management.azure.com", "login.microsoftonline.com", "graph.microsoft.com",
+    "a.blob.core.windows.net", "a.azurewebsites.net", "a.scm.azurewebsites.net",
+    "a.api.azureml.ms", "a.inference.ml.azure.com"};
+
+static X509 *pki_read_cert(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return NULL;
+  X509 *c = PEM_read_X509(f, NULL, NULL, NULL);
+  fclose(f);
+  return c;
+}
+
+static int pki_cert_current(const char *path) {
+  X509 *c = pki_read_cert(path);
+  if (!c) return 0;
+  int ok = 1;
+  for (size_t i = 0; ok && i < sizeof pki_required_hosts / sizeof *pki_required_hosts; i++)
+    ok = X509_check_host(c, pki_required_hosts[i], 0, 0, NULL) == 1;
+  X509_free(c);
+  return ok;
+}
+
+static X509 *pki_server_cert(EVP_PKEY *skey, X509 *ca, EVP_PKEY *cakey) {
+  X509 *sc = pki_cert_new(skey, "localhost", 825);
+  X509_set_issuer_name(sc, X509_get_subject_name(ca));
+  pki_add_ext(sc, ca, NID_basic_constraints, "critical,CA:FALSE");
+  pki_add_ext(sc, ca, NID_key_usage, "critical,digitalSignature");
+  pki_add_ext(sc, ca, NID_ext_key_usage, "serverAuth");
+  pki_add_ext(sc, ca, NID_subject_alt_name, PKI_SERVER_SAN);
+  pki_add_ext(sc, ca, NID_authority_key_identifier, "keyid:always");
+  X509_sign(sc, cakey, EVP_sha256());
+  return sc;
+}
+
 int pki_ensure(srv *s) {
   char *dir = srv_path(s, "pki");
   mkdir(dir, 0700);
   free(dir);
   char *ca_pem = srv_path(s, "pki/ca.pem"), *srv_pem = srv_path(s, "pki/server.pem");
   int rc = 0;
-  if (access(ca_pem, R_OK) == 0 && access(srv_pem, R_OK) == 0) goto out;
+  if (access(ca_pem, R_OK) == 0 && access(srv_pem, R_OK) == 0) {
+    if (pki_cert_current(srv_pem)) goto out;
+    /* An older data dir: a new server certificate from the same CA. */
+    X509 *ca = pki_read_cert(ca_pem);
+    EVP_PKEY *cakey = ca ? pki_load_or_create(s, "pki/ca.key", 0) : NULL;
+    EVP_PKEY *skey = cakey ? pki_load_or_create(s, "pki/server.key", 0) : NULL;
+    rc = -1;
+    if (skey) {
+      X509 *sc = pki_server_cert(skey, ca, cakey);
+      if (pki_write(srv_pem, NULL, sc) == 0) rc = 0;
+      X509_free(sc);
+    }
+    if (rc == 0) log_info("pki: renewed the server certificate for Azure's host names");
+    X509_free(ca);
+    EVP_PKEY_free(cakey);
+    EVP_PKEY_free(skey);
+    goto out;
+  }
   EVP_PKEY *cakey = pki_load_or_create(s, "pki/ca.key", 0);
   EVP_PKEY *skey = pki_load_or_create(s, "pki/server.key", 0);
   rc = -1;
@@ -113,15 +178,7 @@ int pki_ensure(srv *s) {
   pki_add_ext(ca, ca, NID_key_usage, "critical,keyCertSign,cRLSign");
   pki_add_ext(ca, ca, NID_subject_key_identifier, "hash");
   X509_sign(ca, cakey, EVP_sha256());
-  X509 *sc = pki_cert_new(skey, "localhost", 825);
-  X509_set_issuer_name(sc, X509_get_subject_name(ca));
-  pki_add_ext(sc, ca, NID_basic_constraints, "critical,CA:FALSE");
-  pki_add_ext(sc, ca, NID_key_usage, "critical,digitalSignature");
-  pki_add_ext(sc, ca, NID_ext_key_usage, "serverAuth");
-  pki_add_ext(sc, ca, NID_subject_alt_name,
-              "IP:127.0.0.1,DNS:localhost,DNS:*.blob.localhost,DNS:*.localhost");
-  pki_add_ext(sc, ca, NID_authority_key_identifier, "keyid:always");
-  X509_sign(sc, cakey, EVP_sha256());
+  X509 *sc = pki_server_cert(skey, ca, cakey);
   if (pki_write(ca_pem, NULL, ca) == 0 && pki_write(srv_pem, NULL, sc) == 0) rc = 0;
   X509_free(ca);
   X509_free(sc);

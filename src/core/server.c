@@ -1126,6 +1126,13 @@ static void build_raw_query(req_state *st) {
   st->r.raw_query = q;
 }
 
+/* "<account>.blob.core.windows.net[:port]", the account a single label. */
+static int host_is_azure_blob(const char *host) {
+  static const char sfx[] = ".blob.core.windows.net";
+  size_t n = strcspn(host, ":"), k = sizeof sfx - 1;
+  return n > k && strncasecmp(host + n - k, sfx, k) == 0 && !memchr(host, '.', n - k);
+}
+
 static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *url,
                           const char *method) {
   req_state *st = calloc(1, sizeof *st);
@@ -1147,6 +1154,10 @@ static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *
   build_raw_query(st);
   const char *host = hdr_find(&st->headers, "Host");
   r->host = host ? host : "";
+  /* `azlite exec` sends every name it answers to the management port:
+   * <account>.blob.core.windows.net there is that account's blob endpoint
+   * (host-style, HTTPS), served as the blob HTTPS listener serves it. */
+  if (r->listener == LISTEN_MGMT && host_is_azure_blob(r->host)) r->listener = LISTEN_BLOB_TLS;
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   r->client_ip = "127.0.0.1";
@@ -1159,7 +1170,7 @@ static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *
                 sizeof buf);
     if (buf[0]) r->client_ip = http_strdup(r, buf);
   }
-  st->max_body = l->id == LISTEN_MGMT ? MGMT_MAX_BODY : l->s->cfg.max_body;
+  st->max_body = r->listener == LISTEN_MGMT ? MGMT_MAX_BODY : l->s->cfg.max_body;
   return st;
 }
 

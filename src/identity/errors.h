@@ -28,6 +28,7 @@
 #define IDENTITY_ERR_ROLE_DEFINITION_PERMISSIONS_NULL_OR_EMPTY 400, "RoleDefinitionPermissionsNullOrEmpty"
 #define IDENTITY_ERR_UNMATCHED_PRINCIPAL_TYPE 400, "UnmatchedPrincipalType"
 #define IDENTITY_ERR_OAUTH_INVALID_REQUEST 400, "invalid_request"
+#define IDENTITY_ERR_OAUTH_INVALID_INSTANCE 400, "invalid_instance"
 #define IDENTITY_ERR_OAUTH_UNAUTHORIZED_CLIENT 400, "unauthorized_client"
 #define IDENTITY_ERR_OAUTH_UNSUPPORTED_GRANT_TYPE 400, "unsupported_grant_type"
 #define IDENTITY_ERR_AUTHENTICATION_FAILED 401, "AuthenticationFailed"

@@ -141,6 +141,7 @@ static const route identity_routes[] = {
     AAD("GET", "/adfs/.well-known/openid-configuration", identity_aad_openid_config),
     AAD("GET", "/{tenant}/v2.0/.well-known/openid-configuration", identity_aad_openid_config),
     AAD("GET", "/{tenant}/.well-known/openid-configuration", identity_aad_openid_config),
+    AAD("GET", "/{tenant}/discovery/instance", identity_aad_instance_discovery),
     AAD("GET", "/adfs/discovery/keys", identity_aad_jwks),
     AAD("GET", "/{tenant}/discovery/v2.0/keys", identity_aad_jwks),
     AAD("GET", "/{tenant}/discovery/keys", identity_aad_jwks),

@@ -91,6 +91,7 @@ int identity_require_api_version(http_req *r, const char *type, const char *cons
 
 void identity_aad_openid_config(http_req *r);
 void identity_aad_jwks(http_req *r);
+void identity_aad_instance_discovery(http_req *r);
 void identity_aad_token(http_req *r);
 void identity_aad_interactive(http_req *r);
 /* Verifies client credentials; fills *p.  Returns 0, or -1 after failing the

@@ -25,6 +25,55 @@ static const char *tenant_of(http_req *r) {
   return t ? t : "adfs";
 }
 
+/* Azure AD's public authority host names (MSAL's aliases of the cloud). */
+static const char *const aad_aliases[] = {"login.microsoftonline.com", "login.windows.net",
+                                          "login.microsoft.com", "sts.windows.net"};
+
+/* Where the caller reached Azure AD: https://login.microsoftonline.com under
+ * `azlite exec` (src/cli/exec.c), else the management endpoint. */
+static const char *aad_origin(http_req *r) {
+  size_t n = strcspn(r->host, ":");
+  if (n == strlen(aad_aliases[0]) && strncasecmp(r->host, aad_aliases[0], n) == 0)
+    return "https://login.microsoftonline.com";
+  return r->srv->mgmt_url;
+}
+
+/* GET /common/discovery/instance?api-version=1.1&authorization_endpoint=URL:
+ * MSAL's instance discovery.  Azure AD's public cloud answers for its own
+ * authority hosts and refuses others (invalid_instance). */
+void identity_aad_instance_discovery(http_req *r) {
+  const char *ae = http_query_get(r, "authorization_endpoint");
+  const char *api = http_query_get(r, "api-version");
+  char host[256] = "", tenant[128] = "common";
+  if (ae && strncasecmp(ae, "https://", 8) == 0) {
+    const char *h = ae + 8;
+    size_t hn = strcspn(h, "/:?#");
+    snprintf(host, sizeof host, "%.*s", (int)(hn < sizeof host ? hn : sizeof host - 1), h);
+    const char *p = strchr(h, '/');
+    if (p && p[1]) {
+      size_t tn = strcspn(p + 1, "/?#");
+      if (tn && tn < sizeof tenant) snprintf(tenant, sizeof tenant, "%.*s", (int)tn, p + 1);
+    }
+  }
+  int known = 0;
+  for (size_t i = 0; i < sizeof aad_aliases / sizeof *aad_aliases; i++)
+    known |= strcasecmp(host, aad_aliases[i]) == 0;
+  if (!ae || !known) {
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_INSTANCE,
+              "AADSTS50049: Unknown or invalid instance.");
+    return;
+  }
+  json_t *aliases = json_array();
+  for (size_t i = 0; i < sizeof aad_aliases / sizeof *aad_aliases; i++)
+    json_array_append_new(aliases, json_string(aad_aliases[i]));
+  json_t *j = json_pack(
+      "{s:o, s:s, s:[{s:s, s:s, s:o}]}", "tenant_discovery_endpoint",
+      json_sprintf("%s/%s/v2.0/.well-known/openid-configuration", aad_origin(r), tenant),
+      "api-version", api ? api : "1.1", "metadata", "preferred_network",
+      "login.microsoftonline.com", "preferred_cache", "login.windows.net", "aliases", aliases);
+  http_reply_json(r, 200, j);
+}
+
 void identity_aad_openid_config(http_req *r) {
   srv *s = r->srv;
   const char *t = tenant_of(r);
@@ -34,7 +83,7 @@ void identity_aad_openid_config(http_req *r) {
                         ? s->tenant_id
                         : t;
   char base[200];
-  snprintf(base, sizeof base, "%s/%s", s->mgmt_url, adfs ? "adfs" : t);
+  snprintf(base, sizeof base, "%s/%s", aad_origin(r), adfs ? "adfs" : t);
   json_t *j = json_object();
   json_object_set_new(j, "token_endpoint",
                       json_sprintf("%s/oauth2%s/token", base, adfs || !v2 ? "" : "/v2.0"));

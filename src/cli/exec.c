@@ -1,0 +1,203 @@
+/* exec.c: `azlite exec [--] COMMAND [ARGS...]` runs a command written for Azure,
+ * unchanged, against azlite ("transparent mode").  It preloads
+ * libazlite_preload.so (src/preload/, installed beside the binary), which
+ * answers Azure's host names with azlite's listeners and refuses the Azure
+ * names azlite does not serve, sets the environment of `azlite env` (with the
+ * real tenant id and the default authority), and a CA bundle of the system's
+ * CAs plus azlite's, then execs the command. */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define EXEC_ADDR "127.77.77.77"
+#define EXEC_HOSTS                                                                               \
+  "management.azure.com,login.microsoftonline.com,graph.microsoft.com,*.blob.core.windows.net," \
+  "*.azurewebsites.net,*.scm.azurewebsites.net,*.api.azureml.ms,*.inference.ml.azure.com"
+
+/* Applies `export K=V` lines (V bare or in single quotes) to the environment. */
+static void apply_exports(char *text) {
+  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+    if (strncmp(line, "export ", 7) != 0) continue;
+    char *k = line + 7, *eq = strchr(k, '=');
+    if (!eq) continue;
+    *eq = 0;
+    char *v = eq + 1;
+    size_t n = strlen(v);
+    if (n >= 2 && v[0] == '\'' && v[n - 1] == '\'') {
+      v[n - 1] = 0;
+      v++;
+    }
+    setenv(k, v, 1);
+  }
+}
+
+static int append_file(FILE *out, const char *path) {
+  FILE *in = fopen(path, "r");
+  if (!in) return -1;
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+  fclose(in);
+  fputc('\n', out);
+  return 0;
+}
+
+/* <data>/pki/exec-ca-bundle.pem: the system's CAs and azlite's, so HTTPS to
+ * everyone else keeps working under exec. */
+static char *write_ca_bundle(srv *s) {
+  static const char *const system_cas[] = {
+      "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+      "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem", NULL};
+  char *path = srv_path(s, "pki/exec-ca-bundle.pem"), *ca = srv_path(s, "pki/ca.pem");
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+  FILE *f = fopen(tmp, "w");
+  int ok = f != NULL;
+  if (f) {
+    for (int i = 0; system_cas[i]; i++)
+      if (append_file(f, system_cas[i]) == 0) break;
+    ok = append_file(f, ca) == 0;
+    ok = fclose(f) == 0 && ok;
+  }
+  if (ok) ok = rename(tmp, path) == 0;
+  if (!ok) {
+    unlink(tmp);
+    fprintf(stderr, "%s exec: cannot write %s: %s\n", cli_prog, path, strerror(errno));
+    free(path);
+    path = NULL;
+  }
+  free(ca);
+  return path;
+}
+
+/* Whether the file that execvp would run is an ELF without an interpreter
+ * (statically linked): the preloaded library cannot reach it. */
+static int is_static_elf(const char *cmd) {
+  char path[PATH_MAX];
+  if (strchr(cmd, '/')) {
+    snprintf(path, sizeof path, "%s", cmd);
+  } else {
+    const char *p = getenv("PATH");
+    int found = 0;
+    while (p && *p && !found) {
+      const char *e = strchr(p, ':');
+      size_t len = e ? (size_t)(e - p) : strlen(p);
+      snprintf(path, sizeof path, "%.*s/%s", (int)len, p, cmd);
+      found = access(path, X_OK) == 0;
+      p += len + (e ? 1 : 0);
+    }
+    if (!found) return 0;
+  }
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  Elf64_Ehdr eh;
+  int is_static = 0;
+  if (read(fd, &eh, sizeof eh) == (ssize_t)sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+      eh.e_ident[EI_CLASS] == ELFCLASS64) {
+    is_static = 1;
+    for (int i = 0; i < eh.e_phnum; i++) {
+      Elf64_Phdr ph;
+      if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (size_t)i * eh.e_phentsize)) !=
+          (ssize_t)sizeof ph)
+        break;
+      if (ph.p_type == PT_INTERP) {
+        is_static = 0;
+        break;
+      }
+    }
+  }
+  close(fd);
+  return is_static;
+}
+
+int cmd_exec(int argc, char **argv) {
+  srv s = {0};
+  srv_config_defaults(&s.cfg);
+  /* Options stop at the command: its own arguments are not azlite's. */
+  int first = 1;
+  while (first < argc && argv[first][0] == '-' && strcmp(argv[first], "--") != 0) {
+    first += (strchr(argv[first], '=') || first + 1 >= argc) ? 1 : 2;
+  }
+  int cargc = first;
+  argc = cli_common_options(&s.cfg, cargc, argv);
+  if (argc < 0) return 2;
+  char **cmd = argv + first;
+  if (*cmd && strcmp(*cmd, "--") == 0) cmd++;
+  if (argc != 1 || !*cmd) {
+    fprintf(stderr, "usage: %s exec [--data-dir DIR] [--] COMMAND [ARGS...]\n", cli_prog);
+    return 2;
+  }
+  char what[256];
+  snprintf(what, sizeof what, "%s exec", cli_prog);
+  if (cli_require_server(&s, what) != 0) return 1;
+  if (cli_open(&s) != 0) {
+    srv_close(&s);
+    return 1;
+  }
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  fprintf(mem, "export AZLITE_DATA_DIR=%s\n", s.cfg.data_dir);
+  for (int i = 0; providers[i]; i++)
+    if (providers[i]->env) providers[i]->env(&s, mem);
+  fclose(mem);
+  apply_exports(text);
+  free(text);
+  /* The real tenant and the default authority: MSAL's instance discovery is
+   * answered by azlite at login.microsoftonline.com. */
+  setenv("AZURE_TENANT_ID", s.tenant_id, 1);
+  unsetenv("AZURE_AUTHORITY_HOST");
+  const char *colon = strrchr(s.mgmt_url, ':');
+  char port[16];
+  snprintf(port, sizeof port, "%d", colon ? atoi(colon + 1) : s.cfg.mgmt_port);
+  char *bundle = write_ca_bundle(&s);
+  srv_close(&s);
+  if (!bundle) return 1;
+  const char *ca_vars[] = {"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS",
+                           "CURL_CA_BUNDLE"};
+  for (size_t i = 0; i < sizeof ca_vars / sizeof *ca_vars; i++) setenv(ca_vars[i], bundle, 1);
+  free(bundle);
+
+  /* The library lies beside the binary. */
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) {
+    fprintf(stderr, "%s exec: cannot read /proc/self/exe: %s\n", cli_prog, strerror(errno));
+    return 1;
+  }
+  self[n] = 0;
+  char *slash = strrchr(self, '/');
+  char lib[PATH_MAX + 32];
+  snprintf(lib, sizeof lib, "%.*s/libazlite_preload.so", (int)(slash ? slash - self : 1),
+           slash ? self : ".");
+  if (access(lib, R_OK) != 0) {
+    fprintf(stderr, "%s exec: %s is missing (it is built and installed beside azlite)\n", cli_prog,
+            lib);
+    return 1;
+  }
+  const char *old = getenv("LD_PRELOAD");
+  char *preload = NULL;
+  if (asprintf(&preload, "%s%s%s", old && *old ? old : "", old && *old ? " " : "", lib) < 0)
+    abort();
+  setenv("LD_PRELOAD", preload, 1);
+  free(preload);
+  setenv("AZLITE_EXEC_ADDR", EXEC_ADDR, 1);
+  setenv("AZLITE_EXEC_HOSTS", EXEC_HOSTS, 1);
+  setenv("AZLITE_EXEC_MGMT_PORT", port, 1);
+  if (is_static_elf(cmd[0]))
+    fprintf(stderr,
+            "%s exec: warning: %s is statically linked; azlite exec does not cover it (its "
+            "names resolve as usual)\n",
+            cli_prog, cmd[0]);
+  execvp(cmd[0], cmd);
+  fprintf(stderr, "%s exec: %s: %s\n", cli_prog, cmd[0], strerror(errno));
+  return errno == ENOENT ? 127 : 126;
+}
