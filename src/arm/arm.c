@@ -543,7 +543,7 @@ static void arm_fini(srv *s) {
 /* The versions Azure's Microsoft.Resources takes (resources and subscriptions
  * specs), which cover what az 2.45 (latest and 2020-09-01-hybrid profiles) and
  * the Python SDKs send.  One list for all of ARM's own types. */
-const char *const arm_api_versions[] = {
+static const char *const arm_api_versions[] = {
     "2024-11-01", "2024-07-01", "2024-03-01", "2023-07-01", "2022-12-01", "2022-09-01",
     "2022-06-01", "2022-05-01", "2022-01-01", "2021-05-01", "2021-04-01", "2021-01-01",
     "2020-10-01", "2020-09-01", "2020-08-01", "2020-07-01", "2020-06-01", "2020-05-01",

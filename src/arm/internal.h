@@ -60,7 +60,5 @@ void arm_deployments_recover(srv *s);
 /* A resource group's deployments go with it. */
 void arm_deployments_resource_deleted(srv *s, const char *id, const char *type);
 
-/* The api-versions of ARM's own types (Microsoft.Resources), newest first. */
-extern const char *const arm_api_versions[];
 
 #endif

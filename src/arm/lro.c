@@ -127,13 +127,9 @@ void arm_lro_start_resumable(http_req *r, int status, json_t *body, const char *
     http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The operation could not be started.");
     return;
   }
-  /* The status URLs are Microsoft.Resources': the request's api-version when
-   * it takes it (a VM's 2022-08-01 it does not), else one it does. */
+  /* The status URLs carry the request's api-version, as Azure's do (the
+   * front door takes any there: arm_api_version_check). */
   const char *api = http_query_get(r, "api-version");
-  int known = 0;
-  for (int i = 0; api && arm_api_versions[i]; i++)
-    if (strcmp(api, arm_api_versions[i]) == 0) known = 1;
-  if (!known) api = "2022-09-01";
   http_set_headerf(r, "Azure-AsyncOperation",
                    "%s/subscriptions/%s/providers/Microsoft.Resources/operationStatuses/%s"
                    "?api-version=%s",

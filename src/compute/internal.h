@@ -111,6 +111,11 @@ typedef struct compute_instance_spec {
   char forward_ip[COMPUTE_MAX_FORWARDS][64]; /* host addresses whose port 22 reaches it */
   int nforward;
 } compute_instance_spec;
+/* Fills what a VM's body and a scale set's model say alike: priority,
+ * location, the admin and every ssh key (from profile: a VM's properties or
+ * a scale set's virtualMachineProfile), whose identities it gets. */
+void compute_spec_fill(compute_instance_spec *out, json_t *body, json_t *profile,
+                       const char *identity_id);
 
 /* VMs and scale-set instances share compute_vms (keyed by their resource id,
  * an instance's ".../virtualMachineScaleSets/ss/virtualMachines/3"), the

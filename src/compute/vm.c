@@ -172,12 +172,64 @@ int compute_is_spot(const char *prio) {
 
 /* Resolves storageProfile.imageReference to a Linux platform image (its
  * exactVersion set), or fails r. */
+/* A key's length without the line end a .pub file gives it (az sends that). */
+static size_t key_len(const char *k) {
+  size_t n = strlen(k);
+  while (n && (k[n - 1] == '\n' || k[n - 1] == '\r' || k[n - 1] == ' ')) n--;
+  return n;
+}
+
+void compute_spec_fill(compute_instance_spec *out, json_t *body, json_t *profile,
+                       const char *identity_id) {
+  json_t *os = json_object_get(profile, "osProfile");
+  const char *prio = json_string_value(json_object_get(profile, "priority"));
+  snprintf(out->priority, sizeof out->priority, "%s", prio ? prio : "Regular");
+  snprintf(out->location, sizeof out->location, "%s",
+           json_string_value(json_object_get(body, "location")) ?: "");
+  snprintf(out->admin_user, sizeof out->admin_user, "%s",
+           json_string_value(json_object_get(os, "adminUsername")) ?: "");
+  /* Every key, one a line (compute_linux_profile_check bounds them to fit). */
+  json_t *keys = json_object_get(
+      json_object_get(json_object_get(os, "linuxConfiguration"), "ssh"), "publicKeys");
+  size_t i, len = 0;
+  json_t *k;
+  out->ssh_key[0] = 0;
+  json_array_foreach(keys, i, k) {
+    const char *data = json_string_value(json_object_get(k, "keyData"));
+    if (!data) continue;
+    int n = snprintf(out->ssh_key + len, sizeof out->ssh_key - len, "%s%.*s", len ? "\n" : "",
+                     (int)key_len(data), data);
+    if (n < 0 || (size_t)n >= sizeof out->ssh_key - len) break;
+    len += (size_t)n;
+  }
+  snprintf(out->identity_id, sizeof out->identity_id, "%s", identity_id);
+}
+
 int compute_linux_profile_check(http_req *r, json_t *os) {
   if (compute_admin_name_check(r, json_string_value(json_object_get(os, "adminUsername"))) != 0)
     return -1;
   json_t *lc = obj_at(os, "linuxConfiguration");
   json_t *keys = json_object_get(json_object_get(lc, "ssh"), "publicKeys");
   int has_pw = json_string_value(json_object_get(os, "adminPassword")) != NULL;
+  size_t i, total = 0;
+  json_t *k;
+  json_array_foreach(keys, i, k) {
+    const char *data = json_string_value(json_object_get(k, "keyData"));
+    size_t n = data ? key_len(data) : 0;
+    if (n == 0 || n > 8192 || memchr(data, '\n', n) || memchr(data, '\r', n)) {
+      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+                "The value of parameter linuxConfiguration.ssh.publicKeys[%zu].keyData is "
+                "invalid: a public key is one line of at most 8192 characters.",
+                i);
+      return -1;
+    }
+    total += n + 1;
+  }
+  if (total >= sizeof(((compute_instance_spec *)0)->ssh_key)) {
+    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+              "The SSH public keys of linuxConfiguration.ssh.publicKeys are too long together.");
+    return -1;
+  }
   if (json_array_size(keys) == 0 && !has_pw) {
     http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
               "Authentication using either SSH or by user name and password must be enabled in "
@@ -449,23 +501,13 @@ static int instance_spec(srv *s, const char *id, compute_instance_spec *out) {
   if (!body) return -1;
   json_t *p = json_object_get(body, "properties");
   json_t *os = json_object_get(p, "osProfile");
-  json_t *keys = json_object_get(
-      json_object_get(json_object_get(os, "linuxConfiguration"), "ssh"), "publicKeys");
-  const char *key = json_string_value(json_object_get(json_array_get(keys, 0), "keyData"));
-  const char *prio = json_string_value(json_object_get(p, "priority"));
   /* cgroup and log names: the vmId is unique and safe. */
   snprintf(out->sandbox, sizeof out->sandbox, "vm-%s", json_string_value(json_object_get(p, "vmId")));
   snprintf(out->hostname, sizeof out->hostname, "%s",
            json_string_value(json_object_get(os, "computerName")) ?: "");
   snprintf(out->size, sizeof out->size, "%s",
            json_string_value(json_object_get(json_object_get(p, "hardwareProfile"), "vmSize")) ?: "");
-  snprintf(out->priority, sizeof out->priority, "%s", prio ? prio : "Regular");
-  snprintf(out->location, sizeof out->location, "%s",
-           json_string_value(json_object_get(body, "location")) ?: "");
-  snprintf(out->admin_user, sizeof out->admin_user, "%s",
-           json_string_value(json_object_get(os, "adminUsername")) ?: "");
-  snprintf(out->ssh_key, sizeof out->ssh_key, "%s", key ? key : "");
-  snprintf(out->identity_id, sizeof out->identity_id, "%s", id);
+  compute_spec_fill(out, body, p, id);
   json_t *nics = json_object_get(json_object_get(p, "networkProfile"), "networkInterfaces");
   size_t i;
   json_t *n;

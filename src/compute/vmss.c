@@ -587,22 +587,11 @@ int compute_vmss_instance_spec(srv *s, const char *id, compute_instance_spec *ou
   json_t *body = arm_resource_get(s, ss);
   if (!body) return -1;
   json_t *vmp = vm_profile(body);
-  json_t *os = json_object_get(vmp, "osProfile");
-  json_t *keys = json_object_get(json_object_get(json_object_get(os, "linuxConfiguration"), "ssh"),
-                                 "publicKeys");
-  const char *key = json_string_value(json_object_get(json_array_get(keys, 0), "keyData"));
-  const char *prio = json_string_value(json_object_get(vmp, "priority"));
   snprintf(out->sandbox, sizeof out->sandbox, "vm-%s", row.vm_uuid);
   snprintf(out->hostname, sizeof out->hostname, "%s", row.computer_name);
   snprintf(out->size, sizeof out->size, "%s",
            json_string_value(json_object_get(json_object_get(body, "sku"), "name")) ?: "");
-  snprintf(out->priority, sizeof out->priority, "%s", prio ? prio : "Regular");
-  snprintf(out->location, sizeof out->location, "%s",
-           json_string_value(json_object_get(body, "location")) ?: "");
-  snprintf(out->admin_user, sizeof out->admin_user, "%s",
-           json_string_value(json_object_get(os, "adminUsername")) ?: "");
-  snprintf(out->ssh_key, sizeof out->ssh_key, "%s", key ? key : "");
-  snprintf(out->identity_id, sizeof out->identity_id, "%s", ss);
+  compute_spec_fill(out, body, vmp, ss);
   if (row.host_ip[0])
     snprintf(out->forward_ip[out->nforward++], sizeof out->forward_ip[0], "%s", row.host_ip);
   json_decref(body);

@@ -91,6 +91,25 @@ int network_prefix_check(http_req *r, const char *prefix, const char *id, networ
   return 0;
 }
 
+const char *network_child_name(http_req *r, const char *parent, const char *what, json_t *e,
+                               json_t *done) {
+  const char *name = json_string_value(json_object_get(e, "name"));
+  if (!json_is_object(e) || !name || !network_name_valid(name)) {
+    http_fail(r, NETWORK_ERR_INVALID_RESOURCE_NAME, NETWORK_NAME_MESSAGE, name ? name : "(null)");
+    return NULL;
+  }
+  size_t i;
+  json_t *d;
+  json_array_foreach(done, i, d) {
+    if (strcasecmp(json_string_value(json_object_get(d, "name")), name) == 0) {
+      http_fail(r, NETWORK_ERR_DUPLICATE_RESOURCE_NAME, "Resource %s has two %s named %s.", parent,
+                what, name);
+      return NULL;
+    }
+  }
+  return name;
+}
+
 const char *network_sub_id(http_req *r, const char *parent, const char *kind, const char *name) {
   return http_printf(r, "%s/%s/%s", parent, kind, name);
 }

@@ -55,6 +55,11 @@ int network_cidr_overlap(const network_cidr *a, const network_cidr *b);
  * InvalidAddressPrefixFormat / InvalidCIDRNotation and returns -1. */
 int network_prefix_check(http_req *r, const char *prefix, const char *id, network_cidr *out);
 
+/* The name of child entry e (a subnet, an IP configuration, ...) of parent:
+ * valid, and none of done (the entries built so far) has it.  Fails r
+ * (InvalidResourceName, DuplicateResourceName) and returns NULL. */
+const char *network_child_name(http_req *r, const char *parent, const char *what, json_t *e,
+                               json_t *done);
 /* "<parent>/<kind>/<name>" (the reply of http_printf: lives with r). */
 const char *network_sub_id(http_req *r, const char *parent, const char *kind, const char *name);
 /* W/"<uuid>" as Azure's etags read. */

@@ -239,21 +239,10 @@ static int lb_build(arm_op *op) {
                 "Cannot parse the request: properties.%s must be an array.", KINDS[k].kind);
       return -1;
     }
-    size_t i, j;
+    size_t i;
     json_array_foreach(list, i, e) {
-      const char *name = json_string_value(json_object_get(e, "name"));
-      if (!name || !network_name_valid(name)) {
-        http_fail(r, NETWORK_ERR_INVALID_RESOURCE_NAME, NETWORK_NAME_MESSAGE,
-                  name ? name : "(null)");
-        return -1;
-      }
-      json_t *d;
-      json_array_foreach(out, j,
-                         d) if (!strcasecmp(json_string_value(json_object_get(d, "name")), name)) {
-        http_fail(r, NETWORK_ERR_DUPLICATE_RESOURCE_NAME, "Load balancer %s has two %s named %s.",
-                  op->id, KINDS[k].kind, name);
-        return -1;
-      }
+      const char *name = network_child_name(r, op->id, KINDS[k].kind, e, out);
+      if (!name) return -1;
       const char *id = network_sub_id(r, op->id, KINDS[k].kind, name);
       json_t *p = KINDS[k].build(r, id, json_object_get(e, "properties"), props);
       if (!p) return -1;

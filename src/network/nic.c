@@ -18,19 +18,8 @@ static const char *const METHODS[] = {"Dynamic", "Static", NULL};
 static const char *const VERSIONS[] = {"IPv4", "IPv6", NULL};
 
 static json_t *ipconfig_build(http_req *r, const char *nic_id, json_t *e, json_t *done) {
-  const char *name = json_string_value(json_object_get(e, "name"));
-  if (!json_is_object(e) || !name || !network_name_valid(name)) {
-    http_fail(r, NETWORK_ERR_INVALID_RESOURCE_NAME, NETWORK_NAME_MESSAGE, name ? name : "(null)");
-    return NULL;
-  }
-  size_t i;
-  json_t *d;
-  json_array_foreach(done, i,
-                     d) if (!strcasecmp(json_string_value(json_object_get(d, "name")), name)) {
-    http_fail(r, NETWORK_ERR_DUPLICATE_RESOURCE_NAME,
-              "Network interface %s has two IP configurations named %s.", nic_id, name);
-    return NULL;
-  }
+  const char *name = network_child_name(r, nic_id, "IP configurations", e, done);
+  if (!name) return NULL;
   const char *id = network_sub_id(r, nic_id, "ipConfigurations", name);
   json_t *p = json_object_get(e, "properties");
   const char *subnet = network_ref_id(p, "subnet");

@@ -239,19 +239,8 @@ static void fail_subnet_in_use(http_req *r, const char *subnet_id, const char *u
 static json_t *subnet_build(http_req *r, const char *vnet_id, const char *vnet_name, json_t *e,
                             const network_cidr *spaces, int nsp, network_cidr *sc, int nsc,
                             json_t *done) {
-  const char *name = json_string_value(json_object_get(e, "name"));
-  if (!json_is_object(e) || !name || !network_name_valid(name)) {
-    http_fail(r, NETWORK_ERR_INVALID_RESOURCE_NAME, NETWORK_NAME_MESSAGE, name ? name : "(null)");
-    return NULL;
-  }
-  size_t i;
-  json_t *d;
-  json_array_foreach(done, i,
-                     d) if (!strcasecmp(json_string_value(json_object_get(d, "name")), name)) {
-    http_fail(r, NETWORK_ERR_DUPLICATE_RESOURCE_NAME,
-              "Resource %s has two child resources with the same name (%s).", vnet_id, name);
-    return NULL;
-  }
+  const char *name = network_child_name(r, vnet_id, "subnets", e, done);
+  if (!name) return NULL;
   const char *sid = network_sub_id(r, vnet_id, "subnets", name);
   json_t *p = json_object_get(e, "properties");
   const char *prefix = json_string_value(json_object_get(p, "addressPrefix"));

@@ -37,7 +37,8 @@ typedef struct rt_spec {
   int64_t memory_mb;    /* cgroup memory limit, 0: none */
   /* The admin user, created inside on first boot (uid from 1000, home
    * /home/<user>, member of sudo where the group exists, password-less sudo
-   * where sudo is installed); ssh_public_key (may be NULL) goes into its
+   * where sudo is installed); ssh_public_key (may be NULL; several keys one a
+   * line) goes into its
    * ~/.ssh/authorized_keys.  NULL: no user. */
   const char *admin_user;
   const char *ssh_public_key;

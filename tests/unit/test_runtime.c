@@ -74,7 +74,7 @@ static void test_sandbox(void) {
                   .vcpus = 1,
                   .memory_mb = 512,
                   .admin_user = "azureuser",
-                  .ssh_public_key = "ssh-rsa AAAAB3NzaC1yc2E unit@test",
+                  .ssh_public_key = "ssh-rsa AAAAB3NzaC1yc2E unit@test\nssh-ed25519 AAAAC3 second@test",
                   .gpus = 1,
                   .env = env};
   char err[512] = {0};
@@ -103,7 +103,8 @@ static void test_sandbox(void) {
   /* The admin user, their key, the environment. */
   CHECK(exec_ok(sb, "id -un; echo $HOME; cat ~/.ssh/authorized_keys; echo $AZLITE_TEST_ENV",
                 "azureuser", &out) == 0);
-  CHECK_STR(out, "azureuser\n/home/azureuser\nssh-rsa AAAAB3NzaC1yc2E unit@test\nyes\n");
+  CHECK_STR(out, "azureuser\n/home/azureuser\nssh-rsa AAAAB3NzaC1yc2E unit@test\n"
+                 "ssh-ed25519 AAAAC3 second@test\nyes\n");
   free(out);
   /* The data dir and the host's homes are not visible; the host's /usr is. */
   char script[1024];

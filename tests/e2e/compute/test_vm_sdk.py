@@ -174,6 +174,14 @@ class Errors(unittest.TestCase):
         self.assertEqual(self.code(lambda: cmp.virtual_machines.begin_create_or_update(
             RG, "err-vm4", vm_body(n.id, priority="Spot")).result()), "InvalidParameter")
 
+    def test_bad_ssh_key(self):
+        n = nic("err-nic5")
+        body = vm_body(n.id)
+        body["os_profile"]["linux_configuration"]["ssh"]["public_keys"][0]["key_data"] = \
+            "ssh-ed25519 AAAA\nssh-rsa BBBB"
+        self.assertEqual(self.code(lambda: cmp.virtual_machines.begin_create_or_update(
+            RG, "err-vm5", body).result()), "InvalidParameter")
+
     def test_run_command_unknown_id(self):
         self.assertEqual(self.code(lambda: cmp.virtual_machines.begin_run_command(
             RG, "owner-vm", {"command_id": "RunPowerShellScript"}).result()), "InvalidParameter")
