@@ -99,9 +99,27 @@ static void meter_open(srv *s, const char *id, const compute_instance_spec *sp) 
              (long long)clock_now_ms(s));
 }
 
+/* Closes the open interval and records its hours through the one meter call
+ * (usage_record): meter "Microsoft.Compute/virtualMachines/<size>/<priority>". */
 static void meter_close(srv *s, const char *id) {
+  int64_t now = clock_now_ms(s);
+  sqlite3_stmt *st;
+  if (store_prepare(store_db(s),
+                    "SELECT size, priority, start_ms FROM compute_vm_meter WHERE id=? AND end_ms "
+                    "IS NULL",
+                    -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      char meter[160];
+      snprintf(meter, sizeof meter, "Microsoft.Compute/virtualMachines/%s/%s",
+               (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+      int64_t ms = now - sqlite3_column_int64(st, 2);
+      usage_record(s, id, meter, ms > 0 ? (double)ms / 3600000.0 : 0, "Hours");
+    }
+    store_finalize(st);
+  }
   store_exec(s, "UPDATE compute_vm_meter SET end_ms=%lld WHERE id=%Q AND end_ms IS NULL",
-             (long long)clock_now_ms(s), id);
+             (long long)now, id);
 }
 
 /* ---- validation (build) --------------------------------------------------- */

@@ -3,6 +3,8 @@ default api-version 2022-08-01, with azure-mgmt-network for the NIC):
 begin_create_or_update whose poller ends once the VM runs, get with
 instanceView, begin_run_command with the real output, the power pollers,
 lists, a PATCH of tags, delete, and the errors Azure answers."""
+import os
+import sqlite3
 import unittest
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -116,6 +118,18 @@ class Vm(unittest.TestCase):
 
         cmp.virtual_machines.begin_power_off(RG, "power-vm").result()
         self.assertEqual(state(), "PowerState/stopped")
+        # Its running time is a usage event for cost management (core's one meter call).
+        vm_id = cmp.virtual_machines.get(RG, "power-vm").id
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(srv.data_dir, "azlite.db"), uri=True)
+        try:
+            got = db.execute("SELECT meter, quantity, unit FROM usage_events WHERE resource_id=?"
+                             " COLLATE NOCASE", (vm_id,)).fetchall()
+        finally:
+            db.close()
+        self.assertEqual(len(got), 1, got)
+        self.assertEqual(got[0][0], "Microsoft.Compute/virtualMachines/Standard_B1s/Regular")
+        self.assertEqual(got[0][2], "Hours")
+        self.assertGreater(got[0][1], 0)
         with self.assertRaises(HttpResponseError) as e:
             cmp.virtual_machines.begin_restart(RG, "power-vm").result()
         self.assertEqual(e.exception.error.code, "OperationNotAllowed")
