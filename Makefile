@@ -36,7 +36,7 @@ all: $(BUILD)/azlite $(BUILD)/libazlite_preload.so
 # `azlite exec`'s preloaded library (src/preload/), installed beside the binary.
 # Built without the sanitizers: it is loaded into other programs.
 PRELOAD_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -shared
-$(BUILD)/libazlite_preload.so: src/preload/azlite_preload.c
+$(BUILD)/libazlite_preload.so: src/preload/azlite_preload.c src/core/azure_hosts.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PRELOAD_CFLAGS) -o $@ $< -ldl
 

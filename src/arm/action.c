@@ -17,8 +17,8 @@
 #include "arm.h"
 
 typedef struct segs {
-  char *buf;   /* the path, '/' replaced by NULs */
-  char **v;    /* its non-empty segments */
+  char *buf; /* the path, '/' replaced by NULs */
+  char **v;  /* its non-empty segments */
   int n;
 } segs;
 
@@ -62,11 +62,13 @@ char *arm_action_for(const char *method, const char *path) {
   if (!f) abort();
   if (prov >= 0) {
     fputs(seg[prov + 1], f);
-    for (int i = prov + 2; i < end; i += 2) fprintf(f, "/%s", seg[i]);
+    for (int i = prov + 2; i < end; i += 2)
+      fprintf(f, "/%s", seg[i]);
   } else {
     /* Microsoft.Resources: subscriptions[/resourceGroups][/...] */
     fputs("Microsoft.Resources", f);
-    for (int i = 0; i < end; i += 2) fprintf(f, "/%s", seg[i]);
+    for (int i = 0; i < end; i += 2)
+      fprintf(f, "/%s", seg[i]);
   }
   if (post)
     fprintf(f, "/%s/action", ns > 0 ? seg[ns - 1] : "");
@@ -163,7 +165,8 @@ static const char **namespace_versions(const char *ns) {
       if (strncasecmp(t->type, ns, nl) != 0 || t->type[nl] != '/') continue;
       for (const char *const *v = t->api_versions; v && *v; v++) {
         size_t k = 0;
-        while (k < n && strcmp(out[k], *v) != 0) k++;
+        while (k < n && strcmp(out[k], *v) != 0)
+          k++;
         if (k < n) continue;
         if (n + 2 > cap) {
           cap = cap ? cap * 2 : 64;
@@ -195,7 +198,8 @@ int arm_api_version_check(http_req *r) {
   if (prov >= 0 && (prov + 2 < end || (post && strcasecmp(op, "register") != 0 &&
                                        strcasecmp(op, "unregister") != 0))) {
     fputs(seg[prov + 1], f);
-    for (int i = prov + 2; i < end; i += 2) fprintf(f, "/%s", seg[i]);
+    for (int i = prov + 2; i < end; i += 2)
+      fprintf(f, "/%s", seg[i]);
   } else if (prov >= 0) {
     fputs("Microsoft.Resources/providers", f); /* reading or registering a provider */
   } else {

@@ -85,8 +85,7 @@ static const region regions[] = {
     {"germanywestcentral", "Germany West Central", "Europe", "50.110924", "8.682127",
      "germanynorth"},
     {"swedencentral", "Sweden Central", "Europe", "60.67488", "17.14127", "swedensouth"},
-    {"switzerlandnorth", "Switzerland North", "Europe", "47.451542", "8.564572",
-     "switzerlandwest"},
+    {"switzerlandnorth", "Switzerland North", "Europe", "47.451542", "8.564572", "switzerlandwest"},
     {"norwayeast", "Norway East", "Europe", "59.913868", "10.752245", "norwaywest"},
     {"southeastasia", "Southeast Asia", "Asia Pacific", "1.283", "103.833", "eastasia"},
     {"eastasia", "East Asia", "Asia Pacific", "22.267", "114.188", "southeastasia"},
@@ -129,11 +128,10 @@ static void arm_locations(http_req *r) {
         json_pack("{s:o,s:s,s:s,s:s,s:o,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:o}]}}", "id",
                   json_sprintf("/subscriptions/%s/locations/%s", sub, g->name), "name", g->name,
                   "type", "Region", "displayName", g->display, "regionalDisplayName",
-                  json_sprintf("(%s) %s", g->geo, g->display), "metadata", "regionType",
-                  "Physical", "regionCategory", i < 12 ? "Recommended" : "Other",
-                  "geographyGroup", g->geo, "longitude", g->lon, "latitude", g->lat,
-                  "physicalLocation", g->display, "geography", g->geo, "pairedRegion", "name",
-                  g->pair, "id",
+                  json_sprintf("(%s) %s", g->geo, g->display), "metadata", "regionType", "Physical",
+                  "regionCategory", i < 12 ? "Recommended" : "Other", "geographyGroup", g->geo,
+                  "longitude", g->lon, "latitude", g->lat, "physicalLocation", g->display,
+                  "geography", g->geo, "pairedRegion", "name", g->pair, "id",
                   json_sprintf("/subscriptions/%s/locations/%s", sub, g->pair)));
   }
   arm_reply_list(r, list);
@@ -149,26 +147,26 @@ static void arm_metadata_endpoints(http_req *r) {
       json_pack("[o,s]", json_sprintf("%s/", s->mgmt_url), "https://management.azure.com/");
   if (api && strcmp(api, "2019-05-01") >= 0) {
     json_t *c = json_pack(
-        "{s:s,s:o,s:{s:o,s:o,s:s,s:s},s:o,s:o,s:o,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s},s:o}",
-        "name", "azlite", "portal", json_sprintf("%s/portal", s->mgmt_url), "authentication",
+        "{s:s,s:o,s:{s:o,s:o,s:s,s:s},s:o,s:o,s:o,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s},s:o}", "name",
+        "azlite", "portal", json_sprintf("%s/portal", s->mgmt_url), "authentication",
         "loginEndpoint", json_sprintf("%s/adfs", s->mgmt_url), "audiences", audiences, "tenant",
         "adfs", "identityProvider", "ADFS", "resourceManager", json_sprintf("%s/", s->mgmt_url),
         "graph", json_sprintf("%s/graph/", s->mgmt_url), "microsoftGraphResourceId",
         json_sprintf("%s/graph/", s->mgmt_url), "media", "", "suffixes", "storage",
         "blob.localhost", "keyVaultDns", "vault.localhost", "acrLoginServer", "azurecr.localhost",
-        "sqlServerHostname", "database.localhost", "azureDataLakeStoreFileSystem",
-        "localhost", "azureDataLakeAnalyticsCatalogAndJob", "localhost", "gallery",
+        "sqlServerHostname", "database.localhost", "azureDataLakeStoreFileSystem", "localhost",
+        "azureDataLakeAnalyticsCatalogAndJob", "localhost", "gallery",
         json_sprintf("%s/gallery/", s->mgmt_url));
     http_reply_json(r, 200, json_pack("[o]", c));
     return;
   }
-  http_reply_json(
-      r, 200,
-      json_pack("{s:o,s:o,s:o,s:{s:o,s:o}}", "galleryEndpoint",
-                json_sprintf("%s/gallery/", s->mgmt_url), "graphEndpoint",
-                json_sprintf("%s/graph/", s->mgmt_url), "portalEndpoint",
-                json_sprintf("%s/portal/", s->mgmt_url), "authentication", "loginEndpoint",
-                json_sprintf("%s/adfs", s->mgmt_url), "audiences", audiences));
+  http_reply_json(r, 200,
+                  json_pack("{s:o,s:o,s:o,s:{s:o,s:o}}", "galleryEndpoint",
+                            json_sprintf("%s/gallery/", s->mgmt_url), "graphEndpoint",
+                            json_sprintf("%s/graph/", s->mgmt_url), "portalEndpoint",
+                            json_sprintf("%s/portal/", s->mgmt_url), "authentication",
+                            "loginEndpoint", json_sprintf("%s/adfs", s->mgmt_url), "audiences",
+                            audiences));
 }
 
 static json_t *subscription_json(srv *s) {
@@ -185,8 +183,7 @@ static void arm_subscriptions_list(http_req *r) {
   char scope[80];
   snprintf(scope, sizeof scope, "/subscriptions/%s", r->srv->subscription_id);
   json_t *list = json_array();
-  if (access_any_at_or_below(r, scope))
-    json_array_append_new(list, subscription_json(r->srv));
+  if (access_any_at_or_below(r, scope)) json_array_append_new(list, subscription_json(r->srv));
   arm_reply_list(r, list);
 }
 
@@ -198,11 +195,10 @@ static void arm_subscription_get(http_req *r) {
 static void arm_tenants_list(http_req *r) {
   srv *s = r->srv;
   arm_reply_list(r, json_pack("[{s:o,s:s,s:s,s:s,s:s,s:s,s:[s],s:s,s:s}]", "id",
-                              json_sprintf("/tenants/%s", s->tenant_id), "tenantId",
-                              s->tenant_id, "tenantCategory", "Home", "country", "US",
-                              "countryCode", "US", "displayName", "azlite", "domains",
-                              "azlite.onmicrosoft.com", "defaultDomain", "azlite.onmicrosoft.com",
-                              "tenantType", "AAD"));
+                              json_sprintf("/tenants/%s", s->tenant_id), "tenantId", s->tenant_id,
+                              "tenantCategory", "Home", "country", "US", "countryCode", "US",
+                              "displayName", "azlite", "domains", "azlite.onmicrosoft.com",
+                              "defaultDomain", "azlite.onmicrosoft.com", "tenantType", "AAD"));
 }
 
 /* ---- resource providers --------------------------------------------------- */
@@ -210,15 +206,21 @@ static void arm_tenants_list(http_req *r) {
 /* Namespaces azlite knows; those without a provider yet are listed so that
  * `az provider register` works as in Azure, but they serve no resources. */
 static const char *const namespaces[] = {
-    "Microsoft.Resources",       "Microsoft.Authorization",
-    "Microsoft.Storage",         "Microsoft.Compute",
-    "Microsoft.Network",         "Microsoft.ManagedIdentity",
-    "Microsoft.MachineLearningServices", "Microsoft.ContainerRegistry",
-    "Microsoft.Web",             "Microsoft.Consumption",
-    "Microsoft.CostManagement",  "Microsoft.Insights",
-    "Microsoft.KeyVault",        "Microsoft.OperationalInsights",
+    "Microsoft.Resources",
+    "Microsoft.Authorization",
+    "Microsoft.Storage",
+    "Microsoft.Compute",
+    "Microsoft.Network",
+    "Microsoft.ManagedIdentity",
+    "Microsoft.MachineLearningServices",
+    "Microsoft.ContainerRegistry",
+    "Microsoft.Web",
+    "Microsoft.Consumption",
+    "Microsoft.CostManagement",
+    "Microsoft.Insights",
+    "Microsoft.KeyVault",
+    "Microsoft.OperationalInsights",
 };
-
 
 static const char *namespace_canonical(const char *ns) {
   for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
@@ -231,8 +233,7 @@ static int type_declared(const char *type) {
   size_t n = strlen(type);
   for (int i = 0; providers[i]; i++)
     for (const resource_type *t = providers[i]->resource_types; t && t->type; t++)
-      if (strncasecmp(t->type, type, n) == 0 && (t->type[n] == 0 || t->type[n] == '/'))
-        return 1;
+      if (strncasecmp(t->type, type, n) == 0 && (t->type[n] == 0 || t->type[n] == '/')) return 1;
   return 0;
 }
 
@@ -271,15 +272,14 @@ int arm_fail_unimplemented(http_req *r) {
 }
 
 static const char *registration_state(srv *s, const char *ns) {
-  if (strcasecmp(ns, "Microsoft.Resources") == 0 ||
-      strcasecmp(ns, "Microsoft.Authorization") == 0)
+  if (strcasecmp(ns, "Microsoft.Resources") == 0 || strcasecmp(ns, "Microsoft.Authorization") == 0)
     return "Registered";
   sqlite3_stmt *st;
   const char *state = "NotRegistered";
   if (store_prepare(store_db(s),
-                         "SELECT state FROM provider_registrations WHERE subscription=? AND "
-                         "namespace=?",
-                         -1, &st, NULL) == SQLITE_OK) {
+                    "SELECT state FROM provider_registrations WHERE subscription=? AND "
+                    "namespace=?",
+                    -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, s->subscription_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW &&
@@ -303,9 +303,9 @@ static json_t *provider_json(srv *s, const char *ns) {
       json_t *apis = json_array();
       for (const char *const *v = rt->api_versions; v && *v; v++)
         json_array_append_new(apis, json_string(*v));
-      json_array_append_new(types, json_pack("{s:s,s:O,s:o,s:s}", "resourceType", t + nl + 1,
-                                             "locations", locs, "apiVersions", apis,
-                                             "capabilities", "None"));
+      json_array_append_new(types,
+                            json_pack("{s:s,s:O,s:o,s:s}", "resourceType", t + nl + 1, "locations",
+                                      locs, "apiVersions", apis, "capabilities", "None"));
     }
   json_decref(locs);
   return json_pack("{s:o,s:s,s:s,s:s,s:o}", "id",
@@ -412,14 +412,14 @@ static void admin_resource_types(http_req *r) {
       json_t *example = t->example_body ? json_loads(t->example_body, 0, NULL) : NULL;
       json_t *setup = t->example_setup ? json_loads(t->example_setup, 0, NULL) : NULL;
       json_array_append_new(
-          list, json_pack("{s:s,s:s,s:i,s:s,s:s,s:s*,s:s*,s:o,s:o,s:b}", "type", rt->type,
-                          "apiVersion", rt->api_versions[0], "createStatus",
-                          t->create_status ? t->create_status : 201, "createState",
-                          t->finish && t->create_state ? t->create_state : "Succeeded", "nameCode",
-                          t->name_code ? t->name_code : "InvalidResourceName", "exampleName",
-                          t->example_name, "exampleBadName", t->example_bad_name, "example",
-                          example ? example : json_null(), "exampleSetup",
-                          setup ? setup : json_array(), "identity", t->identity));
+          list,
+          json_pack("{s:s,s:s,s:i,s:s,s:s,s:s*,s:s*,s:o,s:o,s:b}", "type", rt->type, "apiVersion",
+                    rt->api_versions[0], "createStatus", t->create_status ? t->create_status : 201,
+                    "createState", t->finish && t->create_state ? t->create_state : "Succeeded",
+                    "nameCode", t->name_code ? t->name_code : "InvalidResourceName", "exampleName",
+                    t->example_name, "exampleBadName", t->example_bad_name, "example",
+                    example ? example : json_null(), "exampleSetup", setup ? setup : json_array(),
+                    "identity", t->identity));
     }
   arm_reply_list(r, list);
 }
@@ -544,20 +544,21 @@ static void arm_fini(srv *s) {
  * specs), which cover what az 2.45 (latest and 2020-09-01-hybrid profiles) and
  * the Python SDKs send.  One list for all of ARM's own types. */
 static const char *const arm_api_versions[] = {
-    "2024-11-01", "2024-07-01", "2024-03-01", "2023-07-01", "2022-12-01", "2022-09-01",
-    "2022-06-01", "2022-05-01", "2022-01-01", "2021-05-01", "2021-04-01", "2021-01-01",
-    "2020-10-01", "2020-09-01", "2020-08-01", "2020-07-01", "2020-06-01", "2020-05-01",
-    "2020-01-01", "2019-11-01", "2019-10-01", "2019-09-01", "2019-08-01", "2019-07-01",
-    "2019-06-01", "2019-05-10", "2019-05-01", "2019-03-01", "2018-11-01", "2018-09-01",
-    "2018-08-01", "2018-07-01", "2018-06-01", "2018-05-01", "2018-02-01", "2018-01-01",
-    "2017-12-01", "2017-08-01", "2017-06-01", "2017-05-10", "2017-05-01", "2017-03-01",
-    "2016-09-01", "2016-07-01", "2016-06-01", "2016-02-01", "2015-11-01", "2015-01-01",
+    "2024-11-01",         "2024-07-01", "2024-03-01", "2023-07-01", "2022-12-01", "2022-09-01",
+    "2022-06-01",         "2022-05-01", "2022-01-01", "2021-05-01", "2021-04-01", "2021-01-01",
+    "2020-10-01",         "2020-09-01", "2020-08-01", "2020-07-01", "2020-06-01", "2020-05-01",
+    "2020-01-01",         "2019-11-01", "2019-10-01", "2019-09-01", "2019-08-01", "2019-07-01",
+    "2019-06-01",         "2019-05-10", "2019-05-01", "2019-03-01", "2018-11-01", "2018-09-01",
+    "2018-08-01",         "2018-07-01", "2018-06-01", "2018-05-01", "2018-02-01", "2018-01-01",
+    "2017-12-01",         "2017-08-01", "2017-06-01", "2017-05-10", "2017-05-01", "2017-03-01",
+    "2016-09-01",         "2016-07-01", "2016-06-01", "2016-02-01", "2015-11-01", "2015-01-01",
     "2014-04-01-preview", "2014-04-01", "2014-01-01", NULL};
 
-#define ARM_TYPE(t) {.type = "Microsoft.Resources/" t, .api_versions = arm_api_versions}
+#define ARM_TYPE(t)                                                                                \
+  { .type = "Microsoft.Resources/" t, .api_versions = arm_api_versions }
 static const resource_type arm_types[] = {
-    ARM_TYPE("tenants"),   ARM_TYPE("subscriptions"), ARM_TYPE("locations"),
-    ARM_TYPE("providers"), ARM_TYPE("resourceGroups"), ARM_TYPE("resources"),
+    ARM_TYPE("tenants"),     ARM_TYPE("subscriptions"),    ARM_TYPE("locations"),
+    ARM_TYPE("providers"),   ARM_TYPE("resourceGroups"),   ARM_TYPE("resources"),
     ARM_TYPE("deployments"), ARM_TYPE("operationresults"), ARM_TYPE("operationStatuses"),
     {.type = NULL},
 };

@@ -848,7 +848,7 @@ static void dep_status_url(http_req *r, const char *dep_id) {
     if (strcasecmp(h[i].name, "Azure-AsyncOperation") != 0) continue;
     const char *op = strstr(h[i].value, "/operationStatuses/");
     if (!op) return;
-    char *v = http_printf(r, "%s%s%s", r->srv->mgmt_url, dep_id, op);
+    char *v = http_printf(r, "%s%s%s", http_mgmt_base(r), dep_id, op);
     http_set_header(r, "Azure-AsyncOperation", v);
     return;
   }

@@ -22,7 +22,8 @@
 #define ARM_ERR_INVALID_RESOURCE_GROUP_NAME 400, "InvalidResourceGroupName"
 #define ARM_ERR_INVALID_TAG_COUNT 400, "InvalidTagCount"
 #define ARM_ERR_INVALID_TAG_NAME_OR_VALUE 400, "InvalidTagNameOrValue"
-#define ARM_ERR_LOCATION_NOT_AVAILABLE_FOR_RESOURCE_GROUP 400, "LocationNotAvailableForResourceGroup"
+#define ARM_ERR_LOCATION_NOT_AVAILABLE_FOR_RESOURCE_GROUP                                          \
+  400, "LocationNotAvailableForResourceGroup"
 #define ARM_ERR_LOCATION_NOT_AVAILABLE_FOR_RESOURCE_TYPE 400, "LocationNotAvailableForResourceType"
 #define ARM_ERR_LOCATION_REQUIRED 400, "LocationRequired"
 #define ARM_ERR_MISSING_API_VERSION_PARAMETER 400, "MissingApiVersionParameter"

@@ -27,9 +27,8 @@ static int group_name_valid(const char *n) {
 int arm_group_exists(srv *s, const char *sub, const char *rg, char *out, size_t n) {
   sqlite3_stmt *st;
   int found = 0;
-  if (store_prepare(store_db(s),
-                         "SELECT name FROM resource_groups WHERE subscription=? AND name=?", -1,
-                         &st, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s), "SELECT name FROM resource_groups WHERE subscription=? AND name=?",
+                    -1, &st, NULL) != SQLITE_OK)
     return 0;
   sqlite3_bind_text(st, 1, sub, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, rg, -1, SQLITE_STATIC);
@@ -115,13 +114,12 @@ int arm_require_group(http_req *r, const char *sub, const char *rg) {
 static json_t *group_json(srv *s, sqlite3_stmt *st) {
   const char *name = (const char *)sqlite3_column_text(st, 0);
   json_t *tags = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
-  json_t *j = json_pack("{s:o,s:s,s:s,s:s,s:o,s:{s:s}}", "id",
-                        json_sprintf("/subscriptions/%s/resourceGroups/%s", s->subscription_id,
-                                     name),
-                        "name", name, "type", "Microsoft.Resources/resourceGroups", "location",
-                        (const char *)sqlite3_column_text(st, 1), "tags",
-                        tags ? tags : json_object(), "properties", "provisioningState",
-                        (const char *)sqlite3_column_text(st, 4));
+  json_t *j =
+      json_pack("{s:o,s:s,s:s,s:s,s:o,s:{s:s}}", "id",
+                json_sprintf("/subscriptions/%s/resourceGroups/%s", s->subscription_id, name),
+                "name", name, "type", "Microsoft.Resources/resourceGroups", "location",
+                (const char *)sqlite3_column_text(st, 1), "tags", tags ? tags : json_object(),
+                "properties", "provisioningState", (const char *)sqlite3_column_text(st, 4));
   if (sqlite3_column_text(st, 3))
     json_object_set_new(j, "managedBy", json_string((const char *)sqlite3_column_text(st, 3)));
   return j;
@@ -131,9 +129,9 @@ static json_t *group_load(srv *s, const char *rg) {
   sqlite3_stmt *st;
   json_t *j = NULL;
   if (store_prepare(store_db(s),
-                         "SELECT name, location, tags, managed_by, state FROM resource_groups "
-                         "WHERE subscription=? AND name=?",
-                         -1, &st, NULL) != SQLITE_OK)
+                    "SELECT name, location, tags, managed_by, state FROM resource_groups "
+                    "WHERE subscription=? AND name=?",
+                    -1, &st, NULL) != SQLITE_OK)
     return NULL;
   sqlite3_bind_text(st, 1, s->subscription_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, rg, -1, SQLITE_STATIC);
@@ -217,8 +215,8 @@ void arm_group_get(http_req *r) {
 
 void arm_group_head(http_req *r) {
   const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
-  int found = strcasecmp(sub, r->srv->subscription_id) == 0 &&
-              arm_group_exists(r->srv, sub, rg, NULL, 0);
+  int found =
+      strcasecmp(sub, r->srv->subscription_id) == 0 && arm_group_exists(r->srv, sub, rg, NULL, 0);
   http_reply_empty(r, found ? 204 : 404);
 }
 
@@ -235,8 +233,8 @@ void arm_group_patch(http_req *r) {
   if (tags_valid(r, tags)) {
     if (tags && json_is_object(tags)) {
       char *tj = json_dumps(tags, JSON_COMPACT);
-      store_exec(s, "UPDATE resource_groups SET tags=%Q WHERE subscription=%Q AND name=%Q", tj,
-                 sub, name);
+      store_exec(s, "UPDATE resource_groups SET tags=%Q WHERE subscription=%Q AND name=%Q", tj, sub,
+                 name);
       free(tj);
     }
     const char *managed = json_string_value(json_object_get(body, "managedBy"));
@@ -282,8 +280,8 @@ static int group_delete_run(srv *s, void *ctx, char *code, size_t cl, char *msg,
     sqlite3_bind_text(st, 1, g->sub, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW)
-      json_array_append_new(ids, json_pack("[s,s]", sqlite3_column_text(st, 0),
-                                           sqlite3_column_text(st, 1)));
+      json_array_append_new(
+          ids, json_pack("[s,s]", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1)));
     store_finalize(st);
   } else if (rc == 0) {
     rc = -1;
@@ -309,8 +307,7 @@ static int group_delete_run(srv *s, void *ctx, char *code, size_t cl, char *msg,
   else
     store_rollback(s);
   if (rc != 0) {
-    store_exec(s,
-               "UPDATE resource_groups SET state='Succeeded' WHERE subscription=%Q AND name=%Q",
+    store_exec(s, "UPDATE resource_groups SET state='Succeeded' WHERE subscription=%Q AND name=%Q",
                g->sub, g->name);
     snprintf(code, cl, "ResourceGroupDeletionBlocked");
     snprintf(msg, ml,
@@ -385,14 +382,16 @@ void arm_group_delete_resume(srv *s) {
 static int odata_eq(const char **p, const char *field, char *out, size_t n) {
   const char *s = *p;
   size_t fl = strlen(field);
-  while (*s == ' ') s++;
+  while (*s == ' ')
+    s++;
   if (strncasecmp(s, field, fl) != 0 || strncasecmp(s + fl, " eq '", 5) != 0) return 0;
   s += fl + 5;
   const char *end = strchr(s, '\'');
   if (!end || (size_t)(end - s) >= n) return 0;
   memcpy(out, s, (size_t)(end - s));
   out[end - s] = 0;
-  for (s = end + 1; *s == ' ';) s++;
+  for (s = end + 1; *s == ' ';)
+    s++;
   if (strncasecmp(s, "and ", 4) == 0) s += 4;
   *p = s;
   return 1;
@@ -400,7 +399,8 @@ static int odata_eq(const char **p, const char *field, char *out, size_t n) {
 
 /* Consumes what follows a filter term: spaces and one "and". */
 static const char *odata_next(const char *s) {
-  while (*s == ' ') s++;
+  while (*s == ' ')
+    s++;
   if (strncasecmp(s, "and ", 4) == 0) s += 4;
   return s;
 }
@@ -422,27 +422,34 @@ static int odata_call(const char **p, const char *fn, const char *field, char *d
   char out[256]; /* dst is written only on a match */
   if (n > sizeof out) n = sizeof out;
   size_t fnl = strlen(fn), fl = strlen(field);
-  while (*s == ' ') s++;
+  while (*s == ' ')
+    s++;
   if (strncasecmp(s, fn, fnl) != 0 || s[fnl] != '(') return 0;
   s += fnl + 1;
-  while (*s == ' ') s++;
+  while (*s == ' ')
+    s++;
   int value_first = strcasecmp(fn, "substringof") == 0;
   if (value_first) {
     if (!(s = odata_quoted(s, out, n))) return 0;
-    while (*s == ' ') s++;
+    while (*s == ' ')
+      s++;
     if (*s++ != ',') return 0;
-    while (*s == ' ') s++;
+    while (*s == ' ')
+      s++;
     if (strncasecmp(s, field, fl) != 0) return 0;
     s += fl;
   } else {
     if (strncasecmp(s, field, fl) != 0) return 0;
     s += fl;
-    while (*s == ' ') s++;
+    while (*s == ' ')
+      s++;
     if (*s++ != ',') return 0;
-    while (*s == ' ') s++;
+    while (*s == ' ')
+      s++;
     if (!(s = odata_quoted(s, out, n))) return 0;
   }
-  while (*s == ' ') s++;
+  while (*s == ' ')
+    s++;
   if (*s++ != ')') return 0;
   memcpy(dst, out, strlen(out) + 1);
   *p = odata_next(s);
@@ -502,11 +509,12 @@ void arm_group_list(http_req *r) {
   sqlite3_stmt *st;
   json_t *list = json_array();
   if (store_prepare(store_db(s),
-                         "SELECT name, location, tags, managed_by, state FROM resource_groups "
-                         "WHERE subscription=? ORDER BY name COLLATE NOCASE",
-                         -1, &st, NULL) == SQLITE_OK) {
+                    "SELECT name, location, tags, managed_by, state FROM resource_groups "
+                    "WHERE subscription=? ORDER BY name COLLATE NOCASE",
+                    -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, s->subscription_id, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(list, group_json(s, st));
+    while (sqlite3_step(st) == SQLITE_ROW)
+      json_array_append_new(list, group_json(s, st));
     store_finalize(st);
   }
   const char *filter = http_query_get(r, "$filter");
@@ -515,8 +523,7 @@ void arm_group_list(http_req *r) {
     char tn[256] = "", tv[256] = "";
     const char *f = filter;
     int n = 0;
-    if (odata_eq(&f, "tagName", tn, sizeof tn))
-      n = odata_eq(&f, "tagValue", tv, sizeof tv) ? 2 : 1;
+    if (odata_eq(&f, "tagName", tn, sizeof tn)) n = odata_eq(&f, "tagValue", tv, sizeof tv) ? 2 : 1;
     if (n < 1 || *f) {
       json_decref(list);
       http_fail(r, ARM_ERR_INVALID_FILTER_IN_QUERY_STRING,
@@ -530,8 +537,7 @@ void arm_group_list(http_req *r) {
     json_t *g;
     json_array_foreach(list, i, g) {
       json_t *v = tag_get(json_object_get(g, "tags"), tn);
-      if (v && (n < 2 || strcmp(json_string_value(v), tv) == 0))
-        json_array_append(kept, g);
+      if (v && (n < 2 || strcmp(json_string_value(v), tv) == 0)) json_array_append(kept, g);
     }
     json_decref(list);
     list = kept;
@@ -562,8 +568,7 @@ int arm_resource_put(srv *s, const char *id, const char *type, json_t *body) {
                     "body,created_ms,changed_ms) VALUES(%Q,%Q,%Q,%Q,%Q,%Q,%Q,%lld,%lld) "
                     "ON CONFLICT(id) DO UPDATE SET body=excluded.body, "
                     "location=excluded.location, changed_ms=excluded.changed_ms",
-                    id, sub, rg, type, name ? name : "", loc, bj, (long long)now,
-                    (long long)now);
+                    id, sub, rg, type, name ? name : "", loc, bj, (long long)now, (long long)now);
   if (rc == 0)
     rc = store_commit(s);
   else
@@ -627,9 +632,9 @@ json_t *arm_resource_list(srv *s, const char *scope, const char *type) {
   /* A prefix test, not LIKE: '_' and '%' are legal in resource group names. */
   char *prefix = sqlite3_mprintf("%s/", scope);
   if (store_prepare(store_db(s),
-                         "SELECT body FROM resources WHERE substr(id, 1, length(?1)) = ?1 "
-                         "COLLATE NOCASE AND (?2 IS NULL OR type=?2) ORDER BY id",
-                         -1, &st, NULL) == SQLITE_OK) {
+                    "SELECT body FROM resources WHERE substr(id, 1, length(?1)) = ?1 "
+                    "COLLATE NOCASE AND (?2 IS NULL OR type=?2) ORDER BY id",
+                    -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
     if (type)
       sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
@@ -647,8 +652,7 @@ json_t *arm_resource_list(srv *s, const char *scope, const char *type) {
 
 char *arm_resource_id(const char *sub, const char *rg, const char *type, const char *name) {
   char *id = NULL;
-  if (asprintf(&id, "/subscriptions/%s/resourceGroups/%s/providers/%s/%s", sub, rg, type, name) <
-      0)
+  if (asprintf(&id, "/subscriptions/%s/resourceGroups/%s/providers/%s/%s", sub, rg, type, name) < 0)
     abort();
   return id;
 }
@@ -752,8 +756,8 @@ void arm_resources_list(http_req *r) {
   json_t *out = json_array();
   size_t i;
   json_t *res;
-  static const char *const keep[] = {"id", "name", "type", "location", "tags",
-                                     "kind", "sku", "identity", "managedBy"};
+  static const char *const keep[] = {"id",   "name", "type",     "location", "tags",
+                                     "kind", "sku",  "identity", "managedBy"};
   json_array_foreach(all, i, res) {
     json_t *g = json_object();
     for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {

@@ -26,8 +26,7 @@ void arm_lro_start_resumable(http_req *r, int status, json_t *body, const char *
                              arm_lro_fn fn, void *ctx, void (*free_ctx)(void *));
 /* Runs fn again under the interrupted operation for `resume` (a new one when
  * none is recorded); 0 when it started. */
-int arm_lro_resume(srv *s, const char *resume, arm_lro_fn fn, void *ctx,
-                   void (*free_ctx)(void *));
+int arm_lro_resume(srv *s, const char *resume, arm_lro_fn fn, void *ctx, void (*free_ctx)(void *));
 /* Marks the interrupted operations for `resume` succeeded: their work is done. */
 void arm_lro_finish_resumable(srv *s, const char *resume);
 /* Resumes the deletion of every group left Deleting (scheduler, first pass). */
@@ -59,6 +58,5 @@ void arm_deployment_operation_get(http_req *r);
 void arm_deployments_recover(srv *s);
 /* A resource group's deployments go with it. */
 void arm_deployments_resource_deleted(srv *s, const char *id, const char *type);
-
 
 #endif

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "arm.h"
 #include "../core/internal.h"
+#include "arm.h"
 #include "internal.h"
 
 typedef struct lro_job {
@@ -51,7 +51,8 @@ static __thread const char *lro_current;
 int arm_lro_set_result(srv *s, json_t *result) {
   if (!lro_current) return -1;
   char *txt = json_dumps(result, JSON_COMPACT);
-  int rc = txt ? store_exec(s, "UPDATE operations SET result=%Q WHERE id=%Q", txt, lro_current) : -1;
+  int rc =
+      txt ? store_exec(s, "UPDATE operations SET result=%Q WHERE id=%Q", txt, lro_current) : -1;
   free(txt);
   return rc;
 }
@@ -133,9 +134,9 @@ void arm_lro_start_resumable(http_req *r, int status, json_t *body, const char *
   http_set_headerf(r, "Azure-AsyncOperation",
                    "%s/subscriptions/%s/providers/Microsoft.Resources/operationStatuses/%s"
                    "?api-version=%s",
-                   s->mgmt_url, s->subscription_id, id, api ? api : "2022-09-01");
+                   http_mgmt_base(r), s->subscription_id, id, api ? api : "2022-09-01");
   http_set_headerf(r, "Location", "%s/subscriptions/%s/operationresults/%s?api-version=%s",
-                   s->mgmt_url, s->subscription_id, id, api ? api : "2022-09-01");
+                   http_mgmt_base(r), s->subscription_id, id, api ? api : "2022-09-01");
   http_set_header(r, "Retry-After", "1");
   lro_spawn(s, id, fn, ctx, free_ctx);
   http_reply_json(r, status, body);
@@ -146,8 +147,7 @@ void arm_lro_start(http_req *r, int status, json_t *body, arm_lro_fn fn, void *c
   arm_lro_start_resumable(r, status, body, NULL, fn, ctx, free_ctx);
 }
 
-int arm_lro_resume(srv *s, const char *resume, arm_lro_fn fn, void *ctx,
-                   void (*free_ctx)(void *)) {
+int arm_lro_resume(srv *s, const char *resume, arm_lro_fn fn, void *ctx, void (*free_ctx)(void *)) {
   char id[37] = "";
   sqlite3_stmt *st;
   if (store_prepare(store_db(s),
@@ -190,14 +190,16 @@ static int lro_load(srv *s, const char *id, char status[16], char code[128], cha
   int rc = -1;
   if (result) *result = NULL;
   if (store_prepare(store_db(s),
-                         "SELECT status, error_code, error_message, result FROM operations WHERE id=?",
-                         -1, &st, NULL) != SQLITE_OK)
+                    "SELECT status, error_code, error_message, result FROM operations WHERE id=?",
+                    -1, &st, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW) {
     snprintf(status, 16, "%s", sqlite3_column_text(st, 0));
-    snprintf(code, 128, "%s", sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "");
-    snprintf(msg, 1024, "%s", sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
+    snprintf(code, 128, "%s",
+             sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "");
+    snprintf(msg, 1024, "%s",
+             sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
     const char *res = (const char *)sqlite3_column_text(st, 3);
     if (res && result) *result = json_loads(res, 0, NULL);
     rc = 0;
@@ -244,7 +246,7 @@ void arm_operation_result(http_req *r) {
   json_decref(result);
   if (strcmp(status, "InProgress") == 0) {
     http_set_header(r, "Retry-After", "1");
-    http_set_headerf(r, "Location", "%s%s?%s", r->srv->mgmt_url, r->raw_path, r->raw_query);
+    http_set_headerf(r, "Location", "%s%s?%s", http_mgmt_base(r), r->raw_path, r->raw_query);
     http_reply_empty(r, 202);
   } else if (strcmp(status, "Failed") == 0) {
     http_fail(r, 409, code[0] ? code : "OperationFailed", "%s", msg);

@@ -54,8 +54,8 @@ int arm_tags_check(http_req *r, json_t *tags) {
   return 0;
 }
 
-static json_t *render(srv *s, const arm_type *t, json_t *body) {
-  return t->render ? t->render(s, body) : body;
+static json_t *render(http_req *r, const arm_type *t, json_t *body) {
+  return t->render ? t->render(r, body) : body;
 }
 
 static void fail_not_found(http_req *r, const arm_type *t, const char *rg, const char *name,
@@ -94,7 +94,7 @@ void arm_res_get(http_req *r) {
   const arm_type *t = route_type(r);
   json_t *body = arm_res_require(r, t, http_param(r, "rg"), http_param(r, "name"), NULL);
   if (!body) return;
-  body = render(r->srv, t, body);
+  body = render(r, t, body);
   const char *what = http_query_get(r, "$expand");
   if (what && t->expand && !(body = t->expand(r, body, what))) return;
   http_reply_json(r, 200, body);
@@ -115,8 +115,10 @@ int arm_resource_set_state(srv *s, const char *id, const char *state) {
                           json_string_value(json_object_get(body, "type")), body);
     json_decref(body);
   }
-  if (rc == 0) rc = store_commit(s);
-  else store_rollback(s);
+  if (rc == 0)
+    rc = store_commit(s);
+  else
+    store_rollback(s);
   return rc;
 }
 
@@ -176,8 +178,9 @@ static json_t *body_start(arm_op *op) {
   json_t *body;
   if (op->patch) {
     body = json_deep_copy(op->cur);
-    if (tags) json_object_set_new(body, "tags", json_is_object(tags) ? json_deep_copy(tags)
-                                                                    : json_object());
+    if (tags)
+      json_object_set_new(body, "tags",
+                          json_is_object(tags) ? json_deep_copy(tags) : json_object());
   } else {
     body = json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", op->id, "name", op->name, "type",
                      op->type->type, "location", op->location, "tags",
@@ -237,8 +240,8 @@ static void put_or_patch(http_req *r, int patch) {
   if (!in) return;
   char *id = arm_resource_id(s->subscription_id, group, t->type, name);
   http_defer(r, free, id);
-  arm_op op = {.r = r, .s = s, .type = t, .id = id, .name = name, .group = group, .in = in,
-               .patch = patch};
+  arm_op op = {
+      .r = r, .s = s, .type = t, .id = id, .name = name, .group = group, .in = in, .patch = patch};
   if (!json_is_object(in)) {
     http_fail(r, ARM_ERR_INVALID_REQUEST_CONTENT,
               "The request content was invalid and could not be deserialized: the body must be "
@@ -256,13 +259,11 @@ static void put_or_patch(http_req *r, int patch) {
     op.id = json_string_value(json_object_get(op.cur, "id"));
     op.name = json_string_value(json_object_get(op.cur, "name"));
   }
-  if (location_check(&op, loc) != 0 || arm_tags_check(r, json_object_get(in, "tags")) != 0)
-    return;
+  if (location_check(&op, loc) != 0 || arm_tags_check(r, json_object_get(in, "tags")) != 0) return;
   op.location = loc;
   json_t *identity_in = t->identity ? json_object_get(in, "identity") : NULL;
   if (identity_in && identity_hooks &&
-      identity_hooks->check_linked(r, http_printf(r, "%s/write", t->type), op.id, identity_in) !=
-          0)
+      identity_hooks->check_linked(r, http_printf(r, "%s/write", t->type), op.id, identity_in) != 0)
     return;
   op.body = http_json_own(r, body_start(&op));
   if (!patch && op.cur && json_object_get(op.cur, "identity") && !identity_in)
@@ -287,12 +288,15 @@ static void put_or_patch(http_req *r, int patch) {
     if (!c) abort();
     c->t = t;
     c->id = strdup(op.id);
-    arm_lro_start(r, !op.created ? 200 : t->create_status ? t->create_status : 201,
-                  render(s, t, json_incref(op.body)), res_finish, c, res_finish_free);
+    arm_lro_start(r,
+                  !op.created        ? 200
+                  : t->create_status ? t->create_status
+                                     : 201,
+                  render(r, t, json_incref(op.body)), res_finish, c, res_finish_free);
     return;
   }
   http_reply_json(r, op.created && !patch ? (t->create_status ? t->create_status : 201) : 200,
-                  render(s, t, json_incref(op.body)));
+                  render(r, t, json_incref(op.body)));
 }
 
 void arm_res_put(http_req *r) {
@@ -378,15 +382,15 @@ void arm_res_list(http_req *r) {
       break;
     }
     last = id;
-    json_array_append_new(out, render(s, t, json_incref(item)));
+    json_array_append_new(out, render(r, t, json_incref(item)));
   }
   json_t *reply = json_pack("{s:o}", "value", out);
   if (more)
     json_object_set_new(reply, "nextLink",
-                        json_sprintf("%s%s?api-version=%s&$top=%zu&$skiptoken=%s", s->mgmt_url,
-                                     r->raw_path,
-                                     http_url_encode(r, http_query_get(r, "api-version"), 0),
-                                     max, http_url_encode(r, last, 0)));
+                        json_sprintf("%s%s?api-version=%s&$top=%zu&$skiptoken=%s",
+                                     http_mgmt_base(r), r->raw_path,
+                                     http_url_encode(r, http_query_get(r, "api-version"), 0), max,
+                                     http_url_encode(r, last, 0)));
   json_decref(all);
   http_reply_json(r, 200, reply);
 }

@@ -33,8 +33,8 @@ typedef struct arm_op {
   /* What will be stored.  PUT: starts as {id, name, type, location, tags};
    * PATCH: a copy of cur with the request's tags.  build fills the rest. */
   json_t *body;
-  int patch;            /* 1 for PATCH */
-  int created;          /* 1 when the resource does not exist yet */
+  int patch;   /* 1 for PATCH */
+  int created; /* 1 when the resource does not exist yet */
   /* build may set it on an update that has work to do after the commit (a
    * scale set's capacity): the provisioningState stored ("Updating"); the
    * type's finish then runs as for a create, and the answer is 200 with
@@ -66,8 +66,9 @@ struct arm_type {
    * group): removes what apply wrote.  -1 rolls the delete back. */
   int (*remove)(srv *s, const char *id, json_t *body);
   /* What GET and lists answer: the stored body plus what is computed now
-   * (endpoints).  Takes the reference.  NULL: the stored body. */
-  json_t *(*render)(srv *s, json_t *body);
+   * (endpoints, named as r's caller reaches azlite: http_req_transparent).
+   * Takes the reference.  NULL: the stored body. */
+  json_t *(*render)(http_req *r, json_t *body);
   /* Long-running creates (a VM boots): a PUT that creates stores
    * provisioningState create_state ("Creating") and answers 201 with
    * Azure-AsyncOperation; after the commit, finish(s, id, ...) runs on the
@@ -94,21 +95,23 @@ struct arm_type {
  * "Microsoft.Storage/storageAccounts"): list by subscription and group, and
  * PUT, GET, PATCH, DELETE of one resource.  Lists are open to any caller
  * (the layer shows what the caller may read). */
-#define ARM_RES_ROW_(m, p, f, act, d)                                                   \
-  {.listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,        \
-   .style = HTTP_ERR_ARM, .action = act, .data = d}
-#define ARM_TRACKED_ROUTES(T, desc)                                                          \
-  ARM_RES_ROW_("GET", "/subscriptions/{sub}/providers/" T, arm_res_list, "", desc),          \
-  ARM_RES_ROW_("GET", "/subscriptions/{sub}/resourceGroups/{rg}/providers/" T, arm_res_list, \
-               "", desc),                                                                    \
-  ARM_RES_ROW_("PUT", "/subscriptions/{sub}/resourceGroups/{rg}/providers/" T "/{name}",     \
-               arm_res_put, NULL, desc),                                                     \
-  ARM_RES_ROW_("GET", "/subscriptions/{sub}/resourceGroups/{rg}/providers/" T "/{name}",     \
-               arm_res_get, NULL, desc),                                                     \
-  ARM_RES_ROW_("PATCH", "/subscriptions/{sub}/resourceGroups/{rg}/providers/" T "/{name}",   \
-               arm_res_patch, NULL, desc),                                                   \
-  ARM_RES_ROW_("DELETE", "/subscriptions/{sub}/resourceGroups/{rg}/providers/" T "/{name}",  \
-               arm_res_delete, NULL, desc)
+#define ARM_RES_ROW_(m, p, f, act, d)                                                              \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM, .action = act, .data = d                                                \
+  }
+#define ARM_TRACKED_ROUTES(T, desc)                                                                \
+  ARM_RES_ROW_("GET", "/subscriptions/{sub}/providers/" T, arm_res_list, "", desc),                \
+      ARM_RES_ROW_("GET", "/subscriptions/{sub}/resourceGroups/{rg}/providers/" T, arm_res_list,   \
+                   "", desc),                                                                      \
+      ARM_RES_ROW_("PUT", "/subscriptions/{sub}/resourceGroups/{rg}/providers/" T "/{name}",       \
+                   arm_res_put, NULL, desc),                                                       \
+      ARM_RES_ROW_("GET", "/subscriptions/{sub}/resourceGroups/{rg}/providers/" T "/{name}",       \
+                   arm_res_get, NULL, desc),                                                       \
+      ARM_RES_ROW_("PATCH", "/subscriptions/{sub}/resourceGroups/{rg}/providers/" T "/{name}",     \
+                   arm_res_patch, NULL, desc),                                                     \
+      ARM_RES_ROW_("DELETE", "/subscriptions/{sub}/resourceGroups/{rg}/providers/" T "/{name}",    \
+                   arm_res_delete, NULL, desc)
 
 /* The handlers those rows name; the descriptor comes from the route. */
 void arm_res_put(http_req *r);

@@ -27,11 +27,11 @@ typedef struct tpl_error {
 
 /* The deployment's world.  Strings are borrowed for the context's life. */
 typedef struct tpl_env {
-  const char *subscription_id; /* subscription().subscriptionId */
-  const char *tenant_id;       /* subscription().tenantId */
-  const char *resource_group;  /* resourceGroup().name; NULL at subscription scope */
-  const char *rg_location;     /* resourceGroup().location */
-  const char *deployment_name; /* deployment().name */
+  const char *subscription_id;   /* subscription().subscriptionId */
+  const char *tenant_id;         /* subscription().tenantId */
+  const char *resource_group;    /* resourceGroup().name; NULL at subscription scope */
+  const char *rg_location;       /* resourceGroup().location */
+  const char *deployment_name;   /* deployment().name */
   const char *subscription_name; /* subscription().displayName; NULL: the id */
   void *cls;
   /* reference(idOrName, apiVersion, 'Full'): the resource's properties, or
@@ -60,13 +60,13 @@ void tpl_free(tpl_ctx *c);
 /* The expanded resources, in the template's order (copies in index order);
  * those whose condition is false are left out. */
 typedef struct tpl_resource {
-  const char *id;          /* full resource id */
-  const char *type;        /* "Microsoft.Network/virtualNetworks" (child types joined) */
-  const char *name;        /* "vnet1", or "vnet1/subnet1" for a child */
+  const char *id;   /* full resource id */
+  const char *type; /* "Microsoft.Network/virtualNetworks" (child types joined) */
+  const char *name; /* "vnet1", or "vnet1/subnet1" for a child */
   const char *api_version;
-  const int *depends_on;   /* indexes of the resources this one waits for */
+  const int *depends_on; /* indexes of the resources this one waits for */
   int ndepends;
-  const char *symbol;      /* the copy loop's name, or the resource's name expression */
+  const char *symbol; /* the copy loop's name, or the resource's name expression */
 } tpl_resource;
 int tpl_resource_count(tpl_ctx *c);
 const tpl_resource *tpl_resource_at(tpl_ctx *c, int i);

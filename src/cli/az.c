@@ -36,27 +36,28 @@ static int az_quiet(const char *log, char *const args[], int report) {
   if (pid < 0 || waitpid(pid, &st, 0) < 0) return -1;
   int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   if (rc != 0 && report) {
-    fprintf(stderr, "%s az: setup step 'az %s %s' failed (%d):\n", cli_prog, args[1], args[2],
-            rc);
+    fprintf(stderr, "%s az: setup step 'az %s %s' failed (%d):\n", cli_prog, args[1], args[2], rc);
     FILE *f = fopen(log, "r");
     char line[1024];
-    while (f && fgets(line, sizeof line, f)) fputs(line, stderr);
+    while (f && fgets(line, sizeof line, f))
+      fputs(line, stderr);
     if (f) fclose(f);
   }
   return rc;
 }
 
 /* The command groups that need the hybrid profile. */
-static const char *const az_hybrid_groups[] = {"vm", "vmss", "network", "image", "sig", "ppg",
-                                               "capacity", "restore-point", NULL};
+static const char *const az_hybrid_groups[] = {"vm",  "vmss",     "network",       "image", "sig",
+                                               "ppg", "capacity", "restore-point", NULL};
 
 /* The profile for `az GROUP ...`: the config dir's name and the profile. */
-static void az_profile_for(const char *group, const char **dir, const char **profile) {
-  *dir = "az";
+static void az_profile_for(const char *group, int transparent, const char **dir,
+                           const char **profile) {
+  *dir = transparent ? "az-exec" : "az";
   *profile = "latest";
   for (int i = 0; group && az_hybrid_groups[i]; i++)
     if (!strcmp(group, az_hybrid_groups[i])) {
-      *dir = "az-hybrid";
+      *dir = transparent ? "az-exec-hybrid" : "az-hybrid";
       *profile = "2020-09-01-hybrid";
     }
 }
@@ -71,7 +72,8 @@ static const char az_network_shim[] =
     "# Written by azlite az (src/cli/az.c): azure.mgmt.network.vX.operations -> .operations\n"
     "import importlib, importlib.abc, importlib.util, re, sys\n"
     "class _AzliteNetworkOps(importlib.abc.MetaPathFinder, importlib.abc.Loader):\n"
-    "    pat = re.compile(r'^azure\\.mgmt\\.network\\.v\\d{4}_\\d{2}_\\d{2}(_preview)?\\.operations$')\n"
+    "    pat = "
+    "re.compile(r'^azure\\.mgmt\\.network\\.v\\d{4}_\\d{2}_\\d{2}(_preview)?\\.operations$')\n"
     "    def find_spec(self, name, path, target=None):\n"
     "        return importlib.util.spec_from_loader(name, self) if self.pat.match(name) else None\n"
     "    def create_module(self, spec):\n"
@@ -112,15 +114,27 @@ static char *az_path(srv *s, const char *dir, const char *name) {
   return srv_path(s, rel);
 }
 
-static json_t *cloud_config(srv *s, const char *profile) {
-  const char *m = s->mgmt_url;
+/* The cloud az is pointed at: azlite's own URLs, or under `azlite exec`
+ * (transparent) Azure's public ones, which exec answers with azlite, so what
+ * az prints (endpoints, connection strings) names Azure's hosts. */
+static json_t *cloud_config(srv *s, const char *profile, int transparent) {
+  const char *m = transparent ? "https://management.azure.com" : s->mgmt_url;
   json_t *e = json_object();
   json_object_set_new(e, "management", json_sprintf("%s/", m));
   json_object_set_new(e, "resourceManager", json_sprintf("%s/", m));
-  json_object_set_new(e, "activeDirectory", json_sprintf("%s/adfs", m));
-  json_object_set_new(e, "activeDirectoryResourceId", json_sprintf("%s/", m));
-  json_object_set_new(e, "activeDirectoryGraphResourceId", json_sprintf("%s/graph/", m));
-  json_object_set_new(e, "microsoftGraphResourceId", json_sprintf("%s/graph/", m));
+  if (transparent) {
+    json_object_set_new(e, "activeDirectory", json_string("https://login.microsoftonline.com"));
+    json_object_set_new(e, "activeDirectoryResourceId",
+                        json_string("https://management.core.windows.net/"));
+    json_object_set_new(e, "activeDirectoryGraphResourceId",
+                        json_string("https://graph.windows.net/"));
+    json_object_set_new(e, "microsoftGraphResourceId", json_string("https://graph.microsoft.com/"));
+  } else {
+    json_object_set_new(e, "activeDirectory", json_sprintf("%s/adfs", m));
+    json_object_set_new(e, "activeDirectoryResourceId", json_sprintf("%s/", m));
+    json_object_set_new(e, "activeDirectoryGraphResourceId", json_sprintf("%s/graph/", m));
+    json_object_set_new(e, "microsoftGraphResourceId", json_sprintf("%s/graph/", m));
+  }
   json_object_set_new(e, "gallery", json_sprintf("%s/gallery/", m));
   json_object_set_new(e, "sqlManagement", json_sprintf("%s/sql/", m));
   json_object_set_new(e, "batchResourceId", json_sprintf("%s/batch/", m));
@@ -159,8 +173,12 @@ int cmd_az(int argc, char **argv) {
   }
   const char *dirname, *profile;
   int g = 0;
-  while (g < naz && azargs[g][0] == '-') g++;
-  az_profile_for(g < naz ? azargs[g] : NULL, &dirname, &profile);
+  while (g < naz && azargs[g][0] == '-')
+    g++;
+  /* Under `azlite exec` (its preloaded library answers Azure's names). */
+  const char *xa = getenv("AZLITE_EXEC_ADDR");
+  int transparent = xa && *xa && getenv("LD_PRELOAD");
+  az_profile_for(g < naz ? azargs[g] : NULL, transparent, &dirname, &profile);
   char *cfgdir = srv_path(&s, dirname), *ca = srv_path(&s, "pki/ca.pem");
   mkdir(cfgdir, 0700);
   setenv("AZURE_CONFIG_DIR", cfgdir, 1);
@@ -192,21 +210,21 @@ int cmd_az(int argc, char **argv) {
   }
   int rc = 0;
   if (strcmp(have, stamp_want) != 0) {
-    json_t *cc = cloud_config(&s, profile);
+    json_t *cc = cloud_config(&s, profile, transparent);
     json_dump_file(cc, cloud_path, JSON_INDENT(2));
     json_decref(cc);
     char cloudarg[4200];
     snprintf(cloudarg, sizeof cloudarg, "@%s", cloud_path);
     char *set0[] = {"az", "cloud", "set", "--name", "AzureCloud", NULL};
     char *unreg[] = {"az", "cloud", "unregister", "--name", "azlite", NULL};
-    char *reg[] = {"az", "cloud", "register", "--name", "azlite", "--cloud-config", cloudarg,
-                   NULL};
+    char *reg[] = {"az", "cloud", "register", "--name", "azlite", "--cloud-config", cloudarg, NULL};
     char *set[] = {"az", "cloud", "set", "--name", "azlite", NULL};
     /* --password=SECRET: a secret may begin with '-'. */
     char passarg[128];
     snprintf(passarg, sizeof passarg, "--password=%s", secret ? secret : "");
-    char *login[] = {"az", "login", "--service-principal", "--username", appid, passarg,
-                     "--tenant", s.tenant_id, "--output", "none", NULL};
+    char *login[] = {"az",    "login",    "--service-principal", "--username", appid,
+                     passarg, "--tenant", s.tenant_id,           "--output",   "none",
+                     NULL};
     az_quiet(log, set0, 0);
     az_quiet(log, unreg, 0);
     rc = az_quiet(log, reg, 1);
@@ -230,7 +248,8 @@ int cmd_az(int argc, char **argv) {
   if (rc != 0) return rc > 0 ? rc : 1;
   char **args = calloc((size_t)naz + 2, sizeof *args);
   args[0] = "az";
-  for (int i = 0; i < naz; i++) args[i + 1] = azargs[i];
+  for (int i = 0; i < naz; i++)
+    args[i + 1] = azargs[i];
   execvp("az", args);
   fprintf(stderr, "%s az: cannot run az (install Debian's azure-cli): %s\n", cli_prog,
           strerror(errno));

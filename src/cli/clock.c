@@ -50,7 +50,8 @@ static long https_call(srv *s, const char *method, const char *path, const char 
   FILE *mem = open_memstream(out, &len);
   char buf[4096];
   int got;
-  while ((got = BIO_read(b, buf, sizeof buf)) > 0) fwrite(buf, 1, (size_t)got, mem);
+  while ((got = BIO_read(b, buf, sizeof buf)) > 0)
+    fwrite(buf, 1, (size_t)got, mem);
   fclose(mem);
   char *hdr_end = *out ? strstr(*out, "\r\n\r\n") : NULL;
   if (!hdr_end || sscanf(*out, "HTTP/1.%*d %ld", &status) != 1) {
@@ -67,8 +68,7 @@ done:
 
 /* Calls the admin API with a token the CLI signs itself (it holds the data
  * dir, so the admin's key); returns HTTP status, 0 when no server answered. */
-static long admin_call(srv *s, const char *method, const char *path, const char *body,
-                       char **out) {
+static long admin_call(srv *s, const char *method, const char *path, const char *body, char **out) {
   principal p = {0};
   char *appid = store_get(s, "admin.appid"), *oid = store_get(s, "admin.oid");
   snprintf(p.appid, sizeof p.appid, "%s", appid ? appid : "");
@@ -99,8 +99,9 @@ int cmd_clock(int argc, char **argv) {
   /* A server holds the clock while it runs (one starting is waited for). */
   int served = cli_find_server(&s);
   if (served < 0) {
-    fprintf(stderr, "%s clock: the azlite server (pid %d) for data dir %s did not become ready "
-                    "within 30 s\n",
+    fprintf(stderr,
+            "%s clock: the azlite server (pid %d) for data dir %s did not become ready "
+            "within 30 s\n",
             cli_prog, (int)cli_server_pid(s.cfg.data_dir), s.cfg.data_dir);
     return 1;
   }
@@ -110,7 +111,7 @@ int cmd_clock(int argc, char **argv) {
   }
   char *out = NULL, body[128];
   snprintf(body, sizeof body, "{\"duration\":\"%s\"}", advance ? argv[2] : "");
-  long st = !served ? 0
+  long st = !served   ? 0
             : advance ? admin_call(&s, "POST", "/azlite/clock/advance", body, &out)
                       : admin_call(&s, "GET", "/azlite/clock", NULL, &out);
   if (served && st == 0) {
@@ -127,8 +128,10 @@ int cmd_clock(int argc, char **argv) {
     /* No server: the store is the clock. */
     int adv = advance ? clock_advance(&s, clock_parse_duration(argv[2])) : 0;
     if (adv == -2)
-      fprintf(stderr, "%s clock: '%s' would move the clock past 9999-12-31T23:59:59Z, the "
-                      "last time azlite can represent\n", cli_prog, argv[2]);
+      fprintf(stderr,
+              "%s clock: '%s' would move the clock past 9999-12-31T23:59:59Z, the "
+              "last time azlite can represent\n",
+              cli_prog, argv[2]);
     if (adv != 0) rc = adv == -2 ? 2 : 1;
     char iso[40];
     clock_iso8601(clock_now_ms(&s), iso);

@@ -20,7 +20,8 @@ int cli_common_options(srv_config *c, int argc, char **argv) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--")) {
-      while (i < argc) argv[out++] = argv[i++];
+      while (i < argc)
+        argv[out++] = argv[i++];
       break;
     }
     if (!strcmp(a, "--data-dir") && v) {
@@ -102,8 +103,7 @@ pid_t cli_server_pid(const char *data_dir) {
 
 int cli_serve_lock(const char *data_dir, const char *prog) {
   if (mkdir_parents(data_dir) != 0) {
-    fprintf(stderr, "%s serve: cannot create data dir %s: %s\n", prog, data_dir,
-            strerror(errno));
+    fprintf(stderr, "%s serve: cannot create data dir %s: %s\n", prog, data_dir, strerror(errno));
     return -1;
   }
   char *path = dir_file(data_dir, "serve.lock");
@@ -125,8 +125,7 @@ int cli_serve_lock(const char *data_dir, const char *prog) {
             "server or choose another --data-dir\n",
             prog, data_dir, (int)other);
   else
-    fprintf(stderr, "%s serve: cannot lock data dir %s: %s\n", prog, data_dir,
-            strerror(errno));
+    fprintf(stderr, "%s serve: cannot lock data dir %s: %s\n", prog, data_dir, strerror(errno));
   if (fd >= 0) close(fd);
   return -1;
 }
@@ -180,8 +179,9 @@ int cli_require_server(srv *s, const char *what) {
             "`%s serve --data-dir %s`\n",
             what, s->cfg.data_dir, cli_prog, s->cfg.data_dir);
   else
-    fprintf(stderr, "%s: the azlite server (pid %d) for data dir %s did not become ready "
-                    "within 30 s\n",
+    fprintf(stderr,
+            "%s: the azlite server (pid %d) for data dir %s did not become ready "
+            "within 30 s\n",
             what, (int)cli_server_pid(s->cfg.data_dir), s->cfg.data_dir);
   return -1;
 }

@@ -12,15 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/azure_hosts.h"
 #include "cli.h"
 
 #define EXEC_ADDR "127.77.77.77"
-#define EXEC_HOSTS                                                                               \
-  "management.azure.com,login.microsoftonline.com,graph.microsoft.com,*.blob.core.windows.net," \
-  "*.azurewebsites.net,*.scm.azurewebsites.net,*.api.azureml.ms,*.inference.ml.azure.com"
 
 /* Applies `export K=V` lines (V bare or in single quotes) to the environment. */
 static void apply_exports(char *text) {
@@ -39,12 +38,41 @@ static void apply_exports(char *text) {
   }
 }
 
+/* The value of KEY= in a connection string, into out; "" when absent. */
+static void cs_get(const char *cs, const char *key, char *out, size_t cap) {
+  size_t k = strlen(key);
+  out[0] = 0;
+  for (const char *p = cs; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL)
+    if (strncasecmp(p, key, k) == 0 && p[k] == '=') {
+      snprintf(out, cap, "%.*s", (int)strcspn(p + k + 1, ";"), p + k + 1);
+      return;
+    }
+}
+
+/* AZURE_STORAGE_CONNECTION_STRING (azlite env's, path style on 127.0.0.1)
+ * rewritten to the account's Azure form: https://<account>.blob.core.windows.net. */
+static void exec_azure_connection_string(void) {
+  const char *cs = getenv("AZURE_STORAGE_CONNECTION_STRING");
+  char name[128], key[256];
+  if (!cs) return;
+  cs_get(cs, "AccountName", name, sizeof name);
+  cs_get(cs, "AccountKey", key, sizeof key);
+  if (!name[0] || !key[0]) return;
+  char out[512];
+  snprintf(
+      out, sizeof out,
+      "DefaultEndpointsProtocol=https;AccountName=%s;AccountKey=%s;EndpointSuffix=core.windows.net",
+      name, key);
+  setenv("AZURE_STORAGE_CONNECTION_STRING", out, 1);
+}
+
 static int append_file(FILE *out, const char *path) {
   FILE *in = fopen(path, "r");
   if (!in) return -1;
   char buf[65536];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    fwrite(buf, 1, n, out);
   fclose(in);
   fputc('\n', out);
   return 0;
@@ -53,9 +81,9 @@ static int append_file(FILE *out, const char *path) {
 /* <data>/pki/exec-ca-bundle.pem: the system's CAs and azlite's, so HTTPS to
  * everyone else keeps working under exec. */
 static char *write_ca_bundle(srv *s) {
-  static const char *const system_cas[] = {
-      "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
-      "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem", NULL};
+  static const char *const system_cas[] = {"/etc/ssl/certs/ca-certificates.crt",
+                                           "/etc/pki/tls/certs/ca-bundle.crt",
+                                           "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem", NULL};
   char *path = srv_path(s, "pki/exec-ca-bundle.pem"), *ca = srv_path(s, "pki/ca.pem");
   char tmp[PATH_MAX];
   snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
@@ -126,10 +154,13 @@ int cmd_exec(int argc, char **argv) {
   while (first < argc && argv[first][0] == '-' && strcmp(argv[first], "--") != 0) {
     first += (strchr(argv[first], '=') || first + 1 >= argc) ? 1 : 2;
   }
-  int cargc = first;
-  argc = cli_common_options(&s.cfg, cargc, argv);
-  if (argc < 0) return 2;
   char **cmd = argv + first;
+  /* Parsing the options ends its array with NULL: it gets argv[0..first) only,
+   * so the command's own words stay as they are. */
+  char *head = argv[first];
+  argc = cli_common_options(&s.cfg, first, argv);
+  argv[first] = head;
+  if (argc < 0) return 2;
   if (*cmd && strcmp(*cmd, "--") == 0) cmd++;
   if (argc != 1 || !*cmd) {
     fprintf(stderr, "usage: %s exec [--data-dir DIR] [--] COMMAND [ARGS...]\n", cli_prog);
@@ -149,8 +180,19 @@ int cmd_exec(int argc, char **argv) {
   for (int i = 0; providers[i]; i++)
     if (providers[i]->env) providers[i]->env(&s, mem);
   fclose(mem);
+  /* A connection string the caller set is kept (it names the account the
+   * command is meant for); otherwise the development account's, by Azure's
+   * host name as everything else under exec. */
+  const char *own_cs = getenv("AZURE_STORAGE_CONNECTION_STRING");
+  char *keep_cs = own_cs && *own_cs ? strdup(own_cs) : NULL;
   apply_exports(text);
   free(text);
+  if (keep_cs) {
+    setenv("AZURE_STORAGE_CONNECTION_STRING", keep_cs, 1);
+    free(keep_cs);
+  } else {
+    exec_azure_connection_string();
+  }
   /* The real tenant and the default authority: MSAL's instance discovery is
    * answered by azlite at login.microsoftonline.com. */
   setenv("AZURE_TENANT_ID", s.tenant_id, 1);
@@ -163,7 +205,8 @@ int cmd_exec(int argc, char **argv) {
   if (!bundle) return 1;
   const char *ca_vars[] = {"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS",
                            "CURL_CA_BUNDLE"};
-  for (size_t i = 0; i < sizeof ca_vars / sizeof *ca_vars; i++) setenv(ca_vars[i], bundle, 1);
+  for (size_t i = 0; i < sizeof ca_vars / sizeof *ca_vars; i++)
+    setenv(ca_vars[i], bundle, 1);
   free(bundle);
 
   /* The library lies beside the binary. */
@@ -190,7 +233,7 @@ int cmd_exec(int argc, char **argv) {
   setenv("LD_PRELOAD", preload, 1);
   free(preload);
   setenv("AZLITE_EXEC_ADDR", EXEC_ADDR, 1);
-  setenv("AZLITE_EXEC_HOSTS", EXEC_HOSTS, 1);
+  setenv("AZLITE_EXEC_HOSTS", AZURE_HOSTS, 1);
   setenv("AZLITE_EXEC_MGMT_PORT", port, 1);
   if (is_static_elf(cmd[0]))
     fprintf(stderr,

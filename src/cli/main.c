@@ -9,15 +9,15 @@
 const char *cli_prog = "azlite";
 
 /* What each command takes; %1$s is the program name as invoked. */
-#define OPT_DATA_DIR                                                                       \
+#define OPT_DATA_DIR                                                                               \
   "  --data-dir DIR        state directory (default ./azlite-data; env AZLITE_DATA_DIR)\n"
-#define OPT_SERVER                                                                         \
-  "  --log-level LEVEL     error|warn|info|debug (default info; env AZLITE_LOG_LEVEL)\n"    \
-  "  --mgmt-port N         HTTPS port of ARM, Azure AD and Graph (default 8443;\n"          \
-  "                        env AZLITE_MGMT_PORT)\n"                                         \
-  "  --blob-port N         HTTP port of Blob Storage (default 10000; env AZLITE_BLOB_PORT)\n" \
-  "  --blob-tls-port N     HTTPS port of Blob Storage (default 10443;\n"                    \
-  "                        env AZLITE_BLOB_TLS_PORT)\n"                                     \
+#define OPT_SERVER                                                                                 \
+  "  --log-level LEVEL     error|warn|info|debug (default info; env AZLITE_LOG_LEVEL)\n"           \
+  "  --mgmt-port N         HTTPS port of ARM, Azure AD and Graph (default 8443;\n"                 \
+  "                        env AZLITE_MGMT_PORT)\n"                                                \
+  "  --blob-port N         HTTP port of Blob Storage (default 10000; env AZLITE_BLOB_PORT)\n"      \
+  "  --blob-tls-port N     HTTPS port of Blob Storage (default 10443;\n"                           \
+  "                        env AZLITE_BLOB_TLS_PORT)\n"                                            \
   "  --threads N           request threads per listener (default 4)\n"
 
 static const struct {
@@ -78,8 +78,9 @@ static void usage(FILE *f) {
   fprintf(f, "usage: %s <command> [options]\n\ncommands:\n", cli_prog);
   for (size_t i = 0; i < NCOMMANDS; i++)
     fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].help);
-  fprintf(f, "\n`%s <command> --help` shows a command's options.\n\ncommon options:\n" OPT_DATA_DIR
-             OPT_SERVER,
+  fprintf(f,
+          "\n`%s <command> --help` shows a command's options.\n\ncommon options:\n" OPT_DATA_DIR
+              OPT_SERVER,
           cli_prog);
 }
 

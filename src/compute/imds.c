@@ -41,7 +41,9 @@ typedef struct imds_key {
   int incarnation;
 } imds_key;
 
-static compute_state *cst(srv *s) { return *srv_provider_state(s, &compute_provider); }
+static compute_state *cst(srv *s) {
+  return *srv_provider_state(s, &compute_provider);
+}
 
 /* c->mu held. */
 static imds_key *key_find(compute_state *c, const char *vm_id, const char *ip) {
@@ -154,8 +156,8 @@ void compute_imds_instance(http_req *r) {
   json_t *img = json_object_get(json_object_get(p, "storageProfile"), "imageReference");
   json_t *os = json_object_get(p, "osProfile");
   json_t *compute = json_pack(
-      "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "azEnvironment", "AzurePublicCloud",
-      "location", json_string_value(json_object_get(body, "location")), "name",
+      "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "azEnvironment",
+      "AzurePublicCloud", "location", json_string_value(json_object_get(body, "location")), "name",
       json_string_value(json_object_get(body, "name")), "computerName",
       json_string_value(json_object_get(os, "computerName")), "osType", "Linux", "offer",
       json_string_value(json_object_get(img, "offer")) ?: "", "publisher",
@@ -164,8 +166,9 @@ void compute_imds_instance(http_req *r) {
       json_string_value(json_object_get(img, "exactVersion")) ?: "", "resourceGroupName", rg,
       "resourceId", id, "subscriptionId", r->srv->subscription_id, "vmId",
       json_string_value(json_object_get(p, "vmId")) ?: "", "tagsList", json_array());
-  json_object_set_new(compute, "vmSize",
-                      json_incref(json_object_get(json_object_get(p, "hardwareProfile"), "vmSize")));
+  json_object_set_new(
+      compute, "vmSize",
+      json_incref(json_object_get(json_object_get(p, "hardwareProfile"), "vmSize")));
   json_object_set_new(compute, "priority",
                       json_string(json_string_value(json_object_get(p, "priority")) ?: ""));
   json_t *tags = json_object_get(body, "tags");
@@ -186,10 +189,9 @@ void compute_imds_instance(http_req *r) {
     for (const char *c = ni.mac; *c && m < 31; c++)
       if (*c != '-') mac[m++] = *c;
     mac[m] = 0;
-    json_array_append_new(
-        ifaces, json_pack("{s:{s:[{s:s,s:s}],s:[]},s:s}", "ipv4", "ipAddress", "privateIpAddress",
-                          ni.private_ip, "publicIpAddress", ni.public_ip, "subnet", "macAddress",
-                          mac));
+    json_array_append_new(ifaces, json_pack("{s:{s:[{s:s,s:s}],s:[]},s:s}", "ipv4", "ipAddress",
+                                            "privateIpAddress", ni.private_ip, "publicIpAddress",
+                                            ni.public_ip, "subnet", "macAddress", mac));
   }
   json_t *doc = json_pack("{s:o,s:{s:o}}", "compute", compute, "network", "interface", ifaces);
   const char *path = r->path;
@@ -222,12 +224,12 @@ void compute_imds_scheduled_events(http_req *r) {
       char rfc[64];
       strftime(rfc, sizeof rfc, "%a, %d %b %Y %H:%M:%S GMT", &tm);
       const char *name = strrchr(vm, '/');
-      json_array_append_new(
-          events, json_pack("{s:s,s:s,s:s,s:[s],s:s,s:s,s:s,s:i,s:s}", "EventId", k->event_id,
-                            "EventType", "Preempt", "ResourceType", "VirtualMachine", "Resources",
-                            name ? name + 1 : vm, "EventStatus", "Scheduled", "NotBefore", rfc,
-                            "Description", "The Spot VM is being evicted.", "DurationInSeconds", -1,
-                            "EventSource", "Platform"));
+      json_array_append_new(events, json_pack("{s:s,s:s,s:s,s:[s],s:s,s:s,s:s,s:i,s:s}", "EventId",
+                                              k->event_id, "EventType", "Preempt", "ResourceType",
+                                              "VirtualMachine", "Resources", name ? name + 1 : vm,
+                                              "EventStatus", "Scheduled", "NotBefore", rfc,
+                                              "Description", "The Spot VM is being evicted.",
+                                              "DurationInSeconds", -1, "EventSource", "Platform"));
     }
   }
   pthread_mutex_unlock(&c->mu);

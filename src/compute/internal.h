@@ -86,28 +86,28 @@ void compute_quota_put(http_req *r);
 struct vm_live;
 /* The provider's state (srv_provider_state). */
 typedef struct compute_state {
-  pthread_mutex_t mu;   /* guards vms and keys */
-  struct vm_live *vms;  /* every VM booted since start, never freed before fini */
-  char *files[3];       /* COMPUTE_CA_INSIDE and the host's CA, for rt_spec.files */
+  pthread_mutex_t mu;    /* guards vms and keys */
+  struct vm_live *vms;   /* every VM booted since start, never freed before fini */
+  char *files[3];        /* COMPUTE_CA_INSIDE and the host's CA, for rt_spec.files */
   struct imds_key *keys; /* the address naming each sandbox to IMDS */
   int next_key;
-  pthread_cond_t cv;     /* signalled when recovering drops to 0 */
-  int recovering;        /* 1 while the start's boots run (compute_vm_recover) */
-  int stopping;          /* set by compute_vm_stop_all */
+  pthread_cond_t cv; /* signalled when recovering drops to 0 */
+  int recovering;    /* 1 while the start's boots run (compute_vm_recover) */
+  int stopping;      /* set by compute_vm_stop_all */
 } compute_state;
 
 /* What a VM or a scale-set instance boots from, keyed by its id (vm.c reads
  * a VM's body, vmss.c an instance's scale set). */
 #define COMPUTE_MAX_FORWARDS 4
 typedef struct compute_instance_spec {
-  char sandbox[64];       /* the sandbox's name: "vm-<vmId>" */
-  char hostname[80];      /* its computer name */
-  char size[64];          /* "Standard_B1s" */
-  char priority[16];      /* "Regular", "Spot", "Low" */
+  char sandbox[64];  /* the sandbox's name: "vm-<vmId>" */
+  char hostname[80]; /* its computer name */
+  char size[64];     /* "Standard_B1s" */
+  char priority[16]; /* "Regular", "Spot", "Low" */
   char location[32];
-  char admin_user[80];    /* "" : none */
-  char ssh_key[16384];    /* the admin's key, "" : none */
-  char identity_id[512];  /* whose managed identities its processes get */
+  char admin_user[80];                       /* "" : none */
+  char ssh_key[16384];                       /* the admin's key, "" : none */
+  char identity_id[512];                     /* whose managed identities its processes get */
   char forward_ip[COMPUTE_MAX_FORWARDS][64]; /* host addresses whose port 22 reaches it */
   int nforward;
 } compute_instance_spec;
@@ -128,8 +128,13 @@ int compute_vm_row_add(srv *s, const char *id, const char *vm_uuid);
 /* Inside the caller's transaction: the row and open meter go; once it
  * commits, the sandbox stops and its disk is removed.  0 or -1. */
 int compute_vm_forget(srv *s, const char *id);
-enum compute_power_op { COMPUTE_START, COMPUTE_POWER_OFF, COMPUTE_DEALLOCATE, COMPUTE_RESTART,
-                        COMPUTE_REDEPLOY };
+enum compute_power_op {
+  COMPUTE_START,
+  COMPUTE_POWER_OFF,
+  COMPUTE_DEALLOCATE,
+  COMPUTE_RESTART,
+  COMPUTE_REDEPLOY
+};
 /* Does op now (the calling thread waits); 0, or -1 with why in err. */
 int compute_vm_power_do(srv *s, const char *id, enum compute_power_op op, char *err, size_t n);
 /* Answers r: a long-running op on the VM (name: for messages). */

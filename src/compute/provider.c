@@ -10,18 +10,22 @@
 #include "internal.h"
 
 /* Route rows on the management listener, ARM-authorized. */
-#define COMPUTE_ROW_(m, p, f)                                                             \
-  {.listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,          \
-   .style = HTTP_ERR_ARM}
+#define COMPUTE_ROW_(m, p, f)                                                                      \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM                                                                          \
+  }
 
-#define IMDS_ROW_(p, f)                                                                    \
-  {.listener = LISTEN_IMDS, .method = "GET", .pattern = p, .fn = f, .auth = AUTH_NONE,          \
-   .style = HTTP_ERR_OAUTH}
+#define IMDS_ROW_(p, f)                                                                            \
+  {                                                                                                \
+    .listener = LISTEN_IMDS, .method = "GET", .pattern = p, .fn = f, .auth = AUTH_NONE,            \
+    .style = HTTP_ERR_OAUTH                                                                        \
+  }
 
-#define COMPUTE_VM                                                                               \
+#define COMPUTE_VM                                                                                 \
   "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
-#define COMPUTE_VMSS                                                                            \
-  "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/"                      \
+#define COMPUTE_VMSS                                                                               \
+  "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/"                          \
   "virtualMachineScaleSets/{name}"
 #define COMPUTE_VMSS_VM COMPUTE_VMSS "/virtualMachines/{instanceId}"
 #define COMPUTE_LOC "/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}"
@@ -182,8 +186,10 @@ static int compute_init(srv *s) {
   char why[256];
   rt_set_hidden_dir(s->data_dir_abs);
   if (s->serving) {
-    if (!rt_available(why, sizeof why)) log_warn("compute: VMs cannot run on this host: %s", why);
-    else rt_cleanup_stale();
+    if (!rt_available(why, sizeof why))
+      log_warn("compute: VMs cannot run on this host: %s", why);
+    else
+      rt_cleanup_stale();
     compute_vm_recover(s);
     compute_vmss_recover(s);
   }

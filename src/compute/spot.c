@@ -24,8 +24,9 @@
 static int spot_pinned(srv *s, const char *loc, const char *size, double *out) {
   sqlite3_stmt *st;
   int rc = -1;
-  if (store_prepare(store_db(s), "SELECT price FROM compute_spot_prices WHERE location=? AND size=?",
-                    -1, &st, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s),
+                    "SELECT price FROM compute_spot_prices WHERE location=? AND size=?", -1, &st,
+                    NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(st, 1, loc, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, size, -1, SQLITE_STATIC);
@@ -61,8 +62,8 @@ static int spot_args(http_req *r, char loc[32], const compute_size **z) {
   }
   *z = compute_size_find(http_param(r, "size"));
   if (!*z) {
-    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER, "The value %s provided for the VM size is not valid.",
-              http_param(r, "size"));
+    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+              "The value %s provided for the VM size is not valid.", http_param(r, "size"));
     return -1;
   }
   return 0;
@@ -83,13 +84,15 @@ void compute_spot_price_put(http_req *r) {
   if (!in) return;
   json_t *p = json_object_get(in, "price");
   if (json_is_null(p)) {
-    store_exec(r->srv, "DELETE FROM compute_spot_prices WHERE location=%Q AND size=%Q", loc, z->name);
+    store_exec(r->srv, "DELETE FROM compute_spot_prices WHERE location=%Q AND size=%Q", loc,
+               z->name);
   } else if (json_is_number(p) && json_number_value(p) >= 0) {
     char v[64];
     snprintf(v, sizeof v, "%.6f", json_number_value(p));
-    store_exec(r->srv,
-               "INSERT OR REPLACE INTO compute_spot_prices(location, size, price) VALUES(%Q, %Q, %s)",
-               loc, z->name, v);
+    store_exec(
+        r->srv,
+        "INSERT OR REPLACE INTO compute_spot_prices(location, size, price) VALUES(%Q, %Q, %s)", loc,
+        z->name, v);
   } else {
     http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
               "The body must be {\"price\": a number >= 0 (USD an hour), or null}.");

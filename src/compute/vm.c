@@ -29,8 +29,8 @@
 #include <unistd.h>
 
 #include "../arm/resource.h"
-#include "../network/network.h"
 #include "../identity/identity.h"
+#include "../network/network.h"
 #include "../runtime/runtime.h"
 #include "internal.h"
 
@@ -47,7 +47,9 @@ typedef struct vm_live {
   pthread_mutex_t op_mu; /* serialises power operations and run commands */
 } vm_live;
 
-static compute_state *cst(srv *s) { return *srv_provider_state(s, &compute_provider); }
+static compute_state *cst(srv *s) {
+  return *srv_provider_state(s, &compute_provider);
+}
 
 /* The entry for id (created when absent), never freed while azlite runs. */
 static vm_live *live_get(srv *s, const char *id) {
@@ -145,16 +147,44 @@ int compute_computer_name_valid(const char *n) {
 }
 
 /* Names Azure refuses for a Linux admin. */
-static const char *const reserved_admins[] = {
-    "administrator", "admin",  "user",   "user1",  "test",  "user2", "test1", "user3",
-    "admin1",        "1",      "123",    "a",      "actuser", "adm", "admin2", "aspnet",
-    "backup",        "console", "david", "guest",  "john",  "owner", "root",  "server",
-    "sql",           "support", "support_388945a0", "sys", "test2", "test3", "user4",
-    "user5",         NULL};
+static const char *const reserved_admins[] = {"administrator",
+                                              "admin",
+                                              "user",
+                                              "user1",
+                                              "test",
+                                              "user2",
+                                              "test1",
+                                              "user3",
+                                              "admin1",
+                                              "1",
+                                              "123",
+                                              "a",
+                                              "actuser",
+                                              "adm",
+                                              "admin2",
+                                              "aspnet",
+                                              "backup",
+                                              "console",
+                                              "david",
+                                              "guest",
+                                              "john",
+                                              "owner",
+                                              "root",
+                                              "server",
+                                              "sql",
+                                              "support",
+                                              "support_388945a0",
+                                              "sys",
+                                              "test2",
+                                              "test3",
+                                              "user4",
+                                              "user5",
+                                              NULL};
 
 int compute_admin_name_check(http_req *r, const char *u) {
   if (!u || !*u) {
-    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER, "Required parameter 'adminUsername' is missing (null).");
+    http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+              "Required parameter 'adminUsername' is missing (null).");
     return -1;
   }
   for (int i = 0; reserved_admins[i]; i++)
@@ -193,7 +223,8 @@ int compute_is_spot(const char *prio) {
 /* A key's length without the line end a .pub file gives it (az sends that). */
 static size_t key_len(const char *k) {
   size_t n = strlen(k);
-  while (n && (k[n - 1] == '\n' || k[n - 1] == '\r' || k[n - 1] == ' ')) n--;
+  while (n && (k[n - 1] == '\n' || k[n - 1] == '\r' || k[n - 1] == ' '))
+    n--;
   return n;
 }
 
@@ -207,8 +238,8 @@ void compute_spec_fill(compute_instance_spec *out, json_t *body, json_t *profile
   snprintf(out->admin_user, sizeof out->admin_user, "%s",
            json_string_value(json_object_get(os, "adminUsername")) ?: "");
   /* Every key, one a line (compute_linux_profile_check bounds them to fit). */
-  json_t *keys = json_object_get(
-      json_object_get(json_object_get(os, "linuxConfiguration"), "ssh"), "publicKeys");
+  json_t *keys = json_object_get(json_object_get(json_object_get(os, "linuxConfiguration"), "ssh"),
+                                 "publicKeys");
   size_t i, len = 0;
   json_t *k;
   out->ssh_key[0] = 0;
@@ -358,7 +389,8 @@ static int vm_build(arm_op *op) {
     in = props;
   } else {
     if (!json_is_object(in)) {
-      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER, "Required parameter 'properties' is missing (null).");
+      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+                "Required parameter 'properties' is missing (null).");
       return -1;
     }
     json_object_set_new(op->body, "properties", json_deep_copy(in));
@@ -406,7 +438,8 @@ static int vm_build(arm_op *op) {
         json_object_set(props, keep[i], json_object_get(cp, keep[i]));
     if (!json_object_get(props, "networkProfile"))
       json_object_set(props, "networkProfile", json_object_get(cp, "networkProfile"));
-    const char *old = json_string_value(json_object_get(json_object_get(cp, "priority") ? cp : props, "priority"));
+    const char *old = json_string_value(
+        json_object_get(json_object_get(cp, "priority") ? cp : props, "priority"));
     if ((compute_is_spot(old) ? 1 : 0) != (compute_is_spot(prio) ? 1 : 0)) {
       http_fail(r, COMPUTE_ERR_OPERATION_NOT_ALLOWED,
                 "Changing property 'priority' is not allowed.");
@@ -425,11 +458,15 @@ static int vm_build(arm_op *op) {
       json_object_set_new(od, "name", json_string(http_printf(r, "%s_OsDisk_1_%s", op->name, hex)));
     }
     json_object_set_new(od, "osType", json_string("Linux"));
-    if (!json_object_get(od, "createOption")) json_object_set_new(od, "createOption", json_string("FromImage"));
-    if (!json_object_get(od, "caching")) json_object_set_new(od, "caching", json_string("ReadWrite"));
+    if (!json_object_get(od, "createOption"))
+      json_object_set_new(od, "createOption", json_string("FromImage"));
+    if (!json_object_get(od, "caching"))
+      json_object_set_new(od, "caching", json_string("ReadWrite"));
     if (!json_object_get(od, "diskSizeGB")) json_object_set_new(od, "diskSizeGB", json_integer(30));
-    if (!json_object_get(od, "deleteOption")) json_object_set_new(od, "deleteOption", json_string("Detach"));
-    if (!json_is_array(json_object_get(sp, "dataDisks"))) json_object_set_new(sp, "dataDisks", json_array());
+    if (!json_object_get(od, "deleteOption"))
+      json_object_set_new(od, "deleteOption", json_string("Detach"));
+    if (!json_is_array(json_object_get(sp, "dataDisks")))
+      json_object_set_new(sp, "dataDisks", json_array());
     if (json_array_size(json_object_get(sp, "dataDisks")) > 0) {
       http_fail(r, COMPUTE_ERR_INVALID_PARAMETER, "azlite does not attach data disks to VMs yet.");
       return -1;
@@ -437,11 +474,13 @@ static int vm_build(arm_op *op) {
     /* OS profile. */
     json_t *os = json_object_get(props, "osProfile");
     if (!json_is_object(os)) {
-      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER, "Required parameter 'osProfile' is missing (null).");
+      http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
+                "Required parameter 'osProfile' is missing (null).");
       return -1;
     }
     const char *cn = json_string_value(json_object_get(os, "computerName"));
-    if (!cn) json_object_set_new(os, "computerName", json_string(op->name));
+    if (!cn)
+      json_object_set_new(os, "computerName", json_string(op->name));
     else if (!compute_computer_name_valid(cn)) {
       http_fail(r, COMPUTE_ERR_INVALID_PARAMETER,
                 "Linux host name cannot exceed 64 characters in length or contain the following "
@@ -478,11 +517,12 @@ static int vm_build(arm_op *op) {
       return -1;
     }
     if (ni.vm_id[0] && strcasecmp(ni.vm_id, op->id) != 0) {
-      http_fail(r, COMPUTE_ERR_NIC_IN_USE,
-                "Network interface %s is used by existing VM %s.", nid, ni.vm_id);
+      http_fail(r, COMPUTE_ERR_NIC_IN_USE, "Network interface %s is used by existing VM %s.", nid,
+                ni.vm_id);
       return -1;
     }
-    if (json_array_size(nics) == 1) json_object_set_new(obj_at(n, "properties"), "primary", json_true());
+    if (json_array_size(nics) == 1)
+      json_object_set_new(obj_at(n, "properties"), "primary", json_true());
   }
   return 0;
 }
@@ -490,9 +530,11 @@ static int vm_build(arm_op *op) {
 /* Inside the saving transaction: quota, NICs, the compute_vms row. */
 static int vm_apply(arm_op *op) {
   json_t *props = json_object_get(op->body, "properties");
-  const char *size = json_string_value(json_object_get(json_object_get(props, "hardwareProfile"), "vmSize"));
+  const char *size =
+      json_string_value(json_object_get(json_object_get(props, "hardwareProfile"), "vmSize"));
   const char *prio = json_string_value(json_object_get(props, "priority"));
-  if (compute_quota_check(op->r, op->location, size, 1, compute_is_spot(prio), op->created ? NULL : op->id) != 0)
+  if (compute_quota_check(op->r, op->location, size, 1, compute_is_spot(prio),
+                          op->created ? NULL : op->id) != 0)
     return -1;
   json_t *nics = json_object_get(json_object_get(props, "networkProfile"), "networkInterfaces");
   size_t i;
@@ -520,11 +562,13 @@ static int instance_spec(srv *s, const char *id, compute_instance_spec *out) {
   json_t *p = json_object_get(body, "properties");
   json_t *os = json_object_get(p, "osProfile");
   /* cgroup and log names: the vmId is unique and safe. */
-  snprintf(out->sandbox, sizeof out->sandbox, "vm-%s", json_string_value(json_object_get(p, "vmId")));
+  snprintf(out->sandbox, sizeof out->sandbox, "vm-%s",
+           json_string_value(json_object_get(p, "vmId")));
   snprintf(out->hostname, sizeof out->hostname, "%s",
            json_string_value(json_object_get(os, "computerName")) ?: "");
   snprintf(out->size, sizeof out->size, "%s",
-           json_string_value(json_object_get(json_object_get(p, "hardwareProfile"), "vmSize")) ?: "");
+           json_string_value(json_object_get(json_object_get(p, "hardwareProfile"), "vmSize"))
+               ?: "");
   compute_spec_fill(out, body, p, id);
   json_t *nics = json_object_get(json_object_get(p, "networkProfile"), "networkInterfaces");
   size_t i;
@@ -573,7 +617,8 @@ static int vm_boot_locked(srv *s, vm_live *v, char *err, size_t n) {
     return -1;
   }
   compute_vm_serve_inside(s, v->sb, v->id);
-  for (int i = 0; i < sp->nforward; i++) rt_forward_to(v->sb, sp->forward_ip[i], 22, 22);
+  for (int i = 0; i < sp->nforward; i++)
+    rt_forward_to(v->sb, sp->forward_ip[i], 22, 22);
   compute_vm_set_power(s, v->id, "running");
   meter_open(s, v->id, sp);
   free(sp);
@@ -622,7 +667,8 @@ static void vm_after_delete(srv *s, void *arg, int committed) {
       v->sb = NULL;
     }
     pthread_mutex_unlock(&v->op_mu);
-    if (rt_disk_remove(g->disk) != 0) log_warn("compute: cannot remove %s: %s", g->disk, strerror(errno));
+    if (rt_disk_remove(g->disk) != 0)
+      log_warn("compute: cannot remove %s: %s", g->disk, strerror(errno));
   }
   free(g->id);
   free(g->disk);
@@ -644,19 +690,21 @@ int compute_vm_forget(srv *s, const char *id) {
 
 int compute_vm_row_add(srv *s, const char *id, const char *vm_uuid) {
   char *base = srv_path(s, "compute/vms");
-  int rc = store_exec(s, "INSERT OR REPLACE INTO compute_vms(id, power, disk) VALUES(%Q, 'starting', '%q/%q')",
-                      id, base, vm_uuid);
+  int rc = store_exec(
+      s, "INSERT OR REPLACE INTO compute_vms(id, power, disk) VALUES(%Q, 'starting', '%q/%q')", id,
+      base, vm_uuid);
   free(base);
   return rc;
 }
 
 static int vm_remove(srv *s, const char *id, json_t *body) {
   if (compute_vm_forget(s, id) != 0) return -1;
-  json_t *nics = json_object_get(json_object_get(json_object_get(body, "properties"), "networkProfile"),
-                                 "networkInterfaces");
+  json_t *nics = json_object_get(
+      json_object_get(json_object_get(body, "properties"), "networkProfile"), "networkInterfaces");
   size_t i;
   json_t *n;
-  json_array_foreach(nics, i, n) network_nic_detach(s, json_string_value(json_object_get(n, "id")), id);
+  json_array_foreach(nics, i, n)
+      network_nic_detach(s, json_string_value(json_object_get(n, "id")), id);
   return 0;
 }
 
@@ -701,21 +749,24 @@ json_t *compute_instance_view(srv *s, const char *id, const char *ps, const char
   json_t *st = json_array();
   char code[64], disp[64];
   snprintf(code, sizeof code, "ProvisioningState/%s", ps ? ps : "succeeded");
-  for (char *c = code + 18; *c; c++) *c = (char)tolower((unsigned char)*c);
+  for (char *c = code + 18; *c; c++)
+    *c = (char)tolower((unsigned char)*c);
   snprintf(disp, sizeof disp, "Provisioning %s", ps ? ps : "succeeded");
-  for (char *c = disp + 13; *c; c++) *c = (char)tolower((unsigned char)*c);
-  json_array_append_new(st, status_entry(code, ps && !strcasecmp(ps, "Failed") ? "Error" : "Info",
-                                         disp, NULL, iso));
+  for (char *c = disp + 13; *c; c++)
+    *c = (char)tolower((unsigned char)*c);
+  json_array_append_new(
+      st, status_entry(code, ps && !strcasecmp(ps, "Failed") ? "Error" : "Info", disp, NULL, iso));
   char pcode[48];
   snprintf(pcode, sizeof pcode, "PowerState/%s", power);
-  json_array_append_new(st, status_entry(pcode, "Info",
-                                         power_display(power), NULL, NULL));
+  json_array_append_new(st, status_entry(pcode, "Info", power_display(power), NULL, NULL));
   const compute_size *z = size ? compute_size_find(size) : NULL;
   if (running && z && z->gpu_model && info.gpus == 0)
-    json_array_append_new(st, status_entry("GPU/unavailable", "Warning", "No GPU", info.why_no_gpu, NULL));
+    json_array_append_new(
+        st, status_entry("GPU/unavailable", "Warning", "No GPU", info.why_no_gpu, NULL));
   if (running && !info.sshd)
-    json_array_append_new(st, status_entry("SSH/unavailable", "Warning", "No SSH",
-                                           info.why_no_sshd[0] ? info.why_no_sshd : "sshd does not run", NULL));
+    json_array_append_new(
+        st, status_entry("SSH/unavailable", "Warning", "No SSH",
+                         info.why_no_sshd[0] ? info.why_no_sshd : "sshd does not run", NULL));
   json_t *iv = json_pack("{s:s,s:s,s:o}", "computerName", computer_name ? computer_name : "",
                          "hyperVGeneration", "V1", "statuses", st);
   if (running) {
@@ -727,7 +778,8 @@ json_t *compute_instance_view(srv *s, const char *id, const char *ps, const char
                                                "azlite runs the VM's commands directly", iso)));
   }
   json_object_set_new(iv, "disks",
-                      json_pack("[{s:s,s:[o]}]", "name", disk_name ? disk_name : "osdisk", "statuses",
+                      json_pack("[{s:s,s:[o]}]", "name", disk_name ? disk_name : "osdisk",
+                                "statuses",
                                 status_entry("ProvisioningState/succeeded", "Info",
                                              "Provisioning succeeded", NULL, iso)));
   return iv;
@@ -783,7 +835,9 @@ int compute_vm_power_do(srv *s, const char *id, enum compute_power_op op, char *
   pthread_mutex_lock(&v->op_mu);
   int rc = 0;
   switch (op) {
-  case COMPUTE_START: rc = vm_boot_locked(s, v, err, n); break;
+  case COMPUTE_START:
+    rc = vm_boot_locked(s, v, err, n);
+    break;
   case COMPUTE_POWER_OFF:
     compute_vm_set_power(s, id, "stopping");
     vm_stop_locked(s, v, "stopped");
@@ -838,11 +892,21 @@ static void vm_power(http_req *r, enum compute_power_op op) {
                            json_string_value(json_object_get(body, "name")), op);
 }
 
-void compute_vm_start(http_req *r) { vm_power(r, COMPUTE_START); }
-void compute_vm_power_off(http_req *r) { vm_power(r, COMPUTE_POWER_OFF); }
-void compute_vm_deallocate(http_req *r) { vm_power(r, COMPUTE_DEALLOCATE); }
-void compute_vm_restart(http_req *r) { vm_power(r, COMPUTE_RESTART); }
-void compute_vm_redeploy(http_req *r) { vm_power(r, COMPUTE_REDEPLOY); }
+void compute_vm_start(http_req *r) {
+  vm_power(r, COMPUTE_START);
+}
+void compute_vm_power_off(http_req *r) {
+  vm_power(r, COMPUTE_POWER_OFF);
+}
+void compute_vm_deallocate(http_req *r) {
+  vm_power(r, COMPUTE_DEALLOCATE);
+}
+void compute_vm_restart(http_req *r) {
+  vm_power(r, COMPUTE_RESTART);
+}
+void compute_vm_redeploy(http_req *r) {
+  vm_power(r, COMPUTE_REDEPLOY);
+}
 
 /* ---- run command ------------------------------------------------------------- */
 
@@ -855,13 +919,16 @@ typedef struct vm_run_ctx {
 static void vm_run_free(void *p) {
   vm_run_ctx *c = p;
   free(c->script);
-  for (int i = 0; c->env && c->env[i]; i++) free(c->env[i]);
+  for (int i = 0; c->env && c->env[i]; i++)
+    free(c->env[i]);
   free(c->env);
   free(c);
 }
 
 /* Azure keeps the last 4096 bytes of each stream. */
-static const char *tail4k(const char *s, size_t len) { return len > 4096 ? s + len - 4096 : s; }
+static const char *tail4k(const char *s, size_t len) {
+  return len > 4096 ? s + len - 4096 : s;
+}
 
 static int vm_run_run(srv *s, void *ctx, char *code, size_t cn, char *msg, size_t mn) {
   vm_run_ctx *c = ctx;
@@ -875,7 +942,8 @@ static int vm_run_run(srv *s, void *ctx, char *code, size_t cn, char *msg, size_
   }
   /* The parameters are environment variables of the script, as on Azure. */
   size_t len = strlen(c->script) + 64;
-  for (int i = 0; c->env && c->env[i]; i++) len += strlen(c->env[i]) * 4 + 16;
+  for (int i = 0; c->env && c->env[i]; i++)
+    len += strlen(c->env[i]) * 4 + 16;
   char *script = malloc(len);
   if (!script) abort();
   script[0] = 0;
@@ -886,8 +954,10 @@ static int vm_run_run(srv *s, void *ctx, char *code, size_t cn, char *msg, size_
     strncat(script, c->env[i], (size_t)(eq - c->env[i]));
     strcat(script, "='");
     for (const char *q = eq + 1; *q; q++) {
-      if (*q == '\'') strcat(script, "'\\''");
-      else strncat(script, q, 1);
+      if (*q == '\'')
+        strcat(script, "'\\''");
+      else
+        strncat(script, q, 1);
     }
     strcat(script, "'\n");
   }
@@ -904,8 +974,10 @@ static int vm_run_run(srv *s, void *ctx, char *code, size_t cn, char *msg, size_
   char *text = NULL;
   int ok = res.exit_code == 0 && !res.timed_out;
   char head[128];
-  if (ok) snprintf(head, sizeof head, "Enable succeeded: ");
-  else if (res.timed_out) snprintf(head, sizeof head, "Enable failed: the command timed out");
+  if (ok)
+    snprintf(head, sizeof head, "Enable succeeded: ");
+  else if (res.timed_out)
+    snprintf(head, sizeof head, "Enable failed: the command timed out");
   else
     snprintf(head, sizeof head,
              "Enable failed: failed to execute command: command terminated with exit status=%d",
@@ -913,10 +985,11 @@ static int vm_run_run(srv *s, void *ctx, char *code, size_t cn, char *msg, size_
   if (asprintf(&text, "%s\n[stdout]\n%s\n[stderr]\n%s", head, tail4k(res.out, res.out_len),
                tail4k(res.err, res.err_len)) < 0)
     abort();
-  json_t *result = json_pack(
-      "{s:[{s:s,s:s,s:s,s:s}]}", "value", "code",
-      ok ? "ProvisioningState/succeeded" : "ProvisioningState/failed", "level", ok ? "Info" : "Error",
-      "displayStatus", ok ? "Provisioning succeeded" : "Provisioning failed", "message", text);
+  json_t *result =
+      json_pack("{s:[{s:s,s:s,s:s,s:s}]}", "value", "code",
+                ok ? "ProvisioningState/succeeded" : "ProvisioningState/failed", "level",
+                ok ? "Info" : "Error", "displayStatus",
+                ok ? "Provisioning succeeded" : "Provisioning failed", "message", text);
   arm_lro_set_result(s, result);
   json_decref(result);
   free(text);
@@ -954,7 +1027,8 @@ void compute_vm_run_command_on(http_req *r, const char *id, const char *name) {
   size_t len = 1;
   size_t i;
   json_t *line;
-  json_array_foreach(script, i, line) len += strlen(json_string_value(line) ? json_string_value(line) : "") + 1;
+  json_array_foreach(script, i, line) len +=
+      strlen(json_string_value(line) ? json_string_value(line) : "") + 1;
   vm_run_ctx *c = calloc(1, sizeof *c);
   if (!c) abort();
   snprintf(c->id, sizeof c->id, "%s", id);
@@ -1020,7 +1094,8 @@ void compute_vm_simulate_eviction(http_req *r) {
 void compute_vm_evict(srv *s, const char *id) {
   json_t *body = arm_resource_get(s, id);
   if (!body) return;
-  const char *pol = json_string_value(json_object_get(json_object_get(body, "properties"), "evictionPolicy"));
+  const char *pol =
+      json_string_value(json_object_get(json_object_get(body, "properties"), "evictionPolicy"));
   vm_live *v = live_get(s, id);
   compute_imds_forget(s, id);
   log_info("compute: evicting spot VM %s (%s)", id, pol ? pol : "Deallocate");
@@ -1079,9 +1154,8 @@ static void *vm_recover_thread(void *arg) {
 void compute_vm_recover(srv *s) {
   store_exec(s, "UPDATE compute_vm_meter SET end_ms=start_ms WHERE end_ms IS NULL");
   sqlite3_stmt *st;
-  if (store_prepare(store_db(s),
-                    "SELECT id FROM compute_vms WHERE power IN ('starting','running')", -1, &st,
-                    NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s), "SELECT id FROM compute_vms WHERE power IN ('starting','running')",
+                    -1, &st, NULL) != SQLITE_OK)
     return;
   json_t *ids = json_array();
   while (sqlite3_step(st) == SQLITE_ROW)
@@ -1113,7 +1187,8 @@ void compute_vm_stop_all(srv *s) {
   compute_state *c = cst(s);
   pthread_mutex_lock(&c->mu);
   c->stopping = 1;
-  while (c->recovering) pthread_cond_wait(&c->cv, &c->mu);
+  while (c->recovering)
+    pthread_cond_wait(&c->cv, &c->mu);
   vm_live *all = c->vms;
   pthread_mutex_unlock(&c->mu);
   /* Entries are never freed before fini, and none is added in front of all

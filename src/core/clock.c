@@ -65,8 +65,8 @@ int64_t clock_parse_duration(const char *s) {
   static const struct {
     const char *unit;
     int64_t ms;
-  } units[] = {{"ms", 1},         {"s", 1000},        {"m", 60000}, {"h", 3600000},
-               {"d", 86400000LL}, {"w", 604800000LL}};
+  } units[] = {{"ms", 1},      {"s", 1000},       {"m", 60000},
+               {"h", 3600000}, {"d", 86400000LL}, {"w", 604800000LL}};
   if (!s || !*s) return -1;
   double total = 0;
   while (*s) {
@@ -127,7 +127,8 @@ int64_t clock_parse_iso8601(const char *s) {
         digits++;
         p++;
       }
-      for (; digits < 3; digits++) frac_ms *= 10;
+      for (; digits < 3; digits++)
+        frac_ms *= 10;
     }
     if (*p == 'Z' || *p == 'z') {
       p++;

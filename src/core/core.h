@@ -10,8 +10,8 @@
 
 #include <jansson.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "errors.h"
@@ -20,14 +20,14 @@
 /* ---- configuration -------------------------------------------------- */
 
 typedef struct srv_config {
-  const char *data_dir;  /* --data-dir / AZLITE_DATA_DIR, default ./azlite-data */
-  const char *bind;      /* 127.0.0.1 */
-  int mgmt_port;         /* HTTPS: ARM, AAD, Graph (default 8443) */
-  int blob_port;         /* HTTP blob (default 10000, Azurite's) */
-  int blob_tls_port;     /* HTTPS blob (default 10443) */
-  int log_level;         /* LOG_ERROR..LOG_DEBUG */
-  int threads;           /* HTTP worker threads per listener */
-  uint64_t max_body;     /* largest request body accepted on blob listeners */
+  const char *data_dir; /* --data-dir / AZLITE_DATA_DIR, default ./azlite-data */
+  const char *bind;     /* 127.0.0.1 */
+  int mgmt_port;        /* HTTPS: ARM, AAD, Graph (default 8443) */
+  int blob_port;        /* HTTP blob (default 10000, Azurite's) */
+  int blob_tls_port;    /* HTTPS blob (default 10443) */
+  int log_level;        /* LOG_ERROR..LOG_DEBUG */
+  int threads;          /* HTTP worker threads per listener */
+  uint64_t max_body;    /* largest request body accepted on blob listeners */
   /* Connection deadlines, in seconds: no byte either way (AZLITE_IDLE_TIMEOUT,
    * default 30), and request line to complete headers (AZLITE_HEADER_TIMEOUT,
    * default 20). */
@@ -53,11 +53,11 @@ void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(prin
 
 /* Who may call a route. */
 enum route_auth {
-  AUTH_NONE,      /* anonymous: metadata, token endpoint, openid config */
-  AUTH_ARM,       /* bearer token for the management audience + RBAC action check */
-  AUTH_GRAPH,     /* bearer token for the Graph audience */
-  AUTH_ADMIN,     /* bearer token of the admin principal (azlite admin API) */
-  AUTH_PROVIDER,  /* the handler authenticates itself (blob: shared key, SAS, bearer) */
+  AUTH_NONE,     /* anonymous: metadata, token endpoint, openid config */
+  AUTH_ARM,      /* bearer token for the management audience + RBAC action check */
+  AUTH_GRAPH,    /* bearer token for the Graph audience */
+  AUTH_ADMIN,    /* bearer token of the admin principal (azlite admin API) */
+  AUTH_PROVIDER, /* the handler authenticates itself (blob: shared key, SAS, bearer) */
 };
 
 typedef void (*route_fn)(http_req *r);
@@ -129,7 +129,8 @@ void store_rollback(struct srv *s);
  * deleted rows named.  fn owns arg. */
 void store_after_commit(struct srv *s, void (*fn)(struct srv *s, void *arg, int committed),
                         void *arg);
-/* Key/value settings (tenant id, subscription id, clock offset, ...). Returned string is malloc'd. */
+/* Key/value settings (tenant id, subscription id, clock offset, ...). Returned string is malloc'd.
+ */
 char *store_get(struct srv *s, const char *key);
 int store_set(struct srv *s, const char *key, const char *value);
 
@@ -192,6 +193,24 @@ int sched_wake_and_wait(struct srv *s, int timeout_ms);
  * LISTEN_IMDS, the key of the sandbox the connection comes from.  0, or -1
  * (fd closed) when the server is not listening or the address is bad. */
 int srv_add_connection(struct srv *s, enum http_listener l, int fd, const char *client_ip);
+
+/* ---- transparent mode (hosts.c) ------------------------------------------ */
+
+/* Whether host (a Host header, port allowed) is one of the Azure names azlite
+ * answers under `azlite exec` (azure_hosts.h). */
+int http_host_is_azure(const char *host);
+/* "<account>.blob.core.windows.net[:port]", the account a single label. */
+int http_host_is_azure_blob(const char *host);
+/* Whether r came by an Azure name: then what azlite returns names Azure's
+ * hosts, as Azure would; otherwise azlite's own 127.0.0.1 URLs. */
+int http_req_transparent(const http_req *r);
+/* The management plane as r's caller reaches it, without a trailing slash:
+ * https://management.azure.com or mgmt_url. */
+const char *http_mgmt_base(http_req *r);
+/* An account's blob endpoint as r's caller reaches it, with a trailing slash
+ * (in r's arena): https://<account>.blob.core.windows.net/, or azlite's path
+ * style URL on the HTTPS (https) or HTTP blob listener. */
+const char *http_blob_endpoint(http_req *r, const char *account, int https);
 
 /* ---- the provider interface -------------------------------------------- */
 
@@ -268,9 +287,9 @@ void access_fail_denied(http_req *r, const char *action, const char *scope);
 typedef struct srv {
   srv_config cfg;
   char *db_path;
-  char *data_dir_abs;      /* cfg.data_dir points here once resolved */
-  char *tmp_dir;           /* <data>/tmp: spooled bodies */
-  pthread_key_t db_key;    /* per-thread sqlite3* */
+  char *data_dir_abs;   /* cfg.data_dir points here once resolved */
+  char *tmp_dir;        /* <data>/tmp: spooled bodies */
+  pthread_key_t db_key; /* per-thread sqlite3* */
   pthread_mutex_t clock_mu;
   int64_t clock_offset_ms; /* added to wall time */
   int64_t clock_last_ms;   /* monotonic guard */
@@ -287,8 +306,8 @@ typedef struct srv {
   /* Identity facts loaded at start (identity provider fills them). */
   char tenant_id[40];
   char subscription_id[40];
-  char mgmt_url[64];   /* https://127.0.0.1:8443 */
-  char blob_url[64];   /* http://127.0.0.1:10000 */
+  char mgmt_url[64]; /* https://127.0.0.1:8443 */
+  char blob_url[64]; /* http://127.0.0.1:10000 */
   char blob_tls_url[64];
   void *provider_state[16]; /* indexed by provider position; owned by each provider */
   void *priv;               /* private to server.c */

@@ -74,9 +74,8 @@ __attribute__((target("pclmul,sse4.1"))) static inline __m128i fold(__m128i x, _
 }
 
 /* Processes n bytes (n >= 64, a multiple of 16) into register c. */
-__attribute__((target("pclmul,sse4.1"))) static uint64_t crc64_clmul(uint64_t c,
-                                                                     const unsigned char *p,
-                                                                     size_t n) {
+__attribute__((target("pclmul,sse4.1"))) static uint64_t
+crc64_clmul(uint64_t c, const unsigned char *p, size_t n) {
   const __m128i K512 = _mm_set_epi64x((long long)k512[1], (long long)k512[0]);
   const __m128i K128 = _mm_set_epi64x((long long)k128[1], (long long)k128[0]);
   __m128i x0 = _mm_loadu_si128((const __m128i *)p);

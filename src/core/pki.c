@@ -3,19 +3,20 @@
  * `azlite exec`) signed by it, under <data>/pki;
  * clients trust ca.pem (REQUESTS_CA_BUNDLE, SSL_CERT_FILE, NODE_EXTRA_CA_CERTS).
  */
+#include <fcntl.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
-#include <openssl/ec.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "azure_hosts.h"
 #include "internal.h"
 
 /* RSA for the token signing key (RS256 is what Azure AD signs with); P-256
@@ -59,8 +60,7 @@ static int pki_write(const char *path, EVP_PKEY *key, X509 *cert) {
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *f = fopen(tmp, "w");
   if (!f) return -1;
-  int ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)
-               : PEM_write_X509(f, cert);
+  int ok = key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, cert);
   if (fclose(f) != 0 || !ok) return -1;
   if (key) chmod(tmp, 0600);
   return rename(tmp, path);
@@ -98,21 +98,18 @@ EVP_PKEY *pki_load_or_create_key(srv *s, const char *rel) {
 }
 
 /* The server certificate's names: loopback and localhost, and the Azure host
- * names that `azlite exec` (src/cli/exec.c) sends here.  A wildcard covers one
- * label only, so <endpoint>.<region>.inference.ml.azure.com is not covered
- * (*.inference.ml.azure.com covers <endpoint>.inference.ml.azure.com). */
-#define PKI_SERVER_SAN                                                                        \
-  "IP:127.0.0.1,DNS:localhost,DNS:*.blob.localhost,DNS:*.localhost,"                          \
-  "DNS:management.azure.com,DNS:login.microsoftonline.com,DNS:graph.microsoft.com,"           \
-  "DNS:*.blob.core.windows.net,DNS:*.azurewebsites.net,DNS:*.scm.azurewebsites.net,"          \
-  "DNS:*.api.azureml.ms,DNS:*.inference.ml.azure.com"
-
-/* Names a data dir's server certificate must cover; one made before they were
- * added is replaced at start (same CA, so clients' trust stays valid). */
-static const char *const pki_required_hosts[] = {
-    "management.azure.com", "login.microsoftonline.com", "graph.microsoft.com",
-    "a.blob.core.windows.net", "a.azurewebsites.net", "a.scm.azurewebsites.net",
-    "a.api.azureml.ms", "a.inference.ml.azure.com"};
+ * names that `azlite exec` (src/cli/exec.c) sends here (azure_hosts.h).  A
+ * wildcard covers one label only. */
+static void pki_server_san(char *out, size_t cap) {
+  size_t n =
+      (size_t)snprintf(out, cap, "IP:127.0.0.1,DNS:localhost,DNS:*.blob.localhost,DNS:*.localhost");
+  for (const char *p = AZURE_HOSTS; *p && n < cap;) {
+    const char *e = strchr(p, ',');
+    int len = (int)(e ? (size_t)(e - p) : strlen(p));
+    n += (size_t)snprintf(out + n, cap - n, ",DNS:%.*s", len, p);
+    p += len + (e ? 1 : 0);
+  }
+}
 
 static X509 *pki_read_cert(const char *path) {
   FILE *f = fopen(path, "r");
@@ -126,8 +123,17 @@ static int pki_cert_current(const char *path) {
   X509 *c = pki_read_cert(path);
   if (!c) return 0;
   int ok = 1;
-  for (size_t i = 0; ok && i < sizeof pki_required_hosts / sizeof *pki_required_hosts; i++)
-    ok = X509_check_host(c, pki_required_hosts[i], 0, 0, NULL) == 1;
+  /* Each Azure name (a wildcard's label as "a"): a certificate made before
+   * a name was added is replaced at start (same CA, so clients' trust stays valid). */
+  for (const char *p = AZURE_HOSTS; ok && *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    char host[256];
+    snprintf(host, sizeof host, "%s%.*s", p[0] == '*' ? "a" : "",
+             (int)(p[0] == '*' ? len - 1 : len), p[0] == '*' ? p + 1 : p);
+    ok = X509_check_host(c, host, 0, 0, NULL) == 1;
+    p += len + (e ? 1 : 0);
+  }
   X509_free(c);
   return ok;
 }
@@ -138,7 +144,9 @@ static X509 *pki_server_cert(EVP_PKEY *skey, X509 *ca, EVP_PKEY *cakey) {
   pki_add_ext(sc, ca, NID_basic_constraints, "critical,CA:FALSE");
   pki_add_ext(sc, ca, NID_key_usage, "critical,digitalSignature");
   pki_add_ext(sc, ca, NID_ext_key_usage, "serverAuth");
-  pki_add_ext(sc, ca, NID_subject_alt_name, PKI_SERVER_SAN);
+  char san[2048];
+  pki_server_san(san, sizeof san);
+  pki_add_ext(sc, ca, NID_subject_alt_name, san);
   pki_add_ext(sc, ca, NID_authority_key_identifier, "keyid:always");
   X509_sign(sc, cakey, EVP_sha256());
   return sc;

@@ -17,7 +17,8 @@ typedef struct pat {
 static void pat_parse(const char *pattern, pat *p) {
   memset(p, 0, sizeof *p);
   for (const char *s = pattern; *s;) {
-    while (*s == '/') s++;
+    while (*s == '/')
+      s++;
     if (!*s) break;
     size_t n = strcspn(s, "/");
     if (n == 1 && *s == '*') {

@@ -7,8 +7,8 @@
  * migrate independently and in order.
  */
 #include <stdarg.h>
-#include <stdlib.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <assert.h>
@@ -125,7 +125,8 @@ sqlite3 *store_db(srv *s) {
 
 static uint64_t sql_hash(const char *sql, int n) {
   uint64_t h = 1469598103934665603ULL;
-  for (int i = 0; n < 0 ? sql[i] != 0 : i < n; i++) h = (h ^ (unsigned char)sql[i]) * 1099511628211ULL;
+  for (int i = 0; n < 0 ? sql[i] != 0 : i < n; i++)
+    h = (h ^ (unsigned char)sql[i]) * 1099511628211ULL;
   return h;
 }
 
@@ -279,8 +280,9 @@ char *store_get(srv *s, const char *key) {
 }
 
 int store_set(srv *s, const char *key, const char *value) {
-  return store_exec(s, "INSERT INTO settings(key,value) VALUES(%Q,%Q) "
-                       "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+  return store_exec(s,
+                    "INSERT INTO settings(key,value) VALUES(%Q,%Q) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                     key, value);
 }
 
@@ -295,8 +297,7 @@ static int store_migrate_one(srv *s, const char *name, const migrations *m) {
   if (sqlite3_step(st) == SQLITE_ROW) have = sqlite3_column_int(st, 0);
   sqlite3_finalize(st);
   if (have > m->count) {
-    log_error("store: %s schema is version %d, newer than this azlite (%d)", name, have,
-              m->count);
+    log_error("store: %s schema is version %d, newer than this azlite (%d)", name, have, m->count);
     return -1;
   }
   for (int v = have; v < m->count; v++) {
@@ -346,8 +347,8 @@ int store_init(srv *s) {
   const migrations core = {core_schema, sizeof core_schema / sizeof core_schema[0]};
   if (store_migrate_one(s, "core", &core) != 0) return -1;
   for (int i = 0; providers[i]; i++)
-    if (providers[i]->schema.count && store_migrate_one(s, providers[i]->name,
-                                                        &providers[i]->schema) != 0)
+    if (providers[i]->schema.count &&
+        store_migrate_one(s, providers[i]->name, &providers[i]->schema) != 0)
       return -1;
   return 0;
 }

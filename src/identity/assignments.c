@@ -15,12 +15,13 @@ const char *const authz_assignment_api_versions[] = {AUTHZ_API_VERSIONS, NULL};
 /* Finds the last case-insensitive occurrence of needle in hay. */
 static const char *last_casestr(const char *hay, const char *needle) {
   const char *last = NULL;
-  for (const char *p = hay; (p = strcasestr(p, needle)); p++) last = p;
+  for (const char *p = hay; (p = strcasestr(p, needle)); p++)
+    last = p;
   return last;
 }
 
-int authz_request_scope(http_req *r, const char *collection, const char *const *versions,
-                        char *out, size_t n) {
+int authz_request_scope(http_req *r, const char *collection, const char *const *versions, char *out,
+                        size_t n) {
   srv *s = r->srv;
   if (identity_require_api_version(r, collection, versions) != 0) return -1;
   char marker[96];
@@ -85,14 +86,16 @@ int authz_request_scope(http_req *r, const char *collection, const char *const *
 int authz_filter_next(const char **f, char *out, size_t n) {
   if (!*f || !**f) return 0;
   const char *p = *f;
-  while (*p == ' ') p++;
+  while (*p == ' ')
+    p++;
   const char *and = strcasestr(p, " and ");
-  size_t len = and ? (size_t)(and - p) : strlen(p);
+  size_t len = and? (size_t)(and-p) : strlen(p);
   if (len >= n) return -1;
   memcpy(out, p, len);
   out[len] = 0;
-  while (len && out[len - 1] == ' ') out[--len] = 0;
-  *f = and ? and + 5 : NULL;
+  while (len && out[len - 1] == ' ')
+    out[--len] = 0;
+  *f = and? and+5 : NULL;
   return 1;
 }
 
@@ -105,8 +108,8 @@ void authz_assignments_scope_deleted(srv *s, const char *scope) {
 
 /* ---- rendering ------------------------------------------------------------------ */
 
-#define ASSIGNMENT_COLS                                                                        \
-  "name, scope, role_definition_id, principal_id, principal_type, created_ms, "                \
+#define ASSIGNMENT_COLS                                                                            \
+  "name, scope, role_definition_id, principal_id, principal_type, created_ms, "                    \
   "coalesce(updated_ms, created_ms), created_by, description, condition, condition_version"
 
 static json_t *nullable(const unsigned char *s) {
@@ -121,17 +124,17 @@ static json_t *assignment_json(srv *s, sqlite3_stmt *st) {
   clock_iso8601(sqlite3_column_int64(st, 6), updated);
   char *role = identity_role_definition_id(s, scope, (const char *)sqlite3_column_text(st, 2));
   const char *base = strcmp(scope, "/") == 0 ? "" : scope;
-  json_t *j = json_pack(
-      "{s:o,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:o,s:o,s:n,s:o}}", "id",
-      json_sprintf("%s" AUTHZ_PREFIX "roleAssignments/%s", base, name), "type",
-      "Microsoft.Authorization/roleAssignments", "name", name, "properties", "roleDefinitionId",
-      role, "principalId", (const char *)sqlite3_column_text(st, 3), "principalType",
-      (const char *)sqlite3_column_text(st, 4), "scope", scope, "condition",
-      nullable(sqlite3_column_text(st, 9)), "conditionVersion",
-      nullable(sqlite3_column_text(st, 10)), "createdOn", created, "updatedOn", updated,
-      "createdBy", nullable(sqlite3_column_text(st, 7)), "updatedBy",
-      nullable(sqlite3_column_text(st, 7)), "delegatedManagedIdentityResourceId", "description",
-      nullable(sqlite3_column_text(st, 8)));
+  json_t *j =
+      json_pack("{s:o,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:o,s:o,s:n,s:o}}", "id",
+                json_sprintf("%s" AUTHZ_PREFIX "roleAssignments/%s", base, name), "type",
+                "Microsoft.Authorization/roleAssignments", "name", name, "properties",
+                "roleDefinitionId", role, "principalId", (const char *)sqlite3_column_text(st, 3),
+                "principalType", (const char *)sqlite3_column_text(st, 4), "scope", scope,
+                "condition", nullable(sqlite3_column_text(st, 9)), "conditionVersion",
+                nullable(sqlite3_column_text(st, 10)), "createdOn", created, "updatedOn", updated,
+                "createdBy", nullable(sqlite3_column_text(st, 7)), "updatedBy",
+                nullable(sqlite3_column_text(st, 7)), "delegatedManagedIdentityResourceId",
+                "description", nullable(sqlite3_column_text(st, 8)));
   free(role);
   return j;
 }
@@ -140,8 +143,8 @@ static json_t *assignment_load(srv *s, const char *name) {
   sqlite3_stmt *st;
   json_t *j = NULL;
   if (store_prepare(store_db(s),
-                    "SELECT " ASSIGNMENT_COLS " FROM role_assignments WHERE name=lower(?)", -1,
-                    &st, NULL) != SQLITE_OK)
+                    "SELECT " ASSIGNMENT_COLS " FROM role_assignments WHERE name=lower(?)", -1, &st,
+                    NULL) != SQLITE_OK)
     return NULL;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW) j = assignment_json(s, st);
@@ -257,8 +260,8 @@ typedef struct assignment_in {
 
 /* Checks an assignment request against the directory and the catalogue; fails
  * r and returns -1 when it cannot be made. */
-static int assignment_validate(http_req *r, const char *scope, const char *name,
-                               assignment_in *in, principal *target) {
+static int assignment_validate(http_req *r, const char *scope, const char *name, assignment_in *in,
+                               principal *target) {
   srv *s = r->srv;
   if (!identity_is_guid(name)) {
     http_fail(r, IDENTITY_ERR_INVALID_ROLE_ASSIGNMENT_ID,

@@ -10,7 +10,8 @@
 #define IDENTITY_ERR_BAD_REQUEST 400, "BadRequest"
 #define IDENTITY_ERR_FAILED_IDENTITY_OPERATION 400, "FailedIdentityOperation"
 #define IDENTITY_ERR_INVALID_ASSIGNABLE_SCOPE 400, "InvalidAssignableScope"
-#define IDENTITY_ERR_INVALID_CREATE_ROLE_ASSIGNMENT_REQUEST 400, "InvalidCreateRoleAssignmentRequest"
+#define IDENTITY_ERR_INVALID_CREATE_ROLE_ASSIGNMENT_REQUEST                                        \
+  400, "InvalidCreateRoleAssignmentRequest"
 #define IDENTITY_ERR_INVALID_IDENTITY_VALUES 400, "InvalidIdentityValues"
 #define IDENTITY_ERR_INVALID_REQUEST 400, "InvalidRequest"
 #define IDENTITY_ERR_INVALID_ROLE_ASSIGNMENT_ID 400, "InvalidRoleAssignmentId"
@@ -25,7 +26,8 @@
 #define IDENTITY_ERR_ROLE_DEFINITION_DOES_NOT_EXIST_400 400, "RoleDefinitionDoesNotExist"
 #define IDENTITY_ERR_ROLE_DEFINITION_HAS_ASSIGNMENTS 400, "RoleDefinitionHasAssignments"
 #define IDENTITY_ERR_ROLE_DEFINITION_NAME_NULL_OR_EMPTY 400, "RoleDefinitionNameNullOrEmpty"
-#define IDENTITY_ERR_ROLE_DEFINITION_PERMISSIONS_NULL_OR_EMPTY 400, "RoleDefinitionPermissionsNullOrEmpty"
+#define IDENTITY_ERR_ROLE_DEFINITION_PERMISSIONS_NULL_OR_EMPTY                                     \
+  400, "RoleDefinitionPermissionsNullOrEmpty"
 #define IDENTITY_ERR_UNMATCHED_PRINCIPAL_TYPE 400, "UnmatchedPrincipalType"
 #define IDENTITY_ERR_OAUTH_INVALID_REQUEST 400, "invalid_request"
 #define IDENTITY_ERR_OAUTH_INVALID_INSTANCE 400, "invalid_instance"
@@ -41,7 +43,8 @@
 #define IDENTITY_ERR_ROLE_ASSIGNMENT_NOT_FOUND 404, "RoleAssignmentNotFound"
 #define IDENTITY_ERR_ROLE_DEFINITION_DOES_NOT_EXIST_404 404, "RoleDefinitionDoesNotExist"
 #define IDENTITY_ERR_SUBSCRIPTION_NOT_FOUND 404, "SubscriptionNotFound"
-#define IDENTITY_ERR_REQUEST_MULTIPLE_OBJECTS_WITH_SAME_KEY_VALUE 409, "Request_MultipleObjectsWithSameKeyValue"
+#define IDENTITY_ERR_REQUEST_MULTIPLE_OBJECTS_WITH_SAME_KEY_VALUE                                  \
+  409, "Request_MultipleObjectsWithSameKeyValue"
 #define IDENTITY_ERR_ROLE_ASSIGNMENT_DELETE_NOT_ALLOWED 409, "RoleAssignmentDeleteNotAllowed"
 #define IDENTITY_ERR_ROLE_ASSIGNMENT_EXISTS 409, "RoleAssignmentExists"
 #define IDENTITY_ERR_ROLE_DEFINITION_WITH_SAME_NAME_EXISTS 409, "RoleDefinitionWithSameNameExists"

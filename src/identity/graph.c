@@ -13,8 +13,8 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <strings.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -57,23 +57,63 @@ static const char sp_defaults[] =
     "\"verifiedPublisherId\":null,\"addedDateTime\":null}}";
 
 /* Properties a caller may set (others are read-only or unknown). */
-static const char *const app_writable[] = {
-    "displayName", "description", "identifierUris", "signInAudience", "tags", "notes", "web",
-    "spa", "publicClient", "api", "appRoles", "optionalClaims", "requiredResourceAccess",
-    "keyCredentials", "isFallbackPublicClient", "groupMembershipClaims", "info",
-    "isDeviceOnlyAuthSupported", "serviceManagementReference", "tokenEncryptionKeyId",
-    "parentalControlSettings", "addIns", "defaultRedirectUri", NULL};
-static const char *const sp_writable[] = {
-    "accountEnabled", "appRoleAssignmentRequired", "description", "notes", "tags", "homepage",
-    "loginUrl", "logoutUrl", "replyUrls", "notificationEmailAddresses",
-    "preferredSingleSignOnMode", "displayName", "appDescription", "keyCredentials", "info",
-    "samlSingleSignOnSettings", "alternativeNames", "appRoles", "oauth2PermissionScopes", NULL};
+static const char *const app_writable[] = {"displayName",
+                                           "description",
+                                           "identifierUris",
+                                           "signInAudience",
+                                           "tags",
+                                           "notes",
+                                           "web",
+                                           "spa",
+                                           "publicClient",
+                                           "api",
+                                           "appRoles",
+                                           "optionalClaims",
+                                           "requiredResourceAccess",
+                                           "keyCredentials",
+                                           "isFallbackPublicClient",
+                                           "groupMembershipClaims",
+                                           "info",
+                                           "isDeviceOnlyAuthSupported",
+                                           "serviceManagementReference",
+                                           "tokenEncryptionKeyId",
+                                           "parentalControlSettings",
+                                           "addIns",
+                                           "defaultRedirectUri",
+                                           NULL};
+static const char *const sp_writable[] = {"accountEnabled",
+                                          "appRoleAssignmentRequired",
+                                          "description",
+                                          "notes",
+                                          "tags",
+                                          "homepage",
+                                          "loginUrl",
+                                          "logoutUrl",
+                                          "replyUrls",
+                                          "notificationEmailAddresses",
+                                          "preferredSingleSignOnMode",
+                                          "displayName",
+                                          "appDescription",
+                                          "keyCredentials",
+                                          "info",
+                                          "samlSingleSignOnSettings",
+                                          "alternativeNames",
+                                          "appRoles",
+                                          "oauth2PermissionScopes",
+                                          NULL};
 /* Read-only on write: ignored rather than refused, as Graph does. */
-static const char *const app_ignored[] = {"id", "appId", "createdDateTime", "publisherDomain",
-                                          "passwordCredentials", "deletedDateTime", NULL};
-static const char *const sp_ignored[] = {"id", "appId", "createdDateTime", "servicePrincipalNames",
-                                         "servicePrincipalType", "appOwnerOrganizationId",
-                                         "appDisplayName", "passwordCredentials", NULL};
+static const char *const app_ignored[] = {
+    "id", "appId", "createdDateTime", "publisherDomain", "passwordCredentials", "deletedDateTime",
+    NULL};
+static const char *const sp_ignored[] = {"id",
+                                         "appId",
+                                         "createdDateTime",
+                                         "servicePrincipalNames",
+                                         "servicePrincipalType",
+                                         "appOwnerOrganizationId",
+                                         "appDisplayName",
+                                         "passwordCredentials",
+                                         NULL};
 
 static int in_list(const char *const *l, const char *k) {
   for (int i = 0; l[i]; i++)
@@ -156,7 +196,8 @@ static int props_writable(http_req *r, const graph_kind *kind, json_t *in) {
 static char *props_merge(const graph_kind *k, json_t *cur, json_t *in) {
   json_t *p = cur ? json_deep_copy(cur) : json_object();
   json_object_update_recursive(p, in);
-  for (int i = 0; k->ignored[i]; i++) json_object_del(p, k->ignored[i]);
+  for (int i = 0; k->ignored[i]; i++)
+    json_object_del(p, k->ignored[i]);
   json_object_del(p, "displayName");
   char *out = json_dumps(p, JSON_COMPACT);
   json_decref(p);
@@ -181,12 +222,14 @@ typedef struct gclause {
 } gclause;
 
 static void skip_ws(const char **p) {
-  while (**p == ' ') (*p)++;
+  while (**p == ' ')
+    (*p)++;
 }
 
 static int parse_field(const char **p, char *out, size_t n) {
   size_t k = 0;
-  while ((isalnum((unsigned char)**p) || **p == '_' || **p == '.') && k + 1 < n) out[k++] = *(*p)++;
+  while ((isalnum((unsigned char)**p) || **p == '_' || **p == '.') && k + 1 < n)
+    out[k++] = *(*p)++;
   out[k] = 0;
   return k ? 0 : -1;
 }
@@ -207,7 +250,8 @@ static int parse_value(const char **p, gclause *c) {
     }
     (*p)++;
   } else {
-    while (**p && **p != ' ' && **p != ')' && k + 1 < sizeof c->value) c->value[k++] = *(*p)++;
+    while (**p && **p != ' ' && **p != ')' && k + 1 < sizeof c->value)
+      c->value[k++] = *(*p)++;
     if (!k) return -1;
     c->bare = 1;
   }
@@ -281,10 +325,10 @@ static int value_eq(json_t *v, const gclause *c) {
 static int clause_matches(json_t *obj, const gclause *c) {
   json_t *v = json_object_get(obj, c->field);
   switch (c->op) {
-  case F_EQ: return value_eq(v, c);
+  case F_EQ:
+    return value_eq(v, c);
   case F_STARTSWITH:
-    return json_is_string(v) &&
-           strncasecmp(json_string_value(v), c->value, strlen(c->value)) == 0;
+    return json_is_string(v) && strncasecmp(json_string_value(v), c->value, strlen(c->value)) == 0;
   case F_ANY_EQ: {
     size_t i;
     json_t *e;
@@ -313,7 +357,8 @@ static void graph_reply_list(http_req *r, const char *what, json_t *all) {
   json_t *o;
   json_array_foreach(all, i, o) {
     int keep = 1;
-    for (int k = 0; k < ncl && keep; k++) keep = clause_matches(o, &cl[k]);
+    for (int k = 0; k < ncl && keep; k++)
+      keep = clause_matches(o, &cl[k]);
     if (keep && (max < 0 || (long)json_array_size(value) < max)) json_array_append(value, o);
   }
   json_decref(all);
@@ -331,7 +376,8 @@ static json_t *graph_load(srv *s, const graph_kind *k, const char *id) {
   json_t *list = json_array();
   if (store_prepare(store_db(s), k->select, -1, &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) json_array_append_new(list, k->render(s, st));
+    while (sqlite3_step(st) == SQLITE_ROW)
+      json_array_append_new(list, k->render(s, st));
     store_finalize(st);
   }
   return list;
@@ -424,12 +470,12 @@ static json_t *password_credentials(srv *s, const char *app_id, const char *owne
     iso(sqlite3_column_int64(st, 3), start);
     iso(sqlite3_column_int64(st, 4), end);
     const char *dn = (const char *)sqlite3_column_text(st, 2);
-    json_array_append_new(
-        list, json_pack("{s:n,s:o,s:s,s:s,s:s,s:n,s:s}", "customKeyIdentifier", "displayName",
-                        dn ? json_string(dn) : json_null(), "endDateTime", end, "hint",
-                        (const char *)sqlite3_column_text(st, 1), "keyId",
-                        (const char *)sqlite3_column_text(st, 0), "secretText", "startDateTime",
-                        start));
+    json_array_append_new(list, json_pack("{s:n,s:o,s:s,s:s,s:s,s:n,s:s}", "customKeyIdentifier",
+                                          "displayName", dn ? json_string(dn) : json_null(),
+                                          "endDateTime", end, "hint",
+                                          (const char *)sqlite3_column_text(st, 1), "keyId",
+                                          (const char *)sqlite3_column_text(st, 0), "secretText",
+                                          "startDateTime", start));
   }
   store_finalize(st);
   return list;
@@ -698,8 +744,8 @@ void graph_sp_remove_password(http_req *r) {
 
 /* ---- service principals --------------------------------------------------------- */
 
-#define SP_COLS                                                                                \
-  "p.oid, p.appid, p.display_name, p.kind, p.resource_id, p.props, p.created_ms, "             \
+#define SP_COLS                                                                                    \
+  "p.oid, p.appid, p.display_name, p.kind, p.resource_id, p.props, p.created_ms, "                 \
   "a.display_name, a.props"
 
 static json_t *sp_json(srv *s, sqlite3_stmt *st) {
@@ -714,15 +760,14 @@ static json_t *sp_json(srv *s, sqlite3_stmt *st) {
     json_object_set_new(j, "servicePrincipalType", json_string("ManagedIdentity"));
     json_object_set_new(j, "appOwnerOrganizationId",
                         json_string("f8cdef31-a31e-4b4a-93e4-5f571e91255a"));
-    json_object_set_new(j, "alternativeNames",
-                        json_pack("[s,s]", user ? "isExplicit=True" : "isExplicit=False",
-                                  res ? res : ""));
+    json_object_set_new(
+        j, "alternativeNames",
+        json_pack("[s,s]", user ? "isExplicit=True" : "isExplicit=False", res ? res : ""));
     json_object_set_new(j, "appDisplayName", json_null());
   } else {
     json_object_set_new(j, "appOwnerOrganizationId", json_string(s->tenant_id));
     const unsigned char *an = sqlite3_column_text(st, 7);
-    json_object_set_new(j, "appDisplayName",
-                        an ? json_string((const char *)an) : json_null());
+    json_object_set_new(j, "appDisplayName", an ? json_string((const char *)an) : json_null());
     json_t *ap = json_loads((const char *)sqlite3_column_text(st, 8), 0, NULL);
     json_array_extend(names, json_object_get(ap, "identifierUris"));
     json_decref(ap);
@@ -776,8 +821,8 @@ void graph_sp_create(http_req *r) {
     http_fail(r, IDENTITY_ERR_REQUEST_BAD_REQUEST, "Property 'appId' is required.");
     goto done;
   }
-  if (store_prepare(store_db(s), "SELECT display_name FROM applications WHERE app_id=?", -1,
-                    &st, NULL) == SQLITE_OK) {
+  if (store_prepare(store_db(s), "SELECT display_name FROM applications WHERE app_id=?", -1, &st,
+                    NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, app_id, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)
       snprintf(name, sizeof name, "%s", sqlite3_column_text(st, 0));
@@ -801,8 +846,8 @@ void graph_sp_create(http_req *r) {
   uuid_v4(oid);
   const char *dn = json_string_value(json_object_get(in, "displayName"));
   char *props = props_merge(&sp_kind, NULL, in);
-  int rc = identity_principal_insert(s, oid, app_id, dn && *dn ? dn : name, "ServicePrincipal",
-                                     NULL);
+  int rc =
+      identity_principal_insert(s, oid, app_id, dn && *dn ? dn : name, "ServicePrincipal", NULL);
   if (rc == 0) rc = store_exec(s, "UPDATE principals SET props=%Q WHERE oid=%Q", props, oid);
   free(props);
   if (rc != 0) {

@@ -16,10 +16,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../arm/arm.h"
 #include "internal.h"
@@ -30,7 +30,7 @@ static const char *const identity_schema[] = {
     "  oid TEXT PRIMARY KEY,"
     "  appid TEXT NOT NULL UNIQUE COLLATE NOCASE,"
     "  display_name TEXT NOT NULL,"
-    "  kind TEXT NOT NULL," /* ServicePrincipal | ManagedIdentity */
+    "  kind TEXT NOT NULL,"              /* ServicePrincipal | ManagedIdentity */
     "  resource_id TEXT COLLATE NOCASE," /* the resource a managed identity belongs to */
     "  created_ms INTEGER NOT NULL);"
     "CREATE TABLE secrets("
@@ -72,7 +72,7 @@ static const char *const identity_schema[] = {
     "  id TEXT PRIMARY KEY COLLATE NOCASE,"
     "  role_name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
     "  description TEXT NOT NULL DEFAULT '',"
-    "  permissions TEXT NOT NULL," /* [{actions,notActions,dataActions,notDataActions}] */
+    "  permissions TEXT NOT NULL,"       /* [{actions,notActions,dataActions,notDataActions}] */
     "  assignable_scopes TEXT NOT NULL," /* JSON array of scopes */
     "  created_ms INTEGER NOT NULL,"
     "  updated_ms INTEGER NOT NULL,"
@@ -127,13 +127,13 @@ static const char *const identity_schema[] = {
  * blob container is .../storageAccounts/{a}/blobServices/default/containers/{c}).
  * The action checked is derived from the path (roleAssignments/write, ...);
  * anyone signed in may read role definitions, as in Azure. */
-#define AUTHZ_AT(S)                                                                            \
-  ARM("GET", S RA, authz_assignment_list), ARM("GET", S RA "/{name}", authz_assignment_get),   \
-      ARM("PUT", S RA "/{name}", authz_assignment_put),                                        \
-      ARM("DELETE", S RA "/{name}", authz_assignment_delete),                                  \
-      ARM_ANY("GET", S RD, authz_definition_list),                                             \
-      ARM_ANY("GET", S RD "/{name}", authz_definition_get),                                    \
-      ARM("PUT", S RD "/{name}", authz_definition_put),                                        \
+#define AUTHZ_AT(S)                                                                                \
+  ARM("GET", S RA, authz_assignment_list), ARM("GET", S RA "/{name}", authz_assignment_get),       \
+      ARM("PUT", S RA "/{name}", authz_assignment_put),                                            \
+      ARM("DELETE", S RA "/{name}", authz_assignment_delete),                                      \
+      ARM_ANY("GET", S RD, authz_definition_list),                                                 \
+      ARM_ANY("GET", S RD "/{name}", authz_definition_get),                                        \
+      ARM("PUT", S RD "/{name}", authz_definition_put),                                            \
       ARM("DELETE", S RD "/{name}", authz_definition_delete)
 
 static const route identity_routes[] = {
@@ -212,18 +212,19 @@ identity_state *identity_st(srv *s) {
 /* The first character is a letter or digit: a secret starting with '-' would
  * read as an option to `az login -p`. */
 void identity_secret_new(char out[48]) {
-  static const char alpha[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789~._-";
+  static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789~._-";
   unsigned char b[40];
   RAND_bytes(b, sizeof b);
-  for (int i = 0; i < 40; i++) out[i] = alpha[b[i] % (i == 0 ? 62 : sizeof alpha - 1)];
+  for (int i = 0; i < 40; i++)
+    out[i] = alpha[b[i] % (i == 0 ? 62 : sizeof alpha - 1)];
   out[40] = 0;
 }
 
 void identity_secret_hash(const char *secret, char out[65]) {
   unsigned char h[SHA256_DIGEST_LENGTH];
   SHA256((const unsigned char *)secret, strlen(secret), h);
-  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) sprintf(out + 2 * i, "%02x", h[i]);
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+    sprintf(out + 2 * i, "%02x", h[i]);
 }
 
 int identity_is_guid(const char *s) {
@@ -401,7 +402,8 @@ static void *keygen_main(void *arg) {
 EVP_PKEY *identity_signing_key(srv *s, const char **kid) {
   identity_state *st = identity_st(s);
   pthread_mutex_lock(&st->key_mu);
-  while (st->key_state == 0) pthread_cond_wait(&st->key_cv, &st->key_mu);
+  while (st->key_state == 0)
+    pthread_cond_wait(&st->key_cv, &st->key_mu);
   EVP_PKEY *k = st->key_state == 1 ? st->signing_key : NULL;
   pthread_mutex_unlock(&st->key_mu);
   if (kid) *kid = st->kid;

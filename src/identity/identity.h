@@ -16,25 +16,29 @@
  * accepts every alias of it: Azure's public audience (with or without a
  * trailing '/') and azlite's own URL for it, so SDK code written for Azure
  * works with only its endpoint changed. */
-#define AUD_MGMT "https://management.azure.com/"  /* also management.core.windows.net, <mgmt_url>/ */
-#define AUD_GRAPH "https://graph.microsoft.com/"  /* also <mgmt_url>/graph/ */
-#define AUD_STORAGE "https://storage.azure.com/"  /* also https://<account>.blob.core.windows.net/ */
+#define AUD_MGMT                                                                                   \
+  "https://management.azure.com/"                /* also management.core.windows.net, <mgmt_url>/  \
+                                                  */
+#define AUD_GRAPH "https://graph.microsoft.com/" /* also <mgmt_url>/graph/ */
+#define AUD_STORAGE                                                                                \
+  "https://storage.azure.com/" /* also https://<account>.blob.core.windows.net/                    \
+                                */
 
 typedef struct principal {
-  char oid[40];     /* object id: what role assignments name */
-  char appid[40];   /* application (client) id, or the MI's client id */
+  char oid[40];   /* object id: what role assignments name */
+  char appid[40]; /* application (client) id, or the MI's client id */
   char tid[40];
-  char name[128];   /* display name, for messages */
-  char aud[160];    /* audience of the token presented */
-  int is_admin;     /* the first-start admin service principal */
+  char name[128]; /* display name, for messages */
+  char aud[160];  /* audience of the token presented */
+  int is_admin;   /* the first-start admin service principal */
 } principal;
 
 /* Validates "Bearer <jwt>" for the audience class (AUD_*): signature by azlite's
  * key (RS256 only), iss, aud, nbf/exp against the wall clock, and that the
  * principal still exists.  Returns 0 and fills *p, or -1 and sets a short
  * reason in why (e.g. "InvalidAuthenticationTokenAudience"). */
-int identity_verify_bearer(srv *s, const char *authorization, const char *audience,
-                           principal *p, const char **why_code, char *why_msg, size_t msglen);
+int identity_verify_bearer(srv *s, const char *authorization, const char *audience, principal *p,
+                           const char **why_code, char *why_msg, size_t msglen);
 
 /* Loads a principal by object id (a role assignment's principalId, a user
  * delegation key's skoid); 0 when it exists. */
@@ -57,8 +61,7 @@ int authz_check(srv *s, const principal *p, const char *action, const char *scop
  * checks that skoid still exists and holds the data action, as Azure does).
  * Fills out (NUL-terminated). */
 void identity_user_delegation_key(srv *s, const char *skoid, const char *sktid, const char *skt,
-                                  const char *ske, const char *sks, const char *skv,
-                                  char out[48]);
+                                  const char *ske, const char *sks, const char *skv, char out[48]);
 
 /* Does the principal hold any role assignment at or below `scope` (or above it)?
  * Listing subscriptions shows those the caller can see anything in. */
@@ -85,8 +88,8 @@ int identity_user_assigned_lookup(srv *s, const char *identity_id, char principa
  * assign/action on it, beyond `write_action` on `resource_id`.  Fails r
  * (403 LinkedAuthorizationFailed, 400 FailedIdentityOperation) and returns
  * -1, else 0. */
-int identity_check_linked_identities(http_req *r, const char *write_action,
-                                     const char *resource_id, json_t *identity);
+int identity_check_linked_identities(http_req *r, const char *write_action, const char *resource_id,
+                                     json_t *identity);
 
 /* The environment a workload azlite runs for a resource (a VM, a job, a
  * function) needs to get tokens for that resource's managed identities:

@@ -47,7 +47,8 @@ static int b64val(int c) {
 }
 
 unsigned char *jwt_b64url_decode(const char *s, size_t len, size_t *outlen) {
-  while (len && s[len - 1] == '=') len--;
+  while (len && s[len - 1] == '=')
+    len--;
   if (len % 4 == 1) return NULL;
   unsigned char *out = malloc(len * 3 / 4 + 3), *o = out;
   if (!out) abort();
@@ -78,7 +79,8 @@ static char *b64url_json(json_t *j) {
 }
 
 char *jwt_sign(EVP_PKEY *key, const char *kid, json_t *claims) {
-  json_t *hdr = json_pack("{s:s,s:s,s:s,s:s}", "typ", "JWT", "alg", "RS256", "kid", kid, "x5t", kid);
+  json_t *hdr =
+      json_pack("{s:s,s:s,s:s,s:s}", "typ", "JWT", "alg", "RS256", "kid", kid, "x5t", kid);
   char *h = b64url_json(hdr), *c = b64url_json(claims);
   json_decref(hdr);
   char *input = NULL;
@@ -139,9 +141,9 @@ json_t *jwt_verify(EVP_PKEY *key, const char *token, const char **err) {
     return NULL;
   }
   EVP_MD_CTX *md = EVP_MD_CTX_new();
-  int ok = EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
-           EVP_DigestVerify(md, sig, siglen, (const unsigned char *)token,
-                            (size_t)(d2 - token)) == 1;
+  int ok =
+      EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+      EVP_DigestVerify(md, sig, siglen, (const unsigned char *)token, (size_t)(d2 - token)) == 1;
   EVP_MD_CTX_free(md);
   free(sig);
   if (!ok) {

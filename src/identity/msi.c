@@ -28,9 +28,9 @@
 #include "internal.h"
 #include "jwt.h"
 
-const char *const msi_api_versions[] = {
-    "2015-08-31-preview", "2018-11-30", "2021-09-30-preview", "2022-01-31-preview",
-    "2023-01-31",         "2023-07-31-preview", "2024-11-30", NULL};
+const char *const msi_api_versions[] = {"2015-08-31-preview", "2018-11-30", "2021-09-30-preview",
+                                        "2022-01-31-preview", "2023-01-31", "2023-07-31-preview",
+                                        "2024-11-30",         NULL};
 
 static int hexval(int c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -44,7 +44,8 @@ int msi_init(srv *s) {
   unsigned char k[32];
   char hex[65];
   if (RAND_bytes(k, sizeof k) != 1) return -1;
-  for (size_t i = 0; i < sizeof k; i++) sprintf(hex + 2 * i, "%02x", k[i]);
+  for (size_t i = 0; i < sizeof k; i++)
+    sprintf(hex + 2 * i, "%02x", k[i]);
   OPENSSL_cleanse(k, sizeof k);
   /* INSERT OR IGNORE: a CLI process opening the store beside the server must
    * not replace the key the server signs with. */
@@ -78,8 +79,7 @@ static char *workload_mac(srv *s, const char *resource_id) {
 }
 
 void identity_user_delegation_key(srv *s, const char *skoid, const char *sktid, const char *skt,
-                                  const char *ske, const char *sks, const char *skv,
-                                  char out[48]) {
+                                  const char *ske, const char *sks, const char *skv, char out[48]) {
   unsigned char mac[32];
   unsigned int len = sizeof mac;
   char *msg = NULL;
@@ -265,13 +265,13 @@ void identity_workload_token(http_req *r, const char *workload) {
   long long now = (long long)time(NULL);
   /* App Service's fields and IMDS's (expires_in, ext_expires_in, not_before,
    * all strings there too): each client reads what its convention has. */
-  http_reply_json(
-      r, 200,
-      json_pack("{s:s,s:o,s:o,s:o,s:o,s:s,s:s,s:s}", "access_token", tok, "expires_on",
-                json_sprintf("%lld", now + TOKEN_LIFETIME_S), "expires_in",
-                json_sprintf("%d", TOKEN_LIFETIME_S), "ext_expires_in",
-                json_sprintf("%d", TOKEN_LIFETIME_S), "not_before", json_sprintf("%lld", now),
-                "resource", resource, "token_type", "Bearer", "client_id", p.appid));
+  http_reply_json(r, 200,
+                  json_pack("{s:s,s:o,s:o,s:o,s:o,s:s,s:s,s:s}", "access_token", tok, "expires_on",
+                            json_sprintf("%lld", now + TOKEN_LIFETIME_S), "expires_in",
+                            json_sprintf("%d", TOKEN_LIFETIME_S), "ext_expires_in",
+                            json_sprintf("%d", TOKEN_LIFETIME_S), "not_before",
+                            json_sprintf("%lld", now), "resource", resource, "token_type", "Bearer",
+                            "client_id", p.appid));
   free(tok);
 done:
   json_decref(body);
@@ -304,8 +304,8 @@ int identity_user_assigned_lookup(srv *s, const char *identity_id, char principa
  * each identity named, beyond the write on the resource itself. */
 #define UAI_ASSIGN UAI_TYPE "/assign/action"
 
-int identity_check_linked_identities(http_req *r, const char *write_action,
-                                     const char *resource_id, json_t *identity) {
+int identity_check_linked_identities(http_req *r, const char *write_action, const char *resource_id,
+                                     json_t *identity) {
   srv *s = r->srv;
   json_t *uai = json_object_get(identity, "userAssignedIdentities");
   if (!uai) return 0;
@@ -414,8 +414,8 @@ static int uai_build(arm_op *op) {
     uuid_v4(appid);
   }
   json_object_set_new(op->body, "properties",
-                      json_pack("{s:s,s:s,s:s}", "tenantId", op->s->tenant_id, "principalId",
-                                oid, "clientId", appid));
+                      json_pack("{s:s,s:s,s:s}", "tenantId", op->s->tenant_id, "principalId", oid,
+                                "clientId", appid));
   return 0;
 }
 

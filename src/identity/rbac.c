@@ -25,7 +25,8 @@ int authz_action_match(const char *pat, const char *act) {
         authz_action_match(pat + 2, act))
       return 1;
     if (*pat == '*') {
-      while (pat[1] == '*') pat++;
+      while (pat[1] == '*')
+        pat++;
       for (const char *a = act;; a++) {
         if (authz_action_match(pat + 1, a)) return 1;
         if (!*a) return 0;
@@ -38,7 +39,8 @@ int authz_action_match(const char *pat, const char *act) {
 
 int authz_scope_covers(const char *outer, const char *inner) {
   size_t n = strlen(outer);
-  while (n > 0 && outer[n - 1] == '/') n--;
+  while (n > 0 && outer[n - 1] == '/')
+    n--;
   if (n == 0) return 1; /* the root */
   return strncasecmp(outer, inner, n) == 0 && (inner[n] == 0 || inner[n] == '/');
 }
@@ -64,8 +66,8 @@ int authz_check(srv *s, const principal *p, const char *action, const char *scop
 
 int authz_any_at_or_below(srv *s, const principal *p, const char *scope) {
   sqlite3_stmt *st;
-  if (store_prepare(store_db(s), "SELECT scope FROM role_assignments WHERE principal_id=?",
-                    -1, &st, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s), "SELECT scope FROM role_assignments WHERE principal_id=?", -1, &st,
+                    NULL) != SQLITE_OK)
     return 0;
   sqlite3_bind_text(st, 1, p->oid, -1, SQLITE_STATIC);
   int any = 0;

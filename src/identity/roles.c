@@ -22,7 +22,8 @@ typedef struct role_builtin {
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define BLOBS "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
 #define CONTAINERS "Microsoft.Storage/storageAccounts/blobServices/containers"
-#define DELEGATION_KEY "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"
+#define DELEGATION_KEY                                                                             \
+  "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"
 #define WORKSPACES "Microsoft.MachineLearningServices/workspaces"
 
 static const role_builtin builtin_roles[] = {
@@ -37,7 +38,8 @@ static const role_builtin builtin_roles[] = {
      L("Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write",
        "Microsoft.Authorization/elevateAccess/Action",
        "Microsoft.Blueprint/blueprintAssignments/write",
-       "Microsoft.Blueprint/blueprintAssignments/delete", "Microsoft.Compute/galleries/share/action"),
+       "Microsoft.Blueprint/blueprintAssignments/delete",
+       "Microsoft.Compute/galleries/share/action"),
      NULL, NULL},
     {ROLE_READER, "Reader", "View all resources, but does not allow you to make any changes.",
      L("*/read"), NULL, NULL, NULL},
@@ -66,8 +68,8 @@ static const role_builtin builtin_roles[] = {
        "Microsoft.Insights/diagnosticSettings/*",
        "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action",
        "Microsoft.ResourceHealth/availabilityStatuses/read", "Microsoft.Resources/deployments/*",
-       "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Storage/storageAccounts/*",
-       "Microsoft.Support/*"),
+       "Microsoft.Resources/subscriptions/resourceGroups/read",
+       "Microsoft.Storage/storageAccounts/*", "Microsoft.Support/*"),
      NULL, NULL, NULL},
     {"9980e02c-c2be-4d73-94e8-173b1dc7cf3c", "Virtual Machine Contributor",
      "Lets you manage virtual machines, but not access to them, and not the virtual network or "
@@ -140,18 +142,19 @@ static const role_builtin builtin_roles[] = {
     {"e40ec5ca-96e0-45a2-b4ff-59039f2c2b59", "Managed Identity Contributor",
      "Create, Read, Update, and Delete User Assigned Identity",
      L(UAI_TYPE "/read", UAI_TYPE "/write", UAI_TYPE "/delete",
-       UAI_TYPE "/federatedIdentityCredentials/read", UAI_TYPE "/federatedIdentityCredentials/write",
+       UAI_TYPE "/federatedIdentityCredentials/read",
+       UAI_TYPE "/federatedIdentityCredentials/write",
        UAI_TYPE "/federatedIdentityCredentials/delete", UAI_TYPE "/revokeTokens/action",
        "Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/*",
-       "Microsoft.Resources/subscriptions/resourceGroups/read",
-       "Microsoft.Resources/deployments/*", "Microsoft.Support/*"),
+       "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Resources/deployments/*",
+       "Microsoft.Support/*"),
      NULL, NULL, NULL},
 };
 
 #define NBUILTIN (sizeof builtin_roles / sizeof builtin_roles[0])
 
 const char *const authz_definition_api_versions[] = {AUTHZ_API_VERSIONS, "2022-05-01-preview",
-                                                      NULL};
+                                                     NULL};
 
 static const role_builtin *builtin_find(const char *id) {
   for (size_t i = 0; i < NBUILTIN; i++)
@@ -189,9 +192,9 @@ static json_t *custom_load_column(srv *s, const char *id, const char *col) {
 int identity_role_grants(srv *s, const char *role_id, const char *action, int data) {
   const role_builtin *b = builtin_find(role_id);
   if (b)
-    return data ? list_matches(b->data_actions, action) &&
-                      !list_matches(b->not_data_actions, action)
-                : list_matches(b->actions, action) && !list_matches(b->not_actions, action);
+    return data
+               ? list_matches(b->data_actions, action) && !list_matches(b->not_data_actions, action)
+               : list_matches(b->actions, action) && !list_matches(b->not_actions, action);
   json_t *perms = custom_load_column(s, role_id, "permissions");
   int ok = 0;
   size_t i;
@@ -249,7 +252,8 @@ char *identity_role_definition_id(srv *s, const char *scope, const char *role_id
 
 static json_t *str_list(const char *const *v) {
   json_t *a = json_array();
-  for (int i = 0; v && v[i]; i++) json_array_append_new(a, json_string(v[i]));
+  for (int i = 0; v && v[i]; i++)
+    json_array_append_new(a, json_string(v[i]));
   return a;
 }
 
@@ -258,22 +262,20 @@ static json_t *definition_json(srv *s, const char *scope, const char *id, const 
                                json_t *assignable, const char *created, const char *updated,
                                const char *created_by, const char *updated_by) {
   char *rid = identity_role_definition_id(s, scope, id);
-  json_t *j = json_pack(
-      "{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:o,s:o}}", "id", rid, "type",
-      "Microsoft.Authorization/roleDefinitions", "name", id, "properties", "roleName", name, "type",
-      type, "description", desc, "assignableScopes", assignable, "permissions", perms, "createdOn",
-      created, "updatedOn", updated, "createdBy",
-      created_by ? json_string(created_by) : json_null(), "updatedBy",
-      updated_by ? json_string(updated_by) : json_null());
+  json_t *j = json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:o,s:o,s:s,s:s,s:o,s:o}}", "id", rid, "type",
+                        "Microsoft.Authorization/roleDefinitions", "name", id, "properties",
+                        "roleName", name, "type", type, "description", desc, "assignableScopes",
+                        assignable, "permissions", perms, "createdOn", created, "updatedOn",
+                        updated, "createdBy", created_by ? json_string(created_by) : json_null(),
+                        "updatedBy", updated_by ? json_string(updated_by) : json_null());
   free(rid);
   return j;
 }
 
 static json_t *builtin_json(srv *s, const char *scope, const role_builtin *b) {
-  json_t *perms =
-      json_pack("[{s:o,s:o,s:o,s:o}]", "actions", str_list(b->actions), "notActions",
-                str_list(b->not_actions), "dataActions", str_list(b->data_actions),
-                "notDataActions", str_list(b->not_data_actions));
+  json_t *perms = json_pack("[{s:o,s:o,s:o,s:o}]", "actions", str_list(b->actions), "notActions",
+                            str_list(b->not_actions), "dataActions", str_list(b->data_actions),
+                            "notDataActions", str_list(b->not_data_actions));
   return definition_json(s, scope, b->id, b->name, "BuiltInRole", b->description, perms,
                          json_pack("[s]", "/"), "2015-02-02T21:55:09.8806423Z",
                          "2022-01-01T00:00:00.0000000Z", NULL, NULL);
@@ -296,8 +298,8 @@ static json_t *permissions_normalized(json_t *perms) {
   return out;
 }
 
-#define CUSTOM_COLS                                                                            \
-  "id, role_name, description, permissions, assignable_scopes, created_ms, updated_ms, "       \
+#define CUSTOM_COLS                                                                                \
+  "id, role_name, description, permissions, assignable_scopes, created_ms, updated_ms, "           \
   "created_by, updated_by"
 
 static json_t *custom_json(srv *s, const char *scope, sqlite3_stmt *st) {
@@ -307,9 +309,8 @@ static json_t *custom_json(srv *s, const char *scope, sqlite3_stmt *st) {
   json_t *perms = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
   json_t *assignable = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
   json_t *j = definition_json(
-      s, scope, (const char *)sqlite3_column_text(st, 0),
-      (const char *)sqlite3_column_text(st, 1), "CustomRole",
-      (const char *)sqlite3_column_text(st, 2), permissions_normalized(perms),
+      s, scope, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+      "CustomRole", (const char *)sqlite3_column_text(st, 2), permissions_normalized(perms),
       assignable ? assignable : json_array(), created, updated,
       (const char *)sqlite3_column_text(st, 7), (const char *)sqlite3_column_text(st, 8));
   json_decref(perms);
@@ -319,8 +320,8 @@ static json_t *custom_json(srv *s, const char *scope, sqlite3_stmt *st) {
 static json_t *custom_get(srv *s, const char *scope, const char *id) {
   sqlite3_stmt *st;
   json_t *j = NULL;
-  if (store_prepare(store_db(s), "SELECT " CUSTOM_COLS " FROM role_definitions WHERE id=?",
-                    -1, &st, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s), "SELECT " CUSTOM_COLS " FROM role_definitions WHERE id=?", -1, &st,
+                    NULL) != SQLITE_OK)
     return NULL;
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW) j = custom_json(s, scope, st);
@@ -389,12 +390,10 @@ void authz_definition_list(http_req *r) {
         json_array_append_new(list, builtin_json(s, scope, &builtin_roles[i]));
   sqlite3_stmt *st;
   if ((!f.type[0] || strcasecmp(f.type, "CustomRole") == 0) &&
-      store_prepare(store_db(s),
-                    "SELECT " CUSTOM_COLS " FROM role_definitions ORDER BY role_name", -1,
-                    &st, NULL) == SQLITE_OK) {
+      store_prepare(store_db(s), "SELECT " CUSTOM_COLS " FROM role_definitions ORDER BY role_name",
+                    -1, &st, NULL) == SQLITE_OK) {
     while (sqlite3_step(st) == SQLITE_ROW) {
-      if (f.role_name[0] &&
-          strcasecmp(f.role_name, (const char *)sqlite3_column_text(st, 1)) != 0)
+      if (f.role_name[0] && strcasecmp(f.role_name, (const char *)sqlite3_column_text(st, 1)) != 0)
         continue;
       json_t *assignable = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
       if (custom_visible(assignable, scope, f.below))
@@ -523,14 +522,13 @@ static int definition_validate(http_req *r, const char *id, json_t *props, json_
     }
   }
   /* Defining a role usable at a scope takes the right to define roles there. */
-  if (definition_denied(r, "Microsoft.Authorization/roleDefinitions/write", assignable))
-    return -1;
+  if (definition_denied(r, "Microsoft.Authorization/roleDefinitions/write", assignable)) return -1;
   for (size_t k = 0; k < NBUILTIN; k++)
     if (strcasecmp(builtin_roles[k].name, name) == 0) goto same_name;
   sqlite3_stmt *st;
   int clash = 0;
-  if (store_prepare(store_db(s), "SELECT 1 FROM role_definitions WHERE role_name=? AND id<>?",
-                    -1, &st, NULL) == SQLITE_OK) {
+  if (store_prepare(store_db(s), "SELECT 1 FROM role_definitions WHERE role_name=? AND id<>?", -1,
+                    &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     clash = sqlite3_step(st) == SQLITE_ROW;
@@ -568,8 +566,8 @@ void authz_definition_put(http_req *r) {
                    "role_name=excluded.role_name, description=excluded.description, "
                    "permissions=excluded.permissions, assignable_scopes=excluded.assignable_scopes,"
                    " updated_ms=excluded.updated_ms, updated_by=excluded.updated_by",
-                   id, json_string_value(json_object_get(props, "roleName")), desc ? desc : "",
-                   pj, aj, (long long)now, (long long)now, r->caller->oid, r->caller->oid) != 0)
+                   id, json_string_value(json_object_get(props, "roleName")), desc ? desc : "", pj,
+                   aj, (long long)now, (long long)now, r->caller->oid, r->caller->oid) != 0)
       http_fail(r, ARM_ERR_INTERNAL_SERVER_ERROR, "The role definition could not be saved.");
     else
       http_reply_json(r, 201, custom_get(s, scope, id));

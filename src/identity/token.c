@@ -59,8 +59,7 @@ void identity_aad_instance_discovery(http_req *r) {
   for (size_t i = 0; i < sizeof aad_aliases / sizeof *aad_aliases; i++)
     known |= strcasecmp(host, aad_aliases[i]) == 0;
   if (!ae || !known) {
-    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_INSTANCE,
-              "AADSTS50049: Unknown or invalid instance.");
+    http_fail(r, IDENTITY_ERR_OAUTH_INVALID_INSTANCE, "AADSTS50049: Unknown or invalid instance.");
     return;
   }
   json_t *aliases = json_array();
@@ -89,10 +88,11 @@ void identity_aad_openid_config(http_req *r) {
                       json_sprintf("%s/oauth2%s/token", base, adfs || !v2 ? "" : "/v2.0"));
   json_object_set_new(j, "authorization_endpoint",
                       json_sprintf("%s/oauth2%s/authorize", base, adfs || !v2 ? "" : "/v2.0"));
-  json_object_set_new(j, "jwks_uri", json_sprintf("%s/discovery%s/keys", base,
-                                                  adfs || !v2 ? "" : "/v2.0"));
-  json_object_set_new(j, "issuer", adfs ? json_sprintf("%s/adfs", s->mgmt_url)
-                                        : json_sprintf("%s/%s/v2.0", s->mgmt_url, tid));
+  json_object_set_new(j, "jwks_uri",
+                      json_sprintf("%s/discovery%s/keys", base, adfs || !v2 ? "" : "/v2.0"));
+  json_object_set_new(j, "issuer",
+                      adfs ? json_sprintf("%s/adfs", s->mgmt_url)
+                           : json_sprintf("%s/%s/v2.0", s->mgmt_url, tid));
   json_object_set_new(j, "tenant_region_scope", json_string("NA"));
   json_object_set_new(j, "token_endpoint_auth_methods_supported",
                       json_pack("[s,s]", "client_secret_post", "client_secret_basic"));
@@ -117,7 +117,8 @@ void identity_aad_jwks(http_req *r) {
 /* Decodes one application/x-www-form-urlencoded value ('+' is a space). */
 static char *form_decode(const char *s, size_t n) {
   char *tmp = malloc(n + 1);
-  for (size_t i = 0; i < n; i++) tmp[i] = s[i] == '+' ? ' ' : s[i];
+  for (size_t i = 0; i < n; i++)
+    tmp[i] = s[i] == '+' ? ' ' : s[i];
   tmp[n] = 0;
   char *out = http_url_decode(tmp, n);
   free(tmp);
@@ -176,8 +177,7 @@ int identity_client_login(http_req *r, const char *client_id, const char *secret
   sqlite3_stmt *st;
   int ok = 0;
   int64_t now = wall_s() * 1000;
-  if (store_prepare(store_db(s),
-                    "SELECT end_ms FROM secrets WHERE appid=? AND hash=?", -1, &st,
+  if (store_prepare(store_db(s), "SELECT end_ms FROM secrets WHERE appid=? AND hash=?", -1, &st,
                     NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, p->appid, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
@@ -206,11 +206,11 @@ char *identity_mint_token(srv *s, const principal *p, const char *audience, int6
   int64_t now = wall_s();
   char uti[37];
   uuid_v4(uti);
-  json_t *c = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "aud",
-                        audience, "iss", "", "tid", s->tenant_id, "iat", (json_int_t)now, "nbf",
-                        (json_int_t)now, "exp", (json_int_t)(now + lifetime_s), "oid", p->oid,
-                        "sub", p->oid, "appid", p->appid, "azp", p->appid, "appidacr", "1",
-                        "idtyp", "app", "uti", uti, "ver", "1.0");
+  json_t *c =
+      json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "aud", audience, "iss",
+                "", "tid", s->tenant_id, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
+                (json_int_t)(now + lifetime_s), "oid", p->oid, "sub", p->oid, "appid", p->appid,
+                "azp", p->appid, "appidacr", "1", "idtyp", "app", "uti", uti, "ver", "1.0");
   json_object_set_new(c, "iss", json_sprintf("%s/%s/", s->mgmt_url, s->tenant_id));
   const char *kid;
   EVP_PKEY *key = identity_signing_key(s, &kid);
@@ -276,9 +276,9 @@ void identity_aad_token(http_req *r) {
               "AADSTS900144: The request body must contain the following parameter: 'scope'.");
   } else if (identity_client_login(r, cid, secret, &p) == 0) {
     char *tok = identity_mint_token(r->srv, &p, aud, TOKEN_LIFETIME_S);
-    json_t *j = json_pack("{s:s,s:i,s:i,s:s}", "token_type", "Bearer", "expires_in",
-                          TOKEN_LIFETIME_S, "ext_expires_in", TOKEN_LIFETIME_S, "access_token",
-                          tok);
+    json_t *j =
+        json_pack("{s:s,s:i,s:i,s:s}", "token_type", "Bearer", "expires_in", TOKEN_LIFETIME_S,
+                  "ext_expires_in", TOKEN_LIFETIME_S, "access_token", tok);
     if (resource) {
       json_object_set_new(j, "resource", json_string(resource));
       json_object_set_new(j, "expires_on",
@@ -327,8 +327,8 @@ static int aud_accepted(srv *s, const char *cls, const char *aud) {
   return aud_eq(aud, cls);
 }
 
-int identity_verify_bearer(srv *s, const char *authorization, const char *audience,
-                           principal *p, const char **why_code, char *why_msg, size_t msglen) {
+int identity_verify_bearer(srv *s, const char *authorization, const char *audience, principal *p,
+                           const char **why_code, char *why_msg, size_t msglen) {
   *why_code = "InvalidAuthenticationToken";
   if (strncasecmp(authorization, "Bearer ", 7) != 0) {
     snprintf(why_msg, msglen,
@@ -337,7 +337,8 @@ int identity_verify_bearer(srv *s, const char *authorization, const char *audien
     return -1;
   }
   const char *tok = authorization + 7;
-  while (*tok == ' ') tok++;
+  while (*tok == ' ')
+    tok++;
   const char *err = NULL;
   EVP_PKEY *key = identity_signing_key(s, NULL);
   json_t *c = key ? jwt_verify(key, tok, &err) : NULL;
@@ -379,8 +380,7 @@ int identity_verify_bearer(srv *s, const char *authorization, const char *audien
   } else if (nbf > now + CLOCK_SKEW_S) {
     char e[40];
     clock_iso8601((int64_t)nbf * 1000, e);
-    snprintf(why_msg, msglen, "The access token is not yet valid: it is valid from '%.19s'.",
-             e);
+    snprintf(why_msg, msglen, "The access token is not yet valid: it is valid from '%.19s'.", e);
   } else if (!oid || identity_principal_by_oid(s, oid, p) != 0) {
     snprintf(why_msg, msglen,
              "The access token is invalid: its principal '%s' does not exist in the tenant.",

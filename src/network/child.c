@@ -76,7 +76,7 @@ static json_t *parent_save(http_req *r, const network_child *c, const char *grou
 
 static json_t *rendered(http_req *r, const network_child *c, json_t *body) {
   json_t *b = json_deep_copy(body);
-  return http_json_own(r, c->parent->render ? c->parent->render(r->srv, b) : b);
+  return http_json_own(r, c->parent->render ? c->parent->render(r, b) : b);
 }
 
 static void fail_child_not_found(http_req *r, const network_child *c, json_t *parent,

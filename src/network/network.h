@@ -11,7 +11,7 @@
 #include "../core/core.h"
 
 typedef struct network_nic_info {
-  char private_ip[64];    /* "10.0.0.4" */
+  char private_ip[64]; /* "10.0.0.4" */
   char subnet_id[512];
   char public_ip[64];     /* "127.83.12.9", or "" when the NIC has none */
   char public_ip_id[512]; /* "" when none */

@@ -188,7 +188,8 @@ static int nsg_delete_check(http_req *r, json_t *body) {
 }
 
 /* The interfaces and subnets that use the group. */
-static json_t *nsg_render(srv *s, json_t *body) {
+static json_t *nsg_render(http_req *r, json_t *body) {
+  srv *s = r->srv;
   json_t *p = json_object_get(body, "properties");
   const char *id = json_string_value(json_object_get(body, "id"));
   json_t *nics = network_ref_users(s, id, "/networkInterfaces/");

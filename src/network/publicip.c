@@ -148,7 +148,8 @@ static int pip_delete_check(http_req *r, json_t *body) {
 }
 
 /* The IP configuration (of an interface or a load balancer) that uses it. */
-static json_t *pip_render(srv *s, json_t *body) {
+static json_t *pip_render(http_req *r, json_t *body) {
+  srv *s = r->srv;
   char *user = network_ref_user(s, json_string_value(json_object_get(body, "id")), NULL);
   if (user)
     json_object_set_new(json_object_get(body, "properties"), "ipConfiguration",

@@ -425,7 +425,8 @@ static int vnet_delete_check(http_req *r, json_t *body) {
 }
 
 /* Each subnet shows the IP configurations that hold its addresses. */
-static json_t *vnet_render(srv *s, json_t *body) {
+static json_t *vnet_render(http_req *r, json_t *body) {
+  srv *s = r->srv;
   size_t i;
   json_t *e;
   json_array_foreach(json_object_get(json_object_get(body, "properties"), "subnets"), i, e) {

@@ -24,32 +24,60 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <stdint.h>
 #include <sys/socket.h>
 
+#include "../core/azure_hosts.h"
+
 #define DEFAULT_ADDR "127.77.77.77"
-#define DEFAULT_HOSTS                                                                            \
-  "management.azure.com,login.microsoftonline.com,graph.microsoft.com,*.blob.core.windows.net," \
-  "*.azurewebsites.net,*.scm.azurewebsites.net,*.api.azureml.ms,*.inference.ml.azure.com"
 
 /* Azure's public DNS suffixes (public, sovereign and legacy clouds): a name
  * under one of these that azlite does not serve is refused. */
-static const char *const refused[] = {
-    "azure.com",          "azure.net",          "windows.net",          "windowsazure.com",
-    "microsoftonline.com", "microsoftonline.us", "microsoftonline.de",  "microsoftonline.cn",
-    "graph.microsoft.com", "login.microsoft.com", "login.windows.net",  "azureml.ms",
-    "azurewebsites.net",  "azure-api.net",      "azurecr.io",           "azureedge.net",
-    "azurefd.net",        "azure-devices.net",  "azuredatabricks.net",  "azuresynapse.net",
-    "azurehdinsight.net", "azure-automation.net", "azurestaticapps.net", "azmk8s.io",
-    "azurecontainerapps.io", "azurecontainer.io", "trafficmanager.net", "cloudapp.net",
-    "applicationinsights.io", "loganalytics.io", "azure.us",            "usgovcloudapi.net",
-    "chinacloudapi.cn",   "azure.cn",           "cloudapi.de",          "microsoftazure.de",
-    "management.core.windows.net", "aadcdn.msftauth.net", "msauth.net", "msftauth.net",
-    NULL};
+static const char *const refused[] = {"azure.com",
+                                      "azure.net",
+                                      "windows.net",
+                                      "windowsazure.com",
+                                      "microsoftonline.com",
+                                      "microsoftonline.us",
+                                      "microsoftonline.de",
+                                      "microsoftonline.cn",
+                                      "graph.microsoft.com",
+                                      "login.microsoft.com",
+                                      "login.windows.net",
+                                      "azureml.ms",
+                                      "azurewebsites.net",
+                                      "azure-api.net",
+                                      "azurecr.io",
+                                      "azureedge.net",
+                                      "azurefd.net",
+                                      "azure-devices.net",
+                                      "azuredatabricks.net",
+                                      "azuresynapse.net",
+                                      "azurehdinsight.net",
+                                      "azure-automation.net",
+                                      "azurestaticapps.net",
+                                      "azmk8s.io",
+                                      "azurecontainerapps.io",
+                                      "azurecontainer.io",
+                                      "trafficmanager.net",
+                                      "cloudapp.net",
+                                      "applicationinsights.io",
+                                      "loganalytics.io",
+                                      "azure.us",
+                                      "usgovcloudapi.net",
+                                      "chinacloudapi.cn",
+                                      "azure.cn",
+                                      "cloudapi.de",
+                                      "microsoftazure.de",
+                                      "management.core.windows.net",
+                                      "aadcdn.msftauth.net",
+                                      "msauth.net",
+                                      "msftauth.net",
+                                      NULL};
 
 typedef int (*gai_fn)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
 typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
@@ -82,7 +110,7 @@ static int classify(const char *host) {
   memcpy(name, host, n + 1);
   if (n > 1 && name[n - 1] == '.') name[n - 1] = 0;
   const char *list = getenv("AZLITE_EXEC_HOSTS");
-  if (!list || !*list) list = DEFAULT_HOSTS;
+  if (!list || !*list) list = AZURE_HOSTS;
   for (const char *p = list; *p;) {
     const char *e = strchr(p, ',');
     size_t len = e ? (size_t)(e - p) : strlen(p);

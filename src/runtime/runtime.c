@@ -248,10 +248,12 @@ static void *rt_parent_thread(void *arg) {
   (void)arg;
   pthread_mutex_lock(&rt_mu);
   for (;;) {
-    while (!rt_req) pthread_cond_wait(&rt_cv, &rt_mu);
+    while (!rt_req)
+      pthread_cond_wait(&rt_cv, &rt_mu);
     rt_clone_req *q = rt_req;
-    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-                                              CLONE_NEWPID | SIGCHLD,
+    pid_t pid = (pid_t)syscall(SYS_clone,
+                               CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+                                   CLONE_NEWPID | SIGCHLD,
                                NULL, NULL, NULL, NULL);
     if (pid == 0) _exit(child_main(q->plan));
     q->pid = pid;
@@ -278,10 +280,12 @@ static pid_t rt_clone_init(rt_plan *p) {
     pthread_attr_destroy(&at);
     rt_thread_up = 1;
   }
-  while (rt_req) pthread_cond_wait(&rt_cv, &rt_mu);
+  while (rt_req)
+    pthread_cond_wait(&rt_cv, &rt_mu);
   rt_req = &q;
   pthread_cond_broadcast(&rt_cv);
-  while (!q.done) pthread_cond_wait(&rt_cv, &rt_mu);
+  while (!q.done)
+    pthread_cond_wait(&rt_cv, &rt_mu);
   pthread_mutex_unlock(&rt_mu);
   return q.pid;
 }
@@ -596,8 +600,7 @@ static void plan_build(rt_plan *p, rt_sandbox *sb, const rt_spec *spec) {
   if (hidden) {
     for (size_t i = 0; i < sizeof rt_overlaid / sizeof rt_overlaid[0]; i++) {
       size_t n = strlen(rt_overlaid[i]);
-      if (hidden[0] == '/' && strncmp(hidden + 1, rt_overlaid[i], n) == 0 && hidden[n + 1] == '/')
-      {
+      if (hidden[0] == '/' && strncmp(hidden + 1, rt_overlaid[i], n) == 0 && hidden[n + 1] == '/') {
         /* Optional: a path that is not there has nothing to hide. */
         plan_mount(p, "azlite-hidden", plan_str(p, "%s%s", root, hidden), "tmpfs", MS_RDONLY,
                    "size=4k,mode=000");
@@ -1265,8 +1268,7 @@ static int sandbox_setup_inside(rt_sandbox *sb, const rt_spec *spec, char *err, 
     if (rt_spawn(sb,
                  "exec /usr/sbin/sshd -D -e -o ListenAddress=127.0.0.1 -o UseDNS=no"
                  " -o HostKey=/etc/ssh/ssh_host_ed25519_key -o HostKey=/etc/ssh/ssh_host_ecdsa_key",
-                 NULL, "/",
-                 NULL, NULL, NULL, NULL) > 0) {
+                 NULL, "/", NULL, NULL, NULL, NULL) > 0) {
       /* Returns once it listens on 127.0.0.1:22 (0100007F:0016, state 0A)
        * in the sandbox's network namespace, as init's /proc/net/tcp shows. */
       char tcp[64];

@@ -127,22 +127,21 @@ static char *row_props(json_t *body) {
 /* ---- the ARM body ----------------------------------------------------------------- */
 
 /* The account as ARM answers: the stored body plus what depends on where azlite
- * listens now.  Takes the reference to body. */
-static json_t *account_render(srv *s, json_t *body) {
+ * listens now and how the caller reached it.  Takes the reference to body. */
+static json_t *account_render(http_req *r, json_t *body) {
   const char *name = json_string_value(json_object_get(body, "name"));
   json_t *props = json_object_get(body, "properties");
   if (!props) {
     props = json_object();
     json_object_set_new(body, "properties", props);
   }
-  /* Path style, like Azurite: the host-style name would need DNS.  An account
-   * that refuses plain HTTP gets the HTTPS listener, so the endpoint it
-   * publishes (and `az storage account show-connection-string`) always works. */
+  /* Path style, like Azurite, outside `azlite exec`: the host-style name would
+   * need DNS.  An account that refuses plain HTTP gets the HTTPS listener, so
+   * the endpoint it publishes (and `az storage account
+   * show-connection-string`) always works.  Under exec, Azure's own name. */
   int https = json_is_true(json_object_get(props, "supportsHttpsTrafficOnly"));
-  json_object_set_new(
-      props, "primaryEndpoints",
-      json_pack("{s:o}", "blob",
-                json_sprintf("%s/%s/", https ? s->blob_tls_url : s->blob_url, name)));
+  json_object_set_new(props, "primaryEndpoints",
+                      json_pack("{s:s}", "blob", http_blob_endpoint(r, name, https)));
   return body;
 }
 
@@ -316,8 +315,8 @@ static int account_build(arm_op *op) {
     props_merge(props, json_object_get(in, "properties"));
     return settings_check(r, body);
   }
-  json_object_set(body, "sku", json_object_get(in, "sku") ? json_object_get(in, "sku")
-                                                          : json_object());
+  json_object_set(body, "sku",
+                  json_object_get(in, "sku") ? json_object_get(in, "sku") : json_object());
   json_object_set(body, "kind", json_object_get(in, "kind"));
   props = op->cur ? json_deep_copy(json_object_get(op->cur, "properties")) : NULL;
   if (!props) props = props_new();

@@ -103,10 +103,10 @@ struct blob_ctx {
   int64_t now_ms;
   /* The account's settings (storage_accounts.props; an absent one is Azure's
    * emulator behaviour, permissive). */
-  int allow_public;         /* allowBlobPublicAccess */
-  int allow_shared_key;     /* allowSharedKeyAccess */
-  int https_only;           /* supportsHttpsTrafficOnly */
-  int hns;                  /* isHnsEnabled */
+  int allow_public;     /* allowBlobPublicAccess */
+  int allow_shared_key; /* allowSharedKeyAccess */
+  int https_only;       /* supportsHttpsTrafficOnly */
+  int hns;              /* isHnsEnabled */
   const char
       *tier_default; /* the account's access tier, cached by storage_tier_account_default() */
   /* A SAS grants this write only through create (c): no blob may stand at the name
@@ -551,8 +551,8 @@ int blob_source_slice(blob_ctx *c, const blob_source *src, uint64_t *off, uint64
  * single, as one extent), else one new data file written from it and
  * registered in the caller's transaction (*mat: free mat->rel after the
  * commit, blob_data_discard after a rollback).  0 ok. */
-int blob_source_extents(blob_ctx *c, const blob_source *src, uint64_t off, uint64_t len,
-                        int single, blob_new_extent **ext, int *n, blob_pending *mat);
+int blob_source_extents(blob_ctx *c, const blob_source *src, uint64_t off, uint64_t len, int single,
+                        blob_new_extent **ext, int *n, blob_pending *mat);
 /* Put Blob of an empty append blob or of a page blob of size zero bytes with
  * sequence number seq (blob_append.c); 0 ok, -1 failed. */
 int blob_create_typed(blob_ctx *c, const char *type, int64_t size, int64_t seq);

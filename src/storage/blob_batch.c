@@ -46,8 +46,8 @@ static void reply_body_error(blob_ctx *c, int status, const char *code, const ch
   fprintf(f, "--batchresponse_%s--\r\n", bid);
   fclose(f);
   free(reply);
-  http_reply_owned(r, 202, http_printf(r, "multipart/mixed; boundary=batchresponse_%s", bid),
-                   out, outlen);
+  http_reply_owned(r, 202, http_printf(r, "multipart/mixed; boundary=batchresponse_%s", bid), out,
+                   outlen);
 }
 
 static void fail_input(blob_ctx *c) {

@@ -67,10 +67,10 @@ void blob_put_block(blob_ctx *c) {
     goto fail;
   /* Azure wants every block id of a blob to have the same length, and caps the count. */
   if (store_prepare(store_db(c->s),
-                         "SELECT count(*), sum(length(block_id) <> ?3),"
-                         " coalesce(max(seq), 0) FROM blob_blocks"
-                         " WHERE container_id=?1 AND blob_name=?2",
-                         -1, &q, NULL) != SQLITE_OK)
+                    "SELECT count(*), sum(length(block_id) <> ?3),"
+                    " coalesce(max(seq), 0) FROM blob_blocks"
+                    " WHERE container_id=?1 AND blob_name=?2",
+                    -1, &q, NULL) != SQLITE_OK)
     goto fail_internal;
   sqlite3_bind_int64(q, 1, ct.id);
   sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
@@ -128,9 +128,9 @@ void blob_put_block(blob_ctx *c) {
   }
   /* Staging an id again replaces the earlier block. */
   if (store_prepare(store_db(c->s),
-                         "SELECT file_id FROM blob_blocks WHERE container_id=? AND blob_name=?"
-                         " AND block_id=?",
-                         -1, &q, NULL) != SQLITE_OK)
+                    "SELECT file_id FROM blob_blocks WHERE container_id=? AND blob_name=?"
+                    " AND block_id=?",
+                    -1, &q, NULL) != SQLITE_OK)
     goto fail_internal;
   sqlite3_bind_int64(q, 1, ct.id);
   sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
@@ -253,9 +253,9 @@ void blob_put_block_list(blob_ctx *c) {
   int ncommitted = 0;
   if (exists && committed_load(c, old.id, &committed, &ncommitted) != 0) goto fail_internal;
   if (store_prepare(store_db(c->s),
-                         "SELECT file_id, file_off, len FROM blob_blocks"
-                         " WHERE container_id=? AND blob_name=? AND block_id=?",
-                         -1, &q, NULL) != SQLITE_OK)
+                    "SELECT file_id, file_off, len FROM blob_blocks"
+                    " WHERE container_id=? AND blob_name=? AND block_id=?",
+                    -1, &q, NULL) != SQLITE_OK)
     goto fail_internal;
   ext = calloc((size_t)(nrefs ? nrefs : 1), sizeof *ext);
   if (!ext) abort();
@@ -360,9 +360,9 @@ void blob_get_block_list(blob_ctx *c) {
   if (want_c) {
     xmlw_open(w, "CommittedBlocks");
     if (exists && store_prepare(store_db(c->s),
-                                     "SELECT block_id, len FROM blob_extents WHERE blob_id=?"
-                                     " AND block_id IS NOT NULL ORDER BY pos",
-                                     -1, &q, NULL) == SQLITE_OK) {
+                                "SELECT block_id, len FROM blob_extents WHERE blob_id=?"
+                                " AND block_id IS NOT NULL ORDER BY pos",
+                                -1, &q, NULL) == SQLITE_OK) {
       sqlite3_bind_int64(q, 1, b.id);
       while (sqlite3_step(q) == SQLITE_ROW)
         block_elem(w, (const char *)sqlite3_column_text(q, 0), sqlite3_column_int64(q, 1));
@@ -371,9 +371,9 @@ void blob_get_block_list(blob_ctx *c) {
     xmlw_close(w);
   }
   if (store_prepare(store_db(c->s),
-                         "SELECT block_id, len FROM blob_blocks WHERE container_id=?"
-                         " AND blob_name=? ORDER BY seq",
-                         -1, &q, NULL) == SQLITE_OK) {
+                    "SELECT block_id, len FROM blob_blocks WHERE container_id=?"
+                    " AND blob_name=? ORDER BY seq",
+                    -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_int64(q, 1, ct.id);
     sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
     if (want_u) xmlw_open(w, "UncommittedBlocks");

@@ -22,11 +22,11 @@ static int64_t col_i64_or(sqlite3_stmt *q, int i, int64_t dflt) {
 int blob_container_load(blob_ctx *c, const char *name, blob_container_row *out) {
   sqlite3_stmt *q;
   if (store_prepare(store_db(c->s),
-                         "SELECT id, name, etag, last_modified_ms, created_ms, metadata,"
-                         " public_access, acl, lease_id, lease_state, lease_duration_s,"
-                         " lease_expires_ms, lease_break_ms"
-                         " FROM blob_containers WHERE account=? AND name=?",
-                         -1, &q, NULL) != SQLITE_OK)
+                    "SELECT id, name, etag, last_modified_ms, created_ms, metadata,"
+                    " public_access, acl, lease_id, lease_state, lease_duration_s,"
+                    " lease_expires_ms, lease_break_ms"
+                    " FROM blob_containers WHERE account=? AND name=?",
+                    -1, &q, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(q, 1, c->account, -1, SQLITE_STATIC);
   sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
@@ -142,10 +142,10 @@ void blob_container_delete(blob_ctx *c) {
   /* The files the container's blobs and blocks use: candidates once it is gone. */
   sqlite3_stmt *q;
   if (store_prepare(store_db(c->s),
-                         "SELECT DISTINCT e.file_id FROM blob_extents e JOIN blobs b"
-                         " ON b.id=e.blob_id WHERE b.container_id=?1"
-                         " UNION SELECT file_id FROM blob_blocks WHERE container_id=?1",
-                         -1, &q, NULL) == SQLITE_OK) {
+                    "SELECT DISTINCT e.file_id FROM blob_extents e JOIN blobs b"
+                    " ON b.id=e.blob_id WHERE b.container_id=?1"
+                    " UNION SELECT file_id FROM blob_blocks WHERE container_id=?1",
+                    -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_int64(q, 1, ct.id);
     while (sqlite3_step(q) == SQLITE_ROW)
       blob_ids_add(&ids, sqlite3_column_int64(q, 0));
@@ -214,10 +214,10 @@ static void container_update(blob_ctx *c, const char *set) {
 
 int blob_container_conditions_read(blob_ctx *c, blob_conditions *cd, int unmodified_ok) {
   blob_conditions_read(c->r, cd);
-  const char *bad = cd->if_match                                  ? "If-Match"
-                    : cd->if_none_match                           ? "If-None-Match"
+  const char *bad = cd->if_match                                     ? "If-Match"
+                    : cd->if_none_match                              ? "If-None-Match"
                     : !unmodified_ok && cd->if_unmodified_since >= 0 ? "If-Unmodified-Since"
-                                                                  : NULL;
+                                                                     : NULL;
   if (!bad) return 0;
   http_fail(c->r, STORAGE_ERR_UNSUPPORTED_HEADER,
             "One of the HTTP headers specified in the request is not supported.");

@@ -259,8 +259,8 @@ int blob_data_register(blob_ctx *c, blob_pending *p) {
   if (p->len == 0) return 0;
   sqlite3_stmt *q;
   sqlite3 *db = store_db(c->s);
-  if (store_prepare(db, "INSERT INTO blob_files(path,size,data,created_ms) VALUES(?,?,?,?)",
-                         -1, &q, NULL) != SQLITE_OK)
+  if (store_prepare(db, "INSERT INTO blob_files(path,size,data,created_ms) VALUES(?,?,?,?)", -1, &q,
+                    NULL) != SQLITE_OK)
     return -1;
   if (p->rel)
     sqlite3_bind_text(q, 1, p->rel, -1, SQLITE_STATIC);
@@ -515,13 +515,12 @@ int blob_extents_load(blob_ctx *c, int64_t blob_id, uint64_t off, uint64_t len, 
   *n = 0;
   if (len == 0) return 0;
   sqlite3_stmt *q;
-  if (store_prepare(
-          store_db(c->s),
-          "SELECT e.pos, e.len, e.file_id, e.file_off, f.path FROM blob_extents e"
-          " JOIN blob_files f ON f.id=e.file_id WHERE e.blob_id=?1 AND e.pos < ?3"
-          " AND e.pos >= COALESCE((SELECT max(pos) FROM blob_extents WHERE blob_id=?1"
-          " AND pos <= ?2), 0) ORDER BY e.pos",
-          -1, &q, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(c->s),
+                    "SELECT e.pos, e.len, e.file_id, e.file_off, f.path FROM blob_extents e"
+                    " JOIN blob_files f ON f.id=e.file_id WHERE e.blob_id=?1 AND e.pos < ?3"
+                    " AND e.pos >= COALESCE((SELECT max(pos) FROM blob_extents WHERE blob_id=?1"
+                    " AND pos <= ?2), 0) ORDER BY e.pos",
+                    -1, &q, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_int64(q, 1, blob_id);
   sqlite3_bind_int64(q, 2, (sqlite3_int64)off);
@@ -589,8 +588,8 @@ int blob_extent_rows_load(blob_ctx *c, int64_t blob_id, blob_extent_row **out, i
 /* Reads len bytes at file_off of an inline file. */
 static ssize_t inline_read(srv *s, int64_t file_id, int64_t file_off, char *buf, size_t len) {
   sqlite3_stmt *q;
-  if (store_prepare(store_db(s), "SELECT substr(data, ?2, ?3) FROM blob_files WHERE id=?1", -1,
-                         &q, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s), "SELECT substr(data, ?2, ?3) FROM blob_files WHERE id=?1", -1, &q,
+                    NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_int64(q, 1, file_id);
   sqlite3_bind_int64(q, 2, file_off + 1);
@@ -616,10 +615,10 @@ typedef struct blob_reader {
   srv *s;
   blob_extent *ext; /* malloc'd copy, paths malloc'd */
   int n;
-  uint64_t off;      /* blob offset of reply position 0 */
-  int cur;           /* index of the extent whose file is open, -1 none */
-  int fd;            /* its descriptor */
-  uint64_t *pins;    /* path hashes of ext, sorted */
+  uint64_t off;   /* blob offset of reply position 0 */
+  int cur;        /* index of the extent whose file is open, -1 none */
+  int fd;         /* its descriptor */
+  uint64_t *pins; /* path hashes of ext, sorted */
   int npins;
   struct blob_reader *next, *prev; /* in blob_state.readers, under its mu */
 } extent_reader;
@@ -737,7 +736,8 @@ static ssize_t reader_read(void *cls, uint64_t pos, char *buf, size_t max) {
   do {
     got = pread(fd, buf, k, (off_t)(e->file_off + (int64_t)in));
   } while (got < 0 && errno == EINTR);
-  if (got <= 0) log_error("blob: reading %s: %s", e->path, got < 0 ? strerror(errno) : "short file");
+  if (got <= 0)
+    log_error("blob: reading %s: %s", e->path, got < 0 ? strerror(errno) : "short file");
   /* The last byte of this extent read: its file is not needed any more. */
   if (got > 0 && in + (uint64_t)got >= (uint64_t)e->len) {
     close(rd->fd);

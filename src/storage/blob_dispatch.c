@@ -668,8 +668,8 @@ typedef struct account_row {
 static int account_load(blob_ctx *c, account_row *out) {
   sqlite3_stmt *q;
   if (store_prepare(store_db(c->s),
-                         "SELECT key1, key2, id, props FROM storage_accounts WHERE name=?", -1, &q,
-                         NULL) != SQLITE_OK)
+                    "SELECT key1, key2, id, props FROM storage_accounts WHERE name=?", -1, &q,
+                    NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(q, 1, c->account, -1, SQLITE_STATIC);
   int found = 0;
@@ -702,8 +702,8 @@ static int account_load(blob_ctx *c, account_row *out) {
 
 int storage_account_keys(srv *s, const char *account, char key1[128], char key2[128]) {
   sqlite3_stmt *q;
-  if (store_prepare(store_db(s), "SELECT key1, key2 FROM storage_accounts WHERE name=?", -1,
-                         &q, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s), "SELECT key1, key2 FROM storage_accounts WHERE name=?", -1, &q,
+                    NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
   int rc = -1;
@@ -760,9 +760,15 @@ static int authenticate_bearer(blob_ctx *c, const char *authz, const account_row
   const char *why = NULL;
   char msg[256] = "";
   if (identity_verify_bearer(c->s, authz, AUD_STORAGE, p, &why, msg, sizeof msg) != 0) {
-    http_set_headerf(r, "WWW-Authenticate",
-                     "Bearer authorization_uri=%s/adfs/oauth2/authorize resource_id=%s",
-                     c->s->mgmt_url, AUD_STORAGE);
+    if (http_req_transparent(r))
+      http_set_headerf(r, "WWW-Authenticate",
+                       "Bearer authorization_uri=https://login.microsoftonline.com/%s/oauth2/"
+                       "authorize resource_id=%s",
+                       c->s->tenant_id, AUD_STORAGE);
+    else
+      http_set_headerf(r, "WWW-Authenticate",
+                       "Bearer authorization_uri=%s/adfs/oauth2/authorize resource_id=%s",
+                       c->s->mgmt_url, AUD_STORAGE);
     http_fail(r, STORAGE_ERR_INVALID_AUTHENTICATION_INFO_401,
               "Server failed to authenticate the request. Please refer to the information in "
               "the www-authenticate header.");
@@ -968,9 +974,8 @@ static void dispatch_one(blob_ctx *c) {
                 "The requested URI does not represent any resource on the server.");
     return;
   }
-  const char *bad = c->container && c->op->level != BLOB_LVL_ANY
-                        ? blob_container_name_check(c->container)
-                        : NULL;
+  const char *bad =
+      c->container && c->op->level != BLOB_LVL_ANY ? blob_container_name_check(c->container) : NULL;
   if (!bad && c->blob) bad = blob_name_check(c->blob);
   if (bad) {
     http_fail(r, 400, bad,

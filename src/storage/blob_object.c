@@ -201,9 +201,9 @@ int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row
       return -1;
   }
   if (store_prepare(db,
-                         "INSERT INTO blob_extents(blob_id,pos,len,file_id,file_off,block_id)"
-                         " VALUES(?,?,?,?,?,?)",
-                         -1, &q, NULL) != SQLITE_OK)
+                    "INSERT INTO blob_extents(blob_id,pos,len,file_id,file_off,block_id)"
+                    " VALUES(?,?,?,?,?,?)",
+                    -1, &q, NULL) != SQLITE_OK)
     return -1;
   int64_t pos = 0;
   for (int i = 0; i < w->nextents; i++) {
@@ -246,7 +246,6 @@ int blob_digest_headers_check(blob_ctx *c) {
     }
   return 0;
 }
-
 
 void blob_put_blob(blob_ctx *c) {
   http_req *r = c->r;
@@ -520,8 +519,8 @@ void blob_delete_blob(blob_ctx *c) {
   if (!snap && !ds) {
     int has_snaps = 0;
     if (store_prepare(store_db(c->s),
-                           "SELECT 1 FROM blobs WHERE container_id=? AND name=? AND snapshot<>''",
-                           -1, &q, NULL) == SQLITE_OK) {
+                      "SELECT 1 FROM blobs WHERE container_id=? AND name=? AND snapshot<>''", -1,
+                      &q, NULL) == SQLITE_OK) {
       sqlite3_bind_int64(q, 1, ct.id);
       sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
       has_snaps = sqlite3_step(q) == SQLITE_ROW;
@@ -557,8 +556,8 @@ void blob_delete_blob(blob_ctx *c) {
   /* Deleting the base blob also drops the name's uncommitted blocks. */
   if (!snap && !(ds && strcmp(ds, "only") == 0)) {
     if (blob_ids_of_blocks(c->s, ct.id, c->blob, &freed) != 0 ||
-        store_run(c->s, "DELETE FROM blob_blocks WHERE container_id=? AND blob_name=?", "it",
-                  ct.id, c->blob) != 0)
+        store_run(c->s, "DELETE FROM blob_blocks WHERE container_id=? AND blob_name=?", "it", ct.id,
+                  c->blob) != 0)
       goto fail_internal;
   }
   if (store_commit(c->s) != 0) goto fail_internal;
@@ -680,8 +679,8 @@ int blob_write_target(blob_ctx *c, blob_container_row *ct, blob_row *old) {
     http_fail(r, STORAGE_ERR_BLOB_ALREADY_EXISTS, "The specified blob already exists.");
     return -1;
   }
-  if (blob_conditions_check(c, exists, exists ? old->etag : "",
-                            exists ? old->last_modified_ms : 0, 0) != 0 ||
+  if (blob_conditions_check(c, exists, exists ? old->etag : "", exists ? old->last_modified_ms : 0,
+                            0) != 0 ||
       blob_tags_condition_check(c, "x-ms-if-tags", exists ? old->id : 0) != 0 ||
       (exists && blob_lease_check_write(c, &old->lease) != 0))
     return -1;

@@ -46,11 +46,11 @@ void blob_service_list_containers(blob_ctx *c) {
   char *upper = blob_prefix_upper(pfx);
   sqlite3_stmt *q;
   if (store_prepare(store_db(c->s),
-                         "SELECT name, etag, last_modified_ms, metadata, public_access,"
-                         " lease_state, lease_duration_s, lease_expires_ms, lease_break_ms"
-                         " FROM blob_containers WHERE account=?1 AND name>=?2"
-                         " AND (?3 IS NULL OR name<?3) ORDER BY name LIMIT ?4",
-                         -1, &q, NULL) != SQLITE_OK) {
+                    "SELECT name, etag, last_modified_ms, metadata, public_access,"
+                    " lease_state, lease_duration_s, lease_expires_ms, lease_break_ms"
+                    " FROM blob_containers WHERE account=?1 AND name>=?2"
+                    " AND (?3 IS NULL OR name<?3) ORDER BY name LIMIT ?4",
+                    -1, &q, NULL) != SQLITE_OK) {
     free(upper);
     blob_fail_internal(c, "listing containers");
     return;
@@ -178,8 +178,8 @@ static void json_to_xml(xmlw *w, const char *name, json_t *v) {
 static json_t *props_load(blob_ctx *c) {
   json_t *props = json_loads(DEFAULT_PROPS, JSON_PRESERVE_ORDER, NULL);
   sqlite3_stmt *q;
-  if (store_prepare(store_db(c->s), "SELECT props FROM blob_service_props WHERE account=?", -1,
-                         &q, NULL) != SQLITE_OK)
+  if (store_prepare(store_db(c->s), "SELECT props FROM blob_service_props WHERE account=?", -1, &q,
+                    NULL) != SQLITE_OK)
     return props;
   sqlite3_bind_text(q, 1, c->account, -1, SQLITE_STATIC);
   if (sqlite3_step(q) == SQLITE_ROW) {
@@ -239,8 +239,8 @@ void blob_service_set_properties(blob_ctx *c) {
   }
   json_t *stored = NULL;
   sqlite3_stmt *q;
-  if (store_prepare(store_db(c->s), "SELECT props FROM blob_service_props WHERE account=?", -1,
-                         &q, NULL) == SQLITE_OK) {
+  if (store_prepare(store_db(c->s), "SELECT props FROM blob_service_props WHERE account=?", -1, &q,
+                    NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, c->account, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW)
       stored = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
@@ -276,8 +276,8 @@ void blob_service_get_stats(blob_ctx *c) {
 void blob_service_get_account_info(blob_ctx *c) {
   sqlite3_stmt *q;
   const char *sku = "Standard_LRS", *kind = "StorageV2";
-  if (store_prepare(store_db(c->s), "SELECT sku, kind FROM storage_accounts WHERE name=?", -1,
-                         &q, NULL) == SQLITE_OK) {
+  if (store_prepare(store_db(c->s), "SELECT sku, kind FROM storage_accounts WHERE name=?", -1, &q,
+                    NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, c->account, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW) {
       const char *s1 = (const char *)sqlite3_column_text(q, 0);
@@ -318,8 +318,7 @@ void blob_service_get_udk(blob_ctx *c) {
   int64_t ex = expiry ? clock_parse_iso8601(expiry) : -1;
   if (!root || strcmp(root->name, "KeyInfo") != 0 || !expiry) {
     http_fail(r, STORAGE_ERR_INVALID_XML_DOCUMENT, "XML specified is not syntactically valid.");
-  } else if (st < 0 || ex < 0 || ex <= st || ex <= c->now_ms ||
-             ex - c->now_ms > 7LL * 86400000) {
+  } else if (st < 0 || ex < 0 || ex <= st || ex <= c->now_ms || ex - c->now_ms > 7LL * 86400000) {
     http_fail(r, STORAGE_ERR_INVALID_HEADER_VALUE,
               "The value for one of the HTTP headers is not in the correct format: the key's "
               "expiry must be after its start, in the future, and at most 7 days away.");
@@ -332,8 +331,7 @@ void blob_service_get_udk(blob_ctx *c) {
     ske[19] = 'Z', ske[20] = 0;
     const char *skv = http_header_get(r, "x-ms-version");
     if (!skv || !*skv) skv = BLOB_DEFAULT_VERSION;
-    identity_user_delegation_key(c->s, r->caller->oid, c->s->tenant_id, skt, ske, "b", skv,
-                                 value);
+    identity_user_delegation_key(c->s, r->caller->oid, c->s->tenant_id, skt, ske, "b", skv, value);
     xmlw w_;
     xmlw *w = &w_;
     xmlw_init(w);

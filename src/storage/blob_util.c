@@ -152,8 +152,10 @@ static int etag_list_has(const char *list, const char *etag) {
       while (*p && *p != '"')
         p++;
       stop = p;
-      if (*p) p++;
-      else ok = 0; /* unterminated */
+      if (*p)
+        p++;
+      else
+        ok = 0; /* unterminated */
     } else {
       start = p;
       while (*p && *p != ',' && *p != ' ' && *p != '\t' && *p != '"')

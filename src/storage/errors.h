@@ -9,7 +9,8 @@
 #define STORAGE_ERR_ACCESS_TIER_NOT_SUPPORTED_FOR_BLOB_TYPE 400, "AccessTierNotSupportedForBlobType"
 #define STORAGE_ERR_ACCOUNT_REQUIRES_HTTPS 400, "AccountRequiresHttps"
 #define STORAGE_ERR_BLOCK_LIST_TOO_LONG 400, "BlockListTooLong"
-#define STORAGE_ERR_BOTH_USER_TAGS_AND_SOURCE_TAGS_COPY_PRESENT_EXCEPTION 400, "BothUserTagsAndSourceTagsCopyPresentException"
+#define STORAGE_ERR_BOTH_USER_TAGS_AND_SOURCE_TAGS_COPY_PRESENT_EXCEPTION                          \
+  400, "BothUserTagsAndSourceTagsCopyPresentException"
 #define STORAGE_ERR_CANNOT_VERIFY_COPY_SOURCE_400 400, "CannotVerifyCopySource"
 #define STORAGE_ERR_CRC64_MISMATCH 400, "Crc64Mismatch"
 #define STORAGE_ERR_DUPLICATE_TAG_NAMES 400, "DuplicateTagNames"
@@ -30,7 +31,8 @@
 #define STORAGE_ERR_INVALID_XML_NODE_VALUE 400, "InvalidXmlNodeValue"
 #define STORAGE_ERR_MD5_MISMATCH 400, "Md5Mismatch"
 #define STORAGE_ERR_METADATA_TOO_LARGE 400, "MetadataTooLarge"
-#define STORAGE_ERR_MISSING_LAST_ACCESS_TIME_BASED_TRACKING_POLICY 400, "MissingLastAccessTimeBasedTrackingPolicy"
+#define STORAGE_ERR_MISSING_LAST_ACCESS_TIME_BASED_TRACKING_POLICY                                 \
+  400, "MissingLastAccessTimeBasedTrackingPolicy"
 #define STORAGE_ERR_MISSING_REQUIRED_HEADER 400, "MissingRequiredHeader"
 #define STORAGE_ERR_MISSING_REQUIRED_PROPERTY 400, "MissingRequiredProperty"
 #define STORAGE_ERR_MISSING_REQUIRED_QUERY_PARAMETER 400, "MissingRequiredQueryParameter"
@@ -71,11 +73,13 @@
 #define STORAGE_ERR_APPEND_POSITION_CONDITION_NOT_MET 412, "AppendPositionConditionNotMet"
 #define STORAGE_ERR_CONDITION_NOT_MET 412, "ConditionNotMet"
 #define STORAGE_ERR_LEASE_ID_MISMATCH_WITH_BLOB_OPERATION 412, "LeaseIdMismatchWithBlobOperation"
-#define STORAGE_ERR_LEASE_ID_MISMATCH_WITH_CONTAINER_OPERATION 412, "LeaseIdMismatchWithContainerOperation"
+#define STORAGE_ERR_LEASE_ID_MISMATCH_WITH_CONTAINER_OPERATION                                     \
+  412, "LeaseIdMismatchWithContainerOperation"
 #define STORAGE_ERR_LEASE_ID_MISSING 412, "LeaseIdMissing"
 #define STORAGE_ERR_LEASE_LOST 412, "LeaseLost"
 #define STORAGE_ERR_LEASE_NOT_PRESENT_WITH_BLOB_OPERATION 412, "LeaseNotPresentWithBlobOperation"
-#define STORAGE_ERR_LEASE_NOT_PRESENT_WITH_CONTAINER_OPERATION 412, "LeaseNotPresentWithContainerOperation"
+#define STORAGE_ERR_LEASE_NOT_PRESENT_WITH_CONTAINER_OPERATION                                     \
+  412, "LeaseNotPresentWithContainerOperation"
 #define STORAGE_ERR_MAX_BLOB_SIZE_CONDITION_NOT_MET 412, "MaxBlobSizeConditionNotMet"
 #define STORAGE_ERR_SEQUENCE_NUMBER_CONDITION_NOT_MET 412, "SequenceNumberConditionNotMet"
 #define STORAGE_ERR_SOURCE_CONDITION_NOT_MET 412, "SourceConditionNotMet"

@@ -591,10 +591,10 @@ void storage_lifecycle_actions_list(http_req *r) {
   if ((int64_t)json_array_size(list) == top)
     json_object_set_new(
         out, "nextLink",
-        json_sprintf("%s%s?api-version=%s&$top=%lld&$skiptoken=%lld", s->mgmt_url, r->raw_path,
-                     http_query_get(r, "api-version") ? http_query_get(r, "api-version")
-                                                      : "2023-01-01",
-                     (long long)top, (long long)last));
+        json_sprintf(
+            "%s%s?api-version=%s&$top=%lld&$skiptoken=%lld", http_mgmt_base(r), r->raw_path,
+            http_query_get(r, "api-version") ? http_query_get(r, "api-version") : "2023-01-01",
+            (long long)top, (long long)last));
   http_reply_json(r, 200, out);
   json_decref(acct);
 }

@@ -41,7 +41,6 @@ json_t *storage_account_require(http_req *r, const char *not_found_code);
  * turned on (may be NULL). */
 int storage_last_access_tracking(srv *s, const char *account, int64_t *since_ms);
 
-
 /* ---- ARM: management policies and the lifecycle (lifecycle.c) --------------------- */
 
 void storage_policy_put(http_req *r);

@@ -187,14 +187,16 @@ static const char *const storage_schema[] = {
 /* Every version Azure's Microsoft.Storage takes (azure-rest-api-specs), which
  * covers what az 2.45 and the Python and JS SDKs send. */
 static const char *const storage_api_versions[] = {
-    "2024-01-01", "2023-05-01", "2023-04-01", "2023-01-01", "2022-09-01", "2022-05-01",
-    "2021-09-01", "2021-08-01", "2021-06-01", "2021-05-01", "2021-04-01", "2021-02-01",
-    "2021-01-01", "2020-08-01-preview", "2019-06-01", "2019-04-01", "2018-11-01",
-    "2018-07-01", "2018-03-01-preview", "2018-02-01", "2017-10-01", "2017-06-01",
-    "2016-12-01", "2016-05-01", "2016-01-01", "2015-06-15", "2015-05-01-preview", NULL};
+    "2024-01-01", "2023-05-01",         "2023-04-01", "2023-01-01",         "2022-09-01",
+    "2022-05-01", "2021-09-01",         "2021-08-01", "2021-06-01",         "2021-05-01",
+    "2021-04-01", "2021-02-01",         "2021-01-01", "2020-08-01-preview", "2019-06-01",
+    "2019-04-01", "2018-11-01",         "2018-07-01", "2018-03-01-preview", "2018-02-01",
+    "2017-10-01", "2017-06-01",         "2016-12-01", "2016-05-01",         "2016-01-01",
+    "2015-06-15", "2015-05-01-preview", NULL};
 
 static const resource_type storage_resource_types[] = {
-    {.type = "Microsoft.Storage/storageAccounts", .api_versions = storage_api_versions,
+    {.type = "Microsoft.Storage/storageAccounts",
+     .api_versions = storage_api_versions,
      .generic = &storage_account_type},
     {.type = "Microsoft.Storage/storageAccounts/blobServices",
      .api_versions = storage_api_versions},
@@ -328,9 +330,8 @@ static void storage_tick(srv *s, int64_t now_ms) {
   st->last_sweep_ms = now_ms;
   blob_ids ids = {0};
   sqlite3_stmt *q;
-  if (store_prepare(store_db(s),
-                         "DELETE FROM blob_blocks WHERE created_ms < ? RETURNING file_id", -1, &q,
-                         NULL) != SQLITE_OK)
+  if (store_prepare(store_db(s), "DELETE FROM blob_blocks WHERE created_ms < ? RETURNING file_id",
+                    -1, &q, NULL) != SQLITE_OK)
     return;
   sqlite3_bind_int64(q, 1, now_ms - 7LL * 24 * 3600 * 1000);
   while (sqlite3_step(q) == SQLITE_ROW)

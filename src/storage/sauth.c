@@ -969,7 +969,8 @@ static int authenticate_service_sas(http_req *r, const sauth_keys *keys, const c
   sauth_keys ukeys = {keys->account, ukey, NULL, NULL, NULL};
   const sauth_keys *verify_with = keys;
   if (udk) {
-    if (!keys->udk) return fail_auth(r, "User delegation SAS is not supported yet by this emulator.");
+    if (!keys->udk)
+      return fail_auth(r, "User delegation SAS is not supported yet by this emulator.");
     const char *f[6];
     static const char *const names[] = {"skoid", "sktid", "skt", "ske", "sks", "skv"};
     for (int i = 0; i < 6; i++)
@@ -978,9 +979,11 @@ static int authenticate_service_sas(http_req *r, const sauth_keys *keys, const c
     if (si) return fail_auth(r, DETAIL_NOT_WELL_FORMED);
     int64_t kexp = -1;
     if (parse_sas_time(f[3], &kexp) < 0) return fail_auth(r, DETAIL_NOT_WELL_FORMED);
-    if (kexp < now) return fail_auth(r, "Signed key expiry time has passed: the user delegation key is expired.");
+    if (kexp < now)
+      return fail_auth(r, "Signed key expiry time has passed: the user delegation key is expired.");
     keys->udk(keys->udk_cls, f[0], f[1], f[2], f[3], f[4], f[5], ukey);
-    if (copy_field(out->skoid, sizeof(out->skoid), f[0])) return fail_auth(r, DETAIL_NOT_WELL_FORMED);
+    if (copy_field(out->skoid, sizeof(out->skoid), f[0]))
+      return fail_auth(r, DETAIL_NOT_WELL_FORMED);
     sts = sauth_udk_string_to_sign(r, keys->account, container, blob);
     verify_with = &ukeys;
   } else {

@@ -246,15 +246,16 @@ void storage_tier_tick(srv *s, int64_t now_ms) {
     tier[0] = (char)(tier[0] >= 'a' && tier[0] <= 'z' ? tier[0] - 32 : tier[0]);
     /* The tier changed when the rehydration finished, not when the scheduler noticed. */
     /* A copy that rehydrates succeeds when its destination is online. */
-    rc |= store_exec(s,
-                     "UPDATE blobs SET tier=%Q, tier_change_ms=%lld, archive_status=NULL,"
-                     " rehydrate_priority=NULL, rehydrate_done_ms=NULL,"
-                     " copy_status=CASE WHEN copy_status='pending' THEN 'success' ELSE copy_status END,"
-                     " copy_progress=CASE WHEN copy_status='pending' THEN size || '/' || size"
-                     " ELSE copy_progress END,"
-                     " copy_completion_ms=CASE WHEN copy_status='pending' THEN %lld"
-                     " ELSE copy_completion_ms END WHERE id=%lld",
-                     tier, (long long)done, (long long)done, (long long)id);
+    rc |= store_exec(
+        s,
+        "UPDATE blobs SET tier=%Q, tier_change_ms=%lld, archive_status=NULL,"
+        " rehydrate_priority=NULL, rehydrate_done_ms=NULL,"
+        " copy_status=CASE WHEN copy_status='pending' THEN 'success' ELSE copy_status END,"
+        " copy_progress=CASE WHEN copy_status='pending' THEN size || '/' || size"
+        " ELSE copy_progress END,"
+        " copy_completion_ms=CASE WHEN copy_status='pending' THEN %lld"
+        " ELSE copy_completion_ms END WHERE id=%lld",
+        tier, (long long)done, (long long)done, (long long)id);
     rc |= lifecycle_log(s, json_string_value(json_array_get(e, 1)), done, "rehydrate", NULL,
                         "rehydrateComplete", json_string_value(json_array_get(e, 2)),
                         json_string_value(json_array_get(e, 3)),

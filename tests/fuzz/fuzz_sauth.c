@@ -13,7 +13,8 @@
 #include "storage/sauth.h"
 
 #define FAKE_MAX 64
-#define KEY1 "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+#define KEY1                                                                                       \
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 #define NOW 1764064800000LL /* 2025-11-25T10:00:00Z */
 
 typedef struct fake {
@@ -83,8 +84,8 @@ static char *decode(char *s) {
   return s;
 }
 
-static void udk(void *cls, const char *skoid, const char *sktid, const char *skt,
-                const char *ske, const char *sks, const char *skv, char out[48]) {
+static void udk(void *cls, const char *skoid, const char *sktid, const char *skt, const char *ske,
+                const char *sks, const char *skv, char out[48]) {
   (void)cls;
   FUZZ_ASSERT(skoid && sktid && skt && ske && sks && skv);
   snprintf(out, 48, "%s", KEY1);
@@ -133,13 +134,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!colon) continue;
     *colon = 0;
     char *v = colon + 1;
-    while (*v == ' ') v++;
+    while (*v == ' ')
+      v++;
     f->headers[f->nheaders++] = (http_header){line, v};
   }
 
   /* /account/container/blob... as the blob front door splits it. */
   char *copy = strdup(f->r.path), *account = copy;
-  while (*account == '/') account++;
+  while (*account == '/')
+    account++;
   char *container = strchr(account, '/'), *blob = NULL;
   if (container) {
     *container++ = 0;
@@ -154,8 +157,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *sts = sign == 1 ? sauth_sharedkey_string_to_sign(&f->r, "devstoreaccount1")
                           : sauth_sharedkeylite_string_to_sign(&f->r, "devstoreaccount1");
     if (sts && sauth_hmac_b64(KEY1, sts, strlen(sts), sig) == 0 &&
-        asprintf(&auth, "%s devstoreaccount1:%s", sign == 1 ? "SharedKey" : "SharedKeyLite",
-                 sig) > 0)
+        asprintf(&auth, "%s devstoreaccount1:%s", sign == 1 ? "SharedKey" : "SharedKeyLite", sig) >
+            0)
       f->headers[f->nheaders++] = (http_header){"Authorization", auth};
     free(sts);
   }
@@ -172,7 +175,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc == 0) {
     static const char perms[] = "racwdxltfmeiyp";
     for (const char *c = perms; *c; c++)
-      for (const char *t = "sco"; *t; t++) (void)sauth_sas_allows(&res, *c, *t);
+      for (const char *t = "sco"; *t; t++)
+        (void)sauth_sas_allows(&res, *c, *t);
   }
   free(auth);
   free(copy);

@@ -35,8 +35,8 @@
 #include "fuzz.h"
 #include "identity/identity.h"
 
-#define SAS                                                                                 \
-  "st=2020-01-01T00%3A00%3A00Z&se=2099-01-01T00%3A00%3A00Z&sp=rwdxylacupfti&sv=2021-12-02" \
+#define SAS                                                                                        \
+  "st=2020-01-01T00%3A00%3A00Z&se=2099-01-01T00%3A00%3A00Z&sp=rwdxylacupfti&sv=2021-12-02"         \
   "&ss=b&srt=sco&sig=tEAJvt3Y5Ep9x53dE4VIaXs5j2f7Sk/PjZeIC26UyvI%3D"
 
 static srv S;
@@ -71,10 +71,11 @@ static void stop_server(void) {
 /* Replaces every `from` in s with `to`; malloc'd. */
 static char *replace_all(const char *s, const char *from, const char *to) {
   size_t fl = strlen(from), tl = strlen(to), n = 0;
-  for (const char *p = s; (p = strstr(p, from)); p += fl) n++;
+  for (const char *p = s; (p = strstr(p, from)); p += fl)
+    n++;
   char *out = malloc(strlen(s) + n * tl + 1), *o = out;
   if (!out) abort();
-  for (const char *p = s, *q; ; p = q + fl) {
+  for (const char *p = s, *q;; p = q + fl) {
     q = strstr(p, from);
     if (!q) {
       strcpy(o, p);
@@ -118,7 +119,8 @@ static char *roundtrip(int mgmt, const char *req, size_t len, size_t *out_len) {
     }
   }
   for (size_t off = 0; off < len;) {
-    ssize_t n = ssl ? SSL_write(ssl, req + off, (int)(len - off)) : send(fd, req + off, len - off, 0);
+    ssize_t n =
+        ssl ? SSL_write(ssl, req + off, (int)(len - off)) : send(fd, req + off, len - off, 0);
     if (n <= 0) break; /* the server may answer and close before reading it all */
     off += (size_t)n;
   }
@@ -183,7 +185,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
       "PUT /devstoreaccount1/fuzzc?restype=container&{sas}\n\n",
       "PUT /devstoreaccount1/fuzzc/dir/b1.txt?{sas}\nx-ms-blob-type: BlockBlob\n\nhello",
       "PUT /devstoreaccount1/fuzzc/big?{sas}\nx-ms-blob-type: BlockBlob\n\nbig",
-      "PUT /devstoreaccount1/fuzzc/pg?{sas}\nx-ms-blob-type: PageBlob\nx-ms-blob-content-length: 4096\n\n",
+      "PUT /devstoreaccount1/fuzzc/pg?{sas}\nx-ms-blob-type: PageBlob\nx-ms-blob-content-length: "
+      "4096\n\n",
       "PUT /devstoreaccount1/fuzzc/ap?{sas}\nx-ms-blob-type: AppendBlob\n\n",
       "@mgmt\nPUT /subscriptions/{sub}/resourcegroups/rg1?api-version=2021-04-01\n\n"
       "{\"location\":\"eastus\"}",
@@ -278,7 +281,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *req = NULL;
   size_t req_len = 0;
   f = open_memstream(&req, &req_len);
-  for (const char *c = method; *c; c++) fputc(*c > 0x20 && *c < 0x7f ? *c : 'X', f);
+  for (const char *c = method; *c; c++)
+    fputc(*c > 0x20 && *c < 0x7f ? *c : 'X', f);
   fprintf(f, " %s HTTP/1.1\r\n", enc);
   int has_auth = 0, has_host = 0;
   while ((line = fuzz_line(&p))) {

@@ -10,7 +10,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *s = (const char *)data;
   size_t plen = 0;
-  while (plen < size && s[plen] != '?') plen++;
+  while (plen < size && s[plen] != '?')
+    plen++;
   char *path = http_url_decode(s, plen);
   /* Decoding never lengthens: each %XX is one byte. */
   FUZZ_ASSERT(strlen(path) <= plen);
@@ -26,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* The query after '?': name[=value] pairs split on '&', each side decoded. */
   for (size_t q = plen + 1; q < size;) {
     size_t n = 0, k;
-    while (q + n < size && s[q + n] != '&') n++;
+    while (q + n < size && s[q + n] != '&')
+      n++;
     for (k = 0; k < n && s[q + k] != '='; k++) {
     }
     char *name = http_url_decode(s + q, k);

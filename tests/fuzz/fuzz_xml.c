@@ -9,7 +9,8 @@
 static size_t write_node(xmlw *w, const xmlr_node *n) {
   size_t count = 1;
   xmlw_open(w, n->name);
-  for (const char *const *a = n->attrs; a && a[0]; a += 2) xmlw_attr(w, a[0], a[1]);
+  for (const char *const *a = n->attrs; a && a[0]; a += 2)
+    xmlw_attr(w, a[0], a[1]);
   xmlw_textn(w, n->text, n->text_len);
   for (const xmlr_node *c = xmlr_child(n, NULL); c; c = xmlr_next(c, NULL))
     count += write_node(w, c);
@@ -19,7 +20,8 @@ static size_t write_node(xmlw *w, const xmlr_node *n) {
 
 static size_t count_nodes(const xmlr_node *n) {
   size_t count = 1;
-  for (const xmlr_node *c = n->children; c; c = c->next) count += count_nodes(c);
+  for (const xmlr_node *c = n->children; c; c = c->next)
+    count += count_nodes(c);
   return count;
 }
 

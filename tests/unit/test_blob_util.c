@@ -103,17 +103,17 @@ static void test_conditions(void) {
   blob_conditions list = {"\"0x8DX\", W/\"0x8DB\"", NULL, -1, -1};
   CHECK(blob_conditions_eval(&list, 1, "0x8DB", lm, 0) == 0);
   /* An element with junk in it names nothing; the list's other elements still count. */
-  const char *const junk[] = {"\"0x8DB\"junk", "\"0x8DB\" junk", "\"0x8DB", "0x8DB\"",
-                              "x\"0x8DB\"", "\"0x8DB\"\"0x8DB\"", "0x8DBjunk", "\"*\"",
-                              "0x8D", ""};
+  const char *const junk[] = {
+      "\"0x8DB\"junk",      "\"0x8DB\" junk", "\"0x8DB", "0x8DB\"", "x\"0x8DB\"",
+      "\"0x8DB\"\"0x8DB\"", "0x8DBjunk",      "\"*\"",   "0x8D",    ""};
   for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
     blob_conditions j = {junk[i], NULL, -1, -1};
     CHECK(blob_conditions_eval(&j, 1, "0x8DB", lm, 0) == 412);
     blob_conditions jn = {NULL, junk[i], -1, -1};
     CHECK(blob_conditions_eval(&jn, 1, "0x8DB", lm, 1) == 0);
   }
-  const char *const lists[] = {"\"0x8DB\", junk", "junk,\"0x8DB\"", " 0x8DB ", "\"a\"junk, 0x8DB",
-                               "\t\"0x8DB\"\t,", ",,\"0x8DB\""};
+  const char *const lists[] = {"\"0x8DB\", junk",  "junk,\"0x8DB\"", " 0x8DB ",
+                               "\"a\"junk, 0x8DB", "\t\"0x8DB\"\t,", ",,\"0x8DB\""};
   for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
     blob_conditions l = {lists[i], NULL, -1, -1};
     CHECK(blob_conditions_eval(&l, 1, "0x8DB", lm, 0) == 0);

@@ -130,14 +130,15 @@ static void test_actions_long_paths(void) {
   memset(pad, '/', 1000);
   pad[1000] = 0;
   char *p = NULL;
-  if (asprintf(&p, "/subscriptions/s%s/providers/Microsoft.Authorization/roleAssignments/x",
-               pad) < 0)
+  if (asprintf(&p, "/subscriptions/s%s/providers/Microsoft.Authorization/roleAssignments/x", pad) <
+      0)
     abort();
   check_action("PUT", p, "Microsoft.Authorization/roleAssignments/write");
   check_scope(p, "/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/x");
   free(p);
-  if (asprintf(&p, "/subscriptions/s/resourceGroups/g%s/providers/Microsoft.Authorization/"
-                   "roleAssignments/x",
+  if (asprintf(&p,
+               "/subscriptions/s/resourceGroups/g%s/providers/Microsoft.Authorization/"
+               "roleAssignments/x",
                pad) < 0)
     abort();
   check_action("DELETE", p, "Microsoft.Authorization/roleAssignments/delete");
@@ -146,8 +147,10 @@ static void test_actions_long_paths(void) {
   free(p);
   /* More than 64 segments and 1024 bytes of real ones: nothing is cut off. */
   char *seg = malloc(8192), *o = seg;
-  o += sprintf(o, "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a");
-  for (int i = 0; i < 80; i++) o += sprintf(o, "/child%02d/name%02d", i, i);
+  o +=
+      sprintf(o, "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a");
+  for (int i = 0; i < 80; i++)
+    o += sprintf(o, "/child%02d/name%02d", i, i);
   sprintf(o, "/providers/Microsoft.Authorization/roleAssignments/x");
   CHECK(strlen(seg) > 1024);
   check_action("PUT", seg, "Microsoft.Authorization/roleAssignments/write");
@@ -164,7 +167,8 @@ static void test_log_repeats(void) {
   int fd = mkstemp(path);
   int saved = dup(STDERR_FILENO);
   dup2(fd, STDERR_FILENO);
-  for (int i = 0; i < 1000; i++) log_error("accept: Too many open files");
+  for (int i = 0; i < 1000; i++)
+    log_error("accept: Too many open files");
   log_error("something else");
   dup2(saved, STDERR_FILENO);
   close(saved);
@@ -175,7 +179,8 @@ static void test_log_repeats(void) {
   if (n < 0) n = 0;
   buf[n] = 0;
   int lines = 0;
-  for (char *c = buf; *c; c++) lines += *c == '\n';
+  for (char *c = buf; *c; c++)
+    lines += *c == '\n';
   CHECK(lines == 3);
   CHECK(strstr(buf, "Too many open files") != NULL);
   CHECK(strstr(buf, "repeated 999 more times") != NULL);
@@ -223,9 +228,9 @@ static void test_jwt(void) {
   CHECK(jwt_b64url_decode("a*bc", 4, &n) == NULL);
 
   json_t *jwks = jwt_jwks(k, kid);
-  CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(jwks, "keys"), 0),
-                                              "e")),
-            "AQAB");
+  CHECK_STR(
+      json_string_value(json_object_get(json_array_get(json_object_get(jwks, "keys"), 0), "e")),
+      "AQAB");
   json_decref(jwks);
   json_decref(claims);
   free(tok);
@@ -291,7 +296,6 @@ static void test_crc64(void) {
   CHECK(crc64_update(crc64_update(0, buf, 3), buf + 3, big - 3) == CRC64_1MIB);
   free(buf);
 }
-
 
 /* The folded (carry-less multiply) path and the tables agree for every
  * length around the fold sizes, at every alignment. */

@@ -15,6 +15,4 @@ static void test_http_date_bounds(void) {
   CHECK(http_date_parse("Thu, 01 Jan 1970 00:00:00 GMT") == 0);
 }
 
-UNIT_MAIN("fuzz_found", {
-  test_http_date_bounds();
-})
+UNIT_MAIN("fuzz_found", { test_http_date_bounds(); })

@@ -10,7 +10,8 @@ static void h(http_req *r) {
   (void)r;
 }
 
-#define ROW(l, m, p) {.listener = l, .method = m, .pattern = p, .fn = h}
+#define ROW(l, m, p)                                                                               \
+  { .listener = l, .method = m, .pattern = p, .fn = h }
 
 /* 0 when the two routes (in one provider, or in two) pass. */
 static int pair(const char *m1, const char *p1, const char *m2, const char *p2, int split) {
@@ -26,24 +27,24 @@ static int pair(const char *m1, const char *p1, const char *m2, const char *p2, 
 
 static void test_conflicts(void) {
   for (int split = 0; split < 2; split++) {
-    CHECK(pair("GET", "/a/{x}", "GET", "/a/{x}", split) != 0);        /* identical */
-    CHECK(pair("GET", "/A/b/{x}", "GET", "/a/B/{y}", split) != 0);    /* case, param names */
-    CHECK(pair("GET", "/a/{x}/c", "get", "/a/{y}/c", split) != 0);    /* method case */
-    CHECK(pair("*", "/a/{x}", "*", "/a/{y}", split) != 0);            /* both any method */
+    CHECK(pair("GET", "/a/{x}", "GET", "/a/{x}", split) != 0);     /* identical */
+    CHECK(pair("GET", "/A/b/{x}", "GET", "/a/B/{y}", split) != 0); /* case, param names */
+    CHECK(pair("GET", "/a/{x}/c", "get", "/a/{y}/c", split) != 0); /* method case */
+    CHECK(pair("*", "/a/{x}", "*", "/a/{y}", split) != 0);         /* both any method */
     CHECK(pair("GET", "/{t}/x/{n}", "GET", "/{u}/x/{m}", split) != 0);
-    CHECK(pair("PUT", "/a/*", "PUT", "/a/*", split) != 0);            /* tails */
+    CHECK(pair("PUT", "/a/*", "PUT", "/a/*", split) != 0); /* tails */
     CHECK(pair("GET", "/a/{x}/*", "GET", "/a/{y}/*", split) != 0);
-    CHECK(pair("GET", "/{a}/b", "GET", "/a/{b}", split) != 0);        /* /a/b matches both */
+    CHECK(pair("GET", "/{a}/b", "GET", "/a/{b}", split) != 0); /* /a/b matches both */
   }
 }
 
 static void test_no_conflicts(void) {
-  CHECK(pair("GET", "/a/{x}", "PUT", "/a/{x}", 0) == 0);         /* methods */
-  CHECK(pair("GET", "/a/{x}", "*", "/a/{x}", 0) == 0);           /* a method beats "*" */
-  CHECK(pair("GET", "/a/b", "GET", "/a/{x}", 0) == 0);           /* more literals win */
-  CHECK(pair("GET", "/a/{x}", "GET", "/a/*", 0) == 0);           /* no tail beats a tail */
-  CHECK(pair("GET", "/a/{x}", "GET", "/b/{x}", 0) == 0);         /* disjoint */
-  CHECK(pair("GET", "/a/{x}", "GET", "/a/{x}/{y}", 0) == 0);     /* lengths */
+  CHECK(pair("GET", "/a/{x}", "PUT", "/a/{x}", 0) == 0);     /* methods */
+  CHECK(pair("GET", "/a/{x}", "*", "/a/{x}", 0) == 0);       /* a method beats "*" */
+  CHECK(pair("GET", "/a/b", "GET", "/a/{x}", 0) == 0);       /* more literals win */
+  CHECK(pair("GET", "/a/{x}", "GET", "/a/*", 0) == 0);       /* no tail beats a tail */
+  CHECK(pair("GET", "/a/{x}", "GET", "/b/{x}", 0) == 0);     /* disjoint */
+  CHECK(pair("GET", "/a/{x}", "GET", "/a/{x}/{y}", 0) == 0); /* lengths */
   CHECK(pair("GET", "/a/{x}/c", "GET", "/a/{x}/d", 0) == 0);
   CHECK(pair("GET", "/a/*", "GET", "/b/*", 0) == 0);
   /* Another listener never conflicts. */

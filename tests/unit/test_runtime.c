@@ -74,7 +74,8 @@ static void test_sandbox(void) {
                   .vcpus = 1,
                   .memory_mb = 512,
                   .admin_user = "azureuser",
-                  .ssh_public_key = "ssh-rsa AAAAB3NzaC1yc2E unit@test\nssh-ed25519 AAAAC3 second@test",
+                  .ssh_public_key =
+                      "ssh-rsa AAAAB3NzaC1yc2E unit@test\nssh-ed25519 AAAAC3 second@test",
                   .gpus = 1,
                   .env = env};
   char err[512] = {0};
@@ -264,7 +265,8 @@ static void test_concurrent_boots(void) {
     snprintf(a[i].name, sizeof a[i].name, "unit-rtc-%d", i);
     CHECK(pthread_create(&t[i], NULL, boot_thread, &a[i]) == 0);
   }
-  for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < N; i++)
+    pthread_join(t[i], NULL);
   for (int i = 0; i < N; i++) {
     if (!a[i].sb) fprintf(stderr, "boot %d: %s\n", i, a[i].err);
     CHECK(a[i].sb != NULL);

@@ -574,7 +574,6 @@ static const sk_vector SKLITE_VECTOR = {
     "GET\n\ntext/plain\n\nx-ms-date:Fri, 26 Jun 2015 23:39:12 "
     "GMT\nx-ms-version:2015-02-21\n/devstoreaccount1/devstoreaccount1/mycontainer?comp=metadata"};
 
-
 /* ---- HMAC ---------------------------------------------------------------------------- */
 
 static void test_hmac(void) {

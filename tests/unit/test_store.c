@@ -83,7 +83,7 @@ static void test_writers_and_transactions(void) {
   CHECK(store_begin(&S) == 0);
   CHECK(store_begin(&S) == 0);
   CHECK(store_set(&S, "nested", "1") == 0);
-  store_rollback(&S); /* the inner one fails... */
+  store_rollback(&S);            /* the inner one fails... */
   CHECK(store_commit(&S) == -1); /* ...so the outer commit rolls back */
   v = store_get(&S, "nested");
   CHECK(v == NULL);

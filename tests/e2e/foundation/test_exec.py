@@ -2,6 +2,7 @@
 unchanged (default endpoints, default authority), against azlite: the
 preloaded library answers Azure's host names with azlite and refuses the
 Azure names azlite does not serve."""
+import json
 import os
 import subprocess
 import tempfile
@@ -12,6 +13,7 @@ import unittest
 from azlite_harness import BIN, Azlite, clean_environ
 
 PY = "/usr/bin/python3"
+HERE = os.path.dirname(os.path.abspath(__file__))
 srv = None
 
 
@@ -105,6 +107,68 @@ class Exec(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout.split("\n")[:2],
                          ["hello azure host", "execacct1.blob.core.windows.net"])
+
+    def test_node_storage_blob_on_azure_host_name(self):
+        """npm @azure/storage-blob, unchanged, on https://<account>.blob.core.windows.net."""
+        self.assertEqual(srv.az("group", "create", "-n", "exec-node", "-l", "eastus").returncode, 0)
+        cs = srv.storage_account("execnode1", "exec-node")
+        key = dict(kv.split("=", 1) for kv in cs.split(";") if "=" in kv)["AccountKey"]
+        node_dir = os.path.join(os.path.dirname(HERE), "node")
+        script = os.path.join(tempfile.mkdtemp(prefix="exec-node-"), "blob.js")
+        with open(script, "w") as f:
+            f.write(textwrap.dedent("""\
+                const { BlobServiceClient, StorageSharedKeyCredential } = require("@azure/storage-blob");
+                (async () => {
+                  const [acct, key] = process.argv.slice(2);
+                  const svc = new BlobServiceClient(`https://${acct}.blob.core.windows.net`,
+                                                    new StorageSharedKeyCredential(acct, key));
+                  const c = svc.getContainerClient("nodec");
+                  await c.create();
+                  await c.getBlockBlobClient("hello.txt").upload("hi from node", 12);
+                  const d = await c.getBlobClient("hello.txt").downloadToBuffer();
+                  const names = [];
+                  for await (const b of c.listBlobsFlat()) names.push(b.name);
+                  console.log(d.toString() + "|" + names.join(",") + "|" + c.url);
+                })().catch(e => { console.error("ERR", e.message); process.exit(1); });
+            """))
+        env = dict(clean_environ(), NODE_PATH=os.path.join(node_dir, "node_modules"))
+        p = run_exec("node", script, "execnode1", key, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(),
+                         "hi from node|hello.txt|https://execnode1.blob.core.windows.net/nodec")
+        # It landed in that account: read it back outside exec, path style.
+        from azure.storage.blob import BlobServiceClient
+        got = BlobServiceClient.from_connection_string(cs).get_blob_client(
+            "nodec", "hello.txt").download_blob().readall()
+        self.assertEqual(got, b"hi from node")
+
+    def test_answers_name_azure_hosts(self):
+        """What azlite returns names Azure's hosts when the caller came by one:
+        an account's primaryEndpoints, a long-running operation's status URLs."""
+        self.assertEqual(srv.az("group", "create", "-n", "exec-names", "-l", "eastus").returncode, 0)
+        srv.storage_account("execnames1", "exec-names")
+        # Outside exec, azlite's own URLs.
+        r = srv.http("GET", "/subscriptions/%s/resourceGroups/exec-names/providers/"
+                     "Microsoft.Storage/storageAccounts/execnames1?api-version=2022-09-01"
+                     % srv.env["AZURE_SUBSCRIPTION_ID"])
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertTrue(r.json()["properties"]["primaryEndpoints"]["blob"].startswith(
+            "http://127.0.0.1:"), r.text)
+        p = run_exec("sh", "-c", textwrap.dedent("""\
+            token=$(%s -c 'from azure.identity import DefaultAzureCredential as D
+            print(D().get_token("https://management.azure.com/.default").token)') || exit 3
+            base=https://management.azure.com/subscriptions/$AZURE_SUBSCRIPTION_ID/resourceGroups
+            curl -sS -H "Authorization: Bearer $token" \
+              "$base/exec-names/providers/Microsoft.Storage/storageAccounts/execnames1?api-version=2022-09-01"
+            echo
+            curl -sS -D - -o /dev/null -X DELETE -H "Authorization: Bearer $token" \
+              "$base/exec-names?api-version=2021-04-01" | tr -d '\r' | grep -i '^location:'
+            """ % PY))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        body, loc = p.stdout.split("\n", 1)
+        self.assertEqual(json.loads(body)["properties"]["primaryEndpoints"]["blob"],
+                         "https://execnames1.blob.core.windows.net/")
+        self.assertRegex(loc.strip(), r"(?i)^location: https://management\.azure\.com/")
 
     def test_unserved_azure_name_fails_fast(self):
         t = time.time()

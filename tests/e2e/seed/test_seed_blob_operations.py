@@ -85,6 +85,69 @@ class SeedBlobOperations(unittest.TestCase):
             blob.upload_blob(b"overwrite", overwrite=True)
         self.assertEqual(e.exception.error_code, "AuthorizationPermissionMismatch")
 
+    def test_runs_unchanged_through_exec(self):
+        """Transparent mode's "Done when": an account made with `azlite az`, the
+        connection string `show-connection-string` printed under `azlite exec`
+        (its BlobEndpoint the account's *.blob.core.windows.net), the seed's
+        script run unchanged, and the SAS URL it prints fetched with requests."""
+        from azlite_harness import BIN, clean_environ
+        self.assertEqual(srv.az("group", "create", "-n", "seed-exec", "-l", "eastus").returncode, 0)
+        p = srv.az("storage", "account", "create", "-n", "seedexec1", "-g", "seed-exec",
+                   "-l", "eastus")
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+        def ex(*cmd, env=None):
+            return subprocess.run([BIN, "exec", "--data-dir", srv.data_dir, "--"] + list(cmd),
+                                  capture_output=True, text=True, timeout=180,
+                                  env=env or clean_environ(), cwd=work)
+
+        work = tempfile.mkdtemp(prefix="seed-exec-")
+        os.makedirs(os.path.join(work, "data"))
+        p = ex(BIN, "az", "--data-dir", srv.data_dir, "storage", "account",
+               "show-connection-string", "-n", "seedexec1",
+               "-g", "seed-exec", "-o", "tsv")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        conn = p.stdout.strip()
+        self.assertIn(";BlobEndpoint=https://seedexec1.blob.core.windows.net/", conn)
+        # Outside exec the same command prints azlite's own endpoint.
+        outside = srv.az("storage", "account", "show-connection-string", "-n", "seedexec1",
+                         "-g", "seed-exec", "-o", "tsv").stdout
+        self.assertNotIn("core.windows.net/", outside)
+        self.assertIn("BlobEndpoint=http", outside)
+        p = ex(BIN, "az", "--data-dir", srv.data_dir, "storage", "container", "create", "--name", "ml-data",
+               "--connection-string", conn)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        model = os.urandom(2048)
+        with open(os.path.join(work, "model.pth"), "wb") as f:
+            f.write(model)
+        p = ex(BIN, "az", "--data-dir", srv.data_dir, "storage", "blob", "upload", "-c", "ml-data", "-n", "models/model.pth",
+               "-f", os.path.join(work, "model.pth"), "--connection-string", conn, "-o", "none")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        train = b"label,pixels\n" + b"3,0 255\n" * 1000
+        with open(os.path.join(work, "data", "train.csv"), "wb") as f:
+            f.write(train)
+        run = ex("/usr/bin/python3", SCRIPT,
+                 env=dict(clean_environ(), AZURE_STORAGE_CONNECTION_STRING=conn))
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("Uploaded data/train.csv to ml-data/datasets/mnist/train.csv", run.stdout)
+        self.assertRegex(run.stdout, r"models/model\.pth: 0\.00 MB \(Modified: ")
+        m = re.search(r"SAS URL \(expires in 24h\): (https://seedexec1\.blob\.core\.windows\.net/"
+                      r"ml-data/models/model\.pth\?\S+)", run.stdout)
+        self.assertIsNotNone(m, run.stdout)
+        # Fetched with requests, as a user would, and compared byte for byte.
+        out = os.path.join(work, "fetched.bin")
+        get = ex("/usr/bin/python3", "-c",
+                 "import requests, sys\nr = requests.get(sys.argv[1])\nr.raise_for_status()\n"
+                 "open(sys.argv[2], 'wb').write(r.content)", m.group(1), out)
+        self.assertEqual(get.returncode, 0, get.stderr)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), model)
+        # The dataset landed in that account (checked outside exec, path style).
+        from azure.storage.blob import BlobServiceClient
+        svc = BlobServiceClient.from_connection_string(outside.strip())
+        got = svc.get_blob_client("ml-data", "datasets/mnist/train.csv").download_blob().readall()
+        self.assertEqual(got, train)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,54 @@
+/* hosts.c: how a request reached azlite, and the URLs azlite answers with.
+ *
+ * Outside transparent mode clients reach azlite at 127.0.0.1 (mgmt_url,
+ * blob_url, ...), and what azlite returns names those.  Under `azlite exec`
+ * they reach it by Azure's own names (azure_hosts.h): then what azlite
+ * returns names Azure's hosts too, as Azure would, so what one client prints
+ * another can use.  The request's Host header alone decides; nothing is
+ * remembered per client. */
+#include <string.h>
+#include <strings.h>
+
+#include "azure_hosts.h"
+#include "core.h"
+
+/* name (no port) against one pattern of AZURE_HOSTS, len bytes of it. */
+static int hosts_pattern_match(const char *name, size_t n, const char *p, size_t len) {
+  if (len > 2 && p[0] == '*' && p[1] == '.') {
+    size_t k = len - 1; /* ".suffix" */
+    return n > k && strncasecmp(name + n - k, p + 1, k) == 0 && !memchr(name, '.', n - k);
+  }
+  return n == len && strncasecmp(name, p, len) == 0;
+}
+
+int http_host_is_azure(const char *host) {
+  size_t n = host ? strcspn(host, ":") : 0;
+  if (n && host[n - 1] == '.') n--; /* "management.azure.com." */
+  if (!n) return 0;
+  for (const char *p = AZURE_HOSTS; *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (hosts_pattern_match(host, n, p, len)) return 1;
+    p += len + (e ? 1 : 0);
+  }
+  return 0;
+}
+
+int http_host_is_azure_blob(const char *host) {
+  static const char sfx[] = ".blob.core.windows.net";
+  size_t n = host ? strcspn(host, ":") : 0, k = sizeof sfx - 1;
+  return n > k && strncasecmp(host + n - k, sfx, k) == 0 && !memchr(host, '.', n - k);
+}
+
+int http_req_transparent(const http_req *r) {
+  return http_host_is_azure(r->host);
+}
+
+const char *http_mgmt_base(http_req *r) {
+  return http_req_transparent(r) ? "https://management.azure.com" : r->srv->mgmt_url;
+}
+
+const char *http_blob_endpoint(http_req *r, const char *account, int https) {
+  if (http_req_transparent(r)) return http_printf(r, "https://%s.blob.core.windows.net/", account);
+  return http_printf(r, "%s/%s/", https ? r->srv->blob_tls_url : r->srv->blob_url, account);
+}
