@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../arm/arm.h"
 #include "../core/azure_hosts.h"
+#include "../identity/identity.h"
 #include "cli.h"
 
 #define EXEC_ADDR "127.77.77.77"
@@ -146,24 +148,96 @@ static int is_static_elf(const char *cmd) {
   return is_static;
 }
 
+/* --identity ID: the command is that workload to IMDS (169.254.169.254), as
+ * a process on a VM with that identity is: a user-assigned identity's resource
+ * id (its client id goes to AZURE_CLIENT_ID, as Azure's docs have it for
+ * DefaultAzureCredential), or a resource with a system-assigned identity (a
+ * VM).  The service principal's secret is left out, so DefaultAzureCredential
+ * comes to the managed identity.  0, or -1 having said why. */
+static int exec_identity(srv *s, const char *id) {
+  char pid[40], cid[40];
+  const char *what = "a user-assigned identity or a resource with a managed identity";
+  if (strcasestr(id, "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/")) {
+    if (identity_user_assigned_lookup(s, id, pid, cid) != 0) {
+      fprintf(stderr, "%s exec: --identity %s: no such user-assigned identity\n", cli_prog, id);
+      return -1;
+    }
+    setenv("AZURE_CLIENT_ID", cid, 1);
+  } else {
+    json_t *body = id[0] == '/' ? arm_resource_get(s, id) : NULL;
+    const char *type =
+        json_string_value(json_object_get(json_object_get(body, "identity"), "type"));
+    int ok = type && strcasestr(type, "SystemAssigned");
+    json_decref(body);
+    if (!ok) {
+      fprintf(stderr, "%s exec: --identity %s: not %s (give its resource id)\n", cli_prog, id,
+              what);
+      return -1;
+    }
+    unsetenv("AZURE_CLIENT_ID");
+  }
+  /* As on a VM: no service principal's variables, so azure-identity's
+   * EnvironmentCredential neither answers nor warns. */
+  unsetenv("AZURE_CLIENT_SECRET");
+  unsetenv("AZURE_CLIENT_CERTIFICATE_PATH");
+  unsetenv("AZURE_TENANT_ID");
+  char **env = identity_workload_env(s, id);
+  for (int i = 0; env[i]; i++)
+    if (!strncmp(env[i], "IDENTITY_HEADER=", 16)) setenv("AZLITE_EXEC_IMDS_KEY", env[i] + 16, 1);
+  identity_workload_env_free(env);
+  char *sock = srv_path(s, "exec/imds.sock");
+  setenv("AZLITE_EXEC_IMDS_SOCK", sock, 1);
+  free(sock);
+  return 0;
+}
+
 int cmd_exec(int argc, char **argv) {
   srv s = {0};
   srv_config_defaults(&s.cfg);
-  /* Options stop at the command: its own arguments are not azlite's. */
-  int first = 1;
+  /* Options stop at the command: its own arguments are not azlite's.  exec's
+   * own (--identity, --shell) are taken out before the common ones. */
+  const char *identity = NULL;
+  int shell = 0, first = 1, kept = 1;
   while (first < argc && argv[first][0] == '-' && strcmp(argv[first], "--") != 0) {
-    first += (strchr(argv[first], '=') || first + 1 >= argc) ? 1 : 2;
+    if (!strcmp(argv[first], "--shell")) {
+      shell = 1;
+      first++;
+      continue;
+    }
+    if (!strncmp(argv[first], "--identity=", 11)) {
+      identity = argv[first++] + 11;
+      continue;
+    }
+    if (!strcmp(argv[first], "--identity") && first + 1 < argc) {
+      identity = argv[first + 1];
+      first += 2;
+      continue;
+    }
+    int n = (strchr(argv[first], '=') || first + 1 >= argc) ? 1 : 2;
+    for (int i = 0; i < n; i++)
+      argv[kept++] = argv[first++];
   }
   char **cmd = argv + first;
-  /* Parsing the options ends its array with NULL: it gets argv[0..first) only,
+  /* Parsing the options ends its array with NULL: it gets argv[0..kept) only,
    * so the command's own words stay as they are. */
-  char *head = argv[first];
-  argc = cli_common_options(&s.cfg, first, argv);
-  argv[first] = head;
+  char *head = argv[kept];
+  argc = cli_common_options(&s.cfg, kept, argv);
+  argv[kept] = head;
   if (argc < 0) return 2;
   if (*cmd && strcmp(*cmd, "--") == 0) cmd++;
-  if (argc != 1 || !*cmd) {
-    fprintf(stderr, "usage: %s exec [--data-dir DIR] [--] COMMAND [ARGS...]\n", cli_prog);
+  /* --shell: the user's shell, interactive, where all of this holds. */
+  static char *shell_cmd[3];
+  if (shell && !*cmd) {
+    const char *sh = getenv("SHELL");
+    shell_cmd[0] = (char *)(sh && *sh ? sh : "/bin/sh");
+    shell_cmd[1] = "-i";
+    cmd = shell_cmd;
+  }
+  if (argc != 1 || !*cmd || (shell && cmd != shell_cmd)) {
+    fprintf(stderr,
+            "usage: %s exec [--data-dir DIR] [--identity ID] [--] COMMAND [ARGS...]\n"
+            "       %s exec [--data-dir DIR] [--identity ID] --shell\n",
+            cli_prog, cli_prog);
     return 2;
   }
   char what[256];
@@ -197,9 +271,24 @@ int cmd_exec(int argc, char **argv) {
    * answered by azlite at login.microsoftonline.com. */
   setenv("AZURE_TENANT_ID", s.tenant_id, 1);
   unsetenv("AZURE_AUTHORITY_HOST");
+  unsetenv("AZLITE_EXEC_IMDS_KEY");
+  unsetenv("AZLITE_EXEC_IMDS_SOCK");
+  if (identity && exec_identity(&s, identity) != 0) {
+    srv_close(&s);
+    return 1;
+  }
   const char *colon = strrchr(s.mgmt_url, ':');
   char port[16];
   snprintf(port, sizeof port, "%d", colon ? atoi(colon + 1) : s.cfg.mgmt_port);
+  /* Plain az under exec keeps its login apart from the user's (~/.azure
+   * holds real Azure's): `az login --service-principal` with the variables
+   * above logs it in to azlite. */
+  if (!getenv("AZURE_CONFIG_DIR")) {
+    char *azdir = srv_path(&s, "az-exec");
+    mkdir(azdir, 0700);
+    setenv("AZURE_CONFIG_DIR", azdir, 1);
+    free(azdir);
+  }
   char *bundle = write_ca_bundle(&s);
   srv_close(&s);
   if (!bundle) return 1;
@@ -235,6 +324,11 @@ int cmd_exec(int argc, char **argv) {
   setenv("AZLITE_EXEC_ADDR", EXEC_ADDR, 1);
   setenv("AZLITE_EXEC_HOSTS", AZURE_HOSTS, 1);
   setenv("AZLITE_EXEC_MGMT_PORT", port, 1);
+  if (shell)
+    fprintf(stderr,
+            "%s exec: a shell where Azure's host names are answered by azlite (exit to "
+            "leave)\n",
+            cli_prog);
   if (is_static_elf(cmd[0]))
     fprintf(stderr,
             "%s exec: warning: %s is statically linked; azlite exec does not cover it (its "

@@ -11,10 +11,15 @@
  * azlite's management, blob and blob TLS ports listen inside too, on
  * 127.0.0.1, so the URLs and connection strings of the host work unchanged
  * in the VM (and the CA that trusts them is at COMPUTE_CA_INSIDE). */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../identity/identity.h"
@@ -139,9 +144,21 @@ void compute_imds_token(http_req *r) {
   identity_workload_token(r, vm);
 }
 
+/* The caller, which must be a VM or scale-set instance: a process under
+ * `azlite exec --identity` that names a user-assigned identity has tokens
+ * only, as a VM's metadata needs a VM. */
+static int imds_caller_vm(http_req *r, char vm_id[512]) {
+  if (imds_caller(r, vm_id) != 0) return -1;
+  if (!strcasestr(vm_id, "/providers/Microsoft.Compute/virtualMachine")) {
+    http_fail(r, COMPUTE_ERR_IMDS_NOT_FOUND, "No VM answers for this address.");
+    return -1;
+  }
+  return 0;
+}
+
 void compute_imds_instance(http_req *r) {
   char vm[512];
-  if (imds_caller(r, vm) != 0) return;
+  if (imds_caller_vm(r, vm) != 0) return;
   json_t *body = http_json_own(r, compute_vmss_is_instance(vm) ? compute_vmss_vm_body(r->srv, vm)
                                                                : arm_resource_get(r->srv, vm));
   if (!body) {
@@ -206,7 +223,7 @@ void compute_imds_instance(http_req *r) {
 
 void compute_imds_scheduled_events(http_req *r) {
   char vm[512];
-  if (imds_caller(r, vm) != 0) return;
+  if (imds_caller_vm(r, vm) != 0) return;
   compute_state *c = cst(r->srv);
   json_t *events = json_array();
   int inc = 0;
@@ -253,6 +270,120 @@ void compute_imds_tick(srv *s, int64_t now_ms) {
     if (!id[0]) return;
     compute_vm_evict(s, id);
   }
+}
+
+/* ---- IMDS for `azlite exec --identity` ---------------------------------------
+ *
+ * A process under exec has no sandbox address to be known by.  Its
+ * library (src/preload/) sends a connection to 169.254.169.254:80 to the
+ * socket <data>/exec/imds.sock (the directory is the data dir owner's
+ * alone) and first writes one line, "AZLITE-IMDS <IDENTITY_HEADER>\n",
+ * the header that identity_workload_env() made for the workload exec was
+ * given: a VM (then the process is that VM to IMDS) or a user-assigned
+ * identity.  The line's MAC proves it; the rest of the connection is the
+ * client's HTTP, served by the IMDS listener under the workload's key. */
+
+#define IMDS_EXEC_PREFIX "AZLITE-IMDS "
+
+/* The key (its address) naming workload to IMDS, made if it has none; c->mu not held. */
+static void imds_key_for(compute_state *c, const char *workload, char ip[20]) {
+  pthread_mutex_lock(&c->mu);
+  imds_key *k = key_find(c, workload, NULL);
+  if (!k) {
+    k = calloc(1, sizeof *k);
+    if (!k) abort();
+    snprintf(k->vm_id, sizeof k->vm_id, "%s", workload);
+    int n = ++c->next_key;
+    snprintf(k->ip, sizeof k->ip, "100.%d.%d.%d", 64 + ((n >> 16) & 63), (n >> 8) & 255, n & 255);
+    k->next = c->keys;
+    c->keys = k;
+  }
+  snprintf(ip, 20, "%s", k->ip);
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* Reads the connection's first line (without its newline) within 2 s. */
+static int imds_exec_line(int fd, char *line, size_t cap) {
+  size_t n = 0;
+  while (n + 1 < cap) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 2000) <= 0) return -1;
+    ssize_t got = read(fd, line + n, 1);
+    if (got <= 0) return -1;
+    if (line[n] == '\n') {
+      line[n] = 0;
+      return 0;
+    }
+    n++;
+  }
+  return -1;
+}
+
+static void *imds_exec_loop(void *arg) {
+  srv *s = arg;
+  compute_state *c = cst(s);
+  for (;;) {
+    int fd = accept4(c->exec_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return NULL; /* shut down (compute_imds_exec_stop) */
+    }
+    char line[2048];
+    char *workload = NULL;
+    if (imds_exec_line(fd, line, sizeof line) == 0 &&
+        strncmp(line, IMDS_EXEC_PREFIX, strlen(IMDS_EXEC_PREFIX)) == 0)
+      workload = identity_workload_of_header(s, line + strlen(IMDS_EXEC_PREFIX));
+    if (!workload) {
+      log_warn("compute: refused an IMDS connection from azlite exec (its key is not azlite's)");
+      close(fd);
+      continue;
+    }
+    char ip[20];
+    imds_key_for(c, workload, ip);
+    free(workload);
+    srv_add_connection(s, LISTEN_IMDS, fd, ip);
+  }
+}
+
+int compute_imds_exec_start(srv *s) {
+  compute_state *c = cst(s);
+  char *dir = srv_path(s, "exec"), *path = srv_path(s, "exec/imds.sock");
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  int rc = -1;
+  if (strlen(path) >= sizeof a.sun_path) {
+    log_warn("compute: %s is too long a socket path", path);
+    goto out;
+  }
+  mkdir(dir, 0700);
+  chmod(dir, 0700);
+  unlink(path);
+  snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+  c->exec_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c->exec_fd < 0 || bind(c->exec_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+      listen(c->exec_fd, 64) != 0 ||
+      pthread_create(&c->exec_thread, NULL, imds_exec_loop, s) != 0) {
+    log_warn("compute: cannot listen on %s: %s", path, strerror(errno));
+    if (c->exec_fd >= 0) close(c->exec_fd);
+    c->exec_fd = -1;
+    goto out;
+  }
+  rc = 0;
+out:
+  free(dir);
+  free(path);
+  return rc;
+}
+
+void compute_imds_exec_stop(srv *s) {
+  compute_state *c = cst(s);
+  if (c->exec_fd < 0) return;
+  shutdown(c->exec_fd, SHUT_RDWR); /* accept() returns EINVAL */
+  pthread_join(c->exec_thread, NULL);
+  close(c->exec_fd);
+  c->exec_fd = -1;
+  char *path = srv_path(s, "exec/imds.sock");
+  unlink(path);
+  free(path);
 }
 
 void compute_imds_free_all(srv *s) {

@@ -94,6 +94,9 @@ typedef struct compute_state {
   pthread_cond_t cv; /* signalled when recovering drops to 0 */
   int recovering;    /* 1 while the start's boots run (compute_vm_recover) */
   int stopping;      /* set by compute_vm_stop_all */
+  /* IMDS for `azlite exec --identity` (imds.c): <data>/exec/imds.sock. */
+  int exec_fd; /* listening socket, -1: none */
+  pthread_t exec_thread;
 } compute_state;
 
 /* What a VM or a scale-set instance boots from, keyed by its id (vm.c reads
@@ -177,6 +180,9 @@ void compute_vm_recover(srv *s);
 void compute_vm_stop_all(srv *s);
 void compute_vm_free_all(srv *s);
 void compute_imds_free_all(srv *s);
+/* IMDS for processes under `azlite exec --identity` (imds.c). */
+int compute_imds_exec_start(srv *s);
+void compute_imds_exec_stop(srv *s);
 char **compute_sandbox_env(srv *s, const char *id);
 const char *const *compute_sandbox_files(srv *s);
 

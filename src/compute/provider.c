@@ -182,6 +182,7 @@ static int compute_init(srv *s) {
   pthread_cond_init(&c->cv, NULL);
   c->files[0] = strdup(COMPUTE_CA_INSIDE);
   c->files[1] = srv_path(s, "pki/ca.pem");
+  c->exec_fd = -1;
   *srv_provider_state(s, &compute_provider) = c;
   char why[256];
   rt_set_hidden_dir(s->data_dir_abs);
@@ -192,6 +193,8 @@ static int compute_init(srv *s) {
       rt_cleanup_stale();
     compute_vm_recover(s);
     compute_vmss_recover(s);
+    if (compute_imds_exec_start(s) != 0)
+      log_warn("compute: IMDS for `azlite exec --identity` is not available");
   }
   return 0;
 }
@@ -205,6 +208,7 @@ static void compute_fini(srv *s) {
   compute_state *c = *srv_provider_state(s, &compute_provider);
   if (!c) return;
   /* ARM's fini, before this one, waited for every long-running operation. */
+  compute_imds_exec_stop(s);
   compute_vm_stop_all(s);
   compute_vm_free_all(s);
   compute_imds_free_all(s);

@@ -109,6 +109,9 @@ int identity_check_linked_identities(http_req *r, const char *write_action, cons
  * with identity_workload_env_free(). */
 char **identity_workload_env(srv *s, const char *resource_id);
 void identity_workload_env_free(char **env);
+/* The workload (resource id, malloc'd) an IDENTITY_HEADER value was made
+ * for, or NULL when it is not one of azlite's. */
+char *identity_workload_of_header(srv *s, const char *hdr);
 
 /* Answers r with a token for one of workload's managed identities (the
  * resource id of a VM, job, function; the same rules as the header of

@@ -128,6 +128,10 @@ static char *workload_from_header(srv *s, const char *hdr) {
   return id;
 }
 
+char *identity_workload_of_header(srv *s, const char *hdr) {
+  return hdr ? workload_from_header(s, hdr) : NULL;
+}
+
 char **identity_workload_env(srv *s, const char *resource_id) {
   char *hdr = workload_header(s, resource_id), *ca = srv_path(s, "pki/ca.pem");
   char **env = calloc(7, sizeof *env);

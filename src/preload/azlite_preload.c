@@ -8,8 +8,12 @@
  *     AZLITE_EXEC_ADDR, a reserved loopback address (127.77.77.77);
  *   - connect() to that address on port 443 goes to azlite's management HTTPS
  *     listener (127.0.0.1:AZLITE_EXEC_MGMT_PORT); other ports are refused;
- *   - connect() to the instance metadata address 169.254.169.254 is refused
- *     (ECONNREFUSED): azlite's IMDS is not served through exec yet;
+ *   - connect() to the instance metadata address 169.254.169.254 port 80 goes,
+ *     under `azlite exec --identity`, to azlite's IMDS socket
+ *     (AZLITE_EXEC_IMDS_SOCK), the connection opened by the line
+ *     "AZLITE-IMDS <AZLITE_EXEC_IMDS_KEY>" that says whose identity it is
+ *     (src/compute/imds.c); without an identity it is refused (ECONNREFUSED),
+ *     as on a machine without IMDS, at once;
  *   - any other name under one of Azure's public DNS suffixes (refused[] below)
  *     fails at once with EAI_NONAME and a one-line message on stderr, so a
  *     program run under azlite exec cannot reach real Azure by mistake: every
@@ -22,6 +26,7 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -30,6 +35,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "../core/azure_hosts.h"
 
@@ -275,6 +282,36 @@ int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, s
   return fill_hostent_r(name, ret, buf, buflen, result, h_errnop);
 }
 
+/* fd (an AF_INET or AF_INET6 socket) becomes a connection to azlite's IMDS
+ * socket, opened by the key line; the socket's flags (O_NONBLOCK) are kept.
+ * The connection is made at once, so a non-blocking connect() returns 0. */
+static int imds_connect(int fd, int port) {
+  const char *path = getenv("AZLITE_EXEC_IMDS_SOCK"), *key = getenv("AZLITE_EXEC_IMDS_KEY");
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  if (port != 80 || !path || !*path || !key || !*key || strlen(path) >= sizeof a.sun_path) {
+    errno = ECONNREFUSED;
+    return -1;
+  }
+  static connect_fn real;
+  if (!real) real = (connect_fn)dlsym(RTLD_NEXT, "connect");
+  snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+  int u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (u < 0) return -1;
+  char line[2048];
+  int n = snprintf(line, sizeof line, "AZLITE-IMDS %s\n", key);
+  if (real(u, (struct sockaddr *)&a, sizeof a) != 0 || n <= 0 || (size_t)n >= sizeof line ||
+      write(u, line, (size_t)n) != n) {
+    close(u);
+    errno = ECONNREFUSED;
+    return -1;
+  }
+  int fl = fcntl(fd, F_GETFL), fdfl = fcntl(fd, F_GETFD);
+  if (fl >= 0) fcntl(u, F_SETFL, fl);
+  int rc = dup3(u, fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+  close(u);
+  return rc < 0 ? -1 : 0;
+}
+
 int connect(int fd, const struct sockaddr *sa, socklen_t len) {
   static connect_fn real;
   if (!real) real = (connect_fn)dlsym(RTLD_NEXT, "connect");
@@ -298,10 +335,7 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len) {
   } else {
     return real(fd, sa, len);
   }
-  if (dst.s_addr == imds.s_addr) {
-    errno = ECONNREFUSED; /* azlite's IMDS is not served through exec yet */
-    return -1;
-  }
+  if (dst.s_addr == imds.s_addr) return imds_connect(fd, ntohs(port));
   if (dst.s_addr != ours.s_addr) return real(fd, sa, len);
   if (ntohs(port) != 443 || mgmt <= 0 || mgmt > 65535) {
     errno = ECONNREFUSED;

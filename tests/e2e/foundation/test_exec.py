@@ -32,6 +32,11 @@ def run_exec(*cmd, timeout=120, env=None):
                           env=env or clean_environ())
 
 
+def run_exec_opts(opts, *cmd, timeout=120):
+    return subprocess.run([BIN, "exec", "--data-dir", srv.data_dir] + opts + ["--"] + list(cmd),
+                          capture_output=True, text=True, timeout=timeout, env=clean_environ())
+
+
 def run_script(source, *args):
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(textwrap.dedent(source))
@@ -222,6 +227,72 @@ class Exec(unittest.TestCase):
         self.assertIn("usage:", p.stderr)
         p = run_exec("/nonexistent/prog")
         self.assertEqual(p.returncode, 127)
+
+    def test_imds_for_the_identity_given(self):
+        """`--identity` makes the command that workload to IMDS at 169.254.169.254:
+        DefaultAzureCredential and a plain request get the identity's tokens."""
+        self.assertEqual(srv.az("group", "create", "-n", "exec-mi", "-l", "eastus").returncode, 0)
+        uai = srv.az_json("identity", "create", "-n", "exec-uai", "-g", "exec-mi")
+        p = subprocess.run([BIN, "exec", "--data-dir", srv.data_dir, "--identity", uai["id"],
+                            "--", PY, "-c", textwrap.dedent("""\
+            import base64, json, os, requests
+            from azure.identity import DefaultAzureCredential
+            t = DefaultAzureCredential().get_token("https://management.azure.com/.default").token
+            claims = json.loads(base64.urlsafe_b64decode(t.split(".")[1] + "=="))
+            print(claims["oid"], os.environ["AZURE_CLIENT_ID"],
+                  "AZURE_CLIENT_SECRET" in os.environ)
+            u = "http://169.254.169.254/metadata/identity/oauth2/token"
+            r = requests.get(u, params={"api-version": "2018-02-01",
+                                        "resource": "https://storage.azure.com/"},
+                             headers={"Metadata": "true"}, timeout=10)
+            print(r.status_code, r.json()["client_id"], r.json()["resource"])
+            r = requests.get(u, params={"resource": "https://storage.azure.com/"}, timeout=10)
+            print(r.status_code)
+            r = requests.get("http://169.254.169.254/metadata/instance?api-version=2021-02-01",
+                             headers={"Metadata": "true"}, timeout=10)
+            print(r.status_code)
+            """)], capture_output=True, text=True, timeout=120, env=clean_environ())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.split("\n")
+        self.assertEqual(lines[0], "%s %s False" % (uai["principalId"], uai["clientId"]))
+        self.assertEqual(lines[1], "200 %s https://storage.azure.com/" % uai["clientId"])
+        self.assertEqual(lines[2], "400")  # no Metadata header, as IMDS answers
+        self.assertEqual(lines[3], "404")  # no VM: an identity alone has no instance metadata
+        # A key that is not azlite's gets no answer.
+        sock = os.path.join(srv.data_dir, "exec", "imds.sock")
+        self.assertEqual(oct(os.stat(os.path.dirname(sock)).st_mode & 0o777), "0o700")
+        import socket
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(10)
+        c.connect(sock)
+        c.sendall(b"AZLITE-IMDS bm90LWEta2V5.AAAA\nGET /metadata/identity/oauth2/token?"
+                  b"resource=https://storage.azure.com/ HTTP/1.1\r\nHost: x\r\n"
+                  b"Metadata: true\r\n\r\n")
+        try:
+            answer = c.recv(100)
+        except ConnectionResetError:
+            answer = b""  # closed with our request unread
+        self.assertEqual(answer, b"")
+        c.close()
+        # Something that is no identity is refused before the command runs.
+        p = run_exec_opts(["--identity", "/subscriptions/x/resourceGroups/y"], "true")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--identity /subscriptions/x/resourceGroups/y: not a user-assigned "
+                      "identity", p.stderr)
+
+    def test_shell(self):
+        p = subprocess.run([BIN, "exec", "--data-dir", srv.data_dir, "--shell"],
+                           input="echo \"preload=$LD_PRELOAD\"\n"
+                           "getent hosts management.azure.com\nexit 7\n",
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(clean_environ(), SHELL="/bin/sh"))
+        self.assertEqual(p.returncode, 7, p.stderr)
+        self.assertRegex(p.stdout, r"preload=\S*libazlite_preload\.so")
+        self.assertIn("127.77.77.77", p.stdout)
+        self.assertIn("a shell where Azure's host names are answered by azlite", p.stderr)
+        p = run_exec_opts(["--shell"], "true")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("usage:", p.stderr)
 
 
 class OldDataDir(unittest.TestCase):
