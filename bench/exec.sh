@@ -4,7 +4,8 @@
 #
 #   /bin/true, and /usr/bin/python3 -c pass, each run RUNS times directly and
 #   through `azlite exec` against a running server; prints the medians and
-#   the difference (the environment, the CA bundle and the preload library).
+#   the difference (loading azlite, replaying the environment it recorded for
+#   the running server in <data>/exec/env, and the preload library).
 #
 # Usage: bench/exec.sh [runs]   (default 30; AZLITE_BIN overrides build/azlite)
 set -euo pipefail

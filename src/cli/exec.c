@@ -23,6 +23,73 @@
 
 #define EXEC_ADDR "127.77.77.77"
 
+/* ---- the environment, recorded for the next exec ------------------------------
+ *
+ * What exec sets depends on the server only (its endpoints, keys and CA),
+ * and reading it costs opening the store.  So the first exec against a
+ * server records each change it makes to the environment in
+ * <data>/exec/env (0600), and later ones replay that file while the same
+ * server runs: the same pid holds serve.lock and endpoints.json, which each
+ * start rewrites, is the same file.  Lines: "K=V" set, "?K=V" set unless
+ * set, "-K" unset. */
+
+static FILE *exec_rec; /* the record being written, or NULL */
+
+static void xset(const char *k, const char *v) {
+  setenv(k, v, 1);
+  if (exec_rec) fprintf(exec_rec, "%s=%s\n", k, v);
+}
+
+static void xset_default(const char *k, const char *v) {
+  if (!getenv(k)) setenv(k, v, 1);
+  if (exec_rec) fprintf(exec_rec, "?%s=%s\n", k, v);
+}
+
+static void xunset(const char *k) {
+  unsetenv(k);
+  if (exec_rec) fprintf(exec_rec, "-%s\n", k);
+}
+
+/* The header naming the server a record is valid for, into out; -1 when
+ * no server runs. */
+static int exec_rec_stamp(const char *data_dir, char *out, size_t cap) {
+  pid_t pid = cli_server_pid(data_dir);
+  char path[PATH_MAX];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/endpoints.json", data_dir);
+  if (pid <= 0 || stat(path, &st) != 0) return -1;
+  snprintf(out, cap, "azlite-exec-env 1 %d %llu %lld.%09ld %lld\n", (int)pid,
+           (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+           (long long)st.st_size);
+  return 0;
+}
+
+/* Replays <data>/exec/env if it was recorded for the server running now. */
+static int exec_rec_replay(const char *data_dir) {
+  char path[PATH_MAX], want[256], line[8192];
+  snprintf(path, sizeof path, "%s/exec/env", data_dir);
+  if (exec_rec_stamp(data_dir, want, sizeof want) != 0) return -1;
+  FILE *f = fopen(path, "re");
+  if (!f) return -1;
+  int ok = fgets(line, sizeof line, f) && strcmp(line, want) == 0;
+  while (ok && fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    char *k = line + (line[0] == '?' || line[0] == '-');
+    char *eq = strchr(k, '=');
+    if (line[0] == '-') {
+      unsetenv(k);
+      continue;
+    }
+    if (!eq) continue;
+    *eq = 0;
+    if (line[0] != '?' || !getenv(k)) setenv(k, eq + 1, 1);
+  }
+  fclose(f);
+  /* The bundle it names must still be there. */
+  const char *b = getenv("REQUESTS_CA_BUNDLE");
+  return ok && b && access(b, R_OK) == 0 ? 0 : -1;
+}
+
 /* Applies `export K=V` lines (V bare or in single quotes) to the environment. */
 static void apply_exports(char *text) {
   for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
@@ -36,7 +103,7 @@ static void apply_exports(char *text) {
       v[n - 1] = 0;
       v++;
     }
-    setenv(k, v, 1);
+    xset(k, v);
   }
 }
 
@@ -191,6 +258,81 @@ static int exec_identity(srv *s, const char *id) {
   return 0;
 }
 
+/* Sets the environment from the server's store (the slow path), recording
+ * it for the next exec unless an identity is given.  0, else the exit status. */
+static int exec_prepare(srv *sp, const char *identity) {
+  srv s = *sp;
+  char what[256];
+  snprintf(what, sizeof what, "%s exec", cli_prog);
+  if (cli_require_server(&s, what) != 0) return 1;
+  if (cli_open(&s) != 0) {
+    srv_close(&s);
+    return 1;
+  }
+  char stamp[256], *rec_text = NULL;
+  size_t rec_len = 0;
+  if (!identity && exec_rec_stamp(s.cfg.data_dir, stamp, sizeof stamp) == 0) {
+    exec_rec = open_memstream(&rec_text, &rec_len);
+    fputs(stamp, exec_rec);
+  }
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  fprintf(mem, "export AZLITE_DATA_DIR=%s\n", s.cfg.data_dir);
+  for (int i = 0; providers[i]; i++)
+    if (providers[i]->env) providers[i]->env(&s, mem);
+  fclose(mem);
+  apply_exports(text);
+  free(text);
+  exec_azure_connection_string();
+  /* The real tenant and the default authority: MSAL's instance discovery is
+   * answered by azlite at login.microsoftonline.com. */
+  xset("AZURE_TENANT_ID", s.tenant_id);
+  xunset("AZURE_AUTHORITY_HOST");
+  xunset("AZLITE_EXEC_IMDS_KEY");
+  xunset("AZLITE_EXEC_IMDS_SOCK");
+  int rc = 0;
+  if (identity && exec_identity(&s, identity) != 0) rc = 1;
+  const char *colon = strrchr(s.mgmt_url, ':');
+  char port[16];
+  snprintf(port, sizeof port, "%d", colon ? atoi(colon + 1) : s.cfg.mgmt_port);
+  xset("AZLITE_EXEC_ADDR", EXEC_ADDR);
+  xset("AZLITE_EXEC_HOSTS", AZURE_HOSTS);
+  xset("AZLITE_EXEC_MGMT_PORT", port);
+  /* Plain az under exec keeps its login apart from the user's (~/.azure
+   * holds real Azure's): `az login --service-principal` with the variables
+   * above logs it in to azlite. */
+  char *azdir = srv_path(&s, "az-exec");
+  mkdir(azdir, 0700);
+  xset_default("AZURE_CONFIG_DIR", azdir);
+  free(azdir);
+  char *bundle = rc == 0 ? write_ca_bundle(&s) : NULL;
+  if (rc == 0 && !bundle) rc = 1;
+  const char *ca_vars[] = {"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS",
+                           "CURL_CA_BUNDLE"};
+  for (size_t i = 0; bundle && i < sizeof ca_vars / sizeof *ca_vars; i++)
+    xset(ca_vars[i], bundle);
+  free(bundle);
+  if (exec_rec) {
+    fclose(exec_rec);
+    exec_rec = NULL;
+    char *dir = srv_path(&s, "exec"), *path = srv_path(&s, "exec/env"), tmp[PATH_MAX];
+    mkdir(dir, 0700);
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    int fd = rc == 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+    if (fd >= 0) {
+      int ok = write(fd, rec_text, rec_len) == (ssize_t)rec_len;
+      ok = close(fd) == 0 && ok;
+      if (!ok || rename(tmp, path) != 0) unlink(tmp);
+    }
+    free(dir);
+    free(path);
+    free(rec_text);
+  }
+  srv_close(&s);
+  return rc;
+}
+
 int cmd_exec(int argc, char **argv) {
   srv s = {0};
   srv_config_defaults(&s.cfg);
@@ -240,63 +382,22 @@ int cmd_exec(int argc, char **argv) {
             cli_prog, cli_prog);
     return 2;
   }
-  char what[256];
-  snprintf(what, sizeof what, "%s exec", cli_prog);
-  if (cli_require_server(&s, what) != 0) return 1;
-  if (cli_open(&s) != 0) {
-    srv_close(&s);
-    return 1;
-  }
-  char *text = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&text, &len);
-  fprintf(mem, "export AZLITE_DATA_DIR=%s\n", s.cfg.data_dir);
-  for (int i = 0; providers[i]; i++)
-    if (providers[i]->env) providers[i]->env(&s, mem);
-  fclose(mem);
   /* A connection string the caller set is kept (it names the account the
    * command is meant for); otherwise the development account's, by Azure's
    * host name as everything else under exec. */
   const char *own_cs = getenv("AZURE_STORAGE_CONNECTION_STRING");
   char *keep_cs = own_cs && *own_cs ? strdup(own_cs) : NULL;
-  apply_exports(text);
-  free(text);
+  if (identity || exec_rec_replay(s.cfg.data_dir) != 0) {
+    int rc = exec_prepare(&s, identity);
+    if (rc != 0) {
+      free(keep_cs);
+      return rc;
+    }
+  }
   if (keep_cs) {
     setenv("AZURE_STORAGE_CONNECTION_STRING", keep_cs, 1);
     free(keep_cs);
-  } else {
-    exec_azure_connection_string();
   }
-  /* The real tenant and the default authority: MSAL's instance discovery is
-   * answered by azlite at login.microsoftonline.com. */
-  setenv("AZURE_TENANT_ID", s.tenant_id, 1);
-  unsetenv("AZURE_AUTHORITY_HOST");
-  unsetenv("AZLITE_EXEC_IMDS_KEY");
-  unsetenv("AZLITE_EXEC_IMDS_SOCK");
-  if (identity && exec_identity(&s, identity) != 0) {
-    srv_close(&s);
-    return 1;
-  }
-  const char *colon = strrchr(s.mgmt_url, ':');
-  char port[16];
-  snprintf(port, sizeof port, "%d", colon ? atoi(colon + 1) : s.cfg.mgmt_port);
-  /* Plain az under exec keeps its login apart from the user's (~/.azure
-   * holds real Azure's): `az login --service-principal` with the variables
-   * above logs it in to azlite. */
-  if (!getenv("AZURE_CONFIG_DIR")) {
-    char *azdir = srv_path(&s, "az-exec");
-    mkdir(azdir, 0700);
-    setenv("AZURE_CONFIG_DIR", azdir, 1);
-    free(azdir);
-  }
-  char *bundle = write_ca_bundle(&s);
-  srv_close(&s);
-  if (!bundle) return 1;
-  const char *ca_vars[] = {"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS",
-                           "CURL_CA_BUNDLE"};
-  for (size_t i = 0; i < sizeof ca_vars / sizeof *ca_vars; i++)
-    setenv(ca_vars[i], bundle, 1);
-  free(bundle);
 
   /* The library lies beside the binary. */
   char self[PATH_MAX];
@@ -321,9 +422,6 @@ int cmd_exec(int argc, char **argv) {
     abort();
   setenv("LD_PRELOAD", preload, 1);
   free(preload);
-  setenv("AZLITE_EXEC_ADDR", EXEC_ADDR, 1);
-  setenv("AZLITE_EXEC_HOSTS", AZURE_HOSTS, 1);
-  setenv("AZLITE_EXEC_MGMT_PORT", port, 1);
   if (shell)
     fprintf(stderr,
             "%s exec: a shell where Azure's host names are answered by azlite (exit to "

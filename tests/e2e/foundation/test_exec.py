@@ -295,6 +295,37 @@ class Exec(unittest.TestCase):
         self.assertIn("usage:", p.stderr)
 
 
+class Restart(unittest.TestCase):
+    def test_recorded_environment_follows_the_server(self):
+        """exec records the environment it sets (<data>/exec/env, 0600) and replays
+        it while the same server runs; a restart on other ports is seen at once."""
+        from azlite_harness import free_port
+        s = Azlite().start()
+        try:
+            def port_seen():
+                p = subprocess.run([BIN, "exec", "--data-dir", s.data_dir, "--", "sh", "-c",
+                                    "echo $AZLITE_EXEC_MGMT_PORT"], capture_output=True,
+                                   text=True, timeout=60, env=clean_environ())
+                self.assertEqual(p.returncode, 0, p.stderr)
+                return int(p.stdout.strip())
+            self.assertEqual(port_seen(), s.ports["mgmt"])
+            rec = os.path.join(s.data_dir, "exec", "env")
+            self.assertEqual(oct(os.stat(rec).st_mode & 0o777), "0o600")
+            with open(rec) as f:
+                self.assertTrue(f.readline().startswith("azlite-exec-env 1 "))
+            self.assertEqual(port_seen(), s.ports["mgmt"])  # replayed
+            s.stop()
+            p = subprocess.run([BIN, "exec", "--data-dir", s.data_dir, "--", "true"],
+                               capture_output=True, text=True, timeout=60, env=clean_environ())
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("no azlite server is running", p.stderr)
+            s.ports["mgmt"] = free_port()
+            s.start()
+            self.assertEqual(port_seen(), s.ports["mgmt"])
+        finally:
+            s.cleanup()
+
+
 class OldDataDir(unittest.TestCase):
     def test_server_certificate_renewed_from_same_ca(self):
         """A data dir whose server certificate predates Azure's names gets a new
