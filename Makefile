@@ -18,7 +18,8 @@ CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=undef
 endif
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/arm/*.c src/identity/*.c src/storage/*.c src/runtime/*.c \
-                             src/network/*.c src/compute/*.c src/ml/*.c src/web/*.c src/cost/*.c))
+                             src/network/*.c src/compute/*.c src/ml/*.c src/web/*.c src/cost/*.c \
+                             src/keyvault/*.c src/insights/*.c))
 # `make EXCLUDE='src/storage/%'` builds without a provider that is mid-change.
 EXCLUDE ?=
 LIB_SRC := $(filter-out $(EXCLUDE),$(LIB_SRC))

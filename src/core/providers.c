@@ -7,6 +7,8 @@ extern const provider identity_provider;
 extern const provider storage_provider;
 extern const provider network_provider;
 extern const provider compute_provider;
+extern const provider keyvault_provider;
+extern const provider insights_provider;
 
 const provider *const providers[] = {
     &arm_provider,
@@ -15,5 +17,8 @@ const provider *const providers[] = {
     /* Before compute: VMs attach its interfaces (network.h). */
     &network_provider,
     &compute_provider,
+    /* Resource Manager records only (no data plane): templates name them. */
+    &keyvault_provider,
+    &insights_provider,
     NULL,
 };
