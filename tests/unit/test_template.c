@@ -123,6 +123,9 @@ static void test_expressions(void) {
   EV("[variables('w')]", "pv-x");
   EV("[concat('a', 1, true())]", "a1True");
   EV("[concat(variables('arr'), createArray('c'))]", "[\"a\",\"b\",\"c\"]");
+  EV("[array(variables('arr'))]", "[\"a\",\"b\"]");
+  EV("[array(json('{\"k\":1}'))]", "[{\"k\":1}]");
+  EV("[array('x')]", "[\"x\"]");
   EV("[format('{0}-{1}-{0:D3}', 'x', 'y')]", "x-y-x");
   EV("[format('{0:D3}/{1}', 7, 'z')]", "007/z");
   EV("[format('{{{0}}}', 'q')]", "{q}");
