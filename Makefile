@@ -19,7 +19,7 @@ endif
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/arm/*.c src/identity/*.c src/storage/*.c src/runtime/*.c \
                              src/network/*.c src/compute/*.c src/ml/*.c src/web/*.c src/cost/*.c \
-                             src/keyvault/*.c src/insights/*.c))
+                             src/keyvault/*.c src/insights/*.c src/operationalinsights/*.c))
 # `make EXCLUDE='src/storage/%'` builds without a provider that is mid-change.
 EXCLUDE ?=
 LIB_SRC := $(filter-out $(EXCLUDE),$(LIB_SRC))

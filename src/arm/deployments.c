@@ -488,20 +488,6 @@ static int dep_refuse(http_req *r, json_t *props) {
   return 0;
 }
 
-static int dep_refuse_resources(http_req *r, tpl_ctx *c) {
-  for (int i = 0; i < tpl_resource_count(c); i++) {
-    const tpl_resource *x = tpl_resource_at(c, i);
-    if (strcasecmp(x->type, DEP_TYPE) == 0) {
-      http_fail(r, ARM_ERR_INVALID_TEMPLATE,
-                "The template resource '%s' is a nested deployment (Microsoft.Resources/"
-                "deployments), which azlite does not support yet: deploy it on its own.",
-                x->name);
-      return -1;
-    }
-  }
-  return 0;
-}
-
 /* What the request holds until the operation's thread takes the job. */
 static void slot_free(void *p) {
   dep_job **slot = p;
@@ -586,7 +572,6 @@ static dep_job **dep_prepare(http_req *r, const char *scope, const char *name, j
     fail_tpl(r, &e);
     return NULL;
   }
-  if (dep_refuse_resources(r, j->tpl) != 0) return NULL;
   char iso[40];
   j->started_ms = clock_now_ms(s);
   clock_iso8601(j->started_ms, iso);

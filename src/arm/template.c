@@ -2263,6 +2263,9 @@ static int expand_one(tpl_ctx *c, json_t *def, int parent, const char *loop) {
   }
   const char *s = sub ? sub : c->env->subscription_id;
   const char *g = rg ? rg : c->env->resource_group;
+  /* A nested deployment naming a subscription and no group deploys at
+   * that subscription (as ARM has it: it then takes a location). */
+  if (sub && !rg && !strcasecmp(type, "Microsoft.Resources/deployments")) g = NULL;
   char prefix[512], *id = NULL;
   if (g)
     snprintf(prefix, sizeof prefix, "/subscriptions/%s/resourceGroups/%s", s, g);

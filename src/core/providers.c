@@ -9,6 +9,7 @@ extern const provider network_provider;
 extern const provider compute_provider;
 extern const provider keyvault_provider;
 extern const provider insights_provider;
+extern const provider loganalytics_provider;
 
 const provider *const providers[] = {
     &arm_provider,
@@ -20,5 +21,6 @@ const provider *const providers[] = {
     /* Resource Manager records only (no data plane): templates name them. */
     &keyvault_provider,
     &insights_provider,
+    &loganalytics_provider,
     NULL,
 };
