@@ -712,11 +712,22 @@ static json_t *dep_operation(dep_job *j, const tpl_resource *x, int ok, int stat
   int64_t now = clock_now_ms(j->s);
   clock_iso8601(now, iso);
   dep_duration(now - t0, dur);
+  /* A nested deployment at the subscription, from a group's deployment, is
+   * reported under the group: azure-ai-ml 1.4.0 parses every operation's
+   * target as /subscriptions/x/resourceGroups/g/providers/..., and the
+   * workspace template it sends makes one (DefaultResourceGroup-<region>). */
+  const char *target = x->id;
+  char nested[512];
+  if (!strcasecmp(x->type, DEP_TYPE) && !strstr(x->id, "/resourceGroups/") &&
+      strstr(j->scope, "/resourceGroups/")) {
+    snprintf(nested, sizeof nested, "%s/providers/%s/%s", j->scope, DEP_TYPE, x->name);
+    target = nested;
+  }
   json_t *props =
       json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s}}", "provisioningOperation", "Create",
                 "provisioningState", ok ? "Succeeded" : "Failed", "timestamp", iso, "duration", dur,
                 "trackingId", opid, "statusCode", status_name(status), "targetResource", "id",
-                x->id, "resourceType", x->type, "resourceName", x->name);
+                target, "resourceType", x->type, "resourceName", x->name);
   json_object_set_new(props, "serviceRequestId", json_string(opid));
   if (!ok)
     json_object_set_new(props, "statusMessage",
