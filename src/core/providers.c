@@ -7,6 +7,7 @@ extern const provider identity_provider;
 extern const provider storage_provider;
 extern const provider network_provider;
 extern const provider compute_provider;
+extern const provider ml_provider;
 
 const provider *const providers[] = {
     &arm_provider,
@@ -15,5 +16,8 @@ const provider *const providers[] = {
     /* Before compute: VMs attach its interfaces (network.h). */
     &network_provider,
     &compute_provider,
+    /* After storage and compute: workspaces keep data in storage accounts
+     * (storage.h). */
+    &ml_provider,
     NULL,
 };

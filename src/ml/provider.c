@@ -1,0 +1,92 @@
+/* provider.c: Microsoft.MachineLearningServices as a provider: its one route
+ * table (every URL the ML provider serves), its schema and the api-versions
+ * it takes.  Workspaces are a type of the generic ARM resource layer
+ * (workspace.c); what lives inside a workspace (datastores, datastore.c) is
+ * kept in the provider's own tables and goes with the workspace. */
+#include <string.h>
+
+#include "internal.h"
+
+/* The versions azure-ai-ml 1.4.0 sends (2022-01-01-preview to
+ * 2022-10-01-preview) and the stable ones around them
+ * (azure-rest-api-specs, specification/machinelearningservices). */
+static const char *const ml_api_versions[] = {"2024-04-01",
+                                              "2023-10-01",
+                                              "2023-04-01",
+                                              "2023-04-01-preview",
+                                              "2023-02-01-preview",
+                                              "2022-12-01-preview",
+                                              "2022-10-01",
+                                              "2022-10-01-preview",
+                                              "2022-06-01-preview",
+                                              "2022-05-01",
+                                              "2022-02-01-preview",
+                                              "2022-01-01-preview",
+                                              "2021-07-01",
+                                              "2021-04-01",
+                                              "2021-01-01",
+                                              "2020-06-01",
+                                              "2020-09-01-dataplanepreview",
+                                              "2021-10-01-dataplanepreview",
+                                              NULL};
+
+static const resource_type ml_resource_types[] = {
+    {.type = ML_WS_TYPE, .api_versions = ml_api_versions, .generic = &ml_workspace_type},
+    {.type = ML_WS_TYPE "/datastores", .api_versions = ml_api_versions},
+    {.type = ML_NS "/locations", .api_versions = ml_api_versions},
+    {.type = NULL},
+};
+
+#define ARM(m, p, f)                                                                               \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM                                                                          \
+  }
+#define WS "/subscriptions/{sub}/resourceGroups/{rg}/providers/" ML_WS_TYPE "/{ws}"
+
+static const route ml_routes[] = {
+    ARM_TRACKED_ROUTES(ML_WS_TYPE, &ml_workspace_type),
+    ARM("POST", WS "/listKeys", ml_workspace_list_keys),
+    ARM("POST", WS "/resyncKeys", ml_workspace_resync_keys),
+    ARM("GET", WS "/datastores", ml_datastore_list),
+    ARM("GET", WS "/datastores/{name}", ml_datastore_get),
+    ARM("PUT", WS "/datastores/{name}", ml_datastore_put),
+    ARM("DELETE", WS "/datastores/{name}", ml_datastore_delete),
+    ARM("POST", WS "/datastores/{name}/listSecrets", ml_datastore_list_secrets),
+    /* The discovery document is anonymous, as Azure's is. */
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/discovery/workspaces/{id}",
+     .fn = ml_discovery,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_ARM},
+};
+#undef ARM
+#undef WS
+
+/* Schema, version 1: what lives in a workspace (keyed by the workspace's
+ * canonical ARM id; the workspace's remove hook drops it). */
+static const char *const ml_schema[] = {
+    "CREATE TABLE ml_datastores("
+    "  ws_id TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL COLLATE NOCASE,"
+    "  body TEXT NOT NULL /*json, as GET answers*/, secret TEXT /*key or SAS; NULL: none*/,"
+    "  PRIMARY KEY(ws_id, name));",
+};
+
+json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms) {
+  (void)r;
+  char c[40], m[40];
+  clock_iso8601(created_ms, c);
+  clock_iso8601(modified_ms, m);
+  return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "createdAt", c, "createdBy", "azlite",
+                   "createdByType", "Application", "lastModifiedAt", m, "lastModifiedBy", "azlite",
+                   "lastModifiedByType", "Application");
+}
+
+const provider ml_provider = {
+    .name = ML_NS,
+    .routes = ml_routes,
+    .nroutes = (int)(sizeof ml_routes / sizeof ml_routes[0]),
+    .schema = {ml_schema, (int)(sizeof ml_schema / sizeof ml_schema[0])},
+    .resource_types = ml_resource_types,
+};
