@@ -36,6 +36,21 @@ void ml_datastore_put(http_req *r);
 void ml_datastore_delete(http_req *r);
 void ml_datastore_list_secrets(http_req *r);
 
+/* compute.c */
+void ml_compute_list(http_req *r);
+void ml_compute_get(http_req *r);
+void ml_compute_put(http_req *r);
+void ml_compute_delete(http_req *r);
+void ml_compute_list_nodes(http_req *r);
+/* Scales every cluster: boots up to minNodeCount, stops nodes idle past
+ * nodeIdleTimeBeforeScaleDown (on the scheduler thread; never waits). */
+void ml_compute_tick(srv *s, int64_t now_ms);
+/* Inside the workspace's deleting transaction: its clusters' rows (their
+ * nodes go at the next tick). */
+int ml_computes_remove(srv *s, const char *ws_id);
+/* Stops every node and waits for them (shutdown). */
+void ml_compute_fini(srv *s);
+
 /* Shared helpers (provider.c). */
 /* systemData as Azure ML shows it, for a resource made at ms by the caller. */
 json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms);

@@ -33,6 +33,7 @@ static const char *const ml_api_versions[] = {"2024-04-01",
 static const resource_type ml_resource_types[] = {
     {.type = ML_WS_TYPE, .api_versions = ml_api_versions, .generic = &ml_workspace_type},
     {.type = ML_WS_TYPE "/datastores", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/computes", .api_versions = ml_api_versions},
     {.type = ML_NS "/locations", .api_versions = ml_api_versions},
     {.type = NULL},
 };
@@ -53,6 +54,11 @@ static const route ml_routes[] = {
     ARM("PUT", WS "/datastores/{name}", ml_datastore_put),
     ARM("DELETE", WS "/datastores/{name}", ml_datastore_delete),
     ARM("POST", WS "/datastores/{name}/listSecrets", ml_datastore_list_secrets),
+    ARM("GET", WS "/computes", ml_compute_list),
+    ARM("GET", WS "/computes/{name}", ml_compute_get),
+    ARM("PUT", WS "/computes/{name}", ml_compute_put),
+    ARM("DELETE", WS "/computes/{name}", ml_compute_delete),
+    ARM("POST", WS "/computes/{name}/listNodes", ml_compute_list_nodes),
     /* The discovery document is anonymous, as Azure's is. */
     {.listener = LISTEN_MGMT,
      .method = "GET",
@@ -70,7 +76,10 @@ static const char *const ml_schema[] = {
     "CREATE TABLE ml_datastores("
     "  ws_id TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL COLLATE NOCASE,"
     "  body TEXT NOT NULL /*json, as GET answers*/, secret TEXT /*key or SAS; NULL: none*/,"
-    "  PRIMARY KEY(ws_id, name));",
+    "  PRIMARY KEY(ws_id, name));"
+    "CREATE TABLE ml_computes("
+    "  id TEXT PRIMARY KEY COLLATE NOCASE, ws_id TEXT NOT NULL COLLATE NOCASE,"
+    "  body TEXT NOT NULL /*json, less the node counts GET adds*/);",
 };
 
 json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms) {
@@ -89,4 +98,6 @@ const provider ml_provider = {
     .nroutes = (int)(sizeof ml_routes / sizeof ml_routes[0]),
     .schema = {ml_schema, (int)(sizeof ml_schema / sizeof ml_schema[0])},
     .resource_types = ml_resource_types,
+    .tick = ml_compute_tick,
+    .fini = ml_compute_fini,
 };
