@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "../compute/compute.h"
 #include "../runtime/runtime.h"
@@ -634,4 +635,73 @@ void ml_compute_fini(srv *s) {
   pthread_mutex_lock(&nodes_mu);
   nodes_drain_locked(s, NULL);
   pthread_mutex_unlock(&nodes_mu);
+}
+
+/* ---- nodes for jobs ----------------------------------------------------------- */
+
+struct ml_node_lease {
+  ml_node *n;
+};
+
+ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *run_id,
+                                  volatile int *cancel, char *err, size_t errn) {
+  json_t *b = compute_load(s, compute_id);
+  if (!b) {
+    snprintf(err, errn, "the compute %s is gone", compute_id);
+    return NULL;
+  }
+  const compute_size *z = compute_size_find(json_string_value(json_object_get(aml_props(b), "vmSize")));
+  int max = (int)json_integer_value(json_object_get(scale_of(b), "maxNodeCount"));
+  json_decref(b);
+  pthread_mutex_lock(&nodes_mu);
+  ml_node *got = NULL;
+  while (!got && !*cancel && !s->stopping) {
+    for (ml_node *n = nodes; n && !got; n = n->next)
+      if (!strcasecmp(n->compute_id, compute_id) && n->state == NODE_IDLE) got = n;
+    if (!got && counts_locked(compute_id).total < max) {
+      got = node_add_locked(s, compute_id, z, run_id);
+      log_info("ml: %s scales up for %s: node %s", compute_id, run_id, got->node_id);
+    }
+    if (got) {
+      snprintf(got->run_id, sizeof got->run_id, "%s", run_id);
+      if (got->state == NODE_IDLE) got->state = NODE_RUNNING;
+      /* Wait for a booting node to come up (or fail). */
+      while (got->state == NODE_PREPARING) pthread_cond_wait(&nodes_cv, &nodes_mu);
+      if (got->state != NODE_RUNNING) got = NULL;
+      continue;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(&nodes_cv, &nodes_mu, &ts);
+  }
+  pthread_mutex_unlock(&nodes_mu);
+  if (!got) {
+    snprintf(err, errn, "%s", *cancel ? "canceled" : "no node could be allocated");
+    return NULL;
+  }
+  ml_node_lease *l = calloc(1, sizeof *l);
+  if (!l) abort();
+  l->n = got;
+  return l;
+}
+
+rt_sandbox *ml_lease_sandbox(ml_node_lease *l) {
+  return l->n->sb;
+}
+const char *ml_lease_disk(ml_node_lease *l) {
+  return l->n->disk;
+}
+const char *ml_lease_node_id(ml_node_lease *l) {
+  return l->n->node_id;
+}
+
+void ml_cluster_release(srv *s, ml_node_lease *l) {
+  pthread_mutex_lock(&nodes_mu);
+  l->n->run_id[0] = 0;
+  if (l->n->state == NODE_RUNNING) l->n->state = NODE_IDLE;
+  l->n->idle_since_ms = clock_now_ms(s);
+  pthread_cond_broadcast(&nodes_cv);
+  pthread_mutex_unlock(&nodes_mu);
+  free(l);
 }

@@ -34,6 +34,11 @@ static const resource_type ml_resource_types[] = {
     {.type = ML_WS_TYPE, .api_versions = ml_api_versions, .generic = &ml_workspace_type},
     {.type = ML_WS_TYPE "/datastores", .api_versions = ml_api_versions},
     {.type = ML_WS_TYPE "/computes", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/data", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/jobs", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/codes", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/models", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/environments", .api_versions = ml_api_versions},
     {.type = ML_NS "/locations", .api_versions = ml_api_versions},
     {.type = NULL},
 };
@@ -43,7 +48,15 @@ static const resource_type ml_resource_types[] = {
     .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
     .style = HTTP_ERR_ARM                                                                          \
   }
+#define ARM_D(m, p, f, d)                                                                          \
+  {.listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+   .style = HTTP_ERR_ARM, .data = d}
 #define WS "/subscriptions/{sub}/resourceGroups/{rg}/providers/" ML_WS_TYPE "/{ws}"
+#define HIST(m, p, f)                                                                              \
+  {.listener = LISTEN_MGMT, .method = m,                                                           \
+   .pattern = "/history/v1.0/subscriptions/{sub}/resourceGroups/{rg}/providers/" ML_WS_TYPE       \
+              "/{ws}" p,                                                                           \
+   .fn = f, .auth = AUTH_PROVIDER, .style = HTTP_ERR_ARM}
 
 static const route ml_routes[] = {
     ARM_TRACKED_ROUTES(ML_WS_TYPE, &ml_workspace_type),
@@ -59,6 +72,38 @@ static const route ml_routes[] = {
     ARM("PUT", WS "/computes/{name}", ml_compute_put),
     ARM("DELETE", WS "/computes/{name}", ml_compute_delete),
     ARM("POST", WS "/computes/{name}/listNodes", ml_compute_list_nodes),
+/* Versioned assets (assets.c): one set of handlers, the kind in .data. */
+#define ASSET(kind)                                                                                \
+  ARM_D("GET", WS "/" kind, ml_asset_container_list, kind),                                        \
+      ARM_D("GET", WS "/" kind "/{name}", ml_asset_container_get, kind),                           \
+      ARM_D("PUT", WS "/" kind "/{name}", ml_asset_container_put, kind),                           \
+      ARM_D("DELETE", WS "/" kind "/{name}", ml_asset_container_delete, kind),                     \
+      ARM_D("GET", WS "/" kind "/{name}/versions", ml_asset_version_list, kind),                   \
+      ARM_D("GET", WS "/" kind "/{name}/versions/{version}", ml_asset_version_get, kind),          \
+      ARM_D("PUT", WS "/" kind "/{name}/versions/{version}", ml_asset_version_put, kind),          \
+      ARM_D("DELETE", WS "/" kind "/{name}/versions/{version}", ml_asset_version_delete, kind)
+    ASSET("environments"),
+    ASSET("models"),
+    ASSET("codes"),
+    ASSET("data"),
+#undef ASSET
+    ARM("GET", WS "/jobs", ml_job_list),
+    ARM("GET", WS "/jobs/{name}", ml_job_get),
+    ARM("PUT", WS "/jobs/{name}", ml_job_put),
+    ARM("DELETE", WS "/jobs/{name}", ml_job_delete),
+    ARM("POST", WS "/jobs/{name}/cancel", ml_job_cancel),
+    /* Run history, at the discovery document's "history" (no api-version;
+     * the handlers check the bearer token and the caller's access). */
+    HIST("GET", "/runs/{run}/details", ml_history_run_details),
+    HIST("GET", "/runs/{run}", ml_history_run),
+    HIST("POST", "/rundata", ml_history_rundata),
+    /* A run's log while it grows; the run's uuid in the path is the key. */
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/azlite/ml/logs/{token}/*",
+     .fn = ml_job_log,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_ARM},
     /* The discovery document is anonymous, as Azure's is. */
     {.listener = LISTEN_MGMT,
      .method = "GET",
@@ -68,7 +113,9 @@ static const route ml_routes[] = {
      .style = HTTP_ERR_ARM},
 };
 #undef ARM
+#undef ARM_D
 #undef WS
+#undef HIST
 
 /* Schema, version 1: what lives in a workspace (keyed by the workspace's
  * canonical ARM id; the workspace's remove hook drops it). */
@@ -79,7 +126,20 @@ static const char *const ml_schema[] = {
     "  PRIMARY KEY(ws_id, name));"
     "CREATE TABLE ml_computes("
     "  id TEXT PRIMARY KEY COLLATE NOCASE, ws_id TEXT NOT NULL COLLATE NOCASE,"
-    "  body TEXT NOT NULL /*json, less the node counts GET adds*/);",
+    "  body TEXT NOT NULL /*json, less the node counts GET adds*/);"
+    "CREATE TABLE ml_asset_containers("
+    "  ws_id TEXT NOT NULL COLLATE NOCASE, kind TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE,"
+    "  body TEXT NOT NULL, PRIMARY KEY(ws_id, kind, name));"
+    "CREATE TABLE ml_asset_versions("
+    "  ws_id TEXT NOT NULL COLLATE NOCASE, kind TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE,"
+    "  version TEXT NOT NULL, body TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(ws_id, kind, name, version));"
+    "CREATE TABLE ml_jobs("
+    "  id TEXT PRIMARY KEY COLLATE NOCASE, ws_id TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL,"
+    "  body TEXT NOT NULL /*as submitted, with what azlite resolved*/,"
+    "  status TEXT NOT NULL, token TEXT NOT NULL UNIQUE /*the run uuid: log URL key*/,"
+    "  error TEXT /*json {error:{code,message}}*/, exit_code INTEGER,"
+    "  created_ms INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER);",
 };
 
 json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms) {
@@ -92,12 +152,23 @@ json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms) {
                    "lastModifiedByType", "Application");
 }
 
+static int ml_init(srv *s) {
+  return ml_jobs_init(s);
+}
+
+/* Jobs first (they hold nodes), then the nodes. */
+static void ml_fini(srv *s) {
+  ml_jobs_fini(s);
+  ml_compute_fini(s);
+}
+
 const provider ml_provider = {
     .name = ML_NS,
     .routes = ml_routes,
     .nroutes = (int)(sizeof ml_routes / sizeof ml_routes[0]),
     .schema = {ml_schema, (int)(sizeof ml_schema / sizeof ml_schema[0])},
     .resource_types = ml_resource_types,
+    .init = ml_init,
     .tick = ml_compute_tick,
-    .fini = ml_compute_fini,
+    .fini = ml_fini,
 };

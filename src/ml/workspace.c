@@ -215,7 +215,10 @@ static int ws_apply(arm_op *op) {
 
 static int ws_remove(srv *s, const char *id, json_t *body) {
   (void)body;
-  return ml_datastores_remove(s, id) | ml_computes_remove(s, id) ? -1 : 0;
+  return ml_datastores_remove(s, id) | ml_computes_remove(s, id) | ml_assets_remove(s, id) |
+                 ml_jobs_remove(s, id)
+             ? -1
+             : 0;
 }
 
 const arm_type ml_workspace_type = {
