@@ -204,9 +204,9 @@ static json_t *container_new(http_req *r, ctx *c, const char *name, json_t *in_p
   json_object_set_new(p, "properties", json_is_object(pp) ? json_deep_copy(pp) : json_object());
   json_object_set_new(p, "isArchived", json_boolean(json_is_true(json_object_get(in_props, "isArchived"))));
   int64_t now = clock_now_ms(r->srv);
-  return json_pack("{s:s++,s:s,s:s,s:o,s:o}", "id", c->ws_id, "/", c->k->segment, "/", name,
-                   "name", name, "type", c->k->type, "properties", p, "systemData",
-                   ml_system_data(r, now, now));
+  return json_pack("{s:o,s:s,s:s,s:o,s:o}", "id",
+                   json_sprintf("%s/%s/%s", c->ws_id, c->k->segment, name), "name", name, "type",
+                   c->k->type, "properties", p, "systemData", ml_system_data(r, now, now));
 }
 
 static void fail_not_found(http_req *r, ctx *c, const char *name, const char *version) {

@@ -188,9 +188,13 @@ static void environment_report(job_run *j, json_t *env) {
   char mods[2048] = "";
   size_t mn = 0;
   char *dup = strdup(conda), *save = NULL;
+  int in_deps = 0;
   for (char *line = strtok_r(dup, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    /* Only what `dependencies:` lists (channels are not packages). */
+    if (line[0] != ' ' && line[0] != '\t' && line[0] != '-')
+      in_deps = !strncmp(line, "dependencies:", 13);
     while (*line == ' ' || *line == '\t') line++;
-    if (*line != '-') continue;
+    if (!in_deps || *line != '-') continue;
     line++;
     while (*line == ' ') line++;
     if (!*line || strchr(line, ':')) continue;
