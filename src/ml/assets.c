@@ -48,7 +48,8 @@ static int data_check(http_req *r, json_t *ws, json_t *p) {
     http_fail(r, ML_ERR_VALIDATION, "A data version needs dataUri.");
     return -1;
   }
-  if (!json_object_get(p, "dataType")) json_object_set_new(p, "dataType", json_string("uri_folder"));
+  if (!json_object_get(p, "dataType"))
+    json_object_set_new(p, "dataType", json_string("uri_folder"));
   return 0;
 }
 
@@ -84,8 +85,10 @@ static int model_check(http_req *r, json_t *ws, json_t *p) {
                      json_string_value(json_object_get(ws, "name")), job_name, path));
     json_object_set_new(p, "jobName", json_string(job_name));
   }
-  if (!json_object_get(p, "modelType")) json_object_set_new(p, "modelType", json_string("custom_model"));
-  if (!json_is_object(json_object_get(p, "flavors"))) json_object_set_new(p, "flavors", json_object());
+  if (!json_object_get(p, "modelType"))
+    json_object_set_new(p, "modelType", json_string("custom_model"));
+  if (!json_is_object(json_object_get(p, "flavors")))
+    json_object_set_new(p, "flavors", json_object());
   return 0;
 }
 
@@ -202,7 +205,8 @@ static json_t *container_new(http_req *r, ctx *c, const char *name, json_t *in_p
   json_object_set_new(p, "tags", json_is_object(tags) ? json_deep_copy(tags) : json_object());
   json_t *pp = json_object_get(in_props, "properties");
   json_object_set_new(p, "properties", json_is_object(pp) ? json_deep_copy(pp) : json_object());
-  json_object_set_new(p, "isArchived", json_boolean(json_is_true(json_object_get(in_props, "isArchived"))));
+  json_object_set_new(p, "isArchived",
+                      json_boolean(json_is_true(json_object_get(in_props, "isArchived"))));
   int64_t now = clock_now_ms(r->srv);
   return json_pack("{s:o,s:s,s:s,s:o,s:o}", "id",
                    json_sprintf("%s/%s/%s", c->ws_id, c->k->segment, name), "name", name, "type",
@@ -211,8 +215,8 @@ static json_t *container_new(http_req *r, ctx *c, const char *name, json_t *in_p
 
 static void fail_not_found(http_req *r, ctx *c, const char *name, const char *version) {
   if (version)
-    http_fail(r, ML_ERR_NOT_FOUND, "Could not find %s %s:%s in the workspace.", c->k->display,
-              name, version);
+    http_fail(r, ML_ERR_NOT_FOUND, "Could not find %s %s:%s in the workspace.", c->k->display, name,
+              version);
   else
     http_fail(r, ML_ERR_NOT_FOUND, "Could not find %s %s in the workspace.", c->k->display, name);
 }
@@ -266,7 +270,8 @@ void ml_asset_container_put(http_req *r) {
   if (!in) return;
   json_t *ip = json_object_get(in, "properties");
   json_t *cur = http_json_own(r, container_load(r->srv, &c, c.name));
-  json_t *b = container_new(r, &c, cur ? json_string_value(json_object_get(cur, "name")) : c.name, ip);
+  json_t *b =
+      container_new(r, &c, cur ? json_string_value(json_object_get(cur, "name")) : c.name, ip);
   if (cur) json_object_set(b, "systemData", json_object_get(cur, "systemData"));
   if (container_save(r->srv, &c, json_string_value(json_object_get(b, "name")), b) != 0) {
     json_decref(b);
@@ -328,10 +333,11 @@ void ml_asset_version_list(http_req *r) {
   json_t *list = json_array();
   sqlite3_stmt *q;
   if (store_prepare(store_db(r->srv),
-                    desc ? "SELECT body FROM ml_asset_versions WHERE ws_id=?1 COLLATE NOCASE AND"
-                           " kind=?2 AND name=?3 COLLATE NOCASE ORDER BY created_ms DESC, rowid DESC"
-                         : "SELECT body FROM ml_asset_versions WHERE ws_id=?1 COLLATE NOCASE AND"
-                           " kind=?2 AND name=?3 COLLATE NOCASE ORDER BY created_ms, rowid",
+                    desc
+                        ? "SELECT body FROM ml_asset_versions WHERE ws_id=?1 COLLATE NOCASE AND"
+                          " kind=?2 AND name=?3 COLLATE NOCASE ORDER BY created_ms DESC, rowid DESC"
+                        : "SELECT body FROM ml_asset_versions WHERE ws_id=?1 COLLATE NOCASE AND"
+                          " kind=?2 AND name=?3 COLLATE NOCASE ORDER BY created_ms, rowid",
                     -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, c.ws_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, c.k->segment, -1, SQLITE_STATIC);
@@ -398,7 +404,8 @@ void ml_asset_version_put(http_req *r) {
     for (const char **k = uri_keys; *k; k++) {
       const char *a = json_string_value(json_object_get(cp, *k));
       const char *b = json_string_value(json_object_get(p, *k));
-      if (a && b && strcmp(a, b) != 0 && !(!strcmp(*k, "modelUri") && !strncmp(b, "azureml://jobs/", 15))) {
+      if (a && b && strcmp(a, b) != 0 &&
+          !(!strcmp(*k, "modelUri") && !strncmp(b, "azureml://jobs/", 15))) {
         http_fail(r, ML_ERR_CONFLICT,
                   "%s %s:%s already exists with another %s; versions cannot change (make a new "
                   "version).",
@@ -417,17 +424,20 @@ void ml_asset_version_put(http_req *r) {
   if (!json_is_object(json_object_get(p, "tags"))) json_object_set_new(p, "tags", json_object());
   if (!json_is_object(json_object_get(p, "properties")))
     json_object_set_new(p, "properties", json_object());
-  if (!json_is_boolean(json_object_get(p, "isArchived"))) json_object_set_new(p, "isArchived", json_false());
-  if (!json_is_boolean(json_object_get(p, "isAnonymous"))) json_object_set_new(p, "isAnonymous", json_false());
+  if (!json_is_boolean(json_object_get(p, "isArchived")))
+    json_object_set_new(p, "isArchived", json_false());
+  if (!json_is_boolean(json_object_get(p, "isAnonymous")))
+    json_object_set_new(p, "isAnonymous", json_false());
   json_object_set_new(p, "provisioningState", json_string("Succeeded"));
   int64_t now = clock_now_ms(s);
-  json_t *sys = cur ? json_deep_copy(json_object_get(cur, "systemData")) : ml_system_data(r, now, now);
+  json_t *sys =
+      cur ? json_deep_copy(json_object_get(cur, "systemData")) : ml_system_data(r, now, now);
   json_t *cont = http_json_own(r, container_load(s, &c, c.name));
   const char *cname = cont ? json_string_value(json_object_get(cont, "name")) : c.name;
-  json_t *b = json_pack("{s:o,s:s,s:s+,s:O,s:o}", "id",
-                        json_sprintf("%s/%s/%s/versions/%s", c.ws_id, c.k->segment, cname, v),
-                        "name", v, "type", c.k->type, "/versions", "properties", p, "systemData",
-                        sys);
+  json_t *b =
+      json_pack("{s:o,s:s,s:s+,s:O,s:o}", "id",
+                json_sprintf("%s/%s/%s/versions/%s", c.ws_id, c.k->segment, cname, v), "name", v,
+                "type", c.k->type, "/versions", "properties", p, "systemData", sys);
   char *txt = json_dumps(b, JSON_COMPACT);
   int rc = store_begin(s);
   if (rc == 0 && !cont) {
@@ -470,8 +480,8 @@ void ml_asset_version_delete(http_req *r) {
 
 int ml_assets_remove(srv *s, const char *ws_id) {
   return store_run(s, "DELETE FROM ml_asset_versions WHERE ws_id=? COLLATE NOCASE", "t", ws_id) |
-                 store_run(s, "DELETE FROM ml_asset_containers WHERE ws_id=? COLLATE NOCASE",
-                           "t", ws_id)
+                 store_run(s, "DELETE FROM ml_asset_containers WHERE ws_id=? COLLATE NOCASE", "t",
+                           ws_id)
              ? -1
              : 0;
 }
@@ -487,7 +497,8 @@ json_t *ml_asset_resolve(srv *s, const char *ws_id, const char *kind, const char
   const char *seg = strcasestr(ref, "/versions/");
   if (seg) {
     const char *n = seg;
-    while (n > ref && n[-1] != '/') n--;
+    while (n > ref && n[-1] != '/')
+      n--;
     snprintf(name, sizeof name, "%.*s", (int)(seg - n), n);
     snprintf(version, sizeof version, "%s", seg + strlen("/versions/"));
   } else {

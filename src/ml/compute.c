@@ -650,7 +650,8 @@ ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *ru
     snprintf(err, errn, "the compute %s is gone", compute_id);
     return NULL;
   }
-  const compute_size *z = compute_size_find(json_string_value(json_object_get(aml_props(b), "vmSize")));
+  const compute_size *z =
+      compute_size_find(json_string_value(json_object_get(aml_props(b), "vmSize")));
   int max = (int)json_integer_value(json_object_get(scale_of(b), "maxNodeCount"));
   json_decref(b);
   pthread_mutex_lock(&nodes_mu);
@@ -666,7 +667,8 @@ ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *ru
       snprintf(got->run_id, sizeof got->run_id, "%s", run_id);
       if (got->state == NODE_IDLE) got->state = NODE_RUNNING;
       /* Wait for a booting node to come up (or fail). */
-      while (got->state == NODE_PREPARING) pthread_cond_wait(&nodes_cv, &nodes_mu);
+      while (got->state == NODE_PREPARING)
+        pthread_cond_wait(&nodes_cv, &nodes_mu);
       if (got->state != NODE_RUNNING) got = NULL;
       continue;
     }

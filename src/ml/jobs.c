@@ -40,12 +40,12 @@ typedef struct job_run {
   struct job_run *next;
   srv *s;
   char id[600], name[200], ws_id[512], ws_name[128], rg[128], compute_id[600];
-  char account[64];  /* the workspace's storage account */
+  char account[64];   /* the workspace's storage account */
   char log_path[700]; /* on the host */
   char token[40];     /* the log URL's key */
   json_t *job;        /* the stored body (owned) */
   volatile int cancel;
-  int64_t proc;       /* rt_spawn handle, 0 before */
+  int64_t proc; /* rt_spawn handle, 0 before */
   rt_sandbox *sb;
   int exited, exit_code;
 } job_run;
@@ -63,11 +63,11 @@ static int terminal(const char *st) {
 static void job_set(srv *s, const char *id, const char *status, const char *error_json) {
   int64_t now = clock_now_ms(s);
   if (!strcmp(status, "Running"))
-    store_run(s, "UPDATE ml_jobs SET status=?, start_ms=? WHERE id=? COLLATE NOCASE", "tit",
-              status, now, id);
+    store_run(s, "UPDATE ml_jobs SET status=?, start_ms=? WHERE id=? COLLATE NOCASE", "tit", status,
+              now, id);
   else if (terminal(status))
-    store_run(s, "UPDATE ml_jobs SET status=?, end_ms=?, error=? WHERE id=? COLLATE NOCASE",
-              "titt", status, now, error_json, id);
+    store_run(s, "UPDATE ml_jobs SET status=?, end_ms=?, error=? WHERE id=? COLLATE NOCASE", "titt",
+              status, now, error_json, id);
   else
     store_run(s, "UPDATE ml_jobs SET status=? WHERE id=? COLLATE NOCASE", "tt", status, id);
   log_info("ml: job %s is %s", strrchr(id, '/') + 1, status);
@@ -109,7 +109,8 @@ static void dl_one(void *cls, const char *name, int64_t size) {
   (void)size;
   dl *d = cls;
   const char *rel = name + strlen(d->prefix);
-  while (*rel == '/') rel++;
+  while (*rel == '/')
+    rel++;
   if (!*rel || strstr(rel, "..")) return;
   char path[1400];
   snprintf(path, sizeof path, "%s/%s", d->dir, rel);
@@ -193,24 +194,27 @@ static void environment_report(job_run *j, json_t *env) {
     /* Only what `dependencies:` lists (channels are not packages). */
     if (line[0] != ' ' && line[0] != '\t' && line[0] != '-')
       in_deps = !strncmp(line, "dependencies:", 13);
-    while (*line == ' ' || *line == '\t') line++;
+    while (*line == ' ' || *line == '\t')
+      line++;
     if (!in_deps || *line != '-') continue;
     line++;
-    while (*line == ' ') line++;
+    while (*line == ' ')
+      line++;
     if (!*line || strchr(line, ':')) continue;
     char name[128];
     size_t k = 0;
-    while (line[k] && k + 1 < sizeof name && (isalnum((unsigned char)line[k]) || line[k] == '-' ||
-                                               line[k] == '_' || line[k] == '.'))
+    while (line[k] && k + 1 < sizeof name &&
+           (isalnum((unsigned char)line[k]) || line[k] == '-' || line[k] == '_' || line[k] == '.'))
       k++;
     snprintf(name, sizeof name, "%.*s", (int)k, line);
-    for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
+    for (char *c = name; *c; c++)
+      *c = (char)tolower((unsigned char)*c);
     if (!name[0] || !strcmp(name, "python") || !strcmp(name, "pip")) continue;
-    const char *mod = !strcmp(name, "pytorch")        ? "torch"
-                      : !strcmp(name, "scikit-learn") ? "sklearn"
-                      : !strcmp(name, "pillow")       ? "PIL"
+    const char *mod = !strcmp(name, "pytorch")         ? "torch"
+                      : !strcmp(name, "scikit-learn")  ? "sklearn"
+                      : !strcmp(name, "pillow")        ? "PIL"
                       : !strcmp(name, "opencv-python") ? "cv2"
-                                                      : name;
+                                                       : name;
     char m[128];
     snprintf(m, sizeof m, "%s", mod);
     for (char *c = m; *c; c++)
@@ -245,8 +249,7 @@ static int upload_dir(job_run *j, const char *host_dir, const char *blob_prefix)
   int n = 0;
   struct dirent *e;
   while ((e = readdir(d))) {
-    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
-      continue;
+    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
     char path[1400], name[1400];
     snprintf(path, sizeof path, "%s/%s", host_dir, e->d_name);
     snprintf(name, sizeof name, "%s/%s", blob_prefix, e->d_name);
@@ -396,7 +399,8 @@ static void *job_thread(void *arg) {
   json_t *v;
   json_object_foreach(json_object_get(p, "environmentVariables"), k, v) {
     int ok = *k && (isalpha((unsigned char)*k) || *k == '_');
-    for (const char *c = k; *c && ok; c++) ok = isalnum((unsigned char)*c) || *c == '_';
+    for (const char *c = k; *c && ok; c++)
+      ok = isalnum((unsigned char)*c) || *c == '_';
     if (!ok || !json_is_string(v)) continue;
     char *q = shell_quote(json_string_value(v));
     fprintf(sf, "export %s=%s\n", k, q);
@@ -413,8 +417,8 @@ static void *job_thread(void *arg) {
     goto release;
   }
   job_set(s, j->id, "Running", NULL);
-  int64_t proc = rt_spawn(j->sb, script, NULL, inside_wd, j->log_path, j->log_path,
-                          on_proc_exit, j);
+  int64_t proc =
+      rt_spawn(j->sb, script, NULL, inside_wd, j->log_path, j->log_path, on_proc_exit, j);
   free(script);
   if (proc < 0) {
     snprintf(err, sizeof err, "the job's process could not be started on its node");
@@ -423,7 +427,8 @@ static void *job_thread(void *arg) {
   pthread_mutex_lock(&runs_mu);
   j->proc = proc;
   if (j->cancel) rt_kill(j->sb, proc, 9);
-  while (!j->exited) pthread_cond_wait(&runs_cv, &runs_mu);
+  while (!j->exited)
+    pthread_cond_wait(&runs_cv, &runs_mu);
   canceled = j->cancel;
   pthread_mutex_unlock(&runs_mu);
   job_set(s, j->id, "Finalizing", NULL);
@@ -440,9 +445,8 @@ static void *job_thread(void *arg) {
   final = canceled ? "Canceled" : j->exit_code == 0 ? "Completed" : "Failed";
   if (!canceled && j->exit_code != 0) {
     char *tail = log_tail(j->log_path, 2000);
-    json_t *e = json_pack(
-        "{s:{s:s,s:s,s:[{s:s,s:s}]}}", "error", "code", "UserError", "message",
-        "placeholder", "details", "code", "ExitCode", "message", "");
+    json_t *e = json_pack("{s:{s:s,s:s,s:[{s:s,s:s}]}}", "error", "code", "UserError", "message",
+                          "placeholder", "details", "code", "ExitCode", "message", "");
     char *msg = NULL;
     if (asprintf(&msg,
                  "Execution failed. User process '/bin/sh' exited with status code %d. Please "
@@ -610,9 +614,11 @@ static char *command_resolve(http_req *r, const char *cmd, json_t *inputs, json_
     char ref[256];
     snprintf(ref, sizeof ref, "%.*s", (int)(close - open - 3), open + 3);
     char *a = ref;
-    while (*a == ' ') a++;
+    while (*a == ' ')
+      a++;
     char *e = a + strlen(a);
-    while (e > a && e[-1] == ' ') *--e = 0;
+    while (e > a && e[-1] == ' ')
+      *--e = 0;
     int is_in = !strncmp(a, "inputs.", 7), is_out = !strncmp(a, "outputs.", 8);
     const char *name = is_in ? a + 7 : is_out ? a + 8 : NULL;
     json_t *def = name ? json_object_get(is_in ? inputs : outputs, name) : NULL;
@@ -624,7 +630,8 @@ static char *command_resolve(http_req *r, const char *cmd, json_t *inputs, json_
                 is_out ? "outputs" : "inputs");
       return NULL;
     }
-    const char *t = json_string_value(json_object_get(def, is_in ? "jobInputType" : "jobOutputType"));
+    const char *t =
+        json_string_value(json_object_get(def, is_in ? "jobInputType" : "jobOutputType"));
     if (is_in && t && !strcasecmp(t, "literal")) {
       fputs(json_string_value(json_object_get(def, "value")) ?: "", f);
     } else if (is_in && t && !strcasecmp(t, "uri_file")) {
@@ -674,8 +681,8 @@ void ml_job_put(http_req *r) {
     return;
   }
   if (strcasecmp(jt, "Command") != 0) {
-    http_fail(r, ML_ERR_USER_ERROR,
-              "azlite does not implement %s jobs yet (Command jobs run).", jt);
+    http_fail(r, ML_ERR_USER_ERROR, "azlite does not implement %s jobs yet (Command jobs run).",
+              jt);
     return;
   }
   const char *cmd = json_string_value(json_object_get(ip, "command"));
@@ -713,7 +720,8 @@ void ml_job_put(http_req *r) {
     return;
   }
   const char *env_ref = json_string_value(json_object_get(ip, "environmentId"));
-  json_t *env = env_ref ? http_json_own(r, ml_asset_resolve(s, ws_id, "environments", env_ref)) : NULL;
+  json_t *env =
+      env_ref ? http_json_own(r, ml_asset_resolve(s, ws_id, "environments", env_ref)) : NULL;
   if (!env) {
     http_fail(r, ML_ERR_USER_ERROR, "Environment %s is not found in the workspace.",
               env_ref ? env_ref : "(none named)");
@@ -734,7 +742,8 @@ void ml_job_put(http_req *r) {
   json_t *iv;
   json_object_foreach(inputs, iname, iv) {
     const char *t = json_string_value(json_object_get(iv, "jobInputType"));
-    if (!t || (strcasecmp(t, "literal") && strcasecmp(t, "uri_file") && strcasecmp(t, "uri_folder"))) {
+    if (!t ||
+        (strcasecmp(t, "literal") && strcasecmp(t, "uri_file") && strcasecmp(t, "uri_folder"))) {
       http_fail(r, ML_ERR_USER_ERROR,
                 "Input %s of type %s is not supported by azlite (literal, uri_file and "
                 "uri_folder are).",
@@ -748,8 +757,8 @@ void ml_job_put(http_req *r) {
   snprintf(inside, sizeof inside, "/mnt/azureml/cr/j/%s", token);
   char *resolved = command_resolve(r, cmd, inputs, json_object_get(ip, "outputs"), inside);
   if (!resolved) return;
-  json_t *b = json_pack("{s:s,s:s,s:s,s:O}", "id", id, "name", name, "type", JOB_TYPE,
-                        "properties", ip);
+  json_t *b =
+      json_pack("{s:s,s:s,s:s,s:O}", "id", id, "name", name, "type", JOB_TYPE, "properties", ip);
   http_json_own(r, b);
   json_t *bp = json_object_get(b, "properties");
   json_object_set_new(bp, "computeId", json_string(compute_id));
@@ -765,12 +774,12 @@ void ml_job_put(http_req *r) {
       json_string_value(json_object_get(json_object_get(ws, "properties"), "workspaceId"));
   json_object_set_new(
       bp, "services",
-      json_pack("{s:{s:s,s:s},s:{s:s,s:s}}", "Studio", "jobServiceType", "Studio", "endpoint",
-                http_printf(r, "https://ml.azure.com/runs/%s?wsid=%s&tid=%s", name, ws_id,
-                            s->tenant_id),
-                "Tracking", "jobServiceType", "Tracking", "endpoint",
-                http_printf(r, "azureml://%s/mlflow/v1.0%s?workspaceId=%s",
-                            s->mgmt_url + strlen("https://"), ws_id, wsuuid ? wsuuid : "")));
+      json_pack(
+          "{s:{s:s,s:s},s:{s:s,s:s}}", "Studio", "jobServiceType", "Studio", "endpoint",
+          http_printf(r, "https://ml.azure.com/runs/%s?wsid=%s&tid=%s", name, ws_id, s->tenant_id),
+          "Tracking", "jobServiceType", "Tracking", "endpoint",
+          http_printf(r, "azureml://%s/mlflow/v1.0%s?workspaceId=%s",
+                      s->mgmt_url + strlen("https://"), ws_id, wsuuid ? wsuuid : "")));
   int64_t now = clock_now_ms(s);
   json_object_set_new(b, "systemData", ml_system_data(r, now, now));
   char *txt = json_dumps(b, JSON_COMPACT);
@@ -854,7 +863,8 @@ static int cancel_op(srv *s, void *arg, char *code, size_t cn, char *msg, size_t
   pthread_mutex_lock(&runs_mu);
   for (;;) {
     int running = 0;
-    for (job_run *j = runs; j; j = j->next) running |= !strcasecmp(j->id, c->id);
+    for (job_run *j = runs; j; j = j->next)
+      running |= !strcasecmp(j->id, c->id);
     if (!running) break;
     pthread_cond_wait(&runs_cv, &runs_mu);
   }
@@ -872,13 +882,17 @@ void ml_job_cancel(http_req *r) {
     return;
   }
   if (terminal(row.status)) {
-    http_fail(r, ML_ERR_USER_ERROR, "Job %s is %s and cannot be canceled.",
-              http_param(r, "name"), row.status);
+    http_fail(r, ML_ERR_USER_ERROR, "Job %s is %s and cannot be canceled.", http_param(r, "name"),
+              row.status);
     return;
   }
-  if (!job_cancel_running(id)) job_set(r->srv, id, "Canceled", NULL);
-  else store_run(r->srv, "UPDATE ml_jobs SET status='CancelRequested' WHERE id=? COLLATE NOCASE"
-                 " AND status NOT IN ('Completed','Failed','Canceled')", "t", id);
+  if (!job_cancel_running(id))
+    job_set(r->srv, id, "Canceled", NULL);
+  else
+    store_run(r->srv,
+              "UPDATE ml_jobs SET status='CancelRequested' WHERE id=? COLLATE NOCASE"
+              " AND status NOT IN ('Completed','Failed','Canceled')",
+              "t", id);
   cancel_ctx *c = calloc(1, sizeof *c);
   if (!c) abort();
   snprintf(c->id, sizeof c->id, "%s", id);
@@ -931,8 +945,8 @@ int ml_job_output_check(http_req *r, json_t *ws, const char *job, const char *pa
     return -1;
   }
   if (strcmp(row.status, "Completed") != 0) {
-    http_fail(r, ML_ERR_USER_ERROR, "Job %s is %s: only a completed job's outputs can be registered.",
-              job, row.status);
+    http_fail(r, ML_ERR_USER_ERROR,
+              "Job %s is %s: only a completed job's outputs can be registered.", job, row.status);
     return -1;
   }
   const char *acct = ml_workspace_account(ws);
@@ -959,9 +973,9 @@ static int history_auth(http_req *r, json_t **ws_out) {
     http_fail(r, ML_ERR_UNAUTHORIZED, "%s", authz ? msg : "A bearer token is required.");
     return -1;
   }
-  const char *ws_id = http_printf(r,
-                                  "/subscriptions/%s/resourceGroups/%s/providers/" ML_WS_TYPE "/%s",
-                                  http_param(r, "sub"), http_param(r, "rg"), http_param(r, "ws"));
+  const char *ws_id =
+      http_printf(r, "/subscriptions/%s/resourceGroups/%s/providers/" ML_WS_TYPE "/%s",
+                  http_param(r, "sub"), http_param(r, "rg"), http_param(r, "ws"));
   if (authz_check(r->srv, &p, "Microsoft.MachineLearningServices/workspaces/experiments/runs/read",
                   ws_id, 0) != 0) {
     http_fail(r, ML_ERR_FORBIDDEN,
@@ -984,17 +998,15 @@ static json_t *run_details(http_req *r, json_t *ws, const char *run_id, job_row 
   if (row->end_ms) clock_iso8601(row->end_ms, en);
   json_t *p = json_object_get(row->body, "properties");
   const char *compute = json_string_value(json_object_get(p, "computeId"));
-  json_t *d = json_pack("{s:s,s:s,s:s,s:o,s:o,s:[],s:O,s:O,s:s}", "runId", run_id, "runUuid",
-                        row->token, "status", row->status, "startTimeUtc",
-                        st[0] ? json_string(st) : json_null(), "endTimeUtc",
-                        en[0] ? json_string(en) : json_null(), "warnings", "tags",
-                        json_is_object(json_object_get(p, "tags")) ? json_object_get(p, "tags")
-                                                                   : json_object(),
-                        "properties",
-                        json_is_object(json_object_get(p, "properties"))
-                            ? json_object_get(p, "properties")
-                            : json_object(),
-                        "target", compute ? strrchr(compute, '/') + 1 : "");
+  json_t *d = json_pack(
+      "{s:s,s:s,s:s,s:o,s:o,s:[],s:O,s:O,s:s}", "runId", run_id, "runUuid", row->token, "status",
+      row->status, "startTimeUtc", st[0] ? json_string(st) : json_null(), "endTimeUtc",
+      en[0] ? json_string(en) : json_null(), "warnings", "tags",
+      json_is_object(json_object_get(p, "tags")) ? json_object_get(p, "tags") : json_object(),
+      "properties",
+      json_is_object(json_object_get(p, "properties")) ? json_object_get(p, "properties")
+                                                       : json_object(),
+      "target", compute ? strrchr(compute, '/') + 1 : "");
   json_object_set_new(
       d, "logFiles",
       json_pack("{s:s}", LOG_NAME,
@@ -1033,9 +1045,9 @@ void ml_history_rundata(http_req *r) {
   if (!in) return;
   const char *run = json_string_value(json_object_get(in, "runId"));
   job_row row;
-  if (!run || job_load(r, http_printf(r, "%s/jobs/%s", json_string_value(json_object_get(ws, "id")),
-                                      run),
-                       &row) != 1) {
+  if (!run ||
+      job_load(r, http_printf(r, "%s/jobs/%s", json_string_value(json_object_get(ws, "id")), run),
+               &row) != 1) {
     http_fail(r, ML_ERR_NOT_FOUND, "Run %s is not found.", run ? run : "");
     return;
   }
@@ -1076,7 +1088,8 @@ void ml_job_log(http_req *r) {
   FILE *m = open_memstream(&data, &len);
   char buf[65536];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, m);
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+    fwrite(buf, 1, n, m);
   fclose(f);
   fclose(m);
   http_reply_owned(r, 200, "text/plain; charset=utf-8", data, len);
@@ -1090,6 +1103,7 @@ void ml_jobs_fini(srv *s) {
     if (j->proc > 0 && j->sb && !j->exited) rt_kill(j->sb, j->proc, 9);
   }
   pthread_cond_broadcast(&runs_cv);
-  while (runs_active > 0) pthread_cond_wait(&runs_cv, &runs_mu);
+  while (runs_active > 0)
+    pthread_cond_wait(&runs_cv, &runs_mu);
   pthread_mutex_unlock(&runs_mu);
 }

@@ -49,14 +49,18 @@ static const resource_type ml_resource_types[] = {
     .style = HTTP_ERR_ARM                                                                          \
   }
 #define ARM_D(m, p, f, d)                                                                          \
-  {.listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
-   .style = HTTP_ERR_ARM, .data = d}
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM, .data = d                                                               \
+  }
 #define WS "/subscriptions/{sub}/resourceGroups/{rg}/providers/" ML_WS_TYPE "/{ws}"
 #define HIST(m, p, f)                                                                              \
-  {.listener = LISTEN_MGMT, .method = m,                                                           \
-   .pattern = "/history/v1.0/subscriptions/{sub}/resourceGroups/{rg}/providers/" ML_WS_TYPE       \
-              "/{ws}" p,                                                                           \
-   .fn = f, .auth = AUTH_PROVIDER, .style = HTTP_ERR_ARM}
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m,                                                          \
+    .pattern =                                                                                     \
+        "/history/v1.0/subscriptions/{sub}/resourceGroups/{rg}/providers/" ML_WS_TYPE "/{ws}" p,   \
+    .fn = f, .auth = AUTH_PROVIDER, .style = HTTP_ERR_ARM                                          \
+  }
 
 static const route ml_routes[] = {
     ARM_TRACKED_ROUTES(ML_WS_TYPE, &ml_workspace_type),

@@ -15,8 +15,8 @@
 
 #define SAS_VERSION "2021-08-06"
 
-char *storage_container_sas(srv *s, const char *account, const char *container,
-                            const char *perms, int64_t expiry_ms) {
+char *storage_container_sas(srv *s, const char *account, const char *container, const char *perms,
+                            int64_t expiry_ms) {
   char k1[128], k2[128];
   if (storage_account_keys(s, account, k1, k2) != 0) return NULL;
   char se[40];
@@ -105,7 +105,8 @@ int storage_blob_to_file(srv *s, const char *account, const char *container, con
     if (rc == 0 && !rel) {
       const void *d = sqlite3_column_blob(q, 4);
       int dn = sqlite3_column_bytes(q, 4);
-      if (off + len > dn || (len && fwrite((const char *)d + off, 1, (size_t)len, out) != (size_t)len))
+      if (off + len > dn ||
+          (len && fwrite((const char *)d + off, 1, (size_t)len, out) != (size_t)len))
         rc = -1;
     } else if (rc == 0) {
       char *abs = NULL;
@@ -137,7 +138,8 @@ int storage_blob_put_file(srv *s, const char *account, const char *container, co
   FILE *mem = open_memstream(&data, &len);
   char buf[65536];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, mem);
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+    fwrite(buf, 1, n, mem);
   fclose(f);
   fclose(mem);
   char *sas = storage_container_sas(s, account, container, "rcw", clock_now_ms(s) + 3600 * 1000);
