@@ -36,6 +36,7 @@ typedef struct ml_node {
   char sandbox[64];
   char disk[600];
   char run_id[128]; /* the job it runs, "" when none */
+  char why[256];    /* why its boot failed (state LEAVING without a sandbox) */
   enum node_state state;
   int64_t idle_since_ms;
   rt_sandbox *sb; /* set once booted; guarded by ml_nodes_mu */
@@ -74,6 +75,7 @@ static void *node_boot_thread(void *arg) {
     n->idle_since_ms = clock_now_ms(j->s);
   } else {
     /* Unusable nodes go: the next need boots another. */
+    snprintf(n->why, sizeof n->why, "%s", err);
     n->state = NODE_LEAVING;
     node_thread(j->s, n, NULL, node_stop_thread);
   }
@@ -587,10 +589,24 @@ void ml_compute_tick(srv *s, int64_t now_ms) {
     json_decref(b);
   }
   store_finalize(q);
+  /* A host that cannot make sandboxes gets no minimum nodes (jobs then fail
+   * saying why), rather than a boot attempt every tick. */
+  char why[256];
+  int need_min = 0;
+  for (int i = 0; i < nrows; i++)
+    need_min |= rows[i].min > 0;
+  int sandboxes_ok = !need_min || rt_available(why, sizeof why);
+  /* Once per process: the log says it, not every tick. */
+  static int warned;
+  if (!sandboxes_ok && !warned) {
+    warned = 1;
+    log_warn("ml: cluster nodes cannot boot on this host: %s", why);
+  }
   pthread_mutex_lock(&nodes_mu);
   for (int i = 0; i < nrows; i++) {
     cluster_row *c = &rows[i];
     node_counts k = counts_locked(c->id);
+    if (k.total < c->min && !sandboxes_ok) continue;
     for (int n = k.total; n < c->min; n++)
       node_add_locked(s, c->id, c->size, NULL);
     int above = k.total - c->min;
@@ -669,7 +685,12 @@ ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *ru
       /* Wait for a booting node to come up (or fail). */
       while (got->state == NODE_PREPARING)
         pthread_cond_wait(&nodes_cv, &nodes_mu);
-      if (got->state != NODE_RUNNING) got = NULL;
+      if (got->state != NODE_RUNNING) {
+        /* Its boot failed: the job fails with why, rather than boot forever. */
+        snprintf(err, errn, "node %s could not start: %s", got->node_id, got->why);
+        pthread_mutex_unlock(&nodes_mu);
+        return NULL;
+      }
       continue;
     }
     struct timespec ts;

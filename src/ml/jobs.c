@@ -406,7 +406,13 @@ static void *job_thread(void *arg) {
     fprintf(sf, "export %s=%s\n", k, q);
     free(q);
   }
-  fprintf(sf, "mkdir -p outputs logs\n%s\n", cmd);
+  fprintf(sf, "mkdir -p outputs logs\n");
+  json_object_foreach(json_object_get(p, "outputs"), k, v) {
+    char *q = shell_quote(k);
+    fprintf(sf, "mkdir -p outputs/%s\n", q);
+    free(q);
+  }
+  fprintf(sf, "%s\n", cmd);
   fclose(sf);
   pthread_mutex_lock(&runs_mu);
   int canceled = j->cancel;
