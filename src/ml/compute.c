@@ -11,6 +11,7 @@
  * Azure-AsyncOperation); the scaling itself runs on short-lived threads the
  * scheduler's tick starts, so the tick never waits for a boot. */
 #include <ctype.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -727,4 +728,22 @@ void ml_cluster_release(srv *s, ml_node_lease *l) {
   pthread_cond_broadcast(&nodes_cv);
   pthread_mutex_unlock(&nodes_mu);
   free(l);
+}
+
+/* At start: no node outlives azlite (its sandboxes die with it), so the
+ * disks a kill -9 left behind go. */
+int ml_compute_init(srv *s) {
+  if (!s->serving) return 0;
+  char *dir = srv_path(s, "ml/nodes");
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    rt_disk_remove(path);
+  }
+  if (d) closedir(d);
+  free(dir);
+  return 0;
 }

@@ -48,6 +48,8 @@ void ml_compute_tick(srv *s, int64_t now_ms);
 /* Inside the workspace's deleting transaction: its clusters' rows (their
  * nodes go at the next tick). */
 int ml_computes_remove(srv *s, const char *ws_id);
+/* Removes node disks a crash left (start). */
+int ml_compute_init(srv *s);
 /* Stops every node and waits for them (shutdown). */
 void ml_compute_fini(srv *s);
 

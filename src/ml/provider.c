@@ -157,7 +157,7 @@ json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms) {
 }
 
 static int ml_init(srv *s) {
-  return ml_jobs_init(s);
+  return ml_compute_init(s) | ml_jobs_init(s) ? -1 : 0;
 }
 
 /* Jobs first (they hold nodes), then the nodes. */
