@@ -21,6 +21,9 @@ CLIENT_PACKAGES=(azure-cli python3-azure python3-azure-storage python3-cryptogra
 # Inside VM sandboxes: sshd (the host's binary runs in each VM; the host's own
 # ssh service is not started by this install, see policy-rc.d below).
 SANDBOX_PACKAGES=(openssh-server openssh-client)
+# What the ML tests' training script imports, on the host's Python (which ML
+# cluster nodes run jobs on when an environment cannot be built offline).
+ML_PACKAGES=(python3-torch python3-numpy)
 # Benchmarks and the tests' helpers.
 TOOL_PACKAGES=(wrk curl openssl ca-certificates)
 
@@ -39,7 +42,7 @@ present() {
 
 missing=()
 for p in "${BUILD_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}" "${CLIENT_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" \
-         "${SANDBOX_PACKAGES[@]}"; do
+         "${SANDBOX_PACKAGES[@]}" "${ML_PACKAGES[@]}"; do
   present "$p" || missing+=("$p")
 done
 

@@ -8,6 +8,7 @@
 
 #include "../arm/arm.h"
 #include "../core/core.h"
+#include "compute.h"
 #include "errors.h"
 
 extern const provider compute_provider;
@@ -16,32 +17,7 @@ extern const char *const compute_api_versions[];
 
 /* ---- the catalog (sizes.c, catalog.c) ---------------------------------- */
 
-/* A VM size as Azure documents it (sizes.c says where each figure comes from). */
-typedef struct compute_size {
-  const char *name;         /* "Standard_NC6s_v3" */
-  int vcpus;                /* numberOfCores */
-  int memory_mb;            /* memoryInMB */
-  int max_data_disks;       /* maxDataDiskCount */
-  int os_disk_mb;           /* osDiskSizeInMB: 1047552 for all */
-  int resource_disk_mb;     /* resourceDiskSizeInMB (temp disk); 0: none */
-  const char *family;       /* quota family: "standardNCSv3Family" */
-  const char *gpu_model;    /* "V100", "T4", "A100", "A10", "M60"; NULL: no GPU */
-  int gpus;                 /* GPUs (with gpu_share > 1: the one GPU shared) */
-  int gpu_share;            /* 1: whole GPUs; n: 1/n of one GPU (NV6ads_A10_v5: 6) */
-  int low_priority_capable; /* Spot / low priority allowed (B-series: 0) */
-  int premium_io;           /* premium SSD */
-  int accelerated_networking;
-  const char *hyperv_generations; /* "V1,V2" or "V2" */
-  double price_per_hour;          /* pay-as-you-go Linux list price, eastus, USD */
-} compute_size;
-
-/* The size named (case-insensitive), or NULL. */
-const compute_size *compute_size_find(const char *name);
-int compute_size_count(void);
-const compute_size *compute_size_at(int i); /* NULL out of range */
-/* Why the size cannot be used in the location ("NotAvailableForSubscription",
- * as /skus shows in its restrictions), or NULL when it can. */
-const char *compute_size_restriction(const compute_size *sz, const char *location);
+/* The sizes (compute_size, compute_size_find, ...) are in compute.h. */
 /* The i-th quota family (NULL past the last); *localized: its usages name. */
 const char *compute_family_at(int i, const char **localized);
 
@@ -56,15 +32,7 @@ int compute_image_resolve(const char *publisher, const char *offer, const char *
  * when Windows or unknown. */
 int compute_image_is_linux(const char *publisher, const char *offer, const char *sku);
 
-/* Quotas.  Checks that `count` more instances of `size` in `location` (spot:
- * Spot/low priority, counted against lowPriorityCores instead of the regional
- * and family vCPUs, as Azure does) fit the subscription's quotas, not
- * counting what the resource exclude_id (may be NULL) uses now (a resize or
- * a scale-set capacity change).  Fails r as Azure does (409
- * OperationNotAllowed, "... exceeding approved standardNCSv3Family Cores
- * quota ...") and returns -1; 0 when it fits. */
-int compute_quota_check(http_req *r, const char *location, const char *size, int count, int spot,
-                        const char *exclude_id);
+/* compute_quota_check is in compute.h. */
 
 /* Route handlers (provider.c's table). */
 void compute_vm_sizes(http_req *r);

@@ -10,6 +10,7 @@ extern const provider compute_provider;
 extern const provider keyvault_provider;
 extern const provider insights_provider;
 extern const provider loganalytics_provider;
+extern const provider ml_provider;
 
 const provider *const providers[] = {
     &arm_provider,
@@ -22,5 +23,8 @@ const provider *const providers[] = {
     &keyvault_provider,
     &insights_provider,
     &loganalytics_provider,
+    /* After storage and compute: workspaces keep data in storage accounts
+     * (storage.h). */
+    &ml_provider,
     NULL,
 };

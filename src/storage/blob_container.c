@@ -7,6 +7,7 @@
 
 #include "../core/xml.h"
 #include "blob.h"
+#include "storage.h"
 
 #define MAX_POLICIES 5
 
@@ -336,4 +337,17 @@ void blob_container_get_acl(blob_ctx *c) {
   xmlw_close(w);
   json_decref(acl);
   blob_reply_xml(c, w);
+}
+
+/* For other providers (storage.h): a container made as Create Container
+ * makes one, private and without metadata, when it is not there yet. */
+int storage_container_ensure(srv *s, const char *account, const char *container) {
+  int64_t now = clock_now_ms(s);
+  char etag[24];
+  blob_etag_new(s, now, etag);
+  return store_exec(s,
+                    "INSERT INTO blob_containers(account,name,etag,last_modified_ms,created_ms)"
+                    " SELECT %Q,%Q,%Q,%lld,%lld WHERE EXISTS(SELECT 1 FROM storage_accounts"
+                    " WHERE name=%Q) ON CONFLICT DO NOTHING",
+                    account, container, etag, (long long)now, (long long)now, account);
 }

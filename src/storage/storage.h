@@ -11,6 +11,30 @@ extern const provider storage_provider;
  * account exists, -1 otherwise. */
 int storage_account_keys(srv *s, const char *account, char key1[128], char key2[128]);
 
+/* Makes the container in the account unless it is there (private, no
+ * metadata), inside the caller's transaction when there is one: what a
+ * provider that keeps data in a user's account (ML workspaces) sets up.  0, or
+ * -1 on a store error; the account must exist (else nothing is made). */
+int storage_container_ensure(srv *s, const char *account, const char *container);
+
+/* Blobs to and from host files (blob_host.c), for a provider that moves a
+ * user's data (ML jobs: code into a node, outputs out of it).
+ * storage_container_sas: a service SAS query string ("sv=...&sig=...") for
+ * the container with perms ("rl", "rcw") until expiry_ms, signed with key1;
+ * malloc'd, NULL when the account is gone.  storage_blob_list: fn for every
+ * blob whose name starts with prefix, in name order; the count or -1.
+ * storage_blob_to_file: the blob's bytes into path; 0 or -1.
+ * storage_blob_put_file: path's bytes as a block blob (Put Blob through the
+ * data plane, replacing one there); 0 or -1. */
+char *storage_container_sas(srv *s, const char *account, const char *container, const char *perms,
+                            int64_t expiry_ms);
+int storage_blob_list(srv *s, const char *account, const char *container, const char *prefix,
+                      void (*fn)(void *cls, const char *name, int64_t size), void *cls);
+int storage_blob_to_file(srv *s, const char *account, const char *container, const char *name,
+                         const char *path);
+int storage_blob_put_file(srv *s, const char *account, const char *container, const char *name,
+                          const char *path);
+
 /* What storage does to blobs (tier changes, deletions by lifecycle rules,
  * rehydrations) is reported as usage events (usage_since() in core.h). */
 

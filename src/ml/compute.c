@@ -1,0 +1,749 @@
+/* compute.c: a workspace's computes (workspaces/{ws}/computes/{name}):
+ * AmlCompute clusters.  A cluster is a row of ml_computes (its body as GET
+ * answers, less what is computed: node counts and allocation state).  Its
+ * nodes are sandboxes (runtime.h) that live in memory only: a node boots when
+ * the cluster needs one (a job, or minNodeCount) and is stopped, its disk
+ * removed, once it has been idle nodeIdleTimeBeforeScaleDown on azlite's
+ * clock and the cluster is above its minimum.  After a restart a cluster has
+ * no nodes until it needs them again, as one that scaled down.
+ *
+ * Creates, updates and deletes are long-running (the SDK's pollers insist on
+ * Azure-AsyncOperation); the scaling itself runs on short-lived threads the
+ * scheduler's tick starts, so the tick never waits for a boot. */
+#include <ctype.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "../compute/compute.h"
+#include "../runtime/runtime.h"
+#include "internal.h"
+
+#define COMPUTE_TYPE ML_WS_TYPE "/computes"
+#define DEFAULT_IDLE_S 120
+
+/* ---- nodes ------------------------------------------------------------------ */
+
+enum node_state { NODE_PREPARING, NODE_IDLE, NODE_RUNNING, NODE_LEAVING };
+static const char *const NODE_STATE_NAMES[] = {"preparing", "idle", "running", "leaving"};
+
+typedef struct ml_node {
+  struct ml_node *next;
+  char compute_id[512]; /* canonical */
+  char node_id[64];     /* "tvmps_<hex>_d", as Azure names them */
+  char sandbox[64];
+  char disk[600];
+  char run_id[128]; /* the job it runs, "" when none */
+  char why[256];    /* why its boot failed (state LEAVING without a sandbox) */
+  enum node_state state;
+  int64_t idle_since_ms;
+  rt_sandbox *sb; /* set once booted; guarded by ml_nodes_mu */
+} ml_node;
+
+/* Every live node of every cluster.  Guarded by nodes_mu; a node's sandbox
+ * calls run outside it (a boot or stop takes seconds). */
+static pthread_mutex_t nodes_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t nodes_cv = PTHREAD_COND_INITIALIZER;
+static ml_node *nodes;
+
+typedef struct node_job {
+  srv *s;
+  ml_node *n;
+  const compute_size *size;
+} node_job;
+
+static void node_thread(srv *s, ml_node *n, const compute_size *z, void *(*fn)(void *));
+static void *node_stop_thread(void *arg);
+
+static void *node_boot_thread(void *arg) {
+  node_job *j = arg;
+  ml_node *n = j->n;
+  char err[512] = "";
+  rt_spec spec = {.name = n->sandbox,
+                  .disk_dir = n->disk,
+                  .hostname = n->node_id,
+                  .vcpus = j->size ? j->size->vcpus : 0,
+                  .memory_mb = j->size ? j->size->memory_mb : 0,
+                  .gpus = j->size && j->size->gpu_model ? j->size->gpus : 0};
+  rt_sandbox *sb = rt_boot(&spec, err, sizeof err);
+  pthread_mutex_lock(&nodes_mu);
+  if (sb) {
+    n->sb = sb;
+    if (n->state == NODE_PREPARING) n->state = n->run_id[0] ? NODE_RUNNING : NODE_IDLE;
+    n->idle_since_ms = clock_now_ms(j->s);
+  } else {
+    /* Unusable nodes go: the next need boots another. */
+    snprintf(n->why, sizeof n->why, "%s", err);
+    n->state = NODE_LEAVING;
+    node_thread(j->s, n, NULL, node_stop_thread);
+  }
+  pthread_cond_broadcast(&nodes_cv);
+  pthread_mutex_unlock(&nodes_mu);
+  if (sb)
+    log_info("ml: node %s of %s is up", n->node_id, n->compute_id);
+  else
+    log_warn("ml: node %s of %s could not boot: %s", n->node_id, n->compute_id, err);
+  free(j);
+  return NULL;
+}
+
+/* Stops a node that is LEAVING (its sandbox, its disk) and frees it. */
+static void *node_stop_thread(void *arg) {
+  node_job *j = arg;
+  ml_node *n = j->n;
+  if (n->sb) rt_stop(n->sb, 2000);
+  rt_disk_remove(n->disk);
+  pthread_mutex_lock(&nodes_mu);
+  for (ml_node **p = &nodes; *p; p = &(*p)->next)
+    if (*p == n) {
+      *p = n->next;
+      break;
+    }
+  pthread_cond_broadcast(&nodes_cv);
+  pthread_mutex_unlock(&nodes_mu);
+  log_info("ml: node %s of %s is gone", n->node_id, n->compute_id);
+  free(n);
+  free(j);
+  return NULL;
+}
+
+static void node_thread(srv *s, ml_node *n, const compute_size *z, void *(*fn)(void *)) {
+  node_job *j = calloc(1, sizeof *j);
+  if (!j) abort();
+  j->s = s;
+  j->n = n;
+  j->size = z;
+  pthread_t t;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, fn, j) != 0) abort();
+  pthread_attr_destroy(&a);
+}
+
+/* A new PREPARING node for the cluster (nodes_mu held), booting. */
+static ml_node *node_add_locked(srv *s, const char *compute_id, const compute_size *z,
+                                const char *run_id) {
+  ml_node *n = calloc(1, sizeof *n);
+  if (!n) abort();
+  char u[37];
+  uuid_v4(u);
+  char hex[33];
+  int k = 0;
+  for (const char *p = u; *p && k < 32; p++)
+    if (*p != '-') hex[k++] = *p;
+  hex[k] = 0;
+  snprintf(n->compute_id, sizeof n->compute_id, "%.511s", compute_id);
+  snprintf(n->node_id, sizeof n->node_id, "tvmps_%.24s_d", hex);
+  snprintf(n->sandbox, sizeof n->sandbox, "aml-%.24s", hex);
+  char *d = srv_path(s, "ml/nodes");
+  snprintf(n->disk, sizeof n->disk, "%s/%s", d, n->sandbox);
+  free(d);
+  snprintf(n->run_id, sizeof n->run_id, "%s", run_id ? run_id : "");
+  n->state = NODE_PREPARING;
+  n->next = nodes;
+  nodes = n;
+  node_thread(s, n, z, node_boot_thread);
+  return n;
+}
+
+typedef struct node_counts {
+  int total, preparing, idle, running, leaving;
+} node_counts;
+
+static node_counts counts_locked(const char *compute_id) {
+  node_counts c = {0};
+  for (ml_node *n = nodes; n; n = n->next) {
+    if (strcasecmp(n->compute_id, compute_id) != 0) continue;
+    if (n->state == NODE_LEAVING) {
+      c.leaving++;
+      continue;
+    }
+    c.total++;
+    if (n->state == NODE_PREPARING) c.preparing++;
+    if (n->state == NODE_IDLE) c.idle++;
+    if (n->state == NODE_RUNNING) c.running++;
+  }
+  return c;
+}
+
+/* Stops the nodes of a cluster (every cluster's: NULL) and waits until they
+ * are gone; a booting node finishes its boot first (nodes_mu held). */
+static void nodes_drain_locked(srv *s, const char *compute_id) {
+  for (;;) {
+    int left = 0;
+    for (ml_node *n = nodes; n; n = n->next) {
+      if (compute_id && strcasecmp(n->compute_id, compute_id) != 0) continue;
+      left++;
+      if (n->state == NODE_IDLE || n->state == NODE_RUNNING) {
+        n->state = NODE_LEAVING;
+        node_thread(s, n, NULL, node_stop_thread);
+      }
+    }
+    if (!left) return;
+    pthread_cond_wait(&nodes_cv, &nodes_mu);
+  }
+}
+
+/* ---- the stored clusters -------------------------------------------------------- */
+
+static json_t *compute_load(srv *s, const char *id) {
+  sqlite3_stmt *q;
+  json_t *out = NULL;
+  if (store_prepare(store_db(s), "SELECT body FROM ml_computes WHERE id=? COLLATE NOCASE", -1, &q,
+                    NULL) != SQLITE_OK)
+    return NULL;
+  sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+  if (sqlite3_step(q) == SQLITE_ROW)
+    out = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+  store_finalize(q);
+  return out;
+}
+
+static int compute_save(srv *s, const char *ws_id, const char *id, json_t *body) {
+  char *b = json_dumps(body, JSON_COMPACT);
+  int rc = store_run(s,
+                     "INSERT INTO ml_computes(id,ws_id,body) VALUES(?,?,?)"
+                     " ON CONFLICT(id) DO UPDATE SET body=excluded.body",
+                     "ttt", id, ws_id, b);
+  free(b);
+  return rc;
+}
+
+static void compute_set_state(srv *s, const char *id, const char *state) {
+  json_t *b = compute_load(s, id);
+  if (!b) return;
+  json_object_set_new(json_object_get(b, "properties"), "provisioningState", json_string(state));
+  char *txt = json_dumps(b, JSON_COMPACT);
+  store_run(s, "UPDATE ml_computes SET body=? WHERE id=? COLLATE NOCASE", "tt", txt, id);
+  free(txt);
+  json_decref(b);
+}
+
+static json_t *aml_props(json_t *body) {
+  return json_object_get(json_object_get(body, "properties"), "properties");
+}
+static json_t *scale_of(json_t *body) {
+  return json_object_get(aml_props(body), "scaleSettings");
+}
+
+/* Seconds in an ISO 8601 duration (PT300S, PT5M, P1DT2H, PT0H5M0S), or -1. */
+static int64_t iso_duration_s(const char *d) {
+  if (!d || (*d != 'P' && *d != 'p')) return -1;
+  int64_t total = 0;
+  int in_time = 0, any = 0;
+  for (const char *p = d + 1; *p;) {
+    if (*p == 'T' || *p == 't') {
+      in_time = 1;
+      p++;
+      continue;
+    }
+    if (!isdigit((unsigned char)*p)) return -1;
+    char *end;
+    double v = strtod(p, &end);
+    char u = (char)toupper((unsigned char)*end);
+    if (end == p || !u) return -1;
+    int64_t mul = u == 'D' && !in_time   ? 86400
+                  : u == 'W' && !in_time ? 604800
+                  : u == 'H' && in_time  ? 3600
+                  : u == 'M' && in_time  ? 60
+                  : u == 'S' && in_time  ? 1
+                                         : -1;
+    if (mul < 0) return -1;
+    total += (int64_t)(v * (double)mul);
+    any = 1;
+    p = end + 1;
+  }
+  return any ? total : -1;
+}
+
+static int64_t idle_s_of(json_t *body) {
+  int64_t v = iso_duration_s(
+      json_string_value(json_object_get(scale_of(body), "nodeIdleTimeBeforeScaleDown")));
+  return v < 0 ? DEFAULT_IDLE_S : v;
+}
+
+/* What GET answers: the stored body with the node counts as they are now. */
+static json_t *compute_render(srv *s, json_t *body) {
+  (void)s;
+  const char *id = json_string_value(json_object_get(body, "id"));
+  json_t *ap = aml_props(body);
+  if (!json_is_object(ap)) return body;
+  pthread_mutex_lock(&nodes_mu);
+  node_counts c = counts_locked(id);
+  pthread_mutex_unlock(&nodes_mu);
+  json_int_t min = json_integer_value(json_object_get(scale_of(body), "minNodeCount"));
+  int target = c.total > min ? c.total : (int)min;
+  json_object_set_new(
+      ap, "allocationState",
+      json_string(c.preparing || c.leaving || c.total < min ? "Resizing" : "Steady"));
+  json_object_set_new(ap, "currentNodeCount", json_integer(c.total));
+  json_object_set_new(ap, "targetNodeCount", json_integer(target));
+  json_object_set_new(ap, "nodeStateCounts",
+                      json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "idleNodeCount", c.idle,
+                                "runningNodeCount", c.running, "preparingNodeCount", c.preparing,
+                                "unusableNodeCount", 0, "leavingNodeCount", c.leaving,
+                                "preemptedNodeCount", 0));
+  return body;
+}
+
+/* ---- requests ----------------------------------------------------------------- */
+
+typedef struct ws_ctx {
+  json_t *ws;
+  const char *ws_id;
+  const char *id; /* the compute's canonical id */
+} ws_ctx;
+
+static int ws_ctx_get(http_req *r, ws_ctx *c) {
+  c->ws = http_json_own(r, ml_workspace_require(r));
+  if (!c->ws) return -1;
+  c->ws_id = json_string_value(json_object_get(c->ws, "id"));
+  const char *name = http_param(r, "name");
+  c->id = name ? http_printf(r, "%s/computes/%s", c->ws_id, name) : NULL;
+  return 0;
+}
+
+static void fail_compute_not_found(http_req *r) {
+  http_fail(r, ML_ERR_NOT_FOUND, "Compute %s is not found in the workspace.",
+            http_param(r, "name"));
+}
+
+void ml_compute_list(http_req *r) {
+  ws_ctx c;
+  if (ws_ctx_get(r, &c) != 0) return;
+  json_t *list = json_array();
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(r->srv),
+                    "SELECT body FROM ml_computes WHERE ws_id=? COLLATE NOCASE ORDER BY id", -1, &q,
+                    NULL) == SQLITE_OK) {
+    sqlite3_bind_text(q, 1, c.ws_id, -1, SQLITE_STATIC);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      json_t *b = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+      if (b) json_array_append_new(list, compute_render(r->srv, b));
+    }
+    store_finalize(q);
+  }
+  arm_reply_list(r, list);
+}
+
+void ml_compute_get(http_req *r) {
+  ws_ctx c;
+  if (ws_ctx_get(r, &c) != 0) return;
+  json_t *b = compute_load(r->srv, c.id);
+  if (!b) {
+    fail_compute_not_found(r);
+    return;
+  }
+  http_reply_json(r, 200, compute_render(r->srv, b));
+}
+
+/* Checks the AmlCompute properties of a create or update; fills the stored
+ * form into out (scaleSettings with its defaults). */
+static int aml_check(http_req *r, const char *location, json_t *in, json_t *out, const char *id) {
+  const char *size = json_string_value(json_object_get(in, "vmSize"));
+  if (!size || !*size) size = "STANDARD_DS3_V2";
+  const compute_size *z = compute_size_find(size);
+  if (!z) {
+    http_fail(r, ML_ERR_BAD_REQUEST,
+              "The specified vmSize %s is not supported or not available in location %s.", size,
+              location);
+    return -1;
+  }
+  if (compute_size_restriction(z, location)) {
+    http_fail(r, ML_ERR_BAD_REQUEST, "The vmSize %s is not available in location %s.", z->name,
+              location);
+    return -1;
+  }
+  const char *prio = json_string_value(json_object_get(in, "vmPriority"));
+  if (prio && strcasecmp(prio, "Dedicated") && strcasecmp(prio, "LowPriority")) {
+    http_fail(r, ML_ERR_BAD_REQUEST, "vmPriority must be Dedicated or LowPriority, not %s.", prio);
+    return -1;
+  }
+  json_t *sc = json_object_get(in, "scaleSettings");
+  if (!json_is_object(sc) || !json_is_integer(json_object_get(sc, "maxNodeCount"))) {
+    http_fail(r, ML_ERR_BAD_REQUEST, "scaleSettings.maxNodeCount is required for AmlCompute.");
+    return -1;
+  }
+  json_int_t max = json_integer_value(json_object_get(sc, "maxNodeCount"));
+  json_t *minv = json_object_get(sc, "minNodeCount");
+  json_int_t min = json_is_integer(minv) ? json_integer_value(minv) : 0;
+  if (min < 0 || max < 1 || max > 1000 || min > max) {
+    http_fail(r, ML_ERR_BAD_REQUEST,
+              "Invalid scale settings: minNodeCount (%lld) must be between 0 and maxNodeCount "
+              "(%lld), which must be between 1 and 1000.",
+              (long long)min, (long long)max);
+    return -1;
+  }
+  const char *idle = json_string_value(json_object_get(sc, "nodeIdleTimeBeforeScaleDown"));
+  if (idle && iso_duration_s(idle) < 0) {
+    http_fail(r, ML_ERR_BAD_REQUEST,
+              "nodeIdleTimeBeforeScaleDown %s is not an ISO 8601 duration (PT120S).", idle);
+    return -1;
+  }
+  if (min > 0 && compute_quota_check(r, location, z->name, (int)min,
+                                     prio && !strcasecmp(prio, "LowPriority"), id) != 0)
+    return -1;
+  json_object_update(out, in);
+  json_object_set_new(out, "vmSize", json_string(z->name));
+  json_object_set_new(out, "vmPriority", json_string(prio ? prio : "Dedicated"));
+  json_object_set_new(out, "osType", json_string("Linux"));
+  json_object_set_new(out, "scaleSettings",
+                      json_pack("{s:I,s:I,s:s}", "maxNodeCount", (json_int_t)max, "minNodeCount",
+                                (json_int_t)min, "nodeIdleTimeBeforeScaleDown",
+                                idle ? idle : "PT120S"));
+  if (!json_object_get(out, "remoteLoginPortPublicAccess") ||
+      json_is_null(json_object_get(out, "remoteLoginPortPublicAccess")))
+    json_object_set_new(out, "remoteLoginPortPublicAccess", json_string("NotSpecified"));
+  if (!json_is_boolean(json_object_get(out, "enableNodePublicIp")))
+    json_object_set_new(out, "enableNodePublicIp", json_true());
+  json_object_set_new(out, "isolatedNetwork", json_false());
+  json_object_del(out, "userAccountCredentials"); /* never shown back */
+  return 0;
+}
+
+typedef struct op_ctx {
+  char id[512];
+  int remove;
+} op_ctx;
+
+/* The create's or update's operation: the cluster is usable (nodes come as
+ * they are needed; minNodeCount's are booted by the next tick). */
+static int compute_op(srv *s, void *arg, char *code, size_t cn, char *msg, size_t mn) {
+  op_ctx *c = arg;
+  (void)code;
+  (void)cn;
+  (void)msg;
+  (void)mn;
+  if (c->remove) {
+    pthread_mutex_lock(&nodes_mu);
+    nodes_drain_locked(s, c->id);
+    pthread_mutex_unlock(&nodes_mu);
+    store_run(s, "DELETE FROM ml_computes WHERE id=? COLLATE NOCASE", "t", c->id);
+    log_info("ml: deleted compute %s", c->id);
+    return 0;
+  }
+  compute_set_state(s, c->id, "Succeeded");
+  sched_wake(s);
+  return 0;
+}
+
+void ml_compute_put(http_req *r) {
+  ws_ctx c;
+  if (ws_ctx_get(r, &c) != 0) return;
+  srv *s = r->srv;
+  json_t *in = http_json_own(r, http_body_json(r));
+  if (!in) return;
+  json_t *props = json_object_get(in, "properties");
+  const char *ctype = json_string_value(json_object_get(props, "computeType"));
+  if (!json_is_object(props) || !ctype) {
+    http_fail(r, ML_ERR_BAD_REQUEST, "properties.computeType is required.");
+    return;
+  }
+  if (strcasecmp(ctype, "AmlCompute") != 0) {
+    http_fail(r, ML_ERR_BAD_REQUEST,
+              "azlite does not implement computes of type %s yet (AmlCompute clusters are).",
+              ctype);
+    return;
+  }
+  json_t *cur = http_json_own(r, compute_load(s, c.id));
+  const char *ws_loc = json_string_value(json_object_get(c.ws, "location"));
+  char loc[32];
+  const char *want_loc = json_string_value(json_object_get(in, "location"));
+  if (!want_loc || !arm_location_normalize(want_loc, loc)) snprintf(loc, sizeof loc, "%s", ws_loc);
+  if (cur) {
+    const char *cur_state =
+        json_string_value(json_object_get(json_object_get(cur, "properties"), "provisioningState"));
+    if (cur_state && (!strcmp(cur_state, "Creating") || !strcmp(cur_state, "Deleting"))) {
+      http_fail(r, ML_ERR_CONFLICT, "The compute %s is %s; try again when it is done.",
+                http_param(r, "name"), cur_state);
+      return;
+    }
+    const char *old = json_string_value(json_object_get(aml_props(cur), "vmSize"));
+    const char *want =
+        json_string_value(json_object_get(json_object_get(props, "properties"), "vmSize"));
+    if (want && old && strcasecmp(want, old) != 0) {
+      http_fail(r, ML_ERR_BAD_REQUEST,
+                "The vmSize of compute %s cannot be changed (from %s to %s); create another.",
+                http_param(r, "name"), old, want);
+      return;
+    }
+  }
+  json_t *ap = json_object();
+  json_t *ap_in = json_object_get(props, "properties");
+  if (aml_check(r, loc, json_is_object(ap_in) ? ap_in : json_object(), ap, c.id) != 0) {
+    json_decref(ap);
+    return;
+  }
+  char iso[40];
+  clock_iso8601(clock_now_ms(s), iso);
+  const char *created =
+      cur ? json_string_value(json_object_get(json_object_get(cur, "properties"), "createdOn"))
+          : NULL;
+  const char *name = cur ? json_string_value(json_object_get(cur, "name")) : http_param(r, "name");
+  json_t *body = json_pack(
+      "{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:n,s:b,s:b,s:o}}", "id", c.id, "name", name,
+      "type", COMPUTE_TYPE, "location", loc, "tags",
+      json_is_object(json_object_get(in, "tags")) ? json_deep_copy(json_object_get(in, "tags"))
+                                                  : json_object(),
+      "properties", "computeType", "AmlCompute", "computeLocation", loc, "provisioningState",
+      cur ? "Updating" : "Creating", "description",
+      json_string_value(json_object_get(props, "description")) ?: "", "createdOn",
+      created ? created : iso, "modifiedOn", iso, "provisioningErrors", "isAttachedCompute", 0,
+      "disableLocalAuth", json_is_true(json_object_get(props, "disableLocalAuth")), "properties",
+      ap);
+  json_t *ident = json_object_get(in, "identity");
+  if (json_is_object(ident)) json_object_set(body, "identity", ident);
+  json_object_set_new(body, "systemData", ml_system_data(r, clock_now_ms(s), clock_now_ms(s)));
+  if (compute_save(s, c.ws_id, c.id, body) != 0) {
+    json_decref(body);
+    http_fail(r, ML_ERR_INTERNAL, "The compute could not be saved.");
+    return;
+  }
+  op_ctx *oc = calloc(1, sizeof *oc);
+  if (!oc) abort();
+  snprintf(oc->id, sizeof oc->id, "%s", c.id);
+  log_info("ml: %s compute %s (%s, %lld..%lld nodes)", cur ? "updating" : "creating", c.id,
+           json_string_value(json_object_get(ap, "vmSize")),
+           (long long)json_integer_value(
+               json_object_get(json_object_get(ap, "scaleSettings"), "minNodeCount")),
+           (long long)json_integer_value(
+               json_object_get(json_object_get(ap, "scaleSettings"), "maxNodeCount")));
+  arm_lro_start(r, cur ? 200 : 201, compute_render(s, body), compute_op, oc, free);
+}
+
+void ml_compute_delete(http_req *r) {
+  ws_ctx c;
+  if (ws_ctx_get(r, &c) != 0) return;
+  json_t *cur = compute_load(r->srv, c.id);
+  if (!cur) {
+    http_reply_empty(r, 204);
+    return;
+  }
+  json_decref(cur);
+  const char *action = http_query_get(r, "underlyingResourceAction");
+  if (action && strcasecmp(action, "Delete") && strcasecmp(action, "Detach")) {
+    http_fail(r, ML_ERR_BAD_REQUEST, "underlyingResourceAction must be Delete or Detach.");
+    return;
+  }
+  compute_set_state(r->srv, c.id, "Deleting");
+  op_ctx *oc = calloc(1, sizeof *oc);
+  if (!oc) abort();
+  snprintf(oc->id, sizeof oc->id, "%s", c.id);
+  oc->remove = 1;
+  arm_lro_start(r, 202, NULL, compute_op, oc, free);
+}
+
+/* POST .../listNodes: the cluster's live nodes. */
+void ml_compute_list_nodes(http_req *r) {
+  ws_ctx c;
+  if (ws_ctx_get(r, &c) != 0) return;
+  json_t *cur = http_json_own(r, compute_load(r->srv, c.id));
+  if (!cur) {
+    fail_compute_not_found(r);
+    return;
+  }
+  json_t *list = json_array();
+  pthread_mutex_lock(&nodes_mu);
+  int i = 0;
+  for (ml_node *n = nodes; n; n = n->next) {
+    if (strcasecmp(n->compute_id, c.id) != 0 || n->state == NODE_LEAVING) continue;
+    json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:s}", "nodeId", n->node_id, "privateIpAddress",
+                          "127.0.0.1", "publicIpAddress", "127.0.0.1", "port", 50000 + i++,
+                          "nodeState", NODE_STATE_NAMES[n->state]);
+    json_object_set_new(o, "runId", n->run_id[0] ? json_string(n->run_id) : json_null());
+    json_array_append_new(list, o);
+  }
+  pthread_mutex_unlock(&nodes_mu);
+  http_reply_json(r, 200, json_pack("{s:o,s:n}", "nodes", list, "nextLink"));
+}
+
+/* ---- scaling (the scheduler's tick) --------------------------------------------------- */
+
+typedef struct cluster_row {
+  char id[512];
+  const compute_size *size;
+  int min, max;
+  int64_t idle_s;
+} cluster_row;
+
+void ml_compute_tick(srv *s, int64_t now_ms) {
+  cluster_row rows[64];
+  int nrows = 0;
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(s), "SELECT body FROM ml_computes", -1, &q, NULL) != SQLITE_OK) return;
+  while (sqlite3_step(q) == SQLITE_ROW && nrows < 64) {
+    json_t *b = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+    const char *state =
+        json_string_value(json_object_get(json_object_get(b, "properties"), "provisioningState"));
+    if (b && state && !strcmp(state, "Succeeded")) {
+      cluster_row *c = &rows[nrows++];
+      snprintf(c->id, sizeof c->id, "%s", json_string_value(json_object_get(b, "id")));
+      c->size = compute_size_find(json_string_value(json_object_get(aml_props(b), "vmSize")));
+      c->min = (int)json_integer_value(json_object_get(scale_of(b), "minNodeCount"));
+      c->max = (int)json_integer_value(json_object_get(scale_of(b), "maxNodeCount"));
+      c->idle_s = idle_s_of(b);
+    }
+    json_decref(b);
+  }
+  store_finalize(q);
+  /* A host that cannot make sandboxes gets no minimum nodes (jobs then fail
+   * saying why), rather than a boot attempt every tick. */
+  char why[256];
+  int need_min = 0;
+  for (int i = 0; i < nrows; i++)
+    need_min |= rows[i].min > 0;
+  int sandboxes_ok = !need_min || rt_available(why, sizeof why);
+  /* Once per process: the log says it, not every tick. */
+  static int warned;
+  if (!sandboxes_ok && !warned) {
+    warned = 1;
+    log_warn("ml: cluster nodes cannot boot on this host: %s", why);
+  }
+  pthread_mutex_lock(&nodes_mu);
+  for (int i = 0; i < nrows; i++) {
+    cluster_row *c = &rows[i];
+    node_counts k = counts_locked(c->id);
+    if (k.total < c->min && !sandboxes_ok) continue;
+    for (int n = k.total; n < c->min; n++)
+      node_add_locked(s, c->id, c->size, NULL);
+    int above = k.total - c->min;
+    for (ml_node *n = nodes; n && above > 0; n = n->next) {
+      if (strcasecmp(n->compute_id, c->id) != 0 || n->state != NODE_IDLE) continue;
+      if (now_ms - n->idle_since_ms < c->idle_s * 1000) continue;
+      n->state = NODE_LEAVING;
+      above--;
+      log_info("ml: node %s of %s idle for %llds: scaling down", n->node_id, c->id,
+               (long long)((now_ms - n->idle_since_ms) / 1000));
+      node_thread(s, n, NULL, node_stop_thread);
+    }
+  }
+  /* Nodes of clusters that are gone (the workspace was deleted). */
+  for (ml_node *n = nodes; n; n = n->next) {
+    int known = 0;
+    for (int i = 0; i < nrows && !known; i++)
+      known = !strcasecmp(rows[i].id, n->compute_id);
+    if (!known && (n->state == NODE_IDLE || n->state == NODE_RUNNING)) {
+      sqlite3_stmt *e;
+      int exists = 0;
+      if (store_prepare(store_db(s), "SELECT 1 FROM ml_computes WHERE id=? COLLATE NOCASE", -1, &e,
+                        NULL) == SQLITE_OK) {
+        sqlite3_bind_text(e, 1, n->compute_id, -1, SQLITE_STATIC);
+        exists = sqlite3_step(e) == SQLITE_ROW;
+        store_finalize(e);
+      }
+      if (!exists) {
+        n->state = NODE_LEAVING;
+        node_thread(s, n, NULL, node_stop_thread);
+      }
+    }
+  }
+  pthread_mutex_unlock(&nodes_mu);
+}
+
+int ml_computes_remove(srv *s, const char *ws_id) {
+  return store_run(s, "DELETE FROM ml_computes WHERE ws_id=? COLLATE NOCASE", "t", ws_id);
+}
+
+void ml_compute_fini(srv *s) {
+  pthread_mutex_lock(&nodes_mu);
+  nodes_drain_locked(s, NULL);
+  pthread_mutex_unlock(&nodes_mu);
+}
+
+/* ---- nodes for jobs ----------------------------------------------------------- */
+
+struct ml_node_lease {
+  ml_node *n;
+};
+
+ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *run_id,
+                                  volatile int *cancel, char *err, size_t errn) {
+  json_t *b = compute_load(s, compute_id);
+  if (!b) {
+    snprintf(err, errn, "the compute %s is gone", compute_id);
+    return NULL;
+  }
+  const compute_size *z =
+      compute_size_find(json_string_value(json_object_get(aml_props(b), "vmSize")));
+  int max = (int)json_integer_value(json_object_get(scale_of(b), "maxNodeCount"));
+  json_decref(b);
+  pthread_mutex_lock(&nodes_mu);
+  ml_node *got = NULL;
+  while (!got && !*cancel && !s->stopping) {
+    for (ml_node *n = nodes; n && !got; n = n->next)
+      if (!strcasecmp(n->compute_id, compute_id) && n->state == NODE_IDLE) got = n;
+    if (!got && counts_locked(compute_id).total < max) {
+      got = node_add_locked(s, compute_id, z, run_id);
+      log_info("ml: %s scales up for %s: node %s", compute_id, run_id, got->node_id);
+    }
+    if (got) {
+      snprintf(got->run_id, sizeof got->run_id, "%s", run_id);
+      if (got->state == NODE_IDLE) got->state = NODE_RUNNING;
+      /* Wait for a booting node to come up (or fail). */
+      while (got->state == NODE_PREPARING)
+        pthread_cond_wait(&nodes_cv, &nodes_mu);
+      if (got->state != NODE_RUNNING) {
+        /* Its boot failed: the job fails with why, rather than boot forever. */
+        snprintf(err, errn, "node %s could not start: %s", got->node_id, got->why);
+        pthread_mutex_unlock(&nodes_mu);
+        return NULL;
+      }
+      continue;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(&nodes_cv, &nodes_mu, &ts);
+  }
+  pthread_mutex_unlock(&nodes_mu);
+  if (!got) {
+    snprintf(err, errn, "%s", *cancel ? "canceled" : "no node could be allocated");
+    return NULL;
+  }
+  ml_node_lease *l = calloc(1, sizeof *l);
+  if (!l) abort();
+  l->n = got;
+  return l;
+}
+
+rt_sandbox *ml_lease_sandbox(ml_node_lease *l) {
+  return l->n->sb;
+}
+const char *ml_lease_disk(ml_node_lease *l) {
+  return l->n->disk;
+}
+const char *ml_lease_node_id(ml_node_lease *l) {
+  return l->n->node_id;
+}
+
+void ml_cluster_release(srv *s, ml_node_lease *l) {
+  pthread_mutex_lock(&nodes_mu);
+  l->n->run_id[0] = 0;
+  if (l->n->state == NODE_RUNNING) l->n->state = NODE_IDLE;
+  l->n->idle_since_ms = clock_now_ms(s);
+  pthread_cond_broadcast(&nodes_cv);
+  pthread_mutex_unlock(&nodes_mu);
+  free(l);
+}
+
+/* At start: no node outlives azlite (its sandboxes die with it), so the
+ * disks a kill -9 left behind go. */
+int ml_compute_init(srv *s) {
+  if (!s->serving) return 0;
+  char *dir = srv_path(s, "ml/nodes");
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    rt_disk_remove(path);
+  }
+  if (d) closedir(d);
+  free(dir);
+  return 0;
+}

@@ -1,0 +1,111 @@
+/* internal.h: what the files of the ML provider share (nothing outside
+ * src/ml/ includes it). */
+#ifndef AZLITE_ML_INTERNAL_H
+#define AZLITE_ML_INTERNAL_H
+
+#include <jansson.h>
+
+#include "../arm/arm.h"
+#include "../core/core.h"
+#include "errors.h"
+
+#define ML_NS "Microsoft.MachineLearningServices"
+#define ML_WS_TYPE ML_NS "/workspaces"
+
+extern const provider ml_provider;
+extern const arm_type ml_workspace_type;
+
+/* workspace.c */
+void ml_workspace_list_keys(http_req *r);
+void ml_workspace_resync_keys(http_req *r);
+void ml_discovery(http_req *r);
+/* The stored workspace the route's {sub}/{rg}/{ws} name (a new reference),
+ * or NULL with r failed (404). */
+json_t *ml_workspace_require(http_req *r);
+/* The workspace's storage account name (from its stored body), or NULL. */
+const char *ml_workspace_account(json_t *ws);
+
+/* datastore.c */
+/* Inside the workspace's saving transaction: its two built-in datastores and
+ * their containers.  0 or -1. */
+int ml_datastores_default(srv *s, const char *ws_id, const char *ws_uuid, const char *account);
+int ml_datastores_remove(srv *s, const char *ws_id);
+void ml_datastore_list(http_req *r);
+void ml_datastore_get(http_req *r);
+void ml_datastore_put(http_req *r);
+void ml_datastore_delete(http_req *r);
+void ml_datastore_list_secrets(http_req *r);
+
+/* compute.c */
+void ml_compute_list(http_req *r);
+void ml_compute_get(http_req *r);
+void ml_compute_put(http_req *r);
+void ml_compute_delete(http_req *r);
+void ml_compute_list_nodes(http_req *r);
+/* Scales every cluster: boots up to minNodeCount, stops nodes idle past
+ * nodeIdleTimeBeforeScaleDown (on the scheduler thread; never waits). */
+void ml_compute_tick(srv *s, int64_t now_ms);
+/* Inside the workspace's deleting transaction: its clusters' rows (their
+ * nodes go at the next tick). */
+int ml_computes_remove(srv *s, const char *ws_id);
+/* Removes node disks a crash left (start). */
+int ml_compute_init(srv *s);
+/* Stops every node and waits for them (shutdown). */
+void ml_compute_fini(srv *s);
+
+/* A node of a cluster held for a job: an idle one, or one booted for it
+ * (while the cluster is under maxNodeCount), else waits for one to be free;
+ * NULL with why when *cancel was set or none could boot. */
+typedef struct ml_node_lease ml_node_lease;
+struct rt_sandbox;
+ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *run_id,
+                                  volatile int *cancel, char *err, size_t errn);
+struct rt_sandbox *ml_lease_sandbox(ml_node_lease *l);
+const char *ml_lease_disk(ml_node_lease *l); /* on the host; /mnt inside is <disk>/own/mnt */
+const char *ml_lease_node_id(ml_node_lease *l);
+/* The node is idle again (its idle time starts now) and l is freed. */
+void ml_cluster_release(srv *s, ml_node_lease *l);
+
+/* assets.c */
+void ml_asset_container_list(http_req *r);
+void ml_asset_container_get(http_req *r);
+void ml_asset_container_put(http_req *r);
+void ml_asset_container_delete(http_req *r);
+void ml_asset_version_list(http_req *r);
+void ml_asset_version_get(http_req *r);
+void ml_asset_version_put(http_req *r);
+void ml_asset_version_delete(http_req *r);
+int ml_assets_remove(srv *s, const char *ws_id);
+/* An asset version (kind "environments", "codes", ...) by ARM id or
+ * azureml:name:version / name@latest; a new reference, or NULL. */
+json_t *ml_asset_resolve(srv *s, const char *ws_id, const char *kind, const char *ref);
+
+/* jobs.c */
+void ml_job_list(http_req *r);
+void ml_job_get(http_req *r);
+void ml_job_put(http_req *r);
+void ml_job_delete(http_req *r);
+void ml_job_cancel(http_req *r);
+void ml_history_run_details(http_req *r);
+void ml_history_run(http_req *r);
+void ml_history_rundata(http_req *r);
+void ml_job_log(http_req *r);
+int ml_jobs_remove(srv *s, const char *ws_id);
+/* Jobs interrupted by a stop end Failed at start. */
+int ml_jobs_init(srv *s);
+/* Kills every running job and waits for their threads (shutdown). */
+void ml_jobs_fini(srv *s);
+/* For a model registered from a job output: fails r (400) unless the job
+ * completed and uploaded the path. */
+int ml_job_output_check(http_req *r, json_t *ws, const char *job, const char *path);
+
+/* Shared helpers (provider.c). */
+/* systemData as Azure ML shows it, for a resource made at ms by the caller. */
+json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms);
+
+/* The workspace's data-plane host as r's caller reaches azlite, without a
+ * scheme: <location>.api.azureml.ms under `azlite exec`, else the management
+ * endpoint's host:port (in r's arena or static). */
+const char *ml_api_host(http_req *r, const char *location);
+
+#endif

@@ -1,0 +1,1117 @@
+/* jobs.c: a workspace's jobs (workspaces/{ws}/jobs/{name}) that run.  A
+ * command job is a row of ml_jobs (its body as submitted, its status, exit
+ * code and error); a thread per job moves it the way Azure's would:
+ *   NotStarted -> Queued (waiting for a node of its cluster)
+ *   -> Preparing (the code and inputs copied into the node's /mnt)
+ *   -> Running (the command in the node's sandbox, stdout and stderr into
+ *      user_logs/std_log.txt, which azlite serves while it grows)
+ *   -> Finalizing (./outputs, ./logs and the log uploaded to the artifact
+ *      store at ExperimentRun/dcid.<job>/...)
+ *   -> Completed | Failed (the exit code and the log's last lines) | Canceled
+ * (cancel kills the process group).  Environments are not built offline: the
+ * job runs on the node's (the host's) Python and the log says which of the
+ * conda file's dependencies it lacks.
+ *
+ * Run history (/history/v1.0/...) is what the SDK's jobs.stream and
+ * jobs.download read: a run's details with logFiles, and its rundata. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../identity/identity.h"
+#include "../runtime/runtime.h"
+#include "../storage/storage.h"
+#include "internal.h"
+
+#define JOB_TYPE ML_WS_TYPE "/jobs"
+#define LOG_NAME "user_logs/std_log.txt"
+
+/* ---- the running jobs --------------------------------------------------------- */
+
+typedef struct job_run {
+  struct job_run *next;
+  srv *s;
+  char id[600], name[200], ws_id[512], ws_name[128], rg[128], compute_id[600];
+  char account[64];   /* the workspace's storage account */
+  char log_path[700]; /* on the host */
+  char token[40];     /* the log URL's key */
+  json_t *job;        /* the stored body (owned) */
+  volatile int cancel;
+  int64_t proc; /* rt_spawn handle, 0 before */
+  rt_sandbox *sb;
+  int exited, exit_code;
+} job_run;
+
+/* Running jobs; guarded by runs_mu (runs_cv: a process ended, a cancel). */
+static pthread_mutex_t runs_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t runs_cv = PTHREAD_COND_INITIALIZER;
+static job_run *runs;
+static int runs_active;
+
+static int terminal(const char *st) {
+  return st && (!strcmp(st, "Completed") || !strcmp(st, "Failed") || !strcmp(st, "Canceled"));
+}
+
+static void job_set(srv *s, const char *id, const char *status, const char *error_json) {
+  int64_t now = clock_now_ms(s);
+  if (!strcmp(status, "Running"))
+    store_run(s, "UPDATE ml_jobs SET status=?, start_ms=? WHERE id=? COLLATE NOCASE", "tit", status,
+              now, id);
+  else if (terminal(status))
+    store_run(s, "UPDATE ml_jobs SET status=?, end_ms=?, error=? WHERE id=? COLLATE NOCASE", "titt",
+              status, now, error_json, id);
+  else
+    store_run(s, "UPDATE ml_jobs SET status=? WHERE id=? COLLATE NOCASE", "tt", status, id);
+  log_info("ml: job %s is %s", strrchr(id, '/') + 1, status);
+}
+
+static void log_line(job_run *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_line(job_run *j, const char *fmt, ...) {
+  FILE *f = fopen(j->log_path, "a");
+  if (!f) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(f, fmt, ap);
+  va_end(ap);
+  fputc('\n', f);
+  fclose(f);
+}
+
+static int mkdir_p(const char *path) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- preparing ---------------------------------------------------------------- */
+
+typedef struct dl {
+  srv *s;
+  const char *account, *container, *prefix, *dir;
+  int n, failed;
+} dl;
+
+static void dl_one(void *cls, const char *name, int64_t size) {
+  (void)size;
+  dl *d = cls;
+  const char *rel = name + strlen(d->prefix);
+  while (*rel == '/')
+    rel++;
+  if (!*rel || strstr(rel, "..")) return;
+  char path[1400];
+  snprintf(path, sizeof path, "%s/%s", d->dir, rel);
+  char *slash = strrchr(path, '/');
+  *slash = 0;
+  mkdir_p(path);
+  *slash = '/';
+  if (storage_blob_to_file(d->s, d->account, d->container, name, path) != 0)
+    d->failed++;
+  else
+    d->n++;
+}
+
+/* https://<account>.blob.<suffix>/<container>/<prefix> (the SDK's codeUri) or
+ * azureml://datastores/<ds>/paths/<prefix> into dir; the count or -1. */
+static int download_uri(job_run *j, const char *uri, const char *dir, int single_file) {
+  char account[64] = "", container[128] = "", prefix[1024] = "";
+  if (!strncasecmp(uri, "https://", 8) || !strncasecmp(uri, "http://", 7)) {
+    const char *h = strstr(uri, "://") + 3;
+    const char *dot = strchr(h, '.'), *slash = strchr(h, '/');
+    if (!dot || !slash || dot > slash) return -1;
+    snprintf(account, sizeof account, "%.*s", (int)(dot - h), h);
+    const char *c = slash + 1, *cs = strchr(c, '/');
+    snprintf(container, sizeof container, "%.*s", (int)(cs ? cs - c : (long)strlen(c)), c);
+    if (cs) snprintf(prefix, sizeof prefix, "%s", cs + 1);
+  } else if (!strncasecmp(uri, "azureml://", 10) && strstr(uri, "/datastores/")) {
+    const char *d = strstr(uri, "/datastores/") + strlen("/datastores/");
+    const char *p = strstr(d, "/paths/");
+    if (!p) return -1;
+    char ds[128];
+    snprintf(ds, sizeof ds, "%.*s", (int)(p - d), d);
+    snprintf(prefix, sizeof prefix, "%s", p + strlen("/paths/"));
+    sqlite3_stmt *q;
+    if (store_prepare(store_db(j->s),
+                      "SELECT json_extract(body,'$.properties.accountName'),"
+                      " json_extract(body,'$.properties.containerName') FROM ml_datastores"
+                      " WHERE ws_id=? COLLATE NOCASE AND name=? COLLATE NOCASE",
+                      -1, &q, NULL) != SQLITE_OK)
+      return -1;
+    sqlite3_bind_text(q, 1, j->ws_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, ds, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+      snprintf(account, sizeof account, "%s", sqlite3_column_text(q, 0));
+      snprintf(container, sizeof container, "%s", sqlite3_column_text(q, 1));
+    }
+    store_finalize(q);
+  } else {
+    return -1;
+  }
+  if (!account[0] || !container[0]) return -1;
+  if (mkdir_p(dir) != 0) return -1;
+  dl d = {j->s, account, container, prefix, dir, 0, 0};
+  if (single_file) {
+    const char *base = strrchr(prefix, '/');
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s", dir, base ? base + 1 : prefix);
+    return storage_blob_to_file(j->s, account, container, prefix, path) == 0 ? 1 : -1;
+  }
+  /* A folder: the prefix as a directory. */
+  size_t n = strlen(prefix);
+  if (n && prefix[n - 1] != '/' && n + 1 < sizeof prefix) strcat(prefix, "/");
+  if (storage_blob_list(j->s, account, container, prefix, dl_one, &d) < 0 || d.failed) return -1;
+  return d.n;
+}
+
+/* The conda file's dependencies (pip's too), by their import names, and which
+ * of them the node's Python lacks: what the log says before the job runs. */
+static void environment_report(job_run *j, json_t *env) {
+  json_t *p = json_object_get(env, "properties");
+  const char *image = json_string_value(json_object_get(p, "image"));
+  const char *conda = json_string_value(json_object_get(p, "condaFile"));
+  if (image)
+    log_line(j, "azlite: image %s is recorded, not pulled (no registry is reachable offline).",
+             image);
+  if (!conda) return;
+  char mods[2048] = "";
+  size_t mn = 0;
+  char *dup = strdup(conda), *save = NULL;
+  int in_deps = 0;
+  for (char *line = strtok_r(dup, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    /* Only what `dependencies:` lists (channels are not packages). */
+    if (line[0] != ' ' && line[0] != '\t' && line[0] != '-')
+      in_deps = !strncmp(line, "dependencies:", 13);
+    while (*line == ' ' || *line == '\t')
+      line++;
+    if (!in_deps || *line != '-') continue;
+    line++;
+    while (*line == ' ')
+      line++;
+    if (!*line || strchr(line, ':')) continue;
+    char name[128];
+    size_t k = 0;
+    while (line[k] && k + 1 < sizeof name &&
+           (isalnum((unsigned char)line[k]) || line[k] == '-' || line[k] == '_' || line[k] == '.'))
+      k++;
+    snprintf(name, sizeof name, "%.*s", (int)k, line);
+    for (char *c = name; *c; c++)
+      *c = (char)tolower((unsigned char)*c);
+    if (!name[0] || !strcmp(name, "python") || !strcmp(name, "pip")) continue;
+    const char *mod = !strcmp(name, "pytorch")         ? "torch"
+                      : !strcmp(name, "scikit-learn")  ? "sklearn"
+                      : !strcmp(name, "pillow")        ? "PIL"
+                      : !strcmp(name, "opencv-python") ? "cv2"
+                                                       : name;
+    char m[128];
+    snprintf(m, sizeof m, "%s", mod);
+    for (char *c = m; *c; c++)
+      if (*c == '-' || *c == '.') *c = '_';
+    mn += (size_t)snprintf(mods + mn, mn < sizeof mods ? sizeof mods - mn : 0, "%s%s",
+                           mn ? " " : "", m);
+  }
+  free(dup);
+  if (!mods[0] || mn >= sizeof mods) return;
+  char script[2600];
+  snprintf(script, sizeof script,
+           "python3 -c 'import importlib.util,sys; print(\" \".join(m for m in sys.argv[1:] if "
+           "importlib.util.find_spec(m) is None))' %s",
+           mods);
+  rt_result res = {0};
+  if (rt_exec(j->sb, script, NULL, 60000, 65536, &res) == 0 && res.exit_code == 0) {
+    char *nl = strchr(res.out, '\n');
+    if (nl) *nl = 0;
+    log_line(j,
+             "azlite: offline: the environment's conda dependencies were not installed; the "
+             "job runs on the node's Python. Missing there: %s",
+             res.out[0] ? res.out : "none");
+  }
+  rt_result_free(&res);
+}
+
+/* ---- finalizing ----------------------------------------------------------------- */
+
+static int upload_dir(job_run *j, const char *host_dir, const char *blob_prefix) {
+  DIR *d = opendir(host_dir);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
+    char path[1400], name[1400];
+    snprintf(path, sizeof path, "%s/%s", host_dir, e->d_name);
+    snprintf(name, sizeof name, "%s/%s", blob_prefix, e->d_name);
+    struct stat st;
+    if (lstat(path, &st) != 0) continue;
+    if (S_ISDIR(st.st_mode))
+      n += upload_dir(j, path, name);
+    else if (S_ISREG(st.st_mode) &&
+             storage_blob_put_file(j->s, j->account, "azureml", name, path) == 0)
+      n++;
+  }
+  closedir(d);
+  return n;
+}
+
+/* The log's last lines (up to n bytes), for the error of a failed job. */
+static char *log_tail(const char *path, size_t n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return strdup("");
+  fseeko(f, 0, SEEK_END);
+  off_t size = ftello(f);
+  off_t from = size > (off_t)n ? size - (off_t)n : 0;
+  fseeko(f, from, SEEK_SET);
+  char *buf = calloc(1, n + 1);
+  if (!buf) abort();
+  size_t got = fread(buf, 1, n, f);
+  buf[got] = 0;
+  fclose(f);
+  char *start = buf;
+  if (from > 0) {
+    char *nl = strchr(buf, '\n');
+    if (nl) start = nl + 1;
+  }
+  char *out = strdup(start);
+  free(buf);
+  return out;
+}
+
+static void on_proc_exit(void *cls, int code) {
+  job_run *j = cls;
+  pthread_mutex_lock(&runs_mu);
+  j->exited = 1;
+  j->exit_code = code;
+  pthread_cond_broadcast(&runs_cv);
+  pthread_mutex_unlock(&runs_mu);
+}
+
+static char *shell_quote(const char *s) {
+  size_t n = strlen(s);
+  char *o = malloc(n * 4 + 3), *p = o;
+  if (!o) abort();
+  *p++ = '\'';
+  for (; *s; s++) {
+    if (*s == '\'') {
+      memcpy(p, "'\\''", 4);
+      p += 4;
+    } else {
+      *p++ = *s;
+    }
+  }
+  *p++ = '\'';
+  *p = 0;
+  return o;
+}
+
+static void run_free(job_run *j) {
+  json_decref(j->job);
+  free(j);
+}
+
+/* The job's thread: from Queued to its end. */
+static void *job_thread(void *arg) {
+  job_run *j = arg;
+  srv *s = j->s;
+  json_t *p = json_object_get(j->job, "properties");
+  char err[512] = "";
+  char *error_json = NULL;
+  const char *final = "Failed";
+  job_set(s, j->id, "Queued", NULL);
+  log_line(j, "azlite: queued on %s", strrchr(j->compute_id, '/') + 1);
+  ml_node_lease *lease = ml_cluster_acquire(s, j->compute_id, j->name, &j->cancel, err, sizeof err);
+  if (!lease) {
+    final = j->cancel ? "Canceled" : "Failed";
+    goto done;
+  }
+  pthread_mutex_lock(&runs_mu);
+  j->sb = ml_lease_sandbox(lease);
+  pthread_mutex_unlock(&runs_mu);
+  job_set(s, j->id, "Preparing", NULL);
+  log_line(j, "azlite: running on node %s", ml_lease_node_id(lease));
+  char jobdir[900], wd[1000], inside_wd[400];
+  snprintf(jobdir, sizeof jobdir, "%s/own/mnt/azureml/cr/j/%s", ml_lease_disk(lease), j->token);
+  snprintf(wd, sizeof wd, "%s/exe/wd", jobdir);
+  snprintf(inside_wd, sizeof inside_wd, "/mnt/azureml/cr/j/%s/exe/wd", j->token);
+  if (mkdir_p(wd) != 0) {
+    snprintf(err, sizeof err, "the job's working directory could not be made");
+    goto release;
+  }
+  const char *code_uri = json_string_value(json_object_get(p, "azliteCodeUri"));
+  if (code_uri) {
+    int n = download_uri(j, code_uri, wd, 0);
+    if (n < 0) {
+      snprintf(err, sizeof err, "the job's code (%s) could not be downloaded", code_uri);
+      goto release;
+    }
+    log_line(j, "azlite: downloaded %d code file(s)", n);
+  }
+  /* Inputs that are files or folders: into the node, under /mnt/azureml/.../inputs. */
+  json_t *inputs = json_object_get(p, "inputs");
+  const char *iname;
+  json_t *in;
+  json_object_foreach(inputs, iname, in) {
+    const char *t = json_string_value(json_object_get(in, "jobInputType"));
+    if (!t || !strcasecmp(t, "literal")) continue;
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/inputs/%s", jobdir, iname);
+    if (download_uri(j, json_string_value(json_object_get(in, "uri")), dir,
+                     !strcasecmp(t, "uri_file")) < 0) {
+      snprintf(err, sizeof err, "input %s (%s) could not be downloaded", iname,
+               json_string_value(json_object_get(in, "uri")));
+      goto release;
+    }
+  }
+  json_t *env = json_object_get(j->job, "azliteEnvironment");
+  environment_report(j, env);
+  if (j->cancel) {
+    final = "Canceled";
+    goto release;
+  }
+  /* The command, with the variables a script on Azure ML sees. */
+  const char *cmd = json_string_value(json_object_get(p, "azliteCommand"));
+  char *script = NULL;
+  size_t slen = 0;
+  FILE *sf = open_memstream(&script, &slen);
+  const char *exp = json_string_value(json_object_get(p, "experimentName"));
+  fprintf(sf,
+          "export AZUREML_RUN_ID='%s' AZUREML_ARM_SUBSCRIPTION='%s' AZUREML_ARM_RESOURCEGROUP='%s' "
+          "AZUREML_ARM_WORKSPACE_NAME='%s' AZUREML_ARM_PROJECT_NAME='%s' "
+          "AZUREML_EXPERIMENT_NAME='%s' AZUREML_SERVICE_ENDPOINT='%s' "
+          "AZUREML_DISCOVERY_SERVICE_ENDPOINT='%s' AZUREML_COMPUTE_NAME='%s' "
+          "AZUREML_CR_EXECUTION_WORKING_DIR_PATH='%s' AZUREML_NODE_ID='%s' "
+          "MLFLOW_RUN_ID='%s' MLFLOW_EXPERIMENT_NAME='%s' PYTHONUNBUFFERED=1\n",
+          j->name, s->subscription_id, j->rg, j->ws_name, exp ? exp : "Default",
+          exp ? exp : "Default", s->mgmt_url, s->mgmt_url, strrchr(j->compute_id, '/') + 1,
+          inside_wd, ml_lease_node_id(lease), j->name, exp ? exp : "Default");
+  const char *k;
+  json_t *v;
+  json_object_foreach(json_object_get(p, "environmentVariables"), k, v) {
+    int ok = *k && (isalpha((unsigned char)*k) || *k == '_');
+    for (const char *c = k; *c && ok; c++)
+      ok = isalnum((unsigned char)*c) || *c == '_';
+    if (!ok || !json_is_string(v)) continue;
+    char *q = shell_quote(json_string_value(v));
+    fprintf(sf, "export %s=%s\n", k, q);
+    free(q);
+  }
+  fprintf(sf, "mkdir -p outputs logs\n");
+  json_object_foreach(json_object_get(p, "outputs"), k, v) {
+    char *q = shell_quote(k);
+    fprintf(sf, "mkdir -p outputs/%s\n", q);
+    free(q);
+  }
+  fprintf(sf, "%s\n", cmd);
+  fclose(sf);
+  pthread_mutex_lock(&runs_mu);
+  int canceled = j->cancel;
+  pthread_mutex_unlock(&runs_mu);
+  if (canceled) {
+    free(script);
+    final = "Canceled";
+    goto release;
+  }
+  job_set(s, j->id, "Running", NULL);
+  int64_t proc =
+      rt_spawn(j->sb, script, NULL, inside_wd, j->log_path, j->log_path, on_proc_exit, j);
+  free(script);
+  if (proc < 0) {
+    snprintf(err, sizeof err, "the job's process could not be started on its node");
+    goto release;
+  }
+  pthread_mutex_lock(&runs_mu);
+  j->proc = proc;
+  if (j->cancel) rt_kill(j->sb, proc, 9);
+  while (!j->exited)
+    pthread_cond_wait(&runs_cv, &runs_mu);
+  canceled = j->cancel;
+  pthread_mutex_unlock(&runs_mu);
+  job_set(s, j->id, "Finalizing", NULL);
+  char prefix[400], sub[1100];
+  snprintf(prefix, sizeof prefix, "ExperimentRun/dcid.%s", j->name);
+  snprintf(sub, sizeof sub, "%s/outputs", wd);
+  char outp[500];
+  snprintf(outp, sizeof outp, "%s/outputs", prefix);
+  int up = upload_dir(j, sub, outp);
+  snprintf(sub, sizeof sub, "%s/logs", wd);
+  snprintf(outp, sizeof outp, "%s/logs", prefix);
+  up += upload_dir(j, sub, outp);
+  log_line(j, "azlite: uploaded %d output file(s) to the artifact store", up);
+  final = canceled ? "Canceled" : j->exit_code == 0 ? "Completed" : "Failed";
+  if (!canceled && j->exit_code != 0) {
+    char *tail = log_tail(j->log_path, 2000);
+    json_t *e = json_pack("{s:{s:s,s:s,s:[{s:s,s:s}]}}", "error", "code", "UserError", "message",
+                          "placeholder", "details", "code", "ExitCode", "message", "");
+    char *msg = NULL;
+    if (asprintf(&msg,
+                 "Execution failed. User process '/bin/sh' exited with status code %d. Please "
+                 "check log file '%s' for error details. Error: %s",
+                 j->exit_code, LOG_NAME, tail) < 0)
+      abort();
+    json_object_set_new(json_object_get(e, "error"), "message", json_string(msg));
+    json_object_set_new(json_array_get(json_object_get(json_object_get(e, "error"), "details"), 0),
+                        "message", json_sprintf("%d", j->exit_code));
+    error_json = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+    free(msg);
+    free(tail);
+  }
+  store_run(s, "UPDATE ml_jobs SET exit_code=? WHERE id=? COLLATE NOCASE", "it",
+            (int64_t)j->exit_code, j->id);
+  snprintf(outp, sizeof outp, "%s/%s", prefix, LOG_NAME);
+  storage_blob_put_file(s, j->account, "azureml", outp, j->log_path);
+release:
+  pthread_mutex_lock(&runs_mu);
+  j->sb = NULL;
+  pthread_mutex_unlock(&runs_mu);
+  ml_cluster_release(s, lease);
+  sched_wake(s);
+done:
+  if (!error_json && strcmp(final, "Completed") != 0) {
+    if (!err[0]) snprintf(err, sizeof err, "%s", j->cancel ? "The job was canceled." : "failed");
+    json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code",
+                          j->cancel ? "UserError" : "ServiceError", "message", err);
+    error_json = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+    log_line(j, "azlite: %s", err);
+  }
+  job_set(s, j->id, final, error_json);
+  free(error_json);
+  pthread_mutex_lock(&runs_mu);
+  for (job_run **pp = &runs; *pp; pp = &(*pp)->next)
+    if (*pp == j) {
+      *pp = j->next;
+      break;
+    }
+  runs_active--;
+  pthread_cond_broadcast(&runs_cv);
+  pthread_mutex_unlock(&runs_mu);
+  store_fini(s);
+  run_free(j);
+  return NULL;
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+typedef struct job_row {
+  json_t *body;
+  const char *status, *error, *token;
+  int64_t start_ms, end_ms, created_ms;
+  int has_exit;
+  int exit_code;
+} job_row;
+
+static int job_load(http_req *r, const char *id, job_row *out) {
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(r->srv),
+                    "SELECT body, status, error, token, start_ms, end_ms, created_ms, exit_code"
+                    " FROM ml_jobs WHERE id=? COLLATE NOCASE",
+                    -1, &q, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+  int found = 0;
+  if (sqlite3_step(q) == SQLITE_ROW) {
+    found = 1;
+    out->body = http_json_own(r, json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL));
+    out->status = http_strdup(r, (const char *)sqlite3_column_text(q, 1));
+    const char *e = (const char *)sqlite3_column_text(q, 2);
+    out->error = e ? http_strdup(r, e) : NULL;
+    out->token = http_strdup(r, (const char *)sqlite3_column_text(q, 3));
+    out->start_ms = sqlite3_column_int64(q, 4);
+    out->end_ms = sqlite3_column_int64(q, 5);
+    out->created_ms = sqlite3_column_int64(q, 6);
+    out->has_exit = sqlite3_column_type(q, 7) != SQLITE_NULL;
+    out->exit_code = sqlite3_column_int(q, 7);
+  }
+  store_finalize(q);
+  return found && out->body ? 1 : 0;
+}
+
+/* What GET answers: the stored job with its status now, less azlite's own
+ * fields. */
+static json_t *job_render(http_req *r, job_row *row) {
+  json_t *b = json_deep_copy(row->body);
+  json_object_del(b, "azliteEnvironment");
+  json_t *p = json_object_get(b, "properties");
+  json_object_del(p, "azliteCommand");
+  json_object_del(p, "azliteCodeUri");
+  json_object_set_new(p, "status", json_string(row->status));
+  (void)r;
+  return b;
+}
+
+static const char *job_id(http_req *r, json_t *ws) {
+  return http_printf(r, "%s/jobs/%s", json_string_value(json_object_get(ws, "id")),
+                     http_param(r, "name"));
+}
+
+static void fail_job_not_found(http_req *r, const char *name) {
+  http_fail(r, ML_ERR_NOT_FOUND, "Job %s is not found in the workspace.", name);
+}
+
+void ml_job_get(http_req *r) {
+  json_t *ws = http_json_own(r, ml_workspace_require(r));
+  if (!ws) return;
+  job_row row;
+  if (job_load(r, job_id(r, ws), &row) != 1) {
+    fail_job_not_found(r, http_param(r, "name"));
+    return;
+  }
+  http_reply_json(r, 200, job_render(r, &row));
+}
+
+void ml_job_list(http_req *r) {
+  json_t *ws = http_json_own(r, ml_workspace_require(r));
+  if (!ws) return;
+  json_t *list = json_array();
+  sqlite3_stmt *q;
+  char **ids = NULL;
+  int n = 0;
+  if (store_prepare(store_db(r->srv),
+                    "SELECT id FROM ml_jobs WHERE ws_id=? COLLATE NOCASE ORDER BY created_ms DESC",
+                    -1, &q, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(q, 1, json_string_value(json_object_get(ws, "id")), -1, SQLITE_STATIC);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      ids = realloc(ids, sizeof *ids * (size_t)(n + 1));
+      if (!ids) abort();
+      ids[n++] = http_strdup(r, (const char *)sqlite3_column_text(q, 0));
+    }
+    store_finalize(q);
+  }
+  for (int i = 0; i < n; i++) {
+    job_row row;
+    if (job_load(r, ids[i], &row) == 1) json_array_append_new(list, job_render(r, &row));
+  }
+  free(ids);
+  arm_reply_list(r, list);
+}
+
+/* ${{inputs.x}} and ${{outputs.y}} in the command: literal values, or the
+ * paths in the node; an unknown name fails r. */
+static char *command_resolve(http_req *r, const char *cmd, json_t *inputs, json_t *outputs,
+                             const char *jobdir_inside) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  for (const char *p = cmd; *p;) {
+    const char *open = strstr(p, "${{");
+    if (!open) {
+      fputs(p, f);
+      break;
+    }
+    fwrite(p, 1, (size_t)(open - p), f);
+    const char *close = strstr(open, "}}");
+    if (!close) {
+      fputs(open, f);
+      break;
+    }
+    char ref[256];
+    snprintf(ref, sizeof ref, "%.*s", (int)(close - open - 3), open + 3);
+    char *a = ref;
+    while (*a == ' ')
+      a++;
+    char *e = a + strlen(a);
+    while (e > a && e[-1] == ' ')
+      *--e = 0;
+    int is_in = !strncmp(a, "inputs.", 7), is_out = !strncmp(a, "outputs.", 8);
+    const char *name = is_in ? a + 7 : is_out ? a + 8 : NULL;
+    json_t *def = name ? json_object_get(is_in ? inputs : outputs, name) : NULL;
+    if (!def) {
+      fclose(f);
+      free(out);
+      http_fail(r, ML_ERR_USER_ERROR,
+                "The command references ${{%s}}, which is not among the job's %s.", a,
+                is_out ? "outputs" : "inputs");
+      return NULL;
+    }
+    const char *t =
+        json_string_value(json_object_get(def, is_in ? "jobInputType" : "jobOutputType"));
+    if (is_in && t && !strcasecmp(t, "literal")) {
+      fputs(json_string_value(json_object_get(def, "value")) ?: "", f);
+    } else if (is_in && t && !strcasecmp(t, "uri_file")) {
+      const char *uri = json_string_value(json_object_get(def, "uri")) ?: "";
+      const char *base = strrchr(uri, '/');
+      fprintf(f, "%s/inputs/%s/%s", jobdir_inside, name, base ? base + 1 : uri);
+    } else if (is_in) {
+      fprintf(f, "%s/inputs/%s", jobdir_inside, name);
+    } else {
+      fprintf(f, "%s/exe/wd/outputs/%s", jobdir_inside, name);
+    }
+    p = close + 2;
+  }
+  fclose(f);
+  return out;
+}
+
+void ml_job_put(http_req *r) {
+  srv *s = r->srv;
+  json_t *ws = http_json_own(r, ml_workspace_require(r));
+  if (!ws) return;
+  const char *ws_id = json_string_value(json_object_get(ws, "id"));
+  const char *name = http_param(r, "name");
+  const char *id = job_id(r, ws);
+  json_t *in = http_json_own(r, http_body_json(r));
+  if (!in) return;
+  json_t *ip = json_object_get(in, "properties");
+  const char *jt = json_string_value(json_object_get(ip, "jobType"));
+  if (!json_is_object(ip) || !jt) {
+    http_fail(r, ML_ERR_USER_ERROR, "properties.jobType is required.");
+    return;
+  }
+  job_row cur;
+  if (job_load(r, id, &cur) == 1) {
+    /* Azure lets a submitted job change only its description, tags and
+     * display name. */
+    json_t *b = json_deep_copy(cur.body);
+    json_t *bp = json_object_get(b, "properties");
+    const char *keep[] = {"description", "tags", "displayName", NULL};
+    for (const char **k = keep; *k; k++)
+      if (json_object_get(ip, *k)) json_object_set(bp, *k, json_object_get(ip, *k));
+    char *txt = json_dumps(b, JSON_COMPACT);
+    store_run(s, "UPDATE ml_jobs SET body=? WHERE id=? COLLATE NOCASE", "tt", txt, id);
+    free(txt);
+    cur.body = http_json_own(r, b);
+    http_reply_json(r, 200, job_render(r, &cur));
+    return;
+  }
+  if (strcasecmp(jt, "Command") != 0) {
+    http_fail(r, ML_ERR_USER_ERROR, "azlite does not implement %s jobs yet (Command jobs run).",
+              jt);
+    return;
+  }
+  const char *cmd = json_string_value(json_object_get(ip, "command"));
+  if (!cmd || !*cmd) {
+    http_fail(r, ML_ERR_USER_ERROR, "A command job needs a command.");
+    return;
+  }
+  /* The compute: a cluster of this workspace. */
+  const char *compute = json_string_value(json_object_get(ip, "computeId"));
+  const char *cname = compute ? strrchr(compute, '/') : NULL;
+  cname = cname ? cname + 1 : compute;
+  if (!cname || !*cname) {
+    http_fail(r, ML_ERR_USER_ERROR,
+              "The job names no compute; azlite runs jobs on compute clusters (serverless "
+              "compute is not implemented).");
+    return;
+  }
+  const char *compute_id = http_printf(r, "%s/computes/%s", ws_id, cname);
+  sqlite3_stmt *q;
+  int cexists = 0;
+  if (store_prepare(store_db(s),
+                    "SELECT id, json_extract(body,'$.properties.provisioningState') FROM"
+                    " ml_computes WHERE id=? COLLATE NOCASE",
+                    -1, &q, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(q, 1, compute_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+      cexists = 1;
+      compute_id = http_strdup(r, (const char *)sqlite3_column_text(q, 0));
+    }
+    store_finalize(q);
+  }
+  if (!cexists) {
+    http_fail(r, ML_ERR_USER_ERROR, "Compute %s is not found in workspace %s.", cname,
+              json_string_value(json_object_get(ws, "name")));
+    return;
+  }
+  const char *env_ref = json_string_value(json_object_get(ip, "environmentId"));
+  json_t *env =
+      env_ref ? http_json_own(r, ml_asset_resolve(s, ws_id, "environments", env_ref)) : NULL;
+  if (!env) {
+    http_fail(r, ML_ERR_USER_ERROR, "Environment %s is not found in the workspace.",
+              env_ref ? env_ref : "(none named)");
+    return;
+  }
+  const char *code_ref = json_string_value(json_object_get(ip, "codeId"));
+  const char *code_uri = NULL;
+  if (code_ref) {
+    json_t *code = http_json_own(r, ml_asset_resolve(s, ws_id, "codes", code_ref));
+    if (!code) {
+      http_fail(r, ML_ERR_USER_ERROR, "Code %s is not found in the workspace.", code_ref);
+      return;
+    }
+    code_uri = json_string_value(json_object_get(json_object_get(code, "properties"), "codeUri"));
+  }
+  json_t *inputs = json_object_get(ip, "inputs");
+  const char *iname;
+  json_t *iv;
+  json_object_foreach(inputs, iname, iv) {
+    const char *t = json_string_value(json_object_get(iv, "jobInputType"));
+    if (!t ||
+        (strcasecmp(t, "literal") && strcasecmp(t, "uri_file") && strcasecmp(t, "uri_folder"))) {
+      http_fail(r, ML_ERR_USER_ERROR,
+                "Input %s of type %s is not supported by azlite (literal, uri_file and "
+                "uri_folder are).",
+                iname, t ? t : "(none)");
+      return;
+    }
+  }
+  char token[37];
+  uuid_v4(token);
+  char inside[200];
+  snprintf(inside, sizeof inside, "/mnt/azureml/cr/j/%s", token);
+  char *resolved = command_resolve(r, cmd, inputs, json_object_get(ip, "outputs"), inside);
+  if (!resolved) return;
+  json_t *b =
+      json_pack("{s:s,s:s,s:s,s:O}", "id", id, "name", name, "type", JOB_TYPE, "properties", ip);
+  http_json_own(r, b);
+  json_t *bp = json_object_get(b, "properties");
+  json_object_set_new(bp, "computeId", json_string(compute_id));
+  if (!json_string_value(json_object_get(bp, "experimentName")))
+    json_object_set_new(bp, "experimentName", json_string("Default"));
+  if (!json_string_value(json_object_get(bp, "displayName")))
+    json_object_set_new(bp, "displayName", json_string(name));
+  json_object_set_new(bp, "azliteCommand", json_string(resolved));
+  free(resolved);
+  if (code_uri) json_object_set_new(bp, "azliteCodeUri", json_string(code_uri));
+  json_object_set(b, "azliteEnvironment", env);
+  const char *wsuuid =
+      json_string_value(json_object_get(json_object_get(ws, "properties"), "workspaceId"));
+  json_object_set_new(
+      bp, "services",
+      json_pack(
+          "{s:{s:s,s:s},s:{s:s,s:s}}", "Studio", "jobServiceType", "Studio", "endpoint",
+          http_printf(r, "https://ml.azure.com/runs/%s?wsid=%s&tid=%s", name, ws_id, s->tenant_id),
+          "Tracking", "jobServiceType", "Tracking", "endpoint",
+          http_printf(
+              r, "azureml://%s/mlflow/v1.0%s?workspaceId=%s",
+              ml_api_host(r, json_string_value(json_object_get(ws, "location")) ?: "eastus"), ws_id,
+              wsuuid ? wsuuid : "")));
+  int64_t now = clock_now_ms(s);
+  json_object_set_new(b, "systemData", ml_system_data(r, now, now));
+  char *txt = json_dumps(b, JSON_COMPACT);
+  int rc = store_run(s,
+                     "INSERT INTO ml_jobs(id,ws_id,name,body,status,token,created_ms)"
+                     " VALUES(?,?,?,?,'NotStarted',?,?)",
+                     "ttttti", id, ws_id, name, txt, token, now);
+  free(txt);
+  if (rc != 0) {
+    http_fail(r, ML_ERR_INTERNAL, "The job could not be saved.");
+    return;
+  }
+  job_run *j = calloc(1, sizeof *j);
+  if (!j) abort();
+  j->s = s;
+  snprintf(j->id, sizeof j->id, "%s", id);
+  snprintf(j->name, sizeof j->name, "%s", name);
+  snprintf(j->ws_id, sizeof j->ws_id, "%s", ws_id);
+  snprintf(j->ws_name, sizeof j->ws_name, "%s", json_string_value(json_object_get(ws, "name")));
+  snprintf(j->rg, sizeof j->rg, "%s", http_param(r, "rg"));
+  snprintf(j->compute_id, sizeof j->compute_id, "%s", compute_id);
+  snprintf(j->account, sizeof j->account, "%s", ml_workspace_account(ws) ?: "");
+  snprintf(j->token, sizeof j->token, "%s", token);
+  char *dir = srv_path(s, "ml/jobs");
+  char ldir[600];
+  snprintf(ldir, sizeof ldir, "%.500s/%s/user_logs", dir, token);
+  free(dir);
+  mkdir_p(ldir);
+  snprintf(j->log_path, sizeof j->log_path, "%s/std_log.txt", ldir);
+  FILE *lf = fopen(j->log_path, "w");
+  if (lf) fclose(lf);
+  j->job = json_incref(b);
+  pthread_mutex_lock(&runs_mu);
+  j->next = runs;
+  runs = j;
+  runs_active++;
+  pthread_mutex_unlock(&runs_mu);
+  pthread_t t;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, job_thread, j) != 0) abort();
+  pthread_attr_destroy(&a);
+  job_row row;
+  if (job_load(r, id, &row) != 1) {
+    http_fail(r, ML_ERR_INTERNAL, "The job could not be read back.");
+    return;
+  }
+  /* What was submitted, NotStarted: the thread moves it on from here. */
+  row.status = "NotStarted";
+  http_reply_json(r, 201, job_render(r, &row));
+}
+
+/* Sets the cancel flag of a running job and kills its process; 1 when it was
+ * running here. */
+static int job_cancel_running(const char *id) {
+  int found = 0;
+  pthread_mutex_lock(&runs_mu);
+  for (job_run *j = runs; j; j = j->next)
+    if (!strcasecmp(j->id, id)) {
+      found = 1;
+      j->cancel = 1;
+      if (j->proc > 0 && j->sb && !j->exited) rt_kill(j->sb, j->proc, 9);
+    }
+  pthread_cond_broadcast(&runs_cv);
+  pthread_mutex_unlock(&runs_mu);
+  return found;
+}
+
+typedef struct cancel_ctx {
+  char id[600];
+} cancel_ctx;
+
+static int cancel_op(srv *s, void *arg, char *code, size_t cn, char *msg, size_t mn) {
+  (void)s;
+  (void)code;
+  (void)cn;
+  (void)msg;
+  (void)mn;
+  cancel_ctx *c = arg;
+  pthread_mutex_lock(&runs_mu);
+  for (;;) {
+    int running = 0;
+    for (job_run *j = runs; j; j = j->next)
+      running |= !strcasecmp(j->id, c->id);
+    if (!running) break;
+    pthread_cond_wait(&runs_cv, &runs_mu);
+  }
+  pthread_mutex_unlock(&runs_mu);
+  return 0;
+}
+
+void ml_job_cancel(http_req *r) {
+  json_t *ws = http_json_own(r, ml_workspace_require(r));
+  if (!ws) return;
+  const char *id = job_id(r, ws);
+  job_row row;
+  if (job_load(r, id, &row) != 1) {
+    fail_job_not_found(r, http_param(r, "name"));
+    return;
+  }
+  if (terminal(row.status)) {
+    http_fail(r, ML_ERR_USER_ERROR, "Job %s is %s and cannot be canceled.", http_param(r, "name"),
+              row.status);
+    return;
+  }
+  if (!job_cancel_running(id))
+    job_set(r->srv, id, "Canceled", NULL);
+  else
+    store_run(r->srv,
+              "UPDATE ml_jobs SET status='CancelRequested' WHERE id=? COLLATE NOCASE"
+              " AND status NOT IN ('Completed','Failed','Canceled')",
+              "t", id);
+  cancel_ctx *c = calloc(1, sizeof *c);
+  if (!c) abort();
+  snprintf(c->id, sizeof c->id, "%s", id);
+  arm_lro_start(r, 202, NULL, cancel_op, c, free);
+}
+
+void ml_job_delete(http_req *r) {
+  json_t *ws = http_json_own(r, ml_workspace_require(r));
+  if (!ws) return;
+  const char *id = job_id(r, ws);
+  job_row row;
+  if (job_load(r, id, &row) != 1) {
+    http_reply_empty(r, 204);
+    return;
+  }
+  if (!terminal(row.status)) {
+    http_fail(r, ML_ERR_CONFLICT, "Job %s is %s; cancel it first.", http_param(r, "name"),
+              row.status);
+    return;
+  }
+  store_run(r->srv, "DELETE FROM ml_jobs WHERE id=? COLLATE NOCASE", "t", id);
+  http_reply_empty(r, 200);
+}
+
+int ml_jobs_remove(srv *s, const char *ws_id) {
+  return store_run(s, "DELETE FROM ml_jobs WHERE ws_id=? COLLATE NOCASE", "t", ws_id);
+}
+
+int ml_jobs_init(srv *s) {
+  if (!s->serving) return 0;
+  return store_run(s,
+                   "UPDATE ml_jobs SET status='Failed', error=? WHERE status NOT IN"
+                   " ('Completed','Failed','Canceled')",
+                   "t",
+                   "{\"error\":{\"code\":\"ServiceError\",\"message\":\"azlite stopped while the "
+                   "job ran; submit it again.\"}}");
+}
+
+static void count_one(void *cls, const char *name, int64_t size) {
+  (void)name;
+  (void)size;
+  ++*(int *)cls;
+}
+
+int ml_job_output_check(http_req *r, json_t *ws, const char *job, const char *path) {
+  job_row row;
+  const char *id = http_printf(r, "%s/jobs/%s", json_string_value(json_object_get(ws, "id")), job);
+  if (job_load(r, id, &row) != 1) {
+    fail_job_not_found(r, job);
+    return -1;
+  }
+  if (strcmp(row.status, "Completed") != 0) {
+    http_fail(r, ML_ERR_USER_ERROR,
+              "Job %s is %s: only a completed job's outputs can be registered.", job, row.status);
+    return -1;
+  }
+  const char *acct = ml_workspace_account(ws);
+  char *name = http_printf(r, "ExperimentRun/dcid.%s/%s", job, path);
+  int count = 0;
+  if (acct) storage_blob_list(r->srv, acct, "azureml", name, count_one, &count);
+  if (count <= 0) {
+    http_fail(r, ML_ERR_USER_ERROR, "Job %s has no output at %s.", job, path);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- run history ----------------------------------------------------------------- */
+
+/* The caller of a run-history request: a management token with read access
+ * to the workspace.  Fails r (401/403) and returns -1. */
+static int history_auth(http_req *r, json_t **ws_out) {
+  principal p;
+  const char *why = NULL;
+  char msg[256];
+  const char *authz = http_header_get(r, "Authorization");
+  if (!authz || identity_verify_bearer(r->srv, authz, AUD_MGMT, &p, &why, msg, sizeof msg) != 0) {
+    http_fail(r, ML_ERR_UNAUTHORIZED, "%s", authz ? msg : "A bearer token is required.");
+    return -1;
+  }
+  const char *ws_id =
+      http_printf(r, "/subscriptions/%s/resourceGroups/%s/providers/" ML_WS_TYPE "/%s",
+                  http_param(r, "sub"), http_param(r, "rg"), http_param(r, "ws"));
+  if (authz_check(r->srv, &p, "Microsoft.MachineLearningServices/workspaces/experiments/runs/read",
+                  ws_id, 0) != 0) {
+    http_fail(r, ML_ERR_FORBIDDEN,
+              "The client '%s' does not have authorization to read runs at scope '%s'.", p.oid,
+              ws_id);
+    return -1;
+  }
+  json_t *ws = arm_resource_get(r->srv, ws_id);
+  if (!ws) {
+    http_fail(r, ML_ERR_NOT_FOUND, "Workspace %s is not found.", http_param(r, "ws"));
+    return -1;
+  }
+  *ws_out = http_json_own(r, ws);
+  return 0;
+}
+
+static json_t *run_details(http_req *r, json_t *ws, const char *run_id, job_row *row) {
+  char st[40] = "", en[40] = "";
+  if (row->start_ms) clock_iso8601(row->start_ms, st);
+  if (row->end_ms) clock_iso8601(row->end_ms, en);
+  json_t *p = json_object_get(row->body, "properties");
+  const char *compute = json_string_value(json_object_get(p, "computeId"));
+  json_t *d = json_pack(
+      "{s:s,s:s,s:s,s:o,s:o,s:[],s:O,s:O,s:s}", "runId", run_id, "runUuid", row->token, "status",
+      row->status, "startTimeUtc", st[0] ? json_string(st) : json_null(), "endTimeUtc",
+      en[0] ? json_string(en) : json_null(), "warnings", "tags",
+      json_is_object(json_object_get(p, "tags")) ? json_object_get(p, "tags") : json_object(),
+      "properties",
+      json_is_object(json_object_get(p, "properties")) ? json_object_get(p, "properties")
+                                                       : json_object(),
+      "target", compute ? strrchr(compute, '/') + 1 : "");
+  json_object_set_new(d, "logFiles",
+                      json_pack("{s:s}", LOG_NAME,
+                                http_printf(r, "%s/azlite/ml/logs/%s/%s", http_mgmt_base(r),
+                                            row->token, LOG_NAME)));
+  if (row->error) {
+    json_t *e = json_loads(row->error, 0, NULL);
+    if (e) json_object_set_new(d, "error", e);
+  }
+  (void)ws;
+  return d;
+}
+
+void ml_history_run_details(http_req *r) {
+  json_t *ws;
+  if (history_auth(r, &ws) != 0) return;
+  const char *run = http_param(r, "run");
+  job_row row;
+  if (job_load(r, http_printf(r, "%s/jobs/%s", json_string_value(json_object_get(ws, "id")), run),
+               &row) != 1) {
+    http_fail(r, ML_ERR_NOT_FOUND, "Run %s is not found.", run);
+    return;
+  }
+  http_reply_json(r, 200, run_details(r, ws, run, &row));
+}
+
+void ml_history_run(http_req *r) {
+  ml_history_run_details(r);
+}
+
+/* POST .../rundata {"runId": ...}: the run's metadata; outputs registered as
+ * assets are none (the default artifacts are found by their path). */
+void ml_history_rundata(http_req *r) {
+  json_t *ws;
+  if (history_auth(r, &ws) != 0) return;
+  json_t *in = http_json_own(r, http_body_json(r));
+  if (!in) return;
+  const char *run = json_string_value(json_object_get(in, "runId"));
+  job_row row;
+  if (!run ||
+      job_load(r, http_printf(r, "%s/jobs/%s", json_string_value(json_object_get(ws, "id")), run),
+               &row) != 1) {
+    http_fail(r, ML_ERR_NOT_FOUND, "Run %s is not found.", run ? run : "");
+    return;
+  }
+  json_t *meta = run_details(r, ws, run, &row);
+  json_object_set_new(meta, "outputs", json_object());
+  http_reply_json(r, 200, json_pack("{s:o}", "runMetadata", meta));
+}
+
+/* GET /azlite/ml/logs/{token}/user_logs/std_log.txt: the log as it is now.
+ * The token (the run's uuid, only in run details) is the capability, as the
+ * SAS of Azure's log URLs is. */
+void ml_job_log(http_req *r) {
+  const char *token = http_param(r, "token");
+  const char *rest = http_param(r, "*");
+  if (!token || strlen(token) != 36 || strchr(token, '/') || strchr(token, '.') || !rest ||
+      strcmp(rest, LOG_NAME) != 0) {
+    http_fail(r, ML_ERR_NOT_FOUND, "No such log.");
+    return;
+  }
+  sqlite3_stmt *q;
+  int found = 0;
+  if (store_prepare(store_db(r->srv), "SELECT 1 FROM ml_jobs WHERE token=?", -1, &q, NULL) ==
+      SQLITE_OK) {
+    sqlite3_bind_text(q, 1, token, -1, SQLITE_STATIC);
+    found = sqlite3_step(q) == SQLITE_ROW;
+    store_finalize(q);
+  }
+  char *dir = srv_path(r->srv, "ml/jobs");
+  char *path = http_printf(r, "%s/%s/%s", dir, token, LOG_NAME);
+  free(dir);
+  FILE *f = found ? fopen(path, "rb") : NULL;
+  if (!f) {
+    http_fail(r, ML_ERR_NOT_FOUND, "No such log.");
+    return;
+  }
+  char *data = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&data, &len);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+    fwrite(buf, 1, n, m);
+  fclose(f);
+  fclose(m);
+  http_reply_owned(r, 200, "text/plain; charset=utf-8", data, len);
+}
+
+void ml_jobs_fini(srv *s) {
+  (void)s;
+  pthread_mutex_lock(&runs_mu);
+  for (job_run *j = runs; j; j = j->next) {
+    j->cancel = 1;
+    if (j->proc > 0 && j->sb && !j->exited) rt_kill(j->sb, j->proc, 9);
+  }
+  pthread_cond_broadcast(&runs_cv);
+  while (runs_active > 0)
+    pthread_cond_wait(&runs_cv, &runs_mu);
+  pthread_mutex_unlock(&runs_mu);
+}

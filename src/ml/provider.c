@@ -1,0 +1,178 @@
+/* provider.c: Microsoft.MachineLearningServices as a provider: its one route
+ * table (every URL the ML provider serves), its schema and the api-versions
+ * it takes.  Workspaces are a type of the generic ARM resource layer
+ * (workspace.c); what lives inside a workspace (datastores, datastore.c) is
+ * kept in the provider's own tables and goes with the workspace. */
+#include <string.h>
+
+#include "internal.h"
+
+/* The versions azure-ai-ml 1.4.0 sends (2022-01-01-preview to
+ * 2022-10-01-preview) and the stable ones around them
+ * (azure-rest-api-specs, specification/machinelearningservices). */
+static const char *const ml_api_versions[] = {"2024-04-01",
+                                              "2023-10-01",
+                                              "2023-04-01",
+                                              "2023-04-01-preview",
+                                              "2023-02-01-preview",
+                                              "2022-12-01-preview",
+                                              "2022-10-01",
+                                              "2022-10-01-preview",
+                                              "2022-06-01-preview",
+                                              "2022-05-01",
+                                              "2022-02-01-preview",
+                                              "2022-01-01-preview",
+                                              "2021-07-01",
+                                              "2021-04-01",
+                                              "2021-01-01",
+                                              "2020-06-01",
+                                              "2020-09-01-dataplanepreview",
+                                              "2021-10-01-dataplanepreview",
+                                              NULL};
+
+static const resource_type ml_resource_types[] = {
+    {.type = ML_WS_TYPE, .api_versions = ml_api_versions, .generic = &ml_workspace_type},
+    {.type = ML_WS_TYPE "/datastores", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/computes", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/data", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/jobs", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/codes", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/models", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/environments", .api_versions = ml_api_versions},
+    {.type = ML_NS "/locations", .api_versions = ml_api_versions},
+    {.type = NULL},
+};
+
+#define ARM(m, p, f)                                                                               \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM                                                                          \
+  }
+#define ARM_D(m, p, f, d)                                                                          \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM, .data = d                                                               \
+  }
+#define WS "/subscriptions/{sub}/resourceGroups/{rg}/providers/" ML_WS_TYPE "/{ws}"
+#define HIST(m, p, f)                                                                              \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m,                                                          \
+    .pattern =                                                                                     \
+        "/history/v1.0/subscriptions/{sub}/resourceGroups/{rg}/providers/" ML_WS_TYPE "/{ws}" p,   \
+    .fn = f, .auth = AUTH_PROVIDER, .style = HTTP_ERR_ARM                                          \
+  }
+
+static const route ml_routes[] = {
+    ARM_TRACKED_ROUTES(ML_WS_TYPE, &ml_workspace_type),
+    ARM("POST", WS "/listKeys", ml_workspace_list_keys),
+    ARM("POST", WS "/resyncKeys", ml_workspace_resync_keys),
+    ARM("GET", WS "/datastores", ml_datastore_list),
+    ARM("GET", WS "/datastores/{name}", ml_datastore_get),
+    ARM("PUT", WS "/datastores/{name}", ml_datastore_put),
+    ARM("DELETE", WS "/datastores/{name}", ml_datastore_delete),
+    ARM("POST", WS "/datastores/{name}/listSecrets", ml_datastore_list_secrets),
+    ARM("GET", WS "/computes", ml_compute_list),
+    ARM("GET", WS "/computes/{name}", ml_compute_get),
+    ARM("PUT", WS "/computes/{name}", ml_compute_put),
+    ARM("DELETE", WS "/computes/{name}", ml_compute_delete),
+    ARM("POST", WS "/computes/{name}/listNodes", ml_compute_list_nodes),
+/* Versioned assets (assets.c): one set of handlers, the kind in .data. */
+#define ASSET(kind)                                                                                \
+  ARM_D("GET", WS "/" kind, ml_asset_container_list, kind),                                        \
+      ARM_D("GET", WS "/" kind "/{name}", ml_asset_container_get, kind),                           \
+      ARM_D("PUT", WS "/" kind "/{name}", ml_asset_container_put, kind),                           \
+      ARM_D("DELETE", WS "/" kind "/{name}", ml_asset_container_delete, kind),                     \
+      ARM_D("GET", WS "/" kind "/{name}/versions", ml_asset_version_list, kind),                   \
+      ARM_D("GET", WS "/" kind "/{name}/versions/{version}", ml_asset_version_get, kind),          \
+      ARM_D("PUT", WS "/" kind "/{name}/versions/{version}", ml_asset_version_put, kind),          \
+      ARM_D("DELETE", WS "/" kind "/{name}/versions/{version}", ml_asset_version_delete, kind)
+    ASSET("environments"),
+    ASSET("models"),
+    ASSET("codes"),
+    ASSET("data"),
+#undef ASSET
+    ARM("GET", WS "/jobs", ml_job_list),
+    ARM("GET", WS "/jobs/{name}", ml_job_get),
+    ARM("PUT", WS "/jobs/{name}", ml_job_put),
+    ARM("DELETE", WS "/jobs/{name}", ml_job_delete),
+    ARM("POST", WS "/jobs/{name}/cancel", ml_job_cancel),
+    /* Run history, at the discovery document's "history" (no api-version;
+     * the handlers check the bearer token and the caller's access). */
+    HIST("GET", "/runs/{run}/details", ml_history_run_details),
+    HIST("GET", "/runs/{run}", ml_history_run),
+    HIST("POST", "/rundata", ml_history_rundata),
+    /* A run's log while it grows; the run's uuid in the path is the key. */
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/azlite/ml/logs/{token}/*",
+     .fn = ml_job_log,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_ARM},
+    /* The discovery document is anonymous, as Azure's is. */
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/discovery/workspaces/{id}",
+     .fn = ml_discovery,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_ARM},
+};
+#undef ARM
+#undef ARM_D
+#undef WS
+#undef HIST
+
+/* Schema, version 1: what lives in a workspace (keyed by the workspace's
+ * canonical ARM id; the workspace's remove hook drops it). */
+static const char *const ml_schema[] = {
+    "CREATE TABLE ml_datastores("
+    "  ws_id TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL COLLATE NOCASE,"
+    "  body TEXT NOT NULL /*json, as GET answers*/, secret TEXT /*key or SAS; NULL: none*/,"
+    "  PRIMARY KEY(ws_id, name));"
+    "CREATE TABLE ml_computes("
+    "  id TEXT PRIMARY KEY COLLATE NOCASE, ws_id TEXT NOT NULL COLLATE NOCASE,"
+    "  body TEXT NOT NULL /*json, less the node counts GET adds*/);"
+    "CREATE TABLE ml_asset_containers("
+    "  ws_id TEXT NOT NULL COLLATE NOCASE, kind TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE,"
+    "  body TEXT NOT NULL, PRIMARY KEY(ws_id, kind, name));"
+    "CREATE TABLE ml_asset_versions("
+    "  ws_id TEXT NOT NULL COLLATE NOCASE, kind TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE,"
+    "  version TEXT NOT NULL, body TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(ws_id, kind, name, version));"
+    "CREATE TABLE ml_jobs("
+    "  id TEXT PRIMARY KEY COLLATE NOCASE, ws_id TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL,"
+    "  body TEXT NOT NULL /*as submitted, with what azlite resolved*/,"
+    "  status TEXT NOT NULL, token TEXT NOT NULL UNIQUE /*the run uuid: log URL key*/,"
+    "  error TEXT /*json {error:{code,message}}*/, exit_code INTEGER,"
+    "  created_ms INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER);",
+};
+
+json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms) {
+  (void)r;
+  char c[40], m[40];
+  clock_iso8601(created_ms, c);
+  clock_iso8601(modified_ms, m);
+  return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "createdAt", c, "createdBy", "azlite",
+                   "createdByType", "Application", "lastModifiedAt", m, "lastModifiedBy", "azlite",
+                   "lastModifiedByType", "Application");
+}
+
+static int ml_init(srv *s) {
+  return ml_compute_init(s) | ml_jobs_init(s) ? -1 : 0;
+}
+
+/* Jobs first (they hold nodes), then the nodes. */
+static void ml_fini(srv *s) {
+  ml_jobs_fini(s);
+  ml_compute_fini(s);
+}
+
+const provider ml_provider = {
+    .name = ML_NS,
+    .routes = ml_routes,
+    .nroutes = (int)(sizeof ml_routes / sizeof ml_routes[0]),
+    .schema = {ml_schema, (int)(sizeof ml_schema / sizeof ml_schema[0])},
+    .resource_types = ml_resource_types,
+    .init = ml_init,
+    .tick = ml_compute_tick,
+    .fini = ml_fini,
+};

@@ -1,0 +1,118 @@
+"""The seed's Part 4 through azure-ai-ml 1.4.0, mapped to v2 and run as a user
+would, under `azlite exec` (seed/part4.py, unchanged endpoints): the
+workspace (an ARM PUT: begin_create's template deployment is the transparent
+mode's to finish), gpu-cluster (Standard_NC6s_v3, max 4, idle 300 s), an
+environment from a conda file, the code uploaded to the workspace's blob
+store, a command job training a small torch model with --epochs 10
+--batch-size 32 --learning-rate 0.001 on one node of the cluster, jobs.stream
+printing the script's lines, Completed, outputs/model.pt downloaded and
+loadable, the model registered as mnist-classifier (version 1, then 2, with
+its tags) from the job's output; the node stays idle until the cluster's idle
+time has passed on azlite's clock, then goes.  torch is Debian's
+python3-torch (scripts/setup.sh)."""
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from azlite_harness import Azlite, BIN, clean_environ  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+srv = None
+SUB = None
+WS = None
+API = "api-version=2022-10-01-preview"
+
+
+def setUpModule():
+    global srv, SUB, WS
+    srv = Azlite().start()
+    SUB = srv.env["AZURE_SUBSCRIPTION_ID"]
+    r = srv.http("PUT", "/subscriptions/%s/resourceGroups/ml-resources?api-version=2021-04-01"
+                 % SUB, json={"location": "eastus"})
+    assert r.status_code in (200, 201), r.text
+    WS = "/subscriptions/%s/resourceGroups/ml-resources/providers/" \
+         "Microsoft.MachineLearningServices/workspaces/ml-workspace" % SUB
+    r = srv.http("PUT", WS + "?" + API, json={"location": "eastus"})
+    assert r.status_code == 201, r.text
+
+
+def tearDownModule():
+    srv.cleanup()
+
+
+def nodes():
+    r = srv.http("POST", WS + "/computes/gpu-cluster/listNodes?" + API)
+    assert r.status_code == 200, r.text
+    return r.json()["nodes"]
+
+
+@unittest.skipUnless(subprocess.run(["/usr/bin/python3", "-c", "import torch"],
+                                    capture_output=True).returncode == 0,
+                     "python3-torch is not installed (scripts/setup.sh installs it)")
+class SeedPart4(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        p = subprocess.run([BIN, "exec", "--data-dir", srv.data_dir, "--", "/usr/bin/python3",
+                            os.path.join(HERE, "seed", "part4.py")],
+                           capture_output=True, text=True, env=clean_environ(), timeout=280)
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
+        cls.stdout = p.stdout
+        cls.out = json.loads(p.stdout.strip().splitlines()[-1])
+
+    def test_cluster_and_environment(self):
+        self.assertIn("Creating compute target: gpu-cluster", self.stdout)
+        self.assertEqual(self.out["compute"], ["Standard_NC6s_v3", 4, 300.0])
+        self.assertEqual(self.out["environment"], ["pytorch-env", "1"])
+
+    def test_job_streamed_and_completed(self):
+        s = self.out["stream"]
+        self.assertEqual(self.out["submitted"], "NotStarted")
+        self.assertEqual(self.out["status"], "Completed")
+        self.assertIn("epochs=10 batch_size=32 learning_rate=0.001", s)
+        for e in range(1, 11):
+            self.assertIn("epoch %d/10 loss " % e, s)
+        self.assertIn("saved outputs/model.pt", s)
+        self.assertIn("Execution Summary", s)
+        # Offline, the conda file is not installed; the log says what is missing.
+        self.assertIn("conda dependencies were not installed", s)
+        self.assertIn("azureml_mlflow", s)
+        self.assertNotIn("conda_forge", s)
+
+    def test_model_downloaded_and_registered(self):
+        self.assertTrue(self.out["downloaded"])
+        self.assertEqual(self.out["model_out"], [1, 10])
+        tags = {"framework": "pytorch", "task": "classification"}
+        self.assertEqual(self.out["models"], [["mnist-classifier", "1", tags],
+                                              ["mnist-classifier", "2", tags]])
+        m = srv.http("GET", WS + "/models/mnist-classifier/versions/2?api-version=2022-05-01")
+        self.assertEqual(m.status_code, 200, m.text)
+        uri = m.json()["properties"]["modelUri"]
+        self.assertTrue(uri.endswith("/datastores/workspaceartifactstore/paths/ExperimentRun/dcid.%s"
+                                     "/outputs/model.pt" % self.out["job"]), uri)
+        c = srv.http("GET", WS + "/models/mnist-classifier?api-version=2022-05-01").json()
+        self.assertEqual(c["properties"]["latestVersion"], "2")
+        self.assertEqual(c["properties"]["nextVersion"], "3")
+
+    def test_one_node_then_none(self):
+        # The job printed the node it ran on: the cluster's one node, idle now.
+        ran_on = self.out["stream"].split("node ", 1)[1].split()[0]
+        self.assertEqual(self.out["nodes"], [[ran_on, "idle"]])
+        self.assertEqual([n["nodeId"] for n in nodes()], [ran_on])
+        p = srv.http("GET", WS + "/computes/gpu-cluster?" + API).json()["properties"]
+        self.assertEqual(p["properties"]["currentNodeCount"], 1)
+        srv.cli("clock", "advance", "6m")
+        deadline = time.time() + 60
+        while nodes() and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(nodes(), [])
+        p = srv.http("GET", WS + "/computes/gpu-cluster?" + API).json()["properties"]
+        self.assertEqual(p["properties"]["currentNodeCount"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
