@@ -7,6 +7,7 @@ extern const provider identity_provider;
 extern const provider storage_provider;
 extern const provider network_provider;
 extern const provider compute_provider;
+extern const provider cost_provider;
 
 const provider *const providers[] = {
     &arm_provider,
@@ -15,5 +16,7 @@ const provider *const providers[] = {
     /* Before compute: VMs attach its interfaces (network.h). */
     &network_provider,
     &compute_provider,
+    /* After every provider that meters: its tick prices what theirs recorded. */
+    &cost_provider,
     NULL,
 };

@@ -322,6 +322,7 @@ static void storage_tick(srv *s, int64_t now_ms) {
   blob_trash_empty(s, 0);
   storage_tier_tick(s, now_ms);
   lifecycle_tick(s, now_ms);
+  storage_capacity_tick(s, now_ms);
   /* Azure drops uncommitted blocks a week after their upload. */
   blob_state *st = blob_state_of(s);
   if (now_ms - st->last_sweep_ms < 60 * 1000) return;

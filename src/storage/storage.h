@@ -11,6 +11,11 @@ extern const provider storage_provider;
  * account exists, -1 otherwise. */
 int storage_account_keys(srv *s, const char *account, char key1[128], char key2[128]);
 
+/* Records each day's blob capacity per account and tier (capacity.c) as
+ * usage: meter "Microsoft.Storage/blobs/capacity/<Tier>", quantity the bytes
+ * (content length) stored that day, one event a day at the day's start. */
+void storage_capacity_tick(srv *s, int64_t now_ms);
+
 /* What storage does to blobs (tier changes, deletions by lifecycle rules,
  * rehydrations) is reported as usage events (usage_since() in core.h). */
 
