@@ -97,10 +97,12 @@ static void ingest_one(void *cls, const usage_event *e) {
 int cost_usage_ingest(srv *s) {
   int total = 0;
   for (;;) {
+    /* The cursor is read inside the (immediate) transaction: the scheduler,
+     * a request and a CLI command may all price at once, each event once. */
+    if (store_begin(s) != 0) return total;
     char *v = store_get(s, "cost.usage_cursor");
     int64_t after = v ? strtoll(v, NULL, 10) : 0;
     free(v);
-    if (store_begin(s) != 0) return total;
     ingest_ctx c = {.s = s};
     int64_t last = usage_since(s, after, 500, ingest_one, &c);
     char buf[32];
