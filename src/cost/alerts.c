@@ -89,10 +89,10 @@ static void alert_raise(srv *s, json_t *b, const char *key, json_t *n, const cha
   char rg[128];
   cost_id_group(bid, rg);
   json_t *details = json_pack(
-      "{s:s,s:s,s:s,s:s,s:f,s:s,s:f,s:O,s:O,s:O,s:f,s:s,s:s}", "timeGrainType",
+      "{s:s,s:s,s:s,s:[],s:[],s:[],s:f,s:s,s:f,s:O,s:O,s:O,s:f,s:s,s:s}", "timeGrainType",
       json_string_value(json_object_get(json_object_get(b, "properties"), "timeGrain")),
-      "periodStartDate", fs, "triggeredBy",
-      key, "resourceGroupFilter", rg, "amount", amount, "unit", "USD",
+      "periodStartDate", fs, "triggeredBy", key, "resourceGroupFilter", "resourceFilter",
+      "meterFilter", "amount", amount, "unit", "USD",
       "currentSpend", value, "contactEmails", json_object_get(n, "contactEmails"), "contactGroups",
       json_object_get(n, "contactGroups"), "contactRoles", json_object_get(n, "contactRoles"),
       "threshold", thr / 100.0, "operator", json_string_value(json_object_get(n, "operator")),

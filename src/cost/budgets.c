@@ -216,9 +216,10 @@ static json_t *budget_build(http_req *r, json_t *in) {
  * route's namespace. */
 static json_t *budget_render(http_req *r, json_t *b) {
   srv *s = r->srv;
-  const char *id = json_string_value(json_object_get(b, "id"));
   json_t *out = json_deep_copy(b);
   json_decref(b);
+  char *sid = http_strdup(r, json_string_value(json_object_get(out, "id")));
+  const char *id = sid;
   if (!strcasecmp(route_ns(r), "Microsoft.CostManagement")) {
     char *scope = cost_budget_scope(id);
     json_object_set_new(out, "id",

@@ -28,7 +28,7 @@ from azure.mgmt.consumption import ConsumptionManagementClient
 from azure.mgmt.costmanagement import CostManagementClient
 from azure.mgmt.monitor import MonitorManagementClient
 from azure.mgmt.network import NetworkManagementClient
-from azure.storage.blob import BlobBlock, BlobServiceClient
+from azure.storage.blob import BlobBlock, BlobServiceClient, StandardBlobTier
 
 from azlite_harness import Azlite
 
@@ -106,6 +106,10 @@ def setUpModule():
     threading.Thread(target=hs.serve_forever, daemon=True).start()
     clients["hook_port"] = hs.server_address[1]
     clients["hook_server"] = hs
+    for rg in (RG, SPOT_RG):
+        r = srv.http("PUT", "/subscriptions/%s/resourceGroups/%s?api-version=2021-04-01"
+                     % (SUB, rg), json={"location": "eastus"})
+        assert r.status_code in (200, 201), r.text
     # A clean month: the clock moves to 01:00 of the next month's first day.
     t = now_s()
     _, nxt = month_bounds(t)
@@ -149,10 +153,6 @@ def create_vm(rg, name, size, **extra):
 class Month(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        for rg in (RG, SPOT_RG):
-            r = srv.http("PUT", "/subscriptions/%s/resourceGroups/%s?api-version=2021-04-01"
-                         % (SUB, rg), json={"location": "eastus"})
-            assert r.status_code in (200, 201), r.text
         port = clients["hook_port"]
         mon = clients["mon"]
         cls.ag = mon.action_groups.create_or_update(RG, "ml-alerts", {
@@ -190,7 +190,7 @@ class Month(unittest.TestCase):
         bc = cc.get_blob_client("imagenet.tar")
         bid = base64.b64encode(b"block-0000").decode()
         bc.stage_block(bid, b"\0" * BLOCK)
-        bc.commit_block_list([BlobBlock(block_id=bid)] * NBLOCKS, standard_blob_tier="Hot")
+        bc.commit_block_list([BlobBlock(block_id=bid)] * NBLOCKS, standard_blob_tier=StandardBlobTier.HOT)
         assert bc.get_blob_properties().size == BLOCK * NBLOCKS
         # The VMs.
         r = srv.http("PUT", "/azlite/compute/spotPrices/eastus/Standard_D2s_v3",
@@ -318,7 +318,7 @@ class Month(unittest.TestCase):
     def test_alert_mail_once_and_webhook(self):
         m = self.mails("admin@example.com")
         self.assertEqual(len(m), 1, m)
-        text = open(m[0]).read()
+        text = open(m[0], newline="").read()
         self.assertIn("To: <admin@example.com>", text)
         self.assertIn("Subject: Budget alert: 'monthly-ml-budget' has reached 80%", text)
         self.assertIn("\r\n\r\n", text)
