@@ -60,10 +60,10 @@ static json_t *webhook_payload(srv *s, json_t *b, const char *rg, double spend, 
   return json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}}", "schemaId",
                    "AIP Budget Notification", "data", "SubscriptionName", "azlite",
                    "SubscriptionId", s->subscription_id, "SpendingAmount", sp, "BudgetStartDate",
-                   start, "Budget", amount, "Unit", "USD", "BudgetCreator", "",
-                   "BudgetName", json_string_value(json_object_get(b, "name")), "BudgetType",
-                   "Cost", "ResourceGroup", rg, "NotificationThresholdAmount", th,
-                   "EnrollmentNumber", "", "DepartmentName", "");
+                   start, "Budget", amount, "Unit", "USD", "BudgetCreator", "", "BudgetName",
+                   json_string_value(json_object_get(b, "name")), "BudgetType", "Cost",
+                   "ResourceGroup", rg, "NotificationThresholdAmount", th, "EnrollmentNumber", "",
+                   "DepartmentName", "");
 }
 
 static void add_delivery(srv *s, const char *alert, const char *kind, const char *target,
@@ -92,11 +92,10 @@ static void alert_raise(srv *s, json_t *b, const char *key, json_t *n, const cha
       "{s:s,s:s,s:s,s:[],s:[],s:[],s:f,s:s,s:f,s:O,s:O,s:O,s:f,s:s,s:s}", "timeGrainType",
       json_string_value(json_object_get(json_object_get(b, "properties"), "timeGrain")),
       "periodStartDate", fs, "triggeredBy", key, "resourceGroupFilter", "resourceFilter",
-      "meterFilter", "amount", amount, "unit", "USD",
-      "currentSpend", value, "contactEmails", json_object_get(n, "contactEmails"), "contactGroups",
-      json_object_get(n, "contactGroups"), "contactRoles", json_object_get(n, "contactRoles"),
-      "threshold", thr / 100.0, "operator", json_string_value(json_object_get(n, "operator")),
-      "periodEndDate", ts);
+      "meterFilter", "amount", amount, "unit", "USD", "currentSpend", value, "contactEmails",
+      json_object_get(n, "contactEmails"), "contactGroups", json_object_get(n, "contactGroups"),
+      "contactRoles", json_object_get(n, "contactRoles"), "threshold", thr / 100.0, "operator",
+      json_string_value(json_object_get(n, "operator")), "periodEndDate", ts);
   char *dj = json_dumps(details, JSON_COMPACT);
   json_decref(details);
   store_exec(s,
@@ -119,8 +118,8 @@ static void alert_raise(srv *s, json_t *b, const char *key, json_t *n, const cha
            "Period: %s to %s\nTime grain: %s\n",
            strcasecmp(tt, "Forecasted") ? "actual" : "forecasted", scope, thr,
            json_string_value(json_object_get(b, "name")), amount,
-           strcasecmp(tt, "Forecasted") ? "Actual" : "Forecasted", value, thr,
-           amount * thr / 100.0, fs, ts,
+           strcasecmp(tt, "Forecasted") ? "Actual" : "Forecasted", value, thr, amount * thr / 100.0,
+           fs, ts,
            json_string_value(json_object_get(json_object_get(b, "properties"), "timeGrain")));
   json_t *mail = json_pack("{s:s,s:s}", "subject", subject, "body", body);
   char *mj = json_dumps(mail, JSON_COMPACT);
@@ -191,10 +190,10 @@ static int mkdirs(const char *path) {
 static void addr_dir(const char *a, char out[256]) {
   size_t n = 0;
   for (; *a && n < 255; a++)
-    out[n++] = ((*a | 32) >= 'a' && (*a | 32) <= 'z') || (*a >= '0' && *a <= '9') ||
-                       strchr("@._+-", *a)
-                   ? *a
-                   : '_';
+    out[n++] =
+        ((*a | 32) >= 'a' && (*a | 32) <= 'z') || (*a >= '0' && *a <= '9') || strchr("@._+-", *a)
+            ? *a
+            : '_';
   out[n] = 0;
   if (!strcmp(out, ".") || !strcmp(out, "..")) out[0] = '_';
 }
@@ -208,7 +207,8 @@ static int mail_write(srv *s, int64_t did, const char *alert, const char *to, co
   char *root = NULL, *tmp = NULL, *fin = NULL, *name = NULL;
   int rc = -1;
   if (asprintf(&root, "%s/%s", base, dir) < 0) abort();
-  if (asprintf(&name, "%lld.%s.%lld.azlite", (long long)(created / 1000), alert, (long long)did) < 0)
+  if (asprintf(&name, "%lld.%s.%lld.azlite", (long long)(created / 1000), alert, (long long)did) <
+      0)
     abort();
   char *sub[3];
   const char *subn[3] = {"tmp", "new", "cur"};
@@ -242,7 +242,8 @@ static int mail_write(srv *s, int64_t did, const char *alert, const char *to, co
     if (rc == 0 && rename(tmp, fin) != 0) rc = -1;
   }
   if (rc != 0) log_error("cost: could not deliver alert mail to %s: %s", fin, strerror(errno));
-  for (int i = 0; i < 3; i++) free(sub[i]);
+  for (int i = 0; i < 3; i++)
+    free(sub[i]);
   free(base), free(root), free(tmp), free(fin), free(name);
   json_decref(m);
   return rc;
@@ -251,11 +252,12 @@ static int mail_write(srv *s, int64_t did, const char *alert, const char *to, co
 /* Writes the pending mails (scheduler thread: local files, quick). */
 static void mails_deliver(srv *s) {
   sqlite3_stmt *st;
-  if (store_prepare(store_db(s),
-                    "SELECT d.id, d.alert_id, d.target, d.payload, a.created_ms FROM cost_deliveries d"
-                    " JOIN cost_alerts a ON a.id=d.alert_id WHERE d.kind='email' AND"
-                    " d.status='Pending'",
-                    -1, &st, NULL) != SQLITE_OK)
+  if (store_prepare(
+          store_db(s),
+          "SELECT d.id, d.alert_id, d.target, d.payload, a.created_ms FROM cost_deliveries d"
+          " JOIN cost_alerts a ON a.id=d.alert_id WHERE d.kind='email' AND"
+          " d.status='Pending'",
+          -1, &st, NULL) != SQLITE_OK)
     return;
   json_t *done = json_array();
   while (sqlite3_step(st) == SQLITE_ROW) {
@@ -270,9 +272,10 @@ static void mails_deliver(srv *s) {
   json_t *v;
   int64_t now = clock_now_ms(s);
   json_array_foreach(done, i, v)
-    store_exec(s, "UPDATE cost_deliveries SET status='Delivered', attempts=attempts+1, done_ms=%lld"
-                  " WHERE id=%lld",
-               (long long)now, (long long)json_integer_value(v));
+      store_exec(s,
+                 "UPDATE cost_deliveries SET status='Delivered', attempts=attempts+1, done_ms=%lld"
+                 " WHERE id=%lld",
+                 (long long)now, (long long)json_integer_value(v));
   json_decref(done);
 }
 
@@ -365,11 +368,10 @@ static void webhooks_deliver(srv *s) {
   sqlite3_bind_int64(st, 1, now);
   json_t *due = json_array();
   while (sqlite3_step(st) == SQLITE_ROW)
-    json_array_append_new(due, json_pack("{s:I,s:s,s:s,s:i}", "id",
-                                         (json_int_t)sqlite3_column_int64(st, 0), "url",
-                                         sqlite3_column_text(st, 1), "payload",
-                                         sqlite3_column_text(st, 2), "attempts",
-                                         sqlite3_column_int(st, 3)));
+    json_array_append_new(
+        due, json_pack("{s:I,s:s,s:s,s:i}", "id", (json_int_t)sqlite3_column_int64(st, 0), "url",
+                       sqlite3_column_text(st, 1), "payload", sqlite3_column_text(st, 2),
+                       "attempts", sqlite3_column_int(st, 3)));
   store_finalize(st);
   size_t i;
   json_t *d;
@@ -381,8 +383,9 @@ static void webhooks_deliver(srv *s) {
     long long id = (long long)json_integer_value(json_object_get(d, "id"));
     int64_t t = clock_now_ms(s);
     if (code >= 200 && code < 300) {
-      store_exec(s, "UPDATE cost_deliveries SET status='Delivered', attempts=%d, done_ms=%lld,"
-                    " last_error=NULL WHERE id=%lld",
+      store_exec(s,
+                 "UPDATE cost_deliveries SET status='Delivered', attempts=%d, done_ms=%lld,"
+                 " last_error=NULL WHERE id=%lld",
                  attempts, (long long)t, id);
       continue;
     }
@@ -390,12 +393,14 @@ static void webhooks_deliver(srv *s) {
     log_warn("cost: webhook %s: attempt %d: %s", json_string_value(json_object_get(d, "url")),
              attempts, err);
     if (attempts >= WEBHOOK_TRIES)
-      store_exec(s, "UPDATE cost_deliveries SET status='Failed', attempts=%d, done_ms=%lld,"
-                    " last_error=%Q WHERE id=%lld",
+      store_exec(s,
+                 "UPDATE cost_deliveries SET status='Failed', attempts=%d, done_ms=%lld,"
+                 " last_error=%Q WHERE id=%lld",
                  attempts, (long long)t, err, id);
     else
-      store_exec(s, "UPDATE cost_deliveries SET attempts=%d, next_ms=%lld, last_error=%Q"
-                    " WHERE id=%lld",
+      store_exec(s,
+                 "UPDATE cost_deliveries SET attempts=%d, next_ms=%lld, last_error=%Q"
+                 " WHERE id=%lld",
                  attempts, (long long)(t + (2000LL << (attempts - 1))), err, id);
   }
   json_decref(due);
@@ -479,26 +484,26 @@ void cost_alerts_list(http_req *r) {
       sqlite3_bind_text(d, 1, id, -1, SQLITE_STATIC);
       while (sqlite3_step(d) == SQLITE_ROW)
         json_array_append_new(
-            dl, json_pack("{s:s,s:s,s:s,s:i,s:s?}", "kind", sqlite3_column_text(d, 0), "target",
-                          sqlite3_column_text(d, 1), "status", sqlite3_column_text(d, 2),
-                          "attempts", sqlite3_column_int(d, 3), "lastError",
-                          sqlite3_column_text(d, 4)));
+            dl,
+            json_pack("{s:s,s:s,s:s,s:i,s:s?}", "kind", sqlite3_column_text(d, 0), "target",
+                      sqlite3_column_text(d, 1), "status", sqlite3_column_text(d, 2), "attempts",
+                      sqlite3_column_int(d, 3), "lastError", sqlite3_column_text(d, 4)));
       store_finalize(d);
     }
     json_object_set_new(details, "deliveries", dl);
     const char *bname = strrchr(bid, '/');
     json_array_append_new(
-        list,
-        json_pack("{s:s,s:s,s:s,s:{s:{s:s,s:s,s:s},s:s,s:s,s:o,s:s,s:s,s:s,s:s}}", "id",
-                  http_printf(r, "%s/providers/Microsoft.CostManagement/alerts/%s",
-                              (const char *)sqlite3_column_text(st, 1), id),
-                  "name", id, "type", "Microsoft.CostManagement/alerts", "properties",
-                  "definition", "type", "Budget", "category", "Cost", "criteria",
-                  strcasecmp(tt, "Forecasted") ? "CostThresholdExceeded"
-                                               : "ForecastCostThresholdExceeded",
-                  "description", http_printf(r, "Budget %s crossed a threshold", bname ? bname + 1 : bid),
-                  "source", "Preset", "details", details, "costEntityId", bid, "status",
-                  "Active", "creationTime", created, "modificationTime", created));
+        list, json_pack("{s:s,s:s,s:s,s:{s:{s:s,s:s,s:s},s:s,s:s,s:o,s:s,s:s,s:s,s:s}}", "id",
+                        http_printf(r, "%s/providers/Microsoft.CostManagement/alerts/%s",
+                                    (const char *)sqlite3_column_text(st, 1), id),
+                        "name", id, "type", "Microsoft.CostManagement/alerts", "properties",
+                        "definition", "type", "Budget", "category", "Cost", "criteria",
+                        strcasecmp(tt, "Forecasted") ? "CostThresholdExceeded"
+                                                     : "ForecastCostThresholdExceeded",
+                        "description",
+                        http_printf(r, "Budget %s crossed a threshold", bname ? bname + 1 : bid),
+                        "source", "Preset", "details", details, "costEntityId", bid, "status",
+                        "Active", "creationTime", created, "modificationTime", created));
   }
   store_finalize(st);
   if (one && json_array_size(list) == 0) {
@@ -544,8 +549,8 @@ json_t *cost_mail_messages(srv *s) {
         }
         if (fp) fclose(fp);
         json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "mailbox", e->d_name,
-                                             "to", to, "folder", subs[k], "file", path,
-                                             "subject", subject, "date", date));
+                                             "to", to, "folder", subs[k], "file", path, "subject",
+                                             subject, "date", date));
         free(path);
       }
       if (m) closedir(m);

@@ -38,7 +38,8 @@ static int budget_scope(http_req *r, char scope[512]) {
   if (rg) {
     char canon[128];
     if (!arm_group_exists(r->srv, r->srv->subscription_id, rg, canon, sizeof canon)) {
-      http_fail(r, COST_ERR_RESOURCE_GROUP_NOT_FOUND, "Resource group '%s' could not be found.", rg);
+      http_fail(r, COST_ERR_RESOURCE_GROUP_NOT_FOUND, "Resource group '%s' could not be found.",
+                rg);
       return -1;
     }
     snprintf(scope, 512, "/subscriptions/%s/resourceGroups/%s", r->srv->subscription_id, canon);
@@ -70,7 +71,8 @@ int cost_budget_period(json_t *b, int64_t now, int64_t *from, int64_t *to) {
   int m = grain_months(json_string_value(json_object_get(p, "timeGrain")));
   if (start < 0 || m == 0 || now < start || now >= end) return -1;
   int k = 0;
-  while (cost_add_months(start, (k + 1) * m) <= now) k++;
+  while (cost_add_months(start, (k + 1) * m) <= now)
+    k++;
   *from = cost_add_months(start, k * m);
   *to = cost_add_months(start, (k + 1) * m);
   if (*to > end) *to = end;
@@ -171,8 +173,10 @@ static json_t *budget_build(http_req *r, json_t *in) {
     json_array_foreach(emails, i, v) {
       const char *a = json_string_value(v);
       if (!a || !strchr(a, '@') || strchr(a, '/') || strlen(a) > 200) {
-        http_fail(r, COST_ERR_BAD_REQUEST, "Invalid notification '%s': '%s' is not an email "
-                  "address.", key, a ? a : "");
+        http_fail(r, COST_ERR_BAD_REQUEST,
+                  "Invalid notification '%s': '%s' is not an email "
+                  "address.",
+                  key, a ? a : "");
         json_decref(onotes);
         return NULL;
       }
@@ -222,9 +226,10 @@ static json_t *budget_render(http_req *r, json_t *b) {
   const char *id = sid;
   if (!strcasecmp(route_ns(r), "Microsoft.CostManagement")) {
     char *scope = cost_budget_scope(id);
-    json_object_set_new(out, "id",
-                        json_string(http_printf(r, "%s/providers/Microsoft.CostManagement/budgets/%s",
-                                                scope, json_string_value(json_object_get(out, "name")))));
+    json_object_set_new(
+        out, "id",
+        json_string(http_printf(r, "%s/providers/Microsoft.CostManagement/budgets/%s", scope,
+                                json_string_value(json_object_get(out, "name")))));
     json_object_set_new(out, "type", json_string("Microsoft.CostManagement/budgets"));
     free(scope);
   }
@@ -251,7 +256,8 @@ static int budget_name_valid(const char *n) {
   size_t len = strlen(n);
   if (len < 1 || len > 63) return 0;
   for (const char *c = n; *c; c++)
-    if (!(*c == '-' || *c == '_' || (*c >= '0' && *c <= '9') || ((*c | 32) >= 'a' && (*c | 32) <= 'z')))
+    if (!(*c == '-' || *c == '_' || (*c >= '0' && *c <= '9') ||
+          ((*c | 32) >= 'a' && (*c | 32) <= 'z')))
       return 0;
   return 1;
 }
@@ -351,8 +357,10 @@ static int receivers_check(http_req *r, json_t *list, const char *what, const ch
       http_fail(r, COST_ERR_ACTION_GROUP_BAD, "'%s' is not a valid email address.", f);
       return -1;
     }
-    if (!strcmp(field, "serviceUri") && strncasecmp(f, "http://", 7) && strncasecmp(f, "https://", 8)) {
-      http_fail(r, COST_ERR_ACTION_GROUP_BAD, "'%s' is not a valid webhook URI (http or https).", f);
+    if (!strcmp(field, "serviceUri") && strncasecmp(f, "http://", 7) &&
+        strncasecmp(f, "https://", 8)) {
+      http_fail(r, COST_ERR_ACTION_GROUP_BAD, "'%s' is not a valid webhook URI (http or https).",
+                f);
       return -1;
     }
     json_object_set_new(v, "useCommonAlertSchema",
@@ -388,10 +396,11 @@ void cost_action_group_put(http_req *r) {
               "groupShortName is required and must be at most 12 characters.");
     return;
   }
-  static const char *const others[] = {"smsReceivers",  "itsmReceivers",    "azureAppPushReceivers",
-                                       "automationRunbookReceivers", "voiceReceivers",
-                                       "logicAppReceivers", "azureFunctionReceivers",
-                                       "armRoleReceivers", "eventHubReceivers"};
+  static const char *const others[] = {"smsReceivers",           "itsmReceivers",
+                                       "azureAppPushReceivers",  "automationRunbookReceivers",
+                                       "voiceReceivers",         "logicAppReceivers",
+                                       "azureFunctionReceivers", "armRoleReceivers",
+                                       "eventHubReceivers"};
   for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
     if (json_array_size(json_object_get(p, others[i])) > 0) {
       http_fail(r, COST_ERR_UNSUPPORTED,
@@ -421,8 +430,8 @@ void cost_action_group_put(http_req *r) {
       tags ? tags : json_object(), "properties", "groupShortName", sn, "enabled",
       enabled ? json_is_true(enabled) : 1, "emailReceivers", emails ? emails : json_array(),
       "webhookReceivers", hooks ? hooks : json_array(), "smsReceivers", "itsmReceivers",
-      "azureAppPushReceivers", "automationRunbookReceivers", "voiceReceivers",
-      "logicAppReceivers", "azureFunctionReceivers", "armRoleReceivers", "eventHubReceivers");
+      "azureAppPushReceivers", "automationRunbookReceivers", "voiceReceivers", "logicAppReceivers",
+      "azureFunctionReceivers", "armRoleReceivers", "eventHubReceivers");
   if (!tags) json_decref(json_object_get(b, "tags")); /* the pack's own object, now held by b */
   if (arm_resource_put(r->srv, id, AG_TYPE, b) != 0) {
     json_decref(b);
@@ -463,7 +472,8 @@ void cost_action_group_list(http_req *r) {
   const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
   if (arm_require_subscription(r, sub) != 0) return;
   if (rg && arm_require_group(r, sub, rg) != 0) return;
-  char *scope = rg ? http_printf(r, "/subscriptions/%s/resourceGroups/%s", r->srv->subscription_id, rg)
-                   : http_printf(r, "/subscriptions/%s", r->srv->subscription_id);
+  char *scope =
+      rg ? http_printf(r, "/subscriptions/%s/resourceGroups/%s", r->srv->subscription_id, rg)
+         : http_printf(r, "/subscriptions/%s", r->srv->subscription_id);
   arm_reply_list(r, arm_visible_only(r, arm_resource_list(r->srv, scope, AG_TYPE)));
 }

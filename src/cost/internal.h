@@ -18,10 +18,10 @@ extern const provider cost_provider;
 /* ---- the provider's state ---------------------------------------------- */
 
 typedef struct cost_state {
-  json_t *catalog;      /* {"Items":[...]}: the file's items plus the VM sizes'; immutable after init */
-  pthread_t worker;     /* delivers webhooks (alerts.c) */
+  json_t *catalog;  /* {"Items":[...]}: the file's items plus the VM sizes'; immutable after init */
+  pthread_t worker; /* delivers webhooks (alerts.c) */
   int worker_started;
-  pthread_mutex_t mu;   /* guards stop and wake */
+  pthread_mutex_t mu; /* guards stop and wake */
   pthread_cond_t cv;
   int stop, wake;
 } cost_state;
@@ -52,7 +52,7 @@ void cost_retail_prices(http_req *r);
  * transaction.  Returns the number of events priced. */
 int cost_usage_ingest(srv *s);
 /* Days (ms / COST_DAY_MS) and months of the UTC calendar. */
-int64_t cost_month_start(int64_t ms);      /* 00:00 of the ms's month's first day */
+int64_t cost_month_start(int64_t ms);       /* 00:00 of the ms's month's first day */
 int64_t cost_add_months(int64_t ms, int n); /* the same day n months on */
 int cost_days_in_month(int64_t ms);
 /* The resource group a resource id names ("" when none); out holds 128. */
@@ -83,8 +83,7 @@ void cost_query(http_req *r);
 void cost_forecast(http_req *r);
 /* Forecast cost over [from, to) at scope: the actual cost until now plus
  * the recent daily average for the days left. */
-double cost_forecast_sum(srv *s, const char *scope, int64_t from_ms, int64_t to_ms,
-                         int64_t now_ms);
+double cost_forecast_sum(srv *s, const char *scope, int64_t from_ms, int64_t to_ms, int64_t now_ms);
 
 /* ---- alerts (alerts.c) --------------------------------------------------- */
 

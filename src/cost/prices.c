@@ -164,25 +164,30 @@ static int parse_filter(const char *f, price_clause *out, int max) {
   int n = 0;
   const char *p = f;
   while (*p) {
-    while (*p == ' ' || *p == '(') p++;
+    while (*p == ' ' || *p == '(')
+      p++;
     if (!*p) break;
     if (n == max) return -1;
     const char *fe = p;
-    while (*fe && *fe != ' ') fe++;
+    while (*fe && *fe != ' ')
+      fe++;
     if ((size_t)(fe - p) >= sizeof out[n].field) return -1;
     snprintf(out[n].field, sizeof out[n].field, "%.*s", (int)(fe - p), p);
     p = fe;
-    while (*p == ' ') p++;
+    while (*p == ' ')
+      p++;
     if (strncasecmp(p, "eq", 2) || p[2] != ' ') return -1;
     p += 3;
-    while (*p == ' ') p++;
+    while (*p == ' ')
+      p++;
     if (*p != '\'') return -1;
     const char *ve = strchr(p + 1, '\'');
     if (!ve || (size_t)(ve - p - 1) >= sizeof out[n].value) return -1;
     snprintf(out[n].value, sizeof out[n].value, "%.*s", (int)(ve - p - 1), p + 1);
     n++;
     p = ve + 1;
-    while (*p == ' ' || *p == ')') p++;
+    while (*p == ' ' || *p == ')')
+      p++;
     if (!*p) break;
     if (strncasecmp(p, "and ", 4)) return -1;
     p += 4;
@@ -255,9 +260,9 @@ void cost_retail_prices(http_req *r) {
                           "Default", "CustomerEntityType", "Retail", "Items", out, "Count",
                           (json_int_t)json_array_size(out));
   if (more) {
-    char *link = http_printf(r, "%s/api/retail/prices?%s%s%s$skip=%ld", s->mgmt_url,
-                             f ? "$filter=" : "", f ? http_url_encode(r, f, 0) : "",
-                             f ? "&" : "", off + PRICES_PAGE);
+    char *link =
+        http_printf(r, "%s/api/retail/prices?%s%s%s$skip=%ld", s->mgmt_url, f ? "$filter=" : "",
+                    f ? http_url_encode(r, f, 0) : "", f ? "&" : "", off + PRICES_PAGE);
     json_object_set_new(doc, "NextPageLink", json_string(link));
   } else {
     json_object_set_new(doc, "NextPageLink", json_null());

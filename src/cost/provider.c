@@ -32,15 +32,17 @@ static const char *const cost_schema[] = {
     "CREATE INDEX cost_deliveries_pending ON cost_deliveries(kind, status);",
 };
 
-#define ROW_(m, p, f, d)                                                                     \
-  {.listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,            \
-   .style = HTTP_ERR_ARM, .data = d}
+#define ROW_(m, p, f, d)                                                                           \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m, .pattern = p, .fn = f, .auth = AUTH_ARM,                 \
+    .style = HTTP_ERR_ARM, .data = d                                                               \
+  }
 #define SUB "/subscriptions/{sub}"
 #define RG SUB "/resourceGroups/{rg}"
-#define BUDGETS(scope, ns)                                                                   \
-  ROW_("GET", scope "/providers/" ns "/budgets", cost_budget_list, ns),                      \
-      ROW_("PUT", scope "/providers/" ns "/budgets/{name}", cost_budget_put, ns),            \
-      ROW_("GET", scope "/providers/" ns "/budgets/{name}", cost_budget_get, ns),            \
+#define BUDGETS(scope, ns)                                                                         \
+  ROW_("GET", scope "/providers/" ns "/budgets", cost_budget_list, ns),                            \
+      ROW_("PUT", scope "/providers/" ns "/budgets/{name}", cost_budget_put, ns),                  \
+      ROW_("GET", scope "/providers/" ns "/budgets/{name}", cost_budget_get, ns),                  \
       ROW_("DELETE", scope "/providers/" ns "/budgets/{name}", cost_budget_delete, ns)
 #define AG RG "/providers/Microsoft.Insights/actionGroups"
 
@@ -90,19 +92,20 @@ static const route cost_routes[] = {
  * azure-mgmt-costmanagement (2022-10-01) defaults, azure-mgmt-monitor's for
  * action groups (2022-06-01), and the others in azure-rest-api-specs. */
 static const char *const consumption_versions[] = {
-    "2024-08-01", "2023-11-01", "2023-05-01", "2023-03-01", "2021-10-01", "2021-05-01",
-    "2019-11-01", "2019-10-01", "2019-06-01", "2019-05-01", "2019-01-01", "2018-10-01",
-    "2018-08-31", "2018-06-30", "2018-05-31", "2018-03-31", "2018-01-31", "2017-12-30-preview",
-    "2017-11-30", "2017-06-30-preview", "2017-04-24-preview", NULL};
+    "2024-08-01",         "2023-11-01", "2023-05-01",         "2023-03-01", "2021-10-01",
+    "2021-05-01",         "2019-11-01", "2019-10-01",         "2019-06-01", "2019-05-01",
+    "2019-01-01",         "2018-10-01", "2018-08-31",         "2018-06-30", "2018-05-31",
+    "2018-03-31",         "2018-01-31", "2017-12-30-preview", "2017-11-30", "2017-06-30-preview",
+    "2017-04-24-preview", NULL};
 static const char *const costmanagement_versions[] = {
-    "2025-03-01",         "2024-08-01", "2023-11-01", "2023-09-01", "2023-08-01",
+    "2025-03-01",         "2024-08-01",         "2023-11-01", "2023-09-01", "2023-08-01",
     "2023-07-01-preview", "2023-04-01-preview", "2023-03-01", "2022-10-01", "2022-10-01-preview",
     "2022-06-01-preview", "2022-04-01-preview", "2021-10-01", "2020-06-01", "2019-11-01",
-    "2019-10-01",         "2019-01-01", "2018-05-31", NULL};
-static const char *const insights_ag_versions[] = {"2024-10-01-preview", "2023-09-01-preview",
-                                                   "2023-01-01", "2022-06-01", "2022-04-01",
-                                                   "2021-09-01", "2019-06-01", "2019-03-01",
-                                                   "2018-09-01", "2018-03-01", "2017-04-01", NULL};
+    "2019-10-01",         "2019-01-01",         "2018-05-31", NULL};
+static const char *const insights_ag_versions[] = {
+    "2024-10-01-preview", "2023-09-01-preview", "2023-01-01", "2022-06-01",
+    "2022-04-01",         "2021-09-01",         "2019-06-01", "2019-03-01",
+    "2018-09-01",         "2018-03-01",         "2017-04-01", NULL};
 
 static const resource_type cost_types[] = {
     {.type = "Microsoft.Consumption/budgets", .api_versions = consumption_versions},
@@ -115,7 +118,9 @@ static const resource_type cost_types[] = {
     {.type = NULL},
 };
 
-cost_state *cost_state_of(srv *s) { return *srv_provider_state(s, &cost_provider); }
+cost_state *cost_state_of(srv *s) {
+  return *srv_provider_state(s, &cost_provider);
+}
 
 static int cost_init(srv *s) {
   cost_state *c = calloc(1, sizeof *c);
@@ -128,7 +133,9 @@ static int cost_init(srv *s) {
   return 0;
 }
 
-static void cost_tick(srv *s, int64_t now_ms) { cost_alerts_tick(s, now_ms); }
+static void cost_tick(srv *s, int64_t now_ms) {
+  cost_alerts_tick(s, now_ms);
+}
 
 static void cost_fini(srv *s) {
   cost_state *c = cost_state_of(s);

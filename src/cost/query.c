@@ -15,7 +15,8 @@ static int query_scope(http_req *r, char scope[512]) {
   if (rg) {
     char canon[128];
     if (!arm_group_exists(r->srv, r->srv->subscription_id, rg, canon, sizeof canon)) {
-      http_fail(r, COST_ERR_RESOURCE_GROUP_NOT_FOUND, "Resource group '%s' could not be found.", rg);
+      http_fail(r, COST_ERR_RESOURCE_GROUP_NOT_FOUND, "Resource group '%s' could not be found.",
+                rg);
       return -1;
     }
     snprintf(scope, 512, "/subscriptions/%s/resourceGroups/%s", r->srv->subscription_id, canon);
@@ -96,9 +97,9 @@ static const char *dim_value(srv *s, const char *dim, const char *rid, const cha
   return NULL;
 }
 
-static const char *const dims_known[] = {"ResourceGroup", "ResourceGroupName", "ResourceId",
-                                         "ResourceLocation", "Meter", "MeterCategory",
-                                         "ServiceName"};
+static const char *const dims_known[] = {
+    "ResourceGroup", "ResourceGroupName", "ResourceId", "ResourceLocation",
+    "Meter",         "MeterCategory",     "ServiceName"};
 
 void cost_query(http_req *r) {
   srv *s = r->srv;
@@ -126,7 +127,8 @@ void cost_query(http_req *r) {
     http_fail(r, COST_ERR_UNSUPPORTED, "Query filters are not supported by azlite.");
     return;
   }
-  /* Aggregations: alias -> {name: Cost|PreTaxCost|CostUSD|PreTaxCostUSD|UsageQuantity, function: Sum}. */
+  /* Aggregations: alias -> {name: Cost|PreTaxCost|CostUSD|PreTaxCostUSD|UsageQuantity, function:
+   * Sum}. */
   json_t *aggs = json_object_get(ds, "aggregation");
   const char *akey[8], *aname[8];
   int aq[8], na = 0;
@@ -203,38 +205,40 @@ void cost_query(http_req *r) {
     json_t *row = json_object_get(rows, key);
     if (!row) {
       row = json_array();
-      for (int a = 0; a < na; a++) json_array_append_new(row, json_real(0));
+      for (int a = 0; a < na; a++)
+        json_array_append_new(row, json_real(0));
       if (daily) json_array_append_new(row, json_integer(day_yyyymmdd(day)));
       for (int g = 0; g < ng; g++)
-        json_array_append_new(row, json_string(gv[g] && strcmp(gdim[g], "ResourceId")
-                                                   ? gv[g]
-                                                   : (gv[g] ? gv[g] : "")));
+        json_array_append_new(
+            row,
+            json_string(gv[g] && strcmp(gdim[g], "ResourceId") ? gv[g] : (gv[g] ? gv[g] : "")));
       json_array_append_new(row, json_string("USD"));
       json_object_set_new(rows, key, row);
       json_array_append(order, row);
     }
     for (int a = 0; a < na; a++)
-      json_array_set_new(row, a, json_real(json_real_value(json_array_get(row, a)) +
-                                           (aq[a] ? qty : cost)));
+      json_array_set_new(row, a,
+                         json_real(json_real_value(json_array_get(row, a)) + (aq[a] ? qty : cost)));
   }
   store_finalize(q);
   json_decref(rows);
   json_t *cols = json_array();
   for (int a = 0; a < na; a++)
     json_array_append_new(cols, json_pack("{s:s,s:s}", "name", aname[a], "type", "Number"));
-  if (daily) json_array_append_new(cols, json_pack("{s:s,s:s}", "name", "UsageDate", "type", "Number"));
+  if (daily)
+    json_array_append_new(cols, json_pack("{s:s,s:s}", "name", "UsageDate", "type", "Number"));
   for (int g = 0; g < ng; g++)
     json_array_append_new(cols, json_pack("{s:s,s:s}", "name", gdim[g], "type", "String"));
   json_array_append_new(cols, json_pack("{s:s,s:s}", "name", "Currency", "type", "String"));
   (void)akey;
   char qid[37];
   uuid_v4(qid);
-  http_reply_json(r, 200,
-                  json_pack("{s:s,s:s,s:s,s:n,s:n,s:n,s:{s:n,s:o,s:o}}", "id",
-                            http_printf(r, "%s/providers/Microsoft.CostManagement/query/%s", scope, qid),
-                            "name", qid, "type", "Microsoft.CostManagement/query", "location",
-                            "sku", "eTag", "properties", "nextLink", "columns", cols, "rows",
-                            order));
+  http_reply_json(
+      r, 200,
+      json_pack("{s:s,s:s,s:s,s:n,s:n,s:n,s:{s:n,s:o,s:o}}", "id",
+                http_printf(r, "%s/providers/Microsoft.CostManagement/query/%s", scope, qid),
+                "name", qid, "type", "Microsoft.CostManagement/query", "location", "sku", "eTag",
+                "properties", "nextLink", "columns", cols, "rows", order));
 }
 
 double cost_forecast_sum(srv *s, const char *scope, int64_t from, int64_t to, int64_t now) {
@@ -253,7 +257,8 @@ void cost_forecast(http_req *r) {
   if (!in) return;
   int64_t from, to;
   json_t *tf = json_object_get(in, "timeframe");
-  if (!tf) json_object_set_new(in, "timeframe", json_string("TheCurrentMonth"));
+  if (!tf)
+    json_object_set_new(in, "timeframe", json_string("TheCurrentMonth"));
   else if (!strcasecmp(json_string_value(tf) ? json_string_value(tf) : "", "MonthToDate"))
     json_object_set_new(in, "timeframe", json_string("TheCurrentMonth"));
   if (query_range(r, in, &from, &to) != 0) return;
@@ -279,9 +284,10 @@ void cost_forecast(http_req *r) {
                            "type", "String", "name", "Currency", "type", "String");
   char qid[37];
   uuid_v4(qid);
-  http_reply_json(r, 200,
-                  json_pack("{s:s,s:s,s:s,s:{s:n,s:o,s:o}}", "id",
-                            http_printf(r, "%s/providers/Microsoft.CostManagement/forecast/%s", scope, qid),
-                            "name", qid, "type", "Microsoft.CostManagement/forecast", "properties",
-                            "nextLink", "columns", cols, "rows", rows));
+  http_reply_json(
+      r, 200,
+      json_pack("{s:s,s:s,s:s,s:{s:n,s:o,s:o}}", "id",
+                http_printf(r, "%s/providers/Microsoft.CostManagement/forecast/%s", scope, qid),
+                "name", qid, "type", "Microsoft.CostManagement/forecast", "properties", "nextLink",
+                "columns", cols, "rows", rows));
 }

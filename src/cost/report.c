@@ -17,7 +17,8 @@ static void print_table(FILE *out, const char *title, json_t *sums) {
   fprintf(out, "\n%-40s %14s\n", title, "USD");
   const char *k;
   json_t *v;
-  json_object_foreach(sums, k, v) fprintf(out, "%-40s %14.2f\n", k[0] ? k : "(none)", json_real_value(v));
+  json_object_foreach(sums, k, v)
+      fprintf(out, "%-40s %14.2f\n", k[0] ? k : "(none)", json_real_value(v));
 }
 
 static void add(json_t *o, const char *k, double c) {
@@ -65,7 +66,8 @@ int cost_report(srv *s, FILE *out) {
   for (int d = 0; d < ndays && d < tm.tm_mday; d++) {
     int w = max > 0 ? (int)(day_cost[d] / max * 50 + 0.5) : 0;
     fprintf(out, "%02d %10.2f ", d + 1, day_cost[d]);
-    for (int i = 0; i < w; i++) fputs("#", out);
+    for (int i = 0; i < w; i++)
+      fputs("#", out);
     fputc('\n', out);
   }
   json_decref(by_rg);
@@ -79,10 +81,10 @@ int cost_mail_report(srv *s, FILE *out) {
   json_t *m;
   if (json_array_size(list) == 0) fprintf(out, "no messages\n");
   json_array_foreach(list, i, m)
-    fprintf(out, "%s  %-28s %s\n    %s\n", json_string_value(json_object_get(m, "date")),
-            json_string_value(json_object_get(m, "mailbox")),
-            json_string_value(json_object_get(m, "subject")),
-            json_string_value(json_object_get(m, "file")));
+      fprintf(out, "%s  %-28s %s\n    %s\n", json_string_value(json_object_get(m, "date")),
+              json_string_value(json_object_get(m, "mailbox")),
+              json_string_value(json_object_get(m, "subject")),
+              json_string_value(json_object_get(m, "file")));
   json_decref(list);
   return 0;
 }

@@ -209,7 +209,8 @@ static json_t *detail_row(http_req *r, const char *scope, int modern, sqlite3_st
   uint64_t h = 1469598103934665603ULL;
   char key[1024];
   snprintf(key, sizeof key, "%lld|%s|%s", (long long)day, rid, meter);
-  for (const char *c = key; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+  for (const char *c = key; *c; c++)
+    h = (h ^ (unsigned char)*c) * 1099511628211ULL;
   char name[40];
   snprintf(name, sizeof name, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(h >> 32),
            (unsigned)(h >> 16) & 0xffff, (unsigned)h & 0xffff, (unsigned)(day & 0xffff),
@@ -221,8 +222,8 @@ static json_t *detail_row(http_req *r, const char *scope, int modern, sqlite3_st
   const char *product = item ? json_string_value(json_object_get(item, "productName")) : meter;
   const char *cat = meter_category(item, meter);
   const char *family = item ? json_string_value(json_object_get(item, "serviceFamily")) : "";
-  const char *consumed = !strncasecmp(meter, "Microsoft.Compute", 17) ? "Microsoft.Compute"
-                                                                       : "Microsoft.Storage";
+  const char *consumed =
+      !strncasecmp(meter, "Microsoft.Compute", 17) ? "Microsoft.Compute" : "Microsoft.Storage";
   const char *pricing = strstr(meter, "/Spot") || strstr(meter, "/Low") ? "Spot" : "OnDemand";
   json_t *p;
   if (!modern) {
@@ -249,14 +250,15 @@ static json_t *detail_row(http_req *r, const char *scope, int modern, sqlite3_st
                   rid, "costInBillingCurrency", cost, "costInUSD", cost, "paygCostInUSD", cost,
                   "effectivePrice", price, "unitPrice", price, "billingCurrencyCode", "USD",
                   "resourceLocation", loc, "consumedService", consumed, "serviceFamily",
-                  family ? family : "", "resourceGroup", rg, "subscriptionGuid",
-                  s->subscription_id, "subscriptionName", "azlite", "chargeType", "Usage",
-                  "pricingModel", pricing, "product", product ? product : "");
+                  family ? family : "", "resourceGroup", rg, "subscriptionGuid", s->subscription_id,
+                  "subscriptionName", "azlite", "chargeType", "Usage", "pricingModel", pricing,
+                  "product", product ? product : "");
   }
-  return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "id",
-                   http_printf(r, "%s/providers/Microsoft.Consumption/usageDetails/%s", scope, name),
-                   "name", name, "type", "Microsoft.Consumption/usageDetails", "kind",
-                   modern ? "modern" : "legacy", "tags", json_null(), "properties", p);
+  return json_pack(
+      "{s:s,s:s,s:s,s:s,s:o,s:o}", "id",
+      http_printf(r, "%s/providers/Microsoft.Consumption/usageDetails/%s", scope, name), "name",
+      name, "type", "Microsoft.Consumption/usageDetails", "kind", modern ? "modern" : "legacy",
+      "tags", json_null(), "properties", p);
 }
 
 #define DETAILS_PAGE 1000
@@ -272,8 +274,7 @@ void cost_usage_details(http_req *r) {
     if (arm_require_subscription(r, sub) != 0) return;
     if (rgp && arm_require_group(r, sub, rgp) != 0) return;
     if (rgp)
-      snprintf(scope, sizeof scope, "/subscriptions/%s/resourceGroups/%s", s->subscription_id,
-               rgp);
+      snprintf(scope, sizeof scope, "/subscriptions/%s/resourceGroups/%s", s->subscription_id, rgp);
     else
       snprintf(scope, sizeof scope, "/subscriptions/%s", s->subscription_id);
   }

@@ -47,7 +47,8 @@ void storage_capacity_tick(srv *s, int64_t now_ms) {
   int64_t last = strtoll(v, NULL, 10);
   free(v);
   if (last >= today - 1 || store_begin(s) != 0) return;
-  for (int64_t d = last + 1; d < today; d++) capacity_record_day(s, d);
+  for (int64_t d = last + 1; d < today; d++)
+    capacity_record_day(s, d);
   if (store_set(s, "storage.capacity_day", buf) == 0)
     store_commit(s);
   else
