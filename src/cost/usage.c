@@ -269,6 +269,14 @@ void cost_usage_details(http_req *r) {
   int modern = ba != NULL;
   char scope[512];
   if (modern) {
+    /* A billing account covers the subscription: reading it takes reading the
+     * subscription's usage. */
+    char sub_scope[80];
+    snprintf(sub_scope, sizeof sub_scope, "/subscriptions/%s", s->subscription_id);
+    if (!access_allowed(r, "Microsoft.Consumption/usageDetails/read", sub_scope, 0)) {
+      access_fail_denied(r, "Microsoft.Consumption/usageDetails/read", sub_scope);
+      return;
+    }
     snprintf(scope, sizeof scope, "/providers/Microsoft.Billing/billingAccounts/%s", ba);
   } else {
     if (arm_require_subscription(r, sub) != 0) return;

@@ -183,6 +183,12 @@ class Month(unittest.TestCase):
                 "forecast100": {"enabled": True, "operator": "GreaterThan", "threshold": 100,
                                 "contact_emails": ["forecast@example.com"],
                                 "threshold_type": "Forecasted"}}})
+        use.budgets.create_or_update("/subscriptions/" + SUB, "sub-budget", {
+            "category": "Cost", "amount": 1, "time_grain": "Monthly",
+            "time_period": {"start_date": start},
+            "notifications": {"actual10": {"enabled": True, "operator": "GreaterThan",
+                                           "threshold": 10, "contact_emails": ["sub@example.com"],
+                                           "threshold_type": "Actual"}}})
         # 1 TiB of Hot block blob data: one 32 MiB block committed 32768 times.
         conn = srv.storage_account("mldata", RG)
         bsc = BlobServiceClient.from_connection_string(conn)
@@ -340,7 +346,8 @@ class Month(unittest.TestCase):
         # The admin API lists the mailbox.
         box = srv.http("GET", "/azlite/cost/mail").json()["value"]
         self.assertEqual(sorted(x["mailbox"] for x in box),
-                         ["admin@example.com", "forecast@example.com", "ops@example.com"])
+                         ["admin@example.com", "forecast@example.com", "ops@example.com",
+                          "sub@example.com"])
         # More time in the same month: nothing is sent again.
         advance(3600)
         self.assertEqual(len(self.mails("admin@example.com")), 1)
@@ -375,6 +382,23 @@ class Month(unittest.TestCase):
         after = round(sum(u.cost for u in self.usage("/subscriptions/" + SUB)), 6)
         self.assertEqual(before, after)
         self.assertEqual(len(self.mails("admin@example.com")), 1)
+
+    def test_zzz_new_period_starts_afresh(self):
+        self.assertEqual(len(self.mails("sub@example.com")), 1)
+        self.assertEqual([b.name for b in clients["use"].budgets.list("/subscriptions/" + SUB)],
+                         ["sub-budget"])
+        # Into the next month: the TiB keeps costing, the VMs are deallocated.
+        advance(self.month_end.timestamp() - now_s() + 2 * DAY + 60)
+        self.assertEqual(len(self.mails("sub@example.com")), 2)
+        self.assertEqual(len(self.mails("admin@example.com")), 1)
+        b = clients["use"].budgets.get("/subscriptions/" + SUB, "sub-budget")
+        nm_days = (month_bounds(self.month_end.timestamp())[1] - self.month_end).days
+        self.assertAlmostEqual(b.current_spend.amount, 2 * 1024.0 / nm_days * HOT_GB_MONTH,
+                               places=6)
+        subs = [a for a in clients["cm"].alerts.list("/subscriptions/" + SUB).value
+                if a.cost_entity_id.endswith("/sub-budget")]
+        self.assertEqual(len(subs), 2)
+        self.assertEqual(len({a.details.period_start_date for a in subs}), 2)
 
     def test_cli_cost(self):
         p = srv.cli("cost")
