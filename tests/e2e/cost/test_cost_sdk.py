@@ -236,7 +236,18 @@ class Month(unittest.TestCase):
             by.setdefault(key, []).append(u)
         gpu = [u for u in rows if u.resource_id.lower().endswith("/gpu-vm")]
         spot = [u for u in rows if u.resource_id.lower().endswith("/spot-vm")]
-        data = [u for u in rows if u.resource_id.lower().endswith("/mldata")]
+        acct = [u for u in rows if u.resource_id.lower().endswith("/mldata")]
+        data = [u for u in acct if u.meter_details.meter_name == "Hot LRS Data Stored"]
+        # Blob operations by class (container create, 2 writes, 1 read), at Hot prices.
+        ops = {}
+        for u in acct:
+            if u.meter_details.meter_name != "Hot LRS Data Stored":
+                ops[u.meter_details.meter_name] = ops.get(u.meter_details.meter_name, 0) + \
+                    u.quantity
+        self.assertEqual({k: round(v * 10000) for k, v in ops.items()},
+                         {"Hot LRS Write Operations": 2, "Hot Read Operations": 1,
+                          "Hot LRS List and Create Container Operations": 1})
+        ops_cost = (2 * 0.05 + 1 * 0.004 + 1 * 0.05) / 10000
         self.assertTrue(gpu and spot and data, [(u.resource_id, u.quantity) for u in rows])
         gh = sum(u.quantity for u in gpu)
         sh = sum(u.quantity for u in spot)
@@ -263,7 +274,7 @@ class Month(unittest.TestCase):
         gb_months = sum(u.quantity for u in data)
         self.assertAlmostEqual(gb_months, 1024.0 * days / self.days_in_month, places=6)
         # The hand computation, to the cent.
-        hand = round(gh * NC6_PRICE + sh * SPOT_PRICE + gb_months * HOT_GB_MONTH, 2)
+        hand = round(gh * NC6_PRICE + sh * SPOT_PRICE + gb_months * HOT_GB_MONTH + ops_cost, 2)
         total = round(sum(u.cost for u in rows), 2)
         self.assertEqual(total, hand)
         self.assertEqual(round(sum(u.cost for u in data), 2),
@@ -272,7 +283,7 @@ class Month(unittest.TestCase):
         rg_rows = self.usage(rg_scope(RG))
         self.assertEqual({u.resource_group.lower() for u in rg_rows}, {RG})
         self.assertEqual(round(sum(u.cost for u in rg_rows), 2),
-                         round(gh * NC6_PRICE + gb_months * HOT_GB_MONTH, 2))
+                         round(gh * NC6_PRICE + gb_months * HOT_GB_MONTH + ops_cost, 2))
 
     def test_query_by_resource_group_adds_up(self):
         rows = self.usage("/subscriptions/" + SUB)
