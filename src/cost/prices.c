@@ -140,7 +140,11 @@ double cost_price_at(srv *s, const char *meter, const char *location, int64_t at
 double cost_quantity_convert(json_t *item, const char *unit, double qty, int64_t at_ms) {
   const char *u = json_string_value(json_object_get(item, "unitOfMeasure"));
   if (!u) return qty;
-  if (!strcasecmp(unit, "Bytes")) {
+  /* A price per count of operations: an event that is not a count (a tier
+   * change, reported with the blob's bytes) is one operation. */
+  int per_count = !strcasecmp(u, "10K") || !strcasecmp(u, "10") || !strcasecmp(u, "1M");
+  if (per_count && strcasecmp(unit, "Count")) qty = 1;
+  if (!per_count && !strcasecmp(unit, "Bytes")) {
     double gb = qty / (1024.0 * 1024.0 * 1024.0);
     /* A day's sample of capacity is that day's share of a month. */
     if (strstr(u, "/Month")) return gb / cost_days_in_month(at_ms);
