@@ -337,7 +337,7 @@ void cost_budget_list(http_req *r) {
   http_reply_json(r, 200, json_pack("{s:o}", "value", out));
 }
 
-/* ---- action groups ------------------------------------------------------------- */
+/* ---- action groups (the generic resource layer) --------------------------------- */
 
 static int receivers_check(http_req *r, json_t *list, const char *what, const char *field) {
   if (list && !json_is_array(list)) {
@@ -370,44 +370,34 @@ static int receivers_check(http_req *r, json_t *list, const char *what, const ch
   return 0;
 }
 
-static char *ag_id(http_req *r) {
-  return http_printf(r, "/subscriptions/%s/resourceGroups/%s/providers/" AG_TYPE "/%s",
-                     r->srv->subscription_id, http_param(r, "rg"), http_param(r, "name"));
-}
+static const char *const ag_unsupported[] = {
+    "smsReceivers",     "itsmReceivers",     "azureAppPushReceivers",  "automationRunbookReceivers",
+    "voiceReceivers",   "logicAppReceivers", "azureFunctionReceivers", "armRoleReceivers",
+    "eventHubReceivers"};
 
-static int ag_scope(http_req *r) {
-  if (arm_require_subscription(r, http_param(r, "sub")) != 0) return -1;
-  return arm_require_group(r, http_param(r, "sub"), http_param(r, "rg"));
-}
-
-void cost_action_group_put(http_req *r) {
-  if (ag_scope(r) != 0) return;
-  json_t *in = http_json_own(r, http_body_json(r));
-  if (!in) return;
-  json_t *p = json_object_get(in, "properties");
-  const char *loc = json_string_value(json_object_get(in, "location"));
-  const char *sn = json_string_value(json_object_get(p, "groupShortName"));
-  if (!loc) {
-    http_fail(r, COST_ERR_ACTION_GROUP_BAD, "The location property is required (Global).");
-    return;
+/* The request's properties as stored: the email and webhook receivers checked,
+ * every other kind empty (asking for one is refused). */
+static int ag_build(arm_op *op) {
+  if (op->patch) return 0;
+  http_req *r = op->r;
+  json_t *p = json_object_get(op->in, "properties");
+  if (!json_is_object(p)) {
+    http_fail(r, COST_ERR_ACTION_GROUP_BAD, "The action group must have properties.");
+    return -1;
   }
+  const char *sn = json_string_value(json_object_get(p, "groupShortName"));
   if (!sn || !*sn || strlen(sn) > 12) {
     http_fail(r, COST_ERR_ACTION_GROUP_BAD,
               "groupShortName is required and must be at most 12 characters.");
-    return;
+    return -1;
   }
-  static const char *const others[] = {"smsReceivers",           "itsmReceivers",
-                                       "azureAppPushReceivers",  "automationRunbookReceivers",
-                                       "voiceReceivers",         "logicAppReceivers",
-                                       "azureFunctionReceivers", "armRoleReceivers",
-                                       "eventHubReceivers"};
-  for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
-    if (json_array_size(json_object_get(p, others[i])) > 0) {
+  for (size_t i = 0; i < sizeof ag_unsupported / sizeof ag_unsupported[0]; i++)
+    if (json_array_size(json_object_get(p, ag_unsupported[i])) > 0) {
       http_fail(r, COST_ERR_UNSUPPORTED,
                 "%s are not supported by azlite: action groups take emailReceivers and "
                 "webhookReceivers.",
-                others[i]);
-      return;
+                ag_unsupported[i]);
+      return -1;
     }
   json_t *emails = json_deep_copy(json_object_get(p, "emailReceivers"));
   json_t *hooks = json_deep_copy(json_object_get(p, "webhookReceivers"));
@@ -415,65 +405,40 @@ void cost_action_group_put(http_req *r) {
   http_json_own(r, hooks);
   if (receivers_check(r, emails, "emailReceivers", "emailAddress") != 0 ||
       receivers_check(r, hooks, "webhookReceivers", "serviceUri") != 0)
-    return;
-  char *id = ag_id(r);
-  json_t *cur = arm_resource_get(r->srv, id);
-  json_t *tags = json_object_get(in, "tags");
-  if (tags && arm_tags_check(r, tags) != 0) {
-    json_decref(cur);
-    return;
-  }
+    return -1;
   json_t *enabled = json_object_get(p, "enabled");
-  json_t *b = json_pack(
-      "{s:s,s:s,s:s,s:s,s:O,s:{s:s,s:b,s:O,s:O,s:[],s:[],s:[],s:[],s:[],s:[],s:[],s:[],s:[]}}",
-      "id", id, "name", http_param(r, "name"), "type", AG_TYPE, "location", loc, "tags",
-      tags ? tags : json_object(), "properties", "groupShortName", sn, "enabled",
-      enabled ? json_is_true(enabled) : 1, "emailReceivers", emails ? emails : json_array(),
-      "webhookReceivers", hooks ? hooks : json_array(), "smsReceivers", "itsmReceivers",
-      "azureAppPushReceivers", "automationRunbookReceivers", "voiceReceivers", "logicAppReceivers",
-      "azureFunctionReceivers", "armRoleReceivers", "eventHubReceivers");
-  if (!tags) json_decref(json_object_get(b, "tags")); /* the pack's own object, now held by b */
-  if (arm_resource_put(r->srv, id, AG_TYPE, b) != 0) {
-    json_decref(b);
-    json_decref(cur);
-    http_fail(r, COST_ERR_INTERNAL, "The action group could not be saved.");
-    return;
-  }
-  http_reply_json(r, cur ? 200 : 201, b);
-  json_decref(cur);
+  json_t *props =
+      json_pack("{s:s,s:b,s:O,s:O}", "groupShortName", sn, "enabled",
+                enabled ? json_is_true(enabled) : 1, "emailReceivers",
+                emails ? emails : json_array(), "webhookReceivers", hooks ? hooks : json_array());
+  if (!emails) json_decref(json_object_get(props, "emailReceivers"));
+  if (!hooks) json_decref(json_object_get(props, "webhookReceivers"));
+  for (size_t i = 0; i < sizeof ag_unsupported / sizeof ag_unsupported[0]; i++)
+    json_object_set_new(props, ag_unsupported[i], json_array());
+  json_object_set_new(op->body, "properties", props);
+  return 0;
 }
 
-void cost_action_group_get(http_req *r) {
-  if (ag_scope(r) != 0) return;
-  json_t *b = arm_resource_get(r->srv, ag_id(r));
-  if (!b) {
-    http_fail(r, COST_ERR_RESOURCE_NOT_FOUND,
-              "The Resource '" AG_TYPE "/%s' under resource group '%s' was not found.",
-              http_param(r, "name"), http_param(r, "rg"));
-    return;
-  }
-  http_reply_json(r, 200, b);
+/* Azure's rule: 1 to 260 characters, none of <>*%&:\?/+#| or a control
+ * character, not ending in a period or a space. */
+static int ag_name_valid(const char *n) {
+  size_t len = strlen(n);
+  if (len < 1 || len > 260 || n[len - 1] == '.' || n[len - 1] == ' ') return 0;
+  for (const char *c = n; *c; c++)
+    if ((unsigned char)*c < 0x20 || strchr("<>*%&:\\?/+#|", *c)) return 0;
+  return 1;
 }
 
-void cost_action_group_delete(http_req *r) {
-  if (ag_scope(r) != 0) return;
-  char *id = ag_id(r);
-  json_t *b = arm_resource_get(r->srv, id);
-  if (!b) {
-    http_reply_empty(r, 204);
-    return;
-  }
-  json_decref(b);
-  arm_resource_delete(r->srv, id);
-  http_reply_empty(r, 200);
-}
-
-void cost_action_group_list(http_req *r) {
-  const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
-  if (arm_require_subscription(r, sub) != 0) return;
-  if (rg && arm_require_group(r, sub, rg) != 0) return;
-  char *scope =
-      rg ? http_printf(r, "/subscriptions/%s/resourceGroups/%s", r->srv->subscription_id, rg)
-         : http_printf(r, "/subscriptions/%s", r->srv->subscription_id);
-  arm_reply_list(r, arm_visible_only(r, arm_resource_list(r->srv, scope, AG_TYPE)));
-}
+const arm_type cost_action_group_type = {
+    .type = AG_TYPE,
+    .display = "action group",
+    .name_valid = ag_name_valid,
+    .name_message = "The action group name '%s' is invalid.",
+    .fixed_location = "Global",
+    .build = ag_build,
+    .example_name = "contract-ag",
+    .example_bad_name = "bad.",
+    .example_body = "{\"location\":\"Global\",\"properties\":{\"groupShortName\":\"contract\","
+                    "\"enabled\":true,\"emailReceivers\":[{\"name\":\"ops\",\"emailAddress\":"
+                    "\"ops@example.com\"}]}}",
+};

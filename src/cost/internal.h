@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "../arm/arm.h"
+#include "../arm/resource.h"
 #include "../core/core.h"
 #include "errors.h"
 
@@ -67,10 +68,8 @@ void cost_budget_put(http_req *r);
 void cost_budget_get(http_req *r);
 void cost_budget_delete(http_req *r);
 void cost_budget_list(http_req *r);
-void cost_action_group_put(http_req *r);
-void cost_action_group_get(http_req *r);
-void cost_action_group_delete(http_req *r);
-void cost_action_group_list(http_req *r);
+/* Microsoft.Insights/actionGroups, a type of the generic resource layer. */
+extern const struct arm_type cost_action_group_type;
 /* The budget's current period [*from, *to) at now; -1 when now is outside
  * its timePeriod. */
 int cost_budget_period(json_t *budget, int64_t now_ms, int64_t *from, int64_t *to);

@@ -44,7 +44,6 @@ static const char *const cost_schema[] = {
       ROW_("PUT", scope "/providers/" ns "/budgets/{name}", cost_budget_put, ns),                  \
       ROW_("GET", scope "/providers/" ns "/budgets/{name}", cost_budget_get, ns),                  \
       ROW_("DELETE", scope "/providers/" ns "/budgets/{name}", cost_budget_delete, ns)
-#define AG RG "/providers/Microsoft.Insights/actionGroups"
 
 static const route cost_routes[] = {
     {.listener = LISTEN_MGMT,
@@ -81,11 +80,7 @@ static const route cost_routes[] = {
     ROW_("GET", RG "/providers/Microsoft.CostManagement/alerts", cost_alerts_list, NULL),
     ROW_("GET", SUB "/providers/Microsoft.CostManagement/alerts/{name}", cost_alerts_list, NULL),
     ROW_("GET", RG "/providers/Microsoft.CostManagement/alerts/{name}", cost_alerts_list, NULL),
-    ROW_("GET", SUB "/providers/Microsoft.Insights/actionGroups", cost_action_group_list, NULL),
-    ROW_("GET", AG, cost_action_group_list, NULL),
-    ROW_("PUT", AG "/{name}", cost_action_group_put, NULL),
-    ROW_("GET", AG "/{name}", cost_action_group_get, NULL),
-    ROW_("DELETE", AG "/{name}", cost_action_group_delete, NULL),
+    ARM_TRACKED_ROUTES("Microsoft.Insights/actionGroups", &cost_action_group_type),
 };
 
 /* api-versions: Debian's azure-mgmt-consumption (2021-10-01) and
@@ -114,7 +109,9 @@ static const resource_type cost_types[] = {
     {.type = "Microsoft.CostManagement/query", .api_versions = costmanagement_versions},
     {.type = "Microsoft.CostManagement/forecast", .api_versions = costmanagement_versions},
     {.type = "Microsoft.CostManagement/alerts", .api_versions = costmanagement_versions},
-    {.type = "Microsoft.Insights/actionGroups", .api_versions = insights_ag_versions},
+    {.type = "Microsoft.Insights/actionGroups",
+     .api_versions = insights_ag_versions,
+     .generic = &cost_action_group_type},
     {.type = NULL},
 };
 

@@ -142,8 +142,10 @@ double cost_sum(srv *s, const char *scope, int64_t from_ms, int64_t to_ms) {
  * (modern).  Narrows [*from_day, *to_day] (inclusive); -1 on a bad filter. */
 static int filter_days(const char *f, int64_t *from_day, int64_t *to_day, char *rg, size_t rgn) {
   const char *p = f;
+  int n = 0;
   while ((p = strstr(p, "properties/"))) {
     p += 11;
+    n++;
     const char *fe = p + strcspn(p, " ");
     char field[32], op[4] = "", val[64] = "";
     snprintf(field, sizeof field, "%.*s", (int)(fe - p < 31 ? fe - p : 31), p);
@@ -172,7 +174,7 @@ static int filter_days(const char *f, int64_t *from_day, int64_t *to_day, char *
       return -1;
     }
   }
-  return 0;
+  return n > 0 ? 0 : -1;
 }
 
 static void day_iso(int64_t day, char out[40]) {

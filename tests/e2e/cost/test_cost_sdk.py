@@ -437,6 +437,11 @@ class Prices(unittest.TestCase):
         r = srv.http("GET", "/api/retail/prices", token=None, params={"$filter": "bogus"})
         self.assertEqual(r.status_code, 400)
 
+    def test_usage_details_bad_filter(self):
+        with self.assertRaises(HttpResponseError) as e:
+            list(clients["use"].usage_details.list("/subscriptions/" + SUB, filter="bogus"))
+        self.assertEqual((e.exception.status_code, e.exception.error.code), (400, "BadRequest"))
+
 
 class BadInput(unittest.TestCase):
     def code(self, body, scope=None, name="bad"):
