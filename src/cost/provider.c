@@ -134,6 +134,13 @@ static void cost_tick(srv *s, int64_t now_ms) {
   cost_alerts_tick(s, now_ms);
 }
 
+/* A budget, or the group holding budgets, is going: its alerts go with it
+ * (the priced usage stays: it happened). */
+static void cost_resource_deleted(srv *s, const char *id, const char *type) {
+  (void)type;
+  store_exec(s, "DELETE FROM cost_alerts WHERE budget_id=%Q OR budget_id LIKE %Q || '/%%'", id, id);
+}
+
 static void cost_fini(srv *s) {
   cost_state *c = cost_state_of(s);
   if (!c) return;
@@ -153,5 +160,6 @@ const provider cost_provider = {
     .resource_types = cost_types,
     .init = cost_init,
     .tick = cost_tick,
+    .resource_deleted = cost_resource_deleted,
     .fini = cost_fini,
 };
