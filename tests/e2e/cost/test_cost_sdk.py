@@ -45,15 +45,19 @@ DAY = 86400
 srv = None
 SUB = None
 clients = {}
-hooks = {"ok": [], "bad": []}
+hooks = {"ok": [], "bad": [], "slow": []}
 
 
 class Hook(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
+        if self.path.startswith("/slow"):
+            hooks["slow"].append(json.loads(body))
+            time.sleep(7)  # past azlite's 5 s timeout
         bad = self.path.startswith("/bad")
-        hooks["bad" if bad else "ok"].append(json.loads(body))
+        if not self.path.startswith("/slow"):
+            hooks["bad" if bad else "ok"].append(json.loads(body))
         self.send_response(500 if bad else 200)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -163,7 +167,9 @@ class Month(unittest.TestCase):
         cls.ag_bad = mon.action_groups.create_or_update(SPOT_RG, "bad-hook", {
             "location": "Global", "group_short_name": "badhook", "enabled": True,
             "webhook_receivers": [{"name": "hook",
-                                   "service_uri": "http://127.0.0.1:%d/bad" % port}]})
+                                   "service_uri": "http://127.0.0.1:%d/bad" % port},
+                                  {"name": "slow",
+                                   "service_uri": "http://127.0.0.1:%d/slow" % port}]})
         start, cls.month_end = month_bounds(now_s())
         cls.month_start = start
         use = clients["use"]
@@ -366,23 +372,29 @@ class Month(unittest.TestCase):
         self.assertEqual(len(alerts), 1)
         self.assertEqual(alerts[0].definition.criteria, "CostThresholdExceeded")
 
-    def test_failing_webhook_is_retried_then_failed(self):
-        deadline = time.time() + 60
-        status = None
+    def test_failing_webhooks_are_retried_then_failed(self):
+        """A receiver answering 500 and one that never answers in time: each is
+        tried 4 times, then recorded Failed; azlite answers meanwhile."""
+        deadline = time.time() + 120
+        statuses = None
         while time.time() < deadline:
             r = srv.http("GET", rg_scope(SPOT_RG) +
                          "/providers/Microsoft.CostManagement/alerts?api-version=2022-10-01")
             self.assertEqual(r.status_code, 200, r.text)
-            hooks_d = [d for a in r.json()["value"]
-                       for d in a["properties"]["details"]["deliveries"] if d["kind"] == "webhook"]
-            status = hooks_d and hooks_d[0]["status"]
-            if status == "Failed":
+            hooks_d = {d["target"].rsplit("/", 1)[1]: d for a in r.json()["value"]
+                       for d in a["properties"]["details"]["deliveries"] if d["kind"] == "webhook"}
+            statuses = {k: d["status"] for k, d in hooks_d.items()}
+            if statuses == {"bad": "Failed", "slow": "Failed"}:
                 break
+            self.assertTrue(srv.alive())
             time.sleep(0.5)
-        self.assertEqual(status, "Failed")
-        self.assertEqual(hooks_d[0]["attempts"], 4)
-        self.assertEqual(hooks_d[0]["lastError"], "HTTP 500")
+        self.assertEqual(statuses, {"bad": "Failed", "slow": "Failed"})
+        self.assertEqual(hooks_d["bad"]["attempts"], 4)
+        self.assertEqual(hooks_d["bad"]["lastError"], "HTTP 500")
+        self.assertEqual(hooks_d["slow"]["attempts"], 4)
+        self.assertIn("Timeout", hooks_d["slow"]["lastError"])
         self.assertEqual(len(hooks["bad"]), 4)
+        self.assertEqual(len(hooks["slow"]), 4)
         self.assertTrue(srv.alive())
 
     def test_zz_restart_loses_nothing_and_sends_nothing_again(self):
