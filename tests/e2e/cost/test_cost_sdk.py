@@ -326,6 +326,11 @@ class Month(unittest.TestCase):
         self.assertGreaterEqual(b.forecast_spend.amount, b.current_spend.amount)
         names = [x.name for x in clients["use"].budgets.list(rg_scope(RG))]
         self.assertEqual(names, ["monthly-ml-budget"])
+        # An extension resource: not among the group's resources; its action group is.
+        r = srv.http("GET", rg_scope(RG) + "/resources?api-version=2021-04-01")
+        types = {x["type"] for x in r.json()["value"]}
+        self.assertIn("Microsoft.Insights/actionGroups", types)
+        self.assertNotIn("Microsoft.Consumption/budgets", types)
         f = clients["cm"].forecast.usage(rg_scope(RG), {
             "type": "ActualCost", "timeframe": "Custom",
             "time_period": {"from_property": self.month_start,
