@@ -48,7 +48,9 @@ static void date_short(int64_t ms, char out[40]) {
   snprintf(out, 40, "%d/%d/%d", tm.tm_mon + 1, tm.tm_mday, tm.tm_year + 1900);
 }
 
-/* Azure's budget payload to webhooks (action groups). */
+/* Azure's budget payload to webhooks (action groups), as Microsoft Learn's
+ * "Manage costs with Azure Budgets" (cost-management-budget-scenario) shows
+ * it: schemaId "AIP Budget Notification", every value a string. */
 static json_t *webhook_payload(srv *s, json_t *b, const char *rg, double spend, double thr,
                                int64_t from) {
   json_t *p = json_object_get(b, "properties");
@@ -57,13 +59,12 @@ static json_t *webhook_payload(srv *s, json_t *b, const char *rg, double spend, 
   snprintf(amount, sizeof amount, "%g", json_number_value(json_object_get(p, "amount")));
   snprintf(sp, sizeof sp, "%.2f", spend);
   snprintf(th, sizeof th, "%g", thr / 100.0);
-  return json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}}", "schemaId",
+  return json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}}", "schemaId",
                    "AIP Budget Notification", "data", "SubscriptionName", "azlite",
                    "SubscriptionId", s->subscription_id, "SpendingAmount", sp, "BudgetStartDate",
                    start, "Budget", amount, "Unit", "USD", "BudgetCreator", "", "BudgetName",
                    json_string_value(json_object_get(b, "name")), "BudgetType", "Cost",
-                   "ResourceGroup", rg, "NotificationThresholdAmount", th, "EnrollmentNumber", "",
-                   "DepartmentName", "");
+                   "ResourceGroup", rg, "NotificationThresholdAmount", th);
 }
 
 static void add_delivery(srv *s, const char *alert, const char *kind, const char *target,

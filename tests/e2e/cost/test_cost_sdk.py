@@ -359,6 +359,13 @@ class Month(unittest.TestCase):
         self.assertEqual(len(hooks["ok"]), 1, hooks)
         p = hooks["ok"][0]
         self.assertEqual(p["schemaId"], "AIP Budget Notification")
+        self.assertEqual(set(p["data"]), {
+            "SubscriptionName", "SubscriptionId", "SpendingAmount", "BudgetStartDate", "Budget",
+            "Unit", "BudgetCreator", "BudgetName", "BudgetType", "ResourceGroup",
+            "NotificationThresholdAmount"})
+        start = self.month_start
+        self.assertEqual(p["data"]["BudgetStartDate"],
+                         "%d/%d/%d" % (start.month, start.day, start.year))
         self.assertEqual(p["data"]["BudgetName"], "monthly-ml-budget")
         self.assertEqual(p["data"]["Budget"], "1000")
         self.assertEqual(p["data"]["NotificationThresholdAmount"], "0.8")
