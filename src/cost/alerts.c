@@ -332,7 +332,19 @@ static size_t discard(char *p, size_t sz, size_t n, void *u) {
   return sz * n;
 }
 
-static long webhook_post(const char *url, const char *payload, char *err, size_t errn) {
+/* Aborts a POST in flight when azlite stops (so shutdown never waits out a
+ * receiver's timeout). */
+static int webhook_progress(void *cls, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d) {
+  (void)a, (void)b, (void)c, (void)d;
+  cost_state *cs = cls;
+  pthread_mutex_lock(&cs->mu);
+  int stop = cs->stop;
+  pthread_mutex_unlock(&cs->mu);
+  return stop;
+}
+
+static long webhook_post(cost_state *cs, const char *url, const char *payload, char *err,
+                         size_t errn) {
   CURL *c = curl_easy_init();
   if (!c) {
     snprintf(err, errn, "curl_easy_init failed");
@@ -347,6 +359,9 @@ static long webhook_post(const char *url, const char *payload, char *err, size_t
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "Azure-Notifications/1.0 (azlite)");
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, webhook_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, cs);
   long code = -1;
   CURLcode rc = curl_easy_perform(c);
   if (rc == CURLE_OK)
@@ -378,7 +393,7 @@ static void webhooks_deliver(srv *s) {
   json_t *d;
   json_array_foreach(due, i, d) {
     char err[256] = "";
-    long code = webhook_post(json_string_value(json_object_get(d, "url")),
+    long code = webhook_post(cost_state_of(s), json_string_value(json_object_get(d, "url")),
                              json_string_value(json_object_get(d, "payload")), err, sizeof err);
     int attempts = (int)json_integer_value(json_object_get(d, "attempts")) + 1;
     long long id = (long long)json_integer_value(json_object_get(d, "id"));

@@ -315,10 +315,13 @@ void cost_budget_delete(http_req *r) {
     return;
   }
   json_decref(b);
-  store_begin(r->srv);
-  arm_resource_delete(r->srv, id);
-  store_exec(r->srv, "DELETE FROM cost_alerts WHERE budget_id=%Q", id);
-  store_commit(r->srv);
+  /* Its alerts go with it (the provider's resource_deleted hook). */
+  if (store_begin(r->srv) != 0 || arm_resource_delete(r->srv, id) != 0 ||
+      store_commit(r->srv) != 0) {
+    store_rollback(r->srv);
+    http_fail(r, COST_ERR_INTERNAL, "The budget could not be deleted.");
+    return;
+  }
   http_reply_empty(r, 200);
 }
 
