@@ -277,6 +277,17 @@ void cost_budget_put(http_req *r) {
   if (!props) return;
   char *id = budget_id(r, scope);
   json_t *cur = arm_resource_get(r->srv, id);
+  /* An update that names the eTag it read must be of that version. */
+  const char *want = json_string_value(json_object_get(in, "eTag"));
+  const char *have = json_string_value(json_object_get(cur, "eTag"));
+  if (cur && want && have && strcmp(want, have)) {
+    json_decref(cur);
+    json_decref(props);
+    http_fail(r, COST_ERR_PRECONDITION_FAILED,
+              "The budget '%s' was changed since eTag %s was read (it is now %s).", name, want,
+              have);
+    return;
+  }
   char etag[37];
   uuid_v4(etag);
   json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:o}", "id", id, "name", name, "type", BUDGET_TYPE,

@@ -8,6 +8,8 @@
 #define COST_ERR_BAD_REQUEST 400, "BadRequest"
 #define COST_ERR_INVALID_REQUEST_CONTENT 400, "InvalidRequestContent"
 #define COST_ERR_NOT_FOUND 404, "NotFound"
+/* A budget update whose eTag is not the stored one (someone changed it meanwhile). */
+#define COST_ERR_PRECONDITION_FAILED 412, "PreconditionFailed"
 #define COST_ERR_RESOURCE_GROUP_NOT_FOUND 404, "ResourceGroupNotFound"
 /* Action groups (Microsoft.Insights). */
 #define COST_ERR_ACTION_GROUP_BAD 400, "BadRequest"

@@ -530,7 +530,17 @@ class BadInput(unittest.TestCase):
             "2021-10-01", "2023-03-01")
         p = srv.az("rest", "--method", "get", "--url", cm)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(json.loads(p.stdout)["type"], "Microsoft.CostManagement/budgets")
+        got = json.loads(p.stdout)
+        self.assertEqual(got["type"], "Microsoft.CostManagement/budgets")
+        # An update naming a stale eTag is refused; the current one is taken.
+        stale = dict(good, eTag='"00000000-0000-0000-0000-000000000000"')
+        p = srv.az("rest", "--method", "put", "--url", url, "--body", json.dumps(stale))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("PreconditionFailed", p.stderr)
+        p = srv.az("rest", "--method", "put", "--url", url,
+                   "--body", json.dumps(dict(good, eTag=got["eTag"])))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotEqual(json.loads(p.stdout)["eTag"], got["eTag"])
         p = srv.az("rest", "--method", "delete", "--url", url)
         self.assertEqual(p.returncode, 0, p.stderr)
         p = srv.az("rest", "--method", "get", "--url", url)
