@@ -94,8 +94,26 @@ static void ingest_one(void *cls, const usage_event *e) {
   c->n++;
 }
 
+/* Are there events after the cursor?  Asked before taking the write lock, so
+ * that a pass with nothing new writes nothing. */
+static int usage_pending(srv *s) {
+  char *v = store_get(s, "cost.usage_cursor");
+  int64_t after = v ? strtoll(v, NULL, 10) : 0;
+  free(v);
+  sqlite3_stmt *q;
+  int any = 1;
+  if (store_prepare(store_db(s), "SELECT 1 FROM usage_events WHERE id>? LIMIT 1", -1, &q, NULL) ==
+      SQLITE_OK) {
+    sqlite3_bind_int64(q, 1, after);
+    any = sqlite3_step(q) == SQLITE_ROW;
+    store_finalize(q);
+  }
+  return any;
+}
+
 int cost_usage_ingest(srv *s) {
   int total = 0;
+  if (!usage_pending(s)) return 0;
   for (;;) {
     /* The cursor is read inside the (immediate) transaction: the scheduler,
      * a request and a CLI command may all price at once, each event once. */
