@@ -6,7 +6,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 # Tables (routes, blob operations) name their fields; every initializer is checked.
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -pthread
-LDLIBS  := -lmicrohttpd -ljansson -lexpat -lssl -lcrypto -lsqlite3 -lm -pthread
+LDLIBS  := -lmicrohttpd -ljansson -lexpat -lssl -lcrypto -lsqlite3 -lcurl -lm -pthread
 
 # Where objects and binaries go; a sanitizer build uses its own tree so build/ stays
 # as it is (`make BUILD=build-asan SAN=address`).  SAN is passed to -fsanitize= and
@@ -44,6 +44,9 @@ $(BUILD)/libazlite_preload.so: src/preload/azlite_preload.c src/core/azure_hosts
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The price catalog is built in (.incbin), which -MMD does not see.
+$(BUILD)/src/cost/prices.o: src/cost/prices.json
 
 $(BUILD)/libazlite.a: $(LIB_OBJ)
 	@rm -f $@

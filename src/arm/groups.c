@@ -707,6 +707,11 @@ void arm_resources_list(http_req *r) {
   }
   json_t *all =
       arm_visible_only(r, arm_resource_list(s, scope, want[F_TYPE][0] ? want[F_TYPE] : NULL));
+  /* Extension resources kept in the table (budgets: stored without a
+   * location) are not the scope's resources: Azure does not list them here. */
+  for (size_t i = json_array_size(all); i-- > 0;)
+    if (!json_is_string(json_object_get(json_array_get(all, i), "location")))
+      json_array_remove(all, i);
   int filtered = 0;
   for (int k = 0; k < NF; k++)
     if (k != F_TYPE && want[k][0]) filtered = 1;

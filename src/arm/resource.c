@@ -153,7 +153,9 @@ static int location_check(arm_op *op, char loc[32]) {
               "The location property is required for this definition.");
     return -1;
   }
-  if (!arm_location_normalize(in, loc)) {
+  if (op->type->fixed_location && !strcasecmp(in, op->type->fixed_location)) {
+    snprintf(loc, 32, "%s", op->type->fixed_location);
+  } else if (op->type->fixed_location || !arm_location_normalize(in, loc)) {
     http_fail(r, ARM_ERR_LOCATION_NOT_AVAILABLE_FOR_RESOURCE_TYPE,
               "The provided location '%s' is not available for resource type '%s'.", in,
               op->type->type);

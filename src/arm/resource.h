@@ -54,6 +54,10 @@ struct arm_type {
   /* Takes `identity` ({type, userAssignedIdentities}): the layer runs the
    * linked access check and the identity provider's hooks. */
   int identity;
+  /* The one location the type lives in, for types that are not regional
+   * ("Global": action groups); any spelling of it is taken and this one is
+   * stored.  NULL: an Azure region. */
+  const char *fixed_location;
   int create_status; /* PUT that creates: 201 (0 means 201), or 200 */
   /* Turns op->in into op->body (properties, sku, kind, ...), checking it;
    * fails r and returns -1.  Runs before the transaction: no writes. */

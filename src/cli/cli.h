@@ -37,5 +37,6 @@ int cmd_env(int argc, char **argv);
 int cmd_az(int argc, char **argv);
 int cmd_clock(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_cost(int argc, char **argv);
 
 #endif

@@ -38,6 +38,8 @@ int cli_common_options(srv_config *c, int argc, char **argv) {
       c->blob_port = atoi(v);
     } else if (!strcmp(a, "--blob-tls-port") && v) {
       c->blob_tls_port = atoi(v);
+    } else if (!strcmp(a, "--prices") && v) {
+      c->prices_file = v;
     } else if (!strcmp(a, "--threads") && v) {
       c->threads = atoi(v);
     } else {

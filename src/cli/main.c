@@ -60,6 +60,14 @@ static const struct {
      "(never the internet); other names resolve as usual.  Statically linked\n"
      "programs are not covered.\n\n"
      "options:\n" OPT_DATA_DIR},
+    {"cost", cmd_cost, "this month's cost by group and service; `azlite cost mail`: alerts",
+     "usage: %1$s cost [--data-dir DIR]\n"
+     "       %1$s cost mail [--data-dir DIR]\n\n"
+     "Prints this month's cost (azlite's clock, USD at the catalog's prices) by\n"
+     "resource group and by service, and a chart of the cost per day.  `mail` lists\n"
+     "the budget alert messages in the mailbox (DIR/mail/<address>/new, a Maildir).\n"
+     "Works with or without a server running on the data dir.\n\n"
+     "options:\n" OPT_DATA_DIR},
     {"clock", cmd_clock, "show or advance azlite's clock: `azlite clock advance 30d`",
      "usage: %1$s clock [show] [--data-dir DIR]\n"
      "       %1$s clock advance DURATION [--data-dir DIR]\n\n"

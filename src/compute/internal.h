@@ -141,6 +141,10 @@ void compute_imds_tick(srv *s, int64_t now_ms);
 /* spot.c: spot prices (they move on azlite's clock) and price evictions. */
 int64_t compute_spot_notice_ms(void);
 double compute_spot_price(srv *s, const char *loc, const compute_size *z);
+/* The same at a time of the clock (a pinned price holds at every time). */
+double compute_spot_price_at_(srv *s, const char *loc, const compute_size *z, int64_t at_ms);
+/* Records running VMs' usage up to the last whole clock hour (vm.c; the tick). */
+void compute_vm_meter_roll(srv *s, int64_t now_ms);
 void compute_spot_price_get(http_req *r);
 void compute_spot_price_put(http_req *r);
 void compute_spot_tick(srv *s, int64_t now_ms);

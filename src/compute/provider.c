@@ -202,6 +202,7 @@ static int compute_init(srv *s) {
 static void compute_tick(srv *s, int64_t now_ms) {
   compute_spot_tick(s, now_ms);
   compute_imds_tick(s, now_ms);
+  compute_vm_meter_roll(s, now_ms);
 }
 
 static void compute_fini(srv *s) {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "compute.h"
 #include "internal.h"
 
 static int spot_pinned(srv *s, const char *loc, const char *size, double *out) {
@@ -39,9 +40,13 @@ static int spot_pinned(srv *s, const char *loc, const char *size, double *out) {
 }
 
 double compute_spot_price(srv *s, const char *loc, const compute_size *z) {
+  return compute_spot_price_at_(s, loc, z, clock_now_ms(s));
+}
+
+double compute_spot_price_at_(srv *s, const char *loc, const compute_size *z, int64_t at_ms) {
   double p;
   if (spot_pinned(s, loc, z->name, &p) == 0) return p;
-  double t = (double)clock_now_ms(s) / 1000.0;
+  double t = (double)at_ms / 1000.0;
   p = z->price_per_hour * 0.2 * (1.0 + 0.25 * sin(2.0 * M_PI * t / 86400.0));
   return round(p * 100000.0) / 100000.0;
 }
@@ -132,4 +137,21 @@ void compute_spot_tick(srv *s, int64_t now_ms) {
     json_decref(body);
   }
   json_decref(ids);
+}
+
+/* ---- what cost management asks (compute.h) ---------------------------------- */
+
+int compute_size_price(int i, const char **name, double *payg) {
+  const compute_size *z = compute_size_at(i);
+  if (!z) return -1;
+  *name = z->name;
+  *payg = z->price_per_hour;
+  return 0;
+}
+
+double compute_spot_price_at(srv *s, const char *location, const char *size, int64_t at_ms) {
+  const compute_size *z = compute_size_find(size);
+  char loc[32];
+  if (!z || !arm_location_normalize(location ? location : "eastus", loc)) return -1;
+  return compute_spot_price_at_(s, loc, z, at_ms);
 }

@@ -124,6 +124,56 @@ static void meter_close(srv *s, const char *id) {
              (long long)now, id);
 }
 
+/* The tick: a running VM's open interval is recorded hour by hour of the
+ * clock (one usage event per whole clock hour it covers, at that hour's
+ * start), so usage is current while it runs, falls on the right day when the
+ * clock jumps, and a restart loses at most the hour in progress. */
+#define METER_ROLL_MS 3600000LL
+void compute_vm_meter_roll(srv *s, int64_t now_ms) {
+  sqlite3_stmt *st;
+  if (store_prepare(store_db(s),
+                    "SELECT id, size, priority, start_ms FROM compute_vm_meter WHERE end_ms IS NULL"
+                    " AND start_ms < ?",
+                    -1, &st, NULL) != SQLITE_OK)
+    return;
+  sqlite3_bind_int64(st, 1, now_ms - now_ms % METER_ROLL_MS);
+  json_t *open = json_array();
+  while (sqlite3_step(st) == SQLITE_ROW)
+    json_array_append_new(open, json_pack("{s:s,s:s,s:s,s:I}", "id", sqlite3_column_text(st, 0),
+                                          "size", sqlite3_column_text(st, 1), "priority",
+                                          sqlite3_column_text(st, 2), "start",
+                                          (json_int_t)sqlite3_column_int64(st, 3)));
+  store_finalize(st);
+  size_t i;
+  json_t *v;
+  json_array_foreach(open, i, v) {
+    const char *id = json_string_value(json_object_get(v, "id"));
+    int64_t start = json_integer_value(json_object_get(v, "start"));
+    char meter[160];
+    snprintf(meter, sizeof meter, "Microsoft.Compute/virtualMachines/%s/%s",
+             json_string_value(json_object_get(v, "size")),
+             json_string_value(json_object_get(v, "priority")));
+    if (store_begin(s) != 0) break;
+    int64_t t = start;
+    int rc = 0;
+    while (rc == 0 && t - t % METER_ROLL_MS + METER_ROLL_MS <= now_ms) {
+      int64_t next = t - t % METER_ROLL_MS + METER_ROLL_MS;
+      rc = usage_record_at(s, t, id, meter, (double)(next - t) / 3600000.0, "Hours");
+      t = next;
+    }
+    if (rc == 0)
+      rc = store_exec(s,
+                      "UPDATE compute_vm_meter SET start_ms=%lld WHERE id=%Q AND end_ms IS NULL"
+                      " AND start_ms=%lld",
+                      (long long)t, id, (long long)start);
+    if (rc == 0)
+      store_commit(s);
+    else
+      store_rollback(s);
+  }
+  json_decref(open);
+}
+
 /* ---- validation (build) --------------------------------------------------- */
 
 static int vm_name_valid(const char *n) {

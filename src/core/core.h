@@ -33,6 +33,9 @@ typedef struct srv_config {
    * default 20). */
   int idle_timeout_s;
   int header_timeout_s;
+  /* --prices FILE / AZLITE_PRICES: a price catalog replacing the shipped one
+   * (cost management, src/cost/); NULL: the shipped one. */
+  const char *prices_file;
 } srv_config;
 
 /* ---- logging ---------------------------------------------------------- */
@@ -144,6 +147,10 @@ int store_set(struct srv *s, const char *key, const char *value);
  * 0 on success. */
 int usage_record(struct srv *s, const char *resource_id, const char *meter, double quantity,
                  const char *unit);
+/* The same, for usage that happened at time_ms (a day's share of a VM's
+ * running hours, a day's capacity sample) rather than now. */
+int usage_record_at(struct srv *s, int64_t time_ms, const char *resource_id, const char *meter,
+                    double quantity, const char *unit);
 
 typedef struct usage_event {
   int64_t id, time_ms;

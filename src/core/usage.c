@@ -4,6 +4,11 @@
 
 int usage_record(srv *s, const char *resource_id, const char *meter, double quantity,
                  const char *unit) {
+  return usage_record_at(s, clock_now_ms(s), resource_id, meter, quantity, unit);
+}
+
+int usage_record_at(srv *s, int64_t time_ms, const char *resource_id, const char *meter,
+                    double quantity, const char *unit) {
   if (!resource_id || !meter || !unit) return -1;
   sqlite3 *db = store_db(s);
   sqlite3_stmt *st;
@@ -12,7 +17,7 @@ int usage_record(srv *s, const char *resource_id, const char *meter, double quan
                            " VALUES(?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
     return -1;
-  sqlite3_bind_int64(st, 1, clock_now_ms(s));
+  sqlite3_bind_int64(st, 1, time_ms);
   sqlite3_bind_text(st, 2, resource_id, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, meter, -1, SQLITE_STATIC);
   sqlite3_bind_double(st, 4, quantity);

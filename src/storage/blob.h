@@ -85,9 +85,15 @@ typedef struct blob_state {
    * open, since they open each file only when they reach it. */
   struct blob_reader *readers;
   int64_t last_sweep_ms;
+  struct storage_op_count *ops; /* operations not yet reported as usage (mu; meters.c) */
 } blob_state;
 
 blob_state *blob_state_of(srv *s);
+
+/* Operations as usage (meters.c): counts a finished request by billing
+ * class; the tick's flush reports the counts (usage_record) and clears them. */
+void storage_ops_count(blob_ctx *c);
+void storage_ops_flush(srv *s);
 
 /* ---- one request ------------------------------------------------------------ */
 

@@ -993,6 +993,7 @@ static void dispatch_one(blob_ctx *c) {
   log_debug("blob: %s account=%s container=%s blob=%s", c->op->name, c->account,
             c->container ? c->container : "-", c->blob ? c->blob : "-");
   c->op->fn(c);
+  storage_ops_count(c);
 }
 
 /* ---- blobs named by URL (copy sources) ----------------------------------------------- */

@@ -324,6 +324,8 @@ static void storage_tick(srv *s, int64_t now_ms) {
   blob_trash_empty(s, 0);
   storage_tier_tick(s, now_ms);
   lifecycle_tick(s, now_ms);
+  storage_capacity_tick(s, now_ms);
+  storage_ops_flush(s);
   /* Azure drops uncommitted blocks a week after their upload. */
   blob_state *st = blob_state_of(s);
   if (now_ms - st->last_sweep_ms < 60 * 1000) return;
@@ -373,6 +375,7 @@ static void storage_fini(srv *s) {
   blob_state *st = blob_state_of(s);
   if (!st) return;
   blob_trash_empty(s, 1);
+  storage_ops_flush(s);
   pthread_mutex_destroy(&st->mu);
   free(st->blobs_dir);
   free(st);

@@ -34,6 +34,12 @@ int storage_blob_to_file(srv *s, const char *account, const char *container, con
                          const char *path);
 int storage_blob_put_file(srv *s, const char *account, const char *container, const char *name,
                           const char *path);
+/* Records each day's blob capacity per account and tier (meters.c) as
+ * usage: meter "Microsoft.Storage/blobs/capacity/<Tier>", quantity the bytes
+ * (content length) stored that day, one event a day at the day's start. */
+void storage_capacity_tick(srv *s, int64_t now_ms);
+/* Blob operations are reported too, by class ("Microsoft.Storage/blobs/
+ * <write|list|read|other>Operations/<Tier>", unit "Count"; meters.c). */
 
 /* What storage does to blobs (tier changes, deletions by lifecycle rules,
  * rehydrations) is reported as usage events (usage_since() in core.h). */

@@ -6,7 +6,8 @@ under this test without editing it.
 What ARM does the same for every tracked resource: PUT creates (the type's
 create status) and updates (200) and keeps the first spelling of the name;
 location is required, canonicalized, and cannot change (409
-InvalidResourceLocation); tags are at most 50, names up to 512 characters,
+InvalidResourceLocation; a type with a fixed location, such as "Global", takes
+only that one); tags are at most 50, names up to 512 characters,
 values strings up to 256; name rules answer 400 with the type's code; a
 missing group is 404 ResourceGroupNotFound and a missing resource 404
 ResourceNotFound; PATCH merges tags and keeps the rest; DELETE answers 200,
@@ -80,6 +81,10 @@ class Contract(unittest.TestCase):
             got = srv.http("GET", self.path(t, rg, name)).json()
         self.assertEqual(got["properties"]["provisioningState"], "Succeeded")
 
+    def loc(self, t):
+        """The location a type's resources get from the examples' "eastus"."""
+        return t.get("fixedLocation") or "eastus"
+
     def path(self, t, rg, name, sub=None):
         return "/subscriptions/%s/resourceGroups/%s/providers/%s/%s?api-version=%s" % (
             sub or SUB, rg, t["type"], name, t["apiVersion"])
@@ -111,16 +116,17 @@ class Contract(unittest.TestCase):
             self.assertEqual(got["id"].lower(), ("/subscriptions/%s/resourceGroups/%s/providers/%s/%s"
                                                  % (SUB, rg, t["type"], name)).lower())
             self.assertEqual((got["name"], got["type"], got["location"], got["tags"]),
-                             (name, t["type"], "eastus", {"a": "1"}))
+                             (name, t["type"], self.loc(t), {"a": "1"}))
             self.wait_state(t, rg, name, got)
             # An update: 200, the first spelling of the name stays (where the
             # name rule allows capitals); tags absent: none.
-            r = srv.http("PUT", self.path(t, rg, name.upper()), json=self.body(t, location="East US"))
+            other = self.loc(t).upper() if t.get("fixedLocation") else "East US"
+            r = srv.http("PUT", self.path(t, rg, name.upper()), json=self.body(t, location=other))
             if r.status_code == 400 and r.json()["error"]["code"] == t["nameCode"]:
-                r = srv.http("PUT", self.path(t, rg, name), json=self.body(t, location="East US"))
+                r = srv.http("PUT", self.path(t, rg, name), json=self.body(t, location=other))
             self.assertEqual(r.status_code, 200, r.text)
             self.assertEqual((r.json()["name"], r.json()["location"], r.json()["tags"]),
-                             (name, "eastus", {}))
+                             (name, self.loc(t), {}))
             r = srv.http("GET", self.path(t, rg, name))
             self.assertEqual((r.status_code, r.json()["id"]), (200, got["id"]))
         self.run_each(one)
@@ -136,11 +142,15 @@ class Contract(unittest.TestCase):
                       400, "LocationNotAvailableForResourceType")
             self.assertEqual(srv.http("PUT", self.path(t, rg, name), json=self.body(t)).status_code,
                              t["createStatus"])
+            # Another location: refused (a fixed-location type has no other).
+            st, code = ((400, "LocationNotAvailableForResourceType") if t.get("fixedLocation")
+                        else (409, "InvalidResourceLocation"))
             self.code(srv.http("PUT", self.path(t, rg, name), json=self.body(t, location="westus")),
-                      409, "InvalidResourceLocation")
+                      st, code)
             self.code(srv.http("PATCH", self.path(t, rg, name), json={"location": "westus"}),
-                      409, "InvalidResourceLocation")
-            self.assertEqual(srv.http("GET", self.path(t, rg, name)).json()["location"], "eastus")
+                      st, code)
+            self.assertEqual(srv.http("GET", self.path(t, rg, name)).json()["location"],
+                             self.loc(t))
         self.run_each(one)
 
     def test_tag_limits(self):
