@@ -98,6 +98,10 @@ void ml_jobs_fini(srv *s);
 /* For a model registered from a job output: fails r (400) unless the job
  * completed and uploaded the path. */
 int ml_job_output_check(http_req *r, json_t *ws, const char *job, const char *path);
+/* Copies the job output path (a file, or every file under a folder) into the
+ * workspace's blob store at dest (its files under dest/...); fails r, -1. */
+int ml_job_output_copy(http_req *r, json_t *ws, const char *job, const char *path,
+                       const char *dest);
 
 /* Shared helpers (provider.c). */
 /* systemData as Azure ML shows it, for a resource made at ms by the caller. */

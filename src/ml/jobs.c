@@ -966,6 +966,51 @@ int ml_job_output_check(http_req *r, json_t *ws, const char *job, const char *pa
   return 0;
 }
 
+typedef struct copy_ctx {
+  http_req *r;
+  const char *account, *src_prefix, *dest_container, *dest;
+  int n, failed;
+} copy_ctx;
+
+static void copy_one(void *cls, const char *name, int64_t size) {
+  (void)size;
+  copy_ctx *c = cls;
+  const char *rel = name + strlen(c->src_prefix);
+  char *dest = *rel ? http_printf(c->r, "%s%s", c->dest, rel) : http_strdup(c->r, c->dest);
+  char *tmp = srv_path(c->r->srv, "tmp/ml-copy-XXXXXX");
+  int fd = mkstemp(tmp);
+  if (fd < 0 || (close(fd), 0) ||
+      storage_blob_to_file(c->r->srv, c->account, "azureml", name, tmp) != 0 ||
+      storage_blob_put_file(c->r->srv, c->account, c->dest_container, dest, tmp) != 0)
+    c->failed++;
+  else
+    c->n++;
+  unlink(tmp);
+  free(tmp);
+}
+
+int ml_job_output_copy(http_req *r, json_t *ws, const char *job, const char *path,
+                       const char *dest) {
+  const char *acct = ml_workspace_account(ws);
+  const char *wsid =
+      json_string_value(json_object_get(json_object_get(ws, "properties"), "workspaceId"));
+  copy_ctx c = {r,
+                acct,
+                http_printf(r, "ExperimentRun/dcid.%s/%s", job, path),
+                http_printf(r, "azureml-blobstore-%s", wsid),
+                dest,
+                0,
+                0};
+  if (!acct || !wsid ||
+      storage_blob_list(r->srv, acct, "azureml", c.src_prefix, copy_one, &c) < 0 || c.failed ||
+      !c.n) {
+    http_fail(r, ML_ERR_INTERNAL, "The output %s of job %s could not be copied to the model.", path,
+              job);
+    return -1;
+  }
+  return 0;
+}
+
 /* ---- run history ----------------------------------------------------------------- */
 
 /* The caller of a run-history request: a management token with read access

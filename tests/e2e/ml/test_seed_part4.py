@@ -92,8 +92,11 @@ class SeedPart4(unittest.TestCase):
         m = srv.http("GET", WS + "/models/mnist-classifier/versions/2?api-version=2022-05-01")
         self.assertEqual(m.status_code, 200, m.text)
         uri = m.json()["properties"]["modelUri"]
-        self.assertTrue(uri.endswith("/datastores/workspaceartifactstore/paths/ExperimentRun/dcid.%s"
-                                     "/outputs/model.pt" % self.out["job"]), uri)
+        # The version has its own copy of the job's file, which models.download fetches.
+        self.assertTrue(uri.endswith("/datastores/workspaceblobstore/paths/ModelRegistry/"
+                                     "mnist-classifier/2/model.pt"), uri)
+        self.assertEqual(self.out["model_files"], ["mnist-classifier/model.pt"])
+        self.assertEqual(self.out["registered_out"], [1, 10])
         c = srv.http("GET", WS + "/models/mnist-classifier?api-version=2022-05-01").json()
         self.assertEqual(c["properties"]["latestVersion"], "2")
         self.assertEqual(c["properties"]["nextVersion"], "3")

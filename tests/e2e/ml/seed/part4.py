@@ -78,5 +78,12 @@ for _ in range(2):
     print("Model registered: %s, version: %s" % (model.name, model.version))
     versions.append([model.name, model.version, model.tags])
 out["models"] = versions
+d2 = tempfile.mkdtemp()
+ml.models.download("mnist-classifier", version="2", download_path=d2)
+found = [os.path.join(a, f) for a, _, fs in os.walk(d2) for f in fs]
+out["model_files"] = [os.path.relpath(f, d2) for f in found]
+if found:
+    import torch
+    out["registered_out"] = list(torch.load(found[0])(torch.zeros(1, 1, 28, 28)).shape)
 out["nodes"] = [[n.node_id, n.node_state] for n in ml.compute.list_nodes(compute_name)]
 print(json.dumps(out))
