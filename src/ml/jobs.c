@@ -366,10 +366,11 @@ static void *job_thread(void *arg) {
     if (!t || !strcasecmp(t, "literal")) continue;
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/inputs/%s", jobdir, iname);
-    if (download_uri(j, json_string_value(json_object_get(in, "uri")), dir,
-                     !strcasecmp(t, "uri_file")) < 0) {
+    const char *uri =
+        json_string_value(json_object_get(json_object_get(p, "azliteInputUris"), iname));
+    if (!uri || download_uri(j, uri, dir, !strcasecmp(t, "uri_file")) < 0) {
       snprintf(err, sizeof err, "input %s (%s) could not be downloaded", iname,
-               json_string_value(json_object_get(in, "uri")));
+               uri ? uri : "no uri");
       goto release;
     }
   }
@@ -547,6 +548,7 @@ static json_t *job_render(http_req *r, job_row *row) {
   json_t *p = json_object_get(b, "properties");
   json_object_del(p, "azliteCommand");
   json_object_del(p, "azliteCodeUri");
+  json_object_del(p, "azliteInputUris");
   json_object_set_new(p, "status", json_string(row->status));
   (void)r;
   return b;
@@ -600,8 +602,8 @@ void ml_job_list(http_req *r) {
 
 /* ${{inputs.x}} and ${{outputs.y}} in the command: literal values, or the
  * paths in the node; an unknown name fails r. */
-static char *command_resolve(http_req *r, const char *cmd, json_t *inputs, json_t *outputs,
-                             const char *jobdir_inside) {
+static char *command_resolve(http_req *r, const char *cmd, json_t *inputs, json_t *uris,
+                             json_t *outputs, const char *jobdir_inside) {
   char *out = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&out, &len);
@@ -641,7 +643,7 @@ static char *command_resolve(http_req *r, const char *cmd, json_t *inputs, json_
     if (is_in && t && !strcasecmp(t, "literal")) {
       fputs(json_string_value(json_object_get(def, "value")) ?: "", f);
     } else if (is_in && t && !strcasecmp(t, "uri_file")) {
-      const char *uri = json_string_value(json_object_get(def, "uri")) ?: "";
+      const char *uri = json_string_value(json_object_get(uris, name)) ?: "";
       const char *base = strrchr(uri, '/');
       fprintf(f, "%s/inputs/%s/%s", jobdir_inside, name, base ? base + 1 : uri);
     } else if (is_in) {
@@ -757,11 +759,37 @@ void ml_job_put(http_req *r) {
       return;
     }
   }
+  /* Where each file or folder input is: a data asset (its ARM id or
+   * azureml:name:version) stands for its dataUri. */
+  json_t *uris = http_json_own(r, json_object());
+  json_object_foreach(inputs, iname, iv) {
+    const char *t = json_string_value(json_object_get(iv, "jobInputType"));
+    if (!strcasecmp(t, "literal")) continue;
+    const char *uri = json_string_value(json_object_get(iv, "uri"));
+    if (!uri || !*uri) {
+      http_fail(r, ML_ERR_USER_ERROR, "Input %s has no uri.", iname);
+      return;
+    }
+    if ((!strncasecmp(uri, "azureml:", 8) && strncmp(uri + 8, "//", 2) != 0) ||
+        (strstr(uri, "/data/") && strstr(uri, "/versions/") && uri[0] == '/')) {
+      json_t *d = http_json_own(r, ml_asset_resolve(s, ws_id, "data", uri));
+      const char *du =
+          d ? json_string_value(json_object_get(json_object_get(d, "properties"), "dataUri"))
+            : NULL;
+      if (!du) {
+        http_fail(r, ML_ERR_USER_ERROR, "Data %s of input %s is not found in the workspace.", uri,
+                  iname);
+        return;
+      }
+      uri = du;
+    }
+    json_object_set_new(uris, iname, json_string(uri));
+  }
   char token[37];
   uuid_v4(token);
   char inside[200];
   snprintf(inside, sizeof inside, "/mnt/azureml/cr/j/%s", token);
-  char *resolved = command_resolve(r, cmd, inputs, json_object_get(ip, "outputs"), inside);
+  char *resolved = command_resolve(r, cmd, inputs, uris, json_object_get(ip, "outputs"), inside);
   if (!resolved) return;
   json_t *b =
       json_pack("{s:s,s:s,s:s,s:O}", "id", id, "name", name, "type", JOB_TYPE, "properties", ip);
@@ -775,6 +803,7 @@ void ml_job_put(http_req *r) {
   json_object_set_new(bp, "azliteCommand", json_string(resolved));
   free(resolved);
   if (code_uri) json_object_set_new(bp, "azliteCodeUri", json_string(code_uri));
+  json_object_set(bp, "azliteInputUris", uris);
   json_object_set(b, "azliteEnvironment", env);
   const char *wsuuid =
       json_string_value(json_object_get(json_object_get(ws, "properties"), "workspaceId"));

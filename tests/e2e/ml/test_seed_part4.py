@@ -3,7 +3,8 @@ would, under `azlite exec` (seed/part4.py, unchanged endpoints): the
 workspace (an ARM PUT: begin_create's template deployment is the transparent
 mode's to finish), gpu-cluster (Standard_NC6s_v3, max 4, idle 300 s), an
 environment from a conda file, the code uploaded to the workspace's blob
-store, a command job training a small torch model with --epochs 10
+store, training data uploaded there as a uri_file data asset, a command job
+training a small torch model on it with --epochs 10
 --batch-size 32 --learning-rate 0.001 on one node of the cluster, jobs.stream
 printing the script's lines, Completed, outputs/model.pt downloaded and
 loadable, the model registered as mnist-classifier (version 1, then 2, with
@@ -74,6 +75,9 @@ class SeedPart4(unittest.TestCase):
         self.assertEqual(self.out["submitted"], "NotStarted")
         self.assertEqual(self.out["status"], "Completed")
         self.assertIn("epochs=10 batch_size=32 learning_rate=0.001", s)
+        # The data uploaded as a uri_file data asset reached the node.
+        self.assertEqual(self.out["data"], ["mnist-sample", "1"])
+        self.assertIn("data mnist-sample.npz: 512 samples", s)
         for e in range(1, 11):
             self.assertIn("epoch %d/10 loss " % e, s)
         self.assertIn("saved outputs/model.pt", s)

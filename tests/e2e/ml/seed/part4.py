@@ -11,8 +11,8 @@ import contextlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the pydash stand-in
 
-from azure.ai.ml import MLClient, command  # noqa: E402
-from azure.ai.ml.entities import AmlCompute, Environment, Model  # noqa: E402
+from azure.ai.ml import Input, MLClient, command  # noqa: E402
+from azure.ai.ml.entities import AmlCompute, Data, Environment, Model  # noqa: E402
 from azure.identity import ClientSecretCredential  # noqa: E402
 
 out = {}
@@ -40,11 +40,21 @@ env = ml.environments.create_or_update(Environment(
     image="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest"))
 out["environment"] = [env.name, env.version]
 
+# The training data, uploaded to the workspace's blob store as a data asset.
+import numpy as np  # noqa: E402
+rng = np.random.default_rng(0)
+xs = rng.standard_normal((512, 1, 28, 28)).astype("float32")
+npz = os.path.join(tempfile.mkdtemp(), "mnist-sample.npz")
+np.savez(npz, x=xs, y=(xs.mean(axis=(1, 2, 3)) > 0).astype("int64"))
+data = ml.data.create_or_update(Data(name="mnist-sample", path=npz, type="uri_file"))
+out["data"] = [data.name, data.version]
+
 job = command(
     code=os.path.join(HERE, "src"),
     command="python3 train.py --epochs ${{inputs.epochs}} --batch-size ${{inputs.batch_size}}"
-            " --learning-rate ${{inputs.learning_rate}}",
-    inputs={"epochs": 10, "batch_size": 32, "learning_rate": 0.001},
+            " --learning-rate ${{inputs.learning_rate}} --data ${{inputs.data}}",
+    inputs={"epochs": 10, "batch_size": 32, "learning_rate": 0.001,
+            "data": Input(type="uri_file", path="azureml:mnist-sample:%s" % data.version)},
     environment="pytorch-env:%s" % env.version,
     compute=compute_name,
     experiment_name="mnist-training",
