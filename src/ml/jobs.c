@@ -340,6 +340,12 @@ static void *job_thread(void *arg) {
   pthread_mutex_unlock(&runs_mu);
   job_set(s, j->id, "Preparing", NULL);
   log_line(j, "azlite: running on node %s", ml_lease_node_id(lease));
+  rt_info info;
+  rt_get_info(j->sb, &info);
+  if (info.gpus > 0)
+    log_line(j, "azlite: %d GPU(s) of this host passed to the node", info.gpus);
+  else if (info.why_no_gpu[0])
+    log_line(j, "azlite: the node's size has GPUs, this host gives none: %s", info.why_no_gpu);
   char jobdir[900], wd[1000], inside_wd[400];
   snprintf(jobdir, sizeof jobdir, "%s/own/mnt/azureml/cr/j/%s", ml_lease_disk(lease), j->token);
   snprintf(wd, sizeof wd, "%s/exe/wd", jobdir);

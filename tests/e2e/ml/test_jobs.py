@@ -155,6 +155,20 @@ class Jobs(unittest.TestCase):
             self.assertEqual(srv.http("GET", WS + "/jobs/%s?%s" % (n, API)).status_code, 404)
 
 
+    def test_run_history_authenticates(self):
+        import requests
+        url = srv.mgmt_url + "/history/v1.0" + WS + "/runs/nosuch/details"
+        self.assertEqual(requests.get(url, verify=srv.ca, timeout=30).status_code, 401)
+        r = requests.get(url, verify=srv.ca, timeout=30,
+                         headers={"Authorization": "Bearer not-a-token"})
+        self.assertEqual(r.status_code, 401)
+        self.assertEqual(srv.http("GET", "/history/v1.0" + WS + "/runs/nosuch/details")
+                         .status_code, 404)
+        # A log URL is only good with its run's key.
+        self.assertEqual(requests.get(srv.mgmt_url + "/azlite/ml/logs/%s/user_logs/std_log.txt"
+                                      % ("0" * 36), verify=srv.ca, timeout=30).status_code, 404)
+
+
 class Assets(unittest.TestCase):
     def test_environment_and_model_versions(self):
         from azure.ai.ml.entities import Environment

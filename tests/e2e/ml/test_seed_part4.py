@@ -81,6 +81,9 @@ class SeedPart4(unittest.TestCase):
         for e in range(1, 11):
             self.assertIn("epoch %d/10 loss " % e, s)
         self.assertIn("saved outputs/model.pt", s)
+        # Standard_NC6s_v3 has a V100: the log says whether the node got the host's GPU.
+        self.assertTrue("GPU(s) of this host passed to the node" in s or
+                        "the node's size has GPUs, this host gives none" in s, s)
         self.assertIn("Execution Summary", s)
         # Offline, the conda file is not installed; the log says what is missing.
         self.assertIn("conda dependencies were not installed", s)
