@@ -351,8 +351,14 @@ void ml_asset_version_list(http_req *r) {
     while (sqlite3_step(q) == SQLITE_ROW && (top <= 0 || (long)json_array_size(list) < top)) {
       json_t *b = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
       if (!b) continue;
-      /* tags=k=v,k2 : every one must match */
+      /* tags=k=v,k2 : every one must match; archived versions only when asked. */
       int keep = 1;
+      const char *view = http_query_get(r, "listViewType");
+      int arch = json_is_true(json_object_get(json_object_get(b, "properties"), "isArchived"));
+      if ((!view || !strcasecmp(view, "ActiveOnly")) ? arch
+          : !strcasecmp(view, "ArchivedOnly")        ? !arch
+                                                     : 0)
+        keep = 0;
       if (tags_q) {
         json_t *tags = json_object_get(json_object_get(b, "properties"), "tags");
         char *dup = http_strdup(r, tags_q), *save = NULL;

@@ -699,6 +699,19 @@ void ml_job_put(http_req *r) {
               jt);
     return;
   }
+  json_t *res = json_object_get(ip, "resources");
+  json_int_t instances = json_integer_value(json_object_get(res, "instanceCount"));
+  json_t *dist = json_object_get(ip, "distribution");
+  if (instances > 1 || (json_is_object(dist) && json_object_size(dist) > 0)) {
+    http_fail(r, ML_ERR_USER_ERROR,
+              "azlite does not implement distributed jobs yet (instance_count %lld, "
+              "distribution %s): a command job runs one process on one node.",
+              (long long)(instances ? instances : 1),
+              json_is_object(dist)
+                  ? (json_string_value(json_object_get(dist, "distributionType")) ?: "set")
+                  : "none");
+    return;
+  }
   const char *cmd = json_string_value(json_object_get(ip, "command"));
   if (!cmd || !*cmd) {
     http_fail(r, ML_ERR_USER_ERROR, "A command job needs a command.");

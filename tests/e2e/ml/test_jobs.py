@@ -150,6 +150,12 @@ class Jobs(unittest.TestCase):
         with self.assertRaises(HttpResponseError):
             ml.jobs.create_or_update(command(command="true", environment="base:1",
                                              compute="nosuch"))
+        # Distributed jobs are not implemented: said so, not run as one process.
+        with self.assertRaises(HttpResponseError) as e:
+            ml.jobs.create_or_update(command(command="true", environment="base:1",
+                                             compute="cpu", instance_count=2,
+                                             distribution={"type": "pytorch"}))
+        self.assertIn("distributed", str(e.exception))
         self.assertEqual(len(list(ml.jobs.list())), before)
         for n in ("nocompute", "noenv", "badinput"):
             self.assertEqual(srv.http("GET", WS + "/jobs/%s?%s" % (n, API)).status_code, 404)
@@ -189,6 +195,10 @@ class Assets(unittest.TestCase):
         from azure.core.exceptions import ResourceNotFoundError
         with self.assertRaises(ResourceNotFoundError):
             ml.environments.get("conda-env", version="9")
+        # An archived version leaves the default list and stays readable.
+        ml.environments.archive("conda-env", version="1")
+        self.assertEqual([x.version for x in ml.environments.list("conda-env")], ["2"])
+        self.assertEqual(ml.environments.get("conda-env", version="1").version, "1")
 
 
 if __name__ == "__main__":
