@@ -104,6 +104,7 @@ class SeedPart4(unittest.TestCase):
                                      "mnist-classifier/2/model.pt"), uri)
         self.assertEqual(self.out["model_files"], ["mnist-classifier/model.pt"])
         self.assertEqual(self.out["registered_out"], [1, 10])
+        self.assertEqual(self.out["local_model"], ["1", ["mnist-local/model.pt"]])
         c = srv.http("GET", WS + "/models/mnist-classifier?api-version=2022-05-01").json()
         self.assertEqual(c["properties"]["latestVersion"], "2")
         self.assertEqual(c["properties"]["nextVersion"], "3")

@@ -95,5 +95,12 @@ out["model_files"] = [os.path.relpath(f, d2) for f in found]
 if found:
     import torch
     out["registered_out"] = list(torch.load(found[0])(torch.zeros(1, 1, 28, 28)).shape)
+# A model from a local file: uploaded to the workspace's blob store, then fetched back.
+local = ml.models.create_or_update(Model(name="mnist-local", path=path,
+                                         description="uploaded from the downloaded output"))
+d3 = tempfile.mkdtemp()
+ml.models.download("mnist-local", version=local.version, download_path=d3)
+out["local_model"] = [local.version, sorted(os.path.relpath(os.path.join(a, f), d3)
+                                            for a, _, fs in os.walk(d3) for f in fs)]
 out["nodes"] = [[n.node_id, n.node_state] for n in ml.compute.list_nodes(compute_name)]
 print(json.dumps(out))
