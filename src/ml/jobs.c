@@ -458,17 +458,20 @@ static void *job_thread(void *arg) {
   final = canceled ? "Canceled" : j->exit_code == 0 ? "Completed" : "Failed";
   if (!canceled && j->exit_code != 0) {
     char *tail = log_tail(j->log_path, 2000);
-    json_t *e = json_pack("{s:{s:s,s:s,s:[{s:s,s:s}]}}", "error", "code", "UserError", "message",
-                          "placeholder", "details", "code", "ExitCode", "message", "");
     char *msg = NULL;
     if (asprintf(&msg,
                  "Execution failed. User process '/bin/sh' exited with status code %d. Please "
                  "check log file '%s' for error details. Error: %s",
                  j->exit_code, LOG_NAME, tail) < 0)
       abort();
-    json_object_set_new(json_object_get(e, "error"), "message", json_string(msg));
-    json_object_set_new(json_array_get(json_object_get(json_object_get(e, "error"), "details"), 0),
-                        "message", json_sprintf("%d", j->exit_code));
+    json_t *m = json_string(msg);
+    if (!m) /* the log's tail was not UTF-8 */
+      m = json_sprintf("Execution failed. User process '/bin/sh' exited with status code %d. "
+                       "Please check log file '%s' for error details.",
+                       j->exit_code, LOG_NAME);
+    json_t *e =
+        json_pack("{s:{s:s,s:o,s:[{s:s,s:o}]}}", "error", "code", "UserError", "message", m,
+                  "details", "code", "ExitCode", "message", json_sprintf("%d", j->exit_code));
     error_json = json_dumps(e, JSON_COMPACT);
     json_decref(e);
     free(msg);
