@@ -392,16 +392,27 @@ static void *job_thread(void *arg) {
   size_t slen = 0;
   FILE *sf = open_memstream(&script, &slen);
   const char *exp = json_string_value(json_object_get(p, "experimentName"));
-  fprintf(sf,
-          "export AZUREML_RUN_ID='%s' AZUREML_ARM_SUBSCRIPTION='%s' AZUREML_ARM_RESOURCEGROUP='%s' "
-          "AZUREML_ARM_WORKSPACE_NAME='%s' AZUREML_ARM_PROJECT_NAME='%s' "
-          "AZUREML_EXPERIMENT_NAME='%s' AZUREML_SERVICE_ENDPOINT='%s' "
-          "AZUREML_DISCOVERY_SERVICE_ENDPOINT='%s' AZUREML_COMPUTE_NAME='%s' "
-          "AZUREML_CR_EXECUTION_WORKING_DIR_PATH='%s' AZUREML_NODE_ID='%s' "
-          "MLFLOW_RUN_ID='%s' MLFLOW_EXPERIMENT_NAME='%s' PYTHONUNBUFFERED=1\n",
-          j->name, s->subscription_id, j->rg, j->ws_name, exp ? exp : "Default",
-          exp ? exp : "Default", s->mgmt_url, s->mgmt_url, strrchr(j->compute_id, '/') + 1,
-          inside_wd, ml_lease_node_id(lease), j->name, exp ? exp : "Default");
+  const char *vars[][2] = {
+      {"AZUREML_RUN_ID", j->name},
+      {"AZUREML_ARM_SUBSCRIPTION", s->subscription_id},
+      {"AZUREML_ARM_RESOURCEGROUP", j->rg},
+      {"AZUREML_ARM_WORKSPACE_NAME", j->ws_name},
+      {"AZUREML_ARM_PROJECT_NAME", exp ? exp : "Default"},
+      {"AZUREML_EXPERIMENT_NAME", exp ? exp : "Default"},
+      {"AZUREML_SERVICE_ENDPOINT", s->mgmt_url},
+      {"AZUREML_DISCOVERY_SERVICE_ENDPOINT", s->mgmt_url},
+      {"AZUREML_COMPUTE_NAME", strrchr(j->compute_id, '/') + 1},
+      {"AZUREML_CR_EXECUTION_WORKING_DIR_PATH", inside_wd},
+      {"AZUREML_NODE_ID", ml_lease_node_id(lease)},
+      {"MLFLOW_RUN_ID", j->name},
+      {"MLFLOW_EXPERIMENT_NAME", exp ? exp : "Default"},
+      {"PYTHONUNBUFFERED", "1"},
+  };
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    char *q = shell_quote(vars[i][1]);
+    fprintf(sf, "export %s=%s\n", vars[i][0], q);
+    free(q);
+  }
   const char *k;
   json_t *v;
   json_object_foreach(json_object_get(p, "environmentVariables"), k, v) {
@@ -666,6 +677,15 @@ static char *command_resolve(http_req *r, const char *cmd, json_t *inputs, json_
   return out;
 }
 
+/* Azure's rule for job and experiment names. */
+static int job_name_valid(const char *n) {
+  size_t len = strlen(n);
+  if (!len || len > 255 || !isalnum((unsigned char)n[0])) return 0;
+  for (const char *p = n; *p; p++)
+    if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') return 0;
+  return 1;
+}
+
 void ml_job_put(http_req *r) {
   srv *s = r->srv;
   json_t *ws = http_json_own(r, ml_workspace_require(r));
@@ -701,6 +721,37 @@ void ml_job_put(http_req *r) {
     http_fail(r, ML_ERR_USER_ERROR, "azlite does not implement %s jobs yet (Command jobs run).",
               jt);
     return;
+  }
+  if (!job_name_valid(name)) {
+    http_fail(r, ML_ERR_USER_ERROR,
+              "Job name %s is invalid: it must start with a letter or digit and hold only "
+              "letters, digits, '-' and '_' (at most 255).",
+              name);
+    return;
+  }
+  const char *exp_name = json_string_value(json_object_get(ip, "experimentName"));
+  if (exp_name && !job_name_valid(exp_name)) {
+    http_fail(r, ML_ERR_USER_ERROR,
+              "Experiment name %s is invalid: it must start with a letter or digit and hold "
+              "only letters, digits, '-' and '_'.",
+              exp_name);
+    return;
+  }
+  const char *const sections[] = {"inputs", "outputs"};
+  for (int i = 0; i < 2; i++) {
+    const char *key;
+    json_t *val;
+    json_object_foreach(json_object_get(ip, sections[i]), key, val) {
+      int ok = *key && (isalpha((unsigned char)*key) || *key == '_');
+      for (const char *c = key; *c && ok; c++)
+        ok = isalnum((unsigned char)*c) || *c == '_';
+      if (!ok) {
+        http_fail(r, ML_ERR_USER_ERROR,
+                  "%s name %s is invalid: it must be an identifier (letters, digits and '_').",
+                  i ? "Output" : "Input", key);
+        return;
+      }
+    }
   }
   json_t *res = json_object_get(ip, "resources");
   json_int_t instances = json_integer_value(json_object_get(res, "instanceCount"));

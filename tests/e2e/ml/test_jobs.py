@@ -147,6 +147,14 @@ class Jobs(unittest.TestCase):
             "environmentId": "azureml:base:1", "computeId": WS + "/computes/cpu"}})
         self.assertEqual(r.status_code, 400, r.text)
         self.assertIn("inputs.missing", r.json()["error"]["message"])
+        for name, props in (("bad'name", {}), ("badexp", {"experimentName": "x'; rm -rf /"}),
+                            ("badin", {"inputs": {"../up": {"jobInputType": "literal",
+                                                            "value": "1"}}})):
+            body = {"properties": dict({"jobType": "Command", "command": "true",
+                                        "environmentId": "azureml:base:1",
+                                        "computeId": WS + "/computes/cpu"}, **props)}
+            r = srv.http("PUT", WS + "/jobs/%s?%s" % (name, API), json=body)
+            self.assertEqual(r.status_code, 400, r.text)
         with self.assertRaises(HttpResponseError):
             ml.jobs.create_or_update(command(command="true", environment="base:1",
                                              compute="nosuch"))
