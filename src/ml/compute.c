@@ -38,6 +38,9 @@ typedef struct ml_node {
   char disk[600];
   char run_id[128]; /* the job it runs, "" when none */
   char why[256];    /* why its boot failed (state LEAVING without a sandbox) */
+  /* A job holds the node (ml_cluster_acquire to ml_cluster_release): it is
+   * neither stopped nor freed until the job lets go. */
+  int leased;
   enum node_state state;
   int64_t idle_since_ms;
   rt_sandbox *sb; /* set once booted; guarded by ml_nodes_mu */
@@ -94,6 +97,10 @@ static void *node_boot_thread(void *arg) {
 static void *node_stop_thread(void *arg) {
   node_job *j = arg;
   ml_node *n = j->n;
+  pthread_mutex_lock(&nodes_mu);
+  while (n->leased)
+    pthread_cond_wait(&nodes_cv, &nodes_mu);
+  pthread_mutex_unlock(&nodes_mu);
   if (n->sb) rt_stop(n->sb, 2000);
   rt_disk_remove(n->disk);
   pthread_mutex_lock(&nodes_mu);
@@ -170,6 +177,21 @@ static node_counts counts_locked(const char *compute_id) {
   return c;
 }
 
+/* Takes an idle or running node out of its cluster (nodes_mu held): the job
+ * it runs is canceled (its process killed), and the node stops once the job
+ * has let it go. */
+static void node_leave_locked(srv *s, ml_node *n) {
+  n->state = NODE_LEAVING;
+  if (n->leased && n->run_id[0]) {
+    const char *c = strstr(n->compute_id, "/computes/");
+    char job_id[800];
+    snprintf(job_id, sizeof job_id, "%.*s/jobs/%s", c ? (int)(c - n->compute_id) : 0, n->compute_id,
+             n->run_id);
+    ml_job_cancel_id(job_id);
+  }
+  node_thread(s, n, NULL, node_stop_thread);
+}
+
 /* Stops the nodes of a cluster (every cluster's: NULL) and waits until they
  * are gone; a booting node finishes its boot first (nodes_mu held). */
 static void nodes_drain_locked(srv *s, const char *compute_id) {
@@ -178,10 +200,7 @@ static void nodes_drain_locked(srv *s, const char *compute_id) {
     for (ml_node *n = nodes; n; n = n->next) {
       if (compute_id && strcasecmp(n->compute_id, compute_id) != 0) continue;
       left++;
-      if (n->state == NODE_IDLE || n->state == NODE_RUNNING) {
-        n->state = NODE_LEAVING;
-        node_thread(s, n, NULL, node_stop_thread);
-      }
+      if (n->state == NODE_IDLE || n->state == NODE_RUNNING) node_leave_locked(s, n);
     }
     if (!left) return;
     pthread_cond_wait(&nodes_cv, &nodes_mu);
@@ -635,10 +654,7 @@ void ml_compute_tick(srv *s, int64_t now_ms) {
         exists = sqlite3_step(e) == SQLITE_ROW;
         store_finalize(e);
       }
-      if (!exists) {
-        n->state = NODE_LEAVING;
-        node_thread(s, n, NULL, node_stop_thread);
-      }
+      if (!exists) node_leave_locked(s, n);
     }
   }
   pthread_mutex_unlock(&nodes_mu);
@@ -682,6 +698,7 @@ ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *ru
     }
     if (got) {
       snprintf(got->run_id, sizeof got->run_id, "%s", run_id);
+      got->leased = 1;
       if (got->state == NODE_IDLE) got->state = NODE_RUNNING;
       /* Wait for a booting node to come up (or fail). */
       while (got->state == NODE_PREPARING)
@@ -689,6 +706,8 @@ ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *ru
       if (got->state != NODE_RUNNING) {
         /* Its boot failed: the job fails with why, rather than boot forever. */
         snprintf(err, errn, "node %s could not start: %s", got->node_id, got->why);
+        got->leased = 0;
+        pthread_cond_broadcast(&nodes_cv);
         pthread_mutex_unlock(&nodes_mu);
         return NULL;
       }
@@ -723,6 +742,7 @@ const char *ml_lease_node_id(ml_node_lease *l) {
 void ml_cluster_release(srv *s, ml_node_lease *l) {
   pthread_mutex_lock(&nodes_mu);
   l->n->run_id[0] = 0;
+  l->n->leased = 0;
   if (l->n->state == NODE_RUNNING) l->n->state = NODE_IDLE;
   l->n->idle_since_ms = clock_now_ms(s);
   pthread_cond_broadcast(&nodes_cv);

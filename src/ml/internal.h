@@ -91,6 +91,8 @@ void ml_history_run(http_req *r);
 void ml_history_rundata(http_req *r);
 void ml_job_log(http_req *r);
 int ml_jobs_remove(srv *s, const char *ws_id);
+/* Cancels the job (its ARM id) if it runs here: its process is killed. */
+void ml_job_cancel_id(const char *id);
 /* Jobs interrupted by a stop end Failed at start. */
 int ml_jobs_init(srv *s);
 /* Kills every running job and waits for their threads (shutdown). */

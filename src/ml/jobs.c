@@ -957,6 +957,10 @@ static int job_cancel_running(const char *id) {
   return found;
 }
 
+void ml_job_cancel_id(const char *id) {
+  job_cancel_running(id);
+}
+
 typedef struct cancel_ctx {
   char id[600];
 } cancel_ctx;

@@ -129,6 +129,22 @@ class Jobs(unittest.TestCase):
         self.assertNotIn("never", requests.get(url, verify=srv.ca, timeout=30).text)
         self.assertNotIn("sleep 300", os.popen("ps -e -o args").read())
 
+    def test_deleting_the_cluster_stops_its_job(self):
+        from azure.ai.ml import command
+        from azure.ai.ml.entities import AmlCompute
+        ml.compute.begin_create_or_update(AmlCompute(name="doomed", size="Standard_DS3_v2",
+                                                     max_instances=1)).result()
+        made = ml.jobs.create_or_update(command(command="echo up; sleep 300", environment="base:1",
+                                                compute="doomed"))
+        deadline = time.time() + 120
+        while details(made.name)["status"] != "Running" and time.time() < deadline:
+            time.sleep(0.2)
+        ml.compute.begin_delete("doomed").result()
+        self.assertEqual(wait_terminal(made.name).status, "Canceled")
+        from azure.core.exceptions import ResourceNotFoundError
+        with self.assertRaises(ResourceNotFoundError):
+            ml.compute.get("doomed")
+
     def test_bad_jobs(self):
         from azure.ai.ml import command
         from azure.core.exceptions import HttpResponseError
