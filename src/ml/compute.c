@@ -41,6 +41,10 @@ typedef struct ml_node {
   /* A job holds the node (ml_cluster_acquire to ml_cluster_release): it is
    * neither stopped nor freed until the job lets go. */
   int leased;
+  /* Usage: the meter of its size and priority, and since when it runs (on
+   * azlite's clock; 0 until booted). */
+  char meter[160];
+  int64_t started_ms;
   enum node_state state;
   int64_t idle_since_ms;
   rt_sandbox *sb; /* set once booted; guarded by ml_nodes_mu */
@@ -75,6 +79,7 @@ static void *node_boot_thread(void *arg) {
   pthread_mutex_lock(&nodes_mu);
   if (sb) {
     n->sb = sb;
+    n->started_ms = clock_now_ms(j->s);
     if (n->state == NODE_PREPARING) n->state = n->run_id[0] ? NODE_RUNNING : NODE_IDLE;
     n->idle_since_ms = clock_now_ms(j->s);
   } else {
@@ -103,6 +108,11 @@ static void *node_stop_thread(void *arg) {
   pthread_mutex_unlock(&nodes_mu);
   if (n->sb) rt_stop(n->sb, 2000);
   rt_disk_remove(n->disk);
+  /* The node's hours, idle ones too, as Azure bills a cluster's nodes. */
+  if (n->started_ms) {
+    int64_t ms = clock_now_ms(j->s) - n->started_ms;
+    usage_record(j->s, n->compute_id, n->meter, ms > 0 ? (double)ms / 3600000.0 : 0, "Hours");
+  }
   pthread_mutex_lock(&nodes_mu);
   for (ml_node **p = &nodes; *p; p = &(*p)->next)
     if (*p == n) {
@@ -133,7 +143,7 @@ static void node_thread(srv *s, ml_node *n, const compute_size *z, void *(*fn)(v
 
 /* A new PREPARING node for the cluster (nodes_mu held), booting. */
 static ml_node *node_add_locked(srv *s, const char *compute_id, const compute_size *z,
-                                const char *run_id) {
+                                const char *priority, const char *run_id) {
   ml_node *n = calloc(1, sizeof *n);
   if (!n) abort();
   char u[37];
@@ -150,6 +160,8 @@ static ml_node *node_add_locked(srv *s, const char *compute_id, const compute_si
   snprintf(n->disk, sizeof n->disk, "%s/%s", d, n->sandbox);
   free(d);
   snprintf(n->run_id, sizeof n->run_id, "%s", run_id ? run_id : "");
+  snprintf(n->meter, sizeof n->meter, "Microsoft.MachineLearningServices/workspaces/computes/%s/%s",
+           z ? z->name : "unknown", priority && *priority ? priority : "Dedicated");
   n->state = NODE_PREPARING;
   n->next = nodes;
   nodes = n;
@@ -585,6 +597,7 @@ void ml_compute_list_nodes(http_req *r) {
 typedef struct cluster_row {
   char id[512];
   const compute_size *size;
+  char priority[32];
   int min, max;
   int64_t idle_s;
 } cluster_row;
@@ -605,6 +618,8 @@ void ml_compute_tick(srv *s, int64_t now_ms) {
       c->min = (int)json_integer_value(json_object_get(scale_of(b), "minNodeCount"));
       c->max = (int)json_integer_value(json_object_get(scale_of(b), "maxNodeCount"));
       c->idle_s = idle_s_of(b);
+      snprintf(c->priority, sizeof c->priority, "%s",
+               json_string_value(json_object_get(aml_props(b), "vmPriority")) ?: "Dedicated");
     }
     json_decref(b);
   }
@@ -628,7 +643,7 @@ void ml_compute_tick(srv *s, int64_t now_ms) {
     node_counts k = counts_locked(c->id);
     if (k.total < c->min && !sandboxes_ok) continue;
     for (int n = k.total; n < c->min; n++)
-      node_add_locked(s, c->id, c->size, NULL);
+      node_add_locked(s, c->id, c->size, c->priority, NULL);
     int above = k.total - c->min;
     for (ml_node *n = nodes; n && above > 0; n = n->next) {
       if (strcasecmp(n->compute_id, c->id) != 0 || n->state != NODE_IDLE) continue;
@@ -686,6 +701,9 @@ ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *ru
   const compute_size *z =
       compute_size_find(json_string_value(json_object_get(aml_props(b), "vmSize")));
   int max = (int)json_integer_value(json_object_get(scale_of(b), "maxNodeCount"));
+  char priority[32];
+  snprintf(priority, sizeof priority, "%s",
+           json_string_value(json_object_get(aml_props(b), "vmPriority")) ?: "Dedicated");
   json_decref(b);
   pthread_mutex_lock(&nodes_mu);
   ml_node *got = NULL;
@@ -693,7 +711,7 @@ ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *ru
     for (ml_node *n = nodes; n && !got; n = n->next)
       if (!strcasecmp(n->compute_id, compute_id) && n->state == NODE_IDLE) got = n;
     if (!got && counts_locked(compute_id).total < max) {
-      got = node_add_locked(s, compute_id, z, run_id);
+      got = node_add_locked(s, compute_id, z, priority, run_id);
       log_info("ml: %s scales up for %s: node %s", compute_id, run_id, got->node_id);
     }
     if (got) {

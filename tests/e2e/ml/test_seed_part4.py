@@ -118,11 +118,27 @@ class SeedPart4(unittest.TestCase):
         self.assertEqual(p["properties"]["currentNodeCount"], 1)
         srv.cli("clock", "advance", "6m")
         deadline = time.time() + 60
-        while nodes() and time.time() < deadline:
+        while time.time() < deadline:
+            p = srv.http("GET", WS + "/computes/gpu-cluster?" + API).json()["properties"]
+            if p["properties"]["allocationState"] == "Steady" and not nodes():
+                break
             time.sleep(0.2)
         self.assertEqual(nodes(), [])
-        p = srv.http("GET", WS + "/computes/gpu-cluster?" + API).json()["properties"]
         self.assertEqual(p["properties"]["currentNodeCount"], 0)
+        self.assertEqual(p["properties"]["nodeStateCounts"]["leavingNodeCount"], 0)
+        # The node's hours, its idle 6 minutes of azlite's clock too, are a usage event.
+        import sqlite3
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(srv.data_dir, "azlite.db"), uri=True)
+        try:
+            got = db.execute("SELECT meter, quantity, unit FROM usage_events WHERE resource_id=?"
+                             " COLLATE NOCASE", (WS + "/computes/gpu-cluster",)).fetchall()
+        finally:
+            db.close()
+        self.assertEqual(len(got), 1, got)
+        self.assertEqual(got[0][0], "Microsoft.MachineLearningServices/workspaces/computes/"
+                                    "Standard_NC6s_v3/Dedicated")
+        self.assertEqual(got[0][2], "Hours")
+        self.assertGreaterEqual(got[0][1], 0.1)  # at least the 6 minutes advanced
 
 
 if __name__ == "__main__":
