@@ -785,3 +785,28 @@ int ml_compute_init(srv *s) {
   free(dir);
   return 0;
 }
+
+/* GET /subscriptions/{sub}/providers/Microsoft.MachineLearningServices/
+ * locations/{location}/vmSizes: the compute catalog's sizes a cluster can use
+ * there. */
+void ml_vm_sizes(http_req *r) {
+  char loc[32];
+  if (!arm_location_normalize(http_param(r, "location"), loc)) {
+    http_fail(r, ML_ERR_BAD_REQUEST, "The location %s is not available.",
+              http_param(r, "location"));
+    return;
+  }
+  json_t *list = json_array();
+  for (int i = 0; i < compute_size_count(); i++) {
+    const compute_size *z = compute_size_at(i);
+    if (!z || compute_size_restriction(z, loc)) continue;
+    json_array_append_new(
+        list,
+        json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:f,s:b,s:b,s:[ss]}", "name", z->name, "family",
+                  z->family, "vCPUs", z->vcpus, "gpus", z->gpu_model ? z->gpus : 0, "osVhdSizeMB",
+                  z->os_disk_mb, "maxResourceVolumeMB", z->resource_disk_mb, "memoryGB",
+                  z->memory_mb / 1024.0, "lowPriorityCapable", z->low_priority_capable, "premiumIO",
+                  z->premium_io, "supportedComputeTypes", "AmlCompute", "ComputeInstance"));
+  }
+  http_reply_json(r, 200, json_pack("{s:o}", "value", list));
+}

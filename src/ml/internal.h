@@ -42,6 +42,7 @@ void ml_compute_get(http_req *r);
 void ml_compute_put(http_req *r);
 void ml_compute_delete(http_req *r);
 void ml_compute_list_nodes(http_req *r);
+void ml_vm_sizes(http_req *r);
 /* Scales every cluster: boots up to minNodeCount, stops nodes idle past
  * nodeIdleTimeBeforeScaleDown (on the scheduler thread; never waits). */
 void ml_compute_tick(srv *s, int64_t now_ms);

@@ -87,6 +87,12 @@ class Cluster(unittest.TestCase):
         self.assertEqual(p["nodeStateCounts"]["idleNodeCount"], 0)
         self.assertEqual(list(ml.compute.list_nodes("gpu-cluster")), [])
 
+    def test_sizes(self):
+        sizes = {s.name: s for s in ml.compute.list_sizes(location="eastus")}
+        self.assertIn("Standard_NC6s_v3", sizes)
+        self.assertEqual(sizes["Standard_NC6s_v3"].gpus, 1)
+        self.assertEqual(sizes["Standard_NC6s_v3"].v_cp_us, 6)
+
     def test_create_is_asynchronous(self):
         r = srv.http("PUT", "%s/computes/async-cluster?%s" % (WS, API), json={
             "location": "eastus", "properties": {"computeType": "AmlCompute", "properties": {
