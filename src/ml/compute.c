@@ -261,8 +261,7 @@ static json_t *scale_of(json_t *body) {
   return json_object_get(aml_props(body), "scaleSettings");
 }
 
-/* Seconds in an ISO 8601 duration (PT300S, PT5M, P1DT2H, PT0H5M0S), or -1. */
-static int64_t iso_duration_s(const char *d) {
+int64_t ml_iso_duration_s(const char *d) {
   if (!d || (*d != 'P' && *d != 'p')) return -1;
   int64_t total = 0;
   int in_time = 0, any = 0;
@@ -292,7 +291,7 @@ static int64_t iso_duration_s(const char *d) {
 }
 
 static int64_t idle_s_of(json_t *body) {
-  int64_t v = iso_duration_s(
+  int64_t v = ml_iso_duration_s(
       json_string_value(json_object_get(scale_of(body), "nodeIdleTimeBeforeScaleDown")));
   return v < 0 ? DEFAULT_IDLE_S : v;
 }
@@ -410,7 +409,7 @@ static int aml_check(http_req *r, const char *location, json_t *in, json_t *out,
     return -1;
   }
   const char *idle = json_string_value(json_object_get(sc, "nodeIdleTimeBeforeScaleDown"));
-  if (idle && iso_duration_s(idle) < 0) {
+  if (idle && ml_iso_duration_s(idle) < 0) {
     http_fail(r, ML_ERR_BAD_REQUEST,
               "nodeIdleTimeBeforeScaleDown %s is not an ISO 8601 duration (PT120S).", idle);
     return -1;

@@ -106,6 +106,10 @@ int ml_job_output_check(http_req *r, json_t *ws, const char *job, const char *pa
 int ml_job_output_copy(http_req *r, json_t *ws, const char *job, const char *path,
                        const char *dest);
 
+/* Seconds in an ISO 8601 duration (PT300S, PT5M, P1DT2H, PT0H5M0S), or -1
+ * (NULL too); compute.c. */
+int64_t ml_iso_duration_s(const char *d);
+
 /* Shared helpers (provider.c). */
 /* systemData as Azure ML shows it, for a resource made at ms by the caller. */
 json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms);

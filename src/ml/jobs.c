@@ -448,11 +448,28 @@ static void *job_thread(void *arg) {
     snprintf(err, sizeof err, "the job's process could not be started on its node");
     goto release;
   }
+  /* limits.timeout, on azlite's clock (an advance can end a job too). */
+  int64_t limit_s = ml_iso_duration_s(
+      json_string_value(json_object_get(json_object_get(p, "limits"), "timeout")));
+  int64_t deadline = limit_s > 0 ? clock_now_ms(s) + limit_s * 1000 : 0;
+  int timed_out = 0;
   pthread_mutex_lock(&runs_mu);
   j->proc = proc;
   if (j->cancel) rt_kill(j->sb, proc, 9);
-  while (!j->exited)
-    pthread_cond_wait(&runs_cv, &runs_mu);
+  while (!j->exited) {
+    if (deadline && !timed_out && clock_now_ms(s) >= deadline) {
+      timed_out = 1;
+      rt_kill(j->sb, proc, 9);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&runs_cv, &runs_mu, &ts);
+  }
   canceled = j->cancel;
   pthread_mutex_unlock(&runs_mu);
   job_set(s, j->id, "Finalizing", NULL);
@@ -466,8 +483,16 @@ static void *job_thread(void *arg) {
   snprintf(outp, sizeof outp, "%s/logs", prefix);
   up += upload_dir(j, sub, outp);
   log_line(j, "azlite: uploaded %d output file(s) to the artifact store", up);
-  final = canceled ? "Canceled" : j->exit_code == 0 ? "Completed" : "Failed";
-  if (!canceled && j->exit_code != 0) {
+  final = canceled ? "Canceled" : j->exit_code == 0 && !timed_out ? "Completed" : "Failed";
+  if (timed_out && !canceled) {
+    log_line(j, "azlite: the job ran past its timeout (%llds) and was stopped", (long long)limit_s);
+    json_t *e = json_pack("{s:{s:s,s:o}}", "error", "code", "UserError", "message",
+                          json_sprintf("The job exceeded its timeout of %lld seconds "
+                                       "(limits.timeout) and was canceled.",
+                                       (long long)limit_s));
+    error_json = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+  } else if (!canceled && j->exit_code != 0) {
     char *tail = log_tail(j->log_path, 2000);
     char *msg = NULL;
     if (asprintf(&msg,

@@ -111,6 +111,21 @@ class Jobs(unittest.TestCase):
             with self.assertRaises(JobException):
                 ml.jobs.stream(made.name)
 
+    def test_timeout(self):
+        from azure.ai.ml import command
+        job = command(command="echo started; sleep 300; echo never", environment="base:1",
+                      compute="cpu")
+        job.set_limits(timeout=60)
+        made = ml.jobs.create_or_update(job)
+        deadline = time.time() + 120
+        while details(made.name)["status"] != "Running" and time.time() < deadline:
+            time.sleep(0.2)
+        # The limit is on azlite's clock: moving it past the limit ends the job.
+        srv.cli("clock", "advance", "2m")
+        done = wait_terminal(made.name)
+        self.assertEqual(done.status, "Failed")
+        self.assertIn("timeout of 60 seconds", details(made.name)["error"]["error"]["message"])
+
     def test_cancel_kills_the_process(self):
         from azure.ai.ml import command
         made = ml.jobs.create_or_update(command(
