@@ -111,6 +111,28 @@ class Jobs(unittest.TestCase):
             with self.assertRaises(JobException):
                 ml.jobs.stream(made.name)
 
+    def test_jobs_queue_for_a_full_cluster(self):
+        from azure.ai.ml import command
+        from azure.ai.ml.entities import AmlCompute
+        ml.compute.begin_create_or_update(AmlCompute(name="one", size="Standard_DS3_v2",
+                                                     max_instances=1)).result()
+        a = ml.jobs.create_or_update(command(command="sleep 300", environment="base:1",
+                                             compute="one"))
+        deadline = time.time() + 120
+        while details(a.name)["status"] != "Running" and time.time() < deadline:
+            time.sleep(0.2)
+        b = ml.jobs.create_or_update(command(command="echo b ran", environment="base:1",
+                                             compute="one"))
+        while details(b.name)["status"] == "NotStarted" and time.time() < deadline:
+            time.sleep(0.1)
+        # The one node is a's: b waits, and the cluster does not grow past its maximum.
+        self.assertEqual(details(b.name)["status"], "Queued")
+        self.assertEqual(len(list(ml.compute.list_nodes("one"))), 1)
+        ml.jobs.begin_cancel(a.name).result()
+        self.assertEqual(wait_terminal(b.name).status, "Completed")
+        nodes = list(ml.compute.list_nodes("one"))
+        self.assertEqual(len(nodes), 1)
+
     def test_timeout(self):
         from azure.ai.ml import command
         job = command(command="echo started; sleep 300; echo never", environment="base:1",
