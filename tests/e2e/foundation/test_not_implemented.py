@@ -51,10 +51,9 @@ class NotImplemented(unittest.TestCase):
 
     def test_az_names_it(self):
         p = srv.az("rest", "--method", "get", "--url", srv.mgmt_url + sub() +
-                   "/providers/Microsoft.MachineLearningServices/workspaces?api-version=2023-04-01")
+                   "/providers/Microsoft.KeyVault/vaults?api-version=2022-07-01")
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("azlite does not implement Microsoft.MachineLearningServices/workspaces yet",
-                      p.stderr)
+        self.assertIn("azlite does not implement Microsoft.KeyVault/vaults yet", p.stderr)
 
     def test_unknown_namespace_stays_404(self):
         r = srv.http("GET", sub() + "/providers/Contoso.Widgets/widgets?api-version=2023-03-01")
