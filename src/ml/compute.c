@@ -602,15 +602,20 @@ typedef struct cluster_row {
 } cluster_row;
 
 void ml_compute_tick(srv *s, int64_t now_ms) {
-  cluster_row rows[64];
-  int nrows = 0;
+  cluster_row *rows = NULL;
+  int nrows = 0, cap = 0;
   sqlite3_stmt *q;
   if (store_prepare(store_db(s), "SELECT body FROM ml_computes", -1, &q, NULL) != SQLITE_OK) return;
-  while (sqlite3_step(q) == SQLITE_ROW && nrows < 64) {
+  while (sqlite3_step(q) == SQLITE_ROW) {
     json_t *b = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
     const char *state =
         json_string_value(json_object_get(json_object_get(b, "properties"), "provisioningState"));
     if (b && state && !strcmp(state, "Succeeded")) {
+      if (nrows == cap) {
+        cap = cap ? cap * 2 : 16;
+        rows = realloc(rows, sizeof *rows * (size_t)cap);
+        if (!rows) abort();
+      }
       cluster_row *c = &rows[nrows++];
       snprintf(c->id, sizeof c->id, "%s", json_string_value(json_object_get(b, "id")));
       c->size = compute_size_find(json_string_value(json_object_get(aml_props(b), "vmSize")));
@@ -672,6 +677,7 @@ void ml_compute_tick(srv *s, int64_t now_ms) {
     }
   }
   pthread_mutex_unlock(&nodes_mu);
+  free(rows);
 }
 
 int ml_computes_remove(srv *s, const char *ws_id) {
