@@ -173,6 +173,14 @@ static int download_uri(job_run *j, const char *uri, const char *dir, int single
   size_t n = strlen(prefix);
   if (n && prefix[n - 1] != '/' && n + 1 < sizeof prefix) strcat(prefix, "/");
   if (storage_blob_list(j->s, account, container, prefix, dl_one, &d) < 0 || d.failed) return -1;
+  if (d.n == 0 && n && prefix[n - 1] != '/') {
+    /* No folder of that name: the uri is one file (code="train.py"). */
+    prefix[n] = 0;
+    const char *base = strrchr(prefix, '/');
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s", dir, base ? base + 1 : prefix);
+    return storage_blob_to_file(j->s, account, container, prefix, path) == 0 ? 1 : -1;
+  }
   return d.n;
 }
 
