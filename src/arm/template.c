@@ -1332,6 +1332,15 @@ static json_t *f_createarray(tpl_ctx *c, const char *fn, json_t **a, int n) {
   return r;
 }
 
+/* array(x): x when it is an array, else [x]. */
+static json_t *f_array(tpl_ctx *c, const char *fn, json_t **a, int n) {
+  (void)c, (void)fn, (void)n;
+  if (json_is_array(a[0])) return json_deep_copy(a[0]);
+  json_t *r = json_array();
+  json_array_append(r, a[0]);
+  return r;
+}
+
 static json_t *f_createobject(tpl_ctx *c, const char *fn, json_t **a, int n) {
   if (n % 2)
     return fail(c, "The template language function '%s' expects an even number of parameters", fn);
@@ -1637,6 +1646,7 @@ static const tfunc funcs[] = {
     {"bool", 1, 1, f_bool},
     {"json", 1, 1, f_json},
     {"createArray", 0, -1, f_createarray},
+    {"array", 1, 1, f_array},
     {"createObject", 0, -1, f_createobject},
     {"coalesce", 1, -1, f_coalesce},
     {"add", 2, 2, f_arith},
