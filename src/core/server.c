@@ -1153,7 +1153,6 @@ static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *
   r->listener = l->id;
   r->method = http_strdup(r, method);
   r->raw_path = http_strdup(r, url);
-  path_set(st, url, strlen(url));
   uuid_v4(r->request_id);
   MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, st);
   MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, st);
@@ -1164,6 +1163,9 @@ static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *
    * <account>.blob.core.windows.net there is that account's blob endpoint
    * (host-style, HTTPS), served as the blob HTTPS listener serves it. */
   if (r->listener == LISTEN_MGMT && http_host_is_azure_blob(r->host)) r->listener = LISTEN_BLOB_TLS;
+  /* After that choice: a blob path keeps its trailing '/' (a blob name may
+   * end in one, and Shared Key signs the path as sent). */
+  path_set(st, url, strlen(url));
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   r->client_ip = "127.0.0.1";

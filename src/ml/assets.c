@@ -77,12 +77,18 @@ static int model_check(http_req *r, json_t *ws, json_t *p) {
     job_name[slash - job] = 0;
     const char *path = slash + sizeof mid - 1;
     if (ml_job_output_check(r, ws, job_name, path) != 0) return -1;
+    /* The model keeps its own copy: it outlives the job's artifacts. */
+    const char *v = http_param(r, "version");
+    const char *base = strrchr(path, '/');
+    char *dest = http_printf(r, "ModelRegistry/%s/%s/%s", http_param(r, "name"), v,
+                             base && base[1] ? base + 1 : path);
+    if (ml_job_output_copy(r, ws, job_name, path, dest) != 0) return -1;
     json_object_set_new(
         p, "modelUri",
         json_sprintf("azureml://subscriptions/%s/resourceGroups/%s/workspaces/%s/datastores/"
-                     "workspaceartifactstore/paths/ExperimentRun/dcid.%s/%s",
+                     "workspaceblobstore/paths/%s",
                      r->srv->subscription_id, http_param(r, "rg"),
-                     json_string_value(json_object_get(ws, "name")), job_name, path));
+                     json_string_value(json_object_get(ws, "name")), dest));
     json_object_set_new(p, "jobName", json_string(job_name));
   }
   if (!json_object_get(p, "modelType"))
@@ -345,8 +351,14 @@ void ml_asset_version_list(http_req *r) {
     while (sqlite3_step(q) == SQLITE_ROW && (top <= 0 || (long)json_array_size(list) < top)) {
       json_t *b = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
       if (!b) continue;
-      /* tags=k=v,k2 : every one must match */
+      /* tags=k=v,k2 : every one must match; archived versions only when asked. */
       int keep = 1;
+      const char *view = http_query_get(r, "listViewType");
+      int arch = json_is_true(json_object_get(json_object_get(b, "properties"), "isArchived"));
+      if ((!view || !strcasecmp(view, "ActiveOnly")) ? arch
+          : !strcasecmp(view, "ArchivedOnly")        ? !arch
+                                                     : 0)
+        keep = 0;
       if (tags_q) {
         json_t *tags = json_object_get(json_object_get(b, "properties"), "tags");
         char *dup = http_strdup(r, tags_q), *save = NULL;

@@ -38,6 +38,13 @@ typedef struct ml_node {
   char disk[600];
   char run_id[128]; /* the job it runs, "" when none */
   char why[256];    /* why its boot failed (state LEAVING without a sandbox) */
+  /* A job holds the node (ml_cluster_acquire to ml_cluster_release): it is
+   * neither stopped nor freed until the job lets go. */
+  int leased;
+  /* Usage: the meter of its size and priority, and since when it runs (on
+   * azlite's clock; 0 until booted). */
+  char meter[160];
+  int64_t started_ms;
   enum node_state state;
   int64_t idle_since_ms;
   rt_sandbox *sb; /* set once booted; guarded by ml_nodes_mu */
@@ -72,6 +79,7 @@ static void *node_boot_thread(void *arg) {
   pthread_mutex_lock(&nodes_mu);
   if (sb) {
     n->sb = sb;
+    n->started_ms = clock_now_ms(j->s);
     if (n->state == NODE_PREPARING) n->state = n->run_id[0] ? NODE_RUNNING : NODE_IDLE;
     n->idle_since_ms = clock_now_ms(j->s);
   } else {
@@ -94,8 +102,17 @@ static void *node_boot_thread(void *arg) {
 static void *node_stop_thread(void *arg) {
   node_job *j = arg;
   ml_node *n = j->n;
+  pthread_mutex_lock(&nodes_mu);
+  while (n->leased)
+    pthread_cond_wait(&nodes_cv, &nodes_mu);
+  pthread_mutex_unlock(&nodes_mu);
   if (n->sb) rt_stop(n->sb, 2000);
   rt_disk_remove(n->disk);
+  /* The node's hours, idle ones too, as Azure bills a cluster's nodes. */
+  if (n->started_ms) {
+    int64_t ms = clock_now_ms(j->s) - n->started_ms;
+    usage_record(j->s, n->compute_id, n->meter, ms > 0 ? (double)ms / 3600000.0 : 0, "Hours");
+  }
   pthread_mutex_lock(&nodes_mu);
   for (ml_node **p = &nodes; *p; p = &(*p)->next)
     if (*p == n) {
@@ -126,7 +143,7 @@ static void node_thread(srv *s, ml_node *n, const compute_size *z, void *(*fn)(v
 
 /* A new PREPARING node for the cluster (nodes_mu held), booting. */
 static ml_node *node_add_locked(srv *s, const char *compute_id, const compute_size *z,
-                                const char *run_id) {
+                                const char *priority, const char *run_id) {
   ml_node *n = calloc(1, sizeof *n);
   if (!n) abort();
   char u[37];
@@ -143,6 +160,8 @@ static ml_node *node_add_locked(srv *s, const char *compute_id, const compute_si
   snprintf(n->disk, sizeof n->disk, "%s/%s", d, n->sandbox);
   free(d);
   snprintf(n->run_id, sizeof n->run_id, "%s", run_id ? run_id : "");
+  snprintf(n->meter, sizeof n->meter, "Microsoft.MachineLearningServices/workspaces/computes/%s/%s",
+           z ? z->name : "unknown", priority && *priority ? priority : "Dedicated");
   n->state = NODE_PREPARING;
   n->next = nodes;
   nodes = n;
@@ -170,6 +189,21 @@ static node_counts counts_locked(const char *compute_id) {
   return c;
 }
 
+/* Takes an idle or running node out of its cluster (nodes_mu held): the job
+ * it runs is canceled (its process killed), and the node stops once the job
+ * has let it go. */
+static void node_leave_locked(srv *s, ml_node *n) {
+  n->state = NODE_LEAVING;
+  if (n->leased && n->run_id[0]) {
+    const char *c = strstr(n->compute_id, "/computes/");
+    char job_id[800];
+    snprintf(job_id, sizeof job_id, "%.*s/jobs/%s", c ? (int)(c - n->compute_id) : 0, n->compute_id,
+             n->run_id);
+    ml_job_cancel_id(job_id);
+  }
+  node_thread(s, n, NULL, node_stop_thread);
+}
+
 /* Stops the nodes of a cluster (every cluster's: NULL) and waits until they
  * are gone; a booting node finishes its boot first (nodes_mu held). */
 static void nodes_drain_locked(srv *s, const char *compute_id) {
@@ -178,10 +212,7 @@ static void nodes_drain_locked(srv *s, const char *compute_id) {
     for (ml_node *n = nodes; n; n = n->next) {
       if (compute_id && strcasecmp(n->compute_id, compute_id) != 0) continue;
       left++;
-      if (n->state == NODE_IDLE || n->state == NODE_RUNNING) {
-        n->state = NODE_LEAVING;
-        node_thread(s, n, NULL, node_stop_thread);
-      }
+      if (n->state == NODE_IDLE || n->state == NODE_RUNNING) node_leave_locked(s, n);
     }
     if (!left) return;
     pthread_cond_wait(&nodes_cv, &nodes_mu);
@@ -230,8 +261,7 @@ static json_t *scale_of(json_t *body) {
   return json_object_get(aml_props(body), "scaleSettings");
 }
 
-/* Seconds in an ISO 8601 duration (PT300S, PT5M, P1DT2H, PT0H5M0S), or -1. */
-static int64_t iso_duration_s(const char *d) {
+int64_t ml_iso_duration_s(const char *d) {
   if (!d || (*d != 'P' && *d != 'p')) return -1;
   int64_t total = 0;
   int in_time = 0, any = 0;
@@ -261,7 +291,7 @@ static int64_t iso_duration_s(const char *d) {
 }
 
 static int64_t idle_s_of(json_t *body) {
-  int64_t v = iso_duration_s(
+  int64_t v = ml_iso_duration_s(
       json_string_value(json_object_get(scale_of(body), "nodeIdleTimeBeforeScaleDown")));
   return v < 0 ? DEFAULT_IDLE_S : v;
 }
@@ -379,7 +409,7 @@ static int aml_check(http_req *r, const char *location, json_t *in, json_t *out,
     return -1;
   }
   const char *idle = json_string_value(json_object_get(sc, "nodeIdleTimeBeforeScaleDown"));
-  if (idle && iso_duration_s(idle) < 0) {
+  if (idle && ml_iso_duration_s(idle) < 0) {
     http_fail(r, ML_ERR_BAD_REQUEST,
               "nodeIdleTimeBeforeScaleDown %s is not an ISO 8601 duration (PT120S).", idle);
     return -1;
@@ -566,26 +596,34 @@ void ml_compute_list_nodes(http_req *r) {
 typedef struct cluster_row {
   char id[512];
   const compute_size *size;
+  char priority[32];
   int min, max;
   int64_t idle_s;
 } cluster_row;
 
 void ml_compute_tick(srv *s, int64_t now_ms) {
-  cluster_row rows[64];
-  int nrows = 0;
+  cluster_row *rows = NULL;
+  int nrows = 0, cap = 0;
   sqlite3_stmt *q;
   if (store_prepare(store_db(s), "SELECT body FROM ml_computes", -1, &q, NULL) != SQLITE_OK) return;
-  while (sqlite3_step(q) == SQLITE_ROW && nrows < 64) {
+  while (sqlite3_step(q) == SQLITE_ROW) {
     json_t *b = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
     const char *state =
         json_string_value(json_object_get(json_object_get(b, "properties"), "provisioningState"));
     if (b && state && !strcmp(state, "Succeeded")) {
+      if (nrows == cap) {
+        cap = cap ? cap * 2 : 16;
+        rows = realloc(rows, sizeof *rows * (size_t)cap);
+        if (!rows) abort();
+      }
       cluster_row *c = &rows[nrows++];
       snprintf(c->id, sizeof c->id, "%s", json_string_value(json_object_get(b, "id")));
       c->size = compute_size_find(json_string_value(json_object_get(aml_props(b), "vmSize")));
       c->min = (int)json_integer_value(json_object_get(scale_of(b), "minNodeCount"));
       c->max = (int)json_integer_value(json_object_get(scale_of(b), "maxNodeCount"));
       c->idle_s = idle_s_of(b);
+      snprintf(c->priority, sizeof c->priority, "%s",
+               json_string_value(json_object_get(aml_props(b), "vmPriority")) ?: "Dedicated");
     }
     json_decref(b);
   }
@@ -609,7 +647,7 @@ void ml_compute_tick(srv *s, int64_t now_ms) {
     node_counts k = counts_locked(c->id);
     if (k.total < c->min && !sandboxes_ok) continue;
     for (int n = k.total; n < c->min; n++)
-      node_add_locked(s, c->id, c->size, NULL);
+      node_add_locked(s, c->id, c->size, c->priority, NULL);
     int above = k.total - c->min;
     for (ml_node *n = nodes; n && above > 0; n = n->next) {
       if (strcasecmp(n->compute_id, c->id) != 0 || n->state != NODE_IDLE) continue;
@@ -635,13 +673,11 @@ void ml_compute_tick(srv *s, int64_t now_ms) {
         exists = sqlite3_step(e) == SQLITE_ROW;
         store_finalize(e);
       }
-      if (!exists) {
-        n->state = NODE_LEAVING;
-        node_thread(s, n, NULL, node_stop_thread);
-      }
+      if (!exists) node_leave_locked(s, n);
     }
   }
   pthread_mutex_unlock(&nodes_mu);
+  free(rows);
 }
 
 int ml_computes_remove(srv *s, const char *ws_id) {
@@ -670,6 +706,9 @@ ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *ru
   const compute_size *z =
       compute_size_find(json_string_value(json_object_get(aml_props(b), "vmSize")));
   int max = (int)json_integer_value(json_object_get(scale_of(b), "maxNodeCount"));
+  char priority[32];
+  snprintf(priority, sizeof priority, "%s",
+           json_string_value(json_object_get(aml_props(b), "vmPriority")) ?: "Dedicated");
   json_decref(b);
   pthread_mutex_lock(&nodes_mu);
   ml_node *got = NULL;
@@ -677,11 +716,12 @@ ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *ru
     for (ml_node *n = nodes; n && !got; n = n->next)
       if (!strcasecmp(n->compute_id, compute_id) && n->state == NODE_IDLE) got = n;
     if (!got && counts_locked(compute_id).total < max) {
-      got = node_add_locked(s, compute_id, z, run_id);
+      got = node_add_locked(s, compute_id, z, priority, run_id);
       log_info("ml: %s scales up for %s: node %s", compute_id, run_id, got->node_id);
     }
     if (got) {
       snprintf(got->run_id, sizeof got->run_id, "%s", run_id);
+      got->leased = 1;
       if (got->state == NODE_IDLE) got->state = NODE_RUNNING;
       /* Wait for a booting node to come up (or fail). */
       while (got->state == NODE_PREPARING)
@@ -689,6 +729,8 @@ ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *ru
       if (got->state != NODE_RUNNING) {
         /* Its boot failed: the job fails with why, rather than boot forever. */
         snprintf(err, errn, "node %s could not start: %s", got->node_id, got->why);
+        got->leased = 0;
+        pthread_cond_broadcast(&nodes_cv);
         pthread_mutex_unlock(&nodes_mu);
         return NULL;
       }
@@ -723,6 +765,7 @@ const char *ml_lease_node_id(ml_node_lease *l) {
 void ml_cluster_release(srv *s, ml_node_lease *l) {
   pthread_mutex_lock(&nodes_mu);
   l->n->run_id[0] = 0;
+  l->n->leased = 0;
   if (l->n->state == NODE_RUNNING) l->n->state = NODE_IDLE;
   l->n->idle_since_ms = clock_now_ms(s);
   pthread_cond_broadcast(&nodes_cv);
@@ -746,4 +789,29 @@ int ml_compute_init(srv *s) {
   if (d) closedir(d);
   free(dir);
   return 0;
+}
+
+/* GET /subscriptions/{sub}/providers/Microsoft.MachineLearningServices/
+ * locations/{location}/vmSizes: the compute catalog's sizes a cluster can use
+ * there. */
+void ml_vm_sizes(http_req *r) {
+  char loc[32];
+  if (!arm_location_normalize(http_param(r, "location"), loc)) {
+    http_fail(r, ML_ERR_BAD_REQUEST, "The location %s is not available.",
+              http_param(r, "location"));
+    return;
+  }
+  json_t *list = json_array();
+  for (int i = 0; i < compute_size_count(); i++) {
+    const compute_size *z = compute_size_at(i);
+    if (!z || compute_size_restriction(z, loc)) continue;
+    json_array_append_new(
+        list,
+        json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:f,s:b,s:b,s:[ss]}", "name", z->name, "family",
+                  z->family, "vCPUs", z->vcpus, "gpus", z->gpu_model ? z->gpus : 0, "osVhdSizeMB",
+                  z->os_disk_mb, "maxResourceVolumeMB", z->resource_disk_mb, "memoryGB",
+                  z->memory_mb / 1024.0, "lowPriorityCapable", z->low_priority_capable, "premiumIO",
+                  z->premium_io, "supportedComputeTypes", "AmlCompute", "ComputeInstance"));
+  }
+  http_reply_json(r, 200, json_pack("{s:o}", "value", list));
 }

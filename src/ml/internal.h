@@ -42,6 +42,7 @@ void ml_compute_get(http_req *r);
 void ml_compute_put(http_req *r);
 void ml_compute_delete(http_req *r);
 void ml_compute_list_nodes(http_req *r);
+void ml_vm_sizes(http_req *r);
 /* Scales every cluster: boots up to minNodeCount, stops nodes idle past
  * nodeIdleTimeBeforeScaleDown (on the scheduler thread; never waits). */
 void ml_compute_tick(srv *s, int64_t now_ms);
@@ -91,6 +92,8 @@ void ml_history_run(http_req *r);
 void ml_history_rundata(http_req *r);
 void ml_job_log(http_req *r);
 int ml_jobs_remove(srv *s, const char *ws_id);
+/* Cancels the job (its ARM id) if it runs here: its process is killed. */
+void ml_job_cancel_id(const char *id);
 /* Jobs interrupted by a stop end Failed at start. */
 int ml_jobs_init(srv *s);
 /* Kills every running job and waits for their threads (shutdown). */
@@ -98,6 +101,14 @@ void ml_jobs_fini(srv *s);
 /* For a model registered from a job output: fails r (400) unless the job
  * completed and uploaded the path. */
 int ml_job_output_check(http_req *r, json_t *ws, const char *job, const char *path);
+/* Copies the job output path (a file, or every file under a folder) into the
+ * workspace's blob store at dest (its files under dest/...); fails r, -1. */
+int ml_job_output_copy(http_req *r, json_t *ws, const char *job, const char *path,
+                       const char *dest);
+
+/* Seconds in an ISO 8601 duration (PT300S, PT5M, P1DT2H, PT0H5M0S), or -1
+ * (NULL too); compute.c. */
+int64_t ml_iso_duration_s(const char *d);
 
 /* Shared helpers (provider.c). */
 /* systemData as Azure ML shows it, for a resource made at ms by the caller. */

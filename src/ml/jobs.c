@@ -173,6 +173,14 @@ static int download_uri(job_run *j, const char *uri, const char *dir, int single
   size_t n = strlen(prefix);
   if (n && prefix[n - 1] != '/' && n + 1 < sizeof prefix) strcat(prefix, "/");
   if (storage_blob_list(j->s, account, container, prefix, dl_one, &d) < 0 || d.failed) return -1;
+  if (d.n == 0 && n && prefix[n - 1] != '/') {
+    /* No folder of that name: the uri is one file (code="train.py"). */
+    prefix[n] = 0;
+    const char *base = strrchr(prefix, '/');
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s", dir, base ? base + 1 : prefix);
+    return storage_blob_to_file(j->s, account, container, prefix, path) == 0 ? 1 : -1;
+  }
   return d.n;
 }
 
@@ -340,6 +348,12 @@ static void *job_thread(void *arg) {
   pthread_mutex_unlock(&runs_mu);
   job_set(s, j->id, "Preparing", NULL);
   log_line(j, "azlite: running on node %s", ml_lease_node_id(lease));
+  rt_info info;
+  rt_get_info(j->sb, &info);
+  if (info.gpus > 0)
+    log_line(j, "azlite: %d GPU(s) of this host passed to the node", info.gpus);
+  else if (info.why_no_gpu[0])
+    log_line(j, "azlite: the node's size has GPUs, this host gives none: %s", info.why_no_gpu);
   char jobdir[900], wd[1000], inside_wd[400];
   snprintf(jobdir, sizeof jobdir, "%s/own/mnt/azureml/cr/j/%s", ml_lease_disk(lease), j->token);
   snprintf(wd, sizeof wd, "%s/exe/wd", jobdir);
@@ -366,10 +380,11 @@ static void *job_thread(void *arg) {
     if (!t || !strcasecmp(t, "literal")) continue;
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/inputs/%s", jobdir, iname);
-    if (download_uri(j, json_string_value(json_object_get(in, "uri")), dir,
-                     !strcasecmp(t, "uri_file")) < 0) {
+    const char *uri =
+        json_string_value(json_object_get(json_object_get(p, "azliteInputUris"), iname));
+    if (!uri || download_uri(j, uri, dir, !strcasecmp(t, "uri_file")) < 0) {
       snprintf(err, sizeof err, "input %s (%s) could not be downloaded", iname,
-               json_string_value(json_object_get(in, "uri")));
+               uri ? uri : "no uri");
       goto release;
     }
   }
@@ -385,16 +400,27 @@ static void *job_thread(void *arg) {
   size_t slen = 0;
   FILE *sf = open_memstream(&script, &slen);
   const char *exp = json_string_value(json_object_get(p, "experimentName"));
-  fprintf(sf,
-          "export AZUREML_RUN_ID='%s' AZUREML_ARM_SUBSCRIPTION='%s' AZUREML_ARM_RESOURCEGROUP='%s' "
-          "AZUREML_ARM_WORKSPACE_NAME='%s' AZUREML_ARM_PROJECT_NAME='%s' "
-          "AZUREML_EXPERIMENT_NAME='%s' AZUREML_SERVICE_ENDPOINT='%s' "
-          "AZUREML_DISCOVERY_SERVICE_ENDPOINT='%s' AZUREML_COMPUTE_NAME='%s' "
-          "AZUREML_CR_EXECUTION_WORKING_DIR_PATH='%s' AZUREML_NODE_ID='%s' "
-          "MLFLOW_RUN_ID='%s' MLFLOW_EXPERIMENT_NAME='%s' PYTHONUNBUFFERED=1\n",
-          j->name, s->subscription_id, j->rg, j->ws_name, exp ? exp : "Default",
-          exp ? exp : "Default", s->mgmt_url, s->mgmt_url, strrchr(j->compute_id, '/') + 1,
-          inside_wd, ml_lease_node_id(lease), j->name, exp ? exp : "Default");
+  const char *vars[][2] = {
+      {"AZUREML_RUN_ID", j->name},
+      {"AZUREML_ARM_SUBSCRIPTION", s->subscription_id},
+      {"AZUREML_ARM_RESOURCEGROUP", j->rg},
+      {"AZUREML_ARM_WORKSPACE_NAME", j->ws_name},
+      {"AZUREML_ARM_PROJECT_NAME", exp ? exp : "Default"},
+      {"AZUREML_EXPERIMENT_NAME", exp ? exp : "Default"},
+      {"AZUREML_SERVICE_ENDPOINT", s->mgmt_url},
+      {"AZUREML_DISCOVERY_SERVICE_ENDPOINT", s->mgmt_url},
+      {"AZUREML_COMPUTE_NAME", strrchr(j->compute_id, '/') + 1},
+      {"AZUREML_CR_EXECUTION_WORKING_DIR_PATH", inside_wd},
+      {"AZUREML_NODE_ID", ml_lease_node_id(lease)},
+      {"MLFLOW_RUN_ID", j->name},
+      {"MLFLOW_EXPERIMENT_NAME", exp ? exp : "Default"},
+      {"PYTHONUNBUFFERED", "1"},
+  };
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    char *q = shell_quote(vars[i][1]);
+    fprintf(sf, "export %s=%s\n", vars[i][0], q);
+    free(q);
+  }
   const char *k;
   json_t *v;
   json_object_foreach(json_object_get(p, "environmentVariables"), k, v) {
@@ -430,11 +456,28 @@ static void *job_thread(void *arg) {
     snprintf(err, sizeof err, "the job's process could not be started on its node");
     goto release;
   }
+  /* limits.timeout, on azlite's clock (an advance can end a job too). */
+  int64_t limit_s = ml_iso_duration_s(
+      json_string_value(json_object_get(json_object_get(p, "limits"), "timeout")));
+  int64_t deadline = limit_s > 0 ? clock_now_ms(s) + limit_s * 1000 : 0;
+  int timed_out = 0;
   pthread_mutex_lock(&runs_mu);
   j->proc = proc;
   if (j->cancel) rt_kill(j->sb, proc, 9);
-  while (!j->exited)
-    pthread_cond_wait(&runs_cv, &runs_mu);
+  while (!j->exited) {
+    if (deadline && !timed_out && clock_now_ms(s) >= deadline) {
+      timed_out = 1;
+      rt_kill(j->sb, proc, 9);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&runs_cv, &runs_mu, &ts);
+  }
   canceled = j->cancel;
   pthread_mutex_unlock(&runs_mu);
   job_set(s, j->id, "Finalizing", NULL);
@@ -448,20 +491,31 @@ static void *job_thread(void *arg) {
   snprintf(outp, sizeof outp, "%s/logs", prefix);
   up += upload_dir(j, sub, outp);
   log_line(j, "azlite: uploaded %d output file(s) to the artifact store", up);
-  final = canceled ? "Canceled" : j->exit_code == 0 ? "Completed" : "Failed";
-  if (!canceled && j->exit_code != 0) {
+  final = canceled ? "Canceled" : j->exit_code == 0 && !timed_out ? "Completed" : "Failed";
+  if (timed_out && !canceled) {
+    log_line(j, "azlite: the job ran past its timeout (%llds) and was stopped", (long long)limit_s);
+    json_t *e = json_pack("{s:{s:s,s:o}}", "error", "code", "UserError", "message",
+                          json_sprintf("The job exceeded its timeout of %lld seconds "
+                                       "(limits.timeout) and was canceled.",
+                                       (long long)limit_s));
+    error_json = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+  } else if (!canceled && j->exit_code != 0) {
     char *tail = log_tail(j->log_path, 2000);
-    json_t *e = json_pack("{s:{s:s,s:s,s:[{s:s,s:s}]}}", "error", "code", "UserError", "message",
-                          "placeholder", "details", "code", "ExitCode", "message", "");
     char *msg = NULL;
     if (asprintf(&msg,
                  "Execution failed. User process '/bin/sh' exited with status code %d. Please "
                  "check log file '%s' for error details. Error: %s",
                  j->exit_code, LOG_NAME, tail) < 0)
       abort();
-    json_object_set_new(json_object_get(e, "error"), "message", json_string(msg));
-    json_object_set_new(json_array_get(json_object_get(json_object_get(e, "error"), "details"), 0),
-                        "message", json_sprintf("%d", j->exit_code));
+    json_t *m = json_string(msg);
+    if (!m) /* the log's tail was not UTF-8 */
+      m = json_sprintf("Execution failed. User process '/bin/sh' exited with status code %d. "
+                       "Please check log file '%s' for error details.",
+                       j->exit_code, LOG_NAME);
+    json_t *e =
+        json_pack("{s:{s:s,s:o,s:[{s:s,s:o}]}}", "error", "code", "UserError", "message", m,
+                  "details", "code", "ExitCode", "message", json_sprintf("%d", j->exit_code));
     error_json = json_dumps(e, JSON_COMPACT);
     json_decref(e);
     free(msg);
@@ -547,6 +601,7 @@ static json_t *job_render(http_req *r, job_row *row) {
   json_t *p = json_object_get(b, "properties");
   json_object_del(p, "azliteCommand");
   json_object_del(p, "azliteCodeUri");
+  json_object_del(p, "azliteInputUris");
   json_object_set_new(p, "status", json_string(row->status));
   (void)r;
   return b;
@@ -600,8 +655,8 @@ void ml_job_list(http_req *r) {
 
 /* ${{inputs.x}} and ${{outputs.y}} in the command: literal values, or the
  * paths in the node; an unknown name fails r. */
-static char *command_resolve(http_req *r, const char *cmd, json_t *inputs, json_t *outputs,
-                             const char *jobdir_inside) {
+static char *command_resolve(http_req *r, const char *cmd, json_t *inputs, json_t *uris,
+                             json_t *outputs, const char *jobdir_inside) {
   char *out = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&out, &len);
@@ -641,7 +696,7 @@ static char *command_resolve(http_req *r, const char *cmd, json_t *inputs, json_
     if (is_in && t && !strcasecmp(t, "literal")) {
       fputs(json_string_value(json_object_get(def, "value")) ?: "", f);
     } else if (is_in && t && !strcasecmp(t, "uri_file")) {
-      const char *uri = json_string_value(json_object_get(def, "uri")) ?: "";
+      const char *uri = json_string_value(json_object_get(uris, name)) ?: "";
       const char *base = strrchr(uri, '/');
       fprintf(f, "%s/inputs/%s/%s", jobdir_inside, name, base ? base + 1 : uri);
     } else if (is_in) {
@@ -653,6 +708,15 @@ static char *command_resolve(http_req *r, const char *cmd, json_t *inputs, json_
   }
   fclose(f);
   return out;
+}
+
+/* Azure's rule for job and experiment names. */
+static int job_name_valid(const char *n) {
+  size_t len = strlen(n);
+  if (!len || len > 255 || !isalnum((unsigned char)n[0])) return 0;
+  for (const char *p = n; *p; p++)
+    if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') return 0;
+  return 1;
 }
 
 void ml_job_put(http_req *r) {
@@ -689,6 +753,50 @@ void ml_job_put(http_req *r) {
   if (strcasecmp(jt, "Command") != 0) {
     http_fail(r, ML_ERR_USER_ERROR, "azlite does not implement %s jobs yet (Command jobs run).",
               jt);
+    return;
+  }
+  if (!job_name_valid(name)) {
+    http_fail(r, ML_ERR_USER_ERROR,
+              "Job name %s is invalid: it must start with a letter or digit and hold only "
+              "letters, digits, '-' and '_' (at most 255).",
+              name);
+    return;
+  }
+  const char *exp_name = json_string_value(json_object_get(ip, "experimentName"));
+  if (exp_name && !job_name_valid(exp_name)) {
+    http_fail(r, ML_ERR_USER_ERROR,
+              "Experiment name %s is invalid: it must start with a letter or digit and hold "
+              "only letters, digits, '-' and '_'.",
+              exp_name);
+    return;
+  }
+  const char *const sections[] = {"inputs", "outputs"};
+  for (int i = 0; i < 2; i++) {
+    const char *key;
+    json_t *val;
+    json_object_foreach(json_object_get(ip, sections[i]), key, val) {
+      int ok = *key && (isalpha((unsigned char)*key) || *key == '_');
+      for (const char *c = key; *c && ok; c++)
+        ok = isalnum((unsigned char)*c) || *c == '_';
+      if (!ok) {
+        http_fail(r, ML_ERR_USER_ERROR,
+                  "%s name %s is invalid: it must be an identifier (letters, digits and '_').",
+                  i ? "Output" : "Input", key);
+        return;
+      }
+    }
+  }
+  json_t *res = json_object_get(ip, "resources");
+  json_int_t instances = json_integer_value(json_object_get(res, "instanceCount"));
+  json_t *dist = json_object_get(ip, "distribution");
+  if (instances > 1 || (json_is_object(dist) && json_object_size(dist) > 0)) {
+    http_fail(r, ML_ERR_USER_ERROR,
+              "azlite does not implement distributed jobs yet (instance_count %lld, "
+              "distribution %s): a command job runs one process on one node.",
+              (long long)(instances ? instances : 1),
+              json_is_object(dist)
+                  ? (json_string_value(json_object_get(dist, "distributionType")) ?: "set")
+                  : "none");
     return;
   }
   const char *cmd = json_string_value(json_object_get(ip, "command"));
@@ -757,11 +865,37 @@ void ml_job_put(http_req *r) {
       return;
     }
   }
+  /* Where each file or folder input is: a data asset (its ARM id or
+   * azureml:name:version) stands for its dataUri. */
+  json_t *uris = http_json_own(r, json_object());
+  json_object_foreach(inputs, iname, iv) {
+    const char *t = json_string_value(json_object_get(iv, "jobInputType"));
+    if (!strcasecmp(t, "literal")) continue;
+    const char *uri = json_string_value(json_object_get(iv, "uri"));
+    if (!uri || !*uri) {
+      http_fail(r, ML_ERR_USER_ERROR, "Input %s has no uri.", iname);
+      return;
+    }
+    if ((!strncasecmp(uri, "azureml:", 8) && strncmp(uri + 8, "//", 2) != 0) ||
+        (strstr(uri, "/data/") && strstr(uri, "/versions/") && uri[0] == '/')) {
+      json_t *d = http_json_own(r, ml_asset_resolve(s, ws_id, "data", uri));
+      const char *du =
+          d ? json_string_value(json_object_get(json_object_get(d, "properties"), "dataUri"))
+            : NULL;
+      if (!du) {
+        http_fail(r, ML_ERR_USER_ERROR, "Data %s of input %s is not found in the workspace.", uri,
+                  iname);
+        return;
+      }
+      uri = du;
+    }
+    json_object_set_new(uris, iname, json_string(uri));
+  }
   char token[37];
   uuid_v4(token);
   char inside[200];
   snprintf(inside, sizeof inside, "/mnt/azureml/cr/j/%s", token);
-  char *resolved = command_resolve(r, cmd, inputs, json_object_get(ip, "outputs"), inside);
+  char *resolved = command_resolve(r, cmd, inputs, uris, json_object_get(ip, "outputs"), inside);
   if (!resolved) return;
   json_t *b =
       json_pack("{s:s,s:s,s:s,s:O}", "id", id, "name", name, "type", JOB_TYPE, "properties", ip);
@@ -775,6 +909,7 @@ void ml_job_put(http_req *r) {
   json_object_set_new(bp, "azliteCommand", json_string(resolved));
   free(resolved);
   if (code_uri) json_object_set_new(bp, "azliteCodeUri", json_string(code_uri));
+  json_object_set(bp, "azliteInputUris", uris);
   json_object_set(b, "azliteEnvironment", env);
   const char *wsuuid =
       json_string_value(json_object_get(json_object_get(ws, "properties"), "workspaceId"));
@@ -855,6 +990,10 @@ static int job_cancel_running(const char *id) {
   pthread_cond_broadcast(&runs_cv);
   pthread_mutex_unlock(&runs_mu);
   return found;
+}
+
+void ml_job_cancel_id(const char *id) {
+  job_cancel_running(id);
 }
 
 typedef struct cancel_ctx {
@@ -963,6 +1102,51 @@ int ml_job_output_check(http_req *r, json_t *ws, const char *job, const char *pa
   if (acct) storage_blob_list(r->srv, acct, "azureml", name, count_one, &count);
   if (count <= 0) {
     http_fail(r, ML_ERR_USER_ERROR, "Job %s has no output at %s.", job, path);
+    return -1;
+  }
+  return 0;
+}
+
+typedef struct copy_ctx {
+  http_req *r;
+  const char *account, *src_prefix, *dest_container, *dest;
+  int n, failed;
+} copy_ctx;
+
+static void copy_one(void *cls, const char *name, int64_t size) {
+  (void)size;
+  copy_ctx *c = cls;
+  const char *rel = name + strlen(c->src_prefix);
+  char *dest = *rel ? http_printf(c->r, "%s%s", c->dest, rel) : http_strdup(c->r, c->dest);
+  char *tmp = srv_path(c->r->srv, "tmp/ml-copy-XXXXXX");
+  int fd = mkstemp(tmp);
+  if (fd < 0 || (close(fd), 0) ||
+      storage_blob_to_file(c->r->srv, c->account, "azureml", name, tmp) != 0 ||
+      storage_blob_put_file(c->r->srv, c->account, c->dest_container, dest, tmp) != 0)
+    c->failed++;
+  else
+    c->n++;
+  unlink(tmp);
+  free(tmp);
+}
+
+int ml_job_output_copy(http_req *r, json_t *ws, const char *job, const char *path,
+                       const char *dest) {
+  const char *acct = ml_workspace_account(ws);
+  const char *wsid =
+      json_string_value(json_object_get(json_object_get(ws, "properties"), "workspaceId"));
+  copy_ctx c = {r,
+                acct,
+                http_printf(r, "ExperimentRun/dcid.%s/%s", job, path),
+                http_printf(r, "azureml-blobstore-%s", wsid),
+                dest,
+                0,
+                0};
+  if (!acct || !wsid ||
+      storage_blob_list(r->srv, acct, "azureml", c.src_prefix, copy_one, &c) < 0 || c.failed ||
+      !c.n) {
+    http_fail(r, ML_ERR_INTERNAL, "The output %s of job %s could not be copied to the model.", path,
+              job);
     return -1;
   }
   return 0;

@@ -64,6 +64,8 @@ static const resource_type ml_resource_types[] = {
 
 static const route ml_routes[] = {
     ARM_TRACKED_ROUTES(ML_WS_TYPE, &ml_workspace_type),
+    ARM("GET", "/subscriptions/{sub}/providers/" ML_NS "/locations/{location}/vmSizes",
+        ml_vm_sizes),
     ARM("POST", WS "/listKeys", ml_workspace_list_keys),
     ARM("POST", WS "/resyncKeys", ml_workspace_resync_keys),
     ARM("GET", WS "/datastores", ml_datastore_list),

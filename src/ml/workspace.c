@@ -281,8 +281,8 @@ void ml_workspace_list_keys(http_req *r) {
 }
 
 /* POST .../resyncKeys: Azure re-reads the keys of the dependent resources;
- * azlite reads them at each use, so there is nothing to refresh.  202 as
- * Azure answers. */
+ * azlite reads them at each use, so there is nothing to refresh: 200, as
+ * Azure answers one that finished at once. */
 void ml_workspace_resync_keys(http_req *r) {
   json_t *ws = http_json_own(r, ml_workspace_require(r));
   if (!ws) return;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "blob.h"
 #include "sauth.h"
@@ -80,6 +81,19 @@ int storage_blob_list(srv *s, const char *account, const char *container, const 
 
 int storage_blob_to_file(srv *s, const char *account, const char *container, const char *name,
                          const char *path) {
+  sqlite3_stmt *e;
+  int exists = 0;
+  if (store_prepare(store_db(s),
+                    "SELECT 1 FROM blobs b JOIN blob_containers c ON c.id=b.container_id"
+                    " WHERE c.account=?1 AND c.name=?2 AND b.name=?3 AND b.snapshot=''",
+                    -1, &e, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(e, 1, account, -1, SQLITE_STATIC);
+  sqlite3_bind_text(e, 2, container, -1, SQLITE_STATIC);
+  sqlite3_bind_text(e, 3, name, -1, SQLITE_STATIC);
+  exists = sqlite3_step(e) == SQLITE_ROW;
+  store_finalize(e);
+  if (!exists) return -1;
   FILE *out = fopen(path, "wb");
   if (!out) return -1;
   sqlite3_stmt *q;
@@ -126,6 +140,7 @@ int storage_blob_to_file(srv *s, const char *account, const char *container, con
   }
   store_finalize(q);
   if (fclose(out) != 0) rc = -1;
+  if (rc != 0) unlink(path);
   return rc;
 }
 

@@ -23,7 +23,8 @@ int storage_container_ensure(srv *s, const char *account, const char *container)
  * the container with perms ("rl", "rcw") until expiry_ms, signed with key1;
  * malloc'd, NULL when the account is gone.  storage_blob_list: fn for every
  * blob whose name starts with prefix, in name order; the count or -1.
- * storage_blob_to_file: the blob's bytes into path; 0 or -1.
+ * storage_blob_to_file: the blob's bytes into path; 0, or -1 (no such blob:
+ * nothing written).
  * storage_blob_put_file: path's bytes as a block blob (Put Blob through the
  * data plane, replacing one there); 0 or -1. */
 char *storage_container_sas(srv *s, const char *account, const char *container, const char *perms,

@@ -140,6 +140,7 @@ static void test_expressions(void) {
   EV("[max(createArray(3, 9, 2))]", "9");
   EV("[range(2, 3)]", "[2,3,4]");
   EV("[take(createArray(1,2,3), 2)]", "[1,2]");
+  EV("[array(createArray(1, 2))]", "[1,2]");
   EV("[skip('hello', 3)]", "lo");
   EV("[if(equals(1, 1), 'yes', fail())]", "yes");
   EV("[if(false(), fail(), 'no')]", "no");

@@ -51,9 +51,9 @@ class NotImplemented(unittest.TestCase):
 
     def test_az_names_it(self):
         p = srv.az("rest", "--method", "get", "--url", srv.mgmt_url + sub() +
-                   "/providers/Microsoft.MachineLearningServices/workspaces?api-version=2023-04-01")
+                   "/providers/Microsoft.ContainerRegistry/registries?api-version=2022-12-01")
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("azlite does not implement Microsoft.MachineLearningServices/workspaces yet",
+        self.assertIn("azlite does not implement Microsoft.ContainerRegistry/registries yet",
                       p.stderr)
 
     def test_unknown_namespace_stays_404(self):

@@ -87,6 +87,12 @@ class Cluster(unittest.TestCase):
         self.assertEqual(p["nodeStateCounts"]["idleNodeCount"], 0)
         self.assertEqual(list(ml.compute.list_nodes("gpu-cluster")), [])
 
+    def test_sizes(self):
+        sizes = {s.name: s for s in ml.compute.list_sizes(location="eastus")}
+        self.assertIn("Standard_NC6s_v3", sizes)
+        self.assertEqual(sizes["Standard_NC6s_v3"].gpus, 1)
+        self.assertEqual(sizes["Standard_NC6s_v3"].v_cp_us, 6)
+
     def test_create_is_asynchronous(self):
         r = srv.http("PUT", "%s/computes/async-cluster?%s" % (WS, API), json={
             "location": "eastus", "properties": {"computeType": "AmlCompute", "properties": {
@@ -117,6 +123,19 @@ class Cluster(unittest.TestCase):
         self.assertIn("minNodeCount", str(e.exception))
         for n in ("bad-size", "bad-range"):
             self.assertEqual(srv.http("GET", "%s/computes/%s?%s" % (WS, n, API)).status_code, 404)
+        # minNodeCount's nodes must fit the subscription's vCPU quota (Compute's).
+        q = srv.http("PUT", "/azlite/compute/quotas/eastus/standardNCSv3Family",
+                     json={"limit": 0})
+        self.assertEqual(q.status_code, 200, q.text)
+        r = srv.http("PUT", "%s/computes/over-quota?%s" % (WS, API), json={
+            "location": "eastus", "properties": {"computeType": "AmlCompute", "properties": {
+                "vmSize": "Standard_NC6s_v3",
+                "scaleSettings": {"minNodeCount": 1, "maxNodeCount": 2}}}})
+        self.assertEqual(r.status_code, 409, r.text)
+        self.assertEqual(r.json()["error"]["code"], "OperationNotAllowed")
+        self.assertIn("standardNCSv3Family", r.json()["error"]["message"])
+        self.assertEqual(srv.http("GET", "%s/computes/over-quota?%s" % (WS, API)).status_code, 404)
+        srv.http("PUT", "/azlite/compute/quotas/eastus/standardNCSv3Family", json={"limit": 48})
         r = srv.http("PUT", "%s/computes/ci?%s" % (WS, API), json={
             "location": "eastus", "properties": {"computeType": "ComputeInstance"}})
         self.assertEqual(r.status_code, 400, r.text)

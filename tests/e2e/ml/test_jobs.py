@@ -111,6 +111,43 @@ class Jobs(unittest.TestCase):
             with self.assertRaises(JobException):
                 ml.jobs.stream(made.name)
 
+    def test_jobs_queue_for_a_full_cluster(self):
+        from azure.ai.ml import command
+        from azure.ai.ml.entities import AmlCompute
+        ml.compute.begin_create_or_update(AmlCompute(name="one", size="Standard_DS3_v2",
+                                                     max_instances=1)).result()
+        a = ml.jobs.create_or_update(command(command="sleep 300", environment="base:1",
+                                             compute="one"))
+        deadline = time.time() + 120
+        while details(a.name)["status"] != "Running" and time.time() < deadline:
+            time.sleep(0.2)
+        b = ml.jobs.create_or_update(command(command="echo b ran", environment="base:1",
+                                             compute="one"))
+        while details(b.name)["status"] == "NotStarted" and time.time() < deadline:
+            time.sleep(0.1)
+        # The one node is a's: b waits, and the cluster does not grow past its maximum.
+        self.assertEqual(details(b.name)["status"], "Queued")
+        self.assertEqual(len(list(ml.compute.list_nodes("one"))), 1)
+        ml.jobs.begin_cancel(a.name).result()
+        self.assertEqual(wait_terminal(b.name).status, "Completed")
+        nodes = list(ml.compute.list_nodes("one"))
+        self.assertEqual(len(nodes), 1)
+
+    def test_timeout(self):
+        from azure.ai.ml import command
+        job = command(command="echo started; sleep 300; echo never", environment="base:1",
+                      compute="cpu")
+        job.set_limits(timeout=60)
+        made = ml.jobs.create_or_update(job)
+        deadline = time.time() + 120
+        while details(made.name)["status"] != "Running" and time.time() < deadline:
+            time.sleep(0.2)
+        # The limit is on azlite's clock: moving it past the limit ends the job.
+        srv.cli("clock", "advance", "2m")
+        done = wait_terminal(made.name)
+        self.assertEqual(done.status, "Failed")
+        self.assertIn("timeout of 60 seconds", details(made.name)["error"]["error"]["message"])
+
     def test_cancel_kills_the_process(self):
         from azure.ai.ml import command
         made = ml.jobs.create_or_update(command(
@@ -128,6 +165,22 @@ class Jobs(unittest.TestCase):
         self.assertEqual(done.status, "Canceled")
         self.assertNotIn("never", requests.get(url, verify=srv.ca, timeout=30).text)
         self.assertNotIn("sleep 300", os.popen("ps -e -o args").read())
+
+    def test_deleting_the_cluster_stops_its_job(self):
+        from azure.ai.ml import command
+        from azure.ai.ml.entities import AmlCompute
+        ml.compute.begin_create_or_update(AmlCompute(name="doomed", size="Standard_DS3_v2",
+                                                     max_instances=1)).result()
+        made = ml.jobs.create_or_update(command(command="echo up; sleep 300", environment="base:1",
+                                                compute="doomed"))
+        deadline = time.time() + 120
+        while details(made.name)["status"] != "Running" and time.time() < deadline:
+            time.sleep(0.2)
+        ml.compute.begin_delete("doomed").result()
+        self.assertEqual(wait_terminal(made.name).status, "Canceled")
+        from azure.core.exceptions import ResourceNotFoundError
+        with self.assertRaises(ResourceNotFoundError):
+            ml.compute.get("doomed")
 
     def test_bad_jobs(self):
         from azure.ai.ml import command
@@ -147,12 +200,40 @@ class Jobs(unittest.TestCase):
             "environmentId": "azureml:base:1", "computeId": WS + "/computes/cpu"}})
         self.assertEqual(r.status_code, 400, r.text)
         self.assertIn("inputs.missing", r.json()["error"]["message"])
+        for name, props in (("bad'name", {}), ("badexp", {"experimentName": "x'; rm -rf /"}),
+                            ("badin", {"inputs": {"../up": {"jobInputType": "literal",
+                                                            "value": "1"}}})):
+            body = {"properties": dict({"jobType": "Command", "command": "true",
+                                        "environmentId": "azureml:base:1",
+                                        "computeId": WS + "/computes/cpu"}, **props)}
+            r = srv.http("PUT", WS + "/jobs/%s?%s" % (name, API), json=body)
+            self.assertEqual(r.status_code, 400, r.text)
         with self.assertRaises(HttpResponseError):
             ml.jobs.create_or_update(command(command="true", environment="base:1",
                                              compute="nosuch"))
+        # Distributed jobs are not implemented: said so, not run as one process.
+        with self.assertRaises(HttpResponseError) as e:
+            ml.jobs.create_or_update(command(command="true", environment="base:1",
+                                             compute="cpu", instance_count=2,
+                                             distribution={"type": "pytorch"}))
+        self.assertIn("distributed", str(e.exception))
         self.assertEqual(len(list(ml.jobs.list())), before)
         for n in ("nocompute", "noenv", "badinput"):
             self.assertEqual(srv.http("GET", WS + "/jobs/%s?%s" % (n, API)).status_code, 404)
+
+
+    def test_run_history_authenticates(self):
+        import requests
+        url = srv.mgmt_url + "/history/v1.0" + WS + "/runs/nosuch/details"
+        self.assertEqual(requests.get(url, verify=srv.ca, timeout=30).status_code, 401)
+        r = requests.get(url, verify=srv.ca, timeout=30,
+                         headers={"Authorization": "Bearer not-a-token"})
+        self.assertEqual(r.status_code, 401)
+        self.assertEqual(srv.http("GET", "/history/v1.0" + WS + "/runs/nosuch/details")
+                         .status_code, 404)
+        # A log URL is only good with its run's key.
+        self.assertEqual(requests.get(srv.mgmt_url + "/azlite/ml/logs/%s/user_logs/std_log.txt"
+                                      % ("0" * 36), verify=srv.ca, timeout=30).status_code, 404)
 
 
 class Assets(unittest.TestCase):
@@ -175,6 +256,10 @@ class Assets(unittest.TestCase):
         from azure.core.exceptions import ResourceNotFoundError
         with self.assertRaises(ResourceNotFoundError):
             ml.environments.get("conda-env", version="9")
+        # An archived version leaves the default list and stays readable.
+        ml.environments.archive("conda-env", version="1")
+        self.assertEqual([x.version for x in ml.environments.list("conda-env")], ["2"])
+        self.assertEqual(ml.environments.get("conda-env", version="1").version, "1")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ would, under `azlite exec` (seed/part4.py, unchanged endpoints): the
 workspace (an ARM PUT: begin_create's template deployment is the transparent
 mode's to finish), gpu-cluster (Standard_NC6s_v3, max 4, idle 300 s), an
 environment from a conda file, the code uploaded to the workspace's blob
-store, a command job training a small torch model with --epochs 10
+store, training data uploaded there as a uri_file data asset, a command job
+training a small torch model on it with --epochs 10
 --batch-size 32 --learning-rate 0.001 on one node of the cluster, jobs.stream
 printing the script's lines, Completed, outputs/model.pt downloaded and
 loadable, the model registered as mnist-classifier (version 1, then 2, with
@@ -74,9 +75,15 @@ class SeedPart4(unittest.TestCase):
         self.assertEqual(self.out["submitted"], "NotStarted")
         self.assertEqual(self.out["status"], "Completed")
         self.assertIn("epochs=10 batch_size=32 learning_rate=0.001", s)
+        # The data uploaded as a uri_file data asset reached the node.
+        self.assertEqual(self.out["data"], ["mnist-sample", "1"])
+        self.assertIn("data mnist-sample.npz: 512 samples", s)
         for e in range(1, 11):
             self.assertIn("epoch %d/10 loss " % e, s)
         self.assertIn("saved outputs/model.pt", s)
+        # Standard_NC6s_v3 has a V100: the log says whether the node got the host's GPU.
+        self.assertTrue("GPU(s) of this host passed to the node" in s or
+                        "the node's size has GPUs, this host gives none" in s, s)
         self.assertIn("Execution Summary", s)
         # Offline, the conda file is not installed; the log says what is missing.
         self.assertIn("conda dependencies were not installed", s)
@@ -92,8 +99,12 @@ class SeedPart4(unittest.TestCase):
         m = srv.http("GET", WS + "/models/mnist-classifier/versions/2?api-version=2022-05-01")
         self.assertEqual(m.status_code, 200, m.text)
         uri = m.json()["properties"]["modelUri"]
-        self.assertTrue(uri.endswith("/datastores/workspaceartifactstore/paths/ExperimentRun/dcid.%s"
-                                     "/outputs/model.pt" % self.out["job"]), uri)
+        # The version has its own copy of the job's file, which models.download fetches.
+        self.assertTrue(uri.endswith("/datastores/workspaceblobstore/paths/ModelRegistry/"
+                                     "mnist-classifier/2/model.pt"), uri)
+        self.assertEqual(self.out["model_files"], ["mnist-classifier/model.pt"])
+        self.assertEqual(self.out["registered_out"], [1, 10])
+        self.assertEqual(self.out["local_model"], ["1", ["mnist-local/model.pt"]])
         c = srv.http("GET", WS + "/models/mnist-classifier?api-version=2022-05-01").json()
         self.assertEqual(c["properties"]["latestVersion"], "2")
         self.assertEqual(c["properties"]["nextVersion"], "3")
@@ -107,11 +118,27 @@ class SeedPart4(unittest.TestCase):
         self.assertEqual(p["properties"]["currentNodeCount"], 1)
         srv.cli("clock", "advance", "6m")
         deadline = time.time() + 60
-        while nodes() and time.time() < deadline:
+        while time.time() < deadline:
+            p = srv.http("GET", WS + "/computes/gpu-cluster?" + API).json()["properties"]
+            if p["properties"]["allocationState"] == "Steady" and not nodes():
+                break
             time.sleep(0.2)
         self.assertEqual(nodes(), [])
-        p = srv.http("GET", WS + "/computes/gpu-cluster?" + API).json()["properties"]
         self.assertEqual(p["properties"]["currentNodeCount"], 0)
+        self.assertEqual(p["properties"]["nodeStateCounts"]["leavingNodeCount"], 0)
+        # The node's hours, its idle 6 minutes of azlite's clock too, are a usage event.
+        import sqlite3
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(srv.data_dir, "azlite.db"), uri=True)
+        try:
+            got = db.execute("SELECT meter, quantity, unit FROM usage_events WHERE resource_id=?"
+                             " COLLATE NOCASE", (WS + "/computes/gpu-cluster",)).fetchall()
+        finally:
+            db.close()
+        self.assertEqual(len(got), 1, got)
+        self.assertEqual(got[0][0], "Microsoft.MachineLearningServices/workspaces/computes/"
+                                    "Standard_NC6s_v3/Dedicated")
+        self.assertEqual(got[0][2], "Hours")
+        self.assertGreaterEqual(got[0][1], 0.1)  # at least the 6 minutes advanced
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ import contextlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the pydash stand-in
 
-from azure.ai.ml import MLClient, command  # noqa: E402
-from azure.ai.ml.entities import AmlCompute, Environment, Model  # noqa: E402
+from azure.ai.ml import Input, MLClient, command  # noqa: E402
+from azure.ai.ml.entities import AmlCompute, Data, Environment, Model  # noqa: E402
 from azure.identity import ClientSecretCredential  # noqa: E402
 
 out = {}
@@ -40,11 +40,21 @@ env = ml.environments.create_or_update(Environment(
     image="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest"))
 out["environment"] = [env.name, env.version]
 
+# The training data, uploaded to the workspace's blob store as a data asset.
+import numpy as np  # noqa: E402
+rng = np.random.default_rng(0)
+xs = rng.standard_normal((512, 1, 28, 28)).astype("float32")
+npz = os.path.join(tempfile.mkdtemp(), "mnist-sample.npz")
+np.savez(npz, x=xs, y=(xs.mean(axis=(1, 2, 3)) > 0).astype("int64"))
+data = ml.data.create_or_update(Data(name="mnist-sample", path=npz, type="uri_file"))
+out["data"] = [data.name, data.version]
+
 job = command(
     code=os.path.join(HERE, "src"),
     command="python3 train.py --epochs ${{inputs.epochs}} --batch-size ${{inputs.batch_size}}"
-            " --learning-rate ${{inputs.learning_rate}}",
-    inputs={"epochs": 10, "batch_size": 32, "learning_rate": 0.001},
+            " --learning-rate ${{inputs.learning_rate}} --data ${{inputs.data}}",
+    inputs={"epochs": 10, "batch_size": 32, "learning_rate": 0.001,
+            "data": Input(type="uri_file", path="azureml:mnist-sample:%s" % data.version)},
     environment="pytorch-env:%s" % env.version,
     compute=compute_name,
     experiment_name="mnist-training",
@@ -78,5 +88,19 @@ for _ in range(2):
     print("Model registered: %s, version: %s" % (model.name, model.version))
     versions.append([model.name, model.version, model.tags])
 out["models"] = versions
+d2 = tempfile.mkdtemp()
+ml.models.download("mnist-classifier", version="2", download_path=d2)
+found = [os.path.join(a, f) for a, _, fs in os.walk(d2) for f in fs]
+out["model_files"] = [os.path.relpath(f, d2) for f in found]
+if found:
+    import torch
+    out["registered_out"] = list(torch.load(found[0])(torch.zeros(1, 1, 28, 28)).shape)
+# A model from a local file: uploaded to the workspace's blob store, then fetched back.
+local = ml.models.create_or_update(Model(name="mnist-local", path=path,
+                                         description="uploaded from the downloaded output"))
+d3 = tempfile.mkdtemp()
+ml.models.download("mnist-local", version=local.version, download_path=d3)
+out["local_model"] = [local.version, sorted(os.path.relpath(os.path.join(a, f), d3)
+                                            for a, _, fs in os.walk(d3) for f in fs)]
 out["nodes"] = [[n.node_id, n.node_state] for n in ml.compute.list_nodes(compute_name)]
 print(json.dumps(out))
