@@ -412,15 +412,15 @@ static void admin_resource_types(http_req *r) {
       json_t *example = t->example_body ? json_loads(t->example_body, 0, NULL) : NULL;
       json_t *setup = t->example_setup ? json_loads(t->example_setup, 0, NULL) : NULL;
       json_array_append_new(
-          list, json_pack("{s:s,s:s,s:i,s:s,s:s,s:s*,s:s*,s:o,s:o,s:b,s:s*}", "type", rt->type,
-                          "apiVersion", rt->api_versions[0], "createStatus",
-                          t->create_status ? t->create_status : 201, "createState",
-                          t->finish && t->create_state ? t->create_state : "Succeeded", "nameCode",
-                          t->name_code ? t->name_code : "InvalidResourceName", "exampleName",
-                          t->example_name, "exampleBadName", t->example_bad_name, "example",
-                          example ? example : json_null(), "exampleSetup",
-                          setup ? setup : json_array(), "identity", t->identity,
-                          "fixedLocation", t->fixed_location));
+          list,
+          json_pack("{s:s,s:s,s:i,s:s,s:s,s:s*,s:s*,s:o,s:o,s:b,s:s*}", "type", rt->type,
+                    "apiVersion", rt->api_versions[0], "createStatus",
+                    t->create_status ? t->create_status : 201, "createState",
+                    t->finish && t->create_state ? t->create_state : "Succeeded", "nameCode",
+                    t->name_code ? t->name_code : "InvalidResourceName", "exampleName",
+                    t->example_name, "exampleBadName", t->example_bad_name, "example",
+                    example ? example : json_null(), "exampleSetup", setup ? setup : json_array(),
+                    "identity", t->identity, "fixedLocation", t->fixed_location));
     }
   arm_reply_list(r, list);
 }

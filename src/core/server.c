@@ -1741,7 +1741,8 @@ void srv_config_defaults(srv_config *c) {
   if ((v = getenv("AZLITE_BLOB_TLS_PORT"))) c->blob_tls_port = atoi(v);
   if ((v = getenv("AZLITE_IDLE_TIMEOUT")) && atoi(v) > 0) c->idle_timeout_s = atoi(v);
   if ((v = getenv("AZLITE_HEADER_TIMEOUT")) && atoi(v) > 0) c->header_timeout_s = atoi(v);
-  if ((v = getenv("AZLITE_LOG_LEVEL")) && log_level_parse(v) >= 0) c->log_level = log_level_parse(v);
+  if ((v = getenv("AZLITE_LOG_LEVEL")) && log_level_parse(v) >= 0)
+    c->log_level = log_level_parse(v);
   if ((v = getenv("AZLITE_PRICES")) && *v) c->prices_file = v;
 }
 

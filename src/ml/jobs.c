@@ -265,9 +265,12 @@ static int upload_dir(job_run *j, const char *host_dir, const char *blob_prefix)
     if (lstat(path, &st) != 0) continue;
     if (S_ISDIR(st.st_mode))
       n += upload_dir(j, path, name);
-    else if (S_ISREG(st.st_mode) &&
-             storage_blob_put_file(j->s, j->account, "azureml", name, path) == 0)
-      n++;
+    else if (S_ISREG(st.st_mode)) {
+      if (storage_blob_put_file(j->s, j->account, "azureml", name, path) == 0)
+        n++;
+      else /* said where the user reads: a lost output is never silent */
+        log_line(j, "azlite: could not upload %s to the artifact store", name);
+    }
   }
   closedir(d);
   return n;

@@ -177,10 +177,12 @@ int storage_blob_put_file(srv *s, const char *account, const char *container, co
   fprintf(t, "?%s", sas);
   fclose(t);
   free(sas);
+  /* On the HTTPS listener: an account may refuse plain HTTP (supportsHttpsTrafficOnly,
+   * as the workspace template's accounts do). */
   http_header h[3] = {{"x-ms-blob-type", "BlockBlob"},
                       {"x-ms-version", SAS_VERSION},
                       {"Content-Type", "application/octet-stream"}};
-  http_req *q = http_run_internal(s, LISTEN_BLOB, "PUT", target, h, 3, data, len);
+  http_req *q = http_run_internal(s, LISTEN_BLOB_TLS, "PUT", target, h, 3, data, len);
   int st = http_reply_status(q, NULL, NULL);
   http_req_free(q);
   free(target);

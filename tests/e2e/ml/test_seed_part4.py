@@ -1,7 +1,7 @@
 """The seed's Part 4 through azure-ai-ml 1.4.0, mapped to v2 and run as a user
 would, under `azlite exec` (seed/part4.py, unchanged endpoints): the
-workspace (an ARM PUT: begin_create's template deployment is the transparent
-mode's to finish), gpu-cluster (Standard_NC6s_v3, max 4, idle 300 s), an
+workspace (workspaces.begin_create: its template deployment, through
+management.azure.com), gpu-cluster (Standard_NC6s_v3, max 4, idle 300 s), an
 environment from a conda file, the code uploaded to the workspace's blob
 store, training data uploaded there as a uri_file data asset, a command job
 training a small torch model on it with --epochs 10
@@ -38,8 +38,6 @@ def setUpModule():
     assert r.status_code in (200, 201), r.text
     WS = "/subscriptions/%s/resourceGroups/ml-resources/providers/" \
          "Microsoft.MachineLearningServices/workspaces/ml-workspace" % SUB
-    r = srv.http("PUT", WS + "?" + API, json={"location": "eastus"})
-    assert r.status_code == 201, r.text
 
 
 def tearDownModule():

@@ -12,7 +12,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the pydash stand-in
 
 from azure.ai.ml import Input, MLClient, command  # noqa: E402
-from azure.ai.ml.entities import AmlCompute, Data, Environment, Model  # noqa: E402
+from azure.ai.ml.entities import AmlCompute, Data, Environment, Model, Workspace  # noqa: E402
 from azure.identity import ClientSecretCredential  # noqa: E402
 
 out = {}
@@ -20,7 +20,9 @@ cred = ClientSecretCredential(os.environ["AZURE_TENANT_ID"], os.environ["AZURE_C
                               os.environ["AZURE_CLIENT_SECRET"])
 ml = MLClient(cred, os.environ["AZURE_SUBSCRIPTION_ID"], "ml-resources", "ml-workspace")
 
-ws = ml.workspaces.get("ml-workspace")
+# The seed's Workspace.create: the SDK sends its workspace template (storage,
+# key vault, Application Insights, the workspace) to management.azure.com.
+ws = ml.workspaces.begin_create(Workspace(name="ml-workspace", location="eastus")).result()
 out["workspace"] = ws.name
 
 compute_name = "gpu-cluster"
