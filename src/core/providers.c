@@ -7,6 +7,7 @@ extern const provider identity_provider;
 extern const provider storage_provider;
 extern const provider network_provider;
 extern const provider compute_provider;
+extern const provider web_provider;
 
 const provider *const providers[] = {
     &arm_provider,
@@ -15,5 +16,7 @@ const provider *const providers[] = {
     /* Before compute: VMs attach its interfaces (network.h). */
     &network_provider,
     &compute_provider,
+    /* Microsoft.Web: function apps (reads blobs through storage.h). */
+    &web_provider,
     NULL,
 };

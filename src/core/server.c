@@ -1126,11 +1126,34 @@ static void build_raw_query(req_state *st) {
   st->r.raw_query = q;
 }
 
-/* "<account>.blob.core.windows.net[:port]", the account a single label. */
-static int host_is_azure_blob(const char *host) {
-  static const char sfx[] = ".blob.core.windows.net";
-  size_t n = strcspn(host, ":"), k = sizeof sfx - 1;
-  return n > k && strncasecmp(host + n - k, sfx, k) == 0 && !memchr(host, '.', n - k);
+/* The names `azlite exec` sends to the management port, and the listener
+ * that serves each: "<label><suffix>[:port]", the label a single one (an
+ * account, an app).  The .localhost forms reach the same from outside exec
+ * (a client that sets Host, or resolves *.localhost to 127.0.0.1). */
+static const struct {
+  const char *suffix;
+  enum http_listener listener;
+} host_table[] = {
+    /* <account>.blob.core.windows.net: that account's blob endpoint (HTTPS). */
+    {".blob.core.windows.net", LISTEN_BLOB_TLS},
+    /* <app>.azurewebsites.net and its SCM (Kudu) site. */
+    {".azurewebsites.net", LISTEN_WEB},
+    {".scm.azurewebsites.net", LISTEN_WEB},
+    {".azurewebsites.localhost", LISTEN_WEB},
+    {".scm.azurewebsites.localhost", LISTEN_WEB},
+};
+
+static int host_listener(const char *host, enum http_listener *out) {
+  size_t n = strcspn(host, ":");
+  for (size_t i = 0; i < sizeof host_table / sizeof host_table[0]; i++) {
+    size_t k = strlen(host_table[i].suffix);
+    if (n > k && strncasecmp(host + n - k, host_table[i].suffix, k) == 0 &&
+        !memchr(host, '.', n - k)) {
+      *out = host_table[i].listener;
+      return 1;
+    }
+  }
+  return 0;
 }
 
 static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *url,
@@ -1154,10 +1177,10 @@ static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *
   build_raw_query(st);
   const char *host = hdr_find(&st->headers, "Host");
   r->host = host ? host : "";
-  /* `azlite exec` sends every name it answers to the management port:
-   * <account>.blob.core.windows.net there is that account's blob endpoint
-   * (host-style, HTTPS), served as the blob HTTPS listener serves it. */
-  if (r->listener == LISTEN_MGMT && host_is_azure_blob(r->host)) r->listener = LISTEN_BLOB_TLS;
+  /* `azlite exec` sends every name it answers to the management port; the
+   * host table says which listener serves it there. */
+  enum http_listener by_host;
+  if (r->listener == LISTEN_MGMT && host_listener(r->host, &by_host)) r->listener = by_host;
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   r->client_ip = "127.0.0.1";
@@ -1901,8 +1924,8 @@ int srv_listen(srv *s) {
     enum http_listener id;
     int tls;
   } kinds[LISTEN_COUNT] = {
-      {LISTEN_MGMT, 1}, {LISTEN_BLOB, 0}, {LISTEN_BLOB_TLS, 1}, {LISTEN_IMDS, 0}};
-  int ports[LISTEN_COUNT] = {s->cfg.mgmt_port, s->cfg.blob_port, s->cfg.blob_tls_port, 0};
+      {LISTEN_MGMT, 1}, {LISTEN_BLOB, 0}, {LISTEN_BLOB_TLS, 1}, {LISTEN_IMDS, 0}, {LISTEN_WEB, 0}};
+  int ports[LISTEN_COUNT] = {s->cfg.mgmt_port, s->cfg.blob_port, s->cfg.blob_tls_port, 0, 0};
   for (int i = 0; i < LISTEN_COUNT; i++) {
     listener *l = &p->listeners[i];
     l->id = kinds[i].id;

@@ -139,10 +139,16 @@ static json_t *account_render(srv *s, json_t *body) {
    * that refuses plain HTTP gets the HTTPS listener, so the endpoint it
    * publishes (and `az storage account show-connection-string`) always works. */
   int https = json_is_true(json_object_get(props, "supportsHttpsTrafficOnly"));
-  json_object_set_new(
-      props, "primaryEndpoints",
-      json_pack("{s:o}", "blob",
-                json_sprintf("%s/%s/", https ? s->blob_tls_url : s->blob_url, name)));
+  json_t *ep = json_pack("{s:o}", "blob",
+                         json_sprintf("%s/%s/", https ? s->blob_tls_url : s->blob_url, name));
+  /* The services azlite does not serve are named as Azure names them (a
+   * general-purpose account has them all: `az functionapp create` requires
+   * queue and table); under `azlite exec` those names are refused loudly. */
+  static const char *const others[] = {"queue", "table", "file", "dfs", NULL};
+  for (int i = 0; others[i]; i++)
+    json_object_set_new(ep, others[i],
+                        json_sprintf("https://%s.%s.core.windows.net/", name, others[i]));
+  json_object_set_new(props, "primaryEndpoints", ep);
   return body;
 }
 
