@@ -37,6 +37,8 @@ void web_site_connstrings_put(http_req *r);
 void web_site_config_web_get(http_req *r);
 void web_site_config_web_put(http_req *r);
 void web_site_slot_config_names(http_req *r);
+void web_site_config_logs_get(http_req *r);
+void web_site_config_logs_put(http_req *r);
 void web_site_publishing_credentials(http_req *r);
 void web_site_start(http_req *r);
 void web_site_stop(http_req *r);

@@ -44,6 +44,8 @@ static const route web_routes[] = {
     WEB_SITE_ACT_("GET", WEB_SITE "/config/web", web_site_config_web_get, "config/read"),
     WEB_SITE_ACT_("PUT", WEB_SITE "/config/web", web_site_config_web_put, "config/write"),
     WEB_SITE_ACT_("PATCH", WEB_SITE "/config/web", web_site_config_web_put, "config/write"),
+    WEB_SITE_ACT_("GET", WEB_SITE "/config/logs", web_site_config_logs_get, "config/read"),
+    WEB_SITE_ACT_("PUT", WEB_SITE "/config/logs", web_site_config_logs_put, "config/write"),
     WEB_SITE_ACT_("GET", WEB_SITE "/config/slotConfigNames", web_site_slot_config_names,
                   "config/read"),
     WEB_SITE_ACT_("POST", WEB_SITE "/config/publishingcredentials/list",
@@ -82,7 +84,7 @@ static const char *const web_schema_scripts[] = {
     " name TEXT NOT NULL UNIQUE COLLATE NOCASE, plan TEXT COLLATE NOCASE,"
     " settings TEXT NOT NULL, conn TEXT NOT NULL, config TEXT NOT NULL, state TEXT NOT NULL,"
     " master_key TEXT NOT NULL, default_key TEXT NOT NULL, password TEXT NOT NULL,"
-    " active_dep TEXT);"
+    " active_dep TEXT, logs TEXT NOT NULL DEFAULT '{}');"
     "CREATE INDEX web_sites_plan ON web_sites(plan);"
     "CREATE TABLE web_function_keys(site TEXT NOT NULL COLLATE NOCASE, fn TEXT NOT NULL"
     " COLLATE NOCASE, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(site, fn, name));"

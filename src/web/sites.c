@@ -591,3 +591,46 @@ void web_site_publish_xml(http_req *r) {
       n, n, n, n, pw, n, n, n, n, n, pw, n, n, n, n, pw, n);
   http_reply_bytes(r, 200, "application/xml", xml, strlen(xml));
 }
+
+/* config/logs: the diagnostic logs settings, kept as set (what is logged is
+ * always the host's log; see host.c). */
+void web_site_config_logs_get(http_req *r) {
+  web_app app;
+  json_t *site = site_require(r, &app);
+  if (!site) return;
+  json_t *v = column_json(r->srv, "logs", "id", app.id);
+  if (!v) v = json_object();
+  json_t *def = json_pack("{s:{s:{s:s}},s:{s:{s:i,s:b}},s:{s:b},s:{s:b}}", "applicationLogs",
+                          "fileSystem", "level", "Off", "httpLogs", "fileSystem", "retentionInMb",
+                          35, "enabled", 0, "failedRequestsTracing", "enabled", 0,
+                          "detailedErrorMessages", "enabled", 0);
+  json_object_update_missing(v, def);
+  json_decref(def);
+  http_reply_json(r, 200, config_doc(site, "logs", v));
+}
+
+void web_site_config_logs_put(http_req *r) {
+  web_app app;
+  if (!site_require(r, &app)) return;
+  json_t *in = http_json_own(r, http_body_json(r));
+  if (!in) return;
+  json_t *props = json_object_get(in, "properties");
+  if (!json_is_object(props)) {
+    http_fail(r, WEB_ERR_BAD_REQUEST, "The parameter 'properties' must be an object.");
+    return;
+  }
+  json_t *cur = http_json_own(r, column_json(r->srv, "logs", "id", app.id));
+  if (!cur) cur = http_json_own(r, json_object());
+  const char *k;
+  json_t *v;
+  json_object_foreach(props, k, v) {
+    if (!json_is_null(v)) json_object_set(cur, k, v);
+  }
+  char *j = json_dumps(cur, JSON_COMPACT);
+  http_defer(r, free, j);
+  if (store_run(r->srv, "UPDATE web_sites SET logs=? WHERE id=?", "tt", j, app.id) != 0) {
+    http_fail(r, WEB_ERR_INTERNAL, "The logs configuration could not be saved.");
+    return;
+  }
+  web_site_config_logs_get(r);
+}
