@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../identity/identity.h"
 #include "internal.h"
 
 #define WEB_IDLE_MS (20 * 60 * 1000LL)   /* Consumption's idle timeout */
@@ -247,6 +248,42 @@ static int plan_is_dynamic(srv *s, const char *site_id) {
   return d;
 }
 
+char **web_app_env(srv *s, const web_app *app, const char *home, const char *root) {
+  json_t *settings = web_site_settings(s, app->name);
+  char **id_env = identity_workload_env(s, app->id);
+  size_t nid = 0;
+  while (id_env && id_env[nid]) nid++;
+  size_t n = json_object_size(settings) + nid + 16, k = 0;
+  char **envp = calloc(n, sizeof *envp);
+  if (!envp) abort();
+  const char *key;
+  json_t *v;
+  json_object_foreach(settings, key, v) {
+    if (asprintf(&envp[k], "%s=%s", key, json_string_value(v) ?: "") > 0) k++;
+  }
+  json_decref(settings);
+  static const char *const fixed[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
+                                      "PYTHONUNBUFFERED=1", "FUNCTIONS_WORKER_RUNTIME=python",
+                                      "WEBSITE_INSTANCE_ID=azlite"};
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+    if ((envp[k] = strdup(fixed[i]))) k++;
+  /* The app's managed identities, as App Service hands them to its code. */
+  for (size_t i = 0; i < nid; i++)
+    if ((envp[k] = strdup(id_env[i]))) k++;
+  identity_workload_env_free(id_env);
+  if (asprintf(&envp[k], "HOME=%s", home) > 0) k++;
+  if (asprintf(&envp[k], "WEBSITE_SITE_NAME=%s", app->name) > 0) k++;
+  if (asprintf(&envp[k], "WEBSITE_HOSTNAME=%s" WEB_HOST_SUFFIX, app->name) > 0) k++;
+  if (asprintf(&envp[k], "AzureWebJobsScriptRoot=%s", root) > 0) k++;
+  envp[k] = NULL;
+  return envp;
+}
+
+void web_app_env_free(char **env) {
+  for (size_t i = 0; env && env[i]; i++) free(env[i]);
+  free(env);
+}
+
 /* Starts a worker for the app's active deployment and waits for it to load;
  * NULL (and *why set, malloc'd) when it cannot. */
 static worker *worker_spawn(srv *s, const web_app *app, char **why) {
@@ -267,23 +304,7 @@ static worker *worker_spawn(srv *s, const web_app *app, char **why) {
     *why = strdup("socketpair failed");
     return NULL;
   }
-  json_t *settings = web_site_settings(s, app->name);
-  size_t n = json_object_size(settings) + 12;
-  char **envp = calloc(n, sizeof *envp);
-  size_t k = 0;
-  const char *key;
-  json_t *v;
-  json_object_foreach(settings, key, v) {
-    if (asprintf(&envp[k], "%s=%s", key, json_string_value(v) ?: "") > 0) k++;
-  }
-  json_decref(settings);
-  const char *fixed[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
-                         "PYTHONUNBUFFERED=1", "FUNCTIONS_WORKER_RUNTIME=python"};
-  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) envp[k++] = strdup(fixed[i]);
-  if (asprintf(&envp[k], "HOME=%s", dir) > 0) k++;
-  if (asprintf(&envp[k], "WEBSITE_SITE_NAME=%s", app->name) > 0) k++;
-  if (asprintf(&envp[k], "WEBSITE_HOSTNAME=%s" WEB_HOST_SUFFIX, app->name) > 0) k++;
-  if (asprintf(&envp[k], "AzureWebJobsScriptRoot=%s", root) > 0) k++;
+  char **envp = web_app_env(s, app, dir, root);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -296,8 +317,7 @@ static worker *worker_spawn(srv *s, const web_app *app, char **why) {
   int64_t t0 = wall_ms();
   int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
   posix_spawn_file_actions_destroy(&fa);
-  for (size_t i = 0; i < k; i++) free(envp[i]);
-  free(envp);
+  web_app_env_free(envp);
   free(dir);
   close(sv[1]);
   if (rc != 0) {

@@ -87,6 +87,11 @@ void web_host_serve(http_req *r, const web_app *app);
 /* Stops the app's workers (a new deployment, new settings, stop, delete). */
 void web_host_recycle(srv *s, const char *app);
 void web_host_tick(srv *s, int64_t now_ms);
+/* The environment of the app's code (malloc'd, NULL-terminated; free with
+ * web_app_env_free): its app settings, App Service's own variables, and its
+ * managed identities' IDENTITY_ENDPOINT / IDENTITY_HEADER. */
+char **web_app_env(srv *s, const web_app *app, const char *home, const char *root);
+void web_app_env_free(char **env);
 int web_host_init(srv *s);
 void web_host_fini(srv *s);
 /* NCRONTAB: the first time strictly after after_ms that matches expr (six

@@ -181,20 +181,9 @@ static void dep_log(srv *s, const char *site, const char *dep, const char *msg) 
 /* Runs argv with the app's settings as its environment, stdout and stderr to
  * files in dir; the exit status (-1: could not run). */
 static int run_checked(dep_job *j, char *const argv[], const char *out, const char *err) {
-  json_t *settings = web_site_settings(j->s, j->app.name);
-  size_t n = json_object_size(settings) + 8;
-  char **envp = calloc(n, sizeof *envp);
-  size_t k = 0;
-  const char *key;
-  json_t *v;
-  json_object_foreach(settings, key, v) {
-    if (asprintf(&envp[k], "%s=%s", key, json_string_value(v) ?: "") > 0) k++;
-  }
-  envp[k++] = strdup("PATH=/usr/local/bin:/usr/bin:/bin");
-  envp[k++] = strdup("LANG=C.UTF-8");
-  if (asprintf(&envp[k], "HOME=%s", j->dir) > 0) k++;
-  if (asprintf(&envp[k], "WEBSITE_SITE_NAME=%s", j->app.name) > 0) k++;
-  json_decref(settings);
+  char root[PATH_MAX];
+  snprintf(root, sizeof root, "%s/wwwroot", j->dir);
+  char **envp = web_app_env(j->s, &j->app, j->dir, root);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -204,8 +193,7 @@ static int run_checked(dep_job *j, char *const argv[], const char *out, const ch
   pid_t pid;
   int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
   posix_spawn_file_actions_destroy(&fa);
-  for (size_t i = 0; i < k; i++) free(envp[i]);
-  free(envp);
+  web_app_env_free(envp);
   if (rc != 0) return -1;
   int status;
   while (waitpid(pid, &status, 0) < 0)
