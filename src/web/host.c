@@ -275,6 +275,15 @@ char **web_app_env(srv *s, const web_app *app, const char *home, const char *roo
   if (asprintf(&envp[k], "WEBSITE_SITE_NAME=%s", app->name) > 0) k++;
   if (asprintf(&envp[k], "WEBSITE_HOSTNAME=%s" WEB_HOST_SUFFIX, app->name) > 0) k++;
   if (asprintf(&envp[k], "AzureWebJobsScriptRoot=%s", root) > 0) k++;
+  /* Transparent mode, as under `azlite exec`: Azure's names (the storage
+   * account of AzureWebJobsStorage, <account>.blob.core.windows.net) reach
+   * azlite's management port. */
+  const char *preload = web_preload_lib();
+  const char *colon = strrchr(s->mgmt_url, ':');
+  if (preload[0] && colon) {
+    if (asprintf(&envp[k], "LD_PRELOAD=%s", preload) > 0) k++;
+    if (asprintf(&envp[k], "AZLITE_EXEC_MGMT_PORT=%s", colon + 1) > 0) k++;
+  }
   envp[k] = NULL;
   return envp;
 }

@@ -76,10 +76,16 @@ void web_kudu_serve(http_req *r, const web_app *app);
 /* The functions the app's active deployment declares (JSON array, new
  * reference; empty when none). */
 json_t *web_active_functions(srv *s, const web_app *app);
+/* Starts a deployment of the package at url (WEBSITE_RUN_FROM_PACKAGE: a
+ * blob URL with a SAS), fetched by the app's own code path (under the
+ * preload, so Azure's blob names reach azlite).  0 when started. */
+int web_deploy_from_url(srv *s, const web_app *app, const char *url);
 /* <data>/web/sites/<app>/deployments/<dep> (malloc'd). */
 char *web_dep_dir(srv *s, const char *app, const char *dep);
 /* The directory azlite's Python pieces are installed in (beside the binary). */
 const char *web_python_dir(void);
+/* `azlite exec`'s library beside the binary, or "" when it is not there. */
+const char *web_preload_lib(void);
 
 /* host.c: the function host, <app>.azurewebsites.net. */
 void web_front(http_req *r);

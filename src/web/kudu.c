@@ -26,6 +26,7 @@
 #include "internal.h"
 
 static char python_dir[PATH_MAX];
+static char preload_lib[PATH_MAX];
 
 /* Beside the binary (build/azlite-python, installed with it); the source
  * tree's src/web/python for a binary that has none beside it. */
@@ -37,6 +38,9 @@ static void python_dir_find(void) {
   char *slash = strrchr(self, '/');
   if (slash) *slash = 0;
   char cand[PATH_MAX + 64];
+  snprintf(cand, sizeof cand, "%s/libazlite_preload.so", self);
+  if (access(cand, R_OK) == 0)
+    snprintf(preload_lib, sizeof preload_lib, "%.*s/libazlite_preload.so", PATH_MAX - 32, self);
   snprintf(cand, sizeof cand, "%s/azlite-python/azlite_worker.py", self);
   if (access(cand, R_OK) == 0)
     snprintf(python_dir, sizeof python_dir, "%.*s/azlite-python", PATH_MAX - 32, self);
@@ -48,6 +52,11 @@ const char *web_python_dir(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, python_dir_find);
   return python_dir;
+}
+
+const char *web_preload_lib(void) {
+  web_python_dir();
+  return preload_lib;
 }
 
 char *web_dep_dir(srv *s, const char *app, const char *dep) {
@@ -160,7 +169,14 @@ typedef struct dep_job {
   web_app app;
   char dep[40];
   char *dir; /* the deployment's directory */
+  char *url; /* run-from-package: where the package is fetched from; NULL for a push */
 } dep_job;
+
+static void dep_job_free(dep_job *j) {
+  free(j->dir);
+  free(j->url);
+  free(j);
+}
 
 static void dep_log(srv *s, const char *site, const char *dep, const char *msg) {
   char t[40];
@@ -252,7 +268,8 @@ static void *dep_main(void *arg) {
   store_run(s, "UPDATE web_deployments SET status=2 WHERE site=? AND id=?", "tt", j->app.id,
             j->dep);
   dep_log(s, j->app.id, j->dep, "Extracting the package and loading function_app.py");
-  char *const argv[] = {"/usr/bin/python3", "-B", worker, "check", pkg, root, NULL};
+  if (j->url) dep_log(s, j->app.id, j->dep, "Fetching the package (WEBSITE_RUN_FROM_PACKAGE)");
+  char *const argv[] = {"/usr/bin/python3", "-B", worker, "check", pkg, root, j->url, NULL};
   int rc = run_checked(j, argv, out, err);
   char *o = read_small(out, 1 << 20), *e = read_small(err, 16 << 10);
   if (e[0]) dep_log(s, j->app.id, j->dep, e);
@@ -279,35 +296,30 @@ static void *dep_main(void *arg) {
   free(o);
   free(e);
   store_fini(s);
+  dep_job_free(j);
   return NULL;
 }
 
-static void zipdeploy(http_req *r, const web_app *app) {
-  srv *s = r->srv;
-  if (r->body_len == 0) {
-    http_fail(r, WEB_ERR_BAD_REQUEST, "The request has no zip package.");
-    return;
-  }
-  /* One at a time, as Kudu: a deployment in progress answers 409. */
+/* A new deployment of app: its row (status 0) and directory; NULL when one
+ * is in progress (*busy set) or on errors. */
+static dep_job *dep_new(srv *s, const web_app *app, int *busy) {
   sqlite3_stmt *st;
-  int busy = 0;
   int64_t seq = 1;
+  *busy = 0;
   if (store_prepare(store_db(s),
                     "SELECT coalesce(max(seq),0)+1, coalesce(sum(status<3),0) FROM web_deployments"
                     " WHERE site=?",
-                    -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, app->id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      seq = sqlite3_column_int64(st, 0);
-      busy = sqlite3_column_int(st, 1);
-    }
-    store_finalize(st);
+                    -1, &st, NULL) != SQLITE_OK)
+    return NULL;
+  sqlite3_bind_text(st, 1, app->id, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    seq = sqlite3_column_int64(st, 0);
+    *busy = sqlite3_column_int(st, 1) > 0;
   }
-  if (busy) {
-    http_fail(r, WEB_ERR_CONFLICT, "There is a deployment currently in progress.");
-    return;
-  }
+  store_finalize(st);
+  if (*busy) return NULL;
   dep_job *j = calloc(1, sizeof *j);
+  if (!j) return NULL;
   j->s = s;
   j->app = *app;
   char u[37];
@@ -317,28 +329,70 @@ static void zipdeploy(http_req *r, const web_app *app) {
     if (*p != '-') *o++ = *p;
   *o = 0;
   j->dir = web_dep_dir(s, app->name, j->dep);
+  if (mkdirs(j->dir) != 0 ||
+      store_run(s,
+                "INSERT INTO web_deployments(site, id, seq, status, message, log, received_ms)"
+                " VALUES(?,?,?,0,'','[]',?)",
+                "ttii", app->id, j->dep, seq, clock_now_ms(s)) != 0) {
+    dep_job_free(j);
+    return NULL;
+  }
+  return j;
+}
+
+int web_deploy_from_url(srv *s, const web_app *app, const char *url) {
+  int busy;
+  dep_job *j = dep_new(s, app, &busy);
+  if (!j) {
+    log_warn("web: %s: WEBSITE_RUN_FROM_PACKAGE not deployed: %s", app->name,
+             busy ? "a deployment is in progress" : "the deployment could not be created");
+    return -1;
+  }
+  j->url = strdup(url);
+  dep_log(s, app->id, j->dep, "WEBSITE_RUN_FROM_PACKAGE names a package");
+  pthread_t t;
+  if (pthread_create(&t, NULL, dep_main, j) != 0) {
+    dep_job_free(j);
+    return -1;
+  }
+  pthread_detach(t);
+  return 0;
+}
+
+static void zipdeploy(http_req *r, const web_app *app) {
+  srv *s = r->srv;
+  if (r->body_len == 0) {
+    http_fail(r, WEB_ERR_BAD_REQUEST, "The request has no zip package.");
+    return;
+  }
+  /* One at a time, as Kudu: a deployment in progress answers 409. */
+  int busy;
+  dep_job *j = dep_new(s, app, &busy);
+  if (!j) {
+    if (busy)
+      http_fail(r, WEB_ERR_CONFLICT, "There is a deployment currently in progress.");
+    else
+      http_fail(r, WEB_ERR_INTERNAL, "The deployment could not be created.");
+    return;
+  }
   char pkg[PATH_MAX];
   snprintf(pkg, sizeof pkg, "%s/package.zip", j->dir);
-  int ok = mkdirs(j->dir) == 0;
-  char *spooled = ok ? http_body_take_file(r) : NULL;
+  int ok = 1;
+  char *spooled = http_body_take_file(r);
   if (spooled) {
     ok = rename(spooled, pkg) == 0;
     if (!ok) unlink(spooled);
     free(spooled);
-  } else if (ok) {
+  } else {
     FILE *f = fopen(pkg, "wb");
     ok = f && fwrite(r->body_mem, 1, r->body_len, f) == r->body_len;
     if (f) ok = fclose(f) == 0 && ok;
   }
-  if (ok)
-    ok = store_run(s,
-                   "INSERT INTO web_deployments(site, id, seq, status, message, log, received_ms)"
-                   " VALUES(?,?,?,0,'','[]',?)",
-                   "ttii", app->id, j->dep, seq, clock_now_ms(s)) == 0;
   if (!ok) {
+    store_run(s, "UPDATE web_deployments SET status=3, message=?, end_ms=? WHERE site=? AND id=?",
+              "titt", "The package could not be saved.", clock_now_ms(s), app->id, j->dep);
     http_fail(r, WEB_ERR_INTERNAL, "The package could not be saved.");
-    free(j->dir);
-    free(j);
+    dep_job_free(j);
     return;
   }
   dep_log(s, app->id, j->dep, "Received the zip package");
@@ -349,8 +403,7 @@ static void zipdeploy(http_req *r, const web_app *app) {
   pthread_t t;
   if (pthread_create(&t, NULL, dep_main, j) != 0) {
     http_fail(r, WEB_ERR_INTERNAL, "The deployment could not be started.");
-    free(j->dir);
-    free(j);
+    dep_job_free(j);
     return;
   }
   if (is_async) {
@@ -360,9 +413,7 @@ static void zipdeploy(http_req *r, const web_app *app) {
     http_reply_empty(r, 202);
     return;
   }
-  pthread_join(t, NULL);
-  free(j->dir);
-  free(j);
+  pthread_join(t, NULL); /* dep_main freed j */
   web_app now;
   if (web_app_load(s, app->name, &now) == 0 && !strcmp(now.active_dep, dep))
     http_reply_empty(r, 200);

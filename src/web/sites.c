@@ -335,6 +335,8 @@ static void put_column(http_req *r, const char *col, const char *doc, int conn) 
       return;
     }
   }
+  json_t *old = http_json_own(r, column_json(r->srv, col, "id", app.id));
+  const char *old_rfp = json_string_value(json_object_get(old, "WEBSITE_RUN_FROM_PACKAGE"));
   char *j = json_dumps(props, JSON_COMPACT);
   http_defer(r, free, j);
   char sql[96];
@@ -345,6 +347,12 @@ static void put_column(http_req *r, const char *col, const char *doc, int conn) 
   }
   /* New settings reach the code as a restart does on Azure. */
   web_host_recycle(r->srv, app.name);
+  /* A package URL to run from (what `az functionapp deployment source
+   * config-zip` sets for a Linux Consumption app): a deployment of it. */
+  const char *rfp = conn ? NULL : json_string_value(json_object_get(props, "WEBSITE_RUN_FROM_PACKAGE"));
+  if (rfp && (!strncasecmp(rfp, "https://", 8) || !strncasecmp(rfp, "http://", 7)) &&
+      (!old_rfp || strcmp(old_rfp, rfp)))
+    web_deploy_from_url(r->srv, &app, rfp);
   http_reply_json(r, 200, config_doc(site, doc, json_incref(props)));
 }
 

@@ -1,6 +1,8 @@
 """azlite's Python function worker.
 
-  azlite_worker.py check PACKAGE.zip DIR   extract the package into DIR and load
+  azlite_worker.py check PACKAGE.zip DIR [URL]
+                                           (fetch URL into PACKAGE.zip, then) extract
+                                           the package into DIR and load
                                            DIR/function_app.py; print the functions
                                            it declares (JSON) or why it cannot load
   azlite_worker.py serve DIR               load DIR/function_app.py and serve
@@ -90,7 +92,24 @@ def extract(package, dest):
         z.extractall(dest)
 
 
-def check(package, dest):
+def fetch(url, package):
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=120) as r, open(package, "wb") as f:
+        while True:
+            chunk = r.read(1 << 20)
+            if not chunk:
+                break
+            f.write(chunk)
+
+
+def check(package, dest, url=None):
+    if url:
+        try:
+            fetch(url, package)
+        except Exception as e:  # noqa: BLE001 - the reason goes to the deployment log
+            print("The package at WEBSITE_RUN_FROM_PACKAGE could not be fetched: %s" % e,
+                  file=sys.stderr)
+            return 1
     try:
         os.makedirs(dest, exist_ok=True)
         extract(package, dest)
@@ -213,8 +232,8 @@ def serve(app_dir):
 
 
 def main(argv):
-    if len(argv) == 4 and argv[1] == "check":
-        return check(argv[2], argv[3])
+    if len(argv) in (4, 5) and argv[1] == "check":
+        return check(argv[2], argv[3], argv[4] if len(argv) == 5 else None)
     if len(argv) == 3 and argv[1] == "serve":
         return serve(argv[2])
     print(__doc__, file=sys.stderr)
