@@ -342,6 +342,72 @@ class TimerAndErrors(unittest.TestCase):
         self.assertEqual(call(TIMER_APP, "GET", "/api/items/1").text, "item 1")
 
 
+RFP_APP_SRC = '''import base64
+import json
+import azure.functions as func
+from azure.identity import ManagedIdentityCredential
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.route(route="version")
+def version(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("VERSION")
+
+@app.route(route="whoami")
+def whoami(req: func.HttpRequest) -> func.HttpResponse:
+    # The app's system-assigned identity, through IDENTITY_ENDPOINT/IDENTITY_HEADER.
+    tok = ManagedIdentityCredential().get_token("https://management.azure.com/.default").token
+    part = tok.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return func.HttpResponse(claims["oid"])
+'''
+
+
+class RunFromPackageAndIdentity(unittest.TestCase):
+    """config-zip without --build-remote on a Linux Consumption app uploads
+    the package to the AzureWebJobsStorage account (function-releases) and
+    sets WEBSITE_RUN_FROM_PACKAGE to its SAS URL, as on Azure."""
+    APP = "rfpfn"
+
+    @classmethod
+    def setUpClass(cls):
+        create_app(cls.APP)
+
+    def test_run_from_package_then_identity(self):
+        p = az_exec("functionapp", "deployment", "source", "config-zip", "-g", RG, "-n",
+                    self.APP, "--src", zip_of({"function_app.py": RFP_APP_SRC.replace("VERSION", "v1")}))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        settings = {s["name"]: s["value"] for s in srv.az_json(
+            "functionapp", "config", "appsettings", "list", "-g", RG, "-n", self.APP)}
+        url = settings["WEBSITE_RUN_FROM_PACKAGE"]
+        self.assertTrue(url.startswith("https://fnstore.blob.core.windows.net/function-releases/"),
+                        url)
+        deadline = time.time() + 60
+        while time.time() < deadline and call(self.APP, "GET", "/api/version").text != "v1":
+            time.sleep(0.2)
+        self.assertEqual(call(self.APP, "GET", "/api/version").text, "v1")
+        # A second package replaces it.
+        p = az_exec("functionapp", "deployment", "source", "config-zip", "-g", RG, "-n",
+                    self.APP, "--src", zip_of({"function_app.py": RFP_APP_SRC.replace("VERSION", "v2")}))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        deadline = time.time() + 60
+        while time.time() < deadline and call(self.APP, "GET", "/api/version").text != "v2":
+            time.sleep(0.2)
+        self.assertEqual(call(self.APP, "GET", "/api/version").text, "v2")
+        # Without an identity the code gets no token (500); with one, its own.
+        self.assertEqual(call(self.APP, "GET", "/api/whoami").status_code, 500)
+        ident = srv.az_json("functionapp", "identity", "assign", "-g", RG, "-n", self.APP)
+        r = call(self.APP, "GET", "/api/whoami")
+        self.assertEqual((r.status_code, r.text), (200, ident["principalId"]))
+
+    def test_zz_delete(self):
+        srv.az("functionapp", "delete", "-g", RG, "-n", self.APP, check=True)
+        self.assertEqual(call(self.APP, "GET", "/api/version").status_code, 404)
+        self.assertFalse(os.path.exists(os.path.join(srv.data_dir, "web", "sites", self.APP)))
+        p = srv.az("functionapp", "show", "-g", RG, "-n", self.APP)
+        self.assertNotEqual(p.returncode, 0)
+
+
 class Names(unittest.TestCase):
     def test_invalid_app_name(self):
         r = srv.http("PUT", "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/sites/"
