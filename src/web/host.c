@@ -62,6 +62,12 @@ static web_host *host_of(srv *s) { return *srv_provider_state(s, &web_provider);
 
 int web_host_init(srv *s) {
   if (!s->serving) return 0;
+  /* A deployment that was under way when azlite stopped never finished: it
+   * failed (the one before it still serves), so new ones are not refused. */
+  if (store_run(s,
+                "UPDATE web_deployments SET status=3, message=?, end_ms=? WHERE status<3", "ti",
+                "azlite stopped during the deployment", clock_now_ms(s)) != 0)
+    return -1;
   web_host *h = calloc(1, sizeof *h);
   if (!h) return -1;
   pthread_mutex_init(&h->mu, NULL);

@@ -274,6 +274,14 @@ class SeedFunction(unittest.TestCase):
         self.assertEqual(r.status_code, 200, r.text)
         self.assertEqual(r.json(), {"prediction": self.expected})
 
+    def test_6_serves_again_after_kill9(self):
+        srv.kill9()
+        srv.start()
+        r = call(APP, "POST", "/api/predict", json={"input": self.inputs},
+                 headers={"x-functions-key": self.key})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json(), {"prediction": self.expected})
+
     def test_5_executions_are_metered(self):
         db = sqlite3.connect(os.path.join(srv.data_dir, "azlite.db"))
         rows = db.execute("SELECT meter, quantity, unit FROM usage_events WHERE resource_id=?"
@@ -331,7 +339,8 @@ class TimerAndErrors(unittest.TestCase):
                                 "host.log")).read()
         self.assertIn("this function always raises", log)
         # One worker served all of it: one cold start.
-        self.assertEqual(srv.read_log().count("%s: worker" % TIMER_APP), 1)
+        with open(srv.log_path, errors="replace") as f:
+            self.assertEqual(f.read().count("web: %s: worker" % TIMER_APP), 1)
 
     def test_stop_and_start(self):
         srv.az("functionapp", "stop", "-g", RG, "-n", TIMER_APP, check=True)
