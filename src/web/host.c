@@ -480,7 +480,7 @@ void web_front(http_req *r) {
 
 /* Matches a route template ("items/{id}", "{id:int}", "{rest?}") against a
  * path below /api/; fills params.  1 on a match. */
-static int route_match(const char *tpl, const char *path, json_t *params) {
+int web_route_match(const char *tpl, const char *path, json_t *params) {
   while (1) {
     while (*tpl == '/') tpl++;
     while (*path == '/') path++;
@@ -547,7 +547,7 @@ void web_host_serve(http_req *r, const web_app *app) {
     const char *trig = json_string_value(json_object_get(fn, "trigger"));
     if (!trig || strcmp(trig, "http")) continue;
     json_object_clear(params);
-    if (!route_match(json_string_value(json_object_get(fn, "route")), r->path + 5, params))
+    if (!web_route_match(json_string_value(json_object_get(fn, "route")), r->path + 5, params))
       continue;
     json_t *methods = json_object_get(fn, "methods");
     int ok = json_array_size(methods) == 0;

@@ -100,6 +100,10 @@ char **web_app_env(srv *s, const web_app *app, const char *home, const char *roo
 void web_app_env_free(char **env);
 int web_host_init(srv *s);
 void web_host_fini(srv *s);
+/* Matches an HTTP trigger's route template ("items/{id}", "{id:int}",
+ * "{name?}", "{*rest}") against the path below /api/, filling params with
+ * what the {names} captured.  1 on a match. */
+int web_route_match(const char *tpl, const char *path, json_t *params);
 /* NCRONTAB: the first time strictly after after_ms that matches expr (six
  * fields: second minute hour day month day-of-week), or -1 (bad expression,
  * or none within a year). */
