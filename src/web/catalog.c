@@ -9,18 +9,19 @@
 
 static const struct {
   const char *display;
-} REGIONS[] = {{"East US"},     {"East US 2"},   {"West US"},     {"West US 2"},
-               {"West US 3"},   {"Central US"},  {"South Central US"}, {"North Europe"},
+} REGIONS[] = {{"East US"},     {"East US 2"},  {"West US"},          {"West US 2"},
+               {"West US 3"},   {"Central US"}, {"South Central US"}, {"North Europe"},
                {"West Europe"}, {"UK South"}};
 
 void web_geo_regions(http_req *r) {
   const char *sku = http_query_get(r, "sku");
-  static const char *const SKUS[] = {"Free",           "Shared",    "Basic",  "Standard",
+  static const char *const SKUS[] = {"Free",           "Shared",    "Basic",     "Standard",
                                      "Premium",        "PremiumV2", "PremiumV3", "Dynamic",
                                      "ElasticPremium", "Isolated",  NULL};
   if (sku) {
     int ok = 0;
-    for (int i = 0; SKUS[i]; i++) ok |= !strcasecmp(SKUS[i], sku);
+    for (int i = 0; SKUS[i]; i++)
+      ok |= !strcasecmp(SKUS[i], sku);
     if (!ok) {
       http_fail(r, WEB_ERR_INVALID_PARAMETER, "The sku '%s' is not valid.", sku);
       return;
@@ -32,9 +33,9 @@ void web_geo_regions(http_req *r) {
         out, json_pack("{s:o,s:s,s:s,s:{s:s,s:s,s:s}}", "id",
                        json_sprintf("/subscriptions/%s/providers/Microsoft.Web/geoRegions/%s",
                                     r->srv->subscription_id, REGIONS[i].display),
-                       "name", REGIONS[i].display, "type", "Microsoft.Web/geoRegions",
-                       "properties", "name", REGIONS[i].display, "displayName",
-                       REGIONS[i].display, "orgDomain", "PUBLIC;DSERIES;LINUX;ELASTICPREMIUM;FUNCTIONS;DYNAMIC;LINUXDYNAMIC"));
+                       "name", REGIONS[i].display, "type", "Microsoft.Web/geoRegions", "properties",
+                       "name", REGIONS[i].display, "displayName", REGIONS[i].display, "orgDomain",
+                       "PUBLIC;DSERIES;LINUX;ELASTICPREMIUM;FUNCTIONS;DYNAMIC;LINUXDYNAMIC"));
   http_reply_json(r, 200, json_pack("{s:o,s:n}", "value", out, "nextLink"));
 }
 
@@ -44,8 +45,8 @@ static json_t *python_minor(const char *version, int is_default) {
   return json_pack(
       "{s:o,s:s,s:{s:{s:s,s:b,s:b,s:b,s:b,s:{s:b},s:{s:b,s:s},s:{s:s},s:{s:b,s:s},s:[s],s:b}}}",
       "displayText", json_sprintf("Python %s", version), "value", version, "stackSettings",
-      "linuxRuntimeSettings", "runtimeVersion", fx, "isPreview", 0, "isDeprecated", 0,
-      "isHidden", 0, "remoteDebuggingSupported", 0,
+      "linuxRuntimeSettings", "runtimeVersion", fx, "isPreview", 0, "isDeprecated", 0, "isHidden",
+      0, "remoteDebuggingSupported", 0,
       /* No Application Insights here: az then sets AzureWebJobsDashboard. */
       "appInsightsSettings", "isSupported", 0, "gitHubActionSettings", "isSupported", 1,
       "supportedVersion", version, "appSettingsDictionary", "FUNCTIONS_WORKER_RUNTIME", "python",

@@ -37,7 +37,7 @@
 #include "../identity/identity.h"
 #include "internal.h"
 
-#define WEB_IDLE_MS (20 * 60 * 1000LL)   /* Consumption's idle timeout */
+#define WEB_IDLE_MS (20 * 60 * 1000LL)     /* Consumption's idle timeout */
 #define WEB_INVOKE_TIMEOUT_MS (230 * 1000) /* the front end's HTTP timeout */
 #define WEB_MAX_MSG (64u << 20)
 
@@ -46,7 +46,7 @@ typedef struct worker {
   char app[64], dep[40], site_id[512];
   pid_t pid;
   int fd;
-  int dynamic; /* on a Consumption plan: metered per execution */
+  int dynamic;        /* on a Consumption plan: metered per execution */
   pthread_mutex_t mu; /* one invocation at a time; guards fd */
   int64_t last_ms;    /* azlite's clock at the last invocation */
   int refs;           /* guarded by web_host.mu */
@@ -58,14 +58,15 @@ typedef struct web_host {
   worker *list;
 } web_host;
 
-static web_host *host_of(srv *s) { return *srv_provider_state(s, &web_provider); }
+static web_host *host_of(srv *s) {
+  return *srv_provider_state(s, &web_provider);
+}
 
 int web_host_init(srv *s) {
   if (!s->serving) return 0;
   /* A deployment that was under way when azlite stopped never finished: it
    * failed (the one before it still serves), so new ones are not refused. */
-  if (store_run(s,
-                "UPDATE web_deployments SET status=3, message=?, end_ms=? WHERE status<3", "ti",
+  if (store_run(s, "UPDATE web_deployments SET status=3, message=?, end_ms=? WHERE status<3", "ti",
                 "azlite stopped during the deployment", clock_now_ms(s)) != 0)
     return -1;
   web_host *h = calloc(1, sizeof *h);
@@ -145,7 +146,8 @@ void web_host_fini(srv *s) {
   if (!h) return;
   worker *done = NULL;
   pthread_mutex_lock(&h->mu);
-  while (h->list) retire_locked(h, h->list, &done);
+  while (h->list)
+    retire_locked(h, h->list, &done);
   pthread_mutex_unlock(&h->mu);
   free_retired(done);
 }
@@ -236,7 +238,8 @@ static unsigned char *b64_decode(const char *in, size_t *len) {
     free(out);
     return NULL;
   }
-  while (k > 0 && n > 0 && in[n - 1] == '=') k--, n--;
+  while (k > 0 && n > 0 && in[n - 1] == '=')
+    k--, n--;
   *len = (size_t)k;
   return out;
 }
@@ -258,7 +261,8 @@ char **web_app_env(srv *s, const web_app *app, const char *home, const char *roo
   json_t *settings = web_site_settings(s, app->name);
   char **id_env = identity_workload_env(s, app->id);
   size_t nid = 0;
-  while (id_env && id_env[nid]) nid++;
+  while (id_env && id_env[nid])
+    nid++;
   size_t n = json_object_size(settings) + nid + 16, k = 0;
   char **envp = calloc(n, sizeof *envp);
   if (!envp) abort();
@@ -295,7 +299,8 @@ char **web_app_env(srv *s, const web_app *app, const char *home, const char *roo
 }
 
 void web_app_env_free(char **env) {
-  for (size_t i = 0; env && env[i]; i++) free(env[i]);
+  for (size_t i = 0; env && env[i]; i++)
+    free(env[i]);
   free(env);
 }
 
@@ -482,8 +487,10 @@ void web_front(http_req *r) {
  * path below /api/; fills params.  1 on a match. */
 int web_route_match(const char *tpl, const char *path, json_t *params) {
   while (1) {
-    while (*tpl == '/') tpl++;
-    while (*path == '/') path++;
+    while (*tpl == '/')
+      tpl++;
+    while (*path == '/')
+      path++;
     if (!*tpl) return !*path;
     const char *te = strchr(tpl, '/');
     size_t tl = te ? (size_t)(te - tpl) : strlen(tpl);
@@ -576,14 +583,15 @@ void web_host_serve(http_req *r, const web_app *app) {
   json_t *headers = json_object();
   const http_header *hs;
   int nh = http_headers_all(r, &hs);
-  for (int h = 0; h < nh; h++) json_object_set_new(headers, hs[h].name, json_string(hs[h].value));
+  for (int h = 0; h < nh; h++)
+    json_object_set_new(headers, hs[h].name, json_string(hs[h].value));
   json_t *query = json_object();
   const http_header *qs;
   int nq = http_query_all(r, &qs);
-  for (int q = 0; q < nq; q++) json_object_set_new(query, qs[q].name, json_string(qs[q].value));
+  for (int q = 0; q < nq; q++)
+    json_object_set_new(query, qs[q].name, json_string(qs[q].value));
   json_t *msg = json_pack(
-      "{s:s,s:s,s:s,s:o,s:o,s:o,s:O,s:s}", "fn", fname, "kind", "http", "method", r->method,
-      "url",
+      "{s:s,s:s,s:s,s:o,s:o,s:o,s:O,s:s}", "fn", fname, "kind", "http", "method", r->method, "url",
       json_sprintf("https://%s" WEB_HOST_SUFFIX "%s%s%s", app->name, r->raw_path,
                    *r->raw_query ? "?" : "", r->raw_query),
       "headers", headers, "params", query, "route_params", params, "body_b64", b64 ? b64 : "");
@@ -648,7 +656,8 @@ static int cron_field(const char *f, int lo, int hi, uint64_t *bits) {
       }
     }
     if (a < lo || b > hi || a > b) return -1;
-    for (int v = a; v <= b; v += step) *bits |= 1ULL << v;
+    for (int v = a; v <= b; v += step)
+      *bits |= 1ULL << v;
   }
   return *bits ? 0 : -1;
 }

@@ -55,11 +55,11 @@ json_t *web_site_settings(srv *s, const char *app);
 typedef struct web_app {
   char id[512];
   char name[64];
-  char state[16];      /* "Running", "Stopped" */
-  char master_key[64]; /* the host's _master key */
-  char default_key[64];/* the host's "default" function key */
-  char password[80];   /* the publishing (SCM basic auth) password */
-  char active_dep[40]; /* the deployment serving, "" for none */
+  char state[16];       /* "Running", "Stopped" */
+  char master_key[64];  /* the host's _master key */
+  char default_key[64]; /* the host's "default" function key */
+  char password[80];    /* the publishing (SCM basic auth) password */
+  char active_dep[40];  /* the deployment serving, "" for none */
 } web_app;
 int web_app_load(srv *s, const char *name, web_app *out);
 /* 1 when key is one of the function's keys (function-level). */

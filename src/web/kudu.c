@@ -69,8 +69,8 @@ json_t *web_active_functions(srv *s, const web_app *app) {
   json_t *out = NULL;
   sqlite3_stmt *st;
   if (app->active_dep[0] &&
-      store_prepare(store_db(s), "SELECT functions FROM web_deployments WHERE site=? AND id=?",
-                    -1, &st, NULL) == SQLITE_OK) {
+      store_prepare(store_db(s), "SELECT functions FROM web_deployments WHERE site=? AND id=?", -1,
+                    &st, NULL) == SQLITE_OK) {
     sqlite3_bind_text(st, 1, app->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, app->active_dep, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
@@ -108,18 +108,18 @@ static json_t *dep_doc(srv *s, const web_app *app, sqlite3_stmt *st) {
   int done = sqlite3_column_type(st, 4) != SQLITE_NULL;
   if (done) clock_iso8601(sqlite3_column_int64(st, 4), end_t);
   json_t *d = json_pack(
-      "{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:o,s:o,s:s}", "id", id,
-      "status", status, "status_text", status == 3 ? (const char *)sqlite3_column_text(st, 2) : "",
+      "{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:o,s:o,s:s}", "id", id, "status",
+      status, "status_text", status == 3 ? (const char *)sqlite3_column_text(st, 2) : "",
       "author_email", "N/A", "author", "N/A", "deployer", "ZipDeploy", "message",
-      "Created via a push deployment", "progress", done ? "" : status_text(status),
-      "received_time", recv_t, "start_time", recv_t, "complete", done, "active",
-      !strcmp(id, app->active_dep), "is_temp", 0, "is_readonly", 1, "url",
+      "Created via a push deployment", "progress", done ? "" : status_text(status), "received_time",
+      recv_t, "start_time", recv_t, "complete", done, "active", !strcmp(id, app->active_dep),
+      "is_temp", 0, "is_readonly", 1, "url",
       json_sprintf("https://%s" WEB_SCM_SUFFIX "/api/deployments/%s", app->name, id), "log_url",
       json_sprintf("https://%s" WEB_SCM_SUFFIX "/api/deployments/%s/log", app->name, id),
       "site_name", app->name);
   json_object_set_new(d, "end_time", done ? json_string(end_t) : json_null());
-  json_object_set_new(d, "last_success_end_time", done && status == 4 ? json_string(end_t)
-                                                                       : json_null());
+  json_object_set_new(d, "last_success_end_time",
+                      done && status == 4 ? json_string(end_t) : json_null());
   return d;
 }
 
@@ -183,8 +183,8 @@ static void dep_log(srv *s, const char *site, const char *dep, const char *msg) 
   clock_iso8601(clock_now_ms(s), t);
   char id[37];
   uuid_v4(id);
-  json_t *e = json_pack("{s:s,s:s,s:s,s:i,s:n}", "log_time", t, "id", id, "message", msg, "type",
-                        0, "details_url");
+  json_t *e = json_pack("{s:s,s:s,s:s,s:i,s:n}", "log_time", t, "id", id, "message", msg, "type", 0,
+                        "details_url");
   char *j = json_dumps(e, JSON_COMPACT);
   json_decref(e);
   store_run(s,
@@ -224,7 +224,8 @@ static char *read_small(const char *path, size_t max) {
   size_t n = fread(buf, 1, max, f);
   buf[n] = 0;
   fclose(f);
-  while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = 0;
+  while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+    buf[--n] = 0;
   return buf;
 }
 
@@ -234,8 +235,7 @@ static void dep_finish(dep_job *j, int status, const char *message, const char *
   store_run(s,
             "UPDATE web_deployments SET status=?, message=?, end_ms=?, functions=?"
             " WHERE site=? AND id=?",
-            "itittt", (int64_t)status, message,
-            clock_now_ms(s), functions, j->app.id, j->dep);
+            "itittt", (int64_t)status, message, clock_now_ms(s), functions, j->app.id, j->dep);
   if (status == 4) {
     store_run(s, "UPDATE web_sites SET active_dep=? WHERE id=?", "tt", j->dep, j->app.id);
     /* Timer schedules start now, on azlite's clock. */
@@ -286,8 +286,9 @@ static void *dep_main(void *arg) {
     web_host_recycle(s, j->app.name);
     log_info("web: %s: deployment %s is active", j->app.name, j->dep);
   } else {
-    const char *why = e[0] ? e : rc < 0 ? "the Python worker could not be started"
-                                        : "the package could not be loaded";
+    const char *why = e[0]     ? e
+                      : rc < 0 ? "the Python worker could not be started"
+                               : "the package could not be loaded";
     dep_log(s, j->app.id, j->dep, "Deployment Failed.");
     dep_finish(j, 3, why, NULL);
     log_info("web: %s: deployment %s failed", j->app.name, j->dep);
@@ -431,7 +432,8 @@ static int scm_authorized(http_req *r, const web_app *app) {
   unsigned char dec[400];
   int len = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)n);
   if (len < 0) return 0;
-  while (len > 0 && n > 0 && b64[n - 1] == '=') len--, n--;
+  while (len > 0 && n > 0 && b64[n - 1] == '=')
+    len--, n--;
   dec[len] = 0;
   char want[160];
   snprintf(want, sizeof want, "$%s:%s", app->name, app->password);

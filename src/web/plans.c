@@ -13,14 +13,22 @@ static const struct {
   const char *name, *tier, *family;
   int workers;
 } SKUS[] = {
-    {"Y1", "Dynamic", "Y", 200},          {"EP1", "ElasticPremium", "EP", 20},
-    {"EP2", "ElasticPremium", "EP", 20},  {"EP3", "ElasticPremium", "EP", 20},
-    {"F1", "Free", "F", 1},               {"B1", "Basic", "B", 3},
-    {"B2", "Basic", "B", 3},              {"B3", "Basic", "B", 3},
-    {"S1", "Standard", "S", 10},          {"S2", "Standard", "S", 10},
-    {"S3", "Standard", "S", 10},          {"P1v2", "PremiumV2", "Pv2", 30},
-    {"P2v2", "PremiumV2", "Pv2", 30},     {"P3v2", "PremiumV2", "Pv2", 30},
-    {"P1v3", "PremiumV3", "Pv3", 30},     {"P2v3", "PremiumV3", "Pv3", 30},
+    {"Y1", "Dynamic", "Y", 200},
+    {"EP1", "ElasticPremium", "EP", 20},
+    {"EP2", "ElasticPremium", "EP", 20},
+    {"EP3", "ElasticPremium", "EP", 20},
+    {"F1", "Free", "F", 1},
+    {"B1", "Basic", "B", 3},
+    {"B2", "Basic", "B", 3},
+    {"B3", "Basic", "B", 3},
+    {"S1", "Standard", "S", 10},
+    {"S2", "Standard", "S", 10},
+    {"S3", "Standard", "S", 10},
+    {"P1v2", "PremiumV2", "Pv2", 30},
+    {"P2v2", "PremiumV2", "Pv2", 30},
+    {"P3v2", "PremiumV2", "Pv2", 30},
+    {"P1v3", "PremiumV3", "Pv3", 30},
+    {"P2v3", "PremiumV3", "Pv3", 30},
     {"P3v3", "PremiumV3", "Pv3", 30},
 };
 
@@ -60,9 +68,9 @@ static int plan_build(arm_op *op) {
   json_int_t capacity = json_integer_value(json_object_get(sku, "capacity"));
   if (capacity <= 0) capacity = !strcmp(SKUS[i].tier, "Dynamic") ? 0 : 1;
   json_object_set_new(op->body, "sku",
-                      json_pack("{s:s,s:s,s:s,s:s,s:I}", "name", SKUS[i].name, "tier",
-                                SKUS[i].tier, "size", SKUS[i].name, "family", SKUS[i].family,
-                                "capacity", capacity));
+                      json_pack("{s:s,s:s,s:s,s:s,s:I}", "name", SKUS[i].name, "tier", SKUS[i].tier,
+                                "size", SKUS[i].name, "family", SKUS[i].family, "capacity",
+                                capacity));
   json_t *in = json_object_get(op->in, "properties");
   json_t *cur = json_object_get(op->cur, "properties");
   json_t *reserved = json_object_get(in, "reserved");
@@ -70,21 +78,22 @@ static int plan_build(arm_op *op) {
   const char *kind = json_string_value(json_object_get(op->in, "kind"));
   if (!kind) kind = json_string_value(json_object_get(op->cur, "kind"));
   int is_linux = json_is_true(reserved) || (kind && strcasestr(kind, "linux"));
-  if (!kind) kind = !strcmp(SKUS[i].tier, "Dynamic")          ? "functionapp"
-                    : !strcmp(SKUS[i].tier, "ElasticPremium") ? "elastic"
-                    : is_linux                                   ? "linux"
-                                                              : "app";
+  if (!kind)
+    kind = !strcmp(SKUS[i].tier, "Dynamic")          ? "functionapp"
+           : !strcmp(SKUS[i].tier, "ElasticPremium") ? "elastic"
+           : is_linux                                ? "linux"
+                                                     : "app";
   json_object_set_new(op->body, "kind", json_string(kind));
   json_int_t maxel = json_integer_value(json_object_get(in, "maximumElasticWorkerCount"));
   if (maxel <= 0) maxel = !strcmp(SKUS[i].tier, "ElasticPremium") ? 20 : 1;
-  json_object_set_new(
-      op->body, "properties",
-      json_pack("{s:s,s:b,s:b,s:b,s:I,s:I,s:s,s:b,s:b,s:b,s:i,s:s}", "status", "Ready",
-                "reserved", is_linux, "isXenon", 0, "hyperV", 0, "maximumNumberOfWorkers",
-                (json_int_t)SKUS[i].workers, "maximumElasticWorkerCount", maxel, "geoRegion",
-                op->location, "perSiteScaling", 0,
-                "elasticScaleEnabled", !strcmp(SKUS[i].tier, "ElasticPremium"), "zoneRedundant",
-                0, "numberOfSites", 0, "resourceGroup", op->group));
+  json_object_set_new(op->body, "properties",
+                      json_pack("{s:s,s:b,s:b,s:b,s:I,s:I,s:s,s:b,s:b,s:b,s:i,s:s}", "status",
+                                "Ready", "reserved", is_linux, "isXenon", 0, "hyperV", 0,
+                                "maximumNumberOfWorkers", (json_int_t)SKUS[i].workers,
+                                "maximumElasticWorkerCount", maxel, "geoRegion", op->location,
+                                "perSiteScaling", 0, "elasticScaleEnabled",
+                                !strcmp(SKUS[i].tier, "ElasticPremium"), "zoneRedundant", 0,
+                                "numberOfSites", 0, "resourceGroup", op->group));
   return 0;
 }
 
@@ -106,8 +115,8 @@ static json_t *plan_render(srv *s, json_t *body) {
 
 static int plan_delete_check(http_req *r, json_t *body) {
   json_t *b = plan_render(r->srv, json_incref(body));
-  json_int_t n = json_integer_value(json_object_get(json_object_get(b, "properties"),
-                                                    "numberOfSites"));
+  json_int_t n =
+      json_integer_value(json_object_get(json_object_get(b, "properties"), "numberOfSites"));
   json_decref(b);
   if (n == 0) return 0;
   http_fail(r, WEB_ERR_PLAN_IN_USE,

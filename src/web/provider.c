@@ -35,8 +35,7 @@ static const route web_routes[] = {
     ARM_TRACKED_ROUTES(WEB_SITE_TYPE, &web_site_type),
     WEB_SITE_ACT_("POST", WEB_SITE "/config/appsettings/list", web_site_appsettings_list,
                   "config/list/action"),
-    WEB_SITE_ACT_("PUT", WEB_SITE "/config/appsettings", web_site_appsettings_put,
-                  "config/write"),
+    WEB_SITE_ACT_("PUT", WEB_SITE "/config/appsettings", web_site_appsettings_put, "config/write"),
     WEB_SITE_ACT_("POST", WEB_SITE "/config/connectionstrings/list", web_site_connstrings_list,
                   "config/list/action"),
     WEB_SITE_ACT_("PUT", WEB_SITE "/config/connectionstrings", web_site_connstrings_put,
@@ -98,11 +97,10 @@ static const char *const web_schema_scripts[] = {
 
 /* Newest first: what Debian's azure-mgmt-web and az 2.45 send (2022-03-01),
  * and the versions before it. */
-const char *const web_api_versions[] = {"2022-03-01", "2021-03-01", "2021-02-01", "2021-01-15",
-                                        "2021-01-01", "2020-12-01", "2020-10-01", "2020-09-01",
-                                        "2020-06-01", "2019-08-01", "2018-11-01", "2018-02-01",
-                                        "2016-09-01", "2016-08-01", "2016-03-01", "2015-08-01",
-                                        NULL};
+const char *const web_api_versions[] = {
+    "2022-03-01", "2021-03-01", "2021-02-01", "2021-01-15", "2021-01-01", "2020-12-01",
+    "2020-10-01", "2020-09-01", "2020-06-01", "2019-08-01", "2018-11-01", "2018-02-01",
+    "2016-09-01", "2016-08-01", "2016-03-01", "2015-08-01", NULL};
 
 static const resource_type web_resource_types[] = {
     {.type = WEB_PLAN_TYPE, .api_versions = web_api_versions, .generic = &web_plan_type},
@@ -116,8 +114,7 @@ const provider web_provider = {
     .name = "Microsoft.Web",
     .routes = web_routes,
     .nroutes = (int)(sizeof web_routes / sizeof web_routes[0]) - 1,
-    .schema = {web_schema_scripts,
-               (int)(sizeof web_schema_scripts / sizeof web_schema_scripts[0])},
+    .schema = {web_schema_scripts, (int)(sizeof web_schema_scripts / sizeof web_schema_scripts[0])},
     .resource_types = web_resource_types,
     .init = web_host_init,
     .tick = web_host_tick,

@@ -26,8 +26,10 @@ void web_key_new(char out[64]) {
   if (RAND_bytes(raw, sizeof raw) != 1) abort();
   EVP_EncodeBlock((unsigned char *)out, raw, sizeof raw); /* 56 characters */
   for (char *p = out; *p; p++)
-    if (*p == '+') *p = '-';
-    else if (*p == '/') *p = '_';
+    if (*p == '+')
+      *p = '-';
+    else if (*p == '/')
+      *p = '_';
 }
 
 /* 2-60 letters, digits and hyphens, not starting or ending with a hyphen
@@ -77,17 +79,19 @@ static json_t *column_json(srv *s, const char *col, const char *where_col, const
   return j;
 }
 
-json_t *web_site_settings(srv *s, const char *app) { return column_json(s, "settings", "name", app); }
+json_t *web_site_settings(srv *s, const char *app) {
+  return column_json(s, "settings", "name", app);
+}
 
 /* "EastUS" for eastus: the spelling of Azure's automatic plan names. */
 static void region_title(const char *loc, char out[64]) {
   static const struct {
     const char *loc, *title;
-  } known[] = {{"eastus", "EastUS"},         {"eastus2", "EastUS2"},
-               {"westus", "WestUS"},         {"westus2", "WestUS2"},
-               {"westus3", "WestUS3"},       {"centralus", "CentralUS"},
+  } known[] = {{"eastus", "EastUS"},           {"eastus2", "EastUS2"},
+               {"westus", "WestUS"},           {"westus2", "WestUS2"},
+               {"westus3", "WestUS3"},         {"centralus", "CentralUS"},
                {"northeurope", "NorthEurope"}, {"westeurope", "WestEurope"},
-               {"uksouth", "UKSouth"},       {"southcentralus", "SouthCentralUS"}};
+               {"uksouth", "UKSouth"},         {"southcentralus", "SouthCentralUS"}};
   for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
     if (!strcmp(known[i].loc, loc)) {
       snprintf(out, 64, "%s", known[i].title);
@@ -129,7 +133,8 @@ static int site_build(arm_op *op) {
       free(plan_id);
       return -1;
     }
-    if (json_is_true(json_object_get(json_object_get(plan, "properties"), "reserved"))) is_linux = 1;
+    if (json_is_true(json_object_get(json_object_get(plan, "properties"), "reserved")))
+      is_linux = 1;
     json_decref(plan);
   } else {
     char title[64], pname[128];
@@ -157,13 +162,13 @@ static int site_build(arm_op *op) {
     json_object_set_new(op->body, SITE_STASH, settings);
   }
   const char *fx = json_string_value(json_object_get(sc, "linuxFxVersion"));
-  if (!fx) fx = json_string_value(
-      json_object_get(json_object_get(cur, "siteConfig"), "linuxFxVersion"));
+  if (!fx)
+    fx = json_string_value(json_object_get(json_object_get(cur, "siteConfig"), "linuxFxVersion"));
   const char *host = http_printf(r, "%s" WEB_HOST_SUFFIX, op->name);
   const char *scm = http_printf(r, "%s" WEB_SCM_SUFFIX, op->name);
-  json_t *ssl = json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "name", host, "sslState", "Disabled",
-                          "hostType", "Standard", "name", scm, "sslState", "Disabled",
-                          "hostType", "Repository");
+  json_t *ssl =
+      json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "name", host, "sslState", "Disabled", "hostType",
+                "Standard", "name", scm, "sslState", "Disabled", "hostType", "Repository");
   json_t *https_only = json_object_get(in, "httpsOnly");
   json_t *props = json_pack(
       "{s:s,s:[s],s:[s,s],s:o,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:s,s:s,s:b,s:s,s:{s:s*,s:i,s:b}}",
@@ -171,8 +176,8 @@ static int site_build(arm_op *op) {
       ssl, "defaultHostName", host, "serverFarmId", plan_id, "usageState", "Normal",
       "availabilityState", "Normal", "reserved", is_linux, "enabled", 1, "clientAffinityEnabled", 0,
       "repositorySiteName", op->name, "resourceGroup", op->group, "httpsOnly",
-      json_is_true(https_only), "kind", kind, "siteConfig", "linuxFxVersion", fx,
-      "numberOfWorkers", 1, "alwaysOn", 0);
+      json_is_true(https_only), "kind", kind, "siteConfig", "linuxFxVersion", fx, "numberOfWorkers",
+      1, "alwaysOn", 0);
   json_object_set_new(op->body, "properties", props);
   return 0;
 }
@@ -191,12 +196,11 @@ static int site_apply(arm_op *op) {
       const char *pname = strrchr(plan_id, '/') + 1;
       json_t *p = json_pack(
           "{s:s,s:s,s:s,s:s,s:{},s:s,s:{s:s,s:s,s:s,s:s,s:i},s:{s:s,s:b,s:i,s:s,s:s,s:s}}", "id",
-          plan_id, "name", pname, "type", WEB_PLAN_TYPE, "location", op->location, "tags",
-          "kind", "functionapp", "sku", "name", "Y1", "tier", "Dynamic", "size", "Y1", "family",
-          "Y", "capacity", 0, "properties", "status", "Ready", "reserved",
+          plan_id, "name", pname, "type", WEB_PLAN_TYPE, "location", op->location, "tags", "kind",
+          "functionapp", "sku", "name", "Y1", "tier", "Dynamic", "size", "Y1", "family", "Y",
+          "capacity", 0, "properties", "status", "Ready", "reserved",
           json_is_true(json_object_get(props, "reserved")), "maximumNumberOfWorkers", 200,
-          "geoRegion", op->location, "provisioningState", "Succeeded", "resourceGroup",
-          op->group);
+          "geoRegion", op->location, "provisioningState", "Succeeded", "resourceGroup", op->group);
       int rc = arm_resource_put(s, plan_id, WEB_PLAN_TYPE, p);
       json_decref(p);
       if (rc != 0) return -1;
@@ -287,8 +291,8 @@ const arm_type web_site_type = {
 /* The site a route names (params rg, name) and its store row; NULL and r
  * failed when it does not exist. */
 static json_t *site_require(http_req *r, web_app *app) {
-  json_t *body = arm_res_require(r, &web_site_type, http_param(r, "rg"), http_param(r, "name"),
-                                 NULL);
+  json_t *body =
+      arm_res_require(r, &web_site_type, http_param(r, "rg"), http_param(r, "name"), NULL);
   if (!body) return NULL;
   http_json_own(r, body);
   if (web_app_load(r->srv, json_string_value(json_object_get(body, "name")), app) != 0) {
@@ -299,11 +303,11 @@ static json_t *site_require(http_req *r, web_app *app) {
 }
 
 static json_t *config_doc(json_t *site, const char *name, json_t *props) {
-  return json_pack("{s:o,s:s,s:s,s:O,s:o}", "id",
-                   json_sprintf("%s/config/%s", json_string_value(json_object_get(site, "id")),
-                                name),
-                   "name", name, "type", "Microsoft.Web/sites/config", "location",
-                   json_object_get(site, "location"), "properties", props);
+  return json_pack(
+      "{s:o,s:s,s:s,s:O,s:o}", "id",
+      json_sprintf("%s/config/%s", json_string_value(json_object_get(site, "id")), name), "name",
+      name, "type", "Microsoft.Web/sites/config", "location", json_object_get(site, "location"),
+      "properties", props);
 }
 
 static void reply_column(http_req *r, const char *col, const char *doc) {
@@ -349,17 +353,26 @@ static void put_column(http_req *r, const char *col, const char *doc, int conn) 
   web_host_recycle(r->srv, app.name);
   /* A package URL to run from (what `az functionapp deployment source
    * config-zip` sets for a Linux Consumption app): a deployment of it. */
-  const char *rfp = conn ? NULL : json_string_value(json_object_get(props, "WEBSITE_RUN_FROM_PACKAGE"));
+  const char *rfp =
+      conn ? NULL : json_string_value(json_object_get(props, "WEBSITE_RUN_FROM_PACKAGE"));
   if (rfp && (!strncasecmp(rfp, "https://", 8) || !strncasecmp(rfp, "http://", 7)) &&
       (!old_rfp || strcmp(old_rfp, rfp)))
     web_deploy_from_url(r->srv, &app, rfp);
   http_reply_json(r, 200, config_doc(site, doc, json_incref(props)));
 }
 
-void web_site_appsettings_list(http_req *r) { reply_column(r, "settings", "appsettings"); }
-void web_site_appsettings_put(http_req *r) { put_column(r, "settings", "appsettings", 0); }
-void web_site_connstrings_list(http_req *r) { reply_column(r, "conn", "connectionstrings"); }
-void web_site_connstrings_put(http_req *r) { put_column(r, "conn", "connectionstrings", 1); }
+void web_site_appsettings_list(http_req *r) {
+  reply_column(r, "settings", "appsettings");
+}
+void web_site_appsettings_put(http_req *r) {
+  put_column(r, "settings", "appsettings", 0);
+}
+void web_site_connstrings_list(http_req *r) {
+  reply_column(r, "conn", "connectionstrings");
+}
+void web_site_connstrings_put(http_req *r) {
+  put_column(r, "conn", "connectionstrings", 1);
+}
 
 void web_site_config_web_get(http_req *r) {
   web_app app;
@@ -370,7 +383,8 @@ void web_site_config_web_get(http_req *r) {
   json_t *sc = json_object_get(json_object_get(site, "properties"), "siteConfig");
   if (json_is_object(sc)) json_object_update_missing(v, sc);
   json_object_set_new(v, "numberOfWorkers", json_integer(1));
-  if (!json_object_get(v, "ftpsState")) json_object_set_new(v, "ftpsState", json_string("FtpsOnly"));
+  if (!json_object_get(v, "ftpsState"))
+    json_object_set_new(v, "ftpsState", json_string("FtpsOnly"));
   http_reply_json(r, 200, config_doc(site, "web", v));
 }
 
@@ -423,8 +437,7 @@ void web_site_publishing_credentials(http_req *r) {
       json_sprintf("%s/config/publishingcredentials", app.id), "name", app.name, "type",
       "Microsoft.Web/sites/config", "location", json_object_get(site, "location"), "properties",
       "publishingUserName", json_sprintf("$%s", app.name), "publishingPassword", app.password,
-      "scmUri", json_sprintf("https://$%s:%s@%s" WEB_SCM_SUFFIX, app.name, app.password,
-                             app.name));
+      "scmUri", json_sprintf("https://$%s:%s@%s" WEB_SCM_SUFFIX, app.name, app.password, app.name));
   http_reply_json(r, 200, doc);
 }
 
@@ -439,9 +452,15 @@ static void set_state(http_req *r, const char *state) {
   http_reply_empty(r, 200);
 }
 
-void web_site_start(http_req *r) { set_state(r, "Running"); }
-void web_site_stop(http_req *r) { set_state(r, "Stopped"); }
-void web_site_restart(http_req *r) { set_state(r, "Running"); }
+void web_site_start(http_req *r) {
+  set_state(r, "Running");
+}
+void web_site_stop(http_req *r) {
+  set_state(r, "Stopped");
+}
+void web_site_restart(http_req *r) {
+  set_state(r, "Running");
+}
 
 /* One function as ARM shows it (Microsoft.Web/sites/functions). */
 static json_t *function_doc(const web_app *app, json_t *site, json_t *fn) {
@@ -453,9 +472,9 @@ static json_t *function_doc(const web_app *app, json_t *site, json_t *fn) {
                               : !strcmp(trigger, "timer") ? "timerTrigger"
                                                           : "blobTrigger");
   json_object_set_new(binding, "direction", json_string("IN"));
-  json_t *props = json_pack("{s:s,s:s,s:o,s:s,s:b,s:s}", "name", fname, "function_app_id",
-                            app->id, "config", json_pack("{s:[o]}", "bindings", binding),
-                            "language", "python", "isDisabled", 0, "script_href", "");
+  json_t *props = json_pack("{s:s,s:s,s:o,s:s,s:b,s:s}", "name", fname, "function_app_id", app->id,
+                            "config", json_pack("{s:[o]}", "bindings", binding), "language",
+                            "python", "isDisabled", 0, "script_href", "");
   if (!strcmp(trigger, "http")) {
     json_object_set_new(binding, "authLevel", json_incref(json_object_get(fn, "auth_level")));
     json_object_set(binding, "route", json_object_get(fn, "route"));
@@ -469,9 +488,8 @@ static json_t *function_doc(const web_app *app, json_t *site, json_t *fn) {
     json_object_set(binding, "path", json_object_get(fn, "path"));
     json_object_set(binding, "connection", json_object_get(fn, "connection"));
   }
-  return json_pack("{s:o,s:o,s:s,s:O,s:o}", "id",
-                   json_sprintf("%s/functions/%s", app->id, fname), "name",
-                   json_sprintf("%s/%s", app->name, fname), "type",
+  return json_pack("{s:o,s:o,s:s,s:O,s:o}", "id", json_sprintf("%s/functions/%s", app->id, fname),
+                   "name", json_sprintf("%s/%s", app->name, fname), "type",
                    "Microsoft.Web/sites/functions", "location", json_object_get(site, "location"),
                    "properties", props);
 }
@@ -582,7 +600,8 @@ void web_site_publish_xml(http_req *r) {
       "<publishData>"
       "<publishProfile profileName=\"%s - Web Deploy\" publishMethod=\"MSDeploy\" "
       "publishUrl=\"%s" WEB_SCM_SUFFIX ":443\" msdeploySite=\"%s\" userName=\"$%s\" "
-      "userPWD=\"%s\" destinationAppUrl=\"https://%s" WEB_HOST_SUFFIX "\" SQLServerDBConnectionString=\"\" "
+      "userPWD=\"%s\" destinationAppUrl=\"https://%s" WEB_HOST_SUFFIX
+      "\" SQLServerDBConnectionString=\"\" "
       "mySQLDBConnectionString=\"\" hostingProviderForumLink=\"\" controlPanelLink=\"\" "
       "webSystem=\"WebSites\"><databases /></publishProfile>"
       "<publishProfile profileName=\"%s - FTP\" publishMethod=\"FTP\" "
@@ -608,10 +627,10 @@ void web_site_config_logs_get(http_req *r) {
   if (!site) return;
   json_t *v = column_json(r->srv, "logs", "id", app.id);
   if (!v) v = json_object();
-  json_t *def = json_pack("{s:{s:{s:s}},s:{s:{s:i,s:b}},s:{s:b},s:{s:b}}", "applicationLogs",
-                          "fileSystem", "level", "Off", "httpLogs", "fileSystem", "retentionInMb",
-                          35, "enabled", 0, "failedRequestsTracing", "enabled", 0,
-                          "detailedErrorMessages", "enabled", 0);
+  json_t *def =
+      json_pack("{s:{s:{s:s}},s:{s:{s:i,s:b}},s:{s:b},s:{s:b}}", "applicationLogs", "fileSystem",
+                "level", "Off", "httpLogs", "fileSystem", "retentionInMb", 35, "enabled", 0,
+                "failedRequestsTracing", "enabled", 0, "detailedErrorMessages", "enabled", 0);
   json_object_update_missing(v, def);
   json_decref(def);
   http_reply_json(r, 200, config_doc(site, "logs", v));
