@@ -33,9 +33,9 @@ enum http_err_style {
 
 /* Which listener a request arrived on. */
 enum http_listener {
-  LISTEN_MGMT,     /* HTTPS: ARM, AAD, Graph, admin */
-  LISTEN_BLOB,     /* HTTP: blob data plane (Azurite's port) */
-  LISTEN_BLOB_TLS, /* HTTPS: blob data plane (bearer tokens) */
+  LISTEN_MGMT,      /* HTTPS: ARM, AAD, Graph, admin */
+  LISTEN_BLOB,      /* HTTP: blob data plane (Azurite's port) */
+  LISTEN_BLOB_TLS,  /* HTTPS: blob data plane (bearer tokens) */
   /* HTTP: the Instance Metadata Service, with no socket of its own on the
    * host: only connections a provider hands over (srv_add_connection) from
    * inside a sandbox reach it, their client address naming the sandbox. */
@@ -58,13 +58,13 @@ typedef struct http_header {
 typedef struct http_req {
   struct srv *srv;
   enum http_listener listener;
-  const char *method;    /* "GET", "PUT", ... */
-  const char *raw_path;  /* as sent, still percent-encoded, no query */
-  const char *path;      /* percent-decoded */
-  const char *raw_query; /* as sent after '?', or "" */
-  const char *host;      /* Host header or "" */
-  const char *client_ip; /* "127.0.0.1" */
-  char request_id[40];   /* x-ms-request-id, set on every reply */
+  const char *method;     /* "GET", "PUT", ... */
+  const char *raw_path;   /* as sent, still percent-encoded, no query */
+  const char *path;       /* percent-decoded */
+  const char *raw_query;  /* as sent after '?', or "" */
+  const char *host;       /* Host header or "" */
+  const char *client_ip;  /* "127.0.0.1" */
+  char request_id[40];    /* x-ms-request-id, set on every reply */
 
   /* Path parameters captured by the route pattern ({name} segments and the
    * trailing '*'), in order.  Values are percent-decoded. */
@@ -145,7 +145,8 @@ void http_reply_json(http_req *r, int status, json_t *j);
 void http_reply_bytes(http_req *r, int status, const char *content_type, const void *data,
                       size_t len);
 /* Takes ownership of the malloc'd buffer. */
-void http_reply_owned(http_req *r, int status, const char *content_type, char *data, size_t len);
+void http_reply_owned(http_req *r, int status, const char *content_type, char *data,
+                      size_t len);
 /* Sends len bytes from fd at off (zero-copy where the OS allows). Takes ownership of fd. */
 void http_reply_fd(http_req *r, int status, const char *content_type, int fd, uint64_t off,
                    uint64_t len);

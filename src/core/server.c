@@ -8,12 +8,12 @@
  * final call runs dispatch(): route -> authenticate/authorize -> handler ->
  * render (errors in the route's style, in one place: render_error()).
  */
-#include <arpa/inet.h>
-#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <assert.h>
 #include <microhttpd.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -381,8 +381,9 @@ int64_t http_date_parse(const char *s) {
     if (strcasecmp(mon, mons[i]) == 0) tm.tm_mon = i;
   if (tm.tm_mon < 0) return -1;
   /* Bounded fields: a year like 2602026020 would overflow the milliseconds. */
-  if (tm.tm_year < 0 || tm.tm_year > 9999 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 ||
-      tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
+  if (tm.tm_year < 0 || tm.tm_year > 9999 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+      tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
+      tm.tm_sec > 60)
     return -1;
   tm.tm_year -= 1900;
   return (int64_t)timegm(&tm) * 1000;
@@ -506,7 +507,8 @@ static void reply_reset(req_state *st) {
   st->reader_free = NULL;
 }
 
-void http_reply_owned(http_req *r, int status, const char *content_type, char *data, size_t len) {
+void http_reply_owned(http_req *r, int status, const char *content_type, char *data,
+                      size_t len) {
   req_state *st = RS(r);
   reply_reset(st);
   st->kind = REPLY_BYTES;
@@ -655,8 +657,7 @@ typedef struct srv_priv {
 static void routes_compile(srv *s) {
   srv_priv *p = s->priv;
   int total = 0;
-  for (int i = 0; providers[i]; i++)
-    total += providers[i]->nroutes;
+  for (int i = 0; providers[i]; i++) total += providers[i]->nroutes;
   p->routes = calloc((size_t)total, sizeof *p->routes);
   for (int i = 0; providers[i]; i++)
     for (int k = 0; k < providers[i]->nroutes; k++) {
@@ -674,8 +675,7 @@ static void routes_compile(srv *s) {
       }
       /* The table is data: a pattern beyond what matching holds stops startup. */
       int params = c->tail;
-      for (int k2 = 0; k2 < c->nseg; k2++)
-        params += c->seg[k2][0] == '{';
+      for (int k2 = 0; k2 < c->nseg; k2++) params += c->seg[k2][0] == '{';
       if ((strtok_r(NULL, "/", &save) && !c->tail) || params > 15) {
         log_error("route %s %s: more than 64 segments or 15 parameters", c->rt->method,
                   c->rt->pattern);
@@ -688,8 +688,7 @@ static void routes_compile(srv *s) {
 static void routes_free(srv *s) {
   srv_priv *p = s->priv;
   for (int i = 0; i < p->nroutes; i++) {
-    for (int k = 0; k < p->routes[i].nseg; k++)
-      free(p->routes[i].seg[k]);
+    for (int k = 0; k < p->routes[i].nseg; k++) free(p->routes[i].seg[k]);
     free(p->routes[i].seg);
   }
   free(p->routes);
@@ -716,10 +715,8 @@ static int route_match(http_req *r, const compiled_route *c, char **segs, int ns
     /* the rest of the path after nseg segments, without the leading '/' */
     const char *p = path;
     for (int i = 0; i < c->nseg; i++) {
-      while (*p == '/')
-        p++;
-      while (*p && *p != '/')
-        p++;
+      while (*p == '/') p++;
+      while (*p && *p != '/') p++;
     }
     if (*p == '/') p++;
     assert(r->nparams < 16);
@@ -793,23 +790,12 @@ static int route_unrouted(http_req *r) {
 static void xml_escape_into(FILE *f, const char *s) {
   for (; *s; s++) {
     switch (*s) {
-    case '<':
-      fputs("&lt;", f);
-      break;
-    case '>':
-      fputs("&gt;", f);
-      break;
-    case '&':
-      fputs("&amp;", f);
-      break;
-    case '"':
-      fputs("&quot;", f);
-      break;
-    case '\'':
-      fputs("&apos;", f);
-      break;
-    default:
-      fputc(*s, f);
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '&': fputs("&amp;", f); break;
+    case '"': fputs("&quot;", f); break;
+    case '\'': fputs("&apos;", f); break;
+    default: fputc(*s, f);
     }
   }
 }
@@ -843,7 +829,8 @@ static void render_error(http_req *r) {
   req_state *st = RS(r);
   enum http_err_style style =
       st->fail_style_set ? st->fail_style : (st->route ? st->route->style : HTTP_ERR_ARM);
-  if (!st->route && !st->fail_style_set && r->listener != LISTEN_MGMT && r->listener != LISTEN_IMDS)
+  if (!st->route && !st->fail_style_set && r->listener != LISTEN_MGMT &&
+      r->listener != LISTEN_IMDS)
     style = HTTP_ERR_STORAGE;
   int status = st->status;
   const char *code = utf8_scrub(r, st->fail_code);
@@ -917,8 +904,8 @@ static void render_error(http_req *r) {
 /* ---- sub-requests ------------------------------------------------------------ */
 
 static void path_set(req_state *st, const char *raw, size_t len);
-static void query_add(req_state *st, hdr_list *l, const char *key, size_t klen, const char *value,
-                      size_t vlen);
+static void query_add(req_state *st, hdr_list *l, const char *key, size_t klen,
+                      const char *value, size_t vlen);
 
 /* Before any handler: a name that a NUL would truncate, or that invalid
  * UTF-8 would make collide with another, names nothing. */
@@ -1001,8 +988,8 @@ static void target_set(req_state *st, const char *method, const char *target,
   for (const char *q = r->raw_query; *q;) {
     size_t n = strcspn(q, "&");
     size_t k = strcspn(q, "=");
-    if (n > 0)
-      query_add(st, &st->query, q, k < n ? k : n, k < n ? q + k + 1 : NULL, k < n ? n - k - 1 : 0);
+    if (n > 0) query_add(st, &st->query, q, k < n ? k : n, k < n ? q + k + 1 : NULL,
+                         k < n ? n - k - 1 : 0);
     q += n;
     if (*q == '&') q++;
   }
@@ -1066,8 +1053,8 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 
 /* Decodes one query parameter into l; a NUL or invalid UTF-8 in its name or
  * value marks the request's URL bad. */
-static void query_add(req_state *st, hdr_list *l, const char *key, size_t klen, const char *value,
-                      size_t vlen) {
+static void query_add(req_state *st, hdr_list *l, const char *key, size_t klen,
+                      const char *value, size_t vlen) {
   const char *why_k, *why_v = NULL;
   char *k = url_decode_checked(key, klen, &why_k);
   char *v = value ? url_decode_checked(value, vlen, &why_v) : NULL;
@@ -1221,8 +1208,7 @@ static void req_free(req_state *st) {
    * may still be named by strings in it. */
   deferred *d = st->defers;
   st->defers = NULL;
-  for (; d; d = d->next)
-    d->fn(d->p);
+  for (; d; d = d->next) d->fn(d->p);
   reply_reset(st);
   hasher_finish(st); /* an upload cut short still has its hasher running */
   EVP_MD_CTX_free(st->md5);
@@ -1340,8 +1326,7 @@ static int body_append(req_state *st, const char *data, size_t n) {
   if (st->body_fd < 0 && r->body_len + n <= HTTP_BODY_MEM_MAX) {
     if (r->body_len + n + 1 > st->mem_cap) {
       size_t cap = st->mem_cap ? st->mem_cap : 4096;
-      while (cap < r->body_len + n + 1)
-        cap *= 2;
+      while (cap < r->body_len + n + 1) cap *= 2;
       r->body_mem = realloc(r->body_mem, cap);
       if (!r->body_mem) abort();
       st->mem_cap = cap;
@@ -1401,8 +1386,8 @@ static void dispatch(req_state *st) {
     }
     gettimeofday(&t1, NULL);
     if (r->body_len > HTTP_BODY_MEM_MAX)
-      log_debug("%s: body of %llu bytes received in %.1f ms, hashed %.1f ms later", r->request_id,
-                (unsigned long long)r->body_len,
+      log_debug("%s: body of %llu bytes received in %.1f ms, hashed %.1f ms later",
+                r->request_id, (unsigned long long)r->body_len,
                 (double)(t0.tv_sec - st->started.tv_sec) * 1e3 +
                     (double)(t0.tv_usec - st->started.tv_usec) / 1e3,
                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_usec - t0.tv_usec) / 1e3);
@@ -1523,8 +1508,8 @@ static enum MHD_Result send_reply(req_state *st) {
     struct stat sb;
     if (fstat(st->fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
         (uint64_t)sb.st_size < st->off + st->len) {
-      log_error("%s %s: the reply's file holds less than %llu bytes at %llu", r->method, r->path,
-                (unsigned long long)st->len, (unsigned long long)st->off);
+      log_error("%s %s: the reply's file holds less than %llu bytes at %llu", r->method,
+                r->path, (unsigned long long)st->len, (unsigned long long)st->off);
       http_fail(r, CORE_ERR_INTERNAL_ERROR, "The server encountered an internal error.");
     }
   }
@@ -1566,8 +1551,7 @@ static enum MHD_Result send_reply(req_state *st) {
     else
       resp = MHD_create_response_from_callback(st->len, 4096, no_body_cb, NULL, NULL);
     break;
-  case REPLY_NONE:
-    break;
+  case REPLY_NONE: break;
   }
   if (!resp) return MHD_NO;
   if (st->ctype) MHD_add_response_header(resp, "Content-Type", st->ctype);
@@ -1663,7 +1647,7 @@ static void *reaper_main(void *arg) {
     for (conn_track *t = p->conns.next; t != &p->conns; t = t->next) {
       int limit = t->phase == CONN_WAIT_LINE ? s->cfg.idle_timeout_s
                   : t->phase == CONN_HEADERS ? s->cfg.header_timeout_s
-                                             : 0;
+                                              : 0;
       if (!limit || t->reaped || t->fd < 0 || now - t->since < limit) continue;
       shutdown(t->fd, SHUT_RDWR);
       t->reaped = 1;
@@ -1683,14 +1667,14 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
   char line[1024];
   vsnprintf(line, sizeof line, fmt, ap);
   size_t n = strlen(line);
-  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-    line[--n] = 0;
+  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
   log_warn("http: %s", line);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls) {
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
   (void)version;
   listener *l = cls;
   req_state *st = *con_cls;
@@ -1769,8 +1753,7 @@ void srv_config_defaults(srv_config *c) {
   if ((v = getenv("AZLITE_BLOB_TLS_PORT"))) c->blob_tls_port = atoi(v);
   if ((v = getenv("AZLITE_IDLE_TIMEOUT")) && atoi(v) > 0) c->idle_timeout_s = atoi(v);
   if ((v = getenv("AZLITE_HEADER_TIMEOUT")) && atoi(v) > 0) c->header_timeout_s = atoi(v);
-  if ((v = getenv("AZLITE_LOG_LEVEL")) && log_level_parse(v) >= 0)
-    c->log_level = log_level_parse(v);
+  if ((v = getenv("AZLITE_LOG_LEVEL")) && log_level_parse(v) >= 0) c->log_level = log_level_parse(v);
 }
 
 static int mkdir_p(const char *path) {
@@ -1823,7 +1806,8 @@ int srv_open(srv *s) {
   if (mkdir_p(s->tmp_dir) != 0) return -1;
   snprintf(s->mgmt_url, sizeof s->mgmt_url, "https://127.0.0.1:%d", s->cfg.mgmt_port);
   snprintf(s->blob_url, sizeof s->blob_url, "http://127.0.0.1:%d", s->cfg.blob_port);
-  snprintf(s->blob_tls_url, sizeof s->blob_tls_url, "https://127.0.0.1:%d", s->cfg.blob_tls_port);
+  snprintf(s->blob_tls_url, sizeof s->blob_tls_url, "https://127.0.0.1:%d",
+           s->cfg.blob_tls_port);
   if (s->serving) tmp_sweep(s);
   if (store_init(s) != 0 || clock_init(s) != 0) return -1;
   for (int i = 0; providers[i]; i++)
@@ -1848,8 +1832,7 @@ static char *read_file(const char *path) {
   FILE *m = open_memstream(&buf, &len);
   char tmp[4096];
   size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-    fwrite(tmp, 1, n, m);
+  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) fwrite(tmp, 1, n, m);
   fclose(f);
   fclose(m);
   return buf;
@@ -1911,8 +1894,8 @@ static struct MHD_Daemon *start_one(srv *s, listener *l, int port, int tls) {
   l->s = s;
   /* MHD_OPTION_ARRAY ends at the first MHD_OPTION_END, which plain HTTP
    * puts where the TLS key would be. */
-  return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, l, MHD_OPTION_ARRAY, opts,
-                          MHD_OPTION_END);
+  return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, l, MHD_OPTION_ARRAY,
+                          opts, MHD_OPTION_END);
 }
 
 int srv_listen(srv *s) {

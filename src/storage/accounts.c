@@ -322,8 +322,8 @@ static int account_build(arm_op *op) {
     props_merge(props, json_object_get(in, "properties"));
     return settings_check(r, body);
   }
-  json_object_set(body, "sku",
-                  json_object_get(in, "sku") ? json_object_get(in, "sku") : json_object());
+  json_object_set(body, "sku", json_object_get(in, "sku") ? json_object_get(in, "sku")
+                                                          : json_object());
   json_object_set(body, "kind", json_object_get(in, "kind"));
   props = op->cur ? json_deep_copy(json_object_get(op->cur, "properties")) : NULL;
   if (!props) props = props_new();
