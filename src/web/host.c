@@ -445,12 +445,21 @@ static json_t *invoke(srv *s, const web_app *app, json_t *msg, char **why) {
   }
   if (w->dynamic) {
     /* Consumption bills executions and memory x time: memory rounded up to
-     * 128 MB, at least 100 ms. */
+     * 128 MB, at least 100 ms.  Both in one transaction: one commit. */
     double mb = rss ? (double)((rss + 131071) / 131072 * 128) : 128;
     double secs = (ms < 100 ? 100 : ms) / 1000.0;
-    usage_record(s, app->id, "Microsoft.Web/sites/functions/executions", 1, "Executions");
-    usage_record(s, app->id, "Microsoft.Web/sites/functions/executionTime", mb / 1024 * secs,
-                 "GB-Seconds");
+    if (store_begin(s) == 0) {
+      int rc = usage_record(s, app->id, "Microsoft.Web/sites/functions/executions", 1,
+                            "Executions");
+      if (rc == 0)
+        rc = usage_record(s, app->id, "Microsoft.Web/sites/functions/executionTime",
+                          mb / 1024 * secs, "GB-Seconds");
+      if (rc == 0) rc = store_commit(s);
+      if (rc != 0) {
+        store_rollback(s);
+        log_warn("web: %s: an execution could not be metered", app->name);
+      }
+    }
   }
   worker_release(h, w);
   return out;
