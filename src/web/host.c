@@ -12,7 +12,8 @@
  * are, and a cold start must stay well under a second; a sandbox's own
  * network namespace would need a relay per endpoint.  The first request
  * starts the worker (cold start, logged), later ones reuse it; one
- * invocation at a time per worker.  A new deployment, new settings, stop,
+ * invocation at a time per worker, and concurrent load starts more, up to
+ * the plan's limit (worker_get).  A new deployment, new settings, stop,
  * restart or delete retire it; idle ones stop after WEB_IDLE_MS of azlite's
  * clock.  A worker that dies answers 500 and the next request starts
  * another. */
@@ -50,6 +51,7 @@ typedef struct worker {
   pthread_mutex_t mu; /* one invocation at a time; guards fd */
   int64_t last_ms;    /* azlite's clock at the last invocation */
   int refs;           /* guarded by web_host.mu */
+  int inflight;       /* invocations given it and not done; guarded by web_host.mu */
   int retired;        /* off the list: the last user stops it */
 } worker;
 
@@ -304,9 +306,34 @@ void web_app_env_free(char **env) {
   free(env);
 }
 
-/* Starts a worker for the app's active deployment and waits for it to load;
- * NULL (and *why set, malloc'd) when it cannot. */
-static worker *worker_spawn(srv *s, const web_app *app, char **why) {
+/* How many workers an app may have: what its plan scales to (Consumption
+ * and Elastic Premium: their maximum worker counts; Dedicated: the plan's
+ * instances), at most AZLITE_WEB_MAX_WORKERS on this machine (default 4). */
+static int max_workers(srv *s, const char *site_id) {
+  const char *env = getenv("AZLITE_WEB_MAX_WORKERS");
+  int cap = env && atoi(env) > 0 ? atoi(env) : 4;
+  json_t *site = arm_resource_get(s, site_id);
+  const char *plan_id =
+      json_string_value(json_object_get(json_object_get(site, "properties"), "serverFarmId"));
+  json_t *plan = plan_id ? arm_resource_get(s, plan_id) : NULL;
+  json_t *props = json_object_get(plan, "properties");
+  const char *tier = json_string_value(json_object_get(json_object_get(plan, "sku"), "tier"));
+  json_int_t n = 1;
+  if (tier && !strcasecmp(tier, "Dynamic"))
+    n = json_integer_value(json_object_get(props, "maximumNumberOfWorkers"));
+  else if (tier && !strcasecmp(tier, "ElasticPremium"))
+    n = json_integer_value(json_object_get(props, "maximumElasticWorkerCount"));
+  else if (plan)
+    n = json_integer_value(json_object_get(json_object_get(plan, "sku"), "capacity"));
+  json_decref(plan);
+  json_decref(site);
+  if (n < 1) n = 1;
+  return n < cap ? (int)n : cap;
+}
+
+/* Starts w's process for the app's active deployment and waits for it to
+ * load; -1 (and *why set, malloc'd) when it cannot.  w->mu is held. */
+static int worker_spawn(srv *s, const web_app *app, worker *w, char **why) {
   char *dir = web_dep_dir(s, app->name, app->active_dep);
   char root[PATH_MAX], worker_py[PATH_MAX + 32], logdir[PATH_MAX], logf[PATH_MAX + 16];
   snprintf(root, sizeof root, "%s/wwwroot", dir);
@@ -322,7 +349,7 @@ static worker *worker_spawn(srv *s, const web_app *app, char **why) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     free(dir);
     *why = strdup("socketpair failed");
-    return NULL;
+    return -1;
   }
   char **envp = web_app_env(s, app, dir, root);
   posix_spawn_file_actions_t fa;
@@ -343,33 +370,29 @@ static worker *worker_spawn(srv *s, const web_app *app, char **why) {
   if (rc != 0) {
     close(sv[0]);
     *why = strdup("the Python worker could not be started");
-    return NULL;
+    return -1;
   }
-  worker *w = calloc(1, sizeof *w);
   w->pid = pid;
   w->fd = sv[0];
-  snprintf(w->app, sizeof w->app, "%s", app->name);
-  snprintf(w->dep, sizeof w->dep, "%s", app->active_dep);
-  snprintf(w->site_id, sizeof w->site_id, "%s", app->id);
   w->dynamic = plan_is_dynamic(s, app->id);
-  pthread_mutex_init(&w->mu, NULL);
   json_t *ready = msg_recv(w->fd, 120000);
   if (!json_is_true(json_object_get(ready, "ready"))) {
     const char *e = json_string_value(json_object_get(ready, "error"));
     *why = strdup(e ? e : "the worker exited while loading function_app.py");
     json_decref(ready);
     worker_stop(w);
-    pthread_mutex_destroy(&w->mu);
-    free(w);
-    return NULL;
+    return -1;
   }
   json_decref(ready);
   log_info("web: %s: worker %d started (cold start %lld ms)", app->name, (int)pid,
            (long long)(wall_ms() - t0));
-  return w;
+  return 0;
 }
 
-/* A worker of the app's active deployment, with a reference (release it). */
+/* A worker of the app's active deployment, with a reference and its mutex
+ * held (invoke releases both): an idle one; else a new one while the app
+ * has fewer than its limit (concurrent load scales out); else the least
+ * busy, waited for.  NULL (and *why) when none can start. */
 static worker *worker_get(srv *s, const web_app *app, char **why) {
   web_host *h = host_of(s);
   if (!h) {
@@ -377,34 +400,51 @@ static worker *worker_get(srv *s, const web_app *app, char **why) {
     return NULL;
   }
   pthread_mutex_lock(&h->mu);
-  for (worker *w = h->list; w; w = w->next)
-    if (!strcasecmp(w->app, app->name) && !strcmp(w->dep, app->active_dep)) {
-      w->refs++;
-      pthread_mutex_unlock(&h->mu);
-      return w;
-    }
-  pthread_mutex_unlock(&h->mu);
-  worker *w = worker_spawn(s, app, why);
-  if (!w) return NULL;
-  worker *done = NULL;
-  pthread_mutex_lock(&h->mu);
-  /* Another request may have started one meanwhile: keep the first. */
-  for (worker *o = h->list; o; o = o->next)
-    if (!strcasecmp(o->app, app->name) && !strcmp(o->dep, app->active_dep)) {
-      o->refs++;
-      w->retired = 1;
-      w->next = done;
-      done = w;
-      w = o;
-      break;
-    }
-  if (!done) {
-    w->refs = 1;
-    w->next = h->list;
-    h->list = w;
+  worker *idle = NULL, *least = NULL;
+  int count = 0;
+  for (worker *w = h->list; w; w = w->next) {
+    if (strcasecmp(w->app, app->name) || strcmp(w->dep, app->active_dep)) continue;
+    count++;
+    if (!w->inflight && !idle) idle = w;
+    if (!least || w->inflight < least->inflight) least = w;
   }
+  worker *pick = idle;
+  if (!pick && count > 0) {
+    pthread_mutex_unlock(&h->mu);
+    int limit = max_workers(s, app->id); /* reads the store: not under h->mu */
+    pthread_mutex_lock(&h->mu);
+    if (count >= limit) pick = least;
+  }
+  if (pick) {
+    pick->refs++;
+    pick->inflight++;
+    pthread_mutex_unlock(&h->mu);
+    pthread_mutex_lock(&pick->mu);
+    return pick;
+  }
+  /* A new worker, listed while it starts (it counts toward the limit; a
+   * request that picks it waits on its mutex until it has loaded). */
+  worker *w = calloc(1, sizeof *w);
+  if (!w) abort();
+  w->fd = -1;
+  snprintf(w->app, sizeof w->app, "%s", app->name);
+  snprintf(w->dep, sizeof w->dep, "%s", app->active_dep);
+  snprintf(w->site_id, sizeof w->site_id, "%s", app->id);
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_mutex_lock(&w->mu);
+  w->refs = 1;
+  w->inflight = 1;
+  w->next = h->list;
+  h->list = w;
   pthread_mutex_unlock(&h->mu);
-  free_retired(done);
+  if (worker_spawn(s, app, w, why) != 0) {
+    worker *done = NULL;
+    pthread_mutex_lock(&h->mu);
+    if (!w->retired) retire_locked(h, w, &done);
+    pthread_mutex_unlock(&h->mu);
+    free_retired(done);
+    /* Still returned: the caller sees fd < 0 and answers 500. */
+  }
   return w;
 }
 
@@ -426,7 +466,6 @@ static json_t *invoke(srv *s, const web_app *app, json_t *msg, char **why) {
   web_host *h = host_of(s);
   worker *w = worker_get(s, app, why);
   if (!w) return NULL;
-  pthread_mutex_lock(&w->mu);
   int64_t t0 = wall_ms();
   json_t *out = NULL;
   if (w->fd >= 0 && msg_send(w->fd, msg) == 0) out = msg_recv(w->fd, WEB_INVOKE_TIMEOUT_MS);
@@ -434,8 +473,11 @@ static json_t *invoke(srv *s, const web_app *app, json_t *msg, char **why) {
   long rss = out ? worker_rss_kb(w->pid) : 0;
   w->last_ms = clock_now_ms(s);
   pthread_mutex_unlock(&w->mu);
+  pthread_mutex_lock(&h->mu);
+  w->inflight--;
+  pthread_mutex_unlock(&h->mu);
   if (!out) {
-    *why = strdup("the worker stopped during the invocation");
+    if (!*why) *why = strdup("the worker stopped during the invocation");
     log_warn("web: %s: worker %d stopped during an invocation", app->name, (int)w->pid);
     worker *done = NULL;
     pthread_mutex_lock(&h->mu);
@@ -443,14 +485,14 @@ static json_t *invoke(srv *s, const web_app *app, json_t *msg, char **why) {
     pthread_mutex_unlock(&h->mu);
     free_retired(done);
   }
-  if (w->dynamic) {
+  if (out && w->dynamic) {
     /* Consumption bills executions and memory x time: memory rounded up to
      * 128 MB, at least 100 ms.  Both in one transaction: one commit. */
     double mb = rss ? (double)((rss + 131071) / 131072 * 128) : 128;
     double secs = (ms < 100 ? 100 : ms) / 1000.0;
     if (store_begin(s) == 0) {
-      int rc = usage_record(s, app->id, "Microsoft.Web/sites/functions/executions", 1,
-                            "Executions");
+      int rc =
+          usage_record(s, app->id, "Microsoft.Web/sites/functions/executions", 1, "Executions");
       if (rc == 0)
         rc = usage_record(s, app->id, "Microsoft.Web/sites/functions/executionTime",
                           mb / 1024 * secs, "GB-Seconds");

@@ -100,6 +100,12 @@ def every_five(timer: func.TimerRequest) -> None:
 def boom(req: func.HttpRequest) -> func.HttpResponse:
     raise RuntimeError("this function always raises")
 
+@app.route(route="slow", auth_level=func.AuthLevel.ANONYMOUS)
+def slow(req: func.HttpRequest) -> func.HttpResponse:
+    import time
+    time.sleep(1.5)
+    return func.HttpResponse(str(os.getpid()))
+
 @app.route(route="items/{id:int}", auth_level=func.AuthLevel.ANONYMOUS, methods=["GET"])
 def item(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("item %s" % req.route_params["id"])
@@ -151,7 +157,8 @@ def create_app(name):
 def setUpModule():
     global srv, CONN, WORKDIR
     WORKDIR = tempfile.mkdtemp(prefix="azlite-fn-")
-    srv = Azlite().start()
+    # Two workers at most per app here, so scaling out has a limit to reach.
+    srv = Azlite(server_env={"AZLITE_WEB_MAX_WORKERS": "2"}).start()
     srv.az_json("group", "create", "-n", RG, "-l", "eastus")
     CONN = srv.storage_account("fnstore", RG)
 
@@ -341,6 +348,14 @@ class TimerAndErrors(unittest.TestCase):
         # One worker served all of it: one cold start.
         with open(srv.log_path, errors="replace") as f:
             self.assertEqual(f.read().count("web: %s: worker" % TIMER_APP), 1)
+
+    def test_scale_out_under_concurrent_load(self):
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(4) as pool:
+            rs = list(pool.map(lambda _: call(TIMER_APP, "GET", "/api/slow"), range(4)))
+        self.assertEqual([r.status_code for r in rs], [200] * 4)
+        # Four requests at once: a second worker starts, and no third (the limit).
+        self.assertEqual(len({r.text for r in rs}), 2)
 
     def test_stop_and_start(self):
         srv.az("functionapp", "stop", "-g", RG, "-n", TIMER_APP, check=True)
