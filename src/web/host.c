@@ -41,6 +41,7 @@
 #define WEB_IDLE_MS (20 * 60 * 1000LL)     /* Consumption's idle timeout */
 #define WEB_INVOKE_TIMEOUT_MS (230 * 1000) /* the front end's HTTP timeout */
 #define WEB_MAX_MSG (64u << 20)
+#define WEB_SCAN_MS 2000 /* how often blob triggers look for new blobs */
 
 typedef struct worker {
   struct worker *next;
@@ -55,9 +56,19 @@ typedef struct worker {
   int retired;        /* off the list: the last user stops it */
 } worker;
 
+/* An app whose blob triggers are scanned: at most one scan at a time, one
+ * every WEB_SCAN_MS of wall time. */
+typedef struct blob_scan {
+  struct blob_scan *next;
+  char app[64];
+  int64_t last_wall_ms;
+  int running;
+} blob_scan;
+
 typedef struct web_host {
-  pthread_mutex_t mu; /* guards the list and refs */
+  pthread_mutex_t mu; /* guards the list, refs, inflight and scans */
   worker *list;
+  blob_scan *scans;
 } web_host;
 
 static web_host *host_of(srv *s) {
@@ -265,7 +276,7 @@ char **web_app_env(srv *s, const web_app *app, const char *home, const char *roo
   size_t nid = 0;
   while (id_env && id_env[nid])
     nid++;
-  size_t n = json_object_size(settings) + nid + 16, k = 0;
+  size_t n = json_object_size(settings) + nid + 20, k = 0;
   char **envp = calloc(n, sizeof *envp);
   if (!envp) abort();
   const char *key;
@@ -287,6 +298,12 @@ char **web_app_env(srv *s, const web_app *app, const char *home, const char *roo
   if (asprintf(&envp[k], "WEBSITE_SITE_NAME=%s", app->name) > 0) k++;
   if (asprintf(&envp[k], "WEBSITE_HOSTNAME=%s" WEB_HOST_SUFFIX, app->name) > 0) k++;
   if (asprintf(&envp[k], "AzureWebJobsScriptRoot=%s", root) > 0) k++;
+  /* Which blobs its blob triggers have run for, across deployments. */
+  char rel[128];
+  snprintf(rel, sizeof rel, "web/sites/%s/blob-receipts.json", app->name);
+  char *receipts = srv_path(s, rel);
+  if (asprintf(&envp[k], "AZLITE_BLOB_RECEIPTS=%s", receipts) > 0) k++;
+  free(receipts);
   /* Transparent mode, as under `azlite exec`: Azure's names (the storage
    * account of AzureWebJobsStorage, <account>.blob.core.windows.net) reach
    * azlite's management port. */
@@ -485,7 +502,10 @@ static json_t *invoke(srv *s, const web_app *app, json_t *msg, char **why) {
     pthread_mutex_unlock(&h->mu);
     free_retired(done);
   }
-  if (out && w->dynamic) {
+  /* A blob scan is as many executions as functions it ran. */
+  json_t *ran = json_object_get(out, "ran");
+  json_int_t execs = json_is_integer(ran) ? json_integer_value(ran) : 1;
+  if (out && w->dynamic && execs > 0) {
     /* Consumption bills executions and memory x time: memory rounded up to
      * 128 MB, at least 100 ms.  Both in one transaction: one commit. */
     double mb = rss ? (double)((rss + 131071) / 131072 * 128) : 128;
@@ -824,6 +844,83 @@ static void timers_tick(srv *s, int64_t now_ms) {
   }
 }
 
+typedef struct scan_job {
+  srv *s;
+  web_app app;
+  blob_scan *scan;
+} scan_job;
+
+static void *scan_main(void *arg) {
+  scan_job *j = arg;
+  web_host *h = host_of(j->s);
+  json_t *msg = json_pack("{s:s,s:s}", "fn", "", "kind", "scan");
+  char *why = NULL;
+  json_t *out = invoke(j->s, &j->app, msg, &why);
+  if (!out || json_object_get(out, "error"))
+    log_warn("web: %s: the blob scan failed%s%s", j->app.name, why ? ": " : "", why ? why : "");
+  else if (json_integer_value(json_object_get(out, "ran")) > 0)
+    log_info("web: %s: blob triggers ran %lld time(s)", j->app.name,
+             (long long)json_integer_value(json_object_get(out, "ran")));
+  free(why);
+  json_decref(out);
+  json_decref(msg);
+  pthread_mutex_lock(&h->mu);
+  j->scan->running = 0;
+  j->scan->last_wall_ms = wall_ms();
+  pthread_mutex_unlock(&h->mu);
+  store_fini(j->s);
+  free(j);
+  return NULL;
+}
+
+/* Blob triggers: every WEB_SCAN_MS, each running app whose active
+ * deployment declares a blob function has its worker look for new blobs
+ * (azlite_worker.py scan: blobs without a receipt run the function). */
+static void blob_tick(srv *s) {
+  web_host *h = host_of(s);
+  sqlite3_stmt *st;
+  if (store_prepare(store_db(s),
+                    "SELECT w.name FROM web_sites w JOIN web_deployments d"
+                    " ON d.site=w.id AND d.id=w.active_dep WHERE w.state='Running'"
+                    " AND instr(d.functions, '\"trigger\":\"blob\"') > 0",
+                    -1, &st, NULL) != SQLITE_OK)
+    return;
+  char apps[16][64];
+  int n = 0;
+  while (n < 16 && sqlite3_step(st) == SQLITE_ROW)
+    snprintf(apps[n++], 64, "%s", sqlite3_column_text(st, 0));
+  store_finalize(st);
+  int64_t now = wall_ms();
+  for (int i = 0; i < n; i++) {
+    pthread_mutex_lock(&h->mu);
+    blob_scan *sc = h->scans;
+    while (sc && strcasecmp(sc->app, apps[i]))
+      sc = sc->next;
+    if (!sc) {
+      sc = calloc(1, sizeof *sc);
+      if (!sc) abort();
+      snprintf(sc->app, sizeof sc->app, "%.63s", apps[i]);
+      sc->next = h->scans;
+      h->scans = sc;
+    }
+    int due = !sc->running && now - sc->last_wall_ms >= WEB_SCAN_MS;
+    if (due) sc->running = 1;
+    pthread_mutex_unlock(&h->mu);
+    if (!due) continue;
+    scan_job *j = calloc(1, sizeof *j);
+    pthread_t t;
+    if (!j || web_app_load(s, apps[i], &j->app) != 0 ||
+        (j->s = s, j->scan = sc, pthread_create(&t, NULL, scan_main, j) != 0)) {
+      free(j);
+      pthread_mutex_lock(&h->mu);
+      sc->running = 0;
+      pthread_mutex_unlock(&h->mu);
+      continue;
+    }
+    pthread_detach(t);
+  }
+}
+
 /* Workers idle for WEB_IDLE_MS of azlite's clock stop. */
 static void idle_tick(srv *s, int64_t now_ms) {
   web_host *h = host_of(s);
@@ -844,5 +941,6 @@ static void idle_tick(srv *s, int64_t now_ms) {
 void web_host_tick(srv *s, int64_t now_ms) {
   if (!host_of(s)) return;
   timers_tick(s, now_ms);
+  blob_tick(s);
   idle_tick(s, now_ms);
 }

@@ -200,12 +200,70 @@ def invoke(fns, msg, app_dir):
     if kind == "timer":
         call(e, func.TimerRequest(past_due=bool(msg.get("past_due"))), msg, app_dir)
         return {"status": 200}
-    if kind == "blob":
-        data = base64.b64decode(msg.get("body_b64") or "")
-        call(e, func.InputStream(data=data, name=msg.get("name"), uri=msg.get("uri")), msg,
-             app_dir)
-        return {"status": 200}
     return {"error": "unknown invocation kind %r" % kind}
+
+
+def receipts_load(path):
+    try:
+        with open(path) as f:
+            return set(json.load(f))
+    except (OSError, ValueError):
+        return set()
+
+
+def receipts_save(path, receipts):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(sorted(receipts), f)
+    os.replace(tmp, path)
+
+
+def scan(fns, msg, app_dir):
+    """Blob triggers: each blob under a blob function's path that has no
+    receipt yet (its name and ETag) runs the function once, as the Functions
+    host's blob scan does.  Returns how many ran."""
+    import azure.functions as func
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.storage.blob import ContainerClient
+    path = os.environ.get("AZLITE_BLOB_RECEIPTS", os.path.join(app_dir, ".blob-receipts.json"))
+    receipts = receipts_load(path)
+    ran = 0
+    for e in fns.values():
+        if e.trigger != "blob":
+            continue
+        container, _, pattern = e.settings["path"].partition("/")
+        prefix = pattern.split("{", 1)[0]
+        conn = os.environ.get(e.settings.get("connection") or "AzureWebJobsStorage")
+        if not conn:
+            print("blob trigger %s: no app setting %r" % (e.name, e.settings.get("connection")),
+                  file=sys.stderr, flush=True)
+            continue
+        cc = ContainerClient.from_connection_string(conn, container)
+        try:
+            blobs = list(cc.list_blobs(name_starts_with=prefix or None))
+        except ResourceNotFoundError:
+            continue
+        for b in blobs:
+            key = "%s|%s/%s|%s" % (e.name, container, b.name, b.etag)
+            if key in receipts:
+                continue
+            data = cc.download_blob(b.name).readall()
+            stream = func.InputStream(data=data, name="%s/%s" % (container, b.name),
+                                      uri="%s/%s" % (cc.url.rstrip("/"), b.name),
+                                      length=b.size)
+            try:
+                call(e, stream, msg, app_dir)
+                print("Executed 'Functions.%s' (Succeeded, blob %s/%s)" % (e.name, container,
+                                                                          b.name),
+                      file=sys.stderr, flush=True)
+            except Exception:  # noqa: BLE001 - the function's failure is logged; the receipt kept
+                print("Executed 'Functions.%s' (Failed, blob %s/%s)\n%s" % (
+                    e.name, container, b.name, traceback.format_exc()), file=sys.stderr,
+                    flush=True)
+            receipts.add(key)
+            receipts_save(path, receipts)
+            ran += 1
+    return ran
 
 
 def serve(app_dir):
@@ -222,7 +280,10 @@ def serve(app_dir):
         if msg is None:
             return 0
         try:
-            out = invoke(fns, msg, app_dir)
+            if msg.get("kind") == "scan":
+                out = {"status": 200, "ran": scan(fns, msg, app_dir)}
+            else:
+                out = invoke(fns, msg, app_dir)
         except BaseException:
             tb = traceback.format_exc()
             print("Executed 'Functions.%s' (Failed)\n%s" % (msg.get("fn"), tb), file=sys.stderr,

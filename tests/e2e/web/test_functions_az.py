@@ -432,6 +432,60 @@ class RunFromPackageAndIdentity(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
 
 
+BLOB_APP_SRC = '''import os
+import azure.functions as func
+
+app = func.FunctionApp()
+
+@app.blob_trigger(arg_name="blob", path="incoming/{name}", connection="STORAGE_CONNECTION_STRING")
+def on_blob(blob: func.InputStream):
+    with open(os.environ["BLOB_LOG"], "a") as f:
+        f.write("%s %d %s\\n" % (blob.name, blob.length, blob.read().decode()))
+'''
+
+
+class BlobTrigger(unittest.TestCase):
+    APP = "blobfn"
+
+    def test_new_blobs_invoke_the_function_once(self):
+        from azure.storage.blob import BlobServiceClient
+        log = os.path.join(WORKDIR, "blobs.txt")
+        create_app(self.APP)
+        p = srv.az("functionapp", "config", "appsettings", "set", "-g", RG, "-n", self.APP,
+                   "--settings", "STORAGE_CONNECTION_STRING=" + CONN, "BLOB_LOG=" + log,
+                   "--output", "none")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        svc = BlobServiceClient.from_connection_string(CONN)
+        svc.create_container("incoming")
+        svc.get_blob_client("incoming", "first.txt").upload_blob(b"hello")
+        p = deploy(self.APP, zip_of({"function_app.py": BLOB_APP_SRC}))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+        def lines(n):
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    with open(log) as f:
+                        got = f.read().splitlines()
+                except FileNotFoundError:
+                    got = []
+                if len(got) >= n:
+                    return got
+                time.sleep(0.2)
+            return got
+        self.assertEqual(lines(1), ["incoming/first.txt 5 hello"])
+        svc.get_blob_client("incoming", "second.txt").upload_blob(b"world!")
+        self.assertEqual(lines(2)[1], "incoming/second.txt 6 world!")
+        time.sleep(5)  # two more scans: nothing runs twice
+        self.assertEqual(len(lines(2)), 2)
+        # Overwriting a blob (a new ETag) runs it again.
+        svc.get_blob_client("incoming", "first.txt").upload_blob(b"again", overwrite=True)
+        self.assertEqual(lines(3)[2], "incoming/first.txt 5 again")
+        fns = srv.az_json("functionapp", "function", "list", "-g", RG, "-n", self.APP)
+        binding = fns[0]["config"]["bindings"][0]
+        self.assertEqual((binding["type"], binding["path"]), ("blobTrigger", "incoming/{name}"))
+
+
 class Names(unittest.TestCase):
     def test_invalid_app_name(self):
         r = srv.http("PUT", "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/sites/"
