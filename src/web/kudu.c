@@ -422,6 +422,28 @@ static void zipdeploy(http_req *r, const web_app *app) {
     http_fail(r, WEB_ERR_BAD_REQUEST, "Deployment Failed: see /api/deployments/%s/log", dep);
 }
 
+/* The host's log (its workers' output and one line per invocation): the
+ * last MiB as it is now.  Not followed: azlite's replies have a length. */
+static void log_reply(http_req *r, const web_app *app) {
+  char rel[128];
+  snprintf(rel, sizeof rel, "web/sites/%s/logs/host.log", app->name);
+  char *path = srv_path(r->srv, rel);
+  FILE *f = fopen(path, "rb");
+  free(path);
+  if (!f) {
+    http_reply_bytes(r, 200, "text/plain; charset=utf-8", "", 0);
+    return;
+  }
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  long from = size > (1 << 20) ? size - (1 << 20) : 0;
+  fseek(f, from, SEEK_SET);
+  char *buf = malloc((size_t)(size - from) + 1);
+  size_t n = buf ? fread(buf, 1, (size_t)(size - from), f) : 0;
+  fclose(f);
+  http_reply_owned(r, 200, "text/plain; charset=utf-8", buf, n);
+}
+
 /* Basic "$<app>:<password>", the site's publishing credentials. */
 static int scm_authorized(http_req *r, const web_app *app) {
   const char *h = http_header_get(r, "Authorization");
@@ -463,6 +485,8 @@ void web_kudu_serve(http_req *r, const web_app *app) {
     }
     if (slash) *slash = 0;
     deployments_reply(r, app, which, log);
+  } else if ((!strcasecmp(p, "/api/logstream") || !strcasecmp(p, "/logstream")) && get) {
+    log_reply(r, app);
   } else if (!strcasecmp(p, "/api/settings") && get) {
     json_t *s = web_site_settings(r->srv, app->name);
     http_reply_json(r, 200, s ? s : json_object());

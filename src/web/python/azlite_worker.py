@@ -25,6 +25,7 @@ import os
 import socket
 import struct
 import sys
+import time
 import traceback
 import uuid
 import zipfile
@@ -127,6 +128,10 @@ def check(package, dest, url=None):
         return 1
     print(json.dumps({"functions": describe(fns)}))
     return 0
+
+
+def stamp():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def send(sock, obj):
@@ -279,15 +284,30 @@ def serve(app_dir):
         msg = recv(sock)
         if msg is None:
             return 0
-        try:
-            if msg.get("kind") == "scan":
+        if msg.get("kind") == "scan":
+            try:
                 out = {"status": 200, "ran": scan(fns, msg, app_dir)}
-            else:
-                out = invoke(fns, msg, app_dir)
+            except BaseException:
+                tb = traceback.format_exc()
+                print("Blob scan failed\n%s" % tb, file=sys.stderr, flush=True)
+                out = {"error": tb}
+            send(sock, out)
+            continue
+        iid = msg.get("invocation_id") or str(uuid.uuid4())
+        msg["invocation_id"] = iid
+        t0 = time.monotonic()
+        print("%s Executing 'Functions.%s' (Reason='%s', Id=%s)" % (
+            stamp(), msg.get("fn"), msg.get("kind"), iid), file=sys.stderr, flush=True)
+        try:
+            out = invoke(fns, msg, app_dir)
+            print("%s Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)" % (
+                stamp(), msg.get("fn"), iid, (time.monotonic() - t0) * 1000), file=sys.stderr,
+                flush=True)
         except BaseException:
             tb = traceback.format_exc()
-            print("Executed 'Functions.%s' (Failed)\n%s" % (msg.get("fn"), tb), file=sys.stderr,
-                  flush=True)
+            print("%s Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\n%s" % (
+                stamp(), msg.get("fn"), iid, (time.monotonic() - t0) * 1000, tb),
+                file=sys.stderr, flush=True)
             out = {"error": tb}
         send(sock, out)
 

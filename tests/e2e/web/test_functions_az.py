@@ -342,9 +342,20 @@ class TimerAndErrors(unittest.TestCase):
         self.assertEqual(call(TIMER_APP, "GET", "/api/items/abc").status_code, 404)
         self.assertEqual(call(TIMER_APP, "GET", "/api/boom").status_code, 500)
         self.assertEqual(call(TIMER_APP, "GET", "/api/items/7").text, "item 7")
-        log = open(os.path.join(srv.data_dir, "web", "sites", TIMER_APP, "logs",
-                                "host.log")).read()
+        # The Kudu log API shows each invocation, and the traceback of the one that raised.
+        cred = srv.http("POST", "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Web/"
+                        "sites/%s/config/publishingcredentials/list?api-version=2022-03-01" % (
+                            srv.env["AZURE_SUBSCRIPTION_ID"], RG, TIMER_APP)).json()
+        auth = (cred["properties"]["publishingUserName"],
+                cred["properties"]["publishingPassword"])
+        scm = {"Host": TIMER_APP + ".scm.azurewebsites.net"}
+        log = requests.get(srv.mgmt_url + "/api/logstream", headers=scm, auth=auth,
+                           verify=srv.ca).text
         self.assertIn("this function always raises", log)
+        self.assertIn("Executed 'Functions.boom' (Failed", log)
+        self.assertIn("Executed 'Functions.item' (Succeeded", log)
+        self.assertEqual(requests.get(srv.mgmt_url + "/api/logstream", headers=scm,
+                                      auth=(auth[0], "wrong"), verify=srv.ca).status_code, 401)
         # One worker served all of it: one cold start.
         with open(srv.log_path, errors="replace") as f:
             self.assertEqual(f.read().count("web: %s: worker" % TIMER_APP), 1)
