@@ -58,6 +58,12 @@ def load(app_dir):
         raise RuntimeError("function_app.py was not found at the root of the package: the "
                            "Python v2 programming model needs it")
     sys.path.insert(0, app_dir)
+    # What a remote build or `func pack` puts in the package, as the Azure host reads it.
+    ver = "python%d.%d" % sys.version_info[:2]
+    for sub in ("lib/site-packages", "lib/%s/site-packages" % ver):
+        p = os.path.join(app_dir, ".python_packages", sub)
+        if os.path.isdir(p):
+            sys.path.insert(1, p)
     use_functions_module()
     import azure.functions as func
     spec = importlib.util.spec_from_file_location("function_app", path)
@@ -103,6 +109,35 @@ def fetch(url, package):
             f.write(chunk)
 
 
+def requirements(dest):
+    """azlite installs no packages (this machine has no index to install from): for
+    each line of requirements.txt the log says whether this machine has it (the
+    package's own .python_packages in the zip, or the system's Python) or not."""
+    path = os.path.join(dest, "requirements.txt")
+    if not os.path.exists(path):
+        return
+    import importlib.metadata
+    import re
+    have, missing = [], []
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if not line or line.startswith("-"):
+                continue
+            name = re.split(r"[\s<>=!~;\[]", line, 1)[0]
+            if name.lower() in ("azure-functions", "azure_functions"):
+                have.append("%s (azlite's azure.functions where the real one is absent)" % name)
+                continue
+            try:
+                have.append("%s %s" % (name, importlib.metadata.version(name)))
+            except importlib.metadata.PackageNotFoundError:
+                missing.append(line)
+    print("requirements.txt: not installed (azlite installs no packages); on this machine: "
+          "%s" % (", ".join(have) or "none"), file=sys.stderr)
+    if missing:
+        print("requirements.txt: missing here: %s" % ", ".join(missing), file=sys.stderr)
+
+
 def check(package, dest, url=None):
     if url:
         try:
@@ -117,9 +152,7 @@ def check(package, dest, url=None):
     except (zipfile.BadZipFile, OSError, RuntimeError) as e:
         print("The package is not a valid zip file: %s" % e, file=sys.stderr)
         return 1
-    if os.path.exists(os.path.join(dest, "requirements.txt")):
-        print("note: requirements.txt was not installed (azlite installs no packages: the "
-              "packages the app imports must be on this machine)", file=sys.stderr)
+    requirements(dest)
     try:
         fns = load(dest)
     except BaseException:

@@ -191,7 +191,9 @@ class SeedFunction(unittest.TestCase):
                       [0.0, 0.0, 4.0, -4.0]]
         with torch.no_grad():
             cls.expected = model(torch.tensor(cls.inputs)).argmax(dim=1).tolist()
-        p = deploy(APP, zip_of({"function_app.py": SEED_APP}))
+        p = deploy(APP, zip_of({"function_app.py": SEED_APP,
+                                "requirements.txt": "azure-functions\ntorch\nazure-storage-blob\n"
+                                                    "surely-not-a-package==1.0\n"}))
         assert p.returncode == 0, p.stdout + p.stderr
         keys = srv.az_json("functionapp", "keys", "list", "-g", RG, "-n", APP)
         cls.key = keys["functionKeys"]["default"]
@@ -265,6 +267,14 @@ class SeedFunction(unittest.TestCase):
         r = call(APP, "POST", "/api/predict", json={"input": self.inputs[:2]},
                  headers={"x-functions-key": keys["default"]})
         self.assertEqual(r.json(), {"prediction": self.expected[:2]})
+
+    def test_3_deployment_log_says_what_requirements_are_missing(self):
+        p = az_exec("webapp", "log", "deployment", "show", "-g", RG, "-n", APP)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        text = " ".join(e["message"] for e in json.loads(p.stdout))
+        self.assertIn("missing here: surely-not-a-package==1.0", text)
+        self.assertIn("torch 1.13", text)
+        self.assertIn("Deployment successful: 1 function(s) loaded", text)
 
     def test_4_a_broken_deployment_leaves_the_first_serving(self):
         bad = SEED_APP.replace("def predict(req", "def predict(req,,")
