@@ -11,11 +11,14 @@
  * Consumption plan, "<Region>LinuxDynamicPlan", made in the same
  * transaction, as Azure does. */
 #include <ctype.h>
+#include <errno.h>
+#include <ftw.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -231,19 +234,22 @@ static int site_apply(arm_op *op) {
   return 0;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)ftw;
+  return (flag == FTW_DP ? rmdir(path) : unlink(path)) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* Once the delete commits: the app's workers stop and its files go. */
 static void after_remove(srv *s, void *arg, int committed) {
   if (committed) {
     web_host_recycle(s, arg);
-    char *rel = NULL;
-    if (asprintf(&rel, "web/sites/%s", (char *)arg) > 0) {
-      char *dir = srv_path(s, rel);
-      char *cmd = NULL;
-      if (asprintf(&cmd, "rm -rf '%s'", dir) > 0 && system(cmd) != 0)
-        log_warn("web: could not remove %s", dir);
-      free(cmd);
-      free(dir);
-    }
-    free(rel);
+    char rel[128];
+    snprintf(rel, sizeof rel, "web/sites/%s", (char *)arg);
+    char *dir = srv_path(s, rel);
+    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+      log_warn("web: could not remove %s: %s", dir, strerror(errno));
+    free(dir);
   }
   free(arg);
 }
