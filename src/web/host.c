@@ -601,6 +601,38 @@ static int key_ok(http_req *r, const web_app *app, const char *fn, const char *l
   return !strcmp(key, app->default_key) || web_function_key_ok(r->srv, app->id, fn, key);
 }
 
+static int timer_start(srv *s, const web_app *app, const char *fn, int past_due);
+
+/* POST /admin/functions/{name} with the master key: runs a non-HTTP
+ * function now (a timer's, as the portal's "Test/Run" does); 202. */
+static void admin_invoke(http_req *r, const web_app *app, json_t *fns) {
+  const char *name = r->path + strlen("/admin/functions/");
+  const char *key = http_header_get(r, "x-functions-key");
+  if (!key) key = http_query_get(r, "code");
+  if (!key || strcmp(key, app->master_key) != 0) {
+    http_reply_empty(r, 401);
+    return;
+  }
+  size_t i;
+  json_t *fn;
+  json_array_foreach(fns, i, fn) {
+    if (strcasecmp(json_string_value(json_object_get(fn, "name")), name)) continue;
+    const char *trig = json_string_value(json_object_get(fn, "trigger"));
+    if (strcmp(trig ? trig : "", "timer") != 0) {
+      http_fail(r, WEB_ERR_NOT_SUPPORTED,
+                "azlite runs only timer functions through the admin API; '%s' is a %s function.",
+                name, trig ? trig : "");
+      return;
+    }
+    if (timer_start(r->srv, app, json_string_value(json_object_get(fn, "name")), 0) != 0)
+      http_reply_empty(r, 500);
+    else
+      http_reply_empty(r, 202);
+    return;
+  }
+  http_reply_empty(r, 404);
+}
+
 void web_host_serve(http_req *r, const web_app *app) {
   if (strcmp(app->state, "Running")) {
     static const char page[] = "<html><body>Error 403 - This web app is stopped.</body></html>";
@@ -613,11 +645,15 @@ void web_host_serve(http_req *r, const web_app *app) {
     http_reply_bytes(r, 200, "text/html", page, sizeof page - 1);
     return;
   }
+  json_t *fns = http_json_own(r, web_active_functions(r->srv, app));
+  if (!strncasecmp(r->path, "/admin/functions/", 17) && !strcmp(r->method, "POST")) {
+    admin_invoke(r, app, fns);
+    return;
+  }
   if (strncasecmp(r->path, "/api/", 5) != 0) {
     http_reply_empty(r, 404);
     return;
   }
-  json_t *fns = http_json_own(r, web_active_functions(r->srv, app));
   json_t *match = NULL, *params = http_json_own(r, json_object());
   size_t i;
   json_t *fn;
@@ -789,6 +825,22 @@ static void *timer_main(void *arg) {
   return NULL;
 }
 
+static int timer_start(srv *s, const web_app *app, const char *fn, int past_due) {
+  timer_job *j = calloc(1, sizeof *j);
+  if (!j) return -1;
+  j->s = s;
+  j->app = *app;
+  snprintf(j->fn, sizeof j->fn, "%s", fn);
+  j->past_due = past_due;
+  pthread_t t;
+  if (pthread_create(&t, NULL, timer_main, j) != 0) {
+    free(j);
+    return -1;
+  }
+  pthread_detach(t);
+  return 0;
+}
+
 /* Fires each timer function whose next occurrence after its last run has
  * come, once (several missed occurrences are one run, past due), on its own
  * thread so that the scheduler never waits for a function. */
@@ -829,16 +881,7 @@ static void timers_tick(srv *s, int64_t now_ms) {
       int64_t second = web_ncrontab_next(sched, next);
       store_run(s, "UPDATE web_timers SET last_ms=? WHERE site=? AND fn=?", "itt", now_ms, app.id,
                 list[i].fn);
-      timer_job *j = calloc(1, sizeof *j);
-      j->s = s;
-      j->app = app;
-      snprintf(j->fn, sizeof j->fn, "%s", list[i].fn);
-      j->past_due = second >= 0 && second <= now_ms;
-      pthread_t t;
-      if (pthread_create(&t, NULL, timer_main, j) == 0)
-        pthread_detach(t);
-      else
-        free(j);
+      timer_start(s, &app, list[i].fn, second >= 0 && second <= now_ms);
     }
     json_decref(fns);
   }

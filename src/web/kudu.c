@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../identity/identity.h"
 #include "internal.h"
 
 static char python_dir[PATH_MAX];
@@ -462,8 +463,21 @@ static int scm_authorized(http_req *r, const web_app *app) {
   return strlen(want) == (size_t)len && CRYPTO_memcmp(want, dec, (size_t)len) == 0;
 }
 
+/* A management token (az, DefaultAzureCredential) whose principal may
+ * publish to the site: Microsoft.Web/sites/publish/Action, as Kudu's
+ * Entra ID authentication asks. */
+static int scm_bearer_authorized(http_req *r, const web_app *app) {
+  const char *h = http_header_get(r, "Authorization");
+  if (!h || strncasecmp(h, "Bearer ", 7) != 0) return 0;
+  principal p;
+  const char *code = NULL;
+  char msg[256];
+  if (identity_verify_bearer(r->srv, h, AUD_MGMT, &p, &code, msg, sizeof msg) != 0) return 0;
+  return authz_check(r->srv, &p, "Microsoft.Web/sites/publish/Action", app->id, 0) == 0;
+}
+
 void web_kudu_serve(http_req *r, const web_app *app) {
-  if (!scm_authorized(r, app)) {
+  if (!scm_authorized(r, app) && !scm_bearer_authorized(r, app)) {
     http_set_header(r, "WWW-Authenticate", "Basic realm=\"site\"");
     http_reply_empty(r, 401);
     return;

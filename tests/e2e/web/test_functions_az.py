@@ -343,6 +343,15 @@ class TimerAndErrors(unittest.TestCase):
         self.assertEqual(len(self.wait_lines(2)), 2)
         time.sleep(2)  # a scheduler pass or two more: still two runs
         self.assertEqual(len(self.lines()), 2)
+        # The admin API runs it now, with the master key only.
+        keys = srv.az_json("functionapp", "keys", "list", "-g", RG, "-n", TIMER_APP)
+        r = call(TIMER_APP, "POST", "/admin/functions/every_five", json={"input": ""},
+                 headers={"x-functions-key": keys["functionKeys"]["default"]})
+        self.assertEqual(r.status_code, 401)
+        r = call(TIMER_APP, "POST", "/admin/functions/every_five", json={"input": ""},
+                 headers={"x-functions-key": keys["masterKey"]})
+        self.assertEqual(r.status_code, 202)
+        self.assertEqual(len(self.wait_lines(3)), 3)
 
     def test_raising_function_is_500_and_the_worker_stays_up(self):
         r = call(TIMER_APP, "GET", "/api/boom")
@@ -366,6 +375,12 @@ class TimerAndErrors(unittest.TestCase):
         self.assertIn("Executed 'Functions.item' (Succeeded", log)
         self.assertEqual(requests.get(srv.mgmt_url + "/api/logstream", headers=scm,
                                       auth=(auth[0], "wrong"), verify=srv.ca).status_code, 401)
+        # An Entra ID token of a principal that may publish works too; none does not.
+        bearer = dict(scm, Authorization="Bearer " + srv.token())
+        r = requests.get(srv.mgmt_url + "/api/deployments/latest", headers=bearer, verify=srv.ca)
+        self.assertEqual((r.status_code, r.json()["status"]), (200, 4))
+        self.assertEqual(requests.get(srv.mgmt_url + "/api/deployments/latest", headers=scm,
+                                      verify=srv.ca).status_code, 401)
         # One worker served all of it: one cold start.
         with open(srv.log_path, errors="replace") as f:
             self.assertEqual(f.read().count("web: %s: worker" % TIMER_APP), 1)
