@@ -598,7 +598,8 @@ static int key_ok(http_req *r, const web_app *app, const char *fn, const char *l
   if (!key || !*key) return 0;
   if (!strcmp(key, app->master_key)) return 1;
   if (!strcasecmp(level, "admin")) return 0;
-  return !strcmp(key, app->default_key) || web_function_key_ok(r->srv, app->id, fn, key);
+  return !strcmp(key, app->default_key) || web_function_key_ok(r->srv, app->id, fn, key) ||
+         web_function_key_ok(r->srv, app->id, "", key);
 }
 
 static int timer_start(srv *s, const web_app *app, const char *fn, int past_due);

@@ -47,6 +47,10 @@ void web_site_functions_list(http_req *r);
 void web_site_function_get(http_req *r);
 void web_site_function_keys(http_req *r);
 void web_site_host_keys(http_req *r);
+void web_site_function_key_put(http_req *r);
+void web_site_function_key_delete(http_req *r);
+void web_site_host_key_put(http_req *r);
+void web_site_host_key_delete(http_req *r);
 void web_site_sync_triggers(http_req *r);
 void web_site_publish_xml(http_req *r);
 /* The app settings of a site by name, as an object (new reference), or NULL. */
@@ -62,7 +66,8 @@ typedef struct web_app {
   char active_dep[40];  /* the deployment serving, "" for none */
 } web_app;
 int web_app_load(srv *s, const char *name, web_app *out);
-/* 1 when key is one of the function's keys (function-level). */
+/* 1 when key is one of the function's keys or the host's named function
+ * keys (function-level). */
 int web_function_key_ok(srv *s, const char *site_id, const char *fn, const char *key);
 /* A new random key (base64, as Azure's). */
 void web_key_new(char out[64]);

@@ -565,26 +565,137 @@ int web_function_key_ok(srv *s, const char *site_id, const char *fn, const char 
   return ok;
 }
 
+/* Adds to obj every key of fn ("" for the host's named function keys). */
+static int keys_of(srv *s, const char *site, const char *fn, json_t *obj) {
+  sqlite3_stmt *st;
+  if (store_prepare(store_db(s), "SELECT name, value FROM web_function_keys WHERE site=? AND fn=?",
+                    -1, &st, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, fn, -1, SQLITE_STATIC);
+  while (sqlite3_step(st) == SQLITE_ROW)
+    json_object_set_new(obj, (const char *)sqlite3_column_text(st, 0),
+                        json_string((const char *)sqlite3_column_text(st, 1)));
+  store_finalize(st);
+  return 0;
+}
+
 void web_site_function_keys(http_req *r) {
   web_app app;
   json_t *site;
   json_t *fn = function_find(r, &app, &site);
   if (!fn) return;
+  const char *fname = json_string_value(json_object_get(fn, "name"));
   char key[64];
-  if (function_default_key(r->srv, app.id, json_string_value(json_object_get(fn, "name")), key) !=
-      0) {
+  json_t *out = http_json_own(r, json_object());
+  if (function_default_key(r->srv, app.id, fname, key) != 0 ||
+      keys_of(r->srv, app.id, fname, out) != 0) {
     http_fail(r, WEB_ERR_INTERNAL, "The function's keys could not be read.");
     return;
   }
-  http_reply_json(r, 200, json_pack("{s:s}", "default", key));
+  http_reply_json(r, 200, json_incref(out));
+}
+
+/* A key's name: 1-128 letters, digits, '-', '_', '.'. */
+static int key_name_ok(const char *n) {
+  size_t len = strlen(n);
+  if (len < 1 || len > 128) return 0;
+  for (const char *p = n; *p; p++)
+    if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') return 0;
+  return 1;
+}
+
+/* PUT a named key of fn ("" for a host function key): the body's value (at
+ * least 16 characters), or a new one.  Answers KeyInfo {name, value}. */
+static void key_put(http_req *r, const web_app *app, const char *fn, const char *kname) {
+  if (!key_name_ok(kname)) {
+    http_fail(r, WEB_ERR_BAD_REQUEST, "The key name '%s' is not valid.", kname);
+    return;
+  }
+  json_t *in = r->body_len ? http_json_own(r, http_body_json(r)) : NULL;
+  if (r->body_len && !in) return;
+  json_t *v = json_object_get(json_object_get(in, "properties"), "value");
+  if (!v) v = json_object_get(in, "value");
+  char gen[64];
+  const char *value = json_string_value(v);
+  if (!value || !*value) {
+    web_key_new(gen);
+    value = gen;
+  } else if (strlen(value) < 16 || strlen(value) > 128) {
+    http_fail(r, WEB_ERR_BAD_REQUEST, "A key value must be 16 to 128 characters.");
+    return;
+  }
+  if (store_run(r->srv,
+                "INSERT INTO web_function_keys(site, fn, name, value) VALUES(?,?,?,?)"
+                " ON CONFLICT(site, fn, name) DO UPDATE SET value=excluded.value",
+                "tttt", app->id, fn, kname, value) != 0) {
+    http_fail(r, WEB_ERR_INTERNAL, "The key could not be saved.");
+    return;
+  }
+  http_reply_json(r, 200, json_pack("{s:s,s:s}", "name", kname, "value", value));
+}
+
+static void key_delete(http_req *r, const web_app *app, const char *fn, const char *kname) {
+  sqlite3_stmt *st;
+  int gone = 0;
+  if (store_prepare(store_db(r->srv),
+                    "DELETE FROM web_function_keys WHERE site=? AND fn=? AND name=?", -1, &st,
+                    NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, app->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, fn, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, kname, -1, SQLITE_STATIC);
+    gone = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(store_db(r->srv)) > 0;
+    store_finalize(st);
+  }
+  http_reply_empty(r, gone ? 204 : 404);
+}
+
+void web_site_function_key_put(http_req *r) {
+  web_app app;
+  json_t *site;
+  json_t *fn = function_find(r, &app, &site);
+  if (fn) key_put(r, &app, json_string_value(json_object_get(fn, "name")), http_param(r, "key"));
+}
+
+void web_site_function_key_delete(http_req *r) {
+  web_app app;
+  json_t *site;
+  json_t *fn = function_find(r, &app, &site);
+  if (fn) key_delete(r, &app, json_string_value(json_object_get(fn, "name")), http_param(r, "key"));
+}
+
+/* host/default/{keyType}/{key}: named host function keys (functionKeys;
+ * "default" is the host's own); the master key is the site's. */
+void web_site_host_key_put(http_req *r) {
+  web_app app;
+  if (!site_require(r, &app)) return;
+  const char *type = http_param(r, "type"), *kname = http_param(r, "key");
+  if (strcasecmp(type, "functionKeys") || !strcasecmp(kname, "default")) {
+    http_fail(r, WEB_ERR_NOT_SUPPORTED,
+              "azlite sets named host function keys only (host/default/functionKeys/{name}).");
+    return;
+  }
+  key_put(r, &app, "", kname);
+}
+
+void web_site_host_key_delete(http_req *r) {
+  web_app app;
+  if (!site_require(r, &app)) return;
+  if (strcasecmp(http_param(r, "type"), "functionKeys")) {
+    http_reply_empty(r, 404);
+    return;
+  }
+  key_delete(r, &app, "", http_param(r, "key"));
 }
 
 void web_site_host_keys(http_req *r) {
   web_app app;
   if (!site_require(r, &app)) return;
-  http_reply_json(r, 200,
-                  json_pack("{s:s,s:{s:s},s:{}}", "masterKey", app.master_key, "functionKeys",
-                            "default", app.default_key, "systemKeys"));
+  json_t *fk = json_pack("{s:s}", "default", app.default_key);
+  keys_of(r->srv, app.id, "", fk);
+  http_reply_json(
+      r, 200,
+      json_pack("{s:s,s:o,s:{}}", "masterKey", app.master_key, "functionKeys", fk, "systemKeys"));
 }
 
 /* The functions are what the active deployment declared when it was
