@@ -16,7 +16,7 @@ const provider *const providers[] = {
     /* Before compute: VMs attach its interfaces (network.h). */
     &network_provider,
     &compute_provider,
-    /* Microsoft.Web: function apps (reads blobs through storage.h). */
+    /* Microsoft.Web: function apps (their identities through identity.h). */
     &web_provider,
     NULL,
 };

@@ -1128,8 +1128,8 @@ static void build_raw_query(req_state *st) {
 
 /* The names `azlite exec` sends to the management port, and the listener
  * that serves each: "<label><suffix>[:port]", the label a single one (an
- * account, an app).  The .localhost forms reach the same from outside exec
- * (a client that sets Host, or resolves *.localhost to 127.0.0.1). */
+ * account, an app).  Outside exec a client reaches the same by connecting to
+ * the management port and sending the name as Host. */
 static const struct {
   const char *suffix;
   enum http_listener listener;
@@ -1139,8 +1139,6 @@ static const struct {
     /* <app>.azurewebsites.net and its SCM (Kudu) site. */
     {".azurewebsites.net", LISTEN_WEB},
     {".scm.azurewebsites.net", LISTEN_WEB},
-    {".azurewebsites.localhost", LISTEN_WEB},
-    {".scm.azurewebsites.localhost", LISTEN_WEB},
 };
 
 static int host_listener(const char *host, enum http_listener *out) {
