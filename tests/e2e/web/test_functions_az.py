@@ -429,6 +429,11 @@ class TimerAndErrors(unittest.TestCase):
         self.assertEqual(show["state"], "Stopped")
         srv.az("functionapp", "start", "-g", RG, "-n", TIMER_APP, check=True)
         self.assertEqual(call(TIMER_APP, "GET", "/api/items/1").text, "item 1")
+        # A restart is a new worker process.
+        before = call(TIMER_APP, "GET", "/api/slow").text
+        srv.az("functionapp", "restart", "-g", RG, "-n", TIMER_APP, check=True)
+        after = call(TIMER_APP, "GET", "/api/slow").text
+        self.assertNotEqual(before, after)
 
 
 RFP_APP_SRC = '''import base64
