@@ -24,6 +24,8 @@ LIB_SRC := $(sort $(wildcard src/core/*.c src/arm/*.c src/identity/*.c src/stora
 EXCLUDE ?=
 LIB_SRC := $(filter-out $(EXCLUDE),$(LIB_SRC))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
+WEB_PY_SRC := $(shell find src/web/python -name '*.py' 2>/dev/null)
+WEB_PY_OUT := $(WEB_PY_SRC:src/web/python/%=$(BUILD)/azlite-python/%)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
@@ -32,7 +34,13 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/%)
 
-all: $(BUILD)/azlite $(BUILD)/libazlite_preload.so
+all: $(BUILD)/azlite $(BUILD)/libazlite_preload.so $(WEB_PY_OUT)
+
+# The function host's Python worker and azlite's azure.functions (src/web/python),
+# installed beside the binary (build/azlite-python).
+$(BUILD)/azlite-python/%: src/web/python/%
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 # `azlite exec`'s preloaded library (src/preload/), installed beside the binary.
 # Built without the sanitizers: it is loaded into other programs.

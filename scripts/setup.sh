@@ -18,6 +18,8 @@ FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # The clients the end-to-end tests drive, and the tools they use.
 CLIENT_PACKAGES=(azure-cli python3-azure python3-azure-storage python3-cryptography
                  python3-requests nodejs npm)
+# What the seed's function app imports (torch, for the Azure Functions e2e test).
+FUNCTION_PACKAGES=(python3-torch)
 # Inside VM sandboxes: sshd (the host's binary runs in each VM; the host's own
 # ssh service is not started by this install, see policy-rc.d below).
 SANDBOX_PACKAGES=(openssh-server openssh-client)
@@ -42,7 +44,7 @@ present() {
 
 missing=()
 for p in "${BUILD_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}" "${CLIENT_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" \
-         "${SANDBOX_PACKAGES[@]}" "${ML_PACKAGES[@]}"; do
+         "${SANDBOX_PACKAGES[@]}" "${ML_PACKAGES[@]}" "${FUNCTION_PACKAGES[@]}"; do
   present "$p" || missing+=("$p")
 done
 

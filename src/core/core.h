@@ -206,8 +206,10 @@ int srv_add_connection(struct srv *s, enum http_listener l, int fd, const char *
 /* Whether host (a Host header, port allowed) is one of the Azure names azlite
  * answers under `azlite exec` (azure_hosts.h). */
 int http_host_is_azure(const char *host);
-/* "<account>.blob.core.windows.net[:port]", the account a single label. */
-int http_host_is_azure_blob(const char *host);
+/* The listener that serves host when it reaches the management port (under
+ * `azlite exec`): <account>.blob.core.windows.net the blob HTTPS one,
+ * <app>[.scm].azurewebsites.net the function apps'.  1 with *out set, or 0. */
+int http_host_listener(const char *host, enum http_listener *out);
 /* Whether r came by an Azure name: then what azlite returns names Azure's
  * hosts, as Azure would; otherwise azlite's own 127.0.0.1 URLs. */
 int http_req_transparent(const http_req *r);

@@ -34,10 +34,32 @@ int http_host_is_azure(const char *host) {
   return 0;
 }
 
-int http_host_is_azure_blob(const char *host) {
-  static const char sfx[] = ".blob.core.windows.net";
-  size_t n = host ? strcspn(host, ":") : 0, k = sizeof sfx - 1;
-  return n > k && strncasecmp(host + n - k, sfx, k) == 0 && !memchr(host, '.', n - k);
+/* The names `azlite exec` sends to the management port that another
+ * listener serves: "<label><suffix>[:port]", the label a single one (an
+ * account, an app).  Outside exec a client reaches the same by connecting to
+ * the management port and sending the name as Host. */
+static const struct {
+  const char *suffix;
+  enum http_listener listener;
+} hosts_table[] = {
+    /* <account>.blob.core.windows.net: that account's blob endpoint (HTTPS). */
+    {".blob.core.windows.net", LISTEN_BLOB_TLS},
+    /* <app>.azurewebsites.net and its SCM (Kudu) site. */
+    {".azurewebsites.net", LISTEN_WEB},
+    {".scm.azurewebsites.net", LISTEN_WEB},
+};
+
+int http_host_listener(const char *host, enum http_listener *out) {
+  size_t n = host ? strcspn(host, ":") : 0;
+  for (size_t i = 0; i < sizeof hosts_table / sizeof hosts_table[0]; i++) {
+    size_t k = strlen(hosts_table[i].suffix);
+    if (n > k && strncasecmp(host + n - k, hosts_table[i].suffix, k) == 0 &&
+        !memchr(host, '.', n - k)) {
+      *out = hosts_table[i].listener;
+      return 1;
+    }
+  }
+  return 0;
 }
 
 int http_req_transparent(const http_req *r) {

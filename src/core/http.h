@@ -40,6 +40,10 @@ enum http_listener {
    * host: only connections a provider hands over (srv_add_connection) from
    * inside a sandbox reach it, their client address naming the sandbox. */
   LISTEN_IMDS,
+  /* HTTPS: App Service sites (<app>.azurewebsites.net, <app>.scm...), no
+   * socket of its own: requests reach it on the management port, by Host
+   * (see the host table in server.c). */
+  LISTEN_WEB,
   LISTEN_COUNT
 };
 

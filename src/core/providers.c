@@ -11,6 +11,7 @@ extern const provider keyvault_provider;
 extern const provider insights_provider;
 extern const provider loganalytics_provider;
 extern const provider ml_provider;
+extern const provider web_provider;
 extern const provider cost_provider;
 
 const provider *const providers[] = {
@@ -27,6 +28,8 @@ const provider *const providers[] = {
     /* After storage and compute: workspaces keep data in storage accounts
      * (storage.h). */
     &ml_provider,
+    /* Microsoft.Web: function apps (their identities through identity.h). */
+    &web_provider,
     /* After every provider that meters: its tick prices what theirs recorded. */
     &cost_provider,
     NULL,

@@ -1159,10 +1159,10 @@ static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *
   build_raw_query(st);
   const char *host = hdr_find(&st->headers, "Host");
   r->host = host ? host : "";
-  /* `azlite exec` sends every name it answers to the management port:
-   * <account>.blob.core.windows.net there is that account's blob endpoint
-   * (host-style, HTTPS), served as the blob HTTPS listener serves it. */
-  if (r->listener == LISTEN_MGMT && http_host_is_azure_blob(r->host)) r->listener = LISTEN_BLOB_TLS;
+  /* `azlite exec` sends every name it answers to the management port; the
+   * host table (hosts.c) says which listener serves it there. */
+  enum http_listener by_host;
+  if (r->listener == LISTEN_MGMT && http_host_listener(r->host, &by_host)) r->listener = by_host;
   /* After that choice: a blob path keeps its trailing '/' (a blob name may
    * end in one, and Shared Key signs the path as sent). */
   path_set(st, url, strlen(url));
@@ -1914,8 +1914,8 @@ int srv_listen(srv *s) {
     enum http_listener id;
     int tls;
   } kinds[LISTEN_COUNT] = {
-      {LISTEN_MGMT, 1}, {LISTEN_BLOB, 0}, {LISTEN_BLOB_TLS, 1}, {LISTEN_IMDS, 0}};
-  int ports[LISTEN_COUNT] = {s->cfg.mgmt_port, s->cfg.blob_port, s->cfg.blob_tls_port, 0};
+      {LISTEN_MGMT, 1}, {LISTEN_BLOB, 0}, {LISTEN_BLOB_TLS, 1}, {LISTEN_IMDS, 0}, {LISTEN_WEB, 0}};
+  int ports[LISTEN_COUNT] = {s->cfg.mgmt_port, s->cfg.blob_port, s->cfg.blob_tls_port, 0, 0};
   for (int i = 0; i < LISTEN_COUNT; i++) {
     listener *l = &p->listeners[i];
     l->id = kinds[i].id;

@@ -140,8 +140,15 @@ static json_t *account_render(http_req *r, json_t *body) {
    * the endpoint it publishes (and `az storage account
    * show-connection-string`) always works.  Under exec, Azure's own name. */
   int https = json_is_true(json_object_get(props, "supportsHttpsTrafficOnly"));
-  json_object_set_new(props, "primaryEndpoints",
-                      json_pack("{s:s}", "blob", http_blob_endpoint(r, name, https)));
+  json_t *ep = json_pack("{s:s}", "blob", http_blob_endpoint(r, name, https));
+  /* The services azlite does not serve are named as Azure names them (a
+   * general-purpose account has them all: `az functionapp create` requires
+   * queue and table); under `azlite exec` those names are refused loudly. */
+  static const char *const others[] = {"queue", "table", "file", "dfs", NULL};
+  for (int i = 0; others[i]; i++)
+    json_object_set_new(ep, others[i],
+                        json_sprintf("https://%s.%s.core.windows.net/", name, others[i]));
+  json_object_set_new(props, "primaryEndpoints", ep);
   return body;
 }
 
