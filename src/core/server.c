@@ -1106,7 +1106,9 @@ static void path_set(req_state *st, const char *raw, size_t len) {
   const char *why;
   char *dec = url_decode_checked(raw, len, &why);
   if (why && !st->bad_uri) st->bad_uri = why;
-  if (r->listener == LISTEN_MGMT) {
+  /* Resource Manager and the function apps (Kudu too) take a path with or
+   * without its trailing slash alike; a blob name keeps it. */
+  if (r->listener == LISTEN_MGMT || r->listener == LISTEN_WEB) {
     path_collapse(dec);
     char *rp = http_strdup(r, r->raw_path);
     path_collapse(rp);
