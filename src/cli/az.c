@@ -244,8 +244,15 @@ int cmd_az(int argc, char **argv) {
   free(cloud_path);
   free(cfgdir);
   free(ca);
+  char port[16];
+  const char *colon = strrchr(s.mgmt_url, ':');
+  snprintf(port, sizeof port, "%d", colon ? atoi(colon + 1) : s.cfg.mgmt_port);
   srv_close(&s);
   if (rc != 0) return rc > 0 ? rc : 1;
+  /* Under azlite's library, as under exec: the Azure names az derives from
+   * what azlite returns (an app's <app>.scm.azurewebsites.net for a zip
+   * deploy) reach azlite, and no other Azure name resolves. */
+  if (!transparent && cli_preload(port) != 0) return 1;
   char **args = calloc((size_t)naz + 2, sizeof *args);
   args[0] = "az";
   for (int i = 0; i < naz; i++)

@@ -31,6 +31,8 @@ int cli_open_store(srv *s);
 int cli_find_server(srv *s);
 /* cli_find_server, printing what to do when there is no ready server; 0 = ready. */
 int cli_require_server(srv *s, const char *what);
+/* Preloads azlite's library into what is exec'd next (exec.c); 0 or -1. */
+int cli_preload(const char *mgmt_port);
 
 int cmd_serve(int argc, char **argv);
 int cmd_env(int argc, char **argv);

@@ -258,6 +258,41 @@ static int exec_identity(srv *s, const char *id) {
   return 0;
 }
 
+/* Preloads libazlite_preload.so (beside the binary) into what is exec'd next,
+ * appended to an LD_PRELOAD already set; mgmt_port, when given, also sets the
+ * library's variables (exec_prepare sets them for exec).  0, or -1 having
+ * said why. */
+int cli_preload(const char *mgmt_port) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) {
+    fprintf(stderr, "%s: cannot read /proc/self/exe: %s\n", cli_prog, strerror(errno));
+    return -1;
+  }
+  self[n] = 0;
+  char *slash = strrchr(self, '/');
+  char lib[PATH_MAX + 32];
+  snprintf(lib, sizeof lib, "%.*s/libazlite_preload.so", (int)(slash ? slash - self : 1),
+           slash ? self : ".");
+  if (access(lib, R_OK) != 0) {
+    fprintf(stderr, "%s: %s is missing (it is built and installed beside azlite)\n", cli_prog, lib);
+    return -1;
+  }
+  const char *old = getenv("LD_PRELOAD");
+  if (old && strstr(old, lib)) return 0; /* already under exec */
+  char *preload = NULL;
+  if (asprintf(&preload, "%s%s%s", old && *old ? old : "", old && *old ? " " : "", lib) < 0)
+    abort();
+  setenv("LD_PRELOAD", preload, 1);
+  free(preload);
+  if (mgmt_port) {
+    setenv("AZLITE_EXEC_ADDR", EXEC_ADDR, 1);
+    setenv("AZLITE_EXEC_HOSTS", AZURE_HOSTS, 1);
+    setenv("AZLITE_EXEC_MGMT_PORT", mgmt_port, 1);
+  }
+  return 0;
+}
+
 /* Sets the environment from the server's store (the slow path), recording
  * it for the next exec unless an identity is given.  0, else the exit status. */
 static int exec_prepare(srv *sp, const char *identity) {
@@ -399,29 +434,7 @@ int cmd_exec(int argc, char **argv) {
     free(keep_cs);
   }
 
-  /* The library lies beside the binary. */
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) {
-    fprintf(stderr, "%s exec: cannot read /proc/self/exe: %s\n", cli_prog, strerror(errno));
-    return 1;
-  }
-  self[n] = 0;
-  char *slash = strrchr(self, '/');
-  char lib[PATH_MAX + 32];
-  snprintf(lib, sizeof lib, "%.*s/libazlite_preload.so", (int)(slash ? slash - self : 1),
-           slash ? self : ".");
-  if (access(lib, R_OK) != 0) {
-    fprintf(stderr, "%s exec: %s is missing (it is built and installed beside azlite)\n", cli_prog,
-            lib);
-    return 1;
-  }
-  const char *old = getenv("LD_PRELOAD");
-  char *preload = NULL;
-  if (asprintf(&preload, "%s%s%s", old && *old ? old : "", old && *old ? " " : "", lib) < 0)
-    abort();
-  setenv("LD_PRELOAD", preload, 1);
-  free(preload);
+  if (cli_preload(NULL) != 0) return 1;
   if (shell)
     fprintf(stderr,
             "%s exec: a shell where Azure's host names are answered by azlite (exit to "

@@ -298,7 +298,9 @@ class SeedFunction(unittest.TestCase):
             self.assertEqual(r.status_code, 401)
 
     def test_3_deployment_log_says_what_requirements_are_missing(self):
-        p = az_exec("webapp", "log", "deployment", "show", "-g", RG, "-n", APP)
+        # Plain `azlite az` (no exec): it runs az under azlite's library too, so
+        # the SCM host az builds from the site reaches azlite.
+        p = srv.az("webapp", "log", "deployment", "show", "-g", RG, "-n", APP)
         self.assertEqual(p.returncode, 0, p.stderr)
         text = " ".join(e["message"] for e in json.loads(p.stdout))
         self.assertIn("missing here: surely-not-a-package==1.0", text)
