@@ -1,0 +1,21 @@
+"""A linear model's scoring script, as Azure ML runs it: init() once,
+run(raw_data) per request."""
+import json
+import os
+
+import numpy as np
+
+model = None
+
+
+def init():
+    global model
+    path = os.path.join(os.environ["AZUREML_MODEL_DIR"], "weights.npy")
+    model = np.load(path)
+    print("init: loaded weights of shape %s from %s" % (model.shape, path), flush=True)
+    print("init: GREETING=" + os.environ.get("GREETING", ""), flush=True)
+
+
+def run(raw_data):
+    data = np.array(json.loads(raw_data)["data"])
+    return (data @ model).tolist()

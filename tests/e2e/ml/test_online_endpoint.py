@@ -1,0 +1,182 @@
+"""Managed online endpoints through azure-ai-ml 1.4.0 (endpoint/deploy.py,
+run under `azlite exec` as a user would: the SDK uploads the model and the
+code to the workspace's blob store): a numpy model registered from a local
+file, endpoint `lin-ep` with key auth, deployment `blue` whose score.py loads
+the model in init() and predicts in run(): its instance is a sandbox running
+azlite's inference server.  invoke and a plain requests.post to the scoring
+URI answer the real predictions; Azure's server defaults (request settings,
+probes, scale settings) are in every answer; getLogs shows init()'s output.
+A deployment whose init() raises ends Failed, with the traceback in the
+operation's error and in getLogs.  Then, outside exec, on the scoring URI
+azlite prints there: no key or a wrong key gets 401, an unknown deployment
+404, a run() that raises 500 (the instance stays up), a regenerated key
+replaces the old one.  Deleting the endpoint stops its instances and removes
+their disks."""
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from azlite_harness import Azlite, BIN, clean_environ  # noqa: E402
+import mlsdk  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+srv = None
+ml = None
+SUB = None
+WS = None
+W = [[1.0, -2.0], [0.5, 3.0], [2.0, 0.25]]
+DATA = [[1.0, 2.0, 3.0], [0.0, -1.0, 4.0]]
+WANT = [[sum(row[i] * W[i][j] for i in range(3)) for j in range(2)] for row in DATA]
+API = "api-version=2022-02-01-preview"
+
+
+def setUpModule():
+    global srv, ml, SUB, WS
+    srv = Azlite().start()
+    SUB = srv.env["AZURE_SUBSCRIPTION_ID"]
+    assert srv.http("PUT", "/subscriptions/%s/resourceGroups/ep?api-version=2021-04-01" % SUB,
+                    json={"location": "eastus"}).status_code in (200, 201)
+    WS = "/subscriptions/%s/resourceGroups/ep/providers/Microsoft.MachineLearningServices" \
+         "/workspaces/epws" % SUB
+    assert srv.http("PUT", WS + "?api-version=2022-10-01-preview",
+                    json={"location": "eastus"}).status_code == 201
+    ml = mlsdk.ml_client(srv, "ep", "epws")
+
+
+def tearDownModule():
+    mlsdk.unset()
+    srv.cleanup()
+
+
+def instance_disks():
+    d = os.path.join(srv.data_dir, "ml", "endpoints")
+    return sorted(n for n in os.listdir(d) if n.startswith("amlep-")) if os.path.isdir(d) else []
+
+
+def post(uri, key=None, headers=None, **kw):
+    import requests
+    h = dict(headers or {})
+    if key:
+        h["Authorization"] = "Bearer " + key
+    return requests.post(uri, verify=srv.ca, timeout=60, headers=h, **kw)
+
+
+@unittest.skipUnless(subprocess.run(["/usr/bin/python3", "-c", "import numpy"],
+                                    capture_output=True).returncode == 0,
+                     "python3-numpy is not installed (scripts/setup.sh installs it)")
+class OnlineEndpoint(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        p = subprocess.run([BIN, "exec", "--data-dir", srv.data_dir, "--", "/usr/bin/python3",
+                            os.path.join(HERE, "endpoint", "deploy.py"), json.dumps(W),
+                            json.dumps(DATA)],
+                           capture_output=True, text=True, env=clean_environ(), timeout=280)
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
+        cls.out = json.loads(p.stdout.strip().splitlines()[-1])
+
+    def test_1_deployed_and_scoring(self):
+        o = self.out
+        self.assertEqual(o["endpoint"], ["Succeeded", "key", True])
+        k1, k2 = o["keys"]
+        self.assertTrue(k1 and k2 and k1 != k2)
+        self.assertEqual(o["deployment"], "Succeeded")
+        # max_queue_wait_ms: Azure's default is PT0.5S (the raw answer below), which
+        # azure-ai-ml 1.4.0 reads as whole seconds: 0.
+        self.assertEqual(o["defaults"], [5000, 1, 0, 10, 30, 1, "Standard_DS3_v2"])
+        self.assertEqual(o["traffic_before"], {"blue": 0})
+        self.assertEqual(o["traffic"], {"blue": 100})
+        self.assertEqual(o["invoke"], WANT)
+        self.assertEqual(o["invoke_blue"], WANT)
+        self.assertEqual(o["post"], [200, WANT, "blue"])
+        self.assertIn("init: loaded weights of shape (3, 2)", o["logs"])
+        self.assertIn("init: GREETING=hello from blue", o["logs"])
+        raw = srv.http("GET", WS + "/onlineEndpoints/lin-ep/deployments/blue?" + API).json()
+        self.assertEqual(raw["properties"]["scaleSettings"], {"scaleType": "Default"})
+        self.assertEqual(raw["sku"]["capacity"], 1)
+        self.assertEqual(raw["properties"]["requestSettings"],
+                         {"maxConcurrentRequestsPerInstance": 1, "requestTimeout": "PT5S",
+                          "maxQueueWait": "PT0.5S"})
+
+    def test_2_failed_init(self):
+        o = self.out
+        self.assertIn("cannot load the model: weights are missing", o["bad_error"] or "")
+        self.assertEqual(o["bad_state"], "Failed")
+        self.assertIn("Traceback (most recent call last)", o["bad_logs"])
+        self.assertIn("RuntimeError: cannot load the model: weights are missing", o["bad_logs"])
+        self.assertEqual(o["deployments"], ["bad", "blue"])
+
+    def test_3_keys_and_errors_outside_exec(self):
+        k1, k2 = self.out["keys"]
+        ep = ml.online_endpoints.get("lin-ep")
+        uri = ep.scoring_uri
+        self.assertTrue(uri.startswith(srv.mgmt_url + "/"), uri)
+        r = post(uri, k1, json={"data": DATA})
+        self.assertEqual((r.status_code, r.json()), (200, WANT), r.text)
+        self.assertEqual(post(uri, k2, json={"data": DATA}).json(), WANT)
+        self.assertEqual(post(uri, None, json={"data": DATA}).status_code, 401)
+        self.assertEqual(post(uri, "not-the-key", json={"data": DATA}).status_code, 401)
+        r = post(uri, k1, headers={"azureml-model-deployment": "nosuch"}, json={"data": DATA})
+        self.assertEqual(r.status_code, 404, r.text)
+        r = post(uri, k1, headers={"azureml-model-deployment": "bad"}, json={"data": DATA})
+        self.assertEqual(r.status_code, 404, r.text)
+        # run() that raises answers 500; the instance stays up.
+        r = post(uri, k1, data="not json")
+        self.assertEqual(r.status_code, 500, r.text)
+        self.assertEqual(post(uri, k1, json={"data": DATA}).json(), WANT)
+        logs = ml.online_deployments.get_logs(name="blue", endpoint_name="lin-ep", lines=100)
+        self.assertIn("JSONDecodeError", logs)
+        # Regenerating the primary key: the old one no longer scores.
+        ml.online_endpoints.begin_regenerate_keys("lin-ep", key_type="primary").result()
+        fresh = ml.online_endpoints.get_keys("lin-ep")
+        self.assertNotEqual(fresh.primary_key, k1)
+        self.assertEqual(fresh.secondary_key, k2)
+        self.assertEqual(post(uri, k1, json={"data": DATA}).status_code, 401)
+        self.assertEqual(post(uri, fresh.primary_key, json={"data": DATA}).json(), WANT)
+        # Traffic to a deployment that does not exist is refused.
+        from azure.core.exceptions import HttpResponseError
+        ep.traffic = {"blue": 50, "nosuch": 50}
+        with self.assertRaises(HttpResponseError):
+            ml.online_endpoints.begin_create_or_update(ep).result()
+
+    def test_4_delete_cleans_up(self):
+        from azure.core.exceptions import ResourceNotFoundError
+        uri = ml.online_endpoints.get("lin-ep").scoring_uri
+        key = ml.online_endpoints.get_keys("lin-ep").secondary_key
+        self.assertEqual(len(instance_disks()), 1)  # blue's; bad's went when it failed
+        ml.online_endpoints.begin_delete(name="lin-ep").result()
+        with self.assertRaises(ResourceNotFoundError):
+            ml.online_endpoints.get("lin-ep")
+        self.assertEqual(instance_disks(), [])
+        self.assertEqual(post(uri, key, json={"data": DATA}).status_code, 404)
+        self.assertNotIn("azlite_inference_server", os.popen("ps -e -o args").read())
+
+    def test_bad_input(self):
+        from azure.ai.ml.entities import ManagedOnlineEndpoint
+        ml.online_endpoints.begin_create_or_update(
+            ManagedOnlineEndpoint(name="bad-input", auth_mode="key")).result()
+        base = {"location": "eastus", "sku": {"name": "Default", "capacity": 1},
+                "properties": {"endpointComputeType": "Managed",
+                               "instanceType": "Standard_DS3_v2",
+                               "model": "azureml:nosuch:1",
+                               "codeConfiguration": {"codeId": "azureml:nosuch:1",
+                                                     "scoringScript": "score.py"}}}
+        r = srv.http("PUT", WS + "/onlineEndpoints/bad-input/deployments/dep1?" + API, json=base)
+        self.assertEqual(r.status_code, 404, r.text)
+        base["properties"]["instanceType"] = "Standard_Nope_v9"
+        r = srv.http("PUT", WS + "/onlineEndpoints/bad-input/deployments/dep1?" + API, json=base)
+        self.assertEqual(r.status_code, 400, r.text)
+        self.assertIn("Standard_Nope_v9", r.text)
+        r = srv.http("PUT", WS + "/onlineEndpoints/nosuch/deployments/dep1?" + API, json=base)
+        self.assertEqual(r.status_code, 404, r.text)
+        r = srv.http("PUT", WS + "/onlineEndpoints/x?" + API,
+                     json={"location": "eastus", "properties": {"authMode": "Key"}})
+        self.assertEqual(r.status_code, 400, r.text)
+        ml.online_endpoints.begin_delete(name="bad-input").result()
+
+
+if __name__ == "__main__":
+    unittest.main()
