@@ -201,6 +201,10 @@ int srv_add_connection(struct srv *s, enum http_listener l, int fd, const char *
 int http_host_is_azure(const char *host);
 /* "<account>.blob.core.windows.net[:port]", the account a single label. */
 int http_host_is_azure_blob(const char *host);
+/* Whether host is one whose first labels name a resource (azure_hosts.h's
+ * AZURE_HOSTS_ROUTED: <endpoint>.<region>.inference.ml.azure.com); the server
+ * puts such a request's path under /azlite/host/<host>. */
+int http_host_is_routed(const char *host);
 /* Whether r came by an Azure name: then what azlite returns names Azure's
  * hosts, as Azure would; otherwise azlite's own 127.0.0.1 URLs. */
 int http_req_transparent(const http_req *r);

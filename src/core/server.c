@@ -1164,6 +1164,13 @@ static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *
    * <account>.blob.core.windows.net there is that account's blob endpoint
    * (host-style, HTTPS), served as the blob HTTPS listener serves it. */
   if (r->listener == LISTEN_MGMT && http_host_is_azure_blob(r->host)) r->listener = LISTEN_BLOB_TLS;
+  /* A host that names its resource (azure_hosts.h): the path goes under
+   * /azlite/host/<host>, where the provider that serves it has its routes. */
+  if (r->listener == LISTEN_MGMT && http_host_is_routed(r->host)) {
+    char *u = http_printf(r, "/azlite/host/%.*s%s", (int)strcspn(r->host, ":"), r->host, url);
+    r->raw_path = u;
+    path_set(st, u, strlen(u));
+  }
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   r->client_ip = "127.0.0.1";

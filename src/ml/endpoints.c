@@ -136,13 +136,23 @@ static char *ep_token(srv *s, const char *id) {
 }
 
 /* What GET answers: the stored body with the scoring and swagger URIs as the
- * caller reaches azlite. */
+ * caller reaches azlite: Azure's <endpoint>.<region>.inference.ml.azure.com
+ * under `azlite exec`, else a path on the management endpoint that the
+ * endpoint's token names. */
 static json_t *ep_render(http_req *r, json_t *b) {
   const char *id = json_string_value(json_object_get(b, "id"));
   char *tok = ep_token(r->srv, id);
-  const char *host = ml_api_host(r, json_string_value(json_object_get(b, "location")));
+  const char *loc = json_string_value(json_object_get(b, "location"));
   json_t *p = json_object_get(b, "properties");
-  if (tok) {
+  if (http_req_transparent(r)) {
+    const char *name = json_string_value(json_object_get(b, "name"));
+    json_object_set_new(p, "scoringUri",
+                        json_sprintf("https://%s.%s.inference.ml.azure.com/score", name, loc));
+    json_object_set_new(
+        p, "swaggerUri",
+        json_sprintf("https://%s.%s.inference.ml.azure.com/swagger.json", name, loc));
+  } else if (tok) {
+    const char *host = ml_api_host(r, loc);
     json_object_set_new(p, "scoringUri",
                         json_sprintf("https://%s/azlite/ml/endpoints/%s/score", host, tok));
     json_object_set_new(p, "swaggerUri",
@@ -152,14 +162,8 @@ static json_t *ep_render(http_req *r, json_t *b) {
   return b;
 }
 
-int ml_endpoint_by_token(srv *s, const char *token, ml_endpoint_view *out) {
-  sqlite3_stmt *q;
+static int ep_view(sqlite3_stmt *q, ml_endpoint_view *out) {
   int rc = -1;
-  if (!token ||
-      store_prepare(store_db(s), "SELECT id, key1, key2, body FROM ml_endpoints WHERE token=?", -1,
-                    &q, NULL) != SQLITE_OK)
-    return -1;
-  sqlite3_bind_text(q, 1, token, -1, SQLITE_STATIC);
   if (sqlite3_step(q) == SQLITE_ROW) {
     snprintf(out->id, sizeof out->id, "%s", sqlite3_column_text(q, 0));
     snprintf(out->key1, sizeof out->key1, "%s", sqlite3_column_text(q, 1));
@@ -169,6 +173,34 @@ int ml_endpoint_by_token(srv *s, const char *token, ml_endpoint_view *out) {
   }
   store_finalize(q);
   return rc;
+}
+
+int ml_endpoint_by_token(srv *s, const char *token, ml_endpoint_view *out) {
+  sqlite3_stmt *q;
+  if (!token ||
+      store_prepare(store_db(s), "SELECT id, key1, key2, body FROM ml_endpoints WHERE token=?", -1,
+                    &q, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(q, 1, token, -1, SQLITE_STATIC);
+  return ep_view(q, out);
+}
+
+int ml_endpoint_by_host(srv *s, const char *host, ml_endpoint_view *out) {
+  char name[64], region[64];
+  const char *dot = host ? strchr(host, '.') : NULL;
+  const char *dot2 = dot ? strchr(dot + 1, '.') : NULL;
+  if (!dot2 || dot - host >= (long)sizeof name || dot2 - dot - 1 >= (long)sizeof region) return -1;
+  snprintf(name, sizeof name, "%.*s", (int)(dot - host), host);
+  snprintf(region, sizeof region, "%.*s", (int)(dot2 - dot - 1), dot + 1);
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(s),
+                    "SELECT id, key1, key2, body FROM ml_endpoints WHERE name=? COLLATE NOCASE"
+                    " AND json_extract(body,'$.location')=? COLLATE NOCASE",
+                    -1, &q, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(q, 2, region, -1, SQLITE_TRANSIENT);
+  return ep_view(q, out);
 }
 
 /* ---- endpoints ------------------------------------------------------------------------ */
@@ -312,6 +344,28 @@ static void ep_write(http_req *r, int patch) {
               state_of(cur));
     return;
   }
+  const char *ws_loc = json_string_value(json_object_get(c.ws, "location"));
+  if (!cur) {
+    /* The name is the scoring host's first label: one per region. */
+    sqlite3_stmt *q;
+    int taken = 0;
+    if (store_prepare(store_db(s),
+                      "SELECT 1 FROM ml_endpoints WHERE name=? COLLATE NOCASE"
+                      " AND json_extract(body,'$.location')=? COLLATE NOCASE",
+                      -1, &q, NULL) == SQLITE_OK) {
+      sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+      sqlite3_bind_text(q, 2, ws_loc, -1, SQLITE_STATIC);
+      taken = sqlite3_step(q) == SQLITE_ROW;
+      store_finalize(q);
+    }
+    if (taken) {
+      http_fail(r, ML_ERR_CONFLICT,
+                "An endpoint named %s already exists in %s: endpoint names are unique in a "
+                "region.",
+                name, ws_loc);
+      return;
+    }
+  }
   json_t *pin = json_object_get(in, "properties");
   if (!patch && !json_is_object(pin)) {
     http_fail(r, ML_ERR_VALIDATION, "properties is required.");
@@ -343,7 +397,6 @@ static void ep_write(http_req *r, int patch) {
   if (!mirror && pcur) mirror = json_object_get(pcur, "mirrorTraffic");
   if (traffic_check(r, c.ep_id, traffic, 0) != 0 || traffic_check(r, c.ep_id, mirror, 1) != 0)
     return;
-  const char *ws_loc = json_string_value(json_object_get(c.ws, "location"));
   json_t *tags = json_object_get(in, "tags");
   if (!json_is_object(tags)) tags = cur ? json_object_get(cur, "tags") : NULL;
   if (tags && arm_tags_check(r, tags) != 0) return;

@@ -126,6 +126,8 @@ typedef struct ml_endpoint_view {
   json_t *body; /* the stored body (a new reference) */
 } ml_endpoint_view;
 int ml_endpoint_by_token(srv *s, const char *token, ml_endpoint_view *out);
+/* By its scoring host, <endpoint>.<region>.inference.ml.azure.com. */
+int ml_endpoint_by_host(srv *s, const char *host, ml_endpoint_view *out);
 
 /* scoring.c: a deployment's instances and the scoring front. */
 typedef struct ml_scoring_spec {
@@ -149,6 +151,7 @@ void ml_scoring_fini(srv *s);
 char *ml_scoring_log_path(srv *s, const char *dep_uuid); /* malloc'd */
 char *ml_scoring_log_tail(const char *path, size_t n);   /* malloc'd */
 void ml_score(http_req *r);
+void ml_score_swagger(http_req *r);
 
 /* Shared helpers (provider.c). */
 /* systemData as Azure ML shows it, for a resource made at ms by the caller. */

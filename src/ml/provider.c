@@ -124,6 +124,26 @@ static const route ml_routes[] = {
      .fn = ml_score,
      .auth = AUTH_NONE,
      .style = HTTP_ERR_ARM},
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/azlite/ml/endpoints/{token}/swagger.json",
+     .fn = ml_score_swagger,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_ARM},
+    /* The same at Azure's <endpoint>.<region>.inference.ml.azure.com (under
+     * `azlite exec`; the server puts such a host's paths here). */
+    {.listener = LISTEN_MGMT,
+     .method = "POST",
+     .pattern = "/azlite/host/{host}/score",
+     .fn = ml_score,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_ARM},
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/azlite/host/{host}/swagger.json",
+     .fn = ml_score_swagger,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_ARM},
     /* Run history, at the discovery document's "history" (no api-version;
      * the handlers check the bearer token and the caller's access). */
     HIST("GET", "/runs/{run}/details", ml_history_run_details),

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../identity/identity.h"
 #include "../runtime/runtime.h"
 #include "../storage/storage.h"
 #include "internal.h"
@@ -645,26 +646,77 @@ static void fail_score(http_req *r, int status, const char *msg) {
   http_reply_json(r, status, b);
 }
 
-/* POST /azlite/ml/endpoints/{token}/score: a scoring request. */
-void ml_score(http_req *r) {
-  srv *s = r->srv;
-  ml_endpoint_view ev;
-  if (ml_endpoint_by_token(s, http_param(r, "token"), &ev) != 0) {
-    fail_score(r, 404, "Endpoint not found.");
-    return;
-  }
-  http_defer(r, (void (*)(void *))json_decref, ev.body);
+/* Whether r carries the endpoint's key (authMode Key) or a token azlite
+ * issued for it (AMLToken); fails r with 401 otherwise. */
+static int score_auth(http_req *r, ml_endpoint_view *ev) {
   const char *auth = http_header_get(r, "Authorization");
+  const char *mode =
+      json_string_value(json_object_get(json_object_get(ev->body, "properties"), "authMode"));
+  if (mode && !strcmp(mode, "AMLToken")) {
+    principal p;
+    const char *why = NULL;
+    char msg[200];
+    if (auth && identity_verify_bearer(r->srv, auth, AUD_MGMT, &p, &why, msg, sizeof msg) == 0)
+      return 0;
+    http_set_header(r, "WWW-Authenticate", "Bearer");
+    fail_score(r, 401, "Invalid or missing token.");
+    return -1;
+  }
   const char *given = auth && !strncasecmp(auth, "Bearer ", 7) ? auth + 7 : NULL;
   while (given && *given == ' ')
     given++;
-  if (!given || !*given || (strcmp(given, ev.key1) != 0 && strcmp(given, ev.key2) != 0)) {
+  if (!given || !*given || (strcmp(given, ev->key1) != 0 && strcmp(given, ev->key2) != 0)) {
     http_set_header(r, "WWW-Authenticate", "Bearer");
     fail_score(r, 401, given ? "Invalid authentication key." : "Missing authentication key.");
-    return;
+    return -1;
   }
+  return 0;
+}
+
+static void score_endpoint(http_req *r, ml_endpoint_view *ev);
+
+/* The endpoint a scoring request names, by its token (azlite's URL) or by
+ * its host (<endpoint>.<region>.inference.ml.azure.com); NULL with r failed. */
+static int score_find(http_req *r, ml_endpoint_view *ev) {
+  const char *tok = http_param(r, "token");
+  int rc = tok ? ml_endpoint_by_token(r->srv, tok, ev)
+               : ml_endpoint_by_host(r->srv, http_param(r, "host"), ev);
+  if (rc != 0) {
+    fail_score(r, 404, "Endpoint not found.");
+    return -1;
+  }
+  http_defer(r, (void (*)(void *))json_decref, ev->body);
+  return 0;
+}
+
+/* POST .../score: a scoring request. */
+void ml_score(http_req *r) {
+  ml_endpoint_view ev;
+  if (score_find(r, &ev) != 0 || score_auth(r, &ev) != 0) return;
+  score_endpoint(r, &ev);
+}
+
+/* GET .../swagger.json: the scoring API's description (a script without an
+ * input schema takes any JSON). */
+void ml_score_swagger(http_req *r) {
+  ml_endpoint_view ev;
+  if (score_find(r, &ev) != 0 || score_auth(r, &ev) != 0) return;
+  json_t *b = json_pack(
+      "{s:s,s:{s:s,s:s,s:s},s:[s],s:[s],s:[s],s:{s:{s:{s:s,s:s,s:[{s:s,s:s,s:b,s:{s:s}}],"
+      "s:{s:{s:s},s:{s:s}}}}}}",
+      "swagger", "2.0", "info", "title", json_string_value(json_object_get(ev.body, "name")),
+      "description", "API specification for Azure Machine Learning online endpoint", "version",
+      "1.0", "schemes", "https", "consumes", "application/json", "produces", "application/json",
+      "paths", "/score", "post", "description", "Run web service's model and get the prediction",
+      "operationId", "RunMLService", "parameters", "name", "serviceInputData", "in", "body",
+      "required", 1, "schema", "type", "object", "responses", "200", "description", "Success",
+      "default", "description", "Service error");
+  http_reply_json(r, 200, b);
+}
+
+static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
   /* The deployment: the header's, or one by the traffic's weights. */
-  json_t *traffic = json_object_get(json_object_get(ev.body, "properties"), "traffic");
+  json_t *traffic = json_object_get(json_object_get(ev->body, "properties"), "traffic");
   const char *want = http_header_get(r, "azureml-model-deployment");
   const char *dep_name = NULL;
   if (want && *want) {
@@ -697,7 +749,7 @@ void ml_score(http_req *r) {
                "route.");
     return;
   }
-  const char *dep_id = http_printf(r, "%s/deployments/%s", ev.id, dep_name);
+  const char *dep_id = http_printf(r, "%s/deployments/%s", ev->id, dep_name);
   size_t len = 0;
   char *body = http_body_read_all(r, 100 * 1024 * 1024, &len);
   if (!body) {

@@ -71,10 +71,13 @@ def post(uri, key=None, headers=None, **kw):
 class OnlineEndpoint(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        env = clean_environ()
+        for k in ("AZUREML_DEV_URL_MFE", "REQUESTS_CA_BUNDLE"):  # this process's, not exec's
+            env.pop(k, None)
         p = subprocess.run([BIN, "exec", "--data-dir", srv.data_dir, "--", "/usr/bin/python3",
                             os.path.join(HERE, "endpoint", "deploy.py"), json.dumps(W),
                             json.dumps(DATA)],
-                           capture_output=True, text=True, env=clean_environ(), timeout=280)
+                           capture_output=True, text=True, env=env, timeout=280)
         assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
         cls.out = json.loads(p.stdout.strip().splitlines()[-1])
 
@@ -91,7 +94,10 @@ class OnlineEndpoint(unittest.TestCase):
         self.assertEqual(o["traffic"], {"blue": 100})
         self.assertEqual(o["invoke"], WANT)
         self.assertEqual(o["invoke_blue"], WANT)
+        # Azure's scoring host under exec, where requests.post reached it.
+        self.assertEqual(o["scoring_uri"], "https://lin-ep.eastus.inference.ml.azure.com/score")
         self.assertEqual(o["post"], [200, WANT, "blue"])
+        self.assertEqual(o["post_no_key"], 401)
         self.assertIn("init: loaded weights of shape (3, 2)", o["logs"])
         self.assertIn("init: GREETING=hello from blue", o["logs"])
         raw = srv.http("GET", WS + "/onlineEndpoints/lin-ep/deployments/blue?" + API).json()
@@ -117,6 +123,11 @@ class OnlineEndpoint(unittest.TestCase):
         r = post(uri, k1, json={"data": DATA})
         self.assertEqual((r.status_code, r.json()), (200, WANT), r.text)
         self.assertEqual(post(uri, k2, json={"data": DATA}).json(), WANT)
+        import requests
+        r = requests.get(ep.openapi_uri, verify=srv.ca, timeout=60,
+                         headers={"Authorization": "Bearer " + k1})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertIn("/score", r.json()["paths"])
         self.assertEqual(post(uri, None, json={"data": DATA}).status_code, 401)
         self.assertEqual(post(uri, "not-the-key", json={"data": DATA}).status_code, 401)
         r = post(uri, k1, headers={"azureml-model-deployment": "nosuch"}, json={"data": DATA})
@@ -175,6 +186,13 @@ class OnlineEndpoint(unittest.TestCase):
         r = srv.http("PUT", WS + "/onlineEndpoints/x?" + API,
                      json={"location": "eastus", "properties": {"authMode": "Key"}})
         self.assertEqual(r.status_code, 400, r.text)
+        # Endpoint names are unique in a region (they are the scoring host's label).
+        ws2 = WS[:-len("epws")] + "epws2"
+        assert srv.http("PUT", ws2 + "?api-version=2022-10-01-preview",
+                        json={"location": "eastus"}).status_code == 201
+        r = srv.http("PUT", ws2 + "/onlineEndpoints/bad-input?" + API,
+                     json={"location": "eastus", "properties": {"authMode": "Key"}})
+        self.assertEqual(r.status_code, 409, r.text)
         ml.online_endpoints.begin_delete(name="bad-input").result()
 
 

@@ -68,6 +68,7 @@ out["invoke_blue"] = json.loads(ml.online_endpoints.invoke(
 r = requests.post(ep.scoring_uri, json={"data": DATA},
                   headers={"Authorization": f"Bearer {keys.primary_key}"})
 out["post"] = [r.status_code, r.json(), r.headers.get("azureml-model-deployment")]
+out["post_no_key"] = requests.post(ep.scoring_uri, json={"data": DATA}).status_code
 out["logs"] = ml.online_deployments.get_logs(name="blue", endpoint_name="lin-ep", lines=100)
 
 try:
