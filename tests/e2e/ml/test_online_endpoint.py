@@ -107,13 +107,22 @@ class OnlineEndpoint(unittest.TestCase):
                          {"maxConcurrentRequestsPerInstance": 1, "requestTimeout": "PT5S",
                           "maxQueueWait": "PT0.5S"})
 
+    def test_2_blue_green(self):
+        o = self.out
+        self.assertEqual(sum(o["split"].values()), 1000)
+        self.assertEqual(set(o["split"]), {"blue", "green"})
+        # 10% of 1000: the binomial's sd is about 9.5.
+        self.assertTrue(50 <= o["split"]["green"] <= 150, o["split"])
+        self.assertEqual(o["all_green"], {"green": 50})
+        self.assertIn("init: GREETING=hello from green", o["green_logs"])
+
     def test_2_failed_init(self):
         o = self.out
         self.assertIn("cannot load the model: weights are missing", o["bad_error"] or "")
         self.assertEqual(o["bad_state"], "Failed")
         self.assertIn("Traceback (most recent call last)", o["bad_logs"])
         self.assertIn("RuntimeError: cannot load the model: weights are missing", o["bad_logs"])
-        self.assertEqual(o["deployments"], ["bad", "blue"])
+        self.assertEqual(o["deployments"], ["bad", "blue", "green"])
 
     def test_3_keys_and_errors_outside_exec(self):
         k1, k2 = self.out["keys"]
@@ -135,11 +144,21 @@ class OnlineEndpoint(unittest.TestCase):
         r = post(uri, k1, headers={"azureml-model-deployment": "bad"}, json={"data": DATA})
         self.assertEqual(r.status_code, 404, r.text)
         # run() that raises answers 500; the instance stays up.
-        r = post(uri, k1, data="not json")
+        r = post(uri, k1, headers={"azureml-model-deployment": "blue"}, data="not json")
         self.assertEqual(r.status_code, 500, r.text)
-        self.assertEqual(post(uri, k1, json={"data": DATA}).json(), WANT)
+        r = post(uri, k1, headers={"azureml-model-deployment": "blue"}, json={"data": DATA})
+        self.assertEqual(r.json(), WANT)
         logs = ml.online_deployments.get_logs(name="blue", endpoint_name="lin-ep", lines=100)
         self.assertIn("JSONDecodeError", logs)
+        # max_concurrent_requests_per_instance (1 on green): requests beyond it
+        # wait max_queue_wait (0.5 s), then get 429.
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(4) as pool:
+            codes = sorted(pool.map(
+                lambda _: post(uri, k1, headers={"azureml-model-deployment": "green"},
+                               json={"data": DATA, "sleep": 3}).status_code, range(4)))
+        self.assertIn(200, codes)
+        self.assertIn(429, codes)
         # Regenerating the primary key: the old one no longer scores.
         ml.online_endpoints.begin_regenerate_keys("lin-ep", key_type="primary").result()
         fresh = ml.online_endpoints.get_keys("lin-ep")
@@ -157,7 +176,7 @@ class OnlineEndpoint(unittest.TestCase):
         from azure.core.exceptions import ResourceNotFoundError
         uri = ml.online_endpoints.get("lin-ep").scoring_uri
         key = ml.online_endpoints.get_keys("lin-ep").secondary_key
-        self.assertEqual(len(instance_disks()), 1)  # blue's; bad's went when it failed
+        self.assertEqual(len(instance_disks()), 2)  # blue's, green's; bad's went when it failed
         ml.online_endpoints.begin_delete(name="lin-ep").result()
         with self.assertRaises(ResourceNotFoundError):
             ml.online_endpoints.get("lin-ep")

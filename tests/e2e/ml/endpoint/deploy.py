@@ -71,6 +71,36 @@ out["post"] = [r.status_code, r.json(), r.headers.get("azureml-model-deployment"
 out["post_no_key"] = requests.post(ep.scoring_uri, json={"data": DATA}).status_code
 out["logs"] = ml.online_deployments.get_logs(name="blue", endpoint_name="lin-ep", lines=100)
 
+# Blue/green: green gets 10% of the traffic, then all of it.
+ml.online_deployments.begin_create_or_update(ManagedOnlineDeployment(
+    name="green", endpoint_name="lin-ep", model=model, environment=env,
+    code_configuration=CodeConfiguration(code=os.path.join(HERE, "blue"),
+                                         scoring_script="score.py"),
+    environment_variables={"GREETING": "hello from green"},
+    instance_type="Standard_DS3_v2", instance_count=1)).result()
+ep.traffic = {"blue": 90, "green": 10}
+ep = ml.online_endpoints.begin_create_or_update(ep).result()
+s = requests.Session()
+counts = {}
+for _ in range(1000):
+    r = s.post(ep.scoring_uri, json={"data": DATA},
+               headers={"Authorization": f"Bearer {keys.primary_key}"})
+    assert r.status_code == 200 and r.json() == json.loads(json.dumps(out["invoke"])), r.text
+    name = r.headers.get("azureml-model-deployment")
+    counts[name] = counts.get(name, 0) + 1
+out["split"] = counts
+ep.traffic = {"blue": 0, "green": 100}
+ep = ml.online_endpoints.begin_create_or_update(ep).result()
+counts = {}
+for _ in range(50):
+    r = s.post(ep.scoring_uri, json={"data": DATA},
+               headers={"Authorization": f"Bearer {keys.primary_key}"})
+    name = r.headers.get("azureml-model-deployment")
+    counts[name] = counts.get(name, 0) + 1
+out["all_green"] = counts
+out["green_logs"] = ml.online_deployments.get_logs(name="green", endpoint_name="lin-ep",
+                                                   lines=100)
+
 try:
     ml.online_deployments.begin_create_or_update(ManagedOnlineDeployment(
         name="bad", endpoint_name="lin-ep", model=model, environment=env,

@@ -2,6 +2,7 @@
 run(raw_data) per request."""
 import json
 import os
+import time
 
 import numpy as np
 
@@ -17,5 +18,8 @@ def init():
 
 
 def run(raw_data):
-    data = np.array(json.loads(raw_data)["data"])
+    req = json.loads(raw_data)
+    if "sleep" in req:  # a slow request, for the concurrency limit
+        time.sleep(req["sleep"])
+    data = np.array(req["data"])
     return (data @ model).tolist()
