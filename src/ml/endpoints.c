@@ -1109,7 +1109,13 @@ static void *reboot_thread(void *arg) {
   return NULL;
 }
 
+/* Deployments to boot again at the first tick (after every provider's init:
+ * the runtime is set up by then).  Guarded by reboot_mu. */
+static pthread_mutex_t reboot_mu = PTHREAD_MUTEX_INITIALIZER;
+static json_t *reboot_pending;
+
 int ml_endpoints_init(srv *s) {
+  if (!s->serving) return 0;
   /* Disks a crash left behind: instances live in memory only. */
   char *root = srv_path(s, "ml/endpoints");
   DIR *dir = opendir(root);
@@ -1153,6 +1159,20 @@ int ml_endpoints_init(srv *s) {
     json_decref(reboot);
     return 0;
   }
+  pthread_mutex_lock(&reboot_mu);
+  json_decref(reboot_pending);
+  reboot_pending = reboot;
+  pthread_mutex_unlock(&reboot_mu);
+  return 0;
+}
+
+void ml_endpoints_tick(srv *s, int64_t now_ms) {
+  (void)now_ms;
+  pthread_mutex_lock(&reboot_mu);
+  json_t *reboot = reboot_pending;
+  reboot_pending = NULL;
+  pthread_mutex_unlock(&reboot_mu);
+  if (!reboot) return;
   reboot_job *j = calloc(1, sizeof *j);
   if (!j) abort();
   j->s = s;
@@ -1163,7 +1183,6 @@ int ml_endpoints_init(srv *s) {
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
   if (pthread_create(&t, &a, reboot_thread, j) != 0) abort();
   pthread_attr_destroy(&a);
-  return 0;
 }
 
 void ml_endpoints_fini(srv *s) {

@@ -116,8 +116,10 @@ void ml_deployment_delete(http_req *r);
 void ml_deployment_get_logs(http_req *r);
 void ml_deployment_skus(http_req *r);
 int ml_endpoints_remove(srv *s, const char *ws_id);
-/* Deployments that were running boot again; those caught mid-way end Failed. */
+/* At start: instance disks a crash left go, deployments caught mid-way end
+ * Failed; those that were running boot again at the first tick. */
 int ml_endpoints_init(srv *s);
+void ml_endpoints_tick(srv *s, int64_t now_ms);
 void ml_endpoints_fini(srv *s);
 /* What the scoring front needs of an endpoint (by its URL token). */
 typedef struct ml_endpoint_view {

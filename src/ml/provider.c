@@ -219,6 +219,11 @@ static int ml_init(srv *s) {
   return ml_compute_init(s) | ml_jobs_init(s) | ml_endpoints_init(s) ? -1 : 0;
 }
 
+static void ml_tick(srv *s, int64_t now_ms) {
+  ml_compute_tick(s, now_ms);
+  ml_endpoints_tick(s, now_ms);
+}
+
 /* Jobs first (they hold nodes), then the nodes. */
 static void ml_fini(srv *s) {
   ml_jobs_fini(s);
@@ -233,6 +238,6 @@ const provider ml_provider = {
     .schema = {ml_schema, (int)(sizeof ml_schema / sizeof ml_schema[0])},
     .resource_types = ml_resource_types,
     .init = ml_init,
-    .tick = ml_compute_tick,
+    .tick = ml_tick,
     .fini = ml_fini,
 };

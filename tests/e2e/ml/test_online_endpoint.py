@@ -172,6 +172,33 @@ class OnlineEndpoint(unittest.TestCase):
         with self.assertRaises(HttpResponseError):
             ml.online_endpoints.begin_create_or_update(ep).result()
 
+    def test_3b_survives_kill9(self):
+        """A kill -9 takes the instances with azlite; at start the deployments
+        that were Succeeded boot again, with the same keys and scoring URI."""
+        import time
+        global ml
+        uri = ml.online_endpoints.get("lin-ep").scoring_uri
+        key = ml.online_endpoints.get_keys("lin-ep").secondary_key
+        srv.kill9()
+        srv.start()
+        ml = mlsdk.ml_client(srv, "ep", "epws")
+        deadline = time.time() + 120
+        while True:
+            r = post(uri, key, headers={"azureml-model-deployment": "blue"}, json={"data": DATA})
+            if r.status_code == 200:
+                break
+            self.assertEqual(r.status_code, 404, r.text)  # not running yet
+            self.assertLess(time.time(), deadline, r.text)
+            time.sleep(0.2)
+        self.assertEqual(r.json(), WANT)
+        self.assertEqual(ml.online_deployments.get(name="blue", endpoint_name="lin-ep")
+                         .provisioning_state, "Succeeded")
+        self.assertEqual(ml.online_deployments.get(name="bad", endpoint_name="lin-ep")
+                         .provisioning_state, "Failed")
+        while len(instance_disks()) != 2:  # green's comes back too
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.2)
+
     def test_4_delete_cleans_up(self):
         from azure.core.exceptions import ResourceNotFoundError
         uri = ml.online_endpoints.get("lin-ep").scoring_uri
