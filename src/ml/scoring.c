@@ -33,6 +33,7 @@
 #include "internal.h"
 
 #define INSIDE_PORT 5001
+#define SCORE_MAX_BODY (1536u * 1024)
 
 /* The inference server azlite ships, written into every instance. */
 static const char ml_inference_server[] =
@@ -102,17 +103,29 @@ typedef struct ml_dep {
   int timeout_ms, queue_ms;
   int inflight; /* guarded by deps_mu */
   unsigned rr;
-  int stopping;
+  /* starting: its instances are booting (it serves nothing yet); stopping:
+   * a stop took it off deps and waits for starting to end; cleaned: the
+   * booting thread, told to stop, stopped the instances itself (freeable:
+   * and d->inst may be freed).  All guarded by deps_mu. */
+  int starting, stopping, cleaned, freeable;
 } ml_dep;
 
 static pthread_mutex_t deps_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t deps_cv = PTHREAD_COND_INITIALIZER;
 static ml_dep *deps;
 
+/* The running (not booting) deployment, or NULL. */
 static ml_dep *dep_find_locked(const char *id) {
   for (ml_dep *d = deps; d; d = d->next)
-    if (!strcasecmp(d->id, id)) return d;
+    if (!strcasecmp(d->id, id) && !d->starting) return d;
   return NULL;
+}
+
+static int dep_stopping(ml_dep *d) {
+  pthread_mutex_lock(&deps_mu);
+  int st = d->stopping;
+  pthread_mutex_unlock(&deps_mu);
+  return st;
 }
 
 static int mkdir_p(const char *path) {
@@ -533,6 +546,10 @@ static int instance_start(srv *s, const ml_scoring_spec *sp, ml_dep *d, ml_insta
   /* Ready when the server answers (init() has returned); its end before that
    * is init()'s failure. */
   for (int waited = 0; waited < sp->ready_timeout_ms; waited += 100) {
+    if (dep_stopping(d)) {
+      snprintf(err, en, "The deployment was deleted or replaced while it was provisioned.");
+      return -1;
+    }
     pthread_mutex_lock(&deps_mu);
     int exited = in->exited, code = in->exit_code;
     pthread_mutex_unlock(&deps_mu);
@@ -574,29 +591,70 @@ int ml_scoring_start(srv *s, const ml_scoring_spec *sp, char *err, size_t en) {
   if (!d) abort();
   snprintf(d->id, sizeof d->id, "%s", sp->dep_id);
   snprintf(d->log_path, sizeof d->log_path, "%s", sp->log_path);
-  d->ninst = sp->instance_count;
+  d->ninst = sp->instance_count > 0 ? sp->instance_count : 1;
   d->inst = calloc((size_t)d->ninst, sizeof *d->inst);
   if (!d->inst) abort();
   d->max_concurrent = sp->max_concurrent > 0 ? sp->max_concurrent : 1;
   d->timeout_ms = sp->timeout_ms > 0 ? sp->timeout_ms : 5000;
   d->queue_ms = sp->queue_ms >= 0 ? sp->queue_ms : 500;
+  d->starting = 1;
   char *root = srv_path(s, "ml/endpoints");
   mkdir_p(root);
   free(root);
-  log_append(d->log_path, "azlite: starting %d instance(s) of %s (%s)", d->ninst, sp->name,
-             sp->instance_type);
-  for (int i = 0; i < d->ninst; i++)
-    if (instance_start(s, sp, d, &d->inst[i], i, err, en) != 0) {
-      log_append(d->log_path, "azlite: instance %d failed: %s", i, err);
-      dep_stop_free(d, i + 1);
-      return -1;
-    }
-  log_append(d->log_path, "azlite: %d instance(s) ready", d->ninst);
+  /* On the list while booting, so that a delete meanwhile stops it. */
   pthread_mutex_lock(&deps_mu);
   d->next = deps;
   deps = d;
   pthread_mutex_unlock(&deps_mu);
-  return 0;
+  log_append(d->log_path, "azlite: starting %d instance(s) of %s (%s)", d->ninst, sp->name,
+             sp->instance_type);
+  int booted = 0, failed = 0;
+  for (int i = 0; i < d->ninst && !failed; i++) {
+    if (dep_stopping(d)) {
+      snprintf(err, en, "The deployment was deleted or replaced while it was provisioned.");
+      failed = 1;
+      break;
+    }
+    booted = i + 1;
+    if (instance_start(s, sp, d, &d->inst[i], i, err, en) != 0) {
+      log_append(d->log_path, "azlite: instance %d failed: %s", i, err);
+      failed = 1;
+    }
+  }
+  pthread_mutex_lock(&deps_mu);
+  if (!failed && d->stopping) {
+    snprintf(err, en, "The deployment was deleted or replaced while it was provisioned.");
+    failed = 1;
+  }
+  if (!failed) {
+    d->starting = 0;
+    pthread_mutex_unlock(&deps_mu);
+    log_append(d->log_path, "azlite: %d instance(s) ready", d->ninst);
+    return 0;
+  }
+  pthread_mutex_unlock(&deps_mu);
+  int all = 1;
+  for (int i = 0; i < booted; i++)
+    all &= instance_stop(&d->inst[i]);
+  pthread_mutex_lock(&deps_mu);
+  for (ml_dep **p = &deps; *p; p = &(*p)->next)
+    if (*p == d) {
+      *p = d->next;
+      break;
+    }
+  if (d->stopping) {
+    /* A stop waits for this: it frees d. */
+    d->cleaned = 1;
+    d->freeable = all;
+    d->starting = 0;
+    pthread_cond_broadcast(&deps_cv);
+    pthread_mutex_unlock(&deps_mu);
+    return -1;
+  }
+  pthread_mutex_unlock(&deps_mu);
+  if (all) free(d->inst);
+  free(d);
+  return -1;
 }
 
 void ml_scoring_stop(srv *s, const char *dep_id) {
@@ -604,19 +662,25 @@ void ml_scoring_stop(srv *s, const char *dep_id) {
   pthread_mutex_lock(&deps_mu);
   ml_dep *d = NULL;
   for (ml_dep **p = &deps; *p; p = &(*p)->next)
-    if (!strcasecmp((*p)->id, dep_id)) {
+    if (!strcasecmp((*p)->id, dep_id) && !(*p)->stopping) {
       d = *p;
       *p = d->next;
       break;
     }
   if (d) {
     d->stopping = 1;
-    while (d->inflight)
+    pthread_cond_broadcast(&deps_cv);
+    while (d->inflight || d->starting)
       pthread_cond_wait(&deps_cv, &deps_mu);
   }
   pthread_mutex_unlock(&deps_mu);
   if (!d) return;
-  dep_stop_free(d, d->ninst);
+  if (d->cleaned) {
+    if (d->freeable) free(d->inst);
+    free(d);
+  } else {
+    dep_stop_free(d, d->ninst);
+  }
   log_info("ml: stopped the instances of %s", dep_id);
 }
 
@@ -751,11 +815,9 @@ static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
   }
   const char *dep_id = http_printf(r, "%s/deployments/%s", ev->id, dep_name);
   size_t len = 0;
-  char *body = http_body_read_all(r, 100 * 1024 * 1024, &len);
-  if (!body) {
-    fail_score(r, 413, "The request body is too large.");
-    return;
-  }
+  /* Azure's limit on a scoring request's payload: 1.5 MB (413 beyond). */
+  char *body = http_body_read_all(r, SCORE_MAX_BODY, &len);
+  if (!body) return;
   http_defer(r, free, body);
   /* A slot: max_concurrent_requests_per_instance on each instance, waiting
    * up to max_queue_wait for one. */

@@ -150,6 +150,10 @@ class OnlineEndpoint(unittest.TestCase):
         self.assertEqual(r.json(), WANT)
         logs = ml.online_deployments.get_logs(name="blue", endpoint_name="lin-ep", lines=100)
         self.assertIn("JSONDecodeError", logs)
+        # Azure's payload limit, 1.5 MB.
+        r = post(uri, k1, data=b"x" * (2 * 1024 * 1024),
+                 headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status_code, 413, r.text)
         # max_concurrent_requests_per_instance (1 on green): requests beyond it
         # wait max_queue_wait (0.5 s), then get 429.
         from concurrent.futures import ThreadPoolExecutor
@@ -195,9 +199,14 @@ class OnlineEndpoint(unittest.TestCase):
                          .provisioning_state, "Succeeded")
         self.assertEqual(ml.online_deployments.get(name="bad", endpoint_name="lin-ep")
                          .provisioning_state, "Failed")
-        while len(instance_disks()) != 2:  # green's comes back too
-            self.assertLess(time.time(), deadline)
+        while True:  # green comes back too
+            r = post(uri, key, headers={"azureml-model-deployment": "green"}, json={"data": DATA})
+            if r.status_code == 200:
+                break
+            self.assertEqual(r.status_code, 404, r.text)
+            self.assertLess(time.time(), deadline, r.text)
             time.sleep(0.2)
+        self.assertEqual(len(instance_disks()), 2)
 
     def test_4_delete_cleans_up(self):
         from azure.core.exceptions import ResourceNotFoundError
@@ -232,6 +241,15 @@ class OnlineEndpoint(unittest.TestCase):
         r = srv.http("PUT", WS + "/onlineEndpoints/x?" + API,
                      json={"location": "eastus", "properties": {"authMode": "Key"}})
         self.assertEqual(r.status_code, 400, r.text)
+        # AMLToken endpoints: a token instead of keys.
+        r = srv.http("PUT", WS + "/onlineEndpoints/tok-ep?" + API,
+                     json={"location": "eastus", "properties": {"authMode": "AMLToken"}})
+        self.assertEqual(r.status_code, 201, r.text)
+        tok = ml.online_endpoints.get_keys("tok-ep")
+        self.assertTrue(tok.access_token and tok.token_type == "Bearer", tok)
+        r = srv.http("POST", WS + "/onlineEndpoints/tok-ep/listKeys?" + API)
+        self.assertEqual(r.status_code, 400, r.text)
+        ml.online_endpoints.begin_delete(name="tok-ep").result()
         # Endpoint names are unique in a region (they are the scoring host's label).
         ws2 = WS[:-len("epws")] + "epws2"
         assert srv.http("PUT", ws2 + "?api-version=2022-10-01-preview",
