@@ -92,6 +92,8 @@ static int name_valid(const char *n) {
   return 1;
 }
 
+static void dep_stop(srv *s, const char *dep_id);
+
 /* ---- request context ---------------------------------------------------------------- */
 
 typedef struct ep_ctx {
@@ -265,7 +267,7 @@ static int ep_op(srv *s, void *arg, char *code, size_t cn, char *msg, size_t mn)
   }
   size_t i;
   json_t *v;
-  json_array_foreach(ids, i, v) ml_scoring_stop(s, json_string_value(v));
+  json_array_foreach(ids, i, v) dep_stop(s, json_string_value(v));
   json_decref(ids);
   store_begin(s);
   store_run(s, "DELETE FROM ml_deployments WHERE ep_id=? COLLATE NOCASE", "t", c->id);
@@ -711,6 +713,43 @@ static char *dep_log_path(srv *s, const char *dep_id) {
   return out;
 }
 
+/* Instance hours, through core's one meter call (usage_record): meter
+ * "Microsoft.MachineLearningServices/onlineEndpoints/deployments/<size>",
+ * hours times instances, from when the instances were ready to when they
+ * stopped (an interval open at a crash closes at the next start). */
+static void meter_open(srv *s, const char *dep_id, int n, const char *size) {
+  store_run(s,
+            "UPDATE ml_deployments SET meter_ms=?, meter_n=?, meter_size=? WHERE id=? COLLATE "
+            "NOCASE",
+            "iitt", clock_now_ms(s), (int64_t)n, size, dep_id);
+}
+
+static void meter_close(srv *s, const char *dep_id) {
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(s),
+                    "SELECT meter_ms, meter_n, meter_size FROM ml_deployments WHERE id=? COLLATE "
+                    "NOCASE AND meter_ms IS NOT NULL",
+                    -1, &q, NULL) != SQLITE_OK)
+    return;
+  sqlite3_bind_text(q, 1, dep_id, -1, SQLITE_STATIC);
+  if (sqlite3_step(q) == SQLITE_ROW) {
+    int64_t ms = clock_now_ms(s) - sqlite3_column_int64(q, 0);
+    double hours = ms > 0 ? (double)ms / 3600000.0 * (double)sqlite3_column_int64(q, 1) : 0;
+    char meter[200];
+    snprintf(meter, sizeof meter, ML_NS "/onlineEndpoints/deployments/%s",
+             (const char *)sqlite3_column_text(q, 2));
+    usage_record(s, dep_id, meter, hours, "Hours");
+  }
+  store_finalize(q);
+  store_run(s, "UPDATE ml_deployments SET meter_ms=NULL WHERE id=? COLLATE NOCASE", "t", dep_id);
+}
+
+/* Stops a deployment's instances and closes its meter. */
+static void dep_stop(srv *s, const char *dep_id) {
+  ml_scoring_stop(s, dep_id);
+  meter_close(s, dep_id);
+}
+
 /* Boots the deployment its stored body describes.  0, or -1 with why. */
 static int dep_provision(srv *s, const char *dep_id, char *err, size_t en) {
   json_t *b = dep_load(s, dep_id);
@@ -749,8 +788,10 @@ static int dep_provision(srv *s, const char *dep_id, char *err, size_t en) {
       .ready_timeout_ms = ready > 0 && ready < 600000 ? (int)ready : 600000,
       .log_path = log_path,
   };
+  dep_stop(s, dep_id); /* what ran before (an update replaces it) */
   int rc = log_path && sp.code_uri && sp.scoring_script ? ml_scoring_start(s, &sp, err, en) : -1;
   if (rc != 0 && !err[0]) snprintf(err, en, "the deployment's instances could not start");
+  if (rc == 0) meter_open(s, dep_id, sp.instance_count, sp.instance_type);
   free(log_path);
   json_decref(b);
   return rc;
@@ -768,7 +809,7 @@ static void dep_fail(srv *s, const char *dep_id, const char *code, const char *m
 static int dep_op(srv *s, void *arg, char *code, size_t cn, char *msg, size_t mn) {
   op_ctx *c = arg;
   if (c->remove) {
-    ml_scoring_stop(s, c->id);
+    dep_stop(s, c->id);
     char *log = dep_log_path(s, c->id);
     store_run(s, "DELETE FROM ml_deployments WHERE id=? COLLATE NOCASE", "t", c->id);
     if (log) unlink(log);
@@ -1076,7 +1117,7 @@ int ml_endpoints_remove(srv *s, const char *ws_id) {
   }
   size_t i;
   json_t *v;
-  json_array_foreach(ids, i, v) ml_scoring_stop(s, json_string_value(v));
+  json_array_foreach(ids, i, v) dep_stop(s, json_string_value(v));
   json_decref(ids);
   return store_run(s, "DELETE FROM ml_deployments WHERE ws_id=? COLLATE NOCASE", "t", ws_id) |
                  store_run(s, "DELETE FROM ml_endpoints WHERE ws_id=? COLLATE NOCASE", "t", ws_id)
@@ -1147,6 +1188,7 @@ int ml_endpoints_init(srv *s) {
   size_t i;
   json_t *v;
   json_array_foreach(ids, i, v) {
+    meter_close(s, json_string_value(json_is_array(v) ? json_array_get(v, 0) : v));
     if (json_is_array(v)) {
       const char *id = json_string_value(json_array_get(v, 0));
       dep_fail(s, id, "ResourceNotReady", "azlite stopped while the deployment was provisioned.");

@@ -202,7 +202,9 @@ static const char *const ml_schema[] = {
     "CREATE TABLE ml_deployments("
     "  id TEXT PRIMARY KEY COLLATE NOCASE, ep_id TEXT NOT NULL COLLATE NOCASE,"
     "  ws_id TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL, uuid TEXT NOT NULL /*log name*/,"
-    "  body TEXT NOT NULL, error TEXT /*json {error:{code,message}}*/);",
+    "  body TEXT NOT NULL, error TEXT /*json {error:{code,message}}*/,"
+    "  meter_ms INTEGER /*instances running since; NULL: none*/, meter_n INTEGER,"
+    "  meter_size TEXT);",
 };
 
 json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms) {

@@ -219,6 +219,21 @@ class OnlineEndpoint(unittest.TestCase):
         self.assertEqual(instance_disks(), [])
         self.assertEqual(post(uri, key, json={"data": DATA}).status_code, 404)
         self.assertNotIn("azlite_inference_server", os.popen("ps -e -o args").read())
+        # The instances' running time is usage for cost management (core's meter call).
+        import sqlite3
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(srv.data_dir, "azlite.db"), uri=True)
+        try:
+            got = db.execute("SELECT resource_id, meter, quantity, unit FROM usage_events WHERE"
+                             " meter LIKE 'Microsoft.MachineLearningServices/%'").fetchall()
+        finally:
+            db.close()
+        blue = [g for g in got if g[0].lower().endswith("/onlineendpoints/lin-ep/deployments/blue")]
+        self.assertTrue(blue, got)
+        for g in blue:
+            self.assertEqual(g[1:2] + g[3:], (
+                "Microsoft.MachineLearningServices/onlineEndpoints/deployments/Standard_DS3_v2",
+                "Hours"))
+        self.assertGreater(sum(g[2] for g in blue), 0)
 
     def test_bad_input(self):
         from azure.ai.ml.entities import ManagedOnlineEndpoint
