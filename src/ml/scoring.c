@@ -40,6 +40,9 @@ static const char ml_inference_server[] =
     "import importlib.util, json, os, sys, threading, traceback\n"
     "from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer\n"
     "script, port = sys.argv[1], int(sys.argv[2])\n"
+    "with open(sys.argv[3]) as f:\n"
+    "    secret = f.read().strip()\n"
+    "os.unlink(sys.argv[3])\n"
     "sys.path.insert(0, os.path.dirname(script))\n"
     "print('azlite inference server: loading %s' % script, flush=True)\n"
     "spec = importlib.util.spec_from_file_location('score', script)\n"
@@ -60,9 +63,17 @@ static const char ml_inference_server[] =
     "        self.send_header('Content-Length', str(len(body)))\n"
     "        self.end_headers()\n"
     "        self.wfile.write(body)\n"
+    "    def allowed(self):\n"
+    "        if self.headers.get('X-Azlite-Instance') == secret:\n"
+    "            return True\n"
+    "        self.answer(403, json.dumps({'message': 'Forbidden'}))\n"
+    "        return False\n"
     "    def do_GET(self):\n"
-    "        self.answer(200, 'Healthy', 'text/plain')\n"
+    "        if self.allowed():\n"
+    "            self.answer(200, 'Healthy', 'text/plain')\n"
     "    def do_POST(self):\n"
+    "        if not self.allowed():\n"
+    "            return\n"
     "        n = int(self.headers.get('Content-Length') or 0)\n"
     "        raw = self.rfile.read(n).decode('utf-8', 'replace')\n"
     "        try:\n"
@@ -89,6 +100,10 @@ typedef struct ml_instance {
   char sandbox[64], disk[700];
   rt_sandbox *sb;
   int port; /* on the host's 127.0.0.1 */
+  /* What every request to its server carries (X-Azlite-Instance): its
+   * forwarded port is reachable by any local process, the key is checked
+   * in front. */
+  char secret[40];
   int64_t proc;
   int exited, exit_code; /* guarded by deps_mu */
 } ml_instance;
@@ -326,16 +341,17 @@ typedef struct inst_reply {
   size_t len;
 } inst_reply;
 
-static int inst_call(int port, const char *method, const char *body, size_t len, int timeout_ms,
-                     inst_reply *out) {
+static int inst_call(const ml_instance *in, const char *method, const char *body, size_t len,
+                     int timeout_ms, inst_reply *out) {
+  int port = in->port;
   memset(out, 0, sizeof *out);
   int fd = connect_port(port, timeout_ms);
   if (fd < 0) return -1;
-  char head[256];
+  char head[320];
   int hn = snprintf(head, sizeof head,
                     "%s /score HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    "Content-Length: %zu\r\n\r\n",
-                    method, len);
+                    "X-Azlite-Instance: %s\r\nContent-Length: %zu\r\n\r\n",
+                    method, in->secret, len);
   if (write_all(fd, head, (size_t)hn) != 0 || (len && write_all(fd, body, len) != 0)) {
     close(fd);
     return -1;
@@ -504,6 +520,16 @@ static int instance_start(srv *s, const ml_scoring_spec *sp, ml_dep *d, ml_insta
     snprintf(err, en, "the inference server could not be written");
     return -1;
   }
+  char u2[37];
+  uuid_v4(u2);
+  snprintf(in->secret, sizeof in->secret, "%s", u2);
+  snprintf(path, sizeof path, "%s/own/mnt/azureml-app/.azlite-instance", in->disk);
+  f = fopen(path, "w");
+  if (!f || fputs(in->secret, f) < 0 || fclose(f) != 0) {
+    snprintf(err, en, "the inference server's secret could not be written");
+    return -1;
+  }
+  chmod(path, 0600);
   char *script = NULL;
   size_t slen = 0;
   FILE *sf = open_memstream(&script, &slen);
@@ -526,7 +552,7 @@ static int instance_start(srv *s, const ml_scoring_spec *sp, ml_dep *d, ml_insta
   char *qs = shell_quote(sp->scoring_script);
   fprintf(sf,
           "exec /usr/bin/python3 /mnt/azureml-app/azlite_inference_server.py "
-          "/mnt/azureml-app/code/%s %d\n",
+          "/mnt/azureml-app/code/%s %d /mnt/azureml-app/.azlite-instance\n",
           qs, INSIDE_PORT);
   free(qs);
   fclose(sf);
@@ -563,7 +589,7 @@ static int instance_start(srv *s, const ml_scoring_spec *sp, ml_dep *d, ml_insta
       return -1;
     }
     inst_reply rep;
-    if (inst_call(in->port, "GET", NULL, 0, 1000, &rep) == 0) {
+    if (inst_call(in, "GET", NULL, 0, 1000, &rep) == 0) {
       free(rep.body);
       if (rep.status == 200) return 0;
     }
@@ -851,13 +877,13 @@ static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
     return;
   }
   d->inflight++;
-  int port = d->inst[d->rr++ % (unsigned)d->ninst].port;
+  const ml_instance *in = &d->inst[d->rr++ % (unsigned)d->ninst];
   int timeout_ms = d->timeout_ms;
   char name[200];
   snprintf(name, sizeof name, "%s", dep_name);
   pthread_mutex_unlock(&deps_mu);
   inst_reply rep;
-  int rc = inst_call(port, "POST", body, len, timeout_ms, &rep);
+  int rc = inst_call(in, "POST", body, len, timeout_ms, &rep);
   pthread_mutex_lock(&deps_mu);
   d->inflight--;
   pthread_cond_broadcast(&deps_cv);
