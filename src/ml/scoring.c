@@ -104,8 +104,10 @@ typedef struct ml_instance {
    * forwarded port is reachable by any local process, the key is checked
    * in front. */
   char secret[40];
+  char *script; /* the server's command line (malloc'd), to start it again */
   int64_t proc;
   int exited, exit_code; /* guarded by deps_mu */
+  int replacing;         /* its server is being started again; guarded by deps_mu */
 } ml_instance;
 
 typedef struct ml_dep {
@@ -115,7 +117,7 @@ typedef struct ml_dep {
   int ninst;
   ml_instance *inst;
   int max_concurrent; /* per instance */
-  int timeout_ms, queue_ms;
+  int timeout_ms, queue_ms, ready_ms;
   int inflight; /* guarded by deps_mu */
   unsigned rr;
   /* starting: its instances are booting (it serves nothing yet); stopping:
@@ -460,6 +462,60 @@ static int instance_stop(ml_instance *in) {
   return done;
 }
 
+/* Starts an instance's server (its secret new) and waits until it answers,
+ * that is until init() has returned.  0, or -1 with why (init()'s failure). */
+static int instance_serve(ml_dep *d, ml_instance *in, char *err, size_t en) {
+  char path[1200];
+  char u2[37];
+  uuid_v4(u2);
+  snprintf(in->secret, sizeof in->secret, "%s", u2);
+  snprintf(path, sizeof path, "%s/own/mnt/azureml-app/.azlite-instance", in->disk);
+  FILE *f = fopen(path, "w");
+  if (!f || fputs(in->secret, f) < 0 || fclose(f) != 0) {
+    snprintf(err, en, "the inference server's secret could not be written");
+    return -1;
+  }
+  chmod(path, 0600);
+  pthread_mutex_lock(&deps_mu);
+  in->exited = 0;
+  pthread_mutex_unlock(&deps_mu);
+  in->proc = rt_spawn(in->sb, in->script, NULL, "/mnt/azureml-app/code", d->log_path, d->log_path,
+                      on_server_exit, in);
+  if (in->proc < 0) {
+    snprintf(err, en, "the inference server could not be started");
+    return -1;
+  }
+  /* Ready when the server answers (init() has returned); its end before that
+   * is init()'s failure. */
+  for (int waited = 0; waited < d->ready_ms; waited += 100) {
+    if (dep_stopping(d)) {
+      snprintf(err, en, "The deployment was deleted or replaced while it was provisioned.");
+      return -1;
+    }
+    pthread_mutex_lock(&deps_mu);
+    int exited = in->exited, code = in->exit_code;
+    pthread_mutex_unlock(&deps_mu);
+    if (exited) {
+      char *tail = ml_scoring_log_tail(d->log_path, 1500);
+      snprintf(err, en,
+               "User container has crashed or terminated (exit code %d): the scoring script's "
+               "init() failed. Logs: %s",
+               code, tail);
+      free(tail);
+      return -1;
+    }
+    inst_reply rep;
+    if (inst_call(in, "GET", NULL, 0, 1000, &rep) == 0) {
+      free(rep.body);
+      if (rep.status == 200) return 0;
+    }
+    struct timespec ts = {0, 100 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  snprintf(err, en, "The inference server did not become ready within %d s.", d->ready_ms / 1000);
+  return -1;
+}
+
 /* Boots one instance: its sandbox, the model, the code and the server; waits
  * until the server answers (init() done) or ends.  0, or -1 with why. */
 static int instance_start(srv *s, const ml_scoring_spec *sp, ml_dep *d, ml_instance *in, int idx,
@@ -520,16 +576,6 @@ static int instance_start(srv *s, const ml_scoring_spec *sp, ml_dep *d, ml_insta
     snprintf(err, en, "the inference server could not be written");
     return -1;
   }
-  char u2[37];
-  uuid_v4(u2);
-  snprintf(in->secret, sizeof in->secret, "%s", u2);
-  snprintf(path, sizeof path, "%s/own/mnt/azureml-app/.azlite-instance", in->disk);
-  f = fopen(path, "w");
-  if (!f || fputs(in->secret, f) < 0 || fclose(f) != 0) {
-    snprintf(err, en, "the inference server's secret could not be written");
-    return -1;
-  }
-  chmod(path, 0600);
   char *script = NULL;
   size_t slen = 0;
   FILE *sf = open_memstream(&script, &slen);
@@ -562,43 +608,14 @@ static int instance_start(srv *s, const ml_scoring_spec *sp, ml_dep *d, ml_insta
     snprintf(err, en, "the instance's port could not be forwarded");
     return -1;
   }
-  in->proc = rt_spawn(in->sb, script, NULL, "/mnt/azureml-app/code", d->log_path, d->log_path,
-                      on_server_exit, in);
-  free(script);
-  if (in->proc < 0) {
-    snprintf(err, en, "the inference server could not be started");
-    return -1;
-  }
-  /* Ready when the server answers (init() has returned); its end before that
-   * is init()'s failure. */
-  for (int waited = 0; waited < sp->ready_timeout_ms; waited += 100) {
-    if (dep_stopping(d)) {
-      snprintf(err, en, "The deployment was deleted or replaced while it was provisioned.");
-      return -1;
-    }
-    pthread_mutex_lock(&deps_mu);
-    int exited = in->exited, code = in->exit_code;
-    pthread_mutex_unlock(&deps_mu);
-    if (exited) {
-      char *tail = ml_scoring_log_tail(d->log_path, 1500);
-      snprintf(err, en,
-               "User container has crashed or terminated (exit code %d): the scoring script's "
-               "init() failed. Logs: %s",
-               code, tail);
-      free(tail);
-      return -1;
-    }
-    inst_reply rep;
-    if (inst_call(in, "GET", NULL, 0, 1000, &rep) == 0) {
-      free(rep.body);
-      if (rep.status == 200) return 0;
-    }
-    struct timespec ts = {0, 100 * 1000000L};
-    nanosleep(&ts, NULL);
-  }
-  snprintf(err, en, "The inference server did not become ready within %d s.",
-           sp->ready_timeout_ms / 1000);
-  return -1;
+  in->script = script;
+  return instance_serve(d, in, err, en);
+}
+
+static void dep_inst_free(ml_dep *d) {
+  for (int i = 0; i < d->ninst; i++)
+    free(d->inst[i].script);
+  free(d->inst);
 }
 
 /* Stops every instance of d and frees it (an instance whose server's end was
@@ -607,8 +624,65 @@ static void dep_stop_free(ml_dep *d, int n) {
   int all = 1;
   for (int i = 0; i < n; i++)
     all &= instance_stop(&d->inst[i]);
-  if (all) free(d->inst);
+  if (all) dep_inst_free(d);
   free(d);
+}
+
+/* ---- replacing a stuck or dead server ----------------------------------------- */
+
+typedef struct replace_job {
+  ml_dep *d; /* held: its inflight counts this job */
+  ml_instance *in;
+} replace_job;
+
+/* Kills the instance's server (a run() that did not answer in time holds
+ * it) and starts it again; init() runs again.  The instance serves nothing
+ * meanwhile. */
+static void *replace_thread(void *arg) {
+  replace_job *j = arg;
+  ml_dep *d = j->d;
+  ml_instance *in = j->in;
+  free(j);
+  log_append(d->log_path, "azlite: instance %d: replacing its server", (int)(in - d->inst));
+  rt_kill(in->sb, in->proc, 9);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  pthread_mutex_lock(&deps_mu);
+  while (!in->exited)
+    if (pthread_cond_timedwait(&deps_cv, &deps_mu, &until) == ETIMEDOUT) break;
+  int gone = in->exited;
+  pthread_mutex_unlock(&deps_mu);
+  char err[2000] = "";
+  int rc = gone && !dep_stopping(d) ? instance_serve(d, in, err, sizeof err) : -1;
+  if (rc != 0)
+    log_append(d->log_path, "azlite: instance %d: its server could not start again: %s",
+               (int)(in - d->inst), err[0] ? err : "the old one did not end");
+  else
+    log_append(d->log_path, "azlite: instance %d: its server is ready again", (int)(in - d->inst));
+  pthread_mutex_lock(&deps_mu);
+  in->replacing = rc == 0 ? 0 : 2; /* 2: out of service until the deployment is updated */
+  d->inflight--;
+  pthread_cond_broadcast(&deps_cv);
+  pthread_mutex_unlock(&deps_mu);
+  return NULL;
+}
+
+/* deps_mu held. */
+static void replace_start_locked(ml_dep *d, ml_instance *in) {
+  if (in->replacing || d->stopping) return;
+  in->replacing = 1;
+  d->inflight++;
+  replace_job *j = calloc(1, sizeof *j);
+  if (!j) abort();
+  j->d = d;
+  j->in = in;
+  pthread_t t;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, replace_thread, j) != 0) abort();
+  pthread_attr_destroy(&a);
 }
 
 int ml_scoring_start(srv *s, const ml_scoring_spec *sp, char *err, size_t en) {
@@ -623,6 +697,7 @@ int ml_scoring_start(srv *s, const ml_scoring_spec *sp, char *err, size_t en) {
   d->max_concurrent = sp->max_concurrent > 0 ? sp->max_concurrent : 1;
   d->timeout_ms = sp->timeout_ms > 0 ? sp->timeout_ms : 5000;
   d->queue_ms = sp->queue_ms >= 0 ? sp->queue_ms : 500;
+  d->ready_ms = sp->ready_timeout_ms > 0 ? sp->ready_timeout_ms : 600000;
   d->starting = 1;
   char *root = srv_path(s, "ml/endpoints");
   mkdir_p(root);
@@ -678,7 +753,7 @@ int ml_scoring_start(srv *s, const ml_scoring_spec *sp, char *err, size_t en) {
     return -1;
   }
   pthread_mutex_unlock(&deps_mu);
-  if (all) free(d->inst);
+  if (all) dep_inst_free(d);
   free(d);
   return -1;
 }
@@ -702,7 +777,7 @@ void ml_scoring_stop(srv *s, const char *dep_id) {
   pthread_mutex_unlock(&deps_mu);
   if (!d) return;
   if (d->cleaned) {
-    if (d->freeable) free(d->inst);
+    if (d->freeable) dep_inst_free(d);
     free(d);
   } else {
     dep_stop_free(d, d->ninst);
@@ -876,8 +951,17 @@ static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
                "max_concurrent_requests_per_instance is exceeded.");
     return;
   }
+  ml_instance *in = NULL;
+  for (int k = 0; k < d->ninst && !in; k++) {
+    ml_instance *c = &d->inst[d->rr++ % (unsigned)d->ninst];
+    if (!c->replacing) in = c;
+  }
+  if (!in) {
+    pthread_mutex_unlock(&deps_mu);
+    fail_score(r, 503, "The deployment has no healthy instance right now.");
+    return;
+  }
   d->inflight++;
-  const ml_instance *in = &d->inst[d->rr++ % (unsigned)d->ninst];
   int timeout_ms = d->timeout_ms;
   char name[200];
   snprintf(name, sizeof name, "%s", dep_name);
@@ -885,6 +969,9 @@ static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
   inst_reply rep;
   int rc = inst_call(in, "POST", body, len, timeout_ms, &rep);
   pthread_mutex_lock(&deps_mu);
+  /* A run() that hangs holds the server: it is replaced; one that ended it
+   * too. */
+  if (rc == -2 || (rc != 0 && in->exited)) replace_start_locked(d, in);
   d->inflight--;
   pthread_cond_broadcast(&deps_cv);
   pthread_mutex_unlock(&deps_mu);

@@ -163,6 +163,24 @@ class OnlineEndpoint(unittest.TestCase):
                                json={"data": DATA, "sleep": 3}).status_code, range(4)))
         self.assertIn(200, codes)
         self.assertIn(429, codes)
+        # A run() that outlasts request_timeout_ms (5 s on blue): 408, and the
+        # instance's server is replaced (init() runs again), then serves again.
+        import time
+        blue = {"azureml-model-deployment": "blue"}
+        r = post(uri, k1, headers=blue, json={"data": DATA, "sleep": 30})
+        self.assertEqual(r.status_code, 408, r.text)
+        deadline = time.time() + 120
+        while True:
+            r = post(uri, k1, headers=blue, json={"data": DATA})
+            if r.status_code == 200:
+                break
+            self.assertIn(r.status_code, (502, 503), r.text)
+            self.assertLess(time.time(), deadline, r.text)
+            time.sleep(0.2)
+        self.assertEqual(r.json(), WANT)
+        logs = ml.online_deployments.get_logs(name="blue", endpoint_name="lin-ep", lines=200)
+        self.assertIn("replacing its server", logs)
+        self.assertEqual(logs.count("init: loaded weights"), 2, logs)
         # Regenerating the primary key: the old one no longer scores.
         ml.online_endpoints.begin_regenerate_keys("lin-ep", key_type="primary").result()
         fresh = ml.online_endpoints.get_keys("lin-ep")
