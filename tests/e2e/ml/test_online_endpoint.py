@@ -181,6 +181,29 @@ class OnlineEndpoint(unittest.TestCase):
         logs = ml.online_deployments.get_logs(name="blue", endpoint_name="lin-ep", lines=200)
         self.assertIn("replacing its server", logs)
         self.assertEqual(logs.count("init: loaded weights"), 2, logs)
+        # Scale by a PUT with a new sku.capacity: a long-running update (Updating,
+        # Retry-After on every poll) after which blue has two instances.
+        path = WS + "/onlineEndpoints/lin-ep/deployments/blue?" + API
+        body = srv.http("GET", path).json()
+        body["sku"]["capacity"] = 2
+        r = srv.http("PUT", path, json=body)
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.json()["properties"]["provisioningState"], "Updating")
+        op = r.headers["Azure-AsyncOperation"]
+        while True:
+            self.assertIn("Retry-After", r.headers)
+            r = srv.http("GET", op[len(srv.mgmt_url):])
+            self.assertEqual(r.status_code, 200, r.text)
+            if r.json()["status"] != "InProgress":
+                break
+            self.assertLess(time.time(), deadline + 120)
+            time.sleep(0.2)
+        self.assertEqual(r.json()["status"], "Succeeded", r.text)
+        got = ml.online_deployments.get(name="blue", endpoint_name="lin-ep")
+        self.assertEqual((got.instance_count, got.provisioning_state), (2, "Succeeded"))
+        self.assertEqual(len(instance_disks()), 3)
+        for _ in range(4):
+            self.assertEqual(post(uri, k1, headers=blue, json={"data": DATA}).json(), WANT)
         # Regenerating the primary key: the old one no longer scores.
         ml.online_endpoints.begin_regenerate_keys("lin-ep", key_type="primary").result()
         fresh = ml.online_endpoints.get_keys("lin-ep")
@@ -224,13 +247,13 @@ class OnlineEndpoint(unittest.TestCase):
             self.assertEqual(r.status_code, 404, r.text)
             self.assertLess(time.time(), deadline, r.text)
             time.sleep(0.2)
-        self.assertEqual(len(instance_disks()), 2)
+        self.assertEqual(len(instance_disks()), 3)  # blue's two, green's
 
     def test_4_delete_cleans_up(self):
         from azure.core.exceptions import ResourceNotFoundError
         uri = ml.online_endpoints.get("lin-ep").scoring_uri
         key = ml.online_endpoints.get_keys("lin-ep").secondary_key
-        self.assertEqual(len(instance_disks()), 2)  # blue's, green's; bad's went when it failed
+        self.assertEqual(len(instance_disks()), 3)  # blue's, green's; bad's went when it failed
         ml.online_endpoints.begin_delete(name="lin-ep").result()
         with self.assertRaises(ResourceNotFoundError):
             ml.online_endpoints.get("lin-ep")
