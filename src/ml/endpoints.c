@@ -93,6 +93,7 @@ static int name_valid(const char *n) {
 }
 
 static void dep_stop(srv *s, const char *dep_id);
+static char *dep_log_path(srv *s, const char *dep_id);
 
 /* ---- request context ---------------------------------------------------------------- */
 
@@ -267,7 +268,12 @@ static int ep_op(srv *s, void *arg, char *code, size_t cn, char *msg, size_t mn)
   }
   size_t i;
   json_t *v;
-  json_array_foreach(ids, i, v) dep_stop(s, json_string_value(v));
+  json_array_foreach(ids, i, v) {
+    dep_stop(s, json_string_value(v));
+    char *log = dep_log_path(s, json_string_value(v));
+    if (log) unlink(log);
+    free(log);
+  }
   json_decref(ids);
   store_begin(s);
   store_run(s, "DELETE FROM ml_deployments WHERE ep_id=? COLLATE NOCASE", "t", c->id);

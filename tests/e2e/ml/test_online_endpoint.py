@@ -258,6 +258,8 @@ class OnlineEndpoint(unittest.TestCase):
         with self.assertRaises(ResourceNotFoundError):
             ml.online_endpoints.get("lin-ep")
         self.assertEqual(instance_disks(), [])
+        self.assertEqual([n for n in os.listdir(os.path.join(srv.data_dir, "ml", "endpoints"))
+                          if n.endswith(".log")], [])  # the deployments' logs went too
         self.assertEqual(post(uri, key, json={"data": DATA}).status_code, 404)
         self.assertNotIn("azlite_inference_server", os.popen("ps -e -o args").read())
         # The instances' running time is usage for cost management (core's meter call).
