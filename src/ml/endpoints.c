@@ -405,6 +405,15 @@ static void ep_write(http_req *r, int patch) {
   if (!mirror && pcur) mirror = json_object_get(pcur, "mirrorTraffic");
   if (traffic_check(r, c.ep_id, traffic, 0) != 0 || traffic_check(r, c.ep_id, mirror, 1) != 0)
     return;
+  const char *mk;
+  json_t *mv;
+  json_object_foreach(json_is_object(mirror) ? mirror : NULL, mk, mv) {
+    if (json_integer_value(mv) > 0 && json_integer_value(json_object_get(traffic, mk)) > 0) {
+      http_fail(r, ML_ERR_VALIDATION, "Deployment %s cannot receive both live and mirror traffic.",
+                mk);
+      return;
+    }
+  }
   json_t *tags = json_object_get(in, "tags");
   if (!json_is_object(tags)) tags = cur ? json_object_get(cur, "tags") : NULL;
   if (tags && arm_tags_check(r, tags) != 0) return;

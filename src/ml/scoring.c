@@ -879,6 +879,71 @@ void ml_score_swagger(http_req *r) {
   http_reply_json(r, 200, b);
 }
 
+/* A uniform random number in [0, n). */
+static int random_below(int n) {
+  unsigned pick = 0;
+  char u[37];
+  uuid_v4(u);
+  for (int i = 0; i < 8; i++)
+    pick = pick * 16 + (unsigned)(u[i] <= '9' ? u[i] - '0' : u[i] - 'a' + 10);
+  return n > 0 ? (int)(pick % (unsigned)n) : 0;
+}
+
+typedef struct mirror_job {
+  ml_dep *d; /* held: its inflight counts this copy */
+  ml_instance *in;
+  char *body;
+  size_t len;
+  int timeout_ms;
+} mirror_job;
+
+static void *mirror_thread(void *arg) {
+  mirror_job *j = arg;
+  inst_reply rep;
+  if (inst_call(j->in, "POST", j->body, j->len, j->timeout_ms, &rep) == 0) free(rep.body);
+  pthread_mutex_lock(&deps_mu);
+  j->d->inflight--;
+  pthread_cond_broadcast(&deps_cv);
+  pthread_mutex_unlock(&deps_mu);
+  free(j->body);
+  free(j);
+  return NULL;
+}
+
+/* Mirror traffic: a copy of the request to the deployment, whose answer
+ * nobody sees; dropped when the deployment has no free slot. */
+static void mirror_send(const char *dep_id, const char *body, size_t len) {
+  pthread_mutex_lock(&deps_mu);
+  ml_dep *d = dep_find_locked(dep_id);
+  ml_instance *in = NULL;
+  if (d && d->inflight < d->max_concurrent * d->ninst)
+    for (int k = 0; k < d->ninst && !in; k++) {
+      ml_instance *c = &d->inst[d->rr++ % (unsigned)d->ninst];
+      if (!c->replacing) in = c;
+    }
+  if (!in) {
+    pthread_mutex_unlock(&deps_mu);
+    return;
+  }
+  d->inflight++;
+  mirror_job *j = calloc(1, sizeof *j);
+  if (!j) abort();
+  j->d = d;
+  j->in = in;
+  j->len = len;
+  j->timeout_ms = d->timeout_ms;
+  j->body = malloc(len + 1);
+  if (!j->body) abort();
+  memcpy(j->body, body, len);
+  pthread_mutex_unlock(&deps_mu);
+  pthread_t t;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, mirror_thread, j) != 0) abort();
+  pthread_attr_destroy(&a);
+}
+
 static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
   /* The deployment: the header's, or one by the traffic's weights. */
   json_t *traffic = json_object_get(json_object_get(ev->body, "properties"), "traffic");
@@ -892,12 +957,7 @@ static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
     json_t *v;
     json_object_foreach(traffic, k, v) total += (int)json_integer_value(v);
     if (total > 0) {
-      unsigned pick = 0;
-      char u[37];
-      uuid_v4(u);
-      for (int i = 0; i < 8; i++)
-        pick = pick * 16 + (unsigned)(u[i] <= '9' ? u[i] - '0' : u[i] - 'a' + 10);
-      int at = (int)(pick % (unsigned)total);
+      int at = random_below(total);
       json_object_foreach(traffic, k, v) {
         at -= (int)json_integer_value(v);
         if (at < 0) {
@@ -975,6 +1035,17 @@ static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
   d->inflight--;
   pthread_cond_broadcast(&deps_cv);
   pthread_mutex_unlock(&deps_mu);
+  /* Mirror traffic goes with requests routed by the traffic, not by the
+   * header (as Azure does). */
+  if (!(want && *want)) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(json_object_get(ev->body, "properties"), "mirrorTraffic"),
+                        k, v) {
+      if (random_below(100) < (int)json_integer_value(v))
+        mirror_send(http_printf(r, "%s/deployments/%s", ev->id, k), body, len);
+    }
+  }
   http_set_header(r, "azureml-model-deployment", name);
   if (rc == -2) {
     fail_score(r, 408,

@@ -125,6 +125,7 @@ class OnlineEndpoint(unittest.TestCase):
         self.assertEqual(o["deployments"], ["bad", "blue", "green"])
 
     def test_3_keys_and_errors_outside_exec(self):
+        from azure.core.exceptions import HttpResponseError
         k1, k2 = self.out["keys"]
         ep = ml.online_endpoints.get("lin-ep")
         uri = ep.scoring_uri
@@ -204,6 +205,34 @@ class OnlineEndpoint(unittest.TestCase):
         self.assertEqual(len(instance_disks()), 3)
         for _ in range(4):
             self.assertEqual(post(uri, k1, headers=blue, json={"data": DATA}).json(), WANT)
+        # Mirror traffic: blue answers everything, green sees about half the
+        # requests as copies whose answers nobody gets.
+        ep = ml.online_endpoints.get("lin-ep")
+        ep.traffic = {"blue": 100, "green": 50}
+        with self.assertRaises(HttpResponseError):  # live and mirror traffic for one: refused
+            ep.mirror_traffic = {"green": 50}
+            ml.online_endpoints.begin_create_or_update(ep).result()
+        ep.traffic = {"blue": 100}
+        ep.mirror_traffic = {"green": 50}
+        ep = ml.online_endpoints.begin_create_or_update(ep).result()
+        self.assertEqual(ep.mirror_traffic, {"green": 50})
+        for i in range(60):
+            r = post(uri, k1, json={"data": DATA, "tag": "m%d" % i})
+            self.assertEqual((r.status_code, r.headers.get("azureml-model-deployment")),
+                             (200, "blue"), r.text)
+        deadline = time.time() + 60
+        while True:
+            glog = ml.online_deployments.get_logs(name="green", endpoint_name="lin-ep", lines=500)
+            seen = {"m%d" % i for i in range(60) if "run: tag=m%d\n" % i in glog}
+            blog = ml.online_deployments.get_logs(name="blue", endpoint_name="lin-ep", lines=500)
+            if 10 <= len(seen) <= 50 or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertTrue(10 <= len(seen) <= 50, len(seen))  # half of 60: sd about 3.9
+        self.assertEqual(sum("run: tag=m%d\n" % i in blog for i in range(60)), 60)
+        ep.mirror_traffic = {}
+        ep.traffic = {"green": 100}
+        ml.online_endpoints.begin_create_or_update(ep).result()
         # Regenerating the primary key: the old one no longer scores.
         ml.online_endpoints.begin_regenerate_keys("lin-ep", key_type="primary").result()
         fresh = ml.online_endpoints.get_keys("lin-ep")
@@ -212,7 +241,6 @@ class OnlineEndpoint(unittest.TestCase):
         self.assertEqual(post(uri, k1, json={"data": DATA}).status_code, 401)
         self.assertEqual(post(uri, fresh.primary_key, json={"data": DATA}).json(), WANT)
         # Traffic to a deployment that does not exist is refused.
-        from azure.core.exceptions import HttpResponseError
         ep.traffic = {"blue": 50, "nosuch": 50}
         with self.assertRaises(HttpResponseError):
             ml.online_endpoints.begin_create_or_update(ep).result()

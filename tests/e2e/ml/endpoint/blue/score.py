@@ -19,6 +19,8 @@ def init():
 
 def run(raw_data):
     req = json.loads(raw_data)
+    if "tag" in req:  # which deployment saw which request
+        print("run: tag=%s" % req["tag"], flush=True)
     if "sleep" in req:  # a slow request, for the concurrency limit
         time.sleep(req["sleep"])
     data = np.array(req["data"])
