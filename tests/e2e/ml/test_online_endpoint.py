@@ -114,7 +114,9 @@ class OnlineEndpoint(unittest.TestCase):
         # 10% of 1000: the binomial's sd is about 9.5.
         self.assertTrue(50 <= o["split"]["green"] <= 150, o["split"])
         self.assertEqual(o["all_green"], {"green": 50})
-        self.assertIn("init: GREETING=hello from green", o["green_logs"])
+        # WORKER_COUNT=2 on green: two workers, each ran init().
+        self.assertEqual(o["green_logs"].count("init: GREETING=hello from green"), 2)
+        self.assertIn("2 worker(s) ready", o["green_logs"])
 
     def test_2_failed_init(self):
         o = self.out

@@ -76,7 +76,7 @@ ml.online_deployments.begin_create_or_update(ManagedOnlineDeployment(
     name="green", endpoint_name="lin-ep", model=model, environment=env,
     code_configuration=CodeConfiguration(code=os.path.join(HERE, "blue"),
                                          scoring_script="score.py"),
-    environment_variables={"GREETING": "hello from green"},
+    environment_variables={"GREETING": "hello from green", "WORKER_COUNT": "2"},
     instance_type="Standard_DS3_v2", instance_count=1)).result()
 ep.traffic = {"blue": 90, "green": 10}
 ep = ml.online_endpoints.begin_create_or_update(ep).result()
