@@ -855,7 +855,9 @@ static json_t *asset_need(http_req *r, const char *ws_id, const char *kind, cons
   return http_json_own(r, a);
 }
 
-static void dep_write(http_req *r) {
+/* PUT (patch 0) and PATCH (patch 1: tags and sku over the stored body, as
+ * Azure's PartialMinimalTrackedResourceWithSku; the rest as a PUT of it). */
+static void dep_write(http_req *r, int patch) {
   ep_ctx c;
   if (ctx_get(r, &c) != 0) return;
   srv *s = r->srv;
@@ -872,6 +874,18 @@ static void dep_write(http_req *r) {
   json_t *in = http_json_own(r, http_body_json(r));
   if (!in) return;
   json_t *cur = http_json_own(r, dep_load(s, c.dep_id));
+  if (patch) {
+    if (!cur) {
+      fail_dep_not_found(r);
+      return;
+    }
+    json_t *merged = http_json_own(r, json_deep_copy(cur));
+    json_t *t = json_object_get(in, "tags");
+    if (json_is_object(t)) json_object_set(merged, "tags", t);
+    json_t *sku = json_object_get(in, "sku");
+    if (json_is_object(sku)) json_object_update(json_object_get(merged, "sku"), sku);
+    in = merged;
+  }
   if (!cur && !name_valid(name)) {
     http_fail(r, ML_ERR_VALIDATION,
               "Deployment name %s is invalid: it must be 3 to 32 characters, start with a letter, "
@@ -1014,15 +1028,11 @@ static void dep_write(http_req *r) {
 }
 
 void ml_deployment_put(http_req *r) {
-  dep_write(r);
+  dep_write(r, 0);
 }
 
-/* PATCH: tags, sku.capacity (scale) and requestSettings over the stored body,
- * then as a PUT. */
 void ml_deployment_patch(http_req *r) {
-  http_fail(r, ML_ERR_VALIDATION,
-            "azlite updates deployments with PUT (begin_create_or_update); PATCH is not "
-            "supported yet.");
+  dep_write(r, 1);
 }
 
 void ml_deployment_delete(http_req *r) {

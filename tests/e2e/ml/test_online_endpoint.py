@@ -184,12 +184,10 @@ class OnlineEndpoint(unittest.TestCase):
         logs = ml.online_deployments.get_logs(name="blue", endpoint_name="lin-ep", lines=200)
         self.assertIn("replacing its server", logs)
         self.assertEqual(logs.count("init: loaded weights"), 2, logs)
-        # Scale by a PUT with a new sku.capacity: a long-running update (Updating,
+        # Scale by a PATCH of sku.capacity: a long-running update (Updating,
         # Retry-After on every poll) after which blue has two instances.
         path = WS + "/onlineEndpoints/lin-ep/deployments/blue?" + API
-        body = srv.http("GET", path).json()
-        body["sku"]["capacity"] = 2
-        r = srv.http("PUT", path, json=body)
+        r = srv.http("PATCH", path, json={"sku": {"capacity": 2}, "tags": {"color": "blue"}})
         self.assertEqual(r.status_code, 200, r.text)
         self.assertEqual(r.json()["properties"]["provisioningState"], "Updating")
         op = r.headers["Azure-AsyncOperation"]
@@ -204,6 +202,8 @@ class OnlineEndpoint(unittest.TestCase):
         self.assertEqual(r.json()["status"], "Succeeded", r.text)
         got = ml.online_deployments.get(name="blue", endpoint_name="lin-ep")
         self.assertEqual((got.instance_count, got.provisioning_state), (2, "Succeeded"))
+        self.assertEqual(got.tags, {"color": "blue"})
+        self.assertEqual(got.environment_variables, {"GREETING": "hello from blue"})
         self.assertEqual(len(instance_disks()), 3)
         for _ in range(4):
             self.assertEqual(post(uri, k1, headers=blue, json={"data": DATA}).json(), WANT)
