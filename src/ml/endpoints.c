@@ -434,6 +434,7 @@ static void ep_write(http_req *r, int patch) {
       "provisioningState", cur ? "Updating" : "Creating");
   /* The system-assigned identity Azure gives every managed endpoint. */
   char principal_id[40] = "";
+  int want_identity = 1;
   json_t *ident = cur ? json_object_get(cur, "identity") : NULL;
   if (ident) {
     json_object_set(body, "identity", ident);
@@ -448,6 +449,7 @@ static void ep_write(http_req *r, int patch) {
                 it);
       return;
     }
+    want_identity = !it || strcasecmp(it, "None") != 0;
   }
   json_t *created = cur ? json_object_get(cur, "systemData") : NULL;
   json_object_set_new(body, "systemData",
@@ -459,7 +461,7 @@ static void ep_write(http_req *r, int patch) {
   store_begin(s);
   int rc = 0;
   if (!cur) {
-    if (identity_system_assigned_create(s, c.ep_id, principal_id) == 0)
+    if (want_identity && identity_system_assigned_create(s, c.ep_id, principal_id) == 0)
       json_object_set_new(body, "identity",
                           json_pack("{s:s,s:s,s:s}", "type", "SystemAssigned", "principalId",
                                     principal_id, "tenantId", s->tenant_id));

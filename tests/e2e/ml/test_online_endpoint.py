@@ -329,6 +329,14 @@ class OnlineEndpoint(unittest.TestCase):
         r = srv.http("PUT", WS + "/onlineEndpoints/x?" + API,
                      json={"location": "eastus", "properties": {"authMode": "Key"}})
         self.assertEqual(r.status_code, 400, r.text)
+        # identity None: no system-assigned identity; the default is one.
+        r = srv.http("PUT", WS + "/onlineEndpoints/noid-ep?" + API,
+                     json={"location": "eastus", "identity": {"type": "None"},
+                           "properties": {"authMode": "Key"}})
+        self.assertEqual(r.status_code, 201, r.text)
+        self.assertNotIn("identity", r.json())
+        self.assertEqual(ml.online_endpoints.get("bad-input").identity.type, "system_assigned")
+        ml.online_endpoints.begin_delete(name="noid-ep").result()
         # AMLToken endpoints: a token instead of keys.
         r = srv.http("PUT", WS + "/onlineEndpoints/tok-ep?" + API,
                      json={"location": "eastus", "properties": {"authMode": "AMLToken"}})
