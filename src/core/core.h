@@ -210,6 +210,10 @@ int http_host_is_azure(const char *host);
  * `azlite exec`): <account>.blob.core.windows.net the blob HTTPS one,
  * <app>[.scm].azurewebsites.net the function apps'.  1 with *out set, or 0. */
 int http_host_listener(const char *host, enum http_listener *out);
+/* Whether host is one whose first labels name a resource (azure_hosts.h's
+ * AZURE_HOSTS_ROUTED: <endpoint>.<region>.inference.ml.azure.com); the server
+ * puts such a request's path under /azlite/host/<host>. */
+int http_host_is_routed(const char *host);
 /* Whether r came by an Azure name: then what azlite returns names Azure's
  * hosts, as Azure would; otherwise azlite's own 127.0.0.1 URLs. */
 int http_req_transparent(const http_req *r);

@@ -62,6 +62,19 @@ int http_host_listener(const char *host, enum http_listener *out) {
   return 0;
 }
 
+int http_host_is_routed(const char *host) {
+  size_t n = host ? strcspn(host, ":") : 0;
+  if (!n || !http_host_is_azure(host)) return 0;
+  for (const char *p = AZURE_HOSTS_ROUTED; *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (n > len + 1 && host[n - len - 1] == '.' && strncasecmp(host + n - len, p, len) == 0)
+      return 1;
+    p += len + (e ? 1 : 0);
+  }
+  return 0;
+}
+
 int http_req_transparent(const http_req *r) {
   return http_host_is_azure(r->host);
 }

@@ -144,7 +144,7 @@ static X509 *pki_server_cert(EVP_PKEY *skey, X509 *ca, EVP_PKEY *cakey) {
   pki_add_ext(sc, ca, NID_basic_constraints, "critical,CA:FALSE");
   pki_add_ext(sc, ca, NID_key_usage, "critical,digitalSignature");
   pki_add_ext(sc, ca, NID_ext_key_usage, "serverAuth");
-  char san[2048];
+  char san[4096];
   pki_server_san(san, sizeof san);
   pki_add_ext(sc, ca, NID_subject_alt_name, san);
   pki_add_ext(sc, ca, NID_authority_key_identifier, "keyid:always");

@@ -1168,6 +1168,13 @@ static req_state *req_new(listener *l, struct MHD_Connection *conn, const char *
   /* After that choice: a blob path keeps its trailing '/' (a blob name may
    * end in one, and Shared Key signs the path as sent). */
   path_set(st, url, strlen(url));
+  /* A host that names its resource (azure_hosts.h): the path goes under
+   * /azlite/host/<host>, where the provider that serves it has its routes. */
+  if (r->listener == LISTEN_MGMT && http_host_is_routed(r->host)) {
+    char *u = http_printf(r, "/azlite/host/%.*s%s", (int)strcspn(r->host, ":"), r->host, url);
+    r->raw_path = u;
+    path_set(st, u, strlen(u));
+  }
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   r->client_ip = "127.0.0.1";

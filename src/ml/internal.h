@@ -110,6 +110,62 @@ int ml_job_output_copy(http_req *r, json_t *ws, const char *job, const char *pat
  * (NULL too); compute.c. */
 int64_t ml_iso_duration_s(const char *d);
 
+/* endpoints.c: managed online endpoints and their deployments. */
+void ml_endpoint_list(http_req *r);
+void ml_endpoint_get(http_req *r);
+void ml_endpoint_put(http_req *r);
+void ml_endpoint_patch(http_req *r);
+void ml_endpoint_delete(http_req *r);
+void ml_endpoint_list_keys(http_req *r);
+void ml_endpoint_regenerate_keys(http_req *r);
+void ml_endpoint_token(http_req *r);
+void ml_deployment_list(http_req *r);
+void ml_deployment_get(http_req *r);
+void ml_deployment_put(http_req *r);
+void ml_deployment_patch(http_req *r);
+void ml_deployment_delete(http_req *r);
+void ml_deployment_get_logs(http_req *r);
+void ml_deployment_skus(http_req *r);
+int ml_endpoints_remove(srv *s, const char *ws_id);
+/* At start: instance disks a crash left go, deployments caught mid-way end
+ * Failed; those that were running boot again at the first tick. */
+int ml_endpoints_init(srv *s);
+void ml_endpoints_tick(srv *s, int64_t now_ms);
+void ml_endpoints_fini(srv *s);
+/* What the scoring front needs of an endpoint (by its URL token). */
+typedef struct ml_endpoint_view {
+  char id[600];
+  char key1[80], key2[80];
+  json_t *body; /* the stored body (a new reference) */
+} ml_endpoint_view;
+int ml_endpoint_by_token(srv *s, const char *token, ml_endpoint_view *out);
+/* By its scoring host, <endpoint>.<region>.inference.ml.azure.com. */
+int ml_endpoint_by_host(srv *s, const char *host, ml_endpoint_view *out);
+
+/* scoring.c: a deployment's instances and the scoring front. */
+typedef struct ml_scoring_spec {
+  const char *dep_id, *ws_id, *name, *instance_type;
+  const char *model_uri, *model_name, *model_version; /* model_uri NULL: none */
+  const char *code_uri, *scoring_script;
+  json_t *env; /* environmentVariables (borrowed) */
+  int instance_count, vcpus;
+  int64_t memory_mb;
+  int max_concurrent, timeout_ms, queue_ms, ready_timeout_ms;
+  const char *log_path;
+} ml_scoring_spec;
+/* Boots the deployment's instances (replacing running ones) and waits until
+ * each has run init(); -1 with why (init()'s traceback) and nothing left. */
+int ml_scoring_start(srv *s, const ml_scoring_spec *sp, char *err, size_t en);
+/* Stops the deployment's instances (after the requests in flight) and removes
+ * their disks. */
+void ml_scoring_stop(srv *s, const char *dep_id);
+int ml_scoring_instances(const char *dep_id);
+void ml_scoring_fini(srv *s);
+char *ml_scoring_log_path(srv *s, const char *dep_uuid); /* malloc'd */
+char *ml_scoring_log_tail(const char *path, size_t n);   /* malloc'd */
+void ml_score(http_req *r);
+void ml_score_swagger(http_req *r);
+
 /* Shared helpers (provider.c). */
 /* systemData as Azure ML shows it, for a resource made at ms by the caller. */
 json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms);

@@ -39,6 +39,8 @@ static const resource_type ml_resource_types[] = {
     {.type = ML_WS_TYPE "/codes", .api_versions = ml_api_versions},
     {.type = ML_WS_TYPE "/models", .api_versions = ml_api_versions},
     {.type = ML_WS_TYPE "/environments", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/onlineEndpoints", .api_versions = ml_api_versions},
+    {.type = ML_WS_TYPE "/onlineEndpoints/deployments", .api_versions = ml_api_versions},
     {.type = ML_NS "/locations", .api_versions = ml_api_versions},
     {.type = NULL},
 };
@@ -98,6 +100,52 @@ static const route ml_routes[] = {
     ARM("PUT", WS "/jobs/{name}", ml_job_put),
     ARM("DELETE", WS "/jobs/{name}", ml_job_delete),
     ARM("POST", WS "/jobs/{name}/cancel", ml_job_cancel),
+/* Managed online endpoints and their deployments (endpoints.c). */
+#define EP WS "/onlineEndpoints/{ep}"
+    ARM("GET", WS "/onlineEndpoints", ml_endpoint_list),
+    ARM("GET", EP, ml_endpoint_get),
+    ARM("PUT", EP, ml_endpoint_put),
+    ARM("PATCH", EP, ml_endpoint_patch),
+    ARM("DELETE", EP, ml_endpoint_delete),
+    ARM("POST", EP "/listKeys", ml_endpoint_list_keys),
+    ARM("POST", EP "/regenerateKeys", ml_endpoint_regenerate_keys),
+    ARM("POST", EP "/token", ml_endpoint_token),
+    ARM("GET", EP "/deployments", ml_deployment_list),
+    ARM("GET", EP "/deployments/{dep}", ml_deployment_get),
+    ARM("PUT", EP "/deployments/{dep}", ml_deployment_put),
+    ARM("PATCH", EP "/deployments/{dep}", ml_deployment_patch),
+    ARM("DELETE", EP "/deployments/{dep}", ml_deployment_delete),
+    ARM("POST", EP "/deployments/{dep}/getLogs", ml_deployment_get_logs),
+    ARM("GET", EP "/deployments/{dep}/skus", ml_deployment_skus),
+#undef EP
+    /* Scoring (scoring.c): the endpoint's token in the path; the handler
+     * checks the endpoint's key or token. */
+    {.listener = LISTEN_MGMT,
+     .method = "POST",
+     .pattern = "/azlite/ml/endpoints/{token}/score",
+     .fn = ml_score,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_ARM},
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/azlite/ml/endpoints/{token}/swagger.json",
+     .fn = ml_score_swagger,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_ARM},
+    /* The same at Azure's <endpoint>.<region>.inference.ml.azure.com (under
+     * `azlite exec`; the server puts such a host's paths here). */
+    {.listener = LISTEN_MGMT,
+     .method = "POST",
+     .pattern = "/azlite/host/{host}/score",
+     .fn = ml_score,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_ARM},
+    {.listener = LISTEN_MGMT,
+     .method = "GET",
+     .pattern = "/azlite/host/{host}/swagger.json",
+     .fn = ml_score_swagger,
+     .auth = AUTH_NONE,
+     .style = HTTP_ERR_ARM},
     /* Run history, at the discovery document's "history" (no api-version;
      * the handlers check the bearer token and the caller's access). */
     HIST("GET", "/runs/{run}/details", ml_history_run_details),
@@ -146,6 +194,19 @@ static const char *const ml_schema[] = {
     "  status TEXT NOT NULL, token TEXT NOT NULL UNIQUE /*the run uuid: log URL key*/,"
     "  error TEXT /*json {error:{code,message}}*/, exit_code INTEGER,"
     "  created_ms INTEGER NOT NULL, start_ms INTEGER, end_ms INTEGER);",
+    /* Version 2: managed online endpoints (endpoints.c), keyed by their
+     * canonical ARM ids; the workspace's remove hook drops them. */
+    "CREATE TABLE ml_endpoints("
+    "  id TEXT PRIMARY KEY COLLATE NOCASE, ws_id TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL,"
+    "  token TEXT NOT NULL UNIQUE /*the scoring URL's key*/, key1 TEXT NOT NULL, key2 TEXT NOT "
+    "NULL,"
+    "  body TEXT NOT NULL /*json, less scoringUri and swaggerUri*/);"
+    "CREATE TABLE ml_deployments("
+    "  id TEXT PRIMARY KEY COLLATE NOCASE, ep_id TEXT NOT NULL COLLATE NOCASE,"
+    "  ws_id TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL, uuid TEXT NOT NULL /*log name*/,"
+    "  body TEXT NOT NULL, error TEXT /*json {error:{code,message}}*/,"
+    "  meter_ms INTEGER /*instances running since; NULL: none*/, meter_n INTEGER,"
+    "  meter_size TEXT);",
 };
 
 json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms) {
@@ -159,12 +220,18 @@ json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms) {
 }
 
 static int ml_init(srv *s) {
-  return ml_compute_init(s) | ml_jobs_init(s) ? -1 : 0;
+  return ml_compute_init(s) | ml_jobs_init(s) | ml_endpoints_init(s) ? -1 : 0;
+}
+
+static void ml_tick(srv *s, int64_t now_ms) {
+  ml_compute_tick(s, now_ms);
+  ml_endpoints_tick(s, now_ms);
 }
 
 /* Jobs first (they hold nodes), then the nodes. */
 static void ml_fini(srv *s) {
   ml_jobs_fini(s);
+  ml_endpoints_fini(s);
   ml_compute_fini(s);
 }
 
@@ -175,6 +242,6 @@ const provider ml_provider = {
     .schema = {ml_schema, (int)(sizeof ml_schema / sizeof ml_schema[0])},
     .resource_types = ml_resource_types,
     .init = ml_init,
-    .tick = ml_compute_tick,
+    .tick = ml_tick,
     .fini = ml_fini,
 };

@@ -61,7 +61,22 @@ static void test_access_without_caller(void) {
   http_req_free(r);
 }
 
+/* The hosts whose first labels name a resource (azure_hosts.h): an online
+ * endpoint's scoring host in a region azlite knows, nothing else. */
+static void test_host_routed(void) {
+  CHECK(http_host_is_routed("lin-ep.eastus.inference.ml.azure.com"));
+  CHECK(http_host_is_routed("Lin-Ep.WestEurope.inference.ml.azure.com:443"));
+  CHECK(http_host_is_azure("lin-ep.uaenorth.inference.ml.azure.com"));
+  CHECK(!http_host_is_routed("lin-ep.nowhere.inference.ml.azure.com"));
+  CHECK(!http_host_is_routed("a.b.eastus.inference.ml.azure.com"));
+  CHECK(!http_host_is_routed("inference.ml.azure.com"));
+  CHECK(!http_host_is_routed("management.azure.com"));
+  CHECK(!http_host_is_routed("127.0.0.1:8443"));
+  CHECK(!http_host_is_routed(NULL));
+}
+
 UNIT_MAIN("http", {
+  test_host_routed();
   test_defer_order();
   test_json_own();
   test_access_without_caller();

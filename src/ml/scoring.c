@@ -1,0 +1,1112 @@
+/* scoring.c: what runs behind a managed online endpoint.  A deployment's
+ * instances are sandboxes (runtime.h), each running azlite's small Python
+ * inference server (below: the Azure ML inference server contract:
+ * AZUREML_MODEL_DIR names the model version's files, init() runs once,
+ * run(raw_data) per request, its return value answered as JSON) on port
+ * 5001 inside, which a host loopback port forwards to.  In front, ml_score
+ * (azlite's own C code) authenticates the endpoint's key, picks the
+ * deployment by traffic weight or the azureml-model-deployment header, holds
+ * max_concurrent_requests_per_instance per instance (waiting max_queue_wait,
+ * then 429), forwards the request to an instance and answers what it said
+ * (408 when request_timeout passes).
+ *
+ * The running deployments live in memory only (deps, under deps_mu); their
+ * rows are endpoints.c's.  An instance's stdout and stderr go to one log per
+ * deployment on the host, which getLogs tails. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../identity/identity.h"
+#include "../runtime/runtime.h"
+#include "../storage/storage.h"
+#include "internal.h"
+
+#define INSIDE_PORT 5001
+#define SCORE_MAX_BODY (1536u * 1024)
+
+/* The inference server azlite ships, written into every instance: WORKER_COUNT
+ * worker processes (fork), each loading the script and running init(); the
+ * port listens once every init() has returned, and the server ends (with its
+ * code) when any worker does.  A worker runs one run() at a time. */
+static const char ml_inference_server[] =
+    "import importlib.util, json, os, select, socket, sys, threading, traceback\n"
+    "from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer\n"
+    "script, port = sys.argv[1], int(sys.argv[2])\n"
+    "with open(sys.argv[3]) as f:\n"
+    "    secret = f.read().strip()\n"
+    "os.unlink(sys.argv[3])\n"
+    "workers = max(1, int(os.environ.get('WORKER_COUNT') or 1))\n"
+    "sys.path.insert(0, os.path.dirname(script))\n"
+    "sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+    "sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "sock.bind(('127.0.0.1', port))\n"
+    "ready_r, ready_w = os.pipe()\n"
+    "go_r, go_w = os.pipe()\n"
+    "mod = None\n"
+    "lock = threading.Lock()\n"
+    "class Handler(BaseHTTPRequestHandler):\n"
+    "    def log_message(self, fmt, *args):\n"
+    "        pass\n"
+    "    def answer(self, code, body, ctype='application/json'):\n"
+    "        if isinstance(body, str):\n"
+    "            body = body.encode('utf-8')\n"
+    "        self.send_response(code)\n"
+    "        self.send_header('Content-Type', ctype)\n"
+    "        self.send_header('Content-Length', str(len(body)))\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(body)\n"
+    "    def allowed(self):\n"
+    "        if self.headers.get('X-Azlite-Instance') == secret:\n"
+    "            return True\n"
+    "        self.answer(403, json.dumps({'message': 'Forbidden'}))\n"
+    "        return False\n"
+    "    def do_GET(self):\n"
+    "        if self.allowed():\n"
+    "            self.answer(200, 'Healthy', 'text/plain')\n"
+    "    def do_POST(self):\n"
+    "        if not self.allowed():\n"
+    "            return\n"
+    "        n = int(self.headers.get('Content-Length') or 0)\n"
+    "        raw = self.rfile.read(n).decode('utf-8', 'replace')\n"
+    "        try:\n"
+    "            with lock:\n"
+    "                out = mod.run(raw)\n"
+    "        except Exception:\n"
+    "            traceback.print_exc()\n"
+    "            sys.stderr.flush()\n"
+    "            self.answer(500, json.dumps({'message': 'An unexpected error occurred in scoring "
+    "script. Check the logs for more info.'}))\n"
+    "            return\n"
+    "        if hasattr(out, 'status_code') and hasattr(out, 'get_data'):\n"
+    "            self.answer(out.status_code, out.get_data(), out.headers.get('Content-Type', "
+    "'application/json'))\n"
+    "            return\n"
+    "        try:\n"
+    "            body = json.dumps(out)\n"
+    "        except TypeError:\n"
+    "            body = json.dumps(str(out))\n"
+    "        self.answer(200, body)\n"
+    "def worker(i):\n"
+    "    global mod\n"
+    "    print('azlite inference server: worker %d: loading %s' % (i, script), flush=True)\n"
+    "    spec = importlib.util.spec_from_file_location('score', script)\n"
+    "    mod = importlib.util.module_from_spec(spec)\n"
+    "    spec.loader.exec_module(mod)\n"
+    "    print('azlite inference server: worker %d: calling init()' % i, flush=True)\n"
+    "    mod.init()\n"
+    "    print('azlite inference server: worker %d: init() done' % i, flush=True)\n"
+    "    os.write(ready_w, b'1')\n"
+    "    os.read(go_r, 1)\n"
+    "    srv = ThreadingHTTPServer(('127.0.0.1', port), Handler, bind_and_activate=False)\n"
+    "    srv.socket.close()\n"
+    "    srv.socket = sock\n"
+    "    srv.serve_forever()\n"
+    "kids = []\n"
+    "for i in range(workers):\n"
+    "    sys.stdout.flush()\n"
+    "    sys.stderr.flush()\n"
+    "    pid = os.fork()\n"
+    "    if pid == 0:\n"
+    "        try:\n"
+    "            worker(i)\n"
+    "        except BaseException:\n"
+    "            traceback.print_exc()\n"
+    "            sys.stderr.flush()\n"
+    "            os._exit(1)\n"
+    "        os._exit(0)\n"
+    "    kids.append(pid)\n"
+    "def end(st):\n"
+    "    for k in kids:\n"
+    "        try:\n"
+    "            os.kill(k, 9)\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "    sys.exit(os.waitstatus_to_exitcode(st) or 1)\n"
+    "ready = 0\n"
+    "while ready < workers:\n"
+    "    r, _, _ = select.select([ready_r], [], [], 0.1)\n"
+    "    if r:\n"
+    "        ready += len(os.read(ready_r, workers))\n"
+    "    pid, st = os.waitpid(-1, os.WNOHANG)\n"
+    "    if pid:\n"
+    "        end(st)\n"
+    "sock.listen(64)\n"
+    "os.write(go_w, b'1' * workers)\n"
+    "print('azlite inference server: %d worker(s) ready, listening on %d' % (workers, port), "
+    "flush=True)\n"
+    "end(os.waitpid(-1, 0)[1])\n";
+
+typedef struct ml_instance {
+  char sandbox[64], disk[700];
+  rt_sandbox *sb;
+  int port; /* on the host's 127.0.0.1 */
+  /* What every request to its server carries (X-Azlite-Instance): its
+   * forwarded port is reachable by any local process, the key is checked
+   * in front. */
+  char secret[40];
+  char *script; /* the server's command line (malloc'd), to start it again */
+  int64_t proc;
+  int exited, exit_code; /* guarded by deps_mu */
+  int replacing;         /* its server is being started again; guarded by deps_mu */
+} ml_instance;
+
+typedef struct ml_dep {
+  struct ml_dep *next;
+  char id[700];
+  char log_path[800];
+  int ninst;
+  ml_instance *inst;
+  int max_concurrent; /* per instance */
+  int timeout_ms, queue_ms, ready_ms;
+  int inflight; /* guarded by deps_mu */
+  unsigned rr;
+  /* starting: its instances are booting (it serves nothing yet); stopping:
+   * a stop took it off deps and waits for starting to end; cleaned: the
+   * booting thread, told to stop, stopped the instances itself (freeable:
+   * and d->inst may be freed).  All guarded by deps_mu. */
+  int starting, stopping, cleaned, freeable;
+} ml_dep;
+
+static pthread_mutex_t deps_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t deps_cv = PTHREAD_COND_INITIALIZER;
+static ml_dep *deps;
+
+/* The running (not booting) deployment, or NULL. */
+static ml_dep *dep_find_locked(const char *id) {
+  for (ml_dep *d = deps; d; d = d->next)
+    if (!strcasecmp(d->id, id) && !d->starting) return d;
+  return NULL;
+}
+
+static int dep_stopping(ml_dep *d) {
+  pthread_mutex_lock(&deps_mu);
+  int st = d->stopping;
+  pthread_mutex_unlock(&deps_mu);
+  return st;
+}
+
+static int mkdir_p(const char *path) {
+  char buf[1200];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+char *ml_scoring_log_path(srv *s, const char *dep_uuid) {
+  char rel[200];
+  snprintf(rel, sizeof rel, "ml/endpoints/%s.log", dep_uuid);
+  return srv_path(s, rel);
+}
+
+static void log_append(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void log_append(const char *path, const char *fmt, ...) {
+  FILE *f = fopen(path, "a");
+  if (!f) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(f, fmt, ap);
+  va_end(ap);
+  fputc('\n', f);
+  fclose(f);
+}
+
+/* ---- files into an instance ------------------------------------------------------ */
+
+typedef struct dl {
+  srv *s;
+  const char *account, *container, *prefix, *dir;
+  int n, failed;
+} dl;
+
+static void dl_one(void *cls, const char *name, int64_t size) {
+  (void)size;
+  dl *d = cls;
+  const char *rel = name + strlen(d->prefix);
+  while (*rel == '/')
+    rel++;
+  if (!*rel || strstr(rel, "..")) return;
+  char path[1400];
+  snprintf(path, sizeof path, "%s/%s", d->dir, rel);
+  char *slash = strrchr(path, '/');
+  *slash = 0;
+  mkdir_p(path);
+  *slash = '/';
+  if (storage_blob_to_file(d->s, d->account, d->container, name, path) != 0)
+    d->failed++;
+  else
+    d->n++;
+}
+
+/* The account, container and path an asset URI names: https://<account>.blob
+ * .<suffix>/<container>/<path> or azureml://.../datastores/<ds>/paths/<path>.
+ * 0, or -1. */
+static int uri_split(srv *s, const char *ws_id, const char *uri, char account[64],
+                     char container[128], char prefix[1024]) {
+  account[0] = container[0] = prefix[0] = 0;
+  if (!uri) return -1;
+  if (!strncasecmp(uri, "https://", 8) || !strncasecmp(uri, "http://", 7)) {
+    const char *h = strstr(uri, "://") + 3;
+    const char *dot = strchr(h, '.'), *slash = strchr(h, '/');
+    if (!dot || !slash || dot > slash) return -1;
+    snprintf(account, 64, "%.*s", (int)(dot - h), h);
+    const char *c = slash + 1, *cs = strchr(c, '/');
+    snprintf(container, 128, "%.*s", (int)(cs ? cs - c : (long)strlen(c)), c);
+    if (cs) snprintf(prefix, 1024, "%s", cs + 1);
+  } else if (!strncasecmp(uri, "azureml://", 10) && strstr(uri, "/datastores/")) {
+    const char *d = strstr(uri, "/datastores/") + strlen("/datastores/");
+    const char *p = strstr(d, "/paths/");
+    if (!p) return -1;
+    char ds[128];
+    snprintf(ds, sizeof ds, "%.*s", (int)(p - d), d);
+    snprintf(prefix, 1024, "%s", p + strlen("/paths/"));
+    sqlite3_stmt *q;
+    if (store_prepare(store_db(s),
+                      "SELECT json_extract(body,'$.properties.accountName'),"
+                      " json_extract(body,'$.properties.containerName') FROM ml_datastores"
+                      " WHERE ws_id=? COLLATE NOCASE AND name=? COLLATE NOCASE",
+                      -1, &q, NULL) != SQLITE_OK)
+      return -1;
+    sqlite3_bind_text(q, 1, ws_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, ds, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0) && sqlite3_column_text(q, 1)) {
+      snprintf(account, 64, "%s", sqlite3_column_text(q, 0));
+      snprintf(container, 128, "%s", sqlite3_column_text(q, 1));
+    }
+    store_finalize(q);
+  } else {
+    return -1;
+  }
+  size_t n = strlen(prefix);
+  while (n && prefix[n - 1] == '/')
+    prefix[--n] = 0;
+  return account[0] && container[0] && prefix[0] ? 0 : -1;
+}
+
+typedef struct exact_ctx {
+  const char *name;
+  int found;
+} exact_ctx;
+
+static void exact_one(void *cls, const char *name, int64_t size) {
+  (void)size;
+  exact_ctx *e = cls;
+  if (!strcmp(name, e->name)) e->found = 1;
+}
+
+/* The files an asset URI names into dir: a file as dir/<its name> (keep_name)
+ * or a folder's contents as dir/... (keep_name 0) or dir/<its name>/... .
+ * The count of files, or -1. */
+static int fetch_uri(srv *s, const char *ws_id, const char *uri, const char *dir, int keep_name) {
+  char account[64], container[128], prefix[1024];
+  if (uri_split(s, ws_id, uri, account, container, prefix) != 0 || mkdir_p(dir) != 0) return -1;
+  const char *base = strrchr(prefix, '/');
+  base = base ? base + 1 : prefix;
+  char path[1400];
+  snprintf(path, sizeof path, "%s/%s", dir, base);
+  exact_ctx ex = {prefix, 0};
+  storage_blob_list(s, account, container, prefix, exact_one, &ex);
+  if (ex.found) return storage_blob_to_file(s, account, container, prefix, path) == 0 ? 1 : -1;
+  char sub[1400];
+  snprintf(sub, sizeof sub, "%s%s%s", dir, keep_name ? "/" : "", keep_name ? base : "");
+  char pre[1100];
+  snprintf(pre, sizeof pre, "%s/", prefix);
+  dl d = {s, account, container, pre, sub, 0, 0};
+  if (storage_blob_list(s, account, container, pre, dl_one, &d) < 0 || d.failed || !d.n) return -1;
+  return d.n;
+}
+
+/* ---- instances -------------------------------------------------------------------- */
+
+static void on_server_exit(void *cls, int code) {
+  ml_instance *in = cls;
+  pthread_mutex_lock(&deps_mu);
+  in->exited = 1;
+  in->exit_code = code;
+  pthread_cond_broadcast(&deps_cv);
+  pthread_mutex_unlock(&deps_mu);
+}
+
+/* A free port on the host's 127.0.0.1 (bound and released: the forward binds
+ * it next). */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t n = sizeof sa;
+  int port = -1;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+      getsockname(fd, (struct sockaddr *)&sa, &n) == 0)
+    port = ntohs(sa.sin_port);
+  close(fd);
+  return port;
+}
+
+static int connect_port(int port, int timeout_ms) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)port),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* One HTTP/1.0 exchange with an instance's server; the reply parsed.  0, -1
+ * (could not talk to it) or -2 (it did not answer in time). */
+typedef struct inst_reply {
+  int status;
+  char ctype[128];
+  char *body; /* malloc'd */
+  size_t len;
+} inst_reply;
+
+static int inst_call(const ml_instance *in, const char *method, const char *body, size_t len,
+                     int timeout_ms, inst_reply *out) {
+  int port = in->port;
+  memset(out, 0, sizeof *out);
+  int fd = connect_port(port, timeout_ms);
+  if (fd < 0) return -1;
+  char head[320];
+  int hn = snprintf(head, sizeof head,
+                    "%s /score HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    "X-Azlite-Instance: %s\r\nContent-Length: %zu\r\n\r\n",
+                    method, in->secret, len);
+  if (write_all(fd, head, (size_t)hn) != 0 || (len && write_all(fd, body, len) != 0)) {
+    close(fd);
+    return -1;
+  }
+  size_t cap = 8192, n = 0;
+  char *buf = malloc(cap);
+  if (!buf) abort();
+  int rc = 0;
+  for (;;) {
+    if (n + 4096 > cap) {
+      cap *= 2;
+      buf = realloc(buf, cap);
+      if (!buf) abort();
+    }
+    ssize_t got = recv(fd, buf + n, cap - n - 1, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      rc = errno == EAGAIN || errno == EWOULDBLOCK ? -2 : -1;
+      break;
+    }
+    if (got == 0) break;
+    n += (size_t)got;
+  }
+  close(fd);
+  buf[n] = 0;
+  char *sep = rc == 0 ? strstr(buf, "\r\n\r\n") : NULL;
+  if (!sep || strncmp(buf, "HTTP/", 5) != 0) {
+    free(buf);
+    return rc ? rc : -1;
+  }
+  out->status = atoi(strchr(buf, ' ') ? strchr(buf, ' ') + 1 : "0");
+  *sep = 0;
+  const char *ct = strcasestr(buf, "\r\nContent-Type:");
+  if (ct) {
+    ct += strlen("\r\nContent-Type:");
+    while (*ct == ' ')
+      ct++;
+    size_t l = strcspn(ct, "\r\n");
+    snprintf(out->ctype, sizeof out->ctype, "%.*s", (int)l, ct);
+  }
+  out->len = n - (size_t)(sep + 4 - buf);
+  out->body = malloc(out->len + 1);
+  if (!out->body) abort();
+  memcpy(out->body, sep + 4, out->len);
+  out->body[out->len] = 0;
+  free(buf);
+  return 0;
+}
+
+static char *shell_quote(const char *s) {
+  size_t n = strlen(s);
+  char *o = malloc(n * 4 + 3), *p = o;
+  if (!o) abort();
+  *p++ = '\'';
+  for (; *s; s++) {
+    if (*s == '\'') {
+      memcpy(p, "'\\''", 4);
+      p += 4;
+    } else {
+      *p++ = *s;
+    }
+  }
+  *p++ = '\'';
+  *p = 0;
+  return o;
+}
+
+/* The last n bytes of the log, from a line start (malloc'd). */
+char *ml_scoring_log_tail(const char *path, size_t n) {
+  FILE *f = fopen(path, "r");
+  if (!f) return strdup("");
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  long from = size > (long)n ? size - (long)n : 0;
+  fseek(f, from, SEEK_SET);
+  char *buf = calloc(1, n + 1);
+  if (!buf) abort();
+  size_t got = fread(buf, 1, n, f);
+  buf[got] = 0;
+  fclose(f);
+  char *start = buf;
+  if (from > 0) {
+    char *nl = strchr(buf, '\n');
+    if (nl) start = nl + 1;
+  }
+  char *out = strdup(start);
+  free(buf);
+  return out;
+}
+
+/* Stops an instance and removes its disk.  1 when its server's exit has been
+ * seen (its on_exit will not touch in again), so in may be freed. */
+static int instance_stop(ml_instance *in) {
+  if (in->sb) rt_stop(in->sb, 2000);
+  in->sb = NULL;
+  if (in->disk[0]) rt_disk_remove(in->disk);
+  if (in->proc <= 0) return 1;
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  pthread_mutex_lock(&deps_mu);
+  while (!in->exited)
+    if (pthread_cond_timedwait(&deps_cv, &deps_mu, &until) == ETIMEDOUT) break;
+  int done = in->exited;
+  pthread_mutex_unlock(&deps_mu);
+  return done;
+}
+
+/* Starts an instance's server (its secret new) and waits until it answers,
+ * that is until init() has returned.  0, or -1 with why (init()'s failure). */
+static int instance_serve(ml_dep *d, ml_instance *in, char *err, size_t en) {
+  char path[1200];
+  char u2[37];
+  uuid_v4(u2);
+  snprintf(in->secret, sizeof in->secret, "%s", u2);
+  snprintf(path, sizeof path, "%s/own/mnt/azureml-app/.azlite-instance", in->disk);
+  FILE *f = fopen(path, "w");
+  if (!f || fputs(in->secret, f) < 0 || fclose(f) != 0) {
+    snprintf(err, en, "the inference server's secret could not be written");
+    return -1;
+  }
+  chmod(path, 0600);
+  pthread_mutex_lock(&deps_mu);
+  in->exited = 0;
+  pthread_mutex_unlock(&deps_mu);
+  in->proc = rt_spawn(in->sb, in->script, NULL, "/mnt/azureml-app/code", d->log_path, d->log_path,
+                      on_server_exit, in);
+  if (in->proc < 0) {
+    snprintf(err, en, "the inference server could not be started");
+    return -1;
+  }
+  /* Ready when the server answers (init() has returned); its end before that
+   * is init()'s failure. */
+  for (int waited = 0; waited < d->ready_ms; waited += 100) {
+    if (dep_stopping(d)) {
+      snprintf(err, en, "The deployment was deleted or replaced while it was provisioned.");
+      return -1;
+    }
+    pthread_mutex_lock(&deps_mu);
+    int exited = in->exited, code = in->exit_code;
+    pthread_mutex_unlock(&deps_mu);
+    if (exited) {
+      char *tail = ml_scoring_log_tail(d->log_path, 1500);
+      snprintf(err, en,
+               "User container has crashed or terminated (exit code %d): the scoring script's "
+               "init() failed. Logs: %s",
+               code, tail);
+      free(tail);
+      return -1;
+    }
+    inst_reply rep;
+    if (inst_call(in, "GET", NULL, 0, 1000, &rep) == 0) {
+      free(rep.body);
+      if (rep.status == 200) return 0;
+    }
+    struct timespec ts = {0, 100 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  snprintf(err, en, "The inference server did not become ready within %d s.", d->ready_ms / 1000);
+  return -1;
+}
+
+/* Boots one instance: its sandbox, the model, the code and the server; waits
+ * until the server answers (init() done) or ends.  0, or -1 with why. */
+static int instance_start(srv *s, const ml_scoring_spec *sp, ml_dep *d, ml_instance *in, int idx,
+                          char *err, size_t en) {
+  char u[37], hex[33];
+  uuid_v4(u);
+  int k = 0;
+  for (const char *p = u; *p && k < 32; p++)
+    if (*p != '-') hex[k++] = *p;
+  hex[k] = 0;
+  snprintf(in->sandbox, sizeof in->sandbox, "amlep-%.20s", hex);
+  char *root = srv_path(s, "ml/endpoints");
+  snprintf(in->disk, sizeof in->disk, "%s/%s", root, in->sandbox);
+  free(root);
+  char host[80];
+  snprintf(host, sizeof host, "%s-%d", sp->name, idx);
+  rt_spec spec = {.name = in->sandbox,
+                  .disk_dir = in->disk,
+                  .hostname = host,
+                  .vcpus = sp->vcpus,
+                  .memory_mb = sp->memory_mb};
+  in->sb = rt_boot(&spec, err, en);
+  if (!in->sb) return -1;
+  char dir[1100];
+  snprintf(dir, sizeof dir, "%s/own/mnt/azureml-app", in->disk);
+  if (mkdir_p(dir) != 0) {
+    snprintf(err, en, "the instance's disk could not be prepared");
+    return -1;
+  }
+  if (sp->model_uri) {
+    snprintf(dir, sizeof dir, "%s/own/mnt/azureml-models/%s/%s", in->disk, sp->model_name,
+             sp->model_version);
+    int n = fetch_uri(s, sp->ws_id, sp->model_uri, dir, 1);
+    if (n < 0) {
+      snprintf(err, en, "The model %s:%s (%s) could not be downloaded.", sp->model_name,
+               sp->model_version, sp->model_uri);
+      return -1;
+    }
+    log_append(d->log_path, "azlite: instance %d: downloaded %d model file(s) of %s:%s", idx, n,
+               sp->model_name, sp->model_version);
+  }
+  snprintf(dir, sizeof dir, "%s/own/mnt/azureml-app/code", in->disk);
+  int n = fetch_uri(s, sp->ws_id, sp->code_uri, dir, 0);
+  if (n < 0) {
+    snprintf(err, en, "The code (%s) could not be downloaded.", sp->code_uri);
+    return -1;
+  }
+  char path[1200];
+  snprintf(path, sizeof path, "%s/own/mnt/azureml-app/code/%s", in->disk, sp->scoring_script);
+  if (access(path, R_OK) != 0) {
+    snprintf(err, en, "The scoring script %s is not in the code configuration's code.",
+             sp->scoring_script);
+    return -1;
+  }
+  snprintf(path, sizeof path, "%s/own/mnt/azureml-app/azlite_inference_server.py", in->disk);
+  FILE *f = fopen(path, "w");
+  if (!f || fputs(ml_inference_server, f) < 0 || fclose(f) != 0) {
+    snprintf(err, en, "the inference server could not be written");
+    return -1;
+  }
+  char *script = NULL;
+  size_t slen = 0;
+  FILE *sf = open_memstream(&script, &slen);
+  fprintf(sf, "export PYTHONUNBUFFERED=1 WORKER_COUNT=1 AZUREML_ENTRY_SCRIPT=%s\n",
+          sp->scoring_script);
+  if (sp->model_uri)
+    fprintf(sf, "export AZUREML_MODEL_DIR=/mnt/azureml-models/%s/%s\n", sp->model_name,
+            sp->model_version);
+  const char *key;
+  json_t *v;
+  json_object_foreach(sp->env, key, v) {
+    int ok = *key && (((*key | 32) >= 'a' && (*key | 32) <= 'z') || *key == '_');
+    for (const char *c = key; *c && ok; c++)
+      ok = (*c >= '0' && *c <= '9') || ((*c | 32) >= 'a' && (*c | 32) <= 'z') || *c == '_';
+    if (!ok || !json_is_string(v)) continue;
+    char *q = shell_quote(json_string_value(v));
+    fprintf(sf, "export %s=%s\n", key, q);
+    free(q);
+  }
+  char *qs = shell_quote(sp->scoring_script);
+  fprintf(sf,
+          "exec /usr/bin/python3 /mnt/azureml-app/azlite_inference_server.py "
+          "/mnt/azureml-app/code/%s %d /mnt/azureml-app/.azlite-instance\n",
+          qs, INSIDE_PORT);
+  free(qs);
+  fclose(sf);
+  in->port = free_port();
+  if (in->port <= 0 || rt_forward_to(in->sb, "127.0.0.1", in->port, INSIDE_PORT) != 0) {
+    free(script);
+    snprintf(err, en, "the instance's port could not be forwarded");
+    return -1;
+  }
+  in->script = script;
+  return instance_serve(d, in, err, en);
+}
+
+static void dep_inst_free(ml_dep *d) {
+  for (int i = 0; i < d->ninst; i++)
+    free(d->inst[i].script);
+  free(d->inst);
+}
+
+/* Stops every instance of d and frees it (an instance whose server's end was
+ * not seen is left allocated: its on_exit may still come). */
+static void dep_stop_free(ml_dep *d, int n) {
+  int all = 1;
+  for (int i = 0; i < n; i++)
+    all &= instance_stop(&d->inst[i]);
+  if (all) dep_inst_free(d);
+  free(d);
+}
+
+/* ---- replacing a stuck or dead server ----------------------------------------- */
+
+typedef struct replace_job {
+  ml_dep *d; /* held: its inflight counts this job */
+  ml_instance *in;
+} replace_job;
+
+/* Kills the instance's server (a run() that did not answer in time holds
+ * it) and starts it again; init() runs again.  The instance serves nothing
+ * meanwhile. */
+static void *replace_thread(void *arg) {
+  replace_job *j = arg;
+  ml_dep *d = j->d;
+  ml_instance *in = j->in;
+  free(j);
+  log_append(d->log_path, "azlite: instance %d: replacing its server", (int)(in - d->inst));
+  rt_kill(in->sb, in->proc, 9);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  pthread_mutex_lock(&deps_mu);
+  while (!in->exited)
+    if (pthread_cond_timedwait(&deps_cv, &deps_mu, &until) == ETIMEDOUT) break;
+  int gone = in->exited;
+  pthread_mutex_unlock(&deps_mu);
+  char err[2000] = "";
+  int rc = gone && !dep_stopping(d) ? instance_serve(d, in, err, sizeof err) : -1;
+  if (rc != 0)
+    log_append(d->log_path, "azlite: instance %d: its server could not start again: %s",
+               (int)(in - d->inst), err[0] ? err : "the old one did not end");
+  else
+    log_append(d->log_path, "azlite: instance %d: its server is ready again", (int)(in - d->inst));
+  pthread_mutex_lock(&deps_mu);
+  in->replacing = rc == 0 ? 0 : 2; /* 2: out of service until the deployment is updated */
+  d->inflight--;
+  pthread_cond_broadcast(&deps_cv);
+  pthread_mutex_unlock(&deps_mu);
+  return NULL;
+}
+
+/* deps_mu held. */
+static void replace_start_locked(ml_dep *d, ml_instance *in) {
+  if (in->replacing || d->stopping) return;
+  in->replacing = 1;
+  d->inflight++;
+  replace_job *j = calloc(1, sizeof *j);
+  if (!j) abort();
+  j->d = d;
+  j->in = in;
+  pthread_t t;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, replace_thread, j) != 0) abort();
+  pthread_attr_destroy(&a);
+}
+
+int ml_scoring_start(srv *s, const ml_scoring_spec *sp, char *err, size_t en) {
+  ml_scoring_stop(s, sp->dep_id);
+  ml_dep *d = calloc(1, sizeof *d);
+  if (!d) abort();
+  snprintf(d->id, sizeof d->id, "%s", sp->dep_id);
+  snprintf(d->log_path, sizeof d->log_path, "%s", sp->log_path);
+  d->ninst = sp->instance_count > 0 ? sp->instance_count : 1;
+  d->inst = calloc((size_t)d->ninst, sizeof *d->inst);
+  if (!d->inst) abort();
+  d->max_concurrent = sp->max_concurrent > 0 ? sp->max_concurrent : 1;
+  d->timeout_ms = sp->timeout_ms > 0 ? sp->timeout_ms : 5000;
+  d->queue_ms = sp->queue_ms >= 0 ? sp->queue_ms : 500;
+  d->ready_ms = sp->ready_timeout_ms > 0 ? sp->ready_timeout_ms : 600000;
+  d->starting = 1;
+  char *root = srv_path(s, "ml/endpoints");
+  mkdir_p(root);
+  free(root);
+  /* On the list while booting, so that a delete meanwhile stops it. */
+  pthread_mutex_lock(&deps_mu);
+  d->next = deps;
+  deps = d;
+  pthread_mutex_unlock(&deps_mu);
+  log_append(d->log_path, "azlite: starting %d instance(s) of %s (%s)", d->ninst, sp->name,
+             sp->instance_type);
+  int booted = 0, failed = 0;
+  for (int i = 0; i < d->ninst && !failed; i++) {
+    if (dep_stopping(d)) {
+      snprintf(err, en, "The deployment was deleted or replaced while it was provisioned.");
+      failed = 1;
+      break;
+    }
+    booted = i + 1;
+    if (instance_start(s, sp, d, &d->inst[i], i, err, en) != 0) {
+      log_append(d->log_path, "azlite: instance %d failed: %s", i, err);
+      failed = 1;
+    }
+  }
+  pthread_mutex_lock(&deps_mu);
+  if (!failed && d->stopping) {
+    snprintf(err, en, "The deployment was deleted or replaced while it was provisioned.");
+    failed = 1;
+  }
+  if (!failed) {
+    d->starting = 0;
+    pthread_mutex_unlock(&deps_mu);
+    log_append(d->log_path, "azlite: %d instance(s) ready", d->ninst);
+    return 0;
+  }
+  pthread_mutex_unlock(&deps_mu);
+  int all = 1;
+  for (int i = 0; i < booted; i++)
+    all &= instance_stop(&d->inst[i]);
+  pthread_mutex_lock(&deps_mu);
+  for (ml_dep **p = &deps; *p; p = &(*p)->next)
+    if (*p == d) {
+      *p = d->next;
+      break;
+    }
+  if (d->stopping) {
+    /* A stop waits for this: it frees d. */
+    d->cleaned = 1;
+    d->freeable = all;
+    d->starting = 0;
+    pthread_cond_broadcast(&deps_cv);
+    pthread_mutex_unlock(&deps_mu);
+    return -1;
+  }
+  pthread_mutex_unlock(&deps_mu);
+  if (all) dep_inst_free(d);
+  free(d);
+  return -1;
+}
+
+void ml_scoring_stop(srv *s, const char *dep_id) {
+  (void)s;
+  pthread_mutex_lock(&deps_mu);
+  ml_dep *d = NULL;
+  for (ml_dep **p = &deps; *p; p = &(*p)->next)
+    if (!strcasecmp((*p)->id, dep_id) && !(*p)->stopping) {
+      d = *p;
+      *p = d->next;
+      break;
+    }
+  if (d) {
+    d->stopping = 1;
+    pthread_cond_broadcast(&deps_cv);
+    while (d->inflight || d->starting)
+      pthread_cond_wait(&deps_cv, &deps_mu);
+  }
+  pthread_mutex_unlock(&deps_mu);
+  if (!d) return;
+  if (d->cleaned) {
+    if (d->freeable) dep_inst_free(d);
+    free(d);
+  } else {
+    dep_stop_free(d, d->ninst);
+  }
+  log_info("ml: stopped the instances of %s", dep_id);
+}
+
+int ml_scoring_instances(const char *dep_id) {
+  pthread_mutex_lock(&deps_mu);
+  ml_dep *d = dep_find_locked(dep_id);
+  int n = d ? d->ninst : 0;
+  pthread_mutex_unlock(&deps_mu);
+  return n;
+}
+
+void ml_scoring_fini(srv *s) {
+  for (;;) {
+    pthread_mutex_lock(&deps_mu);
+    char id[700] = "";
+    if (deps) snprintf(id, sizeof id, "%s", deps->id);
+    pthread_mutex_unlock(&deps_mu);
+    if (!id[0]) return;
+    ml_scoring_stop(s, id);
+  }
+}
+
+/* ---- the front ---------------------------------------------------------------------- */
+
+static void fail_score(http_req *r, int status, const char *msg) {
+  json_t *b = json_pack("{s:s}", "message", msg);
+  http_reply_json(r, status, b);
+}
+
+/* Whether r carries the endpoint's key (authMode Key) or a token azlite
+ * issued for it (AMLToken); fails r with 401 otherwise. */
+static int score_auth(http_req *r, ml_endpoint_view *ev) {
+  const char *auth = http_header_get(r, "Authorization");
+  const char *mode =
+      json_string_value(json_object_get(json_object_get(ev->body, "properties"), "authMode"));
+  if (mode && !strcmp(mode, "AMLToken")) {
+    principal p;
+    const char *why = NULL;
+    char msg[200];
+    if (auth && identity_verify_bearer(r->srv, auth, AUD_MGMT, &p, &why, msg, sizeof msg) == 0)
+      return 0;
+    http_set_header(r, "WWW-Authenticate", "Bearer");
+    fail_score(r, 401, "Invalid or missing token.");
+    return -1;
+  }
+  const char *given = auth && !strncasecmp(auth, "Bearer ", 7) ? auth + 7 : NULL;
+  while (given && *given == ' ')
+    given++;
+  if (!given || !*given || (strcmp(given, ev->key1) != 0 && strcmp(given, ev->key2) != 0)) {
+    http_set_header(r, "WWW-Authenticate", "Bearer");
+    fail_score(r, 401, given ? "Invalid authentication key." : "Missing authentication key.");
+    return -1;
+  }
+  return 0;
+}
+
+static void score_endpoint(http_req *r, ml_endpoint_view *ev);
+
+/* The endpoint a scoring request names, by its token (azlite's URL) or by
+ * its host (<endpoint>.<region>.inference.ml.azure.com); NULL with r failed. */
+static int score_find(http_req *r, ml_endpoint_view *ev) {
+  const char *tok = http_param(r, "token");
+  int rc = tok ? ml_endpoint_by_token(r->srv, tok, ev)
+               : ml_endpoint_by_host(r->srv, http_param(r, "host"), ev);
+  if (rc != 0) {
+    fail_score(r, 404, "Endpoint not found.");
+    return -1;
+  }
+  http_defer(r, (void (*)(void *))json_decref, ev->body);
+  return 0;
+}
+
+/* POST .../score: a scoring request. */
+void ml_score(http_req *r) {
+  ml_endpoint_view ev;
+  if (score_find(r, &ev) != 0 || score_auth(r, &ev) != 0) return;
+  score_endpoint(r, &ev);
+}
+
+/* GET .../swagger.json: the scoring API's description (a script without an
+ * input schema takes any JSON). */
+void ml_score_swagger(http_req *r) {
+  ml_endpoint_view ev;
+  if (score_find(r, &ev) != 0 || score_auth(r, &ev) != 0) return;
+  json_t *b = json_pack(
+      "{s:s,s:{s:s,s:s,s:s},s:[s],s:[s],s:[s],s:{s:{s:{s:s,s:s,s:[{s:s,s:s,s:b,s:{s:s}}],"
+      "s:{s:{s:s},s:{s:s}}}}}}",
+      "swagger", "2.0", "info", "title", json_string_value(json_object_get(ev.body, "name")),
+      "description", "API specification for Azure Machine Learning online endpoint", "version",
+      "1.0", "schemes", "https", "consumes", "application/json", "produces", "application/json",
+      "paths", "/score", "post", "description", "Run web service's model and get the prediction",
+      "operationId", "RunMLService", "parameters", "name", "serviceInputData", "in", "body",
+      "required", 1, "schema", "type", "object", "responses", "200", "description", "Success",
+      "default", "description", "Service error");
+  http_reply_json(r, 200, b);
+}
+
+/* A uniform random number in [0, n). */
+static int random_below(int n) {
+  unsigned pick = 0;
+  char u[37];
+  uuid_v4(u);
+  for (int i = 0; i < 8; i++)
+    pick = pick * 16 + (unsigned)(u[i] <= '9' ? u[i] - '0' : u[i] - 'a' + 10);
+  return n > 0 ? (int)(pick % (unsigned)n) : 0;
+}
+
+typedef struct mirror_job {
+  ml_dep *d; /* held: its inflight counts this copy */
+  ml_instance *in;
+  char *body;
+  size_t len;
+  int timeout_ms;
+} mirror_job;
+
+static void *mirror_thread(void *arg) {
+  mirror_job *j = arg;
+  inst_reply rep;
+  if (inst_call(j->in, "POST", j->body, j->len, j->timeout_ms, &rep) == 0) free(rep.body);
+  pthread_mutex_lock(&deps_mu);
+  j->d->inflight--;
+  pthread_cond_broadcast(&deps_cv);
+  pthread_mutex_unlock(&deps_mu);
+  free(j->body);
+  free(j);
+  return NULL;
+}
+
+/* Mirror traffic: a copy of the request to the deployment, whose answer
+ * nobody sees; dropped when the deployment has no free slot. */
+static void mirror_send(const char *dep_id, const char *body, size_t len) {
+  pthread_mutex_lock(&deps_mu);
+  ml_dep *d = dep_find_locked(dep_id);
+  ml_instance *in = NULL;
+  if (d && d->inflight < d->max_concurrent * d->ninst)
+    for (int k = 0; k < d->ninst && !in; k++) {
+      ml_instance *c = &d->inst[d->rr++ % (unsigned)d->ninst];
+      if (!c->replacing) in = c;
+    }
+  if (!in) {
+    pthread_mutex_unlock(&deps_mu);
+    return;
+  }
+  d->inflight++;
+  mirror_job *j = calloc(1, sizeof *j);
+  if (!j) abort();
+  j->d = d;
+  j->in = in;
+  j->len = len;
+  j->timeout_ms = d->timeout_ms;
+  j->body = malloc(len + 1);
+  if (!j->body) abort();
+  memcpy(j->body, body, len);
+  pthread_mutex_unlock(&deps_mu);
+  pthread_t t;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, mirror_thread, j) != 0) abort();
+  pthread_attr_destroy(&a);
+}
+
+static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
+  /* The deployment: the header's, or one by the traffic's weights. */
+  json_t *traffic = json_object_get(json_object_get(ev->body, "properties"), "traffic");
+  const char *want = http_header_get(r, "azureml-model-deployment");
+  const char *dep_name = NULL;
+  if (want && *want) {
+    dep_name = want;
+  } else {
+    int total = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(traffic, k, v) total += (int)json_integer_value(v);
+    if (total > 0) {
+      int at = random_below(total);
+      json_object_foreach(traffic, k, v) {
+        at -= (int)json_integer_value(v);
+        if (at < 0) {
+          dep_name = k;
+          break;
+        }
+      }
+    }
+  }
+  if (!dep_name) {
+    fail_score(r, 404,
+               "No valid deployments to route to. Please check that the endpoint has at least one "
+               "deployment with positive weight values or use a deployment specific header to "
+               "route.");
+    return;
+  }
+  const char *dep_id = http_printf(r, "%s/deployments/%s", ev->id, dep_name);
+  size_t len = 0;
+  /* Azure's limit on a scoring request's payload: 1.5 MB (413 beyond). */
+  char *body = http_body_read_all(r, SCORE_MAX_BODY, &len);
+  if (!body) return;
+  http_defer(r, free, body);
+  /* A slot: max_concurrent_requests_per_instance on each instance, waiting
+   * up to max_queue_wait for one. */
+  pthread_mutex_lock(&deps_mu);
+  ml_dep *d = dep_find_locked(dep_id);
+  if (!d) {
+    pthread_mutex_unlock(&deps_mu);
+    if (want)
+      fail_score(r, 404,
+                 "The deployment named in azureml-model-deployment does not exist or is "
+                 "not running.");
+    else
+      fail_score(r, 503, "The deployment has no running instance.");
+    return;
+  }
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += d->queue_ms / 1000;
+  until.tv_nsec += (long)(d->queue_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  while (d->inflight >= d->max_concurrent * d->ninst && !d->stopping)
+    if (pthread_cond_timedwait(&deps_cv, &deps_mu, &until) == ETIMEDOUT) break;
+  if (d->stopping || d->inflight >= d->max_concurrent * d->ninst) {
+    pthread_mutex_unlock(&deps_mu);
+    fail_score(r, 429,
+               "Too many pending requests: the deployment's "
+               "max_concurrent_requests_per_instance is exceeded.");
+    return;
+  }
+  ml_instance *in = NULL;
+  for (int k = 0; k < d->ninst && !in; k++) {
+    ml_instance *c = &d->inst[d->rr++ % (unsigned)d->ninst];
+    if (!c->replacing) in = c;
+  }
+  if (!in) {
+    pthread_mutex_unlock(&deps_mu);
+    fail_score(r, 503, "The deployment has no healthy instance right now.");
+    return;
+  }
+  d->inflight++;
+  int timeout_ms = d->timeout_ms;
+  char name[200];
+  snprintf(name, sizeof name, "%s", dep_name);
+  pthread_mutex_unlock(&deps_mu);
+  inst_reply rep;
+  int rc = inst_call(in, "POST", body, len, timeout_ms, &rep);
+  pthread_mutex_lock(&deps_mu);
+  /* A run() that hangs holds the server: it is replaced; one that ended it
+   * too. */
+  if (rc == -2 || (rc != 0 && in->exited)) replace_start_locked(d, in);
+  d->inflight--;
+  pthread_cond_broadcast(&deps_cv);
+  pthread_mutex_unlock(&deps_mu);
+  /* Mirror traffic goes with requests routed by the traffic, not by the
+   * header (as Azure does). */
+  if (!(want && *want)) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(json_object_get(ev->body, "properties"), "mirrorTraffic"),
+                        k, v) {
+      if (random_below(100) < (int)json_integer_value(v))
+        mirror_send(http_printf(r, "%s/deployments/%s", ev->id, k), body, len);
+    }
+  }
+  http_set_header(r, "azureml-model-deployment", name);
+  if (rc == -2) {
+    fail_score(r, 408,
+               "Request timed out: the scoring script did not answer within "
+               "request_timeout_ms.");
+    return;
+  }
+  if (rc != 0) {
+    fail_score(r, 502, "The deployment's instance could not be reached.");
+    return;
+  }
+  http_reply_owned(r, rep.status, rep.ctype[0] ? rep.ctype : "application/json", rep.body, rep.len);
+}
