@@ -416,6 +416,10 @@ static worker *worker_get(srv *s, const web_app *app, char **why) {
     *why = strdup("the function host is not running in this process");
     return NULL;
   }
+  /* Read before h->mu (it reads the store); the count and the choice are
+   * then made under h->mu at once, so concurrent requests never start more
+   * workers than the limit between them. */
+  int limit = max_workers(s, app->id);
   pthread_mutex_lock(&h->mu);
   worker *idle = NULL, *least = NULL;
   int count = 0;
@@ -426,12 +430,7 @@ static worker *worker_get(srv *s, const web_app *app, char **why) {
     if (!least || w->inflight < least->inflight) least = w;
   }
   worker *pick = idle;
-  if (!pick && count > 0) {
-    pthread_mutex_unlock(&h->mu);
-    int limit = max_workers(s, app->id); /* reads the store: not under h->mu */
-    pthread_mutex_lock(&h->mu);
-    if (count >= limit) pick = least;
-  }
+  if (!pick && count > 0 && count >= limit) pick = least;
   if (pick) {
     pick->refs++;
     pick->inflight++;
