@@ -243,6 +243,7 @@ static const blob_op blob_ops[] = {
      .level = C,
      .restype = "container",
      .comp = "undelete",
+     .fn = blob_container_restore,
      .sas_perm = 'w',
      .sas_rtype = 'c',
      .action = A_CONT_WRITE},
@@ -420,6 +421,7 @@ static const blob_op blob_ops[] = {
      .method = "PUT",
      .level = B,
      .comp = "undelete",
+     .fn = blob_undelete_blob,
      .sas_perm = 'w',
      .sas_rtype = 'o',
      .action = A_BLOB_WRITE,
@@ -584,6 +586,7 @@ void blob_set_etag_lm(blob_ctx *c, const char *etag, int64_t last_modified_ms) {
   http_date(last_modified_ms, d);
   http_set_headerf(c->r, "ETag", "\"%s\"", etag);
   http_set_header(c->r, "Last-Modified", d);
+  if (c->version_id) http_set_header(c->r, "x-ms-version-id", c->version_id);
 }
 
 int blob_read_begin(blob_ctx *c) {
@@ -1084,8 +1087,18 @@ int blob_source_open(blob_ctx *c, const char *url, int flags, blob_source *out) 
   int found = blob_container_load(sc, sc->container, &out->ct);
   if (found == 0) return fail_source(c, 404, "The specified container does not exist.");
   if (found == 1) {
-    const char *snap = http_query_get(sub, "snapshot");
-    found = blob_row_load(sc, out->ct.id, sc->blob, snap ? snap : "", &out->b);
+    const char *snap = http_query_get(sub, "snapshot"), *vid = http_query_get(sub, "versionid");
+    if (snap && (snap[0] == '@' || snap[0] == '~')) {
+      found = 0;
+    } else if (vid) {
+      /* A version: the base blob when it is the current one. */
+      found = blob_row_load(sc, out->ct.id, sc->blob, "", &out->b);
+      if (found == 1 && !(out->b.version_id && strcmp(out->b.version_id, vid) == 0))
+        found = blob_row_load(sc, out->ct.id, sc->blob, http_printf(r, "@%s", vid), &out->b);
+    } else {
+      found = blob_row_load(sc, out->ct.id, sc->blob, snap ? snap : "", &out->b);
+    }
+    if (found == 1 && out->b.deleted_ms) found = 0;
     if (found == 0) return fail_source(c, 404, "The specified blob does not exist.");
   }
   if (found < 0) {
