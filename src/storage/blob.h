@@ -172,7 +172,7 @@ typedef struct blob_row {
   const char *version_id; /* NULL: none (versioning was off) */
   int64_t deleted_ms;     /* 0: live; else soft deleted then, kept until purge_ms */
   int64_t purge_ms;
-  const char *type;     /* BlockBlob, AppendBlob, PageBlob */
+  const char *type; /* BlockBlob, AppendBlob, PageBlob */
   int64_t size;
   char etag[24];
   int64_t last_modified_ms, created_ms;
@@ -492,8 +492,7 @@ int blob_unique_time(blob_ctx *c, int64_t container_id, const char *name, const 
  * version (versioning on) or as a soft-deleted snapshot (soft delete on). */
 int blob_protect_before_write(blob_ctx *c, const blob_row *old);
 /* After it: gives the base blob its new version id (c->version_id), or none. */
-int blob_version_after_write(blob_ctx *c, int64_t container_id, const char *name,
-                             int64_t blob_id);
+int blob_version_after_write(blob_ctx *c, int64_t container_id, const char *name, int64_t blob_id);
 /* Delete Blob of the base blob b when versioning or soft delete is on: the base
  * becomes a previous version or a soft-deleted blob; snapshots (with_snapshots
  * or only_snapshots) are soft deleted when soft delete is on.  0 ok. */

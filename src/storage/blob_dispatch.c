@@ -1093,7 +1093,7 @@ int blob_source_open(blob_ctx *c, const char *url, int flags, blob_source *out) 
     } else if (vid) {
       /* A version: the base blob when it is the current one. */
       found = blob_row_load(sc, out->ct.id, sc->blob, "", &out->b);
-      if (found == 1 && !(out->b.version_id && strcmp(out->b.version_id, vid) == 0))
+      if (found == 0 || (found == 1 && !(out->b.version_id && strcmp(out->b.version_id, vid) == 0)))
         found = blob_row_load(sc, out->ct.id, sc->blob, http_printf(r, "@%s", vid), &out->b);
     } else {
       found = blob_row_load(sc, out->ct.id, sc->blob, snap ? snap : "", &out->b);

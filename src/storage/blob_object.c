@@ -116,7 +116,7 @@ int blob_need_blob(blob_ctx *c, const blob_container_row *ct, blob_row *b, int m
   } else if (vid) {
     /* The current version is the base blob; the others are rows of their own. */
     found = blob_row_load(c, ct->id, c->blob, "", b);
-    if (found == 1 && !(b->version_id && strcmp(b->version_id, vid) == 0)) {
+    if (found == 0 || (found == 1 && !(b->version_id && strcmp(b->version_id, vid) == 0))) {
       char *key = http_printf(c->r, "@%s", vid);
       found = blob_row_load(c, ct->id, c->blob, key, b);
     }

@@ -182,8 +182,7 @@ int blob_protect_before_write(blob_ctx *c, const blob_row *old) {
   return 0;
 }
 
-int blob_version_after_write(blob_ctx *c, int64_t container_id, const char *name,
-                             int64_t blob_id) {
+int blob_version_after_write(blob_ctx *c, int64_t container_id, const char *name, int64_t blob_id) {
   if (!blob_protection_of(c)->versioning)
     return store_exec(c->s, "UPDATE blobs SET version_id=NULL WHERE id=%lld", (long long)blob_id);
   char key[48];
@@ -294,8 +293,8 @@ int blob_container_soft_delete(blob_ctx *c, const blob_container_row *ct) {
   if (p->container_days <= 0) return 0;
   /* The deleted container's version: Azure's is a hex time, unique per name. */
   char version[32];
-  snprintf(version, sizeof version, "%016llX", (unsigned long long)c->now_ms * 10000ULL +
-                                                   (unsigned long long)(ct->id % 10000));
+  snprintf(version, sizeof version, "%016llX",
+           (unsigned long long)c->now_ms * 10000ULL + (unsigned long long)(ct->id % 10000));
   if (store_exec(c->s,
                  "UPDATE blob_containers SET name='~'||%Q||'/'||name, deleted_name=name,"
                  " deleted_version=%Q, deleted_ms=%lld, purge_ms=%lld WHERE id=%lld",
