@@ -40,6 +40,12 @@ int http_host_is_azure_blob(const char *host) {
   return n > k && strncasecmp(host + n - k, sfx, k) == 0 && !memchr(host, '.', n - k);
 }
 
+int http_host_is_azure_dfs(const char *host) {
+  static const char sfx[] = ".dfs.core.windows.net";
+  size_t n = host ? strcspn(host, ":") : 0, k = sizeof sfx - 1;
+  return n > k && strncasecmp(host + n - k, sfx, k) == 0 && !memchr(host, '.', n - k);
+}
+
 int http_req_transparent(const http_req *r) {
   return http_host_is_azure(r->host);
 }
@@ -51,4 +57,10 @@ const char *http_mgmt_base(http_req *r) {
 const char *http_blob_endpoint(http_req *r, const char *account, int https) {
   if (http_req_transparent(r)) return http_printf(r, "https://%s.blob.core.windows.net/", account);
   return http_printf(r, "%s/%s/", https ? r->srv->blob_tls_url : r->srv->blob_url, account);
+}
+
+const char *http_dfs_endpoint(http_req *r, const char *account, int https) {
+  if (http_req_transparent(r)) return http_printf(r, "https://%s.dfs.core.windows.net/", account);
+  if (https || !r->srv->dfs_url[0]) return http_blob_endpoint(r, account, https);
+  return http_printf(r, "%s/%s/", r->srv->dfs_url, account);
 }

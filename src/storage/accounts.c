@@ -141,7 +141,8 @@ static json_t *account_render(http_req *r, json_t *body) {
    * show-connection-string`) always works.  Under exec, Azure's own name. */
   int https = json_is_true(json_object_get(props, "supportsHttpsTrafficOnly"));
   json_object_set_new(props, "primaryEndpoints",
-                      json_pack("{s:s}", "blob", http_blob_endpoint(r, name, https)));
+                      json_pack("{s:s,s:s}", "blob", http_blob_endpoint(r, name, https), "dfs",
+                                http_dfs_endpoint(r, name, https)));
   return body;
 }
 

@@ -507,6 +507,16 @@ void blob_container_restore(blob_ctx *c);
 /* Drops the soft-deleted blobs and containers whose retention ended (scheduler). */
 void blob_soft_delete_purge(srv *s, int64_t now_ms);
 
+/* ---- Data Lake Storage Gen2 paths (blob_dfs.c) ------------------------------------ */
+
+void blob_dfs_create(blob_ctx *c);
+void blob_dfs_append(blob_ctx *c);
+void blob_dfs_flush(blob_ctx *c);
+void blob_dfs_delete(blob_ctx *c);
+void blob_dfs_rename(blob_ctx *c);
+void blob_dfs_list_paths(blob_ctx *c);
+void blob_dfs_get_status(blob_ctx *c);
+
 /* ---- index tags (blob_tags.c) ------------------------------------------------- */
 
 #define BLOB_MAX_TAGS 10

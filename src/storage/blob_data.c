@@ -50,6 +50,11 @@ int blob_body_digests_for(http_req *r, int whole_blob) {
 }
 
 int blob_body_digests(http_req *r) {
+  /* Data Lake Append Data: a block's digests. */
+  if (!strcmp(r->method, "PATCH")) {
+    const char *action = http_query_get(r, "action");
+    return action && !strcmp(action, "append") ? blob_body_digests_for(r, 0) : 0;
+  }
   if (strcmp(r->method, "PUT") != 0 || http_header_get(r, "x-ms-copy-source")) return 0;
   const char *comp = http_query_get(r, "comp");
   if (!comp) return http_query_get(r, "restype") ? 0 : blob_body_digests_for(r, 1);

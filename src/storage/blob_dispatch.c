@@ -26,6 +26,7 @@
 #define A_CONT_DELETE "Microsoft.Storage/storageAccounts/blobServices/containers/delete"
 #define A_SVC_READ "Microsoft.Storage/storageAccounts/blobServices/read"
 #define A_SVC_WRITE "Microsoft.Storage/storageAccounts/blobServices/write"
+#define A_BLOB_MOVE "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/move/action"
 #define A_UDK "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"
 
 #define S BLOB_LVL_SERVICE
@@ -524,6 +525,151 @@ static const blob_op blob_ops[] = {
      .data_action = 1},
 };
 
+/* The Data Lake Storage Gen2 (dfs) operations, keyed by method, level, the
+ * resource= parameter (in .restype) and the action= one (in .comp); a rename
+ * (x-ms-rename-source) and a recursive delete are keyed as the actions
+ * "rename" and "delete" (see dfs_keys).  Served on every blob listener and on
+ * <account>.dfs hosts: a request of this shape is never a Blob API one. */
+static const blob_op dfs_ops[] = {
+    {.name = "CreateFilesystem",
+     .method = "PUT",
+     .level = C,
+     .restype = "filesystem",
+     .fn = blob_container_create,
+     .sas_perm = 'c',
+     .sas_rtype = 'c',
+     .action = A_CONT_WRITE},
+    {.name = "DeleteFilesystem",
+     .method = "DELETE",
+     .level = C,
+     .restype = "filesystem",
+     .fn = blob_container_delete,
+     .sas_perm = 'd',
+     .sas_rtype = 'c',
+     .action = A_CONT_DELETE},
+    {.name = "GetFilesystemProperties",
+     .method = "HEAD",
+     .level = C,
+     .restype = "filesystem",
+     .fn = blob_container_get_properties,
+     .sas_perm = 'r',
+     .sas_rtype = 'c',
+     .action = A_CONT_READ},
+    {.name = "ListPaths",
+     .method = "GET",
+     .level = C,
+     .restype = "filesystem",
+     .fn = blob_dfs_list_paths,
+     .sas_perm = 'l',
+     .sas_rtype = 'c',
+     .action = A_BLOB_READ,
+     .data_action = 1},
+    {.name = "ListFilesystems",
+     .method = "GET",
+     .level = S,
+     .restype = "account",
+     .sas_perm = 'l',
+     .sas_rtype = 's',
+     .action = A_CONT_READ},
+    {.name = "CreatePath",
+     .method = "PUT",
+     .level = B,
+     .restype = "file",
+     .fn = blob_dfs_create,
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_WRITE,
+     .data_action = 1,
+     .sas_alt = 'c'},
+    {.name = "CreatePath",
+     .method = "PUT",
+     .level = B,
+     .restype = "directory",
+     .fn = blob_dfs_create,
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_WRITE,
+     .data_action = 1,
+     .sas_alt = 'c'},
+    {.name = "RenamePath",
+     .method = "PUT",
+     .level = B,
+     .comp = "rename",
+     .fn = blob_dfs_rename,
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_MOVE,
+     .data_action = 1},
+    {.name = "DeletePath",
+     .method = "DELETE",
+     .level = B,
+     .comp = "delete",
+     .fn = blob_dfs_delete,
+     .sas_perm = 'd',
+     .sas_rtype = 'o',
+     .action = A_BLOB_DELETE,
+     .data_action = 1},
+    {.name = "AppendData",
+     .method = "PATCH",
+     .level = B,
+     .comp = "append",
+     .fn = blob_dfs_append,
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_WRITE,
+     .data_action = 1},
+    {.name = "FlushData",
+     .method = "PATCH",
+     .level = B,
+     .comp = "flush",
+     .fn = blob_dfs_flush,
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_WRITE,
+     .data_action = 1},
+    {.name = "SetAccessControl",
+     .method = "PATCH",
+     .level = B,
+     .comp = "setAccessControl",
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_WRITE,
+     .data_action = 1},
+    {.name = "SetAccessControlRecursive",
+     .method = "PATCH",
+     .level = B,
+     .comp = "setAccessControlRecursive",
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_WRITE,
+     .data_action = 1},
+    {.name = "SetPathProperties",
+     .method = "PATCH",
+     .level = B,
+     .comp = "setProperties",
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_WRITE,
+     .data_action = 1},
+    {.name = "GetPathStatus",
+     .method = "HEAD",
+     .level = B,
+     .comp = "getStatus",
+     .fn = blob_dfs_get_status,
+     .sas_perm = 'r',
+     .sas_rtype = 'o',
+     .action = A_BLOB_READ,
+     .data_action = 1},
+    {.name = "GetPathAccessControl",
+     .method = "HEAD",
+     .level = B,
+     .comp = "getAccessControl",
+     .sas_perm = 'r',
+     .sas_rtype = 'o',
+     .action = A_BLOB_READ,
+     .data_action = 1},
+};
+
 #undef S
 #undef C
 #undef B
@@ -538,11 +684,12 @@ static int param_is(const char *want, const char *got) {
 
 /* Finds the operation; *known is set when the (level, restype, comp) exists
  * for another method. */
-static const blob_op *find_op(const char *method, enum blob_level lvl, const char *restype,
-                              const char *comp, int *known) {
+static const blob_op *find_op(const blob_op *ops, size_t nops, const char *method,
+                              enum blob_level lvl, const char *restype, const char *comp,
+                              int *known) {
   *known = 0;
-  for (size_t i = 0; i < sizeof blob_ops / sizeof blob_ops[0]; i++) {
-    const blob_op *op = &blob_ops[i];
+  for (size_t i = 0; i < nops; i++) {
+    const blob_op *op = &ops[i];
     if (op->level != BLOB_LVL_ANY && op->level != lvl) continue;
     if (!param_is(op->restype, restype) || !param_is(op->comp, comp)) continue;
     if (strcasecmp(op->method, method) == 0) return op;
@@ -602,7 +749,8 @@ void blob_read_end(blob_ctx *c) {
 /* "<account>.blob.localhost[:port]" or "<account>.blob.core.windows.net": the
  * account from the host (request-scoped), else NULL. */
 static const char *account_from_host(http_req *r) {
-  static const char *const suffixes[] = {".blob.localhost", ".blob.core.windows.net"};
+  static const char *const suffixes[] = {".blob.localhost", ".blob.core.windows.net",
+                                         ".dfs.localhost", ".dfs.core.windows.net"};
   const char *h = r->host;
   size_t n = strcspn(h, ":");
   for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
@@ -957,6 +1105,28 @@ void blob_dispatch(http_req *r) {
   if (http_header_get(r, "Origin")) blob_cors_headers(c);
 }
 
+/* Is this a Data Lake (dfs) request?  Then *restype and *comp are its keys in
+ * dfs_ops: resource= and action=, or the rename and recursive delete. */
+static int dfs_keys(http_req *r, enum blob_level lvl, const char **restype, const char **comp) {
+  const char *res = http_query_get(r, "resource"), *act = http_query_get(r, "action");
+  *restype = res;
+  *comp = act;
+  if (res || act) return 1;
+  if (lvl == BLOB_LVL_BLOB && !strcasecmp(r->method, "PUT") &&
+      http_header_get(r, "x-ms-rename-source")) {
+    *comp = "rename";
+    return 1;
+  }
+  if (lvl == BLOB_LVL_BLOB && !strcasecmp(r->method, "DELETE") && http_query_get(r, "recursive")) {
+    *comp = "delete";
+    return 1;
+  }
+  if (!strcasecmp(r->method, "PATCH")) return 1;
+  *restype = http_query_get(r, "restype");
+  *comp = http_query_get(r, "comp");
+  return 0;
+}
+
 static void dispatch_one(blob_ctx *c) {
   http_req *r = c->r;
 
@@ -965,7 +1135,12 @@ static void dispatch_one(blob_ctx *c) {
                                        : BLOB_LVL_SERVICE;
   int known = 0;
   const char *restype = http_query_get(r, "restype"), *comp = http_query_get(r, "comp");
-  c->op = find_op(r->method, lvl, restype, comp, &known);
+  if (dfs_keys(r, lvl, &restype, &comp))
+    c->op =
+        find_op(dfs_ops, sizeof dfs_ops / sizeof dfs_ops[0], r->method, lvl, restype, comp, &known);
+  else
+    c->op = find_op(blob_ops, sizeof blob_ops / sizeof blob_ops[0], r->method, lvl, restype, comp,
+                    &known);
   if (!c->op) {
     if (known)
       http_fail(r, STORAGE_ERR_UNSUPPORTED_HTTP_VERB,
@@ -1065,7 +1240,8 @@ int blob_source_open(blob_ctx *c, const char *url, int flags, blob_source *out) 
   sc->now_ms = c->now_ms;
   int known;
   if (http_failed(sub) || split_path(sc) != 0 || !sc->container || !sc->blob ||
-      !(sc->op = find_op("GET", BLOB_LVL_BLOB, NULL, NULL, &known))) {
+      !(sc->op = find_op(blob_ops, sizeof blob_ops / sizeof blob_ops[0], "GET", BLOB_LVL_BLOB, NULL,
+                         NULL, &known))) {
     blob_fail_header(c, "x-ms-copy-source", url);
     return -1;
   }

@@ -1,0 +1,687 @@
+/* blob_dfs.c: the Data Lake Storage Gen2 (dfs) operations on paths: create a
+ * file or directory, append and flush, rename, delete (recursively) and list
+ * paths.  A filesystem is a container (its own operations go through the
+ * Blob API, as the SDKs send them); a file is a block blob; a directory is a
+ * zero-byte blob with metadata hdi_isfolder=true, as Azure shows directories
+ * on the blob endpoint, so the same data is seen through both endpoints.
+ *
+ * Appended data waits as uncommitted blocks named by their position
+ * ("dfs:<20 digits>"), on disk before the append is acknowledged; a flush
+ * commits the blocks up to its position after the file's content, in one
+ * transaction.  A rename or recursive delete of a directory changes every row
+ * under it in one transaction: readers see the tree before or after, never
+ * half of it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "blob.h"
+#include "mgmt.h"
+
+#define DFS_BLOCK_PREFIX "dfs:"
+#define DFS_OWNER "$superuser"
+#define DFS_DIR_PERMISSIONS "rwxr-x---"
+#define DFS_FILE_PERMISSIONS "rw-r-----"
+
+static int is_dir(const blob_row *b) {
+  json_t *m = json_loads(b->metadata ? b->metadata : "{}", 0, NULL);
+  const char *v = json_string_value(json_object_get(m, "hdi_isfolder"));
+  int dir = v && !strcasecmp(v, "true");
+  json_decref(m);
+  return dir;
+}
+
+static void fail_path_not_found(blob_ctx *c) {
+  http_fail(c->r, STORAGE_ERR_PATH_NOT_FOUND, "The specified path does not exist.");
+}
+
+/* Does any live base blob lie under dir/ (dir "" = the root)? */
+static int has_children(blob_ctx *c, int64_t container_id, const char *dir) {
+  char *lo = http_printf(c->r, "%s/", dir);
+  char *hi = http_printf(c->r, "%s0", dir); /* '0' follows '/' */
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(c->s),
+                    "SELECT 1 FROM blobs WHERE container_id=? AND name>=? AND name<? AND"
+                    " snapshot='' LIMIT 1",
+                    -1, &q, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_int64(q, 1, container_id);
+  sqlite3_bind_text(q, 2, lo, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 3, hi, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(q);
+  store_finalize(q);
+  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* A path that exists: 1 with *b loaded (a blob at the name), 2 a directory only
+ * implied by blobs under it, 0 absent, -1 store error. */
+static int path_load(blob_ctx *c, int64_t container_id, const char *path, blob_row *b) {
+  int found = blob_row_load(c, container_id, path, "", b);
+  if (found != 0) return found;
+  int kids = has_children(c, container_id, path);
+  return kids < 0 ? -1 : kids ? 2 : 0;
+}
+
+/* x-ms-properties: "k1=base64,k2=base64" into a metadata JSON object (adds to m). */
+static int properties_read(blob_ctx *c, json_t *m) {
+  const char *p = http_header_get(c->r, "x-ms-properties");
+  if (!p || !*p) return 0;
+  char *dup = http_strdup(c->r, p), *save = NULL;
+  for (char *kv = strtok_r(dup, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(kv, '=');
+    unsigned char val[1024];
+    int n = eq ? blob_b64_decode(eq + 1, val, (int)sizeof val - 1) : -1;
+    if (eq) *eq = 0;
+    if (n < 0 || !blob_metadata_name_valid(kv)) {
+      blob_fail_header(c, "x-ms-properties", p);
+      return -1;
+    }
+    val[n] = 0;
+    json_object_set_new(m, kv, json_string((const char *)val));
+  }
+  return 0;
+}
+
+/* Creates a directory marker at name unless a blob stands there; 0 ok. */
+static int ensure_dir(blob_ctx *c, const blob_container_row *ct, const char *name,
+                      blob_ids *freed) {
+  blob_row b;
+  int found = blob_row_load(c, ct->id, name, "", &b);
+  if (found != 0) return found < 0 ? -1 : 0;
+  char etag[24];
+  blob_etag_new(c->s, c->now_ms, etag);
+  blob_http_props props = {0};
+  blob_write w = {"BlockBlob", 0, etag, &props, "{\"hdi_isfolder\":\"true\"}", NULL, NULL, 0};
+  const char *saved = c->blob;
+  int64_t id;
+  c->blob = name;
+  int rc = blob_write_content(c, ct, NULL, &w, &id, freed);
+  c->blob = saved;
+  return rc;
+}
+
+/* The parent directories of path, created as Azure creates them. */
+static int ensure_parents(blob_ctx *c, const blob_container_row *ct, const char *path,
+                          blob_ids *freed) {
+  for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/')) {
+    char *dir = http_printf(c->r, "%.*s", (int)(p - path), path);
+    if (*dir && ensure_dir(c, ct, dir, freed) != 0) return -1;
+  }
+  return 0;
+}
+
+/* ---- Create (PUT ?resource=file|directory) ---------------------------------------- */
+
+void blob_dfs_create(blob_ctx *c) {
+  http_req *r = c->r;
+  const char *resource = http_query_get(r, "resource");
+  int dir = !strcasecmp(resource, "directory");
+  json_t *meta = json_object();
+  if (properties_read(c, meta) != 0) {
+    json_decref(meta);
+    return;
+  }
+  if (dir) json_object_set_new(meta, "hdi_isfolder", json_string("true"));
+  char *mj = json_dumps(meta, JSON_COMPACT);
+  json_decref(meta);
+  blob_http_props props = {0};
+  props.content_type = http_header_get(r, "x-ms-content-type");
+  props.content_encoding = http_header_get(r, "x-ms-content-encoding");
+  props.content_language = http_header_get(r, "x-ms-content-language");
+  props.content_disposition = http_header_get(r, "x-ms-content-disposition");
+  props.cache_control = http_header_get(r, "x-ms-cache-control");
+  blob_container_row ct;
+  blob_row old;
+  blob_ids freed = {0};
+  char etag[24];
+  blob_etag_new(c->s, c->now_ms, etag);
+  if (store_begin(c->s) != 0) {
+    free(mj);
+    blob_fail_internal(c, "starting a transaction");
+    return;
+  }
+  int exists = blob_write_target(c, &ct, &old);
+  if (exists < 0) goto fail;
+  if (exists && is_dir(&old) != dir) {
+    http_fail(r, STORAGE_ERR_PATH_CONFLICT,
+              "The specified path, or an element of the path, "
+              "exists and its resource type is invalid for this "
+              "operation.");
+    goto fail;
+  }
+  if (!exists && !dir) {
+    int kids = has_children(c, ct.id, c->blob);
+    if (kids != 0) {
+      if (kids < 0) goto fail_internal;
+      http_fail(r, STORAGE_ERR_PATH_CONFLICT,
+                "The specified path, or an element of the path, exists and its resource type "
+                "is invalid for this operation.");
+      goto fail;
+    }
+  }
+  if (ensure_parents(c, &ct, c->blob, &freed) != 0) goto fail_internal;
+  int64_t id;
+  blob_write w = {"BlockBlob", 0, etag, &props, mj, NULL, NULL, 0};
+  if (blob_write_content(c, &ct, exists ? &old : NULL, &w, &id, &freed) != 0 ||
+      store_commit(c->s) != 0)
+    goto fail_internal;
+  free(mj);
+  blob_data_gc(c->s, &freed);
+  blob_ids_free(&freed);
+  blob_set_etag_lm(c, etag, c->now_ms);
+  http_set_header(r, "x-ms-request-server-encrypted", "true");
+  http_reply_empty(r, 201);
+  return;
+fail_internal:
+  blob_fail_internal(c, "creating the path");
+fail:
+  store_rollback(c->s);
+  blob_ids_free(&freed);
+  free(mj);
+}
+
+/* ---- Append, Flush (PATCH ?action=append|flush) ---------------------------------- */
+
+static int position_read(blob_ctx *c, int64_t *out) {
+  const char *p = http_query_get(c->r, "position");
+  char *end = NULL;
+  long long v = p ? strtoll(p, &end, 10) : -1;
+  if (!p || *end || v < 0) {
+    if (!p) {
+      http_fail(c->r, STORAGE_ERR_MISSING_REQUIRED_QUERY_PARAMETER,
+                "A query parameter that's mandatory for this request is not specified.");
+      http_fail_detail(c->r, "QueryParameterName", "position");
+    } else {
+      blob_fail_query(c, "position", p);
+    }
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* The file the URL names, inside the caller's transaction; fails when it is
+ * absent or a directory. */
+static int need_file(blob_ctx *c, blob_container_row *ct, blob_row *b) {
+  if (blob_need_container(c, ct) != 0) return -1;
+  int found = blob_row_load(c, ct->id, c->blob, "", b);
+  if (found < 0) {
+    blob_fail_internal(c, "loading the path");
+    return -1;
+  }
+  if (found == 0) {
+    fail_path_not_found(c);
+    return -1;
+  }
+  if (is_dir(b) || strcmp(b->type, "BlockBlob") != 0) {
+    http_fail(c->r, STORAGE_ERR_INVALID_FLUSH_OPERATION,
+              "The resource type is invalid for this operation.");
+    return -1;
+  }
+  return blob_lease_check_write(c, &b->lease);
+}
+
+void blob_dfs_append(blob_ctx *c) {
+  http_req *r = c->r;
+  int64_t pos;
+  if (position_read(c, &pos) != 0) return;
+  blob_pending body = {0};
+  if (r->body_len > 0 && blob_data_accept_body(c, 0, &body) != 0) return;
+  blob_container_row ct;
+  blob_row b;
+  if (store_begin(c->s) != 0) {
+    blob_data_discard(c, &body);
+    blob_fail_internal(c, "starting a transaction");
+    return;
+  }
+  if (need_file(c, &ct, &b) != 0) goto fail;
+  if (pos < b.size) {
+    http_fail(r, STORAGE_ERR_INVALID_FLUSH_POSITION,
+              "The uploaded data is not contiguous or the position query parameter value is not "
+              "equal to the length of the file after appending the uploaded data.");
+    goto fail;
+  }
+  if (body.len > 0) {
+    char id[32];
+    snprintf(id, sizeof id, DFS_BLOCK_PREFIX "%020lld", (long long)pos);
+    if (blob_data_register(c, &body) != 0 ||
+        store_run(c->s,
+                  "INSERT OR REPLACE INTO blob_blocks(container_id,blob_name,block_id,file_id,"
+                  "file_off,len,created_ms,seq) VALUES(?,?,?,?,0,?,?,0)",
+                  "ittiii", ct.id, c->blob, id, body.file_id, (int64_t)body.len, c->now_ms) != 0)
+      goto fail_internal;
+  }
+  if (store_commit(c->s) != 0) goto fail_internal;
+  free(body.rel);
+  blob_data_reply_digests(c, &body);
+  http_set_header(r, "x-ms-request-server-encrypted", "true");
+  http_reply_empty(r, 202);
+  return;
+fail_internal:
+  blob_fail_internal(c, "appending");
+fail:
+  store_rollback(c->s);
+  blob_data_discard(c, &body);
+}
+
+void blob_dfs_flush(blob_ctx *c) {
+  http_req *r = c->r;
+  int64_t pos;
+  if (position_read(c, &pos) != 0) return;
+  blob_container_row ct;
+  blob_row b;
+  blob_ids freed = {0};
+  blob_extent_row *rows = NULL;
+  blob_new_extent *ext = NULL;
+  int n = 0, next = 0;
+  sqlite3_stmt *q = NULL;
+  char etag[24];
+  blob_etag_new(c->s, c->now_ms, etag);
+  if (store_begin(c->s) != 0) {
+    blob_fail_internal(c, "starting a transaction");
+    return;
+  }
+  if (need_file(c, &ct, &b) != 0) goto fail;
+  if (blob_conditions_check(c, 1, b.etag, b.last_modified_ms, 0) != 0) goto fail;
+  if (blob_extent_rows_load(c, b.id, &rows, &n) != 0) goto fail_internal;
+  /* The file's content, then the appended blocks in position order. */
+  int cap = n + 16;
+  ext = calloc((size_t)cap, sizeof *ext);
+  if (!ext) abort();
+  for (int i = 0; i < n; i++)
+    ext[next++] = (blob_new_extent){rows[i].file_id, rows[i].file_off, rows[i].len, NULL};
+  int64_t size = b.size;
+  if (store_prepare(store_db(c->s),
+                    "SELECT block_id, file_id, file_off, len FROM blob_blocks WHERE"
+                    " container_id=? AND blob_name=? AND block_id>=? AND block_id<? ORDER BY"
+                    " block_id",
+                    -1, &q, NULL) != SQLITE_OK)
+    goto fail_internal;
+  char lo[32], hi[32];
+  snprintf(lo, sizeof lo, DFS_BLOCK_PREFIX "%020lld", (long long)b.size);
+  snprintf(hi, sizeof hi, DFS_BLOCK_PREFIX "%020lld", (long long)pos);
+  sqlite3_bind_int64(q, 1, ct.id);
+  sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 3, lo, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 4, hi, -1, SQLITE_STATIC);
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    int64_t at = atoll((const char *)sqlite3_column_text(q, 0) + strlen(DFS_BLOCK_PREFIX));
+    if (at != size) break; /* not contiguous: the check below fails */
+    if (next == cap) {
+      cap *= 2;
+      ext = realloc(ext, (size_t)cap * sizeof *ext);
+      if (!ext) abort();
+    }
+    ext[next++] = (blob_new_extent){sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 2),
+                                    sqlite3_column_int64(q, 3), NULL};
+    size += sqlite3_column_int64(q, 3);
+  }
+  store_finalize(q);
+  q = NULL;
+  if (size != pos) {
+    http_fail(r, STORAGE_ERR_INVALID_FLUSH_POSITION,
+              "The uploaded data is not contiguous or the position query parameter value is not "
+              "equal to the length of the file after appending the uploaded data.");
+    goto fail;
+  }
+  blob_http_props props = {b.content_type, b.content_encoding,    b.content_language,
+                           b.content_md5,  b.content_disposition, b.cache_control};
+#define OVERRIDE(field, header)                                                                    \
+  if (http_header_get(r, header)) props.field = http_header_get(r, header)
+  OVERRIDE(content_type, "x-ms-content-type");
+  OVERRIDE(content_encoding, "x-ms-content-encoding");
+  OVERRIDE(content_language, "x-ms-content-language");
+  OVERRIDE(content_disposition, "x-ms-content-disposition");
+  OVERRIDE(cache_control, "x-ms-cache-control");
+  OVERRIDE(content_md5, "x-ms-content-md5");
+#undef OVERRIDE
+  if (!http_header_get(r, "x-ms-content-md5")) props.content_md5 = NULL;
+  int64_t id;
+  blob_write w = {"BlockBlob", size, etag, &props, b.metadata, b.tier, ext, next};
+  if (blob_write_content(c, &ct, &b, &w, &id, &freed) != 0 || store_commit(c->s) != 0)
+    goto fail_internal;
+  blob_data_gc(c->s, &freed);
+  blob_ids_free(&freed);
+  free(ext);
+  blob_set_etag_lm(c, etag, c->now_ms);
+  http_set_header(r, "x-ms-request-server-encrypted", "true");
+  http_reply_empty(r, 200);
+  return;
+fail_internal:
+  blob_fail_internal(c, "flushing");
+fail:
+  if (q) store_finalize(q);
+  store_rollback(c->s);
+  blob_ids_free(&freed);
+  free(ext);
+}
+
+/* ---- Delete (DELETE ?recursive=) ------------------------------------------------- */
+
+/* Drops every row of path and, when it is a directory, everything under it. */
+static int delete_tree(blob_ctx *c, int64_t container_id, const char *path, blob_ids *freed) {
+  char *lo = http_printf(c->r, "%s/", path), *hi = http_printf(c->r, "%s0", path);
+  sqlite3_stmt *q;
+  const char *where = " WHERE container_id=?1 AND (name=?2 OR (name>=?3 AND name<?4))";
+  char *sql = sqlite3_mprintf("SELECT id FROM blobs%s", where);
+  int ok = store_prepare(store_db(c->s), sql, -1, &q, NULL) == SQLITE_OK;
+  sqlite3_free(sql);
+  if (!ok) return -1;
+  sqlite3_bind_int64(q, 1, container_id);
+  sqlite3_bind_text(q, 2, path, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 3, lo, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 4, hi, -1, SQLITE_STATIC);
+  while (sqlite3_step(q) == SQLITE_ROW)
+    blob_ids_of_extents(c->s, sqlite3_column_int64(q, 0), freed);
+  store_finalize(q);
+  if (store_prepare(store_db(c->s),
+                    "SELECT file_id FROM blob_blocks WHERE container_id=?1 AND (blob_name=?2 OR"
+                    " (blob_name>=?3 AND blob_name<?4))",
+                    -1, &q, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_int64(q, 1, container_id);
+  sqlite3_bind_text(q, 2, path, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 3, lo, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 4, hi, -1, SQLITE_STATIC);
+  while (sqlite3_step(q) == SQLITE_ROW)
+    blob_ids_add(freed, sqlite3_column_int64(q, 0));
+  store_finalize(q);
+  return store_run(c->s,
+                   "DELETE FROM blobs WHERE container_id=?1 AND (name=?2 OR (name>=?3 AND"
+                   " name<?4))",
+                   "ittt", container_id, path, lo, hi) != 0 ||
+                 store_run(c->s,
+                           "DELETE FROM blob_blocks WHERE container_id=?1 AND (blob_name=?2 OR"
+                           " (blob_name>=?3 AND blob_name<?4))",
+                           "ittt", container_id, path, lo, hi) != 0
+             ? -1
+             : 0;
+}
+
+void blob_dfs_delete(blob_ctx *c) {
+  http_req *r = c->r;
+  const char *rec = http_query_get(r, "recursive");
+  int recursive = rec && !strcasecmp(rec, "true");
+  blob_container_row ct;
+  blob_row b;
+  blob_ids freed = {0};
+  if (store_begin(c->s) != 0) {
+    blob_fail_internal(c, "starting a transaction");
+    return;
+  }
+  if (blob_need_container(c, &ct) != 0) goto fail;
+  int found = path_load(c, ct.id, c->blob, &b);
+  if (found < 0) goto fail_internal;
+  if (found == 0) {
+    fail_path_not_found(c);
+    goto fail;
+  }
+  if (found == 1) {
+    if (blob_conditions_check(c, 1, b.etag, b.last_modified_ms, 0) != 0 ||
+        blob_lease_check_write(c, &b.lease) != 0)
+      goto fail;
+  }
+  if (!recursive && (found == 2 || is_dir(&b))) {
+    int kids = has_children(c, ct.id, c->blob);
+    if (kids < 0) goto fail_internal;
+    if (kids) {
+      http_fail(r, STORAGE_ERR_DIRECTORY_NOT_EMPTY,
+                "The recursive query parameter value must "
+                "be true to delete a non-empty directory.");
+      goto fail;
+    }
+  }
+  if (delete_tree(c, ct.id, c->blob, &freed) != 0 || store_commit(c->s) != 0) goto fail_internal;
+  blob_data_gc(c->s, &freed);
+  blob_ids_free(&freed);
+  http_reply_empty(r, 200);
+  return;
+fail_internal:
+  blob_fail_internal(c, "deleting the path");
+fail:
+  store_rollback(c->s);
+  blob_ids_free(&freed);
+}
+
+/* ---- Rename (PUT with x-ms-rename-source) ----------------------------------------- */
+
+void blob_dfs_rename(blob_ctx *c) {
+  http_req *r = c->r;
+  const char *hdr = http_header_get(r, "x-ms-rename-source");
+  /* "/filesystem/path[?sas]", URL-encoded. */
+  size_t hl = strcspn(hdr, "?");
+  char *src = http_url_decode(hdr, hl);
+  if (!src) abort();
+  char *p = src;
+  while (*p == '/')
+    p++;
+  size_t fl = strcspn(p, "/");
+  char *src_fs = http_printf(r, "%.*s", (int)fl, p);
+  char *src_path = http_strdup(r, p[fl] ? p + fl + 1 : "");
+  free(src);
+  if (!*src_path || strcmp(src_fs, c->container) != 0) {
+    http_fail(r, STORAGE_ERR_INVALID_RENAME_SOURCE_PATH,
+              "The source path for a rename operation must be a path in the same file system "
+              "as the destination.");
+    return;
+  }
+  if (!strcmp(src_path, c->blob) ||
+      (strlen(c->blob) > strlen(src_path) && !strncmp(c->blob, src_path, strlen(src_path)) &&
+       c->blob[strlen(src_path)] == '/')) {
+    http_fail(r, STORAGE_ERR_INVALID_DESTINATION_PATH,
+              "The specified path, or an element of the path, is not valid for this operation: "
+              "the destination lies in the source.");
+    return;
+  }
+  blob_container_row ct;
+  blob_row sb, db;
+  blob_ids freed = {0};
+  if (store_begin(c->s) != 0) {
+    blob_fail_internal(c, "starting a transaction");
+    return;
+  }
+  if (blob_need_container(c, &ct) != 0) goto fail;
+  int sfound = path_load(c, ct.id, src_path, &sb);
+  if (sfound < 0) goto fail_internal;
+  if (sfound == 0) {
+    http_fail(r, STORAGE_ERR_SOURCE_PATH_NOT_FOUND,
+              "The source path for a rename operation "
+              "does not exist.");
+    goto fail;
+  }
+  int src_dir = sfound == 2 || is_dir(&sb);
+  /* The destination's parent must exist. */
+  const char *slash = strrchr(c->blob, '/');
+  if (slash) {
+    blob_row pb;
+    char *parent = http_printf(r, "%.*s", (int)(slash - c->blob), c->blob);
+    int pf = path_load(c, ct.id, parent, &pb);
+    if (pf < 0) goto fail_internal;
+    if (pf == 0) {
+      http_fail(r, STORAGE_ERR_RENAME_DESTINATION_PARENT_PATH_NOT_FOUND,
+                "The parent directory of the destination path does not exist.");
+      goto fail;
+    }
+  }
+  int dfound = path_load(c, ct.id, c->blob, &db);
+  if (dfound < 0) goto fail_internal;
+  if (dfound) {
+    const char *inm = http_header_get(r, "If-None-Match");
+    if (src_dir || dfound == 2 || is_dir(&db) || (inm && !strcmp(inm, "*"))) {
+      http_fail(r, STORAGE_ERR_PATH_ALREADY_EXISTS, "The specified path already exists.");
+      goto fail;
+    }
+    if (blob_lease_check_write(c, &db.lease) != 0 || delete_tree(c, ct.id, c->blob, &freed) != 0)
+      goto fail;
+  }
+  char *lo = http_printf(r, "%s/", src_path), *hi = http_printf(r, "%s0", src_path);
+  int64_t sl = (int64_t)strlen(src_path);
+  if (store_run(c->s,
+                "UPDATE blobs SET name=?5||substr(name,?6+1) WHERE container_id=?1 AND (name=?2"
+                " OR (name>=?3 AND name<?4))",
+                "itttti", ct.id, src_path, lo, hi, c->blob, sl) != 0 ||
+      store_run(c->s,
+                "UPDATE blob_blocks SET blob_name=?5||substr(blob_name,?6+1) WHERE"
+                " container_id=?1 AND (blob_name=?2 OR (blob_name>=?3 AND blob_name<?4))",
+                "itttti", ct.id, src_path, lo, hi, c->blob, sl) != 0)
+    goto fail_internal;
+  char etag[24];
+  blob_etag_new(c->s, c->now_ms, etag);
+  if (sfound == 1 && store_exec(c->s,
+                                "UPDATE blobs SET etag=%Q, last_modified_ms=%lld WHERE"
+                                " container_id=%lld AND name=%Q AND snapshot=''",
+                                etag, (long long)c->now_ms, (long long)ct.id, c->blob) != 0)
+    goto fail_internal;
+  if (store_commit(c->s) != 0) goto fail_internal;
+  blob_data_gc(c->s, &freed);
+  blob_ids_free(&freed);
+  blob_set_etag_lm(c, etag, c->now_ms);
+  http_reply_empty(r, 201);
+  return;
+fail_internal:
+  blob_fail_internal(c, "renaming the path");
+fail:
+  store_rollback(c->s);
+  blob_ids_free(&freed);
+}
+
+/* ---- List Paths (GET filesystem ?resource=filesystem) ----------------------------- */
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static json_t *path_entry(const char *name, int dir, const char *etag, int64_t lm_ms,
+                          int64_t size) {
+  char d[32];
+  http_date(lm_ms, d);
+  json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "name", name, "lastModified", d, "etag", etag,
+                        "owner", DFS_OWNER, "group", DFS_OWNER, "permissions",
+                        dir ? DFS_DIR_PERMISSIONS : DFS_FILE_PERMISSIONS);
+  json_object_set_new(e, "contentLength", json_sprintf("%lld", (long long)size));
+  if (dir) json_object_set_new(e, "isDirectory", json_string("true"));
+  return e;
+}
+
+void blob_dfs_list_paths(blob_ctx *c) {
+  http_req *r = c->r;
+  const char *rec = http_query_get(r, "recursive");
+  if (!rec) {
+    http_fail(r, STORAGE_ERR_MISSING_REQUIRED_QUERY_PARAMETER,
+              "A query parameter that's mandatory for this request is not specified.");
+    http_fail_detail(r, "QueryParameterName", "recursive");
+    return;
+  }
+  int recursive = !strcasecmp(rec, "true");
+  const char *dq = http_query_get(r, "directory");
+  char *dir = http_strdup(r, dq ? dq : "");
+  size_t dl = strlen(dir);
+  while (dl > 0 && dir[dl - 1] == '/')
+    dir[--dl] = 0;
+  blob_container_row ct;
+  if (blob_read_begin(c) != 0) {
+    blob_fail_internal(c, "starting a read");
+    return;
+  }
+  if (blob_need_container(c, &ct) != 0) {
+    blob_read_end(c);
+    return;
+  }
+  if (dl > 0) {
+    blob_row b;
+    int found = path_load(c, ct.id, dir, &b);
+    if (found <= 0 || (found == 1 && !is_dir(&b))) {
+      blob_read_end(c);
+      if (found < 0)
+        blob_fail_internal(c, "loading the directory");
+      else
+        fail_path_not_found(c);
+      return;
+    }
+  }
+  char *lo = dl ? http_printf(r, "%s/", dir) : "";
+  char *hi = dl ? http_printf(r, "%s0", dir) : NULL;
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(c->s),
+                    "SELECT name, etag, last_modified_ms, size, metadata FROM blobs WHERE"
+                    " container_id=?1 AND snapshot='' AND name>=?2 AND (?3 IS NULL OR name<?3)"
+                    " ORDER BY name",
+                    -1, &q, NULL) != SQLITE_OK) {
+    blob_read_end(c);
+    blob_fail_internal(c, "listing paths");
+    return;
+  }
+  sqlite3_bind_int64(q, 1, ct.id);
+  sqlite3_bind_text(q, 2, lo, -1, SQLITE_STATIC);
+  if (hi)
+    sqlite3_bind_text(q, 3, hi, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(q, 3);
+  /* Keyed by name, so that a directory implied by the blobs under it appears
+   * once, and in name order (jansson keeps insertion order; sorted below). */
+  json_t *seen = json_object();
+  size_t lol = strlen(lo);
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(q, 0);
+    const char *etag = (const char *)sqlite3_column_text(q, 1);
+    int64_t lm = sqlite3_column_int64(q, 2), size = sqlite3_column_int64(q, 3);
+    json_t *m = json_loads((const char *)sqlite3_column_text(q, 4), 0, NULL);
+    const char *f = json_string_value(json_object_get(m, "hdi_isfolder"));
+    int isdir = f && !strcasecmp(f, "true");
+    json_decref(m);
+    /* The directories between the listed one and this blob. */
+    for (const char *s = strchr(name + lol, '/'); s; s = strchr(s + 1, '/')) {
+      char *d = http_printf(r, "%.*s", (int)(s - name), name);
+      if (!json_object_get(seen, d)) json_object_set_new(seen, d, path_entry(d, 1, etag, lm, 0));
+      if (!recursive) break;
+    }
+    if (!recursive && strchr(name + lol, '/')) continue;
+    json_object_set_new(seen, name, path_entry(name, isdir, etag, lm, size));
+  }
+  store_finalize(q);
+  blob_read_end(c);
+  json_t *paths = json_array();
+  const char **keys = calloc(json_object_size(seen) + 1, sizeof *keys);
+  if (!keys) abort();
+  size_t nk = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach(seen, k, v) keys[nk++] = k;
+  qsort(keys, nk, sizeof *keys, cmp_names);
+  for (size_t i = 0; i < nk; i++)
+    json_array_append(paths, json_object_get(seen, keys[i]));
+  free(keys);
+  json_decref(seen);
+  http_reply_json(r, 200, json_pack("{s:o}", "paths", paths));
+}
+
+/* ---- Get Properties (HEAD ?action=getStatus) ---------------------------------------- */
+
+void blob_dfs_get_status(blob_ctx *c) {
+  http_req *r = c->r;
+  blob_container_row ct;
+  blob_row b;
+  if (blob_read_begin(c) != 0) {
+    blob_fail_internal(c, "starting a read");
+    return;
+  }
+  int found = blob_need_container(c, &ct) != 0 ? -2 : path_load(c, ct.id, c->blob, &b);
+  blob_read_end(c);
+  if (found == -2) return;
+  if (found < 0) {
+    blob_fail_internal(c, "loading the path");
+    return;
+  }
+  if (found == 0) {
+    fail_path_not_found(c);
+    return;
+  }
+  int dir = found == 2 || is_dir(&b);
+  if (found == 1) blob_set_etag_lm(c, b.etag, b.last_modified_ms);
+  http_set_header(r, "x-ms-resource-type", dir ? "directory" : "file");
+  http_set_header(r, "x-ms-owner", DFS_OWNER);
+  http_set_header(r, "x-ms-group", DFS_OWNER);
+  http_set_header(r, "x-ms-permissions", dir ? DFS_DIR_PERMISSIONS : DFS_FILE_PERMISSIONS);
+  http_reply_length_only(r, 200, NULL, found == 1 && !dir ? (uint64_t)b.size : 0);
+}

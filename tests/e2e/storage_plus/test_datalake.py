@@ -1,0 +1,162 @@
+"""Data Lake Storage Gen2 through Debian's azure-storage-file-datalake on an
+account created with isHnsEnabled (azure-mgmt-storage), at the dfs endpoint the
+account reports (primaryEndpoints.dfs, azlite's dfs port): filesystems,
+directories and files (create, append, flush, read), listing paths recursive or
+not, renaming a directory tree in one step, deleting it recursively, and the
+same data seen through the blob endpoint (azure-storage-blob), as on Azure."""
+import os
+import unittest
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.identity import ClientSecretCredential
+from azure.mgmt.resource import ResourceManagementClient
+from azure.mgmt.storage import StorageManagementClient
+from azure.mgmt.storage import models as m
+from azure.storage.blob import BlobServiceClient
+from azure.storage.filedatalake import DataLakeServiceClient
+
+from azlite_harness import Azlite
+
+RG = "lake-rg"
+ACCOUNT = "lakeacct"
+srv = None
+lake = None
+blobs = None
+endpoints = None
+
+
+def setUpModule():
+    global srv, lake, blobs, endpoints
+    srv = Azlite().start()
+    e = srv.env
+    cred = ClientSecretCredential(e["AZURE_TENANT_ID"], e["AZURE_CLIENT_ID"],
+                                  e["AZURE_CLIENT_SECRET"], authority=e["AZURE_AUTHORITY_HOST"],
+                                  connection_verify=srv.ca)
+    kw = dict(base_url=srv.mgmt_url, credential_scopes=[srv.mgmt_url + "/.default"],
+              connection_verify=srv.ca)
+    ResourceManagementClient(cred, e["AZURE_SUBSCRIPTION_ID"], **kw).resource_groups \
+        .create_or_update(RG, {"location": "westeurope"})
+    mgmt = StorageManagementClient(cred, e["AZURE_SUBSCRIPTION_ID"], **kw)
+    acct = mgmt.storage_accounts.begin_create(
+        RG, ACCOUNT, m.StorageAccountCreateParameters(
+            sku=m.Sku(name="Standard_LRS"), kind="StorageV2", location="westeurope",
+            is_hns_enabled=True)).result()
+    assert acct.is_hns_enabled, acct
+    endpoints = acct.primary_endpoints
+    key = mgmt.storage_accounts.list_keys(RG, ACCOUNT).keys[0].value
+    lake = DataLakeServiceClient(endpoints.dfs, credential={"account_name": ACCOUNT,
+                                                            "account_key": key})
+    blobs = BlobServiceClient(endpoints.blob, credential={"account_name": ACCOUNT,
+                                                          "account_key": key})
+
+
+def tearDownModule():
+    srv.cleanup()
+
+
+def names(fs, path=None, recursive=True):
+    return [(p.name, bool(p.is_directory)) for p in fs.get_paths(path=path, recursive=recursive)]
+
+
+class DataLake(unittest.TestCase):
+    def test_endpoint_is_the_dfs_port(self):
+        self.assertEqual(endpoints.dfs, "http://127.0.0.1:%d/%s/" % (srv.ports["dfs"], ACCOUNT))
+
+    def test_tree_append_flush_rename_delete(self):
+        fs = lake.create_file_system("lake1")
+        d = fs.create_directory("raw/2024")
+        f = d.create_file("part-0.csv")
+        f.append_data(b"a,b\n", offset=0, length=4)
+        f.append_data(b"1,2\n", offset=4, length=4)
+        f.flush_data(8)
+        self.assertEqual(f.download_file().readall(), b"a,b\n1,2\n")
+        big = os.urandom(300 * 1024)
+        fs.get_file_client("raw/2024/part-1.bin").upload_data(big, overwrite=True)
+        fs.get_file_client("readme.md").upload_data(b"# lake", overwrite=True)
+        self.assertEqual(names(fs), [("raw", True), ("raw/2024", True),
+                                     ("raw/2024/part-0.csv", False),
+                                     ("raw/2024/part-1.bin", False), ("readme.md", False)])
+        self.assertEqual(names(fs, recursive=False), [("raw", True), ("readme.md", False)])
+        self.assertEqual(names(fs, "raw", recursive=False), [("raw/2024", True)])
+        sizes = {p.name: p.content_length for p in fs.get_paths()}
+        self.assertEqual(sizes["raw/2024/part-1.bin"], len(big))
+
+        # The same data through the blob endpoint: directories are hdi_isfolder blobs.
+        ct = blobs.get_container_client("lake1")
+        listed = {b.name: b.metadata for b in ct.list_blobs(include=["metadata"])}
+        self.assertEqual(sorted(listed), ["raw", "raw/2024", "raw/2024/part-0.csv",
+                                          "raw/2024/part-1.bin", "readme.md"])
+        self.assertEqual(listed["raw/2024"].get("hdi_isfolder"), "true")
+        self.assertEqual(ct.get_blob_client("raw/2024/part-1.bin").download_blob().readall(), big)
+
+        # Rename the tree: every path under it moves at once.
+        moved = fs.get_directory_client("raw").rename_directory("lake1/curated")
+        self.assertEqual(moved.path_name, "curated")
+        self.assertEqual(names(fs), [("curated", True), ("curated/2024", True),
+                                     ("curated/2024/part-0.csv", False),
+                                     ("curated/2024/part-1.bin", False), ("readme.md", False)])
+        self.assertEqual(sorted(b.name for b in ct.list_blobs()),
+                         ["curated", "curated/2024", "curated/2024/part-0.csv",
+                          "curated/2024/part-1.bin", "readme.md"])
+        self.assertEqual(ct.get_blob_client("curated/2024/part-0.csv").download_blob().readall(),
+                         b"a,b\n1,2\n")
+        with self.assertRaises(ResourceNotFoundError):
+            fs.get_file_client("raw/2024/part-0.csv").download_file().readall()
+
+        # A file renamed into the tree, then the tree deleted recursively.
+        fs.get_file_client("readme.md").rename_file("lake1/curated/README.md")
+        self.assertIn(("curated/README.md", False), names(fs))
+        fs.get_directory_client("curated").delete_directory()
+        self.assertEqual(names(fs), [])
+        self.assertEqual(list(ct.list_blobs()), [])
+
+    def test_written_through_blob_listed_through_dfs(self):
+        fs = lake.create_file_system("lake2")
+        ct = blobs.get_container_client("lake2")
+        ct.upload_blob("logs/app/1.log", b"one")
+        self.assertEqual(names(fs), [("logs", True), ("logs/app", True),
+                                     ("logs/app/1.log", False)])
+        self.assertEqual(fs.get_file_client("logs/app/1.log").download_file().readall(), b"one")
+
+    def test_bad_input(self):
+        fs = lake.create_file_system("lake3")
+        f = fs.create_file("f.txt")
+        f.append_data(b"abc", offset=0, length=3)
+        with self.assertRaises(HttpResponseError) as cm:
+            f.flush_data(5)
+        self.assertEqual((cm.exception.status_code, cm.exception.error_code),
+                         (400, "InvalidFlushPosition"))
+        f.flush_data(3)
+        with self.assertRaises(HttpResponseError) as cm:
+            fs.get_directory_client("nope").rename_directory("lake3/elsewhere")
+        self.assertEqual((cm.exception.status_code, cm.exception.error_code),
+                         (404, "SourcePathNotFound"))
+        fs.create_directory("dir")
+        with self.assertRaises(HttpResponseError) as cm:
+            fs.get_directory_client("dir").rename_directory("lake3/missing/dir")
+        self.assertEqual((cm.exception.status_code, cm.exception.error_code),
+                         (404, "RenameDestinationParentPathNotFound"))
+        lake.create_file_system("lake4")
+        with self.assertRaises(HttpResponseError) as cm:
+            fs.get_directory_client("dir").rename_directory("lake4/dir")
+        self.assertEqual(cm.exception.status_code, 400)
+        with self.assertRaises(HttpResponseError) as cm:
+            list(fs.get_paths(path="absent"))
+        self.assertEqual((cm.exception.status_code, cm.exception.error_code),
+                         (404, "PathNotFound"))
+        self.assertEqual(f.download_file().readall(), b"abc")
+
+    def test_appended_data_survives_kill9(self):
+        fs = lake.create_file_system("lake5")
+        f = fs.create_file("d/data.bin")
+        body = os.urandom(64 * 1024)
+        f.append_data(body, offset=0, length=len(body))
+        f.flush_data(len(body))
+        srv.kill9()
+        srv.restart()
+        self.assertEqual(f.download_file().readall(), body)
+        self.assertEqual(names(fs), [("d", True), ("d/data.bin", False)])
+
+
+if __name__ == "__main__":
+    unittest.main()
