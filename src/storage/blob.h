@@ -486,8 +486,8 @@ int blob_protection_read(srv *s, const char *account, blob_protection *out);
 const blob_protection *blob_protection_of(blob_ctx *c);
 /* prefix + an ISO time with 7 fractional digits from ms, unique among the keys
  * (snapshot column) of a blob name, inside the caller's transaction; 0 ok. */
-int blob_unique_time(blob_ctx *c, int64_t container_id, const char *name, const char *prefix,
-                     int64_t ms, char out[48]);
+int blob_unique_time(srv *s, int64_t container_id, const char *name, const char *prefix, int64_t ms,
+                     char out[48]);
 /* Before a write replaces base blob old (NULL: none): keeps it as a previous
  * version (versioning on) or as a soft-deleted snapshot (soft delete on). */
 int blob_protect_before_write(blob_ctx *c, const blob_row *old);
@@ -504,6 +504,10 @@ int blob_version_soft_delete(blob_ctx *c, const blob_row *b);
 int blob_container_soft_delete(blob_ctx *c, const blob_container_row *ct);
 void blob_undelete_blob(blob_ctx *c);
 void blob_container_restore(blob_ctx *c);
+/* A lifecycle delete of row blob_id under the account's protection, inside
+ * the caller's transaction: 1 kept (a previous version, soft deleted), 0 not
+ * protected (the caller deletes it), -1 store error. */
+int blob_lifecycle_delete(srv *s, const char *account, int64_t blob_id, int64_t now_ms);
 /* Drops the soft-deleted blobs and containers whose retention ended (scheduler). */
 void blob_soft_delete_purge(srv *s, int64_t now_ms);
 

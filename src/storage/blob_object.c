@@ -218,7 +218,9 @@ int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row
   }
   int64_t id = old ? old->id : sqlite3_last_insert_rowid(db);
   *blob_id = id;
-  if (blob_version_after_write(c, ct->id, c->blob, id) != 0) return -1;
+  if ((blob_protection_of(c)->versioning || (old && old->version_id)) &&
+      blob_version_after_write(c, ct->id, c->blob, id) != 0)
+    return -1;
   if (old) {
     if (blob_ids_of_extents(s, id, freed) != 0) return -1;
     if (store_run(s, "DELETE FROM blob_extents WHERE blob_id=?", "i", id) != 0 ||

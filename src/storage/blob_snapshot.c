@@ -12,7 +12,7 @@
 
 int blob_snapshot_time(blob_ctx *c, int64_t container_id, const char *name, char out[40]) {
   char key[48];
-  if (blob_unique_time(c, container_id, name, "", c->now_ms, key) != 0) return -1;
+  if (blob_unique_time(c->s, container_id, name, "", c->now_ms, key) != 0) return -1;
   memcpy(out, key, 40);
   return 0;
 }

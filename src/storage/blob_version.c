@@ -77,8 +77,8 @@ const blob_protection *blob_protection_of(blob_ctx *c) {
 
 /* ---- keys ----------------------------------------------------------------------- */
 
-int blob_unique_time(blob_ctx *c, int64_t container_id, const char *name, const char *prefix,
-                     int64_t ms, char out[48]) {
+int blob_unique_time(srv *s, int64_t container_id, const char *name, const char *prefix, int64_t ms,
+                     char out[48]) {
   char iso[40];
   clock_iso8601(ms, iso);
   size_t pl = strlen(prefix);
@@ -86,7 +86,7 @@ int blob_unique_time(blob_ctx *c, int64_t container_id, const char *name, const 
   /* The clock has milliseconds, Azure's times 100 ns ticks: two keys in one
    * millisecond take the next free ticks. */
   sqlite3_stmt *q;
-  if (store_prepare(store_db(c->s),
+  if (store_prepare(store_db(s),
                     "SELECT max(snapshot) FROM blobs WHERE container_id=? AND name=?"
                     " AND snapshot>=? AND snapshot<?",
                     -1, &q, NULL) != SQLITE_OK)
@@ -156,7 +156,8 @@ static int version_of(blob_ctx *c, const blob_row *b, char out[48]) {
     return 0;
   }
   char key[48];
-  if (blob_unique_time(c, b->container_id, b->name, "@", b->last_modified_ms, key) != 0) return -1;
+  if (blob_unique_time(c->s, b->container_id, b->name, "@", b->last_modified_ms, key) != 0)
+    return -1;
   snprintf(out, 48, "%s", key + 1);
   return 0;
 }
@@ -176,7 +177,7 @@ int blob_protect_before_write(blob_ctx *c, const blob_row *old) {
     /* Without versions, Azure keeps what an overwrite replaced as a
      * soft-deleted snapshot. */
     char key[48];
-    if (blob_unique_time(c, old->container_id, old->name, "", c->now_ms, key) != 0) return -1;
+    if (blob_unique_time(c->s, old->container_id, old->name, "", c->now_ms, key) != 0) return -1;
     return copy_row(c, old->id, key, NULL, c->now_ms, c->now_ms + p->blob_days * DAY_MS);
   }
   return 0;
@@ -186,7 +187,7 @@ int blob_version_after_write(blob_ctx *c, int64_t container_id, const char *name
   if (!blob_protection_of(c)->versioning)
     return store_exec(c->s, "UPDATE blobs SET version_id=NULL WHERE id=%lld", (long long)blob_id);
   char key[48];
-  if (blob_unique_time(c, container_id, name, "@", c->now_ms, key) != 0) return -1;
+  if (blob_unique_time(c->s, container_id, name, "@", c->now_ms, key) != 0) return -1;
   if (store_exec(c->s, "UPDATE blobs SET version_id=%Q WHERE id=%lld", key + 1,
                  (long long)blob_id) != 0)
     return -1;
@@ -217,7 +218,7 @@ int blob_soft_delete(blob_ctx *c, const blob_row *b, int with_snapshots, int onl
                       (long long)b->id);
   }
   char key[48];
-  if (blob_unique_time(c, b->container_id, b->name, "~", c->now_ms, key) != 0) return -1;
+  if (blob_unique_time(c->s, b->container_id, b->name, "~", c->now_ms, key) != 0) return -1;
   return store_exec(c->s,
                     "UPDATE blobs SET snapshot=%Q, deleted_ms=%lld, purge_ms=%lld WHERE id=%lld",
                     key, (long long)c->now_ms, (long long)purge, (long long)b->id);
@@ -231,6 +232,57 @@ int blob_version_soft_delete(blob_ctx *c, const blob_row *b) {
                     (long long)b->id) == 0
              ? 1
              : -1;
+}
+
+int blob_lifecycle_delete(srv *s, const char *account, int64_t blob_id, int64_t now_ms) {
+  blob_protection p;
+  blob_protection_read(s, account, &p);
+  if (!p.versioning && p.blob_days <= 0) return 0;
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(s),
+                    "SELECT container_id, name, snapshot, version_id, last_modified_ms FROM blobs"
+                    " WHERE id=?",
+                    -1, &q, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_int64(q, 1, blob_id);
+  if (sqlite3_step(q) != SQLITE_ROW) {
+    store_finalize(q);
+    return -1;
+  }
+  int64_t ct = sqlite3_column_int64(q, 0), lm = sqlite3_column_int64(q, 4);
+  char *name = strdup((const char *)sqlite3_column_text(q, 1));
+  int base = !*(const char *)sqlite3_column_text(q, 2);
+  const char *v = (const char *)sqlite3_column_text(q, 3);
+  char vid[56] = "";
+  if (v) snprintf(vid, sizeof vid, "%s", v);
+  store_finalize(q);
+  int64_t purge = now_ms + p.blob_days * DAY_MS;
+  char key[56];
+  int rc = 0;
+  if (base && p.versioning) {
+    /* As Delete Blob does: the current version becomes a previous one. */
+    if (!vid[0]) {
+      rc = blob_unique_time(s, ct, name, "@", lm, key);
+      if (rc == 0) snprintf(vid, sizeof vid, "%s", key + 1);
+    }
+    snprintf(key, sizeof key, "@%s", vid);
+    if (rc == 0)
+      rc = store_exec(s, "UPDATE blobs SET snapshot=%Q, version_id=%Q WHERE id=%lld", key, vid,
+                      (long long)blob_id);
+  } else if (p.blob_days <= 0) {
+    rc = 1; /* a previous version or snapshot, no soft delete: the caller drops it */
+  } else if (base) {
+    rc = blob_unique_time(s, ct, name, "~", now_ms, key);
+    if (rc == 0)
+      rc = store_exec(s,
+                      "UPDATE blobs SET snapshot=%Q, deleted_ms=%lld, purge_ms=%lld WHERE id=%lld",
+                      key, (long long)now_ms, (long long)purge, (long long)blob_id);
+  } else {
+    rc = store_exec(s, "UPDATE blobs SET deleted_ms=%lld, purge_ms=%lld WHERE id=%lld",
+                    (long long)now_ms, (long long)purge, (long long)blob_id);
+  }
+  free(name);
+  return rc < 0 ? -1 : rc == 1 ? 0 : rc == 0 ? 1 : -1;
 }
 
 /* ---- Undelete Blob --------------------------------------------------------------- */

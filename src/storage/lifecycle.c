@@ -854,8 +854,11 @@ static int apply_one(lc_pass *ps, const lc_do *d, blob_ids *freed) {
     store_finalize(q);
     if (rc == SQLITE_DONE) return 0;
     if (rc != SQLITE_ROW) return -1;
-    if (blob_ids_of_extents(s, d->id, freed) != 0) return -1;
-    if (store_exec(s, "DELETE FROM blobs WHERE id=%lld", (long long)d->id) != 0) return -1;
+    /* Under versioning or soft delete the blob is kept, as Delete Blob keeps it. */
+    int kept = blob_lifecycle_delete(s, ps->account, d->id, ps->now);
+    if (kept < 0) return -1;
+    if (!kept && blob_ids_of_extents(s, d->id, freed) != 0) return -1;
+    if (!kept && store_exec(s, "DELETE FROM blobs WHERE id=%lld", (long long)d->id) != 0) return -1;
     if (!d->snapshot[0] &&
         (blob_ids_of_blocks(s, d->container_id, d->name, freed) != 0 ||
          store_exec(s, "DELETE FROM blob_blocks WHERE container_id=%lld AND blob_name=%Q",

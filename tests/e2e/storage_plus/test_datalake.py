@@ -5,6 +5,9 @@ directories and files (create, append, flush, read), listing paths recursive or
 not, renaming a directory tree in one step, deleting it recursively, and the
 same data seen through the blob endpoint (azure-storage-blob), as on Azure."""
 import os
+import subprocess
+import tempfile
+import textwrap
 import unittest
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -15,7 +18,7 @@ from azure.mgmt.storage import models as m
 from azure.storage.blob import BlobServiceClient
 from azure.storage.filedatalake import DataLakeServiceClient
 
-from azlite_harness import Azlite
+from azlite_harness import BIN, Azlite, clean_environ
 
 RG = "lake-rg"
 ACCOUNT = "lakeacct"
@@ -156,6 +159,37 @@ class DataLake(unittest.TestCase):
         srv.restart()
         self.assertEqual(f.download_file().readall(), body)
         self.assertEqual(names(fs), [("d", True), ("d/data.bin", False)])
+
+    def test_transparent_mode_dfs_host(self):
+        """Code written for Azure, unchanged, on https://<account>.dfs.core.windows.net
+        under `azlite exec`; the account reports Azure's dfs name there too."""
+        key = lake.credential.account_key
+        src = textwrap.dedent("""
+            import sys
+            from azure.storage.filedatalake import DataLakeServiceClient
+            svc = DataLakeServiceClient("https://%s.dfs.core.windows.net",
+                                        credential={"account_name": "%s",
+                                                    "account_key": sys.argv[1]})
+            fs = svc.create_file_system("exec-lake")
+            fs.create_directory("a/b")
+            fs.get_file_client("a/b/x.txt").upload_data(b"via dfs host", overwrite=True)
+            fs.get_directory_client("a").rename_directory("exec-lake/z")
+            print(",".join(p.name for p in fs.get_paths()))
+            print(fs.get_file_client("z/b/x.txt").download_file().readall().decode())
+        """ % (ACCOUNT, ACCOUNT))
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+            f.write(src)
+        try:
+            p = subprocess.run([BIN, "exec", "--data-dir", srv.data_dir, "--", "/usr/bin/python3",
+                                f.name, key], capture_output=True, text=True, timeout=120,
+                               env=clean_environ())
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertEqual(p.stdout.split("\n")[:2], ["z,z/b,z/b/x.txt", "via dfs host"])
+        ct = blobs.get_container_client("exec-lake")
+        self.assertEqual(ct.get_blob_client("z/b/x.txt").download_blob().readall(),
+                         b"via dfs host")
 
 
 if __name__ == "__main__":

@@ -181,6 +181,27 @@ class Versions(unittest.TestCase):
             self.assertEqual(b.download_blob(version_id=vid).readall(), body)
         self.assertEqual(b.get_blob_properties().version_id, ids[2])
 
+    def test_lifecycle_base_delete_keeps_a_version(self):
+        ct = fresh(self.svc, "lcbase")
+        b = ct.get_blob_client("old.bin")
+        v1 = b.upload_blob(b"old data")["version_id"]
+        rule = m.ManagementPolicyRule(
+            name="expire", type="Lifecycle",
+            definition=m.ManagementPolicyDefinition(
+                filters=m.ManagementPolicyFilter(blob_types=["blockBlob"],
+                                                 prefix_match=[ct.container_name + "/"]),
+                actions=m.ManagementPolicyAction(base_blob=m.ManagementPolicyBaseBlob(
+                    delete=m.DateAfterModification(days_after_modification_greater_than=5)))))
+        mgmt.management_policies.create_or_update(
+            RG, "veracct", "default",
+            m.ManagementPolicy(policy=m.ManagementPolicySchema(rules=[rule])))
+        advance("6d")
+        wait_for(lambda: list(ct.list_blobs()) == [], "base blob deleted")
+        self.assertEqual([(x.version_id, x.is_current_version)
+                          for x in ct.list_blobs(include=["versions"])], [(v1, None)])
+        self.assertEqual(b.download_blob(version_id=v1).readall(), b"old data")
+        mgmt.management_policies.delete(RG, "veracct", "default")
+
     def test_lifecycle_version_actions(self):
         ct = fresh(self.svc, "lcver")
         b = ct.get_blob_client("ds.parquet")
