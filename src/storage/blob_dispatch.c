@@ -1105,6 +1105,15 @@ void blob_dispatch(http_req *r) {
   if (http_header_get(r, "Origin")) blob_cors_headers(c);
 }
 
+static int op_takes_version(const blob_op *op) {
+  static const char *const ops[] = {"GetBlob",     "GetBlobProperties", "GetBlobMetadata",
+                                    "DeleteBlob",  "SetBlobTier",       "GetBlobTags",
+                                    "SetBlobTags", "QueryBlob",         NULL};
+  for (int i = 0; ops[i]; i++)
+    if (!strcmp(op->name, ops[i])) return 1;
+  return 0;
+}
+
 /* Is this a Data Lake (dfs) request?  Then *restype and *comp are its keys in
  * dfs_ops: resource= and action=, or the rename and recursive delete. */
 static int dfs_keys(http_req *r, enum blob_level lvl, const char **restype, const char **comp) {
@@ -1163,6 +1172,12 @@ static void dispatch_one(blob_ctx *c) {
     return;
   }
   if (authenticate(c) != 0) return;
+  /* versionid= names a version only where Azure takes one; a write to content
+   * never goes to a previous version. */
+  if (http_query_get(r, "versionid") && !op_takes_version(c->op)) {
+    blob_fail_query(c, "versionid", http_query_get(r, "versionid"));
+    return;
+  }
   if (!c->op->fn) {
     http_fail(r, STORAGE_ERR_NOT_IMPLEMENTED, "azlite does not implement the %s operation yet.",
               c->op->name);
