@@ -321,6 +321,13 @@ class Az(unittest.TestCase):
         self.assertEqual((got.delete_retention_policy.enabled,
                           got.delete_retention_policy.days), (True, 5))
 
+    def test_az_hns_account_has_a_dfs_endpoint(self):
+        srv.storage_account("azhnsacct", RG, "--hns", "true")
+        a = srv.az_json("storage", "account", "show", "-n", "azhnsacct", "-g", RG)
+        self.assertTrue(a["isHnsEnabled"])
+        self.assertEqual(a["primaryEndpoints"]["dfs"],
+                         "http://127.0.0.1:%d/azhnsacct/" % srv.ports["dfs"])
+
 
 if __name__ == "__main__":
     unittest.main()
