@@ -283,6 +283,9 @@ void blob_data_reply(blob_ctx *c, int status, const char *ctype, const blob_exte
  * (for copies that need their own file); 0 ok. */
 int blob_data_materialize(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint64_t len,
                           blob_pending *out);
+/* The first len bytes of a blob made of these extents, NUL-terminated, in a
+ * buffer the caller frees; NULL on a read error or no memory. */
+char *blob_data_read_all(blob_ctx *c, const blob_extent *ext, int n, uint64_t len);
 /* MD5 of bytes [off, off+len) of the blob; 0 ok. */
 int blob_data_md5(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint64_t len,
                   unsigned char md5[16]);
@@ -510,6 +513,10 @@ void blob_container_restore(blob_ctx *c);
 int blob_lifecycle_delete(srv *s, const char *account, int64_t blob_id, int64_t now_ms);
 /* Drops the soft-deleted blobs and containers whose retention ended (scheduler). */
 void blob_soft_delete_purge(srv *s, int64_t now_ms);
+
+/* ---- Query Blob (blob_query.c) ---------------------------------------------------- */
+
+void blob_query(blob_ctx *c);
 
 /* ---- Data Lake Storage Gen2 paths (blob_dfs.c) ------------------------------------ */
 

@@ -810,6 +810,24 @@ int blob_data_md5(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint
   return rc;
 }
 
+char *blob_data_read_all(blob_ctx *c, const blob_extent *ext, int n, uint64_t len) {
+  char *buf = malloc(len + 1);
+  if (!buf) return NULL;
+  extent_reader *rd = reader_new(c->s, ext, n, 0);
+  for (uint64_t pos = 0; pos < len;) {
+    ssize_t got = reader_read(rd, pos, buf + pos, (size_t)(len - pos));
+    if (got <= 0) {
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    pos += (uint64_t)got;
+  }
+  reader_free(rd);
+  if (buf) buf[len] = 0;
+  return buf;
+}
+
 int blob_data_materialize(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint64_t len,
                           blob_pending *out) {
   memset(out, 0, sizeof *out);

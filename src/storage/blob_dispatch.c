@@ -519,6 +519,7 @@ static const blob_op blob_ops[] = {
      .method = "POST",
      .level = B,
      .comp = "query",
+     .fn = blob_query,
      .sas_perm = 'r',
      .sas_rtype = 'o',
      .action = A_BLOB_READ,

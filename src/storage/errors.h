@@ -44,6 +44,7 @@
 #define STORAGE_ERR_INVALID_DESTINATION_PATH 400, "InvalidDestinationPath"
 #define STORAGE_ERR_INVALID_FLUSH_OPERATION 400, "InvalidFlushOperation"
 #define STORAGE_ERR_INVALID_FLUSH_POSITION 400, "InvalidFlushPosition"
+#define STORAGE_ERR_INVALID_QUERY_EXPRESSION 400, "InvalidQueryExpression"
 #define STORAGE_ERR_INVALID_RENAME_SOURCE_PATH 400, "InvalidRenameSourcePath"
 #define STORAGE_ERR_INVALID_AUTHENTICATION_INFO_401 401, "InvalidAuthenticationInfo"
 #define STORAGE_ERR_NO_AUTHENTICATION_INFORMATION 401, "NoAuthenticationInformation"
