@@ -121,6 +121,8 @@ struct blob_ctx {
   /* A SAS grants this write only through create (c): no blob may stand at the name
    * (checked again inside the write's transaction, blob_write_target). */
   int sas_create_only;
+  /* A bearer caller's object id (Data Lake ACLs name it); NULL for other credentials. */
+  const char *caller_oid;
   /* The version a write of this request made (x-ms-version-id on its reply). */
   const char *version_id;
   blob_protection protection; /* loaded on first use (blob_protection_of) */
@@ -527,6 +529,11 @@ void blob_dfs_delete(blob_ctx *c);
 void blob_dfs_rename(blob_ctx *c);
 void blob_dfs_list_paths(blob_ctx *c);
 void blob_dfs_get_status(blob_ctx *c);
+void blob_dfs_set_access_control(blob_ctx *c);
+void blob_dfs_get_access_control(blob_ctx *c);
+/* On a hierarchical-namespace account, do the POSIX ACLs of the path and its
+ * parents let c->caller_oid run c->op (for a bearer caller RBAC refused)? 1 yes. */
+int blob_dfs_acl_allows(blob_ctx *c);
 
 /* ---- index tags (blob_tags.c) ------------------------------------------------- */
 

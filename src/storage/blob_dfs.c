@@ -24,6 +24,8 @@
 #define DFS_DIR_PERMISSIONS "rwxr-x---"
 #define DFS_FILE_PERMISSIONS "rw-r-----"
 
+static int path_owner_set(blob_ctx *c, int64_t blob_id, int dir, const char *perms);
+
 static int is_dir(const blob_row *b) {
   json_t *m = json_loads(b->metadata ? b->metadata : "{}", 0, NULL);
   const char *v = json_string_value(json_object_get(m, "hdi_isfolder"));
@@ -98,7 +100,7 @@ static int ensure_dir(blob_ctx *c, const blob_container_row *ct, const char *nam
   c->blob = name;
   int rc = blob_write_content(c, ct, NULL, &w, &id, freed);
   c->blob = saved;
-  return rc;
+  return rc == 0 ? path_owner_set(c, id, 1, NULL) : rc;
 }
 
 /* The parent directories of path, created as Azure creates them. */
@@ -107,6 +109,203 @@ static int ensure_parents(blob_ctx *c, const blob_container_row *ct, const char 
   for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/')) {
     char *dir = http_printf(c->r, "%.*s", (int)(p - path), path);
     if (*dir && ensure_dir(c, ct, dir, freed) != 0) return -1;
+  }
+  return 0;
+}
+
+/* ---- POSIX access control ------------------------------------------------------------ */
+
+#define ACL_MAX_ENTRIES 32
+
+typedef struct dfs_acl {
+  char owner[64], group[64];
+  char acl[2048];
+} dfs_acl;
+
+typedef struct acl_ent {
+  int dflt;     /* a default: entry (inherited by new children; not checked) */
+  char type[8]; /* user, group, mask, other */
+  char id[64];  /* "" for the owning user/group, mask and other */
+  int bits;     /* 4 r, 2 w, 1 x */
+} acl_ent;
+
+static int perm_bits(const char *p) {
+  if (strlen(p) != 3 || !strchr("r-", p[0]) || !strchr("w-", p[1]) || !strchr("xX-tT", p[2]))
+    return -1;
+  return (p[0] == 'r' ? 4 : 0) | (p[1] == 'w' ? 2 : 0) | (strchr("xXtT", p[2]) ? 1 : 0);
+}
+
+static void bits_str(int b, char out[4]) {
+  out[0] = b & 4 ? 'r' : '-';
+  out[1] = b & 2 ? 'w' : '-';
+  out[2] = b & 1 ? 'x' : '-';
+  out[3] = 0;
+}
+
+/* Parses "[default:]type:id:perms,…"; the entry count, or -1 when it does not parse. */
+static int acl_parse(const char *s, acl_ent *e, int max) {
+  int n = 0;
+  char *dup = strdup(s), *save = NULL;
+  if (!dup) abort();
+  for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    while (*t == ' ')
+      t++;
+    if (n == max) goto bad;
+    acl_ent *x = &e[n];
+    memset(x, 0, sizeof *x);
+    if (!strncmp(t, "default:", 8)) {
+      x->dflt = 1;
+      t += 8;
+    }
+    char *c1 = strchr(t, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c1 || !c2 || strchr(c2 + 1, ':') || (size_t)(c1 - t) >= sizeof x->type ||
+        (size_t)(c2 - c1 - 1) >= sizeof x->id)
+      goto bad;
+    memcpy(x->type, t, (size_t)(c1 - t));
+    memcpy(x->id, c1 + 1, (size_t)(c2 - c1 - 1));
+    if (strcmp(x->type, "user") && strcmp(x->type, "group") && strcmp(x->type, "mask") &&
+        strcmp(x->type, "other"))
+      goto bad;
+    if ((!strcmp(x->type, "mask") || !strcmp(x->type, "other")) && x->id[0]) goto bad;
+    if ((x->bits = perm_bits(c2 + 1)) < 0) goto bad;
+    n++;
+  }
+  free(dup);
+  return n;
+bad:
+  free(dup);
+  return -1;
+}
+
+static void acl_join(const acl_ent *e, int n, char *out, size_t cap) {
+  size_t at = 0;
+  out[0] = 0;
+  for (int i = 0; i < n; i++) {
+    char b[4];
+    bits_str(e[i].bits, b);
+    at += (size_t)snprintf(out + at, at < cap ? cap - at : 0, "%s%s%s:%s:%s", i ? "," : "",
+                           e[i].dflt ? "default:" : "", e[i].type, e[i].id, b);
+  }
+}
+
+static acl_ent *acl_find(acl_ent *e, int n, const char *type, const char *id) {
+  for (int i = 0; i < n; i++)
+    if (!e[i].dflt && !strcmp(e[i].type, type) && !strcmp(e[i].id, id)) return &e[i];
+  return NULL;
+}
+
+static void acl_default(int dir, dfs_acl *a) {
+  snprintf(a->owner, sizeof a->owner, "%s", DFS_OWNER);
+  snprintf(a->group, sizeof a->group, "%s", DFS_OWNER);
+  snprintf(a->acl, sizeof a->acl, "%s",
+           dir ? "user::rwx,group::r-x,other::---" : "user::rw-,group::r--,other::---");
+}
+
+/* The path's access control (the defaults when none was set). */
+static void acl_load(blob_ctx *c, int64_t blob_id, int dir, dfs_acl *a) {
+  acl_default(dir, a);
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(c->s), "SELECT owner, grp, acl FROM blob_acl WHERE blob_id=?", -1, &q,
+                    NULL) != SQLITE_OK)
+    return;
+  sqlite3_bind_int64(q, 1, blob_id);
+  if (sqlite3_step(q) == SQLITE_ROW) {
+    snprintf(a->owner, sizeof a->owner, "%s", (const char *)sqlite3_column_text(q, 0));
+    snprintf(a->group, sizeof a->group, "%s", (const char *)sqlite3_column_text(q, 1));
+    snprintf(a->acl, sizeof a->acl, "%s", (const char *)sqlite3_column_text(q, 2));
+  }
+  store_finalize(q);
+}
+
+static int acl_store(blob_ctx *c, int64_t blob_id, const dfs_acl *a) {
+  return store_run(c->s,
+                   "INSERT OR REPLACE INTO blob_acl(blob_id, owner, grp, acl) VALUES(?,?,?,?)",
+                   "itt"
+                   "t",
+                   blob_id, a->owner, a->group, a->acl);
+}
+
+/* "rwxr-x---": the owner's, the group's (the mask when there is one) and other's bits. */
+static void acl_permissions(const dfs_acl *a, char out[10]) {
+  acl_ent e[ACL_MAX_ENTRIES];
+  int n = acl_parse(a->acl, e, ACL_MAX_ENTRIES);
+  const acl_ent *u = n > 0 ? acl_find(e, n, "user", "") : NULL;
+  const acl_ent *m = n > 0 ? acl_find(e, n, "mask", "") : NULL;
+  const acl_ent *g = m ? m : n > 0 ? acl_find(e, n, "group", "") : NULL;
+  const acl_ent *o = n > 0 ? acl_find(e, n, "other", "") : NULL;
+  bits_str(u ? u->bits : 0, out);
+  bits_str(g ? g->bits : 0, out + 3);
+  bits_str(o ? o->bits : 0, out + 6);
+}
+
+/* The bits a principal has under an ACL: the owner's, a named user's (under
+ * the mask), else other's.  Groups are not resolved. */
+static int acl_bits(const dfs_acl *a, const char *oid) {
+  acl_ent e[ACL_MAX_ENTRIES];
+  int n = acl_parse(a->acl, e, ACL_MAX_ENTRIES);
+  if (n < 0) return 0;
+  const acl_ent *x;
+  if (oid && !strcmp(oid, a->owner)) return (x = acl_find(e, n, "user", "")) ? x->bits : 0;
+  if (oid && (x = acl_find(e, n, "user", oid))) {
+    const acl_ent *m = acl_find(e, n, "mask", "");
+    return x->bits & (m ? m->bits : 7);
+  }
+  return (x = acl_find(e, n, "other", "")) ? x->bits : 0;
+}
+
+/* The access control of path (a directory implied by blobs has the defaults). */
+static int acl_of_path(blob_ctx *c, int64_t container_id, const char *path, dfs_acl *a,
+                       int *is_directory) {
+  blob_row b;
+  int found = path_load(c, container_id, path, &b);
+  if (found <= 0) return found;
+  int dir = found == 2 || is_dir(&b);
+  if (is_directory) *is_directory = dir;
+  if (found == 2)
+    acl_default(1, a);
+  else
+    acl_load(c, b.id, dir, a);
+  return 1;
+}
+
+/* Execute on every directory above path (the root is open to all). */
+static int ancestors_traversable(blob_ctx *c, int64_t container_id, const char *path) {
+  for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/')) {
+    dfs_acl a;
+    char *dir = http_printf(c->r, "%.*s", (int)(p - path), path);
+    if (acl_of_path(c, container_id, dir, &a, NULL) != 1 || !(acl_bits(&a, c->caller_oid) & 1))
+      return 0;
+  }
+  return 1;
+}
+
+int blob_dfs_acl_allows(blob_ctx *c) {
+  if (!c->caller_oid || !c->container) return 0;
+  blob_container_row ct;
+  if (blob_container_load(c, c->container, &ct) != 1) return 0;
+  const char *act = c->op->action;
+  int reading = strstr(act, "/blobs/read") != NULL;
+  if (!c->blob) {
+    /* List Paths of a directory: read and execute on it, execute above it. */
+    const char *d = http_query_get(c->r, "directory");
+    if (strcmp(c->op->name, "ListPaths") != 0 || !d || !*d) return 0;
+    dfs_acl a;
+    return acl_of_path(c, ct.id, d, &a, NULL) == 1 && (acl_bits(&a, c->caller_oid) & 5) == 5 &&
+           ancestors_traversable(c, ct.id, d);
+  }
+  if (!ancestors_traversable(c, ct.id, c->blob)) return 0;
+  dfs_acl a;
+  int dir = 0, found = acl_of_path(c, ct.id, c->blob, &a, &dir);
+  if (strstr(act, "/modifyPermissions/")) return found == 1 && !strcmp(a.owner, c->caller_oid);
+  if (reading) return found == 1 && (acl_bits(&a, c->caller_oid) & 4);
+  if (strstr(act, "/blobs/write") && found == 1) return (acl_bits(&a, c->caller_oid) & 2) != 0;
+  if (strstr(act, "/blobs/write") || strstr(act, "/blobs/delete") || strstr(act, "/move/")) {
+    /* Creating, deleting or moving a path: write and execute on its parent. */
+    const char *slash = strrchr(c->blob, '/');
+    if (!slash) return 0; /* the root's children: RBAC only */
+    dfs_acl pa;
+    char *parent = http_printf(c->r, "%.*s", (int)(slash - c->blob), c->blob);
+    return acl_of_path(c, ct.id, parent, &pa, NULL) == 1 && (acl_bits(&pa, c->caller_oid) & 3) == 3;
   }
   return 0;
 }
@@ -164,6 +363,7 @@ void blob_dfs_create(blob_ctx *c) {
   int64_t id;
   blob_write w = {"BlockBlob", 0, etag, &props, mj, NULL, NULL, 0};
   if (blob_write_content(c, &ct, exists ? &old : NULL, &w, &id, &freed) != 0 ||
+      (!exists && path_owner_set(c, id, dir, http_header_get(r, "x-ms-permissions")) != 0) ||
       store_commit(c->s) != 0)
     goto fail_internal;
   free(mj);
@@ -604,7 +804,8 @@ void blob_dfs_list_paths(blob_ctx *c) {
   char *hi = dl ? http_printf(r, "%s0", dir) : NULL;
   sqlite3_stmt *q;
   if (store_prepare(store_db(c->s),
-                    "SELECT name, etag, last_modified_ms, size, metadata FROM blobs WHERE"
+                    "SELECT name, etag, last_modified_ms, size, metadata, a.owner, a.grp, a.acl"
+                    " FROM blobs LEFT JOIN blob_acl a ON a.blob_id=blobs.id WHERE"
                     " container_id=?1 AND snapshot='' AND name>=?2 AND (?3 IS NULL OR name<?3)"
                     " ORDER BY name",
                     -1, &q, NULL) != SQLITE_OK) {
@@ -637,7 +838,19 @@ void blob_dfs_list_paths(blob_ctx *c) {
       if (!recursive) break;
     }
     if (!recursive && strchr(name + lol, '/')) continue;
-    json_object_set_new(seen, name, path_entry(name, isdir, etag, lm, size));
+    json_t *pe = path_entry(name, isdir, etag, lm, size);
+    if (sqlite3_column_type(q, 5) != SQLITE_NULL) {
+      dfs_acl a;
+      char perms[10];
+      snprintf(a.owner, sizeof a.owner, "%s", (const char *)sqlite3_column_text(q, 5));
+      snprintf(a.group, sizeof a.group, "%s", (const char *)sqlite3_column_text(q, 6));
+      snprintf(a.acl, sizeof a.acl, "%s", (const char *)sqlite3_column_text(q, 7));
+      acl_permissions(&a, perms);
+      json_object_set_new(pe, "owner", json_string(a.owner));
+      json_object_set_new(pe, "group", json_string(a.group));
+      json_object_set_new(pe, "permissions", json_string(perms));
+    }
+    json_object_set_new(seen, name, pe);
   }
   store_finalize(q);
   blob_read_end(c);
@@ -679,9 +892,139 @@ void blob_dfs_get_status(blob_ctx *c) {
   }
   int dir = found == 2 || is_dir(&b);
   if (found == 1) blob_set_etag_lm(c, b.etag, b.last_modified_ms);
+  dfs_acl a;
+  char perms[10];
+  if (found == 1)
+    acl_load(c, b.id, dir, &a);
+  else
+    acl_default(1, &a);
+  acl_permissions(&a, perms);
   http_set_header(r, "x-ms-resource-type", dir ? "directory" : "file");
-  http_set_header(r, "x-ms-owner", DFS_OWNER);
-  http_set_header(r, "x-ms-group", DFS_OWNER);
-  http_set_header(r, "x-ms-permissions", dir ? DFS_DIR_PERMISSIONS : DFS_FILE_PERMISSIONS);
+  http_set_header(r, "x-ms-owner", a.owner);
+  http_set_header(r, "x-ms-group", a.group);
+  http_set_header(r, "x-ms-permissions", perms);
   http_reply_length_only(r, 200, NULL, found == 1 && !dir ? (uint64_t)b.size : 0);
+}
+
+void blob_dfs_set_access_control(blob_ctx *c) {
+  http_req *r = c->r;
+  const char *owner = http_header_get(r, "x-ms-owner"), *group = http_header_get(r, "x-ms-group");
+  const char *perms = http_header_get(r, "x-ms-permissions"), *acl = http_header_get(r, "x-ms-acl");
+  acl_ent e[ACL_MAX_ENTRIES];
+  int n = 0;
+  if (perms && acl) {
+    http_fail(r, STORAGE_ERR_INVALID_HEADER_VALUE,
+              "x-ms-permissions and x-ms-acl are mutually exclusive.");
+    http_fail_detail(r, "HeaderName", "x-ms-acl");
+    return;
+  }
+  if (acl && ((n = acl_parse(acl, e, ACL_MAX_ENTRIES)) < 0 || !acl_find(e, n, "user", "") ||
+              !acl_find(e, n, "group", "") || !acl_find(e, n, "other", ""))) {
+    http_fail(r, STORAGE_ERR_INVALID_ACCESS_CONTROL_LIST,
+              "The access control list value is invalid: '%s'.", acl);
+    return;
+  }
+  size_t pl = perms ? strlen(perms) : 0;
+  if (perms && !((pl == 9 || (pl == 10 && perms[9] == '+')) && perm_bits(perms) >= 0 &&
+                 perm_bits(perms + 3) >= 0 && perm_bits(perms + 6) >= 0)) {
+    http_fail(r, STORAGE_ERR_INVALID_PERMISSION, "The permission value is invalid: '%s'.", perms);
+    return;
+  }
+  blob_container_row ct;
+  blob_row b;
+  if (store_begin(c->s) != 0) {
+    blob_fail_internal(c, "starting a transaction");
+    return;
+  }
+  if (blob_need_container(c, &ct) != 0) goto fail;
+  int found = blob_row_load(c, ct.id, c->blob, "", &b);
+  if (found < 0) goto fail_internal;
+  if (!found) {
+    fail_path_not_found(c);
+    goto fail;
+  }
+  if (blob_conditions_check(c, 1, b.etag, b.last_modified_ms, 0) != 0) goto fail;
+  dfs_acl a;
+  acl_load(c, b.id, is_dir(&b), &a);
+  if (owner) snprintf(a.owner, sizeof a.owner, "%s", owner);
+  if (group) snprintf(a.group, sizeof a.group, "%s", group);
+  if (acl) {
+    /* Named entries without a mask get one: the union of what they grant. */
+    int has_named = 0, m = 0;
+    for (int i = 0; i < n; i++)
+      if (!e[i].dflt &&
+          ((!strcmp(e[i].type, "user") && e[i].id[0]) || (!strcmp(e[i].type, "group"))))
+        has_named |= e[i].id[0] != 0, m |= e[i].bits;
+    if (has_named && !acl_find(e, n, "mask", "") && n < ACL_MAX_ENTRIES)
+      e[n++] = (acl_ent){0, "mask", "", m};
+    acl_join(e, n, a.acl, sizeof a.acl);
+  } else if (perms) {
+    int k = acl_parse(a.acl, e, ACL_MAX_ENTRIES);
+    acl_ent *u = acl_find(e, k, "user", ""), *o = acl_find(e, k, "other", "");
+    acl_ent *g = acl_find(e, k, "mask", "");
+    if (!g) g = acl_find(e, k, "group", "");
+    if (u) u->bits = perm_bits(perms);
+    if (g) g->bits = perm_bits(perms + 3);
+    if (o) o->bits = perm_bits(perms + 6);
+    acl_join(e, k, a.acl, sizeof a.acl);
+  }
+  char etag[24];
+  blob_etag_new(c->s, c->now_ms, etag);
+  if (acl_store(c, b.id, &a) != 0 ||
+      store_exec(c->s, "UPDATE blobs SET etag=%Q, last_modified_ms=%lld WHERE id=%lld", etag,
+                 (long long)c->now_ms, (long long)b.id) != 0 ||
+      store_commit(c->s) != 0)
+    goto fail_internal;
+  blob_set_etag_lm(c, etag, c->now_ms);
+  http_reply_empty(r, 200);
+  return;
+fail_internal:
+  blob_fail_internal(c, "setting the access control");
+fail:
+  store_rollback(c->s);
+}
+
+void blob_dfs_get_access_control(blob_ctx *c) {
+  http_req *r = c->r;
+  blob_container_row ct;
+  if (blob_need_container(c, &ct) != 0) return;
+  dfs_acl a;
+  int dir = 0, found = acl_of_path(c, ct.id, c->blob, &a, &dir);
+  if (found < 0) {
+    blob_fail_internal(c, "loading the path");
+    return;
+  }
+  if (found == 0) {
+    fail_path_not_found(c);
+    return;
+  }
+  blob_row b;
+  if (blob_row_load(c, ct.id, c->blob, "", &b) == 1)
+    blob_set_etag_lm(c, b.etag, b.last_modified_ms);
+  char perms[10];
+  acl_permissions(&a, perms);
+  http_set_header(r, "x-ms-owner", a.owner);
+  http_set_header(r, "x-ms-group", a.group);
+  http_set_header(r, "x-ms-permissions", perms);
+  http_set_header(r, "x-ms-acl", a.acl);
+  http_set_header(r, "x-ms-resource-type", dir ? "directory" : "file");
+  http_reply_length_only(r, 200, NULL, 0);
+}
+
+/* A new path's owner: the bearer caller who made it (Azure's rule); other
+ * credentials leave the defaults ($superuser).  perms: x-ms-permissions. */
+static int path_owner_set(blob_ctx *c, int64_t blob_id, int dir, const char *perms) {
+  if (!c->caller_oid && !perms) return 0;
+  dfs_acl a;
+  acl_default(dir, &a);
+  if (c->caller_oid) snprintf(a.owner, sizeof a.owner, "%s", c->caller_oid);
+  if (perms && strlen(perms) >= 9 && perm_bits(perms) >= 0 && perm_bits(perms + 3) >= 0 &&
+      perm_bits(perms + 6) >= 0) {
+    char b[4][4] = {"", "", "", ""};
+    memcpy(b[0], perms, 3);
+    memcpy(b[1], perms + 3, 3);
+    memcpy(b[2], perms + 6, 3);
+    snprintf(a.acl, sizeof a.acl, "user::%s,group::%s,other::%s", b[0], b[1], b[2]);
+  }
+  return acl_store(c, blob_id, &a);
 }

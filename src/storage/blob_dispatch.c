@@ -27,6 +27,8 @@
 #define A_SVC_READ "Microsoft.Storage/storageAccounts/blobServices/read"
 #define A_SVC_WRITE "Microsoft.Storage/storageAccounts/blobServices/write"
 #define A_BLOB_MOVE "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/move/action"
+#define A_BLOB_PERMS                                                                               \
+  "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/modifyPermissions/action"
 #define A_UDK "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"
 
 #define S BLOB_LVL_SERVICE
@@ -632,9 +634,10 @@ static const blob_op dfs_ops[] = {
      .method = "PATCH",
      .level = B,
      .comp = "setAccessControl",
+     .fn = blob_dfs_set_access_control,
      .sas_perm = 'w',
      .sas_rtype = 'o',
-     .action = A_BLOB_WRITE,
+     .action = A_BLOB_PERMS,
      .data_action = 1},
     {.name = "SetAccessControlRecursive",
      .method = "PATCH",
@@ -642,7 +645,7 @@ static const blob_op dfs_ops[] = {
      .comp = "setAccessControlRecursive",
      .sas_perm = 'w',
      .sas_rtype = 'o',
-     .action = A_BLOB_WRITE,
+     .action = A_BLOB_PERMS,
      .data_action = 1},
     {.name = "SetPathProperties",
      .method = "PATCH",
@@ -665,6 +668,7 @@ static const blob_op dfs_ops[] = {
      .method = "HEAD",
      .level = B,
      .comp = "getAccessControl",
+     .fn = blob_dfs_get_access_control,
      .sas_perm = 'r',
      .sas_rtype = 'o',
      .action = A_BLOB_READ,
@@ -929,7 +933,10 @@ static int authenticate_bearer(blob_ctx *c, const char *authz, const account_row
   }
   r->caller = p;
   c->auth.kind = SAUTH_BEARER;
-  if (authz_check(c->s, p, c->op->action, data_scope(c, acct), c->op->data_action) != 0) {
+  c->caller_oid = p->oid;
+  /* Azure checks RBAC first, then, on a hierarchical namespace, the path's ACLs. */
+  if (authz_check(c->s, p, c->op->action, data_scope(c, acct), c->op->data_action) != 0 &&
+      !(c->hns && c->op->data_action && blob_dfs_acl_allows(c))) {
     http_fail(r, STORAGE_ERR_AUTHORIZATION_PERMISSION_MISMATCH,
               "This request is not authorized to perform this operation using this permission.");
     return -1;

@@ -197,6 +197,13 @@ static const char *const storage_schema[] = {
     "ALTER TABLE blob_containers ADD COLUMN purge_ms INTEGER;"
     "ALTER TABLE blob_containers ADD COLUMN deleted_name TEXT;"
     "ALTER TABLE blob_containers ADD COLUMN deleted_version TEXT;",
+
+    /* Version 4: Data Lake POSIX access control (blob_dfs.c): a path's owner,
+     * owning group and ACL ("user::rwx,user:<oid>:r-x,group::r-x,mask::r-x,
+     * other::---"); a path without a row has the defaults. */
+    "CREATE TABLE blob_acl("
+    "  blob_id INTEGER PRIMARY KEY REFERENCES blobs(id) ON DELETE CASCADE,"
+    "  owner TEXT NOT NULL, grp TEXT NOT NULL, acl TEXT NOT NULL);",
 };
 
 /* Every version Azure's Microsoft.Storage takes (azure-rest-api-specs), which

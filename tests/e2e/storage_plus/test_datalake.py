@@ -4,8 +4,10 @@ account reports (primaryEndpoints.dfs, azlite's dfs port): filesystems,
 directories and files (create, append, flush, read), listing paths recursive or
 not, renaming a directory tree in one step, deleting it recursively, and the
 same data seen through the blob endpoint (azure-storage-blob), as on Azure."""
+import json
 import os
 import subprocess
+import uuid
 import tempfile
 import textwrap
 import unittest
@@ -190,6 +192,88 @@ class DataLake(unittest.TestCase):
         ct = blobs.get_container_client("exec-lake")
         self.assertEqual(ct.get_blob_client("z/b/x.txt").download_blob().readall(),
                          b"via dfs host")
+
+
+def create_sp(name):
+    """`az ad sp create-for-rbac --name NAME`, and the principal's object id."""
+    p = srv.az("ad", "sp", "create-for-rbac", "--name", name, "--output", "json")
+    assert p.returncode == 0, p.stderr
+    sp = json.loads(p.stdout)
+    r = srv.http("GET", "/graph/v1.0/servicePrincipals?$filter=appId eq '%s'" % sp["appId"],
+                 token=srv.token(srv.mgmt_url + "/graph/.default"))
+    sp["oid"] = r.json()["value"][0]["id"]
+    return sp
+
+
+def lake_as(sp):
+    e = srv.env
+    cred = ClientSecretCredential(e["AZURE_TENANT_ID"], sp["appId"], sp["password"],
+                                  authority=e["AZURE_AUTHORITY_HOST"], connection_verify=srv.ca)
+    return DataLakeServiceClient("https://127.0.0.1:%d/%s" % (srv.ports["blob_tls"], ACCOUNT),
+                                 credential=cred, connection_verify=srv.ca)
+
+
+class Acls(unittest.TestCase):
+    """POSIX ACLs for bearer callers: RBAC first, then the path's ACLs."""
+
+    def test_acl_grants_and_denies_another_principal(self):
+        owner, other = create_sp("lake-owner-" + uuid.uuid4().hex[:6]), \
+            create_sp("lake-other-" + uuid.uuid4().hex[:6])
+        scope = ("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/"
+                 "storageAccounts/%s" % (srv.env["AZURE_SUBSCRIPTION_ID"], RG, ACCOUNT))
+        r = srv.http("PUT", "%s/providers/Microsoft.Authorization/roleAssignments/%s"
+                     "?api-version=2022-04-01" % (scope, uuid.uuid4()), token=True,
+                     json={"properties": {
+                         "roleDefinitionId": "/subscriptions/%s/providers/Microsoft.Authorization"
+                         "/roleDefinitions/b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+                         % srv.env["AZURE_SUBSCRIPTION_ID"],
+                         "principalId": owner["oid"]}})
+        self.assertEqual(r.status_code, 201, r.text)
+        mine = lake_as(owner).create_file_system("aclfs")
+        mine.create_directory("proj/data")
+        mine.get_file_client("proj/data/x.csv").upload_data(b"secret,1\n", overwrite=True)
+        acl = mine.get_file_client("proj/data/x.csv").get_access_control()
+        self.assertEqual(acl["owner"], owner["oid"])
+        self.assertEqual(acl["permissions"], "rw-r-----")
+
+        theirs = lake_as(other).get_file_system_client("aclfs")
+        f = theirs.get_file_client("proj/data/x.csv")
+        with self.assertRaises(HttpResponseError) as cm:
+            f.download_file().readall()
+        self.assertEqual((cm.exception.status_code, cm.exception.error_code),
+                         (403, "AuthorizationPermissionMismatch"))
+
+        b = other["oid"]
+        mine.get_directory_client("proj").set_access_control(
+            acl="user::rwx,group::r-x,other::---,user:%s:--x" % b)
+        mine.get_directory_client("proj/data").set_access_control(
+            acl="user::rwx,group::r-x,other::---,user:%s:r-x" % b)
+        mine.get_file_client("proj/data/x.csv").set_access_control(
+            acl="user::rw-,group::r--,other::---,user:%s:r--" % b)
+        self.assertEqual(f.download_file().readall(), b"secret,1\n")
+        self.assertEqual([p.name for p in theirs.get_paths(path="proj/data")],
+                         ["proj/data/x.csv"])
+        got = mine.get_file_client("proj/data/x.csv").get_access_control()
+        self.assertIn("user:%s:r--" % b, got["acl"])
+        # Read is not write, and only the owner changes permissions.
+        with self.assertRaises(HttpResponseError) as cm:
+            theirs.get_file_client("proj/data/y.csv").upload_data(b"no", overwrite=True)
+        self.assertEqual(cm.exception.status_code, 403)
+        with self.assertRaises(HttpResponseError) as cm:
+            f.set_access_control(permissions="rwxrwxrwx")
+        self.assertEqual(cm.exception.status_code, 403)
+        # An ACL that does not parse changes nothing.
+        with self.assertRaises(HttpResponseError) as cm:
+            mine.get_file_client("proj/data/x.csv").set_access_control(acl="user::rwz,other")
+        self.assertEqual((cm.exception.status_code, cm.exception.error_code),
+                         (400, "InvalidAccessControlList"))
+        self.assertEqual(f.download_file().readall(), b"secret,1\n")
+        # Taking the entry away denies again.
+        mine.get_file_client("proj/data/x.csv").set_access_control(
+            acl="user::rw-,group::r--,other::---")
+        with self.assertRaises(HttpResponseError) as cm:
+            f.download_file().readall()
+        self.assertEqual(cm.exception.status_code, 403)
 
 
 if __name__ == "__main__":
