@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "blob.h"
 #include "mgmt.h"
 
@@ -862,8 +864,29 @@ void blob_dfs_list_paths(blob_ctx *c) {
   json_t *v;
   json_object_foreach(seen, k, v) keys[nk++] = k;
   qsort(keys, nk, sizeof *keys, cmp_names);
-  for (size_t i = 0; i < nk; i++)
+  /* Pages: maxResults (at most 5000) paths after the continuation, the last
+   * path listed (base64), which x-ms-continuation names when more remain. */
+  const char *mr = http_query_get(r, "maxResults"), *cont = http_query_get(r, "continuation");
+  long max = mr ? strtol(mr, NULL, 10) : 5000;
+  if (max <= 0 || max > 5000) max = 5000;
+  unsigned char after[BLOB_MAX_NAME * 4 + 1];
+  int alen = cont && *cont ? blob_b64_decode(cont, after, (int)sizeof after - 1) : -1;
+  if (alen >= 0) after[alen] = 0;
+  long emitted = 0;
+  for (size_t i = 0; i < nk; i++) {
+    if (alen >= 0 && strcmp(keys[i], (const char *)after) <= 0) continue;
+    if (emitted == max) {
+      const char *last = json_string_value(
+          json_object_get(json_array_get(paths, json_array_size(paths) - 1), "name"));
+      size_t ll = strlen(last);
+      char *enc = http_alloc(r, 4 * ((ll + 2) / 3) + 1);
+      EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)last, (int)ll);
+      http_set_header(r, "x-ms-continuation", enc);
+      break;
+    }
     json_array_append(paths, json_object_get(seen, keys[i]));
+    emitted++;
+  }
   free(keys);
   json_decref(seen);
   http_reply_json(r, 200, json_pack("{s:o}", "paths", paths));

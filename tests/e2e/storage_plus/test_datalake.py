@@ -115,6 +115,16 @@ class DataLake(unittest.TestCase):
         self.assertEqual(names(fs), [])
         self.assertEqual(list(ct.list_blobs()), [])
 
+    def test_list_paths_in_pages(self):
+        fs = lake.create_file_system("lakepages")
+        for i in range(7):
+            fs.create_file("d/f%02d" % i)
+        pages = fs.get_paths(path="d", max_results=3).by_page()
+        sizes = [len(list(p)) for p in pages]
+        self.assertEqual(sizes, [3, 3, 1])
+        self.assertEqual([p.name for p in fs.get_paths(path="d")],
+                         ["d/f%02d" % i for i in range(7)])
+
     def test_written_through_blob_listed_through_dfs(self):
         fs = lake.create_file_system("lake2")
         ct = blobs.get_container_client("lake2")
