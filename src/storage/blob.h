@@ -83,6 +83,7 @@ typedef struct blob_protection {
   int versioning;
   int blob_days;      /* soft delete of blobs, 0: off */
   int container_days; /* soft delete of containers, 0: off */
+  int blob_days_arm;  /* blob_days came from Resource Manager (else the data plane's) */
 } blob_protection;
 
 typedef struct blob_state {

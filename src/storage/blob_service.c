@@ -211,6 +211,15 @@ static json_t *props_load(blob_ctx *c) {
 
 void blob_service_get_properties(blob_ctx *c) {
   json_t *props = props_load(c);
+  /* Soft delete set through Resource Manager is the same setting. */
+  const blob_protection *p = blob_protection_of(c);
+  if (p->blob_days_arm) {
+    char days[16];
+    snprintf(days, sizeof days, "%d", p->blob_days);
+    json_object_set_new(props, "DeleteRetentionPolicy",
+                        p->blob_days > 0 ? json_pack("{s:s,s:s}", "Enabled", "true", "Days", days)
+                                         : json_pack("{s:s}", "Enabled", "false"));
+  }
   xmlw w_;
   xmlw_init(&w_);
   xmlw_prolog(&w_);

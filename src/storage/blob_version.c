@@ -58,6 +58,7 @@ int blob_protection_read(srv *s, const char *account, blob_protection *out) {
       policy_days(json_object_get(arm, "containerDeleteRetentionPolicy"), "enabled", "days");
   /* Set Blob Service Properties' DeleteRetentionPolicy is the same setting on
    * the data plane (the emulator accounts have no ARM side). */
+  out->blob_days_arm = drp != NULL;
   if (!drp) {
     json_t *dp = props_of(s, "SELECT props FROM blob_service_props WHERE account=?", account);
     out->blob_days = policy_days(json_object_get(dp, "DeleteRetentionPolicy"), "Enabled", "Days");

@@ -258,6 +258,10 @@ class SoftDelete(unittest.TestCase):
         self.assertEqual((cm.exception.status_code, cm.exception.error_code),
                          (404, "BlobNotFound"))
 
+    def test_data_plane_reports_the_arm_setting(self):
+        drp = self.svc.get_service_properties()["delete_retention_policy"]
+        self.assertEqual((drp.enabled, drp.days), (True, 2))
+
     def test_overwrite_keeps_a_soft_deleted_snapshot(self):
         ct = fresh(self.svc)
         b = ct.get_blob_client("o.txt")
