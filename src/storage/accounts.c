@@ -651,6 +651,20 @@ void storage_blob_services_put(http_req *r) {
     else
       json_object_set(p, k, v);
   }
+  /* Soft delete keeps items 1 to 365 days (Azure's bounds). */
+  static const char *const retention[] = {"deleteRetentionPolicy", "containerDeleteRetentionPolicy",
+                                          NULL};
+  for (int i = 0; retention[i]; i++) {
+    json_t *pol = json_object_get(p, retention[i]);
+    json_t *days = json_object_get(pol, "days");
+    if (!pol || !json_is_true(json_object_get(pol, "enabled"))) continue;
+    if (!days || !json_is_integer(days) || json_integer_value(days) < 1 ||
+        json_integer_value(days) > 365) {
+      http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
+                "'%s.days' must be a whole number of days from 1 to 365.", retention[i]);
+      goto done;
+    }
+  }
   json_t *lat = json_object_get(p, "lastAccessTimeTrackingPolicy");
   int enable = json_is_true(json_object_get(lat, "enable"));
   if (lat) {

@@ -258,6 +258,15 @@ class SoftDelete(unittest.TestCase):
         self.assertEqual((cm.exception.status_code, cm.exception.error_code),
                          (404, "BlobNotFound"))
 
+    def test_retention_days_out_of_range_refused(self):
+        props = m.BlobServiceProperties(
+            delete_retention_policy=m.DeleteRetentionPolicy(enabled=True, days=400))
+        with self.assertRaises(HttpResponseError) as cm:
+            mgmt.blob_services.set_service_properties(RG, "sdacct", props)
+        self.assertEqual(cm.exception.status_code, 400)
+        got = mgmt.blob_services.get_service_properties(RG, "sdacct")
+        self.assertEqual(got.delete_retention_policy.days, 2)
+
     def test_data_plane_reports_the_arm_setting(self):
         drp = self.svc.get_service_properties()["delete_retention_policy"]
         self.assertEqual((drp.enabled, drp.days), (True, 2))
