@@ -131,6 +131,8 @@ typedef struct acl_ent {
   int bits;     /* 4 r, 2 w, 1 x */
 } acl_ent;
 
+static void acl_add_mask(acl_ent *e, int *n);
+
 static int perm_bits(const char *p) {
   if (strlen(p) != 3 || !strchr("r-", p[0]) || !strchr("w-", p[1]) || !strchr("xX-tT", p[2]))
     return -1;
@@ -972,14 +974,7 @@ void blob_dfs_set_access_control(blob_ctx *c) {
   if (owner) snprintf(a.owner, sizeof a.owner, "%s", owner);
   if (group) snprintf(a.group, sizeof a.group, "%s", group);
   if (acl) {
-    /* Named entries without a mask get one: the union of what they grant. */
-    int has_named = 0, m = 0;
-    for (int i = 0; i < n; i++)
-      if (!e[i].dflt &&
-          ((!strcmp(e[i].type, "user") && e[i].id[0]) || (!strcmp(e[i].type, "group"))))
-        has_named |= e[i].id[0] != 0, m |= e[i].bits;
-    if (has_named && !acl_find(e, n, "mask", "") && n < ACL_MAX_ENTRIES)
-      e[n++] = (acl_ent){0, "mask", "", m};
+    acl_add_mask(e, &n);
     acl_join(e, n, a.acl, sizeof a.acl);
   } else if (perms) {
     int k = acl_parse(a.acl, e, ACL_MAX_ENTRIES);
@@ -1050,4 +1045,165 @@ static int path_owner_set(blob_ctx *c, int64_t blob_id, int dir, const char *per
     snprintf(a.acl, sizeof a.acl, "user::%s,group::%s,other::%s", b[0], b[1], b[2]);
   }
   return acl_store(c, blob_id, &a);
+}
+
+/* Named entries without a mask get one: the union of the group class's bits. */
+static void acl_add_mask(acl_ent *e, int *n) {
+  int named = 0, m = 0;
+  for (int i = 0; i < *n; i++)
+    if (!e[i].dflt && (!strcmp(e[i].type, "user") || !strcmp(e[i].type, "group"))) {
+      named |= e[i].id[0] != 0;
+      if (strcmp(e[i].type, "user") || e[i].id[0]) m |= e[i].bits;
+    }
+  if (named && !acl_find(e, *n, "mask", "") && *n < ACL_MAX_ENTRIES)
+    e[(*n)++] = (acl_ent){0, "mask", "", m};
+}
+
+/* "[default:]type:id" entries of a remove request; the count or -1. */
+static int acl_parse_ids(const char *s, acl_ent *e, int max) {
+  int n = 0;
+  char *dup = strdup(s), *save = NULL;
+  if (!dup) abort();
+  for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    if (n == max) goto bad;
+    acl_ent *x = &e[n];
+    memset(x, 0, sizeof *x);
+    if (!strncmp(t, "default:", 8)) {
+      x->dflt = 1;
+      t += 8;
+    }
+    char *c1 = strchr(t, ':');
+    if (!c1 || strchr(c1 + 1, ':') || (size_t)(c1 - t) >= sizeof x->type ||
+        strlen(c1 + 1) >= sizeof x->id || !c1[1])
+      goto bad;
+    memcpy(x->type, t, (size_t)(c1 - t));
+    snprintf(x->id, sizeof x->id, "%s", c1 + 1);
+    if (strcmp(x->type, "user") && strcmp(x->type, "group")) goto bad;
+    n++;
+  }
+  free(dup);
+  return n;
+bad:
+  free(dup);
+  return -1;
+}
+
+void blob_dfs_set_access_control_recursive(blob_ctx *c) {
+  http_req *r = c->r;
+  const char *mode = http_query_get(r, "mode"), *acl = http_header_get(r, "x-ms-acl");
+  int set = mode && !strcasecmp(mode, "set"), modify = mode && !strcasecmp(mode, "modify");
+  int remove = mode && !strcasecmp(mode, "remove");
+  if (!set && !modify && !remove) {
+    blob_fail_query(c, "mode", mode);
+    return;
+  }
+  acl_ent spec[ACL_MAX_ENTRIES];
+  int ns = acl ? (remove ? acl_parse_ids(acl, spec, ACL_MAX_ENTRIES)
+                         : acl_parse(acl, spec, ACL_MAX_ENTRIES))
+               : -1;
+  if (ns < 0 || (set && (!acl_find(spec, ns, "user", "") || !acl_find(spec, ns, "group", "") ||
+                         !acl_find(spec, ns, "other", "")))) {
+    http_fail(r, STORAGE_ERR_INVALID_ACCESS_CONTROL_LIST,
+              "The access control list value is invalid: '%s'.", acl ? acl : "");
+    return;
+  }
+  blob_container_row ct;
+  if (store_begin(c->s) != 0) {
+    blob_fail_internal(c, "starting a transaction");
+    return;
+  }
+  if (blob_need_container(c, &ct) != 0) goto fail;
+  blob_row top;
+  int found = blob_row_load(c, ct.id, c->blob, "", &top);
+  if (found < 0) goto fail_internal;
+  if (!found) {
+    fail_path_not_found(c);
+    goto fail;
+  }
+  /* Every path at or under the target, in one transaction. */
+  char *lo = http_printf(r, "%s/", c->blob), *hi = http_printf(r, "%s0", c->blob);
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(c->s),
+                    "SELECT id, metadata FROM blobs WHERE container_id=?1 AND snapshot='' AND"
+                    " (name=?2 OR (name>=?3 AND name<?4))",
+                    -1, &q, NULL) != SQLITE_OK)
+    goto fail_internal;
+  sqlite3_bind_int64(q, 1, ct.id);
+  sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 3, lo, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 4, hi, -1, SQLITE_STATIC);
+  int64_t *ids = NULL;
+  int *dirs = NULL, nids = 0, cap = 0;
+  while (sqlite3_step(q) == SQLITE_ROW) {
+    if (nids == cap) {
+      cap = cap ? cap * 2 : 64;
+      ids = realloc(ids, (size_t)cap * sizeof *ids);
+      dirs = realloc(dirs, (size_t)cap * sizeof *dirs);
+      if (!ids || !dirs) abort();
+    }
+    blob_row b = {.metadata = (const char *)sqlite3_column_text(q, 1)};
+    ids[nids] = sqlite3_column_int64(q, 0);
+    dirs[nids++] = is_dir(&b);
+  }
+  store_finalize(q);
+  int ndirs = 0, nfiles = 0, rc = 0;
+  for (int i = 0; i < nids && rc == 0; i++) {
+    dfs_acl a;
+    acl_ent e[ACL_MAX_ENTRIES];
+    acl_load(c, ids[i], dirs[i], &a);
+    int n = acl_parse(a.acl, e, ACL_MAX_ENTRIES);
+    if (n < 0) n = 0;
+    if (set) {
+      memcpy(e, spec, (size_t)ns * sizeof *e);
+      n = ns;
+    } else {
+      for (int k = 0; k < ns; k++) {
+        /* default: entries belong to directories only. */
+        if (spec[k].dflt && !dirs[i]) continue;
+        int at = -1;
+        for (int j = 0; j < n; j++)
+          if (e[j].dflt == spec[k].dflt && !strcmp(e[j].type, spec[k].type) &&
+              !strcmp(e[j].id, spec[k].id))
+            at = j;
+        if (remove && at >= 0) {
+          memmove(&e[at], &e[at + 1], (size_t)(n - at - 1) * sizeof *e);
+          n--;
+        } else if (modify && at >= 0) {
+          e[at].bits = spec[k].bits;
+        } else if (modify && n < ACL_MAX_ENTRIES) {
+          e[n++] = spec[k];
+        }
+      }
+    }
+    if (!dirs[i]) { /* files take no default: entries */
+      int w = 0;
+      for (int j = 0; j < n; j++)
+        if (!e[j].dflt) e[w++] = e[j];
+      n = w;
+    }
+    /* As setfacl does, the mask follows the entries unless the request names one. */
+    acl_ent *mask = acl_find(e, n, "mask", "");
+    if (!set && mask && !acl_find(spec, ns, "mask", "")) {
+      memmove(mask, mask + 1, (size_t)(n - (mask - e) - 1) * sizeof *e);
+      n--;
+    }
+    acl_add_mask(e, &n);
+    acl_join(e, n, a.acl, sizeof a.acl);
+    rc = acl_store(c, ids[i], &a);
+    if (dirs[i])
+      ndirs++;
+    else
+      nfiles++;
+  }
+  free(ids);
+  free(dirs);
+  if (rc != 0 || store_commit(c->s) != 0) goto fail_internal;
+  http_reply_json(r, 200,
+                  json_pack("{s:i,s:i,s:i,s:[]}", "directoriesSuccessful", ndirs, "filesSuccessful",
+                            nfiles, "failureCount", 0, "failedEntries"));
+  return;
+fail_internal:
+  blob_fail_internal(c, "setting the access control");
+fail:
+  store_rollback(c->s);
 }

@@ -643,6 +643,7 @@ static const blob_op dfs_ops[] = {
      .method = "PATCH",
      .level = B,
      .comp = "setAccessControlRecursive",
+     .fn = blob_dfs_set_access_control_recursive,
      .sas_perm = 'w',
      .sas_rtype = 'o',
      .action = A_BLOB_PERMS,

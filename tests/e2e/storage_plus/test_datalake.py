@@ -278,6 +278,23 @@ class Acls(unittest.TestCase):
         self.assertEqual((cm.exception.status_code, cm.exception.error_code),
                          (400, "InvalidAccessControlList"))
         self.assertEqual(f.download_file().readall(), b"secret,1\n")
+        # Recursively: the whole tree at once.
+        res = mine.get_directory_client("proj").update_access_control_recursive(
+            acl="user:%s:rwx" % b)
+        self.assertEqual((res.counters.directories_successful, res.counters.files_successful,
+                          res.counters.failure_count), (2, 1, 0))
+        theirs.get_file_client("proj/data/z.csv").upload_data(b"now yes", overwrite=True)
+        mine.get_directory_client("proj").remove_access_control_recursive(acl="user:%s" % b)
+        with self.assertRaises(HttpResponseError) as cm:
+            theirs.get_file_client("proj/data/x.csv").download_file().readall()
+        self.assertEqual(cm.exception.status_code, 403)
+        mine.get_directory_client("proj").set_access_control(
+            acl="user::rwx,group::r-x,other::---,user:%s:--x" % b)
+        mine.get_directory_client("proj/data").set_access_control(
+            acl="user::rwx,group::r-x,other::---,user:%s:r-x" % b)
+        mine.get_file_client("proj/data/x.csv").set_access_control(
+            acl="user::rw-,group::r--,other::---,user:%s:r--" % b)
+        self.assertEqual(f.download_file().readall(), b"secret,1\n")
         # Taking the entry away denies again.
         mine.get_file_client("proj/data/x.csv").set_access_control(
             acl="user::rw-,group::r--,other::---")
