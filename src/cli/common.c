@@ -40,6 +40,8 @@ int cli_common_options(srv_config *c, int argc, char **argv) {
       c->blob_tls_port = atoi(v);
     } else if (!strcmp(a, "--prices") && v) {
       c->prices_file = v;
+    } else if (!strcmp(a, "--dfs-port") && v) {
+      c->dfs_port = atoi(v);
     } else if (!strcmp(a, "--threads") && v) {
       c->threads = atoi(v);
     } else {
@@ -63,6 +65,8 @@ void cli_load_endpoints(srv *s) {
   if (m) snprintf(s->mgmt_url, sizeof s->mgmt_url, "%s", m);
   if (b) snprintf(s->blob_url, sizeof s->blob_url, "%s", b);
   if (bt) snprintf(s->blob_tls_url, sizeof s->blob_tls_url, "%s", bt);
+  const char *df = json_string_value(json_object_get(j, "dfs"));
+  if (df) snprintf(s->dfs_url, sizeof s->dfs_url, "%s", df);
   json_decref(j);
 }
 

@@ -18,6 +18,8 @@ const char *cli_prog = "azlite";
   "  --blob-port N         HTTP port of Blob Storage (default 10000; env AZLITE_BLOB_PORT)\n"      \
   "  --blob-tls-port N     HTTPS port of Blob Storage (default 10443;\n"                           \
   "                        env AZLITE_BLOB_TLS_PORT)\n"                                            \
+  "  --dfs-port N          HTTP port of Data Lake Storage, dfs (default 10004; 0: none;\n"         \
+  "                        env AZLITE_DFS_PORT)\n"                                                 \
   "  --threads N           request threads per listener (default 4)\n"
 
 static const struct {

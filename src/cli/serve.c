@@ -14,8 +14,8 @@
 /* The endpoints of this run, for `azlite env|az|clock` and for tests. */
 static int write_endpoints(srv *s) {
   char *path = srv_path(s, "endpoints.json"), *tmp = srv_path(s, "endpoints.json.tmp");
-  json_t *j = json_pack("{s:s,s:s,s:s,s:i}", "management", s->mgmt_url, "blob", s->blob_url,
-                        "blobTls", s->blob_tls_url, "pid", (int)getpid());
+  json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i}", "management", s->mgmt_url, "blob", s->blob_url,
+                        "blobTls", s->blob_tls_url, "dfs", s->dfs_url, "pid", (int)getpid());
   int rc = json_dump_file(j, tmp, JSON_INDENT(2)) == 0 && rename(tmp, path) == 0 ? 0 : -1;
   json_decref(j);
   free(path);

@@ -32,6 +32,7 @@
 
 #define AZURE_HOSTS                                                                                \
   "management.azure.com,login.microsoftonline.com,graph.microsoft.com,*.blob.core.windows.net,"    \
+  "*.dfs.core.windows.net,"                                                                        \
   "*.azurewebsites.net,*.scm.azurewebsites.net,*.api.azureml.ms,*.inference.ml.azure."             \
   "com," AZURE_INFERENCE_HOSTS
 

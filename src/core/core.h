@@ -25,6 +25,7 @@ typedef struct srv_config {
   int mgmt_port;        /* HTTPS: ARM, AAD, Graph (default 8443) */
   int blob_port;        /* HTTP blob (default 10000, Azurite's) */
   int blob_tls_port;    /* HTTPS blob (default 10443) */
+  int dfs_port;         /* HTTP Data Lake Storage, dfs (default 10004; 0: none) */
   int log_level;        /* LOG_ERROR..LOG_DEBUG */
   int threads;          /* HTTP worker threads per listener */
   uint64_t max_body;    /* largest request body accepted on blob listeners */
@@ -224,6 +225,10 @@ const char *http_mgmt_base(http_req *r);
  * (in r's arena): https://<account>.blob.core.windows.net/, or azlite's path
  * style URL on the HTTPS (https) or HTTP blob listener. */
 const char *http_blob_endpoint(http_req *r, const char *account, int https);
+/* The Data Lake (dfs) endpoint of account, "…/" (primaryEndpoints.dfs): Azure's
+ * <account>.dfs.core.windows.net in transparent mode, else the dfs port (the
+ * blob one when that listener is off: the blob listeners serve dfs too). */
+const char *http_dfs_endpoint(http_req *r, const char *account, int https);
 
 /* ---- the provider interface -------------------------------------------- */
 
@@ -322,6 +327,7 @@ typedef struct srv {
   char mgmt_url[64]; /* https://127.0.0.1:8443 */
   char blob_url[64]; /* http://127.0.0.1:10000 */
   char blob_tls_url[64];
+  char dfs_url[64];         /* http://127.0.0.1:10004; "" when its port could not be had */
   void *provider_state[16]; /* indexed by provider position; owned by each provider */
   void *priv;               /* private to server.c */
 } srv;

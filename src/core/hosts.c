@@ -44,6 +44,9 @@ static const struct {
 } hosts_table[] = {
     /* <account>.blob.core.windows.net: that account's blob endpoint (HTTPS). */
     {".blob.core.windows.net", LISTEN_BLOB_TLS},
+    /* <account>.dfs.core.windows.net: its Data Lake endpoint, which the blob
+     * routes serve (a dfs request tells itself apart). */
+    {".dfs.core.windows.net", LISTEN_BLOB_TLS},
     /* <app>.azurewebsites.net and its SCM (Kudu) site. */
     {".azurewebsites.net", LISTEN_WEB},
     {".scm.azurewebsites.net", LISTEN_WEB},
@@ -86,4 +89,10 @@ const char *http_mgmt_base(http_req *r) {
 const char *http_blob_endpoint(http_req *r, const char *account, int https) {
   if (http_req_transparent(r)) return http_printf(r, "https://%s.blob.core.windows.net/", account);
   return http_printf(r, "%s/%s/", https ? r->srv->blob_tls_url : r->srv->blob_url, account);
+}
+
+const char *http_dfs_endpoint(http_req *r, const char *account, int https) {
+  if (http_req_transparent(r)) return http_printf(r, "https://%s.dfs.core.windows.net/", account);
+  if (https || !r->srv->dfs_url[0]) return http_blob_endpoint(r, account, https);
+  return http_printf(r, "%s/%s/", r->srv->dfs_url, account);
 }

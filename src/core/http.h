@@ -36,6 +36,7 @@ enum http_listener {
   LISTEN_MGMT,     /* HTTPS: ARM, AAD, Graph, admin */
   LISTEN_BLOB,     /* HTTP: blob data plane (Azurite's port) */
   LISTEN_BLOB_TLS, /* HTTPS: blob data plane (bearer tokens) */
+  LISTEN_DFS,      /* HTTP: Data Lake Storage (dfs), served by the blob routes */
   /* HTTP: the Instance Metadata Service, with no socket of its own on the
    * host: only connections a provider hands over (srv_add_connection) from
    * inside a sandbox reach it, their client address naming the sandbox. */

@@ -732,7 +732,8 @@ static int route_match(http_req *r, const compiled_route *c, char **segs, int ns
 /* Finds the most specific route; *method_mismatch is set when only the method differs. */
 static const route *route_find(http_req *r, int *method_mismatch) {
   srv_priv *p = r->srv->priv;
-  enum http_listener want = r->listener == LISTEN_BLOB_TLS ? LISTEN_BLOB : r->listener;
+  enum http_listener want =
+      r->listener == LISTEN_BLOB_TLS || r->listener == LISTEN_DFS ? LISTEN_BLOB : r->listener;
   /* Every segment, however many: a route matches the whole path or not at all. */
   char **segs = http_alloc(r, sizeof *segs * (strlen(r->path) / 2 + 1));
   int nsegs = 0;
@@ -1739,6 +1740,7 @@ void srv_config_defaults(srv_config *c) {
   c->mgmt_port = 8443;
   c->blob_port = 10000;
   c->blob_tls_port = 10443;
+  c->dfs_port = 10004;
   c->log_level = LOG_INFO;
   c->threads = 4;
   c->max_body = 5000ull * 1024 * 1024;
@@ -1748,6 +1750,7 @@ void srv_config_defaults(srv_config *c) {
   if ((v = getenv("AZLITE_MGMT_PORT"))) c->mgmt_port = atoi(v);
   if ((v = getenv("AZLITE_BLOB_PORT"))) c->blob_port = atoi(v);
   if ((v = getenv("AZLITE_BLOB_TLS_PORT"))) c->blob_tls_port = atoi(v);
+  if ((v = getenv("AZLITE_DFS_PORT"))) c->dfs_port = atoi(v);
   if ((v = getenv("AZLITE_IDLE_TIMEOUT")) && atoi(v) > 0) c->idle_timeout_s = atoi(v);
   if ((v = getenv("AZLITE_HEADER_TIMEOUT")) && atoi(v) > 0) c->header_timeout_s = atoi(v);
   if ((v = getenv("AZLITE_LOG_LEVEL")) && log_level_parse(v) >= 0)
@@ -1806,6 +1809,8 @@ int srv_open(srv *s) {
   snprintf(s->mgmt_url, sizeof s->mgmt_url, "https://127.0.0.1:%d", s->cfg.mgmt_port);
   snprintf(s->blob_url, sizeof s->blob_url, "http://127.0.0.1:%d", s->cfg.blob_port);
   snprintf(s->blob_tls_url, sizeof s->blob_tls_url, "https://127.0.0.1:%d", s->cfg.blob_tls_port);
+  if (s->cfg.dfs_port > 0)
+    snprintf(s->dfs_url, sizeof s->dfs_url, "http://127.0.0.1:%d", s->cfg.dfs_port);
   if (s->serving) tmp_sweep(s);
   if (store_init(s) != 0 || clock_init(s) != 0) return -1;
   for (int i = 0; providers[i]; i++)
@@ -1923,12 +1928,24 @@ int srv_listen(srv *s) {
     enum http_listener id;
     int tls;
   } kinds[LISTEN_COUNT] = {
-      {LISTEN_MGMT, 1}, {LISTEN_BLOB, 0}, {LISTEN_BLOB_TLS, 1}, {LISTEN_IMDS, 0}, {LISTEN_WEB, 0}};
-  int ports[LISTEN_COUNT] = {s->cfg.mgmt_port, s->cfg.blob_port, s->cfg.blob_tls_port, 0, 0};
+      {LISTEN_MGMT, 1}, {LISTEN_BLOB, 0}, {LISTEN_BLOB_TLS, 1}, {LISTEN_DFS, 0}, {LISTEN_IMDS, 0},
+      {LISTEN_WEB, 0}};
+  int ports[LISTEN_COUNT] = {s->cfg.mgmt_port, s->cfg.blob_port, s->cfg.blob_tls_port,
+                             s->cfg.dfs_port, 0, 0};
   for (int i = 0; i < LISTEN_COUNT; i++) {
     listener *l = &p->listeners[i];
     l->id = kinds[i].id;
+    /* The dfs listener is optional: without its port the blob listeners serve
+     * the dfs API too (requests of its shape), so a taken port is a warning. */
+    if (kinds[i].id == LISTEN_DFS && ports[i] <= 0) continue;
     l->d = start_one(s, l, ports[i], kinds[i].tls);
+    if (!l->d && kinds[i].id == LISTEN_DFS) {
+      log_warn("cannot listen on %s:%d for Data Lake Storage (dfs): %s; dfs is served on the blob "
+               "port",
+               s->cfg.bind, ports[i], strerror(errno));
+      s->dfs_url[0] = 0;
+      continue;
+    }
     if (!l->d) {
       log_error("cannot listen on %s:%d: %s", s->cfg.bind, ports[i], strerror(errno));
       return -1;

@@ -140,11 +140,12 @@ static json_t *account_render(http_req *r, json_t *body) {
    * the endpoint it publishes (and `az storage account
    * show-connection-string`) always works.  Under exec, Azure's own name. */
   int https = json_is_true(json_object_get(props, "supportsHttpsTrafficOnly"));
-  json_t *ep = json_pack("{s:s}", "blob", http_blob_endpoint(r, name, https));
+  json_t *ep = json_pack("{s:s,s:s}", "blob", http_blob_endpoint(r, name, https), "dfs",
+                         http_dfs_endpoint(r, name, https));
   /* The services azlite does not serve are named as Azure names them (a
    * general-purpose account has them all: `az functionapp create` requires
    * queue and table); under `azlite exec` those names are refused loudly. */
-  static const char *const others[] = {"queue", "table", "file", "dfs", NULL};
+  static const char *const others[] = {"queue", "table", "file", NULL};
   for (int i = 0; others[i]; i++)
     json_object_set_new(ep, others[i],
                         json_sprintf("https://%s.%s.core.windows.net/", name, others[i]));
@@ -656,6 +657,20 @@ void storage_blob_services_put(http_req *r) {
       json_object_del(p, k);
     else
       json_object_set(p, k, v);
+  }
+  /* Soft delete keeps items 1 to 365 days (Azure's bounds). */
+  static const char *const retention[] = {"deleteRetentionPolicy", "containerDeleteRetentionPolicy",
+                                          NULL};
+  for (int i = 0; retention[i]; i++) {
+    json_t *pol = json_object_get(p, retention[i]);
+    json_t *days = json_object_get(pol, "days");
+    if (!pol || !json_is_true(json_object_get(pol, "enabled"))) continue;
+    if (!days || !json_is_integer(days) || json_integer_value(days) < 1 ||
+        json_integer_value(days) > 365) {
+      http_fail(r, STORAGE_ERR_INVALID_REQUEST_PROPERTY_VALUE,
+                "'%s.days' must be a whole number of days from 1 to 365.", retention[i]);
+      goto done;
+    }
   }
   json_t *lat = json_object_get(p, "lastAccessTimeTrackingPolicy");
   int enable = json_is_true(json_object_get(lat, "enable"));

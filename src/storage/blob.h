@@ -76,6 +76,16 @@ typedef struct blob_trash {
 
 struct blob_reader;
 
+/* An account's data protection settings (blob_version.c): the blob service
+ * properties through ARM (isVersioningEnabled, deleteRetentionPolicy,
+ * containerDeleteRetentionPolicy) or Set Blob Service Properties. */
+typedef struct blob_protection {
+  int versioning;
+  int blob_days;      /* soft delete of blobs, 0: off */
+  int container_days; /* soft delete of containers, 0: off */
+  int blob_days_arm;  /* blob_days came from Resource Manager (else the data plane's) */
+} blob_protection;
+
 typedef struct blob_state {
   char *blobs_dir; /* <data>/blobs */
   pthread_mutex_t mu;
@@ -118,6 +128,12 @@ struct blob_ctx {
   /* A SAS grants this write only through create (c): no blob may stand at the name
    * (checked again inside the write's transaction, blob_write_target). */
   int sas_create_only;
+  /* A bearer caller's object id (Data Lake ACLs name it); NULL for other credentials. */
+  const char *caller_oid;
+  /* The version a write of this request made (x-ms-version-id on its reply). */
+  const char *version_id;
+  blob_protection protection; /* loaded on first use (blob_protection_of) */
+  int protection_loaded;
 };
 
 /* Finishes w and replies 200 with it (500 if it could not be rendered). */
@@ -161,8 +177,11 @@ typedef struct blob_container_row {
 typedef struct blob_row {
   int64_t id, container_id;
   const char *name;
-  const char *snapshot; /* "" for the base blob */
-  const char *type;     /* BlockBlob, AppendBlob, PageBlob */
+  const char *snapshot;   /* "" for the base blob; see blob_version.c for the other keys */
+  const char *version_id; /* NULL: none (versioning was off) */
+  int64_t deleted_ms;     /* 0: live; else soft deleted then, kept until purge_ms */
+  int64_t purge_ms;
+  const char *type; /* BlockBlob, AppendBlob, PageBlob */
   int64_t size;
   char etag[24];
   int64_t last_modified_ms, created_ms;
@@ -273,6 +292,9 @@ void blob_data_reply(blob_ctx *c, int status, const char *ctype, const blob_exte
  * (for copies that need their own file); 0 ok. */
 int blob_data_materialize(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint64_t len,
                           blob_pending *out);
+/* The first len bytes of a blob made of these extents, NUL-terminated, in a
+ * buffer the caller frees; NULL on a read error or no memory. */
+char *blob_data_read_all(blob_ctx *c, const blob_extent *ext, int n, uint64_t len);
 /* MD5 of bytes [off, off+len) of the blob; 0 ok. */
 int blob_data_md5(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint64_t len,
                   unsigned char md5[16]);
@@ -464,6 +486,62 @@ void blob_snapshot_blob(blob_ctx *c);
 /* A fresh snapshot time for a blob name ("2025-01-01T00:00:00.1234567Z", unique
  * among its snapshots) into out, inside the caller's transaction. */
 int blob_snapshot_time(blob_ctx *c, int64_t container_id, const char *name, char out[40]);
+
+/* ---- versions and soft delete (blob_version.c) ------------------------------------ */
+
+/* SQL: is this row (of table blobs, unqualified) a snapshot, not a version or a
+ * deleted base blob? */
+#define BLOB_SQL_IS_SNAPSHOT "(snapshot<>'' AND snapshot NOT GLOB '[@~]*')"
+
+int blob_protection_read(srv *s, const char *account, blob_protection *out);
+/* The request's account's settings, read once per request. */
+const blob_protection *blob_protection_of(blob_ctx *c);
+/* prefix + an ISO time with 7 fractional digits from ms, unique among the keys
+ * (snapshot column) of a blob name, inside the caller's transaction; 0 ok. */
+int blob_unique_time(srv *s, int64_t container_id, const char *name, const char *prefix, int64_t ms,
+                     char out[48]);
+/* Before a write replaces base blob old (NULL: none): keeps it as a previous
+ * version (versioning on) or as a soft-deleted snapshot (soft delete on). */
+int blob_protect_before_write(blob_ctx *c, const blob_row *old);
+/* After it: gives the base blob its new version id (c->version_id), or none. */
+int blob_version_after_write(blob_ctx *c, int64_t container_id, const char *name, int64_t blob_id);
+/* Delete Blob of the base blob b when versioning or soft delete is on: the base
+ * becomes a previous version or a soft-deleted blob; snapshots (with_snapshots
+ * or only_snapshots) are soft deleted when soft delete is on.  0 ok. */
+int blob_soft_delete(blob_ctx *c, const blob_row *b, int with_snapshots, int only_snapshots);
+/* Delete Blob of a version or snapshot b: 1 soft deleted, 0 soft delete is off
+ * (the caller deletes it), -1 store error. */
+int blob_version_soft_delete(blob_ctx *c, const blob_row *b);
+/* Delete Container: 1 soft deleted, 0 off (the caller deletes it), -1 store error. */
+int blob_container_soft_delete(blob_ctx *c, const blob_container_row *ct);
+void blob_undelete_blob(blob_ctx *c);
+void blob_container_restore(blob_ctx *c);
+/* A lifecycle delete of row blob_id under the account's protection, inside
+ * the caller's transaction: 1 kept (a previous version, soft deleted), 0 not
+ * protected (the caller deletes it), -1 store error. */
+int blob_lifecycle_delete(srv *s, const char *account, int64_t blob_id, int64_t now_ms);
+/* Drops the soft-deleted blobs and containers whose retention ended (scheduler). */
+void blob_soft_delete_purge(srv *s, int64_t now_ms);
+
+/* ---- Query Blob (blob_query.c) ---------------------------------------------------- */
+
+void blob_query(blob_ctx *c);
+
+/* ---- Data Lake Storage Gen2 paths (blob_dfs.c) ------------------------------------ */
+
+void blob_dfs_create(blob_ctx *c);
+void blob_dfs_append(blob_ctx *c);
+void blob_dfs_flush(blob_ctx *c);
+void blob_dfs_delete(blob_ctx *c);
+void blob_dfs_rename(blob_ctx *c);
+void blob_dfs_list_paths(blob_ctx *c);
+void blob_dfs_get_status(blob_ctx *c);
+void blob_dfs_set_access_control(blob_ctx *c);
+void blob_dfs_get_access_control(blob_ctx *c);
+void blob_dfs_set_access_control_recursive(blob_ctx *c);
+/* On a hierarchical-namespace account, do the POSIX ACLs of the path and its
+ * parents let c->caller_oid run c->op (for a bearer caller RBAC refused)? 1 yes. */
+int blob_dfs_acl_allows(blob_ctx *c);
 
 /* ---- index tags (blob_tags.c) ------------------------------------------------- */
 

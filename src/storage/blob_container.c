@@ -152,7 +152,12 @@ void blob_container_delete(blob_ctx *c) {
       blob_ids_add(&ids, sqlite3_column_int64(q, 0));
     store_finalize(q);
   }
-  if (store_exec(c->s, "DELETE FROM blob_containers WHERE id=%lld", (long long)ct.id) != 0 ||
+  /* Under soft delete the container stays, renamed, until its retention ends. */
+  int soft = blob_container_soft_delete(c, &ct);
+  if (soft > 0) blob_ids_free(&ids);
+  if (soft < 0 ||
+      (!soft &&
+       store_exec(c->s, "DELETE FROM blob_containers WHERE id=%lld", (long long)ct.id) != 0) ||
       store_commit(c->s) != 0) {
     store_rollback(c->s);
     blob_ids_free(&ids);

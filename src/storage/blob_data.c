@@ -50,6 +50,11 @@ int blob_body_digests_for(http_req *r, int whole_blob) {
 }
 
 int blob_body_digests(http_req *r) {
+  /* Data Lake Append Data: a block's digests. */
+  if (!strcmp(r->method, "PATCH")) {
+    const char *action = http_query_get(r, "action");
+    return action && !strcmp(action, "append") ? blob_body_digests_for(r, 0) : 0;
+  }
   if (strcmp(r->method, "PUT") != 0 || http_header_get(r, "x-ms-copy-source")) return 0;
   const char *comp = http_query_get(r, "comp");
   if (!comp) return http_query_get(r, "restype") ? 0 : blob_body_digests_for(r, 1);
@@ -803,6 +808,24 @@ int blob_data_md5(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint
   free(buf);
   reader_free(rd);
   return rc;
+}
+
+char *blob_data_read_all(blob_ctx *c, const blob_extent *ext, int n, uint64_t len) {
+  char *buf = malloc(len + 1);
+  if (!buf) return NULL;
+  extent_reader *rd = reader_new(c->s, ext, n, 0);
+  for (uint64_t pos = 0; pos < len;) {
+    ssize_t got = reader_read(rd, pos, buf + pos, (size_t)(len - pos));
+    if (got <= 0) {
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    pos += (uint64_t)got;
+  }
+  reader_free(rd);
+  if (buf) buf[len] = 0;
+  return buf;
 }
 
 int blob_data_materialize(blob_ctx *c, const blob_extent *ext, int n, uint64_t off, uint64_t len,

@@ -26,6 +26,9 @@
 #define A_CONT_DELETE "Microsoft.Storage/storageAccounts/blobServices/containers/delete"
 #define A_SVC_READ "Microsoft.Storage/storageAccounts/blobServices/read"
 #define A_SVC_WRITE "Microsoft.Storage/storageAccounts/blobServices/write"
+#define A_BLOB_MOVE "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/move/action"
+#define A_BLOB_PERMS                                                                               \
+  "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/modifyPermissions/action"
 #define A_UDK "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"
 
 #define S BLOB_LVL_SERVICE
@@ -243,6 +246,7 @@ static const blob_op blob_ops[] = {
      .level = C,
      .restype = "container",
      .comp = "undelete",
+     .fn = blob_container_restore,
      .sas_perm = 'w',
      .sas_rtype = 'c',
      .action = A_CONT_WRITE},
@@ -420,6 +424,7 @@ static const blob_op blob_ops[] = {
      .method = "PUT",
      .level = B,
      .comp = "undelete",
+     .fn = blob_undelete_blob,
      .sas_perm = 'w',
      .sas_rtype = 'o',
      .action = A_BLOB_WRITE,
@@ -516,6 +521,155 @@ static const blob_op blob_ops[] = {
      .method = "POST",
      .level = B,
      .comp = "query",
+     .fn = blob_query,
+     .sas_perm = 'r',
+     .sas_rtype = 'o',
+     .action = A_BLOB_READ,
+     .data_action = 1},
+};
+
+/* The Data Lake Storage Gen2 (dfs) operations, keyed by method, level, the
+ * resource= parameter (in .restype) and the action= one (in .comp); a rename
+ * (x-ms-rename-source) and a recursive delete are keyed as the actions
+ * "rename" and "delete" (see dfs_keys).  Served on every blob listener and on
+ * <account>.dfs hosts: a request of this shape is never a Blob API one. */
+static const blob_op dfs_ops[] = {
+    {.name = "CreateFilesystem",
+     .method = "PUT",
+     .level = C,
+     .restype = "filesystem",
+     .fn = blob_container_create,
+     .sas_perm = 'c',
+     .sas_rtype = 'c',
+     .action = A_CONT_WRITE},
+    {.name = "DeleteFilesystem",
+     .method = "DELETE",
+     .level = C,
+     .restype = "filesystem",
+     .fn = blob_container_delete,
+     .sas_perm = 'd',
+     .sas_rtype = 'c',
+     .action = A_CONT_DELETE},
+    {.name = "GetFilesystemProperties",
+     .method = "HEAD",
+     .level = C,
+     .restype = "filesystem",
+     .fn = blob_container_get_properties,
+     .sas_perm = 'r',
+     .sas_rtype = 'c',
+     .action = A_CONT_READ},
+    {.name = "ListPaths",
+     .method = "GET",
+     .level = C,
+     .restype = "filesystem",
+     .fn = blob_dfs_list_paths,
+     .sas_perm = 'l',
+     .sas_rtype = 'c',
+     .action = A_BLOB_READ,
+     .data_action = 1},
+    {.name = "ListFilesystems",
+     .method = "GET",
+     .level = S,
+     .restype = "account",
+     .sas_perm = 'l',
+     .sas_rtype = 's',
+     .action = A_CONT_READ},
+    {.name = "CreatePath",
+     .method = "PUT",
+     .level = B,
+     .restype = "file",
+     .fn = blob_dfs_create,
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_WRITE,
+     .data_action = 1,
+     .sas_alt = 'c'},
+    {.name = "CreatePath",
+     .method = "PUT",
+     .level = B,
+     .restype = "directory",
+     .fn = blob_dfs_create,
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_WRITE,
+     .data_action = 1,
+     .sas_alt = 'c'},
+    {.name = "RenamePath",
+     .method = "PUT",
+     .level = B,
+     .comp = "rename",
+     .fn = blob_dfs_rename,
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_MOVE,
+     .data_action = 1},
+    {.name = "DeletePath",
+     .method = "DELETE",
+     .level = B,
+     .comp = "delete",
+     .fn = blob_dfs_delete,
+     .sas_perm = 'd',
+     .sas_rtype = 'o',
+     .action = A_BLOB_DELETE,
+     .data_action = 1},
+    {.name = "AppendData",
+     .method = "PATCH",
+     .level = B,
+     .comp = "append",
+     .fn = blob_dfs_append,
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_WRITE,
+     .data_action = 1},
+    {.name = "FlushData",
+     .method = "PATCH",
+     .level = B,
+     .comp = "flush",
+     .fn = blob_dfs_flush,
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_WRITE,
+     .data_action = 1},
+    {.name = "SetAccessControl",
+     .method = "PATCH",
+     .level = B,
+     .comp = "setAccessControl",
+     .fn = blob_dfs_set_access_control,
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_PERMS,
+     .data_action = 1},
+    {.name = "SetAccessControlRecursive",
+     .method = "PATCH",
+     .level = B,
+     .comp = "setAccessControlRecursive",
+     .fn = blob_dfs_set_access_control_recursive,
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_PERMS,
+     .data_action = 1},
+    {.name = "SetPathProperties",
+     .method = "PATCH",
+     .level = B,
+     .comp = "setProperties",
+     .sas_perm = 'w',
+     .sas_rtype = 'o',
+     .action = A_BLOB_WRITE,
+     .data_action = 1},
+    {.name = "GetPathStatus",
+     .method = "HEAD",
+     .level = B,
+     .comp = "getStatus",
+     .fn = blob_dfs_get_status,
+     .sas_perm = 'r',
+     .sas_rtype = 'o',
+     .action = A_BLOB_READ,
+     .data_action = 1},
+    {.name = "GetPathAccessControl",
+     .method = "HEAD",
+     .level = B,
+     .comp = "getAccessControl",
+     .fn = blob_dfs_get_access_control,
      .sas_perm = 'r',
      .sas_rtype = 'o',
      .action = A_BLOB_READ,
@@ -536,11 +690,12 @@ static int param_is(const char *want, const char *got) {
 
 /* Finds the operation; *known is set when the (level, restype, comp) exists
  * for another method. */
-static const blob_op *find_op(const char *method, enum blob_level lvl, const char *restype,
-                              const char *comp, int *known) {
+static const blob_op *find_op(const blob_op *ops, size_t nops, const char *method,
+                              enum blob_level lvl, const char *restype, const char *comp,
+                              int *known) {
   *known = 0;
-  for (size_t i = 0; i < sizeof blob_ops / sizeof blob_ops[0]; i++) {
-    const blob_op *op = &blob_ops[i];
+  for (size_t i = 0; i < nops; i++) {
+    const blob_op *op = &ops[i];
     if (op->level != BLOB_LVL_ANY && op->level != lvl) continue;
     if (!param_is(op->restype, restype) || !param_is(op->comp, comp)) continue;
     if (strcasecmp(op->method, method) == 0) return op;
@@ -584,6 +739,7 @@ void blob_set_etag_lm(blob_ctx *c, const char *etag, int64_t last_modified_ms) {
   http_date(last_modified_ms, d);
   http_set_headerf(c->r, "ETag", "\"%s\"", etag);
   http_set_header(c->r, "Last-Modified", d);
+  if (c->version_id) http_set_header(c->r, "x-ms-version-id", c->version_id);
 }
 
 int blob_read_begin(blob_ctx *c) {
@@ -599,7 +755,8 @@ void blob_read_end(blob_ctx *c) {
 /* "<account>.blob.localhost[:port]" or "<account>.blob.core.windows.net": the
  * account from the host (request-scoped), else NULL. */
 static const char *account_from_host(http_req *r) {
-  static const char *const suffixes[] = {".blob.localhost", ".blob.core.windows.net"};
+  static const char *const suffixes[] = {".blob.localhost", ".blob.core.windows.net",
+                                         ".dfs.localhost", ".dfs.core.windows.net"};
   const char *h = r->host;
   size_t n = strcspn(h, ":");
   for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
@@ -777,7 +934,10 @@ static int authenticate_bearer(blob_ctx *c, const char *authz, const account_row
   }
   r->caller = p;
   c->auth.kind = SAUTH_BEARER;
-  if (authz_check(c->s, p, c->op->action, data_scope(c, acct), c->op->data_action) != 0) {
+  c->caller_oid = p->oid;
+  /* Azure checks RBAC first, then, on a hierarchical namespace, the path's ACLs. */
+  if (authz_check(c->s, p, c->op->action, data_scope(c, acct), c->op->data_action) != 0 &&
+      !(c->hns && c->op->data_action && blob_dfs_acl_allows(c))) {
     http_fail(r, STORAGE_ERR_AUTHORIZATION_PERMISSION_MISMATCH,
               "This request is not authorized to perform this operation using this permission.");
     return -1;
@@ -954,6 +1114,37 @@ void blob_dispatch(http_req *r) {
   if (http_header_get(r, "Origin")) blob_cors_headers(c);
 }
 
+static int op_takes_version(const blob_op *op) {
+  static const char *const ops[] = {"GetBlob",     "GetBlobProperties", "GetBlobMetadata",
+                                    "DeleteBlob",  "SetBlobTier",       "GetBlobTags",
+                                    "SetBlobTags", "QueryBlob",         NULL};
+  for (int i = 0; ops[i]; i++)
+    if (!strcmp(op->name, ops[i])) return 1;
+  return 0;
+}
+
+/* Is this a Data Lake (dfs) request?  Then *restype and *comp are its keys in
+ * dfs_ops: resource= and action=, or the rename and recursive delete. */
+static int dfs_keys(http_req *r, enum blob_level lvl, const char **restype, const char **comp) {
+  const char *res = http_query_get(r, "resource"), *act = http_query_get(r, "action");
+  *restype = res;
+  *comp = act;
+  if (res || act) return 1;
+  if (lvl == BLOB_LVL_BLOB && !strcasecmp(r->method, "PUT") &&
+      http_header_get(r, "x-ms-rename-source")) {
+    *comp = "rename";
+    return 1;
+  }
+  if (lvl == BLOB_LVL_BLOB && !strcasecmp(r->method, "DELETE") && http_query_get(r, "recursive")) {
+    *comp = "delete";
+    return 1;
+  }
+  if (!strcasecmp(r->method, "PATCH")) return 1;
+  *restype = http_query_get(r, "restype");
+  *comp = http_query_get(r, "comp");
+  return 0;
+}
+
 static void dispatch_one(blob_ctx *c) {
   http_req *r = c->r;
 
@@ -962,7 +1153,12 @@ static void dispatch_one(blob_ctx *c) {
                                        : BLOB_LVL_SERVICE;
   int known = 0;
   const char *restype = http_query_get(r, "restype"), *comp = http_query_get(r, "comp");
-  c->op = find_op(r->method, lvl, restype, comp, &known);
+  if (dfs_keys(r, lvl, &restype, &comp))
+    c->op =
+        find_op(dfs_ops, sizeof dfs_ops / sizeof dfs_ops[0], r->method, lvl, restype, comp, &known);
+  else
+    c->op = find_op(blob_ops, sizeof blob_ops / sizeof blob_ops[0], r->method, lvl, restype, comp,
+                    &known);
   if (!c->op) {
     if (known)
       http_fail(r, STORAGE_ERR_UNSUPPORTED_HTTP_VERB,
@@ -985,6 +1181,12 @@ static void dispatch_one(blob_ctx *c) {
     return;
   }
   if (authenticate(c) != 0) return;
+  /* versionid= names a version only where Azure takes one; a write to content
+   * never goes to a previous version. */
+  if (http_query_get(r, "versionid") && !op_takes_version(c->op)) {
+    blob_fail_query(c, "versionid", http_query_get(r, "versionid"));
+    return;
+  }
   if (!c->op->fn) {
     http_fail(r, STORAGE_ERR_NOT_IMPLEMENTED, "azlite does not implement the %s operation yet.",
               c->op->name);
@@ -1063,7 +1265,8 @@ int blob_source_open(blob_ctx *c, const char *url, int flags, blob_source *out) 
   sc->now_ms = c->now_ms;
   int known;
   if (http_failed(sub) || split_path(sc) != 0 || !sc->container || !sc->blob ||
-      !(sc->op = find_op("GET", BLOB_LVL_BLOB, NULL, NULL, &known))) {
+      !(sc->op = find_op(blob_ops, sizeof blob_ops / sizeof blob_ops[0], "GET", BLOB_LVL_BLOB, NULL,
+                         NULL, &known))) {
     blob_fail_header(c, "x-ms-copy-source", url);
     return -1;
   }
@@ -1085,8 +1288,18 @@ int blob_source_open(blob_ctx *c, const char *url, int flags, blob_source *out) 
   int found = blob_container_load(sc, sc->container, &out->ct);
   if (found == 0) return fail_source(c, 404, "The specified container does not exist.");
   if (found == 1) {
-    const char *snap = http_query_get(sub, "snapshot");
-    found = blob_row_load(sc, out->ct.id, sc->blob, snap ? snap : "", &out->b);
+    const char *snap = http_query_get(sub, "snapshot"), *vid = http_query_get(sub, "versionid");
+    if (snap && (snap[0] == '@' || snap[0] == '~')) {
+      found = 0;
+    } else if (vid) {
+      /* A version: the base blob when it is the current one. */
+      found = blob_row_load(sc, out->ct.id, sc->blob, "", &out->b);
+      if (found == 0 || (found == 1 && !(out->b.version_id && strcmp(out->b.version_id, vid) == 0)))
+        found = blob_row_load(sc, out->ct.id, sc->blob, http_printf(r, "@%s", vid), &out->b);
+    } else {
+      found = blob_row_load(sc, out->ct.id, sc->blob, snap ? snap : "", &out->b);
+    }
+    if (found == 1 && out->b.deleted_ms) found = 0;
     if (found == 0) return fail_source(c, 404, "The specified blob does not exist.");
   }
   if (found < 0) {

@@ -1,5 +1,6 @@
 /* blob_list.c: List Blobs, flat and hierarchical (delimiter -> BlobPrefix),
- * with paging by marker and include=metadata,uncommittedblobs,snapshots,copy.
+ * with paging by marker and include=metadata,uncommittedblobs,snapshots,copy,
+ * tags,versions,deleted.
  *
  * Names are walked in byte order straight off the (container_id, name,
  * snapshot) index.  With a delimiter, once a BlobPrefix is emitted the walk
@@ -20,6 +21,8 @@ enum {
   INC_SNAPSHOTS = 4,
   INC_COPY = 8,
   INC_TAGS = 16,
+  INC_VERSIONS = 32,
+  INC_DELETED = 64,
 };
 
 /* Parses include=a,b,c; -1 on a value Azure does not know. */
@@ -33,10 +36,10 @@ static int parse_include(const char *s, int *out) {
       {"snapshots", INC_SNAPSHOTS},
       {"copy", INC_COPY},
       {"tags", INC_TAGS},
-      /* Accepted; azlite keeps no deleted blobs, versions or policies yet. */
-      {"deleted", 0},
-      {"versions", 0},
-      {"deletedwithversions", 0},
+      {"versions", INC_VERSIONS},
+      {"deleted", INC_DELETED},
+      {"deletedwithversions", INC_DELETED},
+      /* Accepted; azlite keeps no immutability policies or ACLs yet. */
       {"immutabilitypolicy", 0},
       {"legalhold", 0},
       {"permissions", 0},
@@ -137,7 +140,14 @@ void blob_metadata_xml(xmlw *w, const char *metadata_json) {
 static void blob_xml(blob_ctx *c, xmlw *w, const blob_row *b, int include) {
   xmlw_open(w, "Blob");
   name_elem(c, w, b->name);
-  if (b->snapshot && b->snapshot[0]) xmlw_elem(w, "Snapshot", b->snapshot);
+  if (b->deleted_ms) xmlw_elem(w, "Deleted", "true");
+  /* The other keys (blob_version.c) are no snapshot times. */
+  if (b->snapshot[0] && b->snapshot[0] != '@' && b->snapshot[0] != '~')
+    xmlw_elem(w, "Snapshot", b->snapshot);
+  if (b->version_id) {
+    xmlw_elem(w, "VersionId", b->version_id);
+    if (!b->snapshot[0]) xmlw_elem(w, "IsCurrentVersion", "true");
+  }
   xmlw_open(w, "Properties");
   date_elem(w, "Creation-Time", b->created_ms);
   date_elem(w, "Last-Modified", b->last_modified_ms);
@@ -180,6 +190,12 @@ static void blob_xml(blob_ctx *c, xmlw *w, const blob_row *b, int include) {
   if (b->archive_status && b->rehydrate_priority)
     xmlw_elem(w, "RehydratePriority", b->rehydrate_priority);
   if (b->last_access_ms) date_elem(w, "LastAccessTime", b->last_access_ms);
+  if (b->deleted_ms) {
+    date_elem(w, "DeletedTime", b->deleted_ms);
+    int64_t left = b->purge_ms - c->now_ms;
+    xmlw_elemf(w, "RemainingRetentionDays", "%lld",
+               (long long)(left > 0 ? (left + 86399999) / 86400000 : 0));
+  }
   xmlw_close(w);
   if (include & INC_METADATA) blob_metadata_xml(w, b->metadata);
   if ((include & INC_TAGS) && b->tag_count > 0) {
@@ -217,9 +233,13 @@ static sqlite3_stmt *page_query(blob_ctx *c, int64_t container_id, const char *c
       sqlite3_mprintf("SELECT name, snapshot, unc, created FROM ("
                       " SELECT name, snapshot, 0 AS unc, created_ms AS created FROM blobs"
                       "  WHERE container_id=?1 AND name>=?2 AND (name>?2 OR snapshot>=?5)"
-                      "  AND (?3 IS NULL OR name<?3)%s"
+                      "  AND (?3 IS NULL OR name<?3)"
+                      "  AND (snapshot='' OR (%d AND snapshot GLOB '@*') OR"
+                      "   (%d AND snapshot GLOB '~*') OR (%d AND snapshot NOT GLOB '[@~]*'))"
+                      "  AND (deleted_ms IS NULL OR %d)"
                       " %s) ORDER BY name, snapshot LIMIT ?4",
-                      include & INC_SNAPSHOTS ? "" : " AND snapshot=''",
+                      !!(include & INC_VERSIONS), !!(include & INC_DELETED),
+                      !!(include & INC_SNAPSHOTS), !!(include & INC_DELETED),
                       include & INC_UNCOMMITTED
                           ? "UNION ALL SELECT blob_name, '', 1, min(created_ms) FROM blob_blocks bb"
                             "  WHERE container_id=?1 AND blob_name>=?2 AND (blob_name>?2 OR ''>=?5)"

@@ -17,7 +17,8 @@ static const char BLOB_COLS[] =
     " lease_expires_ms, lease_break_ms, seq_number, committed_blocks,"
     " (SELECT count(*) FROM blob_tags t WHERE t.blob_id=blobs.id),"
     " copy_id, copy_status, copy_source, copy_progress, copy_status_description,"
-    " copy_completion_ms, archive_status, rehydrate_priority, last_access_ms, sealed";
+    " copy_completion_ms, archive_status, rehydrate_priority, last_access_ms, sealed,"
+    " version_id, deleted_ms, purge_ms";
 
 static const char *col_text(blob_ctx *c, sqlite3_stmt *q, int i) {
   const char *t = (const char *)sqlite3_column_text(q, i);
@@ -82,6 +83,9 @@ int blob_row_load(blob_ctx *c, int64_t container_id, const char *name, const cha
   out->rehydrate_priority = col_text(c, q, i++);
   out->last_access_ms = col_i64(q, i++);
   out->sealed = (int)col_i64(q, i++);
+  out->version_id = col_text(c, q, i++);
+  out->deleted_ms = col_i64(q, i++);
+  out->purge_ms = col_i64(q, i++);
   store_finalize(q);
   return 1;
 }
@@ -96,11 +100,30 @@ int blob_need_container(blob_ctx *c, blob_container_row *ct) {
   return found == 1 ? 0 : -1;
 }
 
-/* Loads the blob the URL names (?snapshot= selects a snapshot); 1 found, 0 absent
- * (request failed with BlobNotFound when must_exist), -1 failed. */
+/* Loads the blob the URL names (?snapshot= selects a snapshot, ?versionid= a
+ * version); 1 found, 0 absent (request failed with BlobNotFound when
+ * must_exist), -1 failed.  Soft-deleted rows are not found. */
 int blob_need_blob(blob_ctx *c, const blob_container_row *ct, blob_row *b, int must_exist) {
   const char *snap = http_query_get(c->r, "snapshot");
-  int found = blob_row_load(c, ct->id, c->blob, snap ? snap : "", b);
+  const char *vid = http_query_get(c->r, "versionid");
+  if (vid && (snap || clock_parse_iso8601(vid) < 0)) {
+    blob_fail_query(c, "versionid", vid);
+    return -1;
+  }
+  int found;
+  if (snap && (snap[0] == '@' || snap[0] == '~')) {
+    found = 0; /* the keys of versions and deleted blobs are no snapshot times */
+  } else if (vid) {
+    /* The current version is the base blob; the others are rows of their own. */
+    found = blob_row_load(c, ct->id, c->blob, "", b);
+    if (found == 0 || (found == 1 && !(b->version_id && strcmp(b->version_id, vid) == 0))) {
+      char *key = http_printf(c->r, "@%s", vid);
+      found = blob_row_load(c, ct->id, c->blob, key, b);
+    }
+  } else {
+    found = blob_row_load(c, ct->id, c->blob, snap ? snap : "", b);
+  }
+  if (found == 1 && b->deleted_ms) found = 0;
   if (found < 0) {
     blob_fail_internal(c, "loading the blob");
     return -1;
@@ -152,6 +175,7 @@ int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row
   sqlite3 *db = store_db(s);
   sqlite3_stmt *q;
   const blob_http_props *p = w->props;
+  if (blob_protect_before_write(c, old) != 0) return -1;
   const char *sql =
       old ? "UPDATE blobs SET type=?1, size=?2, etag=?3, last_modified_ms=?4, created_ms=?5,"
             " content_type=?6, content_encoding=?7, content_language=?8, content_md5=?9,"
@@ -194,6 +218,9 @@ int blob_write_content(blob_ctx *c, const blob_container_row *ct, const blob_row
   }
   int64_t id = old ? old->id : sqlite3_last_insert_rowid(db);
   *blob_id = id;
+  if ((blob_protection_of(c)->versioning || (old && old->version_id)) &&
+      blob_version_after_write(c, ct->id, c->blob, id) != 0)
+    return -1;
   if (old) {
     if (blob_ids_of_extents(s, id, freed) != 0) return -1;
     if (store_run(s, "DELETE FROM blob_extents WHERE blob_id=?", "i", id) != 0 ||
@@ -368,7 +395,12 @@ void blob_row_headers(blob_ctx *c, const blob_row *b) {
       http_set_header(r, "x-ms-copy-completion-time", d);
     }
   }
-  if (b->snapshot && b->snapshot[0]) http_set_header(r, "x-ms-snapshot", b->snapshot);
+  if (b->snapshot && b->snapshot[0] && b->snapshot[0] != '@')
+    http_set_header(r, "x-ms-snapshot", b->snapshot);
+  if (b->version_id) {
+    http_set_header(r, "x-ms-version-id", b->version_id);
+    if (!b->snapshot || !b->snapshot[0]) http_set_header(r, "x-ms-is-current-version", "true");
+  }
 }
 
 /* SAS rsc* parameters override the stored response headers. */
@@ -487,6 +519,34 @@ void blob_get_properties(blob_ctx *c) {
 
 /* ---- Delete Blob --------------------------------------------------------------------- */
 
+/* Drops the rows of container ct that `which` selects (?2 the blob's id, ?3
+ * its name), collecting their data files into *freed first. */
+static int delete_rows(blob_ctx *c, const blob_container_row *ct, const blob_row *b,
+                       const char *which, blob_ids *freed) {
+  sqlite3_stmt *q;
+  /* Collect the data files first: the cascade drops the extents with the rows. */
+  char *sql = sqlite3_mprintf("SELECT id FROM blobs WHERE container_id=?1 AND %s", which);
+  int ok = store_prepare(store_db(c->s), sql, -1, &q, NULL) == SQLITE_OK;
+  sqlite3_free(sql);
+  if (!ok) return -1;
+  sqlite3_bind_int64(q, 1, ct->id);
+  sqlite3_bind_int64(q, 2, b->id);
+  sqlite3_bind_text(q, 3, c->blob, -1, SQLITE_STATIC);
+  while (sqlite3_step(q) == SQLITE_ROW)
+    blob_ids_of_extents(c->s, sqlite3_column_int64(q, 0), freed);
+  store_finalize(q);
+  sql = sqlite3_mprintf("DELETE FROM blobs WHERE container_id=?1 AND %s", which);
+  ok = store_prepare(store_db(c->s), sql, -1, &q, NULL) == SQLITE_OK;
+  sqlite3_free(sql);
+  if (!ok) return -1;
+  sqlite3_bind_int64(q, 1, ct->id);
+  sqlite3_bind_int64(q, 2, b->id);
+  sqlite3_bind_text(q, 3, c->blob, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(q);
+  store_finalize(q);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
 void blob_delete_blob(blob_ctx *c) {
   http_req *r = c->r;
   const char *ds = http_header_get(r, "x-ms-delete-snapshots");
@@ -495,7 +555,7 @@ void blob_delete_blob(blob_ctx *c) {
     blob_fail_header(c, "x-ms-delete-snapshots", ds);
     return;
   }
-  if (ds && snap) {
+  if (ds && (snap || http_query_get(r, "versionid"))) {
     http_fail(r, STORAGE_ERR_INVALID_QUERY_PARAMETER_VALUE,
               "Value for one of the query parameters specified in the request URI is invalid.");
     return;
@@ -503,67 +563,65 @@ void blob_delete_blob(blob_ctx *c) {
   blob_container_row ct;
   blob_row b;
   blob_ids freed = {0};
+  int permanent = 1;
   if (store_begin(c->s) != 0) {
     blob_fail_internal(c, "starting a transaction");
     return;
   }
   if (blob_need_container(c, &ct) != 0 || blob_need_blob(c, &ct, &b, 1) != 1) goto fail;
   if (blob_conditions_check(c, 1, b.etag, b.last_modified_ms, 0) != 0) goto fail;
-  if (!snap && blob_lease_check_write(c, &b.lease) != 0) goto fail;
-  sqlite3_stmt *q;
-  /* The rows to drop: the blob itself and/or its snapshots. */
-  const char *which = snap                               ? "id=?2"
-                      : ds && strcmp(ds, "only") == 0    ? "name=?3 AND snapshot<>''"
-                      : ds && strcmp(ds, "include") == 0 ? "name=?3"
-                                                         : "id=?2";
-  if (!snap && !ds) {
-    int has_snaps = 0;
-    if (store_prepare(store_db(c->s),
-                      "SELECT 1 FROM blobs WHERE container_id=? AND name=? AND snapshot<>''", -1,
-                      &q, NULL) == SQLITE_OK) {
-      sqlite3_bind_int64(q, 1, ct.id);
-      sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
-      has_snaps = sqlite3_step(q) == SQLITE_ROW;
-      store_finalize(q);
+  int base = b.snapshot[0] == 0;
+  if (base && blob_lease_check_write(c, &b.lease) != 0) goto fail;
+  const blob_protection *prot = blob_protection_of(c);
+  if (!base) {
+    /* One snapshot or previous version. */
+    int soft = blob_version_soft_delete(c, &b);
+    if (soft < 0) goto fail_internal;
+    permanent = !soft;
+    if (!soft && delete_rows(c, &ct, &b, "id=?2", &freed) != 0) goto fail_internal;
+  } else {
+    int only = ds && strcmp(ds, "only") == 0, with = ds && strcmp(ds, "include") == 0;
+    if (!ds) {
+      int has_snaps = 0;
+      sqlite3_stmt *q;
+      if (store_prepare(store_db(c->s),
+                        "SELECT 1 FROM blobs WHERE container_id=? AND name=? AND "
+                        "deleted_ms IS NULL AND " BLOB_SQL_IS_SNAPSHOT,
+                        -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, ct.id);
+        sqlite3_bind_text(q, 2, c->blob, -1, SQLITE_STATIC);
+        has_snaps = sqlite3_step(q) == SQLITE_ROW;
+        store_finalize(q);
+      }
+      if (has_snaps) {
+        http_fail(r, STORAGE_ERR_SNAPSHOTS_PRESENT,
+                  "This operation is not permitted because the blob has snapshots.");
+        goto fail;
+      }
     }
-    if (has_snaps) {
-      http_fail(r, STORAGE_ERR_SNAPSHOTS_PRESENT,
-                "This operation is not permitted because the blob has snapshots.");
-      goto fail;
+    if ((only || with) && prot->blob_days <= 0 &&
+        delete_rows(c, &ct, &b, "name=?3 AND " BLOB_SQL_IS_SNAPSHOT, &freed) != 0)
+      goto fail_internal;
+    if (prot->versioning || prot->blob_days > 0) {
+      /* The base blob stays as a version or a soft-deleted blob (and, under
+       * soft delete, the snapshots as soft-deleted ones). */
+      int soft_snaps = prot->blob_days > 0;
+      if ((!only || soft_snaps) && blob_soft_delete(c, &b, with && soft_snaps, only) != 0)
+        goto fail_internal;
+      permanent = !only || soft_snaps ? 0 : 1;
+    } else if (!only && delete_rows(c, &ct, &b, "id=?2", &freed) != 0) {
+      goto fail_internal;
     }
-  }
-  /* Collect the data files first: the cascade drops the extents with the rows. */
-  char *sql = sqlite3_mprintf("SELECT id FROM blobs WHERE container_id=?1 AND %s", which);
-  int ok = store_prepare(store_db(c->s), sql, -1, &q, NULL) == SQLITE_OK;
-  sqlite3_free(sql);
-  if (!ok) goto fail_internal;
-  sqlite3_bind_int64(q, 1, ct.id);
-  sqlite3_bind_int64(q, 2, b.id);
-  sqlite3_bind_text(q, 3, c->blob, -1, SQLITE_STATIC);
-  while (sqlite3_step(q) == SQLITE_ROW)
-    blob_ids_of_extents(c->s, sqlite3_column_int64(q, 0), &freed);
-  store_finalize(q);
-  sql = sqlite3_mprintf("DELETE FROM blobs WHERE container_id=?1 AND %s", which);
-  ok = store_prepare(store_db(c->s), sql, -1, &q, NULL) == SQLITE_OK;
-  sqlite3_free(sql);
-  if (!ok) goto fail_internal;
-  sqlite3_bind_int64(q, 1, ct.id);
-  sqlite3_bind_int64(q, 2, b.id);
-  sqlite3_bind_text(q, 3, c->blob, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(q);
-  store_finalize(q);
-  if (rc != SQLITE_DONE) goto fail_internal;
-  /* Deleting the base blob also drops the name's uncommitted blocks. */
-  if (!snap && !(ds && strcmp(ds, "only") == 0)) {
-    if (blob_ids_of_blocks(c->s, ct.id, c->blob, &freed) != 0 ||
-        store_run(c->s, "DELETE FROM blob_blocks WHERE container_id=? AND blob_name=?", "it", ct.id,
-                  c->blob) != 0)
+    /* Deleting the base blob also drops the name's uncommitted blocks. */
+    if (!only && (blob_ids_of_blocks(c->s, ct.id, c->blob, &freed) != 0 ||
+                  store_run(c->s, "DELETE FROM blob_blocks WHERE container_id=? AND blob_name=?",
+                            "it", ct.id, c->blob) != 0))
       goto fail_internal;
   }
   if (store_commit(c->s) != 0) goto fail_internal;
   blob_data_gc(c->s, &freed);
   blob_ids_free(&freed);
-  http_set_header(r, "x-ms-delete-type-permanent", "true");
+  http_set_header(r, "x-ms-delete-type-permanent", permanent ? "true" : "false");
   http_reply_empty(r, 202);
   return;
 fail_internal:
@@ -614,8 +672,9 @@ void blob_set_http_headers(blob_ctx *c) {
     blob_page_set_properties(c);
     return;
   }
-  if (http_query_get(c->r, "snapshot")) {
-    blob_fail_query(c, "snapshot", http_query_get(c->r, "snapshot"));
+  if (http_query_get(c->r, "snapshot") || http_query_get(c->r, "versionid")) {
+    const char *k = http_query_get(c->r, "snapshot") ? "snapshot" : "versionid";
+    blob_fail_query(c, k, http_query_get(c->r, k));
     return;
   }
   blob_http_props p;
@@ -634,8 +693,9 @@ void blob_set_http_headers(blob_ctx *c) {
 }
 
 void blob_set_metadata(blob_ctx *c) {
-  if (http_query_get(c->r, "snapshot")) {
-    blob_fail_query(c, "snapshot", http_query_get(c->r, "snapshot"));
+  if (http_query_get(c->r, "snapshot") || http_query_get(c->r, "versionid")) {
+    const char *k = http_query_get(c->r, "snapshot") ? "snapshot" : "versionid";
+    blob_fail_query(c, k, http_query_get(c->r, k));
     return;
   }
   char *meta = blob_metadata_from_headers(c);
@@ -644,6 +704,15 @@ void blob_set_metadata(blob_ctx *c) {
   blob_row b;
   if (begin_update(c, &ct, &b) != 0) {
     free(meta);
+    return;
+  }
+  /* Set Blob Metadata is a write that makes a new version (Azure). */
+  if (blob_protection_of(c)->versioning &&
+      (blob_protect_before_write(c, &b) != 0 ||
+       blob_version_after_write(c, ct.id, c->blob, b.id) != 0)) {
+    store_rollback(c->s);
+    free(meta);
+    blob_fail_internal(c, "keeping the version");
     return;
   }
   char *set = sqlite3_mprintf("metadata=%Q", meta);

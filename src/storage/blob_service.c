@@ -26,14 +26,15 @@ void blob_service_list_containers(blob_ctx *c) {
   const char *include = http_query_get(r, "include");
   int max;
   if (blob_read_maxresults(c, &max) != 0) return;
-  int with_meta = 0;
+  int with_meta = 0, with_deleted = 0;
   if (include) {
     for (const char *p = include; *p;) {
       size_t n = strcspn(p, ",");
       if (n == 8 && strncasecmp(p, "metadata", 8) == 0)
         with_meta = 1;
-      else if (!((n == 7 && strncasecmp(p, "deleted", 7) == 0) ||
-                 (n == 6 && strncasecmp(p, "system", 6) == 0))) {
+      else if (n == 7 && strncasecmp(p, "deleted", 7) == 0)
+        with_deleted = 1;
+      else if (!(n == 6 && strncasecmp(p, "system", 6) == 0)) {
         blob_fail_query(c, "include", include);
         return;
       }
@@ -46,10 +47,14 @@ void blob_service_list_containers(blob_ctx *c) {
   char *upper = blob_prefix_upper(pfx);
   sqlite3_stmt *q;
   if (store_prepare(store_db(c->s),
-                    "SELECT name, etag, last_modified_ms, metadata, public_access,"
-                    " lease_state, lease_duration_s, lease_expires_ms, lease_break_ms"
-                    " FROM blob_containers WHERE account=?1 AND name>=?2"
-                    " AND (?3 IS NULL OR name<?3) ORDER BY name LIMIT ?4",
+                    /* A soft-deleted container lists under its own name
+                       (include=deleted), after a live one of that name. */
+                    "SELECT coalesce(deleted_name, name) AS lname, etag, last_modified_ms,"
+                    " metadata, public_access, lease_state, lease_duration_s, lease_expires_ms,"
+                    " lease_break_ms, deleted_version, deleted_ms, purge_ms"
+                    " FROM blob_containers WHERE account=?1 AND lname>=?2"
+                    " AND (?3 IS NULL OR lname<?3) AND (?5 OR deleted_ms IS NULL)"
+                    " ORDER BY lname, deleted_ms IS NOT NULL, deleted_ms LIMIT ?4",
                     -1, &q, NULL) != SQLITE_OK) {
     free(upper);
     blob_fail_internal(c, "listing containers");
@@ -62,6 +67,7 @@ void blob_service_list_containers(blob_ctx *c) {
   else
     sqlite3_bind_null(q, 3);
   sqlite3_bind_int(q, 4, max + 1);
+  sqlite3_bind_int(q, 5, with_deleted);
   xmlw w_;
   xmlw_init(&w_);
   xmlw_prolog(&w_);
@@ -83,6 +89,11 @@ void blob_service_list_containers(blob_ctx *c) {
     count++;
     xmlw_open(w, "Container");
     xmlw_elem(w, "Name", name);
+    const char *deleted_version = (const char *)sqlite3_column_text(q, 9);
+    if (deleted_version) {
+      xmlw_elem(w, "Deleted", "true");
+      xmlw_elem(w, "Version", deleted_version);
+    }
     xmlw_open(w, "Properties");
     char d[32];
     http_date(sqlite3_column_int64(q, 2), d);
@@ -103,6 +114,13 @@ void blob_service_list_containers(blob_ctx *c) {
     xmlw_elem(w, "HasImmutabilityPolicy", "false");
     xmlw_elem(w, "HasLegalHold", "false");
     xmlw_elem(w, "ImmutableStorageWithVersioningEnabled", "false");
+    if (deleted_version) {
+      http_date(sqlite3_column_int64(q, 10), d);
+      xmlw_elem(w, "DeletedTime", d);
+      int64_t left = sqlite3_column_int64(q, 11) - c->now_ms;
+      xmlw_elemf(w, "RemainingRetentionDays", "%lld",
+                 (long long)(left > 0 ? (left + 86399999) / 86400000 : 0));
+    }
     xmlw_close(w);
     if (with_meta) blob_metadata_xml(w, (const char *)sqlite3_column_text(q, 3));
     xmlw_close(w);
@@ -193,6 +211,15 @@ static json_t *props_load(blob_ctx *c) {
 
 void blob_service_get_properties(blob_ctx *c) {
   json_t *props = props_load(c);
+  /* Soft delete set through Resource Manager is the same setting. */
+  const blob_protection *p = blob_protection_of(c);
+  if (p->blob_days_arm) {
+    char days[16];
+    snprintf(days, sizeof days, "%d", p->blob_days);
+    json_object_set_new(props, "DeleteRetentionPolicy",
+                        p->blob_days > 0 ? json_pack("{s:s,s:s}", "Enabled", "true", "Days", days)
+                                         : json_pack("{s:s}", "Enabled", "false"));
+  }
   xmlw w_;
   xmlw_init(&w_);
   xmlw_prolog(&w_);

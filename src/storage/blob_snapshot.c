@@ -11,36 +11,10 @@
 #include "mgmt.h"
 
 int blob_snapshot_time(blob_ctx *c, int64_t container_id, const char *name, char out[40]) {
-  clock_iso8601(c->now_ms, out);
-  /* The clock has milliseconds, Azure's snapshot times 100 ns ticks: two
-   * snapshots in one millisecond take the next free ticks. */
-  sqlite3_stmt *q;
-  if (store_prepare(store_db(c->s),
-                    "SELECT max(snapshot) FROM blobs WHERE container_id=? AND name=?"
-                    " AND snapshot>=? AND snapshot<?",
-                    -1, &q, NULL) != SQLITE_OK)
-    return -1;
-  char hi[40];
-  memcpy(hi, out, 40);
-  hi[23] = '9' + 1; /* past every tick of this millisecond */
-  sqlite3_bind_int64(q, 1, container_id);
-  sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 3, out, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 4, hi, 24, SQLITE_STATIC);
-  int rc = sqlite3_step(q);
-  const char *last = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
-  if (last && strlen(last) == 28) {
-    int ticks = atoi(last + 20); /* the 7 fractional digits */
-    if (ticks % 10000 == 9999) {
-      store_finalize(q);
-      return -1;
-    }
-    char frac[16];
-    snprintf(frac, sizeof frac, "%07dZ", (ticks + 1) % 10000000);
-    memcpy(out + 20, frac, 9);
-  }
-  store_finalize(q);
-  return rc == SQLITE_ROW ? 0 : -1;
+  char key[48];
+  if (blob_unique_time(c->s, container_id, name, "", c->now_ms, key) != 0) return -1;
+  memcpy(out, key, 40);
+  return 0;
 }
 
 void blob_snapshot_blob(blob_ctx *c) {

@@ -670,7 +670,8 @@ void blob_find_by_tags(blob_ctx *c) {
   }
   char *sql = sqlite3_mprintf(
       "SELECT b.id, ct.name, b.name FROM blobs b JOIN blob_containers ct ON ct.id=b.container_id"
-      " WHERE ct.account=?1 AND b.snapshot='' AND (?2 IS NULL OR ct.name=?2)"
+      " WHERE ct.account=?1 AND b.snapshot='' AND ct.deleted_ms IS NULL"
+      " AND (?2 IS NULL OR ct.name=?2)"
       " AND (ct.name, b.name) >= (?3, ?4) AND %s ORDER BY ct.name, b.name",
       eq_key ? "EXISTS(SELECT 1 FROM blob_tags t WHERE t.blob_id=b.id AND t.key=?5 AND t.value=?6)"
              : "EXISTS(SELECT 1 FROM blob_tags t WHERE t.blob_id=b.id)");

@@ -731,7 +731,8 @@ static void decide(lc_pass *ps, const lc_blob *b) {
   for (int i = 0; i < ps->p->n; i++) {
     const lc_rule *r = &ps->p->rule[i];
     if (!rule_selects(ps->tag_q, r, b->type, b->container, b->name, b->id)) continue;
-    const lc_cond *conds = base ? r->base : r->snap;
+    /* A previous version's key is '@' and its version id. */
+    const lc_cond *conds = base ? r->base : b->snapshot[0] == '@' ? r->version : r->snap;
     for (int a = LC_N - 1; a >= 0; a--)
       if (a > best && cond_met(ps, &conds[a], b)) {
         best = a;
@@ -771,6 +772,7 @@ static int pass_read(lc_pass *ps) {
                     "   coalesce(b.lease_expires_ms,0)>?2)"
                     " FROM blobs b JOIN blob_containers c ON c.id=b.container_id"
                     " WHERE c.account=?1 AND c.name NOT IN ('$logs','$web')"
+                    " AND b.deleted_ms IS NULL AND c.deleted_ms IS NULL"
                     " ORDER BY c.name, b.name, b.snapshot",
                     -1, &q, NULL) != SQLITE_OK)
     return -1;
@@ -800,8 +802,9 @@ static int pass_read(lc_pass *ps) {
     b.last_access_ms = sqlite3_column_int64(q, 13);
     b.leased = sqlite3_column_int(q, 14);
     if (b.snapshot[0]) {
-      /* A snapshot's age counts from when it was taken (its name). */
-      int64_t t = clock_parse_iso8601(b.snapshot);
+      /* A snapshot's age counts from when it was taken (its name), a previous
+       * version's from when it was written (its version id). */
+      int64_t t = clock_parse_iso8601(b.snapshot + (b.snapshot[0] == '@'));
       if (t > 0) b.created_ms = t;
     }
     decide(ps, &b);
@@ -841,7 +844,8 @@ static int apply_one(lc_pass *ps, const lc_do *d, blob_ids *freed) {
     if (store_prepare(db,
                       "SELECT 1 FROM blobs b WHERE id=?1 AND etag=?2 AND (snapshot<>'' OR NOT"
                       " EXISTS(SELECT 1 FROM blobs s WHERE s.container_id=b.container_id"
-                      " AND s.name=b.name AND s.snapshot<>''))",
+                      " AND s.name=b.name AND s.snapshot<>'' AND s.snapshot NOT GLOB '[@~]*'"
+                      " AND s.deleted_ms IS NULL))",
                       -1, &q, NULL) != SQLITE_OK)
       return -1;
     sqlite3_bind_int64(q, 1, d->id);
@@ -850,8 +854,11 @@ static int apply_one(lc_pass *ps, const lc_do *d, blob_ids *freed) {
     store_finalize(q);
     if (rc == SQLITE_DONE) return 0;
     if (rc != SQLITE_ROW) return -1;
-    if (blob_ids_of_extents(s, d->id, freed) != 0) return -1;
-    if (store_exec(s, "DELETE FROM blobs WHERE id=%lld", (long long)d->id) != 0) return -1;
+    /* Under versioning or soft delete the blob is kept, as Delete Blob keeps it. */
+    int kept = blob_lifecycle_delete(s, ps->account, d->id, ps->now);
+    if (kept < 0) return -1;
+    if (!kept && blob_ids_of_extents(s, d->id, freed) != 0) return -1;
+    if (!kept && store_exec(s, "DELETE FROM blobs WHERE id=%lld", (long long)d->id) != 0) return -1;
     if (!d->snapshot[0] &&
         (blob_ids_of_blocks(s, d->container_id, d->name, freed) != 0 ||
          store_exec(s, "DELETE FROM blob_blocks WHERE container_id=%lld AND blob_name=%Q",

@@ -182,6 +182,28 @@ static const char *const storage_schema[] = {
     "CREATE INDEX storage_action_log_account ON storage_action_log(account, id);"
     "ALTER TABLE blobs ADD COLUMN rehydrate_done_ms INTEGER;"
     "CREATE INDEX blobs_rehydrating ON blobs(rehydrate_done_ms) WHERE archive_status IS NOT NULL;",
+
+    /* Version 3: blob versions and soft delete (blob_version.c).  The snapshot
+     * column keys every row of a name: '' the base blob (version_id: its current
+     * version when versioning was on at its write), a timestamp a snapshot,
+     * '@<versionId>' a previous version, '~<time>' a soft-deleted base blob.
+     * deleted_ms: when a row was soft deleted (NULL: live), purge_ms when its
+     * retention ends.  A soft-deleted container is renamed '~<version>/<name>'
+     * (deleted_name keeps its name), so that the name is free again. */
+    "ALTER TABLE blobs ADD COLUMN deleted_ms INTEGER;"
+    "ALTER TABLE blobs ADD COLUMN purge_ms INTEGER;"
+    "CREATE INDEX blobs_purge ON blobs(purge_ms) WHERE purge_ms IS NOT NULL;"
+    "ALTER TABLE blob_containers ADD COLUMN deleted_ms INTEGER;"
+    "ALTER TABLE blob_containers ADD COLUMN purge_ms INTEGER;"
+    "ALTER TABLE blob_containers ADD COLUMN deleted_name TEXT;"
+    "ALTER TABLE blob_containers ADD COLUMN deleted_version TEXT;",
+
+    /* Version 4: Data Lake POSIX access control (blob_dfs.c): a path's owner,
+     * owning group and ACL ("user::rwx,user:<oid>:r-x,group::r-x,mask::r-x,
+     * other::---"); a path without a row has the defaults. */
+    "CREATE TABLE blob_acl("
+    "  blob_id INTEGER PRIMARY KEY REFERENCES blobs(id) ON DELETE CASCADE,"
+    "  owner TEXT NOT NULL, grp TEXT NOT NULL, acl TEXT NOT NULL);",
 };
 
 /* Every version Azure's Microsoft.Storage takes (azure-rest-api-specs), which
@@ -326,6 +348,7 @@ static void storage_tick(srv *s, int64_t now_ms) {
   lifecycle_tick(s, now_ms);
   storage_capacity_tick(s, now_ms);
   storage_ops_flush(s);
+  blob_soft_delete_purge(s, now_ms);
   /* Azure drops uncommitted blocks a week after their upload. */
   blob_state *st = blob_state_of(s);
   if (now_ms - st->last_sweep_ms < 60 * 1000) return;

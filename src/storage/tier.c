@@ -123,10 +123,6 @@ void blob_set_tier(blob_ctx *c) {
       return;
     }
   }
-  if (http_query_get(r, "versionid")) {
-    blob_fail_query(c, "versionid", http_query_get(r, "versionid"));
-    return;
-  }
   blob_container_row ct;
   blob_row b;
   if (store_begin(s) != 0) {

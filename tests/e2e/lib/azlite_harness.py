@@ -79,7 +79,8 @@ class Azlite:
     def __init__(self, data_dir=None, log_level="info", server_env=None):
         """server_env: variables for the server process only (test hooks)."""
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="azlite-e2e-")
-        self.ports = {"mgmt": free_port(), "blob": free_port(), "blob_tls": free_port()}
+        self.ports = {"mgmt": free_port(), "blob": free_port(), "blob_tls": free_port(),
+                      "dfs": free_port()}
         self.log_level = log_level
         self.server_env = dict(server_env or {})
         self.proc = None
@@ -91,7 +92,8 @@ class Azlite:
     def args(self):
         return ["--data-dir", self.data_dir, "--mgmt-port", str(self.ports["mgmt"]),
                 "--blob-port", str(self.ports["blob"]),
-                "--blob-tls-port", str(self.ports["blob_tls"])]
+                "--blob-tls-port", str(self.ports["blob_tls"]),
+                "--dfs-port", str(self.ports["dfs"])]
 
     def start(self, timeout=30):
         log = open(self.log_path, "ab")

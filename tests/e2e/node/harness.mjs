@@ -61,12 +61,14 @@ export class Azlite {
 
   args() {
     return ["--data-dir", this.dataDir, "--mgmt-port", String(this.ports.mgmt),
-      "--blob-port", String(this.ports.blob), "--blob-tls-port", String(this.ports.blobTls)];
+      "--blob-port", String(this.ports.blob), "--blob-tls-port", String(this.ports.blobTls),
+      "--dfs-port", String(this.ports.dfs)];
   }
 
   async start(timeoutMs = 30000) {
     if (!this.ports) {
-      this.ports = { mgmt: await freePort(), blob: await freePort(), blobTls: await freePort() };
+      this.ports = { mgmt: await freePort(), blob: await freePort(), blobTls: await freePort(),
+        dfs: await freePort() };
     }
     const log = fs.openSync(this.logPath, "a");
     this.proc = spawn(BIN, ["serve", "--log-level", "info", ...this.args()],
