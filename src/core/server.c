@@ -1927,11 +1927,10 @@ int srv_listen(srv *s) {
   static const struct {
     enum http_listener id;
     int tls;
-  } kinds[LISTEN_COUNT] = {
-      {LISTEN_MGMT, 1}, {LISTEN_BLOB, 0}, {LISTEN_BLOB_TLS, 1}, {LISTEN_DFS, 0}, {LISTEN_IMDS, 0},
-      {LISTEN_WEB, 0}};
-  int ports[LISTEN_COUNT] = {s->cfg.mgmt_port, s->cfg.blob_port, s->cfg.blob_tls_port,
-                             s->cfg.dfs_port, 0, 0};
+  } kinds[LISTEN_COUNT] = {{LISTEN_MGMT, 1}, {LISTEN_BLOB, 0}, {LISTEN_BLOB_TLS, 1},
+                           {LISTEN_DFS, 0},  {LISTEN_IMDS, 0}, {LISTEN_WEB, 0}};
+  int ports[LISTEN_COUNT] = {
+      s->cfg.mgmt_port, s->cfg.blob_port, s->cfg.blob_tls_port, s->cfg.dfs_port, 0, 0};
   for (int i = 0; i < LISTEN_COUNT; i++) {
     listener *l = &p->listeners[i];
     l->id = kinds[i].id;

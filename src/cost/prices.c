@@ -101,10 +101,32 @@ int cost_prices_load(srv *s, cost_state *c) {
   return 0;
 }
 
+/* Azure ML bills its compute as the VMs it runs on: a cluster node's hours
+ * ("Microsoft.MachineLearningServices/workspaces/computes/<size>/<priority>")
+ * and an online deployment's instance hours (".../onlineEndpoints/
+ * deployments/<size>", dedicated) are priced as that size's VM hours.  The
+ * meter itself, else. */
+#define ML_COMPUTE_METER "Microsoft.MachineLearningServices/workspaces/computes/"
+#define ML_ENDPOINT_METER "Microsoft.MachineLearningServices/onlineEndpoints/deployments/"
+static const char *vm_equivalent(const char *meter, char out[192]) {
+  size_t a = strlen(ML_COMPUTE_METER), b = strlen(ML_ENDPOINT_METER);
+  const char *slash = !strncasecmp(meter, ML_COMPUTE_METER, a) ? strchr(meter + a, '/') : NULL;
+  if (slash) /* vmPriority Dedicated or LowPriority */
+    snprintf(out, 192, VM_METER "%.*s/%s", (int)(slash - meter - a), meter + a,
+             !strcasecmp(slash + 1, "LowPriority") ? "Low" : "Regular");
+  else if (!strncasecmp(meter, ML_ENDPOINT_METER, b) && !strchr(meter + b, '/'))
+    snprintf(out, 192, VM_METER "%s/Regular", meter + b);
+  else
+    return meter;
+  return out;
+}
+
 json_t *cost_price_item(srv *s, const char *meter) {
   json_t *items = json_object_get(cost_state_of(s)->catalog, "Items");
   size_t i;
   json_t *v;
+  char vm[192];
+  meter = vm_equivalent(meter, vm);
   /* Low-priority VMs are billed as spot. */
   char alias[192];
   size_t n = strlen(meter);
@@ -128,6 +150,8 @@ static int vm_spot_meter(const char *meter, char size[96]) {
 }
 
 double cost_price_at(srv *s, const char *meter, const char *location, int64_t at_ms) {
+  char vm[192];
+  meter = vm_equivalent(meter, vm);
   json_t *it = cost_price_item(s, meter);
   char size[96];
   /* Spot: the price compute evicts by, at that time, unless a --prices file

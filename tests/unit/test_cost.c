@@ -89,6 +89,18 @@ static void test_catalog(void) {
   /* Low priority is billed as spot. */
   json_t *low = cost_price_item(&S, "Microsoft.Compute/virtualMachines/Standard_NC6s_v3/Low");
   CHECK(low && !strcmp(json_string_value(json_object_get(low, "meterName")), "NC6s v3 Spot"));
+  /* Azure ML's compute is billed as its VMs: cluster nodes by priority, online
+   * deployments' instances as dedicated VMs. */
+  CHECK(cost_price_at(&S,
+                      "Microsoft.MachineLearningServices/workspaces/computes/Standard_NC6s_v3/"
+                      "Dedicated",
+                      "eastus", 0) == 3.06);
+  CHECK(cost_price_item(&S, "Microsoft.MachineLearningServices/workspaces/computes/"
+                            "Standard_NC6s_v3/LowPriority") == low);
+  CHECK(cost_price_at(&S,
+                      "Microsoft.MachineLearningServices/onlineEndpoints/deployments/"
+                      "Standard_NC6s_v3",
+                      "eastus", 0) == 3.06);
   it = cost_price_item(&S, "Microsoft.Storage/blobs/capacity/Hot");
   CHECK(it && near(json_number_value(json_object_get(it, "retailPrice")), 0.018));
   CHECK(cost_price_item(&S, "Microsoft.Nothing/at/all") == NULL);
