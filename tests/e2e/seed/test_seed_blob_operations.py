@@ -112,8 +112,8 @@ class SeedBlobOperations(unittest.TestCase):
         # Outside exec the same command prints azlite's own endpoint.
         outside = srv.az("storage", "account", "show-connection-string", "-n", "seedexec1",
                          "-g", "seed-exec", "-o", "tsv").stdout
-        self.assertNotIn("core.windows.net/", outside)
-        self.assertIn("BlobEndpoint=http", outside)
+        self.assertRegex(outside, r";BlobEndpoint=http://127\.0\.0\.1:\d+/seedexec1/")
+        self.assertNotIn("blob.core.windows.net", outside)
         p = ex(BIN, "az", "--data-dir", srv.data_dir, "storage", "container", "create", "--name", "ml-data",
                "--connection-string", conn)
         self.assertEqual(p.returncode, 0, p.stderr)
