@@ -281,11 +281,12 @@ void cost_budget_put(http_req *r) {
   const char *want = json_string_value(json_object_get(in, "eTag"));
   const char *have = json_string_value(json_object_get(cur, "eTag"));
   if (cur && want && have && strcmp(want, have)) {
-    json_decref(cur);
-    json_decref(props);
+    /* have lives in cur: the message is made before cur goes. */
     http_fail(r, COST_ERR_PRECONDITION_FAILED,
               "The budget '%s' was changed since eTag %s was read (it is now %s).", name, want,
               have);
+    json_decref(cur);
+    json_decref(props);
     return;
   }
   char etag[37];

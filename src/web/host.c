@@ -66,9 +66,14 @@ typedef struct blob_scan {
 } blob_scan;
 
 typedef struct web_host {
-  pthread_mutex_t mu; /* guards the list, refs, inflight and scans */
+  pthread_mutex_t mu; /* guards the list, refs, inflight, scans and threads */
   worker *list;
   blob_scan *scans;
+  /* The detached threads running (timers, blob scans, deployments): fini
+   * waits for them, so none outlives the server it uses. */
+  int threads;
+  int stopping;      /* set by fini: no new thread starts */
+  pthread_cond_t cv; /* signalled when threads drops to 0 */
 } web_host;
 
 static web_host *host_of(srv *s) {
@@ -85,6 +90,7 @@ int web_host_init(srv *s) {
   web_host *h = calloc(1, sizeof *h);
   if (!h) return -1;
   pthread_mutex_init(&h->mu, NULL);
+  pthread_cond_init(&h->cv, NULL);
   *srv_provider_state(s, &web_provider) = h;
   signal(SIGPIPE, SIG_IGN);
   return 0;
@@ -154,15 +160,56 @@ void web_host_recycle(srv *s, const char *app) {
   free_retired(done);
 }
 
+int web_thread_begin(srv *s) {
+  web_host *h = host_of(s);
+  if (!h) return -1;
+  pthread_mutex_lock(&h->mu);
+  int ok = !h->stopping;
+  if (ok) h->threads++;
+  pthread_mutex_unlock(&h->mu);
+  return ok ? 0 : -1;
+}
+
+void web_thread_end(srv *s) {
+  web_host *h = host_of(s);
+  pthread_mutex_lock(&h->mu);
+  if (--h->threads == 0) pthread_cond_broadcast(&h->cv);
+  pthread_mutex_unlock(&h->mu);
+}
+
 void web_host_fini(srv *s) {
   web_host *h = host_of(s);
   if (!h) return;
   worker *done = NULL;
   pthread_mutex_lock(&h->mu);
+  h->stopping = 1;
+  /* Workers stop (their sockets close), so the threads waiting on them end. */
   while (h->list)
     retire_locked(h, h->list, &done);
   pthread_mutex_unlock(&h->mu);
   free_retired(done);
+  pthread_mutex_lock(&h->mu);
+  while (h->threads > 0) {
+    done = NULL;
+    while (h->list) /* one a thread started meanwhile */
+      retire_locked(h, h->list, &done);
+    pthread_mutex_unlock(&h->mu);
+    free_retired(done);
+    pthread_mutex_lock(&h->mu);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+  }
+  pthread_mutex_unlock(&h->mu);
+  for (blob_scan *sc = h->scans, *n; sc; sc = n) {
+    n = sc->next;
+    free(sc);
+  }
+  pthread_cond_destroy(&h->cv);
+  pthread_mutex_destroy(&h->mu);
+  free(h);
+  *srv_provider_state(s, &web_provider) = NULL;
 }
 
 /* ---- messages ----------------------------------------------------------- */
@@ -821,7 +868,9 @@ static void *timer_main(void *arg) {
   json_decref(out);
   json_decref(msg);
   store_fini(j->s);
+  srv *srv_ = j->s;
   free(j);
+  web_thread_end(srv_);
   return NULL;
 }
 
@@ -833,7 +882,12 @@ static int timer_start(srv *s, const web_app *app, const char *fn, int past_due)
   snprintf(j->fn, sizeof j->fn, "%s", fn);
   j->past_due = past_due;
   pthread_t t;
+  if (web_thread_begin(s) != 0) {
+    free(j);
+    return -1;
+  }
   if (pthread_create(&t, NULL, timer_main, j) != 0) {
+    web_thread_end(s);
     free(j);
     return -1;
   }
@@ -912,7 +966,9 @@ static void *scan_main(void *arg) {
   j->scan->last_wall_ms = wall_ms();
   pthread_mutex_unlock(&h->mu);
   store_fini(j->s);
+  srv *srv_ = j->s;
   free(j);
+  web_thread_end(srv_);
   return NULL;
 }
 
@@ -952,8 +1008,10 @@ static void blob_tick(srv *s) {
     if (!due) continue;
     scan_job *j = calloc(1, sizeof *j);
     pthread_t t;
-    if (!j || web_app_load(s, apps[i], &j->app) != 0 ||
+    int began = 0;
+    if (!j || web_app_load(s, apps[i], &j->app) != 0 || !(began = web_thread_begin(s) == 0) ||
         (j->s = s, j->scan = sc, pthread_create(&t, NULL, scan_main, j) != 0)) {
+      if (began) web_thread_end(s);
       free(j);
       pthread_mutex_lock(&h->mu);
       sc->running = 0;

@@ -105,6 +105,10 @@ char **web_app_env(srv *s, const web_app *app, const char *home, const char *roo
 void web_app_env_free(char **env);
 int web_host_init(srv *s);
 void web_host_fini(srv *s);
+/* A detached thread of the host starts (0; -1 when the host stops) and ends:
+ * fini waits for every one that began. */
+int web_thread_begin(srv *s);
+void web_thread_end(srv *s);
 /* Matches an HTTP trigger's route template ("items/{id}", "{id:int}",
  * "{name?}", "{*rest}") against the path below /api/, filling params with
  * what the {names} captured.  1 on a match. */

@@ -299,6 +299,7 @@ static void *dep_main(void *arg) {
   free(e);
   store_fini(s);
   dep_job_free(j);
+  web_thread_end(s);
   return NULL;
 }
 
@@ -353,7 +354,12 @@ int web_deploy_from_url(srv *s, const web_app *app, const char *url) {
   j->url = strdup(url);
   dep_log(s, app->id, j->dep, "WEBSITE_RUN_FROM_PACKAGE names a package");
   pthread_t t;
+  if (web_thread_begin(s) != 0) {
+    dep_job_free(j);
+    return -1;
+  }
   if (pthread_create(&t, NULL, dep_main, j) != 0) {
+    web_thread_end(s);
     dep_job_free(j);
     return -1;
   }
@@ -403,7 +409,13 @@ static void zipdeploy(http_req *r, const web_app *app) {
   char dep[40];
   snprintf(dep, sizeof dep, "%s", j->dep);
   pthread_t t;
+  if (web_thread_begin(s) != 0) {
+    http_fail(r, WEB_ERR_INTERNAL, "The deployment could not be started: azlite is stopping.");
+    dep_job_free(j);
+    return;
+  }
   if (pthread_create(&t, NULL, dep_main, j) != 0) {
+    web_thread_end(s);
     http_fail(r, WEB_ERR_INTERNAL, "The deployment could not be started.");
     dep_job_free(j);
     return;
