@@ -504,7 +504,10 @@ void ml_compute_put(http_req *r) {
   }
   json_t *ap = json_object();
   json_t *ap_in = json_object_get(props, "properties");
-  if (aml_check(r, loc, json_is_object(ap_in) ? ap_in : json_object(), ap, c.id) != 0) {
+  json_t *ap_none = json_is_object(ap_in) ? NULL : json_object();
+  int bad = aml_check(r, loc, ap_none ? ap_none : ap_in, ap, c.id) != 0;
+  json_decref(ap_none);
+  if (bad) {
     json_decref(ap);
     return;
   }

@@ -424,14 +424,16 @@ static void ep_write(http_req *r, int patch) {
   const char *pna = json_string_value(json_object_get(pin, "publicNetworkAccess"));
   if (!pna && pcur) pna = json_string_value(json_object_get(pcur, "publicNetworkAccess"));
   int64_t now = clock_now_ms(s);
-  json_t *body = json_pack(
-      "{s:s,s:s,s:s,s:s,s:O,s:s,s:{s:s,s:s*,s:O,s:O,s:O,s:s,s:s}}", "id", c.ep_id, "name",
-      cur ? json_string_value(json_object_get(cur, "name")) : name, "type", EP_TYPE, "location",
-      ws_loc, "tags", tags ? tags : json_object(), "kind", "Managed", "properties", "authMode",
-      auth, "description", desc, "properties", props ? props : json_object(), "traffic",
-      json_is_object(traffic) ? traffic : json_object(), "mirrorTraffic",
-      json_is_object(mirror) ? mirror : json_object(), "publicNetworkAccess", pna ? pna : "Enabled",
-      "provisioningState", cur ? "Updating" : "Creating");
+  /* "o" takes a reference: a borrowed value is increfed, a new one given. */
+  json_t *body =
+      json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:{s:s,s:s*,s:o,s:o,s:o,s:s,s:s}}", "id", c.ep_id, "name",
+                cur ? json_string_value(json_object_get(cur, "name")) : name, "type", EP_TYPE,
+                "location", ws_loc, "tags", tags ? json_incref(tags) : json_object(), "kind",
+                "Managed", "properties", "authMode", auth, "description", desc, "properties",
+                props ? json_incref(props) : json_object(), "traffic",
+                json_is_object(traffic) ? json_incref(traffic) : json_object(), "mirrorTraffic",
+                json_is_object(mirror) ? json_incref(mirror) : json_object(), "publicNetworkAccess",
+                pna ? pna : "Enabled", "provisioningState", cur ? "Updating" : "Creating");
   /* The system-assigned identity Azure gives every managed endpoint. */
   char principal_id[40] = "";
   int want_identity = 1;
@@ -967,19 +969,20 @@ static void dep_write(http_req *r, int patch) {
   const char *desc = json_string_value(json_object_get(p, "description"));
   int64_t now = clock_now_ms(s);
   json_t *props = json_pack(
-      "{s:s,s:s*,s:s*,s:{s:s,s:s},s:s*,s:s,s:O,s:o,s:o,s:o,s:{s:s},s:b,s:s,s:O,s:s}",
+      "{s:s,s:s*,s:s*,s:{s:s,s:s},s:s*,s:s,s:o,s:o,s:o,s:o,s:{s:s},s:b,s:s,s:o,s:s}",
       "endpointComputeType", "Managed", "description", desc, "model",
       model ? json_string_value(json_object_get(model, "id")) : NULL, "codeConfiguration", "codeId",
       json_string_value(json_object_get(code, "id")), "scoringScript", script, "environmentId",
       env_ref, "instanceType", z->name, "environmentVariables",
-      json_is_object(env) ? env : json_object(), "requestSettings", rs, "livenessProbe",
-      probe_of(json_object_get(p, "livenessProbe"), 600000, 30), "readinessProbe",
+      json_is_object(env) ? json_incref(env) : json_object(), "requestSettings", rs,
+      "livenessProbe", probe_of(json_object_get(p, "livenessProbe"), 600000, 30), "readinessProbe",
       probe_of(json_object_get(p, "readinessProbe"), 10000, 30), "scaleSettings", "scaleType",
       "Default", "appInsightsEnabled", json_is_true(json_object_get(p, "appInsightsEnabled")),
       "egressPublicNetworkAccess",
       json_string_value(json_object_get(p, "egressPublicNetworkAccess")) ?: "Enabled", "properties",
-      json_is_object(json_object_get(p, "properties")) ? json_object_get(p, "properties")
-                                                       : json_object(),
+      json_is_object(json_object_get(p, "properties"))
+          ? json_incref(json_object_get(p, "properties"))
+          : json_object(),
       "provisioningState", cur ? "Updating" : "Creating");
   json_t *mp = json_object_get(model, "properties");
   const char *mid = model ? json_string_value(json_object_get(model, "id")) : NULL;
@@ -998,11 +1001,11 @@ static void dep_write(http_req *r, int patch) {
                 mname[0] ? mname : NULL, "modelVersion", vseg ? vseg + strlen("/versions/") : NULL);
   json_t *created = cur ? json_object_get(cur, "systemData") : NULL;
   json_t *body = json_pack(
-      "{s:s,s:s,s:s,s:s,s:O,s:s,s:o,s:{s:s,s:s,s:I},s:o,s:o}", "id", c.dep_id, "name",
+      "{s:s,s:s,s:s,s:s,s:o,s:s,s:o,s:{s:s,s:s,s:I},s:o,s:o}", "id", c.dep_id, "name",
       cur ? json_string_value(json_object_get(cur, "name")) : name, "type", DEP_TYPE, "location",
-      ws_loc, "tags", json_is_object(tags) ? tags : json_object(), "kind", "Managed", "properties",
-      props, "sku", "name", "Default", "tier", "Standard", "capacity", (json_int_t)count, "azlite",
-      az, "systemData",
+      ws_loc, "tags", json_is_object(tags) ? json_incref(tags) : json_object(), "kind", "Managed",
+      "properties", props, "sku", "name", "Default", "tier", "Standard", "capacity",
+      (json_int_t)count, "azlite", az, "systemData",
       ml_system_data(
           r,
           created ? clock_parse_iso8601(json_string_value(json_object_get(created, "createdAt")))

@@ -1193,15 +1193,17 @@ static json_t *run_details(http_req *r, json_t *ws, const char *run_id, job_row 
   if (row->end_ms) clock_iso8601(row->end_ms, en);
   json_t *p = json_object_get(row->body, "properties");
   const char *compute = json_string_value(json_object_get(p, "computeId"));
-  json_t *d = json_pack(
-      "{s:s,s:s,s:s,s:o,s:o,s:[],s:O,s:O,s:s}", "runId", run_id, "runUuid", row->token, "status",
-      row->status, "startTimeUtc", st[0] ? json_string(st) : json_null(), "endTimeUtc",
-      en[0] ? json_string(en) : json_null(), "warnings", "tags",
-      json_is_object(json_object_get(p, "tags")) ? json_object_get(p, "tags") : json_object(),
-      "properties",
-      json_is_object(json_object_get(p, "properties")) ? json_object_get(p, "properties")
-                                                       : json_object(),
-      "target", compute ? strrchr(compute, '/') + 1 : "");
+  json_t *d =
+      json_pack("{s:s,s:s,s:s,s:o,s:o,s:[],s:o,s:o,s:s}", "runId", run_id, "runUuid", row->token,
+                "status", row->status, "startTimeUtc", st[0] ? json_string(st) : json_null(),
+                "endTimeUtc", en[0] ? json_string(en) : json_null(), "warnings", "tags",
+                json_is_object(json_object_get(p, "tags")) ? json_incref(json_object_get(p, "tags"))
+                                                           : json_object(),
+                "properties",
+                json_is_object(json_object_get(p, "properties"))
+                    ? json_incref(json_object_get(p, "properties"))
+                    : json_object(),
+                "target", compute ? strrchr(compute, '/') + 1 : "");
   json_object_set_new(d, "logFiles",
                       json_pack("{s:s}", LOG_NAME,
                                 http_printf(r, "%s/azlite/ml/logs/%s/%s", http_mgmt_base(r),
