@@ -4,6 +4,7 @@ endpoint serves; a file that is not a Retail Prices document stops the server
 with a message.  Also: blob tier changes and rehydration through
 azure-storage-blob are priced (one write operation of the target tier; Archive
 data retrieval per GB at the priority's price), and capacity by tier."""
+import datetime
 import json
 import os
 import shutil
@@ -83,8 +84,13 @@ class Prices(unittest.TestCase):
         b.set_standard_blob_tier(StandardBlobTier.COOL)
         b.set_standard_blob_tier(StandardBlobTier.ARCHIVE)
         b.set_standard_blob_tier(StandardBlobTier.HOT, rehydrate_priority="High")
+        before = srv.cli("clock").stdout.strip()
         p = srv.cli("clock", "advance", "1d1h")
         self.assertEqual(p.returncode, 0, p.stderr)
+        # One capacity sample per day that ended: 1d1h crosses one midnight, or two
+        # when it starts after 23:00.
+        days = (datetime.date.fromisoformat(p.stdout.strip()[:10]) -
+                datetime.date.fromisoformat(before[:10])).days
         rows = [u for u in use.usage_details.list("/subscriptions/%s/resourceGroups/tiers" % sub)]
         got = {}
         for u in rows:
@@ -105,9 +111,10 @@ class Prices(unittest.TestCase):
         # The day the blob was kept is a Hot day (rehydrated within the hour) or an
         # Archive day, priced at the override for Hot.
         stored = [u for u in rows if u.meter_details.meter_name.endswith("Data Stored")]
-        self.assertEqual(len(stored), 1, [(u.meter_details.meter_name, u.quantity) for u in rows])
-        if stored[0].meter_details.meter_name == "Hot LRS Data Stored":
-            self.assertAlmostEqual(stored[0].unit_price, HOT, places=9)
+        self.assertEqual(len(stored), days, [(u.meter_details.meter_name, u.quantity) for u in rows])
+        for st in stored:
+            if st.meter_details.meter_name == "Hot LRS Data Stored":
+                self.assertAlmostEqual(st.unit_price, HOT, places=9)
 
 
 if __name__ == "__main__":
