@@ -31,8 +31,7 @@ static const char *route_ns(http_req *r) {
   return ns ? ns : "Microsoft.Consumption";
 }
 
-/* Checks the scope the route names; writes the canonical scope.  0 or r failed. */
-static int budget_scope(http_req *r, char scope[512]) {
+int cost_route_scope(http_req *r, char scope[512]) {
   const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
   if (arm_require_subscription(r, sub) != 0) return -1;
   if (rg) {
@@ -264,7 +263,7 @@ static int budget_name_valid(const char *n) {
 
 void cost_budget_put(http_req *r) {
   char scope[512];
-  if (budget_scope(r, scope) != 0) return;
+  if (cost_route_scope(r, scope) != 0) return;
   const char *name = http_param(r, "name");
   if (!budget_name_valid(name)) {
     http_fail(r, COST_ERR_BAD_REQUEST,
@@ -306,7 +305,7 @@ void cost_budget_put(http_req *r) {
 
 void cost_budget_get(http_req *r) {
   char scope[512];
-  if (budget_scope(r, scope) != 0) return;
+  if (cost_route_scope(r, scope) != 0) return;
   json_t *b = arm_resource_get(r->srv, budget_id(r, scope));
   if (!b) {
     http_fail(r, COST_ERR_NOT_FOUND, "The budget '%s' was not found at scope '%s'.",
@@ -318,7 +317,7 @@ void cost_budget_get(http_req *r) {
 
 void cost_budget_delete(http_req *r) {
   char scope[512];
-  if (budget_scope(r, scope) != 0) return;
+  if (cost_route_scope(r, scope) != 0) return;
   char *id = budget_id(r, scope);
   json_t *b = arm_resource_get(r->srv, id);
   if (!b) {
@@ -339,7 +338,7 @@ void cost_budget_delete(http_req *r) {
 
 void cost_budget_list(http_req *r) {
   char scope[512];
-  if (budget_scope(r, scope) != 0) return;
+  if (cost_route_scope(r, scope) != 0) return;
   json_t *all = arm_resource_list(r->srv, scope, BUDGET_TYPE), *out = json_array();
   size_t i;
   json_t *v;

@@ -75,6 +75,9 @@ extern const struct arm_type cost_action_group_type;
 int cost_budget_period(json_t *budget, int64_t now_ms, int64_t *from, int64_t *to);
 /* The scope a budget id sits at (its part before /providers/). malloc'd. */
 char *cost_budget_scope(const char *id);
+/* Checks the scope the route names (subscription, or group: 404
+ * ResourceGroupNotFound); writes the canonical scope.  0, or -1 with r failed. */
+int cost_route_scope(http_req *r, char scope[512]);
 
 /* ---- queries (query.c) --------------------------------------------------- */
 

@@ -9,23 +9,6 @@
 
 #include "internal.h"
 
-static int query_scope(http_req *r, char scope[512]) {
-  const char *sub = http_param(r, "sub"), *rg = http_param(r, "rg");
-  if (arm_require_subscription(r, sub) != 0) return -1;
-  if (rg) {
-    char canon[128];
-    if (!arm_group_exists(r->srv, r->srv->subscription_id, rg, canon, sizeof canon)) {
-      http_fail(r, COST_ERR_RESOURCE_GROUP_NOT_FOUND, "Resource group '%s' could not be found.",
-                rg);
-      return -1;
-    }
-    snprintf(scope, 512, "/subscriptions/%s/resourceGroups/%s", r->srv->subscription_id, canon);
-  } else {
-    snprintf(scope, 512, "/subscriptions/%s", r->srv->subscription_id);
-  }
-  return 0;
-}
-
 /* The body's time range [*from, *to) (ms); fails r. */
 static int query_range(http_req *r, json_t *in, int64_t *from, int64_t *to) {
   int64_t now = clock_now_ms(r->srv);
@@ -104,7 +87,7 @@ static const char *const dims_known[] = {
 void cost_query(http_req *r) {
   srv *s = r->srv;
   char scope[512];
-  if (query_scope(r, scope) != 0) return;
+  if (cost_route_scope(r, scope) != 0) return;
   json_t *in = http_json_own(r, http_body_json(r));
   if (!in) return;
   const char *type = json_string_value(json_object_get(in, "type"));
@@ -252,7 +235,7 @@ double cost_forecast_sum(srv *s, const char *scope, int64_t from, int64_t to, in
 void cost_forecast(http_req *r) {
   srv *s = r->srv;
   char scope[512];
-  if (query_scope(r, scope) != 0) return;
+  if (cost_route_scope(r, scope) != 0) return;
   json_t *in = http_json_own(r, http_body_json(r));
   if (!in) return;
   int64_t from, to;

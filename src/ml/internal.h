@@ -175,4 +175,11 @@ json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms);
  * endpoint's host:port (in r's arena or static). */
 const char *ml_api_host(http_req *r, const char *location);
 
+/* jobs.c: mkdir -p (0755); 0 or -1.  ml_blob_download: every blob under
+ * prefix into dir (the rest of each name as its path there; names with ".."
+ * skipped); the count, or -1 when the list or any file failed. */
+int ml_mkdir_p(const char *path);
+int ml_blob_download(srv *s, const char *account, const char *container, const char *prefix,
+                     const char *dir);
+
 #endif

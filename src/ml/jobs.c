@@ -85,8 +85,9 @@ static void log_line(job_run *j, const char *fmt, ...) {
   fclose(f);
 }
 
-static int mkdir_p(const char *path) {
-  char buf[1024];
+int ml_mkdir_p(const char *path) {
+  char buf[1200];
+  if (strlen(path) >= sizeof buf) return -1;
   snprintf(buf, sizeof buf, "%s", path);
   for (char *p = buf + 1; *p; p++)
     if (*p == '/') {
@@ -113,15 +114,25 @@ static void dl_one(void *cls, const char *name, int64_t size) {
     rel++;
   if (!*rel || strstr(rel, "..")) return;
   char path[1400];
-  snprintf(path, sizeof path, "%s/%s", d->dir, rel);
+  if ((size_t)snprintf(path, sizeof path, "%s/%s", d->dir, rel) >= sizeof path) {
+    d->failed++; /* a name too long for a path here is not cut short */
+    return;
+  }
   char *slash = strrchr(path, '/');
   *slash = 0;
-  mkdir_p(path);
+  ml_mkdir_p(path);
   *slash = '/';
   if (storage_blob_to_file(d->s, d->account, d->container, name, path) != 0)
     d->failed++;
   else
     d->n++;
+}
+
+int ml_blob_download(srv *s, const char *account, const char *container, const char *prefix,
+                     const char *dir) {
+  dl d = {s, account, container, prefix, dir, 0, 0};
+  if (storage_blob_list(s, account, container, prefix, dl_one, &d) < 0 || d.failed) return -1;
+  return d.n;
 }
 
 /* https://<account>.blob.<suffix>/<container>/<prefix> (the SDK's codeUri) or
@@ -161,8 +172,7 @@ static int download_uri(job_run *j, const char *uri, const char *dir, int single
     return -1;
   }
   if (!account[0] || !container[0]) return -1;
-  if (mkdir_p(dir) != 0) return -1;
-  dl d = {j->s, account, container, prefix, dir, 0, 0};
+  if (ml_mkdir_p(dir) != 0) return -1;
   if (single_file) {
     const char *base = strrchr(prefix, '/');
     char path[1400];
@@ -172,8 +182,9 @@ static int download_uri(job_run *j, const char *uri, const char *dir, int single
   /* A folder: the prefix as a directory. */
   size_t n = strlen(prefix);
   if (n && prefix[n - 1] != '/' && n + 1 < sizeof prefix) strcat(prefix, "/");
-  if (storage_blob_list(j->s, account, container, prefix, dl_one, &d) < 0 || d.failed) return -1;
-  if (d.n == 0 && n && prefix[n - 1] != '/') {
+  int got = ml_blob_download(j->s, account, container, prefix, dir);
+  if (got < 0) return -1;
+  if (got == 0 && n && prefix[n - 1] != '/') {
     /* No folder of that name: the uri is one file (code="train.py"). */
     prefix[n] = 0;
     const char *base = strrchr(prefix, '/');
@@ -181,7 +192,7 @@ static int download_uri(job_run *j, const char *uri, const char *dir, int single
     snprintf(path, sizeof path, "%s/%s", dir, base ? base + 1 : prefix);
     return storage_blob_to_file(j->s, account, container, prefix, path) == 0 ? 1 : -1;
   }
-  return d.n;
+  return got;
 }
 
 /* The conda file's dependencies (pip's too), by their import names, and which
@@ -361,7 +372,7 @@ static void *job_thread(void *arg) {
   snprintf(jobdir, sizeof jobdir, "%s/own/mnt/azureml/cr/j/%s", ml_lease_disk(lease), j->token);
   snprintf(wd, sizeof wd, "%s/exe/wd", jobdir);
   snprintf(inside_wd, sizeof inside_wd, "/mnt/azureml/cr/j/%s/exe/wd", j->token);
-  if (mkdir_p(wd) != 0) {
+  if (ml_mkdir_p(wd) != 0) {
     snprintf(err, sizeof err, "the job's working directory could not be made");
     goto release;
   }
@@ -953,7 +964,7 @@ void ml_job_put(http_req *r) {
   char ldir[600];
   snprintf(ldir, sizeof ldir, "%.500s/%s/user_logs", dir, token);
   free(dir);
-  mkdir_p(ldir);
+  ml_mkdir_p(ldir);
   snprintf(j->log_path, sizeof j->log_path, "%s/std_log.txt", ldir);
   FILE *lf = fopen(j->log_path, "w");
   if (lf) fclose(lf);

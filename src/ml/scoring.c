@@ -196,18 +196,6 @@ static int dep_stopping(ml_dep *d) {
   return st;
 }
 
-static int mkdir_p(const char *path) {
-  char buf[1200];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
-  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 char *ml_scoring_log_path(srv *s, const char *dep_uuid) {
   char rel[200];
   snprintf(rel, sizeof rel, "ml/endpoints/%s.log", dep_uuid);
@@ -228,31 +216,6 @@ static void log_append(const char *path, const char *fmt, ...) {
 }
 
 /* ---- files into an instance ------------------------------------------------------ */
-
-typedef struct dl {
-  srv *s;
-  const char *account, *container, *prefix, *dir;
-  int n, failed;
-} dl;
-
-static void dl_one(void *cls, const char *name, int64_t size) {
-  (void)size;
-  dl *d = cls;
-  const char *rel = name + strlen(d->prefix);
-  while (*rel == '/')
-    rel++;
-  if (!*rel || strstr(rel, "..")) return;
-  char path[1400];
-  snprintf(path, sizeof path, "%s/%s", d->dir, rel);
-  char *slash = strrchr(path, '/');
-  *slash = 0;
-  mkdir_p(path);
-  *slash = '/';
-  if (storage_blob_to_file(d->s, d->account, d->container, name, path) != 0)
-    d->failed++;
-  else
-    d->n++;
-}
 
 /* The account, container and path an asset URI names: https://<account>.blob
  * .<suffix>/<container>/<path> or azureml://.../datastores/<ds>/paths/<path>.
@@ -315,7 +278,7 @@ static void exact_one(void *cls, const char *name, int64_t size) {
  * The count of files, or -1. */
 static int fetch_uri(srv *s, const char *ws_id, const char *uri, const char *dir, int keep_name) {
   char account[64], container[128], prefix[1024];
-  if (uri_split(s, ws_id, uri, account, container, prefix) != 0 || mkdir_p(dir) != 0) return -1;
+  if (uri_split(s, ws_id, uri, account, container, prefix) != 0 || ml_mkdir_p(dir) != 0) return -1;
   const char *base = strrchr(prefix, '/');
   base = base ? base + 1 : prefix;
   char path[1400];
@@ -327,9 +290,8 @@ static int fetch_uri(srv *s, const char *ws_id, const char *uri, const char *dir
   snprintf(sub, sizeof sub, "%s%s%s", dir, keep_name ? "/" : "", keep_name ? base : "");
   char pre[1100];
   snprintf(pre, sizeof pre, "%s/", prefix);
-  dl d = {s, account, container, pre, sub, 0, 0};
-  if (storage_blob_list(s, account, container, pre, dl_one, &d) < 0 || d.failed || !d.n) return -1;
-  return d.n;
+  int got = ml_blob_download(s, account, container, pre, sub);
+  return got > 0 ? got : -1;
 }
 
 /* ---- instances -------------------------------------------------------------------- */
@@ -592,7 +554,7 @@ static int instance_start(srv *s, const ml_scoring_spec *sp, ml_dep *d, ml_insta
   if (!in->sb) return -1;
   char dir[1100];
   snprintf(dir, sizeof dir, "%s/own/mnt/azureml-app", in->disk);
-  if (mkdir_p(dir) != 0) {
+  if (ml_mkdir_p(dir) != 0) {
     snprintf(err, en, "the instance's disk could not be prepared");
     return -1;
   }
@@ -751,7 +713,7 @@ int ml_scoring_start(srv *s, const ml_scoring_spec *sp, char *err, size_t en) {
   d->ready_ms = sp->ready_timeout_ms > 0 ? sp->ready_timeout_ms : 600000;
   d->starting = 1;
   char *root = srv_path(s, "ml/endpoints");
-  mkdir_p(root);
+  ml_mkdir_p(root);
   free(root);
   /* On the list while booting, so that a delete meanwhile stops it. */
   pthread_mutex_lock(&deps_mu);
