@@ -69,7 +69,37 @@ def _bound_requests():
 _bound_requests()
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_HANDED_OUT = set()
+
+
 def free_port():
+    """A loopback port free now and outside the kernel's ephemeral range, so
+    no client's outgoing connection (and no bind to port 0) takes it between
+    now and the server's bind. Ports already handed out are not reused."""
+    import random
+    lo, hi = _ephemeral_range()
+    ranges = [(r0, r1) for r0, r1 in ((10000, lo - 1), (hi + 1, 65535)) if r1 - r0 > 1000]
+    for _ in range(200):
+        r0, r1 = random.choice(ranges) if ranges else (1024, 65535)
+        port = random.randint(r0, r1)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -81,6 +111,7 @@ class Azlite:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="azlite-e2e-")
         self.ports = {"mgmt": free_port(), "blob": free_port(), "blob_tls": free_port(),
                       "dfs": free_port()}
+        self._chosen_ports = dict(self.ports)
         self.log_level = log_level
         self.server_env = dict(server_env or {})
         self.proc = None
@@ -96,6 +127,21 @@ class Azlite:
                 "--dfs-port", str(self.ports["dfs"])]
 
     def start(self, timeout=30):
+        """Starts the server. A first start that lost one of its ports to some
+        other process (another test's server) picks new ports, unless the test
+        set the ports itself and tries again;
+        a restart keeps its ports, since clients already hold them."""
+        first = self.proc is None and not self.env and self.ports == self._chosen_ports
+        for attempt in range(5):
+            try:
+                return self._start_once(timeout)
+            except RuntimeError as e:
+                if not (first and "Address already in use" in str(e)) or attempt == 4:
+                    raise
+                self.ports = {k: free_port() for k in self.ports}
+                self._chosen_ports = dict(self.ports)
+
+    def _start_once(self, timeout):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve", "--log-level", self.log_level] + self.args(),
                                      stdout=log, stderr=log,
