@@ -28,6 +28,8 @@ SANDBOX_PACKAGES=(openssh-server openssh-client)
 ML_PACKAGES=(python3-torch python3-numpy)
 # Benchmarks and the tests' helpers.
 TOOL_PACKAGES=(wrk curl openssl ca-certificates)
+# bench/endpoint.py: the same score.py behind Flask + gunicorn, beside azlite's endpoint.
+BENCH_PACKAGES=(python3-flask gunicorn)
 
 log() { printf 'setup: %s\n' "$*"; }
 
@@ -44,7 +46,8 @@ present() {
 
 missing=()
 for p in "${BUILD_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}" "${CLIENT_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" \
-         "${SANDBOX_PACKAGES[@]}" "${ML_PACKAGES[@]}" "${FUNCTION_PACKAGES[@]}"; do
+         "${SANDBOX_PACKAGES[@]}" "${ML_PACKAGES[@]}" "${FUNCTION_PACKAGES[@]}" \
+         "${BENCH_PACKAGES[@]}"; do
   present "$p" || missing+=("$p")
 done
 
