@@ -58,11 +58,13 @@ static const char ml_inference_server[] =
     "class Handler(BaseHTTPRequestHandler):\n"
     "    def log_message(self, fmt, *args):\n"
     "        pass\n"
-    "    def answer(self, code, body, ctype='application/json'):\n"
+    "    def answer(self, code, body, ctype='application/json', failed=False):\n"
     "        if isinstance(body, str):\n"
     "            body = body.encode('utf-8')\n"
     "        self.send_response(code)\n"
     "        self.send_header('Content-Type', ctype)\n"
+    "        if failed:\n"
+    "            self.send_header('x-ms-run-function-failed', 'True')\n"
     "        self.send_header('Content-Length', str(len(body)))\n"
     "        self.end_headers()\n"
     "        self.wfile.write(body)\n"
@@ -83,10 +85,10 @@ static const char ml_inference_server[] =
     "            with lock:\n"
     "                out = mod.run(raw)\n"
     "        except Exception:\n"
-    "            traceback.print_exc()\n"
+    "            sys.stderr.write('Encountered Exception: ' + traceback.format_exc())\n"
     "            sys.stderr.flush()\n"
     "            self.answer(500, json.dumps({'message': 'An unexpected error occurred in scoring "
-    "script. Check the logs for more info.'}))\n"
+    "script. Check the logs for more info.'}), failed=True)\n"
     "            return\n"
     "        if hasattr(out, 'status_code') and hasattr(out, 'get_data'):\n"
     "            self.answer(out.status_code, out.get_data(), out.headers.get('Content-Type', "
@@ -352,7 +354,8 @@ static int write_all(int fd, const char *p, size_t n) {
 typedef struct inst_reply {
   int status;
   char ctype[128];
-  char *body; /* malloc'd */
+  int run_failed; /* x-ms-run-function-failed: run() raised */
+  char *body;     /* malloc'd */
   size_t len;
 } inst_reply;
 
@@ -407,6 +410,7 @@ static int inst_call(const ml_instance *in, const char *method, const char *body
     size_t l = strcspn(ct, "\r\n");
     snprintf(out->ctype, sizeof out->ctype, "%.*s", (int)l, ct);
   }
+  out->run_failed = strcasestr(buf, "\r\nx-ms-run-function-failed: True") != NULL;
   out->len = n - (size_t)(sep + 4 - buf);
   out->body = malloc(out->len + 1);
   if (!out->body) abort();
@@ -1070,5 +1074,7 @@ static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
     fail_score(r, 502, "The deployment's instance could not be reached.");
     return;
   }
+  /* A run() that raised: Azure's inference server says so in a header. */
+  if (rep.run_failed) http_set_header(r, "x-ms-run-function-failed", "True");
   http_reply_owned(r, rep.status, rep.ctype[0] ? rep.ctype : "application/json", rep.body, rep.len);
 }

@@ -147,11 +147,18 @@ class OnlineEndpoint(unittest.TestCase):
         r = post(uri, k1, headers={"azureml-model-deployment": "bad"}, json={"data": DATA})
         self.assertEqual(r.status_code, 404, r.text)
         # run() that raises answers 500; the instance stays up.
+        # Azure's inference server's answer: its body, x-ms-run-function-failed,
+        # "Encountered Exception" and the traceback in the logs.
         r = post(uri, k1, headers={"azureml-model-deployment": "blue"}, data="not json")
         self.assertEqual(r.status_code, 500, r.text)
+        self.assertEqual(r.json(), {"message": "An unexpected error occurred in scoring script."
+                                               " Check the logs for more info."})
+        self.assertEqual(r.headers.get("x-ms-run-function-failed"), "True")
         r = post(uri, k1, headers={"azureml-model-deployment": "blue"}, json={"data": DATA})
         self.assertEqual(r.json(), WANT)
+        self.assertNotIn("x-ms-run-function-failed", r.headers)
         logs = ml.online_deployments.get_logs(name="blue", endpoint_name="lin-ep", lines=100)
+        self.assertIn("Encountered Exception: Traceback (most recent call last)", logs)
         self.assertIn("JSONDecodeError", logs)
         # Azure's payload limit, 1.5 MB.
         r = post(uri, k1, data=b"x" * (2 * 1024 * 1024),
