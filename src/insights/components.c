@@ -89,10 +89,18 @@ static const route insights_routes[] = {
 static const char *const insights_api_versions[] = {"2020-02-02", "2020-02-02-preview",
                                                     "2018-05-01-preview", "2015-05-01", NULL};
 
+/* Azure Monitor's metrics of a resource ({resource}/providers/Microsoft.Insights/
+ * metrics and metricDefinitions), served by the resource's provider (ML's
+ * online endpoints); the versions of azure-rest-api-specs' monitor specs. */
+static const char *const insights_metrics_api_versions[] = {"2023-10-01", "2021-05-01",
+                                                            "2019-07-01", "2018-01-01", NULL};
+
 static const resource_type insights_resource_types[] = {
     {.type = INSIGHTS_COMPONENT_TYPE,
      .api_versions = insights_api_versions,
      .generic = &insights_component_type},
+    {.type = "Microsoft.Insights/metrics", .api_versions = insights_metrics_api_versions},
+    {.type = "Microsoft.Insights/metricDefinitions", .api_versions = insights_metrics_api_versions},
     {.type = NULL},
 };
 

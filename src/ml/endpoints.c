@@ -240,6 +240,36 @@ void ml_endpoint_get(http_req *r) {
   http_reply_json(r, 200, ep_render(r, b));
 }
 
+/* GET .../providers/Microsoft.Insights/metrics (Azure Monitor, scoring.c's
+ * figures). */
+void ml_endpoint_metrics(http_req *r) {
+  ep_ctx c;
+  if (ctx_get(r, &c) != 0) return;
+  json_t *b = ep_load(r->srv, c.ep_id);
+  if (!b) {
+    fail_ep_not_found(r);
+    return;
+  }
+  http_json_own(r, b);
+  ml_scoring_metrics(r,
+                     json_string_value(json_object_get(b, "id"))
+                         ? json_string_value(json_object_get(b, "id"))
+                         : c.ep_id,
+                     json_string_value(json_object_get(b, "location")));
+}
+
+void ml_endpoint_metric_definitions(http_req *r) {
+  ep_ctx c;
+  if (ctx_get(r, &c) != 0) return;
+  json_t *b = ep_load(r->srv, c.ep_id);
+  if (!b) {
+    fail_ep_not_found(r);
+    return;
+  }
+  http_json_own(r, b);
+  ml_scoring_metric_definitions(r, c.ep_id);
+}
+
 typedef struct op_ctx {
   char id[700];
   char ep_id[700];

@@ -113,6 +113,8 @@ int64_t ml_iso_duration_s(const char *d);
 /* endpoints.c: managed online endpoints and their deployments. */
 void ml_endpoint_list(http_req *r);
 void ml_endpoint_get(http_req *r);
+void ml_endpoint_metrics(http_req *r);
+void ml_endpoint_metric_definitions(http_req *r);
 void ml_endpoint_put(http_req *r);
 void ml_endpoint_patch(http_req *r);
 void ml_endpoint_delete(http_req *r);
@@ -165,6 +167,11 @@ char *ml_scoring_log_path(srv *s, const char *dep_uuid); /* malloc'd */
 char *ml_scoring_log_tail(const char *path, size_t n);   /* malloc'd */
 void ml_score(http_req *r);
 void ml_score_swagger(http_req *r);
+/* GET {endpoint}/providers/Microsoft.Insights/metrics and metricDefinitions
+ * (Azure Monitor's shape) from the requests the front answered: ep_id
+ * canonical, the endpoint known to exist. */
+void ml_scoring_metrics(http_req *r, const char *ep_id, const char *region);
+void ml_scoring_metric_definitions(http_req *r, const char *ep_id);
 
 /* Shared helpers (provider.c). */
 /* systemData as Azure ML shows it, for a resource made at ms by the caller. */

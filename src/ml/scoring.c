@@ -961,7 +961,25 @@ static void mirror_send(const char *dep_id, const char *body, size_t len) {
   pthread_attr_destroy(&a);
 }
 
+static void metric_record(srv *s, const char *dep_id, int status, double ms);
+
+static double mono_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
+}
+
+/* A scoring request a deployment answered (or refused): its metrics and its
+ * line in the access log (Azure's AmlOnlineEndpointTrafficLog's fields). */
+static void score_done(http_req *r, const char *dep_id, const char *dep_name, int status,
+                       double t0) {
+  double ms = mono_ms() - t0;
+  metric_record(r->srv, dep_id, status, ms);
+  log_info("ml: score %s deployment=%s status=%d %.2fms", r->path, dep_name, status, ms);
+}
+
 static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
+  double t0 = mono_ms();
   /* The deployment: the header's, or one by the traffic's weights. */
   json_t *traffic = json_object_get(json_object_get(ev->body, "properties"), "traffic");
   const char *want = http_header_get(r, "azureml-model-deployment");
@@ -1023,6 +1041,7 @@ static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
     if (pthread_cond_timedwait(&deps_cv, &deps_mu, &until) == ETIMEDOUT) break;
   if (d->stopping || d->inflight >= d->max_concurrent * d->ninst) {
     pthread_mutex_unlock(&deps_mu);
+    score_done(r, dep_id, dep_name, 429, t0);
     fail_score(r, 429,
                "Too many pending requests: the deployment's "
                "max_concurrent_requests_per_instance is exceeded.");
@@ -1064,6 +1083,7 @@ static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
     }
   }
   http_set_header(r, "azureml-model-deployment", name);
+  score_done(r, dep_id, name, rc == -2 ? 408 : rc != 0 ? 502 : rep.status, t0);
   if (rc == -2) {
     fail_score(r, 408,
                "Request timed out: the scoring script did not answer within "
@@ -1077,4 +1097,346 @@ static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
   /* A run() that raised: Azure's inference server says so in a header. */
   if (rep.run_failed) http_set_header(r, "x-ms-run-function-failed", "True");
   http_reply_owned(r, rep.status, rep.ctype[0] ? rep.ctype : "application/json", rep.body, rep.len);
+}
+
+/* ---- monitoring: Azure Monitor's metrics for the endpoint ---------------------------- */
+
+/* Per deployment and minute of azlite's clock: the requests the front
+ * answered, by status class, and their latencies (sum, min, max and a
+ * log-scale histogram for the percentiles).  In memory only, the last
+ * METRIC_MINUTES minutes (a restart starts them empty), under metrics_mu. */
+#define METRIC_MINUTES 1440
+#define METRIC_BINS 48 /* bin i: latency below 0.05 ms * 2^(i/3) */
+
+typedef struct ml_metric_min {
+  struct ml_metric_min *next;
+  char dep_id[700];
+  int64_t minute; /* clock_now_ms / 60000 */
+  int64_t count, by_class[6];
+  double sum_ms, min_ms, max_ms;
+  int64_t bins[METRIC_BINS];
+} ml_metric_min;
+
+static pthread_mutex_t metrics_mu = PTHREAD_MUTEX_INITIALIZER;
+static ml_metric_min *metrics;
+
+static int metric_bin(double ms) {
+  int i = 0;
+  for (double edge = 0.05; i < METRIC_BINS - 1 && ms >= edge; i++)
+    edge *= 1.2599210498948732; /* 2^(1/3) */
+  return i;
+}
+
+static double metric_bin_upper(int i) {
+  double edge = 0.05;
+  for (int k = 0; k < i; k++)
+    edge *= 1.2599210498948732;
+  return edge;
+}
+
+static void metric_record(srv *s, const char *dep_id, int status, double ms) {
+  int64_t minute = clock_now_ms(s) / 60000;
+  pthread_mutex_lock(&metrics_mu);
+  ml_metric_min *m = NULL;
+  for (ml_metric_min **p = &metrics; *p;) {
+    if ((*p)->minute < minute - METRIC_MINUTES) { /* expired */
+      ml_metric_min *old = *p;
+      *p = old->next;
+      free(old);
+      continue;
+    }
+    if (!m && (*p)->minute == minute && !strcasecmp((*p)->dep_id, dep_id)) m = *p;
+    p = &(*p)->next;
+  }
+  if (!m) {
+    m = calloc(1, sizeof *m);
+    if (!m) abort();
+    snprintf(m->dep_id, sizeof m->dep_id, "%s", dep_id);
+    m->minute = minute;
+    m->min_ms = ms;
+    m->next = metrics;
+    metrics = m;
+  }
+  m->count++;
+  m->by_class[status / 100 >= 1 && status / 100 <= 5 ? status / 100 : 0]++;
+  m->sum_ms += ms;
+  if (ms < m->min_ms) m->min_ms = ms;
+  if (ms > m->max_ms) m->max_ms = ms;
+  m->bins[metric_bin(ms)]++;
+  pthread_mutex_unlock(&metrics_mu);
+}
+
+/* The metrics an online endpoint has (Azure Monitor's names, units and
+ * default aggregations for Microsoft.MachineLearningServices/workspaces/
+ * onlineEndpoints). */
+typedef struct ml_metric_def {
+  const char *name, *display, *unit, *primary;
+  double pct; /* a percentile of RequestLatency; 0: not one */
+} ml_metric_def;
+
+static const ml_metric_def ml_metric_defs[] = {
+    {.name = "RequestsPerMinute",
+     .display = "Requests Per Minute",
+     .unit = "Count",
+     .primary = "Average"},
+    {.name = "RequestLatency",
+     .display = "Request Latency",
+     .unit = "MilliSeconds",
+     .primary = "Average"},
+    {.name = "RequestLatency_P50",
+     .display = "Request Latency P50",
+     .unit = "MilliSeconds",
+     .primary = "Average",
+     .pct = 0.50},
+    {.name = "RequestLatency_P90",
+     .display = "Request Latency P90",
+     .unit = "MilliSeconds",
+     .primary = "Average",
+     .pct = 0.90},
+    {.name = "RequestLatency_P95",
+     .display = "Request Latency P95",
+     .unit = "MilliSeconds",
+     .primary = "Average",
+     .pct = 0.95},
+    {.name = "RequestLatency_P99",
+     .display = "Request Latency P99",
+     .unit = "MilliSeconds",
+     .primary = "Average",
+     .pct = 0.99},
+};
+#define ML_METRIC_NDEFS (sizeof ml_metric_defs / sizeof ml_metric_defs[0])
+
+static const ml_metric_def *metric_def(const char *name) {
+  for (size_t i = 0; i < ML_METRIC_NDEFS; i++)
+    if (!strcasecmp(ml_metric_defs[i].name, name)) return &ml_metric_defs[i];
+  return NULL;
+}
+
+void ml_scoring_metric_definitions(http_req *r, const char *ep_id) {
+  json_t *arr = json_array();
+  for (size_t i = 0; i < ML_METRIC_NDEFS; i++) {
+    const ml_metric_def *d = &ml_metric_defs[i];
+    json_t *aggs = json_pack("[s,s,s,s,s]", "None", "Average", "Minimum", "Maximum", "Total");
+    json_array_append_new(
+        arr,
+        json_pack(
+            "{s:s,s:s,s:s,s:b,s:{s:s,s:s},s:s,s:s,s:s,s:o,s:[{s:s,s:s}],s:[{s:s,s:s}]}", "id",
+            http_printf(r, "%s/providers/microsoft.insights/metricdefinitions/%s", ep_id, d->name),
+            "resourceId", ep_id, "namespace", ML_NS "/workspaces/onlineEndpoints",
+            "isDimensionRequired", 0, "name", "value", d->name, "localizedValue", d->display,
+            "displayDescription", d->display, "unit", d->unit, "primaryAggregationType", d->primary,
+            "supportedAggregationTypes", aggs, "metricAvailabilities", "timeGrain", "PT1M",
+            "retention", "P1D", "dimensions", "value", "deployment", "localizedValue",
+            "deployment"));
+  }
+  http_reply_json(r, 200, json_pack("{s:o}", "value", arr));
+}
+
+/* One point of a metric over the buckets [from, to) of a deployment (or of
+ * all when dep is NULL); NULL when no request fell there. */
+static json_t *metric_point(const ml_metric_def *d, const char *ep_id, const char *dep,
+                            int64_t from, int64_t to, const char *aggs, char stamp[40]) {
+  int64_t count = 0, bins[METRIC_BINS] = {0}, minutes = 0;
+  double sum = 0, mn = 0, mx = 0;
+  size_t plen = strlen(ep_id);
+  for (ml_metric_min *m = metrics; m; m = m->next) {
+    if (m->minute < from || m->minute >= to) continue;
+    if (strncasecmp(m->dep_id, ep_id, plen) || strncmp(m->dep_id + plen, "/deployments/", 13))
+      continue;
+    if (dep && strcasecmp(m->dep_id + plen + 13, dep)) continue;
+    if (!count || m->min_ms < mn) mn = m->min_ms;
+    if (m->max_ms > mx) mx = m->max_ms;
+    count += m->count;
+    sum += m->sum_ms;
+    minutes++;
+    for (int i = 0; i < METRIC_BINS; i++)
+      bins[i] += m->bins[i];
+  }
+  json_t *p = json_pack("{s:s}", "timeStamp", stamp);
+  if (!count) return p; /* Azure leaves the values out of an empty grain */
+  double avg, total, lo, hi;
+  int64_t n;
+  if (!strcmp(d->name, "RequestsPerMinute")) {
+    /* One sample per minute: the requests in it. */
+    int64_t span = to - from;
+    total = (double)count;
+    avg = (double)count / (double)(span > 0 ? span : 1);
+    lo = hi = avg;
+    n = span;
+  } else if (d->pct > 0) {
+    int64_t want = (int64_t)((double)count * d->pct + 0.999999), seen = 0;
+    int i = 0;
+    for (; i < METRIC_BINS - 1; i++)
+      if ((seen += bins[i]) >= want) break;
+    avg = total = lo = hi = metric_bin_upper(i);
+    if (avg > mx) avg = total = lo = hi = mx;
+    n = minutes;
+  } else {
+    avg = sum / (double)count;
+    total = sum;
+    lo = mn;
+    hi = mx;
+    n = count;
+  }
+  if (strcasestr(aggs, "average")) json_object_set_new(p, "average", json_real(avg));
+  if (strcasestr(aggs, "total")) json_object_set_new(p, "total", json_real(total));
+  if (strcasestr(aggs, "minimum")) json_object_set_new(p, "minimum", json_real(lo));
+  if (strcasestr(aggs, "maximum")) json_object_set_new(p, "maximum", json_real(hi));
+  if (strcasestr(aggs, "count")) json_object_set_new(p, "count", json_real((double)n));
+  return p;
+}
+
+/* "PT1M", "PT5M", "PT1H", "P1D": minutes, or -1. */
+static int64_t metric_interval(const char *s) {
+  if (!s || !*s) return 1;
+  long n = 0;
+  char unit = 0;
+  if (sscanf(s, "PT%ld%c", &n, &unit) == 2 && n > 0) {
+    if (unit == 'M' || unit == 'm') return n;
+    if (unit == 'H' || unit == 'h') return n * 60;
+  }
+  if (sscanf(s, "P%ld%c", &n, &unit) == 2 && n > 0 && (unit == 'D' || unit == 'd')) return n * 1440;
+  return -1;
+}
+
+void ml_scoring_metrics(http_req *r, const char *ep_id, const char *region) {
+  const char *names = http_query_get(r, "metricnames");
+  const char *aggs = http_query_get(r, "aggregation");
+  const char *span = http_query_get(r, "timespan");
+  const char *filter = http_query_get(r, "$filter");
+  int64_t interval = metric_interval(http_query_get(r, "interval"));
+  if (interval <= 0) {
+    http_fail(r, ML_ERR_BAD_REQUEST, "Invalid interval '%s': use PT1M, PT5M, PT1H or P1D.",
+              http_query_get(r, "interval"));
+    return;
+  }
+  int64_t now = clock_now_ms(r->srv), end_ms = now + 1, start_ms = now - 3600000;
+  if (span && *span) {
+    /* az (azure-mgmt-monitor) sends the timespan percent-encoded twice, and
+     * its times without a zone (UTC). */
+    char *dec = http_strdup(r, span), *o = dec;
+    for (const char *c = span; *c; c++) {
+      unsigned h;
+      if (c[0] == '%' && sscanf(c + 1, "%2x", &h) == 1) {
+        *o++ = (char)h;
+        c += 2;
+      } else {
+        *o++ = *c;
+      }
+    }
+    *o = 0;
+    const char *slash = strchr(dec, '/');
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%.*s", slash ? (int)(slash - dec) : (int)strlen(dec), dec);
+    snprintf(b, sizeof b, "%s", slash ? slash + 1 : "");
+    for (char *t = a; t; t = t == a ? b : NULL)
+      if (*t && !strchr(t + 10, 'Z') && !strchr(t + 10, '+') && !strchr(t + 10, '-') &&
+          strlen(t) + 2 < sizeof a)
+        strcat(t, "Z");
+    start_ms = clock_parse_iso8601(a);
+    end_ms = b[0] ? clock_parse_iso8601(b) : now;
+    if (start_ms < 0 || end_ms < 0 || end_ms <= start_ms) {
+      http_fail(r, ML_ERR_BAD_REQUEST,
+                "Invalid timespan '%s': give start/end as ISO 8601 date-times.", span);
+      return;
+    }
+  }
+  if (!aggs || !*aggs) aggs = "Average";
+  /* $filter "deployment eq '*'" splits by deployment; "deployment eq 'x'"
+   * keeps one. */
+  char one[200] = "";
+  int split = 0;
+  if (filter && strcasestr(filter, "deployment")) {
+    const char *q = strchr(filter, '\'');
+    const char *qe = q ? strchr(q + 1, '\'') : NULL;
+    if (!qe) {
+      http_fail(r, ML_ERR_BAD_REQUEST, "Invalid $filter '%s'.", filter);
+      return;
+    }
+    snprintf(one, sizeof one, "%.*s", (int)(qe - q - 1), q + 1);
+    split = !strcmp(one, "*");
+  }
+  int64_t from = start_ms / 60000, to = (end_ms + 59999) / 60000;
+  from -= from % interval;
+  json_t *value = json_array();
+  char *list = strdup(names && *names ? names : "RequestsPerMinute");
+  if (!list) abort();
+  http_defer(r, free, list);
+  char *save = NULL;
+  pthread_mutex_lock(&metrics_mu);
+  for (char *nm = strtok_r(list, ",", &save); nm; nm = strtok_r(NULL, ",", &save)) {
+    while (*nm == ' ')
+      nm++;
+    const ml_metric_def *d = metric_def(nm);
+    if (!d) {
+      pthread_mutex_unlock(&metrics_mu);
+      json_decref(value);
+      http_fail(r, ML_ERR_BAD_REQUEST,
+                "Failed to find metric configuration for provider: "
+                "Microsoft.MachineLearningServices, resource Type: "
+                "workspaces/onlineEndpoints, metric: %s, Valid metrics: RequestsPerMinute,"
+                "RequestLatency,RequestLatency_P50,RequestLatency_P90,RequestLatency_P95,"
+                "RequestLatency_P99",
+                nm);
+      return;
+    }
+    /* The series: one for all, or one per deployment seen. */
+    json_t *deps = json_array();
+    if (split) {
+      size_t plen = strlen(ep_id);
+      for (ml_metric_min *m = metrics; m; m = m->next) {
+        if (m->minute < from || m->minute >= to || strncasecmp(m->dep_id, ep_id, plen) ||
+            strncmp(m->dep_id + plen, "/deployments/", 13))
+          continue;
+        const char *dn = m->dep_id + plen + 13;
+        int have = 0;
+        size_t i;
+        json_t *v;
+        json_array_foreach(deps, i, v) have |= !strcasecmp(json_string_value(v), dn);
+        if (!have) json_array_append_new(deps, json_string(dn));
+      }
+    } else {
+      json_array_append_new(deps, one[0] ? json_string(one) : json_null());
+    }
+    json_t *series = json_array();
+    size_t i;
+    json_t *dv;
+    json_array_foreach(deps, i, dv) {
+      const char *dn = json_string_value(dv);
+      json_t *data = json_array();
+      for (int64_t t = from; t < to; t += interval) {
+        char stamp[40];
+        clock_iso8601(t * 60000, stamp);
+        json_array_append_new(data, metric_point(d, ep_id, dn, t, t + interval, aggs, stamp));
+      }
+      json_t *meta = json_array();
+      if (dn)
+        json_array_append_new(meta, json_pack("{s:{s:s,s:s},s:s}", "name", "value", "deployment",
+                                              "localizedValue", "deployment", "value", dn));
+      json_array_append_new(series, json_pack("{s:o,s:o}", "metadatavalues", meta, "data", data));
+    }
+    json_decref(deps);
+    json_array_append_new(
+        value,
+        json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:s,s:o,s:s}", "id",
+                  http_printf(r, "%s/providers/Microsoft.Insights/metrics/%s", ep_id, d->name),
+                  "type", "Microsoft.Insights/metrics", "name", "value", d->name, "localizedValue",
+                  d->display, "displayDescription", d->display, "unit", d->unit, "timeseries",
+                  series, "errorCode", "Success"));
+  }
+  pthread_mutex_unlock(&metrics_mu);
+  char a[40], b[40], grain[24];
+  clock_iso8601(from * 60000, a);
+  clock_iso8601(to * 60000, b);
+  if (interval % 1440 == 0)
+    snprintf(grain, sizeof grain, "P%lldD", (long long)(interval / 1440));
+  else if (interval % 60 == 0)
+    snprintf(grain, sizeof grain, "PT%lldH", (long long)(interval / 60));
+  else
+    snprintf(grain, sizeof grain, "PT%lldM", (long long)interval);
+  http_reply_json(r, 200,
+                  json_pack("{s:i,s:s,s:s,s:o,s:s,s:s}", "cost", 0, "timespan",
+                            http_printf(r, "%s/%s", a, b), "interval", grain, "value", value,
+                            "namespace", ML_NS "/workspaces/onlineEndpoints", "resourceregion",
+                            region ? region : ""));
 }

@@ -101,6 +101,31 @@ class MnistService(unittest.TestCase):
         # 10% of 1000: the binomial's sd is about 9.5.
         self.assertTrue(50 <= split["green"] <= 160, split)
 
+    def test_monitor_metrics(self):
+        """Azure Monitor's metrics for the endpoint, through az (hybrid profile):
+        the requests the front answered, per deployment, and their latency."""
+        ep = "/subscriptions/%s/resourceGroups/mnist/providers/Microsoft.MachineLearningServices" \
+             "/workspaces/mnistws/onlineEndpoints/mnist-service" % srv.env["AZURE_SUBSCRIPTION_ID"]
+        got = srv.az_json("monitor", "metrics", "list", "--resource", ep, "--metric",
+                          "RequestsPerMinute", "--aggregation", "Total", "--interval", "PT1M",
+                          "--filter", "deployment eq '*'")
+        series = got["value"][0]["timeseries"]
+        per = {s["metadatavalues"][0]["value"]: sum(p.get("total") or 0 for p in s["data"])
+               for s in series}
+        # Every request the script sent: invoke, two posts (one with a wrong key,
+        # refused before any deployment) and the 1000 of the split.
+        split = self.out["split"]
+        self.assertEqual(per, {"blue": split["blue"] + 2, "green": split["green"]}, got)
+        self.assertEqual(got["value"][0]["unit"], "Count")
+        got = srv.az_json("monitor", "metrics", "list", "--resource", ep, "--metric",
+                          "RequestLatency", "RequestLatency_P99", "--aggregation", "Average")
+        lat, p99 = [[p["average"] for p in v["timeseries"][0]["data"] if p.get("average")]
+                    for v in got["value"]]
+        self.assertTrue(lat and all(x > 0 for x in lat), got)
+        self.assertTrue(p99 and max(p99) >= max(lat) * 0.5, got)
+        defs = srv.az_json("monitor", "metrics", "list-definitions", "--resource", ep)
+        self.assertIn("RequestsPerMinute", [d["name"]["value"] for d in defs])
+
 
 if __name__ == "__main__":
     unittest.main()
