@@ -244,8 +244,9 @@ static int acl_store(blob_ctx *c, int64_t blob_id, const dfs_acl *a) {
                    blob_id, a->owner, a->group, a->acl);
 }
 
-/* "rwxr-x---": the owner's, the group's (the mask when there is one) and other's bits. */
-static void acl_permissions(const dfs_acl *a, char out[10]) {
+/* "rwxr-x---": the owner's, the group's (the mask when there is one) and other's
+ * bits, with a '+' after them when the ACL has more entries (Azure's form). */
+static void acl_permissions(const dfs_acl *a, char out[11]) {
   acl_ent e[ACL_MAX_ENTRIES];
   int n = acl_parse(a->acl, e, ACL_MAX_ENTRIES);
   const acl_ent *u = n > 0 ? acl_find(e, n, "user", "") : NULL;
@@ -255,6 +256,12 @@ static void acl_permissions(const dfs_acl *a, char out[10]) {
   bits_str(u ? u->bits : 0, out);
   bits_str(g ? g->bits : 0, out + 3);
   bits_str(o ? o->bits : 0, out + 6);
+  for (int i = 0; i < n; i++)
+    if (!e[i].dflt && (e[i].id[0] || !strcmp(e[i].type, "mask"))) {
+      out[9] = '+';
+      out[10] = 0;
+      break;
+    }
 }
 
 /* The bits a principal has under an ACL: the owner's, a named user's (under
@@ -870,7 +877,7 @@ void blob_dfs_list_paths(blob_ctx *c) {
     json_t *pe = path_entry(name, isdir, etag, lm, size);
     if (sqlite3_column_type(q, 5) != SQLITE_NULL) {
       dfs_acl a;
-      char perms[10];
+      char perms[11];
       snprintf(a.owner, sizeof a.owner, "%s", (const char *)sqlite3_column_text(q, 5));
       snprintf(a.group, sizeof a.group, "%s", (const char *)sqlite3_column_text(q, 6));
       snprintf(a.acl, sizeof a.acl, "%s", (const char *)sqlite3_column_text(q, 7));
@@ -943,7 +950,7 @@ void blob_dfs_get_status(blob_ctx *c) {
   int dir = found == 2 || is_dir(&b);
   if (found == 1) blob_set_etag_lm(c, b.etag, b.last_modified_ms);
   dfs_acl a;
-  char perms[10];
+  char perms[11];
   if (found == 1)
     acl_load(c, b.id, dir, &a);
   else
@@ -1043,7 +1050,7 @@ void blob_dfs_get_access_control(blob_ctx *c) {
   blob_row b;
   if (blob_row_load(c, ct.id, c->blob, "", &b) == 1)
     blob_set_etag_lm(c, b.etag, b.last_modified_ms);
-  char perms[10];
+  char perms[11];
   acl_permissions(&a, perms);
   http_set_header(r, "x-ms-owner", a.owner);
   http_set_header(r, "x-ms-group", a.group);
@@ -1065,9 +1072,9 @@ static int umask_of(blob_ctx *c) {
  * who made it (other credentials leave $superuser); owning group: the
  * parent's.  When the parent has default: entries, they become the child's
  * access ACL (and a directory's default ACL too), restricted by mode (the
- * x-ms-permissions bits, -1 none) on the owner, mask (or owning group) and
- * other; otherwise the permissions are mode (0777 a directory, 0666 a file)
- * AND NOT the umask. */
+ * x-ms-permissions bits; -1 none: 0777 a directory, 0666 a file) on the
+ * owner, mask (or owning group) and other, the umask left out; otherwise the permissions are mode
+ * (0777 a directory, 0666 a file) AND NOT the umask. */
 static int path_owner_set(blob_ctx *c, int64_t container_id, const char *path, int64_t blob_id,
                           int dir, int mode) {
   dfs_acl a, pa;
@@ -1090,14 +1097,14 @@ static int path_owner_set(blob_ctx *c, int64_t container_id, const char *path, i
     }
   if (n > 0) {
     inherit = 1;
-    if (mode >= 0) {
-      acl_ent *u = acl_find(e, n, "user", ""), *o = acl_find(e, n, "other", "");
-      acl_ent *g = acl_find(e, n, "mask", "");
-      if (!g) g = acl_find(e, n, "group", "");
-      if (u) u->bits &= (mode >> 6) & 7;
-      if (g) g->bits &= (mode >> 3) & 7;
-      if (o) o->bits &= mode & 7;
-    }
+    acl_add_mask(e, &n);
+    int p = mode >= 0 ? mode : dir ? 0777 : 0666;
+    acl_ent *u = acl_find(e, n, "user", ""), *o = acl_find(e, n, "other", "");
+    acl_ent *g = acl_find(e, n, "mask", "");
+    if (!g) g = acl_find(e, n, "group", "");
+    if (u) u->bits &= (p >> 6) & 7;
+    if (g) g->bits &= (p >> 3) & 7;
+    if (o) o->bits &= p & 7;
     for (int i = 0; dir && i < pn && n < ACL_MAX_ENTRIES; i++)
       if (pe[i].dflt) e[n++] = pe[i];
     acl_join(e, n, a.acl, sizeof a.acl);
