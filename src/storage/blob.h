@@ -539,6 +539,7 @@ void blob_dfs_get_status(blob_ctx *c);
 void blob_dfs_set_access_control(blob_ctx *c);
 void blob_dfs_get_access_control(blob_ctx *c);
 void blob_dfs_set_access_control_recursive(blob_ctx *c);
+void blob_dfs_set_properties(blob_ctx *c);
 /* On a hierarchical-namespace account, do the POSIX ACLs of the path and its
  * parents let c->caller_oid run c->op (for a bearer caller RBAC refused)? 1 yes. */
 int blob_dfs_acl_allows(blob_ctx *c);

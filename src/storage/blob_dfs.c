@@ -26,7 +26,9 @@
 #define DFS_DIR_PERMISSIONS "rwxr-x---"
 #define DFS_FILE_PERMISSIONS "rw-r-----"
 
-static int path_owner_set(blob_ctx *c, int64_t blob_id, int dir, const char *perms);
+static int path_owner_set(blob_ctx *c, int64_t container_id, const char *path, int64_t blob_id,
+                          int dir, int mode);
+static int umask_of(blob_ctx *c);
 
 static int is_dir(const blob_row *b) {
   json_t *m = json_loads(b->metadata ? b->metadata : "{}", 0, NULL);
@@ -102,7 +104,7 @@ static int ensure_dir(blob_ctx *c, const blob_container_row *ct, const char *nam
   c->blob = name;
   int rc = blob_write_content(c, ct, NULL, &w, &id, freed);
   c->blob = saved;
-  return rc == 0 ? path_owner_set(c, id, 1, NULL) : rc;
+  return rc == 0 ? path_owner_set(c, ct->id, name, id, 1, -1) : rc;
 }
 
 /* The parent directories of path, created as Azure creates them. */
@@ -133,8 +135,9 @@ typedef struct acl_ent {
 
 static void acl_add_mask(acl_ent *e, int *n);
 
+/* The first three characters of p ("r-x") as bits; -1 when they are no such triple. */
 static int perm_bits(const char *p) {
-  if (strlen(p) != 3 || !strchr("r-", p[0]) || !strchr("w-", p[1]) || !strchr("xX-tT", p[2]))
+  if (strnlen(p, 3) != 3 || !strchr("r-", p[0]) || !strchr("w-", p[1]) || !strchr("xX-tT", p[2]))
     return -1;
   return (p[0] == 'r' ? 4 : 0) | (p[1] == 'w' ? 2 : 0) | (strchr("xXtT", p[2]) ? 1 : 0);
 }
@@ -144,6 +147,18 @@ static void bits_str(int b, char out[4]) {
   out[1] = b & 2 ? 'w' : '-';
   out[2] = b & 1 ? 'x' : '-';
   out[3] = 0;
+}
+
+/* x-ms-permissions, symbolic ("rwxr-x---", a trailing '+' allowed) or four
+ * octal digits ("0750"), as the owner/group/other bits; -1 when invalid.  The
+ * sticky bit is accepted and not kept. */
+static int perms_mode(const char *p) {
+  size_t l = strlen(p);
+  if (l == 4 && strspn(p, "01234567") == 4) return (int)strtol(p, NULL, 8) & 0777;
+  if ((l == 9 || (l == 10 && p[9] == '+')) && perm_bits(p) >= 0 && perm_bits(p + 3) >= 0 &&
+      perm_bits(p + 6) >= 0)
+    return perm_bits(p) << 6 | perm_bits(p + 3) << 3 | perm_bits(p + 6);
+  return -1;
 }
 
 /* Parses "[default:]type:id:perms,…"; the entry count, or -1 when it does not parse. */
@@ -171,7 +186,7 @@ static int acl_parse(const char *s, acl_ent *e, int max) {
         strcmp(x->type, "other"))
       goto bad;
     if ((!strcmp(x->type, "mask") || !strcmp(x->type, "other")) && x->id[0]) goto bad;
-    if ((x->bits = perm_bits(c2 + 1)) < 0) goto bad;
+    if (strlen(c2 + 1) != 3 || (x->bits = perm_bits(c2 + 1)) < 0) goto bad;
     n++;
   }
   free(dup);
@@ -229,8 +244,9 @@ static int acl_store(blob_ctx *c, int64_t blob_id, const dfs_acl *a) {
                    blob_id, a->owner, a->group, a->acl);
 }
 
-/* "rwxr-x---": the owner's, the group's (the mask when there is one) and other's bits. */
-static void acl_permissions(const dfs_acl *a, char out[10]) {
+/* "rwxr-x---": the owner's, the group's (the mask when there is one) and other's
+ * bits, with a '+' after them when the ACL has more entries (Azure's form). */
+static void acl_permissions(const dfs_acl *a, char out[11]) {
   acl_ent e[ACL_MAX_ENTRIES];
   int n = acl_parse(a->acl, e, ACL_MAX_ENTRIES);
   const acl_ent *u = n > 0 ? acl_find(e, n, "user", "") : NULL;
@@ -240,6 +256,12 @@ static void acl_permissions(const dfs_acl *a, char out[10]) {
   bits_str(u ? u->bits : 0, out);
   bits_str(g ? g->bits : 0, out + 3);
   bits_str(o ? o->bits : 0, out + 6);
+  for (int i = 0; i < n; i++)
+    if (!e[i].dflt && (e[i].id[0] || !strcmp(e[i].type, "mask"))) {
+      out[9] = '+';
+      out[10] = 0;
+      break;
+    }
 }
 
 /* The bits a principal has under an ACL: the owner's, a named user's (under
@@ -320,6 +342,17 @@ void blob_dfs_create(blob_ctx *c) {
   http_req *r = c->r;
   const char *resource = http_query_get(r, "resource");
   int dir = !strcasecmp(resource, "directory");
+  const char *perms = http_header_get(r, "x-ms-permissions"),
+             *um = http_header_get(r, "x-ms-umask");
+  int mode = perms ? perms_mode(perms) : -1;
+  if (perms && mode < 0) {
+    http_fail(r, STORAGE_ERR_INVALID_PERMISSION, "The permission value is invalid: '%s'.", perms);
+    return;
+  }
+  if (um && umask_of(c) < 0) {
+    blob_fail_header(c, "x-ms-umask", um);
+    return;
+  }
   json_t *meta = json_object();
   if (properties_read(c, meta) != 0) {
     json_decref(meta);
@@ -367,8 +400,7 @@ void blob_dfs_create(blob_ctx *c) {
   int64_t id;
   blob_write w = {"BlockBlob", 0, etag, &props, mj, NULL, NULL, 0};
   if (blob_write_content(c, &ct, exists ? &old : NULL, &w, &id, &freed) != 0 ||
-      (!exists && path_owner_set(c, id, dir, http_header_get(r, "x-ms-permissions")) != 0) ||
-      store_commit(c->s) != 0)
+      (!exists && path_owner_set(c, ct.id, c->blob, id, dir, mode) != 0) || store_commit(c->s) != 0)
     goto fail_internal;
   free(mj);
   blob_data_gc(c->s, &freed);
@@ -845,7 +877,7 @@ void blob_dfs_list_paths(blob_ctx *c) {
     json_t *pe = path_entry(name, isdir, etag, lm, size);
     if (sqlite3_column_type(q, 5) != SQLITE_NULL) {
       dfs_acl a;
-      char perms[10];
+      char perms[11];
       snprintf(a.owner, sizeof a.owner, "%s", (const char *)sqlite3_column_text(q, 5));
       snprintf(a.group, sizeof a.group, "%s", (const char *)sqlite3_column_text(q, 6));
       snprintf(a.acl, sizeof a.acl, "%s", (const char *)sqlite3_column_text(q, 7));
@@ -918,7 +950,7 @@ void blob_dfs_get_status(blob_ctx *c) {
   int dir = found == 2 || is_dir(&b);
   if (found == 1) blob_set_etag_lm(c, b.etag, b.last_modified_ms);
   dfs_acl a;
-  char perms[10];
+  char perms[11];
   if (found == 1)
     acl_load(c, b.id, dir, &a);
   else
@@ -949,9 +981,8 @@ void blob_dfs_set_access_control(blob_ctx *c) {
               "The access control list value is invalid: '%s'.", acl);
     return;
   }
-  size_t pl = perms ? strlen(perms) : 0;
-  if (perms && !((pl == 9 || (pl == 10 && perms[9] == '+')) && perm_bits(perms) >= 0 &&
-                 perm_bits(perms + 3) >= 0 && perm_bits(perms + 6) >= 0)) {
+  int mode = perms ? perms_mode(perms) : -1;
+  if (perms && mode < 0) {
     http_fail(r, STORAGE_ERR_INVALID_PERMISSION, "The permission value is invalid: '%s'.", perms);
     return;
   }
@@ -981,9 +1012,9 @@ void blob_dfs_set_access_control(blob_ctx *c) {
     acl_ent *u = acl_find(e, k, "user", ""), *o = acl_find(e, k, "other", "");
     acl_ent *g = acl_find(e, k, "mask", "");
     if (!g) g = acl_find(e, k, "group", "");
-    if (u) u->bits = perm_bits(perms);
-    if (g) g->bits = perm_bits(perms + 3);
-    if (o) o->bits = perm_bits(perms + 6);
+    if (u) u->bits = mode >> 6;
+    if (g) g->bits = (mode >> 3) & 7;
+    if (o) o->bits = mode & 7;
     acl_join(e, k, a.acl, sizeof a.acl);
   }
   char etag[24];
@@ -1019,7 +1050,7 @@ void blob_dfs_get_access_control(blob_ctx *c) {
   blob_row b;
   if (blob_row_load(c, ct.id, c->blob, "", &b) == 1)
     blob_set_etag_lm(c, b.etag, b.last_modified_ms);
-  char perms[10];
+  char perms[11];
   acl_permissions(&a, perms);
   http_set_header(r, "x-ms-owner", a.owner);
   http_set_header(r, "x-ms-group", a.group);
@@ -1029,21 +1060,66 @@ void blob_dfs_get_access_control(blob_ctx *c) {
   http_reply_length_only(r, 200, NULL, 0);
 }
 
-/* A new path's owner: the bearer caller who made it (Azure's rule); other
- * credentials leave the defaults ($superuser).  perms: x-ms-permissions. */
-static int path_owner_set(blob_ctx *c, int64_t blob_id, int dir, const char *perms) {
-  if (!c->caller_oid && !perms) return 0;
-  dfs_acl a;
+/* x-ms-umask: four octal digits (the default 0027); -1 when it does not parse. */
+static int umask_of(blob_ctx *c) {
+  const char *u = http_header_get(c->r, "x-ms-umask");
+  if (!u) return 027;
+  if (strlen(u) != 4 || strspn(u, "01234567") != 4) return -1;
+  return (int)strtol(u, NULL, 8) & 0777;
+}
+
+/* A new path's access control, as Azure makes it.  Owner: the bearer caller
+ * who made it (other credentials leave $superuser); owning group: the
+ * parent's.  When the parent has default: entries, they become the child's
+ * access ACL (and a directory's default ACL too), restricted by mode (the
+ * x-ms-permissions bits; -1 none: 0777 a directory, 0666 a file) on the
+ * owner, mask (or owning group) and other, the umask left out; otherwise the permissions are mode
+ * (0777 a directory, 0666 a file) AND NOT the umask. */
+static int path_owner_set(blob_ctx *c, int64_t container_id, const char *path, int64_t blob_id,
+                          int dir, int mode) {
+  dfs_acl a, pa;
   acl_default(dir, &a);
   if (c->caller_oid) snprintf(a.owner, sizeof a.owner, "%s", c->caller_oid);
-  if (perms && strlen(perms) >= 9 && perm_bits(perms) >= 0 && perm_bits(perms + 3) >= 0 &&
-      perm_bits(perms + 6) >= 0) {
-    char b[4][4] = {"", "", "", ""};
-    memcpy(b[0], perms, 3);
-    memcpy(b[1], perms + 3, 3);
-    memcpy(b[2], perms + 6, 3);
+  acl_ent pe[ACL_MAX_ENTRIES], e[ACL_MAX_ENTRIES];
+  int pn = 0, n = 0, inherit = 0;
+  const char *slash = strrchr(path, '/');
+  if (slash) {
+    char *parent = http_printf(c->r, "%.*s", (int)(slash - path), path);
+    if (acl_of_path(c, container_id, parent, &pa, NULL) == 1) {
+      snprintf(a.group, sizeof a.group, "%s", pa.group);
+      if ((pn = acl_parse(pa.acl, pe, ACL_MAX_ENTRIES)) < 0) pn = 0;
+    }
+  }
+  for (int i = 0; i < pn; i++)
+    if (pe[i].dflt) {
+      e[n] = pe[i];
+      e[n++].dflt = 0;
+    }
+  if (n > 0) {
+    inherit = 1;
+    acl_add_mask(e, &n);
+    int p = mode >= 0 ? mode : dir ? 0777 : 0666;
+    acl_ent *u = acl_find(e, n, "user", ""), *o = acl_find(e, n, "other", "");
+    acl_ent *g = acl_find(e, n, "mask", "");
+    if (!g) g = acl_find(e, n, "group", "");
+    if (u) u->bits &= (p >> 6) & 7;
+    if (g) g->bits &= (p >> 3) & 7;
+    if (o) o->bits &= p & 7;
+    for (int i = 0; dir && i < pn && n < ACL_MAX_ENTRIES; i++)
+      if (pe[i].dflt) e[n++] = pe[i];
+    acl_join(e, n, a.acl, sizeof a.acl);
+  } else {
+    int um = umask_of(c), m = (mode >= 0 ? mode : dir ? 0777 : 0666) & ~(um < 0 ? 027 : um);
+    char b[3][4];
+    bits_str(m >> 6, b[0]);
+    bits_str((m >> 3) & 7, b[1]);
+    bits_str(m & 7, b[2]);
     snprintf(a.acl, sizeof a.acl, "user::%s,group::%s,other::%s", b[0], b[1], b[2]);
   }
+  dfs_acl plain;
+  acl_default(dir, &plain);
+  if (!c->caller_oid && !inherit && !strcmp(a.acl, plain.acl) && !strcmp(a.group, plain.group))
+    return 0; /* the defaults, as a path without a row reads */
   return acl_store(c, blob_id, &a);
 }
 
@@ -1206,4 +1282,55 @@ fail_internal:
   blob_fail_internal(c, "setting the access control");
 fail:
   store_rollback(c->s);
+}
+
+/* ---- Set Properties (PATCH ?action=setProperties) ------------------------------------ */
+
+/* x-ms-properties replaces the path's user properties, which are its blob
+ * metadata (a directory keeps hdi_isfolder): Get Blob Properties reads them
+ * back as x-ms-meta-*, as on Azure. */
+void blob_dfs_set_properties(blob_ctx *c) {
+  http_req *r = c->r;
+  json_t *meta = json_object();
+  if (properties_read(c, meta) != 0) {
+    json_decref(meta);
+    return;
+  }
+  blob_container_row ct;
+  blob_row b;
+  char *mj = NULL;
+  if (store_begin(c->s) != 0) {
+    json_decref(meta);
+    blob_fail_internal(c, "starting a transaction");
+    return;
+  }
+  if (blob_need_container(c, &ct) != 0) goto fail;
+  int found = blob_row_load(c, ct.id, c->blob, "", &b);
+  if (found < 0) goto fail_internal;
+  if (!found) {
+    fail_path_not_found(c);
+    goto fail;
+  }
+  if (blob_conditions_check(c, 1, b.etag, b.last_modified_ms, 0) != 0 ||
+      blob_lease_check_write(c, &b.lease) != 0)
+    goto fail;
+  if (is_dir(&b)) json_object_set_new(meta, "hdi_isfolder", json_string("true"));
+  mj = json_dumps(meta, JSON_COMPACT);
+  char etag[24];
+  blob_etag_new(c->s, c->now_ms, etag);
+  if (store_run(c->s, "UPDATE blobs SET metadata=?, etag=?, last_modified_ms=? WHERE id=?", "ttii",
+                mj, etag, c->now_ms, b.id) != 0 ||
+      store_commit(c->s) != 0)
+    goto fail_internal;
+  free(mj);
+  json_decref(meta);
+  blob_set_etag_lm(c, etag, c->now_ms);
+  http_reply_empty(r, 200);
+  return;
+fail_internal:
+  blob_fail_internal(c, "setting the properties");
+fail:
+  store_rollback(c->s);
+  free(mj);
+  json_decref(meta);
 }

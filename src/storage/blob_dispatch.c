@@ -652,6 +652,7 @@ static const blob_op dfs_ops[] = {
      .method = "PATCH",
      .level = B,
      .comp = "setProperties",
+     .fn = blob_dfs_set_properties,
      .sas_perm = 'w',
      .sas_rtype = 'o',
      .action = A_BLOB_WRITE,

@@ -302,6 +302,91 @@ class Acls(unittest.TestCase):
             f.download_file().readall()
         self.assertEqual(cm.exception.status_code, 403)
 
+    def test_default_acl_umask_and_properties(self):
+        """default: entries of a directory become the access ACL of new children
+        (a directory's default ACL too), masked by the mode; without them the
+        umask restricts the mode; another principal reads through what was
+        inherited; Set Path Properties is the blob metadata read back."""
+        sp = create_sp("lake-inherit-" + uuid.uuid4().hex[:6])
+        b = sp["oid"]
+        fs = lake.create_file_system("inheritfs")
+        base = fs.create_directory("base")
+        base.set_access_control(
+            acl="user::rwx,group::r-x,other::---,user:%s:--x,default:user::rwx,"
+                "default:group::r-x,default:other::---,default:user:%s:r-x" % (b, b))
+        fs.create_directory("base/sub")
+        sub = fs.get_directory_client("base/sub").get_access_control()
+        self.assertEqual(sub["permissions"], "rwxr-x---+")
+        entries = set(sub["acl"].split(","))
+        self.assertTrue({"user::rwx", "group::r-x", "other::---", "user:%s:r-x" % b,
+                         "mask::r-x", "default:user::rwx", "default:user:%s:r-x" % b}
+                        <= entries, sub["acl"])
+        f = fs.get_file_client("base/sub/f.txt")
+        f.upload_data(b"inherited\n", overwrite=True)
+        got = f.get_access_control()
+        entries = set(got["acl"].split(","))
+        # A file: no default: entries, and the mode 0666 takes the execute bits away.
+        self.assertTrue({"user::rw-", "user:%s:r-x" % b, "mask::r--", "other::---"} <= entries,
+                        got["acl"])
+        self.assertFalse([x for x in entries if x.startswith("default:")], got["acl"])
+        fs.create_directory("base/given", permissions="0750")
+        self.assertIn("mask::r-x", fs.get_directory_client("base/given")
+                      .get_access_control()["acl"])
+        # The principal named only in the inherited entries reads the file.
+        theirs = lake_as(sp).get_file_system_client("inheritfs")
+        self.assertEqual(theirs.get_file_client("base/sub/f.txt").download_file().readall(),
+                         b"inherited\n")
+        fs.create_directory("closed")
+        fs.get_file_client("closed/x").upload_data(b"no", overwrite=True)
+        with self.assertRaises(HttpResponseError) as cm:
+            theirs.get_file_client("closed/x").download_file().readall()
+        self.assertEqual((cm.exception.status_code, cm.exception.error_code),
+                         (403, "AuthorizationPermissionMismatch"))
+        # Without a default ACL above, the umask restricts the mode.
+        fs.create_directory("um", umask="0077")
+        self.assertEqual(fs.get_directory_client("um").get_access_control()["permissions"],
+                         "rwx------")
+        fs.create_file("um/f1", permissions="rwxrwxrwx", umask="0022")
+        self.assertEqual(fs.get_file_client("um/f1").get_access_control()["permissions"],
+                         "rwxr-xr-x")
+        fs.create_file("um/f2")
+        self.assertEqual(fs.get_file_client("um/f2").get_access_control()["permissions"],
+                         "rw-r-----")
+        fs.get_file_client("um/f2").set_access_control(permissions="0604")
+        self.assertEqual(fs.get_file_client("um/f2").get_access_control()["permissions"],
+                         "rw----r--")
+        # Bad input: Azure's codes, nothing created.
+        for kw, code in ((dict(umask="99"), "InvalidHeaderValue"),
+                         (dict(umask="0089"), "InvalidHeaderValue"),
+                         (dict(permissions="rwxq"), "InvalidPermission"),
+                         (dict(permissions="0899"), "InvalidPermission")):
+            with self.assertRaises(HttpResponseError) as cm:
+                fs.create_directory("bad", **kw)
+            self.assertEqual((cm.exception.status_code, cm.exception.error_code), (400, code), kw)
+        self.assertNotIn("bad", [p.name for p in fs.get_paths(recursive=False)])
+        # Set Path Properties (action=setProperties) through the SDK's own client.
+        import base64
+        import io
+        f._client.path.update(action="setProperties", mode="set", body=io.BytesIO(b""),
+                              properties="stage=%s,owner=%s" % (
+                                  base64.b64encode(b"raw").decode(),
+                                  base64.b64encode(b"team-a").decode()))
+        self.assertEqual(f.get_file_properties().metadata, {"stage": "raw", "owner": "team-a"})
+        self.assertEqual(f.download_file().readall(), b"inherited\n")
+        with self.assertRaises(HttpResponseError) as cm:
+            f._client.path.update(action="setProperties", mode="set", body=io.BytesIO(b""),
+                                  properties="stage=@@notbase64")
+        self.assertEqual((cm.exception.status_code,
+                          cm.exception.response.headers["x-ms-error-code"]),
+                         (400, "InvalidHeaderValue"))
+        self.assertEqual(f.get_file_properties().metadata, {"stage": "raw", "owner": "team-a"})
+        with self.assertRaises(HttpResponseError) as cm:
+            fs.get_file_client("base/nope")._client.path.update(
+                action="setProperties", mode="set", body=io.BytesIO(b""), properties="")
+        self.assertEqual((cm.exception.status_code,
+                          cm.exception.response.headers["x-ms-error-code"]),
+                         (404, "PathNotFound"))
+
 
 if __name__ == "__main__":
     unittest.main()
