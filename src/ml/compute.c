@@ -12,11 +12,13 @@
  * scheduler's tick starts, so the tick never waits for a boot. */
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../compute/compute.h"
 #include "../runtime/runtime.h"
@@ -48,6 +50,11 @@ typedef struct ml_node {
   enum node_state state;
   int64_t idle_since_ms;
   rt_sandbox *sb; /* set once booted; guarded by ml_nodes_mu */
+  /* The cluster's network: every node of a cluster is in one network
+   * namespace, so the ranks of a distributed job reach each other (as the
+   * nodes of an Azure cluster share a subnet).  The node's own fd, -1: its own
+   * namespace (none could be made). */
+  int netns_fd;
 } ml_node;
 
 /* Every live node of every cluster.  Guarded by nodes_mu; a node's sandbox
@@ -74,7 +81,9 @@ static void *node_boot_thread(void *arg) {
                   .hostname = n->node_id,
                   .vcpus = j->size ? j->size->vcpus : 0,
                   .memory_mb = j->size ? j->size->memory_mb : 0,
-                  .gpus = j->size && j->size->gpu_model ? j->size->gpus : 0};
+                  .gpus = j->size && j->size->gpu_model ? j->size->gpus : 0,
+                  .join_netns = n->netns_fd >= 0,
+                  .netns_fd = n->netns_fd};
   rt_sandbox *sb = rt_boot(&spec, err, sizeof err);
   pthread_mutex_lock(&nodes_mu);
   if (sb) {
@@ -122,6 +131,7 @@ static void *node_stop_thread(void *arg) {
   pthread_cond_broadcast(&nodes_cv);
   pthread_mutex_unlock(&nodes_mu);
   log_info("ml: node %s of %s is gone", n->node_id, n->compute_id);
+  if (n->netns_fd >= 0) close(n->netns_fd);
   free(n);
   free(j);
   return NULL;
@@ -163,6 +173,17 @@ static ml_node *node_add_locked(srv *s, const char *compute_id, const compute_si
   snprintf(n->meter, sizeof n->meter, "Microsoft.MachineLearningServices/workspaces/computes/%s/%s",
            z ? z->name : "unknown", priority && *priority ? priority : "Dedicated");
   n->state = NODE_PREPARING;
+  n->netns_fd = -1;
+  for (ml_node *o = nodes; o; o = o->next)
+    if (o->netns_fd >= 0 && !strcmp(o->compute_id, n->compute_id)) {
+      n->netns_fd = fcntl(o->netns_fd, F_DUPFD_CLOEXEC, 0);
+      break;
+    }
+  if (n->netns_fd < 0) {
+    char err[256];
+    n->netns_fd = rt_netns_new(err, sizeof err);
+    if (n->netns_fd < 0) log_warn("ml: the cluster's network: %s", err);
+  }
   n->next = nodes;
   nodes = n;
   node_thread(s, n, z, node_boot_thread);

@@ -45,10 +45,31 @@ typedef struct job_run {
   char token[40];     /* the log URL's key */
   json_t *job;        /* the stored body (owned) */
   volatile int cancel;
-  int64_t proc; /* rt_spawn handle, 0 before */
-  rt_sandbox *sb;
-  int exited, exit_code;
+  rt_sandbox *sb; /* rank 0's node */
+  /* Its processes: one, or instance_count x process_count_per_instance ranks
+   * of a distributed job; guarded by runs_mu. */
+  struct job_rank *ranks;
+  int nranks;
+  int exited;    /* every rank ended */
+  int exit_code; /* the first failing rank's, else 0 */
+  int failed_rank;
 } job_run;
+
+typedef struct job_rank {
+  job_run *j;
+  rt_sandbox *sb;
+  int64_t proc; /* rt_spawn handle, 0 before */
+  int exited, exit_code;
+  char log[720]; /* on the host */
+} job_rank;
+
+/* Kills every rank still running (runs_mu held). */
+static void kill_ranks_locked(job_run *j) {
+  for (int i = 0; j->ranks && i < j->nranks; i++) {
+    job_rank *k = &j->ranks[i];
+    if (k->proc > 0 && k->sb && !k->exited) rt_kill(k->sb, k->proc, 9);
+  }
+}
 
 /* Running jobs; guarded by runs_mu (runs_cv: a process ended, a cancel). */
 static pthread_mutex_t runs_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -311,10 +332,21 @@ static char *log_tail(const char *path, size_t n) {
 }
 
 static void on_proc_exit(void *cls, int code) {
-  job_run *j = cls;
+  job_rank *k = cls;
+  job_run *j = k->j;
   pthread_mutex_lock(&runs_mu);
-  j->exited = 1;
-  j->exit_code = code;
+  k->exited = 1;
+  k->exit_code = code;
+  if (code != 0 && j->exit_code == 0) {
+    /* One rank failing fails the job: the others are stopped. */
+    j->exit_code = code;
+    j->failed_rank = (int)(k - j->ranks);
+    kill_ranks_locked(j);
+  }
+  int all = 1;
+  for (int i = 0; i < j->nranks; i++)
+    all = all && j->ranks[i].exited;
+  j->exited = all;
   pthread_cond_broadcast(&runs_cv);
   pthread_mutex_unlock(&runs_mu);
 }
@@ -339,49 +371,24 @@ static char *shell_quote(const char *s) {
 
 static void run_free(job_run *j) {
   json_decref(j->job);
+  free(j->ranks);
   free(j);
 }
 
-/* The job's thread: from Queued to its end. */
-static void *job_thread(void *arg) {
-  job_run *j = arg;
-  srv *s = j->s;
-  json_t *p = json_object_get(j->job, "properties");
-  char err[512] = "";
-  char *error_json = NULL;
-  const char *final = "Failed";
-  job_set(s, j->id, "Queued", NULL);
-  log_line(j, "azlite: queued on %s", strrchr(j->compute_id, '/') + 1);
-  ml_node_lease *lease = ml_cluster_acquire(s, j->compute_id, j->name, &j->cancel, err, sizeof err);
-  if (!lease) {
-    final = j->cancel ? "Canceled" : "Failed";
-    goto done;
-  }
-  pthread_mutex_lock(&runs_mu);
-  j->sb = ml_lease_sandbox(lease);
-  pthread_mutex_unlock(&runs_mu);
-  job_set(s, j->id, "Preparing", NULL);
-  log_line(j, "azlite: running on node %s", ml_lease_node_id(lease));
-  rt_info info;
-  rt_get_info(j->sb, &info);
-  if (info.gpus > 0)
-    log_line(j, "azlite: %d GPU(s) of this host passed to the node", info.gpus);
-  else if (info.why_no_gpu[0])
-    log_line(j, "azlite: the node's size has GPUs, this host gives none: %s", info.why_no_gpu);
-  char jobdir[900], wd[1000], inside_wd[400];
-  snprintf(jobdir, sizeof jobdir, "%s/own/mnt/azureml/cr/j/%s", ml_lease_disk(lease), j->token);
-  snprintf(wd, sizeof wd, "%s/exe/wd", jobdir);
-  snprintf(inside_wd, sizeof inside_wd, "/mnt/azureml/cr/j/%s/exe/wd", j->token);
+/* Downloads the job's code and inputs into a node's job dir (jobdir on the
+ * host, wd under it); 0, or -1 with why in err. */
+static int node_prepare(job_run *j, json_t *p, const char *jobdir, const char *wd, char *err,
+                        size_t errn) {
   if (ml_mkdir_p(wd) != 0) {
-    snprintf(err, sizeof err, "the job's working directory could not be made");
-    goto release;
+    snprintf(err, errn, "the job's working directory could not be made");
+    return -1;
   }
   const char *code_uri = json_string_value(json_object_get(p, "azliteCodeUri"));
   if (code_uri) {
     int n = download_uri(j, code_uri, wd, 0);
     if (n < 0) {
-      snprintf(err, sizeof err, "the job's code (%s) could not be downloaded", code_uri);
-      goto release;
+      snprintf(err, errn, "the job's code (%s) could not be downloaded", code_uri);
+      return -1;
     }
     log_line(j, "azlite: downloaded %d code file(s)", n);
   }
@@ -397,11 +404,102 @@ static void *job_thread(void *arg) {
     const char *uri =
         json_string_value(json_object_get(json_object_get(p, "azliteInputUris"), iname));
     if (!uri || download_uri(j, uri, dir, !strcasecmp(t, "uri_file")) < 0) {
-      snprintf(err, sizeof err, "input %s (%s) could not be downloaded", iname,
-               uri ? uri : "no uri");
-      goto release;
+      snprintf(err, errn, "input %s (%s) could not be downloaded", iname, uri ? uri : "no uri");
+      return -1;
     }
   }
+  return 0;
+}
+
+static void export_var(FILE *f, const char *k, const char *v) {
+  char *q = shell_quote(v);
+  fprintf(f, "export %s=%s\n", k, q);
+  free(q);
+}
+
+/* Multi-node jobs take their nodes one job at a time, so two of them never
+ * each hold part of what the other waits for. */
+static pthread_mutex_t gang_mu = PTHREAD_MUTEX_INITIALIZER;
+
+#define MAX_NODES 64
+
+/* The job's thread: from Queued to its end. */
+static void *job_thread(void *arg) {
+  job_run *j = arg;
+  srv *s = j->s;
+  json_t *p = json_object_get(j->job, "properties");
+  char err[512] = "";
+  char *error_json = NULL;
+  const char *final = "Failed";
+  /* Its shape: nodes x processes on each (validated at submission). */
+  json_t *dist = json_object_get(p, "distribution");
+  const char *dtype = json_string_value(json_object_get(dist, "distributionType"));
+  json_t *icj = json_object_get(json_object_get(p, "resources"), "instanceCount");
+  int nnodes = icj ? (int)json_integer_value(icj) : 1;
+  if (nnodes < 1 || nnodes > MAX_NODES) nnodes = 1;
+  int per = 1;
+  if (dtype) {
+    json_int_t pc = json_integer_value(json_object_get(
+        dist, !strcasecmp(dtype, "TensorFlow") ? "workerCount" : "processCountPerInstance"));
+    if (pc > 0)
+      per = !strcasecmp(dtype, "TensorFlow") && pc >= nnodes ? (int)(pc / nnodes) : (int)pc;
+    if (per < 1 || per * nnodes > 64) per = 1;
+  }
+  ml_node_lease *leases[MAX_NODES] = {0};
+  int nleased = 0;
+  job_set(s, j->id, "Queued", NULL);
+  log_line(j, "azlite: queued on %s", strrchr(j->compute_id, '/') + 1);
+  if (nnodes > 1) {
+    log_line(j, "azlite: a %s job on %d nodes, %d process(es) on each", dtype ? dtype : "command",
+             nnodes, per);
+    pthread_mutex_lock(&gang_mu);
+  }
+  for (; nleased < nnodes; nleased++) {
+    leases[nleased] = ml_cluster_acquire(s, j->compute_id, j->name, &j->cancel, err, sizeof err);
+    if (!leases[nleased]) break;
+  }
+  if (nnodes > 1) pthread_mutex_unlock(&gang_mu);
+  if (nleased < nnodes) {
+    final = j->cancel ? "Canceled" : "Failed";
+    goto release;
+  }
+  job_rank *ranks = calloc((size_t)(nnodes * per), sizeof *ranks);
+  if (!ranks) abort();
+  pthread_mutex_lock(&runs_mu);
+  j->sb = ml_lease_sandbox(leases[0]);
+  j->ranks = ranks;
+  j->nranks = nnodes * per;
+  for (int i = 0; i < j->nranks; i++) {
+    ranks[i].j = j;
+    ranks[i].sb = ml_lease_sandbox(leases[i / per]);
+    if (i == 0)
+      snprintf(ranks[i].log, sizeof ranks[i].log, "%s", j->log_path);
+    else
+      snprintf(ranks[i].log, sizeof ranks[i].log, "%.*s/std_log_process_%d.txt",
+               (int)(strrchr(j->log_path, '/') - j->log_path), j->log_path, i);
+  }
+  pthread_mutex_unlock(&runs_mu);
+  job_set(s, j->id, "Preparing", NULL);
+  char jobdir[900], wd[1000], inside_wd[400];
+  snprintf(inside_wd, sizeof inside_wd, "/mnt/azureml/cr/j/%s/exe/wd", j->token);
+  for (int n = 0; n < nnodes; n++) {
+    log_line(j, "azlite: running on node %s", ml_lease_node_id(leases[n]));
+    if (n == 0) {
+      rt_info info;
+      rt_get_info(j->sb, &info);
+      if (info.gpus > 0)
+        log_line(j, "azlite: %d GPU(s) of this host passed to the node", info.gpus);
+      else if (info.why_no_gpu[0])
+        log_line(j, "azlite: the node's size has GPUs, this host gives none: %s", info.why_no_gpu);
+    }
+    snprintf(jobdir, sizeof jobdir, "%s/own/mnt/azureml/cr/j/%s", ml_lease_disk(leases[n]),
+             j->token);
+    snprintf(wd, sizeof wd, "%s/exe/wd", jobdir);
+    if (node_prepare(j, p, jobdir, wd, err, sizeof err) != 0) goto release;
+  }
+  /* Rank 0's directories: what is uploaded at the end. */
+  snprintf(jobdir, sizeof jobdir, "%s/own/mnt/azureml/cr/j/%s", ml_lease_disk(leases[0]), j->token);
+  snprintf(wd, sizeof wd, "%s/exe/wd", jobdir);
   json_t *env = json_object_get(j->job, "azliteEnvironment");
   environment_report(j, env);
   if (j->cancel) {
@@ -425,16 +523,12 @@ static void *job_thread(void *arg) {
       {"AZUREML_DISCOVERY_SERVICE_ENDPOINT", s->mgmt_url},
       {"AZUREML_COMPUTE_NAME", strrchr(j->compute_id, '/') + 1},
       {"AZUREML_CR_EXECUTION_WORKING_DIR_PATH", inside_wd},
-      {"AZUREML_NODE_ID", ml_lease_node_id(lease)},
       {"MLFLOW_RUN_ID", j->name},
       {"MLFLOW_EXPERIMENT_NAME", exp ? exp : "Default"},
       {"PYTHONUNBUFFERED", "1"},
   };
-  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-    char *q = shell_quote(vars[i][1]);
-    fprintf(sf, "export %s=%s\n", vars[i][0], q);
-    free(q);
-  }
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+    export_var(sf, vars[i][0], vars[i][1]);
   const char *k;
   json_t *v;
   json_object_foreach(json_object_get(p, "environmentVariables"), k, v) {
@@ -442,9 +536,7 @@ static void *job_thread(void *arg) {
     for (const char *c = k; *c && ok; c++)
       ok = isalnum((unsigned char)*c) || *c == '_';
     if (!ok || !json_is_string(v)) continue;
-    char *q = shell_quote(json_string_value(v));
-    fprintf(sf, "export %s=%s\n", k, q);
-    free(q);
+    export_var(sf, k, json_string_value(v));
   }
   fprintf(sf, "mkdir -p outputs logs\n");
   json_object_foreach(json_object_get(p, "outputs"), k, v) {
@@ -463,11 +555,73 @@ static void *job_thread(void *arg) {
     goto release;
   }
   job_set(s, j->id, "Running", NULL);
-  int64_t proc =
-      rt_spawn(j->sb, script, NULL, inside_wd, j->log_path, j->log_path, on_proc_exit, j);
+  /* The ranks: every node of a cluster shares its network, so rank 0's
+   * loopback is everyone's MASTER_ADDR; the port is the job's own. */
+  char master_port[16];
+  snprintf(master_port, sizeof master_port, "%u",
+           20000u + (unsigned)(strtoul(j->token, NULL, 16) % 20000u));
+  int spawn_failed = 0;
+  for (int i = 0; i < j->nranks && !spawn_failed; i++) {
+    char *rs = NULL;
+    size_t rlen = 0;
+    FILE *rf = open_memstream(&rs, &rlen);
+    char num[16];
+    export_var(rf, "AZUREML_NODE_ID", ml_lease_node_id(leases[i / per]));
+    if (dtype) {
+      snprintf(num, sizeof num, "%d", j->nranks);
+      export_var(rf, "WORLD_SIZE", num);
+      export_var(rf, "OMPI_COMM_WORLD_SIZE", num);
+      snprintf(num, sizeof num, "%d", i);
+      export_var(rf, "RANK", num);
+      export_var(rf, "OMPI_COMM_WORLD_RANK", num);
+      export_var(rf, "AZUREML_PROCESS_NAME", i ? "rank" : "rank_0");
+      snprintf(num, sizeof num, "%d", i % per);
+      export_var(rf, "LOCAL_RANK", num);
+      export_var(rf, "OMPI_COMM_WORLD_LOCAL_RANK", num);
+      snprintf(num, sizeof num, "%d", per);
+      export_var(rf, "LOCAL_WORLD_SIZE", num);
+      export_var(rf, "OMPI_COMM_WORLD_LOCAL_SIZE", num);
+      snprintf(num, sizeof num, "%d", i / per);
+      export_var(rf, "NODE_RANK", num);
+      export_var(rf, "GROUP_RANK", num);
+      snprintf(num, sizeof num, "%d", nnodes);
+      export_var(rf, "AZ_BATCHAI_NODE_COUNT", num);
+      export_var(rf, "MASTER_ADDR", "127.0.0.1");
+      export_var(rf, "MASTER_PORT", master_port);
+      export_var(rf, "AZ_BATCH_MASTER_NODE", "127.0.0.1:6105");
+      export_var(rf, "AZ_BATCHAI_MPI_MASTER_NODE", "127.0.0.1");
+      export_var(rf, "GLOO_SOCKET_IFNAME", "lo");
+    }
+    fputs(script, rf);
+    fclose(rf);
+    FILE *lf = i ? fopen(j->ranks[i].log, "w") : NULL;
+    if (lf) fclose(lf);
+    int64_t proc = rt_spawn(j->ranks[i].sb, rs, NULL, inside_wd, j->ranks[i].log, j->ranks[i].log,
+                            on_proc_exit, &j->ranks[i]);
+    free(rs);
+    pthread_mutex_lock(&runs_mu);
+    if (proc < 0) {
+      spawn_failed = 1;
+      kill_ranks_locked(j);
+    } else {
+      j->ranks[i].proc = proc;
+      if (j->cancel || j->exit_code != 0) kill_ranks_locked(j);
+    }
+    pthread_mutex_unlock(&runs_mu);
+  }
   free(script);
-  if (proc < 0) {
+  if (spawn_failed) {
     snprintf(err, sizeof err, "the job's process could not be started on its node");
+    /* Wait for those started before going on. */
+    pthread_mutex_lock(&runs_mu);
+    for (;;) {
+      int live = 0;
+      for (int i = 0; i < j->nranks; i++)
+        live += j->ranks[i].proc > 0 && !j->ranks[i].exited;
+      if (!live) break;
+      pthread_cond_wait(&runs_cv, &runs_mu);
+    }
+    pthread_mutex_unlock(&runs_mu);
     goto release;
   }
   /* limits.timeout, on azlite's clock (an advance can end a job too). */
@@ -476,12 +630,11 @@ static void *job_thread(void *arg) {
   int64_t deadline = limit_s > 0 ? clock_now_ms(s) + limit_s * 1000 : 0;
   int timed_out = 0;
   pthread_mutex_lock(&runs_mu);
-  j->proc = proc;
-  if (j->cancel) rt_kill(j->sb, proc, 9);
+  if (j->cancel) kill_ranks_locked(j);
   while (!j->exited) {
     if (deadline && !timed_out && clock_now_ms(s) >= deadline) {
       timed_out = 1;
-      rt_kill(j->sb, proc, 9);
+      kill_ranks_locked(j);
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -493,6 +646,7 @@ static void *job_thread(void *arg) {
     pthread_cond_timedwait(&runs_cv, &runs_mu, &ts);
   }
   canceled = j->cancel;
+  int failed_rank = j->failed_rank;
   pthread_mutex_unlock(&runs_mu);
   job_set(s, j->id, "Finalizing", NULL);
   char prefix[400], sub[1100];
@@ -515,18 +669,23 @@ static void *job_thread(void *arg) {
     error_json = json_dumps(e, JSON_COMPACT);
     json_decref(e);
   } else if (!canceled && j->exit_code != 0) {
-    char *tail = log_tail(j->log_path, 2000);
+    char logname[80];
+    if (failed_rank)
+      snprintf(logname, sizeof logname, "user_logs/std_log_process_%d.txt", failed_rank);
+    else
+      snprintf(logname, sizeof logname, "%s", LOG_NAME);
+    char *tail = log_tail(j->ranks[failed_rank].log, 2000);
     char *msg = NULL;
     if (asprintf(&msg,
                  "Execution failed. User process '/bin/sh' exited with status code %d. Please "
                  "check log file '%s' for error details. Error: %s",
-                 j->exit_code, LOG_NAME, tail) < 0)
+                 j->exit_code, logname, tail) < 0)
       abort();
     json_t *m = json_string(msg);
     if (!m) /* the log's tail was not UTF-8 */
       m = json_sprintf("Execution failed. User process '/bin/sh' exited with status code %d. "
                        "Please check log file '%s' for error details.",
-                       j->exit_code, LOG_NAME);
+                       j->exit_code, logname);
     json_t *e =
         json_pack("{s:{s:s,s:o,s:[{s:s,s:o}]}}", "error", "code", "UserError", "message", m,
                   "details", "code", "ExitCode", "message", json_sprintf("%d", j->exit_code));
@@ -539,13 +698,19 @@ static void *job_thread(void *arg) {
             (int64_t)j->exit_code, j->id);
   snprintf(outp, sizeof outp, "%s/%s", prefix, LOG_NAME);
   storage_blob_put_file(s, j->account, "azureml", outp, j->log_path);
+  for (int i = 1; i < j->nranks; i++) {
+    snprintf(outp, sizeof outp, "%s/user_logs/std_log_process_%d.txt", prefix, i);
+    storage_blob_put_file(s, j->account, "azureml", outp, j->ranks[i].log);
+  }
 release:
   pthread_mutex_lock(&runs_mu);
   j->sb = NULL;
+  for (int i = 0; i < j->nranks; i++)
+    j->ranks[i].sb = NULL;
   pthread_mutex_unlock(&runs_mu);
-  ml_cluster_release(s, lease);
+  for (int n = 0; n < nleased; n++)
+    ml_cluster_release(s, leases[n]);
   sched_wake(s);
-done:
   if (!error_json && strcmp(final, "Completed") != 0) {
     if (!err[0]) snprintf(err, sizeof err, "%s", j->cancel ? "The job was canceled." : "failed");
     json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code",
@@ -800,18 +965,48 @@ void ml_job_put(http_req *r) {
       }
     }
   }
+  /* Distribution: instance_count nodes, process_count_per_instance ranks on each. */
   json_t *res = json_object_get(ip, "resources");
-  json_int_t instances = json_integer_value(json_object_get(res, "instanceCount"));
-  json_t *dist = json_object_get(ip, "distribution");
-  if (instances > 1 || (json_is_object(dist) && json_object_size(dist) > 0)) {
-    http_fail(r, ML_ERR_USER_ERROR,
-              "azlite does not implement distributed jobs yet (instance_count %lld, "
-              "distribution %s): a command job runs one process on one node.",
-              (long long)(instances ? instances : 1),
-              json_is_object(dist)
-                  ? (json_string_value(json_object_get(dist, "distributionType")) ?: "set")
-                  : "none");
+  json_t *ic = json_object_get(res, "instanceCount");
+  json_int_t instances = ic ? json_integer_value(ic) : 1;
+  if (ic && (!json_is_integer(ic) || instances < 1 || instances > 64)) {
+    http_fail(r, ML_ERR_VALIDATION,
+              "resources.instance_count must be an integer between 1 and 64 (asked: %lld).",
+              (long long)instances);
     return;
+  }
+  json_t *dist = json_object_get(ip, "distribution");
+  json_int_t per_node = 1;
+  if (dist && !json_is_null(dist)) {
+    const char *dt = json_string_value(json_object_get(dist, "distributionType"));
+    if (!json_is_object(dist) || !dt ||
+        (strcasecmp(dt, "PyTorch") && strcasecmp(dt, "Mpi") && strcasecmp(dt, "TensorFlow"))) {
+      http_fail(r, ML_ERR_VALIDATION,
+                "distribution.type must be pytorch, mpi or tensorflow (asked: %s).",
+                dt ? dt : "none");
+      return;
+    }
+    json_t *pc = json_object_get(dist, !strcasecmp(dt, "TensorFlow") ? "workerCount"
+                                                                     : "processCountPerInstance");
+    if (pc && !json_is_null(pc)) {
+      per_node = json_integer_value(pc);
+      if (!strcasecmp(dt, "TensorFlow") && per_node >= instances)
+        per_node = per_node / instances; /* workers spread over the nodes */
+      if (!json_is_integer(pc) || per_node < 1 || per_node * instances > 64) {
+        http_fail(r, ML_ERR_VALIDATION,
+                  "distribution's process count per instance must be at least 1, with at most "
+                  "64 processes in all (asked: %lld on %lld instances).",
+                  (long long)per_node, (long long)instances);
+        return;
+      }
+    }
+    if (!strcasecmp(dt, "TensorFlow") &&
+        json_integer_value(json_object_get(dist, "parameterServerCount")) > 0) {
+      http_fail(r, ML_ERR_VALIDATION,
+                "azlite does not implement TensorFlow parameter servers "
+                "(parameter_server_count): use workers only.");
+      return;
+    }
   }
   const char *cmd = json_string_value(json_object_get(ip, "command"));
   if (!cmd || !*cmd) {
@@ -831,20 +1026,30 @@ void ml_job_put(http_req *r) {
   const char *compute_id = http_printf(r, "%s/computes/%s", ws_id, cname);
   sqlite3_stmt *q;
   int cexists = 0;
+  int64_t max_nodes = 0;
   if (store_prepare(store_db(s),
-                    "SELECT id, json_extract(body,'$.properties.provisioningState') FROM"
-                    " ml_computes WHERE id=? COLLATE NOCASE",
+                    "SELECT id, json_extract(body,'$.properties.provisioningState'),"
+                    " json_extract(body,'$.properties.properties.scaleSettings.maxNodeCount')"
+                    " FROM ml_computes WHERE id=? COLLATE NOCASE",
                     -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, compute_id, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW) {
       cexists = 1;
       compute_id = http_strdup(r, (const char *)sqlite3_column_text(q, 0));
+      max_nodes = sqlite3_column_int64(q, 2);
     }
     store_finalize(q);
   }
   if (!cexists) {
     http_fail(r, ML_ERR_USER_ERROR, "Compute %s is not found in workspace %s.", cname,
               json_string_value(json_object_get(ws, "name")));
+    return;
+  }
+  if (instances > max_nodes) {
+    http_fail(r, ML_ERR_VALIDATION,
+              "The job asks for %lld instances, more than compute %s's maximum node count "
+              "(%lld).",
+              (long long)instances, cname, (long long)max_nodes);
     return;
   }
   const char *env_ref = json_string_value(json_object_get(ip, "environmentId"));
@@ -999,7 +1204,7 @@ static int job_cancel_running(const char *id) {
     if (!strcasecmp(j->id, id)) {
       found = 1;
       j->cancel = 1;
-      if (j->proc > 0 && j->sb && !j->exited) rt_kill(j->sb, j->proc, 9);
+      kill_ranks_locked(j);
     }
   pthread_cond_broadcast(&runs_cv);
   pthread_mutex_unlock(&runs_mu);
@@ -1215,10 +1420,27 @@ static json_t *run_details(http_req *r, json_t *ws, const char *run_id, job_row 
                     ? json_incref(json_object_get(p, "properties"))
                     : json_object(),
                 "target", compute ? strrchr(compute, '/') + 1 : "");
-  json_object_set_new(d, "logFiles",
-                      json_pack("{s:s}", LOG_NAME,
-                                http_printf(r, "%s/azlite/ml/logs/%s/%s", http_mgmt_base(r),
-                                            row->token, LOG_NAME)));
+  json_t *logs =
+      json_pack("{s:s}", LOG_NAME,
+                http_printf(r, "%s/azlite/ml/logs/%s/%s", http_mgmt_base(r), row->token, LOG_NAME));
+  /* A distributed job's other ranks: user_logs/std_log_process_<rank>.txt. */
+  char *jd = srv_path(r->srv, "ml/jobs");
+  char *ld = http_printf(r, "%s/%s/user_logs", jd, row->token);
+  free(jd);
+  DIR *dh = opendir(ld);
+  struct dirent *de;
+  while (dh && (de = readdir(dh))) {
+    int rank, used = 0;
+    if (sscanf(de->d_name, "std_log_process_%d.txt%n", &rank, &used) != 1 ||
+        used != (int)strlen(de->d_name) || rank < 1)
+      continue;
+    const char *name = http_printf(r, "user_logs/%s", de->d_name);
+    json_object_set_new(logs, name,
+                        json_string(http_printf(r, "%s/azlite/ml/logs/%s/%s", http_mgmt_base(r),
+                                                row->token, name)));
+  }
+  if (dh) closedir(dh);
+  json_object_set_new(d, "logFiles", logs);
   if (row->error) {
     json_t *e = json_loads(row->error, 0, NULL);
     if (e) json_object_set_new(d, "error", e);
@@ -1270,8 +1492,12 @@ void ml_history_rundata(http_req *r) {
 void ml_job_log(http_req *r) {
   const char *token = http_param(r, "token");
   const char *rest = http_param(r, "*");
-  if (!token || strlen(token) != 36 || strchr(token, '/') || strchr(token, '.') || !rest ||
-      strcmp(rest, LOG_NAME) != 0) {
+  int rank = 0, used = 0;
+  if (rest && strcmp(rest, LOG_NAME) != 0 &&
+      (sscanf(rest, "user_logs/std_log_process_%d.txt%n", &rank, &used) != 1 ||
+       used != (int)strlen(rest) || rank < 1 || rank > 63))
+    rest = NULL;
+  if (!token || strlen(token) != 36 || strchr(token, '/') || strchr(token, '.') || !rest) {
     http_fail(r, ML_ERR_NOT_FOUND, "No such log.");
     return;
   }
@@ -1284,7 +1510,7 @@ void ml_job_log(http_req *r) {
     store_finalize(q);
   }
   char *dir = srv_path(r->srv, "ml/jobs");
-  char *path = http_printf(r, "%s/%s/%s", dir, token, LOG_NAME);
+  char *path = http_printf(r, "%s/%s/%s", dir, token, rest);
   free(dir);
   FILE *f = found ? fopen(path, "rb") : NULL;
   if (!f) {
@@ -1308,7 +1534,7 @@ void ml_jobs_fini(srv *s) {
   pthread_mutex_lock(&runs_mu);
   for (job_run *j = runs; j; j = j->next) {
     j->cancel = 1;
-    if (j->proc > 0 && j->sb && !j->exited) rt_kill(j->sb, j->proc, 9);
+    kill_ranks_locked(j);
   }
   pthread_cond_broadcast(&runs_cv);
   while (runs_active > 0)

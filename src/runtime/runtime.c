@@ -76,6 +76,7 @@ typedef struct rt_plan {
   size_t used;
   char hostname[64];
   int ready_fd; /* write end of the parent's pipe */
+  int netns_fd; /* a network namespace to join, -1: the sandbox's own */
   int overflow;
 } rt_plan;
 
@@ -181,6 +182,7 @@ static void child_init_loop(void) {
 static int child_main(rt_plan *p) {
   int fd = p->ready_fd;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(fd, 999, errno);
+  if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) != 0) child_fail(fd, 998, errno);
   prctl(PR_SET_NAME, "azlite-sandbox");
   for (int i = 0; i < p->nops; i++) {
     rt_op *o = &p->ops[i];
@@ -358,6 +360,46 @@ int rt_available(char *why, size_t n) {
     return 0;
   }
   return 1;
+}
+
+int rt_netns_new(char *err, size_t n) {
+  int up[2], down[2]; /* child to parent: made; parent to child: opened */
+  if (pipe2(up, O_CLOEXEC) != 0) {
+    snprintf(err, n, "pipe: %s", strerror(errno));
+    return -1;
+  }
+  if (pipe2(down, O_CLOEXEC) != 0) {
+    snprintf(err, n, "pipe: %s", strerror(errno));
+    close(up[0]);
+    close(up[1]);
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(up[0]);
+    close(down[1]);
+    char c = 1;
+    if (unshare(CLONE_NEWNET) != 0 || child_lo_up() != 0) c = 0;
+    if (write(up[1], &c, 1) != 1) _exit(1);
+    /* Until the parent has opened the namespace (EOF). */
+    if (read(down[0], &c, 1) < 0) _exit(1);
+    _exit(0);
+  }
+  close(up[1]);
+  close(down[0]);
+  char c = 0;
+  int fd = -1, e = 0;
+  if (pid > 0 && read(up[0], &c, 1) == 1 && c == 1) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+  }
+  e = errno;
+  close(up[0]);
+  close(down[1]);
+  if (pid > 0) waitpid(pid, NULL, 0);
+  if (fd < 0) snprintf(err, n, "cannot make a network namespace: %s", strerror(e));
+  return fd;
 }
 
 /* ---- the sandbox handle -------------------------------------------------- */
@@ -756,6 +798,7 @@ rt_sandbox *rt_boot(const rt_spec *spec, char *err, size_t n) {
   }
   plan_build(p, sb, spec);
   p->ready_fd = pfd[1];
+  p->netns_fd = spec->join_netns ? spec->netns_fd : -1;
   if (p->overflow) {
     snprintf(err, n, "sandbox plan too large");
     close(pfd[0]);

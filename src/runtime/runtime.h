@@ -54,7 +54,17 @@ typedef struct rt_spec {
   /* Host files copied in at every boot: pairs of (path inside, under /etc,
    * /usr, /var, /opt or /srv; host path), NULL-ended.  A CA bundle, say. */
   const char *const *files;
+  /* join_netns: the sandbox joins the network namespace netns_fd (from
+   * rt_netns_new) instead of having one of its own, so sandboxes sharing it
+   * reach each other on loopback (the nodes of one cluster). */
+  int join_netns;
+  int netns_fd;
 } rt_spec;
+
+/* A new network namespace with its loopback up, for sandboxes to share
+ * (rt_spec.join_netns): an fd the caller closes once no boot needs it (the
+ * namespace lives while a sandbox is in it).  -1 with why. */
+int rt_netns_new(char *err, size_t n);
 
 /* A host directory no sandbox may see (the data dir: its signing key); a
  * tmpfs covers it inside when an overlaid directory holds it. */

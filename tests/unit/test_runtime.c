@@ -283,4 +283,59 @@ static void test_concurrent_boots(void) {
   rt_disk_remove(base);
 }
 
-UNIT_MAIN("test_runtime", test_sandbox(); test_concurrent_boots())
+/* Two sandboxes in one network namespace (the nodes of a cluster) reach each
+ * other on loopback; a third, on its own, does not. */
+static void test_shared_netns(void) {
+  char why[256];
+  if (!rt_available(why, sizeof why)) return;
+  char tmpl[] = "/tmp/azlite-rtn-XXXXXX";
+  char *base = mkdtemp(tmpl);
+  CHECK(base != NULL);
+  if (!base) return;
+  char err[256] = "";
+  int ns = rt_netns_new(err, sizeof err);
+  if (ns < 0) fprintf(stderr, "rt_netns_new: %s\n", err);
+  CHECK(ns >= 0);
+  if (ns < 0) return;
+  char d[3][512];
+  rt_sandbox *sb[3];
+  for (int i = 0; i < 3; i++) {
+    char name[40];
+    snprintf(d[i], sizeof d[i], "%s/n%d", base, i);
+    snprintf(name, sizeof name, "unit-rtn-%d", i);
+    rt_spec spec = {
+        .name = name, .disk_dir = d[i], .hostname = name, .join_netns = i < 2, .netns_fd = ns};
+    sb[i] = rt_boot(&spec, err, sizeof err);
+    if (!sb[i]) fprintf(stderr, "boot %d: %s\n", i, err);
+    CHECK(sb[i] != NULL);
+  }
+  close(ns); /* the namespace lives on in the sandboxes */
+  if (sb[0] && sb[1] && sb[2]) {
+    /* A listener in the first; the second connects, the third cannot. */
+    CHECK(rt_spawn(sb[0],
+                   "exec python3 -c 'import socket;s=socket.socket();"
+                   "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);"
+                   "s.bind((\"127.0.0.1\",29517));s.listen(4)\n"
+                   "while True:\n c,_=s.accept();c.sendall(b\"peer\");c.close()'",
+                   NULL, NULL, NULL, NULL, NULL, NULL) > 0);
+    const char *cli = "python3 -c 'import socket,time\nfor i in range(100):\n try:\n  "
+                      "c=socket.create_connection((\"127.0.0.1\",29517),1);break\n except "
+                      "OSError: time.sleep(0.05)\nelse: raise SystemExit(3)\n"
+                      "print(c.recv(9).decode())'";
+    char *out = NULL;
+    CHECK(exec_ok(sb[1], cli, NULL, &out) == 0);
+    CHECK_STR(out, "peer\n");
+    free(out);
+    rt_result r;
+    CHECK(rt_exec(sb[2],
+                  "python3 -c 'import socket;socket.create_connection((\"127.0.0.1\",29517),1)'",
+                  NULL, 10000, 1 << 16, &r) == 0);
+    CHECK(r.exit_code != 0);
+    rt_result_free(&r);
+  }
+  for (int i = 0; i < 3; i++)
+    if (sb[i]) rt_stop(sb[i], 0);
+  rt_disk_remove(base);
+}
+
+UNIT_MAIN("test_runtime", test_sandbox(); test_concurrent_boots(); test_shared_netns())

@@ -211,12 +211,12 @@ class Jobs(unittest.TestCase):
         with self.assertRaises(HttpResponseError):
             ml.jobs.create_or_update(command(command="true", environment="base:1",
                                              compute="nosuch"))
-        # Distributed jobs are not implemented: said so, not run as one process.
+        # More instances than the cluster's maximum (test_distributed runs them).
         with self.assertRaises(HttpResponseError) as e:
             ml.jobs.create_or_update(command(command="true", environment="base:1",
-                                             compute="cpu", instance_count=2,
+                                             compute="cpu", instance_count=3,
                                              distribution={"type": "pytorch"}))
-        self.assertIn("distributed", str(e.exception))
+        self.assertIn("maximum node count", str(e.exception))
         self.assertEqual(len(list(ml.jobs.list())), before)
         for n in ("nocompute", "noenv", "badinput"):
             self.assertEqual(srv.http("GET", WS + "/jobs/%s?%s" % (n, API)).status_code, 404)
