@@ -48,12 +48,73 @@ static json_t *dep_load(srv *s, const char *id) {
   return row_body(s, "SELECT body FROM ml_deployments WHERE id=? COLLATE NOCASE", id);
 }
 
+/* ---- the scoring front's endpoints, cached ------------------------------------------------ */
+
+/* Every scoring request names its endpoint by token or host; reading and
+ * parsing its row each time was a fifth of the front's work.  The last few
+ * are kept, each stamped with ep_gen as it was before its row was read;
+ * every write of ml_endpoints moves ep_gen on (after its commit too), so an
+ * entry read before a write is never used after it.  Their bodies are
+ * shared, read-only. */
+#define EP_CACHE 16
+
+typedef struct ep_cached {
+  char key[200]; /* "t:<token>" or "h:<host>"; "" when free */
+  unsigned gen;
+  ml_endpoint_view v; /* v.body: the cache's reference */
+} ep_cached;
+
+static pthread_mutex_t ep_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static ep_cached ep_cache[EP_CACHE];
+static unsigned ep_cache_next;
+static unsigned ep_gen = 1;
+
+static void ep_changed(void) {
+  __atomic_add_fetch(&ep_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+static int ep_cache_get(const char *key, ml_endpoint_view *out) {
+  unsigned gen = __atomic_load_n(&ep_gen, __ATOMIC_SEQ_CST);
+  int rc = -1;
+  pthread_mutex_lock(&ep_cache_mu);
+  for (int i = 0; i < EP_CACHE && rc; i++)
+    if (ep_cache[i].gen == gen && !strcmp(ep_cache[i].key, key)) {
+      *out = ep_cache[i].v;
+      json_incref(out->body);
+      rc = 0;
+    }
+  pthread_mutex_unlock(&ep_cache_mu);
+  return rc;
+}
+
+static void ep_cache_put(const char *key, unsigned gen, const ml_endpoint_view *v) {
+  if (strlen(key) >= sizeof ep_cache[0].key) return;
+  pthread_mutex_lock(&ep_cache_mu);
+  ep_cached *e = &ep_cache[ep_cache_next++ % EP_CACHE];
+  json_decref(e->v.body);
+  snprintf(e->key, sizeof e->key, "%s", key);
+  e->gen = gen;
+  e->v = *v;
+  json_incref(e->v.body);
+  pthread_mutex_unlock(&ep_cache_mu);
+}
+
+static void ep_cache_fini(void) {
+  pthread_mutex_lock(&ep_cache_mu);
+  for (int i = 0; i < EP_CACHE; i++) {
+    json_decref(ep_cache[i].v.body);
+    memset(&ep_cache[i], 0, sizeof ep_cache[i]);
+  }
+  pthread_mutex_unlock(&ep_cache_mu);
+}
+
 static int body_update(srv *s, const char *table, const char *id, json_t *b) {
   char *txt = json_dumps(b, JSON_COMPACT);
   char sql[120];
   snprintf(sql, sizeof sql, "UPDATE %s SET body=? WHERE id=? COLLATE NOCASE", table);
   int rc = store_run(s, sql, "tt", txt, id);
   free(txt);
+  ep_changed();
   return rc;
 }
 
@@ -179,13 +240,19 @@ static int ep_view(sqlite3_stmt *q, ml_endpoint_view *out) {
 }
 
 int ml_endpoint_by_token(srv *s, const char *token, ml_endpoint_view *out) {
+  if (!token || strlen(token) > 100) return -1;
+  char key[200];
+  snprintf(key, sizeof key, "t:%s", token);
+  if (ep_cache_get(key, out) == 0) return 0;
+  unsigned gen = __atomic_load_n(&ep_gen, __ATOMIC_SEQ_CST);
   sqlite3_stmt *q;
-  if (!token ||
-      store_prepare(store_db(s), "SELECT id, key1, key2, body FROM ml_endpoints WHERE token=?", -1,
+  if (store_prepare(store_db(s), "SELECT id, key1, key2, body FROM ml_endpoints WHERE token=?", -1,
                     &q, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(q, 1, token, -1, SQLITE_STATIC);
-  return ep_view(q, out);
+  int rc = ep_view(q, out);
+  if (rc == 0) ep_cache_put(key, gen, out);
+  return rc;
 }
 
 int ml_endpoint_by_host(srv *s, const char *host, ml_endpoint_view *out) {
@@ -193,6 +260,10 @@ int ml_endpoint_by_host(srv *s, const char *host, ml_endpoint_view *out) {
   const char *dot = host ? strchr(host, '.') : NULL;
   const char *dot2 = dot ? strchr(dot + 1, '.') : NULL;
   if (!dot2 || dot - host >= (long)sizeof name || dot2 - dot - 1 >= (long)sizeof region) return -1;
+  char key[200];
+  snprintf(key, sizeof key, "h:%.190s", host);
+  if (ep_cache_get(key, out) == 0) return 0;
+  unsigned gen = __atomic_load_n(&ep_gen, __ATOMIC_SEQ_CST);
   snprintf(name, sizeof name, "%.*s", (int)(dot - host), host);
   snprintf(region, sizeof region, "%.*s", (int)(dot2 - dot - 1), dot + 1);
   sqlite3_stmt *q;
@@ -203,7 +274,9 @@ int ml_endpoint_by_host(srv *s, const char *host, ml_endpoint_view *out) {
     return -1;
   sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(q, 2, region, -1, SQLITE_TRANSIENT);
-  return ep_view(q, out);
+  int rc = ep_view(q, out);
+  if (rc == 0) ep_cache_put(key, gen, out);
+  return rc;
 }
 
 /* ---- endpoints ------------------------------------------------------------------------ */
@@ -310,6 +383,7 @@ static int ep_op(srv *s, void *arg, char *code, size_t cn, char *msg, size_t mn)
   store_run(s, "DELETE FROM ml_endpoints WHERE id=? COLLATE NOCASE", "t", c->id);
   identity_system_assigned_delete(s, c->id);
   store_commit(s);
+  ep_changed();
   log_info("ml: deleted endpoint %s", c->id);
   return 0;
 }
@@ -507,11 +581,15 @@ static void ep_write(http_req *r, int patch) {
                    " VALUES(?,?,?,?,?,?,?)",
                    "ttttttt", c.ep_id, c.ws_id, name, tok, k1, k2, txt);
     free(txt);
+    ep_changed();
   } else {
     rc = body_update(s, "ml_endpoints", c.ep_id, body);
   }
-  if (rc != 0 || store_commit(s) != 0) {
+  int committed = rc == 0 && store_commit(s) == 0;
+  ep_changed();
+  if (!committed) {
     store_rollback(s);
+    ep_changed();
     json_decref(body);
     http_fail(r, ML_ERR_INTERNAL, "The endpoint could not be saved.");
     return;
@@ -627,6 +705,7 @@ void ml_endpoint_regenerate_keys(http_req *r) {
             primary ? "UPDATE ml_endpoints SET key1=? WHERE id=? COLLATE NOCASE"
                     : "UPDATE ml_endpoints SET key2=? WHERE id=? COLLATE NOCASE",
             "tt", set, c.ep_id);
+  ep_changed();
   arm_lro_start(r, 202, NULL, noop_op, NULL, NULL);
 }
 
@@ -1179,10 +1258,12 @@ int ml_endpoints_remove(srv *s, const char *ws_id) {
   json_t *v;
   json_array_foreach(ids, i, v) dep_stop(s, json_string_value(v));
   json_decref(ids);
-  return store_run(s, "DELETE FROM ml_deployments WHERE ws_id=? COLLATE NOCASE", "t", ws_id) |
-                 store_run(s, "DELETE FROM ml_endpoints WHERE ws_id=? COLLATE NOCASE", "t", ws_id)
-             ? -1
-             : 0;
+  int rc = store_run(s, "DELETE FROM ml_deployments WHERE ws_id=? COLLATE NOCASE", "t", ws_id) |
+                   store_run(s, "DELETE FROM ml_endpoints WHERE ws_id=? COLLATE NOCASE", "t", ws_id)
+               ? -1
+               : 0;
+  ep_changed();
+  return rc;
 }
 
 typedef struct reboot_job {
@@ -1289,4 +1370,5 @@ void ml_endpoints_tick(srv *s, int64_t now_ms) {
 
 void ml_endpoints_fini(srv *s) {
   ml_scoring_fini(s);
+  ep_cache_fini();
 }

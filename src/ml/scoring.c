@@ -15,6 +15,7 @@
  * deployment on the host, which getLogs tails. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +35,9 @@
 #include "../storage/storage.h"
 #include "internal.h"
 
-#define INSIDE_PORT 5001
+/* The inference server's socket, in the instance's /mnt/azureml-app (a bind
+ * of its disk's own/mnt/azureml-app, where the front connects). */
+#define INSIDE_SOCKET ".azlite-score.sock"
 #define SCORE_MAX_BODY (1536u * 1024)
 #define SCORE_MAX_REPLY (64u * 1024 * 1024)
 #define ML_MAX_WORKERS 64
@@ -43,8 +47,8 @@
  * port listens once every init() has returned, and the server ends (with its
  * code) when any worker does.
  *
- * The front speaks to it over connections it keeps open (made inside the
- * sandbox's network: rt_connect_inside), one per worker, each served by one
+ * The front speaks to it over connections it keeps open, one per worker, to
+ * a Unix socket on the instance's disk (no network, no relay), each served by one
  * worker, which runs one run() at a time.  A connection opens with the
  * instance's secret and a newline, answered by the worker count and a
  * newline; then each request is a kind ('S' score, 'H' health) and a 32-bit
@@ -54,15 +58,18 @@
  * this is what lets the trivial run() go at twice gunicorn's rate. */
 static const char ml_inference_server[] =
     "import importlib.util, json, os, select, socket, struct, sys, traceback\n"
-    "script, port = sys.argv[1], int(sys.argv[2])\n"
+    "script, path = sys.argv[1], sys.argv[2]\n"
     "with open(sys.argv[3]) as f:\n"
     "    secret = f.read().strip().encode()\n"
     "os.unlink(sys.argv[3])\n"
     "workers = max(1, int(os.environ.get('WORKER_COUNT') or 1))\n"
     "sys.path.insert(0, os.path.dirname(script))\n"
-    "sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
-    "sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-    "sock.bind(('127.0.0.1', port))\n"
+    "sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+    "try:\n"
+    "    os.unlink(path)\n"
+    "except FileNotFoundError:\n"
+    "    pass\n"
+    "sock.bind(path)\n"
     "ready_r, ready_w = os.pipe()\n"
     "go_r, go_w = os.pipe()\n"
     "mod = None\n"
@@ -92,7 +99,6 @@ static const char ml_inference_server[] =
     "    except TypeError:\n"
     "        return 200, json.dumps(str(out)), JSON, 0\n"
     "def serve(conn):\n"
-    "    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
     "    f = conn.makefile('rb')\n"
     "    if f.readline().rstrip(b'\\n') != secret:\n"
     "        return\n"
@@ -160,7 +166,7 @@ static const char ml_inference_server[] =
     "        end(st)\n"
     "sock.listen(64)\n"
     "os.write(go_w, b'1' * workers)\n"
-    "print('azlite inference server: %d worker(s) ready, listening on %d' % (workers, port), "
+    "print('azlite inference server: %d worker(s) ready, listening on %s' % (workers, path), "
     "flush=True)\n"
     "end(os.waitpid(-1, 0)[1])\n";
 
@@ -178,6 +184,7 @@ typedef struct ml_instance {
    * closed when it comes back. */
   int workers, nopen, nidle;
   int idle[ML_MAX_WORKERS];
+  int idle_tmo[ML_MAX_WORKERS]; /* the timeout an idle connection has set */
   unsigned gen;
   int exited, exit_code; /* guarded by deps_mu */
   int replacing;         /* its server is being started again; guarded by deps_mu */
@@ -368,8 +375,21 @@ static void set_timeout(int fd, int timeout_ms) {
 
 /* A new connection to the instance's server, through its handshake; its fd,
  * or -1 (the server does not listen yet, or did not answer). */
-static int inst_connect(ml_instance *in, rt_sandbox *sb, const char *secret, int timeout_ms) {
-  int fd = rt_connect_inside(sb, "127.0.0.1", INSIDE_PORT);
+static int inst_connect(ml_instance *in, const char *secret, int timeout_ms) {
+  /* The disk's path may be longer than a socket address holds: the
+   * directory's descriptor names it. */
+  char dir[sizeof in->disk + 32];
+  snprintf(dir, sizeof dir, "%s/own/mnt/azureml-app", in->disk);
+  int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return -1;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/%s", dfd, INSIDE_SOCKET);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    close(fd);
+    fd = -1;
+  }
+  close(dfd);
   if (fd < 0) return -1;
   set_timeout(fd, timeout_ms);
   char line[48];
@@ -396,11 +416,13 @@ static int inst_connect(ml_instance *in, rt_sandbox *sb, const char *secret, int
  * workers are open, or the next to come back, waiting until deadline.  The
  * fd, -1 (none could be made) or -3 (none came back in time); *gen is the
  * server's start it belongs to. */
-static int inst_conn_get(ml_instance *in, const struct timespec *deadline, unsigned *gen) {
+static int inst_conn_get(ml_instance *in, const struct timespec *deadline, unsigned *gen,
+                         int *tmo) {
   pthread_mutex_lock(&deps_mu);
   for (;;) {
     if (in->nidle) {
       int fd = in->idle[--in->nidle];
+      *tmo = in->idle_tmo[in->nidle];
       *gen = in->gen;
       pthread_mutex_unlock(&deps_mu);
       return fd;
@@ -413,11 +435,12 @@ static int inst_conn_get(ml_instance *in, const struct timespec *deadline, unsig
   }
   in->nopen++;
   *gen = in->gen;
-  rt_sandbox *sb = in->sb;
+  int up = in->sb != NULL;
   char secret[sizeof in->secret];
   memcpy(secret, in->secret, sizeof secret);
   pthread_mutex_unlock(&deps_mu);
-  int fd = sb ? inst_connect(in, sb, secret, 1000) : -1;
+  int fd = up ? inst_connect(in, secret, 1000) : -1;
+  *tmo = 1000;
   if (fd < 0) {
     pthread_mutex_lock(&deps_mu);
     in->nopen--;
@@ -429,9 +452,10 @@ static int inst_conn_get(ml_instance *in, const struct timespec *deadline, unsig
 
 /* Gives a connection back: kept when the exchange went well and its server
  * is still the one it was made to, closed otherwise. */
-static void inst_conn_put(ml_instance *in, int fd, unsigned gen, int ok) {
+static void inst_conn_put(ml_instance *in, int fd, unsigned gen, int tmo, int ok) {
   pthread_mutex_lock(&deps_mu);
   if (ok && gen == in->gen && in->nidle < ML_MAX_WORKERS) {
+    in->idle_tmo[in->nidle] = tmo;
     in->idle[in->nidle++] = fd;
     fd = -1;
   }
@@ -480,9 +504,10 @@ static int inst_call(ml_instance *in, char kind, const char *body, size_t len, i
     deadline.tv_nsec -= 1000000000L;
   }
   unsigned gen;
-  int fd = inst_conn_get(in, &deadline, &gen);
+  int tmo;
+  int fd = inst_conn_get(in, &deadline, &gen, &tmo);
   if (fd < 0) return fd == -3 ? -3 : -1;
-  set_timeout(fd, timeout_ms);
+  if (tmo != timeout_ms) set_timeout(fd, timeout_ms);
   unsigned char head[5] = {(unsigned char)kind, (unsigned char)(len >> 24),
                            (unsigned char)(len >> 16), (unsigned char)(len >> 8),
                            (unsigned char)len};
@@ -507,7 +532,7 @@ static int inst_call(ml_instance *in, char kind, const char *body, size_t len, i
     out->body[blen] = 0;
     out->len = blen;
   }
-  inst_conn_put(in, fd, gen, rc == 0);
+  inst_conn_put(in, fd, gen, timeout_ms, rc == 0);
   if (rc != 0) {
     free(out->body);
     out->body = NULL;
@@ -713,8 +738,9 @@ static int instance_start(srv *s, const ml_scoring_spec *sp, ml_dep *d, ml_insta
   char *qs = shell_quote(sp->scoring_script);
   fprintf(sf,
           "exec /usr/bin/python3 /mnt/azureml-app/azlite_inference_server.py "
-          "/mnt/azureml-app/code/%s %d /mnt/azureml-app/.azlite-instance\n",
-          qs, INSIDE_PORT);
+          "/mnt/azureml-app/code/%s /mnt/azureml-app/" INSIDE_SOCKET
+          " /mnt/azureml-app/.azlite-instance\n",
+          qs);
   free(qs);
   fclose(sf);
   in->script = script;

@@ -33,7 +33,6 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -1555,25 +1554,6 @@ int rt_listen_inside(rt_sandbox *sb, const char *addr, int port, void (*on_conn)
     return -1;
   }
   return listener_add(sb, fd, 0, on_conn, cls);
-}
-
-int rt_connect_inside(rt_sandbox *sb, const char *addr, int port) {
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
-    errno = EINVAL;
-    return -1;
-  }
-  int fd = socket_inside(sb, AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  return fd;
 }
 
 int rt_forward_to(rt_sandbox *sb, const char *host_addr, int host_port, int inside_port) {

@@ -134,11 +134,6 @@ int rt_kill(rt_sandbox *sb, int64_t id, int sig);
 int rt_listen_inside(rt_sandbox *sb, const char *addr, int port, void (*on_conn)(void *cls, int fd),
                      void *cls);
 
-/* A TCP connection from the host to addr:port inside the sandbox's network
- * namespace (no forward, no relay: the socket itself is in the namespace),
- * with TCP_NODELAY; its fd, or -1 (errno set). */
-int rt_connect_inside(rt_sandbox *sb, const char *addr, int port);
-
 /* Forwards connections to host_addr:host_port (e.g. "127.3.0.7":22, on the
  * host) to 127.0.0.1:inside_port inside the sandbox, bytes both ways.  Closed
  * by rt_stop.  0 on success. */
