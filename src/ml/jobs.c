@@ -1076,10 +1076,11 @@ void ml_job_put(http_req *r) {
   json_object_foreach(inputs, iname, iv) {
     const char *t = json_string_value(json_object_get(iv, "jobInputType"));
     if (!t ||
-        (strcasecmp(t, "literal") && strcasecmp(t, "uri_file") && strcasecmp(t, "uri_folder"))) {
+        (strcasecmp(t, "literal") && strcasecmp(t, "uri_file") && strcasecmp(t, "uri_folder") &&
+         strcasecmp(t, "mlflow_model") && strcasecmp(t, "custom_model"))) {
       http_fail(r, ML_ERR_USER_ERROR,
-                "Input %s of type %s is not supported by azlite (literal, uri_file and "
-                "uri_folder are).",
+                "Input %s of type %s is not supported by azlite (literal, uri_file, "
+                "uri_folder, mlflow_model and custom_model are).",
                 iname, t ? t : "(none)");
       return;
     }
@@ -1095,8 +1096,22 @@ void ml_job_put(http_req *r) {
       http_fail(r, ML_ERR_USER_ERROR, "Input %s has no uri.", iname);
       return;
     }
-    if ((!strncasecmp(uri, "azureml:", 8) && strncmp(uri + 8, "//", 2) != 0) ||
-        (strstr(uri, "/data/") && strstr(uri, "/versions/") && uri[0] == '/')) {
+    int is_model = !strcasecmp(t, "mlflow_model") || !strcasecmp(t, "custom_model");
+    if (is_model && ((!strncasecmp(uri, "azureml:", 8) && strncmp(uri + 8, "//", 2) != 0) ||
+                     (strstr(uri, "/models/") && strstr(uri, "/versions/") && uri[0] == '/'))) {
+      /* A model input: the model version's files, as a folder. */
+      json_t *m = http_json_own(r, ml_asset_resolve(s, ws_id, "models", uri));
+      const char *mu =
+          m ? json_string_value(json_object_get(json_object_get(m, "properties"), "modelUri"))
+            : NULL;
+      if (!mu) {
+        http_fail(r, ML_ERR_USER_ERROR, "Model %s of input %s is not found in the workspace.", uri,
+                  iname);
+        return;
+      }
+      uri = mu;
+    } else if ((!strncasecmp(uri, "azureml:", 8) && strncmp(uri + 8, "//", 2) != 0) ||
+               (strstr(uri, "/data/") && strstr(uri, "/versions/") && uri[0] == '/')) {
       json_t *d = http_json_own(r, ml_asset_resolve(s, ws_id, "data", uri));
       const char *du =
           d ? json_string_value(json_object_get(json_object_get(d, "properties"), "dataUri"))

@@ -237,6 +237,42 @@ class Jobs(unittest.TestCase):
 
 
 class Assets(unittest.TestCase):
+    def test_model_inputs(self):
+        """mlflow_model and custom_model inputs: the model version's files are in
+        the node before the script starts, at ${{inputs.x}}."""
+        from azure.ai.ml import Input, command
+        from azure.ai.ml.entities import Model
+        from azure.core.exceptions import HttpResponseError
+        first = ml.jobs.create_or_update(command(
+            command="mkdir -p outputs/model && printf 'flavors: {}\\n' > outputs/model/MLmodel"
+                    " && echo 0.5 > outputs/model/weights.txt && echo 7 > outputs/seven.txt",
+            environment="base:1", compute="cpu"))
+        self.assertEqual(wait_terminal(first.name).status, "Completed")
+        art = "azureml://jobs/%s/outputs/artifacts/paths/outputs/" % first.name
+        folder = ml.models.create_or_update(Model(name="mlflow-in", type="mlflow_model",
+                                                  path=art + "model/"))
+        single = ml.models.create_or_update(Model(name="custom-in", type="custom_model",
+                                                  path=art + "seven.txt"))
+        job = ml.jobs.create_or_update(command(
+            command="cat ${{inputs.m}}/MLmodel ${{inputs.m}}/weights.txt; "
+                    "echo seven=$(cat ${{inputs.c}}/seven.txt)",
+            inputs={"m": Input(type="mlflow_model", path="azureml:mlflow-in:%s" % folder.version),
+                    "c": Input(type="custom_model", path="azureml:custom-in:%s" % single.version)},
+            environment="base:1", compute="cpu"))
+        done = wait_terminal(job.name)
+        import requests
+        log = requests.get(details(job.name)["logFiles"]["user_logs/std_log.txt"],
+                           verify=srv.ca, timeout=30).text
+        self.assertEqual(done.status, "Completed", log)
+        self.assertIn("flavors: {}", log)
+        self.assertIn("0.5", log)
+        self.assertIn("seven=7", log)
+        with self.assertRaises(HttpResponseError) as e:
+            ml.jobs.create_or_update(command(
+                command="ls ${{inputs.m}}", environment="base:1", compute="cpu",
+                inputs={"m": Input(type="mlflow_model", path="azureml:no-such-model:1")}))
+        self.assertIn("no-such-model", str(e.exception))
+
     def test_environment_and_model_versions(self):
         from azure.ai.ml.entities import Environment
         import tempfile
