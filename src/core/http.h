@@ -129,6 +129,13 @@ char *http_printf(http_req *r, const char *fmt, ...) __attribute__((format(print
  * buffers) instead of freeing it before each return.  A streamed reply's
  * reader must not use what a deferred fn releases. */
 void http_defer(http_req *r, void (*fn)(void *), void *p);
+/* Finishes r on another thread: after the handler returns, fn(arg) runs on
+ * one of the core's async threads and sets r's reply, while the HTTP thread
+ * serves its other connections (a handler that waits on something slow, such
+ * as a scoring script, would otherwise hold them all).  r must not be touched
+ * by anyone else meanwhile.  Called at most once per request; an internal
+ * request runs fn at once. */
+void http_async(http_req *r, void (*fn)(void *arg), void *arg);
 /* Defers json_decref(j) (j may be NULL); returns j.  Never hand a reference
  * owned this way to a call that steals it (http_reply_json): json_incref it. */
 json_t *http_json_own(http_req *r, json_t *j);

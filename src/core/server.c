@@ -104,6 +104,12 @@ typedef struct req_state {
   /* Sub-requests made inside this one (http_subreq_new): freed with it. */
   struct req_state *subs, *sub_next;
   deferred *defers; /* http_defer: newest first, run by req_free */
+  /* http_async: what finishes the request, then whether it has (its
+   * connection is suspended from the handler's return until then). */
+  void (*async_fn)(void *);
+  void *async_arg;
+  int async_done;
+  struct req_state *async_next; /* the async queue */
 } req_state;
 
 static req_state *RS(http_req *r) {
@@ -636,6 +642,10 @@ typedef struct conn_track {
   int reaped;
 } conn_track;
 
+/* The most requests finishing on async threads at once; more wait in the
+ * queue. */
+#define ASYNC_THREADS 128
+
 typedef struct srv_priv {
   compiled_route *routes;
   int nroutes;
@@ -650,6 +660,14 @@ typedef struct srv_priv {
   pthread_mutex_t reaper_mu;
   pthread_cond_t reaper_cv;
   int reaper_stop;
+  /* http_async: the queue of requests to finish, the threads that finish
+   * them (started as needed, up to ASYNC_THREADS) and how many are in
+   * flight, all under async_mu. */
+  pthread_mutex_t async_mu;
+  pthread_cond_t async_cv, async_idle_cv;
+  req_state *async_head, *async_tail;
+  pthread_t async_threads[ASYNC_THREADS];
+  int async_nthreads, async_nidle, async_inflight, async_stop, async_ready;
 } srv_priv;
 
 static void routes_compile(srv *s) {
@@ -1670,12 +1688,90 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
   log_warn("http: %s", line);
 }
 
+/* ---- requests finished on other threads (http_async) ------------------------ */
+
+static void *async_main(void *arg) {
+  srv_priv *p = arg;
+  pthread_mutex_lock(&p->async_mu);
+  for (;;) {
+    while (!p->async_head && !p->async_stop) {
+      p->async_nidle++;
+      pthread_cond_wait(&p->async_cv, &p->async_mu);
+      p->async_nidle--;
+    }
+    if (!p->async_head) break;
+    req_state *st = p->async_head;
+    p->async_head = st->async_next;
+    if (!p->async_head) p->async_tail = NULL;
+    pthread_mutex_unlock(&p->async_mu);
+    void (*fn)(void *) = st->async_fn;
+    st->async_fn = NULL;
+    fn(st->async_arg);
+    st->async_done = 1;
+    /* The connection's thread takes it from here (on_request sends the
+     * reply); st is not touched after this. */
+    MHD_resume_connection(st->conn);
+    pthread_mutex_lock(&p->async_mu);
+    p->async_inflight--;
+    pthread_cond_broadcast(&p->async_idle_cv);
+  }
+  pthread_mutex_unlock(&p->async_mu);
+  return NULL;
+}
+
+void http_async(http_req *r, void (*fn)(void *arg), void *arg) {
+  req_state *st = RS(r);
+  if (!st->conn || st->async_fn) {
+    fn(arg);
+    return;
+  }
+  st->async_fn = fn;
+  st->async_arg = arg;
+}
+
+/* Suspends st's connection and queues st for an async thread. */
+static void async_start(srv_priv *p, req_state *st) {
+  MHD_suspend_connection(st->conn);
+  pthread_mutex_lock(&p->async_mu);
+  st->async_next = NULL;
+  if (p->async_tail)
+    p->async_tail->async_next = st;
+  else
+    p->async_head = st;
+  p->async_tail = st;
+  p->async_inflight++;
+  if (!p->async_nidle && p->async_nthreads < ASYNC_THREADS) {
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, 256 * 1024);
+    if (pthread_create(&p->async_threads[p->async_nthreads], &at, async_main, p) == 0)
+      p->async_nthreads++;
+    pthread_attr_destroy(&at);
+  }
+  pthread_cond_signal(&p->async_cv);
+  pthread_mutex_unlock(&p->async_mu);
+}
+
+/* Waits for the requests in flight on async threads, then ends the threads. */
+static void async_fini(srv_priv *p) {
+  pthread_mutex_lock(&p->async_mu);
+  while (p->async_inflight)
+    pthread_cond_wait(&p->async_idle_cv, &p->async_mu);
+  p->async_stop = 1;
+  pthread_cond_broadcast(&p->async_cv);
+  pthread_mutex_unlock(&p->async_mu);
+  for (int i = 0; i < p->async_nthreads; i++)
+    pthread_join(p->async_threads[i], NULL);
+  p->async_nthreads = 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
   (void)version;
   listener *l = cls;
   req_state *st = *con_cls;
+  if (st && st->async_done) return send_reply(st); /* resumed: finished elsewhere */
   if (!st) {
     conn_phase_set(l, conn, CONN_BODY); /* headers are in */
     st = req_new(l, conn, url, method);
@@ -1711,6 +1807,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
   }
   dispatch(st);
+  if (st->async_fn) {
+    async_start(l->s->priv, st);
+    return MHD_YES;
+  }
   return send_reply(st);
 }
 
@@ -1865,7 +1965,8 @@ static struct MHD_Daemon *start_one(srv *s, listener *l, int port, int tls) {
   /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: it sets SO_REUSEPORT, and a second
    * azlite on the same port would then start and silently share the traffic.
    * MHD's default (SO_REUSEADDR) still lets a restart rebind at once. */
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                   MHD_ALLOW_SUSPEND_RESUME;
   if (tls) flags |= MHD_USE_TLS;
   /* Port 0: no socket of its own; connections come from srv_add_connection
    * (which MHD_USE_ITC lets wake the daemon's threads). */
@@ -1924,6 +2025,10 @@ int srv_listen(srv *s) {
   p->conns.next = p->conns.prev = &p->conns;
   pthread_mutex_init(&p->reaper_mu, NULL);
   pthread_cond_init(&p->reaper_cv, NULL);
+  pthread_mutex_init(&p->async_mu, NULL);
+  pthread_cond_init(&p->async_cv, NULL);
+  pthread_cond_init(&p->async_idle_cv, NULL);
+  p->async_ready = 1;
   static const struct {
     enum http_listener id;
     int tls;
@@ -1984,6 +2089,7 @@ void srv_close(srv *s) {
     pthread_join(p->reaper, NULL);
     p->reaper_started = 0;
   }
+  if (p->async_ready) async_fini(p);
   for (int i = 0; i < LISTEN_COUNT; i++)
     if (p->listeners[i].d) {
       MHD_stop_daemon(p->listeners[i].d);

@@ -185,6 +185,7 @@ typedef struct ml_instance {
   int workers, nopen, nidle;
   int idle[ML_MAX_WORKERS];
   int idle_tmo[ML_MAX_WORKERS]; /* the timeout an idle connection has set */
+  pthread_cond_t conn_cv;       /* a connection came back, or may be opened */
   unsigned gen;
   int exited, exit_code; /* guarded by deps_mu */
   int replacing;         /* its server is being started again; guarded by deps_mu */
@@ -413,7 +414,8 @@ static int inst_connect(ml_instance *in, const char *secret, int timeout_ms) {
 }
 
 /* A connection for one exchange: an idle one, a new one while fewer than its
- * workers are open, or the next to come back, waiting until deadline.  The
+ * workers are open, or the next to come back, waiting until deadline (NULL:
+ * not at all).  The
  * fd, -1 (none could be made) or -3 (none came back in time); *gen is the
  * server's start it belongs to. */
 static int inst_conn_get(ml_instance *in, const struct timespec *deadline, unsigned *gen,
@@ -428,7 +430,7 @@ static int inst_conn_get(ml_instance *in, const struct timespec *deadline, unsig
       return fd;
     }
     if (in->nopen < (in->workers ? in->workers : 1)) break;
-    if (pthread_cond_timedwait(&deps_cv, &deps_mu, deadline) == ETIMEDOUT) {
+    if (!deadline || pthread_cond_timedwait(&in->conn_cv, &deps_mu, deadline) == ETIMEDOUT) {
       pthread_mutex_unlock(&deps_mu);
       return -3;
     }
@@ -444,7 +446,7 @@ static int inst_conn_get(ml_instance *in, const struct timespec *deadline, unsig
   if (fd < 0) {
     pthread_mutex_lock(&deps_mu);
     in->nopen--;
-    pthread_cond_broadcast(&deps_cv);
+    pthread_cond_signal(&in->conn_cv);
     pthread_mutex_unlock(&deps_mu);
   }
   return fd;
@@ -460,7 +462,7 @@ static void inst_conn_put(ml_instance *in, int fd, unsigned gen, int tmo, int ok
     fd = -1;
   }
   if (fd >= 0) in->nopen--;
-  pthread_cond_signal(&deps_cv);
+  pthread_cond_signal(&in->conn_cv);
   pthread_mutex_unlock(&deps_mu);
   if (fd >= 0) close(fd);
 }
@@ -475,7 +477,7 @@ static void inst_conns_drop(ml_instance *in) {
   in->nidle = 0;
   in->workers = 0;
   in->gen++;
-  pthread_cond_broadcast(&deps_cv);
+  pthread_cond_broadcast(&in->conn_cv);
   pthread_mutex_unlock(&deps_mu);
   for (int i = 0; i < n; i++)
     close(fds[i]);
@@ -492,29 +494,18 @@ typedef struct inst_reply {
   size_t len;
 } inst_reply;
 
-static int inst_call(ml_instance *in, char kind, const char *body, size_t len, int timeout_ms,
-                     inst_reply *out) {
-  memset(out, 0, sizeof *out);
-  struct timespec deadline;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_sec += timeout_ms / 1000;
-  deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (deadline.tv_nsec >= 1000000000L) {
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
-  }
-  unsigned gen;
-  int tmo;
-  int fd = inst_conn_get(in, &deadline, &gen, &tmo);
-  if (fd < 0) return fd == -3 ? -3 : -1;
-  if (tmo != timeout_ms) set_timeout(fd, timeout_ms);
+static int inst_send(int fd, char kind, const char *body, size_t len) {
   unsigned char head[5] = {(unsigned char)kind, (unsigned char)(len >> 24),
                            (unsigned char)(len >> 16), (unsigned char)(len >> 8),
                            (unsigned char)len};
   struct iovec iov[2] = {{head, sizeof head}, {(void *)body, len}};
-  int rc = send_all(fd, iov, len ? 2 : 1);
+  return send_all(fd, iov, len ? 2 : 1);
+}
+
+/* The answer to what inst_send sent: 0, -1 or -2 (the receive timeout). */
+static int inst_recv(int fd, inst_reply *out) {
   unsigned char rh[9];
-  if (rc == 0) rc = recv_exact(fd, (char *)rh, sizeof rh);
+  int rc = recv_exact(fd, (char *)rh, sizeof rh);
   size_t clen = 0, blen = 0;
   if (rc == 0) {
     out->status = rh[0] << 8 | rh[1];
@@ -532,12 +523,37 @@ static int inst_call(ml_instance *in, char kind, const char *body, size_t len, i
     out->body[blen] = 0;
     out->len = blen;
   }
-  inst_conn_put(in, fd, gen, timeout_ms, rc == 0);
   if (rc != 0) {
     free(out->body);
     out->body = NULL;
     out->len = 0;
   }
+  return rc;
+}
+
+static void deadline_in(struct timespec *t, int ms) {
+  clock_gettime(CLOCK_REALTIME, t);
+  t->tv_sec += ms / 1000;
+  t->tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (t->tv_nsec >= 1000000000L) {
+    t->tv_sec++;
+    t->tv_nsec -= 1000000000L;
+  }
+}
+
+static int inst_call(ml_instance *in, char kind, const char *body, size_t len, int timeout_ms,
+                     inst_reply *out) {
+  memset(out, 0, sizeof *out);
+  struct timespec deadline;
+  deadline_in(&deadline, timeout_ms);
+  unsigned gen;
+  int tmo;
+  int fd = inst_conn_get(in, &deadline, &gen, &tmo);
+  if (fd < 0) return fd == -3 ? -3 : -1;
+  if (tmo != timeout_ms) set_timeout(fd, timeout_ms);
+  int rc = inst_send(fd, kind, body, len);
+  if (rc == 0) rc = inst_recv(fd, out);
+  inst_conn_put(in, fd, gen, timeout_ms, rc == 0);
   return rc;
 }
 
@@ -748,8 +764,10 @@ static int instance_start(srv *s, const ml_scoring_spec *sp, ml_dep *d, ml_insta
 }
 
 static void dep_inst_free(ml_dep *d) {
-  for (int i = 0; i < d->ninst; i++)
+  for (int i = 0; i < d->ninst; i++) {
     free(d->inst[i].script);
+    pthread_cond_destroy(&d->inst[i].conn_cv);
+  }
   free(d->inst);
 }
 
@@ -830,6 +848,8 @@ int ml_scoring_start(srv *s, const ml_scoring_spec *sp, char *err, size_t en) {
   d->ninst = sp->instance_count > 0 ? sp->instance_count : 1;
   d->inst = calloc((size_t)d->ninst, sizeof *d->inst);
   if (!d->inst) abort();
+  for (int i = 0; i < d->ninst; i++)
+    pthread_cond_init(&d->inst[i].conn_cv, NULL);
   d->max_concurrent = sp->max_concurrent > 0 ? sp->max_concurrent : 1;
   d->timeout_ms = sp->timeout_ms > 0 ? sp->timeout_ms : 5000;
   d->queue_ms = sp->queue_ms >= 0 ? sp->queue_ms : 500;
@@ -1097,6 +1117,168 @@ static void score_done(http_req *r, const char *dep_id, const char *dep_name, in
   log_info("ml: score %s deployment=%s status=%d %.2fms", r->path, dep_name, status, ms);
 }
 
+/* A scoring request past routing, and what it holds as it moves on: a slot
+ * on its deployment, then a connection to an instance, then the answer.  It
+ * moves on the HTTP thread as long as nothing has to wait, and from the
+ * first wait on one of the core's async threads (http_async), so that a slow
+ * run() or a full deployment never holds the HTTP thread's other
+ * connections.  A fast run() (most) is answered without leaving it. */
+typedef struct score_job {
+  http_req *r;
+  json_t *ep_body; /* the endpoint's body (the request holds it) */
+  const char *ep_id;
+  int routed; /* by the traffic, not by the header: mirror traffic goes with it */
+  const char *dep_id;
+  char name[200];
+  const char *body;
+  size_t len;
+  double t0;
+  int phase;
+  ml_dep *d; /* from SCORE_CONN on: held, its inflight counts this request */
+  ml_instance *in;
+  int timeout_ms;
+  struct timespec deadline;
+  int fd, tmo;
+  unsigned gen;
+} score_job;
+
+enum { SCORE_SLOT, SCORE_CONN, SCORE_ANSWER };
+#define SCORE_FAST_MS 2 /* how long the HTTP thread waits for an answer */
+
+/* The exchange's end: the slot given back, mirror copies, the answer. */
+static int score_finish(score_job *j, int rc, inst_reply *rep) {
+  http_req *r = j->r;
+  ml_dep *d = j->d;
+  ml_instance *in = j->in;
+  pthread_mutex_lock(&deps_mu);
+  /* A run() that hangs holds the server: it is replaced; one that ended it
+   * too. */
+  if (rc == -2 || (rc == -1 && in->exited)) replace_start_locked(d, in);
+  d->inflight--;
+  pthread_cond_broadcast(&deps_cv);
+  pthread_mutex_unlock(&deps_mu);
+  /* Mirror traffic goes with requests routed by the traffic, not by the
+   * header (as Azure does). */
+  if (j->routed) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(json_object_get(j->ep_body, "properties"), "mirrorTraffic"),
+                        k, v) {
+      if (random_below(100) < (int)json_integer_value(v))
+        mirror_send(http_printf(r, "%s/deployments/%s", j->ep_id, k), j->body, j->len);
+    }
+  }
+  http_set_header(r, "azureml-model-deployment", j->name);
+  score_done(r, j->dep_id, j->name,
+             rc == -2 || rc == -3 ? 408
+             : rc != 0            ? 502
+                                  : rep->status,
+             j->t0);
+  if (rc == -2 || rc == -3) {
+    fail_score(r, 408,
+               "Request timed out: the scoring script did not answer within "
+               "request_timeout_ms.");
+    return 0;
+  }
+  if (rc != 0) {
+    fail_score(r, 502, "The deployment's instance could not be reached.");
+    return 0;
+  }
+  /* A run() that raised: Azure's inference server says so in a header. */
+  if (rep->run_failed) http_set_header(r, "x-ms-run-function-failed", "True");
+  http_reply_owned(r, rep->status, rep->ctype[0] ? rep->ctype : "application/json", rep->body,
+                   rep->len);
+  return 0;
+}
+
+/* Moves j on: 0 once r is answered, 1 when !blocking and it would wait more
+ * than SCORE_FAST_MS in all (the caller goes on elsewhere, blocking). */
+static int score_step(score_job *j, int blocking) {
+  http_req *r = j->r;
+  struct timespec fast;
+  deadline_in(&fast, SCORE_FAST_MS);
+  if (j->phase == SCORE_SLOT) {
+    /* A slot: max_concurrent_requests_per_instance on each instance,
+     * waiting up to max_queue_wait for one. */
+    pthread_mutex_lock(&deps_mu);
+    ml_dep *d = dep_find_locked(j->dep_id);
+    if (!d) {
+      pthread_mutex_unlock(&deps_mu);
+      if (!j->routed)
+        fail_score(r, 404,
+                   "The deployment named in azureml-model-deployment does not exist or is "
+                   "not running.");
+      else
+        fail_score(r, 503, "The deployment has no running instance.");
+      return 0;
+    }
+    while (!blocking && d->inflight >= d->max_concurrent * d->ninst && !d->stopping)
+      if (pthread_cond_timedwait(&deps_cv, &deps_mu, &fast) == ETIMEDOUT) break;
+    if (!blocking && d->inflight >= d->max_concurrent * d->ninst && !d->stopping) {
+      pthread_mutex_unlock(&deps_mu);
+      return 1;
+    }
+    struct timespec until;
+    deadline_in(&until, d->queue_ms);
+    while (d->inflight >= d->max_concurrent * d->ninst && !d->stopping)
+      if (pthread_cond_timedwait(&deps_cv, &deps_mu, &until) == ETIMEDOUT) break;
+    if (d->stopping || d->inflight >= d->max_concurrent * d->ninst) {
+      pthread_mutex_unlock(&deps_mu);
+      score_done(r, j->dep_id, j->name, 429, j->t0);
+      fail_score(r, 429,
+                 "Too many pending requests: the deployment's "
+                 "max_concurrent_requests_per_instance is exceeded.");
+      return 0;
+    }
+    ml_instance *in = NULL;
+    for (int k = 0; k < d->ninst && !in; k++) {
+      ml_instance *c = &d->inst[d->rr++ % (unsigned)d->ninst];
+      if (!c->replacing) in = c;
+    }
+    if (!in) {
+      pthread_mutex_unlock(&deps_mu);
+      fail_score(r, 503, "The deployment has no healthy instance right now.");
+      return 0;
+    }
+    d->inflight++;
+    j->d = d;
+    j->in = in;
+    j->timeout_ms = d->timeout_ms;
+    pthread_mutex_unlock(&deps_mu);
+    deadline_in(&j->deadline, j->timeout_ms);
+    j->phase = SCORE_CONN;
+  }
+  if (j->phase == SCORE_CONN) {
+    int fd = inst_conn_get(j->in, blocking ? &j->deadline : &fast, &j->gen, &j->tmo);
+    if (fd == -3 && !blocking) return 1;
+    if (fd < 0) return score_finish(j, fd == -3 ? -3 : -1, NULL);
+    if (j->tmo != j->timeout_ms) set_timeout(fd, j->timeout_ms);
+    if (inst_send(fd, 'S', j->body, j->len) != 0) {
+      inst_conn_put(j->in, fd, j->gen, j->timeout_ms, 0);
+      return score_finish(j, -1, NULL);
+    }
+    j->fd = fd;
+    j->phase = SCORE_ANSWER;
+  }
+  if (!blocking) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long left = (fast.tv_sec - now.tv_sec) * 1000 + (fast.tv_nsec - now.tv_nsec) / 1000000;
+    struct pollfd pf = {.fd = j->fd, .events = POLLIN};
+    if (poll(&pf, 1, left > 0 ? (int)left : 0) == 0) return 1;
+  }
+  inst_reply rep;
+  memset(&rep, 0, sizeof rep);
+  int rc = inst_recv(j->fd, &rep);
+  inst_conn_put(j->in, j->fd, j->gen, j->timeout_ms, rc == 0);
+  j->fd = -1;
+  return score_finish(j, rc, &rep);
+}
+
+static void score_async(void *arg) {
+  score_step(arg, 1);
+}
+
 static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
   double t0 = mono_ms();
   /* The deployment: the header's, or one by the traffic's weights. */
@@ -1134,88 +1316,20 @@ static void score_endpoint(http_req *r, ml_endpoint_view *ev) {
   char *body = http_body_read_all(r, SCORE_MAX_BODY, &len);
   if (!body) return;
   http_defer(r, free, body);
-  /* A slot: max_concurrent_requests_per_instance on each instance, waiting
-   * up to max_queue_wait for one. */
-  pthread_mutex_lock(&deps_mu);
-  ml_dep *d = dep_find_locked(dep_id);
-  if (!d) {
-    pthread_mutex_unlock(&deps_mu);
-    if (want)
-      fail_score(r, 404,
-                 "The deployment named in azureml-model-deployment does not exist or is "
-                 "not running.");
-    else
-      fail_score(r, 503, "The deployment has no running instance.");
-    return;
-  }
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += d->queue_ms / 1000;
-  until.tv_nsec += (long)(d->queue_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
-  while (d->inflight >= d->max_concurrent * d->ninst && !d->stopping)
-    if (pthread_cond_timedwait(&deps_cv, &deps_mu, &until) == ETIMEDOUT) break;
-  if (d->stopping || d->inflight >= d->max_concurrent * d->ninst) {
-    pthread_mutex_unlock(&deps_mu);
-    score_done(r, dep_id, dep_name, 429, t0);
-    fail_score(r, 429,
-               "Too many pending requests: the deployment's "
-               "max_concurrent_requests_per_instance is exceeded.");
-    return;
-  }
-  ml_instance *in = NULL;
-  for (int k = 0; k < d->ninst && !in; k++) {
-    ml_instance *c = &d->inst[d->rr++ % (unsigned)d->ninst];
-    if (!c->replacing) in = c;
-  }
-  if (!in) {
-    pthread_mutex_unlock(&deps_mu);
-    fail_score(r, 503, "The deployment has no healthy instance right now.");
-    return;
-  }
-  d->inflight++;
-  int timeout_ms = d->timeout_ms;
-  char name[200];
-  snprintf(name, sizeof name, "%s", dep_name);
-  pthread_mutex_unlock(&deps_mu);
-  inst_reply rep;
-  int rc = inst_call(in, 'S', body, len, timeout_ms, &rep);
-  pthread_mutex_lock(&deps_mu);
-  /* A run() that hangs holds the server: it is replaced; one that ended it
-   * too. */
-  if (rc == -2 || (rc != 0 && in->exited)) replace_start_locked(d, in);
-  d->inflight--;
-  pthread_cond_broadcast(&deps_cv);
-  pthread_mutex_unlock(&deps_mu);
-  /* Mirror traffic goes with requests routed by the traffic, not by the
-   * header (as Azure does). */
-  if (!(want && *want)) {
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(json_object_get(ev->body, "properties"), "mirrorTraffic"),
-                        k, v) {
-      if (random_below(100) < (int)json_integer_value(v))
-        mirror_send(http_printf(r, "%s/deployments/%s", ev->id, k), body, len);
-    }
-  }
-  http_set_header(r, "azureml-model-deployment", name);
-  score_done(r, dep_id, name, rc == -2 || rc == -3 ? 408 : rc != 0 ? 502 : rep.status, t0);
-  if (rc == -2 || rc == -3) {
-    fail_score(r, 408,
-               "Request timed out: the scoring script did not answer within "
-               "request_timeout_ms.");
-    return;
-  }
-  if (rc != 0) {
-    fail_score(r, 502, "The deployment's instance could not be reached.");
-    return;
-  }
-  /* A run() that raised: Azure's inference server says so in a header. */
-  if (rep.run_failed) http_set_header(r, "x-ms-run-function-failed", "True");
-  http_reply_owned(r, rep.status, rep.ctype[0] ? rep.ctype : "application/json", rep.body, rep.len);
+  score_job *j = http_alloc(r, sizeof *j);
+  memset(j, 0, sizeof *j);
+  j->r = r;
+  j->ep_body = ev->body; /* held until the request ends */
+  j->ep_id = http_printf(r, "%s", ev->id);
+  j->routed = !(want && *want);
+  j->dep_id = dep_id;
+  snprintf(j->name, sizeof j->name, "%s", dep_name);
+  j->body = body;
+  j->len = len;
+  j->t0 = t0;
+  j->fd = -1;
+  j->phase = SCORE_SLOT;
+  if (score_step(j, 0)) http_async(r, score_async, j);
 }
 
 /* ---- monitoring: Azure Monitor's metrics for the endpoint ---------------------------- */

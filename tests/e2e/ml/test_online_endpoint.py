@@ -239,9 +239,26 @@ class OnlineEndpoint(unittest.TestCase):
             time.sleep(0.5)
         self.assertTrue(10 <= len(seen) <= 50, len(seen))  # half of 60: sd about 3.9
         self.assertEqual(sum("run: tag=m%d\n" % i in blog for i in range(60)), 60)
-        ep.mirror_traffic = {}
+        # Shifting all traffic to green drops nothing in flight: two slow
+        # requests routed to blue by the traffic finish there (blue's two
+        # instances), the requests after the update go to green.
+        ep.mirror_traffic = {}  # first, or the slow requests' copies would hold green
+        ep = ml.online_endpoints.begin_create_or_update(ep).result()
         ep.traffic = {"green": 100}
-        ml.online_endpoints.begin_create_or_update(ep).result()
+        with ThreadPoolExecutor(2) as pool:
+            slow = [pool.submit(post, uri, k1, json={"data": DATA, "sleep": 3}) for _ in range(2)]
+            time.sleep(0.5)
+            ml.online_endpoints.begin_create_or_update(ep).result()
+            self.assertFalse(any(f.done() for f in slow),
+                             [f.result().status_code for f in slow if f.done()])
+            r = post(uri, k1, json={"data": DATA})
+            self.assertEqual((r.status_code, r.headers.get("azureml-model-deployment")),
+                             (200, "green"), r.text)
+            for f in slow:
+                r = f.result()
+                self.assertEqual((r.status_code, r.headers.get("azureml-model-deployment")),
+                                 (200, "blue"), r.text)
+                self.assertEqual(r.json(), WANT)
         # Regenerating the primary key: the old one no longer scores.
         ml.online_endpoints.begin_regenerate_keys("lin-ep", key_type="primary").result()
         fresh = ml.online_endpoints.get_keys("lin-ep")
