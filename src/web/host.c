@@ -680,6 +680,46 @@ static void admin_invoke(http_req *r, const web_app *app, json_t *fns) {
   http_reply_empty(r, 404);
 }
 
+/* An HTTP-triggered invocation, handed to an async thread. */
+typedef struct fn_call {
+  http_req *r;
+  web_app app;
+  json_t *msg;
+} fn_call;
+
+static void fn_call_run(void *arg) {
+  fn_call *c = arg;
+  http_req *r = c->r;
+  char *why = NULL;
+  json_t *out = http_json_own(r, invoke(r->srv, &c->app, c->msg, &why));
+  json_decref(c->msg);
+  if (!out || json_object_get(out, "error")) {
+    if (why) log_warn("web: %s: %s", c->app.name, why);
+    free(why);
+    http_reply_empty(r, 500);
+    return;
+  }
+  int status = (int)json_integer_value(json_object_get(out, "status"));
+  const char *k;
+  json_t *v;
+  const char *ctype = NULL;
+  json_object_foreach(json_object_get(out, "headers"), k, v) {
+    if (!strcasecmp(k, "content-type"))
+      ctype = json_string_value(v);
+    else if (strcasecmp(k, "content-length") && strcasecmp(k, "transfer-encoding") &&
+             json_is_string(v))
+      http_set_header(r, k, json_string_value(v));
+  }
+  size_t n = 0;
+  const char *ob = json_string_value(json_object_get(out, "body_b64"));
+  unsigned char *dec = b64_decode(ob ? ob : "", &n);
+  if (!dec) {
+    http_reply_empty(r, 500);
+    return;
+  }
+  http_reply_owned(r, status >= 100 && status < 600 ? status : 500, ctype, (char *)dec, n);
+}
+
 void web_host_serve(http_req *r, const web_app *app) {
   if (strcmp(app->state, "Running")) {
     static const char page[] = "<html><body>Error 403 - This web app is stopped.</body></html>";
@@ -750,34 +790,13 @@ void web_host_serve(http_req *r, const web_app *app) {
                    *r->raw_query ? "?" : "", r->raw_query),
       "headers", headers, "params", query, "route_params", params, "body_b64", b64 ? b64 : "");
   free(b64);
-  char *why = NULL;
-  json_t *out = http_json_own(r, invoke(r->srv, app, msg, &why));
-  json_decref(msg);
-  if (!out || json_object_get(out, "error")) {
-    if (why) log_warn("web: %s: %s", app->name, why);
-    free(why);
-    http_reply_empty(r, 500);
-    return;
-  }
-  int status = (int)json_integer_value(json_object_get(out, "status"));
-  const char *k;
-  json_t *v;
-  const char *ctype = NULL;
-  json_object_foreach(json_object_get(out, "headers"), k, v) {
-    if (!strcasecmp(k, "content-type"))
-      ctype = json_string_value(v);
-    else if (strcasecmp(k, "content-length") && strcasecmp(k, "transfer-encoding") &&
-             json_is_string(v))
-      http_set_header(r, k, json_string_value(v));
-  }
-  size_t n = 0;
-  const char *ob = json_string_value(json_object_get(out, "body_b64"));
-  unsigned char *dec = b64_decode(ob ? ob : "", &n);
-  if (!dec) {
-    http_reply_empty(r, 500);
-    return;
-  }
-  http_reply_owned(r, status >= 100 && status < 600 ? status : 500, ctype, (char *)dec, n);
+  /* The worker may take long (a cold start, a slow function): the HTTP
+   * thread goes on with its other connections meanwhile. */
+  fn_call *c = http_alloc(r, sizeof *c);
+  c->r = r;
+  c->app = *app;
+  c->msg = msg;
+  http_async(r, fn_call_run, c);
 }
 
 /* ---- timers ----------------------------------------------------------------- */
