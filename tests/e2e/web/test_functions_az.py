@@ -366,20 +366,36 @@ class TimerAndErrors(unittest.TestCase):
             time.sleep(0.1)
         return self.lines()
 
+    def settled_lines(self, n):
+        """The lines once there are at least n and none came for 3 s (a run the
+        real clock started may still be writing)."""
+        got = self.wait_lines(n)
+        for _ in range(10):  # a timer that keeps firing fails below, never hangs
+            time.sleep(3)
+            now = self.lines()
+            if now == got:
+                break
+            got = now
+        return got
+
     def test_timer_fires_once_per_five_minutes(self):
-        self.assertEqual(self.lines(), [])
+        # azlite's clock runs with the real one: a real five-minute mark passed
+        # since the deploy may have fired it once already (or be firing it).
+        self.assertLessEqual(len(self.lines()), 1)
         # To a minute past the next five-minute mark: one occurrence due, the
         # one after it four minutes away (a slow machine does not make it past due).
         import datetime
         shown = srv.cli("clock").stdout.strip()
         now = datetime.datetime.strptime(shown[:19], "%Y-%m-%dT%H:%M:%S")
         to_mark = 300 - (now.minute % 5) * 60 - now.second
+        before = len(self.lines())
         srv.cli("clock", "advance", "%ds" % (to_mark + 60))
-        self.assertEqual(self.wait_lines(1), ["past_due=False"])
+        got = self.settled_lines(before + 1)
+        self.assertIn(len(got), (1, 2), got)
+        self.assertEqual(got[-1], "past_due=False")
         srv.cli("clock", "advance", "5m")
-        self.assertEqual(len(self.wait_lines(2)), 2)
-        time.sleep(2)  # a scheduler pass or two more: still two runs
-        self.assertEqual(len(self.lines()), 2)
+        self.assertEqual(len(self.settled_lines(len(got) + 1)), len(got) + 1)
+        n = len(got) + 1
         # The admin API runs it now, with the master key only.
         keys = srv.az_json("functionapp", "keys", "list", "-g", RG, "-n", TIMER_APP)
         r = call(TIMER_APP, "POST", "/admin/functions/every_five", json={"input": ""},
@@ -388,7 +404,7 @@ class TimerAndErrors(unittest.TestCase):
         r = call(TIMER_APP, "POST", "/admin/functions/every_five", json={"input": ""},
                  headers={"x-functions-key": keys["masterKey"]})
         self.assertEqual(r.status_code, 202)
-        self.assertEqual(len(self.wait_lines(3)), 3)
+        self.assertEqual(len(self.wait_lines(n + 1)), n + 1)
 
     def test_raising_function_is_500_and_the_worker_stays_up(self):
         r = call(TIMER_APP, "GET", "/api/boom")
