@@ -118,7 +118,8 @@ int store_finalize(sqlite3_stmt *st);
 /* Runs a statement with printf-style %Q/%q (sqlite3_mprintf) formatting; 0 on success. */
 int store_exec(struct srv *s, const char *fmt, ...);
 /* Runs one statement from the cache, binding its parameters in order: fmt has
- * a letter each, 'i' int64_t or 't' const char * (NULL binds NULL).  Prefer it
+ * a letter each, 'i' int64_t, 'd' double (NaN binds NULL) or 't' const char *
+ * (NULL binds NULL).  Prefer it
  * to store_exec on hot paths: no formatting, no parsing.  0 on success. */
 int store_run(struct srv *s, const char *sql, const char *fmt, ...);
 /* Transactions that nest (only the outermost commits). BEGIN IMMEDIATE. */

@@ -29,6 +29,7 @@ enum http_err_style {
   HTTP_ERR_STORAGE, /* <Error><Code/><Message/></Error> + x-ms-error-code */
   HTTP_ERR_OAUTH,   /* {"error","error_description","error_codes",...} */
   HTTP_ERR_GRAPH,   /* {"error":{"code","message","innerError":{...}}} */
+  HTTP_ERR_MLFLOW,  /* {"error_code","message"}: MLflow's REST API */
 };
 
 /* Which listener a request arrived on. */

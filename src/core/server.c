@@ -882,6 +882,13 @@ static void render_error(http_req *r) {
     http_set_header(r, "x-ms-failure-cause", "gateway");
     break;
   }
+  case HTTP_ERR_MLFLOW: {
+    json_t *j = json_pack("{s:s,s:s}", "error_code", code, "message", msg);
+    body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    len = body ? strlen(body) : 0;
+    break;
+  }
   case HTTP_ERR_GRAPH: {
     json_t *j = json_pack("{s:{s:s,s:s,s:{s:s,s:s,s:s}}}", "error", "code", code, "message", msg,
                           "innerError", "date", iso, "request-id", r->request_id,

@@ -198,6 +198,8 @@ int store_run(srv *s, const char *sql, const char *fmt, ...) {
   for (int i = 0; fmt[i]; i++) {
     if (fmt[i] == 'i') {
       sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+    } else if (fmt[i] == 'd') {
+      sqlite3_bind_double(st, i + 1, va_arg(ap, double));
     } else {
       const char *t = va_arg(ap, const char *);
       if (t)

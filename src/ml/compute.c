@@ -72,11 +72,26 @@ typedef struct node_job {
 static void node_thread(srv *s, ml_node *n, const compute_size *z, void *(*fn)(void *));
 static void *node_stop_thread(void *arg);
 
+/* A connection to azlite's management port from inside a node. */
+static void on_inside_mgmt(void *cls, int fd) {
+  srv_add_connection(cls, LISTEN_MGMT, fd, "127.0.0.1");
+}
+
+static int port_of(const char *url) {
+  const char *c = strrchr(url, ':');
+  return c ? atoi(c + 1) : 0;
+}
+
 static void *node_boot_thread(void *arg) {
   node_job *j = arg;
   ml_node *n = j->n;
   char err[512] = "";
+  /* azlite's CA, which trusts the management port a job reaches (MLflow
+   * tracking) at the URL the host uses. */
+  char *ca = srv_path(j->s, "pki/ca.pem");
+  const char *files[] = {ML_CA_INSIDE, ca, NULL};
   rt_spec spec = {.name = n->sandbox,
+                  .files = files,
                   .disk_dir = n->disk,
                   .hostname = n->node_id,
                   .vcpus = j->size ? j->size->vcpus : 0,
@@ -85,6 +100,11 @@ static void *node_boot_thread(void *arg) {
                   .join_netns = n->netns_fd >= 0,
                   .netns_fd = n->netns_fd};
   rt_sandbox *sb = rt_boot(&spec, err, sizeof err);
+  free(ca);
+  /* The nodes of a cluster share a network: each listens (SO_REUSEPORT), so
+   * the port stays while any node is up. */
+  if (sb && rt_listen_inside(sb, "127.0.0.1", port_of(j->s->mgmt_url), on_inside_mgmt, j->s) != 0)
+    log_warn("ml: azlite's management port could not listen inside node %s", n->node_id);
   pthread_mutex_lock(&nodes_mu);
   if (sb) {
     n->sb = sb;

@@ -16,4 +16,14 @@
 #define ML_ERR_CONFLICT 409, "Conflict"
 #define ML_ERR_INTERNAL 500, "InternalServerError"
 
+/* The MLflow tracking API (mlflow.c) answers with MLflow's error codes
+ * (databricks.proto's ErrorCode), rendered {"error_code","message"}. */
+#define MLFLOW_ERR_NOT_FOUND 404, "RESOURCE_DOES_NOT_EXIST"
+#define MLFLOW_ERR_INVALID 400, "INVALID_PARAMETER_VALUE"
+#define MLFLOW_ERR_EXISTS 400, "RESOURCE_ALREADY_EXISTS"
+#define MLFLOW_ERR_UNAUTHENTICATED 401, "UNAUTHENTICATED"
+#define MLFLOW_ERR_DENIED 403, "PERMISSION_DENIED"
+#define MLFLOW_ERR_NOT_IMPLEMENTED 501, "NOT_IMPLEMENTED"
+#define MLFLOW_ERR_INTERNAL 500, "INTERNAL_ERROR"
+
 #endif

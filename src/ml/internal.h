@@ -11,6 +11,8 @@
 
 #define ML_NS "Microsoft.MachineLearningServices"
 #define ML_WS_TYPE ML_NS "/workspaces"
+/* Where a node finds azlite's CA (the VMs' path too). */
+#define ML_CA_INSIDE "/etc/azlite/ca.pem"
 
 extern const provider ml_provider;
 extern const arm_type ml_workspace_type;
@@ -105,6 +107,38 @@ int ml_job_output_check(http_req *r, json_t *ws, const char *job, const char *pa
  * workspace's blob store at dest (its files under dest/...); fails r, -1. */
 int ml_job_output_copy(http_req *r, json_t *ws, const char *job, const char *path,
                        const char *dest);
+
+/* mlflow.c: the MLflow tracking API 2.0 of a workspace. */
+void ml_mlflow_exp_create(http_req *r);
+void ml_mlflow_exp_get(http_req *r);
+void ml_mlflow_exp_get_by_name(http_req *r);
+void ml_mlflow_exp_search(http_req *r);
+void ml_mlflow_exp_delete(http_req *r);
+void ml_mlflow_exp_restore(http_req *r);
+void ml_mlflow_exp_update(http_req *r);
+void ml_mlflow_exp_set_tag(http_req *r);
+void ml_mlflow_run_create(http_req *r);
+void ml_mlflow_run_get(http_req *r);
+void ml_mlflow_run_update(http_req *r);
+void ml_mlflow_run_delete(http_req *r);
+void ml_mlflow_run_restore(http_req *r);
+void ml_mlflow_log_metric(http_req *r);
+void ml_mlflow_log_param(http_req *r);
+void ml_mlflow_set_tag(http_req *r);
+void ml_mlflow_delete_tag(http_req *r);
+void ml_mlflow_log_batch(http_req *r);
+void ml_mlflow_run_search(http_req *r);
+void ml_mlflow_metric_history(http_req *r);
+void ml_mlflow_artifacts_list(http_req *r);
+void ml_mlflow_unsupported(http_req *r);
+/* A submitted job's run (in the caller's transaction): run_id the job's
+ * name, in the experiment named (made when missing); key gets the job's
+ * MLFLOW_TRACKING_TOKEN.  0 or -1. */
+int ml_mlflow_job_run(srv *s, const char *ws_id, const char *run_id, const char *experiment,
+                      const char *display_name, const char *job_id, const char *user, int64_t now,
+                      char key[80]);
+int ml_mlflow_job_removed(srv *s, const char *ws_id, const char *run_id);
+int ml_mlflow_remove(srv *s, const char *ws_id);
 
 /* Seconds in an ISO 8601 duration (PT300S, PT5M, P1DT2H, PT0H5M0S), or -1
  * (NULL too); compute.c. */

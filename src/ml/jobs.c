@@ -40,10 +40,11 @@ typedef struct job_run {
   struct job_run *next;
   srv *s;
   char id[600], name[200], ws_id[512], ws_name[128], rg[128], compute_id[600];
-  char account[64];   /* the workspace's storage account */
-  char log_path[700]; /* on the host */
-  char token[40];     /* the log URL's key */
-  json_t *job;        /* the stored body (owned) */
+  char account[64];    /* the workspace's storage account */
+  char log_path[700];  /* on the host */
+  char token[40];      /* the log URL's key */
+  char mlflow_key[80]; /* MLFLOW_TRACKING_TOKEN: writes to the job's run */
+  json_t *job;         /* the stored body (owned) */
   volatile int cancel;
   rt_sandbox *sb; /* rank 0's node */
   /* Its processes: one, or instance_count x process_count_per_instance ranks
@@ -512,6 +513,8 @@ static void *job_thread(void *arg) {
   size_t slen = 0;
   FILE *sf = open_memstream(&script, &slen);
   const char *exp = json_string_value(json_object_get(p, "experimentName"));
+  char tracking_uri[800];
+  snprintf(tracking_uri, sizeof tracking_uri, "%s/mlflow/v1.0%s", s->mgmt_url, j->ws_id);
   const char *vars[][2] = {
       {"AZUREML_RUN_ID", j->name},
       {"AZUREML_ARM_SUBSCRIPTION", s->subscription_id},
@@ -525,6 +528,11 @@ static void *job_thread(void *arg) {
       {"AZUREML_CR_EXECUTION_WORKING_DIR_PATH", inside_wd},
       {"MLFLOW_RUN_ID", j->name},
       {"MLFLOW_EXPERIMENT_NAME", exp ? exp : "Default"},
+      /* The workspace's tracking API as https: plain mlflow's REST store
+       * speaks it (no azureml-mlflow plugin), trusting azlite's CA. */
+      {"MLFLOW_TRACKING_URI", tracking_uri},
+      {"MLFLOW_TRACKING_TOKEN", j->mlflow_key},
+      {"MLFLOW_TRACKING_SERVER_CERT_PATH", ML_CA_INSIDE},
       {"PYTHONUNBUFFERED", "1"},
   };
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
@@ -1160,12 +1168,22 @@ void ml_job_put(http_req *r) {
   int64_t now = clock_now_ms(s);
   json_object_set_new(b, "systemData", ml_system_data(r, now, now));
   char *txt = json_dumps(b, JSON_COMPACT);
-  int rc = store_run(s,
-                     "INSERT INTO ml_jobs(id,ws_id,name,body,status,token,created_ms)"
-                     " VALUES(?,?,?,?,'NotStarted',?,?)",
-                     "ttttti", id, ws_id, name, txt, token, now);
+  /* The job and its MLflow run, together. */
+  char mlflow_key[80];
+  const principal *caller = (const principal *)r->caller;
+  int rc = store_begin(s);
+  if (!rc)
+    rc = ml_mlflow_job_run(s, ws_id, name, json_string_value(json_object_get(bp, "experimentName")),
+                           json_string_value(json_object_get(bp, "displayName")), id,
+                           caller ? caller->oid : NULL, now, mlflow_key);
+  if (!rc)
+    rc = store_run(s,
+                   "INSERT INTO ml_jobs(id,ws_id,name,body,status,token,created_ms)"
+                   " VALUES(?,?,?,?,'NotStarted',?,?)",
+                   "ttttti", id, ws_id, name, txt, token, now);
   free(txt);
-  if (rc != 0) {
+  if (rc != 0 || store_commit(s) != 0) {
+    store_rollback(s);
     http_fail(r, ML_ERR_INTERNAL, "The job could not be saved.");
     return;
   }
@@ -1180,6 +1198,7 @@ void ml_job_put(http_req *r) {
   snprintf(j->compute_id, sizeof j->compute_id, "%s", compute_id);
   snprintf(j->account, sizeof j->account, "%s", ml_workspace_account(ws) ?: "");
   snprintf(j->token, sizeof j->token, "%s", token);
+  snprintf(j->mlflow_key, sizeof j->mlflow_key, "%s", mlflow_key);
   char *dir = srv_path(s, "ml/jobs");
   char ldir[600];
   snprintf(ldir, sizeof ldir, "%.500s/%s/user_logs", dir, token);
@@ -1294,7 +1313,15 @@ void ml_job_delete(http_req *r) {
               row.status);
     return;
   }
-  store_run(r->srv, "DELETE FROM ml_jobs WHERE id=? COLLATE NOCASE", "t", id);
+  if (store_begin(r->srv) ||
+      ml_mlflow_job_removed(r->srv, json_string_value(json_object_get(ws, "id")),
+                            http_param(r, "name")) ||
+      store_run(r->srv, "DELETE FROM ml_jobs WHERE id=? COLLATE NOCASE", "t", id) ||
+      store_commit(r->srv)) {
+    store_rollback(r->srv);
+    http_fail(r, ML_ERR_INTERNAL, "The job could not be deleted.");
+    return;
+  }
   http_reply_empty(r, 200);
 }
 

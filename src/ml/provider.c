@@ -56,6 +56,13 @@ static const resource_type ml_resource_types[] = {
     .style = HTTP_ERR_ARM, .data = d                                                               \
   }
 #define WS "/subscriptions/{sub}/resourceGroups/{rg}/providers/" ML_WS_TYPE "/{ws}"
+#define MLF(m, p, f)                                                                               \
+  {                                                                                                \
+    .listener = LISTEN_MGMT, .method = m,                                                          \
+    .pattern = "/mlflow/v1.0/subscriptions/{sub}/resourceGroups/{rg}/providers/" ML_WS_TYPE        \
+               "/{ws}/api/2.0/mlflow" p,                                                           \
+    .fn = f, .auth = AUTH_PROVIDER, .style = HTTP_ERR_MLFLOW                                       \
+  }
 #define HIST(m, p, f)                                                                              \
   {                                                                                                \
     .listener = LISTEN_MGMT, .method = m,                                                          \
@@ -154,6 +161,32 @@ static const route ml_routes[] = {
     HIST("GET", "/runs/{run}/details", ml_history_run_details),
     HIST("GET", "/runs/{run}", ml_history_run),
     HIST("POST", "/rundata", ml_history_rundata),
+    /* MLflow tracking (mlflow.c), at the workspace's mlFlowTrackingUri; the
+     * handlers check the bearer (a management token, or a job's run key). */
+    MLF("POST", "/experiments/create", ml_mlflow_exp_create),
+    MLF("GET", "/experiments/get", ml_mlflow_exp_get),
+    MLF("GET", "/experiments/get-by-name", ml_mlflow_exp_get_by_name),
+    MLF("GET", "/experiments/search", ml_mlflow_exp_search),
+    MLF("POST", "/experiments/search", ml_mlflow_exp_search),
+    MLF("GET", "/experiments/list", ml_mlflow_exp_search),
+    MLF("POST", "/experiments/delete", ml_mlflow_exp_delete),
+    MLF("POST", "/experiments/restore", ml_mlflow_exp_restore),
+    MLF("POST", "/experiments/update", ml_mlflow_exp_update),
+    MLF("POST", "/experiments/set-experiment-tag", ml_mlflow_exp_set_tag),
+    MLF("POST", "/runs/create", ml_mlflow_run_create),
+    MLF("GET", "/runs/get", ml_mlflow_run_get),
+    MLF("POST", "/runs/update", ml_mlflow_run_update),
+    MLF("POST", "/runs/delete", ml_mlflow_run_delete),
+    MLF("POST", "/runs/restore", ml_mlflow_run_restore),
+    MLF("POST", "/runs/log-metric", ml_mlflow_log_metric),
+    MLF("POST", "/runs/log-parameter", ml_mlflow_log_param),
+    MLF("POST", "/runs/set-tag", ml_mlflow_set_tag),
+    MLF("POST", "/runs/delete-tag", ml_mlflow_delete_tag),
+    MLF("POST", "/runs/log-batch", ml_mlflow_log_batch),
+    MLF("POST", "/runs/search", ml_mlflow_run_search),
+    MLF("GET", "/metrics/get-history", ml_mlflow_metric_history),
+    MLF("GET", "/artifacts/list", ml_mlflow_artifacts_list),
+    MLF("*", "/*", ml_mlflow_unsupported),
     /* A run's log while it grows; the run's uuid in the path is the key. */
     {.listener = LISTEN_MGMT,
      .method = "GET",
@@ -173,6 +206,7 @@ static const route ml_routes[] = {
 #undef ARM_D
 #undef WS
 #undef HIST
+#undef MLF
 
 /* Schema, version 1: what lives in a workspace (keyed by the workspace's
  * canonical ARM id; the workspace's remove hook drops it). */
@@ -210,6 +244,30 @@ static const char *const ml_schema[] = {
     "  body TEXT NOT NULL, error TEXT /*json {error:{code,message}}*/,"
     "  meter_ms INTEGER /*instances running since; NULL: none*/, meter_n INTEGER,"
     "  meter_size TEXT);",
+    /* Version 3: the MLflow tracking API (mlflow.c), per workspace.  A tag's
+     * owner is "e:<experiment id>" or "r:<run id>"; a job's run names its
+     * job (its status and times are the job's) and holds the job's key. */
+    "CREATE TABLE mlflow_experiments("
+    "  ws_id TEXT NOT NULL COLLATE NOCASE, id TEXT NOT NULL, name TEXT NOT NULL,"
+    "  artifact_location TEXT NOT NULL, lifecycle TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(ws_id, id), UNIQUE(ws_id, name));"
+    "CREATE TABLE mlflow_runs("
+    "  ws_id TEXT NOT NULL COLLATE NOCASE, id TEXT NOT NULL, exp_id TEXT NOT NULL,"
+    "  name TEXT NOT NULL, user_id TEXT NOT NULL, status TEXT NOT NULL,"
+    "  start_ms INTEGER NOT NULL, end_ms INTEGER, lifecycle TEXT NOT NULL,"
+    "  job_id TEXT COLLATE NOCASE, run_key TEXT UNIQUE, PRIMARY KEY(ws_id, id));"
+    "CREATE INDEX mlflow_runs_exp ON mlflow_runs(ws_id, exp_id);"
+    "CREATE TABLE mlflow_tags("
+    "  ws_id TEXT NOT NULL COLLATE NOCASE, owner TEXT NOT NULL, key TEXT NOT NULL,"
+    "  value TEXT NOT NULL, PRIMARY KEY(ws_id, owner, key));"
+    "CREATE TABLE mlflow_params("
+    "  ws_id TEXT NOT NULL COLLATE NOCASE, run_id TEXT NOT NULL, key TEXT NOT NULL,"
+    "  value TEXT NOT NULL, PRIMARY KEY(ws_id, run_id, key));"
+    "CREATE TABLE mlflow_metrics("
+    "  ws_id TEXT NOT NULL COLLATE NOCASE, run_id TEXT NOT NULL, key TEXT NOT NULL,"
+    "  value REAL /*NULL: NaN*/, ts INTEGER NOT NULL, step INTEGER NOT NULL);"
+    "CREATE INDEX mlflow_metrics_run ON mlflow_metrics(ws_id, run_id, key);",
 };
 
 json_t *ml_system_data(http_req *r, int64_t created_ms, int64_t modified_ms) {

@@ -1549,6 +1549,10 @@ int rt_listen_inside(rt_sandbox *sb, const char *addr, int port, void (*on_conn)
   if ((ntohl(a.s_addr) >> 24) != 127 && addr_add_inside(sb, a) != 0) return -1;
   int fd = socket_inside(sb, AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
+  /* Sandboxes sharing a network namespace (a cluster's nodes) may each
+   * listen at the same address. */
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (listen_on(fd, a, port) != 0) {
     close(fd);
     return -1;

@@ -129,7 +129,8 @@ int rt_kill(rt_sandbox *sb, int64_t id, int sig);
 
 /* A listening TCP socket inside the sandbox's network namespace at addr:port
  * (e.g. "127.0.0.1":8443, "169.254.169.254":80; the address is added to the
- * sandbox's loopback when it is not there); each accepted connection's fd is
+ * sandbox's loopback when it is not there; sandboxes that share a network
+ * namespace may each listen at one address); each accepted connection's fd is
  * handed to on_conn, which owns it.  Closed by rt_stop.  0 on success. */
 int rt_listen_inside(rt_sandbox *sb, const char *addr, int port, void (*on_conn)(void *cls, int fd),
                      void *cls);
