@@ -1,11 +1,18 @@
 /* compute.c: a workspace's computes (workspaces/{ws}/computes/{name}):
- * AmlCompute clusters.  A cluster is a row of ml_computes (its body as GET
+ * AmlCompute clusters and compute instances.  A cluster is a row of ml_computes (its body as GET
  * answers, less what is computed: node counts and allocation state).  Its
  * nodes are sandboxes (runtime.h) that live in memory only: a node boots when
  * the cluster needs one (a job, or minNodeCount) and is stopped, its disk
  * removed, once it has been idle nodeIdleTimeBeforeScaleDown on azlite's
  * clock and the cluster is above its minimum.  After a restart a cluster has
  * no nodes until it needs them again, as one that scaled down.
+ *
+ * A compute instance is a cluster of one node that is up while the instance
+ * is Running: create and start boot it, stop takes it down (its disk goes,
+ * as a stopped instance's temporary disk does), restart does both; each is a
+ * long-running operation that ends when the work has.  idleTimeBeforeShutdown
+ * stops an instance whose node ran no job for that long on azlite's clock.
+ * After a restart of azlite a Running instance boots again.
  *
  * Creates, updates and deletes are long-running (the SDK's pollers insist on
  * Azure-AsyncOperation); the scaling itself runs on short-lived threads the
@@ -295,6 +302,30 @@ static void compute_set_state(srv *s, const char *id, const char *state) {
   json_decref(b);
 }
 
+/* An instance's state and lastOperation (operation NULL: left as is). */
+static void instance_set(srv *s, const char *id, const char *state, const char *operation,
+                         const char *op_status, const char *trigger) {
+  json_t *b = compute_load(s, id);
+  json_t *ap = json_object_get(json_object_get(b, "properties"), "properties");
+  if (!json_is_object(ap)) {
+    json_decref(b);
+    return;
+  }
+  json_object_set_new(ap, "state", json_string(state));
+  if (operation) {
+    char iso[40];
+    clock_iso8601(clock_now_ms(s), iso);
+    json_object_set_new(ap, "lastOperation",
+                        json_pack("{s:s,s:s,s:s,s:s}", "operationName", operation, "operationTime",
+                                  iso, "operationStatus", op_status, "operationTrigger",
+                                  trigger ? trigger : "User"));
+  }
+  char *txt = json_dumps(b, JSON_COMPACT);
+  store_run(s, "UPDATE ml_computes SET body=? WHERE id=? COLLATE NOCASE", "tt", txt, id);
+  free(txt);
+  json_decref(b);
+}
+
 static json_t *aml_props(json_t *body) {
   return json_object_get(json_object_get(body, "properties"), "properties");
 }
@@ -337,12 +368,41 @@ static int64_t idle_s_of(json_t *body) {
   return v < 0 ? DEFAULT_IDLE_S : v;
 }
 
+static int is_instance(json_t *body) {
+  const char *t =
+      json_string_value(json_object_get(json_object_get(body, "properties"), "computeType"));
+  return t && !strcasecmp(t, "ComputeInstance");
+}
+
+static const char *instance_state(json_t *body) {
+  return json_string_value(json_object_get(aml_props(body), "state"));
+}
+
+/* How many nodes a compute keeps (min) and may have (max), and how long a
+ * node idles before it goes: a cluster's scale settings; an instance has
+ * its one node while it is Running (its operations boot and stop it). */
+static void limits_of(json_t *body, int *min, int *max, int64_t *idle_s) {
+  if (is_instance(body)) {
+    const char *st = instance_state(body);
+    int running = st && !strcmp(st, "Running");
+    int moving =
+        st && (!strcmp(st, "Creating") || !strcmp(st, "Starting") || !strcmp(st, "Restarting"));
+    *min = running;
+    *max = running || moving;
+    *idle_s = INT64_MAX / 2000;
+    return;
+  }
+  *min = (int)json_integer_value(json_object_get(scale_of(body), "minNodeCount"));
+  *max = (int)json_integer_value(json_object_get(scale_of(body), "maxNodeCount"));
+  *idle_s = idle_s_of(body);
+}
+
 /* What GET answers: the stored body with the node counts as they are now. */
 static json_t *compute_render(srv *s, json_t *body) {
   (void)s;
   const char *id = json_string_value(json_object_get(body, "id"));
   json_t *ap = aml_props(body);
-  if (!json_is_object(ap)) return body;
+  if (!json_is_object(ap) || is_instance(body)) return body;
   pthread_mutex_lock(&nodes_mu);
   node_counts c = counts_locked(id);
   pthread_mutex_unlock(&nodes_mu);
@@ -414,7 +474,9 @@ void ml_compute_get(http_req *r) {
 
 /* Checks the AmlCompute properties of a create or update; fills the stored
  * form into out (scaleSettings with its defaults). */
-static int aml_check(http_req *r, const char *location, json_t *in, json_t *out, const char *id) {
+/* The vmSize asked for (STANDARD_DS3_V2 when none), from the catalog and
+ * offered in the location; NULL with r failed. */
+static const compute_size *size_check(http_req *r, const char *location, json_t *in) {
   const char *size = json_string_value(json_object_get(in, "vmSize"));
   if (!size || !*size) size = "STANDARD_DS3_V2";
   const compute_size *z = compute_size_find(size);
@@ -422,13 +484,19 @@ static int aml_check(http_req *r, const char *location, json_t *in, json_t *out,
     http_fail(r, ML_ERR_BAD_REQUEST,
               "The specified vmSize %s is not supported or not available in location %s.", size,
               location);
-    return -1;
+    return NULL;
   }
   if (compute_size_restriction(z, location)) {
     http_fail(r, ML_ERR_BAD_REQUEST, "The vmSize %s is not available in location %s.", z->name,
               location);
-    return -1;
+    return NULL;
   }
+  return z;
+}
+
+static int aml_check(http_req *r, const char *location, json_t *in, json_t *out, const char *id) {
+  const compute_size *z = size_check(r, location, in);
+  if (!z) return -1;
   const char *prio = json_string_value(json_object_get(in, "vmPriority"));
   if (prio && strcasecmp(prio, "Dedicated") && strcasecmp(prio, "LowPriority")) {
     http_fail(r, ML_ERR_BAD_REQUEST, "vmPriority must be Dedicated or LowPriority, not %s.", prio);
@@ -476,20 +544,118 @@ static int aml_check(http_req *r, const char *location, json_t *in, json_t *out,
   return 0;
 }
 
+/* Checks a compute instance's properties; fills the stored form into out.
+ * What azlite does not run (SSH from outside, setup scripts, schedules, a
+ * subnet) is refused, not ignored. */
+static int instance_check(http_req *r, const char *location, json_t *in, json_t *out,
+                          const char *id, int is_new) {
+  const compute_size *z = size_check(r, location, in);
+  if (!z) return -1;
+  const char *ssh =
+      json_string_value(json_object_get(json_object_get(in, "sshSettings"), "sshPublicAccess"));
+  json_t *scripts = json_object_get(in, "setupScripts");
+  json_t *sched = json_object_get(json_object_get(in, "schedules"), "computeStartStop");
+  json_t *subnet = json_object_get(in, "subnet");
+  const char *what = ssh && !strcasecmp(ssh, "Enabled")  ? "SSH public access (sshSettings)"
+                     : scripts && !json_is_null(scripts) ? "setup scripts (setupScripts)"
+                     : json_array_size(sched)            ? "start and stop schedules (schedules)"
+                     : subnet && !json_is_null(subnet)   ? "a virtual network (subnet)"
+                                                         : NULL;
+  if (what) {
+    http_fail(r, ML_ERR_BAD_REQUEST, "azlite does not implement %s for compute instances yet.",
+              what);
+    return -1;
+  }
+  const char *idle = json_string_value(json_object_get(in, "idleTimeBeforeShutdown"));
+  int64_t idle_s = idle ? ml_iso_duration_s(idle) : 0;
+  if (idle && (idle_s < 15 * 60 || idle_s > 3 * 86400)) {
+    http_fail(r, ML_ERR_BAD_REQUEST,
+              "idleTimeBeforeShutdown %s must be an ISO 8601 duration between 15 minutes and 3 "
+              "days (PT30M).",
+              idle);
+    return -1;
+  }
+  if (is_new && compute_quota_check(r, location, z->name, 1, 0, id) != 0) return -1;
+  json_object_update(out, in);
+  json_object_set_new(out, "vmSize", json_string(z->name));
+  json_object_set_new(out, "state", json_string("Creating"));
+  json_object_set_new(out, "sshSettings",
+                      json_pack("{s:s,s:s,s:i,s:n}", "sshPublicAccess", "Disabled", "adminUserName",
+                                "azureuser", "sshPort", 50000, "adminPublicKey"));
+  json_object_set_new(out, "applications", json_array());
+  json_object_set_new(
+      out, "connectivityEndpoints",
+      json_pack("{s:s,s:s}", "publicIpAddress", "127.0.0.1", "privateIpAddress", "127.0.0.1"));
+  json_object_set_new(out, "osImageMetadata",
+                      json_pack("{s:s,s:s,s:b}", "currentImageVersion", "22.04",
+                                "latestImageVersion", "22.04", "isLatestOsImageVersion", 1));
+  json_object_set_new(out, "computeInstanceAuthorizationType", json_string("personal"));
+  if (!json_is_boolean(json_object_get(out, "enableNodePublicIp")))
+    json_object_set_new(out, "enableNodePublicIp", json_true());
+  json_object_set_new(out, "errors", json_array());
+  return 0;
+}
+
+enum op_kind { OP_SAVE, OP_REMOVE, OP_CREATE_INSTANCE, OP_START, OP_STOP, OP_RESTART };
+
 typedef struct op_ctx {
   char id[512];
-  int remove;
+  enum op_kind kind;
 } op_ctx;
+
+/* Boots the instance's node unless one is up, and waits for it; 0, or -1
+ * with why. */
+static int instance_up(srv *s, const char *id, char *err, size_t errn) {
+  json_t *b = compute_load(s, id);
+  if (!b) {
+    snprintf(err, errn, "the compute instance is gone");
+    return -1;
+  }
+  const compute_size *z =
+      compute_size_find(json_string_value(json_object_get(aml_props(b), "vmSize")));
+  json_decref(b);
+  char why[256];
+  if (!rt_available(why, sizeof why)) {
+    snprintf(err, errn, "compute instances cannot boot on this host: %s", why);
+    return -1;
+  }
+  pthread_mutex_lock(&nodes_mu);
+  ml_node *mine = NULL;
+  if (counts_locked(id).total == 0) mine = node_add_locked(s, id, z, "Dedicated", NULL);
+  int rc = -1;
+  for (;;) {
+    int booting = 0, up = 0, present = 0;
+    for (ml_node *n = nodes; n; n = n->next) {
+      if (strcasecmp(n->compute_id, id) != 0) continue;
+      present |= n == mine;
+      up |= n->state == NODE_IDLE || n->state == NODE_RUNNING;
+      booting |= n->state == NODE_PREPARING;
+      if (n == mine && n->state == NODE_LEAVING && n->why[0]) {
+        snprintf(err, errn, "its node could not boot: %s", n->why);
+        booting = -1;
+        break;
+      }
+    }
+    if (up && booting >= 0) {
+      rc = 0;
+      break;
+    }
+    if (booting <= 0) {
+      if (booting == 0) snprintf(err, errn, "its node could not boot");
+      break;
+    }
+    (void)present;
+    pthread_cond_wait(&nodes_cv, &nodes_mu);
+  }
+  pthread_mutex_unlock(&nodes_mu);
+  return rc;
+}
 
 /* The create's or update's operation: the cluster is usable (nodes come as
  * they are needed; minNodeCount's are booted by the next tick). */
 static int compute_op(srv *s, void *arg, char *code, size_t cn, char *msg, size_t mn) {
   op_ctx *c = arg;
-  (void)code;
-  (void)cn;
-  (void)msg;
-  (void)mn;
-  if (c->remove) {
+  if (c->kind == OP_REMOVE) {
     pthread_mutex_lock(&nodes_mu);
     nodes_drain_locked(s, c->id);
     pthread_mutex_unlock(&nodes_mu);
@@ -497,9 +663,98 @@ static int compute_op(srv *s, void *arg, char *code, size_t cn, char *msg, size_
     log_info("ml: deleted compute %s", c->id);
     return 0;
   }
-  compute_set_state(s, c->id, "Succeeded");
+  if (c->kind == OP_SAVE) {
+    compute_set_state(s, c->id, "Succeeded");
+    sched_wake(s);
+    return 0;
+  }
+  /* A compute instance's create, start, stop or restart: done when its node
+   * is up (or gone). */
+  static const char *const names[] = {[OP_CREATE_INSTANCE] = "Create",
+                                      [OP_START] = "Start",
+                                      [OP_STOP] = "Stop",
+                                      [OP_RESTART] = "Restart"};
+  const char *name = names[c->kind];
+  if (c->kind == OP_STOP || c->kind == OP_RESTART) {
+    pthread_mutex_lock(&nodes_mu);
+    nodes_drain_locked(s, c->id);
+    pthread_mutex_unlock(&nodes_mu);
+  }
+  if (c->kind == OP_STOP) {
+    instance_set(s, c->id, "Stopped", name, "Succeeded", NULL);
+    log_info("ml: compute instance %s stopped", c->id);
+    return 0;
+  }
+  char err[600];
+  if (instance_up(s, c->id, err, sizeof err) != 0) {
+    instance_set(s, c->id, c->kind == OP_CREATE_INSTANCE ? "CreateFailed" : "Stopped", name,
+                 "Failed", NULL);
+    if (c->kind == OP_CREATE_INSTANCE) compute_set_state(s, c->id, "Failed");
+    snprintf(code, cn, "InternalServerError");
+    snprintf(msg, mn, "Compute instance %s could not %s: %s", strrchr(c->id, '/') + 1,
+             c->kind == OP_CREATE_INSTANCE ? "be created" : "start", err);
+    return -1;
+  }
+  instance_set(s, c->id, "Running", name, "Succeeded", NULL);
+  if (c->kind == OP_CREATE_INSTANCE) compute_set_state(s, c->id, "Succeeded");
+  log_info("ml: compute instance %s is running", c->id);
   sched_wake(s);
   return 0;
+}
+
+/* POST .../start, .../stop, .../restart of a compute instance. */
+static void instance_action(http_req *r, enum op_kind kind) {
+  ws_ctx c;
+  if (ws_ctx_get(r, &c) != 0) return;
+  json_t *cur = http_json_own(r, compute_load(r->srv, c.id));
+  if (!cur) {
+    fail_compute_not_found(r);
+    return;
+  }
+  const char *verb = kind == OP_START ? "started" : kind == OP_STOP ? "stopped" : "restarted";
+  if (!is_instance(cur)) {
+    http_fail(r, ML_ERR_BAD_REQUEST, "Compute %s is of type %s: only compute instances can be %s.",
+              http_param(r, "name"),
+              json_string_value(json_object_get(json_object_get(cur, "properties"), "computeType")),
+              verb);
+    return;
+  }
+  const char *st = instance_state(cur);
+  const char *need = kind == OP_START ? "Stopped" : "Running";
+  if (!st || strcmp(st, need) != 0) {
+    http_fail(r, ML_ERR_CONFLICT, "Compute instance %s is %s: only a %s instance can be %s.",
+              http_param(r, "name"), st ? st : "unknown", need, verb);
+    return;
+  }
+  instance_set(r->srv, c.id,
+               kind == OP_START  ? "Starting"
+               : kind == OP_STOP ? "Stopping"
+                                 : "Restarting",
+               kind == OP_START  ? "Start"
+               : kind == OP_STOP ? "Stop"
+                                 : "Restart",
+               "InProgress", NULL);
+  op_ctx *oc = calloc(1, sizeof *oc);
+  if (!oc) abort();
+  snprintf(oc->id, sizeof oc->id, "%s", c.id);
+  oc->kind = kind;
+  log_info("ml: compute instance %s: %s", c.id,
+           kind == OP_START  ? "starting"
+           : kind == OP_STOP ? "stopping"
+                             : "restarting");
+  arm_lro_start(r, 202, NULL, compute_op, oc, free);
+}
+
+void ml_compute_start(http_req *r) {
+  instance_action(r, OP_START);
+}
+
+void ml_compute_stop(http_req *r) {
+  instance_action(r, OP_STOP);
+}
+
+void ml_compute_restart(http_req *r) {
+  instance_action(r, OP_RESTART);
 }
 
 void ml_compute_put(http_req *r) {
@@ -514,13 +769,20 @@ void ml_compute_put(http_req *r) {
     http_fail(r, ML_ERR_BAD_REQUEST, "properties.computeType is required.");
     return;
   }
-  if (strcasecmp(ctype, "AmlCompute") != 0) {
+  int instance = !strcasecmp(ctype, "ComputeInstance");
+  if (strcasecmp(ctype, "AmlCompute") != 0 && !instance) {
     http_fail(r, ML_ERR_BAD_REQUEST,
-              "azlite does not implement computes of type %s yet (AmlCompute clusters are).",
+              "azlite does not implement computes of type %s yet (AmlCompute clusters and "
+              "compute instances are).",
               ctype);
     return;
   }
   json_t *cur = http_json_own(r, compute_load(s, c.id));
+  if (cur && is_instance(cur) != instance) {
+    http_fail(r, ML_ERR_BAD_REQUEST, "The computeType of compute %s cannot change.",
+              http_param(r, "name"));
+    return;
+  }
   const char *ws_loc = json_string_value(json_object_get(c.ws, "location"));
   char loc[32];
   const char *want_loc = json_string_value(json_object_get(in, "location"));
@@ -546,7 +808,14 @@ void ml_compute_put(http_req *r) {
   json_t *ap = json_object();
   json_t *ap_in = json_object_get(props, "properties");
   json_t *ap_none = json_is_object(ap_in) ? NULL : json_object();
-  int bad = aml_check(r, loc, ap_none ? ap_none : ap_in, ap, c.id) != 0;
+  int bad = instance ? instance_check(r, loc, ap_none ? ap_none : ap_in, ap, c.id, !cur) != 0
+                     : aml_check(r, loc, ap_none ? ap_none : ap_in, ap, c.id) != 0;
+  if (!bad && instance && cur) {
+    /* An update keeps what the instance is doing. */
+    json_object_set(ap, "state", json_object_get(aml_props(cur), "state"));
+    json_t *last = json_object_get(aml_props(cur), "lastOperation");
+    if (last) json_object_set(ap, "lastOperation", last);
+  }
   json_decref(ap_none);
   if (bad) {
     json_decref(ap);
@@ -563,8 +832,8 @@ void ml_compute_put(http_req *r) {
       "type", COMPUTE_TYPE, "location", loc, "tags",
       json_is_object(json_object_get(in, "tags")) ? json_deep_copy(json_object_get(in, "tags"))
                                                   : json_object(),
-      "properties", "computeType", "AmlCompute", "computeLocation", loc, "provisioningState",
-      cur ? "Updating" : "Creating", "description",
+      "properties", "computeType", instance ? "ComputeInstance" : "AmlCompute", "computeLocation",
+      loc, "provisioningState", cur ? "Updating" : "Creating", "description",
       json_string_value(json_object_get(props, "description")) ?: "", "createdOn",
       created ? created : iso, "modifiedOn", iso, "provisioningErrors", "isAttachedCompute", 0,
       "disableLocalAuth", json_is_true(json_object_get(props, "disableLocalAuth")), "properties",
@@ -580,6 +849,13 @@ void ml_compute_put(http_req *r) {
   op_ctx *oc = calloc(1, sizeof *oc);
   if (!oc) abort();
   snprintf(oc->id, sizeof oc->id, "%s", c.id);
+  oc->kind = instance && !cur ? OP_CREATE_INSTANCE : OP_SAVE;
+  if (instance) {
+    log_info("ml: %s compute instance %s (%s)", cur ? "updating" : "creating", c.id,
+             json_string_value(json_object_get(ap, "vmSize")));
+    arm_lro_start(r, cur ? 200 : 201, compute_render(s, body), compute_op, oc, free);
+    return;
+  }
   log_info("ml: %s compute %s (%s, %lld..%lld nodes)", cur ? "updating" : "creating", c.id,
            json_string_value(json_object_get(ap, "vmSize")),
            (long long)json_integer_value(
@@ -607,7 +883,7 @@ void ml_compute_delete(http_req *r) {
   op_ctx *oc = calloc(1, sizeof *oc);
   if (!oc) abort();
   snprintf(oc->id, sizeof oc->id, "%s", c.id);
-  oc->remove = 1;
+  oc->kind = OP_REMOVE;
   arm_lro_start(r, 202, NULL, compute_op, oc, free);
 }
 
@@ -643,6 +919,7 @@ typedef struct cluster_row {
   char priority[32];
   int min, max;
   int64_t idle_s;
+  int64_t shutdown_s; /* an instance's idleTimeBeforeShutdown; -1: none */
 } cluster_row;
 
 void ml_compute_tick(srv *s, int64_t now_ms) {
@@ -663,9 +940,11 @@ void ml_compute_tick(srv *s, int64_t now_ms) {
       cluster_row *c = &rows[nrows++];
       snprintf(c->id, sizeof c->id, "%s", json_string_value(json_object_get(b, "id")));
       c->size = compute_size_find(json_string_value(json_object_get(aml_props(b), "vmSize")));
-      c->min = (int)json_integer_value(json_object_get(scale_of(b), "minNodeCount"));
-      c->max = (int)json_integer_value(json_object_get(scale_of(b), "maxNodeCount"));
-      c->idle_s = idle_s_of(b);
+      limits_of(b, &c->min, &c->max, &c->idle_s);
+      c->shutdown_s = is_instance(b) && c->min
+                          ? ml_iso_duration_s(json_string_value(
+                                json_object_get(aml_props(b), "idleTimeBeforeShutdown")))
+                          : -1;
       snprintf(c->priority, sizeof c->priority, "%s",
                json_string_value(json_object_get(aml_props(b), "vmPriority")) ?: "Dedicated");
     }
@@ -703,6 +982,24 @@ void ml_compute_tick(srv *s, int64_t now_ms) {
       node_thread(s, n, NULL, node_stop_thread);
     }
   }
+  /* Instances idle past their idleTimeBeforeShutdown stop. */
+  char(*idle_ids)[512] = NULL;
+  int nidle = 0;
+  for (int i = 0; i < nrows; i++) {
+    if (rows[i].shutdown_s <= 0) continue;
+    for (ml_node *n = nodes; n; n = n->next) {
+      if (strcasecmp(n->compute_id, rows[i].id) != 0 || n->state != NODE_IDLE ||
+          now_ms - n->idle_since_ms < rows[i].shutdown_s * 1000)
+        continue;
+      log_info("ml: compute instance %s idle for %llds: shutting down", rows[i].id,
+               (long long)((now_ms - n->idle_since_ms) / 1000));
+      node_leave_locked(s, n);
+      idle_ids = realloc(idle_ids, sizeof *idle_ids * (size_t)(nidle + 1));
+      if (!idle_ids) abort();
+      snprintf(idle_ids[nidle++], sizeof idle_ids[0], "%s", rows[i].id);
+      break;
+    }
+  }
   /* Nodes of clusters that are gone (the workspace was deleted). */
   for (ml_node *n = nodes; n; n = n->next) {
     int known = 0;
@@ -721,6 +1018,9 @@ void ml_compute_tick(srv *s, int64_t now_ms) {
     }
   }
   pthread_mutex_unlock(&nodes_mu);
+  for (int i = 0; i < nidle; i++)
+    instance_set(s, idle_ids[i], "Stopped", "Stop", "Succeeded", "IdleShutdown");
+  free(idle_ids);
   free(rows);
 }
 
@@ -749,7 +1049,9 @@ ml_node_lease *ml_cluster_acquire(srv *s, const char *compute_id, const char *ru
   }
   const compute_size *z =
       compute_size_find(json_string_value(json_object_get(aml_props(b), "vmSize")));
-  int max = (int)json_integer_value(json_object_get(scale_of(b), "maxNodeCount"));
+  int min, max;
+  int64_t idle_s;
+  limits_of(b, &min, &max, &idle_s);
   char priority[32];
   snprintf(priority, sizeof priority, "%s",
            json_string_value(json_object_get(aml_props(b), "vmPriority")) ?: "Dedicated");

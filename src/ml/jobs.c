@@ -1035,11 +1035,13 @@ void ml_job_put(http_req *r) {
   sqlite3_stmt *q;
   int cexists = 0;
   int64_t max_nodes = 0;
-  if (store_prepare(store_db(s),
-                    "SELECT id, json_extract(body,'$.properties.provisioningState'),"
-                    " json_extract(body,'$.properties.properties.scaleSettings.maxNodeCount')"
-                    " FROM ml_computes WHERE id=? COLLATE NOCASE",
-                    -1, &q, NULL) == SQLITE_OK) {
+  if (store_prepare(
+          store_db(s),
+          "SELECT id, json_extract(body,'$.properties.provisioningState'),"
+          " coalesce(json_extract(body,'$.properties.properties.scaleSettings.maxNodeCount'),"
+          "  json_extract(body,'$.properties.computeType') = 'ComputeInstance')"
+          " FROM ml_computes WHERE id=? COLLATE NOCASE",
+          -1, &q, NULL) == SQLITE_OK) {
     sqlite3_bind_text(q, 1, compute_id, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW) {
       cexists = 1;

@@ -87,6 +87,9 @@ static const route ml_routes[] = {
     ARM("PUT", WS "/computes/{name}", ml_compute_put),
     ARM("DELETE", WS "/computes/{name}", ml_compute_delete),
     ARM("POST", WS "/computes/{name}/listNodes", ml_compute_list_nodes),
+    ARM("POST", WS "/computes/{name}/start", ml_compute_start),
+    ARM("POST", WS "/computes/{name}/stop", ml_compute_stop),
+    ARM("POST", WS "/computes/{name}/restart", ml_compute_restart),
 /* Versioned assets (assets.c): one set of handlers, the kind in .data. */
 #define ASSET(kind)                                                                                \
   ARM_D("GET", WS "/" kind, ml_asset_container_list, kind),                                        \

@@ -136,10 +136,10 @@ class Cluster(unittest.TestCase):
         self.assertIn("standardNCSv3Family", r.json()["error"]["message"])
         self.assertEqual(srv.http("GET", "%s/computes/over-quota?%s" % (WS, API)).status_code, 404)
         srv.http("PUT", "/azlite/compute/quotas/eastus/standardNCSv3Family", json={"limit": 48})
-        r = srv.http("PUT", "%s/computes/ci?%s" % (WS, API), json={
-            "location": "eastus", "properties": {"computeType": "ComputeInstance"}})
+        r = srv.http("PUT", "%s/computes/aks?%s" % (WS, API), json={
+            "location": "eastus", "properties": {"computeType": "Kubernetes"}})
         self.assertEqual(r.status_code, 400, r.text)
-        self.assertIn("ComputeInstance", r.json()["error"]["message"])
+        self.assertIn("Kubernetes", r.json()["error"]["message"])
         with self.assertRaises(ResourceNotFoundError):
             ml.compute.get("nosuch")
         r = srv.http("PUT", "%s/computes/gpu-cluster?%s" % (WS, API), json={
