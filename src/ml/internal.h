@@ -98,6 +98,18 @@ void ml_history_run(http_req *r);
 void ml_history_rundata(http_req *r);
 void ml_job_log(http_req *r);
 int ml_jobs_remove(srv *s, const char *ws_id);
+int ml_job_insert(http_req *r, json_t *ws, json_t *b, const char *token, char mlflow_key[80]);
+/* A job's status (Running sets its start, a terminal one its end and error). */
+void ml_job_set(srv *s, const char *id, const char *status, const char *error_json);
+
+/* sweep.c: sweep jobs, whose trials are command jobs <sweep>_<i>. */
+/* The PUT of a new sweep (its name and inputs checked): replies. */
+void ml_sweep_put(http_req *r, json_t *ws, const char *id, const char *name, json_t *in);
+/* Cancels a running sweep; 1 when one ran. */
+int ml_sweep_cancel(const char *id);
+/* Waits until the sweep (every sweep: NULL) has ended. */
+void ml_sweep_wait(const char *id);
+void ml_sweeps_fini(srv *s);
 /* Cancels the job (its ARM id) if it runs here: its process is killed. */
 void ml_job_cancel_id(const char *id);
 /* Jobs interrupted by a stop end Failed at start. */
@@ -142,6 +154,11 @@ int ml_mlflow_job_run(srv *s, const char *ws_id, const char *run_id, const char 
                       const char *display_name, const char *job_id, const char *user, int64_t now,
                       char key[80]);
 int ml_mlflow_job_removed(srv *s, const char *ws_id, const char *run_id);
+int ml_mlflow_set_run_tag(srv *s, const char *ws_id, const char *run_id, const char *key,
+                          const char *value);
+/* The latest value of a run's metric (the highest step's); 0, or -1: none. */
+int ml_mlflow_latest_metric(srv *s, const char *ws_id, const char *run_id, const char *key,
+                            double *out);
 int ml_mlflow_remove(srv *s, const char *ws_id);
 
 /* Seconds in an ISO 8601 duration (PT300S, PT5M, P1DT2H, PT0H5M0S), or -1

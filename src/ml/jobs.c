@@ -95,6 +95,10 @@ static void job_set(srv *s, const char *id, const char *status, const char *erro
   log_info("ml: job %s is %s", strrchr(id, '/') + 1, status);
 }
 
+void ml_job_set(srv *s, const char *id, const char *status, const char *error_json) {
+  job_set(s, id, status, error_json);
+}
+
 static void log_line(job_run *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_line(job_run *j, const char *fmt, ...) {
   FILE *f = fopen(j->log_path, "a");
@@ -906,6 +910,51 @@ static int job_name_valid(const char *n) {
   return 1;
 }
 
+/* Saves a new job b (its id, name and properties set): the services it
+ * names, its systemData, its row (NotStarted, log key token) and its MLflow
+ * run (whose key goes into mlflow_key), in one transaction.  0, or -1 with r
+ * failed. */
+int ml_job_insert(http_req *r, json_t *ws, json_t *b, const char *token, char mlflow_key[80]) {
+  srv *s = r->srv;
+  const char *ws_id = json_string_value(json_object_get(ws, "id"));
+  const char *id = json_string_value(json_object_get(b, "id"));
+  const char *name = json_string_value(json_object_get(b, "name"));
+  json_t *bp = json_object_get(b, "properties");
+  const char *wsuuid =
+      json_string_value(json_object_get(json_object_get(ws, "properties"), "workspaceId"));
+  json_object_set_new(
+      bp, "services",
+      json_pack(
+          "{s:{s:s,s:s},s:{s:s,s:s}}", "Studio", "jobServiceType", "Studio", "endpoint",
+          http_printf(r, "https://ml.azure.com/runs/%s?wsid=%s&tid=%s", name, ws_id, s->tenant_id),
+          "Tracking", "jobServiceType", "Tracking", "endpoint",
+          http_printf(
+              r, "azureml://%s/mlflow/v1.0%s?workspaceId=%s",
+              ml_api_host(r, json_string_value(json_object_get(ws, "location")) ?: "eastus"), ws_id,
+              wsuuid ? wsuuid : "")));
+  int64_t now = clock_now_ms(s);
+  json_object_set_new(b, "systemData", ml_system_data(r, now, now));
+  char *txt = json_dumps(b, JSON_COMPACT);
+  const principal *caller = (const principal *)r->caller;
+  int rc = store_begin(s);
+  if (!rc)
+    rc = ml_mlflow_job_run(s, ws_id, name, json_string_value(json_object_get(bp, "experimentName")),
+                           json_string_value(json_object_get(bp, "displayName")), id,
+                           caller ? caller->oid : NULL, now, mlflow_key);
+  if (!rc)
+    rc = store_run(s,
+                   "INSERT INTO ml_jobs(id,ws_id,name,body,status,token,created_ms)"
+                   " VALUES(?,?,?,?,'NotStarted',?,?)",
+                   "ttttti", id, ws_id, name, txt, token, now);
+  free(txt);
+  if (rc != 0 || store_commit(s) != 0) {
+    store_rollback(s);
+    http_fail(r, ML_ERR_INTERNAL, "The job could not be saved.");
+    return -1;
+  }
+  return 0;
+}
+
 void ml_job_put(http_req *r) {
   srv *s = r->srv;
   json_t *ws = http_json_own(r, ml_workspace_require(r));
@@ -937,9 +986,10 @@ void ml_job_put(http_req *r) {
     http_reply_json(r, 200, job_render(r, &cur));
     return;
   }
-  if (strcasecmp(jt, "Command") != 0) {
-    http_fail(r, ML_ERR_USER_ERROR, "azlite does not implement %s jobs yet (Command jobs run).",
-              jt);
+  int sweep = !strcasecmp(jt, "Sweep");
+  if (strcasecmp(jt, "Command") != 0 && !sweep) {
+    http_fail(r, ML_ERR_USER_ERROR,
+              "azlite does not implement %s jobs yet (Command and Sweep jobs run).", jt);
     return;
   }
   if (!job_name_valid(name)) {
@@ -955,6 +1005,10 @@ void ml_job_put(http_req *r) {
               "Experiment name %s is invalid: it must start with a letter or digit and hold "
               "only letters, digits, '-' and '_'.",
               exp_name);
+    return;
+  }
+  if (sweep) {
+    ml_sweep_put(r, ws, id, name, in);
     return;
   }
   const char *const sections[] = {"inputs", "outputs"};
@@ -1155,40 +1209,8 @@ void ml_job_put(http_req *r) {
   if (code_uri) json_object_set_new(bp, "azliteCodeUri", json_string(code_uri));
   json_object_set(bp, "azliteInputUris", uris);
   json_object_set(b, "azliteEnvironment", env);
-  const char *wsuuid =
-      json_string_value(json_object_get(json_object_get(ws, "properties"), "workspaceId"));
-  json_object_set_new(
-      bp, "services",
-      json_pack(
-          "{s:{s:s,s:s},s:{s:s,s:s}}", "Studio", "jobServiceType", "Studio", "endpoint",
-          http_printf(r, "https://ml.azure.com/runs/%s?wsid=%s&tid=%s", name, ws_id, s->tenant_id),
-          "Tracking", "jobServiceType", "Tracking", "endpoint",
-          http_printf(
-              r, "azureml://%s/mlflow/v1.0%s?workspaceId=%s",
-              ml_api_host(r, json_string_value(json_object_get(ws, "location")) ?: "eastus"), ws_id,
-              wsuuid ? wsuuid : "")));
-  int64_t now = clock_now_ms(s);
-  json_object_set_new(b, "systemData", ml_system_data(r, now, now));
-  char *txt = json_dumps(b, JSON_COMPACT);
-  /* The job and its MLflow run, together. */
   char mlflow_key[80];
-  const principal *caller = (const principal *)r->caller;
-  int rc = store_begin(s);
-  if (!rc)
-    rc = ml_mlflow_job_run(s, ws_id, name, json_string_value(json_object_get(bp, "experimentName")),
-                           json_string_value(json_object_get(bp, "displayName")), id,
-                           caller ? caller->oid : NULL, now, mlflow_key);
-  if (!rc)
-    rc = store_run(s,
-                   "INSERT INTO ml_jobs(id,ws_id,name,body,status,token,created_ms)"
-                   " VALUES(?,?,?,?,'NotStarted',?,?)",
-                   "ttttti", id, ws_id, name, txt, token, now);
-  free(txt);
-  if (rc != 0 || store_commit(s) != 0) {
-    store_rollback(s);
-    http_fail(r, ML_ERR_INTERNAL, "The job could not be saved.");
-    return;
-  }
+  if (ml_job_insert(r, ws, b, token, mlflow_key) != 0) return;
   job_run *j = calloc(1, sizeof *j);
   if (!j) abort();
   j->s = s;
@@ -1274,6 +1296,16 @@ static int cancel_op(srv *s, void *arg, char *code, size_t cn, char *msg, size_t
   return 0;
 }
 
+static int sweep_cancel_op(srv *s, void *arg, char *code, size_t cn, char *msg, size_t mn) {
+  (void)s;
+  (void)code;
+  (void)cn;
+  (void)msg;
+  (void)mn;
+  ml_sweep_wait(((cancel_ctx *)arg)->id);
+  return 0;
+}
+
 void ml_job_cancel(http_req *r) {
   json_t *ws = http_json_own(r, ml_workspace_require(r));
   if (!ws) return;
@@ -1286,6 +1318,16 @@ void ml_job_cancel(http_req *r) {
   if (terminal(row.status)) {
     http_fail(r, ML_ERR_USER_ERROR, "Job %s is %s and cannot be canceled.", http_param(r, "name"),
               row.status);
+    return;
+  }
+  if (ml_sweep_cancel(id)) {
+    /* A sweep cancels its trials and ends Canceled itself. */
+    store_run(r->srv, "UPDATE ml_jobs SET status='CancelRequested' WHERE id=? COLLATE NOCASE", "t",
+              id);
+    cancel_ctx *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    snprintf(c->id, sizeof c->id, "%s", id);
+    arm_lro_start(r, 202, NULL, sweep_cancel_op, c, free);
     return;
   }
   if (!job_cancel_running(id))

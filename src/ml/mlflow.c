@@ -1568,3 +1568,30 @@ int ml_mlflow_remove(srv *s, const char *ws_id) {
     rc |= store_exec(s, "DELETE FROM %s WHERE ws_id=%Q", tables[i], ws_id);
   return rc ? -1 : 0;
 }
+
+int ml_mlflow_set_run_tag(srv *s, const char *ws_id, const char *run_id, const char *key,
+                          const char *value) {
+  char owner[300];
+  snprintf(owner, sizeof owner, "r:%s", run_id);
+  return set_tag_row(s, ws_id, owner, key, value);
+}
+
+int ml_mlflow_latest_metric(srv *s, const char *ws_id, const char *run_id, const char *key,
+                            double *out) {
+  sqlite3_stmt *q;
+  int rc = -1;
+  if (store_prepare(store_db(s),
+                    "SELECT value FROM mlflow_metrics WHERE ws_id=? AND run_id=? AND key=?"
+                    " ORDER BY step DESC, ts DESC, value DESC LIMIT 1",
+                    -1, &q, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(q, 1, ws_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, run_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 3, key, -1, SQLITE_STATIC);
+  if (sqlite3_step(q) == SQLITE_ROW) {
+    *out = sqlite3_column_type(q, 0) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 0);
+    rc = 0;
+  }
+  store_finalize(q);
+  return rc;
+}

@@ -292,8 +292,9 @@ static void ml_tick(srv *s, int64_t now_ms) {
   ml_endpoints_tick(s, now_ms);
 }
 
-/* Jobs first (they hold nodes), then the nodes. */
+/* Sweeps first (they submit jobs), jobs (they hold nodes), then the nodes. */
 static void ml_fini(srv *s) {
+  ml_sweeps_fini(s);
   ml_jobs_fini(s);
   ml_endpoints_fini(s);
   ml_compute_fini(s);

@@ -210,8 +210,7 @@ static int ws_apply(arm_op *op) {
 static int ws_remove(srv *s, const char *id, json_t *body) {
   (void)body;
   return ml_datastores_remove(s, id) | ml_computes_remove(s, id) | ml_assets_remove(s, id) |
-                 ml_jobs_remove(s, id) | ml_endpoints_remove(s, id) |
-                 ml_mlflow_remove(s, id)
+                 ml_jobs_remove(s, id) | ml_endpoints_remove(s, id) | ml_mlflow_remove(s, id)
              ? -1
              : 0;
 }
