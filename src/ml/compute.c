@@ -702,6 +702,70 @@ static int compute_op(srv *s, void *arg, char *code, size_t cn, char *msg, size_
   return 0;
 }
 
+/* PATCH .../computes/{name}: a cluster's new scale settings
+ * ({"properties":{"properties":{"scaleSettings":{...}}}}), merged into its
+ * own; the nodes follow at the next ticks (those above a lowered maximum go
+ * once idle). */
+void ml_compute_patch(http_req *r) {
+  ws_ctx c;
+  if (ws_ctx_get(r, &c) != 0) return;
+  srv *s = r->srv;
+  json_t *in = http_json_own(r, http_body_json(r));
+  if (!in) return;
+  json_t *cur = http_json_own(r, compute_load(s, c.id));
+  if (!cur) {
+    fail_compute_not_found(r);
+    return;
+  }
+  if (is_instance(cur)) {
+    http_fail(r, ML_ERR_BAD_REQUEST,
+              "Compute %s is a compute instance: only AmlCompute clusters are resized.",
+              http_param(r, "name"));
+    return;
+  }
+  const char *st =
+      json_string_value(json_object_get(json_object_get(cur, "properties"), "provisioningState"));
+  if (st && strcmp(st, "Succeeded") != 0) {
+    http_fail(r, ML_ERR_CONFLICT, "The compute %s is %s; try again when it is done.",
+              http_param(r, "name"), st);
+    return;
+  }
+  json_t *want = json_object_get(json_object_get(json_object_get(in, "properties"), "properties"),
+                                 "scaleSettings");
+  if (!json_is_object(want)) {
+    http_fail(r, ML_ERR_BAD_REQUEST,
+              "properties.properties.scaleSettings is required to update a cluster.");
+    return;
+  }
+  json_t *merged = http_json_own(r, json_deep_copy(aml_props(cur)));
+  json_t *sc = json_object_get(merged, "scaleSettings");
+  json_object_update(sc, want);
+  json_t *ap = http_json_own(r, json_object());
+  const char *loc = json_string_value(json_object_get(cur, "location"));
+  if (aml_check(r, loc, merged, ap, c.id) != 0) return;
+  json_t *body = json_deep_copy(cur);
+  json_t *props = json_object_get(body, "properties");
+  json_object_set(props, "properties", ap);
+  char iso[40];
+  clock_iso8601(clock_now_ms(s), iso);
+  json_object_set_new(props, "modifiedOn", json_string(iso));
+  json_object_set_new(props, "provisioningState", json_string("Updating"));
+  if (compute_save(s, c.ws_id, c.id, body) != 0) {
+    json_decref(body);
+    http_fail(r, ML_ERR_INTERNAL, "The compute could not be saved.");
+    return;
+  }
+  op_ctx *oc = calloc(1, sizeof *oc);
+  if (!oc) abort();
+  snprintf(oc->id, sizeof oc->id, "%s", c.id);
+  oc->kind = OP_SAVE;
+  json_t *ssc = json_object_get(ap, "scaleSettings");
+  log_info("ml: resizing compute %s (%lld..%lld nodes)", c.id,
+           (long long)json_integer_value(json_object_get(ssc, "minNodeCount")),
+           (long long)json_integer_value(json_object_get(ssc, "maxNodeCount")));
+  arm_lro_start(r, 200, compute_render(s, body), compute_op, oc, free);
+}
+
 /* POST .../start, .../stop, .../restart of a compute instance. */
 static void instance_action(http_req *r, enum op_kind kind) {
   ws_ctx c;
@@ -972,9 +1036,11 @@ void ml_compute_tick(srv *s, int64_t now_ms) {
     for (int n = k.total; n < c->min; n++)
       node_add_locked(s, c->id, c->size, c->priority, NULL);
     int above = k.total - c->min;
+    int over_max = k.total - c->max; /* a lowered maximum: idle nodes go at once */
     for (ml_node *n = nodes; n && above > 0; n = n->next) {
       if (strcasecmp(n->compute_id, c->id) != 0 || n->state != NODE_IDLE) continue;
-      if (now_ms - n->idle_since_ms < c->idle_s * 1000) continue;
+      if (over_max <= 0 && now_ms - n->idle_since_ms < c->idle_s * 1000) continue;
+      over_max--;
       n->state = NODE_LEAVING;
       above--;
       log_info("ml: node %s of %s idle for %llds: scaling down", n->node_id, c->id,

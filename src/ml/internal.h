@@ -44,7 +44,9 @@ void ml_compute_get(http_req *r);
 void ml_compute_put(http_req *r);
 void ml_compute_delete(http_req *r);
 void ml_compute_list_nodes(http_req *r);
-/* A compute instance's start, stop and restart (long-running). */
+/* A cluster's resize (PATCH); a compute instance's start, stop and restart
+ * (long-running). */
+void ml_compute_patch(http_req *r);
 void ml_compute_start(http_req *r);
 void ml_compute_stop(http_req *r);
 void ml_compute_restart(http_req *r);

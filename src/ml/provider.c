@@ -85,6 +85,7 @@ static const route ml_routes[] = {
     ARM("GET", WS "/computes", ml_compute_list),
     ARM("GET", WS "/computes/{name}", ml_compute_get),
     ARM("PUT", WS "/computes/{name}", ml_compute_put),
+    ARM("PATCH", WS "/computes/{name}", ml_compute_patch),
     ARM("DELETE", WS "/computes/{name}", ml_compute_delete),
     ARM("POST", WS "/computes/{name}/listNodes", ml_compute_list_nodes),
     ARM("POST", WS "/computes/{name}/start", ml_compute_start),

@@ -178,6 +178,41 @@ class Nodes(unittest.TestCase):
         self.assertEqual(list(ml.compute.list_nodes("cpu-cluster")), [])
         self.assertEqual(os.listdir(os.path.join(srv.data_dir, "ml", "nodes")), [], hostname)
 
+    def test_resize(self):
+        # The management client's Compute_Update (PATCH with the cluster's new
+        # scale settings), as azure-ai-ml's generated client sends it.
+        from azure.ai.ml.entities import AmlCompute
+        from azure.ai.ml._restclient.v2022_10_01_preview.models import (
+            ClusterUpdateParameters, ScaleSettings, ScaleSettingsInformation)
+        from azure.core.exceptions import HttpResponseError
+        ml.compute.begin_create_or_update(AmlCompute(
+            name="resize-cluster", size="Standard_DS3_v2", min_instances=2, max_instances=3,
+            idle_time_before_scale_down=300)).result()
+        wait_for(lambda: len([n for n in ml.compute.list_nodes("resize-cluster")
+                              if n.node_state == "idle"]) == 2, "two nodes")
+        ops = ml.compute._operation
+
+        def update(**kw):
+            return ops.begin_update(RG, "ml-workspace", "resize-cluster", ClusterUpdateParameters(
+                properties=ScaleSettingsInformation(scale_settings=ScaleSettings(**kw)))).result()
+        with self.assertRaises(HttpResponseError) as e:
+            update(max_node_count=1, min_node_count=2)
+        self.assertIn("minNodeCount (2)", str(e.exception))
+        self.assertEqual(raw("resize-cluster")["properties"]["scaleSettings"]["maxNodeCount"], 3)
+        got = update(max_node_count=1, min_node_count=0)
+        self.assertEqual(got.properties.properties.scale_settings.max_node_count, 1)
+        # Above the new maximum, an idle node goes at once; the other once idle 300 s.
+        wait_for(lambda: raw("resize-cluster")["properties"]["currentNodeCount"] == 1, "resize")
+        p = raw("resize-cluster")["properties"]
+        self.assertEqual(p["scaleSettings"], {"maxNodeCount": 1, "minNodeCount": 0,
+                                              "nodeIdleTimeBeforeScaleDown": "PT5M"})
+        srv.cli("clock", "advance", "6m")
+        wait_for(lambda: raw("resize-cluster")["properties"]["currentNodeCount"] == 0,
+                 "scale-down")
+        r = srv.http("PATCH", "%s/computes/nope?%s" % (WS, API),
+                     json={"properties": {"properties": {"scaleSettings": {"maxNodeCount": 1}}}})
+        self.assertEqual(r.status_code, 404, r.text)
+
     def test_delete(self):
         from azure.ai.ml.entities import AmlCompute
         ml.compute.begin_create_or_update(
