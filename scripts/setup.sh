@@ -24,8 +24,9 @@ FUNCTION_PACKAGES=(python3-torch)
 # ssh service is not started by this install, see policy-rc.d below).
 SANDBOX_PACKAGES=(openssh-server openssh-client)
 # What the ML tests' training script imports, on the host's Python (which ML
-# cluster nodes run jobs on when an environment cannot be built offline).
-ML_PACKAGES=(python3-torch python3-numpy)
+# cluster nodes run jobs on when an environment cannot be built offline), and
+# venv + pip, which build an environment's pip dependencies on a node.
+ML_PACKAGES=(python3-torch python3-numpy python3-venv python3-pip)
 # Benchmarks and the tests' helpers.
 TOOL_PACKAGES=(wrk curl openssl ca-certificates)
 # bench/endpoint.py: the same score.py behind Flask + gunicorn, beside azlite's endpoint.

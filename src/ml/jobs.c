@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "../identity/identity.h"
 #include "../runtime/runtime.h"
 #include "../storage/storage.h"
@@ -223,7 +225,135 @@ static int download_uri(job_run *j, const char *uri, const char *dir, int single
 
 /* The conda file's dependencies (pip's too), by their import names, and which
  * of them the node's Python lacks: what the log says before the job runs. */
-static void environment_report(job_run *j, json_t *env) {
+static char *shell_quote(const char *s);
+
+/* The pip: list of a conda file's dependencies, as shell-quoted words
+ * ("" when none; malloc'd). */
+static char *conda_pip_specs(const char *conda) {
+  char *out = NULL;
+  size_t on = 0;
+  FILE *f = open_memstream(&out, &on);
+  char *dup = strdup(conda), *save = NULL;
+  int pip_indent = -1;
+  for (char *line = strtok_r(dup, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    int ind = 0;
+    while (line[ind] == ' ' || line[ind] == '\t')
+      ind++;
+    char *t = line + ind;
+    if (*t != '-') {
+      if (*t && *t != '#') pip_indent = -1;
+      continue;
+    }
+    t++;
+    while (*t == ' ')
+      t++;
+    char *end = t + strlen(t);
+    while (end > t && (end[-1] == ' ' || end[-1] == '\r'))
+      *--end = 0;
+    if (!strcmp(t, "pip:")) {
+      pip_indent = ind;
+      continue;
+    }
+    if (pip_indent < 0) continue;
+    if (ind <= pip_indent) {
+      pip_indent = -1;
+      continue;
+    }
+    char *hash = strstr(t, " #");
+    if (hash) *hash = 0;
+    if (!*t) continue;
+    char *q = shell_quote(t);
+    fprintf(f, "%s%s", on ? " " : "", q);
+    fflush(f);
+    free(q);
+  }
+  free(dup);
+  fclose(f);
+  return out;
+}
+
+/* The environment's pip dependencies, installed into a virtual environment
+ * on the node (/mnt/azureml/envs/<hash of the conda file>, kept for the next
+ * job of that environment on the node; the host's site-packages visible), as
+ * Azure ML builds an environment's image.  pip reaches what azlite's own
+ * PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS and PIP_NO_INDEX name.
+ * Writes the environment's directory inside into venv ("" when none or it
+ * could not be built: the log says why and the job runs on the node's
+ * Python). */
+static void environment_build(job_run *j, rt_sandbox *sb, const char *disk, json_t *env, char *venv,
+                              size_t vn) {
+  venv[0] = 0;
+  const char *conda =
+      json_string_value(json_object_get(json_object_get(env, "properties"), "condaFile"));
+  if (!conda) return;
+  char *specs = conda_pip_specs(conda);
+  if (!specs || !*specs) {
+    free(specs);
+    return;
+  }
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256((const unsigned char *)conda, strlen(conda), md);
+  char hex[17];
+  for (int i = 0; i < 8; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  char inside[128], host[900];
+  snprintf(inside, sizeof inside, "/mnt/azureml/envs/%s", hex);
+  snprintf(host, sizeof host, "%s/own%s/bin/python", disk, inside);
+  if (access(host, X_OK) == 0) {
+    log_line(j, "azlite: the environment's pip dependencies are in %s (built before on this node)",
+             inside);
+    snprintf(venv, vn, "%s", inside);
+    free(specs);
+    return;
+  }
+  char *script = NULL;
+  size_t sn = 0;
+  FILE *f = open_memstream(&script, &sn);
+  static const char *const pass[] = {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",
+                                     "PIP_NO_INDEX", "PIP_TRUSTED_HOST"};
+  for (size_t i = 0; i < sizeof pass / sizeof pass[0]; i++) {
+    const char *v = getenv(pass[i]);
+    if (!v) continue;
+    char *q = shell_quote(v);
+    fprintf(f, "export %s=%s\n", pass[i], q);
+    free(q);
+  }
+  fprintf(f,
+          "rm -rf %s.tmp && mkdir -p /mnt/azureml/envs && "
+          "python3 -m venv --system-site-packages %s.tmp && "
+          "%s.tmp/bin/python -m pip install --disable-pip-version-check --no-input "
+          "--timeout 15 --retries 0 %s && rm -rf %s && mv %s.tmp %s\n",
+          inside, inside, inside, specs, inside, inside, inside);
+  fclose(f);
+  log_line(j, "azlite: installing the environment's pip dependencies into %s: %s", inside, specs);
+  free(specs);
+  rt_result res = {0};
+  int rc = rt_exec(sb, script, NULL, 600000, 1 << 20, &res);
+  free(script);
+  if (rc == 0 && res.exit_code == 0) {
+    log_line(j, "azlite: the environment is built");
+    snprintf(venv, vn, "%s", inside);
+  } else {
+    /* The last lines of pip's output say why. */
+    const char *o = res.err && res.err[0] ? res.err : res.out ? res.out : "";
+    size_t len = strlen(o);
+    const char *tail = o + len;
+    for (int lines = 0; tail > o && lines < 4;)
+      if (*--tail == '\n' && tail + 1 < o + len) lines++;
+    log_line(j,
+             "azlite: the environment's pip dependencies could not be installed (exit %d); the "
+             "job runs on the node's Python. pip said: %s",
+             res.exit_code, tail);
+    rt_result vr = {0};
+    char rm[300];
+    snprintf(rm, sizeof rm, "rm -rf %s.tmp", inside);
+    rt_exec(sb, rm, NULL, 60000, 4096, &vr);
+    rt_result_free(&vr);
+  }
+  rt_result_free(&res);
+}
+
+static void environment_report(job_run *j, json_t *env, const char *venv) {
   json_t *p = json_object_get(env, "properties");
   const char *image = json_string_value(json_object_get(p, "image"));
   const char *conda = json_string_value(json_object_get(p, "condaFile"));
@@ -271,17 +401,21 @@ static void environment_report(job_run *j, json_t *env) {
   if (!mods[0] || mn >= sizeof mods) return;
   char script[2600];
   snprintf(script, sizeof script,
-           "python3 -c 'import importlib.util,sys; print(\" \".join(m for m in sys.argv[1:] if "
-           "importlib.util.find_spec(m) is None))' %s",
-           mods);
+           "%s%spython3 -c 'import importlib.util,sys; print(\" \".join(m for m in sys.argv[1:] "
+           "if importlib.util.find_spec(m) is None))' %s",
+           venv[0] ? venv : "", venv[0] ? "/bin/" : "", mods);
   rt_result res = {0};
   if (rt_exec(j->sb, script, NULL, 60000, 65536, &res) == 0 && res.exit_code == 0) {
     char *nl = strchr(res.out, '\n');
     if (nl) *nl = 0;
-    log_line(j,
-             "azlite: offline: the environment's conda dependencies were not installed; the "
-             "job runs on the node's Python. Missing there: %s",
-             res.out[0] ? res.out : "none");
+    if (venv[0])
+      log_line(j, "azlite: of the environment's dependencies, missing in %s: %s", venv,
+               res.out[0] ? res.out : "none");
+    else
+      log_line(j,
+               "azlite: offline: the environment's conda dependencies were not installed; the "
+               "job runs on the node's Python. Missing there: %s",
+               res.out[0] ? res.out : "none");
   }
   rt_result_free(&res);
 }
@@ -506,7 +640,11 @@ static void *job_thread(void *arg) {
   snprintf(jobdir, sizeof jobdir, "%s/own/mnt/azureml/cr/j/%s", ml_lease_disk(leases[0]), j->token);
   snprintf(wd, sizeof wd, "%s/exe/wd", jobdir);
   json_t *env = json_object_get(j->job, "azliteEnvironment");
-  environment_report(j, env);
+  char venv[128] = "";
+  for (int n = 0; n < nnodes && !j->cancel; n++)
+    environment_build(j, ml_lease_sandbox(leases[n]), ml_lease_disk(leases[n]), env, venv,
+                      sizeof venv);
+  environment_report(j, env, venv);
   if (j->cancel) {
     final = "Canceled";
     goto release;
@@ -541,6 +679,11 @@ static void *job_thread(void *arg) {
   };
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
     export_var(sf, vars[i][0], vars[i][1]);
+  if (venv[0]) {
+    /* The built environment's python first, as in the image Azure builds. */
+    export_var(sf, "VIRTUAL_ENV", venv);
+    fprintf(sf, "export PATH=%s/bin:\"$PATH\"\n", venv);
+  }
   const char *k;
   json_t *v;
   json_object_foreach(json_object_get(p, "environmentVariables"), k, v) {

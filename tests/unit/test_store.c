@@ -1,5 +1,6 @@
 /* test_store.c: the store under concurrent writers (each thread its own
  * connection and statement cache), and nested transactions. */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -57,6 +58,28 @@ static void test_after_commit(void) {
   CHECK(hook_calls[3] == -1);
 }
 
+/* store_run binds in order: 'i' int64, 'd' double (NaN binds NULL), 't'
+ * text (NULL binds NULL). */
+static void test_store_run_binds(void) {
+  CHECK(store_exec(&S, "CREATE TABLE binds(i INTEGER, d REAL, t TEXT)") == 0);
+  CHECK(store_run(&S, "INSERT INTO binds VALUES(?,?,?)", "idt", (int64_t)1 << 40, 0.25, "x") ==
+        0);
+  CHECK(store_run(&S, "INSERT INTO binds VALUES(?,?,?)", "idt", (int64_t)-7, NAN, NULL) == 0);
+  sqlite3_stmt *q = NULL;
+  CHECK(store_prepare(store_db(&S), "SELECT i, d, t FROM binds ORDER BY rowid", -1, &q, NULL) ==
+        SQLITE_OK);
+  CHECK(sqlite3_step(q) == SQLITE_ROW);
+  CHECK(sqlite3_column_int64(q, 0) == (int64_t)1 << 40);
+  CHECK(sqlite3_column_double(q, 1) == 0.25);
+  CHECK(!strcmp((const char *)sqlite3_column_text(q, 2), "x"));
+  CHECK(sqlite3_step(q) == SQLITE_ROW);
+  CHECK(sqlite3_column_int64(q, 0) == -7);
+  CHECK(sqlite3_column_type(q, 1) == SQLITE_NULL);
+  CHECK(sqlite3_column_type(q, 2) == SQLITE_NULL);
+  CHECK(sqlite3_step(q) == SQLITE_DONE);
+  store_finalize(q);
+}
+
 static void test_writers_and_transactions(void) {
   char dir[] = "/tmp/azlite-store-XXXXXX";
   CHECK(mkdtemp(dir) != NULL);
@@ -105,6 +128,7 @@ static void test_writers_and_transactions(void) {
   CHECK(sqlite3_step(c) == SQLITE_DONE); /* bindings were cleared: key=NULL matches none */
   store_finalize(c);
   test_after_commit();
+  test_store_run_binds();
 
   store_fini(&S);
   char cmd[300];
