@@ -97,6 +97,7 @@ void ml_job_delete(http_req *r);
 void ml_job_cancel(http_req *r);
 void ml_history_run_details(http_req *r);
 void ml_history_run(http_req *r);
+void ml_history_run_children(http_req *r);
 void ml_history_rundata(http_req *r);
 void ml_job_log(http_req *r);
 int ml_jobs_remove(srv *s, const char *ws_id);

@@ -1691,6 +1691,58 @@ void ml_history_run_details(http_req *r) {
   http_reply_json(r, 200, run_details(r, ws, run, &row));
 }
 
+/* GET .../runs/{run}/children: a sweep's trials (the jobs that name it
+ * their azureml.parentRunId), as run history lists them. */
+void ml_history_run_children(http_req *r) {
+  json_t *ws;
+  if (history_auth(r, &ws) != 0) return;
+  const char *ws_id = json_string_value(json_object_get(ws, "id"));
+  const char *run = http_param(r, "run");
+  job_row parent;
+  if (job_load(r, http_printf(r, "%s/jobs/%s", ws_id, run), &parent) != 1) {
+    http_fail(r, ML_ERR_NOT_FOUND, "Run %s is not found.", run);
+    return;
+  }
+  json_t *list = json_array();
+  sqlite3_stmt *q;
+  if (store_prepare(store_db(r->srv),
+                    "SELECT id, name FROM ml_jobs WHERE ws_id=? COLLATE NOCASE AND"
+                    " json_extract(body, '$.properties.properties.\"azureml.parentRunId\"') = ?"
+                    " ORDER BY created_ms, name",
+                    -1, &q, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(q, 1, ws_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, run, -1, SQLITE_STATIC);
+    json_t *ids = http_json_own(r, json_array());
+    while (sqlite3_step(q) == SQLITE_ROW)
+      json_array_append_new(ids, json_pack("[s,s]", (const char *)sqlite3_column_text(q, 0),
+                                           (const char *)sqlite3_column_text(q, 1)));
+    store_finalize(q);
+    size_t i;
+    json_t *e;
+    json_array_foreach(ids, i, e) {
+      job_row row;
+      const char *name = json_string_value(json_array_get(e, 1));
+      if (job_load(r, json_string_value(json_array_get(e, 0)), &row) != 1) continue;
+      json_t *d = run_details(r, ws, name, &row);
+      json_t *p = json_object_get(row.body, "properties");
+      char cr[40];
+      clock_iso8601(row.created_ms, cr);
+      json_object_set_new(
+          d, "displayName",
+          json_string(json_string_value(json_object_get(p, "displayName")) ?: name));
+      json_object_set_new(
+          d, "experimentId",
+          json_string(json_string_value(json_object_get(p, "experimentName")) ?: ""));
+      json_object_set_new(d, "createdUtc", json_string(cr));
+      json_object_set_new(d, "parentRunId", json_string(run));
+      json_object_set_new(d, "compute", json_pack("{s:O}", "target", json_object_get(d, "target")));
+      json_array_append_new(list, d);
+    }
+  }
+  http_reply_json(r, 200,
+                  json_pack("{s:o,s:n,s:n}", "value", list, "continuationToken", "nextLink"));
+}
+
 void ml_history_run(http_req *r) {
   ml_history_run_details(r);
 }

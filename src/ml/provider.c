@@ -163,6 +163,7 @@ static const route ml_routes[] = {
     /* Run history, at the discovery document's "history" (no api-version;
      * the handlers check the bearer token and the caller's access). */
     HIST("GET", "/runs/{run}/details", ml_history_run_details),
+    HIST("GET", "/runs/{run}/children", ml_history_run_children),
     HIST("GET", "/runs/{run}", ml_history_run),
     HIST("POST", "/rundata", ml_history_rundata),
     /* MLflow tracking (mlflow.c), at the workspace's mlFlowTrackingUri; the

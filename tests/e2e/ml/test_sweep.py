@@ -123,6 +123,10 @@ class Sweeps(unittest.TestCase):
         # Never more than two at once.
         for s, _ in spans:
             self.assertLessEqual(sum(1 for a, b in spans if a <= s < b), 2, spans)
+        # The SDK lists them as the sweep's children (run history).
+        children = list(ml.jobs.list(parent_job_name=made.name))
+        self.assertEqual(sorted(c.name for c in children), sorted(trials))
+        self.assertEqual({c.status for c in children}, {"Completed"})
         # The best by the goal: lr 0.01 with 2 layers (acc 20).
         best = done.properties["best_child_run_id"]
         self.assertIn("trial lr=0.01 layers=2", log_of(best))
