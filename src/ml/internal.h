@@ -163,6 +163,9 @@ int ml_mlflow_set_run_tag(srv *s, const char *ws_id, const char *run_id, const c
 int ml_mlflow_latest_metric(srv *s, const char *ws_id, const char *run_id, const char *key,
                             double *out);
 int ml_mlflow_remove(srv *s, const char *ws_id);
+/* Does azlite understand this runs (experiments: 1, experiments) search
+ * filter?  0, or -1 with why. */
+int ml_mlflow_filter_check(const char *text, int experiments, char *err, size_t n);
 
 /* Seconds in an ISO 8601 duration (PT300S, PT5M, P1DT2H, PT0H5M0S), or -1
  * (NULL too); compute.c. */
