@@ -295,6 +295,25 @@ class Tracking(unittest.TestCase):
         stranger = mgmt_token(srv, create_sp(srv, "mlf-none-" + uuid.uuid4().hex[:6]))
         res = one("Experiments", "list", {}, token=stranger)
         self.assertEqual(res["status"], 403)
+        # experiments/search (MLflow 2's; the npm client has only list): a filter
+        # on the name, an order, pages.
+        base = "/mlflow/v1.0" + WS + "/api/2.0/mlflow"
+        for n in ("srch-b", "srch-a", "srch-c"):
+            self.assertEqual(srv.http("POST", base + "/experiments/create",
+                                      json={"name": n}).status_code, 200)
+        r = srv.http("POST", base + "/experiments/search", json={
+            "filter": "name LIKE 'srch-%'", "order_by": ["name DESC"], "max_results": 2})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual([e["name"] for e in r.json()["experiments"]], ["srch-c", "srch-b"])
+        r = srv.http("POST", base + "/experiments/search", json={
+            "filter": "name LIKE 'srch-%'", "order_by": ["name DESC"], "max_results": 2,
+            "page_token": r.json()["next_page_token"]})
+        self.assertEqual([e["name"] for e in r.json()["experiments"]], ["srch-a"])
+        self.assertNotIn("next_page_token", r.json())
+        r = srv.http("GET", base + "/experiments/get-by-name?experiment_name=srch-a")
+        self.assertEqual(r.json()["experiment"]["name"], "srch-a")
+        r = srv.http("POST", base + "/experiments/search", json={"filter": "metrics.x > 1"})
+        self.assertEqual((r.status_code, r.json()["error_code"]), (400, "INVALID_PARAMETER_VALUE"))
         # What azlite does not serve says so.
         r = srv.http("POST", "/mlflow/v1.0" + WS + "/api/2.0/mlflow/registered-models/create",
                      json={"name": "m"})
