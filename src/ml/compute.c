@@ -62,7 +62,22 @@ typedef struct ml_node {
    * nodes of an Azure cluster share a subnet).  The node's own fd, -1: its own
    * namespace (none could be made). */
   int netns_fd;
+  struct cluster_net *net; /* NULL: the node's own namespace */
 } ml_node;
+
+/* A cluster's network: the namespace its nodes share, and the listener of
+ * azlite's management port in it (MLflow tracking, at the host's URL).  One
+ * listener for the namespace, not one per node, so no process inside can
+ * take a share of its connections.  Guarded by nodes_mu; it goes with the
+ * cluster's last node. */
+typedef struct cluster_net {
+  struct cluster_net *next;
+  char compute_id[512];
+  int netns_fd;
+  rt_listener *mgmt;
+  int nodes;
+} cluster_net;
+static cluster_net *nets;
 
 /* Every live node of every cluster.  Guarded by nodes_mu; a node's sandbox
  * calls run outside it (a boot or stop takes seconds). */
@@ -108,9 +123,9 @@ static void *node_boot_thread(void *arg) {
                   .netns_fd = n->netns_fd};
   rt_sandbox *sb = rt_boot(&spec, err, sizeof err);
   free(ca);
-  /* The nodes of a cluster share a network: each listens (SO_REUSEPORT), so
-   * the port stays while any node is up. */
-  if (sb && rt_listen_inside(sb, "127.0.0.1", port_of(j->s->mgmt_url), on_inside_mgmt, j->s) != 0)
+  /* A node in a namespace of its own listens itself. */
+  if (sb && !n->net &&
+      rt_listen_inside(sb, "127.0.0.1", port_of(j->s->mgmt_url), on_inside_mgmt, j->s) != 0)
     log_warn("ml: azlite's management port could not listen inside node %s", n->node_id);
   pthread_mutex_lock(&nodes_mu);
   if (sb) {
@@ -155,6 +170,16 @@ static void *node_stop_thread(void *arg) {
       *p = n->next;
       break;
     }
+  if (n->net && --n->net->nodes == 0) {
+    for (cluster_net **p = &nets; *p; p = &(*p)->next)
+      if (*p == n->net) {
+        *p = n->net->next;
+        break;
+      }
+    rt_netns_unlisten(n->net->mgmt);
+    close(n->net->netns_fd);
+    free(n->net);
+  }
   pthread_cond_broadcast(&nodes_cv);
   pthread_mutex_unlock(&nodes_mu);
   log_info("ml: node %s of %s is gone", n->node_id, n->compute_id);
@@ -201,15 +226,30 @@ static ml_node *node_add_locked(srv *s, const char *compute_id, const compute_si
            z ? z->name : "unknown", priority && *priority ? priority : "Dedicated");
   n->state = NODE_PREPARING;
   n->netns_fd = -1;
-  for (ml_node *o = nodes; o; o = o->next)
-    if (o->netns_fd >= 0 && !strcmp(o->compute_id, n->compute_id)) {
-      n->netns_fd = fcntl(o->netns_fd, F_DUPFD_CLOEXEC, 0);
-      break;
-    }
-  if (n->netns_fd < 0) {
+  cluster_net *net = nets;
+  while (net && strcmp(net->compute_id, n->compute_id) != 0)
+    net = net->next;
+  if (!net) {
     char err[256];
-    n->netns_fd = rt_netns_new(err, sizeof err);
-    if (n->netns_fd < 0) log_warn("ml: the cluster's network: %s", err);
+    int fd = rt_netns_new(err, sizeof err);
+    if (fd < 0) {
+      log_warn("ml: the cluster's network: %s", err);
+    } else {
+      net = calloc(1, sizeof *net);
+      if (!net) abort();
+      snprintf(net->compute_id, sizeof net->compute_id, "%s", n->compute_id);
+      net->netns_fd = fd;
+      net->mgmt = rt_netns_listen(fd, "127.0.0.1", port_of(s->mgmt_url), on_inside_mgmt, s);
+      if (!net->mgmt)
+        log_warn("ml: azlite's management port could not listen in %s's network", compute_id);
+      net->next = nets;
+      nets = net;
+    }
+  }
+  if (net) {
+    n->net = net;
+    net->nodes++;
+    n->netns_fd = fcntl(net->netns_fd, F_DUPFD_CLOEXEC, 0);
   }
   n->next = nodes;
   nodes = n;

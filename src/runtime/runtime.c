@@ -1359,12 +1359,14 @@ static int host_netns = -1; /* guarded by rt_mu */
 
 /* A socket made in the sandbox's network namespace (by this thread, which
  * goes back to the host's at once). */
-static int socket_inside(rt_sandbox *sb, int domain, int type, int proto) {
+/* A socket made in the network namespace ns (this thread enters it and
+ * comes back). */
+static int socket_in_netns(int ns, int domain, int type, int proto) {
   pthread_mutex_lock(&rt_mu);
   if (host_netns < 0) host_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
   int host = host_netns;
   pthread_mutex_unlock(&rt_mu);
-  if (host < 0 || setns(sb->nsfd[NS_NET], CLONE_NEWNET) != 0) return -1;
+  if (host < 0 || setns(ns, CLONE_NEWNET) != 0) return -1;
   int fd = socket(domain, type | SOCK_CLOEXEC, proto);
   int e = errno;
   if (setns(host, CLONE_NEWNET) != 0) {
@@ -1373,6 +1375,10 @@ static int socket_inside(rt_sandbox *sb, int domain, int type, int proto) {
   }
   errno = e;
   return fd;
+}
+
+static int socket_inside(rt_sandbox *sb, int domain, int type, int proto) {
+  return socket_in_netns(sb->nsfd[NS_NET], domain, type, proto);
 }
 
 /* Adds addr/32 to the sandbox's lo (EEXIST is fine). */
@@ -1549,15 +1555,50 @@ int rt_listen_inside(rt_sandbox *sb, const char *addr, int port, void (*on_conn)
   if ((ntohl(a.s_addr) >> 24) != 127 && addr_add_inside(sb, a) != 0) return -1;
   int fd = socket_inside(sb, AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
-  /* Sandboxes sharing a network namespace (a cluster's nodes) may each
-   * listen at the same address. */
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (listen_on(fd, a, port) != 0) {
     close(fd);
     return -1;
   }
   return listener_add(sb, fd, 0, on_conn, cls);
+}
+
+rt_listener *rt_netns_listen(int netns_fd, const char *addr, int port,
+                             void (*on_conn)(void *cls, int fd), void *cls) {
+  struct in_addr a;
+  if (inet_pton(AF_INET, addr, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127) return NULL;
+  int fd = socket_in_netns(netns_fd, AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return NULL;
+  if (listen_on(fd, a, port) != 0) {
+    close(fd);
+    return NULL;
+  }
+  rt_listener *l = calloc(1, sizeof *l);
+  if (!l) {
+    close(fd);
+    return NULL;
+  }
+  l->fd = fd;
+  l->on_conn = on_conn;
+  l->cls = cls;
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  pthread_attr_setstacksize(&at, 128 * 1024);
+  int rc = pthread_create(&l->thread, &at, accept_thread, l);
+  pthread_attr_destroy(&at);
+  if (rc != 0) {
+    close(fd);
+    free(l);
+    return NULL;
+  }
+  return l;
+}
+
+void rt_netns_unlisten(rt_listener *l) {
+  if (!l) return;
+  shutdown(l->fd, SHUT_RDWR);
+  pthread_join(l->thread, NULL);
+  close(l->fd);
+  free(l);
 }
 
 int rt_forward_to(rt_sandbox *sb, const char *host_addr, int host_port, int inside_port) {

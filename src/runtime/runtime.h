@@ -129,11 +129,19 @@ int rt_kill(rt_sandbox *sb, int64_t id, int sig);
 
 /* A listening TCP socket inside the sandbox's network namespace at addr:port
  * (e.g. "127.0.0.1":8443, "169.254.169.254":80; the address is added to the
- * sandbox's loopback when it is not there; sandboxes that share a network
- * namespace may each listen at one address); each accepted connection's fd is
+ * sandbox's loopback when it is not there); each accepted connection's fd is
  * handed to on_conn, which owns it.  Closed by rt_stop.  0 on success. */
 int rt_listen_inside(rt_sandbox *sb, const char *addr, int port, void (*on_conn)(void *cls, int fd),
                      void *cls);
+
+/* The same in a network namespace from rt_netns_new, for every sandbox that
+ * joins it (a cluster's nodes), at a loopback address (127.x): one listener
+ * for the namespace, so no process inside can take a share of its
+ * connections.  NULL on failure; rt_netns_unlisten closes it. */
+typedef struct rt_listener rt_listener;
+rt_listener *rt_netns_listen(int netns_fd, const char *addr, int port,
+                             void (*on_conn)(void *cls, int fd), void *cls);
+void rt_netns_unlisten(rt_listener *l);
 
 /* Forwards connections to host_addr:host_port (e.g. "127.3.0.7":22, on the
  * host) to 127.0.0.1:inside_port inside the sandbox, bytes both ways.  Closed

@@ -219,6 +219,14 @@ class Tracking(unittest.TestCase):
             "      'value': 1, 'timestamp': 1, 'step': 0}))\n"
             "print('new run:', call('runs/create', {'experiment_id': sys.argv[2]}))\n"
             "print('key:', os.environ['MLFLOW_TRACKING_TOKEN'])\n"
+            "import socket, urllib.parse\n"
+            "port = urllib.parse.urlparse(os.environ['MLFLOW_TRACKING_URI']).port\n"
+            "s = socket.socket()\n"
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n"
+            "try:\n"
+            "    s.bind(('127.0.0.1', port)); print('hijack: bound')\n"
+            "except OSError as e:\n"
+            "    print('hijack: refused', e.errno)\n"
             "open('outputs/model.txt', 'w').write('trained')\n")
         exp_name = "train-" + uuid.uuid4().hex[:6]
         other_exp = ok(one("Experiments", "create", {"name": "o-" + exp_name}))["experiment_id"]
@@ -244,6 +252,8 @@ class Tracking(unittest.TestCase):
         # Its key writes to its own run only.
         self.assertIn("other run: 403", log)
         self.assertIn("new run: 403", log)
+        # Nothing on the node can take over azlite's port there.
+        self.assertIn("hijack: refused", log)
         run = ok(one("Runs", "get", {"run_id": made.name}))["run"]
         self.assertEqual(run["info"]["status"], "FINISHED")
         self.assertTrue(run["info"]["end_time"] >= run["info"]["start_time"] > 0)
