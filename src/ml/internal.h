@@ -102,6 +102,8 @@ void ml_history_rundata(http_req *r);
 void ml_job_log(http_req *r);
 int ml_jobs_remove(srv *s, const char *ws_id);
 int ml_job_insert(http_req *r, json_t *ws, json_t *b, const char *token, char mlflow_key[80]);
+/* A line appended to a job's log (a host file). */
+void ml_log_append(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A job's status (Running sets its start, a terminal one its end and error). */
 void ml_job_set(srv *s, const char *id, const char *status, const char *error_json);
 

@@ -101,9 +101,8 @@ void ml_job_set(srv *s, const char *id, const char *status, const char *error_js
   job_set(s, id, status, error_json);
 }
 
-static void log_line(job_run *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void log_line(job_run *j, const char *fmt, ...) {
-  FILE *f = fopen(j->log_path, "a");
+void ml_log_append(const char *path, const char *fmt, ...) {
+  FILE *f = fopen(path, "a");
   if (!f) return;
   va_list ap;
   va_start(ap, fmt);
@@ -112,6 +111,8 @@ static void log_line(job_run *j, const char *fmt, ...) {
   fputc('\n', f);
   fclose(f);
 }
+
+#define log_line(j, ...) ml_log_append((j)->log_path, __VA_ARGS__)
 
 int ml_mkdir_p(const char *path) {
   char buf[1200];

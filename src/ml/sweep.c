@@ -283,17 +283,7 @@ static int trial_submit(srv *s, sweep_run *w, int i, json_t *point, const char *
   return rc;
 }
 
-static void sweep_log(sweep_run *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sweep_log(sweep_run *w, const char *fmt, ...) {
-  FILE *f = fopen(w->log_path, "a");
-  if (!f) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(f, fmt, ap);
-  va_end(ap);
-  fputc('\n', f);
-  fclose(f);
-}
+#define sweep_log(w, ...) ml_log_append((w)->log_path, __VA_ARGS__)
 
 /* A trial's status ("" when it is not there). */
 static void trial_status(srv *s, const char *ws_id, const char *name, char *out, size_t n) {

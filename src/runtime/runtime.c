@@ -1519,12 +1519,14 @@ static void *accept_thread(void *arg) {
   return NULL;
 }
 
-static int listener_add(rt_sandbox *sb, int fd, int inside_port, void (*on_conn)(void *, int),
-                        void *cls) {
+/* A listener on fd (owned from here: closed on failure) with its accept
+ * thread; NULL on failure. */
+static rt_listener *listener_start(rt_sandbox *sb, int fd, int inside_port,
+                                   void (*on_conn)(void *, int), void *cls) {
   rt_listener *l = calloc(1, sizeof *l);
   if (!l) {
     close(fd);
-    return -1;
+    return NULL;
   }
   l->fd = fd;
   l->sb = sb;
@@ -1539,8 +1541,15 @@ static int listener_add(rt_sandbox *sb, int fd, int inside_port, void (*on_conn)
   if (rc != 0) {
     close(fd);
     free(l);
-    return -1;
+    return NULL;
   }
+  return l;
+}
+
+static int listener_add(rt_sandbox *sb, int fd, int inside_port, void (*on_conn)(void *, int),
+                        void *cls) {
+  rt_listener *l = listener_start(sb, fd, inside_port, on_conn, cls);
+  if (!l) return -1;
   pthread_mutex_lock(&sb->mu);
   l->next = sb->listeners;
   sb->listeners = l;
@@ -1572,25 +1581,7 @@ rt_listener *rt_netns_listen(int netns_fd, const char *addr, int port,
     close(fd);
     return NULL;
   }
-  rt_listener *l = calloc(1, sizeof *l);
-  if (!l) {
-    close(fd);
-    return NULL;
-  }
-  l->fd = fd;
-  l->on_conn = on_conn;
-  l->cls = cls;
-  pthread_attr_t at;
-  pthread_attr_init(&at);
-  pthread_attr_setstacksize(&at, 128 * 1024);
-  int rc = pthread_create(&l->thread, &at, accept_thread, l);
-  pthread_attr_destroy(&at);
-  if (rc != 0) {
-    close(fd);
-    free(l);
-    return NULL;
-  }
-  return l;
+  return listener_start(NULL, fd, 0, on_conn, cls);
 }
 
 void rt_netns_unlisten(rt_listener *l) {
